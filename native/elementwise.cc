@@ -1,0 +1,291 @@
+// Elementwise, reduction, layout, softmax and dropout kernels. Loops are written so gcc vectorises them
+// (-O3 -march=native); parallel over contiguous chunks with a grain that keeps small tensors on one thread.
+#include "common.h"
+#include <vector>
+#include <algorithm>
+
+namespace mt {
+
+static const int64_t GRAIN = 1 << 15;
+
+void fill(float* out, int64_t n, float v) {
+  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) { std::fill(out + b, out + e, v); });
+}
+
+void axpy(float* dst, const float* src, int64_t n, float alpha) {
+  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) dst[i] += alpha * src[i];
+  });
+}
+
+void scale(const float* x, float* out, int64_t n, float alpha) {
+  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) out[i] = alpha * x[i];
+  });
+}
+
+template <int OP>
+static inline float bop(float a, float b) {
+  if (OP == 0) return a + b;
+  if (OP == 1) return a - b;
+  if (OP == 2) return a * b;
+  return a / b;
+}
+
+template <int OP>
+static void binary_t(const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* sa, const int64_t* sb) {
+  int64_t total = 1;
+  for (int d = 0; d < rank; d++) total *= shape[d];
+  if (total == 0) return;
+  const int64_t last = rank ? shape[rank - 1] : 1;
+  const int64_t la = rank ? sa[rank - 1] : 0, lb = rank ? sb[rank - 1] : 0;
+  const int64_t rows = total / last;
+  parallel_for(rows, std::max<int64_t>(1, GRAIN / last), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      // offsets of row r in a and b
+      int64_t ia = 0, ib = 0, rem = r;
+      for (int d = rank - 2; d >= 0; d--) {
+        const int64_t idx = rem % shape[d];
+        rem /= shape[d];
+        ia += idx * sa[d];
+        ib += idx * sb[d];
+      }
+      float* o = out + r * last;
+      const float* pa = a + ia;
+      const float* pb = b + ib;
+      if (la == 1 && lb == 1) for (int64_t j = 0; j < last; j++) o[j] = bop<OP>(pa[j], pb[j]);
+      else if (la == 1 && lb == 0) { const float y = pb[0]; for (int64_t j = 0; j < last; j++) o[j] = bop<OP>(pa[j], y); }
+      else if (la == 0 && lb == 1) { const float x = pa[0]; for (int64_t j = 0; j < last; j++) o[j] = bop<OP>(x, pb[j]); }
+      else for (int64_t j = 0; j < last; j++) o[j] = bop<OP>(pa[j * la], pb[j * lb]);
+    }
+  });
+}
+
+void binary(int op, const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* sa, const int64_t* sb) {
+  switch (op) {
+    case 0: binary_t<0>(a, b, out, rank, shape, sa, sb); break;
+    case 1: binary_t<1>(a, b, out, rank, shape, sa, sb); break;
+    case 2: binary_t<2>(a, b, out, rank, shape, sa, sb); break;
+    default: binary_t<3>(a, b, out, rank, shape, sa, sb); break;
+  }
+}
+
+// op codes match UNARY_OPS in src/tensor/backends/native/index.ts
+enum { U_GELU, U_GELU_TANH, U_TANH, U_RELU, U_EXP, U_LOG, U_NEG, U_SQUARE, U_SQRT, U_SIGMOID };
+
+void unary_forward(int op, const float* x, float* out, int64_t n) {
+  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
+    switch (op) {
+      case U_GELU: for (int64_t i = b; i < e; i++) out[i] = gelu_f(x[i]); break;
+      case U_GELU_TANH: for (int64_t i = b; i < e; i++) out[i] = gelu_tanh_f(x[i]); break;
+      case U_TANH: for (int64_t i = b; i < e; i++) out[i] = std::tanh(x[i]); break;
+      case U_RELU: for (int64_t i = b; i < e; i++) out[i] = x[i] > 0 ? x[i] : 0.0f; break;
+      case U_EXP: for (int64_t i = b; i < e; i++) out[i] = std::exp(x[i]); break;
+      case U_LOG: for (int64_t i = b; i < e; i++) out[i] = std::log(x[i]); break;
+      case U_NEG: for (int64_t i = b; i < e; i++) out[i] = -x[i]; break;
+      case U_SQUARE: for (int64_t i = b; i < e; i++) out[i] = x[i] * x[i]; break;
+      case U_SQRT: for (int64_t i = b; i < e; i++) out[i] = std::sqrt(x[i]); break;
+      case U_SIGMOID: for (int64_t i = b; i < e; i++) out[i] = x[i] >= 0 ? 1.0f / (1.0f + std::exp(-x[i])) : std::exp(x[i]) / (1.0f + std::exp(x[i])); break;
+    }
+  });
+}
+
+void unary_backward(int op, const float* x, const float* y, const float* dy, float* dx, int64_t n) {
+  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
+    switch (op) {
+      case U_GELU: for (int64_t i = b; i < e; i++) dx[i] = dy[i] * gelu_grad_f(x[i]); break;
+      case U_GELU_TANH: for (int64_t i = b; i < e; i++) dx[i] = dy[i] * gelu_tanh_grad_f(x[i]); break;
+      case U_TANH: for (int64_t i = b; i < e; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]); break;
+      case U_RELU: for (int64_t i = b; i < e; i++) dx[i] = x[i] > 0 ? dy[i] : 0.0f; break;
+      case U_EXP: for (int64_t i = b; i < e; i++) dx[i] = dy[i] * y[i]; break;
+      case U_LOG: for (int64_t i = b; i < e; i++) dx[i] = dy[i] / x[i]; break;
+      case U_NEG: for (int64_t i = b; i < e; i++) dx[i] = -dy[i]; break;
+      case U_SQUARE: for (int64_t i = b; i < e; i++) dx[i] = 2.0f * x[i] * dy[i]; break;
+      case U_SQRT: for (int64_t i = b; i < e; i++) dx[i] = dy[i] * 0.5f / y[i]; break;
+      case U_SIGMOID: for (int64_t i = b; i < e; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]); break;
+    }
+  });
+}
+
+static inline float act_f(int act, float x) {
+  switch (act) {
+    case ACT_GELU: return gelu_f(x);
+    case ACT_GELU_TANH: return gelu_tanh_f(x);
+    case ACT_RELU: return x > 0 ? x : 0.0f;
+    case ACT_TANH: return tanh_f(x);
+    default: return x;
+  }
+}
+
+// h[rows, n] += bias[n]; out = act(h)   (fused bias + activation: one pass over memory)
+void bias_act_forward(float* h, const float* bias, float* out, int64_t rows, int64_t n, int act) {
+  parallel_for(rows, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      float* hr = h + r * n;
+      float* o = out + r * n;
+      if (bias) for (int64_t j = 0; j < n; j++) hr[j] += bias[j];
+      switch (act) {
+        case ACT_GELU: for (int64_t j = 0; j < n; j++) o[j] = gelu_f(hr[j]); break;
+        case ACT_GELU_TANH: for (int64_t j = 0; j < n; j++) o[j] = gelu_tanh_f(hr[j]); break;
+        case ACT_RELU: for (int64_t j = 0; j < n; j++) o[j] = hr[j] > 0 ? hr[j] : 0.0f; break;
+        case ACT_TANH: for (int64_t j = 0; j < n; j++) o[j] = tanh_f(hr[j]); break;
+        default: if (o != hr) for (int64_t j = 0; j < n; j++) o[j] = hr[j]; break;
+      }
+    }
+  });
+  (void)act_f;
+}
+
+// dh = dy * act'(h)
+void act_backward(const float* h, const float* dy, float* dh, int64_t n, int act) {
+  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
+    switch (act) {
+      case ACT_GELU: for (int64_t i = b; i < e; i++) dh[i] = dy[i] * gelu_grad_f(h[i]); break;
+      case ACT_GELU_TANH: for (int64_t i = b; i < e; i++) dh[i] = dy[i] * gelu_tanh_grad_f(h[i]); break;
+      case ACT_RELU: for (int64_t i = b; i < e; i++) dh[i] = h[i] > 0 ? dy[i] : 0.0f; break;
+      case ACT_TANH: for (int64_t i = b; i < e; i++) { const float t = tanh_f(h[i]); dh[i] = dy[i] * (1.0f - t * t); } break;
+      default: for (int64_t i = b; i < e; i++) dh[i] = dy[i]; break;
+    }
+  });
+}
+
+// x[outer, r, inner] -> out[outer, inner]. Deterministic: each output is summed over r in order.
+void reduce_sum(const float* x, float* out, int64_t outer, int64_t r, int64_t inner) {
+  if (inner == 1) {
+    parallel_for(outer, std::max<int64_t>(1, GRAIN / std::max<int64_t>(r, 1)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; o++) {
+        const float* p = x + o * r;
+        double s = 0;
+        for (int64_t k = 0; k < r; k++) s += p[k];
+        out[o] = (float)s;
+      }
+    });
+    return;
+  }
+  // parallel over (outer, column blocks of inner); columns accumulate in float, rows in order
+  const int64_t CB = 256;
+  const int64_t nb = (inner + CB - 1) / CB;
+  parallel_for(outer * nb, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t o = t / nb, c0 = (t % nb) * CB, c1 = std::min(inner, c0 + CB);
+      float* dst = out + o * inner;
+      for (int64_t j = c0; j < c1; j++) dst[j] = 0.0f;
+      for (int64_t k = 0; k < r; k++) {
+        const float* p = x + (o * r + k) * inner;
+        for (int64_t j = c0; j < c1; j++) dst[j] += p[j];
+      }
+    }
+  });
+}
+
+// Σ x², in fixed blocks of 4096 summed in order: the same result for any thread count.
+double sum_squares(const float* x, int64_t n) {
+  const int64_t BS = 4096;
+  const int64_t nb = (n + BS - 1) / BS;
+  std::vector<double> part(nb);
+  parallel_for(nb, 16, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) {
+      const int64_t s = b * BS, e = std::min(n, s + BS);
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t i = s;
+      for (; i + 8 <= e; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += x[i + k] * x[i + k];
+      double d = 0;
+      for (int k = 0; k < 8; k++) d += acc[k];
+      for (; i < e; i++) d += (double)x[i] * x[i];
+      part[b] = d;
+    }
+  });
+  double total = 0;
+  for (double d : part) total += d;
+  return total;
+}
+
+// out = x permuted; out.shape[i] = shape[perm[i]]
+void permute(const float* x, float* out, int rank, const int64_t* shape, const int64_t* perm) {
+  int64_t inStr[16], outShape[16], srcStr[16];
+  int64_t acc = 1;
+  for (int d = rank - 1; d >= 0; d--) { inStr[d] = acc; acc *= shape[d]; }
+  for (int d = 0; d < rank; d++) { outShape[d] = shape[perm[d]]; srcStr[d] = inStr[perm[d]]; }
+  const int64_t total = acc;
+  if (total == 0) return;
+  const int64_t last = outShape[rank - 1];
+  const int64_t ls = srcStr[rank - 1];
+  const int64_t rows = total / last;
+  parallel_for(rows, std::max<int64_t>(1, GRAIN / last), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      int64_t src = 0, rem = r;
+      for (int d = rank - 2; d >= 0; d--) {
+        const int64_t idx = rem % outShape[d];
+        rem /= outShape[d];
+        src += idx * srcStr[d];
+      }
+      float* o = out + r * last;
+      const float* s = x + src;
+      for (int64_t j = 0; j < last; j++) o[j] = s[j * ls];
+    }
+  });
+}
+
+void axis_copy(const float* src, float* dst, int64_t outer, int64_t srcLen, int64_t srcStart, int64_t dstLen, int64_t dstStart, int64_t len, int64_t inner, bool acc) {
+  const int64_t n = len * inner;
+  parallel_for(outer, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; o++) {
+      const float* s = src + (o * srcLen + srcStart) * inner;
+      float* d = dst + (o * dstLen + dstStart) * inner;
+      if (acc) for (int64_t i = 0; i < n; i++) d[i] += s[i];
+      else std::memcpy(d, s, n * sizeof(float));
+    }
+  });
+}
+
+// Row softmax; a row of all -inf becomes uniform (as a fully masked attention row does in HF).
+static inline void softmax_row(const float* x, float* out, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+  if (mx == -INFINITY) {
+    for (int64_t j = 0; j < n; j++) out[j] = 1.0f / n;
+    return;
+  }
+  float s = 0;
+  for (int64_t j = 0; j < n; j++) {
+    const float e = fast_expf(x[j] - mx);
+    out[j] = e;
+    s += e;
+  }
+  const float inv = 1.0f / s;
+  for (int64_t j = 0; j < n; j++) out[j] *= inv;
+}
+
+void softmax_forward(const float* x, float* out, int64_t rows, int64_t n) {
+  parallel_for(rows, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) softmax_row(x + r * n, out + r * n, n);
+  });
+}
+
+void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t n) {
+  parallel_for(rows, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      const float* yr = y + r * n;
+      const float* dyr = dy + r * n;
+      float* dxr = dx + r * n;
+      float d = 0;
+      for (int64_t j = 0; j < n; j++) d += dyr[j] * yr[j];
+      for (int64_t j = 0; j < n; j++) dxr[j] = yr[j] * (dyr[j] - d);
+    }
+  });
+}
+
+void dropout_forward(const float* x, float* out, int64_t n, float p, uint32_t key) {
+  const uint32_t th = dropout_threshold(p);
+  const float sc = 1.0f / (1.0f - p);
+  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) out[i] = (dropout_hash(key, (uint32_t)i) >> 8) < th ? x[i] * sc : 0.0f;
+  });
+}
+
+void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint32_t key) {
+  dropout_forward(dy, dx, n, p, key);
+}
+
+}  // namespace mt

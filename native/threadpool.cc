@@ -1,0 +1,114 @@
+// A small fork-join pool: the caller plus (threads-1) workers. Workers spin briefly after each job (jobs come in
+// quick succession inside a training step) and then sleep on a condition variable, so an idle process uses no CPU.
+#include "common.h"
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define MT_PAUSE() _mm_pause()
+#else
+#define MT_PAUSE() std::this_thread::yield()
+#endif
+
+namespace mt {
+namespace {
+
+struct Pool {
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::atomic<uint64_t> generation{0};
+  std::atomic<int> pending{0};
+  const std::function<void(int64_t, int64_t)>* job = nullptr;
+  int64_t n = 0, chunk = 0;
+  int nchunks = 0;
+  bool stop = false;
+  int nthreads = 1;
+
+  void run_chunk(int c) {
+    const int64_t b = c * chunk;
+    const int64_t e = std::min(n, b + chunk);
+    if (b < e) (*job)(b, e);
+  }
+
+  void worker(int id) {
+    uint64_t seen = 0;
+    for (;;) {
+      uint64_t g;
+      int spins = 0;
+      while ((g = generation.load(std::memory_order_acquire)) == seen) {
+        if (++spins < 20000) { MT_PAUSE(); continue; }
+        std::unique_lock<std::mutex> lk(mu);
+        cv.wait(lk, [&] { return stop || generation.load(std::memory_order_acquire) != seen; });
+        if (stop) return;
+      }
+      if (stop) return;
+      seen = g;
+      if (id < nchunks) run_chunk(id);
+      pending.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  void resize(int t) {
+    shutdown();
+    stop = false;
+    nthreads = t < 1 ? 1 : t;
+    for (int i = 1; i < nthreads; i++) workers.emplace_back([this, i] { worker(i); });
+  }
+
+  void shutdown() {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      stop = true;
+      generation.fetch_add(1, std::memory_order_acq_rel);
+    }
+    cv.notify_all();
+    for (auto& w : workers) w.join();
+    workers.clear();
+  }
+
+  ~Pool() { shutdown(); }
+};
+
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+
+}  // namespace
+
+void set_threads(int n) {
+  if (n == pool().nthreads && (int)pool().workers.size() == n - 1) return;
+  pool().resize(n);
+}
+
+int threads() { return pool().nthreads; }
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  Pool& p = pool();
+  if (grain < 1) grain = 1;
+  int64_t maxChunks = (n + grain - 1) / grain;
+  int nch = (int)std::min<int64_t>(p.nthreads, maxChunks);
+  if (nch <= 1) {
+    fn(0, n);
+    return;
+  }
+  p.job = &fn;
+  p.n = n;
+  p.chunk = (n + nch - 1) / nch;
+  p.nchunks = nch;
+  p.pending.store((int)p.workers.size(), std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lk(p.mu);
+    p.generation.fetch_add(1, std::memory_order_acq_rel);
+  }
+  p.cv.notify_all();
+  p.run_chunk(0);
+  while (p.pending.load(std::memory_order_acquire) != 0) MT_PAUSE();
+}
+
+}  // namespace mt

@@ -1,0 +1,291 @@
+/**
+ * BERT (HF transformers' modeling_bert.py), encoder + pooler + sequence-classification head.
+ * Property names equal checkpoint keys: bert.embeddings.word_embeddings.weight,
+ * bert.encoder.layer.0.attention.self.query.weight, ..., classifier.weight.
+ */
+import { Tensor, empty } from '../tensor/tensor.js';
+import { Generator } from '../tensor/random.js';
+import { attention, attentionMaskFromPadding, bceWithLogits, crossEntropy, mse, add, slice, reshape } from '../tensor/ops/index.js';
+import { MedtuneError } from '../tensor/errors.js';
+import type { Activation } from '../tensor/kernels.js';
+import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
+
+/** The subset of HF's BertConfig we use, with HF's key names (so config.json maps one-to-one). */
+export interface BertConfig {
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  hidden_act: string;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+  layer_norm_eps: number;
+  initializer_range: number;
+  pad_token_id: number;
+  classifier_dropout?: number | null;
+  num_labels?: number;
+  problem_type?: 'single_label_classification' | 'multi_label_classification' | 'regression' | null;
+}
+
+export function bertConfig(overrides: Partial<BertConfig> = {}): BertConfig {
+  return {
+    vocab_size: 30522,
+    hidden_size: 768,
+    num_hidden_layers: 12,
+    num_attention_heads: 12,
+    intermediate_size: 3072,
+    hidden_act: 'gelu',
+    hidden_dropout_prob: 0.1,
+    attention_probs_dropout_prob: 0.1,
+    max_position_embeddings: 512,
+    type_vocab_size: 2,
+    layer_norm_eps: 1e-12,
+    initializer_range: 0.02,
+    pad_token_id: 0,
+    num_labels: 2,
+    ...overrides,
+  };
+}
+
+/** HF hidden_act names -> fused activation kernels. */
+export function activationOf(name: string): Activation {
+  switch (name) {
+    case 'gelu': return 'gelu';
+    case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_fast': return 'gelu_tanh';
+    case 'relu': return 'relu';
+    case 'tanh': return 'tanh';
+    default: throw new MedtuneError(`hidden_act "${name}" is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, tanh)`, 'UNSUPPORTED_CONFIG');
+  }
+}
+
+export interface BertInputs {
+  /** int32 [B, T] */
+  input_ids: Tensor;
+  /** 0/1 [B, T]; all ones when omitted */
+  attention_mask?: Tensor | null;
+  /** int32 [B, T]; zeros when omitted */
+  token_type_ids?: Tensor | null;
+}
+
+class BertEmbeddings extends Module {
+  word_embeddings: Embedding;
+  position_embeddings: Embedding;
+  token_type_embeddings: Embedding;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+  constructor(c: BertConfig, gen: Generator) {
+    super();
+    this.word_embeddings = new Embedding(c.vocab_size, c.hidden_size, gen, c.initializer_range, c.pad_token_id);
+    this.position_embeddings = new Embedding(c.max_position_embeddings, c.hidden_size, gen, c.initializer_range);
+    this.token_type_embeddings = new Embedding(c.type_vocab_size, c.hidden_size, gen, c.initializer_range);
+    this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
+    this.dropout = new Dropout(c.hidden_dropout_prob, gen);
+  }
+  forward(inputIds: Tensor, tokenTypeIds: Tensor): Tensor {
+    const [B, T] = inputIds.shape as [number, number];
+    const pos = empty([B, T], 'int32');
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos.i32[b * T + t] = t;
+    const words = this.word_embeddings.forward(inputIds);
+    const types = this.token_type_embeddings.forward(tokenTypeIds);
+    const positions = this.position_embeddings.forward(pos);
+    const e = this.LayerNorm.forward(add(words, types), positions);
+    return this.dropout.forward(e, this.training);
+  }
+}
+
+class BertSelfAttention extends Module {
+  query: Linear;
+  key: Linear;
+  value: Linear;
+  constructor(private c: BertConfig, private gen: Generator) {
+    super();
+    this.query = new Linear(c.hidden_size, c.hidden_size, gen, c.initializer_range);
+    this.key = new Linear(c.hidden_size, c.hidden_size, gen, c.initializer_range);
+    this.value = new Linear(c.hidden_size, c.hidden_size, gen, c.initializer_range);
+  }
+  forward(x: Tensor, mask: Tensor | null): Tensor {
+    const q = this.query.forward(x);
+    const k = this.key.forward(x);
+    const v = this.value.forward(x);
+    return attention(q, k, v, mask, { heads: this.c.num_attention_heads, dropout: this.c.attention_probs_dropout_prob, generator: this.gen, training: this.training });
+  }
+}
+
+/** dense -> dropout -> LayerNorm(· + residual): "BertSelfOutput" and "BertOutput". */
+class BertAddNorm extends Module {
+  dense: Linear;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+  constructor(inDim: number, c: BertConfig, gen: Generator) {
+    super();
+    this.dense = new Linear(inDim, c.hidden_size, gen, c.initializer_range);
+    this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
+    this.dropout = new Dropout(c.hidden_dropout_prob, gen);
+  }
+  forward(h: Tensor, residual: Tensor): Tensor {
+    return this.LayerNorm.forward(this.dropout.forward(this.dense.forward(h), this.training), residual);
+  }
+}
+
+class BertAttention extends Module {
+  self: BertSelfAttention;
+  output: BertAddNorm;
+  constructor(c: BertConfig, gen: Generator) {
+    super();
+    this.self = new BertSelfAttention(c, gen);
+    this.output = new BertAddNorm(c.hidden_size, c, gen);
+  }
+  forward(x: Tensor, mask: Tensor | null): Tensor {
+    return this.output.forward(this.self.forward(x, mask), x);
+  }
+}
+
+class BertIntermediate extends Module {
+  dense: Linear;
+  constructor(c: BertConfig, gen: Generator, private act: Activation) {
+    super();
+    this.dense = new Linear(c.hidden_size, c.intermediate_size, gen, c.initializer_range);
+  }
+  forward(x: Tensor): Tensor {
+    return this.dense.forward(x, this.act); // bias + GELU fused
+  }
+}
+
+class BertLayer extends Module {
+  attention: BertAttention;
+  intermediate: BertIntermediate;
+  output: BertAddNorm;
+  constructor(c: BertConfig, gen: Generator) {
+    super();
+    this.attention = new BertAttention(c, gen);
+    this.intermediate = new BertIntermediate(c, gen, activationOf(c.hidden_act));
+    this.output = new BertAddNorm(c.intermediate_size, c, gen);
+  }
+  forward(x: Tensor, mask: Tensor | null): Tensor {
+    const a = this.attention.forward(x, mask);
+    return this.output.forward(this.intermediate.forward(a), a);
+  }
+}
+
+class BertEncoder extends Module {
+  layer: BertLayer[];
+  constructor(c: BertConfig, gen: Generator) {
+    super();
+    this.layer = Array.from({ length: c.num_hidden_layers }, () => new BertLayer(c, gen));
+  }
+  /** Returns every hidden state (embeddings output first) when `all`, else just the last. */
+  forward(x: Tensor, mask: Tensor | null, all = false): Tensor[] {
+    const states = [x];
+    let h = x;
+    for (const l of this.layer) {
+      h = l.forward(h, mask);
+      if (all) states.push(h);
+    }
+    return all ? states : [h];
+  }
+}
+
+class BertPooler extends Module {
+  dense: Linear;
+  constructor(c: BertConfig, gen: Generator) {
+    super();
+    this.dense = new Linear(c.hidden_size, c.hidden_size, gen, c.initializer_range);
+  }
+  /** tanh(dense(h[:, 0])) */
+  forward(h: Tensor): Tensor {
+    const [B, , C] = h.shape as [number, number, number];
+    const cls = reshape(slice(h, 1, 0, 1), [B, C]);
+    return this.dense.forward(cls, 'tanh');
+  }
+}
+
+export interface BertOutput {
+  last_hidden_state: Tensor;
+  pooler_output: Tensor | null;
+  hidden_states?: Tensor[];
+}
+
+export class BertModel extends Module {
+  embeddings: BertEmbeddings;
+  encoder: BertEncoder;
+  pooler: BertPooler | null;
+  constructor(readonly config: BertConfig, gen: Generator, addPoolingLayer = true) {
+    super();
+    this.embeddings = new BertEmbeddings(config, gen);
+    this.encoder = new BertEncoder(config, gen);
+    this.pooler = addPoolingLayer ? new BertPooler(config, gen) : null;
+  }
+  forward(inputs: BertInputs, opts: { outputHiddenStates?: boolean } = {}): BertOutput {
+    const ids = inputs.input_ids;
+    if (ids.dtype !== 'int32' || ids.rank !== 2) throw new MedtuneError(`input_ids must be int32 [batch, seq], got ${ids.describe()}`, 'BAD_INPUT');
+    const [B, T] = ids.shape as [number, number];
+    if (T > this.config.max_position_embeddings) throw new MedtuneError(`sequence length ${T} exceeds max_position_embeddings ${this.config.max_position_embeddings}; truncate to at most that many tokens`, 'BAD_INPUT');
+    const tt = inputs.token_type_ids ?? empty([B, T], 'int32');
+    if (!inputs.token_type_ids) tt.i32.fill(0);
+    const mask = inputs.attention_mask ? attentionMaskFromPadding(inputs.attention_mask) : null;
+    const x = this.embeddings.forward(ids, tt);
+    const states = this.encoder.forward(x, mask, opts.outputHiddenStates ?? false);
+    const last = states[states.length - 1]!;
+    return {
+      last_hidden_state: last,
+      pooler_output: this.pooler ? this.pooler.forward(last) : null,
+      ...(opts.outputHiddenStates ? { hidden_states: states } : {}),
+    };
+  }
+}
+
+export interface ClassifierOutput {
+  logits: Tensor;
+  loss?: Tensor;
+  hidden_states?: Tensor[];
+}
+
+export interface ClassifierLossOptions {
+  /** class weights [num_labels] for single-label cross-entropy */
+  classWeights?: Tensor | null;
+  labelSmoothing?: number;
+  /** per-label positive weights for multi-label BCE */
+  posWeight?: Tensor | null;
+}
+
+/** BertForSequenceClassification: pooler output -> dropout -> classifier; loss chosen by problem_type as in HF. */
+export class BertForSequenceClassification extends Module {
+  bert: BertModel;
+  dropout: Dropout;
+  classifier: Linear;
+  readonly numLabels: number;
+  constructor(readonly config: BertConfig, seed = 42) {
+    super();
+    const gen = new Generator(seed);
+    this.numLabels = config.num_labels ?? 2;
+    this.bert = new BertModel(config, gen);
+    this.dropout = new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob, gen);
+    this.classifier = new Linear(config.hidden_size, this.numLabels, gen, config.initializer_range);
+  }
+
+  /** HF's rule: regression if 1 label; single-label if labels are ints; multi-label otherwise. */
+  problemType(labels?: Tensor): NonNullable<BertConfig['problem_type']> {
+    if (this.config.problem_type) return this.config.problem_type;
+    if (this.numLabels === 1) return 'regression';
+    return !labels || labels.dtype === 'int32' ? 'single_label_classification' : 'multi_label_classification';
+  }
+
+  forward(inputs: BertInputs & { labels?: Tensor | null }, opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {}): ClassifierOutput {
+    const out = this.bert.forward(inputs, opts);
+    const pooled = this.dropout.forward(out.pooler_output!, this.training);
+    const logits = this.classifier.forward(pooled);
+    const res: ClassifierOutput = { logits, ...(out.hidden_states ? { hidden_states: out.hidden_states } : {}) };
+    const labels = inputs.labels;
+    if (labels) {
+      const pt = this.problemType(labels);
+      if (pt === 'regression') res.loss = mse(reshape(logits, [logits.size]), labels);
+      else if (pt === 'single_label_classification') {
+        res.loss = crossEntropy(logits, labels, { weights: opts.classWeights ?? null, labelSmoothing: opts.labelSmoothing ?? 0 });
+      } else res.loss = bceWithLogits(logits, labels, { posWeight: opts.posWeight ?? null });
+    }
+    return res;
+  }
+}

@@ -1,0 +1,134 @@
+/** Matrix products: matmul (2-D and batched, with transposes) and linear (x·Wᵀ + b, optionally fused with an activation). */
+import { empty, record, Tensor } from '../tensor.js';
+import { kernels } from '../backend.js';
+import { fmt, sizeOf } from '../shape.js';
+import { ShapeError } from '../errors.js';
+import type { Activation } from '../kernels.js';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/**
+ * a: [..., M, K] (or [..., K, M] with transA), b: [..., K, N] (or [..., N, K] with transB). Batch dims of a and b must
+ * be equal, or b may be 2-D (shared across the batch).
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const tA = opts.transA ?? false;
+  const tB = opts.transB ?? false;
+  if (a.rank < 2 || b.rank < 2) throw new ShapeError(`matmul: needs tensors of rank ≥ 2, got ${a.describe()} and ${b.describe()}`);
+  const [ar, ac] = a.shape.slice(-2) as [number, number];
+  const [br, bc] = b.shape.slice(-2) as [number, number];
+  const M = tA ? ac : ar;
+  const K = tA ? ar : ac;
+  const Kb = tB ? bc : br;
+  const N = tB ? br : bc;
+  if (K !== Kb) throw new ShapeError(`matmul: inner dimensions differ: ${a.describe()}${tA ? 'ᵀ' : ''} · ${b.describe()}${tB ? 'ᵀ' : ''} (${K} vs ${Kb})`);
+  const batchShape = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  const bShared = b.rank === 2 && a.rank > 2;
+  if (!bShared && (bBatch.length !== batchShape.length || bBatch.some((d, i) => d !== batchShape[i]))) {
+    throw new ShapeError(`matmul: batch dimensions ${fmt(batchShape)} and ${fmt(bBatch)} differ`);
+  }
+  const batch = sizeOf(batchShape);
+  const out = empty([...batchShape, M, N]);
+  const K_ = kernels();
+  const sA = ar * ac;
+  const sB = bShared ? 0 : br * bc;
+  if (bShared && !tA) {
+    // fold the batch into M: one big GEMM
+    K_.gemm(false, tB, batch * M, N, K, 1, a.f32, ac, 0, b.f32, bc, 0, 0, out.f32, N, 0, 1);
+  } else {
+    K_.gemm(tA, tB, M, N, K, 1, a.f32, ac, sA, b.f32, bc, sB, 0, out.f32, N, M * N, batch);
+  }
+  return record(out, 'matmul', [a, b], (g) => {
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (a.requiresGrad) {
+      da = empty(a.shape);
+      if (!tA) {
+        // dA[M,K] = G[M,N] · op(B)ᵀ
+        if (bShared) K_.gemm(false, !tB, batch * M, K, N, 1, g.f32, N, 0, b.f32, bc, 0, 0, da.f32, K, 0, 1);
+        else K_.gemm(false, !tB, M, K, N, 1, g.f32, N, M * N, b.f32, bc, sB, 0, da.f32, K, M * K, batch);
+      } else {
+        // A stored K×M: dA = op(B) · Gᵀ
+        K_.gemm(tB, true, K, M, N, 1, b.f32, bc, sB, g.f32, N, M * N, 0, da.f32, M, M * K, batch);
+      }
+    }
+    if (b.requiresGrad) {
+      db = empty(b.shape);
+      if (bShared && !tA) {
+        // fold the batch into the reduction dimension
+        if (!tB) K_.gemm(true, false, K, N, batch * M, 1, a.f32, ac, 0, g.f32, N, 0, 0, db.f32, N, 0, 1);
+        else K_.gemm(true, false, N, K, batch * M, 1, g.f32, N, 0, a.f32, ac, 0, 0, db.f32, K, 0, 1);
+      } else if (bShared) {
+        K_.fill(db.f32, 0);
+        for (let i = 0; i < batch; i++) {
+          const aOff = a.f32.subarray(i * sA);
+          const gOff = g.f32.subarray(i * M * N);
+          if (!tB) K_.gemm(false, false, K, N, M, 1, aOff, ac, 0, gOff, N, 0, 1, db.f32, N, 0, 1);
+          else K_.gemm(true, true, N, K, M, 1, gOff, N, 0, aOff, ac, 0, 1, db.f32, K, 0, 1);
+        }
+      } else if (!tB) {
+        // dB[K,N] = op(A)ᵀ · G
+        K_.gemm(!tA, false, K, N, M, 1, a.f32, ac, sA, g.f32, N, M * N, 0, db.f32, N, K * N, batch);
+      } else {
+        // B stored N×K: dB = Gᵀ · op(A)
+        K_.gemm(true, tA, N, K, M, 1, g.f32, N, M * N, a.f32, ac, sA, 0, db.f32, K, N * K, batch);
+      }
+    }
+    return [da, db];
+  }, [a, b]);
+}
+
+/**
+ * HF's nn.Linear: y = x·Wᵀ + b with W: [out, in], then an optional activation fused into the same pass over
+ * memory (bias + GELU). x: [..., in] -> [..., out].
+ */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activation: Activation = 'none'): Tensor {
+  if (weight.rank !== 2) throw new ShapeError(`linear: weight must be [out, in], got ${weight.describe()}`);
+  const [nOut, nIn] = weight.shape as [number, number];
+  if (x.shape[x.rank - 1] !== nIn) throw new ShapeError(`linear: input ${x.describe()} has last dimension ${x.shape[x.rank - 1]}, weight ${weight.describe()} expects ${nIn}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== nOut)) throw new ShapeError(`linear: bias ${bias.describe()} must be [${nOut}]`);
+  const rows = x.size / nIn;
+  const outShape = [...x.shape.slice(0, -1), nOut];
+  const K_ = kernels();
+  const h = empty(outShape);
+  K_.gemm(false, true, rows, nOut, nIn, 1, x.f32, nIn, 0, weight.f32, nIn, 0, 0, h.f32, nOut, 0, 1);
+  let out = h;
+  if (activation === 'none') {
+    if (bias) K_.biasAct(h.f32, bias.f32, h.f32, rows, nOut, 'none');
+  } else {
+    out = empty(outShape);
+    K_.biasAct(h.f32, bias ? bias.f32 : null, out.f32, rows, nOut, activation);
+  }
+  const saved = activation === 'none' ? [x, weight] : [x, weight, h];
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  const result = record(out, activation === 'none' ? 'linear' : `linear+${activation}`, inputs, (g) => {
+    let dh = g;
+    if (activation !== 'none') {
+      dh = empty(outShape);
+      K_.actBackward(h.f32, g.f32, dh.f32, activation);
+    }
+    let dx: Tensor | null = null;
+    let dw: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = empty(x.shape);
+      K_.gemm(false, false, rows, nIn, nOut, 1, dh.f32, nOut, 0, weight.f32, nIn, 0, 0, dx.f32, nIn, 0, 1);
+    }
+    if (weight.requiresGrad) {
+      dw = empty(weight.shape);
+      K_.gemm(true, false, nOut, nIn, rows, 1, dh.f32, nOut, 0, x.f32, nIn, 0, 0, dw.f32, nIn, 0, 1);
+    }
+    if (bias?.requiresGrad) {
+      db = empty(bias.shape);
+      K_.reduceSum(dh.f32, db.f32, 1, rows, nOut);
+    }
+    if (dh !== g) dh.dispose();
+    return bias ? [dx, dw, db] : [dx, dw];
+  }, saved);
+  if (h !== out) h.dispose(); // the node (if any) retained its own reference
+  return result;
+}
