@@ -73,6 +73,13 @@ export function getThreads(): number {
   return kernels().threads();
 }
 
+/** Replaces the active kernels (the profiler wraps them this way). Returns the previous ones. */
+export function swapKernels(k: Kernels): Kernels {
+  const prev = kernels();
+  current = k;
+  return prev;
+}
+
 /** Runs fn with another backend active, then restores the previous one (tests compare backends this way). */
 export function withBackend<T>(name: BackendName, fn: () => T): T {
   const prev = kernels();
