@@ -1,0 +1,200 @@
+// BERT: HF key names, HF init, parity with PyTorch on the tiny-bert fixture (both backends), determinism,
+// and flat memory over 1000 training steps.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { BertForSequenceClassification, bertConfig, type BertConfig } from './bert.js';
+import { AdamW, hfParamGroups } from '../train/adamw.js';
+import { scope, tensor, type Tensor } from '../tensor/tensor.js';
+import { memoryStats } from '../tensor/storage.js';
+import { withBackend, nativeAvailable, getThreads, type BackendName } from '../tensor/backend.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { assertClose } from '../tensor/testing.js';
+import { fixturePath } from '../testing-fixtures.js';
+
+const BACKENDS: BackendName[] = nativeAvailable() ? ['js', 'native'] : ['js'];
+const small = (o: Partial<BertConfig> = {}) => bertConfig({ vocab_size: 60, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 20, num_labels: 3, ...o });
+
+function batch(B: number, T: number, V: number, seed: number) {
+  const ids: number[] = [];
+  const mask: number[] = [];
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) {
+    ids.push(1 + ((b * 31 + t * 7 + seed) % (V - 1)));
+    mask.push(t < T - (b % 3) ? 1 : 0);
+  }
+  return { input_ids: tensor(ids, [B, T], 'int32').keep(), attention_mask: tensor(mask, [B, T], 'int32').keep(), labels: tensor(Array.from({ length: B }, (_, i) => i % 3), [B], 'int32').keep() };
+}
+
+function trainSteps(model: BertForSequenceClassification, steps: number, seed = 0): number[] {
+  const opt = new AdamW(hfParamGroups(model, 0.01), { lr: 1e-3 });
+  const b = batch(4, 10, model.config.vocab_size, seed);
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    losses.push(scope(() => {
+      const out = model.forward(b);
+      out.loss!.backward();
+      opt.step({ maxGradNorm: 1 });
+      opt.zeroGrad();
+      return out.loss!.item();
+    }));
+  }
+  opt.dispose();
+  return losses;
+}
+
+describe('BERT model', () => {
+  const fixture = fixturePath('fixtures', 'hf', 'tiny-bert');
+
+  it('parameter names and shapes equal the HF checkpoint keys', { skip: !fixture && 'needs ../shared/fixtures' }, () => {
+    const cfg = JSON.parse(readFileSync(path.join(fixture!, 'config.json'), 'utf8')) as BertConfig;
+    const m = new BertForSequenceClassification({ ...cfg, num_labels: 3 });
+    const ours = new Map(m.namedParameters().map(([n, t]) => [n, [...t.shape]]));
+    const theirs = readSafetensors(path.join(fixture!, 'model.safetensors'));
+    assert.deepEqual([...ours.keys()].sort(), [...theirs.keys()].sort());
+    for (const [k, e] of theirs) assert.deepEqual(ours.get(k), e.shape, k);
+  });
+
+  it('initialises like HF: normal(0, 0.02) weights, zero biases, LayerNorm ones, zero padding row', () => {
+    const m = new BertForSequenceClassification(bertConfig({ vocab_size: 500, hidden_size: 64, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 128 }));
+    const p = new Map(m.namedParameters());
+    const w = p.get('bert.encoder.layer.0.intermediate.dense.weight')!.toArray();
+    const mean = w.reduce((a, b) => a + b, 0) / w.length;
+    const std = Math.sqrt(w.reduce((a, b) => a + (b - mean) ** 2, 0) / w.length);
+    assert.ok(Math.abs(mean) < 0.002 && Math.abs(std - 0.02) < 0.001, `mean ${mean} std ${std}`);
+    assert.ok(p.get('bert.encoder.layer.0.intermediate.dense.bias')!.toArray().every((v) => v === 0));
+    assert.ok(p.get('bert.embeddings.LayerNorm.weight')!.toArray().every((v) => v === 1));
+    assert.ok(p.get('bert.embeddings.word_embeddings.weight')!.toArray().slice(0, 64).every((v) => v === 0));
+  });
+
+  for (const be of BACKENDS) {
+    it(`matches PyTorch on the tiny-bert fixture: logits, loss, hidden states, gradients, 3 AdamW steps (${be})`, { skip: !fixture && 'needs ../shared/fixtures' }, () => withBackend(be, () => {
+      const cfg = JSON.parse(readFileSync(path.join(fixture!, 'config.json'), 'utf8')) as BertConfig;
+      const exp = JSON.parse(readFileSync(path.join(fixture!, 'expected.json'), 'utf8'));
+      const ref = readSafetensors(path.join(fixture!, 'expected.safetensors'));
+      const weights = readSafetensors(path.join(fixture!, 'model.safetensors'));
+      const m = new BertForSequenceClassification({ ...cfg, num_labels: 3 });
+      for (const [n, t] of m.namedParameters()) t.f32.set(weights.get(n)!.data);
+      const B = exp.inputs.input_ids.length;
+      const T = exp.inputs.input_ids[0].length;
+      const inputs = {
+        input_ids: tensor(exp.inputs.input_ids.flat(), [B, T], 'int32').keep(),
+        attention_mask: tensor(exp.inputs.attention_mask.flat(), [B, T], 'int32').keep(),
+        token_type_ids: tensor(exp.inputs.token_type_ids.flat(), [B, T], 'int32').keep(),
+        labels: tensor(exp.labels, [B], 'int32').keep(),
+      };
+      const rel = (a: ArrayLike<number>, e: ArrayLike<number>, what: string, tol: number, floor = 0) => {
+        // relative error of the whole tensor: ‖a−e‖ / ‖e‖. `floor` is an absolute norm below which both count as
+        // zero: the key biases' gradients are exactly 0 in exact arithmetic (softmax ignores a shift shared by all
+        // keys), so PyTorch's ~1e-13 and ours are both rounding noise.
+        let num = 0;
+        let den = 0;
+        for (let i = 0; i < e.length; i++) { num += (a[i]! - e[i]!) ** 2; den += e[i]! ** 2; }
+        if (Math.sqrt(num) <= floor) return;
+        const r = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+        assert.ok(r <= tol, `${what}: relative error ${r.toExponential(2)} > ${tol} (‖error‖ ${Math.sqrt(num).toExponential(2)}, ‖expected‖ ${Math.sqrt(den).toExponential(2)})`);
+      };
+      scope(() => {
+        const out = m.forward(inputs, { outputHiddenStates: true });
+        rel(out.logits.toArray(), ref.get('logits')!.data, 'logits', 1e-4);
+        rel([out.loss!.item()], ref.get('loss')!.data, 'loss', 1e-4);
+        out.hidden_states!.forEach((h, i) => rel(h.toArray(), ref.get(`hidden_states.${i}`)!.data, `hidden_states.${i}`, 1e-4));
+        out.loss!.backward();
+        for (const [n, t] of m.namedParameters()) rel(t.grad!.toArray(), ref.get(`grad.${n}`)!.data, `grad.${n}`, 1e-4, n.endsWith('key.bias') ? 1e-9 : 0);
+      });
+      m.zeroGrad();
+      // the fixture's recipe: lr 1e-3, linear schedule with 1 warm-up step over 4 total steps, clip at 1.0
+      const opt = new AdamW(hfParamGroups(m, 0.01), { lr: 1e-3 });
+      const lrAt = (s: number) => 1e-3 * (s < 1 ? s / 1 : Math.max(0, (4 - s) / (4 - 1)));
+      const losses: number[] = [];
+      for (let s = 0; s < 3; s++) {
+        losses.push(scope(() => {
+          const out = m.forward(inputs);
+          out.loss!.backward();
+          opt.step({ maxGradNorm: 1, lr: lrAt(s) });
+          opt.zeroGrad();
+          return out.loss!.item();
+        }));
+      }
+      assertClose(losses, exp.train.losses, { rtol: 1e-4, atol: 1e-6, what: 'training losses' });
+      for (const [n, t] of m.namedParameters()) {
+        const e = ref.get(`after3.${n}`)!.data;
+        // weights after 3 steps: ≤ 1e-5 relative to the weights' scale
+        rel(t.toArray(), e, `after3.${n}`, 1e-5);
+      }
+      opt.dispose();
+      m.dispose();
+    }));
+  }
+
+  it('js and native training steps agree', { skip: !nativeAvailable() && 'native backend not built' }, () => {
+    const run = (be: BackendName) => withBackend(be, () => {
+      const m = new BertForSequenceClassification(small(), 3);
+      const l = trainSteps(m, 4);
+      const w = m.namedParameters().map(([, t]) => t.toArray());
+      m.dispose();
+      return { l, w };
+    });
+    const a = run('js');
+    const b = run('native');
+    assertClose(b.l, a.l, { rtol: 1e-4, what: 'losses' });
+    a.w.forEach((w, i) => assertClose(b.w[i]!, w, { rtol: 1e-3, atol: 1e-5, what: `weights ${i}` }));
+  });
+
+  for (const be of BACKENDS) {
+    it(`same seed, backend and thread count give bit-identical results (${be}, with dropout)`, () => withBackend(be, () => {
+      const run = () => {
+        const m = new BertForSequenceClassification(small({ hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 }), 11);
+        const l = trainSteps(m, 3);
+        const w = m.namedParameters().map(([, t]) => Buffer.from(t.f32.buffer, t.f32.byteOffset, t.size * 4).toString('base64'));
+        m.dispose();
+        return { l, w };
+      };
+      const a = run();
+      const b = run();
+      assert.deepEqual(a.l, b.l);
+      assert.deepEqual(a.w, b.w);
+      assert.ok(getThreads() >= 1);
+    }));
+  }
+
+  it('training lowers the loss', () => {
+    const m = new BertForSequenceClassification(small({ hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }), 5);
+    const l = trainSteps(m, 60);
+    assert.ok(l[59]! < l[0]! * 0.5, `loss ${l[0]} -> ${l[59]}`);
+    m.dispose();
+  });
+
+  it('1000 training steps of a 2-layer model keep memory flat', () => {
+    const be: BackendName = nativeAvailable() ? 'native' : 'js';
+    withBackend(be, () => {
+      const steps = be === 'native' ? 1000 : 200;
+      const m = new BertForSequenceClassification(small({ hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 }), 2);
+      const opt = new AdamW(hfParamGroups(m, 0.01), { lr: 1e-4 });
+      const b = batch(8, 16, 60, 1);
+      const step = () => scope(() => {
+        const out = m.forward(b);
+        out.loss!.backward();
+        opt.step({ maxGradNorm: 1 });
+        opt.zeroGrad();
+      });
+      for (let i = 0; i < 20; i++) step();
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      const live0 = memoryStats().liveBuffers;
+      const alloc0 = memoryStats().allocatedBytes;
+      const rss0 = process.memoryUsage().rss;
+      for (let i = 0; i < steps; i++) step();
+      gc?.();
+      const live1 = memoryStats().liveBuffers;
+      const alloc1 = memoryStats().allocatedBytes;
+      const rssGrowthMb = (process.memoryUsage().rss - rss0) / 1048576;
+      assert.equal(live1, live0, 'live tensor buffers grew');
+      assert.equal(alloc1, alloc0, 'the buffer pool had to allocate new memory after warm-up');
+      assert.ok(rssGrowthMb < 30, `resident memory grew by ${rssGrowthMb.toFixed(1)} MB over ${steps} steps`);
+      opt.dispose();
+      m.dispose();
+      for (const t of Object.values(b) as Tensor[]) t.dispose();
+    });
+  });
+});
