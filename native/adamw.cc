@@ -10,7 +10,7 @@ void adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, fl
   const float bc2Sqrt = std::sqrt(bc2);
   const float decay = 1.0f - lr * wd;
   const float ob1 = 1.0f - beta1, ob2 = 1.0f - beta2;
-  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
+  parallel_for(n, 1 << 15, [=](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; i++) {
       const float gi = g[i] * gradScale;
       const float pi = wd != 0.0f ? p[i] * decay : p[i];

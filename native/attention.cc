@@ -15,7 +15,8 @@
 namespace mt {
 
 static inline void apply_dropout_row(const float* p, float* out, int T, uint32_t base, uint32_t th, float sc, uint32_t key) {
-  for (int j = 0; j < T; j++) out[j] = (dropout_hash(key, base + (uint32_t)j) >> 8) < th ? p[j] * sc : 0.0f;
+#pragma omp simd
+  for (int j = 0; j < T; j++) out[j] = p[j] * ((dropout_hash(key, base + (uint32_t)j) >> 8) < th ? sc : 0.0f);
 }
 
 void attention_forward(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, int B, int T, int H,
@@ -23,7 +24,7 @@ void attention_forward(const float* q, const float* k, const float* v, const flo
   const int C = H * D;
   const uint32_t th = dropout_threshold(p);
   const float sc = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-  parallel_for((int64_t)B * H, 1, [&](int64_t t0, int64_t t1) {
+  parallel_for((int64_t)B * H, 1, [=](int64_t t0, int64_t t1) {
     std::vector<float> drop(p > 0 ? (size_t)T * T : 0);
     for (int64_t t = t0; t < t1; t++) {
       const int b = (int)(t / H), h = (int)(t % H);
@@ -40,11 +41,13 @@ void attention_forward(const float* q, const float* k, const float* v, const flo
           for (int j = 0; j < T; j++) row[j] += mb[j];
         }
         float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
         for (int j = 0; j < T; j++) mx = row[j] > mx ? row[j] : mx;
         if (mx == -INFINITY) {
           for (int j = 0; j < T; j++) row[j] = 1.0f / T;
         } else {
           float s = 0;
+#pragma omp simd reduction(+ : s)
           for (int j = 0; j < T; j++) {
             const float e = fast_expf(row[j] - mx);
             row[j] = e;
@@ -70,7 +73,7 @@ void attention_backward(const float* q, const float* k, const float* v, const fl
   const int C = H * D;
   const uint32_t th = dropout_threshold(p);
   const float sc = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-  parallel_for((int64_t)B * H, 1, [&](int64_t t0, int64_t t1) {
+  parallel_for((int64_t)B * H, 1, [=](int64_t t0, int64_t t1) {
     std::vector<float> drop(p > 0 ? (size_t)T * T : 0);
     std::vector<float> dP((size_t)T * T);
     for (int64_t t = t0; t < t1; t++) {
@@ -91,9 +94,11 @@ void attention_backward(const float* q, const float* k, const float* v, const fl
         const float* pr = P + (int64_t)i * T;
         if (p > 0) {
           const uint32_t base = (uint32_t)((t * T + i) * T);
-          for (int j = 0; j < T; j++) dr[j] = (dropout_hash(key, base + (uint32_t)j) >> 8) < th ? dr[j] * sc : 0.0f;
+#pragma omp simd
+          for (int j = 0; j < T; j++) dr[j] *= (dropout_hash(key, base + (uint32_t)j) >> 8) < th ? sc : 0.0f;
         }
         float dot = 0;
+#pragma omp simd reduction(+ : dot)
         for (int j = 0; j < T; j++) dot += dr[j] * pr[j];
         for (int j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;  // dS (with the scale folded in)
       }

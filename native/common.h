@@ -52,17 +52,21 @@ static inline float fast_expf(float x) {
   return p * scale * big;
 }
 
-// erf(x), Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7).
-static inline float fast_erff(float x) {
+// erf(x), Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7), given e = exp(-x²) computed by the caller.
+static inline float erf_with_exp(float x, float e) {
   const float ax = std::fabs(x);
   const float t = 1.0f / (1.0f + 0.3275911f * ax);
-  const float y = 1.0f - (((((1.061405429f * t - 1.453152027f) * t) + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t * fast_expf(-ax * ax);
+  const float y = 1.0f - (((((1.061405429f * t - 1.453152027f) * t) + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t * e;
   return x < 0 ? -y : y;
 }
+static inline float fast_erff(float x) { return erf_with_exp(x, fast_expf(-x * x)); }
 
+// GELU(x) = x·Φ(x) = 0.5·x·(1 + erf(x/√2)); GELU'(x) = Φ(x) + x·φ(x), where φ(x) = exp(-x²/2)/√(2π) shares its
+// exponential with erf(x/√2).
 static inline float gelu_f(float x) { return 0.5f * x * (1.0f + fast_erff(x * 0.70710678118654752f)); }
 static inline float gelu_grad_f(float x) {
-  return 0.5f * (1.0f + fast_erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * fast_expf(-0.5f * x * x);
+  const float e = fast_expf(-0.5f * x * x);
+  return 0.5f * (1.0f + erf_with_exp(x * 0.70710678118654752f, e)) + x * 0.39894228040143268f * e;
 }
 static inline float tanh_f(float x) {
   // tanh via exp; |x| > 9 saturates in float32

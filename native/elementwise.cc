@@ -9,17 +9,17 @@ namespace mt {
 static const int64_t GRAIN = 1 << 15;
 
 void fill(float* out, int64_t n, float v) {
-  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) { std::fill(out + b, out + e, v); });
+  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) { std::fill(out + b, out + e, v); });
 }
 
 void axpy(float* dst, const float* src, int64_t n, float alpha) {
-  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
+  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; i++) dst[i] += alpha * src[i];
   });
 }
 
 void scale(const float* x, float* out, int64_t n, float alpha) {
-  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
+  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; i++) out[i] = alpha * x[i];
   });
 }
@@ -40,7 +40,7 @@ static void binary_t(const float* a, const float* b, float* out, int rank, const
   const int64_t last = rank ? shape[rank - 1] : 1;
   const int64_t la = rank ? sa[rank - 1] : 0, lb = rank ? sb[rank - 1] : 0;
   const int64_t rows = total / last;
-  parallel_for(rows, std::max<int64_t>(1, GRAIN / last), [&](int64_t r0, int64_t r1) {
+  parallel_for(rows, std::max<int64_t>(1, GRAIN / last), [=](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       // offsets of row r in a and b
       int64_t ia = 0, ib = 0, rem = r;
@@ -74,7 +74,7 @@ void binary(int op, const float* a, const float* b, float* out, int rank, const 
 enum { U_GELU, U_GELU_TANH, U_TANH, U_RELU, U_EXP, U_LOG, U_NEG, U_SQUARE, U_SQRT, U_SIGMOID };
 
 void unary_forward(int op, const float* x, float* out, int64_t n) {
-  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
+  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) {
     switch (op) {
       case U_GELU: for (int64_t i = b; i < e; i++) out[i] = gelu_f(x[i]); break;
       case U_GELU_TANH: for (int64_t i = b; i < e; i++) out[i] = gelu_tanh_f(x[i]); break;
@@ -91,7 +91,7 @@ void unary_forward(int op, const float* x, float* out, int64_t n) {
 }
 
 void unary_backward(int op, const float* x, const float* y, const float* dy, float* dx, int64_t n) {
-  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
+  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) {
     switch (op) {
       case U_GELU: for (int64_t i = b; i < e; i++) dx[i] = dy[i] * gelu_grad_f(x[i]); break;
       case U_GELU_TANH: for (int64_t i = b; i < e; i++) dx[i] = dy[i] * gelu_tanh_grad_f(x[i]); break;
@@ -107,6 +107,54 @@ void unary_backward(int op, const float* x, const float* y, const float* dy, flo
   });
 }
 
+static void act_span(int act, const float* __restrict h, float* __restrict o, int64_t n) {
+  switch (act) {
+    case ACT_GELU:
+#pragma omp simd
+      for (int64_t j = 0; j < n; j++) o[j] = gelu_f(h[j]);
+      break;
+    case ACT_GELU_TANH:
+#pragma omp simd
+      for (int64_t j = 0; j < n; j++) o[j] = gelu_tanh_f(h[j]);
+      break;
+    case ACT_RELU:
+      for (int64_t j = 0; j < n; j++) o[j] = h[j] > 0 ? h[j] : 0.0f;
+      break;
+    case ACT_TANH:
+#pragma omp simd
+      for (int64_t j = 0; j < n; j++) o[j] = tanh_f(h[j]);
+      break;
+    default:
+      for (int64_t j = 0; j < n; j++) o[j] = h[j];
+  }
+}
+
+static void act_grad_span(int act, const float* __restrict h, const float* __restrict dy, float* __restrict dh, int64_t n) {
+  switch (act) {
+    case ACT_GELU:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) dh[i] = dy[i] * gelu_grad_f(h[i]);
+      break;
+    case ACT_GELU_TANH:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) dh[i] = dy[i] * gelu_tanh_grad_f(h[i]);
+      break;
+    case ACT_RELU:
+      for (int64_t i = 0; i < n; i++) dh[i] = h[i] > 0 ? dy[i] : 0.0f;
+      break;
+    case ACT_TANH:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) { const float t = tanh_f(h[i]); dh[i] = dy[i] * (1.0f - t * t); }
+      break;
+    default:
+      for (int64_t i = 0; i < n; i++) dh[i] = dy[i];
+  }
+}
+
+static void add_bias_span(float* __restrict h, const float* __restrict bias, int64_t n) {
+  for (int64_t j = 0; j < n; j++) h[j] += bias[j];
+}
+
 static inline float act_f(int act, float x) {
   switch (act) {
     case ACT_GELU: return gelu_f(x);
@@ -119,18 +167,10 @@ static inline float act_f(int act, float x) {
 
 // h[rows, n] += bias[n]; out = act(h)   (fused bias + activation: one pass over memory)
 void bias_act_forward(float* h, const float* bias, float* out, int64_t rows, int64_t n, int act) {
-  parallel_for(rows, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+  parallel_for(rows, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [=](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
-      float* hr = h + r * n;
-      float* o = out + r * n;
-      if (bias) for (int64_t j = 0; j < n; j++) hr[j] += bias[j];
-      switch (act) {
-        case ACT_GELU: for (int64_t j = 0; j < n; j++) o[j] = gelu_f(hr[j]); break;
-        case ACT_GELU_TANH: for (int64_t j = 0; j < n; j++) o[j] = gelu_tanh_f(hr[j]); break;
-        case ACT_RELU: for (int64_t j = 0; j < n; j++) o[j] = hr[j] > 0 ? hr[j] : 0.0f; break;
-        case ACT_TANH: for (int64_t j = 0; j < n; j++) o[j] = tanh_f(hr[j]); break;
-        default: if (o != hr) for (int64_t j = 0; j < n; j++) o[j] = hr[j]; break;
-      }
+      if (bias) add_bias_span(h + r * n, bias, n);
+      if (act != ACT_NONE || out != h) act_span(act, h + r * n, out + r * n, n);
     }
   });
   (void)act_f;
@@ -138,21 +178,13 @@ void bias_act_forward(float* h, const float* bias, float* out, int64_t rows, int
 
 // dh = dy * act'(h)
 void act_backward(const float* h, const float* dy, float* dh, int64_t n, int act) {
-  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
-    switch (act) {
-      case ACT_GELU: for (int64_t i = b; i < e; i++) dh[i] = dy[i] * gelu_grad_f(h[i]); break;
-      case ACT_GELU_TANH: for (int64_t i = b; i < e; i++) dh[i] = dy[i] * gelu_tanh_grad_f(h[i]); break;
-      case ACT_RELU: for (int64_t i = b; i < e; i++) dh[i] = h[i] > 0 ? dy[i] : 0.0f; break;
-      case ACT_TANH: for (int64_t i = b; i < e; i++) { const float t = tanh_f(h[i]); dh[i] = dy[i] * (1.0f - t * t); } break;
-      default: for (int64_t i = b; i < e; i++) dh[i] = dy[i]; break;
-    }
-  });
+  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) { act_grad_span(act, h + b, dy + b, dh + b, e - b); });
 }
 
 // x[outer, r, inner] -> out[outer, inner]. Deterministic: each output is summed over r in order.
 void reduce_sum(const float* x, float* out, int64_t outer, int64_t r, int64_t inner) {
   if (inner == 1) {
-    parallel_for(outer, std::max<int64_t>(1, GRAIN / std::max<int64_t>(r, 1)), [&](int64_t o0, int64_t o1) {
+    parallel_for(outer, std::max<int64_t>(1, GRAIN / std::max<int64_t>(r, 1)), [=](int64_t o0, int64_t o1) {
       for (int64_t o = o0; o < o1; o++) {
         const float* p = x + o * r;
         double s = 0;
@@ -165,7 +197,7 @@ void reduce_sum(const float* x, float* out, int64_t outer, int64_t r, int64_t in
   // parallel over (outer, column blocks of inner); columns accumulate in float, rows in order
   const int64_t CB = 256;
   const int64_t nb = (inner + CB - 1) / CB;
-  parallel_for(outer * nb, 1, [&](int64_t t0, int64_t t1) {
+  parallel_for(outer * nb, 1, [=](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; t++) {
       const int64_t o = t / nb, c0 = (t % nb) * CB, c1 = std::min(inner, c0 + CB);
       float* dst = out + o * inner;
@@ -182,8 +214,9 @@ void reduce_sum(const float* x, float* out, int64_t outer, int64_t r, int64_t in
 double sum_squares(const float* x, int64_t n) {
   const int64_t BS = 4096;
   const int64_t nb = (n + BS - 1) / BS;
-  std::vector<double> part(nb);
-  parallel_for(nb, 16, [&](int64_t b0, int64_t b1) {
+  std::vector<double> partv(nb);
+  double* part = partv.data();
+  parallel_for(nb, 16, [=](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
       const int64_t s = b * BS, e = std::min(n, s + BS);
       float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -197,7 +230,7 @@ double sum_squares(const float* x, int64_t n) {
     }
   });
   double total = 0;
-  for (double d : part) total += d;
+  for (double d : partv) total += d;
   return total;
 }
 
@@ -212,7 +245,7 @@ void permute(const float* x, float* out, int rank, const int64_t* shape, const i
   const int64_t last = outShape[rank - 1];
   const int64_t ls = srcStr[rank - 1];
   const int64_t rows = total / last;
-  parallel_for(rows, std::max<int64_t>(1, GRAIN / last), [&](int64_t r0, int64_t r1) {
+  parallel_for(rows, std::max<int64_t>(1, GRAIN / last), [=](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       int64_t src = 0, rem = r;
       for (int d = rank - 2; d >= 0; d--) {
@@ -229,7 +262,7 @@ void permute(const float* x, float* out, int rank, const int64_t* shape, const i
 
 void axis_copy(const float* src, float* dst, int64_t outer, int64_t srcLen, int64_t srcStart, int64_t dstLen, int64_t dstStart, int64_t len, int64_t inner, bool acc) {
   const int64_t n = len * inner;
-  parallel_for(outer, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [&](int64_t o0, int64_t o1) {
+  parallel_for(outer, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [=](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; o++) {
       const float* s = src + (o * srcLen + srcStart) * inner;
       float* d = dst + (o * dstLen + dstStart) * inner;
@@ -242,12 +275,14 @@ void axis_copy(const float* src, float* dst, int64_t outer, int64_t srcLen, int6
 // Row softmax; a row of all -inf becomes uniform (as a fully masked attention row does in HF).
 static inline void softmax_row(const float* x, float* out, int64_t n) {
   float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
   for (int64_t j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
   if (mx == -INFINITY) {
     for (int64_t j = 0; j < n; j++) out[j] = 1.0f / n;
     return;
   }
   float s = 0;
+#pragma omp simd reduction(+ : s)
   for (int64_t j = 0; j < n; j++) {
     const float e = fast_expf(x[j] - mx);
     out[j] = e;
@@ -258,30 +293,36 @@ static inline void softmax_row(const float* x, float* out, int64_t n) {
 }
 
 void softmax_forward(const float* x, float* out, int64_t rows, int64_t n) {
-  parallel_for(rows, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+  parallel_for(rows, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [=](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) softmax_row(x + r * n, out + r * n, n);
   });
 }
 
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t n) {
-  parallel_for(rows, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+  parallel_for(rows, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [=](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const float* yr = y + r * n;
       const float* dyr = dy + r * n;
       float* dxr = dx + r * n;
       float d = 0;
+#pragma omp simd reduction(+ : d)
       for (int64_t j = 0; j < n; j++) d += dyr[j] * yr[j];
       for (int64_t j = 0; j < n; j++) dxr[j] = yr[j] * (dyr[j] - d);
     }
   });
 }
 
+// Inner loops live in small functions with restrict pointers and scalar arguments: inside a lambda the compiler
+// cannot prove that stores to `out` leave the captured scalars alone, and refuses to vectorise.
+static void dropout_span(const float* __restrict x, float* __restrict out, uint32_t cnt, uint32_t base, uint32_t key, uint32_t th, float sc) {
+#pragma omp simd
+  for (uint32_t j = 0; j < cnt; j++) out[j] = x[j] * ((dropout_hash(key, base + j) >> 8) < th ? sc : 0.0f);
+}
+
 void dropout_forward(const float* x, float* out, int64_t n, float p, uint32_t key) {
   const uint32_t th = dropout_threshold(p);
   const float sc = 1.0f / (1.0f - p);
-  parallel_for(n, GRAIN, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) out[i] = (dropout_hash(key, (uint32_t)i) >> 8) < th ? x[i] * sc : 0.0f;
-  });
+  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) { dropout_span(x + b, out + b, (uint32_t)(e - b), (uint32_t)b, key, th, sc); });
 }
 
 void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint32_t key) {

@@ -34,7 +34,7 @@ void gemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, in
           int64_t strideB, float beta, float* C, int ldc, int64_t strideC, int batch) {
   const int T = threads();
   if (batch > 1 && (batch >= T || (int64_t)M * N * K < (1 << 18))) {
-    parallel_for(batch, 1, [&](int64_t b0, int64_t b1) {
+    parallel_for(batch, 1, [=](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; b++)
         sgemm1(tA, tB, M, N, K, alpha, A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC, ldc);
     });
@@ -52,7 +52,7 @@ void gemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, in
     if (M >= N) {
       // rows of C: op(A) rows m0..m1 start at A + m0*lda (no trans) or A + m0 (trans, A stored K x M)
       const int64_t blocks = (M + 15) / 16;
-      parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+      parallel_for(blocks, 1, [=](int64_t b0, int64_t b1) {
         const int m0 = (int)(b0 * 16), m1 = (int)std::min<int64_t>(M, b1 * 16);
         const float* Ap = tA ? Ab + m0 : Ab + (int64_t)m0 * lda;
         sgemm1(tA, tB, m1 - m0, N, K, alpha, Ap, lda, Bb, ldb, beta, Cb + (int64_t)m0 * ldc, ldc);
@@ -60,7 +60,7 @@ void gemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, in
     } else {
       // columns of C: op(B) columns n0..n1 start at B + n0 (no trans) or B + n0*ldb (trans, B stored N x K)
       const int64_t blocks = (N + 15) / 16;
-      parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+      parallel_for(blocks, 1, [=](int64_t b0, int64_t b1) {
         const int n0 = (int)(b0 * 16), n1 = (int)std::min<int64_t>(N, b1 * 16);
         const float* Bp = tB ? Bb + (int64_t)n0 * ldb : Bb + n0;
         sgemm1(tA, tB, M, n1 - n0, K, alpha, Ab, lda, Bp, ldb, beta, Cb + n0, ldc);

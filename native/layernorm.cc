@@ -8,7 +8,7 @@ namespace mt {
 // x, res, out, sum: [rows, dim]; gamma, beta: [dim]; mean, rstd: [rows]
 void layernorm_forward(const float* x, const float* res, const float* gamma, const float* beta, float* out, float* sum, float* mean,
                        float* rstd, int64_t rows, int64_t dim, float eps) {
-  parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(dim, 1)), [&](int64_t r0, int64_t r1) {
+  parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(dim, 1)), [=](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const float* xr = x + r * dim;
       const float* s = xr;
@@ -19,9 +19,11 @@ void layernorm_forward(const float* x, const float* res, const float* gamma, con
         s = sr;
       }
       float m = 0;
+#pragma omp simd reduction(+ : m)
       for (int64_t j = 0; j < dim; j++) m += s[j];
       m /= dim;
       float v = 0;
+#pragma omp simd reduction(+ : v)
       for (int64_t j = 0; j < dim; j++) v += (s[j] - m) * (s[j] - m);
       v /= dim;
       const float rs = 1.0f / std::sqrt(v + eps);
@@ -39,10 +41,11 @@ void layernorm_backward(const float* dy, const float* s, const float* mean, cons
                         float* dgamma, float* dbeta, int64_t rows, int64_t dim) {
   const int64_t RB = 32;
   const int64_t nb = (rows + RB - 1) / RB;
-  std::vector<float> part((size_t)(nb * 2 * dim));
-  parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+  std::vector<float> partv((size_t)(nb * 2 * dim));
+  float* part = partv.data();
+  parallel_for(nb, 1, [=](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
-      float* pg = part.data() + b * 2 * dim;
+      float* pg = part + b * 2 * dim;
       float* pb = pg + dim;
       for (int64_t j = 0; j < 2 * dim; j++) pg[j] = 0;
       for (int64_t r = b * RB; r < std::min(rows, (b + 1) * RB); r++) {
@@ -51,6 +54,7 @@ void layernorm_backward(const float* dy, const float* s, const float* mean, cons
         float* dxr = dx + r * dim;
         const float m = mean[r], rs = rstd[r];
         float sumD = 0, sumDX = 0;
+#pragma omp simd reduction(+ : sumD, sumDX)
         for (int64_t j = 0; j < dim; j++) {
           const float xh = (sr[j] - m) * rs;
           const float d = dyr[j] * gamma[j];
@@ -69,7 +73,7 @@ void layernorm_backward(const float* dy, const float* s, const float* mean, cons
     }
   });
   for (int64_t b = 0; b < nb; b++) {
-    const float* pg = part.data() + b * 2 * dim;
+    const float* pg = part + b * 2 * dim;
     const float* pb = pg + dim;
     for (int64_t j = 0; j < dim; j++) {
       dgamma[j] += pg[j];

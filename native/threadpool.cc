@@ -34,8 +34,9 @@ struct Pool {
     if (b < e) (*job)(b, e);
   }
 
-  void worker(int id) {
-    uint64_t seen = 0;
+  // `seen` starts at the generation current when the worker is created, so a new worker never runs a job
+  // published before it existed.
+  void worker(int id, uint64_t seen) {
     for (;;) {
       uint64_t g;
       int spins = 0;
@@ -56,7 +57,8 @@ struct Pool {
     shutdown();
     stop = false;
     nthreads = t < 1 ? 1 : t;
-    for (int i = 1; i < nthreads; i++) workers.emplace_back([this, i] { worker(i); });
+    const uint64_t g = generation.load(std::memory_order_acquire);
+    for (int i = 1; i < nthreads; i++) workers.emplace_back([this, i, g] { worker(i, g); });
   }
 
   void shutdown() {
