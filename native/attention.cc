@@ -4,6 +4,7 @@
 // leading dimensions to BLAS). probs: [B, H, T, T] (P before dropout, saved for backward). The dropout mask is
 // recomputed from the hash in backward.
 #include "common.h"
+#include "rowops.h"
 #include <vector>
 #include <algorithm>
 #ifdef MEDTUNE_ACCELERATE
@@ -13,11 +14,6 @@
 #endif
 
 namespace mt {
-
-static inline void apply_dropout_row(const float* p, float* out, int T, uint32_t base, uint32_t th, float sc, uint32_t key) {
-#pragma omp simd
-  for (int j = 0; j < T; j++) out[j] = p[j] * ((dropout_hash(key, base + (uint32_t)j) >> 8) < th ? sc : 0.0f);
-}
 
 void attention_forward(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, int B, int T, int H,
                        int D, float scale, float p, uint32_t key) {
@@ -34,32 +30,11 @@ void attention_forward(const float* q, const float* k, const float* v, const flo
       float* P = probs + t * T * T;
       // S[T,T] = scale * Q[T,D] K[T,D]^T
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qb, C, kb, C, 0.0f, P, T);
-      for (int i = 0; i < T; i++) {
-        float* row = P + (int64_t)i * T;
-        if (mask) {
-          const float* mb = mask + (int64_t)b * T;
-          for (int j = 0; j < T; j++) row[j] += mb[j];
-        }
-        float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-        for (int j = 0; j < T; j++) mx = row[j] > mx ? row[j] : mx;
-        if (mx == -INFINITY) {
-          for (int j = 0; j < T; j++) row[j] = 1.0f / T;
-        } else {
-          float s = 0;
-#pragma omp simd reduction(+ : s)
-          for (int j = 0; j < T; j++) {
-            const float e = fast_expf(row[j] - mx);
-            row[j] = e;
-            s += e;
-          }
-          const float inv = 1.0f / s;
-          for (int j = 0; j < T; j++) row[j] *= inv;
-        }
-      }
+      const float* mb = mask ? mask + (int64_t)b * T : nullptr;
+      for (int i = 0; i < T; i++) softmax_row_inplace(P + (int64_t)i * T, mb, T);
       const float* Pd = P;
       if (p > 0) {
-        for (int i = 0; i < T; i++) apply_dropout_row(P + (int64_t)i * T, drop.data() + (int64_t)i * T, T, (uint32_t)((t * T + i) * T), th, sc, key);
+        for (int i = 0; i < T; i++) dropout_row(P + (int64_t)i * T, drop.data() + (int64_t)i * T, T, (uint32_t)((t * T + i) * T), key, th, sc);
         Pd = drop.data();
       }
       // O[T,D] = Pd[T,T] V[T,D]
@@ -82,26 +57,15 @@ void attention_backward(const float* q, const float* k, const float* v, const fl
       const float* P = probs + t * T * T;
       const float* Pd = P;
       if (p > 0) {
-        for (int i = 0; i < T; i++) apply_dropout_row(P + (int64_t)i * T, drop.data() + (int64_t)i * T, T, (uint32_t)((t * T + i) * T), th, sc, key);
+        for (int i = 0; i < T; i++) dropout_row(P + (int64_t)i * T, drop.data() + (int64_t)i * T, T, (uint32_t)((t * T + i) * T), key, th, sc);
         Pd = drop.data();
       }
       // dV[T,D] = Pdᵀ[T,T] dO[T,D]
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, Pd, T, dout + off, C, 0.0f, dv + off, C);
       // dPd[T,T] = dO[T,D] Vᵀ
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dout + off, C, v + off, C, 0.0f, dP.data(), T);
-      for (int i = 0; i < T; i++) {
-        float* dr = dP.data() + (int64_t)i * T;
-        const float* pr = P + (int64_t)i * T;
-        if (p > 0) {
-          const uint32_t base = (uint32_t)((t * T + i) * T);
-#pragma omp simd
-          for (int j = 0; j < T; j++) dr[j] *= (dropout_hash(key, base + (uint32_t)j) >> 8) < th ? sc : 0.0f;
-        }
-        float dot = 0;
-#pragma omp simd reduction(+ : dot)
-        for (int j = 0; j < T; j++) dot += dr[j] * pr[j];
-        for (int j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;  // dS (with the scale folded in)
-      }
+      for (int i = 0; i < T; i++)
+        softmax_backward_row(dP.data() + (int64_t)i * T, P + (int64_t)i * T, T, scale, p > 0, (uint32_t)((t * T + i) * T), key, th, sc);
       // dQ[T,D] = dS K ; dK[T,D] = dSᵀ Q
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, dP.data(), T, k + off, C, 0.0f, dq + off, C);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, dP.data(), T, q + off, C, 0.0f, dk + off, C);

@@ -181,7 +181,18 @@ void act_backward(const float* h, const float* dy, float* dh, int64_t n, int act
   parallel_for(n, GRAIN, [=](int64_t b, int64_t e) { act_grad_span(act, h + b, dy + b, dh + b, e - b); });
 }
 
-// x[outer, r, inner] -> out[outer, inner]. Deterministic: each output is summed over r in order.
+static void add_span(float* __restrict dst, const float* __restrict src, int64_t n) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; j++) dst[j] += src[j];
+}
+
+// out[inner] = Σ_k x[k, inner] over `rows` rows, in row order
+static void sum_rows_span(const float* __restrict x, float* __restrict out, int64_t rows, int64_t inner) {
+  for (int64_t j = 0; j < inner; j++) out[j] = 0.0f;
+  for (int64_t k = 0; k < rows; k++) add_span(out, x + k * inner, inner);
+}
+
+// x[outer, r, inner] -> out[outer, inner]. Deterministic: each output is summed over r in a fixed order.
 void reduce_sum(const float* x, float* out, int64_t outer, int64_t r, int64_t inner) {
   if (inner == 1) {
     parallel_for(outer, std::max<int64_t>(1, GRAIN / std::max<int64_t>(r, 1)), [=](int64_t o0, int64_t o1) {
@@ -194,18 +205,28 @@ void reduce_sum(const float* x, float* out, int64_t outer, int64_t r, int64_t in
     });
     return;
   }
+  if (outer == 1 && r >= 256) {
+    // bias gradients (sum over 4096 rows of 256 columns): fixed row blocks summed into partials in parallel,
+    // then the partials added in block order — deterministic for any thread count.
+    const int64_t RB = 64;
+    const int64_t nb = (r + RB - 1) / RB;
+    std::vector<float> partv((size_t)(nb * inner));
+    float* part = partv.data();
+    parallel_for(nb, 1, [=](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; b++) sum_rows_span(x + b * RB * inner, part + b * inner, std::min(RB, r - b * RB), inner);
+    });
+    sum_rows_span(part, out, nb, inner);
+    return;
+  }
   // parallel over (outer, column blocks of inner); columns accumulate in float, rows in order
   const int64_t CB = 256;
   const int64_t nb = (inner + CB - 1) / CB;
   parallel_for(outer * nb, 1, [=](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; t++) {
       const int64_t o = t / nb, c0 = (t % nb) * CB, c1 = std::min(inner, c0 + CB);
-      float* dst = out + o * inner;
-      for (int64_t j = c0; j < c1; j++) dst[j] = 0.0f;
-      for (int64_t k = 0; k < r; k++) {
-        const float* p = x + (o * r + k) * inner;
-        for (int64_t j = c0; j < c1; j++) dst[j] += p[j];
-      }
+      float* dst = out + o * inner + c0;
+      for (int64_t j = 0; j < c1 - c0; j++) dst[j] = 0.0f;
+      for (int64_t k = 0; k < r; k++) add_span(dst, x + (o * r + k) * inner + c0, c1 - c0);
     }
   });
 }
