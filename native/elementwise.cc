@@ -1,6 +1,7 @@
 // Elementwise, reduction, layout, softmax and dropout kernels. Loops are written so gcc vectorises them
 // (-O3 -march=native); parallel over contiguous chunks with a grain that keeps small tensors on one thread.
 #include "common.h"
+#include "rowops.h"
 #include <vector>
 #include <algorithm>
 
@@ -293,29 +294,12 @@ void axis_copy(const float* src, float* dst, int64_t outer, int64_t srcLen, int6
   });
 }
 
-// Row softmax; a row of all -inf becomes uniform (as a fully masked attention row does in HF).
-static inline void softmax_row(const float* x, float* out, int64_t n) {
-  float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-  for (int64_t j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
-  if (mx == -INFINITY) {
-    for (int64_t j = 0; j < n; j++) out[j] = 1.0f / n;
-    return;
-  }
-  float s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t j = 0; j < n; j++) {
-    const float e = fast_expf(x[j] - mx);
-    out[j] = e;
-    s += e;
-  }
-  const float inv = 1.0f / s;
-  for (int64_t j = 0; j < n; j++) out[j] *= inv;
-}
-
 void softmax_forward(const float* x, float* out, int64_t rows, int64_t n) {
   parallel_for(rows, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [=](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) softmax_row(x + r * n, out + r * n, n);
+    for (int64_t r = r0; r < r1; r++) {
+      if (out != x) std::memcpy(out + r * n, x + r * n, n * sizeof(float));
+      softmax_row_inplace(out + r * n, nullptr, (int)n);
+    }
   });
 }
 
