@@ -3,9 +3,10 @@
  * Property names equal checkpoint keys: bert.embeddings.word_embeddings.weight,
  * bert.encoder.layer.0.attention.self.query.weight, ..., classifier.weight.
  */
-import { Tensor, empty } from '../tensor/tensor.js';
+import { Tensor, empty, parameter, zeros } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
-import { attention, attentionMaskFromPadding, bceWithLogits, crossEntropy, mse, add, slice, reshape } from '../tensor/ops/index.js';
+import { attention, attentionMaskFromPadding, add, slice, reshape, linear, crossEntropy } from '../tensor/ops/index.js';
+import { classificationLoss, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
 import { MedtuneError } from '../tensor/errors.js';
 import type { Activation } from '../tensor/kernels.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
@@ -27,7 +28,11 @@ export interface BertConfig {
   pad_token_id: number;
   classifier_dropout?: number | null;
   num_labels?: number;
-  problem_type?: 'single_label_classification' | 'multi_label_classification' | 'regression' | null;
+  problem_type?: ProblemType | null;
+  id2label?: Record<string, string>;
+  label2id?: Record<string, number>;
+  model_type?: string;
+  tie_word_embeddings?: boolean;
 }
 
 export function bertConfig(overrides: Partial<BertConfig> = {}): BertConfig {
@@ -70,7 +75,7 @@ export interface BertInputs {
   token_type_ids?: Tensor | null;
 }
 
-class BertEmbeddings extends Module {
+export class BertEmbeddings extends Module {
   word_embeddings: Embedding;
   position_embeddings: Embedding;
   token_type_embeddings: Embedding;
@@ -96,7 +101,7 @@ class BertEmbeddings extends Module {
   }
 }
 
-class BertSelfAttention extends Module {
+export class BertSelfAttention extends Module {
   query: Linear;
   key: Linear;
   value: Linear;
@@ -115,7 +120,7 @@ class BertSelfAttention extends Module {
 }
 
 /** dense -> dropout -> LayerNorm(· + residual): "BertSelfOutput" and "BertOutput". */
-class BertAddNorm extends Module {
+export class BertAddNorm extends Module {
   dense: Linear;
   LayerNorm: LayerNorm;
   dropout: Dropout;
@@ -130,7 +135,7 @@ class BertAddNorm extends Module {
   }
 }
 
-class BertAttention extends Module {
+export class BertAttention extends Module {
   self: BertSelfAttention;
   output: BertAddNorm;
   constructor(c: BertConfig, gen: Generator) {
@@ -143,7 +148,7 @@ class BertAttention extends Module {
   }
 }
 
-class BertIntermediate extends Module {
+export class BertIntermediate extends Module {
   dense: Linear;
   constructor(c: BertConfig, gen: Generator, private act: Activation) {
     super();
@@ -154,7 +159,7 @@ class BertIntermediate extends Module {
   }
 }
 
-class BertLayer extends Module {
+export class BertLayer extends Module {
   attention: BertAttention;
   intermediate: BertIntermediate;
   output: BertAddNorm;
@@ -170,7 +175,7 @@ class BertLayer extends Module {
   }
 }
 
-class BertEncoder extends Module {
+export class BertEncoder extends Module {
   layer: BertLayer[];
   constructor(c: BertConfig, gen: Generator) {
     super();
@@ -188,7 +193,7 @@ class BertEncoder extends Module {
   }
 }
 
-class BertPooler extends Module {
+export class BertPooler extends Module {
   dense: Linear;
   constructor(c: BertConfig, gen: Generator) {
     super();
@@ -201,6 +206,8 @@ class BertPooler extends Module {
     return this.dense.forward(cls, 'tanh');
   }
 }
+
+export type { ClassifierOutput, ClassifierLossOptions };
 
 export interface BertOutput {
   last_hidden_state: Tensor;
@@ -237,20 +244,6 @@ export class BertModel extends Module {
   }
 }
 
-export interface ClassifierOutput {
-  logits: Tensor;
-  loss?: Tensor;
-  hidden_states?: Tensor[];
-}
-
-export interface ClassifierLossOptions {
-  /** class weights [num_labels] for single-label cross-entropy */
-  classWeights?: Tensor | null;
-  labelSmoothing?: number;
-  /** per-label positive weights for multi-label BCE */
-  posWeight?: Tensor | null;
-}
-
 /** BertForSequenceClassification: pooler output -> dropout -> classifier; loss chosen by problem_type as in HF. */
 export class BertForSequenceClassification extends Module {
   bert: BertModel;
@@ -266,11 +259,8 @@ export class BertForSequenceClassification extends Module {
     this.classifier = new Linear(config.hidden_size, this.numLabels, gen, config.initializer_range);
   }
 
-  /** HF's rule: regression if 1 label; single-label if labels are ints; multi-label otherwise. */
-  problemType(labels?: Tensor): NonNullable<BertConfig['problem_type']> {
-    if (this.config.problem_type) return this.config.problem_type;
-    if (this.numLabels === 1) return 'regression';
-    return !labels || labels.dtype === 'int32' ? 'single_label_classification' : 'multi_label_classification';
+  problemType(labels?: Tensor): ProblemType {
+    return problemTypeOf(this.config, this.numLabels, labels);
   }
 
   forward(inputs: BertInputs & { labels?: Tensor | null }, opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {}): ClassifierOutput {
@@ -278,14 +268,66 @@ export class BertForSequenceClassification extends Module {
     const pooled = this.dropout.forward(out.pooler_output!, this.training);
     const logits = this.classifier.forward(pooled);
     const res: ClassifierOutput = { logits, ...(out.hidden_states ? { hidden_states: out.hidden_states } : {}) };
-    const labels = inputs.labels;
-    if (labels) {
-      const pt = this.problemType(labels);
-      if (pt === 'regression') res.loss = mse(reshape(logits, [logits.size]), labels);
-      else if (pt === 'single_label_classification') {
-        res.loss = crossEntropy(logits, labels, { weights: opts.classWeights ?? null, labelSmoothing: opts.labelSmoothing ?? 0 });
-      } else res.loss = bceWithLogits(logits, labels, { posWeight: opts.posWeight ?? null });
-    }
+    if (inputs.labels) res.loss = classificationLoss(logits, inputs.labels, this.problemType(inputs.labels), opts);
     return res;
+  }
+}
+
+/** cls.predictions.transform: dense -> act -> LayerNorm */
+class BertPredictionHeadTransform extends Module {
+  dense: Linear;
+  LayerNorm: LayerNorm;
+  constructor(c: BertConfig, gen: Generator, private act: Activation) {
+    super();
+    this.dense = new Linear(c.hidden_size, c.hidden_size, gen, c.initializer_range);
+    this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
+  }
+  forward(h: Tensor): Tensor {
+    return this.LayerNorm.forward(this.dense.forward(h, this.act));
+  }
+}
+
+/** cls.predictions: transform, then the decoder tied to the word embeddings, plus its own bias. */
+class BertLMPredictionHead extends Module {
+  transform: BertPredictionHeadTransform;
+  bias: Tensor;
+  constructor(c: BertConfig, gen: Generator, private decoderWeight: () => Tensor) {
+    super();
+    this.transform = new BertPredictionHeadTransform(c, gen, activationOf(c.hidden_act));
+    this.bias = parameter(zeros([c.vocab_size]));
+  }
+  forward(h: Tensor): Tensor {
+    return linear(this.transform.forward(h), this.decoderWeight(), this.bias);
+  }
+}
+
+class BertOnlyMLMHead extends Module {
+  predictions: BertLMPredictionHead;
+  constructor(c: BertConfig, gen: Generator, decoderWeight: () => Tensor) {
+    super();
+    this.predictions = new BertLMPredictionHead(c, gen, decoderWeight);
+  }
+}
+
+/** BertForMaskedLM: no pooler; the decoder shares bert.embeddings.word_embeddings.weight (tied, as in HF). */
+export class BertForMaskedLM extends Module {
+  bert: BertModel;
+  cls: BertOnlyMLMHead;
+  constructor(readonly config: BertConfig, seed = 42) {
+    super();
+    const gen = new Generator(seed);
+    this.bert = new BertModel(config, gen, false);
+    this.cls = new BertOnlyMLMHead(config, gen, () => this.bert.embeddings.word_embeddings.weight);
+  }
+  /** logits [B, T, vocab]; loss = cross-entropy over positions whose label is not -100. */
+  forward(inputs: BertInputs & { labels?: Tensor | null }): { logits: Tensor; loss?: Tensor } {
+    const h = this.bert.forward(inputs).last_hidden_state;
+    const logits = this.cls.predictions.forward(h);
+    const out: { logits: Tensor; loss?: Tensor } = { logits };
+    if (inputs.labels) {
+      const V = this.config.vocab_size;
+      out.loss = crossEntropy(reshape(logits, [logits.size / V, V]), inputs.labels.rank === 1 ? inputs.labels : inputs.labels.viewAs([inputs.labels.size]));
+    }
+    return out;
   }
 }

@@ -1,0 +1,194 @@
+/**
+ * Loading and saving sequence classifiers like HF's AutoModelForSequenceClassification: pick the class from
+ * config.json's model_type, copy the checkpoint's tensors by key, report missing and unexpected keys the way
+ * transformers does, and write folders that transformers and Transformers.js load back.
+ */
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { MedtuneError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { readJson, readWeights, resolveModel } from '../io/hf.js';
+import { CheckpointError, serializeSafetensors, type SafetensorsEntry } from '../io/safetensors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { BertForSequenceClassification, bertConfig, type BertConfig } from './bert.js';
+import { RobertaForSequenceClassification } from './roberta.js';
+import { DistilBertForSequenceClassification, type DistilBertConfig } from './distilbert.js';
+import type { ProblemType } from './heads.js';
+
+export type SequenceClassifier = BertForSequenceClassification | RobertaForSequenceClassification | DistilBertForSequenceClassification;
+export type ModelConfig = (BertConfig | DistilBertConfig) & { model_type: string; architectures?: string[]; [k: string]: unknown };
+
+export const SUPPORTED_MODEL_TYPES = ['bert', 'roberta', 'distilbert'] as const;
+
+const ARCH: Record<string, string> = { bert: 'BertForSequenceClassification', roberta: 'RobertaForSequenceClassification', distilbert: 'DistilBertForSequenceClassification' };
+
+export interface LoadOptions {
+  /** number of labels for a new head (default: from config.json's id2label, else 2) */
+  numLabels?: number;
+  /** label names in id order; overrides the checkpoint's and re-initialises a head of another size */
+  labels?: string[];
+  problemType?: ProblemType;
+  seed?: number;
+  /** training mode on (dropout) — default off: loading for inference */
+  train?: boolean;
+  revision?: string;
+  offline?: boolean;
+  /** receives the load report (default: stderr) */
+  log?: (line: string) => void;
+}
+
+export interface LoadReport {
+  source: string;
+  architecture: string;
+  loaded: number;
+  /** parameters the checkpoint did not have: newly initialised */
+  missing: string[];
+  /** checkpoint tensors the model does not use */
+  unexpected: string[];
+  /** head tensors re-initialised because --num-labels / labels changed their size */
+  resized: string[];
+}
+
+export interface LoadedClassifier {
+  model: SequenceClassifier;
+  config: ModelConfig;
+  dir: string;
+  report: LoadReport;
+  labels: string[];
+}
+
+/** Label names in id order from config.json's id2label, or LABEL_i. */
+export function labelsOf(config: { id2label?: Record<string, string>; num_labels?: number }): string[] {
+  if (config.id2label && Object.keys(config.id2label).length) {
+    const n = Object.keys(config.id2label).length;
+    return Array.from({ length: n }, (_, i) => config.id2label![String(i)] ?? `LABEL_${i}`);
+  }
+  return Array.from({ length: config.num_labels ?? 2 }, (_, i) => `LABEL_${i}`);
+}
+
+/** A freshly initialised classifier for a config (model_type picks the class). */
+export function classifierFromConfig(config: ModelConfig, seed = 42): SequenceClassifier {
+  switch (config.model_type) {
+    case 'bert': return new BertForSequenceClassification(bertConfig(config as Partial<BertConfig>), seed);
+    case 'roberta': return new RobertaForSequenceClassification(bertConfig(config as Partial<BertConfig>), seed);
+    case 'distilbert': return new DistilBertForSequenceClassification(config as DistilBertConfig, seed);
+    default:
+      throw new MedtuneError(`model_type "${config.model_type}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, 'UNSUPPORTED_MODEL');
+  }
+}
+
+/** HF renames applied to old checkpoints: LayerNorm gamma/beta -> weight/bias. */
+function canonicalKey(k: string): string {
+  return k.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
+}
+
+/** Keys transformers drops silently (non-persistent buffers of older versions). */
+const IGNORED_UNEXPECTED = /(^|\.)position_ids$/;
+
+/** Copies checkpoint tensors into the model by name; returns the report. */
+export function loadStateDict(model: SequenceClassifier, tensors: Map<string, SafetensorsEntry>, source: string, allowResize: boolean): LoadReport {
+  const params = new Map(model.namedParameters());
+  const prefix = model.config.model_type ?? (model instanceof DistilBertForSequenceClassification ? 'distilbert' : model instanceof RobertaForSequenceClassification ? 'roberta' : 'bert');
+  const byKey = new Map<string, SafetensorsEntry>();
+  for (const [k, v] of tensors) byKey.set(canonicalKey(k), v);
+  // A base-model checkpoint (keys without "bert.") loads into the classifier under its prefix, as in HF.
+  const hasPrefix = [...byKey.keys()].some((k) => k.startsWith(`${prefix}.`));
+  const resolved = new Map<string, SafetensorsEntry>();
+  for (const [k, v] of byKey) resolved.set(!hasPrefix && params.has(`${prefix}.${k}`) ? `${prefix}.${k}` : k, v);
+  const report: LoadReport = { source, architecture: model.constructor.name, loaded: 0, missing: [], unexpected: [], resized: [] };
+  for (const [name, p] of params) {
+    const t = resolved.get(name);
+    if (!t) {
+      report.missing.push(name);
+      continue;
+    }
+    if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+      const isHead = !name.startsWith(`${prefix}.`);
+      if (allowResize && isHead) {
+        report.resized.push(`${name} ${JSON.stringify(t.shape)} -> ${JSON.stringify(p.shape)}`);
+        continue;
+      }
+      throw new CheckpointError(`${source}: ${name} has shape ${JSON.stringify(t.shape)} in the checkpoint but the model expects ${JSON.stringify(p.shape)}${isHead ? ' (pass --num-labels or a label list to train a new head)' : '; is config.json from the same model?'}`);
+    }
+    if (t.data instanceof Int32Array) p.f32.set(Float32Array.from(t.data));
+    else p.f32.set(t.data);
+    report.loaded++;
+  }
+  for (const k of resolved.keys()) if (!params.has(k) && !IGNORED_UNEXPECTED.test(k)) report.unexpected.push(k);
+  return report;
+}
+
+/** Groups keys sharing a prefix: a.b.{weight,bias}. */
+function compactKeys(keys: string[]): string[] {
+  const groups = new Map<string, string[]>();
+  for (const k of keys) {
+    const i = k.lastIndexOf('.');
+    const head = i < 0 ? '' : k.slice(0, i);
+    if (!groups.has(head)) groups.set(head, []);
+    groups.get(head)!.push(i < 0 ? k : k.slice(i + 1));
+  }
+  return [...groups].map(([h, tails]) => (tails.length === 1 ? (h ? `${h}.${tails[0]}` : tails[0]!) : `${h}.{${tails.join(',')}}`));
+}
+
+/** The report as transformers prints it, in a short table. */
+export function formatLoadReport(r: LoadReport): string {
+  const lines = [`Loaded ${r.loaded} tensors from ${r.source} into ${r.architecture}.`];
+  const row = (label: string, keys: string[]) => {
+    if (keys.length) lines.push(`  ${label.padEnd(34)} ${compactKeys(keys).join(', ')}`);
+  };
+  row('newly initialised (not in checkpoint):', r.missing);
+  row('resized head, newly initialised:', r.resized);
+  row('unused (not in this architecture):', r.unexpected);
+  if (r.missing.length || r.resized.length) lines.push('  New weights must be trained on a down-stream task before the model is used for predictions.');
+  return lines.join('\n');
+}
+
+/** Loads a sequence classifier from a model folder or hub name. */
+export async function loadClassifier(nameOrDir: string, opts: LoadOptions = {}): Promise<LoadedClassifier> {
+  const dir = await resolveModel(nameOrDir, { revision: opts.revision, offline: opts.offline });
+  const raw = readJson<ModelConfig>(path.join(dir, 'config.json'));
+  if (!raw.model_type || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(raw.model_type)) {
+    throw new MedtuneError(`${dir}/config.json has model_type "${raw.model_type}"; medtune supports ${SUPPORTED_MODEL_TYPES.join(', ')}`, 'UNSUPPORTED_MODEL');
+  }
+  let labels = labelsOf(raw);
+  const hadLabels = !!raw.id2label && Object.keys(raw.id2label).length > 0;
+  if (opts.labels) labels = opts.labels;
+  else if (opts.numLabels !== undefined) labels = Array.from({ length: opts.numLabels }, (_, i) => (hadLabels && labels.length === opts.numLabels ? labels[i]! : `LABEL_${i}`));
+  if (labels.length < 1) throw new MedtuneError('a classifier needs at least one label', 'BAD_ARG');
+  const config: ModelConfig = {
+    ...raw,
+    num_labels: labels.length,
+    id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+    label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+    ...(opts.problemType ? { problem_type: opts.problemType } : {}),
+  };
+  const model = classifierFromConfig(config, opts.seed ?? 42);
+  const { tensors, files } = readWeights(dir);
+  const report = loadStateDict(model, tensors, files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`, !!(opts.labels || opts.numLabels !== undefined));
+  (opts.log ?? ((l: string) => process.stderr.write(l + '\n')))(formatLoadReport(report));
+  model.train(opts.train ?? false);
+  return { model, config, dir, report, labels };
+}
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json', 'vocab.json', 'merges.txt'];
+
+/**
+ * Saves in HF's layout: config.json (labels, architectures), model.safetensors (HF key names), tokenizer files
+ * copied from `tokenizerFrom`. The folder is written next to its final place and renamed in, so a crash never
+ * leaves a half-written model.
+ */
+export function saveClassifier(dir: string, model: SequenceClassifier, config: ModelConfig, tokenizerFrom?: string): void {
+  const tmp = `${dir.replace(/\/+$/, '')}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const cfg = { ...config, architectures: [ARCH[config.model_type] ?? config.architectures?.[0]], num_labels: undefined };
+  delete cfg.num_labels;
+  writeFileAtomic(path.join(tmp, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  const tensors = model.namedParameters().map(([k, t]: [string, Tensor]) => [k, { shape: t.shape, data: t.f32 }] as [string, { shape: readonly number[]; data: Float32Array }]);
+  writeFileAtomic(path.join(tmp, 'model.safetensors'), serializeSafetensors(tensors));
+  if (tokenizerFrom) for (const f of TOKENIZER_FILES) if (existsSync(path.join(tokenizerFrom, f))) copyFileSync(path.join(tokenizerFrom, f), path.join(tmp, f));
+  const old = `${dir.replace(/\/+$/, '')}.old-${process.pid}`;
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
+}

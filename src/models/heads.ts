@@ -1,0 +1,41 @@
+/** What every sequence-classification model shares: problem types, the loss rule, the output shape. */
+import type { Tensor } from '../tensor/tensor.js';
+import { bceWithLogits, crossEntropy, mse, reshape } from '../tensor/ops/index.js';
+import { MedtuneError } from '../tensor/errors.js';
+
+export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
+
+export interface ClassifierOutput {
+  logits: Tensor;
+  loss?: Tensor;
+  hidden_states?: Tensor[];
+}
+
+export interface ClassifierLossOptions {
+  /** class weights [num_labels] for single-label cross-entropy */
+  classWeights?: Tensor | null;
+  labelSmoothing?: number;
+  /** per-label positive weights for multi-label BCE */
+  posWeight?: Tensor | null;
+}
+
+/** HF's rule: config.problem_type if set; else regression for 1 label, single-label for int labels, multi-label otherwise. */
+export function problemTypeOf(config: { problem_type?: ProblemType | null }, numLabels: number, labels?: Tensor): ProblemType {
+  if (config.problem_type) return config.problem_type;
+  if (numLabels === 1) return 'regression';
+  return !labels || labels.dtype === 'int32' ? 'single_label_classification' : 'multi_label_classification';
+}
+
+/** The loss HF's *ForSequenceClassification computes for a problem type. */
+export function classificationLoss(logits: Tensor, labels: Tensor, problemType: ProblemType, opts: ClassifierLossOptions = {}): Tensor {
+  switch (problemType) {
+    case 'regression':
+      return mse(reshape(logits, [logits.size]), labels);
+    case 'single_label_classification':
+      if (labels.dtype !== 'int32') throw new MedtuneError(`single-label classification needs int32 class ids as labels, got ${labels.describe()}`, 'BAD_INPUT');
+      return crossEntropy(logits, labels, { weights: opts.classWeights ?? null, labelSmoothing: opts.labelSmoothing ?? 0 });
+    case 'multi_label_classification':
+      if (labels.dtype !== 'float32') throw new MedtuneError(`multi-label classification needs float32 0/1 labels [batch, num_labels], got ${labels.describe()}`, 'BAD_INPUT');
+      return bceWithLogits(logits, labels, { posWeight: opts.posWeight ?? null });
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * RoBERTa (HF modeling_roberta.py): BERT's encoder with position ids that start after the padding index and a
+ * classification head of its own (classifier.dense -> tanh -> classifier.out_proj on the first token).
+ */
+import { Tensor, empty } from '../tensor/tensor.js';
+import { Generator } from '../tensor/random.js';
+import { add, attentionMaskFromPadding, reshape, slice } from '../tensor/ops/index.js';
+import { MedtuneError } from '../tensor/errors.js';
+import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
+import { BertEncoder, type BertConfig, type BertInputs } from './bert.js';
+import { classificationLoss, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
+
+export type RobertaConfig = BertConfig;
+
+class RobertaEmbeddings extends Module {
+  word_embeddings: Embedding;
+  position_embeddings: Embedding;
+  token_type_embeddings: Embedding;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+  constructor(private c: RobertaConfig, gen: Generator) {
+    super();
+    this.word_embeddings = new Embedding(c.vocab_size, c.hidden_size, gen, c.initializer_range, c.pad_token_id);
+    this.position_embeddings = new Embedding(c.max_position_embeddings, c.hidden_size, gen, c.initializer_range, c.pad_token_id);
+    this.token_type_embeddings = new Embedding(c.type_vocab_size, c.hidden_size, gen, c.initializer_range);
+    this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
+    this.dropout = new Dropout(c.hidden_dropout_prob, gen);
+  }
+  /** HF's create_position_ids_from_input_ids: cumsum(ids != pad) * (ids != pad) + pad. */
+  positionIds(ids: Tensor): Tensor {
+    const [B, T] = ids.shape as [number, number];
+    const pad = this.c.pad_token_id;
+    const pos = empty([B, T], 'int32');
+    for (let b = 0; b < B; b++) {
+      let n = 0;
+      for (let t = 0; t < T; t++) {
+        const real = ids.i32[b * T + t] !== pad;
+        if (real) n++;
+        pos.i32[b * T + t] = real ? n + pad : pad;
+      }
+      if (n + pad >= this.c.max_position_embeddings) throw new MedtuneError(`sequence of ${n} tokens needs position ${n + pad}, beyond max_position_embeddings ${this.c.max_position_embeddings}; truncate to ${this.c.max_position_embeddings - pad - 1} tokens`, 'BAD_INPUT');
+    }
+    return pos;
+  }
+  forward(ids: Tensor, tokenTypeIds: Tensor): Tensor {
+    const words = this.word_embeddings.forward(ids);
+    const types = this.token_type_embeddings.forward(tokenTypeIds);
+    const e = this.LayerNorm.forward(add(words, types), this.position_embeddings.forward(this.positionIds(ids)));
+    return this.dropout.forward(e, this.training);
+  }
+}
+
+export class RobertaModel extends Module {
+  embeddings: RobertaEmbeddings;
+  encoder: BertEncoder;
+  constructor(readonly config: RobertaConfig, gen: Generator) {
+    super();
+    this.embeddings = new RobertaEmbeddings(config, gen);
+    this.encoder = new BertEncoder(config, gen);
+  }
+  forward(inputs: BertInputs, all = false): Tensor[] {
+    const ids = inputs.input_ids;
+    const [B, T] = ids.shape as [number, number];
+    const tt = inputs.token_type_ids ?? empty([B, T], 'int32');
+    if (!inputs.token_type_ids) tt.i32.fill(0);
+    const mask = inputs.attention_mask ? attentionMaskFromPadding(inputs.attention_mask) : null;
+    return this.encoder.forward(this.embeddings.forward(ids, tt), mask, all);
+  }
+}
+
+class RobertaClassificationHead extends Module {
+  dense: Linear;
+  out_proj: Linear;
+  dropout: Dropout;
+  constructor(c: RobertaConfig, gen: Generator, numLabels: number) {
+    super();
+    this.dense = new Linear(c.hidden_size, c.hidden_size, gen, c.initializer_range);
+    this.out_proj = new Linear(c.hidden_size, numLabels, gen, c.initializer_range);
+    this.dropout = new Dropout(c.classifier_dropout ?? c.hidden_dropout_prob, gen);
+  }
+  forward(h: Tensor): Tensor {
+    const [B, , C] = h.shape as [number, number, number];
+    const x = this.dropout.forward(reshape(slice(h, 1, 0, 1), [B, C]), this.training);
+    return this.out_proj.forward(this.dropout.forward(this.dense.forward(x, 'tanh'), this.training));
+  }
+}
+
+export class RobertaForSequenceClassification extends Module {
+  roberta: RobertaModel;
+  classifier: RobertaClassificationHead;
+  readonly numLabels: number;
+  constructor(readonly config: RobertaConfig, seed = 42) {
+    super();
+    const gen = new Generator(seed);
+    this.numLabels = config.num_labels ?? 2;
+    this.roberta = new RobertaModel(config, gen);
+    this.classifier = new RobertaClassificationHead(config, gen, this.numLabels);
+  }
+  problemType(labels?: Tensor): ProblemType {
+    return problemTypeOf(this.config, this.numLabels, labels);
+  }
+  forward(inputs: BertInputs & { labels?: Tensor | null }, opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {}): ClassifierOutput {
+    const states = this.roberta.forward(inputs, opts.outputHiddenStates ?? false);
+    const logits = this.classifier.forward(states[states.length - 1]!);
+    const res: ClassifierOutput = { logits, ...(opts.outputHiddenStates ? { hidden_states: states } : {}) };
+    if (inputs.labels) res.loss = classificationLoss(logits, inputs.labels, this.problemType(inputs.labels), opts);
+    return res;
+  }
+}
