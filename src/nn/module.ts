@@ -29,6 +29,17 @@ export abstract class Module {
     return out;
   }
 
+  /** [path, module] for this module and every submodule. */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [k, v] of Object.entries(this)) {
+      const name = prefix ? `${prefix}.${k}` : k;
+      if (v instanceof Module) out.push(...v.namedModules(name));
+      else if (Array.isArray(v)) v.forEach((m, i) => { if (m instanceof Module) out.push(...m.namedModules(`${name}.${i}`)); });
+    }
+    return out;
+  }
+
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }

@@ -6,7 +6,7 @@
 import { Tensor, zeros } from '../tensor/tensor.js';
 import { kernels } from '../tensor/backend.js';
 import { MedtuneError } from '../tensor/errors.js';
-import type { Module } from '../nn/module.js';
+import { LayerNorm, type Module } from '../nn/module.js';
 
 export interface ParamGroup {
   params: Tensor[];
@@ -95,13 +95,16 @@ export class AdamW {
 }
 
 /**
- * HF Trainer's parameter groups: weight decay on everything except biases and LayerNorm parameters.
+ * HF Trainer's parameter groups: weight decay on everything except biases and the parameters of LayerNorm
+ * modules (found by module type, as HF does, so DistilBERT's sa_layer_norm counts too).
  */
 export function hfParamGroups(model: Module, weightDecay: number): ParamGroup[] {
+  const norms = new Set<Tensor>();
+  for (const [, m] of model.namedModules()) if (m instanceof LayerNorm) for (const p of m.parameters()) norms.add(p);
   const decay: Tensor[] = [];
   const noDecay: Tensor[] = [];
   for (const [name, p] of model.namedParameters()) {
-    if (name.endsWith('bias') || /(^|\.)(LayerNorm|layer_norm|layernorm|ln_[a-z0-9]+)\./i.test(name)) noDecay.push(p);
+    if (name.endsWith('bias') || norms.has(p)) noDecay.push(p);
     else decay.push(p);
   }
   return [
