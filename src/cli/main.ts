@@ -4,6 +4,7 @@ import { MedtuneError } from '../tensor/errors.js';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerInfo } from './info.js';
+import { registerPredict } from './predict.js';
 
 const program = new Command();
 program
@@ -14,6 +15,7 @@ program
   .exitOverride();
 
 registerDemo(program);
+registerPredict(program);
 registerBench(program);
 registerInfo(program);
 

@@ -1,0 +1,85 @@
+/**
+ * Row readers for CSV, TSV and JSONL, streamed: rows are yielded one at a time, so a large file never has to fit in
+ * memory. CSV/TSV go through csv-parse (quoted fields, embedded newlines, BOM); JSONL is one object per line.
+ */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { parse } from 'csv-parse';
+import { MedtuneError } from '../tensor/errors.js';
+
+export type Row = Record<string, unknown>;
+export type RowFormat = 'csv' | 'tsv' | 'jsonl';
+
+export class DataError extends MedtuneError {
+  constructor(message: string) {
+    super(message, 'BAD_DATA');
+    this.name = 'DataError';
+  }
+}
+
+export function formatOf(file: string, explicit?: string): RowFormat {
+  if (explicit) {
+    if (explicit === 'csv' || explicit === 'tsv' || explicit === 'jsonl') return explicit;
+    throw new DataError(`unknown format "${explicit}" (use csv, tsv or jsonl)`);
+  }
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.tsv' || ext === '.tab') return 'tsv';
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  throw new DataError(`cannot tell the format of ${file} from its extension; use .csv, .tsv or .jsonl (or pass --format)`);
+}
+
+/** Yields the rows of a CSV/TSV (header row required) or JSONL file. */
+export async function* readRows(file: string, format?: RowFormat): AsyncGenerator<Row> {
+  if (!existsSync(file)) throw new DataError(`input file ${file} does not exist`);
+  if (statSync(file).isDirectory()) throw new DataError(`${file} is a folder, not a data file`);
+  const fmt = format ?? formatOf(file);
+  if (fmt === 'jsonl') {
+    const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+    let n = 0;
+    for await (const raw of rl) {
+      n++;
+      const line = n === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+      if (!line.trim()) continue;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(line);
+      } catch (e) {
+        throw new DataError(`${file}:${n}: not valid JSON (${(e as Error).message})`);
+      }
+      if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new DataError(`${file}:${n}: each line must be a JSON object`);
+      yield obj as Row;
+    }
+    return;
+  }
+  const parser = createReadStream(file).pipe(parse({
+    columns: (header: string[]) => header.map((h) => h.trim()),
+    delimiter: fmt === 'tsv' ? '\t' : ',',
+    bom: true,
+    relax_column_count: false,
+    skip_empty_lines: true,
+    quote: fmt === 'tsv' ? false : '"',
+  }));
+  try {
+    for await (const rec of parser) yield rec as Row;
+  } catch (e) {
+    throw new DataError(`${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Common text column names, in order of preference, for auto-detection. */
+export const TEXT_COLUMNS = ['text', 'sentence', 'note', 'notes', 'description', 'symptoms', 'abstract', 'content', 'input'];
+
+export function pickColumn(columns: string[], wanted: string | undefined, candidates: string[], what: string, file: string): string {
+  if (wanted) {
+    if (!columns.includes(wanted)) throw new DataError(`${file} has no column "${wanted}" (${what}); its columns are: ${columns.join(', ')}`);
+    return wanted;
+  }
+  const lower = columns.map((c) => c.toLowerCase());
+  for (const c of candidates) {
+    const i = lower.indexOf(c);
+    if (i >= 0) return columns[i]!;
+  }
+  throw new DataError(`cannot find the ${what} column in ${file} (columns: ${columns.join(', ')}); pass --${what}-column NAME`);
+}
