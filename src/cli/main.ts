@@ -5,6 +5,7 @@ import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerInfo } from './info.js';
 import { registerPredict } from './predict.js';
+import { registerTrain } from './train.js';
 
 const program = new Command();
 program
@@ -15,6 +16,7 @@ program
   .exitOverride();
 
 registerDemo(program);
+registerTrain(program);
 registerPredict(program);
 registerBench(program);
 registerInfo(program);

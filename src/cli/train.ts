@@ -1,0 +1,152 @@
+/**
+ * `medtune train`: fine-tune a checkpoint on a labelled file. Prints a data summary, trains with progress lines,
+ * keeps the best model by the validation metric, and writes best_model/ (HF layout), metrics.json,
+ * predictions.jsonl and metrics.jsonl into --output-dir.
+ */
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Command } from 'commander';
+import { loadClassifier, saveClassifier } from '../models/auto.js';
+import { Tokenizer } from '../text/tokenizer.js';
+import { encodeExamples, readLabeled, stratifiedSplit, summarize, type Example } from '../data/dataset.js';
+import { DEFAULT_TRAIN_CONFIG, Trainer, type EvalResult, type TrainConfig } from './../train/trainer.js';
+import { modelMaxLength } from './predict.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { MedtuneError } from '../tensor/errors.js';
+import type { SchedulerName } from '../train/schedule.js';
+import { setThreads } from '../tensor/backend.js';
+
+export interface TrainCliOptions {
+  model: string;
+  train: string;
+  validation?: string;
+  test?: string;
+  outputDir: string;
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
+  multiLabel?: boolean;
+  labelDelimiter?: string;
+  epochs: number;
+  learningRate: number;
+  batchSize: number;
+  maxLength: number;
+  weightDecay: number;
+  warmup: number;
+  scheduler: SchedulerName;
+  seed: number;
+  evalEvery: number;
+  gradAccum: number;
+  maxGradNorm: number;
+  labelSmoothing: number;
+  metricForBestModel?: string;
+  validationSplit: number;
+  threads?: number;
+}
+
+function predictionsJsonl(examples: Example[], r: EvalResult, labels: string[], multi: boolean): string {
+  return examples.map((e, i) => {
+    const pred = r.predictions[i]!;
+    const gold = e.label;
+    const name = (x: number | number[]) => (Array.isArray(x) ? labels.filter((_, k) => x[k]) : labels[x]);
+    const correct = multi ? JSON.stringify(pred) === JSON.stringify(gold) : pred === gold;
+    return JSON.stringify({ row: e.row, text: e.text, label: name(gold), predicted: name(pred), correct, probabilities: Object.fromEntries(labels.map((l, k) => [l, Number(r.probabilities[i]![k]!.toFixed(6))])) });
+  }).join('\n') + '\n';
+}
+
+export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ metrics: EvalResult['metrics']; outputDir: string }> {
+  const t0 = performance.now();
+  if (o.threads) setThreads(o.threads);
+  const readOpts = { textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: o.multiLabel, labelDelimiter: o.labelDelimiter };
+  const trainData = await readLabeled(o.train, readOpts);
+  log(`columns: text "${trainData.textColumn}", label "${trainData.labelColumn}"${trainData.pairColumn ? `, pair "${trainData.pairColumn}"` : ''}`);
+  let trainEx = trainData.examples;
+  let valEx: Example[] = [];
+  if (o.validation) valEx = (await readLabeled(o.validation, { ...readOpts, labels: trainData.labels })).examples;
+  else if (o.validationSplit > 0) {
+    [trainEx, valEx] = stratifiedSplit(trainData.examples, o.validationSplit, o.seed);
+    log(`no --validation file: holding out ${valEx.length} rows (${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`);
+  }
+  const testEx = o.test ? (await readLabeled(o.test, { ...readOpts, labels: trainData.labels })).examples : [];
+  const loaded = await loadClassifier(o.model, { labels: trainData.labels, problemType: trainData.multiLabel ? 'multi_label_classification' : 'single_label_classification', seed: o.seed, log });
+  const tok = Tokenizer.fromDir(loaded.dir);
+  const maxLength = Math.min(o.maxLength, modelMaxLength(loaded));
+  const split = (ex: Example[]) => ({ examples: ex, enc: encodeExamples(ex, tok, maxLength) });
+  const tr = split(trainEx);
+  const va = valEx.length ? split(valEx) : null;
+  const te = testEx.length ? split(testEx) : null;
+  log(summarize('train', trainData, trainEx, tr.enc, maxLength));
+  if (va) log(summarize('validation', trainData, valEx, va.enc, maxLength));
+  if (te) log(summarize('test', trainData, testEx, te.enc, maxLength));
+  const cfg: TrainConfig = {
+    ...DEFAULT_TRAIN_CONFIG,
+    epochs: o.epochs, learningRate: o.learningRate, batchSize: o.batchSize, weightDecay: o.weightDecay, warmup: o.warmup,
+    scheduler: o.scheduler, seed: o.seed, gradAccum: o.gradAccum, maxGradNorm: o.maxGradNorm, evalEvery: o.evalEvery,
+    labelSmoothing: o.labelSmoothing, metricForBestModel: o.metricForBestModel ?? (trainData.multiLabel ? 'f1_micro' : 'accuracy'), outputDir: o.outputDir,
+  };
+  const trainer = new Trainer(loaded.model, trainData.labels, trainData.multiLabel, tok.padId, cfg, log);
+  trainer.train(tr, va);
+  const bestDir = path.join(o.outputDir, 'best_model');
+  saveClassifier(bestDir, loaded.model, loaded.config, loaded.dir);
+  const final = te ?? va;
+  let metrics: EvalResult['metrics'] | null = null;
+  if (final) {
+    const r = trainer.evaluate(final);
+    metrics = r.metrics;
+    writeFileAtomic(path.join(o.outputDir, 'metrics.json'), JSON.stringify({ split: te ? 'test' : 'validation', ...r.metrics, train_seconds: (performance.now() - t0) / 1000 }, null, 2) + '\n');
+    writeFileAtomic(path.join(o.outputDir, 'predictions.jsonl'), predictionsJsonl(final.examples, r, trainData.labels, trainData.multiLabel));
+    const m = r.metrics as unknown as Record<string, number>;
+    log(`${te ? 'test' : 'validation'} metrics: ${['accuracy', 'f1_macro', 'f1_weighted', 'f1_micro', 'subset_accuracy', 'loss'].filter((k) => typeof m[k] === 'number').map((k) => `${k} ${m[k]!.toFixed(4)}`).join(', ')}`);
+  }
+  log(`best model:  ${bestDir}`);
+  if (final) log(`metrics:     ${path.join(o.outputDir, 'metrics.json')} (${te ? 'test' : 'validation'}), predictions: ${path.join(o.outputDir, 'predictions.jsonl')}`);
+  log(`logs:        ${path.join(o.outputDir, 'metrics.jsonl')}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  if (!metrics) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'NO_EVAL_DATA');
+  return { metrics, outputDir: o.outputDir };
+}
+
+const num = (name: string, min = 0) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new MedtuneError(`${name} must be a number ≥ ${min}, got "${v}"`, 'BAD_ARG');
+  return n;
+};
+const int = (name: string, min = 1) => (v: string): number => {
+  const n = num(name, min)(v);
+  if (!Number.isInteger(n)) throw new MedtuneError(`${name} must be an integer, got "${v}"`, 'BAD_ARG');
+  return n;
+};
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('fine-tune a model on a labelled CSV/TSV/JSONL file')
+    .requiredOption('--model <dir-or-name>', 'pretrained model folder or hub name')
+    .requiredOption('--train <file>', 'training data')
+    .option('--validation <file>', 'validation data (default: a stratified split of --train)')
+    .option('--test <file>', 'test data, evaluated once with the best model')
+    .requiredOption('--output-dir <dir>', 'where best_model/, metrics.json and logs go')
+    .option('--text-column <name>', 'text column (default: detected)')
+    .option('--text-pair-column <name>', 'second text column')
+    .option('--label-column <name>', 'label column (default: detected)')
+    .option('--multi-label', 'labels are lists or delimited strings')
+    .option('--label-delimiter <s>', 'separator of multi-label strings', ',')
+    .option('--epochs <n>', 'epochs', num('--epochs', 0), 3)
+    .option('--learning-rate <lr>', 'peak learning rate', num('--learning-rate'), 5e-5)
+    .option('--batch-size <n>', 'batch size', int('--batch-size'), 32)
+    .option('--max-length <n>', 'max tokens per text', int('--max-length'), 128)
+    .option('--weight-decay <w>', 'AdamW weight decay (not on biases/LayerNorm)', num('--weight-decay'), 0.01)
+    .option('--warmup <n>', 'warm-up steps, or a ratio of all steps if < 1', num('--warmup'), 0)
+    .option('--scheduler <name>', 'linear, cosine or constant', 'linear')
+    .option('--seed <n>', 'random seed', int('--seed', 0), 42)
+    .option('--eval-every <n>', 'evaluate every N steps (0: every epoch)', int('--eval-every', 0), 0)
+    .option('--grad-accum <n>', 'gradient accumulation steps', int('--grad-accum'), 1)
+    .option('--max-grad-norm <x>', 'clip the global gradient norm (0: off)', num('--max-grad-norm'), 1)
+    .option('--label-smoothing <e>', 'label smoothing for cross-entropy', num('--label-smoothing'), 0)
+    .option('--metric-for-best-model <name>', 'accuracy, f1_macro, f1_micro, loss, ... (default: accuracy / f1_micro)')
+    .option('--validation-split <f>', 'fraction held out when there is no --validation file', num('--validation-split'), 0.1)
+    .option('--threads <n>', 'threads', int('--threads'))
+    .action(async (o: TrainCliOptions) => {
+      if (!['linear', 'cosine', 'constant'].includes(o.scheduler)) throw new MedtuneError(`--scheduler must be linear, cosine or constant, got "${o.scheduler}"`, 'BAD_ARG');
+      await runTrain(o);
+    });
+}

@@ -1,0 +1,88 @@
+// Data readers (CSV quirks, JSONL), label maps, stratified splits, batching.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readRows } from './readers.js';
+import { makeBatches, readLabeled, stratifiedSplit } from './dataset.js';
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'medtune-data-'));
+
+async function collect(file: string) {
+  const rows = [];
+  for await (const r of readRows(file)) rows.push(r);
+  return rows;
+}
+
+describe('data readers', () => {
+  it('CSV with BOM, quoted commas, quoted newlines, empty and huge fields', async () => {
+    const d = tmp();
+    const f = path.join(d, 'a.csv');
+    const huge = 'x'.repeat(200000);
+    writeFileSync(f, `\uFEFFtext,label\n"fever, cough",flu\n"line one\nline two",cold\n,flu\n${huge},flu\n`);
+    const rows = await collect(f);
+    assert.equal(rows.length, 4);
+    assert.deepEqual(Object.keys(rows[0]!), ['text', 'label']);
+    assert.equal(rows[0]!.text, 'fever, cough');
+    assert.equal(rows[1]!.text, 'line one\nline two');
+    assert.equal(rows[2]!.text, '');
+    assert.equal((rows[3]!.text as string).length, 200000);
+    const data = await readLabeled(f);
+    assert.equal(data.examples.length, 3);
+    assert.deepEqual(data.skipped, [{ row: 3, reason: 'empty text' }]);
+    assert.deepEqual(data.labels, ['cold', 'flu']);
+    rmSync(d, { recursive: true });
+  });
+  it('malformed CSV is an error naming the file', async () => {
+    const d = tmp();
+    const f = path.join(d, 'bad.csv');
+    writeFileSync(f, 'text,label\n"unterminated,flu\n');
+    await assert.rejects(collect(f), (e: Error) => e.message.includes(f));
+    writeFileSync(f, 'text,label\na,b,c\n');
+    await assert.rejects(collect(f), (e: Error) => e.message.includes(f));
+    rmSync(d, { recursive: true });
+  });
+  it('JSONL with list labels (multi-label) and a label unseen in training', async () => {
+    const d = tmp();
+    const f = path.join(d, 'a.jsonl');
+    writeFileSync(f, '{"sentence":"a","labels":["x","y"]}\n\n{"sentence":"b","labels":"y"}\n');
+    const data = await readLabeled(f, { multiLabel: true });
+    assert.equal(data.textColumn, 'sentence');
+    assert.deepEqual(data.examples.map((e) => e.label), [[1, 1], [0, 1]]);
+    const t = path.join(d, 't.jsonl');
+    writeFileSync(t, '{"sentence":"c","labels":["z"]}\n');
+    await assert.rejects(readLabeled(t, { multiLabel: true, labels: data.labels }), /never had: z/);
+    writeFileSync(t, 'not json\n');
+    await assert.rejects(collect(t), /t\.jsonl:1: not valid JSON/);
+    rmSync(d, { recursive: true });
+  });
+  it('missing columns are named', async () => {
+    const d = tmp();
+    const f = path.join(d, 'a.tsv');
+    writeFileSync(f, 'body\tdx\nx\ty\n');
+    await assert.rejects(readLabeled(f), /cannot find the text column.*body, dx/);
+    const ok = await readLabeled(f, { textColumn: 'body', labelColumn: 'dx' });
+    assert.equal(ok.examples.length, 1);
+    rmSync(d, { recursive: true });
+  });
+});
+
+describe('splits and batches', () => {
+  const ex = Array.from({ length: 100 }, (_, i) => ({ text: `t${i}`, label: i % 4, row: i + 1 }));
+  it('stratified split keeps class proportions and is deterministic', () => {
+    const [tr, va] = stratifiedSplit(ex, 0.2, 7);
+    assert.equal(va.length, 20);
+    assert.equal(tr.length, 80);
+    for (let c = 0; c < 4; c++) assert.equal(va.filter((e) => e.label === c).length, 5);
+    assert.deepEqual(stratifiedSplit(ex, 0.2, 7)[1].map((e) => e.row), va.map((e) => e.row));
+    assert.notDeepEqual(stratifiedSplit(ex, 0.2, 8)[1].map((e) => e.row), va.map((e) => e.row));
+  });
+  it('batches cover every example once; bucketing groups similar lengths', () => {
+    const lengths = Array.from({ length: 1000 }, (_, i) => (i * 37) % 120 + 1);
+    const b = makeBatches(lengths, 32, { shuffle: true, seed: 1, bucket: true });
+    assert.deepEqual(b.flat().sort((x, y) => x - y), lengths.map((_, i) => i));
+    const pad = (bs: number[][]) => bs.reduce((s, x) => s + Math.max(...x.map((i) => lengths[i]!)) * x.length, 0);
+    assert.ok(pad(b) < 0.7 * pad(makeBatches(lengths, 32, { shuffle: true, seed: 1, bucket: false })));
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * Labelled text datasets: reading a file into examples (text, optional pair, label ids), the label map, a
+ * stratified split, a summary, and batches of token ids (tokenised once; padded per batch; optional length
+ * bucketing so short texts are not padded to long ones).
+ */
+import { Generator } from '../tensor/random.js';
+import type { Tokenizer } from '../text/tokenizer.js';
+import { DataError, pickColumn, readRows, TEXT_COLUMNS, type RowFormat } from './readers.js';
+
+export const LABEL_COLUMNS = ['label', 'labels', 'diagnosis', 'disease', 'class', 'category', 'target', 'y'];
+
+export interface Example {
+  text: string;
+  pair?: string;
+  /** class id (single-label) or multi-hot vector (multi-label) */
+  label: number | number[];
+  /** 1-based data row in the file */
+  row: number;
+}
+
+export interface LabeledData {
+  file: string;
+  examples: Example[];
+  labels: string[];
+  multiLabel: boolean;
+  textColumn: string;
+  labelColumn: string;
+  pairColumn?: string;
+  /** rows skipped, with the reason */
+  skipped: { row: number; reason: string }[];
+}
+
+export interface ReadOptions {
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
+  multiLabel?: boolean;
+  labelDelimiter?: string;
+  format?: RowFormat;
+  /** the label list from training data: unseen labels are errors */
+  labels?: string[];
+}
+
+function labelValues(v: unknown, multi: boolean, delim: string): string[] {
+  if (Array.isArray(v)) return v.map((x) => String(x).trim()).filter(Boolean);
+  const s = v === null || v === undefined ? '' : String(v).trim();
+  if (!multi) return s ? [s] : [];
+  return s.split(delim).map((x) => x.trim()).filter(Boolean);
+}
+
+export async function readLabeled(file: string, o: ReadOptions = {}): Promise<LabeledData> {
+  const multi = o.multiLabel ?? false;
+  const delim = o.labelDelimiter ?? (multi ? ',' : '');
+  let textCol = '';
+  let labelCol = '';
+  let pairCol: string | undefined;
+  const raw: { text: string; pair?: string; labels: string[]; row: number }[] = [];
+  const skipped: { row: number; reason: string }[] = [];
+  let n = 0;
+  for await (const r of readRows(file, o.format)) {
+    n++;
+    if (n === 1) {
+      const cols = Object.keys(r);
+      textCol = pickColumn(cols, o.textColumn, TEXT_COLUMNS, 'text', file);
+      labelCol = pickColumn(cols, o.labelColumn, LABEL_COLUMNS, 'label', file);
+      if (o.textPairColumn) pairCol = pickColumn(cols, o.textPairColumn, [], 'text-pair', file);
+    }
+    const text = r[textCol] === null || r[textCol] === undefined ? '' : String(r[textCol]);
+    if (!text.trim()) {
+      skipped.push({ row: n, reason: 'empty text' });
+      continue;
+    }
+    const labels = labelValues(r[labelCol], multi, delim);
+    if (!multi && labels.length === 0) {
+      skipped.push({ row: n, reason: 'missing label' });
+      continue;
+    }
+    raw.push({ text, ...(pairCol ? { pair: String(r[pairCol] ?? '') } : {}), labels, row: n });
+  }
+  if (n === 0) throw new DataError(`${file} has no data rows`);
+  let labels = o.labels;
+  if (!labels) labels = [...new Set(raw.flatMap((x) => x.labels))].sort((a, b) => a.localeCompare(b));
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const unseen = new Set<string>();
+  const examples: Example[] = raw.map((x) => {
+    for (const l of x.labels) if (!index.has(l)) unseen.add(l);
+    const label = multi ? labels!.map((l) => (x.labels.includes(l) ? 1 : 0)) : index.get(x.labels[0]!) ?? -1;
+    return { text: x.text, ...(x.pair !== undefined ? { pair: x.pair } : {}), label, row: x.row };
+  });
+  if (unseen.size) throw new DataError(`${file} has labels the training data never had: ${[...unseen].slice(0, 10).join(', ')}${unseen.size > 10 ? ', ...' : ''}`);
+  return { file, examples, labels, multiLabel: multi, textColumn: textCol, labelColumn: labelCol, pairColumn: pairCol, skipped };
+}
+
+/** Splits off `fraction` of the examples, per class (stratified), deterministically from the seed. */
+export function stratifiedSplit(examples: Example[], fraction: number, seed: number): [Example[], Example[]] {
+  const gen = new Generator(seed);
+  const byClass = new Map<string, Example[]>();
+  for (const e of examples) {
+    const k = Array.isArray(e.label) ? e.label.join('') : String(e.label);
+    if (!byClass.has(k)) byClass.set(k, []);
+    byClass.get(k)!.push(e);
+  }
+  const train: Example[] = [];
+  const val: Example[] = [];
+  for (const group of byClass.values()) {
+    const shuffled = shuffle(group, gen);
+    const k = group.length < 2 ? 0 : Math.max(1, Math.round(group.length * fraction));
+    val.push(...shuffled.slice(0, k));
+    train.push(...shuffled.slice(k));
+  }
+  const byRow = (a: Example, b: Example) => a.row - b.row;
+  return [train.sort(byRow), val.sort(byRow)];
+}
+
+export function shuffle<T>(xs: T[], gen: Generator): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(gen.uniform() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+export interface Encoded {
+  ids: number[][];
+  types: number[][];
+  truncated: number;
+}
+
+/** Tokenises every example once (no padding). */
+export function encodeExamples(examples: Example[], tok: Tokenizer, maxLength: number): Encoded {
+  const out: Encoded = { ids: [], types: [], truncated: 0 };
+  const B = 256;
+  for (let i = 0; i < examples.length; i += B) {
+    const part = examples.slice(i, i + B);
+    const hasPair = part.some((e) => e.pair !== undefined);
+    const enc = tok.encode(part.map((e) => e.text), hasPair ? part.map((e) => e.pair ?? '') : null, { maxLength, padding: false });
+    out.ids.push(...enc.input_ids);
+    out.types.push(...enc.token_type_ids);
+    out.truncated += enc.truncated;
+  }
+  return out;
+}
+
+/**
+ * Batches of example indices. Shuffled with the seed when `shuffle`; with `bucket`, examples are sorted by length
+ * inside windows of 50 batches so each batch pads to a similar length.
+ */
+export function makeBatches(lengths: number[], batchSize: number, o: { shuffle: boolean; seed: number; bucket: boolean }): number[][] {
+  const gen = new Generator(o.seed);
+  let order = lengths.map((_, i) => i);
+  if (o.shuffle) order = shuffle(order, gen);
+  if (o.bucket) {
+    const W = batchSize * 50;
+    const sorted: number[] = [];
+    for (let i = 0; i < order.length; i += W) sorted.push(...order.slice(i, i + W).sort((a, b) => lengths[a]! - lengths[b]!));
+    order = sorted;
+  }
+  const batches: number[][] = [];
+  for (let i = 0; i < order.length; i += batchSize) batches.push(order.slice(i, i + batchSize));
+  return o.shuffle && o.bucket ? shuffle(batches, gen) : batches;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
+}
+
+/** The pre-training summary: rows, classes with counts, token length percentiles, truncation. */
+export function summarize(name: string, d: LabeledData, examples: Example[], enc: Encoded, maxLength: number): string {
+  const counts = new Map<string, number>();
+  for (const e of examples) {
+    const ls = Array.isArray(e.label) ? d.labels.filter((_, i) => (e.label as number[])[i]) : [d.labels[e.label as number]!];
+    for (const l of ls) counts.set(l, (counts.get(l) ?? 0) + 1);
+  }
+  const lens = enc.ids.map((x) => x.length);
+  const top = [...counts].sort((a, b) => b[1] - a[1]);
+  const cls = top.length > 8 ? `${top.slice(0, 4).map(([l, c]) => `${l} ${c}`).join(', ')}, …, ${top.slice(-2).map(([l, c]) => `${l} ${c}`).join(', ')}` : top.map(([l, c]) => `${l} ${c}`).join(', ');
+  return `${name}: ${examples.length} rows, ${counts.size} ${d.multiLabel ? 'labels' : 'classes'} (${cls}); tokens p50 ${percentile(lens, 50)}, p90 ${percentile(lens, 90)}, max ${Math.max(0, ...lens)}; ${enc.truncated} truncated to ${maxLength}${d.skipped.length && name === 'train' ? `; ${d.skipped.length} rows skipped (${d.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ')})` : ''}`;
+}

@@ -1,0 +1,43 @@
+// Metrics against values computed by hand (and matching sklearn's definitions).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { multiLabelMetrics, singleLabelMetrics } from './metrics.js';
+import { lrLambda } from '../train/schedule.js';
+import { assertClose } from '../tensor/testing.js';
+
+describe('metrics', () => {
+  it('single-label: accuracy, per-class, macro and weighted F1, confusion matrix', () => {
+    // gold: a a a b b c ; pred: a a b b c c
+    const m = singleLabelMetrics([0, 0, 1, 1, 2, 2], [0, 0, 0, 1, 1, 2], ['a', 'b', 'c']);
+    assert.equal(m.accuracy, 4 / 6);
+    assert.deepEqual(m.confusion, [[2, 1, 0], [0, 1, 1], [0, 0, 1]]);
+    // a: P 2/2 R 2/3 F1 0.8; b: P 1/2 R 1/2 F1 0.5; c: P 1/2 R 1 F1 2/3
+    assertClose(m.per_class.map((r) => r.f1), [0.8, 0.5, 2 / 3]);
+    assertClose([m.f1_macro], [(0.8 + 0.5 + 2 / 3) / 3]);
+    assertClose([m.f1_weighted], [(0.8 * 3 + 0.5 * 2 + (2 / 3) * 1) / 6]);
+    assertClose([m.precision_macro], [(1 + 0.5 + 0.5) / 3]);
+  });
+  it('a class never predicted has precision 0, not NaN', () => {
+    const m = singleLabelMetrics([0, 0], [0, 1], ['a', 'b']);
+    assert.equal(m.per_class[1]!.precision, 0);
+    assert.equal(m.per_class[1]!.f1, 0);
+  });
+  it('multi-label: micro/macro F1 and subset accuracy', () => {
+    const m = multiLabelMetrics([[1, 0], [1, 1], [0, 0]], [[1, 0], [0, 1], [0, 1]], ['x', 'y']);
+    // x: tp1 fp1 fn0 -> F1 2/3; y: tp1 fp0 fn1 -> F1 2/3; micro: tp2 fp1 fn1 -> 4/6
+    assertClose([m.f1_micro, m.f1_macro, m.subset_accuracy], [2 / 3, 2 / 3, 1 / 3]);
+  });
+});
+
+describe('learning-rate schedules', () => {
+  it('linear with warm-up matches HF (1 warm-up step of 4)', () => {
+    const f = lrLambda({ name: 'linear', totalSteps: 4, warmup: 1 });
+    assertClose([0, 1, 2, 3, 4].map(f), [0, 1, 2 / 3, 1 / 3, 0]);
+  });
+  it('warm-up as a ratio, cosine and constant', () => {
+    const c = lrLambda({ name: 'cosine', totalSteps: 10, warmup: 0.2 });
+    assertClose([c(0), c(1), c(2), c(6), c(10)], [0, 0.5, 1, 0.5, 0]);
+    const k = lrLambda({ name: 'constant', totalSteps: 10 });
+    assertClose([k(0), k(9)], [1, 1]);
+  });
+});

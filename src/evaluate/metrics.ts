@@ -1,0 +1,109 @@
+/** Classification metrics, computed from predictions and references (label ids). */
+
+export interface ClassReport {
+  label: string;
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+export interface SingleLabelMetrics {
+  accuracy: number;
+  precision_macro: number;
+  recall_macro: number;
+  f1_macro: number;
+  precision_weighted: number;
+  recall_weighted: number;
+  f1_weighted: number;
+  /** micro P = R = F1 = accuracy for single-label */
+  f1_micro: number;
+  per_class: ClassReport[];
+  /** confusion[true][predicted] */
+  confusion: number[][];
+  n: number;
+}
+
+const div = (a: number, b: number) => (b === 0 ? 0 : a / b);
+
+export function singleLabelMetrics(pred: number[], gold: number[], labels: string[]): SingleLabelMetrics {
+  const C = labels.length;
+  const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
+  let correct = 0;
+  pred.forEach((p, i) => {
+    confusion[gold[i]!]![p]!++;
+    if (p === gold[i]) correct++;
+  });
+  const per_class: ClassReport[] = labels.map((label, c) => {
+    const tp = confusion[c]![c]!;
+    const support = confusion[c]!.reduce((a, b) => a + b, 0);
+    const predicted = confusion.reduce((a, row) => a + row[c]!, 0);
+    const precision = div(tp, predicted);
+    const recall = div(tp, support);
+    return { label, precision, recall, f1: div(2 * precision * recall, precision + recall), support };
+  });
+  const n = pred.length;
+  const mean = (f: (r: ClassReport) => number) => per_class.reduce((a, r) => a + f(r), 0) / Math.max(1, C);
+  const wmean = (f: (r: ClassReport) => number) => div(per_class.reduce((a, r) => a + f(r) * r.support, 0), n);
+  return {
+    accuracy: div(correct, n),
+    precision_macro: mean((r) => r.precision),
+    recall_macro: mean((r) => r.recall),
+    f1_macro: mean((r) => r.f1),
+    precision_weighted: wmean((r) => r.precision),
+    recall_weighted: wmean((r) => r.recall),
+    f1_weighted: wmean((r) => r.f1),
+    f1_micro: div(correct, n),
+    per_class,
+    confusion,
+    n,
+  };
+}
+
+export interface MultiLabelMetrics {
+  f1_micro: number;
+  f1_macro: number;
+  precision_micro: number;
+  recall_micro: number;
+  subset_accuracy: number;
+  per_label: ClassReport[];
+  n: number;
+}
+
+/** pred/gold: one 0/1 vector per example. */
+export function multiLabelMetrics(pred: number[][], gold: number[][], labels: string[]): MultiLabelMetrics {
+  const C = labels.length;
+  const tp = new Array<number>(C).fill(0);
+  const fp = new Array<number>(C).fill(0);
+  const fn = new Array<number>(C).fill(0);
+  let exact = 0;
+  pred.forEach((p, i) => {
+    let same = true;
+    for (let c = 0; c < C; c++) {
+      const y = gold[i]![c]! > 0.5;
+      const yh = p[c]! > 0.5;
+      if (y && yh) tp[c]!++;
+      else if (!y && yh) fp[c]!++;
+      else if (y && !yh) fn[c]!++;
+      if (y !== yh) same = false;
+    }
+    if (same) exact++;
+  });
+  const per_label = labels.map((label, c) => {
+    const precision = div(tp[c]!, tp[c]! + fp[c]!);
+    const recall = div(tp[c]!, tp[c]! + fn[c]!);
+    return { label, precision, recall, f1: div(2 * tp[c]!, 2 * tp[c]! + fp[c]! + fn[c]!), support: tp[c]! + fn[c]! };
+  });
+  const TP = tp.reduce((a, b) => a + b, 0);
+  const FP = fp.reduce((a, b) => a + b, 0);
+  const FN = fn.reduce((a, b) => a + b, 0);
+  return {
+    f1_micro: div(2 * TP, 2 * TP + FP + FN),
+    f1_macro: per_label.reduce((a, r) => a + r.f1, 0) / Math.max(1, C),
+    precision_micro: div(TP, TP + FP),
+    recall_micro: div(TP, TP + FN),
+    subset_accuracy: div(exact, pred.length),
+    per_label,
+    n: pred.length,
+  };
+}
