@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { unzipSync } from 'fflate';
-import { CheckpointError, type SafetensorsEntry } from './safetensors.js';
+import { CheckpointError, f16ToF32, type SafetensorsEntry } from './safetensors.js';
 
 const ALLOWED_GLOBALS = new Set([
   'collections.OrderedDict',
@@ -155,7 +155,7 @@ export function safeUnpickle(data: Uint8Array, file: string): PV {
 const STORAGE_DTYPES: Record<string, { bytes: number; read: (dv: DataView, off: number) => number; int?: boolean }> = {
   'torch.FloatStorage': { bytes: 4, read: (dv, o) => dv.getFloat32(o, true) },
   'torch.DoubleStorage': { bytes: 8, read: (dv, o) => dv.getFloat64(o, true) },
-  'torch.HalfStorage': { bytes: 2, read: (dv, o) => halfToFloat(dv.getUint16(o, true)) },
+  'torch.HalfStorage': { bytes: 2, read: (dv, o) => f16ToF32(dv.getUint16(o, true)) },
   'torch.BFloat16Storage': { bytes: 2, read: (dv, o) => { const b = new DataView(new ArrayBuffer(4)); b.setUint32(0, dv.getUint16(o, true) << 16); return b.getFloat32(0); } },
   'torch.LongStorage': { bytes: 8, read: (dv, o) => Number(dv.getBigInt64(o, true)), int: true },
   'torch.IntStorage': { bytes: 4, read: (dv, o) => dv.getInt32(o, true), int: true },
@@ -164,15 +164,6 @@ const STORAGE_DTYPES: Record<string, { bytes: number; read: (dv: DataView, off: 
   'torch.ByteStorage': { bytes: 1, read: (dv, o) => dv.getUint8(o), int: true },
   'torch.BoolStorage': { bytes: 1, read: (dv, o) => dv.getUint8(o), int: true },
 };
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 /** Reads a torch.save zip (pytorch_model.bin) into name -> tensor, refusing anything but tensors. */
 export function readTorchBin(file: string): Map<string, SafetensorsEntry> {

@@ -13,22 +13,14 @@ import { readSafetensors } from '../io/safetensors.js';
 import { readTorchBin } from '../io/torch-pickle.js';
 import { readWeights } from '../io/hf.js';
 import { Tokenizer } from '../text/tokenizer.js';
-import { assertClose } from '../tensor/testing.js';
+import { assertClose, assertRelNorm } from '../tensor/testing.js';
 import { fixturePath } from '../testing-fixtures.js';
 
 const BACKENDS: BackendName[] = nativeAvailable() ? ['js', 'native'] : ['js'];
 const FIXTURES = ['tiny-bert', 'tiny-bert-multilabel', 'tiny-distilbert', 'tiny-roberta'];
 const quiet = { log: () => {} };
 
-/** ‖a−e‖/‖e‖ ≤ tol; `floor`: an absolute error norm below which both are rounding noise around an exact zero. */
-function rel(a: ArrayLike<number>, e: ArrayLike<number>, what: string, tol: number, floor = 0): void {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) { num += (a[i]! - e[i]!) ** 2; den += e[i]! ** 2; }
-  if (Math.sqrt(num) <= floor) return;
-  const r = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-  assert.ok(r <= tol, `${what}: relative error ${r.toExponential(2)} > ${tol}`);
-}
+const rel = assertRelNorm;
 
 function batchFrom(loaded: LoadedClassifier, exp: { inputs: Record<string, number[][]>; labels: number[] | number[][] }) {
   const ids = exp.inputs.input_ids!;

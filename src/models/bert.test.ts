@@ -67,65 +67,7 @@ describe('BERT model', () => {
     assert.ok(p.get('bert.embeddings.word_embeddings.weight')!.toArray().slice(0, 64).every((v) => v === 0));
   });
 
-  for (const be of BACKENDS) {
-    it(`matches PyTorch on the tiny-bert fixture: logits, loss, hidden states, gradients, 3 AdamW steps (${be})`, { skip: !fixture && 'needs ../shared/fixtures' }, () => withBackend(be, () => {
-      const cfg = JSON.parse(readFileSync(path.join(fixture!, 'config.json'), 'utf8')) as BertConfig;
-      const exp = JSON.parse(readFileSync(path.join(fixture!, 'expected.json'), 'utf8'));
-      const ref = readSafetensors(path.join(fixture!, 'expected.safetensors'));
-      const weights = readSafetensors(path.join(fixture!, 'model.safetensors'));
-      const m = new BertForSequenceClassification({ ...cfg, num_labels: 3 });
-      for (const [n, t] of m.namedParameters()) t.f32.set(weights.get(n)!.data);
-      const B = exp.inputs.input_ids.length;
-      const T = exp.inputs.input_ids[0].length;
-      const inputs = {
-        input_ids: tensor(exp.inputs.input_ids.flat(), [B, T], 'int32').keep(),
-        attention_mask: tensor(exp.inputs.attention_mask.flat(), [B, T], 'int32').keep(),
-        token_type_ids: tensor(exp.inputs.token_type_ids.flat(), [B, T], 'int32').keep(),
-        labels: tensor(exp.labels, [B], 'int32').keep(),
-      };
-      const rel = (a: ArrayLike<number>, e: ArrayLike<number>, what: string, tol: number, floor = 0) => {
-        // relative error of the whole tensor: ‖a−e‖ / ‖e‖. `floor` is an absolute norm below which both count as
-        // zero: the key biases' gradients are exactly 0 in exact arithmetic (softmax ignores a shift shared by all
-        // keys), so PyTorch's ~1e-13 and ours are both rounding noise.
-        let num = 0;
-        let den = 0;
-        for (let i = 0; i < e.length; i++) { num += (a[i]! - e[i]!) ** 2; den += e[i]! ** 2; }
-        if (Math.sqrt(num) <= floor) return;
-        const r = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-        assert.ok(r <= tol, `${what}: relative error ${r.toExponential(2)} > ${tol} (‖error‖ ${Math.sqrt(num).toExponential(2)}, ‖expected‖ ${Math.sqrt(den).toExponential(2)})`);
-      };
-      scope(() => {
-        const out = m.forward(inputs, { outputHiddenStates: true });
-        rel(out.logits.toArray(), ref.get('logits')!.data, 'logits', 1e-4);
-        rel([out.loss!.item()], ref.get('loss')!.data, 'loss', 1e-4);
-        out.hidden_states!.forEach((h, i) => rel(h.toArray(), ref.get(`hidden_states.${i}`)!.data, `hidden_states.${i}`, 1e-4));
-        out.loss!.backward();
-        for (const [n, t] of m.namedParameters()) rel(t.grad!.toArray(), ref.get(`grad.${n}`)!.data, `grad.${n}`, 1e-4, n.endsWith('key.bias') ? 1e-9 : 0);
-      });
-      m.zeroGrad();
-      // the fixture's recipe: lr 1e-3, linear schedule with 1 warm-up step over 4 total steps, clip at 1.0
-      const opt = new AdamW(hfParamGroups(m, 0.01), { lr: 1e-3 });
-      const lrAt = (s: number) => 1e-3 * (s < 1 ? s / 1 : Math.max(0, (4 - s) / (4 - 1)));
-      const losses: number[] = [];
-      for (let s = 0; s < 3; s++) {
-        losses.push(scope(() => {
-          const out = m.forward(inputs);
-          out.loss!.backward();
-          opt.step({ maxGradNorm: 1, lr: lrAt(s) });
-          opt.zeroGrad();
-          return out.loss!.item();
-        }));
-      }
-      assertClose(losses, exp.train.losses, { rtol: 1e-4, atol: 1e-6, what: 'training losses' });
-      for (const [n, t] of m.namedParameters()) {
-        const e = ref.get(`after3.${n}`)!.data;
-        // weights after 3 steps: ≤ 1e-5 relative to the weights' scale
-        rel(t.toArray(), e, `after3.${n}`, 1e-5);
-      }
-      opt.dispose();
-      m.dispose();
-    }));
-  }
+  // Parity with PyTorch on the fixtures (logits, hidden states, gradients, AdamW steps) lives in auto.test.ts.
 
   it('js and native training steps agree', { skip: !nativeAvailable() && 'native backend not built' }, () => {
     const run = (be: BackendName) => withBackend(be, () => {

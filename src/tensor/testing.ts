@@ -40,6 +40,23 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   if (worst > 1) assert.fail(`${opts.what ?? 'values'}[${at}]: ${actual[at]} vs expected ${expected[at]} (rtol ${rtol}, atol ${atol})`);
 }
 
+/**
+ * ‖actual − expected‖ / ‖expected‖ ≤ tol (relative error of the whole tensor, as parity with PyTorch is judged).
+ * `floor`: an absolute error norm below which both are rounding noise around an exact zero (e.g. the key biases'
+ * gradients, which are exactly 0 in exact arithmetic because softmax ignores a shift shared by all keys).
+ */
+export function assertRelNorm(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tol: number, floor = 0): void {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    num += (actual[i]! - expected[i]!) ** 2;
+    den += expected[i]! ** 2;
+  }
+  if (Math.sqrt(num) <= floor) return;
+  const r = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+  assert.ok(r <= tol, `${what}: relative error ${r.toExponential(2)} > ${tol} (‖error‖ ${Math.sqrt(num).toExponential(2)}, ‖expected‖ ${Math.sqrt(den).toExponential(2)})`);
+}
+
 export interface GradCase {
   /** builds fresh inputs (same values every call) */
   inputs: () => Tensor[];
