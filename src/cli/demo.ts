@@ -4,11 +4,11 @@
  * BERT from scratch (or takes --model), fine-tunes it with `medtune train`'s pipeline, evaluates on held-out rows
  * and prints the metrics and where the model and reports are.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { syntheticSymptoms, buildWordPieceVocab, DEMO_DIAGNOSES, type DemoRow } from '../demo/synthetic.js';
-import { classifierFromConfig, saveClassifier, type ModelConfig } from '../models/auto.js';
+import { syntheticSymptoms, DEMO_DIAGNOSES, type DemoRow } from '../demo/synthetic.js';
+import { createScratchModel } from '../demo/scratch.js';
 import { runTrain } from './train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { backendName, getThreads } from '../tensor/backend.js';
@@ -30,20 +30,8 @@ export async function runDemo(o: { outputDir: string; model?: string; seed: numb
   let model = o.model;
   if (!model) {
     model = path.join(o.outputDir, 'initial_model');
-    const vocab = buildWordPieceVocab(train.map((r) => r.text));
-    const labels = [...DEMO_DIAGNOSES].sort((a, b) => a.localeCompare(b));
-    const config: ModelConfig = {
-      model_type: 'bert', vocab_size: vocab.length, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 512,
-      hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 128, type_vocab_size: 2,
-      layer_norm_eps: 1e-12, initializer_range: 0.02, pad_token_id: 0, num_labels: labels.length,
-      id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
-    };
-    const tokDir = path.join(o.outputDir, 'tokenizer');
-    mkdirSync(tokDir, { recursive: true });
-    writeFileSync(path.join(tokDir, 'vocab.txt'), vocab.join('\n') + '\n');
-    writeFileSync(path.join(tokDir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: 128 }, null, 2));
-    saveClassifier(model, classifierFromConfig(config, o.seed), config, tokDir);
-    log(`WordPiece vocabulary of ${vocab.length} tokens built from the training texts; a 2-layer BERT (hidden 128) initialised from scratch`);
+    const vocabSize = createScratchModel(model, train.map((r) => r.text), [...DEMO_DIAGNOSES].sort((a, b) => a.localeCompare(b)), o.seed);
+    log(`WordPiece vocabulary of ${vocabSize} tokens built from the training texts; a 2-layer BERT (hidden 128) initialised from scratch`);
   }
   const fromScratch = !o.model;
   const { metrics } = await runTrain({

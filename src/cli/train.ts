@@ -3,16 +3,19 @@
  * keeps the best model by the validation metric, and writes best_model/ (HF layout), metrics.json,
  * predictions.jsonl and metrics.jsonl into --output-dir.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { loadClassifier, saveClassifier } from '../models/auto.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { encodeExamples, readLabeled, stratifiedSplit, summarize, type Example } from '../data/dataset.js';
-import { DEFAULT_TRAIN_CONFIG, Trainer, type EvalResult, type TrainConfig } from './../train/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, listCheckpoints, Trainer, type EvalResult, type TrainConfig, type TrainerHooks } from '../train/trainer.js';
+import { readSafetensors } from '../io/safetensors.js';
 import { modelMaxLength } from './predict.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { MedtuneError } from '../tensor/errors.js';
+import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from '../evaluate/metrics.js';
 import type { SchedulerName } from '../train/schedule.js';
 import { setThreads } from '../tensor/backend.js';
 
@@ -42,6 +45,45 @@ export interface TrainCliOptions {
   metricForBestModel?: string;
   validationSplit: number;
   threads?: number;
+  groupColumn?: string;
+  groupRegex?: string;
+  maxSteps?: number;
+  earlyStopping?: number;
+  saveSteps?: number;
+  saveTotalLimit?: number;
+  classWeights?: string;
+  threshold?: number;
+  /** a checkpoint folder, or true for the latest in --output-dir */
+  resume?: string | boolean;
+}
+
+/** --class-weights balanced (n / (C·n_c); multi-label: negatives / positives per label) or a JSON file {label: w}. */
+export function classWeightsFor(spec: string, examples: Example[], labels: string[], multi: boolean): number[] {
+  if (spec === 'balanced') {
+    const n = examples.length;
+    if (multi) return labels.map((_, c) => {
+      const pos = examples.filter((e) => (e.label as number[])[c]).length;
+      return pos === 0 ? 1 : (n - pos) / pos;
+    });
+    return labels.map((_, c) => {
+      const k = examples.filter((e) => e.label === c).length;
+      return k === 0 ? 1 : n / (labels.length * k);
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(spec, 'utf8'));
+  } catch (e) {
+    throw new MedtuneError(`--class-weights must be "balanced" or a JSON file ({"label": weight, ...} or [w0, w1, ...]); cannot read ${spec}: ${(e as Error).message}`, 'BAD_ARG');
+  }
+  if (Array.isArray(raw)) {
+    if (raw.length !== labels.length || raw.some((x) => typeof x !== 'number' || !(x >= 0))) throw new MedtuneError(`${spec}: expected ${labels.length} non-negative numbers (labels: ${labels.join(', ')})`, 'BAD_ARG');
+    return raw as number[];
+  }
+  const obj = raw as Record<string, number>;
+  const unknown = Object.keys(obj).filter((k) => !labels.includes(k));
+  if (unknown.length) throw new MedtuneError(`${spec} names labels the data does not have: ${unknown.join(', ')}`, 'BAD_ARG');
+  return labels.map((l) => (typeof obj[l] === 'number' ? obj[l]! : 1));
 }
 
 function predictionsJsonl(examples: Example[], r: EvalResult, labels: string[], multi: boolean): string {
@@ -57,7 +99,7 @@ function predictionsJsonl(examples: Example[], r: EvalResult, labels: string[], 
 export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ metrics: EvalResult['metrics']; outputDir: string }> {
   const t0 = performance.now();
   if (o.threads) setThreads(o.threads);
-  const readOpts = { textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: o.multiLabel, labelDelimiter: o.labelDelimiter };
+  const readOpts = { textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: o.multiLabel, labelDelimiter: o.labelDelimiter, groupColumn: o.groupColumn, groupRegex: o.groupRegex };
   const trainData = await readLabeled(o.train, readOpts);
   log(`columns: text "${trainData.textColumn}", label "${trainData.labelColumn}"${trainData.pairColumn ? `, pair "${trainData.pairColumn}"` : ''}`);
   let trainEx = trainData.examples;
@@ -83,9 +125,32 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
     epochs: o.epochs, learningRate: o.learningRate, batchSize: o.batchSize, weightDecay: o.weightDecay, warmup: o.warmup,
     scheduler: o.scheduler, seed: o.seed, gradAccum: o.gradAccum, maxGradNorm: o.maxGradNorm, evalEvery: o.evalEvery,
     labelSmoothing: o.labelSmoothing, metricForBestModel: o.metricForBestModel ?? (trainData.multiLabel ? 'f1_micro' : 'accuracy'), outputDir: o.outputDir,
+    maxSteps: o.maxSteps ?? 0, earlyStoppingPatience: o.earlyStopping ?? 0, saveSteps: o.saveSteps ?? 0, saveTotalLimit: o.saveTotalLimit ?? 2,
+    classWeights: o.classWeights ? classWeightsFor(o.classWeights, trainEx, trainData.labels, trainData.multiLabel) : null, threshold: o.threshold ?? 0.5,
   };
-  const trainer = new Trainer(loaded.model, trainData.labels, trainData.multiLabel, tok.padId, cfg, log);
-  trainer.train(tr, va);
+  if (cfg.classWeights) log(`class weights (${o.classWeights}): ${trainData.labels.slice(0, 6).map((l, i) => `${l} ${cfg.classWeights![i]!.toFixed(3)}`).join(', ')}${trainData.labels.length > 6 ? ', ...' : ''}`);
+  const hooks: TrainerHooks = {
+    saveModel: (dir) => saveClassifier(dir, loaded.model, loaded.config, loaded.dir),
+    loadWeights: (dir) => {
+      const st = readSafetensors(path.join(dir, 'model.safetensors'));
+      for (const [name, p] of loaded.model.namedParameters()) {
+        const t = st.get(name);
+        if (!t) throw new MedtuneError(`${dir} lacks ${name}; is it a checkpoint of this run?`, 'BAD_CHECKPOINT');
+        p.f32.set(t.data);
+      }
+    },
+  };
+  let resumeFrom: string | undefined;
+  if (o.resume) {
+    if (typeof o.resume === 'string') resumeFrom = o.resume;
+    else {
+      const all = listCheckpoints(o.outputDir);
+      if (!all.length) throw new MedtuneError(`--resume: no checkpoint-N folder with trainer_state.json in ${o.outputDir}`, 'NO_CHECKPOINT');
+      resumeFrom = all[all.length - 1]!.dir;
+    }
+  }
+  const trainer = new Trainer(loaded.model, trainData.labels, trainData.multiLabel, tok.padId, cfg, log, hooks);
+  trainer.train(tr, va, resumeFrom);
   const bestDir = path.join(o.outputDir, 'best_model');
   saveClassifier(bestDir, loaded.model, loaded.config, loaded.dir);
   const final = te ?? va;
@@ -93,7 +158,17 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
   if (final) {
     const r = trainer.evaluate(final);
     metrics = r.metrics;
-    writeFileAtomic(path.join(o.outputDir, 'metrics.json'), JSON.stringify({ split: te ? 'test' : 'validation', ...r.metrics, train_seconds: (performance.now() - t0) / 1000 }, null, 2) + '\n');
+    let grouped: Record<string, unknown> | null = null;
+    if (o.groupColumn) {
+      const g = groupPredictions(final.examples.map((e) => e.group ?? ''), final.examples.map((e) => e.label), r.probabilities, trainData.multiLabel);
+      const gm = trainData.multiLabel
+        ? multiLabelMetrics(g.pred as number[][], g.gold as number[][], trainData.labels)
+        : singleLabelMetrics(g.pred as number[], g.gold as number[], trainData.labels);
+      grouped = { column: o.groupColumn, regex: o.groupRegex ?? null, groups: g.keys.length, ...gm };
+      const gmr = gm as unknown as Record<string, number>;
+      log(`grouped by ${o.groupColumn} (${g.keys.length} groups): ${['accuracy', 'f1_micro', 'f1_macro', 'subset_accuracy'].filter((k) => typeof gmr[k] === 'number').map((k) => `${k} ${gmr[k]!.toFixed(4)}`).join(', ')}`);
+    }
+    writeFileAtomic(path.join(o.outputDir, 'metrics.json'), JSON.stringify({ split: te ? 'test' : 'validation', ...r.metrics, ...(grouped ? { grouped } : {}), train_seconds: (performance.now() - t0) / 1000 }, null, 2) + '\n');
     writeFileAtomic(path.join(o.outputDir, 'predictions.jsonl'), predictionsJsonl(final.examples, r, trainData.labels, trainData.multiLabel));
     const m = r.metrics as unknown as Record<string, number>;
     log(`${te ? 'test' : 'validation'} metrics: ${['accuracy', 'f1_macro', 'f1_weighted', 'f1_micro', 'subset_accuracy', 'loss'].filter((k) => typeof m[k] === 'number').map((k) => `${k} ${m[k]!.toFixed(4)}`).join(', ')}`);
@@ -144,6 +219,15 @@ export function registerTrain(program: Command): void {
     .option('--label-smoothing <e>', 'label smoothing for cross-entropy', num('--label-smoothing'), 0)
     .option('--metric-for-best-model <name>', 'accuracy, f1_macro, f1_micro, loss, ... (default: accuracy / f1_micro)')
     .option('--validation-split <f>', 'fraction held out when there is no --validation file', num('--validation-split'), 0.1)
+    .option('--max-steps <n>', 'stop after N optimizer steps (overrides --epochs)', int('--max-steps'))
+    .option('--early-stopping <patience>', 'stop after N evaluations without improvement', int('--early-stopping'))
+    .option('--save-steps <n>', 'checkpoint every N steps (default: every epoch)', int('--save-steps'))
+    .option('--save-total-limit <n>', 'keep the N newest checkpoints (0: all)', int('--save-total-limit', 0), 2)
+    .option('--resume [checkpoint]', 'continue from a checkpoint folder (default: the latest in --output-dir)')
+    .option('--class-weights <spec>', '"balanced" or a JSON file {label: weight}')
+    .option('--threshold <p>', 'multi-label decision threshold', num('--threshold'), 0.5)
+    .option('--group-column <name>', 'aggregate predictions per group for the final metrics (multi-label: union)')
+    .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
     .option('--threads <n>', 'threads', int('--threads'))
     .action(async (o: TrainCliOptions) => {
       if (!['linear', 'cosine', 'constant'].includes(o.scheduler)) throw new MedtuneError(`--scheduler must be linear, cosine or constant, got "${o.scheduler}"`, 'BAD_ARG');

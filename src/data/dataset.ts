@@ -16,6 +16,8 @@ export interface Example {
   label: number | number[];
   /** 1-based data row in the file */
   row: number;
+  /** group key (--group-column, optionally through --group-regex) for aggregated evaluation */
+  group?: string;
 }
 
 export interface LabeledData {
@@ -39,13 +41,26 @@ export interface ReadOptions {
   format?: RowFormat;
   /** the label list from training data: unseen labels are errors */
   labels?: string[];
+  groupColumn?: string;
+  /** regular expression whose first capture group is the group key */
+  groupRegex?: string;
 }
 
 function labelValues(v: unknown, multi: boolean, delim: string): string[] {
   if (Array.isArray(v)) return v.map((x) => String(x).trim()).filter(Boolean);
   const s = v === null || v === undefined ? '' : String(v).trim();
   if (!multi) return s ? [s] : [];
-  return s.split(delim).map((x) => x.trim()).filter(Boolean);
+  const parts = s.split(delim).map((x) => x.trim()).filter(Boolean);
+  // BLURB-style flags "0_1,1_0,...": the label is the id before "_" where the flag is 1
+  if (parts.length > 1 && parts.every((p) => /^[^_]+_[01]$/.test(p))) return parts.filter((p) => p.endsWith('_1')).map((p) => p.slice(0, -2));
+  return parts;
+}
+
+/** All label names a flags-style value lists (set or not), so that labels never set still get a column. */
+function flagNames(v: unknown, delim: string): string[] {
+  const s = typeof v === 'string' ? v : '';
+  const parts = s.split(delim).map((x) => x.trim()).filter(Boolean);
+  return parts.length > 1 && parts.every((p) => /^[^_]+_[01]$/.test(p)) ? parts.map((p) => p.slice(0, -2)) : [];
 }
 
 export async function readLabeled(file: string, o: ReadOptions = {}): Promise<LabeledData> {
@@ -54,7 +69,17 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
   let textCol = '';
   let labelCol = '';
   let pairCol: string | undefined;
-  const raw: { text: string; pair?: string; labels: string[]; row: number }[] = [];
+  const raw: { text: string; pair?: string; labels: string[]; row: number; group?: string }[] = [];
+  let groupCol: string | undefined;
+  let groupRe: RegExp | undefined;
+  if (o.groupRegex) {
+    try {
+      groupRe = new RegExp(o.groupRegex);
+    } catch (e) {
+      throw new DataError(`--group-regex ${o.groupRegex} is not a valid regular expression: ${(e as Error).message}`);
+    }
+  }
+  const flagLabels = new Set<string>();
   const skipped: { row: number; reason: string }[] = [];
   let n = 0;
   for await (const r of readRows(file, o.format)) {
@@ -64,6 +89,7 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
       textCol = pickColumn(cols, o.textColumn, TEXT_COLUMNS, 'text', file);
       labelCol = pickColumn(cols, o.labelColumn, LABEL_COLUMNS, 'label', file);
       if (o.textPairColumn) pairCol = pickColumn(cols, o.textPairColumn, [], 'text-pair', file);
+      if (o.groupColumn) groupCol = pickColumn(cols, o.groupColumn, [], 'group', file);
     }
     const text = r[textCol] === null || r[textCol] === undefined ? '' : String(r[textCol]);
     if (!text.trim()) {
@@ -75,17 +101,27 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
       skipped.push({ row: n, reason: 'missing label' });
       continue;
     }
-    raw.push({ text, ...(pairCol ? { pair: String(r[pairCol] ?? '') } : {}), labels, row: n });
+    if (multi) for (const f of flagNames(r[labelCol], delim)) flagLabels.add(f);
+    let group: string | undefined;
+    if (groupCol) {
+      group = String(r[groupCol] ?? '');
+      if (groupRe) {
+        const m = groupRe.exec(group);
+        if (!m || m[1] === undefined) throw new DataError(`${file} row ${n}: --group-regex ${o.groupRegex} does not capture a group key from "${group}"`);
+        group = m[1];
+      }
+    }
+    raw.push({ text, ...(pairCol ? { pair: String(r[pairCol] ?? '') } : {}), labels, row: n, ...(group !== undefined ? { group } : {}) });
   }
   if (n === 0) throw new DataError(`${file} has no data rows`);
   let labels = o.labels;
-  if (!labels) labels = [...new Set(raw.flatMap((x) => x.labels))].sort((a, b) => a.localeCompare(b));
+  if (!labels) labels = [...new Set([...flagLabels, ...raw.flatMap((x) => x.labels)])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   const index = new Map(labels.map((l, i) => [l, i]));
   const unseen = new Set<string>();
   const examples: Example[] = raw.map((x) => {
     for (const l of x.labels) if (!index.has(l)) unseen.add(l);
     const label = multi ? labels!.map((l) => (x.labels.includes(l) ? 1 : 0)) : index.get(x.labels[0]!) ?? -1;
-    return { text: x.text, ...(x.pair !== undefined ? { pair: x.pair } : {}), label, row: x.row };
+    return { text: x.text, ...(x.pair !== undefined ? { pair: x.pair } : {}), label, row: x.row, ...(x.group !== undefined ? { group: x.group } : {}) };
   });
   if (unseen.size) throw new DataError(`${file} has labels the training data never had: ${[...unseen].slice(0, 10).join(', ')}${unseen.size > 10 ? ', ...' : ''}`);
   return { file, examples, labels, multiLabel: multi, textColumn: textCol, labelColumn: labelCol, pairColumn: pairCol, skipped };

@@ -18,6 +18,8 @@ export interface SingleLabelMetrics {
   f1_weighted: number;
   /** micro P = R = F1 = accuracy for single-label */
   f1_micro: number;
+  /** macro ROC-AUC, one class vs rest (from probabilities; set by the trainer) */
+  roc_auc_ovr?: number | null;
   per_class: ClassReport[];
   /** confusion[true][predicted] */
   confusion: number[][];
@@ -106,4 +108,35 @@ export function multiLabelMetrics(pred: number[][], gold: number[][], labels: st
     per_label,
     n: pred.length,
   };
+}
+
+/**
+ * Aggregates row predictions to groups (e.g. sentences -> abstracts): multi-label takes the union of labels (gold and
+ * predicted); single-label averages the probabilities and takes the argmax (gold: the most frequent row label).
+ */
+export function groupPredictions(groups: string[], gold: (number | number[])[], probs: number[][], multi: boolean, threshold = 0.5): { keys: string[]; gold: (number | number[])[]; pred: (number | number[])[] } {
+  const order: string[] = [];
+  const acc = new Map<string, { gold: (number | number[])[]; probs: number[][] }>();
+  groups.forEach((g, i) => {
+    if (!acc.has(g)) { acc.set(g, { gold: [], probs: [] }); order.push(g); }
+    acc.get(g)!.gold.push(gold[i]!);
+    acc.get(g)!.probs.push(probs[i]!);
+  });
+  const outGold: (number | number[])[] = [];
+  const outPred: (number | number[])[] = [];
+  for (const k of order) {
+    const a = acc.get(k)!;
+    const C = a.probs[0]!.length;
+    if (multi) {
+      outGold.push(Array.from({ length: C }, (_, c) => (a.gold.some((gv) => (gv as number[])[c]! > 0.5) ? 1 : 0)));
+      outPred.push(Array.from({ length: C }, (_, c) => (a.probs.some((p) => p[c]! >= threshold) ? 1 : 0)));
+    } else {
+      const mean = Array.from({ length: C }, (_, c) => a.probs.reduce((s, p) => s + p[c]!, 0) / a.probs.length);
+      outPred.push(mean.indexOf(Math.max(...mean)));
+      const counts = new Map<number, number>();
+      for (const gv of a.gold) counts.set(gv as number, (counts.get(gv as number) ?? 0) + 1);
+      outGold.push([...counts].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0]![0]);
+    }
+  }
+  return { keys: order, gold: outGold, pred: outPred };
 }

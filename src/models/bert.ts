@@ -250,9 +250,11 @@ export class BertForSequenceClassification extends Module {
   dropout: Dropout;
   classifier: Linear;
   readonly numLabels: number;
+  /** drives dropout; its state is part of a training checkpoint */
+  readonly generator: Generator;
   constructor(readonly config: BertConfig, seed = 42) {
     super();
-    const gen = new Generator(seed);
+    const gen = (this.generator = new Generator(seed));
     this.numLabels = config.num_labels ?? 2;
     this.bert = new BertModel(config, gen);
     this.dropout = new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob, gen);
@@ -313,9 +315,10 @@ class BertOnlyMLMHead extends Module {
 export class BertForMaskedLM extends Module {
   bert: BertModel;
   cls: BertOnlyMLMHead;
+  readonly generator: Generator;
   constructor(readonly config: BertConfig, seed = 42) {
     super();
-    const gen = new Generator(seed);
+    const gen = (this.generator = new Generator(seed));
     this.bert = new BertModel(config, gen, false);
     this.cls = new BertOnlyMLMHead(config, gen, () => this.bert.embeddings.word_embeddings.weight);
   }

@@ -142,9 +142,11 @@ export class DistilBertForSequenceClassification extends Module {
   classifier: Linear;
   dropout: Dropout;
   readonly numLabels: number;
+  /** drives dropout; its state is part of a training checkpoint */
+  readonly generator: Generator;
   constructor(readonly config: DistilBertConfig, seed = 42) {
     super();
-    const gen = new Generator(seed);
+    const gen = (this.generator = new Generator(seed));
     this.numLabels = config.num_labels ?? 2;
     this.distilbert = new DistilBertModel(config, gen);
     this.pre_classifier = new Linear(config.dim, config.dim, gen, config.initializer_range);

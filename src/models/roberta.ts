@@ -89,9 +89,11 @@ export class RobertaForSequenceClassification extends Module {
   roberta: RobertaModel;
   classifier: RobertaClassificationHead;
   readonly numLabels: number;
+  /** drives dropout; its state is part of a training checkpoint */
+  readonly generator: Generator;
   constructor(readonly config: RobertaConfig, seed = 42) {
     super();
-    const gen = new Generator(seed);
+    const gen = (this.generator = new Generator(seed));
     this.numLabels = config.num_labels ?? 2;
     this.roberta = new RobertaModel(config, gen);
     this.classifier = new RobertaClassificationHead(config, gen, this.numLabels);

@@ -3,7 +3,10 @@
  * schedule with warm-up, gradient accumulation, clipping, evaluation every epoch (or N steps), the best model
  * by a metric kept in memory and restored at the end, and metrics.jsonl with every logged step.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import cliProgress from 'cli-progress';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
@@ -32,12 +35,46 @@ export interface TrainConfig {
   bucket: boolean;
   labelSmoothing: number;
   outputDir: string;
+  /** stop after this many optimizer steps (0: run all epochs) */
+  maxSteps: number;
+  /** stop when the metric has not improved for this many evaluations (0: off) */
+  earlyStoppingPatience: number;
+  /** write a checkpoint every N optimizer steps (0: at the end of every epoch) */
+  saveSteps: number;
+  /** keep at most this many checkpoints (0: all) */
+  saveTotalLimit: number;
+  /** per-class weights (single-label) or per-label positive weights (multi-label) */
+  classWeights: number[] | null;
+  /** multi-label decision threshold */
+  threshold: number;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'outputDir'> = {
   epochs: 3, learningRate: 5e-5, batchSize: 32, weightDecay: 0.01, warmup: 0, scheduler: 'linear', seed: 42,
   gradAccum: 1, maxGradNorm: 1, evalEvery: 0, metricForBestModel: 'accuracy', logEvery: 10, bucket: true, labelSmoothing: 0,
+  maxSteps: 0, earlyStoppingPatience: 0, saveSteps: 0, saveTotalLimit: 2, classWeights: null, threshold: 0.5,
 };
+
+/** What a checkpoint needs besides weights and optimizer moments to continue exactly where it stopped. */
+export interface TrainerState {
+  step: number;
+  epoch: number;
+  /** batches of `epoch` already consumed */
+  batchInEpoch: number;
+  optimizerSteps: number;
+  generator: number;
+  best: { value: number; step: number } | null;
+  badEvals: number;
+  history: { step: number; epoch: number; metrics: Record<string, unknown> }[];
+  config: Omit<TrainConfig, 'outputDir'>;
+}
+
+export interface TrainerHooks {
+  /** writes the model (HF layout) into a folder */
+  saveModel: (dir: string) => void;
+  /** loads weights saved by saveModel back into the model */
+  loadWeights: (dir: string) => void;
+}
 
 export interface SplitData {
   examples: Example[];
@@ -74,12 +111,19 @@ function labelTensor(examples: Example[], idx: number[], multi: boolean, C: numb
   return multi ? tensor(idx.flatMap((i) => examples[i]!.label as number[]), [idx.length, C]) : tensor(idx.map((i) => examples[i]!.label as number), [idx.length], 'int32');
 }
 
+const { SingleBar, Presets } = cliProgress;
+const KILL_AT_STEP = Number(process.env.MEDTUNE_TEST_KILL_AT_STEP ?? 0);
+
 export class Trainer {
   readonly opt: AdamW;
   history: { step: number; epoch: number; metrics: Metrics }[] = [];
-  private best: { value: number; step: number; weights: Float32Array[] } | null = null;
+  private best: { value: number; step: number } | null = null;
+  private bestWeights: Float32Array[] | null = null;
+  private badEvals = 0;
+  stoppedEarly = false;
 
-  constructor(readonly model: SequenceClassifier, readonly labels: string[], readonly multiLabel: boolean, readonly padId: number, readonly cfg: TrainConfig, readonly log: (l: string) => void = (l) => console.log(l)) {
+  constructor(readonly model: SequenceClassifier, readonly labels: string[], readonly multiLabel: boolean, readonly padId: number, readonly cfg: TrainConfig,
+    readonly log: (l: string) => void = (l) => console.log(l), readonly hooks: TrainerHooks | null = null) {
     this.opt = new AdamW(hfParamGroups(model, cfg.weightDecay), { lr: cfg.learningRate });
     mkdirSync(cfg.outputDir, { recursive: true });
   }
@@ -96,6 +140,12 @@ export class Trainer {
     return key === 'loss' ? -v : v;
   }
 
+  private lossOptions(): { classWeights?: Tensor | null; posWeight?: Tensor | null; labelSmoothing: number } {
+    const w = this.cfg.classWeights;
+    if (!w) return { labelSmoothing: this.cfg.labelSmoothing };
+    return this.multiLabel ? { posWeight: tensor(w), labelSmoothing: 0 } : { classWeights: tensor(w), labelSmoothing: this.cfg.labelSmoothing };
+  }
+
   evaluate(data: SplitData, batchSize = this.cfg.batchSize * 2): EvalResult {
     const wasTraining = this.model.training;
     this.model.eval();
@@ -105,7 +155,7 @@ export class Trainer {
     const batches = makeBatches(data.enc.ids.map((x) => x.length), batchSize, { shuffle: false, seed: 0, bucket: true });
     for (const idx of batches) {
       scope(() => noGrad(() => {
-        const out = this.model.forward({ ...batchTensors(data.enc, idx, this.padId), labels: labelTensor(data.examples, idx, this.multiLabel, C) });
+        const out = this.model.forward({ ...batchTensors(data.enc, idx, this.padId), labels: labelTensor(data.examples, idx, this.multiLabel, C) }, this.lossOptions());
         lossSum += out.loss!.item() * idx.length;
         const lg = out.logits.toArray();
         idx.forEach((ex, b) => {
@@ -123,50 +173,118 @@ export class Trainer {
     this.model.train(wasTraining);
     const loss = lossSum / Math.max(1, data.examples.length);
     if (this.multiLabel) {
-      const predictions = probabilities.map((p) => p.map((x) => (x >= 0.5 ? 1 : 0)));
+      const predictions = probabilities.map((p) => p.map((x) => (x >= this.cfg.threshold ? 1 : 0)));
       return { metrics: { ...multiLabelMetrics(predictions, data.examples.map((e) => e.label as number[]), this.labels), loss }, predictions, probabilities };
     }
     const predictions = probabilities.map((p) => p.indexOf(Math.max(...p)));
-    return { metrics: { ...singleLabelMetrics(predictions, data.examples.map((e) => e.label as number), this.labels), loss }, predictions, probabilities };
+    const metrics = { ...singleLabelMetrics(predictions, data.examples.map((e) => e.label as number), this.labels), loss };
+    return { metrics: { ...metrics, roc_auc_ovr: rocAucOvr(probabilities, data.examples.map((e) => e.label as number), C) }, predictions, probabilities };
   }
 
-  train(train: SplitData, validation: SplitData | null): void {
+  /** Writes checkpoint-<step>/: model (HF layout), optimizer moments, trainer state. Atomic per file and folder. */
+  private saveCheckpoint(state: TrainerState): void {
+    if (!this.hooks) return;
+    const dir = path.join(this.cfg.outputDir, `checkpoint-${state.step}`);
+    this.hooks.saveModel(dir);
+    const moments: [string, { shape: readonly number[]; data: Float32Array }][] = [];
+    this.model.namedParameters().forEach(([name, p]) => {
+      const st = this.opt.state.get(p)!;
+      moments.push([`m.${name}`, { shape: p.shape, data: st.m.f32 }], [`v.${name}`, { shape: p.shape, data: st.v.f32 }]);
+    });
+    writeFileAtomic(path.join(dir, 'optimizer.safetensors'), serializeSafetensors(moments));
+    writeFileAtomic(path.join(dir, 'trainer_state.json'), JSON.stringify(state, null, 1) + '\n');
+    const all = listCheckpoints(this.cfg.outputDir);
+    if (this.cfg.saveTotalLimit > 0) for (const old of all.slice(0, Math.max(0, all.length - this.cfg.saveTotalLimit))) rmSync(old.dir, { recursive: true, force: true });
+  }
+
+  /** Restores weights, optimizer moments and state from a checkpoint folder. */
+  private restore(dir: string): TrainerState {
+    const state = JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
+    this.hooks!.loadWeights(dir);
+    const moments = readSafetensors(path.join(dir, 'optimizer.safetensors'));
+    for (const [name, p] of this.model.namedParameters()) {
+      const st = this.opt.state.get(p)!;
+      st.m.f32.set(moments.get(`m.${name}`)!.data);
+      st.v.f32.set(moments.get(`v.${name}`)!.data);
+    }
+    this.opt.stepCount = state.optimizerSteps;
+    this.model.generator.setState(state.generator);
+    this.best = state.best;
+    this.badEvals = state.badEvals;
+    this.history = state.history as unknown as typeof this.history;
+    if (this.best) {
+      const bestDir = path.join(this.cfg.outputDir, 'best_model');
+      const current = this.model.parameters().map((p) => Float32Array.from(p.f32));
+      this.hooks!.loadWeights(bestDir);
+      this.bestWeights = this.model.parameters().map((p) => Float32Array.from(p.f32));
+      this.model.parameters().forEach((p, i) => p.f32.set(current[i]!));
+    }
+    return state;
+  }
+
+  /** Trains; with `resumeFrom` (a checkpoint folder) continues exactly where that run stopped. */
+  train(train: SplitData, validation: SplitData | null, resumeFrom?: string): void {
     const c = this.cfg;
-    const stepsPerEpoch = Math.ceil(Math.ceil(train.examples.length / c.batchSize) / c.gradAccum);
-    const totalSteps = stepsPerEpoch * c.epochs;
+    const batchesPerEpoch = Math.ceil(train.examples.length / c.batchSize);
+    const stepsPerEpoch = Math.ceil(batchesPerEpoch / c.gradAccum);
+    const totalSteps = c.maxSteps > 0 ? c.maxSteps : stepsPerEpoch * c.epochs;
+    const epochs = Math.ceil(totalSteps / stepsPerEpoch);
     const lr = lrLambda({ name: c.scheduler, totalSteps, warmup: c.warmup });
     const C = this.labels.length;
     this.model.train();
     let step = 0;
+    let startEpoch = 0;
+    let skipBatches = 0;
+    if (resumeFrom) {
+      const st = this.restore(resumeFrom);
+      step = st.step;
+      startEpoch = st.epoch;
+      skipBatches = st.batchInEpoch;
+      this.log(`resumed from ${resumeFrom} at step ${step} (epoch ${startEpoch}, batch ${skipBatches})`);
+    }
     let seen = 0;
     const t0 = performance.now();
     let lossAcc = 0;
     let lossN = 0;
-    this.log(`training: ${train.examples.length} examples, ${c.epochs} epochs, ${totalSteps} optimizer steps (batch ${c.batchSize}${c.gradAccum > 1 ? ` x ${c.gradAccum} accumulation` : ''}), lr ${c.learningRate} ${c.scheduler}`);
+    const progress = new Progress(totalSteps, this.log);
+    this.log(`training: ${train.examples.length} examples, ${epochs} epochs, ${totalSteps} optimizer steps (batch ${c.batchSize}${c.gradAccum > 1 ? ` x ${c.gradAccum} accumulation` : ''}), lr ${c.learningRate} ${c.scheduler}${c.classWeights ? ', class weights' : ''}`);
+    const stateAt = (epoch: number, batchInEpoch: number): TrainerState => ({
+      step, epoch, batchInEpoch, optimizerSteps: this.opt.stepCount, generator: this.model.generator.getState(), best: this.best, badEvals: this.badEvals,
+      history: this.history as unknown as TrainerState['history'], config: (({ outputDir: _o, ...rest }) => rest)(c),
+    });
     const evaluateNow = (epoch: number) => {
       if (!validation) return;
       const r = this.evaluate(validation);
-      this.history.push({ step, epoch, metrics: r.metrics });
       const { per_class: _p, per_label: _q, confusion: _c, ...flat } = r.metrics as unknown as Record<string, unknown>;
+      this.history.push({ step, epoch, metrics: flat as unknown as Metrics });
       this.record({ type: 'eval', step, epoch, ...flat });
       const s = this.score(r.metrics);
       const improved = !this.best || s > this.best.value;
-      if (improved) this.best = { value: s, step, weights: this.model.parameters().map((p) => Float32Array.from(p.f32)) };
+      if (improved) {
+        this.best = { value: s, step };
+        this.bestWeights = this.model.parameters().map((p) => Float32Array.from(p.f32));
+        this.badEvals = 0;
+        this.hooks?.saveModel(path.join(c.outputDir, 'best_model'));
+      } else this.badEvals++;
+      progress.clear();
       this.log(`  eval @ step ${step} (epoch ${epoch.toFixed(2)}): loss ${r.metrics.loss.toFixed(4)}, ${c.metricForBestModel} ${(flat[c.metricForBestModel] as number).toFixed(4)}${improved ? ' (best)' : ''}`);
+      if (c.earlyStoppingPatience > 0 && this.badEvals >= c.earlyStoppingPatience) {
+        this.stoppedEarly = true;
+        this.log(`  early stopping: no improvement in ${c.metricForBestModel} for ${this.badEvals} evaluations`);
+      }
     };
-    for (let epoch = 0; epoch < c.epochs; epoch++) {
+    outer: for (let epoch = startEpoch; epoch < epochs; epoch++) {
       const batches = makeBatches(train.enc.ids.map((x) => x.length), c.batchSize, { shuffle: true, seed: c.seed + epoch, bucket: c.bucket });
-      for (let b = 0; b < batches.length; b++) {
+      for (let b = epoch === startEpoch ? skipBatches : 0; b < batches.length; b++) {
         const idx = batches[b]!;
         const loss = scope(() => {
-          const out = this.model.forward({ ...batchTensors(train.enc, idx, this.padId), labels: labelTensor(train.examples, idx, this.multiLabel, C) }, { labelSmoothing: c.labelSmoothing });
+          const out = this.model.forward({ ...batchTensors(train.enc, idx, this.padId), labels: labelTensor(train.examples, idx, this.multiLabel, C) }, this.lossOptions());
           const l = out.loss!;
-          if (c.gradAccum > 1) {
-            const scaled = tensor([1 / c.gradAccum], []);
-            l.backward(scaled);
-          } else l.backward();
+          if (c.gradAccum > 1) l.backward(tensor([1 / c.gradAccum], []));
+          else l.backward();
           return l.item();
         });
+        if (!Number.isFinite(loss)) throw new MedtuneError(`the loss became ${loss} at step ${step}; lower --learning-rate or check the labels`, 'DIVERGED');
         lossAcc += loss;
         lossN++;
         seen += idx.length;
@@ -176,23 +294,88 @@ export class Trainer {
         this.opt.step({ maxGradNorm: c.maxGradNorm, lr: rate });
         this.opt.zeroGrad();
         step++;
+        const epochPos = epoch + (b + 1) / batches.length;
+        const secs = (performance.now() - t0) / 1000;
+        const exs = seen / secs;
+        progress.update(step, `epoch ${epochPos.toFixed(2)} loss ${(lossAcc / lossN).toFixed(4)} lr ${rate.toExponential(2)} ${exs.toFixed(1)} ex/s ETA ${(((totalSteps - step) * c.batchSize * c.gradAccum) / exs).toFixed(0)} s`);
         if (step % c.logEvery === 0 || step === totalSteps) {
-          const secs = (performance.now() - t0) / 1000;
-          const exs = seen / secs;
-          const eta = ((totalSteps - step) * c.batchSize * c.gradAccum) / exs;
-          this.log(`  step ${step}/${totalSteps}  epoch ${(epoch + (b + 1) / batches.length).toFixed(2)}  loss ${(lossAcc / lossN).toFixed(4)}  lr ${rate.toExponential(2)}  ${exs.toFixed(1)} ex/s  ETA ${eta.toFixed(0)} s`);
-          this.record({ type: 'train', step, epoch: epoch + (b + 1) / batches.length, loss: lossAcc / lossN, lr: rate, ex_per_s: exs });
+          this.record({ type: 'train', step, epoch: epochPos, loss: lossAcc / lossN, lr: rate, ex_per_s: exs });
           lossAcc = 0;
           lossN = 0;
         }
-        if (c.evalEvery > 0 && step % c.evalEvery === 0) evaluateNow(epoch + (b + 1) / batches.length);
+        if (c.evalEvery > 0 && step % c.evalEvery === 0) evaluateNow(epochPos);
+        const endOfEpoch = last;
+        if (endOfEpoch && c.evalEvery === 0) evaluateNow(epoch + 1);
+        const done = step >= totalSteps || this.stoppedEarly;
+        if ((c.saveSteps > 0 && step % c.saveSteps === 0) || (c.saveSteps === 0 && endOfEpoch) || done) {
+          this.saveCheckpoint(last ? stateAt(epoch + 1, 0) : stateAt(epoch, b + 1));
+        }
+        if (done) break outer;
+        // test hook: die like `kill -9` at this step (after any checkpoint of the previous steps)
+        if (KILL_AT_STEP && step === KILL_AT_STEP) process.kill(process.pid, 'SIGKILL');
       }
-      if (c.evalEvery === 0) evaluateNow(epoch + 1);
     }
-    if (this.best) {
-      this.model.parameters().forEach((p, i) => p.f32.set(this.best!.weights[i]!));
+    progress.clear();
+    if (this.best && this.bestWeights) {
+      this.model.parameters().forEach((p, i) => p.f32.set(this.bestWeights![i]!));
       this.log(`restored the best model (step ${this.best.step}, ${c.metricForBestModel} ${(c.metricForBestModel === 'loss' ? -this.best.value : this.best.value).toFixed(4)})`);
     }
     this.model.eval();
+  }
+}
+
+/** Checkpoint folders of a run, oldest first. */
+export function listCheckpoints(outputDir: string): { dir: string; step: number }[] {
+  if (!existsSync(outputDir)) return [];
+  return readdirSync(outputDir)
+    .map((n) => /^checkpoint-(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => !!m && existsSync(path.join(outputDir, m[0], 'trainer_state.json')))
+    .map((m) => ({ dir: path.join(outputDir, m[0]), step: Number(m[1]) }))
+    .sort((a, b) => a.step - b.step);
+}
+
+/** ROC-AUC one-vs-rest, macro-averaged over classes present in the data (rank statistic, ties averaged). */
+export function rocAucOvr(probs: number[][], gold: number[], C: number): number | null {
+  const aucs: number[] = [];
+  for (let c = 0; c < C; c++) {
+    const pos = gold.filter((g) => g === c).length;
+    const neg = gold.length - pos;
+    if (pos === 0 || neg === 0) continue;
+    const order = probs.map((p, i) => [p[c]!, i] as const).sort((a, b) => a[0] - b[0]);
+    let rankSum = 0;
+    for (let i = 0; i < order.length;) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+      const avg = (i + j) / 2 + 1;
+      for (let k = i; k <= j; k++) if (gold[order[k]![1]] === c) rankSum += avg;
+      i = j + 1;
+    }
+    aucs.push((rankSum - (pos * (pos + 1)) / 2) / (pos * neg));
+  }
+  return aucs.length ? aucs.reduce((a, b) => a + b, 0) / aucs.length : null;
+}
+
+/** A progress bar (cli-progress) on a terminal; plain log lines every few steps otherwise. */
+class Progress {
+  private bar: { update: (n: number, p: Record<string, string>) => void; stop: () => void } | null = null;
+  private lastLine = 0;
+  constructor(private total: number, private log: (l: string) => void) {
+    if (process.stderr.isTTY && !process.env.CI) {
+      this.bar = new SingleBar({ format: '  {bar} {value}/{total} steps | {info}', stream: process.stderr, hideCursor: true, clearOnComplete: true }, Presets.shades_classic);
+      (this.bar as unknown as { start: (t: number, v: number, p: Record<string, string>) => void }).start(total, 0, { info: '' });
+    }
+  }
+  update(step: number, info: string): void {
+    if (this.bar) this.bar.update(step, { info });
+    else if (step - this.lastLine >= Math.max(1, Math.floor(this.total / 50)) || step === this.total) {
+      this.lastLine = step;
+      this.log(`  step ${step}/${this.total}  ${info}`);
+    }
+  }
+  clear(): void {
+    if (this.bar) {
+      this.bar.stop();
+      this.bar = null;
+    }
   }
 }

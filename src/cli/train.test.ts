@@ -1,0 +1,94 @@
+// `medtune train` end to end: kill -9 mid-run + --resume reaches exactly the weights of an uninterrupted run;
+// early stopping; class weights; grouped metrics.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runTrain, classWeightsFor, type TrainCliOptions } from './train.js';
+import { createScratchModel } from '../demo/scratch.js';
+import { syntheticSymptoms, DEMO_DIAGNOSES } from '../demo/synthetic.js';
+import { listCheckpoints } from '../train/trainer.js';
+import { getThreads } from '../tensor/backend.js';
+
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'medtune.js');
+let work: string;
+let model: string;
+let trainCsv: string;
+const quiet = () => {};
+
+function base(outputDir: string): TrainCliOptions {
+  return {
+    model, train: trainCsv, outputDir, epochs: 3, learningRate: 2e-3, batchSize: 16, maxLength: 48, weightDecay: 0.01, warmup: 0.1,
+    scheduler: 'linear', seed: 3, evalEvery: 0, gradAccum: 1, maxGradNorm: 1, labelSmoothing: 0, validationSplit: 0.2, saveSteps: 5, saveTotalLimit: 0,
+  };
+}
+
+describe('medtune train', () => {
+  before(() => {
+    work = mkdtempSync(path.join(os.tmpdir(), 'medtune-train-'));
+    const rows = syntheticSymptoms(8, 5);
+    trainCsv = path.join(work, 'train.csv');
+    writeFileSync(trainCsv, 'text,label,doc\n' + rows.map((r, i) => `"${r.text}",${r.label},doc${Math.floor(i / 2)}_s${i % 2}`).join('\n') + '\n');
+    model = path.join(work, 'init');
+    createScratchModel(model, rows.map((r) => r.text), [...DEMO_DIAGNOSES].sort(), 1, { hidden: 32, layers: 1 });
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  it('after kill -9 and --resume, the final weights equal an uninterrupted run bit for bit', async () => {
+    const full = path.join(work, 'full');
+    await runTrain({ ...base(full), threads: getThreads() }, quiet);
+    const killed = path.join(work, 'killed');
+    const args = [bin, 'train', '--model', model, '--train', trainCsv, '--output-dir', killed, '--epochs', '3', '--learning-rate', '2e-3', '--batch-size', '16',
+      '--max-length', '48', '--warmup', '0.1', '--seed', '3', '--validation-split', '0.2', '--save-steps', '5', '--save-total-limit', '0', '--threads', String(getThreads())];
+    const r = spawnSync(process.execPath, args, { env: { ...process.env, MEDTUNE_TEST_KILL_AT_STEP: '13', CI: '1' }, encoding: 'utf8' });
+    assert.equal(r.signal, 'SIGKILL', `the run should have been killed: ${r.stderr}`);
+    assert.deepEqual(listCheckpoints(killed).map((c) => c.step), [5, 10], 'checkpoints written before the kill');
+    await runTrain({ ...base(killed), resume: true, threads: getThreads() }, quiet);
+    const last = listCheckpoints(full).at(-1)!;
+    const lastResumed = listCheckpoints(killed).at(-1)!;
+    assert.equal(lastResumed.step, last.step);
+    for (const f of ['model.safetensors', 'optimizer.safetensors']) {
+      assert.ok(readFileSync(path.join(last.dir, f)).equals(readFileSync(path.join(lastResumed.dir, f))), `${f} differs after resume`);
+    }
+    assert.ok(readFileSync(path.join(full, 'best_model', 'model.safetensors')).equals(readFileSync(path.join(killed, 'best_model', 'model.safetensors'))), 'best model differs');
+    const m1 = JSON.parse(readFileSync(path.join(full, 'metrics.json'), 'utf8'));
+    const m2 = JSON.parse(readFileSync(path.join(killed, 'metrics.json'), 'utf8'));
+    assert.equal(m2.accuracy, m1.accuracy);
+  });
+
+  it('--resume without checkpoints is a clear error; --save-total-limit keeps the newest', async () => {
+    await assert.rejects(runTrain({ ...base(path.join(work, 'none')), resume: true }, quiet), /no checkpoint-N folder/);
+    const out = path.join(work, 'limited');
+    await runTrain({ ...base(out), epochs: 1, saveSteps: 2, saveTotalLimit: 2 }, quiet);
+    assert.equal(listCheckpoints(out).length, 2);
+  });
+
+  it('early stopping ends training when the metric stops improving', async () => {
+    const out = path.join(work, 'early');
+    const lines: string[] = [];
+    // metric = loss with a learning rate of 0: never improves after the first evaluation
+    await runTrain({ ...base(out), epochs: 6, learningRate: 0, earlyStopping: 2, metricForBestModel: 'loss' }, (l) => lines.push(l));
+    assert.ok(lines.some((l) => /early stopping: no improvement in loss for 2 evaluations/.test(l)), lines.join('\n'));
+    const evals = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.type === 'eval');
+    assert.equal(evals.length, 3);
+  });
+
+  it('class weights: balanced and from a file; grouped metrics', async () => {
+    const ex = [{ text: 'a', label: 0, row: 1 }, { text: 'b', label: 0, row: 2 }, { text: 'c', label: 0, row: 3 }, { text: 'd', label: 1, row: 4 }];
+    assert.deepEqual(classWeightsFor('balanced', ex, ['x', 'y'], false), [4 / 6, 2]);
+    const f = path.join(work, 'w.json');
+    writeFileSync(f, JSON.stringify({ y: 3 }));
+    assert.deepEqual(classWeightsFor(f, ex, ['x', 'y'], false), [1, 3]);
+    writeFileSync(f, JSON.stringify({ z: 3 }));
+    assert.throws(() => classWeightsFor(f, ex, ['x', 'y'], false), /labels the data does not have: z/);
+    const out = path.join(work, 'grouped');
+    await runTrain({ ...base(out), epochs: 1, classWeights: 'balanced', groupColumn: 'doc', groupRegex: '^(doc\\d+)_s' }, quiet);
+    const m = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    assert.equal(m.grouped.column, 'doc');
+    assert.ok(m.grouped.groups > 0 && m.grouped.groups < m.n);
+    assert.ok(existsSync(path.join(out, 'best_model', 'model.safetensors')));
+  });
+});
