@@ -6,6 +6,7 @@ import { registerDemo } from './demo.js';
 import { registerInfo } from './info.js';
 import { registerPredict } from './predict.js';
 import { registerTrain } from './train.js';
+import { registerEvaluate } from './evaluate.js';
 
 const program = new Command();
 program
@@ -17,6 +18,7 @@ program
 
 registerDemo(program);
 registerTrain(program);
+registerEvaluate(program);
 registerPredict(program);
 registerBench(program);
 registerInfo(program);

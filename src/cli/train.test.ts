@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTrain, classWeightsFor, type TrainCliOptions } from './train.js';
+import { runEvaluate } from './evaluate.js';
 import { createScratchModel } from '../demo/scratch.js';
 import { syntheticSymptoms, DEMO_DIAGNOSES } from '../demo/synthetic.js';
 import { listCheckpoints } from '../train/trainer.js';
@@ -90,5 +91,16 @@ describe('medtune train', () => {
     assert.equal(m.grouped.column, 'doc');
     assert.ok(m.grouped.groups > 0 && m.grouped.groups < m.n);
     assert.ok(existsSync(path.join(out, 'best_model', 'model.safetensors')));
+  });
+
+  it('medtune evaluate writes metrics, flagged predictions and an SVG confusion matrix', async () => {
+    const out = path.join(work, 'eval');
+    const metrics = await runEvaluate({ model: path.join(work, 'full', 'best_model'), test: trainCsv, outputDir: out, threshold: 0.5, maxLength: 48, batchSize: 16 }, quiet);
+    assert.equal(typeof metrics.accuracy, 'number');
+    assert.ok(typeof metrics.roc_auc_ovr === 'number');
+    const rows = readFileSync(path.join(out, 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.length, 168);
+    assert.equal(rows.filter((r) => !r.correct).length, Math.round(168 * (1 - (metrics.accuracy as number))));
+    assert.match(readFileSync(path.join(out, 'confusion_matrix.svg'), 'utf8'), /^<svg[\s\S]*Confusion matrix[\s\S]*<\/svg>$/);
   });
 });

@@ -13,9 +13,8 @@ import { encodeExamples, readLabeled, stratifiedSplit, summarize, type Example }
 import { DEFAULT_TRAIN_CONFIG, listCheckpoints, Trainer, type EvalResult, type TrainConfig, type TrainerHooks } from '../train/trainer.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { modelMaxLength } from './predict.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { MedtuneError } from '../tensor/errors.js';
-import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from '../evaluate/metrics.js';
+import { writeEvalReport } from '../evaluate/report.js';
 import type { SchedulerName } from '../train/schedule.js';
 import { setThreads } from '../tensor/backend.js';
 
@@ -86,16 +85,6 @@ export function classWeightsFor(spec: string, examples: Example[], labels: strin
   return labels.map((l) => (typeof obj[l] === 'number' ? obj[l]! : 1));
 }
 
-function predictionsJsonl(examples: Example[], r: EvalResult, labels: string[], multi: boolean): string {
-  return examples.map((e, i) => {
-    const pred = r.predictions[i]!;
-    const gold = e.label;
-    const name = (x: number | number[]) => (Array.isArray(x) ? labels.filter((_, k) => x[k]) : labels[x]);
-    const correct = multi ? JSON.stringify(pred) === JSON.stringify(gold) : pred === gold;
-    return JSON.stringify({ row: e.row, text: e.text, label: name(gold), predicted: name(pred), correct, probabilities: Object.fromEntries(labels.map((l, k) => [l, Number(r.probabilities[i]![k]!.toFixed(6))])) });
-  }).join('\n') + '\n';
-}
-
 export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ metrics: EvalResult['metrics']; outputDir: string }> {
   const t0 = performance.now();
   if (o.threads) setThreads(o.threads);
@@ -158,23 +147,11 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
   if (final) {
     const r = trainer.evaluate(final);
     metrics = r.metrics;
-    let grouped: Record<string, unknown> | null = null;
-    if (o.groupColumn) {
-      const g = groupPredictions(final.examples.map((e) => e.group ?? ''), final.examples.map((e) => e.label), r.probabilities, trainData.multiLabel);
-      const gm = trainData.multiLabel
-        ? multiLabelMetrics(g.pred as number[][], g.gold as number[][], trainData.labels)
-        : singleLabelMetrics(g.pred as number[], g.gold as number[], trainData.labels);
-      grouped = { column: o.groupColumn, regex: o.groupRegex ?? null, groups: g.keys.length, ...gm };
-      const gmr = gm as unknown as Record<string, number>;
-      log(`grouped by ${o.groupColumn} (${g.keys.length} groups): ${['accuracy', 'f1_micro', 'f1_macro', 'subset_accuracy'].filter((k) => typeof gmr[k] === 'number').map((k) => `${k} ${gmr[k]!.toFixed(4)}`).join(', ')}`);
-    }
-    writeFileAtomic(path.join(o.outputDir, 'metrics.json'), JSON.stringify({ split: te ? 'test' : 'validation', ...r.metrics, ...(grouped ? { grouped } : {}), train_seconds: (performance.now() - t0) / 1000 }, null, 2) + '\n');
-    writeFileAtomic(path.join(o.outputDir, 'predictions.jsonl'), predictionsJsonl(final.examples, r, trainData.labels, trainData.multiLabel));
-    const m = r.metrics as unknown as Record<string, number>;
-    log(`${te ? 'test' : 'validation'} metrics: ${['accuracy', 'f1_macro', 'f1_weighted', 'f1_micro', 'subset_accuracy', 'loss'].filter((k) => typeof m[k] === 'number').map((k) => `${k} ${m[k]!.toFixed(4)}`).join(', ')}`);
+    await writeEvalReport({ outputDir: o.outputDir, split: te ? 'test' : 'validation', examples: final.examples, result: r, labels: trainData.labels, multiLabel: trainData.multiLabel,
+      groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold: cfg.threshold, extra: { train_seconds: (performance.now() - t0) / 1000 }, log });
   }
   log(`best model:  ${bestDir}`);
-  if (final) log(`metrics:     ${path.join(o.outputDir, 'metrics.json')} (${te ? 'test' : 'validation'}), predictions: ${path.join(o.outputDir, 'predictions.jsonl')}`);
+  if (final) log(`metrics:     ${path.join(o.outputDir, 'metrics.json')} (${te ? 'test' : 'validation'}), predictions: ${path.join(o.outputDir, 'predictions.jsonl')}${trainData.multiLabel ? '' : `, ${path.join(o.outputDir, 'confusion_matrix.svg')}`}`);
   log(`logs:        ${path.join(o.outputDir, 'metrics.jsonl')}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   if (!metrics) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'NO_EVAL_DATA');
   return { metrics, outputDir: o.outputDir };

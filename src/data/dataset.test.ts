@@ -86,3 +86,35 @@ describe('splits and batches', () => {
     assert.ok(pad(b) < 0.7 * pad(makeBatches(lengths, 32, { shuffle: true, seed: 1, bucket: false })));
   });
 });
+
+describe('parquet', () => {
+  it('reads Parquet row groups as rows, with list labels for multi-label', async () => {
+    const { parquetWriteBuffer } = await import('hyparquet-writer');
+    const d = tmp();
+    const f = path.join(d, 'a.parquet');
+    const texts = Array.from({ length: 25 }, (_, i) => `note ${i}, with "quotes"`);
+    const buf = parquetWriteBuffer({ columnData: [
+      { name: 'text', data: texts, type: 'STRING' },
+      { name: 'label', data: texts.map((_, i) => (i % 3 === 0 ? 'flu' : 'cold')), type: 'STRING' },
+    ], rowGroupSize: 10 });
+    writeFileSync(f, new Uint8Array(buf));
+    const rows = await collect(f);
+    assert.equal(rows.length, 25);
+    assert.equal(rows[13]!.text, 'note 13, with "quotes"');
+    const data = await readLabeled(f);
+    assert.deepEqual(data.labels, ['cold', 'flu']);
+    writeFileSync(f, 'not parquet');
+    await assert.rejects(collect(f), /not a readable Parquet file/);
+    rmSync(d, { recursive: true });
+  });
+});
+
+describe('ids', () => {
+  it('duplicate ids are an error naming both rows', async () => {
+    const d = tmp();
+    const f = path.join(d, 'a.csv');
+    writeFileSync(f, 'id,text,label\n7,a,x\n8,b,y\n7,c,x\n');
+    await assert.rejects(readLabeled(f), /id "7" in column "id" appears twice \(rows 1 and 3\)/);
+    rmSync(d, { recursive: true });
+  });
+});

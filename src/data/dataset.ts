@@ -44,6 +44,8 @@ export interface ReadOptions {
   groupColumn?: string;
   /** regular expression whose first capture group is the group key */
   groupRegex?: string;
+  /** a column of row ids that must be unique (default: "id" when present) */
+  idColumn?: string;
 }
 
 function labelValues(v: unknown, multi: boolean, delim: string): string[] {
@@ -80,6 +82,8 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
     }
   }
   const flagLabels = new Set<string>();
+  let idCol: string | undefined;
+  const ids = new Map<string, number>();
   const skipped: { row: number; reason: string }[] = [];
   let n = 0;
   for await (const r of readRows(file, o.format)) {
@@ -90,6 +94,13 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
       labelCol = pickColumn(cols, o.labelColumn, LABEL_COLUMNS, 'label', file);
       if (o.textPairColumn) pairCol = pickColumn(cols, o.textPairColumn, [], 'text-pair', file);
       if (o.groupColumn) groupCol = pickColumn(cols, o.groupColumn, [], 'group', file);
+      idCol = o.idColumn ? pickColumn(cols, o.idColumn, [], 'id', file) : cols.find((c) => c.toLowerCase() === 'id');
+    }
+    if (idCol !== undefined) {
+      const id = String(r[idCol] ?? '');
+      const first = ids.get(id);
+      if (first !== undefined) throw new DataError(`${file}: id "${id}" in column "${idCol}" appears twice (rows ${first} and ${n}); ids must be unique`);
+      ids.set(id, n);
     }
     const text = r[textCol] === null || r[textCol] === undefined ? '' : String(r[textCol]);
     if (!text.trim()) {

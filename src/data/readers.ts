@@ -9,7 +9,7 @@ import { parse } from 'csv-parse';
 import { MedtuneError } from '../tensor/errors.js';
 
 export type Row = Record<string, unknown>;
-export type RowFormat = 'csv' | 'tsv' | 'jsonl';
+export type RowFormat = 'csv' | 'tsv' | 'jsonl' | 'parquet';
 
 export class DataError extends MedtuneError {
   constructor(message: string) {
@@ -20,14 +20,15 @@ export class DataError extends MedtuneError {
 
 export function formatOf(file: string, explicit?: string): RowFormat {
   if (explicit) {
-    if (explicit === 'csv' || explicit === 'tsv' || explicit === 'jsonl') return explicit;
-    throw new DataError(`unknown format "${explicit}" (use csv, tsv or jsonl)`);
+    if (explicit === 'csv' || explicit === 'tsv' || explicit === 'jsonl' || explicit === 'parquet') return explicit;
+    throw new DataError(`unknown format "${explicit}" (use csv, tsv, jsonl or parquet)`);
   }
   const ext = path.extname(file).toLowerCase();
   if (ext === '.csv') return 'csv';
   if (ext === '.tsv' || ext === '.tab') return 'tsv';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
-  throw new DataError(`cannot tell the format of ${file} from its extension; use .csv, .tsv or .jsonl (or pass --format)`);
+  if (ext === '.parquet' || ext === '.pq') return 'parquet';
+  throw new DataError(`cannot tell the format of ${file} from its extension; use .csv, .tsv, .jsonl or .parquet (or pass --format)`);
 }
 
 /** Yields the rows of a CSV/TSV (header row required) or JSONL file. */
@@ -35,6 +36,10 @@ export async function* readRows(file: string, format?: RowFormat): AsyncGenerato
   if (!existsSync(file)) throw new DataError(`input file ${file} does not exist`);
   if (statSync(file).isDirectory()) throw new DataError(`${file} is a folder, not a data file`);
   const fmt = format ?? formatOf(file);
+  if (fmt === 'parquet') {
+    yield* readParquet(file);
+    return;
+  }
   if (fmt === 'jsonl') {
     const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
     let n = 0;
@@ -65,6 +70,31 @@ export async function* readRows(file: string, format?: RowFormat): AsyncGenerato
     for await (const rec of parser) yield rec as Row;
   } catch (e) {
     throw new DataError(`${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Parquet, one row group at a time (memory holds one row group, never the whole file). */
+async function* readParquet(file: string): AsyncGenerator<Row> {
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
+  const { compressors } = await import('hyparquet-compressors');
+  let buf;
+  let meta;
+  try {
+    buf = await asyncBufferFromFile(file);
+    meta = await parquetMetadataAsync(buf);
+  } catch (e) {
+    throw new DataError(`${file} is not a readable Parquet file (${(e as Error).message})`);
+  }
+  let start = 0;
+  for (const rg of meta.row_groups) {
+    const n = Number(rg.num_rows);
+    const rows = await parquetReadObjects({ file: buf, metadata: meta, rowStart: start, rowEnd: start + n, compressors });
+    for (const r of rows) {
+      // BigInt (INT64) values become numbers for JSON output and label handling
+      for (const [k, v] of Object.entries(r)) if (typeof v === 'bigint') (r as Row)[k] = Number(v);
+      yield r as Row;
+    }
+    start += n;
   }
 }
 

@@ -140,3 +140,25 @@ export function groupPredictions(groups: string[], gold: (number | number[])[], 
   }
   return { keys: order, gold: outGold, pred: outPred };
 }
+
+/** ROC-AUC one-vs-rest, macro-averaged over classes present in the data (rank statistic, ties averaged). */
+export function rocAucOvr(probs: number[][], gold: number[], C: number): number | null {
+  const aucs: number[] = [];
+  for (let c = 0; c < C; c++) {
+    const pos = gold.filter((g) => g === c).length;
+    const neg = gold.length - pos;
+    if (pos === 0 || neg === 0) continue;
+    const order = probs.map((p, i) => [p[c]!, i] as const).sort((a, b) => a[0] - b[0]);
+    let rankSum = 0;
+    for (let i = 0; i < order.length;) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+      const avg = (i + j) / 2 + 1;
+      for (let k = i; k <= j; k++) if (gold[order[k]![1]] === c) rankSum += avg;
+      i = j + 1;
+    }
+    aucs.push((rankSum - (pos * (pos + 1)) / 2) / (pos * neg));
+  }
+  return aucs.length ? aucs.reduce((a, b) => a + b, 0) / aucs.length : null;
+}
+

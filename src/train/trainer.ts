@@ -9,11 +9,13 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
+import { scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { AdamW, hfParamGroups } from './adamw.js';
 import { lrLambda, type SchedulerName } from './schedule.js';
 import { makeBatches, type Encoded, type Example } from '../data/dataset.js';
-import { multiLabelMetrics, singleLabelMetrics, type MultiLabelMetrics, type SingleLabelMetrics } from '../evaluate/metrics.js';
+import type { MultiLabelMetrics, SingleLabelMetrics } from '../evaluate/metrics.js';
+import { batchTensors, labelTensor } from '../data/batch.js';
+import { evaluateModel } from '../evaluate/evaluate.js';
 import type { SequenceClassifier } from '../models/auto.js';
 import { MedtuneError } from '../tensor/errors.js';
 
@@ -90,27 +92,6 @@ export interface EvalResult {
   probabilities: number[][];
 }
 
-function batchTensors(enc: Encoded, idx: number[], padId: number) {
-  const T = Math.max(...idx.map((i) => enc.ids[i]!.length));
-  const ids: number[] = [];
-  const mask: number[] = [];
-  const types: number[] = [];
-  for (const i of idx) {
-    const row = enc.ids[i]!;
-    for (let t = 0; t < T; t++) {
-      ids.push(t < row.length ? row[t]! : padId);
-      mask.push(t < row.length ? 1 : 0);
-      types.push(t < row.length ? enc.types[i]![t]! : 0);
-    }
-  }
-  const B = idx.length;
-  return { input_ids: tensor(ids, [B, T], 'int32'), attention_mask: tensor(mask, [B, T], 'int32'), token_type_ids: tensor(types, [B, T], 'int32') };
-}
-
-function labelTensor(examples: Example[], idx: number[], multi: boolean, C: number): Tensor {
-  return multi ? tensor(idx.flatMap((i) => examples[i]!.label as number[]), [idx.length, C]) : tensor(idx.map((i) => examples[i]!.label as number), [idx.length], 'int32');
-}
-
 const { SingleBar, Presets } = cliProgress;
 const KILL_AT_STEP = Number(process.env.MEDTUNE_TEST_KILL_AT_STEP ?? 0);
 
@@ -147,38 +128,7 @@ export class Trainer {
   }
 
   evaluate(data: SplitData, batchSize = this.cfg.batchSize * 2): EvalResult {
-    const wasTraining = this.model.training;
-    this.model.eval();
-    const C = this.labels.length;
-    const probabilities: number[][] = new Array(data.examples.length);
-    let lossSum = 0;
-    const batches = makeBatches(data.enc.ids.map((x) => x.length), batchSize, { shuffle: false, seed: 0, bucket: true });
-    for (const idx of batches) {
-      scope(() => noGrad(() => {
-        const out = this.model.forward({ ...batchTensors(data.enc, idx, this.padId), labels: labelTensor(data.examples, idx, this.multiLabel, C) }, this.lossOptions());
-        lossSum += out.loss!.item() * idx.length;
-        const lg = out.logits.toArray();
-        idx.forEach((ex, b) => {
-          const row = lg.slice(b * C, (b + 1) * C);
-          if (this.multiLabel) probabilities[ex] = row.map((x) => 1 / (1 + Math.exp(-x)));
-          else {
-            const mx = Math.max(...row);
-            const e = row.map((x) => Math.exp(x - mx));
-            const s = e.reduce((a, v) => a + v, 0);
-            probabilities[ex] = e.map((x) => x / s);
-          }
-        });
-      }));
-    }
-    this.model.train(wasTraining);
-    const loss = lossSum / Math.max(1, data.examples.length);
-    if (this.multiLabel) {
-      const predictions = probabilities.map((p) => p.map((x) => (x >= this.cfg.threshold ? 1 : 0)));
-      return { metrics: { ...multiLabelMetrics(predictions, data.examples.map((e) => e.label as number[]), this.labels), loss }, predictions, probabilities };
-    }
-    const predictions = probabilities.map((p) => p.indexOf(Math.max(...p)));
-    const metrics = { ...singleLabelMetrics(predictions, data.examples.map((e) => e.label as number), this.labels), loss };
-    return { metrics: { ...metrics, roc_auc_ovr: rocAucOvr(probabilities, data.examples.map((e) => e.label as number), C) }, predictions, probabilities };
+    return evaluateModel(this.model, data, { labels: this.labels, multiLabel: this.multiLabel, padId: this.padId, batchSize, threshold: this.cfg.threshold, lossOptions: this.lossOptions() });
   }
 
   /** Writes checkpoint-<step>/: model (HF layout), optimizer moments, trainer state. Atomic per file and folder. */
@@ -332,27 +282,6 @@ export function listCheckpoints(outputDir: string): { dir: string; step: number 
     .filter((m): m is RegExpExecArray => !!m && existsSync(path.join(outputDir, m[0], 'trainer_state.json')))
     .map((m) => ({ dir: path.join(outputDir, m[0]), step: Number(m[1]) }))
     .sort((a, b) => a.step - b.step);
-}
-
-/** ROC-AUC one-vs-rest, macro-averaged over classes present in the data (rank statistic, ties averaged). */
-export function rocAucOvr(probs: number[][], gold: number[], C: number): number | null {
-  const aucs: number[] = [];
-  for (let c = 0; c < C; c++) {
-    const pos = gold.filter((g) => g === c).length;
-    const neg = gold.length - pos;
-    if (pos === 0 || neg === 0) continue;
-    const order = probs.map((p, i) => [p[c]!, i] as const).sort((a, b) => a[0] - b[0]);
-    let rankSum = 0;
-    for (let i = 0; i < order.length;) {
-      let j = i;
-      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
-      const avg = (i + j) / 2 + 1;
-      for (let k = i; k <= j; k++) if (gold[order[k]![1]] === c) rankSum += avg;
-      i = j + 1;
-    }
-    aucs.push((rankSum - (pos * (pos + 1)) / 2) / (pos * neg));
-  }
-  return aucs.length ? aucs.reduce((a, b) => a + b, 0) / aucs.length : null;
 }
 
 /** A progress bar (cli-progress) on a terminal; plain log lines every few steps otherwise. */
