@@ -1,0 +1,73 @@
+/** Runs the recognisers, applies allow/deny lists and resolves overlaps into a clean list of entities. */
+import { ALL_RECOGNIZERS, type Finding, type Recognizer } from './recognizers.js';
+import { gazetteers } from './gazetteers.js';
+
+function isPlace(line: string): boolean {
+  const g = gazetteers();
+  const words = line.toLowerCase().replace(/\s\d{3,6}$/, '');
+  return g.places.has(words);
+}
+
+export interface Entity {
+  type: string;
+  start: number;
+  end: number;
+  score: number;
+  text: string;
+  recognizer: string;
+}
+
+export interface AnalyzeOptions {
+  /** words that are never PHI on their own (disease eponyms by default) */
+  allowList?: string[];
+  /** strings always reported (type DENY) */
+  denyList?: string[];
+  /** findings below this score are dropped (default 0.4) */
+  threshold?: number;
+  recognizers?: Recognizer[];
+}
+
+/** Disease and test eponyms that look like surnames. */
+export const DEFAULT_ALLOW = ['parkinson', "parkinson's", 'hodgkin', "hodgkin's", 'crohn', "crohn's", 'alzheimer', "alzheimer's", 'addison', "addison's", 'cushing', "cushing's", 'graves', 'hashimoto', 'huntington', "huntington's", 'wilson', "wilson's", 'down', 'bell', "bell's", 'raynaud', "raynaud's", 'sjogren', 'sjögren', 'kaposi', 'barrett', "barrett's", 'tourette', 'asperger', 'guillain', 'barré', 'barre', 'apgar', 'glasgow', 'babinski', 'foley', 'gleason', 'whipple', 'epley', 'heimlich', 'pap', 'doppler', 'holter', 'hartmann', 'nissen', 'roux', 'bishop', 'kernig', 'murphy', "murphy's", 'homan', "homan's", 'lyme', 'ebola', 'zika', 'marburg', 'coxsackie', 'west', 'nile'];
+
+export function analyze(text: string, o: AnalyzeOptions = {}): Entity[] {
+  const allow = new Set([...DEFAULT_ALLOW, ...(o.allowList ?? []).map((w) => w.toLowerCase())]);
+  const threshold = o.threshold ?? 0.4;
+  const findings: Finding[] = [];
+  for (const r of o.recognizers ?? ALL_RECOGNIZERS) findings.push(...r(text, { allow }));
+  for (const d of o.denyList ?? []) {
+    if (!d) continue;
+    let i = text.indexOf(d);
+    while (i >= 0) {
+      findings.push({ type: 'DENY', start: i, end: i + d.length, score: 1, recognizer: 'deny_list' });
+      i = text.indexOf(d, i + d.length);
+    }
+  }
+  // overlaps: highest score wins, then the longer span; a weaker finding overlapping a kept one is dropped
+  const sorted = findings.filter((f) => f.score >= threshold && f.end > f.start).sort((a, b) => b.score - a.score || (b.end - b.start) - (a.end - a.start) || a.start - b.start);
+  const kept: Finding[] = [];
+  for (const f of sorted) {
+    const clash = kept.find((k) => f.start < k.end && k.start < f.end);
+    if (!clash) kept.push(f);
+    else if (f.start < clash.start || f.end > clash.end) {
+      // same entity seen wider by a weaker recogniser: widen if the types agree
+      if (f.type === clash.type) {
+        clash.start = Math.min(clash.start, f.start);
+        clash.end = Math.max(clash.end, f.end);
+      }
+    }
+  }
+  // multi-line addresses: carry an address over following short lines that look like its parts
+  // (unit, city in capitals, a place, a postcode, a country)
+  for (const f of kept) {
+    if (f.type !== 'ADDRESS') continue;
+    for (let k = 0; k < 4; k++) {
+      const m = /^[ \t]*,?[ \t]*\n[ \t]*,?[ \t]*([^\n]{1,60})/.exec(text.slice(f.end, f.end + 80));
+      if (!m) break;
+      const line = m[1]!.trim();
+      if (!/\d/.test(line) && line !== line.toUpperCase() && !/^(?:apt|suite|unit|p\.?o\.? box)/i.test(line) && !isPlace(line)) break;
+      f.end += m[0].length;
+    }
+  }
+  return kept.sort((a, b) => a.start - b.start).map((f) => ({ type: f.type, start: f.start, end: f.end, score: f.score, text: text.slice(f.start, f.end), recognizer: f.recognizer }));
+}
