@@ -7,6 +7,7 @@ import { registerInfo } from './info.js';
 import { registerPredict } from './predict.js';
 import { registerTrain } from './train.js';
 import { registerEvaluate } from './evaluate.js';
+import { registerDeid } from './deid.js';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ program
 registerDemo(program);
 registerTrain(program);
 registerEvaluate(program);
+registerDeid(program);
 registerPredict(program);
 registerBench(program);
 registerInfo(program);

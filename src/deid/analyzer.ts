@@ -45,15 +45,26 @@ export function analyze(text: string, o: AnalyzeOptions = {}): Entity[] {
   }
   // overlaps: highest score wins, then the longer span; a weaker finding overlapping a kept one is dropped
   const sorted = findings.filter((f) => f.score >= threshold && f.end > f.start).sort((a, b) => b.score - a.score || (b.end - b.start) - (a.end - a.start) || a.start - b.start);
+  // owner[i] = index in `kept` of the entity covering character i (-1: free); O(total span length)
+  const owner = new Int32Array(text.length).fill(-1);
   const kept: Finding[] = [];
   for (const f of sorted) {
-    const clash = kept.find((k) => f.start < k.end && k.start < f.end);
-    if (!clash) kept.push(f);
-    else if (f.start < clash.start || f.end > clash.end) {
-      // same entity seen wider by a weaker recogniser: widen if the types agree
-      if (f.type === clash.type) {
+    let clashIdx = -1;
+    for (let i = f.start; i < f.end; i++) if (owner[i]! >= 0) { clashIdx = owner[i]!; break; }
+    if (clashIdx < 0) {
+      kept.push(f);
+      owner.fill(kept.length - 1, f.start, f.end);
+      continue;
+    }
+    const clash = kept[clashIdx]!;
+    // same entity seen wider by a weaker recogniser: widen when the types agree and the extra part is free
+    if (f.type === clash.type && (f.start < clash.start || f.end > clash.end)) {
+      let free = true;
+      for (let i = f.start; i < f.end && free; i++) if (owner[i]! >= 0 && owner[i] !== clashIdx) free = false;
+      if (free) {
         clash.start = Math.min(clash.start, f.start);
         clash.end = Math.max(clash.end, f.end);
+        owner.fill(clashIdx, clash.start, clash.end);
       }
     }
   }

@@ -16,13 +16,21 @@ export interface Finding {
 export interface RecognizerContext {
   /** words never reported as names/places (e.g. disease eponyms) */
   allow: Set<string>;
+  /** the text's word tokens, computed once and shared by the word-based recognisers */
+  tokens?: Tok[];
+  /** whether the text has a digit / an @ / a colon (cheap pre-filters for the pattern recognisers) */
+  hasDigit?: boolean;
 }
 
 export type Recognizer = (text: string, ctx: RecognizerContext) => Finding[];
 
-function regexRecognizer(name: string, type: string, re: RegExp, score: number, validate?: (m: string) => boolean, group = 0): Recognizer {
-  return (text) => {
+function regexRecognizer(name: string, type: string, re: RegExp, score: number, validate?: (m: string) => boolean, group = 0, needsDigit = /\\d/.test(re.source)): Recognizer {
+  return (text, ctx) => {
     const out: Finding[] = [];
+    if (needsDigit) {
+      ctx.hasDigit ??= /\d/.test(text);
+      if (!ctx.hasDigit) return out;
+    }
     for (const m of text.matchAll(re)) {
       const value = m[group];
       if (value === undefined) continue;
@@ -92,7 +100,7 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
     return true;
   }),
   // identifiers introduced by a label: MRN, account, health plan, licence, device, vehicle ...
-  regexRecognizer('labelled_id', 'ID', /\b(?:MRN|medical record(?: number| no\.?)?|record (?:no\.?|number|#)|acct\.?|account(?: number| no\.?)?|health plan(?: (?:id|number|no\.?))?|member id|policy(?: (?:id|number|no\.?))?|insurance id|licen[cs]e(?: (?:number|no\.?|#))?|DEA|NPI|device(?: (?:id|serial))?|serial(?: number| no\.?)?|VIN|plate(?: number)?|passport(?: number| no\.?)?|ID(?: number)?)\s{0,3}(?:#|:|no\.?|number)?\s{0,3}(?:is\s)?([A-Z0-9][A-Z0-9-]{3,24})\b/gi, 0.9, (m) => /\d/.test(m), 1),
+  regexRecognizer('labelled_id', 'ID', /\b(?:MRN|medical record(?: number| no\.?)?|record (?:no\.?|number|#)|acct\.?|account(?: number| no\.?)?|health plan(?: (?:id|number|no\.?))?|member id|policy(?: (?:id|number|no\.?))?|insurance id|licen[cs]e(?: (?:number|no\.?|#))?|DEA|NPI|device(?: (?:id|serial))?|serial(?: number| no\.?)?|VIN|plate(?: number)?|passport(?: number| no\.?)?|medicare(?: number| no\.?| id)?|medicaid(?: number| no\.?| id)?|ID(?: number)?)\s{0,3}(?:(?:#|:|no\.?|number)\s{0,3}){0,2}(?:is\s)?([A-Z0-9][A-Z0-9-]{3,24})\b/gi, 0.9, (m) => /\d/.test(m), 1),
   regexRecognizer('driver_license', 'US_DRIVER_LICENSE', /\b(?:driver'?s? licen[cs]e|DL)(?: (?:number|no\.?|#))?\s{0,3}:?\s{0,3}([A-Za-z]?\d{6,14}[A-Za-z]?)\b/gi, 0.9, undefined, 1),
   // street addresses: number + up to 4 words + street type, optional unit
   regexRecognizer('street_address', 'ADDRESS', new RegExp(`\\b(?:\\d{1,5} )?\\d{1,6}[A-Za-z]?(?: (?:\\d{1,4}(?:st|nd|rd|th)|[\\p{Lu}\\p{Ll}][\\p{L}'.-]{0,30})){1,4} (?:${STREET})\\b\\.?(?:,? (?:Apt\\.?|Suite|Unit|#) ?\\w{1,6})?`, 'gu'), 0.85),
@@ -102,7 +110,7 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
   regexRecognizer('unit', 'ADDRESS', /\b(?:Apt\.?|Apartment|Suite|Unit|Room|Bldg\.?) ?#?\d{1,6}[A-Za-z]?\b/g, 0.7),
   regexRecognizer('zip_with_state', 'ADDRESS', /\b[A-Z]{2},? \d{5}(?:-\d{4})?\b/g, 0.8),
   regexRecognizer('zip_labelled', 'ADDRESS', /\b(?:ZIP|zip code|postal code|postcode)\s{0,3}:?\s{0,3}(\d{4,5}(?:-\d{4})?)\b/gi, 0.9, undefined, 1),
-  regexRecognizer('organization_suffix', 'ORGANIZATION', new RegExp(`\\b(?:\\p{Lu}[\\p{L}'&.-]{0,30}[ ,]{1,2}){1,4}(?:${ORG_SUFFIX})\\b\\.?`, 'gu'), 0.75),
+  regexRecognizer('organization_suffix', 'ORGANIZATION', new RegExp(`\\b(?:\\p{Lu}[\\p{L}'&.-]{0,30}[ ,]{1,2}){1,4}(?:(?:Inc|Ltd|Corp|Co)\\b\\.?|(?:${ORG_SUFFIX})\\b)`, 'gu'), 0.75),
   regexRecognizer('organization_of', 'ORGANIZATION', /\b(?:University|Hospital|Bank|Institute|College) of(?: \p{Lu}[\p{L}'-]{1,30}){1,3}/gu, 0.8),
 ];
 
@@ -113,12 +121,17 @@ const NAME_CONTEXT = /\b(?:name is|named|patient|pt\.?|seen by|dear|signed|atten
 
 const WORD = /[\p{L}][\p{L}'’.-]{0,40}/gu;
 
-interface Tok {
+export interface Tok {
   w: string;
   lower: string;
   start: number;
   end: number;
   cap: boolean;
+}
+
+function tokensOf(text: string, ctx: RecognizerContext): Tok[] {
+  ctx.tokens ??= tokens(text);
+  return ctx.tokens;
 }
 
 function tokens(text: string): Tok[] {
@@ -136,20 +149,23 @@ function tokens(text: string): Tok[] {
 export const nameRecognizer: Recognizer = (text, ctx) => {
   const g = gazetteers();
   const dict = englishWords();
-  const toks = tokens(text);
+  const toks = tokensOf(text, ctx);
   const out: Finding[] = [];
   const unknownWord = (t: Tok) => {
-    if (t.w.length <= 2 || (t.w === t.w.toUpperCase() && t.w.length <= 5) || !/^[\p{L}'’-]+$/u.test(t.w)) return false;
+    if (t.w.length <= 2 || (t.w === t.w.toUpperCase() && t.w.length <= 6) || !/^[\p{L}'’-]+$/u.test(t.w)) return false;
+    if (t.w.includes('-') && t.lower.split('-').every((p) => dict.has(p))) return false; // Follow-up, X-ray
     const base = t.lower.replace(/['’](?:s|t|m|re|d|ll|ve)$/, '').replace(/n['’]t$/, '');
     if (base !== t.lower && dict.has(base)) return false; // contractions and possessives of words
     if (dict.has(t.lower) || dict.has(base) || g.places.has(t.lower) || g.places.has(base)) return false;
+    if (!/(?:n|an|ian|ese|ish|i)$/.test(base)) return true;
     // demonyms: American, Norwegian, Japanese, Danish
     for (const suf of ['n', 'an', 'ian', 'ese', 'ish', 'i']) if (base.endsWith(suf) && (g.places.has(base.slice(0, -suf.length)) || g.places.has(base.slice(0, -suf.length) + 'a'))) return false;
     return true;
   };
   const isName = (t: Tok) => !ctx.allow.has(t.lower) && !COMMON_WORDS.has(t.lower) && (g.firstNames.has(t.lower) || g.lastNames.has(t.lower));
   const capWord = (t: Tok | undefined) => !!t && t.cap && !COMMON_WORDS.has(t.lower) && !ctx.allow.has(t.lower) && !TITLES.test(t.w) && t.w.length > 1;
-  const adjacent = (a: Tok, b: Tok) => /^[ \t]{1,2}$|^,? $/.test(text.slice(a.end, b.start));
+  const adjacent = (a: Tok, b: Tok) => /^[ \t]{1,2}$/.test(text.slice(a.end, b.start));
+  const PARTICLES = /^(?:van|von|der|den|de|del|della|di|da|du|la|le|bin|ibn|al|el|ter|ten|st\.?)$/;
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
     let score = 0;
@@ -166,13 +182,23 @@ export const nameRecognizer: Recognizer = (text, ctx) => {
     // include a preceding title
     if (i > 0 && TITLES.test(toks[i - 1]!.w) && adjacent(toks[i - 1]!, t)) start = toks[i - 1]!.start;
     // extend over following capitalised words (surnames the lists do not know), or known names in any case
-    const surname = (n: Tok) => n.cap ? n.w.length > 1 && !COMMON_WORDS.has(n.lower) && !TITLES.test(n.w) : !t.cap && (isName(n) || (n.w.length > 2 && !dict.has(n.lower)));
+    const surname = (n: Tok) => n.cap ? n.w.length > 1 && !COMMON_WORDS.has(n.lower) && !TITLES.test(n.w) && !(n.w.length === 2 && n.w === n.w.toUpperCase()) : PARTICLES.test(n.lower) || (!t.cap && (isName(n) || (n.w.length > 2 && !dict.has(n.lower))));
     while (j + 1 < toks.length && j - i < 3 && !/^['’]s\b/.test(text.slice(toks[j]!.end, toks[j]!.end + 3)) && adjacent(toks[j]!, toks[j + 1]!) && surname(toks[j + 1]!)) {
       j++;
       end = toks[j]!.end;
       score = Math.min(0.95, score + 0.15);
     }
-    out.push({ type: 'PERSON', start, end, score, recognizer: 'name' });
+    // "Last, First" (charts and lists)
+    if (j + 1 < toks.length && /^, $/.test(text.slice(toks[j]!.end, toks[j + 1]!.start)) && toks[j + 1]!.cap && g.firstNames.has(toks[j + 1]!.lower)) {
+      j++;
+      end = toks[j]!.end;
+    }
+    // a name ending in a particle ("Van der") is not a name's end: drop trailing particles
+    while (j > i && PARTICLES.test(toks[j]!.lower)) {
+      j--;
+      end = toks[j]!.end;
+    }
+    out.push({ type: 'PERSON', start, end, score: Math.min(score, 0.8), recognizer: 'name' });
     i = j;
   }
   return out;
@@ -181,7 +207,7 @@ export const nameRecognizer: Recognizer = (text, ctx) => {
 /** Places: cities, countries and states from the gazetteer (capitalised or all caps), longest match first. */
 export const placeRecognizer: Recognizer = (text, ctx) => {
   const g = gazetteers();
-  const toks = tokens(text);
+  const toks = tokensOf(text, ctx);
   const out: Finding[] = [];
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
@@ -215,7 +241,7 @@ export const placeRecognizer: Recognizer = (text, ctx) => {
 
 /** Organisations named after a work context ("works at Redfin", "employed by Open Data Nation"). */
 export const orgContextRecognizer: Recognizer = (text, ctx) => {
-  const toks = tokens(text);
+  const toks = tokensOf(text, ctx);
   const out: Finding[] = [];
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;

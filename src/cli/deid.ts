@@ -1,0 +1,135 @@
+/**
+ * `medtune deid`: de-identify the text column of a CSV/TSV/JSONL file, streamed row by row (flat memory),
+ * writing the same format; JSONL rows also get `entities` with offsets into the original text.
+ * `medtune deid-eval`: precision / recall / F1 / F2 per type on a Presidio-format gold file.
+ */
+import { createWriteStream, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Command } from 'commander';
+import { stringify } from 'csv-stringify/sync';
+import { deidentify, type Operator } from '../deid/anonymize.js';
+import { evaluateDeid, type GoldDoc } from '../deid/evaluate.js';
+import { formatOf, pickColumn, readRows, TEXT_COLUMNS, DataError, type Row } from '../data/readers.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { MedtuneError } from '../tensor/errors.js';
+
+export interface DeidCliOptions {
+  input: string;
+  output: string;
+  textColumn?: string;
+  operator: Operator;
+  secret?: string;
+  patientColumn?: string;
+  allow?: string;
+  deny?: string;
+  log?: (l: string) => void;
+}
+
+function listFile(f: string | undefined): string[] {
+  if (!f) return [];
+  try {
+    return readFileSync(f, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  } catch (e) {
+    throw new MedtuneError(`cannot read the list ${f}: ${(e as Error).message}`, 'BAD_ARG');
+  }
+}
+
+export async function runDeid(o: DeidCliOptions): Promise<{ rows: number; mbPerSecond: number; entities: Record<string, number> }> {
+  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const inFmt = formatOf(o.input);
+  const outFmt = formatOf(o.output);
+  if (inFmt === 'parquet' || outFmt === 'parquet') throw new DataError('medtune deid reads and writes CSV, TSV or JSONL');
+  const secret = o.secret ?? process.env.MEDTUNE_DEID_SECRET;
+  if (o.operator === 'surrogate' || o.operator === 'hash') {
+    if (!secret) log('warning: no --secret (or MEDTUNE_DEID_SECRET): surrogates and hashes use a public default key, so they can be reversed by anyone with medtune');
+  }
+  const allowList = listFile(o.allow);
+  const denyList = listFile(o.deny);
+  const tmp = path.join(path.dirname(o.output), `.${path.basename(o.output)}.${process.pid}.tmp`);
+  const out = createWriteStream(tmp);
+  const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((res) => out.once('drain', () => res())));
+  const counts: Record<string, number> = {};
+  let rows = 0;
+  let bytes = 0;
+  let textCol: string | undefined;
+  let header: string[] | null = null;
+  const t0 = performance.now();
+  try {
+    for await (const row of readRows(o.input)) {
+      if (textCol === undefined) {
+        textCol = pickColumn(Object.keys(row), o.textColumn, TEXT_COLUMNS, 'text', o.input);
+        if (o.patientColumn) pickColumn(Object.keys(row), o.patientColumn, [], 'patient', o.input);
+        if (outFmt !== 'jsonl') {
+          header = Object.keys(row);
+          await write(stringify([header], { delimiter: outFmt === 'tsv' ? '\t' : ',' }));
+        }
+      }
+      const text = row[textCol] === null || row[textCol] === undefined ? '' : String(row[textCol]);
+      bytes += Buffer.byteLength(text);
+      const r = deidentify(text, { operator: o.operator, secret, patientId: o.patientColumn ? String(row[o.patientColumn] ?? '') : '', allowList, denyList });
+      for (const e of r.entities) counts[e.type] = (counts[e.type] ?? 0) + 1;
+      const outRow: Row = { ...row, [textCol]: r.text };
+      if (outFmt === 'jsonl') await write(JSON.stringify({ ...outRow, entities: r.entities.map(({ type, start, end, score, text: t }) => ({ type, start, end, score, text: t })) }) + '\n');
+      else await write(stringify([header!.map((h) => outRow[h] ?? '')], { delimiter: outFmt === 'tsv' ? '\t' : ',' }));
+      rows++;
+      if (rows % 20000 === 0) log(`  ${rows} rows, ${(bytes / 1e6 / ((performance.now() - t0) / 1000)).toFixed(2)} MB/s`);
+    }
+    await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+    renameSync(tmp, o.output);
+  } catch (e) {
+    out.destroy();
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const mbPerSecond = bytes / 1e6 / secs;
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  log(`de-identified ${rows} rows (${(bytes / 1e6).toFixed(1)} MB of text) in ${secs.toFixed(1)} s: ${mbPerSecond.toFixed(2)} MB/s; ${total} entities (${Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}); peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB -> ${o.output}`);
+  return { rows, mbPerSecond, entities: counts };
+}
+
+export function registerDeid(program: Command): void {
+  program
+    .command('deid')
+    .description('find and replace PHI in the text column of a CSV/TSV/JSONL file (streamed)')
+    .requiredOption('--input <file>', 'CSV, TSV or JSONL')
+    .requiredOption('--output <file>', 'same formats; JSONL rows also get `entities` (offsets into the original text)')
+    .option('--text-column <name>', 'column to de-identify (default: detected)')
+    .option('--operator <op>', 'tag | surrogate | redact | mask | hash', 'tag')
+    .option('--secret <key>', 'key for consistent surrogates, hashes and date shifts (or MEDTUNE_DEID_SECRET)')
+    .option('--patient-column <name>', 'rows with the same value share one date shift')
+    .option('--allow <file>', 'words never treated as PHI, one per line (disease eponyms are built in)')
+    .option('--deny <file>', 'strings always removed, one per line')
+    .action(async (o: DeidCliOptions) => {
+      if (!['tag', 'surrogate', 'redact', 'mask', 'hash'].includes(o.operator)) throw new MedtuneError(`--operator must be tag, surrogate, redact, mask or hash, got "${o.operator}"`, 'BAD_ARG');
+      await runDeid(o);
+    });
+  program
+    .command('deid-eval')
+    .description('measure de-identification on a Presidio-format gold file [{full_text, spans: [...]}]')
+    .requiredOption('--gold <file>', 'JSON gold file')
+    .option('--output <file>', 'write the full report (per type, misses, false positives) as JSON')
+    .option('--misses <n>', 'misses to print', (v: string) => Number(v), 20)
+    .action((o: { gold: string; output?: string; misses: number }) => {
+      let docs: GoldDoc[];
+      try {
+        docs = JSON.parse(readFileSync(o.gold, 'utf8')) as GoldDoc[];
+      } catch (e) {
+        throw new MedtuneError(`cannot read ${o.gold}: ${(e as Error).message}`, 'BAD_ARG');
+      }
+      if (!Array.isArray(docs) || docs.some((d) => typeof d.full_text !== 'string' || !Array.isArray(d.spans))) throw new MedtuneError(`${o.gold} is not in Presidio's format: [{"full_text": ..., "spans": [{"entity_type", "start_position", "end_position"}]}]`, 'BAD_ARG');
+      const r = evaluateDeid(docs);
+      const pct = (x: number) => x.toFixed(3);
+      console.log(`${r.documents} documents, ${(statSync(o.gold).size / 1e6).toFixed(1)} MB: precision ${pct(r.precision)}, recall ${pct(r.recall)}, F1 ${pct(r.f1)}, F2 ${pct(r.f2)} (a gold span is found when entities cover ≥ 50% of it)`);
+      console.log('\nrecall by gold type:');
+      for (const t of r.byGoldType) console.log(`  ${t.type.padEnd(20)} ${String(t.found).padStart(5)}/${String(t.gold).padEnd(5)} ${pct(t.recall)}`);
+      console.log('precision by predicted type:');
+      for (const t of r.byPredictedType) console.log(`  ${t.type.padEnd(20)} ${String(t.correct).padStart(5)}/${String(t.predicted).padEnd(5)} ${pct(t.precision)}`);
+      if (r.misses.length) {
+        console.log(`\nmisses (${r.misses.length}; first ${Math.min(o.misses, r.misses.length)}):`);
+        for (const m of r.misses.slice(0, o.misses)) console.log(`  [${m.type}] ${JSON.stringify(m.text)}  …${JSON.stringify(m.context)}…`);
+      }
+      if (o.output) writeFileAtomic(o.output, JSON.stringify(r, null, 2) + '\n');
+    });
+}
