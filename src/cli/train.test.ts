@@ -86,7 +86,9 @@ describe('medtune train', () => {
     writeFileSync(f, JSON.stringify({ z: 3 }));
     assert.throws(() => classWeightsFor(f, ex, ['x', 'y'], false), /labels the data does not have: z/);
     const out = path.join(work, 'grouped');
-    await runTrain({ ...base(out), epochs: 1, classWeights: 'balanced', groupColumn: 'doc', groupRegex: '^(doc\\d+)_s' }, quiet);
+    const lines: string[] = [];
+    await runTrain({ ...base(out), epochs: 1, classWeights: 'balanced', groupColumn: 'doc', groupRegex: '^(doc\\d+)_s', deid: true }, (l) => lines.push(l));
+    assert.ok(lines.some((l) => /de-identified before tokenising \(--deid, operator tag\): \d+ PHI entities/.test(l)), lines.join('\n'));
     const m = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
     assert.equal(m.grouped.column, 'doc');
     assert.ok(m.grouped.groups > 0 && m.grouped.groups < m.n);

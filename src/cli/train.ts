@@ -12,6 +12,7 @@ import { Tokenizer } from '../text/tokenizer.js';
 import { encodeExamples, readLabeled, stratifiedSplit, summarize, type Example } from '../data/dataset.js';
 import { DEFAULT_TRAIN_CONFIG, listCheckpoints, Trainer, type EvalResult, type TrainConfig, type TrainerHooks } from '../train/trainer.js';
 import { readSafetensors } from '../io/safetensors.js';
+import { deidentify, type Operator } from '../deid/anonymize.js';
 import { modelMaxLength } from './predict.js';
 import { MedtuneError } from '../tensor/errors.js';
 import { writeEvalReport } from '../evaluate/report.js';
@@ -54,6 +55,9 @@ export interface TrainCliOptions {
   threshold?: number;
   /** a checkpoint folder, or true for the latest in --output-dir */
   resume?: string | boolean;
+  /** de-identify texts before tokenising */
+  deid?: boolean;
+  deidOperator?: Operator;
 }
 
 /** --class-weights balanced (n / (C·n_c); multi-label: negatives / positives per label) or a JSON file {label: w}. */
@@ -99,6 +103,21 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
     log(`no --validation file: holding out ${valEx.length} rows (${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`);
   }
   const testEx = o.test ? (await readLabeled(o.test, { ...readOpts, labels: trainData.labels })).examples : [];
+  if (o.deid) {
+    const operator = o.deidOperator ?? 'tag';
+    let n = 0;
+    for (const ex of [...trainEx, ...valEx, ...testEx]) {
+      const r = deidentify(ex.text, { operator, secret: process.env.MEDTUNE_DEID_SECRET });
+      n += r.entities.length;
+      ex.text = r.text;
+      if (ex.pair !== undefined) {
+        const p = deidentify(ex.pair, { operator, secret: process.env.MEDTUNE_DEID_SECRET });
+        n += p.entities.length;
+        ex.pair = p.text;
+      }
+    }
+    log(`de-identified before tokenising (--deid, operator ${operator}): ${n} PHI entities replaced in ${trainEx.length + valEx.length + testEx.length} texts`);
+  }
   const loaded = await loadClassifier(o.model, { labels: trainData.labels, problemType: trainData.multiLabel ? 'multi_label_classification' : 'single_label_classification', seed: o.seed, log });
   const tok = Tokenizer.fromDir(loaded.dir);
   const maxLength = Math.min(o.maxLength, modelMaxLength(loaded));
@@ -203,6 +222,8 @@ export function registerTrain(program: Command): void {
     .option('--resume [checkpoint]', 'continue from a checkpoint folder (default: the latest in --output-dir)')
     .option('--class-weights <spec>', '"balanced" or a JSON file {label: weight}')
     .option('--threshold <p>', 'multi-label decision threshold', num('--threshold'), 0.5)
+    .option('--deid', 'de-identify every text (PHI -> [TAG]) before tokenising')
+    .option('--deid-operator <op>', 'with --deid: tag | surrogate | redact | mask | hash', 'tag')
     .option('--group-column <name>', 'aggregate predictions per group for the final metrics (multi-label: union)')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
     .option('--threads <n>', 'threads', int('--threads'))

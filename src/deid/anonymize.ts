@@ -129,8 +129,20 @@ function scramble(value: string, h: Buffer): string {
   });
 }
 
+const surrogateCache = new Map<string, string>();
+
 /** A realistic fake for an entity value, the same for the same (type, value, secret). */
 export function surrogate(type: string, value: string, secret: string): string {
+  const key = `${secret}\u0000${type}\u0000${value.trim().toLowerCase()}`;
+  const hit = surrogateCache.get(key);
+  if (hit !== undefined) return hit;
+  const made = makeSurrogate(type, value, secret);
+  if (surrogateCache.size > 200_000) surrogateCache.clear();
+  surrogateCache.set(key, made);
+  return made;
+}
+
+function makeSurrogate(type: string, value: string, secret: string): string {
   const h = hmac(secret, `${type}:${value.trim().toLowerCase()}`);
   const pick = (xs: string[], k: number) => xs[h.readUInt32BE(k) % xs.length]!;
   const L = lists();

@@ -19,6 +19,8 @@ export interface Gazetteers {
   places: Set<string>;
   /** longest place name in words, to bound multi-word lookups */
   maxPlaceWords: number;
+  /** first words of multi-word place names ("saint", "new", "costa"): only these start a multi-word lookup */
+  placeFirstWords: Set<string>;
 }
 
 let cache: Gazetteers | null = null;
@@ -47,7 +49,12 @@ export function gazetteers(): Gazetteers {
   }
   for (const set of [firstNames, lastNames, places]) for (const w of COMMON_WORDS) set.delete(w);
   let maxPlaceWords = 1;
-  for (const p of places) maxPlaceWords = Math.max(maxPlaceWords, p.split(' ').length);
-  cache = { firstNames, lastNames, places, maxPlaceWords: Math.min(maxPlaceWords, 5) };
+  const placeFirstWords = new Set<string>();
+  for (const p of places) {
+    const words = p.split(' ');
+    maxPlaceWords = Math.max(maxPlaceWords, words.length);
+    if (words.length > 1) placeFirstWords.add(words[0]!);
+  }
+  cache = { firstNames, lastNames, places, maxPlaceWords: Math.min(maxPlaceWords, 5), placeFirstWords };
   return cache;
 }

@@ -225,7 +225,7 @@ export const placeRecognizer: Recognizer = (text, ctx) => {
         continue;
       }
     }
-    for (let n = Math.min(g.maxPlaceWords, toks.length - i); n >= 1; n--) {
+    for (let n = g.placeFirstWords.has(t.lower) ? Math.min(g.maxPlaceWords, toks.length - i) : 1; n >= 1; n--) {
       const span = text.slice(toks[i]!.start, toks[i + n - 1]!.end);
       const key = span.toLowerCase();
       if (n === 1 && (COMMON_WORDS.has(key) || ctx.allow.has(key) || key.length < 3)) continue;
