@@ -3,15 +3,14 @@
  * writing the same format; JSONL rows also get `entities` with offsets into the original text.
  * `medtune deid-eval`: precision / recall / F1 / F2 per type on a Presidio-format gold file.
  */
-import { createWriteStream, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { deidentify, type Operator } from '../deid/anonymize.js';
 import { evaluateDeid, type GoldDoc } from '../deid/evaluate.js';
 import { formatOf, pickColumn, readRows, TEXT_COLUMNS, DataError, type Row } from '../data/readers.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { atomicWriteStream, writeFileAtomic } from '../io/atomic.js';
 import { MedtuneError } from '../tensor/errors.js';
 
 export interface DeidCliOptions {
@@ -46,9 +45,8 @@ export async function runDeid(o: DeidCliOptions): Promise<{ rows: number; mbPerS
   }
   const allowList = listFile(o.allow);
   const denyList = listFile(o.deny);
-  const tmp = path.join(path.dirname(o.output), `.${path.basename(o.output)}.${process.pid}.tmp`);
-  const out = createWriteStream(tmp);
-  const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((res) => out.once('drain', () => res())));
+  const out = atomicWriteStream(o.output);
+  const write = out.write;
   const counts: Record<string, number> = {};
   let rows = 0;
   let bytes = 0;
@@ -75,11 +73,9 @@ export async function runDeid(o: DeidCliOptions): Promise<{ rows: number; mbPerS
       rows++;
       if (rows % 20000 === 0) log(`  ${rows} rows, ${(bytes / 1e6 / ((performance.now() - t0) / 1000)).toFixed(2)} MB/s`);
     }
-    await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
-    renameSync(tmp, o.output);
+    await out.commit();
   } catch (e) {
-    out.destroy();
-    rmSync(tmp, { force: true });
+    out.abort();
     throw e;
   }
   const secs = (performance.now() - t0) / 1000;

@@ -1,6 +1,5 @@
 /** `medtune predict`: run a classifier over a CSV/TSV/JSONL file and write one JSON object per row. */
-import { createWriteStream, renameSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { atomicWriteStream } from '../io/atomic.js';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { loadClassifier, type LoadedClassifier } from '../models/auto.js';
@@ -60,14 +59,13 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   const maxLength = Math.min(o.maxLength ?? 512, modelMaxLength(loaded));
   const batchSize = o.batchSize ?? 32;
   const problemType = loaded.model.problemType();
-  const tmp = path.join(path.dirname(o.output), `.${path.basename(o.output)}.${process.pid}.tmp`);
-  const out = createWriteStream(tmp);
+  const out = atomicWriteStream(o.output);
   const t0 = performance.now();
   let rows = 0;
   let truncated = 0;
   let textCol: string | undefined;
   let pairCol: string | undefined;
-  const flush = (batch: Row[]) => {
+  const flush = async (batch: Row[]) => {
     if (!batch.length) return;
     const texts = batch.map((r) => String(r[textCol!] ?? ''));
     const pairs = pairCol ? batch.map((r) => String(r[pairCol!] ?? '')) : null;
@@ -81,7 +79,7 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
       token_type_ids: tensor(enc.token_type_ids.flat(), [B, T], 'int32'),
     }).logits.toArray()));
     const C = logits.length / B;
-    for (let i = 0; i < B; i++) out.write(JSON.stringify(toPrediction(logits.slice(i * C, (i + 1) * C), loaded.labels, problemType, !!o.logits, o.threshold)) + '\n');
+    for (let i = 0; i < B; i++) await out.write(JSON.stringify(toPrediction(logits.slice(i * C, (i + 1) * C), loaded.labels, problemType, !!o.logits, o.threshold)) + '\n');
     rows += B;
     if (rows % (batchSize * 20) === 0) log(`  ${rows} rows, ${(rows / ((performance.now() - t0) / 1000)).toFixed(1)} rows/s`);
   };
@@ -96,20 +94,18 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
       }
       batch.push(row);
       if (batch.length === batchSize) {
-        flush(batch);
+        await flush(batch);
         batch = [];
       }
     }
-    flush(batch);
-    await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
-    renameSync(tmp, o.output);
+    await flush(batch);
+    if (rows === 0) throw new DataError(`${o.input} has no rows`);
+    await out.commit();
   } catch (e) {
-    out.destroy();
-    rmSync(tmp, { force: true });
+    out.abort();
     throw e;
   }
   const seconds = (performance.now() - t0) / 1000;
-  if (rows === 0) throw new DataError(`${o.input} has no rows`);
   log(`wrote ${rows} predictions to ${o.output} in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(1)} rows/s)${truncated ? `; ${truncated} texts were truncated to ${maxLength} tokens` : ''}`);
   return { rows, seconds };
 }
