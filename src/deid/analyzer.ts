@@ -27,8 +27,8 @@ export interface AnalyzeOptions {
   recognizers?: Recognizer[];
 }
 
-/** Disease and test eponyms that look like surnames. */
-export const DEFAULT_ALLOW = ['parkinson', "parkinson's", 'hodgkin', "hodgkin's", 'crohn', "crohn's", 'alzheimer', "alzheimer's", 'addison', "addison's", 'cushing', "cushing's", 'graves', 'hashimoto', 'huntington', "huntington's", 'wilson', "wilson's", 'down', 'bell', "bell's", 'raynaud', "raynaud's", 'sjogren', 'sjögren', 'kaposi', 'barrett', "barrett's", 'tourette', 'asperger', 'guillain', 'barré', 'barre', 'apgar', 'glasgow', 'babinski', 'foley', 'gleason', 'whipple', 'epley', 'heimlich', 'pap', 'doppler', 'holter', 'hartmann', 'nissen', 'roux', 'bishop', 'kernig', 'murphy', "murphy's", 'homan', "homan's", 'lyme', 'ebola', 'zika', 'marburg', 'coxsackie', 'west', 'nile'];
+/** Disease and test eponyms that look like surnames and are (almost) never a person in a note. */
+export const DEFAULT_ALLOW = ['parkinson', "parkinson's", 'hodgkin', "hodgkin's", 'crohn', "crohn's", 'alzheimer', "alzheimer's", 'addison', "addison's", 'cushing', "cushing's", 'hashimoto', "hashimoto's", 'huntington', "huntington's", 'raynaud', "raynaud's", 'sjogren', 'sjögren', "sjögren's", 'kaposi', 'tourette', "tourette's", 'asperger', "asperger's", 'guillain', 'barré', 'barre', 'apgar', 'glasgow', 'babinski', 'foley', 'gleason', 'whipple', 'epley', 'heimlich', 'doppler', 'holter', 'nissen', 'kernig', 'brudzinski', 'lyme', 'ebola', 'zika', 'marburg', 'coxsackie', 'epstein', 'legionella', 'kawasaki', 'guthrie', 'schilling', 'wegener', "wegener's", 'bence'];
 
 export function analyze(text: string, o: AnalyzeOptions = {}): Entity[] {
   const allow = new Set([...DEFAULT_ALLOW, ...(o.allowList ?? []).map((w) => w.toLowerCase())]);

@@ -86,10 +86,12 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
   regexRecognizer('date_numeric', 'DATE_TIME', /\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b/g, 0.85),
   regexRecognizer('date_iso', 'DATE_TIME', /\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\b/g, 0.95),
   regexRecognizer('date_text', 'DATE_TIME', new RegExp(`\\b(?:\\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:${MONTHS})\\.?(?:,? \\d{4})?|(?:${MONTHS})\\.? \\d{1,2}(?:st|nd|rd|th)?(?:,? \\d{4})?|(?:${MONTHS}) \\d{4})\\b`, 'gi'), 0.9),
+  regexRecognizer('date_dmy_hyphen', 'DATE_TIME', new RegExp(`\\b\\d{1,2}[- ](?:${MONTHS})[- ](?:\\d{4}|\\d{2})\\b`, 'gi'), 0.9),
   regexRecognizer('weekday', 'DATE_TIME', /\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b/g, 0.4),
   regexRecognizer('time', 'DATE_TIME', /\b(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s?[ap]\.?m\.?)?\b/gi, 0.5),
   // ages over 89
   regexRecognizer('age_over_89', 'AGE', /\b(?:9\d|1[0-4]\d)(?:[- ](?:years?|yrs?|yo|y\/o|year-old|years-old)(?:[- ]old)?|yo\b|y\/o)/gi, 0.9),
+  regexRecognizer('age_labelled', 'AGE', /\b(?:age|aged)\s{0,3}:?\s{0,3}((?:9\d|1[0-4]\d))\b/gi, 0.85, undefined, 1),
   // phones: 7-15 digits in groups, optional country code, parentheses and extension
   regexRecognizer('phone_plain', 'PHONE_NUMBER', /(?<![\d.-])(?:\+?\d{1,3}[ -])?\d{10,11}(?![\d.-])/g, 0.5),
   regexRecognizer('phone', 'PHONE_NUMBER', /(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\b\d{2,4}(?:[ .-]\d{2,8}){1,4}(?:\s?(?:x|ext\.?)\s?\d{1,6})?\b|(?:\+\d{1,3}[ .-]?)?\(\d{1,4}\)[ .-]?\d{3,4}(?:[ .-]?\d{2,4}){0,2}(?:\s?(?:x|ext\.?)\s?\d{1,6})?\b/g, 0.6, (m) => {
@@ -100,13 +102,15 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
     return true;
   }),
   // identifiers introduced by a label: MRN, account, health plan, licence, device, vehicle ...
-  regexRecognizer('labelled_id', 'ID', /\b(?:MRN|medical record(?: number| no\.?)?|record (?:no\.?|number|#)|acct\.?|account(?: number| no\.?)?|health plan(?: (?:id|number|no\.?))?|member id|policy(?: (?:id|number|no\.?))?|insurance id|licen[cs]e(?: (?:number|no\.?|#))?|DEA|NPI|device(?: (?:id|serial))?|serial(?: number| no\.?)?|VIN|plate(?: number)?|passport(?: number| no\.?)?|medicare(?: number| no\.?| id)?|medicaid(?: number| no\.?| id)?|ID(?: number)?)\s{0,3}(?:(?:#|:|no\.?|number)\s{0,3}){0,2}(?:is\s)?([A-Z0-9][A-Z0-9-]{3,24})\b/gi, 0.9, (m) => /\d/.test(m), 1),
+  regexRecognizer('labelled_id', 'ID', /\b(?:MRN|MR\s?#|medical record(?: number| no\.?)?|record (?:no\.?|number|#)|specimen(?: (?:id|no\.?|number|#))?|accession(?: (?:no\.?|number|#))?|lot(?: (?:no\.?|number|#))?|encounter(?: (?:id|no\.?|number|#))|acct\.?|account(?: number| no\.?)?|health plan(?: (?:id|number|no\.?))?|member id|policy(?: (?:id|number|no\.?))?|insurance id|licen[cs]e(?: (?:number|no\.?|#))?|DEA|NPI|device(?: (?:id|serial))?|serial(?: number| no\.?)?|VIN|plate(?: number)?|passport(?: number| no\.?)?|medicare(?: number| no\.?| id)?|medicaid(?: number| no\.?| id)?|ID(?: number)?)\s{0,3}(?:(?:#|:|no\.?|number)\s{0,3}){0,2}(?:is\s)?([A-Z0-9][A-Z0-9-]{3,24})\b/gi, 0.9, (m) => /\d/.test(m), 1),
   regexRecognizer('driver_license', 'US_DRIVER_LICENSE', /\b(?:driver'?s? licen[cs]e|DL)(?: (?:number|no\.?|#))?\s{0,3}:?\s{0,3}([A-Za-z]?\d{6,14}[A-Za-z]?)\b/gi, 0.9, undefined, 1),
   // street addresses: number + up to 4 words + street type, optional unit
   regexRecognizer('street_address', 'ADDRESS', new RegExp(`\\b(?:\\d{1,5} )?\\d{1,6}[A-Za-z]?(?: (?:\\d{1,4}(?:st|nd|rd|th)|[\\p{Lu}\\p{Ll}][\\p{L}'.-]{0,30})){1,4} (?:${STREET})\\b\\.?(?:,? (?:Apt\\.?|Suite|Unit|#) ?\\w{1,6})?`, 'gu'), 0.85),
   regexRecognizer('street_number_after', 'ADDRESS', new RegExp(`\\b\\p{Lu}[\\p{L}'-]{1,30}(?:${STREET.split('|').filter((s) => s.length > 3 && s[0] === s[0]!.toLowerCase()).join('|')}) \\d{1,5}\\b`, 'gu'), 0.8),
-  regexRecognizer('street_name_number', 'ADDRESS', /\b(?:\d{1,5} ){0,2}\p{Lu}[\p{L}'.-]{2,30}(?: \p{Lu}[\p{L}'.-]{1,30}){0,2} \d{1,4}[A-Za-z]?\b(?!\s?(?:%|mg|ml|kg|years?|yrs?|days?|weeks?|months?|hours?|minutes?|times|mmHg|bpm))/gu, 0.65, (m) => !/^(?:\d+ )?(?:Type|Chapter|Room|Page|Grade|Stage|Level|Step|Phase|Day|Week|Year|Class|Figure|Table|Section|Version|Vol|No|Number|Item|Question|Lot|Batch|Bed|Floor|Age|Aged|Apgar|Score|Hour|Since|Until|For|On|At|In|And|The|Of|Mg|Ml)\b/i.test(m.trim()) && m.trim().split(/\s+/).some((w) => /^\p{L}/u.test(w) && !englishWords().has(w.toLowerCase()))),
+  regexRecognizer('street_name_number', 'ADDRESS', /\b(?:\d{1,5} ){0,2}\p{Lu}[\p{L}'.-]{2,30}(?: \p{Lu}[\p{L}'.-]{1,30}){0,2} \d{1,4}[A-Za-z]?\b(?!\s?(?:%|mg|ml|kg|years?|yrs?|days?|weeks?|months?|hours?|minutes?|times|mmHg|bpm))/gu, 0.65, (m) => !/^(?:\d+ )?(?:Type|Chapter|Room|Page|Grade|Stage|Level|Step|Phase|Day|Week|Year|Class|Figure|Table|Section|Version|Vol|No|Number|Item|Question|Lot|Batch|Bed|Floor|Age|Aged|Apgar|Score|Hour|Since|Until|For|On|At|In|And|The|Of|Mg|Ml)\b/i.test(m.trim()) && m.trim().split(/\s+/).some((w) => /^\p{L}/u.test(w) && !englishWords().has(w.toLowerCase())) && !/^(?:\d+ )*\p{Lu}{2,5}\s\d/u.test(m.trim())),
   regexRecognizer('zip_alone', 'ADDRESS', /(?<![\d$.,-])\b\d{5}(?:-\d{4})?\b(?![.,]\d)(?!\s?(?:%|mg|ml|kg|units?|cells|copies|IU|\/))/g, 0.45),
+  // US military and post-office boxes: "PSC 7004, Box 8380 / APO AP 11949", "P.O. Box 15"
+  regexRecognizer('military_po_box', 'ADDRESS', /\b(?:(?:PSC|CMR|Unit) \d{1,5},? Box \d{1,5}(?:,?\s{1,3}(?:APO|FPO|DPO) (?:AA|AE|AP) \d{5})?|P\.? ?O\.? Box \d{1,6})\b/gi, 0.85),
   regexRecognizer('unit', 'ADDRESS', /\b(?:Apt\.?|Apartment|Suite|Unit|Room|Bldg\.?) ?#?\d{1,6}[A-Za-z]?\b/g, 0.7),
   regexRecognizer('zip_with_state', 'ADDRESS', /\b[A-Z]{2},? \d{5}(?:-\d{4})?\b/g, 0.8),
   regexRecognizer('zip_labelled', 'ADDRESS', /\b(?:ZIP|zip code|postal code|postcode)\s{0,3}:?\s{0,3}(\d{4,5}(?:-\d{4})?)\b/gi, 0.9, undefined, 1),
@@ -115,11 +119,24 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
 ];
 
 const TITLES = /^(?:dr|mr|mrs|ms|miss|mx|prof|sir|madam|dame|rn|np|pa|md|nurse|doctor)\.?$/i;
+/**
+ * Eponyms that are also common surnames (Wilson, Bell, Murphy, Barrett, Graves, Down, ...): not a name only when a
+ * clinical word follows ("Wilson disease", "Bell's palsy", "Murphy's sign", "Barrett's esophagus").
+ */
+const CONTEXT_EPONYMS = new Set(['wilson', 'bell', 'murphy', 'barrett', 'graves', 'down', 'bishop', 'homan', 'homans', 'hartmann', 'roux', 'pap', 'west', 'turner', 'marfan', 'reiter', 'paget', 'bright', 'still', 'conn', 'horner', 'charcot', 'meniere', 'ménière', 'osgood', 'tay', 'sachs', 'fallot', 'bartholin', 'dupuytren', 'colles', 'baker', 'lou', 'gehrig']);
+const EPONYM_FOLLOW = /^(?:['’]s)?[ -](?:disease|syndrome|sign|signs|palsy|esophagus|oesophagus|procedure|test|smear|score|scale|criteria|phenomenon|maneuver|manoeuvre|reflex|triad|ulcer|cyst|fracture|contracture|tetralogy|anomaly|nile|gehrig|nodes?|lymphoma|sarcoma|virus|fever)\b/i;
 const LOCATION_CONTEXT = /\b(?:in|from|to|at|near|visiting|visited|lives in|living in|born in|moved to|travel(?:l?ed)? to|city of|town of|village of)\s$/i;
 const ORG_CONTEXT = /\b(?:works? (?:at|for)|working (?:at|for)|employed (?:at|by)|employer:?|company:?|firm|joined|hired by|job at|position at|transferred from|admitted to|seen at)\s(?:the\s)?$/i;
 const NAME_CONTEXT = /\b(?:name is|named|patient|pt\.?|seen by|dear|signed|attending|physician|surgeon|resident|referred by|referring|son|daughter|wife|husband|mother|father|brother|sister|nurse|mr\.?|mrs\.?|ms\.?|dr\.?)\s*:?\s*$/i;
 
 const WORD = /[\p{L}][\p{L}'’.-]{0,40}/gu;
+
+/** Allow-listed words (and hyphenated pairs of them), and surname-like eponyms followed by a clinical word. */
+function allowedToken(text: string, t: Tok, ctx: RecognizerContext): boolean {
+  if (ctx.allow.has(t.lower) || (t.lower.includes('-') && t.lower.split('-').every((p) => ctx.allow.has(p)))) return true;
+  const base = t.lower.replace(/['’]s$/, '');
+  return CONTEXT_EPONYMS.has(base) && EPONYM_FOLLOW.test(text.slice(t.end - (base.length < t.lower.length ? 2 : 0), t.end + 16));
+}
 
 export interface Tok {
   w: string;
@@ -163,12 +180,14 @@ export const nameRecognizer: Recognizer = (text, ctx) => {
     return true;
   };
   const isName = (t: Tok) => !ctx.allow.has(t.lower) && !COMMON_WORDS.has(t.lower) && (g.firstNames.has(t.lower) || g.lastNames.has(t.lower));
-  const capWord = (t: Tok | undefined) => !!t && t.cap && !COMMON_WORDS.has(t.lower) && !ctx.allow.has(t.lower) && !TITLES.test(t.w) && t.w.length > 1;
+  const allowed = (t: Tok) => allowedToken(text, t, ctx);
+  const capWord = (t: Tok | undefined) => !!t && t.cap && !COMMON_WORDS.has(t.lower) && !allowed(t) && !TITLES.test(t.w) && t.w.length > 1;
   const adjacent = (a: Tok, b: Tok) => /^[ \t]{1,2}$/.test(text.slice(a.end, b.start));
   const PARTICLES = /^(?:van|von|der|den|de|del|della|di|da|du|la|le|bin|ibn|al|el|ter|ten|st\.?)$/;
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
     let score = 0;
+    if (allowed(t)) continue;
     if (capWord(t) && isName(t)) score = g.firstNames.has(t.lower) ? 0.7 : 0.6;
     else if (i > 0 && TITLES.test(toks[i - 1]!.w) && /^(?:dr|mr|mrs|ms|miss|mx|prof)\.?$/i.test(toks[i - 1]!.w) && adjacent(toks[i - 1]!, t) && !COMMON_WORDS.has(t.lower)) score = 0.8;
     else if (capWord(t) && NAME_CONTEXT.test(text.slice(Math.max(0, t.start - 30), t.start))) score = 0.55;
@@ -211,6 +230,7 @@ export const placeRecognizer: Recognizer = (text, ctx) => {
   const out: Finding[] = [];
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
+    if (allowedToken(text, t, ctx)) continue;
     if (!t.cap) {
       // lower-case place names only when long, unambiguous and in the list ("vanuatu", "bahrain")
       if (t.w.length >= 6 && g.places.has(t.lower) && !COMMON_WORDS.has(t.lower) && !ctx.allow.has(t.lower) && !englishWords().has(t.lower)) out.push({ type: 'LOCATION', start: t.start, end: t.end, score: 0.45, recognizer: 'place' });
