@@ -34,13 +34,14 @@ export async function runDemo(o: { outputDir: string; model?: string; seed: numb
     log(`WordPiece vocabulary of ${vocabSize} tokens built from the training texts; a 2-layer BERT (hidden 128) initialised from scratch`);
   }
   const fromScratch = !o.model;
-  const { metrics } = await runTrain({
+  const { metrics, baseline } = await runTrain({
     model, train: path.join(dataDir, 'train.csv'), test: path.join(dataDir, 'test.csv'), outputDir: o.outputDir,
     epochs: o.epochs ?? (fromScratch ? 12 : 5), learningRate: fromScratch ? 1e-3 : 1e-4, batchSize: 32, maxLength: 64, weightDecay: 0.01,
     warmup: 0.1, scheduler: 'linear', seed: o.seed, evalEvery: 0, gradAccum: 1, maxGradNorm: 1, labelSmoothing: 0, validationSplit: 0.1,
   }, log);
   const acc = (metrics as { accuracy: number }).accuracy;
-  log(`\ndemo test accuracy ${acc.toFixed(3)} on ${test.length} held-out descriptions. Try it on your own text:`);
+  const bacc = baseline ? (baseline.accuracy as number) : null;
+  log(`\ndemo test accuracy ${acc.toFixed(3)} on ${test.length} held-out descriptions${bacc !== null ? ` (TF-IDF + logistic regression baseline: ${bacc.toFixed(3)} — always compare)` : ''}. Try it on your own text:`);
   log(`  echo '{"text":"burning when I pee and cloudy urine"}' > note.jsonl && npx medtune predict --model ${path.join(o.outputDir, 'best_model')} --input note.jsonl --output out.jsonl`);
   return acc;
 }

@@ -16,6 +16,8 @@ import { deidentify, type Operator } from '../deid/anonymize.js';
 import { modelMaxLength } from './predict.js';
 import { MedtuneError } from '../tensor/errors.js';
 import { writeEvalReport } from '../evaluate/report.js';
+import { tfidfLogRegBaseline } from '../evaluate/baseline.js';
+import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from '../evaluate/metrics.js';
 import type { SchedulerName } from '../train/schedule.js';
 import { setThreads } from '../tensor/backend.js';
 
@@ -55,6 +57,8 @@ export interface TrainCliOptions {
   threshold?: number;
   /** a checkpoint folder, or true for the latest in --output-dir */
   resume?: string | boolean;
+  /** fit and report the TF-IDF + logistic-regression baseline beside the model (default on) */
+  baseline?: boolean;
   /** de-identify texts before tokenising */
   deid?: boolean;
   deidOperator?: Operator;
@@ -89,7 +93,22 @@ export function classWeightsFor(spec: string, examples: Example[], labels: strin
   return labels.map((l) => (typeof obj[l] === 'number' ? obj[l]! : 1));
 }
 
-export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ metrics: EvalResult['metrics']; outputDir: string }> {
+/** Metrics of baseline probabilities on a split (and per group when asked), without the per-class tables. */
+function baselineMetrics(probs: number[][], examples: Example[], labels: string[], multi: boolean, threshold: number, groupColumn?: string): Record<string, unknown> {
+  const strip = (m: object) => Object.fromEntries(Object.entries(m).filter(([k]) => !['per_class', 'per_label', 'confusion'].includes(k)));
+  const metricsOf = (pred: (number | number[])[], gold: (number | number[])[]) => (multi
+    ? multiLabelMetrics(pred as number[][], gold as number[][], labels)
+    : singleLabelMetrics(pred as number[], gold as number[], labels));
+  const pred = probs.map((p) => (multi ? p.map((v) => (v >= threshold ? 1 : 0)) : p.indexOf(Math.max(...p))));
+  const out: Record<string, unknown> = { method: 'tfidf-1-2gram-sublinear+logreg-C10', ...strip(metricsOf(pred, examples.map((e) => e.label))) };
+  if (groupColumn) {
+    const g = groupPredictions(examples.map((e) => e.group ?? ''), examples.map((e) => e.label), probs, multi, threshold);
+    out.grouped = strip(metricsOf(g.pred, g.gold));
+  }
+  return out;
+}
+
+export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ metrics: EvalResult['metrics']; outputDir: string; baseline: Record<string, unknown> | null }> {
   const t0 = performance.now();
   if (o.threads) setThreads(o.threads);
   const readOpts = { textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: o.multiLabel, labelDelimiter: o.labelDelimiter, groupColumn: o.groupColumn, groupRegex: o.groupRegex };
@@ -163,17 +182,25 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
   saveClassifier(bestDir, loaded.model, loaded.config, loaded.dir);
   const final = te ?? va;
   let metrics: EvalResult['metrics'] | null = null;
+  let baseline: Record<string, unknown> | null = null;
   if (final) {
     const r = trainer.evaluate(final);
     metrics = r.metrics;
+    if (o.baseline !== false) {
+      const tb = performance.now();
+      const probs = tfidfLogRegBaseline(trainEx.map((e) => e.text + (e.pair ? ` ${e.pair}` : '')), trainEx.map((e) => e.label), final.examples.map((e) => e.text + (e.pair ? ` ${e.pair}` : '')), trainData.labels.length, trainData.multiLabel);
+      baseline = baselineMetrics(probs, final.examples, trainData.labels, trainData.multiLabel, cfg.threshold, o.groupColumn);
+      const fmt = (m: Record<string, unknown>) => ['accuracy', 'f1_macro', 'f1_micro'].filter((k) => typeof m[k] === 'number').map((k) => `${k} ${(m[k] as number).toFixed(4)}`).join(', ');
+      log(`baseline (TF-IDF 1-2 grams + logistic regression, C=10${trainData.multiLabel ? ', one-vs-rest, balanced' : ''}; ${((performance.now() - tb) / 1000).toFixed(0)} s): ${fmt(baseline)}${baseline.grouped ? `; grouped: ${fmt(baseline.grouped as Record<string, unknown>)}` : ''}`);
+    }
     await writeEvalReport({ outputDir: o.outputDir, split: te ? 'test' : 'validation', examples: final.examples, result: r, labels: trainData.labels, multiLabel: trainData.multiLabel,
-      groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold: cfg.threshold, extra: { train_seconds: (performance.now() - t0) / 1000 }, log });
+      groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold: cfg.threshold, extra: { train_seconds: (performance.now() - t0) / 1000, ...(baseline ? { baseline } : {}) }, log });
   }
   log(`best model:  ${bestDir}`);
   if (final) log(`metrics:     ${path.join(o.outputDir, 'metrics.json')} (${te ? 'test' : 'validation'}), predictions: ${path.join(o.outputDir, 'predictions.jsonl')}${trainData.multiLabel ? '' : `, ${path.join(o.outputDir, 'confusion_matrix.svg')}`}`);
   log(`logs:        ${path.join(o.outputDir, 'metrics.jsonl')}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   if (!metrics) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'NO_EVAL_DATA');
-  return { metrics, outputDir: o.outputDir };
+  return { metrics, outputDir: o.outputDir, baseline };
 }
 
 const num = (name: string, min = 0) => (v: string): number => {
@@ -222,6 +249,7 @@ export function registerTrain(program: Command): void {
     .option('--resume [checkpoint]', 'continue from a checkpoint folder (default: the latest in --output-dir)')
     .option('--class-weights <spec>', '"balanced" or a JSON file {label: weight}')
     .option('--threshold <p>', 'multi-label decision threshold', num('--threshold'), 0.5)
+    .option('--no-baseline', 'skip the TF-IDF + logistic-regression baseline reported beside the model')
     .option('--deid', 'de-identify every text (PHI -> [TAG]) before tokenising')
     .option('--deid-operator <op>', 'with --deid: tag | surrogate | redact | mask | hash', 'tag')
     .option('--group-column <name>', 'aggregate predictions per group for the final metrics (multi-label: union)')
