@@ -34,9 +34,14 @@ export async function runDemo(o: { outputDir: string; model?: string; seed: numb
     log(`WordPiece vocabulary of ${vocabSize} tokens built from the training texts; a 2-layer BERT (hidden 128) initialised from scratch`);
   }
   const fromScratch = !o.model;
+  let epochs = o.epochs ?? (fromScratch ? 12 : 5);
+  if (o.epochs === undefined && backendName() === 'js') {
+    epochs = fromScratch ? 4 : 2;
+    log(`the native backend is not built, so the demo trains ${epochs} epochs on the slow TypeScript backend (see the warning above to install it)`);
+  }
   const { metrics, baseline } = await runTrain({
     model, train: path.join(dataDir, 'train.csv'), test: path.join(dataDir, 'test.csv'), outputDir: o.outputDir,
-    epochs: o.epochs ?? (fromScratch ? 12 : 5), learningRate: fromScratch ? 1e-3 : 1e-4, batchSize: 32, maxLength: 64, weightDecay: 0.01,
+    epochs, learningRate: fromScratch ? 1e-3 : 1e-4, batchSize: 32, maxLength: 64, weightDecay: 0.01,
     warmup: 0.1, scheduler: 'linear', seed: o.seed, evalEvery: 0, gradAccum: 1, maxGradNorm: 1, labelSmoothing: 0, validationSplit: 0.1,
   }, log);
   const acc = (metrics as { accuracy: number }).accuracy;

@@ -149,21 +149,34 @@ export const jsKernels: Kernels = {
   },
 
   gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch) {
+    // The innermost loop walks memory contiguously (the fallback backend must not be hopelessly slow);
+    // accumulation in double precision.
+    const acc = new Float64Array(N);
+    const bt_ = transB ? new Float32Array(K * N) : null;
     for (let bt = 0; bt < batch; bt++) {
       const oa = bt * strideA;
-      const ob = bt * strideB;
+      let Bm: Float32Array = B;
+      let ob = bt * strideB;
+      let ldB = ldb;
+      if (bt_) {
+        // B stored N×K: transpose it once so that the inner loop below is contiguous
+        for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) bt_[k * N + j] = B[ob + j * ldb + k]!;
+        Bm = bt_;
+        ob = 0;
+        ldB = N;
+      }
       const oc = bt * strideC;
       for (let i = 0; i < M; i++) {
-        for (let j = 0; j < N; j++) {
-          let s = 0;
-          for (let k = 0; k < K; k++) {
-            const av = transA ? A[oa + k * lda + i]! : A[oa + i * lda + k]!;
-            const bv = transB ? B[ob + j * ldb + k]! : B[ob + k * ldb + j]!;
-            s += av * bv;
-          }
-          const ci = oc + i * ldc + j;
-          C[ci] = alpha * s + (beta === 0 ? 0 : beta * C[ci]!);
+        // C[i,:] = Σ_k op(A)[i,k] · op(B)[k,:]
+        acc.fill(0);
+        for (let k = 0; k < K; k++) {
+          const av = transA ? A[oa + k * lda + i]! : A[oa + i * lda + k]!;
+          if (av === 0) continue;
+          const bo = ob + k * ldB;
+          for (let j = 0; j < N; j++) acc[j]! += av * Bm[bo + j]!;
         }
+        const co = oc + i * ldc;
+        for (let j = 0; j < N; j++) C[co + j] = alpha * acc[j]! + (beta === 0 ? 0 : beta * C[co + j]!);
       }
     }
   },
