@@ -16,7 +16,8 @@ const HOSPITALS = ['St. Agnes Hospital', 'Riverside Medical Center', 'Mercy Gene
 const DIAGNOSES = ['community-acquired pneumonia', 'acute decompensated heart failure', 'NSTEMI', 'diabetic ketoacidosis', 'COPD exacerbation', 'cellulitis of the left leg', 'acute pyelonephritis', "Parkinson's disease with falls", "Crohn's disease flare", 'Hodgkin lymphoma, on chemotherapy'];
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
-class Doc {
+/** Builds a document and records its PHI spans (Presidio's format) as they are appended. */
+export class Doc {
   text = '';
   spans: GoldDoc['spans'] = [];
   add(s: string): this {

@@ -6,6 +6,7 @@
  */
 import { Generator } from '../tensor/random.js';
 import type { GoldDoc } from './evaluate.js';
+import { Doc } from './clinical-set.js';
 
 const GIVEN = ['Beatriz', 'Oluwaseun', 'Henrik', 'Sun-Hee', 'Dmitri', 'Anneliese', 'Tariq', 'Marisol', 'Kwame', 'Ulrike', 'Esperanza', 'Bogdan', 'Yuki', 'Saoirse', 'Emeka', 'Rosalind', 'Anders', 'Imani', 'Lucian', 'Thandiwe'];
 const FAMILY = ['Achterberg', 'Mbeki', 'Quintero', 'Halvorsen', 'Szymanski', 'Oyelowo', 'Brannigan', 'Yoshida', 'Castellano', 'Delacroix', 'Ferreira', 'Gundersen', 'Iwu', 'Kaczmarek', 'Lindgren', 'Mwangi', "O'Sullivan", 'Papadakis', 'Rautenberg', 'Tshabalala'];
@@ -13,20 +14,6 @@ const PARTS = ['ger', 'lin', 'oka', 'vesk', 'mar', 'ti', 'bron', 'ula', 'dze', '
 const TOWNS = [['Lakewood', 'CO', '80226'], ['Bellingham', 'WA', '98225'], ['Dover', 'DE', '19901'], ['Wausau', 'WI', '54401'], ['Bozeman', 'MT', '59715'], ['Pueblo', 'CO', '81003'], ['Macon', 'GA', '31201'], ['Duluth', 'MN', '55802']] as const;
 const ROADS = ['Birchwood Drive', 'Quarry Road', 'Hawthorne Avenue', 'Chestnut Street', 'Ridgeview Terrace', 'Old Mill Lane', 'Prospect Place', 'Juniper Court'];
 const FACILITIES = ['Holy Cross Hospital', 'Valley View Medical Center', 'Eastside Family Clinic', 'Pinecrest Rehabilitation Institute', 'Bayfront Health', 'University of Wyoming Medical Center'];
-
-class Doc {
-  text = '';
-  spans: GoldDoc['spans'] = [];
-  add(s: string): this {
-    this.text += s;
-    return this;
-  }
-  phi(type: string, s: string): this {
-    this.spans.push({ entity_type: type, start_position: this.text.length, end_position: this.text.length + s.length, entity_value: s });
-    this.text += s;
-    return this;
-  }
-}
 
 export function heldoutClinicalSet(n = 120, seed = 77): GoldDoc[] {
   const g = new Generator(seed);

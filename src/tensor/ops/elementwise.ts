@@ -1,7 +1,7 @@
 /** Elementwise ops with broadcasting, and unary activations. Each op: shape checks, kernel call, gradient. */
 import { empty, record, Tensor } from '../tensor.js';
 import { kernels } from '../backend.js';
-import { broadcastShapes, broadcastStrides, sameShape, stridesOf } from '../shape.js';
+import { broadcastShapes, broadcastStrides, sameShape } from '../shape.js';
 import type { BinaryOp, UnaryOp } from '../kernels.js';
 import { sumTo } from './reduce.js';
 import { ShapeError } from '../errors.js';
@@ -97,4 +97,3 @@ export function copyOf(x: Tensor): Tensor {
   return out;
 }
 
-export { stridesOf };

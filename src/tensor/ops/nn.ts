@@ -1,7 +1,7 @@
 /** Neural-network ops: embedding, layer norm (optionally fused with a residual add), softmax, dropout, attention. */
 import { empty, record, Tensor, zeros } from '../tensor.js';
 import { kernels } from '../backend.js';
-import { fmt, sizeOf } from '../shape.js';
+import { fmt } from '../shape.js';
 import { ShapeError } from '../errors.js';
 import type { Generator } from '../random.js';
 
@@ -133,4 +133,3 @@ export function attentionMaskFromPadding(mask: Tensor): Tensor {
   return out;
 }
 
-export { sizeOf };
