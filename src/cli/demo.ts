@@ -54,7 +54,7 @@ export async function runDemo(o: { outputDir: string; model?: string; seed: numb
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('fine-tune a small BERT on built-in synthetic symptom descriptions -> diagnoses (offline, ~2 min)')
+    .description('fine-tune a small BERT on built-in synthetic symptom descriptions -> diagnoses (offline, under a minute)')
     .option('--output-dir <dir>', 'where data, model and reports go', 'medtune-demo')
     .option('--model <dir-or-name>', 'start from a pretrained checkpoint instead of training from scratch')
     .option('--seed <n>', 'random seed', (v: string) => Number(v), 1)

@@ -217,7 +217,7 @@ const int = (name: string, min = 1) => (v: string): number => {
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('fine-tune a model on a labelled CSV/TSV/JSONL file')
+    .description('fine-tune a model on a labelled CSV/TSV/JSONL/Parquet file')
     .requiredOption('--model <dir-or-name>', 'pretrained model folder or hub name')
     .requiredOption('--train <file>', 'training data')
     .option('--validation <file>', 'validation data (default: a stratified split of --train)')
