@@ -5,8 +5,8 @@
  */
 import { Tensor, empty, parameter, zeros } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
-import { attention, attentionMaskFromPadding, add, slice, reshape, linear, crossEntropy } from '../tensor/ops/index.js';
-import { classificationLoss, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
+import { attention, attentionMaskFromPadding, add, reshape, linear, crossEntropy } from '../tensor/ops/index.js';
+import { classifierOutput, firstToken, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
 import { MedtuneError } from '../tensor/errors.js';
 import type { Activation } from '../tensor/kernels.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
@@ -201,9 +201,7 @@ export class BertPooler extends Module {
   }
   /** tanh(dense(h[:, 0])) */
   forward(h: Tensor): Tensor {
-    const [B, , C] = h.shape as [number, number, number];
-    const cls = reshape(slice(h, 1, 0, 1), [B, C]);
-    return this.dense.forward(cls, 'tanh');
+    return this.dense.forward(firstToken(h), 'tanh');
   }
 }
 
@@ -268,10 +266,7 @@ export class BertForSequenceClassification extends Module {
   forward(inputs: BertInputs & { labels?: Tensor | null }, opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {}): ClassifierOutput {
     const out = this.bert.forward(inputs, opts);
     const pooled = this.dropout.forward(out.pooler_output!, this.training);
-    const logits = this.classifier.forward(pooled);
-    const res: ClassifierOutput = { logits, ...(out.hidden_states ? { hidden_states: out.hidden_states } : {}) };
-    if (inputs.labels) res.loss = classificationLoss(logits, inputs.labels, this.problemType(inputs.labels), opts);
-    return res;
+    return classifierOutput(this.classifier.forward(pooled), out.hidden_states, inputs.labels, this.problemType(inputs.labels ?? undefined), opts);
   }
 }
 

@@ -4,12 +4,12 @@
  */
 import { Tensor, empty } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
-import { attention, attentionMaskFromPadding, reshape, slice } from '../tensor/ops/index.js';
+import { attention, attentionMaskFromPadding } from '../tensor/ops/index.js';
 import { MedtuneError } from '../tensor/errors.js';
 import type { Activation } from '../tensor/kernels.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 import { activationOf, type BertInputs } from './bert.js';
-import { classificationLoss, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
+import { classifierOutput, firstToken, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
 
 /** HF's DistilBertConfig keys. */
 export interface DistilBertConfig {
@@ -158,12 +158,8 @@ export class DistilBertForSequenceClassification extends Module {
   }
   forward(inputs: BertInputs & { labels?: Tensor | null }, opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {}): ClassifierOutput {
     const states = this.distilbert.forward(inputs, opts.outputHiddenStates ?? false);
-    const h = states[states.length - 1]!;
-    const [B, , C] = h.shape as [number, number, number];
-    const pooled = this.pre_classifier.forward(reshape(slice(h, 1, 0, 1), [B, C]), 'relu');
+    const pooled = this.pre_classifier.forward(firstToken(states[states.length - 1]!), 'relu');
     const logits = this.classifier.forward(this.dropout.forward(pooled, this.training));
-    const res: ClassifierOutput = { logits, ...(opts.outputHiddenStates ? { hidden_states: states } : {}) };
-    if (inputs.labels) res.loss = classificationLoss(logits, inputs.labels, this.problemType(inputs.labels), opts);
-    return res;
+    return classifierOutput(logits, opts.outputHiddenStates ? states : undefined, inputs.labels, this.problemType(inputs.labels ?? undefined), opts);
   }
 }

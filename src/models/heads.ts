@@ -1,6 +1,6 @@
 /** What every sequence-classification model shares: problem types, the loss rule, the output shape. */
 import type { Tensor } from '../tensor/tensor.js';
-import { bceWithLogits, crossEntropy, mse, reshape } from '../tensor/ops/index.js';
+import { bceWithLogits, crossEntropy, mse, reshape, slice } from '../tensor/ops/index.js';
 import { MedtuneError } from '../tensor/errors.js';
 
 export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
@@ -38,4 +38,17 @@ export function classificationLoss(logits: Tensor, labels: Tensor, problemType: 
       if (labels.dtype !== 'float32') throw new MedtuneError(`multi-label classification needs float32 0/1 labels [batch, num_labels], got ${labels.describe()}`, 'BAD_INPUT');
       return bceWithLogits(logits, labels, { posWeight: opts.posWeight ?? null });
   }
+}
+
+/** The first token's hidden state ([CLS] / <s>) of h: [B, T, C] -> [B, C]. */
+export function firstToken(h: Tensor): Tensor {
+  const [B, , C] = h.shape as [number, number, number];
+  return reshape(slice(h, 1, 0, 1), [B, C]);
+}
+
+/** The output every *ForSequenceClassification returns: logits, hidden states when asked, loss when labelled. */
+export function classifierOutput(logits: Tensor, hiddenStates: Tensor[] | undefined, labels: Tensor | null | undefined, problemType: ProblemType, opts: ClassifierLossOptions): ClassifierOutput {
+  const res: ClassifierOutput = { logits, ...(hiddenStates ? { hidden_states: hiddenStates } : {}) };
+  if (labels) res.loss = classificationLoss(logits, labels, problemType, opts);
+  return res;
 }

@@ -4,11 +4,11 @@
  */
 import { Tensor, empty } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
-import { add, attentionMaskFromPadding, reshape, slice } from '../tensor/ops/index.js';
+import { add, attentionMaskFromPadding } from '../tensor/ops/index.js';
 import { MedtuneError } from '../tensor/errors.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 import { BertEncoder, type BertConfig, type BertInputs } from './bert.js';
-import { classificationLoss, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
+import { classifierOutput, firstToken, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
 
 export type RobertaConfig = BertConfig;
 
@@ -79,8 +79,7 @@ class RobertaClassificationHead extends Module {
     this.dropout = new Dropout(c.classifier_dropout ?? c.hidden_dropout_prob, gen);
   }
   forward(h: Tensor): Tensor {
-    const [B, , C] = h.shape as [number, number, number];
-    const x = this.dropout.forward(reshape(slice(h, 1, 0, 1), [B, C]), this.training);
+    const x = this.dropout.forward(firstToken(h), this.training);
     return this.out_proj.forward(this.dropout.forward(this.dense.forward(x, 'tanh'), this.training));
   }
 }
@@ -104,8 +103,6 @@ export class RobertaForSequenceClassification extends Module {
   forward(inputs: BertInputs & { labels?: Tensor | null }, opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {}): ClassifierOutput {
     const states = this.roberta.forward(inputs, opts.outputHiddenStates ?? false);
     const logits = this.classifier.forward(states[states.length - 1]!);
-    const res: ClassifierOutput = { logits, ...(opts.outputHiddenStates ? { hidden_states: states } : {}) };
-    if (inputs.labels) res.loss = classificationLoss(logits, inputs.labels, this.problemType(inputs.labels), opts);
-    return res;
+    return classifierOutput(logits, opts.outputHiddenStates ? states : undefined, inputs.labels, this.problemType(inputs.labels ?? undefined), opts);
   }
 }
