@@ -3,6 +3,7 @@ import { atomicWriteStream } from '../io/atomic.js';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { loadClassifier, type LoadedClassifier } from '../models/auto.js';
+import { probabilitiesOf } from '../models/heads.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { DataError, pickColumn, readRows, TEXT_COLUMNS, type Row, type RowFormat } from '../data/readers.js';
 import { noGrad, scope, tensor } from '../tensor/tensor.js';
@@ -40,14 +41,11 @@ export interface Prediction {
 export function toPrediction(row: number[], labels: string[], problemType: string, withLogits: boolean, threshold = 0.5): Prediction {
   if (problemType === 'regression') return { label: row[0]!, score: row[0]!, ...(withLogits ? { logits: row } : {}) };
   if (problemType === 'multi_label_classification') {
-    const p = row.map((x) => 1 / (1 + Math.exp(-x)));
+    const p = probabilitiesOf(row, true);
     const chosen = labels.filter((_, i) => p[i]! >= threshold);
     return { label: chosen, score: Math.max(...p), probabilities: Object.fromEntries(labels.map((l, i) => [l, p[i]!])), ...(withLogits ? { logits: row } : {}) };
   }
-  const mx = Math.max(...row);
-  const e = row.map((x) => Math.exp(x - mx));
-  const s = e.reduce((a, b) => a + b, 0);
-  const p = e.map((x) => x / s);
+  const p = probabilitiesOf(row, false);
   const best = p.indexOf(Math.max(...p));
   return { label: labels[best]!, score: p[best]!, probabilities: Object.fromEntries(labels.map((l, i) => [l, p[i]!])), ...(withLogits ? { logits: row } : {}) };
 }

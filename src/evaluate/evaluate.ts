@@ -4,6 +4,7 @@ import { makeBatches } from '../data/dataset.js';
 import { batchTensors, labelTensor } from '../data/batch.js';
 import { multiLabelMetrics, rocAucOvr, singleLabelMetrics } from './metrics.js';
 import type { SequenceClassifier } from '../models/auto.js';
+import { probabilitiesOf } from '../models/heads.js';
 import type { EvalResult, SplitData } from '../train/trainer.js';
 
 export interface EvaluateOptions {
@@ -30,14 +31,7 @@ export function evaluateModel(model: SequenceClassifier, data: SplitData, o: Eva
       lossSum += out.loss!.item() * idx.length;
       const lg = out.logits.toArray();
       idx.forEach((ex, b) => {
-        const row = lg.slice(b * C, (b + 1) * C);
-        if (o.multiLabel) probabilities[ex] = row.map((x) => 1 / (1 + Math.exp(-x)));
-        else {
-          const mx = Math.max(...row);
-          const e = row.map((x) => Math.exp(x - mx));
-          const s = e.reduce((a, v) => a + v, 0);
-          probabilities[ex] = e.map((x) => x / s);
-        }
+        probabilities[ex] = probabilitiesOf(lg.slice(b * C, (b + 1) * C), o.multiLabel);
       });
     }));
   }

@@ -52,3 +52,12 @@ export function classifierOutput(logits: Tensor, hiddenStates: Tensor[] | undefi
   if (labels) res.loss = classificationLoss(logits, labels, problemType, opts);
   return res;
 }
+
+/** Probabilities from one row of logits: sigmoid per label (multi-label) or softmax over classes. */
+export function probabilitiesOf(row: number[], multiLabel: boolean): number[] {
+  if (multiLabel) return row.map((x) => 1 / (1 + Math.exp(-x)));
+  const mx = Math.max(...row);
+  const e = row.map((x) => Math.exp(x - mx));
+  const s = e.reduce((a, v) => a + v, 0);
+  return e.map((x) => x / s);
+}
