@@ -1,16 +1,8 @@
 /** `medtune bench train|infer`: speed of a training step or of inference on a random BERT. */
 import { Command, Option } from 'commander';
 import { runBench, SHAPES, type BenchResult, type ShapeName } from '../bench/bench.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { int } from './args.js';
 import type { BackendName } from '../tensor/backend.js';
-
-function int(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new MedtuneError(`${name} must be a positive integer, got "${v}"`, 'BAD_ARG');
-    return n;
-  };
-}
 
 function printProfile(r: BenchResult): void {
   if (!r.profile) return;

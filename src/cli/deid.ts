@@ -12,6 +12,7 @@ import { evaluateDeid, type GoldDoc } from '../deid/evaluate.js';
 import { formatOf, pickColumn, readRows, TEXT_COLUMNS, DataError, type Row } from '../data/readers.js';
 import { atomicWriteStream, writeFileAtomic } from '../io/atomic.js';
 import { MedtuneError } from '../tensor/errors.js';
+import { int } from './args.js';
 
 export interface DeidCliOptions {
   input: string;
@@ -106,7 +107,7 @@ export function registerDeid(program: Command): void {
     .description('measure de-identification on a Presidio-format gold file [{full_text, spans: [...]}]')
     .requiredOption('--gold <file>', 'JSON gold file')
     .option('--output <file>', 'write the full report (per type, misses, false positives) as JSON')
-    .option('--misses <n>', 'misses to print', (v: string) => Number(v), 20)
+    .option('--misses <n>', 'misses to print', int('--misses', 0), 20)
     .action((o: { gold: string; output?: string; misses: number }) => {
       let docs: GoldDoc[];
       try {

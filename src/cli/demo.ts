@@ -12,6 +12,7 @@ import { createScratchModel } from '../demo/scratch.js';
 import { runTrain } from './train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { backendName, getThreads } from '../tensor/backend.js';
+import { int } from './args.js';
 
 function csv(rows: DemoRow[]): string {
   return 'text,label\n' + rows.map((r) => `"${r.text.replace(/"/g, '""')}",${r.label}`).join('\n') + '\n';
@@ -57,8 +58,8 @@ export function registerDemo(program: Command): void {
     .description('fine-tune a small BERT on built-in synthetic symptom descriptions -> diagnoses (offline, under a minute)')
     .option('--output-dir <dir>', 'where data, model and reports go', 'medtune-demo')
     .option('--model <dir-or-name>', 'start from a pretrained checkpoint instead of training from scratch')
-    .option('--seed <n>', 'random seed', (v: string) => Number(v), 1)
-    .option('--epochs <n>', 'epochs (default 12 from scratch, 5 from a checkpoint)', (v: string) => Number(v))
+    .option('--seed <n>', 'random seed', int('--seed', 0), 1)
+    .option('--epochs <n>', 'epochs (default 12 from scratch, 5 from a checkpoint)', int('--epochs'))
     .action(async (o: { outputDir: string; model?: string; seed: number; epochs?: number }) => {
       await runDemo(o);
     });

@@ -8,6 +8,7 @@ import { evaluateModel } from '../evaluate/evaluate.js';
 import { writeEvalReport } from '../evaluate/report.js';
 import { modelMaxLength } from './predict.js';
 import { MedtuneError } from '../tensor/errors.js';
+import { int, num } from './args.js';
 
 export interface EvaluateCliOptions {
   model: string;
@@ -54,9 +55,9 @@ export function registerEvaluate(program: Command): void {
     .option('--label-delimiter <s>', 'separator of multi-label strings', ',')
     .option('--group-column <name>', 'also report metrics aggregated per group')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
-    .option('--threshold <p>', 'multi-label decision threshold', (v: string) => Number(v), 0.5)
-    .option('--max-length <n>', 'max tokens per text', (v: string) => Number(v), 512)
-    .option('--batch-size <n>', 'rows per forward pass', (v: string) => Number(v), 64)
+    .option('--threshold <p>', 'multi-label decision threshold', num('--threshold'), 0.5)
+    .option('--max-length <n>', 'max tokens per text', int('--max-length'), 512)
+    .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 64)
     .action(async (o: EvaluateCliOptions) => {
       await runEvaluate(o);
     });

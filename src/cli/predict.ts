@@ -7,7 +7,7 @@ import { probabilitiesOf } from '../models/heads.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { DataError, pickColumn, readRows, TEXT_COLUMNS, type Row, type RowFormat } from '../data/readers.js';
 import { noGrad, scope, tensor } from '../tensor/tensor.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { int, num } from './args.js';
 
 export interface PredictOptions {
   model: string;
@@ -108,14 +108,6 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   return { rows, seconds };
 }
 
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new MedtuneError(`${name} must be a positive integer, got "${v}"`, 'BAD_ARG');
-    return n;
-  };
-}
-
 export function registerPredict(program: Command): void {
   program
     .command('predict')
@@ -125,10 +117,10 @@ export function registerPredict(program: Command): void {
     .requiredOption('--output <file>', 'JSONL output: label, score, probabilities per row')
     .option('--text-column <name>', 'column with the text (default: detected: text, sentence, note, ...)')
     .option('--text-pair-column <name>', 'second text column for sentence-pair models')
-    .option('--max-length <n>', 'truncate to this many tokens (default: 512 or the model maximum)', positiveInt('--max-length'))
-    .option('--batch-size <n>', 'rows per forward pass', positiveInt('--batch-size'), 32)
+    .option('--max-length <n>', 'truncate to this many tokens (default: 512 or the model maximum)', int('--max-length'))
+    .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 32)
     .option('--logits', 'also write the raw logits (label-id order)')
-    .option('--threshold <p>', 'multi-label decision threshold', (v: string) => Number(v), 0.5)
+    .option('--threshold <p>', 'multi-label decision threshold', num('--threshold'), 0.5)
     .option('--format <fmt>', 'csv, tsv or jsonl (default: from the extension)')
     .action(async (o: PredictOptions) => {
       await runPredict(o);

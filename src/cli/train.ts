@@ -20,6 +20,7 @@ import { tfidfLogRegBaseline } from '../evaluate/baseline.js';
 import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from '../evaluate/metrics.js';
 import type { SchedulerName } from '../train/schedule.js';
 import { setThreads } from '../tensor/backend.js';
+import { int, num } from './args.js';
 
 export interface TrainCliOptions {
   model: string;
@@ -202,17 +203,6 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
   if (!metrics) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'NO_EVAL_DATA');
   return { metrics, outputDir: o.outputDir, baseline };
 }
-
-const num = (name: string, min = 0) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) throw new MedtuneError(`${name} must be a number ≥ ${min}, got "${v}"`, 'BAD_ARG');
-  return n;
-};
-const int = (name: string, min = 1) => (v: string): number => {
-  const n = num(name, min)(v);
-  if (!Number.isInteger(n)) throw new MedtuneError(`${name} must be an integer, got "${v}"`, 'BAD_ARG');
-  return n;
-};
 
 export function registerTrain(program: Command): void {
   program
