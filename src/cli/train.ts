@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
-import { loadClassifier, saveClassifier } from '../models/auto.js';
+import { loadClassifier, loadStateDict, saveClassifier } from '../models/auto.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { encodeExamples, readLabeled, stratifiedSplit, summarize, type Example } from '../data/dataset.js';
 import { DEFAULT_TRAIN_CONFIG, listCheckpoints, Trainer, type EvalResult, type TrainConfig, type TrainerHooks } from '../train/trainer.js';
@@ -160,12 +160,9 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
   const hooks: TrainerHooks = {
     saveModel: (dir) => saveClassifier(dir, loaded.model, loaded.config, loaded.dir),
     loadWeights: (dir) => {
-      const st = readSafetensors(path.join(dir, 'model.safetensors'));
-      for (const [name, p] of loaded.model.namedParameters()) {
-        const t = st.get(name);
-        if (!t) throw new MedtuneError(`${dir} lacks ${name}; is it a checkpoint of this run?`, 'BAD_CHECKPOINT');
-        p.f32.set(t.data);
-      }
+      const file = path.join(dir, 'model.safetensors');
+      const r = loadStateDict(loaded.model, readSafetensors(file), file, false);
+      if (r.missing.length) throw new MedtuneError(`${dir} lacks ${r.missing[0]}; is it a checkpoint of this run?`, 'BAD_CHECKPOINT');
     },
   };
   let resumeFrom: string | undefined;
