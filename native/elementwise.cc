@@ -156,16 +156,6 @@ static void add_bias_span(float* __restrict h, const float* __restrict bias, int
   for (int64_t j = 0; j < n; j++) h[j] += bias[j];
 }
 
-static inline float act_f(int act, float x) {
-  switch (act) {
-    case ACT_GELU: return gelu_f(x);
-    case ACT_GELU_TANH: return gelu_tanh_f(x);
-    case ACT_RELU: return x > 0 ? x : 0.0f;
-    case ACT_TANH: return tanh_f(x);
-    default: return x;
-  }
-}
-
 // h[rows, n] += bias[n]; out = act(h)   (fused bias + activation: one pass over memory)
 void bias_act_forward(float* h, const float* bias, float* out, int64_t rows, int64_t n, int act) {
   parallel_for(rows, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [=](int64_t r0, int64_t r1) {
@@ -174,7 +164,6 @@ void bias_act_forward(float* h, const float* bias, float* out, int64_t rows, int
       if (act != ACT_NONE || out != h) act_span(act, h + r * n, out + r * n, n);
     }
   });
-  (void)act_f;
 }
 
 // dh = dy * act'(h)

@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { stringify } from 'csv-stringify/sync';
 import { syntheticSymptoms, DEMO_DIAGNOSES, type DemoRow } from '../demo/synthetic.js';
 import { createScratchModel } from '../demo/scratch.js';
 import { runTrain } from './train.js';
@@ -15,7 +16,7 @@ import { backendName, getThreads } from '../tensor/backend.js';
 import { int } from './args.js';
 
 function csv(rows: DemoRow[]): string {
-  return 'text,label\n' + rows.map((r) => `"${r.text.replace(/"/g, '""')}",${r.label}`).join('\n') + '\n';
+  return stringify(rows, { header: true, columns: ['text', 'label'] });
 }
 
 export async function runDemo(o: { outputDir: string; model?: string; seed: number; epochs?: number }, log: (l: string) => void = (l) => console.log(l)): Promise<number> {

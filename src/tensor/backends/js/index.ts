@@ -3,9 +3,9 @@
  * It is the reference the native kernels are tested against, and the fallback when the addon is missing.
  * Accumulations use JS numbers (double precision).
  */
-import type { Activation, BinaryOp, F32, I32, Kernels, UnaryOp } from '../../kernels.js';
+import type { Activation, BinaryOp, F32, Kernels, UnaryOp } from '../../kernels.js';
 import { dropoutHash, dropoutThreshold } from '../../kernels.js';
-import { erf, gelu, geluGrad, geluTanh, geluTanhGrad, sigmoid } from './math.js';
+import { gelu, geluGrad, geluTanh, geluTanhGrad, sigmoid } from './math.js';
 
 function forEachIndex(shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[], fn: (o: number, ia: number, ib: number) => void): void {
   const rank = shape.length;
@@ -430,5 +430,3 @@ function softmaxRow(x: F32, out: F32, xo: number, n: number, oo = xo): void {
   for (let j = 0; j < n; j++) out[oo + j] = out[oo + j]! / s;
 }
 
-export { erf };
-export type { I32 };
