@@ -1,12 +1,11 @@
 /** `medtune evaluate`: metrics, predictions (misclassified rows flagged) and a confusion matrix for a model on a labelled file. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadClassifier } from '../models/auto.js';
+import { loadClassifier, modelMaxLength } from '../models/auto.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { encodeExamples, readLabeled } from '../data/dataset.js';
 import { evaluateModel } from '../evaluate/evaluate.js';
 import { writeEvalReport } from '../evaluate/report.js';
-import { modelMaxLength } from './predict.js';
 import { MedtuneError } from '../tensor/errors.js';
 import { int, num } from './args.js';
 

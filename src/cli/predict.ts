@@ -2,7 +2,7 @@
 import { atomicWriteStream } from '../io/atomic.js';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
-import { loadClassifier, type LoadedClassifier } from '../models/auto.js';
+import { loadClassifier, modelMaxLength } from '../models/auto.js';
 import { probabilitiesOf } from '../models/heads.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { DataError, pickColumn, readRows, TEXT_COLUMNS, type Row, type RowFormat } from '../data/readers.js';
@@ -21,13 +21,6 @@ export interface PredictOptions {
   format?: RowFormat;
   threshold?: number;
   log?: (line: string) => void;
-}
-
-/** Maximum tokens the model accepts (RoBERTa reserves padding_idx + 1 positions). */
-export function modelMaxLength(loaded: LoadedClassifier): number {
-  const c = loaded.config as { max_position_embeddings?: number; pad_token_id?: number };
-  const maxPos = c.max_position_embeddings ?? 512;
-  return loaded.config.model_type === 'roberta' ? maxPos - (c.pad_token_id ?? 1) - 1 : maxPos;
 }
 
 export interface Prediction {

@@ -30,8 +30,19 @@ export interface AnalyzeOptions {
 /** Disease and test eponyms that look like surnames and are (almost) never a person in a note. */
 export const DEFAULT_ALLOW = ['parkinson', "parkinson's", 'hodgkin', "hodgkin's", 'crohn', "crohn's", 'alzheimer', "alzheimer's", 'addison', "addison's", 'cushing', "cushing's", 'hashimoto', "hashimoto's", 'huntington', "huntington's", 'raynaud', "raynaud's", 'sjogren', 'sjögren', "sjögren's", 'kaposi', 'tourette', "tourette's", 'asperger', "asperger's", 'guillain', 'barré', 'barre', 'apgar', 'glasgow', 'babinski', 'foley', 'gleason', 'whipple', 'epley', 'heimlich', 'doppler', 'holter', 'nissen', 'kernig', 'brudzinski', 'lyme', 'ebola', 'zika', 'marburg', 'coxsackie', 'epstein', 'legionella', 'kawasaki', 'guthrie', 'schilling', 'wegener', "wegener's", 'bence'];
 
+const defaultAllow = new Set(DEFAULT_ALLOW);
+const allowSets = new WeakMap<string[], Set<string>>();
+
+/** The allow set for a user list, built once per list (analyze() runs once per row in `medtune deid`). */
+function allowSet(list: string[] | undefined): Set<string> {
+  if (!list || list.length === 0) return defaultAllow;
+  let s = allowSets.get(list);
+  if (!s) allowSets.set(list, (s = new Set([...DEFAULT_ALLOW, ...list.map((w) => w.toLowerCase())])));
+  return s;
+}
+
 export function analyze(text: string, o: AnalyzeOptions = {}): Entity[] {
-  const allow = new Set([...DEFAULT_ALLOW, ...(o.allowList ?? []).map((w) => w.toLowerCase())]);
+  const allow = allowSet(o.allowList);
   const threshold = o.threshold ?? 0.4;
   const findings: Finding[] = [];
   for (const r of o.recognizers ?? ALL_RECOGNIZERS) findings.push(...r(text, { allow }));

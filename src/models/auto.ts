@@ -57,6 +57,13 @@ export interface LoadedClassifier {
   labels: string[];
 }
 
+/** Maximum tokens the model accepts (RoBERTa reserves padding_idx + 1 positions). */
+export function modelMaxLength(loaded: LoadedClassifier): number {
+  const c = loaded.config as { max_position_embeddings?: number; pad_token_id?: number };
+  const maxPos = c.max_position_embeddings ?? 512;
+  return loaded.config.model_type === 'roberta' ? maxPos - (c.pad_token_id ?? 1) - 1 : maxPos;
+}
+
 /** Label names in id order from config.json's id2label, or LABEL_i. */
 export function labelsOf(config: { id2label?: Record<string, string>; num_labels?: number }): string[] {
   if (config.id2label && Object.keys(config.id2label).length) {
