@@ -9,7 +9,7 @@ import { Generator } from '../tensor/random.js';
 import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { backendName, getThreads, kernels, setBackend, setThreads, swapKernels, type BackendName } from '../tensor/backend.js';
 import { profiled, type KernelStat } from '../tensor/profile.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 
 export const SHAPES = {
   mini: { layers: 4, hidden: 256, heads: 4, ffn: 1024, vocab: 30522, batch: 32, seq: 128 },
@@ -61,7 +61,7 @@ function median(xs: number[]): number {
 
 export function runBench(o: BenchOptions): BenchResult {
   const log = o.log ?? (() => {});
-  if (!(o.shape in SHAPES)) throw new MedtuneError(`unknown shape "${o.shape}" (use mini or base)`, 'BAD_ARG');
+  if (!(o.shape in SHAPES)) throw new MedtuneError(`unknown shape "${o.shape}" (use mini or base)`, 'E_USAGE');
   if (o.backend) setBackend(o.backend);
   if (o.threads !== undefined) setThreads(o.threads);
   const s = SHAPES[o.shape];

@@ -10,8 +10,8 @@ import { stringify } from 'csv-stringify/sync';
 import { deidentify, type Operator } from '../deid/anonymize.js';
 import { evaluateDeid, type GoldDoc } from '../deid/evaluate.js';
 import { formatOf, pickColumn, readRows, TEXT_COLUMNS, DataError, type Row } from '../data/readers.js';
-import { atomicWriteStream, writeFileAtomic } from '../io/atomic.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { atomicWriteStream, writeFileAtomic } from '../common/atomic.js';
+import { MedtuneError } from '../common/errors.js';
 import { int } from './args.js';
 
 export interface DeidCliOptions {
@@ -31,7 +31,7 @@ function listFile(f: string | undefined): string[] {
   try {
     return readFileSync(f, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   } catch (e) {
-    throw new MedtuneError(`cannot read the list ${f}: ${(e as Error).message}`, 'BAD_ARG');
+    throw new MedtuneError(`cannot read the list ${f}: ${(e as Error).message}`, 'E_USAGE');
   }
 }
 
@@ -39,7 +39,7 @@ export async function runDeid(o: DeidCliOptions): Promise<{ rows: number; mbPerS
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const inFmt = formatOf(o.input);
   const outFmt = formatOf(o.output);
-  if (inFmt === 'parquet' || outFmt === 'parquet') throw new DataError('medtune deid reads and writes CSV, TSV or JSONL');
+  if (inFmt === 'parquet' || outFmt === 'parquet') throw new DataError('medtune deid reads and writes CSV, TSV or JSONL', 'E_INPUT_FORMAT');
   const secret = o.secret ?? process.env.MEDTUNE_DEID_SECRET;
   if (o.operator === 'surrogate' || o.operator === 'hash') {
     if (!secret) log('warning: no --secret (or MEDTUNE_DEID_SECRET): surrogates and hashes use a public default key, so they can be reversed by anyone with medtune');
@@ -99,7 +99,7 @@ export function registerDeid(program: Command): void {
     .option('--allow <file>', 'words never treated as PHI, one per line (disease eponyms are built in)')
     .option('--deny <file>', 'strings always removed, one per line')
     .action(async (o: DeidCliOptions) => {
-      if (!['tag', 'surrogate', 'redact', 'mask', 'hash'].includes(o.operator)) throw new MedtuneError(`--operator must be tag, surrogate, redact, mask or hash, got "${o.operator}"`, 'BAD_ARG');
+      if (!['tag', 'surrogate', 'redact', 'mask', 'hash'].includes(o.operator)) throw new MedtuneError(`--operator must be tag, surrogate, redact, mask or hash, got "${o.operator}"`, 'E_USAGE');
       await runDeid(o);
     });
   program
@@ -113,9 +113,9 @@ export function registerDeid(program: Command): void {
       try {
         docs = JSON.parse(readFileSync(o.gold, 'utf8')) as GoldDoc[];
       } catch (e) {
-        throw new MedtuneError(`cannot read ${o.gold}: ${(e as Error).message}`, 'BAD_ARG');
+        throw new MedtuneError(`cannot read ${o.gold}: ${(e as Error).message}`, 'E_USAGE');
       }
-      if (!Array.isArray(docs) || docs.some((d) => typeof d.full_text !== 'string' || !Array.isArray(d.spans))) throw new MedtuneError(`${o.gold} is not in Presidio's format: [{"full_text": ..., "spans": [{"entity_type", "start_position", "end_position"}]}]`, 'BAD_ARG');
+      if (!Array.isArray(docs) || docs.some((d) => typeof d.full_text !== 'string' || !Array.isArray(d.spans))) throw new MedtuneError(`${o.gold} is not in Presidio's format: [{"full_text": ..., "spans": [{"entity_type", "start_position", "end_position"}]}]`, 'E_USAGE');
       const r = evaluateDeid(docs);
       const pct = (x: number) => x.toFixed(3);
       console.log(`${r.documents} documents, ${(statSync(o.gold).size / 1e6).toFixed(1)} MB: precision ${pct(r.precision)}, recall ${pct(r.recall)}, F1 ${pct(r.f1)}, F2 ${pct(r.f2)} (a gold span is found when entities cover ≥ 50% of it)`);

@@ -11,7 +11,7 @@ import { stringify } from 'csv-stringify/sync';
 import { syntheticSymptoms, DEMO_DIAGNOSES, type DemoRow } from '../demo/synthetic.js';
 import { createScratchModel } from '../demo/scratch.js';
 import { runTrain } from './train.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../common/atomic.js';
 import { backendName, getThreads } from '../tensor/backend.js';
 import { int } from './args.js';
 

@@ -6,7 +6,7 @@ import { Tokenizer } from '../text/tokenizer.js';
 import { encodeExamples, readLabeled } from '../data/dataset.js';
 import { evaluateModel } from '../evaluate/evaluate.js';
 import { writeEvalReport } from '../evaluate/report.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 import { int, num } from './args.js';
 
 export interface EvaluateCliOptions {
@@ -27,7 +27,7 @@ export interface EvaluateCliOptions {
 export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<Record<string, unknown>> {
   const loaded = await loadClassifier(o.model, { log });
   const multi = loaded.model.problemType() === 'multi_label_classification';
-  if (loaded.model.problemType() === 'regression') throw new MedtuneError('medtune evaluate handles classifiers; this model is a regression model', 'UNSUPPORTED_MODEL');
+  if (loaded.model.problemType() === 'regression') throw new MedtuneError('medtune evaluate handles classifiers; this model is a regression model', 'E_MODEL_UNSUPPORTED');
   const data = await readLabeled(o.test, { textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: multi, labelDelimiter: o.labelDelimiter, labels: loaded.labels, groupColumn: o.groupColumn, groupRegex: o.groupRegex });
   if (data.skipped.length) log(`${data.skipped.length} rows skipped (${data.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ')})`);
   const tok = Tokenizer.fromDir(loaded.dir);

@@ -1,5 +1,5 @@
 /** `medtune predict`: run a classifier over a CSV/TSV/JSONL file and write one JSON object per row. */
-import { atomicWriteStream } from '../io/atomic.js';
+import { atomicWriteStream } from '../common/atomic.js';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { loadClassifier, modelMaxLength } from '../models/auto.js';
@@ -90,7 +90,7 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
       }
     }
     await flush(batch);
-    if (rows === 0) throw new DataError(`${o.input} has no rows`);
+    if (rows === 0) throw new DataError(`${o.input} has no rows`, 'E_INPUT_EMPTY');
     await out.commit();
   } catch (e) {
     out.abort();

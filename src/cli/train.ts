@@ -13,7 +13,7 @@ import { encodeExamples, readLabeled, stratifiedSplit, summarize, type Example }
 import { DEFAULT_TRAIN_CONFIG, listCheckpoints, Trainer, type EvalResult, type TrainConfig, type TrainerHooks } from '../train/trainer.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { deidentify, type Operator } from '../deid/anonymize.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 import { writeEvalReport } from '../evaluate/report.js';
 import { tfidfLogRegBaseline } from '../evaluate/baseline.js';
 import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from '../evaluate/metrics.js';
@@ -81,15 +81,15 @@ export function classWeightsFor(spec: string, examples: Example[], labels: strin
   try {
     raw = JSON.parse(readFileSync(spec, 'utf8'));
   } catch (e) {
-    throw new MedtuneError(`--class-weights must be "balanced" or a JSON file ({"label": weight, ...} or [w0, w1, ...]); cannot read ${spec}: ${(e as Error).message}`, 'BAD_ARG');
+    throw new MedtuneError(`--class-weights must be "balanced" or a JSON file ({"label": weight, ...} or [w0, w1, ...]); cannot read ${spec}: ${(e as Error).message}`, 'E_USAGE');
   }
   if (Array.isArray(raw)) {
-    if (raw.length !== labels.length || raw.some((x) => typeof x !== 'number' || !(x >= 0))) throw new MedtuneError(`${spec}: expected ${labels.length} non-negative numbers (labels: ${labels.join(', ')})`, 'BAD_ARG');
+    if (raw.length !== labels.length || raw.some((x) => typeof x !== 'number' || !(x >= 0))) throw new MedtuneError(`${spec}: expected ${labels.length} non-negative numbers (labels: ${labels.join(', ')})`, 'E_USAGE');
     return raw as number[];
   }
   const obj = raw as Record<string, number>;
   const unknown = Object.keys(obj).filter((k) => !labels.includes(k));
-  if (unknown.length) throw new MedtuneError(`${spec} names labels the data does not have: ${unknown.join(', ')}`, 'BAD_ARG');
+  if (unknown.length) throw new MedtuneError(`${spec} names labels the data does not have: ${unknown.join(', ')}`, 'E_USAGE');
   return labels.map((l) => (typeof obj[l] === 'number' ? obj[l]! : 1));
 }
 
@@ -161,7 +161,7 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
     loadWeights: (dir) => {
       const file = path.join(dir, 'model.safetensors');
       const r = loadStateDict(loaded.model, readSafetensors(file), file, false);
-      if (r.missing.length) throw new MedtuneError(`${dir} lacks ${r.missing[0]}; is it a checkpoint of this run?`, 'BAD_CHECKPOINT');
+      if (r.missing.length) throw new MedtuneError(`${dir} lacks ${r.missing[0]}; is it a checkpoint of this run?`, 'E_CHECKPOINT');
     },
   };
   let resumeFrom: string | undefined;
@@ -169,7 +169,7 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
     if (typeof o.resume === 'string') resumeFrom = o.resume;
     else {
       const all = listCheckpoints(o.outputDir);
-      if (!all.length) throw new MedtuneError(`--resume: no checkpoint-N folder with trainer_state.json in ${o.outputDir}`, 'NO_CHECKPOINT');
+      if (!all.length) throw new MedtuneError(`--resume: no checkpoint-N folder with trainer_state.json in ${o.outputDir}`, 'E_CHECKPOINT');
       resumeFrom = all[all.length - 1]!.dir;
     }
   }
@@ -196,7 +196,7 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
   log(`best model:  ${bestDir}`);
   if (final) log(`metrics:     ${path.join(o.outputDir, 'metrics.json')} (${te ? 'test' : 'validation'}), predictions: ${path.join(o.outputDir, 'predictions.jsonl')}${trainData.multiLabel ? '' : `, ${path.join(o.outputDir, 'confusion_matrix.svg')}`}`);
   log(`logs:        ${path.join(o.outputDir, 'metrics.jsonl')}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  if (!metrics) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'NO_EVAL_DATA');
+  if (!metrics) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'E_NO_EVAL_DATA');
   return { metrics, outputDir: o.outputDir, baseline };
 }
 
@@ -242,7 +242,7 @@ export function registerTrain(program: Command): void {
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
     .option('--threads <n>', 'threads', int('--threads'))
     .action(async (o: TrainCliOptions) => {
-      if (!['linear', 'cosine', 'constant'].includes(o.scheduler)) throw new MedtuneError(`--scheduler must be linear, cosine or constant, got "${o.scheduler}"`, 'BAD_ARG');
+      if (!['linear', 'cosine', 'constant'].includes(o.scheduler)) throw new MedtuneError(`--scheduler must be linear, cosine or constant, got "${o.scheduler}"`, 'E_USAGE');
       await runTrain(o);
     });
 }

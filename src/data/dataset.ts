@@ -78,7 +78,7 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
     try {
       groupRe = new RegExp(o.groupRegex);
     } catch (e) {
-      throw new DataError(`--group-regex ${o.groupRegex} is not a valid regular expression: ${(e as Error).message}`);
+      throw new DataError(`--group-regex ${o.groupRegex} is not a valid regular expression: ${(e as Error).message}`, 'E_USAGE');
     }
   }
   const flagLabels = new Set<string>();
@@ -99,7 +99,7 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
     if (idCol !== undefined) {
       const id = String(r[idCol] ?? '');
       const first = ids.get(id);
-      if (first !== undefined) throw new DataError(`${file}: id "${id}" in column "${idCol}" appears twice (rows ${first} and ${n}); ids must be unique`);
+      if (first !== undefined) throw new DataError(`${file}: id "${id}" in column "${idCol}" appears twice (rows ${first} and ${n}); ids must be unique`, 'E_INPUT_DATA');
       ids.set(id, n);
     }
     const text = r[textCol] === null || r[textCol] === undefined ? '' : String(r[textCol]);
@@ -118,13 +118,13 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
       group = String(r[groupCol] ?? '');
       if (groupRe) {
         const m = groupRe.exec(group);
-        if (!m || m[1] === undefined) throw new DataError(`${file} row ${n}: --group-regex ${o.groupRegex} does not capture a group key from "${group}"`);
+        if (!m || m[1] === undefined) throw new DataError(`${file} row ${n}: --group-regex ${o.groupRegex} does not capture a group key`, 'E_INPUT_DATA');
         group = m[1];
       }
     }
     raw.push({ text, ...(pairCol ? { pair: String(r[pairCol] ?? '') } : {}), labels, row: n, ...(group !== undefined ? { group } : {}) });
   }
-  if (n === 0) throw new DataError(`${file} has no data rows`);
+  if (n === 0) throw new DataError(`${file} has no data rows`, 'E_INPUT_EMPTY');
   let labels = o.labels;
   if (!labels) labels = [...new Set([...flagLabels, ...raw.flatMap((x) => x.labels)])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   const index = new Map(labels.map((l, i) => [l, i]));
@@ -134,7 +134,7 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
     const label = multi ? labels!.map((l) => (x.labels.includes(l) ? 1 : 0)) : index.get(x.labels[0]!) ?? -1;
     return { text: x.text, ...(x.pair !== undefined ? { pair: x.pair } : {}), label, row: x.row, ...(x.group !== undefined ? { group: x.group } : {}) };
   });
-  if (unseen.size) throw new DataError(`${file} has labels the training data never had: ${[...unseen].slice(0, 10).join(', ')}${unseen.size > 10 ? ', ...' : ''}`);
+  if (unseen.size) throw new DataError(`${file} has labels the training data never had: ${[...unseen].slice(0, 10).join(', ')}${unseen.size > 10 ? ', ...' : ''}`, 'E_INPUT_LABEL');
   return { file, examples, labels, multiLabel: multi, textColumn: textCol, labelColumn: labelCol, pairColumn: pairCol, skipped };
 }
 

@@ -6,14 +6,14 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { parse } from 'csv-parse';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError, type ErrorCode } from '../common/errors.js';
 
 export type Row = Record<string, unknown>;
 export type RowFormat = 'csv' | 'tsv' | 'jsonl' | 'parquet';
 
 export class DataError extends MedtuneError {
-  constructor(message: string) {
-    super(message, 'BAD_DATA');
+  constructor(message: string, code: ErrorCode = 'E_INPUT_PARSE') {
+    super(message, code);
     this.name = 'DataError';
   }
 }
@@ -21,20 +21,20 @@ export class DataError extends MedtuneError {
 export function formatOf(file: string, explicit?: string): RowFormat {
   if (explicit) {
     if (explicit === 'csv' || explicit === 'tsv' || explicit === 'jsonl' || explicit === 'parquet') return explicit;
-    throw new DataError(`unknown format "${explicit}" (use csv, tsv, jsonl or parquet)`);
+    throw new DataError(`unknown format "${explicit}" (use csv, tsv, jsonl or parquet)`, 'E_USAGE');
   }
   const ext = path.extname(file).toLowerCase();
   if (ext === '.csv') return 'csv';
   if (ext === '.tsv' || ext === '.tab') return 'tsv';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.parquet' || ext === '.pq') return 'parquet';
-  throw new DataError(`cannot tell the format of ${file} from its extension; use .csv, .tsv, .jsonl or .parquet (or pass --format)`);
+  throw new DataError(`cannot tell the format of ${file} from its extension; use .csv, .tsv, .jsonl or .parquet (or pass --format)`, 'E_INPUT_FORMAT');
 }
 
 /** Yields the rows of a CSV/TSV (header row required) or JSONL file. */
 export async function* readRows(file: string, format?: RowFormat): AsyncGenerator<Row> {
-  if (!existsSync(file)) throw new DataError(`input file ${file} does not exist`);
-  if (statSync(file).isDirectory()) throw new DataError(`${file} is a folder, not a data file`);
+  if (!existsSync(file)) throw new DataError(`input file ${file} does not exist`, 'E_INPUT_NOT_FOUND');
+  if (statSync(file).isDirectory()) throw new DataError(`${file} is a folder, not a data file`, 'E_INPUT_NOT_FOUND');
   const fmt = format ?? formatOf(file);
   if (fmt === 'parquet') {
     yield* readParquet(file);
@@ -103,7 +103,7 @@ export const TEXT_COLUMNS = ['text', 'sentence', 'note', 'notes', 'description',
 
 export function pickColumn(columns: string[], wanted: string | undefined, candidates: string[], what: string, file: string): string {
   if (wanted) {
-    if (!columns.includes(wanted)) throw new DataError(`${file} has no column "${wanted}" (${what}); its columns are: ${columns.join(', ')}`);
+    if (!columns.includes(wanted)) throw new DataError(`${file} has no column "${wanted}" (${what}); its columns are: ${columns.join(', ')}`, 'E_INPUT_COLUMN');
     return wanted;
   }
   const lower = columns.map((c) => c.toLowerCase());
@@ -111,5 +111,5 @@ export function pickColumn(columns: string[], wanted: string | undefined, candid
     const i = lower.indexOf(c);
     if (i >= 0) return columns[i]!;
   }
-  throw new DataError(`cannot find the ${what} column in ${file} (columns: ${columns.join(', ')}); pass --${what}-column NAME`);
+  throw new DataError(`cannot find the ${what} column in ${file} (columns: ${columns.join(', ')}); pass --${what}-column NAME`, 'E_INPUT_COLUMN');
 }

@@ -10,7 +10,7 @@
 import { createHmac } from 'node:crypto';
 import { analyze, type AnalyzeOptions, type Entity } from './analyzer.js';
 import { gazetteers } from './gazetteers.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 
 export type Operator = 'tag' | 'redact' | 'mask' | 'hash' | 'surrogate';
 
@@ -184,7 +184,7 @@ function applyOperator(e: Entity, o: Required<Pick<DeidOptions, 'operator' | 'se
 /** Finds PHI in `text` and replaces it. Entity offsets refer to the original text. */
 export function deidentify(text: string, options: DeidOptions = {}): DeidResult {
   const operator = options.operator ?? 'tag';
-  if (!['tag', 'redact', 'mask', 'hash', 'surrogate'].includes(operator)) throw new MedtuneError(`unknown operator "${operator}" (tag, surrogate, redact, mask, hash)`, 'BAD_ARG');
+  if (!['tag', 'redact', 'mask', 'hash', 'surrogate'].includes(operator)) throw new MedtuneError(`unknown operator "${operator}" (tag, surrogate, redact, mask, hash)`, 'E_USAGE');
   const secret = options.secret ?? DEFAULT_SECRET;
   const shift = options.shiftDates ?? operator === 'surrogate';
   const dateDays = shift ? dateOffsetDays(secret, options.patientId ?? '') : null;

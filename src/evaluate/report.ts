@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../common/atomic.js';
 import type { Example } from '../data/dataset.js';
 import type { EvalResult } from '../train/trainer.js';
 import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from './metrics.js';

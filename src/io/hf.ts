@@ -5,13 +5,13 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 import { CheckpointError, readSafetensors, type SafetensorsEntry } from './safetensors.js';
 import { readTorchBin } from './torch-pickle.js';
 
 export class ModelNotFoundError extends MedtuneError {
   constructor(message: string) {
-    super(message, 'MODEL_NOT_FOUND');
+    super(message, 'E_MODEL_NOT_FOUND');
     this.name = 'ModelNotFoundError';
   }
 }

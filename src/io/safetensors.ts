@@ -4,7 +4,7 @@
  * Every offset is validated so that a truncated or corrupt file gives an error naming the file.
  */
 import { readFileSync } from 'node:fs';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 
 export interface SafetensorsEntry {
   dtype: string;
@@ -14,7 +14,7 @@ export interface SafetensorsEntry {
 
 export class CheckpointError extends MedtuneError {
   constructor(message: string) {
-    super(message, 'BAD_CHECKPOINT');
+    super(message, 'E_MODEL_WEIGHTS');
     this.name = 'CheckpointError';
   }
 }

@@ -3,13 +3,13 @@
  * config.json's model_type, copy the checkpoint's tensors by key, report missing and unexpected keys the way
  * transformers does, and write folders that transformers and Transformers.js load back.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { readJson, readWeights, resolveModel } from '../io/hf.js';
 import { CheckpointError, serializeSafetensors, type SafetensorsEntry } from '../io/safetensors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeDirAtomic, writeFileAtomic } from '../common/atomic.js';
 import { BertForSequenceClassification, bertConfig, type BertConfig } from './bert.js';
 import { RobertaForSequenceClassification } from './roberta.js';
 import { DistilBertForSequenceClassification, type DistilBertConfig } from './distilbert.js';
@@ -80,7 +80,7 @@ export function classifierFromConfig(config: ModelConfig, seed = 42): SequenceCl
     case 'roberta': return new RobertaForSequenceClassification(bertConfig(config as Partial<BertConfig>), seed);
     case 'distilbert': return new DistilBertForSequenceClassification(config as DistilBertConfig, seed);
     default:
-      throw new MedtuneError(`model_type "${config.model_type}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, 'UNSUPPORTED_MODEL');
+      throw new MedtuneError(`model_type "${config.model_type}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, 'E_MODEL_UNSUPPORTED');
   }
 }
 
@@ -155,13 +155,13 @@ export async function loadClassifier(nameOrDir: string, opts: LoadOptions = {}):
   const dir = await resolveModel(nameOrDir, { revision: opts.revision, offline: opts.offline });
   const raw = readJson<ModelConfig>(path.join(dir, 'config.json'));
   if (!raw.model_type || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(raw.model_type)) {
-    throw new MedtuneError(`${dir}/config.json has model_type "${raw.model_type}"; medtune supports ${SUPPORTED_MODEL_TYPES.join(', ')}`, 'UNSUPPORTED_MODEL');
+    throw new MedtuneError(`${dir}/config.json has model_type "${raw.model_type}"; medtune supports ${SUPPORTED_MODEL_TYPES.join(', ')}`, 'E_MODEL_UNSUPPORTED');
   }
   let labels = labelsOf(raw);
   const hadLabels = !!raw.id2label && Object.keys(raw.id2label).length > 0;
   if (opts.labels) labels = opts.labels;
   else if (opts.numLabels !== undefined) labels = Array.from({ length: opts.numLabels }, (_, i) => (hadLabels && labels.length === opts.numLabels ? labels[i]! : `LABEL_${i}`));
-  if (labels.length < 1) throw new MedtuneError('a classifier needs at least one label', 'BAD_ARG');
+  if (labels.length < 1) throw new MedtuneError('a classifier needs at least one label', 'E_USAGE');
   const config: ModelConfig = {
     ...raw,
     num_labels: labels.length,
@@ -185,17 +185,12 @@ const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt',
  * leaves a half-written model.
  */
 export function saveClassifier(dir: string, model: SequenceClassifier, config: ModelConfig, tokenizerFrom?: string): void {
-  const tmp = `${dir.replace(/\/+$/, '')}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  const cfg = { ...config, architectures: [ARCH[config.model_type] ?? config.architectures?.[0]], num_labels: undefined };
-  delete cfg.num_labels;
-  writeFileAtomic(path.join(tmp, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-  const tensors = model.namedParameters().map(([k, t]: [string, Tensor]) => [k, { shape: t.shape, data: t.f32 }] as [string, { shape: readonly number[]; data: Float32Array }]);
-  writeFileAtomic(path.join(tmp, 'model.safetensors'), serializeSafetensors(tensors));
-  if (tokenizerFrom) for (const f of TOKENIZER_FILES) if (existsSync(path.join(tokenizerFrom, f))) copyFileSync(path.join(tokenizerFrom, f), path.join(tmp, f));
-  const old = `${dir.replace(/\/+$/, '')}.old-${process.pid}`;
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  writeDirAtomic(dir, (tmp) => {
+    const cfg = { ...config, architectures: [ARCH[config.model_type] ?? config.architectures?.[0]], num_labels: undefined };
+    delete cfg.num_labels;
+    writeFileAtomic(path.join(tmp, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    const tensors = model.namedParameters().map(([k, t]: [string, Tensor]) => [k, { shape: t.shape, data: t.f32 }] as [string, { shape: readonly number[]; data: Float32Array }]);
+    writeFileAtomic(path.join(tmp, 'model.safetensors'), serializeSafetensors(tensors));
+    if (tokenizerFrom) for (const f of TOKENIZER_FILES) if (existsSync(path.join(tokenizerFrom, f))) copyFileSync(path.join(tokenizerFrom, f), path.join(tmp, f));
+  });
 }

@@ -7,7 +7,7 @@ import { Tensor, empty, parameter, zeros } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
 import { attention, attentionMaskFromPadding, add, reshape, linear, crossEntropy } from '../tensor/ops/index.js';
 import { classifierOutput, firstToken, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 import type { Activation } from '../tensor/kernels.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 
@@ -62,7 +62,7 @@ export function activationOf(name: string): Activation {
     case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_fast': return 'gelu_tanh';
     case 'relu': return 'relu';
     case 'tanh': return 'tanh';
-    default: throw new MedtuneError(`hidden_act "${name}" is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, tanh)`, 'UNSUPPORTED_CONFIG');
+    default: throw new MedtuneError(`hidden_act "${name}" is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, tanh)`, 'E_MODEL_UNSUPPORTED');
   }
 }
 
@@ -225,9 +225,9 @@ export class BertModel extends Module {
   }
   forward(inputs: BertInputs, opts: { outputHiddenStates?: boolean } = {}): BertOutput {
     const ids = inputs.input_ids;
-    if (ids.dtype !== 'int32' || ids.rank !== 2) throw new MedtuneError(`input_ids must be int32 [batch, seq], got ${ids.describe()}`, 'BAD_INPUT');
+    if (ids.dtype !== 'int32' || ids.rank !== 2) throw new MedtuneError(`input_ids must be int32 [batch, seq], got ${ids.describe()}`, 'E_USAGE');
     const [B, T] = ids.shape as [number, number];
-    if (T > this.config.max_position_embeddings) throw new MedtuneError(`sequence length ${T} exceeds max_position_embeddings ${this.config.max_position_embeddings}; truncate to at most that many tokens`, 'BAD_INPUT');
+    if (T > this.config.max_position_embeddings) throw new MedtuneError(`sequence length ${T} exceeds max_position_embeddings ${this.config.max_position_embeddings}; truncate to at most that many tokens`, 'E_USAGE');
     const tt = inputs.token_type_ids ?? empty([B, T], 'int32');
     if (!inputs.token_type_ids) tt.i32.fill(0);
     const mask = inputs.attention_mask ? attentionMaskFromPadding(inputs.attention_mask) : null;

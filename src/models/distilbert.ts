@@ -5,7 +5,7 @@
 import { Tensor, empty } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
 import { attention, attentionMaskFromPadding } from '../tensor/ops/index.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 import type { Activation } from '../tensor/kernels.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 import { activationOf, type BertInputs } from './bert.js';
@@ -42,7 +42,7 @@ class Embeddings extends Module {
   dropout: Dropout;
   constructor(c: DistilBertConfig, gen: Generator) {
     super();
-    if (c.sinusoidal_pos_embds) throw new MedtuneError('DistilBERT with sinusoidal_pos_embds is not supported', 'UNSUPPORTED_CONFIG');
+    if (c.sinusoidal_pos_embds) throw new MedtuneError('DistilBERT with sinusoidal_pos_embds is not supported', 'E_MODEL_UNSUPPORTED');
     this.word_embeddings = new Embedding(c.vocab_size, c.dim, gen, c.initializer_range, c.pad_token_id);
     this.position_embeddings = new Embedding(c.max_position_embeddings, c.dim, gen, c.initializer_range);
     this.LayerNorm = new LayerNorm(c.dim, LN_EPS);

@@ -1,7 +1,7 @@
 /** What every sequence-classification model shares: problem types, the loss rule, the output shape. */
 import type { Tensor } from '../tensor/tensor.js';
 import { bceWithLogits, crossEntropy, mse, reshape, slice } from '../tensor/ops/index.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 
 export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
 
@@ -32,10 +32,10 @@ export function classificationLoss(logits: Tensor, labels: Tensor, problemType: 
     case 'regression':
       return mse(reshape(logits, [logits.size]), labels);
     case 'single_label_classification':
-      if (labels.dtype !== 'int32') throw new MedtuneError(`single-label classification needs int32 class ids as labels, got ${labels.describe()}`, 'BAD_INPUT');
+      if (labels.dtype !== 'int32') throw new MedtuneError(`single-label classification needs int32 class ids as labels, got ${labels.describe()}`, 'E_USAGE');
       return crossEntropy(logits, labels, { weights: opts.classWeights ?? null, labelSmoothing: opts.labelSmoothing ?? 0 });
     case 'multi_label_classification':
-      if (labels.dtype !== 'float32') throw new MedtuneError(`multi-label classification needs float32 0/1 labels [batch, num_labels], got ${labels.describe()}`, 'BAD_INPUT');
+      if (labels.dtype !== 'float32') throw new MedtuneError(`multi-label classification needs float32 0/1 labels [batch, num_labels], got ${labels.describe()}`, 'E_USAGE');
       return bceWithLogits(logits, labels, { posWeight: opts.posWeight ?? null });
   }
 }

@@ -5,7 +5,7 @@
 import { Tensor, empty } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
 import { add, attentionMaskFromPadding } from '../tensor/ops/index.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 import { BertEncoder, type BertConfig, type BertInputs } from './bert.js';
 import { classifierOutput, firstToken, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
@@ -38,7 +38,7 @@ class RobertaEmbeddings extends Module {
         if (real) n++;
         pos.i32[b * T + t] = real ? n + pad : pad;
       }
-      if (n + pad >= this.c.max_position_embeddings) throw new MedtuneError(`sequence of ${n} tokens needs position ${n + pad}, beyond max_position_embeddings ${this.c.max_position_embeddings}; truncate to ${this.c.max_position_embeddings - pad - 1} tokens`, 'BAD_INPUT');
+      if (n + pad >= this.c.max_position_embeddings) throw new MedtuneError(`sequence of ${n} tokens needs position ${n + pad}, beyond max_position_embeddings ${this.c.max_position_embeddings}; truncate to ${this.c.max_position_embeddings - pad - 1} tokens`, 'E_USAGE');
     }
     return pos;
   }

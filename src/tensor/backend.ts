@@ -4,7 +4,7 @@
  * or setBackend(). Thread count: MEDTUNE_THREADS or setThreads(); default = the number of CPU cores.
  */
 import os from 'node:os';
-import { MedtuneError } from './errors.js';
+import { MedtuneError } from '../common/errors.js';
 import type { Kernels } from './kernels.js';
 import { jsKernels } from './backends/js/index.js';
 import { loadNativeKernels, nativeLoadError } from './backends/native/index.js';
@@ -18,7 +18,7 @@ function defaultThreads(): number {
   const env = process.env.MEDTUNE_THREADS;
   if (env) {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new MedtuneError(`MEDTUNE_THREADS must be a positive integer, got "${env}"`, 'BAD_ENV');
+    if (!Number.isInteger(n) || n < 1) throw new MedtuneError(`MEDTUNE_THREADS must be a positive integer, got "${env}"`, 'E_ENV');
     return n;
   }
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -29,7 +29,7 @@ function resolve(name: BackendName | undefined): Kernels {
   const native = loadNativeKernels();
   if (native) return native;
   if (name === 'native') {
-    throw new MedtuneError(`the native backend is not available: ${nativeLoadError()}. Install g++, make, python3 and libopenblas-dev, then run \`npm rebuild medtune\`; or use MEDTUNE_BACKEND=js`, 'NO_NATIVE');
+    throw new MedtuneError(`the native backend is not available: ${nativeLoadError()}. Install g++, make, python3 and libopenblas-dev, then run \`npm rebuild medtune\`; or use MEDTUNE_BACKEND=js`, 'E_NATIVE_UNAVAILABLE');
   }
   if (!warned && !process.env.MEDTUNE_QUIET_BACKEND) {
     warned = true;
@@ -42,7 +42,7 @@ function resolve(name: BackendName | undefined): Kernels {
 export function kernels(): Kernels {
   if (!current) {
     const env = process.env.MEDTUNE_BACKEND;
-    if (env && env !== 'js' && env !== 'native') throw new MedtuneError(`MEDTUNE_BACKEND must be "js" or "native", got "${env}"`, 'BAD_ENV');
+    if (env && env !== 'js' && env !== 'native') throw new MedtuneError(`MEDTUNE_BACKEND must be "js" or "native", got "${env}"`, 'E_ENV');
     current = resolve(env as BackendName | undefined);
     current.setThreads(defaultThreads());
   }
@@ -65,7 +65,7 @@ export function nativeAvailable(): boolean {
 }
 
 export function setThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new MedtuneError(`thread count must be a positive integer, got ${n}`, 'BAD_ARG');
+  if (!Number.isInteger(n) || n < 1) throw new MedtuneError(`thread count must be a positive integer, got ${n}`, 'E_USAGE');
   kernels().setThreads(n);
 }
 

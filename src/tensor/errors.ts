@@ -1,15 +1,12 @@
-/** Typed errors for the whole toolkit. Every message says what was wrong and what to do. */
-export class MedtuneError extends Error {
-  constructor(message: string, readonly code: string = 'MEDTUNE_ERROR') {
-    super(message);
-    this.name = 'MedtuneError';
-  }
-}
+/** Errors of the tensor engine (internal bugs when they reach a user: exit 1). The catalogue is common/errors.ts. */
+import { MedtuneError } from '../common/errors.js';
+
+export { MedtuneError };
 
 /** A tensor shape or dtype does not fit an op. */
 export class ShapeError extends MedtuneError {
   constructor(message: string) {
-    super(message, 'SHAPE_ERROR');
+    super(message, 'E_SHAPE');
     this.name = 'ShapeError';
   }
 }
@@ -17,7 +14,7 @@ export class ShapeError extends MedtuneError {
 /** A tensor was used after dispose(). */
 export class DisposedError extends MedtuneError {
   constructor(message: string) {
-    super(message, 'DISPOSED');
+    super(message, 'E_DISPOSED');
     this.name = 'DisposedError';
   }
 }

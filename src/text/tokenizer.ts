@@ -7,11 +7,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 
 export class TokenizerError extends MedtuneError {
   constructor(message: string) {
-    super(message, 'BAD_TOKENIZER');
+    super(message, 'E_TOKENIZER');
     this.name = 'TokenizerError';
   }
 }

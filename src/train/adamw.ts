@@ -5,7 +5,7 @@
  */
 import { Tensor, zeros } from '../tensor/tensor.js';
 import { kernels } from '../tensor/backend.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 import { LayerNorm, type Module } from '../nn/module.js';
 
 export interface ParamGroup {
@@ -33,7 +33,7 @@ export class AdamW {
     this.lr = opts.lr;
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
-    if (!(this.lr >= 0)) throw new MedtuneError(`AdamW: learning rate must be ≥ 0, got ${this.lr}`, 'BAD_ARG');
+    if (!(this.lr >= 0)) throw new MedtuneError(`AdamW: learning rate must be ≥ 0, got ${this.lr}`, 'E_USAGE');
     for (const g of groups) for (const p of g.params) {
       this.state.set(p, { m: zeros(p.shape).keep(), v: zeros(p.shape).keep() });
     }

@@ -1,5 +1,5 @@
 /** Learning-rate schedules as in transformers' get_scheduler: a multiplier of the base rate for each step. */
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 
 export type SchedulerName = 'linear' | 'cosine' | 'constant';
 
@@ -12,7 +12,7 @@ export interface ScheduleOptions {
 
 export function warmupSteps(warmup: number | undefined, totalSteps: number): number {
   if (!warmup) return 0;
-  if (warmup < 0) throw new MedtuneError(`--warmup must be ≥ 0, got ${warmup}`, 'BAD_ARG');
+  if (warmup < 0) throw new MedtuneError(`--warmup must be ≥ 0, got ${warmup}`, 'E_USAGE');
   return warmup < 1 ? Math.ceil(warmup * totalSteps) : Math.round(warmup);
 }
 
@@ -32,6 +32,6 @@ export function lrLambda(o: ScheduleOptions): (step: number) => number {
         return Math.max(0, 0.5 * (1 + Math.cos(Math.PI * progress)));
       };
     default:
-      throw new MedtuneError(`unknown scheduler "${String(o.name)}" (linear, cosine, constant)`, 'BAD_ARG');
+      throw new MedtuneError(`unknown scheduler "${String(o.name)}" (linear, cosine, constant)`, 'E_USAGE');
   }
 }

@@ -5,7 +5,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import cliProgress from 'cli-progress';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../common/atomic.js';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,7 +17,7 @@ import type { MultiLabelMetrics, SingleLabelMetrics } from '../evaluate/metrics.
 import { batchTensors, labelTensor } from '../data/batch.js';
 import { evaluateModel } from '../evaluate/evaluate.js';
 import type { SequenceClassifier } from '../models/auto.js';
-import { MedtuneError } from '../tensor/errors.js';
+import { MedtuneError } from '../common/errors.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -117,7 +117,7 @@ export class Trainer {
   private score(m: Metrics): number {
     const key = this.cfg.metricForBestModel;
     const v = (m as unknown as Record<string, number>)[key];
-    if (typeof v !== 'number') throw new MedtuneError(`--metric-for-best-model ${key} is not a metric here (${Object.keys(m).filter((k) => typeof (m as unknown as Record<string, unknown>)[k] === 'number').join(', ')})`, 'BAD_ARG');
+    if (typeof v !== 'number') throw new MedtuneError(`--metric-for-best-model ${key} is not a metric here (${Object.keys(m).filter((k) => typeof (m as unknown as Record<string, unknown>)[k] === 'number').join(', ')})`, 'E_USAGE');
     return key === 'loss' ? -v : v;
   }
 
@@ -234,7 +234,7 @@ export class Trainer {
           else l.backward();
           return l.item();
         });
-        if (!Number.isFinite(loss)) throw new MedtuneError(`the loss became ${loss} at step ${step}; lower --learning-rate or check the labels`, 'DIVERGED');
+        if (!Number.isFinite(loss)) throw new MedtuneError(`the loss became ${loss} at step ${step}; lower --learning-rate or check the labels`, 'E_DIVERGED');
         lossAcc += loss;
         lossN++;
         seen += idx.length;

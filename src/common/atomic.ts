@@ -1,0 +1,247 @@
+/**
+ * Files that appear complete or not at all, and output locations checked before any work starts.
+ *
+ * Writes go to a temporary file beside the target (`.NAME.medtune-PID-RAND.tmp`), are fsynced, then renamed over
+ * the target. Temporary paths are removed on Ctrl-C/SIGTERM (cleanup.ts); what a kill -9 leaves is swept by the
+ * next write to the same target (the PID is dead). Folders are created one level at a time, never with
+ * mkdirSync(recursive) — which spins forever on a path under /proc.
+ */
+import {
+  closeSync, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync,
+  statSync, writeSync,
+} from 'node:fs';
+import path from 'node:path';
+import { MedtuneError } from './errors.js';
+import { removeOnInterrupt } from './cleanup.js';
+
+const TMP_RE = /^\.(.+)\.medtune-(\d+)-[0-9a-z]+\.tmp$/;
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A fresh temporary path beside `target`, registered for removal on interruption. */
+export function tempPathFor(target: string): { tmp: string; release: () => void } {
+  const t = target.replace(/\/+$/, '');
+  const tmp = path.join(path.dirname(t), `.${path.basename(t)}.medtune-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`);
+  return { tmp, release: removeOnInterrupt(tmp) };
+}
+
+/** Removes temporary files/folders of earlier writes to `target` whose process is gone (kill -9, power loss). */
+export function sweepStale(target: string): number {
+  const t = target.replace(/\/+$/, '');
+  const dir = path.dirname(t);
+  const base = path.basename(t);
+  let n = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = TMP_RE.exec(name);
+    if (!m || m[1] !== base || pidAlive(Number(m[2]))) continue;
+    rmSync(path.join(dir, name), { recursive: true, force: true });
+    n++;
+  }
+  return n;
+}
+
+const reason = (e: unknown): string => {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'EROFS': return 'the file system is read-only';
+    case 'ENOSPC': return 'the disk is full';
+    case 'ENOTDIR': return 'a part of the path is a file, not a folder';
+    case 'ENOENT': return 'this location cannot hold new folders';
+    case 'EEXIST': return 'something else exists there';
+    case 'ENAMETOOLONG': return 'the name is too long';
+    default: return code ?? (e as Error).message;
+  }
+};
+
+/** Creates a folder and its missing parents one level at a time; a clear error names the part that is wrong. */
+export function makeDirs(dir: string, what = 'output folder'): void {
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  let p = abs;
+  for (;;) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') {
+        missing.push(p);
+        p = path.dirname(p);
+        continue;
+      }
+      if (code !== 'ENOENT') throw new MedtuneError(`cannot create the ${what} ${dir}: ${reason(e)}`, 'E_OUTPUT_PATH');
+      missing.push(p);
+      const up = path.dirname(p);
+      if (up === p) break;
+      p = up;
+      continue;
+    }
+    if (!st.isDirectory()) {
+      const msg = p === abs ? `${dir} is a file, not a folder` : `${dir} is under ${p}, which is a file, not a folder`;
+      throw new MedtuneError(`cannot use the ${what}: ${msg}; choose another path`, 'E_OUTPUT_PATH');
+    }
+    break;
+  }
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && statSync(m).isDirectory()) continue;
+      throw new MedtuneError(`cannot create the ${what} ${dir}: ${reason(e)} (at ${m})`, 'E_OUTPUT_PATH');
+    }
+  }
+}
+
+/** Writes and removes a probe file: the only reliable test that a folder takes new files (root, read-only mounts). */
+function probeWritable(dir: string, what: string, shown: string): void {
+  const probe = path.join(dir, `.medtune-probe-${process.pid}`);
+  try {
+    closeSync(openSync(probe, 'w'));
+    rmSync(probe, { force: true });
+  } catch (e) {
+    throw new MedtuneError(`cannot write into the ${what} ${shown}: ${reason(e)}`, 'E_OUTPUT_PATH');
+  }
+}
+
+/** Checks (and creates) an output folder before any work starts. */
+export function prepareOutputDir(dir: string, option = '--output-dir'): void {
+  if (!dir || !dir.trim()) throw new MedtuneError(`${option} is empty; give a folder`, 'E_USAGE');
+  makeDirs(dir, `${option} folder`);
+  probeWritable(dir, `${option} folder`, dir);
+}
+
+const same = (a: string, b: string): boolean => {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return path.resolve(a) === path.resolve(b);
+  }
+};
+
+/**
+ * Checks an output file before any work starts: not a folder, its folder exists or can be created and takes
+ * files, and it is none of the inputs (unless `allowInput`, e.g. `deid --in-place`).
+ */
+export function prepareOutputFile(file: string, o: { option?: string; inputs?: string[]; allowInput?: boolean; inputHint?: string } = {}): void {
+  const option = o.option ?? '--output';
+  if (!file || !file.trim()) throw new MedtuneError(`${option} is empty; give a file name`, 'E_USAGE');
+  if (/[/\\]$/.test(file)) throw new MedtuneError(`${option} ${file} names a folder; give a file name`, 'E_OUTPUT_PATH');
+  if (existsSync(file) && statSync(file).isDirectory()) throw new MedtuneError(`${option} ${file} is a folder; give a file name`, 'E_OUTPUT_PATH');
+  for (const input of o.inputs ?? []) {
+    if (existsSync(file) && same(file, input) && !o.allowInput) {
+      throw new MedtuneError(`${option} ${file} is the input file itself; writing over it would lose the original${o.inputHint ? ` (${o.inputHint})` : ''}`, 'E_OUTPUT_PATH');
+    }
+  }
+  const dir = path.dirname(path.resolve(file));
+  makeDirs(dir, `folder of ${option}`);
+  probeWritable(dir, `folder of ${option}`, path.dirname(file) || '.');
+  sweepStale(file);
+}
+
+export function writeFileAtomic(file: string, data: string | Uint8Array | Uint8Array[]): void {
+  makeDirs(path.dirname(file));
+  sweepStale(file);
+  const { tmp, release } = tempPathFor(file);
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    release();
+    throw new MedtuneError(`cannot write ${file}: ${reason(e)}`, 'E_OUTPUT_PATH');
+  }
+  try {
+    const parts = Array.isArray(data) ? data : [typeof data === 'string' ? Buffer.from(data) : data];
+    for (const p of parts) {
+      let off = 0;
+      while (off < p.byteLength) off += writeSync(fd, p, off, p.byteLength - off);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, file);
+  } catch (e) {
+    try { closeSync(fd); } catch { /* already closed */ }
+    rmSync(tmp, { force: true });
+    throw e instanceof MedtuneError ? e : new MedtuneError(`cannot write ${file}: ${reason(e)}`, 'E_OUTPUT_PATH');
+  } finally {
+    release();
+  }
+}
+
+export interface AtomicStream {
+  /** writes, waiting for the stream to drain when its buffer is full (flat memory for large outputs) */
+  write(s: string): Promise<void>;
+  /** finishes the file and renames it into place */
+  commit(): Promise<void>;
+  /** discards the partial file */
+  abort(): void;
+}
+
+/** A streamed output file that appears under its name only when complete. */
+export function atomicWriteStream(file: string): AtomicStream {
+  makeDirs(path.dirname(file));
+  sweepStale(file);
+  const { tmp, release } = tempPathFor(file);
+  const out = createWriteStream(tmp);
+  let failure: Error | null = null;
+  out.on('error', (e) => { failure = e; });
+  const fail = (e: Error) => new MedtuneError(`cannot write ${file}: ${reason(e)}`, 'E_OUTPUT_PATH');
+  return {
+    write: (s) => {
+      if (failure) return Promise.reject(fail(failure));
+      return out.write(s) ? Promise.resolve() : new Promise<void>((res, rej) => {
+        const onErr = (e: Error) => rej(fail(e));
+        out.once('error', onErr);
+        out.once('drain', () => { out.off('error', onErr); res(); });
+      });
+    },
+    commit: async () => {
+      if (failure) throw fail(failure);
+      await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(fail(e)) : res())));
+      renameSync(tmp, file);
+      release();
+    },
+    abort: () => {
+      out.destroy();
+      rmSync(tmp, { force: true });
+      release();
+    },
+  };
+}
+
+/** A folder written next to its final place and renamed in (an existing folder is replaced only at the end). */
+export function writeDirAtomic(dir: string, fill: (tmp: string) => void): void {
+  const target = dir.replace(/\/+$/, '');
+  makeDirs(path.dirname(path.resolve(target)));
+  sweepStale(target);
+  const { tmp, release } = tempPathFor(target);
+  const old = tempPathFor(target);
+  try {
+    mkdirSync(tmp);
+    fill(tmp);
+    if (existsSync(target)) renameSync(target, old.tmp);
+    renameSync(tmp, target);
+    rmSync(old.tmp, { recursive: true, force: true });
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(target) && existsSync(old.tmp)) renameSync(old.tmp, target);
+    throw e instanceof MedtuneError ? e : new MedtuneError(`cannot write the folder ${dir}: ${reason(e)}`, 'E_OUTPUT_PATH');
+  } finally {
+    release();
+    old.release();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The error catalogue: every error a user can hit has a stable code, an exit code for the CLI and an HTTP status
+ * for the server. Messages say what was wrong and what to do; they never contain patient text (name the file,
+ * row and column instead). docs/errors.md lists the codes (a test keeps it in step with this table).
+ *
+ * Exit codes: 2 for every user-facing error (usage, input, model folder, output path), 1 for internal bugs,
+ * 130 / 143 after Ctrl-C / SIGTERM.
+ */
+
+export interface ErrorSpec {
+  /** process exit code of the CLI */
+  exit: 1 | 2;
+  /** HTTP status the server answers with */
+  http: number;
+  /** one line for docs/errors.md: when it happens */
+  when: string;
+}
+
+export const ERROR_CATALOGUE = {
+  E_USAGE: { exit: 2, http: 400, when: 'an option or request field is missing, unknown, malformed or out of range' },
+  E_ENV: { exit: 2, http: 500, when: 'an environment variable (MEDTUNE_*) has a value medtune does not understand' },
+  E_INPUT_NOT_FOUND: { exit: 2, http: 400, when: 'an input file does not exist, is a folder or cannot be read' },
+  E_INPUT_FORMAT: { exit: 2, http: 400, when: 'the format of an input file cannot be told from its name, or is not one this command reads' },
+  E_INPUT_ENCODING: { exit: 2, http: 400, when: 'an input file is binary or is not valid UTF-8 (pass --encoding for other text encodings)' },
+  E_INPUT_PARSE: { exit: 2, http: 400, when: 'a row of a CSV/TSV/JSONL/JSON/Parquet file cannot be parsed' },
+  E_INPUT_COLUMN: { exit: 2, http: 400, when: 'a column named by an option is missing, or the text/label column cannot be detected' },
+  E_INPUT_LABEL: { exit: 2, http: 400, when: 'labels are of the wrong type, unknown to the model, or too few classes to train on' },
+  E_INPUT_DATA: { exit: 2, http: 400, when: 'the content of the data breaks a rule (duplicate ids, a group key that cannot be read, ...)' },
+  E_INPUT_EMPTY: { exit: 2, http: 400, when: 'an input has no usable rows' },
+  E_OUTPUT_PATH: { exit: 2, http: 500, when: 'an output file or folder cannot be created or written (it is a file/folder of the other kind, it is under a file, no permission, read-only place, or it is the input itself)' },
+  E_MODEL_NOT_FOUND: { exit: 2, http: 404, when: 'a model folder or hub name cannot be found (or downloaded when offline)' },
+  E_MODEL_UNSUPPORTED: { exit: 2, http: 400, when: 'the model type, activation or problem type is not one medtune supports for this command' },
+  E_MODEL_WEIGHTS: { exit: 2, http: 500, when: 'a weight or config file is missing, truncated, corrupt, or was refused as unsafe' },
+  E_MODEL_LABELS: { exit: 2, http: 400, when: 'the label map of a model and the data or options do not fit together' },
+  E_TOKENIZER: { exit: 2, http: 500, when: 'the tokenizer files of a model folder are missing or cannot be used' },
+  E_CHECKPOINT: { exit: 2, http: 400, when: 'a checkpoint to resume from is missing, corrupt, or belongs to another run' },
+  E_RESUME_MISMATCH: { exit: 2, http: 400, when: 'resuming with data or settings the checkpoint cannot continue with' },
+  E_NO_EVAL_DATA: { exit: 2, http: 400, when: 'there is no validation or test data to evaluate on' },
+  E_DIVERGED: { exit: 2, http: 500, when: 'training diverged (the loss became NaN or infinite)' },
+  E_NATIVE_UNAVAILABLE: { exit: 2, http: 500, when: 'the native backend was required but is not built or cannot be loaded' },
+  E_INTERRUPTED: { exit: 2, http: 503, when: 'the command was interrupted (Ctrl-C: exit 130, SIGTERM: exit 143)' },
+  E_SHAPE: { exit: 1, http: 500, when: 'internal: a tensor shape or dtype does not fit an op (a bug: please report it)' },
+  E_DISPOSED: { exit: 1, http: 500, when: 'internal: a tensor was used after it was released (a bug: please report it)' },
+  E_INTERNAL: { exit: 1, http: 500, when: 'internal error (a bug: please report it with the command line)' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** The one error type of medtune: a message that says what to do, and a code from the catalogue. */
+export class MedtuneError extends Error {
+  constructor(message: string, readonly code: ErrorCode = 'E_INTERNAL', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MedtuneError';
+  }
+
+  get exitCode(): number {
+    return ERROR_CATALOGUE[this.code].exit;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CATALOGUE[this.code].http;
+  }
+}
+
+export function isMedtuneError(e: unknown): e is MedtuneError {
+  return e instanceof MedtuneError;
+}
