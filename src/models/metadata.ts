@@ -1,0 +1,136 @@
+/**
+ * What medtune stores about a model folder, defined once for every consumer (predict, evaluate, serve, reports,
+ * cards, UI): the `medtune` object inside config.json (transformers ignores unknown keys, so the folder stays
+ * loadable elsewhere), and the model's identity — sha256 over its weight files in name order (shards included);
+ * `version` is `medtune.version` when set, else the first 12 hex digits of that hash.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs';
+import path from 'node:path';
+import { MedtuneError } from '../common/errors.js';
+
+/** Options of text cleaning a model was trained with; predict and the server apply the same. */
+export type PreprocessingOptions = Record<string, unknown>;
+
+export interface AbstainSettings {
+  /** abstain when the (calibrated) top probability is below this */
+  below: number;
+  /** how `below` was chosen: given on the command line, or searched for a target accuracy on validation */
+  source?: 'fixed' | 'target_accuracy';
+  target_accuracy?: number;
+  /** share of validation predictions kept at this threshold */
+  coverage?: number;
+}
+
+/** Distribution of served predictions at training time (validation split), for drift scores when serving. */
+export interface MonitoringReference {
+  /** share of predictions per label (single-label: top label; multi-label: label chosen) */
+  labels: Record<string, number>;
+  /** histogram of the top-class probability over `bins` equal bins of [0, 1] (shares, summing to 1) */
+  confidence: number[];
+  n: number;
+}
+
+export interface DataRecord {
+  file: string;
+  sha256: string;
+  rows?: number;
+  split?: string;
+}
+
+export interface TrainingRecord {
+  data?: DataRecord[];
+  recipe?: Record<string, unknown>;
+  base_model?: string;
+  seed?: number;
+  finished_at?: string;
+  [k: string]: unknown;
+}
+
+export interface MedtuneMetadata {
+  version?: string;
+  /** temperature scaling of single-label logits (softmax(logits / T)) */
+  temperature?: number;
+  /** per-label decision thresholds of a multi-label model, by label name */
+  thresholds?: Record<string, number>;
+  abstain?: AbstainSettings;
+  preprocessing?: PreprocessingOptions;
+  /** sha256 identity of the model this one was trained from */
+  parent_sha256?: string;
+  training?: TrainingRecord;
+  reference?: MonitoringReference;
+}
+
+const bad = (file: string, what: string) => new MedtuneError(`${file}: "medtune.${what}"; fix or remove that key of config.json`, 'E_MODEL_WEIGHTS');
+const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+const isProb = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v <= 1;
+
+/** Validates the `medtune` key of a config.json (absent: {}). Unknown keys are kept for newer versions. */
+export function parseMetadata(raw: unknown, file = 'config.json', labels?: string[]): MedtuneMetadata {
+  if (raw === undefined || raw === null) return {};
+  if (!isObj(raw)) throw bad(file, 'must be an object');
+  const m = raw as MedtuneMetadata & Record<string, unknown>;
+  if (m.version !== undefined && (typeof m.version !== 'string' || !m.version.trim())) throw bad(file, 'version must be a non-empty string');
+  if (m.temperature !== undefined && !(typeof m.temperature === 'number' && m.temperature > 0 && Number.isFinite(m.temperature))) {
+    throw bad(file, 'temperature must be a positive number');
+  }
+  if (m.thresholds !== undefined) {
+    if (!isObj(m.thresholds) || !Object.values(m.thresholds).every(isProb)) throw bad(file, 'thresholds must map label names to numbers in [0, 1]');
+    const unknown = labels ? Object.keys(m.thresholds).filter((k) => !labels.includes(k)) : [];
+    if (unknown.length) throw bad(file, `thresholds names labels the model does not have: ${unknown.slice(0, 5).join(', ')}`);
+  }
+  if (m.abstain !== undefined && !(isObj(m.abstain) && isProb(m.abstain.below))) throw bad(file, 'abstain.below must be a number in [0, 1]');
+  if (m.preprocessing !== undefined && !isObj(m.preprocessing)) throw bad(file, 'preprocessing must be an object');
+  if (m.parent_sha256 !== undefined && !(typeof m.parent_sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.parent_sha256))) {
+    throw bad(file, 'parent_sha256 must be 64 hex digits');
+  }
+  if (m.training !== undefined && !isObj(m.training)) throw bad(file, 'training must be an object');
+  if (m.reference !== undefined) {
+    const r = m.reference;
+    if (!isObj(r) || !isObj(r.labels) || !Array.isArray(r.confidence) || !r.confidence.every((x) => typeof x === 'number')) {
+      throw bad(file, 'reference must be { labels: {label: share}, confidence: [shares], n }');
+    }
+  }
+  return m;
+}
+
+/** Weight files of a model folder in name order (what its identity hashes). */
+export function weightFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => /\.(safetensors|bin)$/.test(f) && !f.startsWith('.') && f !== 'optimizer.safetensors')
+    .sort();
+}
+
+export interface ModelIdentity {
+  sha256: string;
+  version: string;
+}
+
+/** Feeds a file's bytes into a hash, 1 MiB at a time (memory stays flat for large models). */
+function hashFile(h: ReturnType<typeof createHash>, file: string): void {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(file, 'r');
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** sha256 over the bytes of the weight files in name order. */
+export function modelIdentity(dir: string, meta: MedtuneMetadata = {}): ModelIdentity {
+  const files = weightFiles(dir);
+  if (!files.length) throw new MedtuneError(`${dir} has no weight files to identify the model by`, 'E_MODEL_WEIGHTS');
+  const h = createHash('sha256');
+  for (const f of files) hashFile(h, path.join(dir, f));
+  const sha256 = h.digest('hex');
+  return { sha256, version: meta.version ?? sha256.slice(0, 12) };
+}
+
+/** sha256 of one file (data files recorded in metadata, reports and cards). */
+export function fileSha256(file: string): string {
+  if (!existsSync(file)) throw new MedtuneError(`${file} does not exist`, 'E_INPUT_NOT_FOUND');
+  const h = createHash('sha256');
+  hashFile(h, file);
+  return h.digest('hex');
+}
