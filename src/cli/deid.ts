@@ -9,10 +9,10 @@ import type { Command } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { deidentify, type Operator } from '../deid/anonymize.js';
 import { evaluateDeid, type GoldDoc } from '../deid/evaluate.js';
-import { formatOf, pickColumn, readRows, TEXT_COLUMNS, DataError, type Row } from '../data/readers.js';
-import { atomicWriteStream, writeFileAtomic } from '../common/atomic.js';
+import { checkInputFile, formatOf, pickColumn, readRows, textCell, TEXT_COLUMNS, DataError, type Row } from '../data/readers.js';
+import { atomicWriteStream, prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
-import { int } from './args.js';
+import { choice, encodingOption, int } from './args.js';
 
 export interface DeidCliOptions {
   input: string;
@@ -23,6 +23,9 @@ export interface DeidCliOptions {
   patientColumn?: string;
   allow?: string;
   deny?: string;
+  encoding?: string;
+  /** write the output over the input file (only when asked: the original is lost) */
+  inPlace?: boolean;
   log?: (l: string) => void;
 }
 
@@ -30,16 +33,18 @@ function listFile(f: string | undefined): string[] {
   if (!f) return [];
   try {
     return readFileSync(f, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  } catch (e) {
-    throw new MedtuneError(`cannot read the list ${f}: ${(e as Error).message}`, 'E_USAGE');
+  } catch {
+    throw new MedtuneError(`cannot read the list ${f} (it does not exist or is not a text file)`, 'E_USAGE');
   }
 }
 
 export async function runDeid(o: DeidCliOptions): Promise<{ rows: number; mbPerSecond: number; entities: Record<string, number> }> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  checkInputFile(o.input, '--input');
   const inFmt = formatOf(o.input);
   const outFmt = formatOf(o.output);
   if (inFmt === 'parquet' || outFmt === 'parquet') throw new DataError('medtune deid reads and writes CSV, TSV or JSONL', 'E_INPUT_FORMAT');
+  prepareOutputFile(o.output, { inputs: [o.input], allowInput: o.inPlace, inputHint: 'pass --in-place to replace it on purpose' });
   const secret = o.secret ?? process.env.MEDTUNE_DEID_SECRET;
   if (o.operator === 'surrogate' || o.operator === 'hash') {
     if (!secret) log('warning: no --secret (or MEDTUNE_DEID_SECRET): surrogates and hashes use a public default key, so they can be reversed by anyone with medtune');
@@ -55,24 +60,35 @@ export async function runDeid(o: DeidCliOptions): Promise<{ rows: number; mbPerS
   let header: string[] | null = null;
   const t0 = performance.now();
   try {
-    for await (const row of readRows(o.input)) {
+    const writeHeader = async (cols: string[]) => {
+      if (header || outFmt === 'jsonl') return;
+      header = cols;
+      await write(stringify([header], { delimiter: outFmt === 'tsv' ? '\t' : ',' }));
+    };
+    let csvHeader: string[] | null = null;
+    for await (const row of readRows(o.input, { encoding: o.encoding, onHeader: (cols) => { csvHeader = cols; } })) {
       if (textCol === undefined) {
         textCol = pickColumn(Object.keys(row), o.textColumn, TEXT_COLUMNS, 'text', o.input);
         if (o.patientColumn) pickColumn(Object.keys(row), o.patientColumn, [], 'patient', o.input);
-        if (outFmt !== 'jsonl') {
-          header = Object.keys(row);
-          await write(stringify([header], { delimiter: outFmt === 'tsv' ? '\t' : ',' }));
-        }
+        await writeHeader(Object.keys(row));
       }
-      const text = row[textCol] === null || row[textCol] === undefined ? '' : String(row[textCol]);
+      const text = textCell(row[textCol], { file: o.input, row: rows + 1, column: textCol });
       bytes += Buffer.byteLength(text);
       const r = deidentify(text, { operator: o.operator, secret, patientId: o.patientColumn ? String(row[o.patientColumn] ?? '') : '', allowList, denyList });
       for (const e of r.entities) counts[e.type] = (counts[e.type] ?? 0) + 1;
       const outRow: Row = { ...row, [textCol]: r.text };
-      if (outFmt === 'jsonl') await write(JSON.stringify({ ...outRow, entities: r.entities.map(({ type, start, end, score, text: t }) => ({ type, start, end, score, text: t })) }) + '\n');
+      // entities give offsets into the original, never the PHI itself (the output is meant to be free of it)
+      if (outFmt === 'jsonl') await write(JSON.stringify({ ...outRow, entities: r.entities.map(({ type, start, end, score }) => ({ type, start, end, score })) }) + '\n');
       else await write(stringify([header!.map((h) => outRow[h] ?? '')], { delimiter: outFmt === 'tsv' ? '\t' : ',' }));
       rows++;
       if (rows % 20000 === 0) log(`  ${rows} rows, ${(bytes / 1e6 / ((performance.now() - t0) / 1000)).toFixed(2)} MB/s`);
+    }
+    // a header-only file keeps its header (and says so)
+    if (rows === 0 && !csvHeader) log(`${o.input} has no rows; the output is empty`);
+    if (rows === 0 && csvHeader) {
+      pickColumn(csvHeader, o.textColumn, TEXT_COLUMNS, 'text', o.input);
+      await writeHeader(csvHeader);
+      log(`${o.input} has a header but no rows; wrote the header only`);
     }
     await out.commit();
   } catch (e) {
@@ -93,13 +109,14 @@ export function registerDeid(program: Command): void {
     .requiredOption('--input <file>', 'CSV, TSV or JSONL')
     .requiredOption('--output <file>', 'same formats; JSONL rows also get `entities` (offsets into the original text)')
     .option('--text-column <name>', 'column to de-identify (default: detected)')
-    .option('--operator <op>', 'tag | surrogate | redact | mask | hash', 'tag')
+    .addOption(choice('--operator <op>', 'how PHI is replaced', ['tag', 'surrogate', 'redact', 'mask', 'hash'], 'tag'))
+    .addOption(encodingOption())
+    .option('--in-place', 'write the output over the input file (the original is replaced only when the run succeeds)')
     .option('--secret <key>', 'key for consistent surrogates, hashes and date shifts (or MEDTUNE_DEID_SECRET)')
     .option('--patient-column <name>', 'rows with the same value share one date shift')
     .option('--allow <file>', 'words never treated as PHI, one per line (disease eponyms are built in)')
     .option('--deny <file>', 'strings always removed, one per line')
     .action(async (o: DeidCliOptions) => {
-      if (!['tag', 'surrogate', 'redact', 'mask', 'hash'].includes(o.operator)) throw new MedtuneError(`--operator must be tag, surrogate, redact, mask or hash, got "${o.operator}"`, 'E_USAGE');
       await runDeid(o);
     });
   program
@@ -109,11 +126,13 @@ export function registerDeid(program: Command): void {
     .option('--output <file>', 'write the full report (per type, misses, false positives) as JSON')
     .option('--misses <n>', 'misses to print', int('--misses', 0), 20)
     .action((o: { gold: string; output?: string; misses: number }) => {
+      checkInputFile(o.gold, '--gold');
+      if (o.output) prepareOutputFile(o.output, { inputs: [o.gold] });
       let docs: GoldDoc[];
       try {
         docs = JSON.parse(readFileSync(o.gold, 'utf8')) as GoldDoc[];
-      } catch (e) {
-        throw new MedtuneError(`cannot read ${o.gold}: ${(e as Error).message}`, 'E_USAGE');
+      } catch {
+        throw new MedtuneError(`${o.gold} is not valid JSON (expected Presidio's format: [{"full_text": ..., "spans": [...]}])`, 'E_INPUT_PARSE');
       }
       if (!Array.isArray(docs) || docs.some((d) => typeof d.full_text !== 'string' || !Array.isArray(d.spans))) throw new MedtuneError(`${o.gold} is not in Presidio's format: [{"full_text": ..., "spans": [{"entity_type", "start_position", "end_position"}]}]`, 'E_USAGE');
       const r = evaluateDeid(docs);

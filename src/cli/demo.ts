@@ -4,14 +4,13 @@
  * BERT from scratch (or takes --model), fine-tunes it with `medtune train`'s pipeline, evaluates on held-out rows
  * and prints the metrics and where the model and reports are.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { syntheticSymptoms, DEMO_DIAGNOSES, type DemoRow } from '../demo/synthetic.js';
 import { createScratchModel } from '../demo/scratch.js';
 import { runTrain } from './train.js';
-import { writeFileAtomic } from '../common/atomic.js';
+import { makeDirs, prepareOutputDir, writeFileAtomic } from '../common/atomic.js';
 import { backendName, getThreads } from '../tensor/backend.js';
 import { int } from './args.js';
 
@@ -20,9 +19,10 @@ function csv(rows: DemoRow[]): string {
 }
 
 export async function runDemo(o: { outputDir: string; model?: string; seed: number; epochs?: number }, log: (l: string) => void = (l) => console.log(l)): Promise<number> {
+  prepareOutputDir(o.outputDir);
   log(`medtune demo: backend ${backendName()}, ${getThreads()} threads; output in ${o.outputDir}`);
   const dataDir = path.join(o.outputDir, 'data');
-  mkdirSync(dataDir, { recursive: true });
+  makeDirs(dataDir);
   const train = syntheticSymptoms(60, o.seed);
   const test = syntheticSymptoms(15, o.seed + 1000);
   writeFileAtomic(path.join(dataDir, 'train.csv'), csv(train));
@@ -45,6 +45,8 @@ export async function runDemo(o: { outputDir: string; model?: string; seed: numb
     model, train: path.join(dataDir, 'train.csv'), test: path.join(dataDir, 'test.csv'), outputDir: o.outputDir,
     epochs, learningRate: fromScratch ? 1e-3 : 1e-4, batchSize: 32, maxLength: 64, weightDecay: 0.01,
     warmup: 0.1, scheduler: 'linear', seed: o.seed, evalEvery: 0, gradAccum: 1, maxGradNorm: 1, labelSmoothing: 0, validationSplit: 0.1,
+    // the demo's folder is its own: a second run replaces the first
+    overwrite: true,
   }, log);
   const acc = (metrics as { accuracy: number }).accuracy;
   const bacc = baseline ? (baseline.accuracy as number) : null;

@@ -1,13 +1,17 @@
-/** `medtune evaluate`: metrics, predictions (misclassified rows flagged) and a confusion matrix for a model on a labelled file. */
+/**
+ * `medtune evaluate`: metrics, predictions (misclassified rows flagged) and a confusion matrix for a saved model on a
+ * labelled file, through the Predictor (so stored calibration, thresholds and abstention apply as in `predict`).
+ */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadClassifier, modelMaxLength } from '../models/auto.js';
-import { Tokenizer } from '../text/tokenizer.js';
-import { encodeExamples, readLabeled } from '../data/dataset.js';
-import { evaluateModel } from '../evaluate/evaluate.js';
+import { Predictor } from '../infer/predictor.js';
+import { groupRegexOf, readLabeled } from '../data/dataset.js';
+import { checkInputFile, formatOf } from '../data/readers.js';
+import { evaluatePredictor } from '../evaluate/evaluate.js';
 import { writeEvalReport } from '../evaluate/report.js';
 import { MedtuneError } from '../common/errors.js';
-import { int, num } from './args.js';
+import { prepareOutputDir } from '../common/atomic.js';
+import { encodingOption, formatOption, int, prob } from './args.js';
 
 export interface EvaluateCliOptions {
   model: string;
@@ -19,23 +23,34 @@ export interface EvaluateCliOptions {
   labelDelimiter?: string;
   groupColumn?: string;
   groupRegex?: string;
-  threshold: number;
-  maxLength: number;
+  format?: string;
+  encoding?: string;
+  /** multi-label threshold for every label (default: the model's tuned thresholds, else 0.5) */
+  threshold?: number;
+  maxLength?: number;
   batchSize: number;
 }
 
 export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<Record<string, unknown>> {
-  const loaded = await loadClassifier(o.model, { log });
-  const multi = loaded.model.problemType() === 'multi_label_classification';
-  if (loaded.model.problemType() === 'regression') throw new MedtuneError('medtune evaluate handles classifiers; this model is a regression model', 'E_MODEL_UNSUPPORTED');
-  const data = await readLabeled(o.test, { textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: multi, labelDelimiter: o.labelDelimiter, labels: loaded.labels, groupColumn: o.groupColumn, groupRegex: o.groupRegex });
+  checkInputFile(o.test, '--test');
+  formatOf(o.test, o.format);
+  groupRegexOf(o.groupColumn, o.groupRegex);
+  prepareOutputDir(o.outputDir);
+  const predictor = await Predictor.load(o.model, { maxLength: o.maxLength, batchSize: o.batchSize, threshold: o.threshold, log });
+  if (predictor.problemType === 'regression') throw new MedtuneError('medtune evaluate handles classifiers; this model is a regression model', 'E_MODEL_UNSUPPORTED');
+  const multi = predictor.multiLabel;
+  const data = await readLabeled(o.test, {
+    textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: multi, labelDelimiter: o.labelDelimiter,
+    labels: predictor.labels, groupColumn: o.groupColumn, groupRegex: o.groupRegex, format: o.format as never, encoding: o.encoding,
+  });
   if (data.skipped.length) log(`${data.skipped.length} rows skipped (${data.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ')})`);
-  const tok = Tokenizer.fromDir(loaded.dir);
-  const maxLength = Math.min(o.maxLength, modelMaxLength(loaded));
-  const enc = encodeExamples(data.examples, tok, maxLength);
-  if (enc.truncated) log(`${enc.truncated} texts truncated to ${maxLength} tokens`);
-  const result = evaluateModel(loaded.model, { examples: data.examples, enc }, { labels: loaded.labels, multiLabel: multi, padId: tok.padId, batchSize: o.batchSize, threshold: o.threshold });
-  const metrics = await writeEvalReport({ outputDir: o.outputDir, split: path.basename(o.test), examples: data.examples, result, labels: loaded.labels, multiLabel: multi, groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold: o.threshold, log });
+  if (!data.examples.length) throw new MedtuneError(`${o.test} has no usable rows`, 'E_INPUT_EMPTY');
+  const hasPair = data.examples.some((e) => e.pair !== undefined);
+  const enc = predictor.encode(data.examples.map((e) => e.text), hasPair ? data.examples.map((e) => e.pair ?? '') : null);
+  if (enc.truncated) log(`${enc.truncated} texts truncated to ${predictor.maxLength} tokens`);
+  const result = evaluatePredictor(predictor, { examples: data.examples, enc });
+  const threshold = o.threshold ?? predictor.settings.threshold;
+  const metrics = await writeEvalReport({ outputDir: o.outputDir, split: path.basename(o.test), examples: data.examples, result, labels: predictor.labels, multiLabel: multi, groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold, log });
   const wrong = data.examples.filter((e, i) => JSON.stringify(result.predictions[i]) !== JSON.stringify(e.label)).length;
   log(`${wrong} of ${data.examples.length} rows misclassified; wrote metrics.json, predictions.jsonl${multi ? '' : ', confusion_matrix.svg'} to ${o.outputDir}`);
   return metrics;
@@ -46,7 +61,7 @@ export function registerEvaluate(program: Command): void {
     .command('evaluate')
     .description('evaluate a model on a labelled file: metrics.json, predictions.jsonl (errors flagged), confusion_matrix.svg')
     .requiredOption('--model <dir>', 'model folder (e.g. a best_model/ from medtune train) or hub name')
-    .requiredOption('--test <file>', 'labelled CSV/TSV/JSONL')
+    .requiredOption('--test <file>', 'labelled CSV/TSV/JSONL/Parquet')
     .requiredOption('--output-dir <dir>', 'where the reports go')
     .option('--text-column <name>', 'text column (default: detected)')
     .option('--text-pair-column <name>', 'second text column')
@@ -54,9 +69,11 @@ export function registerEvaluate(program: Command): void {
     .option('--label-delimiter <s>', 'separator of multi-label strings', ',')
     .option('--group-column <name>', 'also report metrics aggregated per group')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
-    .option('--threshold <p>', 'multi-label decision threshold', num('--threshold'), 0.5)
-    .option('--max-length <n>', 'max tokens per text', int('--max-length'), 512)
+    .option('--threshold <p>', 'multi-label decision threshold (default: the model\'s tuned thresholds, else 0.5)', prob('--threshold'))
+    .option('--max-length <n>', 'max tokens per text (default: 512 or the model maximum)', int('--max-length', 2))
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 64)
+    .addOption(formatOption('test file'))
+    .addOption(encodingOption())
     .action(async (o: EvaluateCliOptions) => {
       await runEvaluate(o);
     });

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runPredict, toPrediction } from './predict.js';
+import { runPredict } from './predict.js';
+import { decide, labelNames } from '../infer/decision.js';
 import { fixturePath } from '../testing-fixtures.js';
 import { assertClose } from '../tensor/testing.js';
 
@@ -47,7 +48,7 @@ describe('medtune predict', () => {
   });
 
   it('multi-label predictions pick every label over the threshold', () => {
-    const p = toPrediction([2, -2, 0.5], ['a', 'b', 'c'], 'multi_label_classification', false);
-    assert.deepEqual(p.label, ['a', 'c']);
+    const d = decide([2, -2, 0.5], { labels: ['a', 'b', 'c'], multiLabel: true });
+    assert.deepEqual(labelNames(d.predicted, ['a', 'b', 'c']), ['a', 'c']);
   });
 });

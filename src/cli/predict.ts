@@ -1,13 +1,10 @@
-/** `medtune predict`: run a classifier over a CSV/TSV/JSONL file and write one JSON object per row. */
-import { atomicWriteStream } from '../common/atomic.js';
+/** `medtune predict`: run a classifier over a CSV/TSV/JSONL/Parquet file and write one JSON object per row. */
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
-import { loadClassifier, modelMaxLength } from '../models/auto.js';
-import { probabilitiesOf } from '../models/heads.js';
-import { Tokenizer } from '../text/tokenizer.js';
-import { DataError, pickColumn, readRows, TEXT_COLUMNS, type Row, type RowFormat } from '../data/readers.js';
-import { noGrad, scope, tensor } from '../tensor/tensor.js';
-import { int, num } from './args.js';
+import { atomicWriteStream, prepareOutputFile } from '../common/atomic.js';
+import { Predictor } from '../infer/predictor.js';
+import { checkInputFile, DataError, formatOf, pickColumn, readRows, textCell, TEXT_COLUMNS, type Row } from '../data/readers.js';
+import { encodingOption, formatOption, int, prob } from './args.js';
 
 export interface PredictOptions {
   model: string;
@@ -18,78 +15,59 @@ export interface PredictOptions {
   maxLength?: number;
   batchSize?: number;
   logits?: boolean;
-  format?: RowFormat;
+  format?: string;
+  encoding?: string;
   threshold?: number;
+  topK?: number;
   log?: (line: string) => void;
-}
-
-export interface Prediction {
-  label: string | string[] | number;
-  score: number;
-  probabilities?: Record<string, number>;
-  logits?: number[];
-}
-
-/** Turns one row of logits into the output record, by problem type. */
-export function toPrediction(row: number[], labels: string[], problemType: string, withLogits: boolean, threshold = 0.5): Prediction {
-  if (problemType === 'regression') return { label: row[0]!, score: row[0]!, ...(withLogits ? { logits: row } : {}) };
-  if (problemType === 'multi_label_classification') {
-    const p = probabilitiesOf(row, true);
-    const chosen = labels.filter((_, i) => p[i]! >= threshold);
-    return { label: chosen, score: Math.max(...p), probabilities: Object.fromEntries(labels.map((l, i) => [l, p[i]!])), ...(withLogits ? { logits: row } : {}) };
-  }
-  const p = probabilitiesOf(row, false);
-  const best = p.indexOf(Math.max(...p));
-  return { label: labels[best]!, score: p[best]!, probabilities: Object.fromEntries(labels.map((l, i) => [l, p[i]!])), ...(withLogits ? { logits: row } : {}) };
 }
 
 export async function runPredict(o: PredictOptions): Promise<{ rows: number; seconds: number }> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const loaded = await loadClassifier(o.model, { log });
-  const tok = Tokenizer.fromDir(loaded.dir);
-  const maxLength = Math.min(o.maxLength ?? 512, modelMaxLength(loaded));
-  const batchSize = o.batchSize ?? 32;
-  const problemType = loaded.model.problemType();
+  checkInputFile(o.input, '--input');
+  formatOf(o.input, o.format);
+  prepareOutputFile(o.output, { inputs: [o.input] });
+  const predictor = await Predictor.load(o.model, { maxLength: o.maxLength, batchSize: o.batchSize, threshold: o.threshold, log });
   const out = atomicWriteStream(o.output);
   const t0 = performance.now();
   let rows = 0;
   let truncated = 0;
+  let empty = 0;
   let textCol: string | undefined;
   let pairCol: string | undefined;
-  const flush = async (batch: Row[]) => {
-    if (!batch.length) return;
-    const texts = batch.map((r) => String(r[textCol!] ?? ''));
-    const pairs = pairCol ? batch.map((r) => String(r[pairCol!] ?? '')) : null;
-    const enc = tok.encode(texts, pairs, { maxLength });
-    truncated += enc.truncated;
-    const B = texts.length;
-    const T = enc.input_ids[0]!.length;
-    const logits = scope(() => noGrad(() => loaded.model.forward({
-      input_ids: tensor(enc.input_ids.flat(), [B, T], 'int32'),
-      attention_mask: tensor(enc.attention_mask.flat(), [B, T], 'int32'),
-      token_type_ids: tensor(enc.token_type_ids.flat(), [B, T], 'int32'),
-    }).logits.toArray()));
-    const C = logits.length / B;
-    for (let i = 0; i < B; i++) await out.write(JSON.stringify(toPrediction(logits.slice(i * C, (i + 1) * C), loaded.labels, problemType, !!o.logits, o.threshold)) + '\n');
-    rows += B;
-    if (rows % (batchSize * 20) === 0) log(`  ${rows} rows, ${(rows / ((performance.now() - t0) / 1000)).toFixed(1)} rows/s`);
+  const batchSize = predictor.batchSize;
+  const flush = async (batch: { row: number; text: string; pair?: string }[]) => {
+    const kept = batch.filter((b) => b.text.trim());
+    const results = predictor.classify(kept.map((b) => b.text), { pairs: pairCol ? kept.map((b) => b.pair ?? '') : null, topK: o.topK, logits: o.logits });
+    let k = 0;
+    for (const b of batch) {
+      if (!b.text.trim()) {
+        empty++;
+        await out.write(JSON.stringify({ row: b.row, label: null, skipped: 'empty text' }) + '\n');
+        continue;
+      }
+      const r = results[k++]!;
+      if (r.truncated_tokens) truncated++;
+      await out.write(JSON.stringify({ row: b.row, ...r }) + '\n');
+    }
+    rows += batch.length;
+    if (rows % (batchSize * 20) < batch.length) log(`  ${rows} rows, ${(rows / ((performance.now() - t0) / 1000)).toFixed(1)} rows/s`);
   };
   try {
-    let batch: Row[] = [];
-    for await (const row of readRows(o.input, o.format)) {
-      if (textCol === undefined) {
-        const cols = Object.keys(row);
-        textCol = pickColumn(cols, o.textColumn, TEXT_COLUMNS, 'text', o.input);
-        pairCol = o.textPairColumn ? pickColumn(cols, o.textPairColumn, [], 'text-pair', o.input) : undefined;
-        if (!o.textColumn) log(`text column: "${textCol}" (detected; use --text-column to choose another)`);
-      }
-      batch.push(row);
+    let batch: { row: number; text: string; pair?: string }[] = [];
+    let n = 0;
+    for await (const row of readRows(o.input, { format: o.format, encoding: o.encoding })) {
+      n++;
+      if (textCol === undefined) [textCol, pairCol] = columnsOf(row, o, log);
+      const text = textCell(row[textCol], { file: o.input, row: n, column: textCol });
+      const pair = pairCol ? textCell(row[pairCol], { file: o.input, row: n, column: pairCol }) : undefined;
+      batch.push({ row: n, text, ...(pair !== undefined ? { pair } : {}) });
       if (batch.length === batchSize) {
         await flush(batch);
         batch = [];
       }
     }
-    await flush(batch);
+    if (batch.length) await flush(batch);
     if (rows === 0) throw new DataError(`${o.input} has no rows`, 'E_INPUT_EMPTY');
     await out.commit();
   } catch (e) {
@@ -97,24 +75,36 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
     throw e;
   }
   const seconds = (performance.now() - t0) / 1000;
-  log(`wrote ${rows} predictions to ${o.output} in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(1)} rows/s)${truncated ? `; ${truncated} texts were truncated to ${maxLength} tokens` : ''}`);
+  const notes = [truncated ? `${truncated} texts were truncated to ${predictor.maxLength} tokens (see truncated_tokens)` : '',
+    empty ? `${empty} rows had an empty text (written with "skipped": "empty text")` : ''].filter(Boolean);
+  log(`wrote ${rows} predictions to ${o.output} in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(1)} rows/s)${notes.length ? `; ${notes.join('; ')}` : ''}`);
   return { rows, seconds };
+}
+
+function columnsOf(row: Row, o: PredictOptions, log: (l: string) => void): [string, string | undefined] {
+  const cols = Object.keys(row);
+  const textCol = pickColumn(cols, o.textColumn, TEXT_COLUMNS, 'text', o.input);
+  const pairCol = o.textPairColumn ? pickColumn(cols, o.textPairColumn, [], 'text-pair', o.input) : undefined;
+  if (!o.textColumn) log(`text column: "${textCol}" (detected; use --text-column to choose another)`);
+  return [textCol, pairCol];
 }
 
 export function registerPredict(program: Command): void {
   program
     .command('predict')
-    .description('classify every row of a CSV/TSV/JSONL file with a model folder; writes JSONL')
+    .description('classify every row of a CSV/TSV/JSONL/Parquet file with a model folder; writes JSONL')
     .requiredOption('--model <dir>', 'model folder (HF layout) or hub name')
-    .requiredOption('--input <file>', 'CSV, TSV or JSONL file')
-    .requiredOption('--output <file>', 'JSONL output: label, score, probabilities per row')
+    .requiredOption('--input <file>', 'CSV, TSV, JSONL or Parquet file')
+    .requiredOption('--output <file>', 'JSONL output: row, label, score, probabilities, truncated_tokens per row')
     .option('--text-column <name>', 'column with the text (default: detected: text, sentence, note, ...)')
     .option('--text-pair-column <name>', 'second text column for sentence-pair models')
-    .option('--max-length <n>', 'truncate to this many tokens (default: 512 or the model maximum)', int('--max-length'))
+    .option('--max-length <n>', 'truncate to this many tokens (default: 512 or the model maximum)', int('--max-length', 2))
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 32)
+    .option('--top-k <k>', 'also write the k most probable labels', int('--top-k'))
     .option('--logits', 'also write the raw logits (label-id order)')
-    .option('--threshold <p>', 'multi-label decision threshold', num('--threshold'), 0.5)
-    .option('--format <fmt>', 'csv, tsv or jsonl (default: from the extension)')
+    .option('--threshold <p>', 'multi-label decision threshold (default: the model\'s tuned thresholds, else 0.5)', prob('--threshold'))
+    .addOption(formatOption('input'))
+    .addOption(encodingOption())
     .action(async (o: PredictOptions) => {
       await runPredict(o);
     });

@@ -1,25 +1,30 @@
 /**
- * `medtune train`: fine-tune a checkpoint on a labelled file. Prints a data summary, trains with progress lines,
- * keeps the best model by the validation metric, and writes best_model/ (HF layout), metrics.json,
- * predictions.jsonl and metrics.jsonl into --output-dir.
+ * `medtune train`: fine-tune a checkpoint on a labelled file. Every option, input file and the output folder are
+ * checked before any model or data is loaded; then a data summary, training with progress lines, the best model by
+ * the validation metric, and best_model/ (HF layout), metrics.json, predictions.jsonl and metrics.jsonl in
+ * --output-dir.
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
-import { loadClassifier, loadStateDict, modelMaxLength, saveClassifier } from '../models/auto.js';
+import { loadClassifier, loadStateDict, readModelConfig, resolveMaxLength, saveClassifier } from '../models/auto.js';
 import { Tokenizer } from '../text/tokenizer.js';
-import { encodeExamples, readLabeled, stratifiedSplit, summarize, type Example } from '../data/dataset.js';
+import { encodeExamples, groupRegexOf, readLabeled, stratifiedSplit, summarize, type Encoded, type Example, type LabeledData } from '../data/dataset.js';
+import { checkInputFile, formatOf } from '../data/readers.js';
 import { DEFAULT_TRAIN_CONFIG, listCheckpoints, Trainer, type EvalResult, type TrainConfig, type TrainerHooks } from '../train/trainer.js';
+import { readCheckpointState } from '../train/resume.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { deidentify, type Operator } from '../deid/anonymize.js';
 import { MedtuneError } from '../common/errors.js';
+import { prepareOutputDir } from '../common/atomic.js';
 import { writeEvalReport } from '../evaluate/report.js';
 import { tfidfLogRegBaseline } from '../evaluate/baseline.js';
-import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from '../evaluate/metrics.js';
+import { checkMetricName, groupPredictions, multiLabelMetrics, singleLabelMetrics } from '../evaluate/metrics.js';
 import type { SchedulerName } from '../train/schedule.js';
 import { setThreads } from '../tensor/backend.js';
-import { int, num } from './args.js';
+import { choice, encodingOption, formatOption, int, num, prob } from './args.js';
 
 export interface TrainCliOptions {
   model: string;
@@ -32,10 +37,13 @@ export interface TrainCliOptions {
   labelColumn?: string;
   multiLabel?: boolean;
   labelDelimiter?: string;
+  format?: string;
+  encoding?: string;
   epochs: number;
   learningRate: number;
   batchSize: number;
-  maxLength: number;
+  /** default: 128, capped at the model's limit; an explicit value above the limit is refused */
+  maxLength?: number;
   weightDecay: number;
   warmup: number;
   scheduler: SchedulerName;
@@ -57,12 +65,18 @@ export interface TrainCliOptions {
   threshold?: number;
   /** a checkpoint folder, or true for the latest in --output-dir */
   resume?: string | boolean;
+  /** replace a previous run in --output-dir (its checkpoints, best model and reports) */
+  overwrite?: boolean;
   /** fit and report the TF-IDF + logistic-regression baseline beside the model (default on) */
   baseline?: boolean;
   /** de-identify texts before tokenising */
   deid?: boolean;
   deidOperator?: Operator;
 }
+
+const DEID_OPERATORS = ['tag', 'surrogate', 'redact', 'mask', 'hash'] as const;
+const SCHEDULERS = ['linear', 'cosine', 'constant'] as const;
+const usage = (msg: string) => new MedtuneError(msg, 'E_USAGE');
 
 /** --class-weights balanced (n / (C·n_c); multi-label: negatives / positives per label) or a JSON file {label: w}. */
 export function classWeightsFor(spec: string, examples: Example[], labels: string[], multi: boolean): number[] {
@@ -81,16 +95,142 @@ export function classWeightsFor(spec: string, examples: Example[], labels: strin
   try {
     raw = JSON.parse(readFileSync(spec, 'utf8'));
   } catch (e) {
-    throw new MedtuneError(`--class-weights must be "balanced" or a JSON file ({"label": weight, ...} or [w0, w1, ...]); cannot read ${spec}: ${(e as Error).message}`, 'E_USAGE');
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : 'it is not valid JSON';
+    throw usage(`--class-weights must be "balanced" or a JSON file ({"label": weight, ...} or [w0, w1, ...]); cannot read ${spec}: ${why}`);
   }
   if (Array.isArray(raw)) {
-    if (raw.length !== labels.length || raw.some((x) => typeof x !== 'number' || !(x >= 0))) throw new MedtuneError(`${spec}: expected ${labels.length} non-negative numbers (labels: ${labels.join(', ')})`, 'E_USAGE');
+    if (raw.length !== labels.length || raw.some((x) => typeof x !== 'number' || !(x >= 0))) throw usage(`${spec}: expected ${labels.length} non-negative numbers (labels: ${labels.join(', ')})`);
     return raw as number[];
   }
-  const obj = raw as Record<string, number>;
+  if (!raw || typeof raw !== 'object') throw usage(`${spec}: expected {"label": weight, ...} or [w0, w1, ...]`);
+  const obj = raw as Record<string, unknown>;
   const unknown = Object.keys(obj).filter((k) => !labels.includes(k));
-  if (unknown.length) throw new MedtuneError(`${spec} names labels the data does not have: ${unknown.join(', ')}`, 'E_USAGE');
-  return labels.map((l) => (typeof obj[l] === 'number' ? obj[l]! : 1));
+  if (unknown.length) throw usage(`${spec} names labels the data does not have: ${unknown.join(', ')}`);
+  const badW = Object.entries(obj).filter(([, w]) => typeof w !== 'number' || !(w >= 0));
+  if (badW.length) throw usage(`${spec}: the weight of ${badW[0]![0]} must be a non-negative number`);
+  return labels.map((l) => (typeof obj[l] === 'number' ? (obj[l] as number) : 1));
+}
+
+/** Everything that can be checked without reading data or weights: ranges, names, files, the output folder. */
+function checkTrainOptions(o: TrainCliOptions): void {
+  if (!(o.validationSplit >= 0 && o.validationSplit < 1)) throw usage(`--validation-split must be in [0, 1) (0: no split), got ${o.validationSplit}`);
+  if (!(o.epochs > 0) && !o.maxSteps) throw usage(`--epochs must be > 0 (or give --max-steps), got ${o.epochs}`);
+  if (!(o.learningRate >= 0)) throw usage(`--learning-rate must be ≥ 0, got ${o.learningRate}`);
+  if (!(o.labelSmoothing >= 0 && o.labelSmoothing < 1)) throw usage(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
+  if (!(SCHEDULERS as readonly string[]).includes(o.scheduler)) throw usage(`--scheduler must be ${SCHEDULERS.join(', ')}, got "${o.scheduler}"`);
+  if (o.deidOperator && !(DEID_OPERATORS as readonly string[]).includes(o.deidOperator)) throw usage(`--deid-operator must be ${DEID_OPERATORS.join(', ')}`);
+  if (o.metricForBestModel) checkMetricName(o.metricForBestModel, !!o.multiLabel);
+  groupRegexOf(o.groupColumn, o.groupRegex);
+  if (o.classWeights && o.classWeights !== 'balanced') checkInputFile(o.classWeights, '--class-weights');
+  for (const [opt, file] of [['--train', o.train], ['--validation', o.validation], ['--test', o.test]] as const) {
+    if (file === undefined) continue;
+    checkInputFile(file, opt);
+    formatOf(file, o.format);
+  }
+  prepareOutputDir(o.outputDir);
+}
+
+/** What a previous run left in an output folder (checkpoints, best model, reports). */
+const RUN_FILES = /^(checkpoint-\d+|best_model|metrics\.jsonl?|predictions\.jsonl|confusion_matrix\.svg|report\.html|recipe\.json)$/;
+
+/** The checkpoint to resume from (checked), or undefined for a fresh run (an old run in the folder needs --overwrite). */
+function resumeCheckpoint(o: TrainCliOptions, log: (l: string) => void): string | undefined {
+  if (!o.resume) {
+    const old = readdirSync(o.outputDir).filter((n) => RUN_FILES.test(n));
+    if (old.length && !o.overwrite) {
+      throw new MedtuneError(`--output-dir ${o.outputDir} already holds a training run (${old.slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''}); `
+        + 'pass --resume to continue it, --overwrite to replace it, or choose another folder', 'E_OUTPUT_PATH');
+    }
+    if (old.length) {
+      log(`--overwrite: removing the previous run in ${o.outputDir} (${old.length} entries)`);
+      for (const n of old) rmSync(path.join(o.outputDir, n), { recursive: true, force: true });
+    }
+    return undefined;
+  }
+  if (typeof o.resume === 'string') {
+    const dir = o.resume;
+    if (!existsSync(dir)) {
+      const have = listCheckpoints(o.outputDir).map((c) => path.basename(c.dir));
+      throw new MedtuneError(`--resume: checkpoint folder ${dir} does not exist${have.length ? ` (checkpoints in ${o.outputDir}: ${have.join(', ')})` : ''}`, 'E_CHECKPOINT');
+    }
+    if (path.resolve(path.dirname(path.resolve(dir))) !== path.resolve(o.outputDir)) {
+      throw new MedtuneError(`--resume: ${dir} belongs to the run in ${path.dirname(path.resolve(dir))}, not to --output-dir ${o.outputDir}; `
+        + 'pass that folder as --output-dir to continue its run', 'E_CHECKPOINT');
+    }
+    readCheckpointState(dir);
+    return dir;
+  }
+  const all = listCheckpoints(o.outputDir);
+  if (!all.length) throw new MedtuneError(`--resume: no checkpoint-N folder with trainer_state.json in ${o.outputDir}; train without --resume to start`, 'E_CHECKPOINT');
+  readCheckpointState(all[all.length - 1]!.dir);
+  return all[all.length - 1]!.dir;
+}
+
+interface Splits {
+  trainData: LabeledData;
+  train: Example[];
+  validation: Example[];
+  test: Example[];
+}
+
+async function readSplits(o: TrainCliOptions, log: (l: string) => void): Promise<Splits> {
+  const readOpts = {
+    textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: o.multiLabel, labelDelimiter: o.labelDelimiter,
+    groupColumn: o.groupColumn, groupRegex: o.groupRegex, format: o.format as never, encoding: o.encoding,
+  };
+  const trainData = await readLabeled(o.train, readOpts);
+  log(`columns: text "${trainData.textColumn}", label "${trainData.labelColumn}"${trainData.pairColumn ? `, pair "${trainData.pairColumn}"` : ''}`);
+  if (!trainData.examples.length) throw new MedtuneError(`${o.train} has no usable rows (${trainData.skipped.length} skipped: ${trainData.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ')})`, 'E_INPUT_EMPTY');
+  checkClasses(trainData);
+  let train = trainData.examples;
+  let validation: Example[] = [];
+  if (o.validation) validation = (await readLabeled(o.validation, { ...readOpts, labels: trainData.labels })).examples;
+  else if (o.validationSplit > 0) {
+    [train, validation] = stratifiedSplit(trainData.examples, o.validationSplit, o.seed);
+    log(`no --validation file: holding out ${validation.length} rows (${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`);
+    if (!train.length) throw usage(`--validation-split ${o.validationSplit} leaves no training rows; use a smaller fraction`);
+  }
+  const test = o.test ? (await readLabeled(o.test, { ...readOpts, labels: trainData.labels })).examples : [];
+  return { trainData, train, validation, test };
+}
+
+/** A classifier needs at least two classes (single-label) or one label that is sometimes set (multi-label). */
+function checkClasses(d: LabeledData): void {
+  if (d.multiLabel) {
+    if (!d.examples.some((e) => (e.label as number[]).some((x) => x))) throw new MedtuneError(`${d.file}: no row has any label set; nothing to learn`, 'E_INPUT_LABEL');
+    return;
+  }
+  const present = new Set(d.examples.map((e) => e.label as number));
+  if (present.size < 2) {
+    throw new MedtuneError(`${d.file} has only one class (${d.labels[[...present][0]!]}) in ${d.examples.length} rows; a classifier needs at least two`
+      + `${d.labels.length > 1 ? '' : ' (is --label-column the right column?)'}`, 'E_INPUT_LABEL');
+  }
+}
+
+function deidSplits(s: Splits, operator: Operator, log: (l: string) => void): void {
+  let n = 0;
+  const secret = process.env.MEDTUNE_DEID_SECRET;
+  for (const ex of [...s.train, ...s.validation, ...s.test]) {
+    const r = deidentify(ex.text, { operator, secret });
+    n += r.entities.length;
+    ex.text = r.text;
+    if (ex.pair !== undefined) {
+      const p = deidentify(ex.pair, { operator, secret });
+      n += p.entities.length;
+      ex.pair = p.text;
+    }
+  }
+  log(`de-identified before tokenising (--deid, operator ${operator}): ${n} PHI entities replaced in ${s.train.length + s.validation.length + s.test.length} texts`);
+}
+
+/** sha256 of what training sees (token ids, labels): a resume with other data, columns or max length is refused. */
+function fingerprint(parts: { examples: Example[]; enc: Encoded }[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) {
+    h.update(`${p.examples.length};`);
+    p.examples.forEach((e, i) => h.update(`${JSON.stringify(e.label)}:${p.enc.ids[i]!.join(',')}|${p.enc.types[i]!.join(',')};`));
+  }
+  return h.digest('hex');
 }
 
 /** Metrics of baseline probabilities on a split (and per group when asked), without the per-class tables. */
@@ -108,52 +248,46 @@ function baselineMetrics(probs: number[][], examples: Example[], labels: string[
   return out;
 }
 
+function runBaseline(s: Splits, final: Example[], threshold: number, groupColumn: string | undefined, log: (l: string) => void): Record<string, unknown> {
+  const tb = performance.now();
+  const text = (e: Example) => e.text + (e.pair ? ` ${e.pair}` : '');
+  const { labels, multiLabel } = s.trainData;
+  const probs = tfidfLogRegBaseline(s.train.map(text), s.train.map((e) => e.label), final.map(text), labels.length, multiLabel);
+  const baseline = baselineMetrics(probs, final, labels, multiLabel, threshold, groupColumn);
+  const fmt = (m: Record<string, unknown>) => ['accuracy', 'f1_macro', 'f1_micro'].filter((k) => typeof m[k] === 'number').map((k) => `${k} ${(m[k] as number).toFixed(4)}`).join(', ');
+  log(`baseline (TF-IDF 1-2 grams + logistic regression, C=10${multiLabel ? ', one-vs-rest, balanced' : ''}; ${((performance.now() - tb) / 1000).toFixed(0)} s): ${fmt(baseline)}${baseline.grouped ? `; grouped: ${fmt(baseline.grouped as Record<string, unknown>)}` : ''}`);
+  return baseline;
+}
+
 export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ metrics: EvalResult['metrics']; outputDir: string; baseline: Record<string, unknown> | null }> {
   const t0 = performance.now();
+  checkTrainOptions(o);
   if (o.threads) setThreads(o.threads);
-  const readOpts = { textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: o.multiLabel, labelDelimiter: o.labelDelimiter, groupColumn: o.groupColumn, groupRegex: o.groupRegex };
-  const trainData = await readLabeled(o.train, readOpts);
-  log(`columns: text "${trainData.textColumn}", label "${trainData.labelColumn}"${trainData.pairColumn ? `, pair "${trainData.pairColumn}"` : ''}`);
-  let trainEx = trainData.examples;
-  let valEx: Example[] = [];
-  if (o.validation) valEx = (await readLabeled(o.validation, { ...readOpts, labels: trainData.labels })).examples;
-  else if (o.validationSplit > 0) {
-    [trainEx, valEx] = stratifiedSplit(trainData.examples, o.validationSplit, o.seed);
-    log(`no --validation file: holding out ${valEx.length} rows (${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`);
-  }
-  const testEx = o.test ? (await readLabeled(o.test, { ...readOpts, labels: trainData.labels })).examples : [];
-  if (o.deid) {
-    const operator = o.deidOperator ?? 'tag';
-    let n = 0;
-    for (const ex of [...trainEx, ...valEx, ...testEx]) {
-      const r = deidentify(ex.text, { operator, secret: process.env.MEDTUNE_DEID_SECRET });
-      n += r.entities.length;
-      ex.text = r.text;
-      if (ex.pair !== undefined) {
-        const p = deidentify(ex.pair, { operator, secret: process.env.MEDTUNE_DEID_SECRET });
-        n += p.entities.length;
-        ex.pair = p.text;
-      }
-    }
-    log(`de-identified before tokenising (--deid, operator ${operator}): ${n} PHI entities replaced in ${trainEx.length + valEx.length + testEx.length} texts`);
-  }
-  const loaded = await loadClassifier(o.model, { labels: trainData.labels, problemType: trainData.multiLabel ? 'multi_label_classification' : 'single_label_classification', seed: o.seed, log });
+  const { dir: modelDir, config: modelConfig } = await readModelConfig(o.model);
+  const maxLength = resolveMaxLength(o.maxLength, modelConfig, 128);
+  const resumeFrom = resumeCheckpoint(o, log);
+  const s = await readSplits(o, log);
+  const { trainData } = s;
+  if (o.deid) deidSplits(s, o.deidOperator ?? 'tag', log);
+  const classWeights = o.classWeights ? classWeightsFor(o.classWeights, s.train, trainData.labels, trainData.multiLabel) : null;
+  const loaded = await loadClassifier(modelDir, { labels: trainData.labels, problemType: trainData.multiLabel ? 'multi_label_classification' : 'single_label_classification', seed: o.seed, log });
   const tok = Tokenizer.fromDir(loaded.dir);
-  const maxLength = Math.min(o.maxLength, modelMaxLength(loaded));
   const split = (ex: Example[]) => ({ examples: ex, enc: encodeExamples(ex, tok, maxLength) });
-  const tr = split(trainEx);
-  const va = valEx.length ? split(valEx) : null;
-  const te = testEx.length ? split(testEx) : null;
-  log(summarize('train', trainData, trainEx, tr.enc, maxLength));
-  if (va) log(summarize('validation', trainData, valEx, va.enc, maxLength));
-  if (te) log(summarize('test', trainData, testEx, te.enc, maxLength));
+  const tr = split(s.train);
+  const va = s.validation.length ? split(s.validation) : null;
+  const te = s.test.length ? split(s.test) : null;
+  log(summarize('train', trainData, s.train, tr.enc, maxLength));
+  if (va) log(summarize('validation', trainData, s.validation, va.enc, maxLength));
+  if (te) log(summarize('test', trainData, s.test, te.enc, maxLength));
+  const final = te ?? va;
+  if (!final) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'E_NO_EVAL_DATA');
   const cfg: TrainConfig = {
     ...DEFAULT_TRAIN_CONFIG,
     epochs: o.epochs, learningRate: o.learningRate, batchSize: o.batchSize, weightDecay: o.weightDecay, warmup: o.warmup,
     scheduler: o.scheduler, seed: o.seed, gradAccum: o.gradAccum, maxGradNorm: o.maxGradNorm, evalEvery: o.evalEvery,
     labelSmoothing: o.labelSmoothing, metricForBestModel: o.metricForBestModel ?? (trainData.multiLabel ? 'f1_micro' : 'accuracy'), outputDir: o.outputDir,
     maxSteps: o.maxSteps ?? 0, earlyStoppingPatience: o.earlyStopping ?? 0, saveSteps: o.saveSteps ?? 0, saveTotalLimit: o.saveTotalLimit ?? 2,
-    classWeights: o.classWeights ? classWeightsFor(o.classWeights, trainEx, trainData.labels, trainData.multiLabel) : null, threshold: o.threshold ?? 0.5,
+    classWeights, threshold: o.threshold ?? 0.5, dataFingerprint: fingerprint(va ? [tr, va] : [tr]),
   };
   if (cfg.classWeights) log(`class weights (${o.classWeights}): ${trainData.labels.slice(0, 6).map((l, i) => `${l} ${cfg.classWeights![i]!.toFixed(3)}`).join(', ')}${trainData.labels.length > 6 ? ', ...' : ''}`);
   const hooks: TrainerHooks = {
@@ -164,40 +298,18 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
       if (r.missing.length) throw new MedtuneError(`${dir} lacks ${r.missing[0]}; is it a checkpoint of this run?`, 'E_CHECKPOINT');
     },
   };
-  let resumeFrom: string | undefined;
-  if (o.resume) {
-    if (typeof o.resume === 'string') resumeFrom = o.resume;
-    else {
-      const all = listCheckpoints(o.outputDir);
-      if (!all.length) throw new MedtuneError(`--resume: no checkpoint-N folder with trainer_state.json in ${o.outputDir}`, 'E_CHECKPOINT');
-      resumeFrom = all[all.length - 1]!.dir;
-    }
-  }
   const trainer = new Trainer(loaded.model, trainData.labels, trainData.multiLabel, tok.padId, cfg, log, hooks);
   trainer.train(tr, va, resumeFrom);
   const bestDir = path.join(o.outputDir, 'best_model');
   saveClassifier(bestDir, loaded.model, loaded.config, loaded.dir);
-  const final = te ?? va;
-  let metrics: EvalResult['metrics'] | null = null;
-  let baseline: Record<string, unknown> | null = null;
-  if (final) {
-    const r = trainer.evaluate(final);
-    metrics = r.metrics;
-    if (o.baseline !== false) {
-      const tb = performance.now();
-      const probs = tfidfLogRegBaseline(trainEx.map((e) => e.text + (e.pair ? ` ${e.pair}` : '')), trainEx.map((e) => e.label), final.examples.map((e) => e.text + (e.pair ? ` ${e.pair}` : '')), trainData.labels.length, trainData.multiLabel);
-      baseline = baselineMetrics(probs, final.examples, trainData.labels, trainData.multiLabel, cfg.threshold, o.groupColumn);
-      const fmt = (m: Record<string, unknown>) => ['accuracy', 'f1_macro', 'f1_micro'].filter((k) => typeof m[k] === 'number').map((k) => `${k} ${(m[k] as number).toFixed(4)}`).join(', ');
-      log(`baseline (TF-IDF 1-2 grams + logistic regression, C=10${trainData.multiLabel ? ', one-vs-rest, balanced' : ''}; ${((performance.now() - tb) / 1000).toFixed(0)} s): ${fmt(baseline)}${baseline.grouped ? `; grouped: ${fmt(baseline.grouped as Record<string, unknown>)}` : ''}`);
-    }
-    await writeEvalReport({ outputDir: o.outputDir, split: te ? 'test' : 'validation', examples: final.examples, result: r, labels: trainData.labels, multiLabel: trainData.multiLabel,
-      groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold: cfg.threshold, extra: { train_seconds: (performance.now() - t0) / 1000, ...(baseline ? { baseline } : {}) }, log });
-  }
+  const r = trainer.evaluate(final);
+  const baseline = o.baseline !== false ? runBaseline(s, final.examples, cfg.threshold, o.groupColumn, log) : null;
+  await writeEvalReport({ outputDir: o.outputDir, split: te ? 'test' : 'validation', examples: final.examples, result: r, labels: trainData.labels, multiLabel: trainData.multiLabel,
+    groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold: cfg.threshold, extra: { train_seconds: (performance.now() - t0) / 1000, ...(baseline ? { baseline } : {}) }, log });
   log(`best model:  ${bestDir}`);
-  if (final) log(`metrics:     ${path.join(o.outputDir, 'metrics.json')} (${te ? 'test' : 'validation'}), predictions: ${path.join(o.outputDir, 'predictions.jsonl')}${trainData.multiLabel ? '' : `, ${path.join(o.outputDir, 'confusion_matrix.svg')}`}`);
+  log(`metrics:     ${path.join(o.outputDir, 'metrics.json')} (${te ? 'test' : 'validation'}), predictions: ${path.join(o.outputDir, 'predictions.jsonl')}${trainData.multiLabel ? '' : `, ${path.join(o.outputDir, 'confusion_matrix.svg')}`}`);
   log(`logs:        ${path.join(o.outputDir, 'metrics.jsonl')}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  if (!metrics) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'E_NO_EVAL_DATA');
-  return { metrics, outputDir: o.outputDir, baseline };
+  return { metrics: r.metrics, outputDir: o.outputDir, baseline };
 }
 
 export function registerTrain(program: Command): void {
@@ -214,35 +326,37 @@ export function registerTrain(program: Command): void {
     .option('--label-column <name>', 'label column (default: detected)')
     .option('--multi-label', 'labels are lists or delimited strings')
     .option('--label-delimiter <s>', 'separator of multi-label strings', ',')
-    .option('--epochs <n>', 'epochs', num('--epochs', 0), 3)
+    .addOption(formatOption('data files'))
+    .addOption(encodingOption())
+    .option('--epochs <n>', 'epochs', num('--epochs', { above: 0 }), 3)
     .option('--learning-rate <lr>', 'peak learning rate', num('--learning-rate'), 5e-5)
     .option('--batch-size <n>', 'batch size', int('--batch-size'), 32)
-    .option('--max-length <n>', 'max tokens per text', int('--max-length'), 128)
+    .option('--max-length <n>', 'max tokens per text (default 128, at most the model\'s limit)', int('--max-length', 2))
     .option('--weight-decay <w>', 'AdamW weight decay (not on biases/LayerNorm)', num('--weight-decay'), 0.01)
     .option('--warmup <n>', 'warm-up steps, or a ratio of all steps if < 1', num('--warmup'), 0)
-    .option('--scheduler <name>', 'linear, cosine or constant', 'linear')
+    .addOption(choice('--scheduler <name>', 'learning-rate schedule', SCHEDULERS, 'linear'))
     .option('--seed <n>', 'random seed', int('--seed', 0), 42)
     .option('--eval-every <n>', 'evaluate every N steps (0: every epoch)', int('--eval-every', 0), 0)
     .option('--grad-accum <n>', 'gradient accumulation steps', int('--grad-accum'), 1)
     .option('--max-grad-norm <x>', 'clip the global gradient norm (0: off)', num('--max-grad-norm'), 1)
-    .option('--label-smoothing <e>', 'label smoothing for cross-entropy', num('--label-smoothing'), 0)
+    .option('--label-smoothing <e>', 'label smoothing for cross-entropy, in [0, 1)', num('--label-smoothing', { min: 0, below: 1 }), 0)
     .option('--metric-for-best-model <name>', 'accuracy, f1_macro, f1_micro, loss, ... (default: accuracy / f1_micro)')
-    .option('--validation-split <f>', 'fraction held out when there is no --validation file', num('--validation-split'), 0.1)
+    .option('--validation-split <f>', 'fraction held out when there is no --validation file, in [0, 1) (0: none)', num('--validation-split', { min: 0, below: 1 }), 0.1)
     .option('--max-steps <n>', 'stop after N optimizer steps (overrides --epochs)', int('--max-steps'))
     .option('--early-stopping <patience>', 'stop after N evaluations without improvement', int('--early-stopping'))
     .option('--save-steps <n>', 'checkpoint every N steps (default: every epoch)', int('--save-steps'))
     .option('--save-total-limit <n>', 'keep the N newest checkpoints (0: all)', int('--save-total-limit', 0), 2)
     .option('--resume [checkpoint]', 'continue from a checkpoint folder (default: the latest in --output-dir)')
+    .option('--overwrite', 'replace a previous run in --output-dir (its checkpoints, best model and reports)')
     .option('--class-weights <spec>', '"balanced" or a JSON file {label: weight}')
-    .option('--threshold <p>', 'multi-label decision threshold', num('--threshold'), 0.5)
+    .option('--threshold <p>', 'multi-label decision threshold', prob('--threshold'), 0.5)
     .option('--no-baseline', 'skip the TF-IDF + logistic-regression baseline reported beside the model')
     .option('--deid', 'de-identify every text (PHI -> [TAG]) before tokenising')
-    .option('--deid-operator <op>', 'with --deid: tag | surrogate | redact | mask | hash', 'tag')
+    .addOption(choice('--deid-operator <op>', 'with --deid: how PHI is replaced', DEID_OPERATORS, 'tag'))
     .option('--group-column <name>', 'aggregate predictions per group for the final metrics (multi-label: union)')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
     .option('--threads <n>', 'threads', int('--threads'))
     .action(async (o: TrainCliOptions) => {
-      if (!['linear', 'cosine', 'constant'].includes(o.scheduler)) throw new MedtuneError(`--scheduler must be linear, cosine or constant, got "${o.scheduler}"`, 'E_USAGE');
       await runTrain(o);
     });
 }

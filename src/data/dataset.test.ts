@@ -54,7 +54,7 @@ describe('data readers', () => {
     writeFileSync(t, '{"sentence":"c","labels":["z"]}\n');
     await assert.rejects(readLabeled(t, { multiLabel: true, labels: data.labels }), /never had: z/);
     writeFileSync(t, 'not json\n');
-    await assert.rejects(collect(t), /t\.jsonl:1: not valid JSON/);
+    await assert.rejects(collect(t), /t\.jsonl: line 1 is not valid JSON/);
     rmSync(d, { recursive: true });
   });
   it('missing columns are named', async () => {

@@ -5,7 +5,7 @@
  */
 import { Generator } from '../tensor/random.js';
 import type { Tokenizer } from '../text/tokenizer.js';
-import { DataError, pickColumn, readRows, TEXT_COLUMNS, type RowFormat } from './readers.js';
+import { DataError, pickColumn, readRows, textCell, TEXT_COLUMNS, type RowFormat } from './readers.js';
 
 export const LABEL_COLUMNS = ['label', 'labels', 'diagnosis', 'disease', 'class', 'category', 'target', 'y'];
 
@@ -39,6 +39,8 @@ export interface ReadOptions {
   multiLabel?: boolean;
   labelDelimiter?: string;
   format?: RowFormat;
+  /** text encoding (default: UTF-8, checked) */
+  encoding?: string;
   /** the label list from training data: unseen labels are errors */
   labels?: string[];
   groupColumn?: string;
@@ -48,9 +50,12 @@ export interface ReadOptions {
   idColumn?: string;
 }
 
-function labelValues(v: unknown, multi: boolean, delim: string): string[] {
-  if (Array.isArray(v)) return v.map((x) => String(x).trim()).filter(Boolean);
-  const s = v === null || v === undefined ? '' : String(v).trim();
+function labelValues(v: unknown, multi: boolean, delim: string, where: () => string): string[] {
+  if (Array.isArray(v)) {
+    if (!multi) throw new DataError(`${where()}: the label is a list; pass --multi-label for multi-label data`, 'E_INPUT_LABEL');
+    return v.map((x) => labelName(x, where)).filter(Boolean);
+  }
+  const s = labelName(v, where);
   if (!multi) return s ? [s] : [];
   const parts = s.split(delim).map((x) => x.trim()).filter(Boolean);
   // BLURB-style flags "0_1,1_0,...": the label is the id before "_" where the flag is 1
@@ -58,11 +63,33 @@ function labelValues(v: unknown, multi: boolean, delim: string): string[] {
   return parts;
 }
 
+/** A label must be a string, a number or a boolean (true/false as names); objects and lists of lists are errors. */
+function labelName(v: unknown, where: () => string): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v.trim();
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  throw new DataError(`${where()}: the label is ${Array.isArray(v) ? 'a nested list' : 'an object'}; labels must be strings or numbers`, 'E_INPUT_LABEL');
+}
+
 /** All label names a flags-style value lists (set or not), so that labels never set still get a column. */
 function flagNames(v: unknown, delim: string): string[] {
   const s = typeof v === 'string' ? v : '';
   const parts = s.split(delim).map((x) => x.trim()).filter(Boolean);
   return parts.length > 1 && parts.every((p) => /^[^_]+_[01]$/.test(p)) ? parts.map((p) => p.slice(0, -2)) : [];
+}
+
+/** The --group-regex of a --group-column, checked: it needs the column and one capture group. */
+export function groupRegexOf(groupColumn?: string, groupRegex?: string): RegExp | undefined {
+  if (!groupRegex) return undefined;
+  if (!groupColumn) throw new DataError('--group-regex needs --group-column', 'E_USAGE');
+  let re: RegExp;
+  try {
+    re = new RegExp(groupRegex);
+  } catch (e) {
+    throw new DataError(`--group-regex ${groupRegex} is not a valid regular expression: ${(e as Error).message}`, 'E_USAGE');
+  }
+  if (!/\((?!\?)/.test(groupRegex)) throw new DataError(`--group-regex ${groupRegex} has no capture group; the first (...) is the group key`, 'E_USAGE');
+  return re;
 }
 
 export async function readLabeled(file: string, o: ReadOptions = {}): Promise<LabeledData> {
@@ -73,20 +100,13 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
   let pairCol: string | undefined;
   const raw: { text: string; pair?: string; labels: string[]; row: number; group?: string }[] = [];
   let groupCol: string | undefined;
-  let groupRe: RegExp | undefined;
-  if (o.groupRegex) {
-    try {
-      groupRe = new RegExp(o.groupRegex);
-    } catch (e) {
-      throw new DataError(`--group-regex ${o.groupRegex} is not a valid regular expression: ${(e as Error).message}`, 'E_USAGE');
-    }
-  }
+  const groupRe = groupRegexOf(o.groupColumn, o.groupRegex);
   const flagLabels = new Set<string>();
   let idCol: string | undefined;
   const ids = new Map<string, number>();
   const skipped: { row: number; reason: string }[] = [];
   let n = 0;
-  for await (const r of readRows(file, o.format)) {
+  for await (const r of readRows(file, { format: o.format, encoding: o.encoding })) {
     n++;
     if (n === 1) {
       const cols = Object.keys(r);
@@ -102,12 +122,12 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
       if (first !== undefined) throw new DataError(`${file}: id "${id}" in column "${idCol}" appears twice (rows ${first} and ${n}); ids must be unique`, 'E_INPUT_DATA');
       ids.set(id, n);
     }
-    const text = r[textCol] === null || r[textCol] === undefined ? '' : String(r[textCol]);
+    const text = textCell(r[textCol], { file, row: n, column: textCol });
     if (!text.trim()) {
       skipped.push({ row: n, reason: 'empty text' });
       continue;
     }
-    const labels = labelValues(r[labelCol], multi, delim);
+    const labels = labelValues(r[labelCol], multi, delim, () => `${file} row ${n}, column "${labelCol}"`);
     if (!multi && labels.length === 0) {
       skipped.push({ row: n, reason: 'missing label' });
       continue;
@@ -122,7 +142,7 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
         group = m[1];
       }
     }
-    raw.push({ text, ...(pairCol ? { pair: String(r[pairCol] ?? '') } : {}), labels, row: n, ...(group !== undefined ? { group } : {}) });
+    raw.push({ text, ...(pairCol ? { pair: textCell(r[pairCol], { file, row: n, column: pairCol }) } : {}), labels, row: n, ...(group !== undefined ? { group } : {}) });
   }
   if (n === 0) throw new DataError(`${file} has no data rows`, 'E_INPUT_EMPTY');
   let labels = o.labels;
@@ -172,11 +192,13 @@ export interface Encoded {
   ids: number[][];
   types: number[][];
   truncated: number;
+  /** per example: tokens cut off by truncation */
+  cut: number[];
 }
 
 /** Tokenises every example once (no padding). */
 export function encodeExamples(examples: Example[], tok: Tokenizer, maxLength: number): Encoded {
-  const out: Encoded = { ids: [], types: [], truncated: 0 };
+  const out: Encoded = { ids: [], types: [], truncated: 0, cut: [] };
   const B = 256;
   for (let i = 0; i < examples.length; i += B) {
     const part = examples.slice(i, i + B);
@@ -185,6 +207,7 @@ export function encodeExamples(examples: Example[], tok: Tokenizer, maxLength: n
     out.ids.push(...enc.input_ids);
     out.types.push(...enc.token_type_ids);
     out.truncated += enc.truncated;
+    out.cut.push(...enc.cut_tokens);
   }
   return out;
 }

@@ -1,15 +1,20 @@
 /**
- * Row readers for CSV, TSV and JSONL, streamed: rows are yielded one at a time, so a large file never has to fit in
- * memory. CSV/TSV go through csv-parse (quoted fields, embedded newlines, BOM); JSONL is one object per line.
+ * Row readers for CSV, TSV, JSONL and Parquet, streamed: rows are yielded one at a time, so a large file never has to
+ * fit in memory. Text files are checked as they are read: binary content and invalid UTF-8 stop with the line number
+ * (or are decoded with an explicit encoding), and parser errors are translated into plain words with the line.
+ * Messages never quote the data itself (it may be patient text): they name the file, line, row and column.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { isUtf8 } from 'node:buffer';
+import { once } from 'node:events';
+import { TextDecoder } from 'node:util';
 import path from 'node:path';
 import { parse } from 'csv-parse';
 import { MedtuneError, type ErrorCode } from '../common/errors.js';
 
 export type Row = Record<string, unknown>;
 export type RowFormat = 'csv' | 'tsv' | 'jsonl' | 'parquet';
+export const ROW_FORMATS: RowFormat[] = ['csv', 'tsv', 'jsonl', 'parquet'];
 
 export class DataError extends MedtuneError {
   constructor(message: string, code: ErrorCode = 'E_INPUT_PARSE') {
@@ -18,10 +23,19 @@ export class DataError extends MedtuneError {
   }
 }
 
+export interface ReadRowsOptions {
+  /** csv, tsv, jsonl or parquet (default: from the extension) */
+  format?: RowFormat | string;
+  /** text encoding of CSV/TSV/JSONL (default utf-8, checked); any WHATWG label such as latin1, windows-1252, utf-16le */
+  encoding?: string;
+  /** receives the column names of a CSV/TSV header as soon as it is read (also for a header-only file) */
+  onHeader?: (columns: string[]) => void;
+}
+
 export function formatOf(file: string, explicit?: string): RowFormat {
   if (explicit) {
-    if (explicit === 'csv' || explicit === 'tsv' || explicit === 'jsonl' || explicit === 'parquet') return explicit;
-    throw new DataError(`unknown format "${explicit}" (use csv, tsv, jsonl or parquet)`, 'E_USAGE');
+    if ((ROW_FORMATS as string[]).includes(explicit)) return explicit as RowFormat;
+    throw new DataError(`unknown --format "${explicit}" (use csv, tsv, jsonl or parquet)`, 'E_USAGE');
   }
   const ext = path.extname(file).toLowerCase();
   if (ext === '.csv') return 'csv';
@@ -31,45 +45,214 @@ export function formatOf(file: string, explicit?: string): RowFormat {
   throw new DataError(`cannot tell the format of ${file} from its extension; use .csv, .tsv, .jsonl or .parquet (or pass --format)`, 'E_INPUT_FORMAT');
 }
 
-/** Yields the rows of a CSV/TSV (header row required) or JSONL file. */
-export async function* readRows(file: string, format?: RowFormat): AsyncGenerator<Row> {
-  if (!existsSync(file)) throw new DataError(`input file ${file} does not exist`, 'E_INPUT_NOT_FOUND');
-  if (statSync(file).isDirectory()) throw new DataError(`${file} is a folder, not a data file`, 'E_INPUT_NOT_FOUND');
-  const fmt = format ?? formatOf(file);
-  if (fmt === 'parquet') {
-    yield* readParquet(file);
-    return;
+/** An input file that must exist and be a readable file (not a folder). */
+export function checkInputFile(file: string, option = 'input'): void {
+  if (!file || !existsSync(file)) throw new DataError(`${option} file ${file || '(empty)'} does not exist`, 'E_INPUT_NOT_FOUND');
+  if (statSync(file).isDirectory()) throw new DataError(`${option} ${file} is a folder, not a data file`, 'E_INPUT_NOT_FOUND');
+}
+
+/** A TextDecoder for an encoding label; an unknown label is a usage error. */
+export function decoderFor(encoding: string): TextDecoder {
+  try {
+    return new TextDecoder(encoding);
+  } catch {
+    throw new DataError(`unknown --encoding "${encoding}" (e.g. utf-8, latin1, windows-1252, utf-16le)`, 'E_USAGE');
   }
-  if (fmt === 'jsonl') {
-    const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-    let n = 0;
-    for await (const raw of rl) {
-      n++;
-      const line = n === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-      if (!line.trim()) continue;
-      let obj: unknown;
-      try {
-        obj = JSON.parse(line);
-      } catch (e) {
-        throw new DataError(`${file}:${n}: not valid JSON (${(e as Error).message})`);
-      }
-      if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new DataError(`${file}:${n}: each line must be a JSON object`);
-      yield obj as Row;
+}
+
+const countLines = (buf: Buffer, end: number): number => {
+  let n = 0;
+  for (let i = 0; i < end; i++) if (buf[i] === 10) n++;
+  return n;
+};
+
+/** Offset of the first byte that does not start or continue a valid UTF-8 sequence. */
+function firstInvalidUtf8(b: Buffer): number {
+  for (let i = 0; i < b.length;) {
+    const c = b[i]!;
+    const n = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+    if (!n) return i;
+    if (!isUtf8(b.subarray(i, i + n))) return i;
+    i += n;
+  }
+  return b.length;
+}
+
+/** Length of an incomplete UTF-8 sequence at the end of a chunk (to carry into the next chunk). */
+function incompleteTail(b: Buffer): number {
+  for (let k = 1; k <= Math.min(3, b.length); k++) {
+    const c = b[b.length - k]!;
+    if ((c & 0xc0) === 0x80) continue; // continuation byte: look further back
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return need > k ? k : 0;
+  }
+  return 0;
+}
+
+/** The decoded text of a file, chunk by chunk; binary files and invalid UTF-8 stop with the line number. */
+export async function* decodeFile(file: string, encoding?: string): AsyncGenerator<string> {
+  const explicit = encoding && !/^utf-?8$/i.test(encoding) ? decoderFor(encoding) : null;
+  let line = 1;
+  let carry = Buffer.alloc(0);
+  let first = true;
+  for await (const raw of createReadStream(file, { highWaterMark: 1 << 16 })) {
+    let chunk = raw as Buffer;
+    if (first) {
+      first = false;
+      if (!explicit) checkTextStart(file, chunk);
     }
-    return;
+    if (explicit) {
+      yield explicit.decode(chunk, { stream: true });
+      continue;
+    }
+    if (carry.length) chunk = Buffer.concat([carry, chunk]);
+    const tail = incompleteTail(chunk);
+    const body = chunk.subarray(0, chunk.length - tail);
+    carry = Buffer.from(chunk.subarray(chunk.length - tail));
+    if (!isUtf8(body)) {
+      const at = firstInvalidUtf8(body);
+      throw new DataError(`${file}: line ${line + countLines(body, at)} is not valid UTF-8 (byte ${at} of that chunk); `
+        + 'save the file as UTF-8, or pass --encoding (e.g. latin1, windows-1252) if it uses another encoding', 'E_INPUT_ENCODING');
+    }
+    if (body.includes(0)) throw notText(file, line + countLines(body, body.indexOf(0)));
+    line += countLines(body, body.length);
+    yield body.toString('utf8');
   }
-  const parser = createReadStream(file).pipe(parse({
-    columns: (header: string[]) => header.map((h) => h.trim()),
+  if (explicit) {
+    const rest = explicit.decode();
+    if (rest) yield rest;
+  } else if (carry.length) {
+    throw new DataError(`${file}: the last line ends inside a UTF-8 character (line ${line}); the file is truncated or not UTF-8`, 'E_INPUT_ENCODING');
+  }
+}
+
+const notText = (file: string, line: number) => new DataError(`${file} is not a text file (binary data at line ${line}); `
+  + 'medtune reads CSV, TSV and JSONL text files (UTF-8) and Parquet', 'E_INPUT_ENCODING');
+
+/** The start of a file: UTF-16/32 byte-order marks and binary signatures get a message of their own. */
+function checkTextStart(file: string, b: Buffer): void {
+  if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff)) {
+    throw new DataError(`${file} is UTF-16 text; save it as UTF-8 or pass --encoding utf-16le (or utf-16be)`, 'E_INPUT_ENCODING');
+  }
+  const head = b.subarray(0, 8192);
+  if (head.subarray(0, 4).toString('latin1') === 'PAR1') {
+    throw new DataError(`${file} is a Parquet file; give it a .parquet name or pass --format parquet`, 'E_INPUT_FORMAT');
+  }
+  if (head.includes(0)) throw notText(file, 1 + countLines(head, head.indexOf(0)));
+}
+
+/** Yields the rows of a CSV/TSV (header row required), JSONL or Parquet file. */
+export async function* readRows(file: string, o: ReadRowsOptions = {}): AsyncGenerator<Row> {
+  checkInputFile(file);
+  const fmt = formatOf(file, o.format);
+  if (o.encoding) decoderFor(o.encoding);
+  if (fmt === 'parquet') yield* readParquet(file);
+  else if (fmt === 'jsonl') yield* readJsonl(file, o.encoding);
+  else yield* readDelimited(file, fmt, o);
+}
+
+async function* readJsonl(file: string, encoding?: string): AsyncGenerator<Row> {
+  let n = 0;
+  let pending = '';
+  const parseLine = (raw: string): Row | null => {
+    n++;
+    const line = (n === 1 ? raw.replace(/^\uFEFF/, '') : raw).replace(/\r$/, '');
+    if (!line.trim()) return null;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(line);
+    } catch {
+      // JSON.parse's message quotes the line: never show it (it may be patient text)
+      throw new DataError(`${file}: line ${n} is not valid JSON (each line must be one JSON object, e.g. {"text": "...", "label": "..."})`);
+    }
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new DataError(`${file}: line ${n} is not a JSON object (each line must be one {...})`);
+    return obj as Row;
+  };
+  for await (const chunk of decodeFile(file, encoding)) {
+    pending += chunk;
+    let i;
+    while ((i = pending.indexOf('\n')) >= 0) {
+      const row = parseLine(pending.slice(0, i));
+      pending = pending.slice(i + 1);
+      if (row) yield row;
+    }
+  }
+  if (pending) {
+    const row = parseLine(pending);
+    if (row) yield row;
+  }
+}
+
+/** csv-parse's errors in plain words with the line; its own messages may quote data, so they are not shown. */
+function csvError(file: string, e: unknown, fmt: RowFormat): MedtuneError {
+  if (e instanceof MedtuneError) return e;
+  const err = e as { code?: string; lines?: number };
+  const at = err.lines ? `line ${err.lines}` : 'a line';
+  const sep = fmt === 'tsv' ? 'tab' : 'comma';
+  switch (err.code) {
+    case 'CSV_RECORD_INCONSISTENT_COLUMNS':
+    case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH':
+    case 'CSV_RECORD_DONT_MATCH_COLUMNS_LENGTH':
+      return new DataError(`${file}: ${at} has a different number of fields than the header`
+        + `${fmt === 'csv' ? ' (a comma inside a text that is not in double quotes?)' : ` (a ${sep} inside a text?)`}`);
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return new DataError(`${file}: a double quote opened before ${at} is never closed (end of file reached inside a quoted text)`);
+    case 'CSV_INVALID_CLOSING_QUOTE':
+    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
+      return new DataError(`${file}: ${at} has text right after a closing double quote; write a quote inside a quoted text as ""`);
+    case 'INVALID_OPENING_QUOTE':
+      return new DataError(`${file}: ${at} has a double quote in the middle of a field that is not quoted; quote the whole field and double the quote ("")`);
+    case 'CSV_MAX_RECORD_SIZE':
+      return new DataError(`${file}: ${at} is too long to be one record (an unclosed quote?)`);
+    default:
+      return new DataError(`${file}: cannot be read as ${fmt.toUpperCase()} at ${at} (${err.code ?? 'parse error'})`);
+  }
+}
+
+/** Header names: trimmed; empty ones become column_N; a name used twice is an error (a column would be lost). */
+function headerOf(file: string, header: string[]): string[] {
+  const cols = header.map((h, i) => (String(h).trim() || `column_${i + 1}`));
+  const seen = new Map<string, number>();
+  cols.forEach((c, i) => {
+    if (seen.has(c)) throw new DataError(`${file}: the header names column "${c}" twice (columns ${seen.get(c)! + 1} and ${i + 1}); rename one`, 'E_INPUT_COLUMN');
+    seen.set(c, i);
+  });
+  return cols;
+}
+
+async function* readDelimited(file: string, fmt: RowFormat, o: ReadRowsOptions): AsyncGenerator<Row> {
+  const parser = parse({
+    columns: (header: string[]) => {
+      const cols = headerOf(file, header);
+      o.onHeader?.(cols);
+      return cols;
+    },
     delimiter: fmt === 'tsv' ? '\t' : ',',
     bom: true,
     relax_column_count: false,
     skip_empty_lines: true,
     quote: fmt === 'tsv' ? false : '"',
-  }));
+    max_record_size: 64 << 20,
+  });
+  // Feeding by hand (not .pipe) so that a decoding error reaches the consumer instead of leaving it waiting.
+  const feed = (async () => {
+    try {
+      for await (const chunk of decodeFile(file, o.encoding)) {
+        if (parser.destroyed) return;
+        if (!parser.write(chunk)) await once(parser, 'drain');
+      }
+      parser.end();
+    } catch (e) {
+      parser.destroy(e as Error);
+    }
+  })();
   try {
     for await (const rec of parser) yield rec as Row;
   } catch (e) {
-    throw new DataError(`${file}: ${(e as Error).message}`);
+    throw csvError(file, e, fmt);
+  } finally {
+    parser.destroy();
+    await feed;
   }
 }
 
@@ -83,12 +266,17 @@ async function* readParquet(file: string): AsyncGenerator<Row> {
     buf = await asyncBufferFromFile(file);
     meta = await parquetMetadataAsync(buf);
   } catch (e) {
-    throw new DataError(`${file} is not a readable Parquet file (${(e as Error).message})`);
+    throw new DataError(`${file} is not a readable Parquet file (${(e as Error).message.split('\n')[0]})`);
   }
   let start = 0;
   for (const rg of meta.row_groups) {
     const n = Number(rg.num_rows);
-    const rows = await parquetReadObjects({ file: buf, metadata: meta, rowStart: start, rowEnd: start + n, compressors });
+    let rows;
+    try {
+      rows = await parquetReadObjects({ file: buf, metadata: meta, rowStart: start, rowEnd: start + n, compressors });
+    } catch (e) {
+      throw new DataError(`${file}: row group at row ${start + 1} cannot be read (${(e as Error).message.split('\n')[0]})`);
+    }
     for (const r of rows) {
       // BigInt (INT64) values become numbers for JSON output and label handling
       for (const [k, v] of Object.entries(r)) if (typeof v === 'bigint') (r as Row)[k] = Number(v);
@@ -103,7 +291,9 @@ export const TEXT_COLUMNS = ['text', 'sentence', 'note', 'notes', 'description',
 
 export function pickColumn(columns: string[], wanted: string | undefined, candidates: string[], what: string, file: string): string {
   if (wanted) {
-    if (!columns.includes(wanted)) throw new DataError(`${file} has no column "${wanted}" (${what}); its columns are: ${columns.join(', ')}`, 'E_INPUT_COLUMN');
+    if (!columns.includes(wanted)) {
+      throw new DataError(`${file} has no column "${wanted}" (${what}); its columns are: ${columns.join(', ')}`, 'E_INPUT_COLUMN');
+    }
     return wanted;
   }
   const lower = columns.map((c) => c.toLowerCase());
@@ -112,4 +302,13 @@ export function pickColumn(columns: string[], wanted: string | undefined, candid
     if (i >= 0) return columns[i]!;
   }
   throw new DataError(`cannot find the ${what} column in ${file} (columns: ${columns.join(', ')}); pass --${what}-column NAME`, 'E_INPUT_COLUMN');
+}
+
+/** The text of a cell: strings as they are, numbers as digits; anything else (objects, lists) is an error. */
+export function textCell(v: unknown, where: { file: string; row: number; column: string }): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  const kind = Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+  throw new DataError(`${where.file} row ${where.row}: column "${where.column}" holds ${kind}, not text`, 'E_INPUT_DATA');
 }

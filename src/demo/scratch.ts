@@ -1,5 +1,6 @@
 /** A small BERT initialised from scratch, with a WordPiece vocabulary built from the training texts, as an HF folder. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { makeDirs } from '../common/atomic.js';
 import path from 'node:path';
 import { buildWordPieceVocab } from './synthetic.js';
 import { classifierFromConfig, saveClassifier, type ModelConfig } from '../models/auto.js';
@@ -15,7 +16,7 @@ export function createScratchModel(dir: string, texts: string[], labels: string[
     id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
   };
   const tokDir = `${dir}.tokenizer`;
-  mkdirSync(tokDir, { recursive: true });
+  makeDirs(tokDir);
   writeFileSync(path.join(tokDir, 'vocab.txt'), vocab.join('\n') + '\n');
   writeFileSync(path.join(tokDir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: 128 }, null, 2));
   saveClassifier(dir, classifierFromConfig(config, seed), config, tokDir);

@@ -1,11 +1,16 @@
-/** Running a classifier over a labelled split: probabilities, predictions and metrics. */
+/**
+ * Running a classifier over a labelled split: probabilities, predictions and metrics. The decision (argmax,
+ * thresholds, calibration, abstention) is src/infer/decision.ts, used both for a model in training
+ * (`evaluateModel`, with the training loss) and for a saved model behind a Predictor (`evaluatePredictor`).
+ */
 import { noGrad, scope, type Tensor } from '../tensor/tensor.js';
-import { makeBatches } from '../data/dataset.js';
+import { makeBatches, type Example } from '../data/dataset.js';
 import { batchTensors, labelTensor } from '../data/batch.js';
 import { multiLabelMetrics, rocAucOvr, singleLabelMetrics } from './metrics.js';
 import type { SequenceClassifier } from '../models/auto.js';
-import { probabilitiesOf } from '../models/heads.js';
-import type { EvalResult, SplitData } from '../train/trainer.js';
+import { decideFromProbabilities, probabilities as probabilitiesFrom, type DecisionSettings } from '../infer/decision.js';
+import type { Predictor } from '../infer/predictor.js';
+import type { EvalResult, SplitData } from './types.js';
 
 export interface EvaluateOptions {
   labels: string[];
@@ -17,11 +22,25 @@ export interface EvaluateOptions {
   lossOptions?: { classWeights?: Tensor | null; posWeight?: Tensor | null; labelSmoothing?: number };
 }
 
+/** Predictions and metrics from probabilities (in example order) under decision settings. */
+export function resultFrom(probabilities: number[][], examples: Example[], s: DecisionSettings, loss: number): EvalResult {
+  const decisions = probabilities.map((p) => decideFromProbabilities(p, s));
+  const predictions = decisions.map((d) => d.predicted);
+  const abstained = decisions.map((d) => d.abstain);
+  if (s.multiLabel) {
+    const metrics = { ...multiLabelMetrics(predictions as number[][], examples.map((e) => e.label as number[]), s.labels), loss };
+    return { metrics, predictions, probabilities, abstained };
+  }
+  const gold = examples.map((e) => e.label as number);
+  const metrics = { ...singleLabelMetrics(predictions as number[], gold, s.labels), roc_auc_ovr: rocAucOvr(probabilities, gold, s.labels.length), loss };
+  return { metrics, predictions, probabilities, abstained };
+}
+
+/** A model during training: the loss is the training loss (class weights, smoothing); probabilities uncalibrated. */
 export function evaluateModel(model: SequenceClassifier, data: SplitData, o: EvaluateOptions): EvalResult {
   const wasTraining = model.training;
   model.eval();
   const C = o.labels.length;
-  const threshold = o.threshold ?? 0.5;
   const probabilities: number[][] = new Array(data.examples.length);
   let lossSum = 0;
   const batches = makeBatches(data.enc.ids.map((x) => x.length), o.batchSize ?? 64, { shuffle: false, seed: 0, bucket: true });
@@ -31,17 +50,29 @@ export function evaluateModel(model: SequenceClassifier, data: SplitData, o: Eva
       lossSum += out.loss!.item() * idx.length;
       const lg = out.logits.toArray();
       idx.forEach((ex, b) => {
-        probabilities[ex] = probabilitiesOf(lg.slice(b * C, (b + 1) * C), o.multiLabel);
+        probabilities[ex] = probabilitiesFrom(lg.slice(b * C, (b + 1) * C), { multiLabel: o.multiLabel });
       });
     }));
   }
   model.train(wasTraining);
   const loss = lossSum / Math.max(1, data.examples.length);
-  if (o.multiLabel) {
-    const predictions = probabilities.map((p) => p.map((x) => (x >= threshold ? 1 : 0)));
-    return { metrics: { ...multiLabelMetrics(predictions, data.examples.map((e) => e.label as number[]), o.labels), loss }, predictions, probabilities };
-  }
-  const predictions = probabilities.map((p) => p.indexOf(Math.max(...p)));
-  const gold = data.examples.map((e) => e.label as number);
-  return { metrics: { ...singleLabelMetrics(predictions, gold, o.labels), roc_auc_ovr: rocAucOvr(probabilities, gold, C), loss }, predictions, probabilities };
+  return resultFrom(probabilities, data.examples, { labels: o.labels, multiLabel: o.multiLabel, threshold: o.threshold }, loss);
+}
+
+/** Negative log-likelihood of the gold labels under the probabilities (mean; multi-label: mean BCE over labels). */
+export function nll(probabilities: number[][], examples: Example[], multiLabel: boolean): number {
+  const eps = 1e-12;
+  let sum = 0;
+  probabilities.forEach((p, i) => {
+    const y = examples[i]!.label;
+    if (multiLabel) sum += p.reduce((a, q, c) => a - ((y as number[])[c]! ? Math.log(q + eps) : Math.log(1 - q + eps)), 0) / p.length;
+    else sum -= Math.log(p[y as number]! + eps);
+  });
+  return sum / Math.max(1, probabilities.length);
+}
+
+/** A saved model behind a Predictor: calibrated probabilities, stored thresholds and abstention apply. */
+export function evaluatePredictor(predictor: Predictor, data: SplitData): EvalResult {
+  const probabilities = predictor.logitsOf(data.enc).map((row) => predictor.decide(row).probabilities);
+  return { ...resultFrom(probabilities, data.examples, predictor.settings, nll(probabilities, data.examples, predictor.multiLabel)), cut: data.enc.cut };
 }

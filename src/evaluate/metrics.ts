@@ -1,4 +1,18 @@
 /** Classification metrics, computed from predictions and references (label ids). */
+import { MedtuneError } from '../common/errors.js';
+
+/** Metrics a run can select the best model by (--metric-for-best-model), per problem type. */
+export const SINGLE_LABEL_METRICS = ['accuracy', 'f1_macro', 'f1_micro', 'f1_weighted', 'precision_macro', 'recall_macro',
+  'precision_weighted', 'recall_weighted', 'roc_auc_ovr', 'loss'] as const;
+export const MULTI_LABEL_METRICS = ['f1_micro', 'f1_macro', 'precision_micro', 'recall_micro', 'subset_accuracy', 'loss'] as const;
+
+/** Checks a --metric-for-best-model name before any work starts. */
+export function checkMetricName(name: string, multiLabel: boolean): void {
+  const allowed: readonly string[] = multiLabel ? MULTI_LABEL_METRICS : SINGLE_LABEL_METRICS;
+  if (!allowed.includes(name)) {
+    throw new MedtuneError(`--metric-for-best-model "${name}" is not a ${multiLabel ? 'multi-label' : 'single-label'} metric; use one of ${allowed.join(', ')}`, 'E_USAGE');
+  }
+}
 
 export interface ClassReport {
   label: string;

@@ -8,7 +8,7 @@ import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import { writeFileAtomic } from '../common/atomic.js';
 import type { Example } from '../data/dataset.js';
-import type { EvalResult } from '../train/trainer.js';
+import type { EvalResult } from './types.js';
 import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from './metrics.js';
 
 export interface ReportOptions {
@@ -60,7 +60,9 @@ export async function writeEvalReport(o: ReportOptions): Promise<Record<string, 
   const lines = o.examples.map((e, i) => {
     const pred = r.predictions[i]!;
     const correct = o.multiLabel ? JSON.stringify(pred) === JSON.stringify(e.label) : pred === e.label;
-    return JSON.stringify({ row: e.row, ...(e.group !== undefined ? { group: e.group } : {}), text: e.text, label: name(e.label), predicted: name(pred), correct, probabilities: Object.fromEntries(o.labels.map((l, k) => [l, Number(r.probabilities[i]![k]!.toFixed(6))])) });
+    const extra = { ...(r.abstained?.[i] ? { abstain: true } : {}), ...(r.cut?.[i] ? { truncated_tokens: r.cut[i] } : {}) };
+    const probabilities = Object.fromEntries(o.labels.map((l, k) => [l, Number(r.probabilities[i]![k]!.toFixed(6))]));
+    return JSON.stringify({ row: e.row, ...(e.group !== undefined ? { group: e.group } : {}), text: e.text, label: name(e.label), predicted: name(pred), correct, ...extra, probabilities });
   });
   writeFileAtomic(path.join(o.outputDir, 'predictions.jsonl'), lines.join('\n') + '\n');
   if (!o.multiLabel && 'confusion' in r.metrics) writeFileAtomic(path.join(o.outputDir, 'confusion_matrix.svg'), await confusionSvg(r.metrics.confusion, o.labels));

@@ -58,10 +58,32 @@ export interface LoadedClassifier {
 }
 
 /** Maximum tokens the model accepts (RoBERTa reserves padding_idx + 1 positions). */
-export function modelMaxLength(loaded: LoadedClassifier): number {
-  const c = loaded.config as { max_position_embeddings?: number; pad_token_id?: number };
+export function modelMaxLength(config: ModelConfig | LoadedClassifier): number {
+  const c = ('config' in config && 'model' in config ? config.config : config) as ModelConfig & { max_position_embeddings?: number; pad_token_id?: number };
   const maxPos = c.max_position_embeddings ?? 512;
-  return loaded.config.model_type === 'roberta' ? maxPos - (c.pad_token_id ?? 1) - 1 : maxPos;
+  return c.model_type === 'roberta' ? maxPos - (c.pad_token_id ?? 1) - 1 : maxPos;
+}
+
+/**
+ * The max length to tokenise to: an explicit value above the model's limit is refused (never cut silently);
+ * without one, `dflt` capped at the limit.
+ */
+export function resolveMaxLength(requested: number | undefined, config: ModelConfig, dflt: number): number {
+  const limit = modelMaxLength(config);
+  if (requested !== undefined && requested > limit) {
+    throw new MedtuneError(`--max-length ${requested} is above this model's limit of ${limit} tokens (max_position_embeddings); use at most ${limit}`, 'E_USAGE');
+  }
+  return requested ?? Math.min(dflt, limit);
+}
+
+/** A model folder's config.json, checked for a supported model_type (cheap: no weights are read). */
+export async function readModelConfig(nameOrDir: string, opts: { revision?: string; offline?: boolean } = {}): Promise<{ dir: string; config: ModelConfig }> {
+  const dir = await resolveModel(nameOrDir, opts);
+  const config = readJson<ModelConfig>(path.join(dir, 'config.json'));
+  if (!config || typeof config !== 'object' || !config.model_type || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(config.model_type)) {
+    throw new MedtuneError(`${dir}/config.json has model_type "${String(config?.model_type)}"; medtune supports ${SUPPORTED_MODEL_TYPES.join(', ')}`, 'E_MODEL_UNSUPPORTED');
+  }
+  return { dir, config };
 }
 
 /** Label names in id order from config.json's id2label, or LABEL_i. */
@@ -115,7 +137,7 @@ export function loadStateDict(model: SequenceClassifier, tensors: Map<string, Sa
         report.resized.push(`${name} ${JSON.stringify(t.shape)} -> ${JSON.stringify(p.shape)}`);
         continue;
       }
-      throw new CheckpointError(`${source}: ${name} has shape ${JSON.stringify(t.shape)} in the checkpoint but the model expects ${JSON.stringify(p.shape)}${isHead ? ' (pass --num-labels or a label list to train a new head)' : '; is config.json from the same model?'}`);
+      throw new CheckpointError(`${source}: ${name} has shape ${JSON.stringify(t.shape)} in the checkpoint but the model expects ${JSON.stringify(p.shape)}${isHead ? ' (config.json and the weights disagree on the number of labels; fine-tune with `medtune train`, which builds a new head for the labels of the data)' : '; is config.json from the same model?'}`);
     }
     if (t.data instanceof Int32Array) p.f32.set(Float32Array.from(t.data));
     else p.f32.set(t.data);
@@ -152,11 +174,7 @@ export function formatLoadReport(r: LoadReport): string {
 
 /** Loads a sequence classifier from a model folder or hub name. */
 export async function loadClassifier(nameOrDir: string, opts: LoadOptions = {}): Promise<LoadedClassifier> {
-  const dir = await resolveModel(nameOrDir, { revision: opts.revision, offline: opts.offline });
-  const raw = readJson<ModelConfig>(path.join(dir, 'config.json'));
-  if (!raw.model_type || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(raw.model_type)) {
-    throw new MedtuneError(`${dir}/config.json has model_type "${raw.model_type}"; medtune supports ${SUPPORTED_MODEL_TYPES.join(', ')}`, 'E_MODEL_UNSUPPORTED');
-  }
+  const { dir, config: raw } = await readModelConfig(nameOrDir, { revision: opts.revision, offline: opts.offline });
   let labels = labelsOf(raw);
   const hadLabels = !!raw.id2label && Object.keys(raw.id2label).length > 0;
   if (opts.labels) labels = opts.labels;

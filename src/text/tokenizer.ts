@@ -37,6 +37,8 @@ export interface BatchEncoding {
   offsets: [number, number][][];
   /** how many texts had tokens cut off by truncation */
   truncated: number;
+  /** per text: how many tokens truncation cut off (0 when it fit) */
+  cut_tokens: number[];
 }
 
 type JsonObj = Record<string, unknown>;
@@ -161,7 +163,7 @@ export class Tokenizer {
     const truncation = opts.truncation ?? true;
     const addSpecial = opts.addSpecialTokens ?? true;
     if (textPairs && textPairs.length !== texts.length) throw new TokenizerError(`${texts.length} texts but ${textPairs.length} text pairs`);
-    const out: BatchEncoding = { input_ids: [], attention_mask: [], token_type_ids: [], offsets: [], truncated: 0 };
+    const out: BatchEncoding = { input_ids: [], attention_mask: [], token_type_ids: [], offsets: [], truncated: 0, cut_tokens: [] };
     texts.forEach((text, i) => {
       const pairText = textPairs ? textPairs[i]! : null;
       const a = this.raw(text);
@@ -169,20 +171,21 @@ export class Tokenizer {
       if (truncation) {
         const budget = maxLength - (addSpecial ? this.numSpecial(!!b) : 0);
         if (budget < 0) throw new TokenizerError(`max length ${maxLength} leaves no room for the special tokens`);
-        let cut = false;
+        let cut = 0;
         if (!b) {
-          if (a.ids.length > budget) { a.ids.length = budget; a.offsets.length = budget; cut = true; }
+          if (a.ids.length > budget) { cut = a.ids.length - budget; a.ids.length = budget; a.offsets.length = budget; }
         } else {
           // longest first: drop from the longer sequence one token at a time
           while (a.ids.length + b.ids.length > budget) {
             const t = a.ids.length >= b.ids.length ? a : b;
             t.ids.pop();
             t.offsets.pop();
-            cut = true;
+            cut++;
           }
         }
         if (cut) out.truncated++;
-      }
+        out.cut_tokens.push(cut);
+      } else out.cut_tokens.push(0);
       const ids: number[] = [];
       const types: number[] = [];
       const offs: [number, number][] = [];

@@ -23,7 +23,7 @@ describe('Trainer', () => {
         ex.push({ text: '', label: y, row: i + 1 });
         ids.push(row);
       }
-      return { examples: ex, enc: { ids, types: ids.map((r) => r.map(() => 0)), truncated: 0 } };
+      return { examples: ex, enc: { ids, types: ids.map((r) => r.map(() => 0)), truncated: 0, cut: ids.map(() => 0) } };
     };
     const trainer = new Trainer(model, ['no', 'yes'], false, 0, { ...DEFAULT_TRAIN_CONFIG, epochs: 8, learningRate: 3e-3, batchSize: 16, outputDir: dir, logEvery: 5 }, () => {});
     trainer.train(make(96, 0), make(32, 1));

@@ -3,73 +3,24 @@
  * schedule with warm-up, gradient accumulation, clipping, evaluation every epoch (or N steps), the best model
  * by a metric kept in memory and restored at the end, and metrics.jsonl with every logged step.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import cliProgress from 'cli-progress';
-import { writeFileAtomic } from '../common/atomic.js';
+import { makeDirs, writeFileAtomic } from '../common/atomic.js';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { AdamW, hfParamGroups } from './adamw.js';
-import { lrLambda, type SchedulerName } from './schedule.js';
-import { makeBatches, type Encoded, type Example } from '../data/dataset.js';
-import type { MultiLabelMetrics, SingleLabelMetrics } from '../evaluate/metrics.js';
+import { lrLambda } from './schedule.js';
+import type { TrainConfig, TrainerState } from './config.js';
+import { makeBatches } from '../data/dataset.js';
+import { checkMetricName } from '../evaluate/metrics.js';
+import type { EvalResult, Metrics, SplitData } from '../evaluate/types.js';
 import { batchTensors, labelTensor } from '../data/batch.js';
 import { evaluateModel } from '../evaluate/evaluate.js';
 import type { SequenceClassifier } from '../models/auto.js';
 import { MedtuneError } from '../common/errors.js';
-
-export interface TrainConfig {
-  epochs: number;
-  learningRate: number;
-  batchSize: number;
-  weightDecay: number;
-  /** warm-up steps, or a ratio of all steps when < 1 */
-  warmup: number;
-  scheduler: SchedulerName;
-  seed: number;
-  gradAccum: number;
-  maxGradNorm: number;
-  /** 0: evaluate at the end of every epoch; N: every N optimizer steps */
-  evalEvery: number;
-  metricForBestModel: string;
-  logEvery: number;
-  bucket: boolean;
-  labelSmoothing: number;
-  outputDir: string;
-  /** stop after this many optimizer steps (0: run all epochs) */
-  maxSteps: number;
-  /** stop when the metric has not improved for this many evaluations (0: off) */
-  earlyStoppingPatience: number;
-  /** write a checkpoint every N optimizer steps (0: at the end of every epoch) */
-  saveSteps: number;
-  /** keep at most this many checkpoints (0: all) */
-  saveTotalLimit: number;
-  /** per-class weights (single-label) or per-label positive weights (multi-label) */
-  classWeights: number[] | null;
-  /** multi-label decision threshold */
-  threshold: number;
-}
-
-export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'outputDir'> = {
-  epochs: 3, learningRate: 5e-5, batchSize: 32, weightDecay: 0.01, warmup: 0, scheduler: 'linear', seed: 42,
-  gradAccum: 1, maxGradNorm: 1, evalEvery: 0, metricForBestModel: 'accuracy', logEvery: 10, bucket: true, labelSmoothing: 0,
-  maxSteps: 0, earlyStoppingPatience: 0, saveSteps: 0, saveTotalLimit: 2, classWeights: null, threshold: 0.5,
-};
-
-/** What a checkpoint needs besides weights and optimizer moments to continue exactly where it stopped. */
-export interface TrainerState {
-  step: number;
-  epoch: number;
-  /** batches of `epoch` already consumed */
-  batchInEpoch: number;
-  optimizerSteps: number;
-  generator: number;
-  best: { value: number; step: number } | null;
-  badEvals: number;
-  history: { step: number; epoch: number; metrics: Record<string, unknown> }[];
-  config: Omit<TrainConfig, 'outputDir'>;
-}
+import { readCheckpointState, reconcileResume } from './resume.js';
 
 export interface TrainerHooks {
   /** writes the model (HF layout) into a folder */
@@ -78,22 +29,11 @@ export interface TrainerHooks {
   loadWeights: (dir: string) => void;
 }
 
-export interface SplitData {
-  examples: Example[];
-  enc: Encoded;
-}
-
-export type Metrics = (SingleLabelMetrics | MultiLabelMetrics) & { loss: number };
-
-export interface EvalResult {
-  metrics: Metrics;
-  /** predicted class id or multi-hot vector per example */
-  predictions: (number | number[])[];
-  probabilities: number[][];
-}
-
 const { SingleBar, Presets } = cliProgress;
 const KILL_AT_STEP = Number(process.env.MEDTUNE_TEST_KILL_AT_STEP ?? 0);
+
+export type { EvalResult, Metrics, SplitData, TrainConfig, TrainerState };
+export { DEFAULT_TRAIN_CONFIG } from './config.js';
 
 export class Trainer {
   readonly opt: AdamW;
@@ -105,8 +45,9 @@ export class Trainer {
 
   constructor(readonly model: SequenceClassifier, readonly labels: string[], readonly multiLabel: boolean, readonly padId: number, readonly cfg: TrainConfig,
     readonly log: (l: string) => void = (l) => console.log(l), readonly hooks: TrainerHooks | null = null) {
+    checkMetricName(cfg.metricForBestModel, multiLabel);
     this.opt = new AdamW(hfParamGroups(model, cfg.weightDecay), { lr: cfg.learningRate });
-    mkdirSync(cfg.outputDir, { recursive: true });
+    makeDirs(cfg.outputDir);
   }
 
   private record(obj: Record<string, unknown>): void {
@@ -147,29 +88,54 @@ export class Trainer {
     if (this.cfg.saveTotalLimit > 0) for (const old of all.slice(0, Math.max(0, all.length - this.cfg.saveTotalLimit))) rmSync(old.dir, { recursive: true, force: true });
   }
 
-  /** Restores weights, optimizer moments and state from a checkpoint folder. */
+  /** Restores weights, optimizer moments and state from a checkpoint folder (checked: see resume.ts). */
   private restore(dir: string): TrainerState {
-    const state = JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
+    const state = readCheckpointState(dir);
+    reconcileResume(state, this.cfg, this.log);
     this.hooks!.loadWeights(dir);
     const moments = readSafetensors(path.join(dir, 'optimizer.safetensors'));
     for (const [name, p] of this.model.namedParameters()) {
       const st = this.opt.state.get(p)!;
-      st.m.f32.set(moments.get(`m.${name}`)!.data);
-      st.v.f32.set(moments.get(`v.${name}`)!.data);
+      const m = moments.get(`m.${name}`);
+      const v = moments.get(`v.${name}`);
+      if (!m || !v || m.data.length !== st.m.f32.length || v.data.length !== st.v.f32.length) {
+        throw new MedtuneError(`${dir}/optimizer.safetensors does not fit this model (${name}); is it a checkpoint of this run?`, 'E_CHECKPOINT');
+      }
+      st.m.f32.set(m.data);
+      st.v.f32.set(v.data);
     }
     this.opt.stepCount = state.optimizerSteps;
     this.model.generator.setState(state.generator);
     this.best = state.best;
     this.badEvals = state.badEvals;
     this.history = state.history as unknown as typeof this.history;
+    this.trimLog(state.step);
     if (this.best) {
       const bestDir = path.join(this.cfg.outputDir, 'best_model');
+      if (!existsSync(path.join(bestDir, 'model.safetensors'))) {
+        throw new MedtuneError(`${bestDir} is missing but the checkpoint refers to it; resume is not possible, start a new run`, 'E_CHECKPOINT');
+      }
       const current = this.model.parameters().map((p) => Float32Array.from(p.f32));
       this.hooks!.loadWeights(bestDir);
       this.bestWeights = this.model.parameters().map((p) => Float32Array.from(p.f32));
       this.model.parameters().forEach((p, i) => p.f32.set(current[i]!));
     }
     return state;
+  }
+
+  /** metrics.jsonl keeps only the records up to the resumed step (a killed run may have logged beyond it). */
+  private trimLog(step: number): void {
+    const file = path.join(this.cfg.outputDir, 'metrics.jsonl');
+    if (!existsSync(file)) return;
+    const keep = readFileSync(file, 'utf8').split('\n').filter((l) => {
+      if (!l.trim()) return false;
+      try {
+        return (JSON.parse(l) as { step?: number }).step! <= step;
+      } catch {
+        return false;
+      }
+    });
+    writeFileAtomic(file, keep.map((l) => l + '\n').join(''));
   }
 
   /** Trains; with `resumeFrom` (a checkpoint folder) continues exactly where that run stopped. */

@@ -1,0 +1,154 @@
+/**
+ * The Predictor: loads a model folder once (weights, tokenizer, label map, problem type, max input length and the
+ * `medtune` metadata: temperature, thresholds, abstention) and classifies batches of texts. Every classification
+ * in medtune goes through it — `predict`, `evaluate`, the server, the UI — so the decision exists once
+ * (src/infer/decision.ts). Texts are sorted by length into batches to limit padding; results come back in input order.
+ */
+import path from 'node:path';
+import { noGrad, scope } from '../tensor/tensor.js';
+import { batchTensors } from '../data/batch.js';
+import type { Encoded } from '../data/dataset.js';
+import { Tokenizer } from '../text/tokenizer.js';
+import { loadClassifier, readModelConfig, resolveMaxLength, type LoadedClassifier } from '../models/auto.js';
+import { modelIdentity, parseMetadata, type MedtuneMetadata, type ModelIdentity } from '../models/metadata.js';
+import type { ProblemType } from '../models/heads.js';
+import { MedtuneError } from '../common/errors.js';
+import { decide, labelNames, type Decision, type DecisionSettings } from './decision.js';
+
+export interface PredictorOptions {
+  /** tokens per text (default: 512 capped at the model's limit; an explicit value above the limit is refused) */
+  maxLength?: number;
+  /** texts per forward pass (default 32) */
+  batchSize?: number;
+  /** multi-label threshold for every label; when given it wins over the thresholds stored with the model */
+  threshold?: number;
+  /** abstain below this confidence; null: never; undefined: the model's stored setting */
+  abstainBelow?: number | null;
+  /** apply the stored temperature (default true) */
+  calibrated?: boolean;
+  /** a name for the model (default: its folder name) */
+  name?: string;
+  /** receives the load report (default: stderr) */
+  log?: (line: string) => void;
+}
+
+export interface Classification {
+  /** the class (single-label), the chosen labels (multi-label) or the value (regression) */
+  label: string | string[] | number;
+  /** top-class probability (single-label), highest label probability (multi-label), the value (regression) */
+  score: number;
+  probabilities: Record<string, number>;
+  top_k?: { label: string; score: number }[];
+  /** tokens cut off by truncation (0: the whole text was read) */
+  truncated_tokens: number;
+  abstain: boolean;
+  abstain_reason?: string;
+  logits?: number[];
+}
+
+export interface ClassifyOptions {
+  pairs?: string[] | null;
+  /** also return the k most probable labels */
+  topK?: number;
+  logits?: boolean;
+}
+
+export class Predictor {
+  readonly labels: string[];
+  readonly problemType: ProblemType;
+  readonly multiLabel: boolean;
+  readonly metadata: MedtuneMetadata;
+  readonly identity: ModelIdentity;
+  readonly settings: DecisionSettings;
+  readonly batchSize: number;
+
+  private constructor(readonly loaded: LoadedClassifier, readonly tokenizer: Tokenizer, readonly maxLength: number, readonly name: string, o: PredictorOptions) {
+    this.labels = loaded.labels;
+    this.problemType = loaded.model.problemType();
+    this.multiLabel = this.problemType === 'multi_label_classification';
+    this.metadata = parseMetadata((loaded.config as { medtune?: unknown }).medtune, path.join(loaded.dir, 'config.json'), this.labels);
+    this.identity = modelIdentity(loaded.dir, this.metadata);
+    this.batchSize = o.batchSize ?? 32;
+    const m = this.metadata;
+    const stored = m.thresholds ? this.labels.map((l) => m.thresholds![l] ?? 0.5) : undefined;
+    this.settings = {
+      labels: this.labels,
+      multiLabel: this.multiLabel,
+      temperature: o.calibrated === false ? 1 : m.temperature ?? 1,
+      thresholds: o.threshold !== undefined ? undefined : stored,
+      threshold: o.threshold ?? 0.5,
+      abstainBelow: o.abstainBelow === undefined ? m.abstain?.below ?? null : o.abstainBelow,
+    };
+  }
+
+  /** Loads a model folder (or hub name) for inference. */
+  static async load(nameOrDir: string, o: PredictorOptions = {}): Promise<Predictor> {
+    const { dir, config } = await readModelConfig(nameOrDir);
+    const maxLength = resolveMaxLength(o.maxLength, config, 512);
+    const loaded = await loadClassifier(dir, { log: o.log });
+    const tok = Tokenizer.fromDir(loaded.dir);
+    return new Predictor(loaded, tok, maxLength, o.name ?? path.basename(path.resolve(loaded.dir)), o);
+  }
+
+  get dir(): string {
+    return this.loaded.dir;
+  }
+
+  /** Token ids of the texts (no padding), with the tokens truncation cut from each. */
+  encode(texts: string[], pairs: string[] | null = null): Encoded {
+    const enc = this.tokenizer.encode(texts, pairs, { maxLength: this.maxLength, padding: false });
+    return { ids: enc.input_ids, types: enc.token_type_ids, truncated: enc.truncated, cut: enc.cut_tokens };
+  }
+
+  /** Raw logits per text, in input order; batches are formed from texts of similar length. */
+  logitsOf(enc: Encoded): number[][] {
+    const n = enc.ids.length;
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => enc.ids[a]!.length - enc.ids[b]!.length);
+    const out: number[][] = new Array(n);
+    const model = this.loaded.model;
+    const padId = this.tokenizer.padId;
+    for (let s = 0; s < n; s += this.batchSize) {
+      const idx = order.slice(s, s + this.batchSize);
+      const flat = scope(() => noGrad(() => model.forward(batchTensors(enc, idx, padId)).logits.toArray()));
+      const C = flat.length / idx.length;
+      idx.forEach((ex, b) => { out[ex] = flat.slice(b * C, (b + 1) * C); });
+    }
+    return out;
+  }
+
+  /** The decision for one row of logits (calibration, thresholds, abstention). */
+  decide(logits: number[]): Decision {
+    return decide(logits, this.settings);
+  }
+
+  /** Classifies texts (optionally paired): label, score, probabilities, top-k, truncation, abstention. */
+  classify(texts: string[], o: ClassifyOptions = {}): Classification[] {
+    if (o.pairs && o.pairs.length !== texts.length) throw new MedtuneError(`${texts.length} texts but ${o.pairs.length} text pairs`, 'E_USAGE');
+    if (!texts.length) return [];
+    const enc = this.encode(texts, o.pairs ?? null);
+    return this.logitsOf(enc).map((row, i) => this.classification(row, enc.cut[i]!, o));
+  }
+
+  private classification(row: number[], cut: number, o: ClassifyOptions): Classification {
+    const extra = o.logits ? { logits: row } : {};
+    if (this.problemType === 'regression') return { label: row[0]!, score: row[0]!, probabilities: {}, truncated_tokens: cut, abstain: false, ...extra };
+    const d = this.decide(row);
+    const probs = Object.fromEntries(this.labels.map((l, c) => [l, d.probabilities[c]!]));
+    const res: Classification = {
+      label: labelNames(d.predicted, this.labels),
+      score: Math.max(...d.probabilities),
+      probabilities: probs,
+      truncated_tokens: cut,
+      abstain: d.abstain,
+      ...extra,
+    };
+    if (d.abstain) {
+      res.abstain_reason = `confidence ${d.confidence.toFixed(3)} is below the abstention threshold ${this.settings.abstainBelow}: refer to a clinician`;
+    }
+    if (o.topK) {
+      res.top_k = this.labels.map((label, c) => ({ label, score: d.probabilities[c]! }))
+        .sort((a, b) => b.score - a.score).slice(0, o.topK);
+    }
+    return res;
+  }
+}

@@ -1,0 +1,56 @@
+/** The training recipe and the state a checkpoint stores (shared by the Trainer and resume checks). */
+import type { SchedulerName } from './schedule.js';
+
+export interface TrainConfig {
+  epochs: number;
+  learningRate: number;
+  batchSize: number;
+  weightDecay: number;
+  /** warm-up steps, or a ratio of all steps when < 1 */
+  warmup: number;
+  scheduler: SchedulerName;
+  seed: number;
+  gradAccum: number;
+  maxGradNorm: number;
+  /** 0: evaluate at the end of every epoch; N: every N optimizer steps */
+  evalEvery: number;
+  metricForBestModel: string;
+  logEvery: number;
+  bucket: boolean;
+  labelSmoothing: number;
+  outputDir: string;
+  /** stop after this many optimizer steps (0: run all epochs) */
+  maxSteps: number;
+  /** stop when the metric has not improved for this many evaluations (0: off) */
+  earlyStoppingPatience: number;
+  /** write a checkpoint every N optimizer steps (0: at the end of every epoch) */
+  saveSteps: number;
+  /** keep at most this many checkpoints (0: all) */
+  saveTotalLimit: number;
+  /** per-class weights (single-label) or per-label positive weights (multi-label) */
+  classWeights: number[] | null;
+  /** multi-label decision threshold */
+  threshold: number;
+  /** sha256 of the encoded training/validation data; a resume with other data is refused */
+  dataFingerprint?: string;
+}
+
+export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'outputDir'> = {
+  epochs: 3, learningRate: 5e-5, batchSize: 32, weightDecay: 0.01, warmup: 0, scheduler: 'linear', seed: 42,
+  gradAccum: 1, maxGradNorm: 1, evalEvery: 0, metricForBestModel: 'accuracy', logEvery: 10, bucket: true, labelSmoothing: 0,
+  maxSteps: 0, earlyStoppingPatience: 0, saveSteps: 0, saveTotalLimit: 2, classWeights: null, threshold: 0.5,
+};
+
+/** What a checkpoint needs besides weights and optimizer moments to continue exactly where it stopped. */
+export interface TrainerState {
+  step: number;
+  epoch: number;
+  /** batches of `epoch` already consumed */
+  batchInEpoch: number;
+  optimizerSteps: number;
+  generator: number;
+  best: { value: number; step: number } | null;
+  badEvals: number;
+  history: { step: number; epoch: number; metrics: Record<string, unknown> }[];
+  config: Omit<TrainConfig, 'outputDir'>;
+}
