@@ -41,10 +41,10 @@ function listFile(f: string | undefined): string[] {
 export async function runDeid(o: DeidCliOptions): Promise<{ rows: number; mbPerSecond: number; entities: Record<string, number> }> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   checkInputFile(o.input, '--input');
+  prepareOutputFile(o.output, { inputs: [o.input], allowInput: o.inPlace, inputHint: 'pass --in-place to replace it on purpose' });
   const inFmt = formatOf(o.input);
   const outFmt = formatOf(o.output);
   if (inFmt === 'parquet' || outFmt === 'parquet') throw new DataError('medtune deid reads and writes CSV, TSV or JSONL', 'E_INPUT_FORMAT');
-  prepareOutputFile(o.output, { inputs: [o.input], allowInput: o.inPlace, inputHint: 'pass --in-place to replace it on purpose' });
   const secret = o.secret ?? process.env.MEDTUNE_DEID_SECRET;
   if (o.operator === 'surrogate' || o.operator === 'hash') {
     if (!secret) log('warning: no --secret (or MEDTUNE_DEID_SECRET): surrogates and hashes use a public default key, so they can be reversed by anyone with medtune');
@@ -134,7 +134,7 @@ export function registerDeid(program: Command): void {
       } catch {
         throw new MedtuneError(`${o.gold} is not valid JSON (expected Presidio's format: [{"full_text": ..., "spans": [...]}])`, 'E_INPUT_PARSE');
       }
-      if (!Array.isArray(docs) || docs.some((d) => typeof d.full_text !== 'string' || !Array.isArray(d.spans))) throw new MedtuneError(`${o.gold} is not in Presidio's format: [{"full_text": ..., "spans": [{"entity_type", "start_position", "end_position"}]}]`, 'E_USAGE');
+      if (!Array.isArray(docs) || docs.some((d) => typeof d.full_text !== 'string' || !Array.isArray(d.spans))) throw new MedtuneError(`${o.gold} is not in Presidio's format: [{"full_text": ..., "spans": [{"entity_type", "start_position", "end_position"}]}]`, 'E_INPUT_PARSE');
       const r = evaluateDeid(docs);
       const pct = (x: number) => x.toFixed(3);
       console.log(`${r.documents} documents, ${(statSync(o.gold).size / 1e6).toFixed(1)} MB: precision ${pct(r.precision)}, recall ${pct(r.recall)}, F1 ${pct(r.f1)}, F2 ${pct(r.f2)} (a gold span is found when entities cover ≥ 50% of it)`);

@@ -48,7 +48,7 @@ export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => voi
   const hasPair = data.examples.some((e) => e.pair !== undefined);
   const enc = predictor.encode(data.examples.map((e) => e.text), hasPair ? data.examples.map((e) => e.pair ?? '') : null);
   if (enc.truncated) log(`${enc.truncated} texts truncated to ${predictor.maxLength} tokens`);
-  const result = evaluatePredictor(predictor, { examples: data.examples, enc });
+  const result = await evaluatePredictor(predictor, { examples: data.examples, enc });
   const threshold = o.threshold ?? predictor.settings.threshold;
   const metrics = await writeEvalReport({ outputDir: o.outputDir, split: path.basename(o.test), examples: data.examples, result, labels: predictor.labels, multiLabel: multi, groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold, log });
   const wrong = data.examples.filter((e, i) => JSON.stringify(result.predictions[i]) !== JSON.stringify(e.label)).length;

@@ -68,8 +68,11 @@ export async function runCli(argv: string[], stderr: (s: string) => void = (s) =
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-      // `medtune` alone prints the help (to stderr) and exits 1 in commander; a usage error for us
-      if (e.code === 'commander.help') return 2;
+      // `medtune` alone prints the help (to stderr): a usage error for us, with the one line after it
+      if (e.code === 'commander.help') {
+        stderr('medtune: no command given; see `medtune --help` (E_USAGE)\n');
+        return 2;
+      }
     }
     const { line, exit } = errorLine(e, commandPath(program, argv.slice(2)));
     stderr(`medtune: ${line}\n`);

@@ -299,7 +299,7 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
     },
   };
   const trainer = new Trainer(loaded.model, trainData.labels, trainData.multiLabel, tok.padId, cfg, log, hooks);
-  trainer.train(tr, va, resumeFrom);
+  await trainer.train(tr, va, resumeFrom);
   const bestDir = path.join(o.outputDir, 'best_model');
   saveClassifier(bestDir, loaded.model, loaded.config, loaded.dir);
   const r = trainer.evaluate(final);

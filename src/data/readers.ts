@@ -214,7 +214,10 @@ function headerOf(file: string, header: string[]): string[] {
   const cols = header.map((h, i) => (String(h).trim() || `column_${i + 1}`));
   const seen = new Map<string, number>();
   cols.forEach((c, i) => {
-    if (seen.has(c)) throw new DataError(`${file}: the header names column "${c}" twice (columns ${seen.get(c)! + 1} and ${i + 1}); rename one`, 'E_INPUT_COLUMN');
+    if (seen.has(c)) {
+      const name = nameLike(c) ? `"${c}"` : 'the same name';
+      throw new DataError(`${file}: the header names column ${name} twice (columns ${seen.get(c)! + 1} and ${i + 1}); rename one`, 'E_INPUT_COLUMN');
+    }
     seen.set(c, i);
   });
   return cols;
@@ -289,10 +292,22 @@ async function* readParquet(file: string): AsyncGenerator<Row> {
 /** Common text column names, in order of preference, for auto-detection. */
 export const TEXT_COLUMNS = ['text', 'sentence', 'note', 'notes', 'description', 'symptoms', 'abstract', 'content', 'input'];
 
+/** A header cell that looks like a column name (short, few words), as opposed to a row of data. */
+const nameLike = (c: string) => /^[\p{L}\p{N}_][\p{L}\p{N}_ .()/#-]{0,39}$/u.test(c) && c.split(' ').length <= 4;
+
+/**
+ * The column names for a message. A first line that does not look like a header (long or sentence-like "names":
+ * a file without a header row, whose first row may be patient text) is described, not quoted.
+ */
+export function describeColumns(columns: string[]): string {
+  if (columns.every(nameLike)) return columns.join(', ');
+  return `${columns.length} columns, but the first line does not look like a header row; is the header missing?`;
+}
+
 export function pickColumn(columns: string[], wanted: string | undefined, candidates: string[], what: string, file: string): string {
   if (wanted) {
     if (!columns.includes(wanted)) {
-      throw new DataError(`${file} has no column "${wanted}" (${what}); its columns are: ${columns.join(', ')}`, 'E_INPUT_COLUMN');
+      throw new DataError(`${file} has no column "${wanted}" (${what}); its columns are: ${describeColumns(columns)}`, 'E_INPUT_COLUMN');
     }
     return wanted;
   }
@@ -301,7 +316,7 @@ export function pickColumn(columns: string[], wanted: string | undefined, candid
     const i = lower.indexOf(c);
     if (i >= 0) return columns[i]!;
   }
-  throw new DataError(`cannot find the ${what} column in ${file} (columns: ${columns.join(', ')}); pass --${what}-column NAME`, 'E_INPUT_COLUMN');
+  throw new DataError(`cannot find the ${what} column in ${file} (columns: ${describeColumns(columns)}); pass --${what}-column NAME`, 'E_INPUT_COLUMN');
 }
 
 /** The text of a cell: strings as they are, numbers as digits; anything else (objects, lists) is an error. */

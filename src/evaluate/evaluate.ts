@@ -71,8 +71,17 @@ export function nll(probabilities: number[][], examples: Example[], multiLabel: 
   return sum / Math.max(1, probabilities.length);
 }
 
-/** A saved model behind a Predictor: calibrated probabilities, stored thresholds and abstention apply. */
-export function evaluatePredictor(predictor: Predictor, data: SplitData): EvalResult {
-  const probabilities = predictor.logitsOf(data.enc).map((row) => predictor.decide(row).probabilities);
+/**
+ * A saved model behind a Predictor: calibrated probabilities, stored thresholds and abstention apply. Runs in chunks
+ * and yields to the event loop between them, so Ctrl-C stays prompt on large files.
+ */
+export async function evaluatePredictor(predictor: Predictor, data: SplitData): Promise<EvalResult> {
+  const probabilities: number[][] = [];
+  const CHUNK = 256;
+  for (let s = 0; s < data.examples.length; s += CHUNK) {
+    const part = { ids: data.enc.ids.slice(s, s + CHUNK), types: data.enc.types.slice(s, s + CHUNK), truncated: 0, cut: [] };
+    for (const row of predictor.logitsOf(part)) probabilities.push(predictor.decide(row).probabilities);
+    await new Promise((res) => setImmediate(res));
+  }
   return { ...resultFrom(probabilities, data.examples, predictor.settings, nll(probabilities, data.examples, predictor.multiLabel)), cut: data.enc.cut };
 }

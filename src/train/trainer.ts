@@ -138,8 +138,11 @@ export class Trainer {
     writeFileAtomic(file, keep.map((l) => l + '\n').join(''));
   }
 
-  /** Trains; with `resumeFrom` (a checkpoint folder) continues exactly where that run stopped. */
-  train(train: SplitData, validation: SplitData | null, resumeFrom?: string): void {
+  /**
+   * Trains; with `resumeFrom` (a checkpoint folder) continues exactly where that run stopped. Yields to the event loop
+   * after every optimizer step, so that Ctrl-C / SIGTERM handlers (which remove partial files) run promptly.
+   */
+  async train(train: SplitData, validation: SplitData | null, resumeFrom?: string): Promise<void> {
     const c = this.cfg;
     const batchesPerEpoch = Math.ceil(train.examples.length / c.batchSize);
     const stepsPerEpoch = Math.ceil(batchesPerEpoch / c.gradAccum);
@@ -229,6 +232,7 @@ export class Trainer {
         if (done) break outer;
         // test hook: die like `kill -9` at this step (after any checkpoint of the previous steps)
         if (KILL_AT_STEP && step === KILL_AT_STEP) process.kill(process.pid, 'SIGKILL');
+        await new Promise((res) => setImmediate(res));
       }
     }
     progress.clear();
