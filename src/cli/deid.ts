@@ -24,6 +24,8 @@ export interface DeidCliOptions {
   allow?: string;
   deny?: string;
   encoding?: string;
+  /** format of the input (default: from its extension) */
+  format?: string;
   /** write the output over the input file (only when asked: the original is lost) */
   inPlace?: boolean;
   log?: (l: string) => void;
@@ -42,8 +44,8 @@ export async function runDeid(o: DeidCliOptions): Promise<{ rows: number; mbPerS
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   checkInputFile(o.input, '--input');
   prepareOutputFile(o.output, { inputs: [o.input], allowInput: o.inPlace, inputHint: 'pass --in-place to replace it on purpose' });
-  const inFmt = formatOf(o.input);
-  const outFmt = formatOf(o.output);
+  const inFmt = formatOf(o.input, o.format);
+  const outFmt = formatOf(o.output, undefined, null);
   if (inFmt === 'parquet' || outFmt === 'parquet') throw new DataError('medtune deid reads and writes CSV, TSV or JSONL', 'E_INPUT_FORMAT');
   const secret = o.secret ?? process.env.MEDTUNE_DEID_SECRET;
   if (o.operator === 'surrogate' || o.operator === 'hash') {
@@ -66,7 +68,7 @@ export async function runDeid(o: DeidCliOptions): Promise<{ rows: number; mbPerS
       await write(stringify([header], { delimiter: outFmt === 'tsv' ? '\t' : ',' }));
     };
     let csvHeader: string[] | null = null;
-    for await (const row of readRows(o.input, { encoding: o.encoding, onHeader: (cols) => { csvHeader = cols; } })) {
+    for await (const row of readRows(o.input, { format: inFmt, encoding: o.encoding, onHeader: (cols) => { csvHeader = cols; } })) {
       if (textCol === undefined) {
         textCol = pickColumn(Object.keys(row), o.textColumn, TEXT_COLUMNS, 'text', o.input);
         if (o.patientColumn) pickColumn(Object.keys(row), o.patientColumn, [], 'patient', o.input);
@@ -111,6 +113,7 @@ export function registerDeid(program: Command): void {
     .option('--text-column <name>', 'column to de-identify (default: detected)')
     .addOption(choice('--operator <op>', 'how PHI is replaced', ['tag', 'surrogate', 'redact', 'mask', 'hash'], 'tag'))
     .addOption(encodingOption())
+    .addOption(choice('--format <fmt>', 'format of the input (default: from its extension; the output\'s from its own)', ['csv', 'tsv', 'jsonl']))
     .option('--in-place', 'write the output over the input file (the original is replaced only when the run succeeds)')
     .option('--secret <key>', 'key for consistent surrogates, hashes and date shifts (or MEDTUNE_DEID_SECRET)')
     .option('--patient-column <name>', 'rows with the same value share one date shift')

@@ -32,7 +32,8 @@ export interface ReadRowsOptions {
   onHeader?: (columns: string[]) => void;
 }
 
-export function formatOf(file: string, explicit?: string): RowFormat {
+/** The format of a file: `explicit` when given, else from its extension (`hint` says how to override, if one can). */
+export function formatOf(file: string, explicit?: string, hint: string | null = ' (or pass --format)'): RowFormat {
   if (explicit) {
     if ((ROW_FORMATS as string[]).includes(explicit)) return explicit as RowFormat;
     throw new DataError(`unknown --format "${explicit}" (use csv, tsv, jsonl or parquet)`, 'E_USAGE');
@@ -42,7 +43,7 @@ export function formatOf(file: string, explicit?: string): RowFormat {
   if (ext === '.tsv' || ext === '.tab') return 'tsv';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.parquet' || ext === '.pq') return 'parquet';
-  throw new DataError(`cannot tell the format of ${file} from its extension; use .csv, .tsv, .jsonl or .parquet (or pass --format)`, 'E_INPUT_FORMAT');
+  throw new DataError(`cannot tell the format of ${file} from its extension; use .csv, .tsv, .jsonl or .parquet${hint ?? ''}`, 'E_INPUT_FORMAT');
 }
 
 /** An input file that must exist and be a readable file (not a folder). */
