@@ -13,6 +13,7 @@ import { registerPredict } from './predict.js';
 import { registerTrain } from './train.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerDeid } from './deid.js';
+import { registerServe } from './serve.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerEvaluate(program);
   registerDeid(program);
   registerPredict(program);
+  registerServe(program);
   registerBench(program);
   registerInfo(program);
   // commander's own error text is replaced by the one-line form below, on every (sub)command

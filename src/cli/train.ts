@@ -19,6 +19,9 @@ import { readSafetensors } from '../io/safetensors.js';
 import { deidentify, type Operator } from '../deid/anonymize.js';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
+import { fileSha256, modelIdentity, parseMetadata, type MedtuneMetadata } from '../models/metadata.js';
+import { referenceFrom } from '../infer/drift.js';
+import { decideFromProbabilities } from '../infer/decision.js';
 import { writeEvalReport } from '../evaluate/report.js';
 import { tfidfLogRegBaseline } from '../evaluate/baseline.js';
 import { checkMetricName, groupPredictions, multiLabelMetrics, singleLabelMetrics } from '../evaluate/metrics.js';
@@ -259,6 +262,28 @@ function runBaseline(s: Splits, final: Example[], threshold: number, groupColumn
   return baseline;
 }
 
+/** What the saved model records about its training (`medtune.training`, `parent_sha256`): data hashes, recipe. */
+function modelRecord(o: TrainCliOptions, s: Splits, cfg: TrainConfig, maxLength: number, modelDir: string): MedtuneMetadata {
+  const data = [['train', o.train, s.train.length], ['validation', o.validation, s.validation.length], ['test', o.test, s.test.length]] as const;
+  const { outputDir: _o, dataFingerprint: _f, classWeights, ...recipe } = cfg;
+  let parent: string | undefined;
+  try {
+    parent = modelIdentity(modelDir).sha256;
+  } catch {
+    parent = undefined; // a folder without weight files of its own (e.g. a hub snapshot of links): no lineage
+  }
+  return {
+    ...(parent ? { parent_sha256: parent } : {}),
+    training: {
+      base_model: o.model,
+      data: data.filter(([, f]) => f).map(([split, file, rows]) => ({ split, file: path.resolve(file!), sha256: fileSha256(file!), rows })),
+      recipe: { ...recipe, maxLength, classWeights: classWeights ? o.classWeights : null, validationSplit: o.validation ? null : o.validationSplit, deid: o.deid ? o.deidOperator ?? 'tag' : false },
+      seed: o.seed,
+      finished_at: new Date().toISOString(),
+    },
+  };
+}
+
 export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ metrics: EvalResult['metrics']; outputDir: string; baseline: Record<string, unknown> | null }> {
   const t0 = performance.now();
   checkTrainOptions(o);
@@ -301,7 +326,9 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
   const trainer = new Trainer(loaded.model, trainData.labels, trainData.multiLabel, tok.padId, cfg, log, hooks);
   await trainer.train(tr, va, resumeFrom);
   const bestDir = path.join(o.outputDir, 'best_model');
-  saveClassifier(bestDir, loaded.model, loaded.config, loaded.dir);
+  const medtune = { ...parseMetadata((loaded.config as { medtune?: unknown }).medtune), ...modelRecord(o, s, cfg, maxLength, modelDir) };
+  if (va) medtune.reference = referenceFrom(trainer.evaluate(va).probabilities.map((p) => decideFromProbabilities(p, { labels: trainData.labels, multiLabel: trainData.multiLabel, threshold: cfg.threshold })), trainData.labels);
+  saveClassifier(bestDir, loaded.model, { ...loaded.config, medtune }, loaded.dir);
   const r = trainer.evaluate(final);
   const baseline = o.baseline !== false ? runBaseline(s, final.examples, cfg.threshold, o.groupColumn, log) : null;
   await writeEvalReport({ outputDir: o.outputDir, split: te ? 'test' : 'validation', examples: final.examples, result: r, labels: trainData.labels, multiLabel: trainData.multiLabel,

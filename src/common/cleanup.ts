@@ -31,16 +31,28 @@ export function cleanupNow(): void {
 }
 
 let installed = false;
+let interceptor: ((signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP') => void) | null = null;
 
-/** Ctrl-C and SIGTERM: clean up, say so in one line, and exit 130 / 143 (the shell convention). */
+/**
+ * Ctrl-C and SIGTERM: clean up, say so in one line, and exit 130 / 143 (the shell convention). A long-running
+ * command (the server) may take the signals over with interceptSignals() and stop gracefully instead.
+ */
 export function installSignalHandlers(): void {
   if (installed) return;
   installed = true;
   const handler = (signal: 'SIGINT' | 'SIGTERM', code: number) => () => {
+    if (interceptor) return interceptor(signal);
     cleanupNow();
     process.stderr.write(`\nmedtune: interrupted by ${signal}; partial outputs removed (E_INTERRUPTED)\n`);
     process.exit(code);
   };
-  process.once('SIGINT', handler('SIGINT', 130));
-  process.once('SIGTERM', handler('SIGTERM', 143));
+  process.on('SIGINT', handler('SIGINT', 130));
+  process.on('SIGTERM', handler('SIGTERM', 143));
+}
+
+/** Hands SIGINT, SIGTERM and SIGHUP to `fn` (instead of exiting at once). */
+export function interceptSignals(fn: (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP') => void): void {
+  installSignalHandlers();
+  interceptor = fn;
+  process.on('SIGHUP', () => fn('SIGHUP'));
 }

@@ -9,23 +9,18 @@ import { noGrad, scope } from '../tensor/tensor.js';
 import { batchTensors } from '../data/batch.js';
 import type { Encoded } from '../data/dataset.js';
 import { Tokenizer } from '../text/tokenizer.js';
-import { loadClassifier, readModelConfig, resolveMaxLength, type LoadedClassifier } from '../models/auto.js';
-import { modelIdentity, parseMetadata, type MedtuneMetadata, type ModelIdentity } from '../models/metadata.js';
+import { loadClassifier, type LoadedClassifier } from '../models/auto.js';
+import type { MedtuneMetadata, ModelIdentity } from '../models/metadata.js';
 import type { ProblemType } from '../models/heads.js';
 import { MedtuneError } from '../common/errors.js';
-import { decide, labelNames, type Decision, type DecisionSettings } from './decision.js';
+import { decide, decideFromProbabilities, labelNames, type Decision, type DecisionSettings } from './decision.js';
+import { describeModel, type DecisionOverrides, type ModelInfo } from './model-info.js';
 
-export interface PredictorOptions {
+export interface PredictorOptions extends DecisionOverrides {
   /** tokens per text (default: 512 capped at the model's limit; an explicit value above the limit is refused) */
   maxLength?: number;
   /** texts per forward pass (default 32) */
   batchSize?: number;
-  /** multi-label threshold for every label; when given it wins over the thresholds stored with the model */
-  threshold?: number;
-  /** abstain below this confidence; null: never; undefined: the model's stored setting */
-  abstainBelow?: number | null;
-  /** apply the stored temperature (default true) */
-  calibrated?: boolean;
   /** a name for the model (default: its folder name) */
   name?: string;
   /** receives the load report (default: stderr) */
@@ -53,6 +48,24 @@ export interface ClassifyOptions {
   logits?: boolean;
 }
 
+/** The classification of one text from its calibrated probabilities — the one place results are built. */
+export function classificationFrom(probabilities: number[], cut: number, s: DecisionSettings, o: ClassifyOptions & { logitsRow?: number[] } = {}): Classification {
+  const d = decideFromProbabilities(probabilities, s);
+  const res: Classification = {
+    label: labelNames(d.predicted, s.labels),
+    score: Math.max(...d.probabilities),
+    probabilities: Object.fromEntries(s.labels.map((l, c) => [l, d.probabilities[c]!])),
+    truncated_tokens: cut,
+    abstain: d.abstain,
+    ...(o.logits && o.logitsRow ? { logits: o.logitsRow } : {}),
+  };
+  if (d.abstain) res.abstain_reason = `confidence ${d.confidence.toFixed(3)} is below the abstention threshold ${s.abstainBelow}: refer to a clinician`;
+  if (o.topK) {
+    res.top_k = s.labels.map((label, c) => ({ label, score: d.probabilities[c]! })).sort((a, b) => b.score - a.score).slice(0, o.topK);
+  }
+  return res;
+}
+
 export class Predictor {
   readonly labels: string[];
   readonly problemType: ProblemType;
@@ -61,33 +74,25 @@ export class Predictor {
   readonly identity: ModelIdentity;
   readonly settings: DecisionSettings;
   readonly batchSize: number;
+  readonly maxLength: number;
 
-  private constructor(readonly loaded: LoadedClassifier, readonly tokenizer: Tokenizer, readonly maxLength: number, readonly name: string, o: PredictorOptions) {
-    this.labels = loaded.labels;
+  private constructor(readonly info: ModelInfo, readonly loaded: LoadedClassifier, readonly tokenizer: Tokenizer, readonly name: string, batchSize: number) {
+    this.labels = info.labels;
     this.problemType = loaded.model.problemType();
     this.multiLabel = this.problemType === 'multi_label_classification';
-    this.metadata = parseMetadata((loaded.config as { medtune?: unknown }).medtune, path.join(loaded.dir, 'config.json'), this.labels);
-    this.identity = modelIdentity(loaded.dir, this.metadata);
-    this.batchSize = o.batchSize ?? 32;
-    const m = this.metadata;
-    const stored = m.thresholds ? this.labels.map((l) => m.thresholds![l] ?? 0.5) : undefined;
-    this.settings = {
-      labels: this.labels,
-      multiLabel: this.multiLabel,
-      temperature: o.calibrated === false ? 1 : m.temperature ?? 1,
-      thresholds: o.threshold !== undefined ? undefined : stored,
-      threshold: o.threshold ?? 0.5,
-      abstainBelow: o.abstainBelow === undefined ? m.abstain?.below ?? null : o.abstainBelow,
-    };
+    this.metadata = info.metadata;
+    this.identity = info.identity;
+    this.settings = info.settings;
+    this.maxLength = info.maxLength;
+    this.batchSize = batchSize;
   }
 
   /** Loads a model folder (or hub name) for inference. */
   static async load(nameOrDir: string, o: PredictorOptions = {}): Promise<Predictor> {
-    const { dir, config } = await readModelConfig(nameOrDir);
-    const maxLength = resolveMaxLength(o.maxLength, config, 512);
-    const loaded = await loadClassifier(dir, { log: o.log });
+    const info = await describeModel(nameOrDir, o);
+    const loaded = await loadClassifier(info.dir, { log: o.log });
     const tok = Tokenizer.fromDir(loaded.dir);
-    return new Predictor(loaded, tok, maxLength, o.name ?? path.basename(path.resolve(loaded.dir)), o);
+    return new Predictor(info, loaded, tok, o.name ?? path.basename(path.resolve(loaded.dir)), o.batchSize ?? 32);
   }
 
   get dir(): string {
@@ -130,25 +135,9 @@ export class Predictor {
   }
 
   private classification(row: number[], cut: number, o: ClassifyOptions): Classification {
-    const extra = o.logits ? { logits: row } : {};
-    if (this.problemType === 'regression') return { label: row[0]!, score: row[0]!, probabilities: {}, truncated_tokens: cut, abstain: false, ...extra };
-    const d = this.decide(row);
-    const probs = Object.fromEntries(this.labels.map((l, c) => [l, d.probabilities[c]!]));
-    const res: Classification = {
-      label: labelNames(d.predicted, this.labels),
-      score: Math.max(...d.probabilities),
-      probabilities: probs,
-      truncated_tokens: cut,
-      abstain: d.abstain,
-      ...extra,
-    };
-    if (d.abstain) {
-      res.abstain_reason = `confidence ${d.confidence.toFixed(3)} is below the abstention threshold ${this.settings.abstainBelow}: refer to a clinician`;
+    if (this.problemType === 'regression') {
+      return { label: row[0]!, score: row[0]!, probabilities: {}, truncated_tokens: cut, abstain: false, ...(o.logits ? { logits: row } : {}) };
     }
-    if (o.topK) {
-      res.top_k = this.labels.map((label, c) => ({ label, score: d.probabilities[c]! }))
-        .sort((a, b) => b.score - a.score).slice(0, o.topK);
-    }
-    return res;
+    return classificationFrom(this.decide(row).probabilities, cut, this.settings, { ...o, logitsRow: row });
   }
 }
