@@ -169,6 +169,17 @@ export async function createServer(options: ServeOptions): Promise<MedtuneServer
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
+  // set before any plugin is registered, so that every context (e.g. the /docs plugin's) inherits them
+  app.setErrorHandler((err: FastifyError | MedtuneError, req, reply) => {
+    const { status, code, message } = errorReply(err);
+    if (status >= 500 && code === 'E_INTERNAL') req.log.error({ err }, 'internal error');
+    reply.status(status).send({ error: { code, message } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({ error: { code: 'E_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}; see /docs` } });
+  });
+  // JSON only: a text/plain body is 415, not a string the schema then rejects
+  app.removeContentTypeParser('text/plain');
   await app.register(helmet);
   if (o.corsOrigin?.length) await app.register(cors, { origin: o.corsOrigin });
   await app.register(swagger, {
@@ -202,13 +213,9 @@ export async function createServer(options: ServeOptions): Promise<MedtuneServer
     });
   }
 
-  app.setErrorHandler((err: FastifyError | MedtuneError, req, reply) => {
-    const { status, code, message } = errorReply(err);
-    if (status >= 500 && code === 'E_INTERNAL') req.log.error({ err }, 'internal error');
-    reply.status(status).send({ error: { code, message } });
-  });
-  app.setNotFoundHandler((req, reply) => {
-    reply.status(404).send({ error: { code: 'E_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}; see /docs` } });
+  // while shutting down, answers close their connection, so that keep-alive clients do not hold the exit back
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';
