@@ -118,7 +118,7 @@ export function registerServe(program: Command): void {
     .option('--max-concurrent-requests <n>', 'requests handled at once; more get 429', int('--max-concurrent-requests'), SERVE_DEFAULTS.maxConcurrentRequests)
     .option('--queue-timeout-ms <ms>', 'a request still queued after this gets 503', int('--queue-timeout-ms'), SERVE_DEFAULTS.queueTimeoutMs)
     .option('--workers <n>', 'inference worker threads (each loads every model)', int('--workers'), SERVE_DEFAULTS.workers)
-    .option('--threads <n>', 'engine threads per worker (default: cores / workers)', int('--threads'))
+    .option('--threads <n>', 'engine threads per worker (default: every core with one worker, 1 each with several)', int('--threads'))
     .option('--max-length <n>', 'tokens per text (default: 512 or the model maximum)', int('--max-length', 2))
     .option('--audit-log <file>', 'append one JSON line per request (HMAC of inputs, never the text)')
     .option('--audit-secret-file <file>', 'HMAC secret for the audit log (or MEDTUNE_AUDIT_SECRET)')

@@ -259,6 +259,28 @@ describe('medtune serve', { skip }, () => {
     assert.ok(entry.results.length === 2 && entry.latency_ms >= 0);
   });
 
+  it('model monitoring: drift against the reference saved with the model, in /v1/models and /metrics', async () => {
+    const m = path.join(dir, 'with-reference');
+    cpSync(tiny!, m, { recursive: true });
+    const cfg = JSON.parse(readFileSync(path.join(m, 'config.json'), 'utf8'));
+    // a reference where the model always said LABEL_2 with high confidence: today's traffic differs
+    const reference = { labels: { LABEL_2: 1 }, confidence: [0, 0, 0, 0, 0, 0, 0, 0, 0, 1], n: 500 };
+    writeFileSync(path.join(m, 'config.json'), JSON.stringify({ ...cfg, medtune: { reference } }));
+    const d = await start({ models: [{ name: 'ref', dir: m }], driftWindow: 100 });
+    try {
+      for (let i = 0; i < 6; i++) await post(d, '/v1/diagnose', { texts: Array.from({ length: 10 }, (_, k) => `note ${i} ${k} fever`) });
+      const info = JSON.parse((await d.app.inject({ url: '/v1/models', headers: auth() })).body).models[0];
+      assert.equal(info.monitoring.reference, true);
+      assert.equal(info.monitoring.drift.window, 60);
+      assert.ok(info.monitoring.drift.confidence_psi > 0.2 && info.monitoring.drift.alert, JSON.stringify(info.monitoring));
+      const metrics = (await d.app.inject({ url: '/metrics', headers: auth() })).body;
+      assert.match(metrics, /medtune_drift_psi\{model="ref",kind="confidence"\} [0-9.]+/);
+      assert.match(metrics, /medtune_predictions_total\{model="ref",label="LABEL_\d"\} \d+/);
+    } finally {
+      await d.close();
+    }
+  });
+
   it('--deid de-identifies before the model and counts what it replaced', async () => {
     const d = await start({ deid: true });
     try {

@@ -46,7 +46,7 @@ export interface ServeOptions {
   maxConcurrentRequests?: number;
   queueTimeoutMs?: number;
   workers?: number;
-  /** engine threads per worker (default: cores / workers) */
+  /** engine threads per worker (default: every core with one worker, 1 each with several) */
   threads?: number;
   maxLength?: number;
   auditLog?: string;
@@ -88,6 +88,10 @@ const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const fail = (code: ErrorCode, msg: string) => new MedtuneError(msg, code);
 
+const CORES = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+/** Engine threads per worker: all cores for one worker; one each for several (the native pool is per process). */
+const threadsOf = (o: { threads?: number; workers: number }) => o.threads ?? (o.workers > 1 ? 1 : CORES);
+
 /** Checks the options that need no model: names, auth, limits, threads. */
 function checkOptions(o: ServeOptions & typeof SERVE_DEFAULTS): void {
   if (!o.models.length) throw fail('E_USAGE', 'give at least one --model NAME=DIR (or --model DIR)');
@@ -101,17 +105,17 @@ function checkOptions(o: ServeOptions & typeof SERVE_DEFAULTS): void {
     throw fail('E_USAGE', `--no-auth is only allowed on a loopback address (127.0.0.1, ::1); ${o.host} is reachable from other machines: create a key with \`medtune serve keys add\``);
   }
   if (o.auth !== false && !o.keys) throw fail('E_USAGE', 'serving needs API keys: pass --keys FILE (create one with `medtune serve keys add NAME --keys FILE`), or --no-auth on a loopback address');
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  const threads = o.threads ?? Math.max(1, Math.floor(cores / o.workers));
-  if (o.workers * threads > cores) throw fail('E_USAGE', `--workers ${o.workers} × --threads ${threads} is more than the ${cores} cores of this machine; lower one of them`);
+  const threads = threadsOf(o);
+  if (o.workers * threads > CORES) throw fail('E_USAGE', `--workers ${o.workers} × --threads ${threads} is more than the ${CORES} cores of this machine; lower one of them`);
+  // The native engine's thread pool is one per process: with several workers, each computes on its own thread.
+  if (o.workers > 1 && threads > 1) throw fail('E_USAGE', `with --workers ${o.workers}, each worker uses one engine thread (--threads 1); for more threads per model, run one worker per process and more processes`);
   if (!!o.tls?.cert !== !!o.tls?.key) throw fail('E_USAGE', '--tls-cert and --tls-key go together');
 }
 
 export async function createServer(options: ServeOptions): Promise<MedtuneServer> {
   const o = { ...SERVE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ServeOptions & typeof SERVE_DEFAULTS;
   checkOptions(o);
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  const threads = o.threads ?? Math.max(1, Math.floor(cores / o.workers));
+  const threads = threadsOf(o);
   const keys = o.auth === false ? null : new KeyStore(o.keys!);
   const audit = o.auditLog ? new AuditLog(o.auditLog, o.auditSecret ?? '') : null;
   if (audit && !o.auditSecret) throw fail('E_USAGE', '--audit-log needs a secret (MEDTUNE_AUDIT_SECRET or --audit-secret-file)');
