@@ -1,0 +1,187 @@
+/**
+ * Trust in numbers: calibration metrics (ECE and MCE over 15 equal-width bins, Brier score, NLL), temperature scaling
+ * fitted on validation NLL (Guo et al. 2017: one scalar T, accuracy unchanged), per-label thresholds of multi-label
+ * models maximising F1 on validation, and selective classification (risk–coverage curve, AURC, accuracy at a
+ * coverage, the abstention threshold that reaches a target accuracy; Geifman & El-Yaniv 2017).
+ */
+import { MedtuneError } from '../common/errors.js';
+
+export const ECE_BINS = 15;
+
+export interface CalibrationMetrics {
+  ece: number;
+  mce: number;
+  brier: number;
+  nll: number;
+}
+
+/** softmax(logits / T) of one row. */
+export function softmaxT(row: number[], T: number): number[] {
+  let mx = -Infinity;
+  for (const x of row) mx = Math.max(mx, x / T);
+  const e = row.map((x) => Math.exp(x / T - mx));
+  const s = e.reduce((a, v) => a + v, 0);
+  return e.map((v) => v / s);
+}
+
+/** Reliability bins of top-class confidence: per bin, count, mean confidence and accuracy (empty bins: count 0). */
+export function reliability(probs: number[][], gold: number[], bins = ECE_BINS): { count: number; confidence: number; accuracy: number; lo: number; hi: number }[] {
+  const out = Array.from({ length: bins }, (_, b) => ({ count: 0, confidence: 0, accuracy: 0, lo: b / bins, hi: (b + 1) / bins }));
+  probs.forEach((p, i) => {
+    let k = 0;
+    for (let c = 1; c < p.length; c++) if (p[c]! > p[k]!) k = c;
+    const conf = p[k]!;
+    // equal-width bins (lo, hi]; confidence 0 goes to the first bin
+    const b = Math.min(bins - 1, Math.max(0, Math.ceil(conf * bins) - 1));
+    const bin = out[b]!;
+    bin.count++;
+    bin.confidence += conf;
+    bin.accuracy += k === gold[i] ? 1 : 0;
+  });
+  for (const bin of out) if (bin.count) { bin.confidence /= bin.count; bin.accuracy /= bin.count; }
+  return out;
+}
+
+/** ECE, MCE (15 bins), Brier score (mean squared error of the probability vector) and NLL, single-label. */
+export function calibrationMetrics(probs: number[][], gold: number[], bins = ECE_BINS): CalibrationMetrics {
+  const n = probs.length;
+  const rel = reliability(probs, gold, bins);
+  const ece = rel.reduce((s, b) => s + (b.count / n) * Math.abs(b.accuracy - b.confidence), 0);
+  const mce = Math.max(0, ...rel.filter((b) => b.count).map((b) => Math.abs(b.accuracy - b.confidence)));
+  let brier = 0;
+  let nll = 0;
+  probs.forEach((p, i) => {
+    p.forEach((q, c) => { brier += (q - (c === gold[i] ? 1 : 0)) ** 2; });
+    nll -= Math.log(Math.max(p[gold[i]!]!, 1e-12));
+  });
+  return { ece, mce, brier: brier / n, nll: nll / n };
+}
+
+/** Mean NLL of softmax(logits / T) and its derivative in u = ln T (for Newton steps on a positive T). */
+function nllAndGrad(logits: number[][], gold: number[], T: number): { f: number; g: number; h: number } {
+  let f = 0;
+  let g = 0;
+  let h = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const z = logits[i]!;
+    const p = softmaxT(z, T);
+    const y = gold[i]!;
+    f -= Math.log(Math.max(p[y]!, 1e-300));
+    // d/du of -log p_y with s = z / T, u = ln T: ds/du = -s, so d(-log p_y)/du = s_y - Σ p s
+    let ps = 0;
+    let ps2 = 0;
+    for (let c = 0; c < z.length; c++) {
+      const s = z[c]! / T;
+      ps += p[c]! * s;
+      ps2 += p[c]! * s * s;
+    }
+    const sy = z[y]! / T;
+    g += sy - ps;
+    // second derivative: -(s_y - Σps) + Var_p(s)
+    h += -(sy - ps) + (ps2 - ps * ps);
+  }
+  const n = logits.length;
+  return { f: f / n, g: g / n, h: h / n };
+}
+
+/**
+ * The temperature T > 0 minimising validation NLL of softmax(logits / T): Newton's method on ln T (the NLL is
+ * convex in 1/T), safeguarded by bisection on the gradient. Works on logits or log-probabilities alike.
+ */
+export function fitTemperature(logits: number[][], gold: number[]): number {
+  if (logits.length < 2) throw new MedtuneError('temperature scaling needs at least two validation examples', 'E_INPUT_EMPTY');
+  if (new Set(gold).size < 2) throw new MedtuneError('the calibration data has only one class present; calibration needs at least two', 'E_INPUT_LABEL');
+  let lo = Math.log(0.01);
+  let hi = Math.log(100);
+  if (nllAndGrad(logits, gold, Math.exp(lo)).g > 0) return Math.exp(lo);
+  if (nllAndGrad(logits, gold, Math.exp(hi)).g < 0) return Math.exp(hi);
+  let u = 0;
+  for (let it = 0; it < 100; it++) {
+    const { g, h } = nllAndGrad(logits, gold, Math.exp(u));
+    if (Math.abs(g) < 1e-10) break;
+    if (g > 0) hi = u;
+    else lo = u;
+    let next = h > 0 ? u - g / h : (lo + hi) / 2;
+    if (!(next > lo && next < hi)) next = (lo + hi) / 2;
+    if (Math.abs(next - u) < 1e-12) break;
+    u = next;
+  }
+  return Math.exp(u);
+}
+
+/** The threshold maximising F1 of one label (ties: the one closest to 0.5); candidates are midpoints of scores. */
+export function bestF1Threshold(scores: number[], gold: number[]): { threshold: number; f1: number } {
+  const pos = gold.reduce((a, y) => a + (y > 0.5 ? 1 : 0), 0);
+  if (pos === 0) return { threshold: 0.5, f1: 0 };
+  const order = scores.map((s, i) => [s, gold[i]! > 0.5 ? 1 : 0] as const).sort((a, b) => b[0] - a[0]);
+  let best = { threshold: 0.5, f1: -1 };
+  let tp = 0;
+  let fp = 0;
+  for (let k = 0; k < order.length; k++) {
+    if (order[k]![1]) tp++;
+    else fp++;
+    // predict positive for the first k+1 scores: threshold between this score and the next lower one
+    if (k + 1 < order.length && order[k + 1]![0] === order[k]![0]) continue;
+    const next = k + 1 < order.length ? order[k + 1]![0] : 0;
+    const threshold = (order[k]![0] + next) / 2;
+    const f1 = (2 * tp) / (2 * tp + fp + (pos - tp));
+    if (f1 > best.f1 + 1e-12 || (Math.abs(f1 - best.f1) <= 1e-12 && Math.abs(threshold - 0.5) < Math.abs(best.threshold - 0.5))) best = { threshold, f1 };
+  }
+  return best;
+}
+
+export interface SelectiveMetrics {
+  aurc: number;
+  /** [coverage, risk] points, most confident first (at most ~100 points) */
+  risk_coverage: [number, number][];
+  accuracy_at_coverage: Record<string, number>;
+}
+
+/**
+ * Risk–coverage of selective classification: accept the most confident predictions first; risk = error rate among the
+ * accepted. AURC = mean risk over the coverages 1/n … 1.
+ */
+export function selectiveMetrics(confidence: number[], correct: boolean[]): SelectiveMetrics {
+  const n = confidence.length;
+  const order = confidence.map((c, i) => [c, correct[i]!] as const).sort((a, b) => b[0] - a[0]);
+  let errors = 0;
+  let area = 0;
+  const curve: [number, number][] = [];
+  const step = Math.max(1, Math.floor(n / 100));
+  order.forEach(([, ok], k) => {
+    if (!ok) errors++;
+    const risk = errors / (k + 1);
+    area += risk;
+    if ((k + 1) % step === 0 || k === n - 1) curve.push([(k + 1) / n, risk]);
+  });
+  const accAt = (cov: number) => {
+    const k = Math.max(1, Math.round(cov * n));
+    return order.slice(0, k).filter(([, ok]) => ok).length / k;
+  };
+  return { aurc: area / Math.max(1, n), risk_coverage: curve, accuracy_at_coverage: { '0.8': accAt(0.8), '0.9': accAt(0.9), '1.0': accAt(1) } };
+}
+
+/**
+ * The lowest confidence threshold whose accepted predictions reach accuracy `target` on this data, and the coverage it
+ * keeps. Refused (with the best that is possible) when no threshold reaches it.
+ */
+export function thresholdForAccuracy(confidence: number[], correct: boolean[], target: number): { threshold: number; coverage: number; accuracy: number } {
+  if (!(target > 0 && target <= 1)) throw new MedtuneError(`--target-accuracy must be in (0, 1], got ${target}`, 'E_USAGE');
+  const order = confidence.map((c, i) => [c, correct[i]!] as const).sort((a, b) => b[0] - a[0]);
+  let ok = 0;
+  let best: { threshold: number; coverage: number; accuracy: number } | null = null;
+  let bestAcc = { accuracy: 0, coverage: 0 };
+  for (let k = 0; k < order.length; k++) {
+    if (order[k]![1]) ok++;
+    if (k + 1 < order.length && order[k + 1]![0] === order[k]![0]) continue;
+    const acc = ok / (k + 1);
+    if (acc > bestAcc.accuracy) bestAcc = { accuracy: acc, coverage: (k + 1) / order.length };
+    // accept everything with confidence ≥ this one: the lowest such threshold that still reaches the target
+    if (acc >= target) best = { threshold: order[k]![0], coverage: (k + 1) / order.length, accuracy: acc };
+  }
+  if (!best) {
+    throw new MedtuneError(`no abstention threshold reaches accuracy ${target} on the calibration data (the best is ${bestAcc.accuracy.toFixed(3)} `
+      + `at coverage ${bestAcc.coverage.toFixed(3)}); choose a lower --target-accuracy`, 'E_USAGE');
+  }
+  return best;
+}
