@@ -185,3 +185,66 @@ export function thresholdForAccuracy(confidence: number[], correct: boolean[], t
   }
   return best;
 }
+
+export interface FittedCalibration {
+  /** single-label */
+  temperature?: number;
+  /** multi-label, by label name */
+  thresholds?: Record<string, number>;
+  abstain?: { below: number; source: 'fixed' | 'target_accuracy'; target_accuracy?: number; coverage: number };
+}
+
+export interface CalibrationOptions {
+  /** abstain below this calibrated confidence */
+  abstainBelow?: number;
+  /** pick the abstention threshold that reaches this accuracy on the calibration data */
+  targetAccuracy?: number;
+}
+
+const logOf = (p: number[]) => p.map((q) => Math.log(Math.max(q, 1e-30)));
+const topOf = (p: number[]) => p.reduce((k, q, c) => (q > p[k]! ? c : k), 0);
+
+/**
+ * Fits calibration on held-out data (never on test): a temperature for single-label models (from uncalibrated
+ * probabilities: log p are logits up to a shift, which softmax ignores), per-label F1-optimal thresholds for
+ * multi-label models, and optionally the abstention threshold.
+ */
+export function fitCalibration(probs: number[][], gold: (number | number[])[], labels: string[], multiLabel: boolean, o: CalibrationOptions = {}): FittedCalibration {
+  if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined) throw new MedtuneError('give --abstain-below or --target-accuracy, not both', 'E_USAGE');
+  if (multiLabel) {
+    const g = gold as number[][];
+    if (!g.some((row) => row.some((v) => v > 0.5))) throw new MedtuneError('the calibration data has no positive label at all; thresholds cannot be fitted', 'E_INPUT_LABEL');
+    const thresholds = Object.fromEntries(labels.map((l, c) => [l, bestF1Threshold(probs.map((p) => p[c]!), g.map((row) => row[c]!)).threshold]));
+    const out: FittedCalibration = { thresholds };
+    if (o.abstainBelow !== undefined) {
+      // multi-label confidence: the certainty of the least certain label (as in infer/decision.ts)
+      const conf = probs.map((p) => Math.min(...p.map((q) => Math.max(q, 1 - q))));
+      out.abstain = { below: o.abstainBelow, source: 'fixed', coverage: conf.filter((c) => c >= o.abstainBelow!).length / Math.max(1, conf.length) };
+    }
+    if (o.targetAccuracy !== undefined) throw new MedtuneError('--target-accuracy is for single-label models; give --abstain-below for a multi-label model', 'E_USAGE');
+    return out;
+  }
+  const g = gold as number[];
+  const temperature = fitTemperature(probs.map(logOf), g);
+  const calibrated = probs.map((p) => softmaxT(logOf(p), temperature));
+  const conf = calibrated.map((p) => Math.max(...p));
+  const correct = calibrated.map((p, i) => topOf(p) === g[i]);
+  const out: FittedCalibration = { temperature };
+  if (o.targetAccuracy !== undefined) {
+    const t = thresholdForAccuracy(conf, correct, o.targetAccuracy);
+    out.abstain = { below: t.threshold, source: 'target_accuracy', target_accuracy: o.targetAccuracy, coverage: t.coverage };
+  } else if (o.abstainBelow !== undefined) {
+    out.abstain = { below: o.abstainBelow, source: 'fixed', coverage: conf.filter((c) => c >= o.abstainBelow!).length / Math.max(1, conf.length) };
+  }
+  return out;
+}
+
+/** metrics.json's `calibration` block: the evaluation split before and after temperature scaling. */
+export function calibrationReport(probs: number[][], gold: number[], temperature: number): Record<string, number> {
+  const before = calibrationMetrics(probs, gold);
+  const after = calibrationMetrics(probs.map((p) => softmaxT(logOf(p), temperature)), gold);
+  return {
+    temperature, ece_before: before.ece, ece_after: after.ece, mce_before: before.mce, mce_after: after.mce,
+    brier_before: before.brier, brier_after: after.brier, nll_before: before.nll, nll_after: after.nll,
+  };
+}

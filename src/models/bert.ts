@@ -6,7 +6,7 @@
 import { Tensor, empty, parameter, zeros } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
 import { attention, attentionMaskFromPadding, add, reshape, linear, crossEntropy } from '../tensor/ops/index.js';
-import { classifierOutput, firstToken, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
+import { classifierOutput, firstToken, problemTypeOf, runLayers, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
 import { MedtuneError } from '../common/errors.js';
 import type { Activation } from '../tensor/kernels.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
@@ -183,13 +183,7 @@ export class BertEncoder extends Module {
   }
   /** Returns every hidden state (embeddings output first) when `all`, else just the last. */
   forward(x: Tensor, mask: Tensor | null, all = false): Tensor[] {
-    const states = [x];
-    let h = x;
-    for (const l of this.layer) {
-      h = l.forward(h, mask);
-      if (all) states.push(h);
-    }
-    return all ? states : [h];
+    return runLayers(this.layer, x, mask, all);
   }
 }
 

@@ -9,7 +9,7 @@ import { MedtuneError } from '../common/errors.js';
 import type { Activation } from '../tensor/kernels.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 import { activationOf, type BertInputs } from './bert.js';
-import { classifierOutput, firstToken, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
+import { classifierOutput, firstToken, problemTypeOf, runLayers, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
 
 /** HF's DistilBertConfig keys. */
 export interface DistilBertConfig {
@@ -126,13 +126,7 @@ export class DistilBertModel extends Module {
   }
   forward(inputs: BertInputs, all = false): Tensor[] {
     const mask = inputs.attention_mask ? attentionMaskFromPadding(inputs.attention_mask) : null;
-    let h = this.embeddings.forward(inputs.input_ids);
-    const states = [h];
-    for (const l of this.transformer.layer) {
-      h = l.forward(h, mask);
-      if (all) states.push(h);
-    }
-    return all ? states : [h];
+    return runLayers(this.transformer.layer, this.embeddings.forward(inputs.input_ids), mask, all);
   }
 }
 

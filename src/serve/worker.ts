@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     setThreads(cfg.threads);
     for (const m of cfg.models) {
       predictors.set(m.name, await Predictor.load(m.dir, { name: m.name, maxLength: m.maxLength, batchSize: 1 << 20, log: () => {} }));
+      // (the batcher's batch may be larger than one forward pass: the Predictor splits it by its token budget)
     }
   } catch (e) {
     const err: WorkerError = { type: 'error', code: e instanceof MedtuneError ? e.code : 'E_INTERNAL', message: (e as Error).message };
