@@ -8,6 +8,7 @@ import { Predictor } from '../infer/predictor.js';
 import { groupRegexOf, readLabeled } from '../data/dataset.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
 import { evaluatePredictor } from '../evaluate/evaluate.js';
+import { trustMetrics } from '../evaluate/calibration.js';
 import { writeEvalReport } from '../evaluate/report.js';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
@@ -28,6 +29,8 @@ export interface EvaluateCliOptions {
   /** multi-label threshold for every label (default: the model's tuned thresholds, else 0.5) */
   threshold?: number;
   maxLength?: number;
+  /** abstain below this confidence (overrides the model's setting; 0: never) */
+  abstainBelow?: number;
   batchSize: number;
 }
 
@@ -36,7 +39,7 @@ export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => voi
   formatOf(o.test, o.format);
   groupRegexOf(o.groupColumn, o.groupRegex);
   prepareOutputDir(o.outputDir);
-  const predictor = await Predictor.load(o.model, { maxLength: o.maxLength, batchSize: o.batchSize, threshold: o.threshold, log });
+  const predictor = await Predictor.load(o.model, { maxLength: o.maxLength, batchSize: o.batchSize, threshold: o.threshold, abstainBelow: o.abstainBelow, log });
   if (predictor.problemType === 'regression') throw new MedtuneError('medtune evaluate handles classifiers; this model is a regression model', 'E_MODEL_UNSUPPORTED');
   const multi = predictor.multiLabel;
   const data = await readLabeled(o.test, {
@@ -50,7 +53,11 @@ export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => voi
   if (enc.truncated) log(`${enc.truncated} texts truncated to ${predictor.maxLength} tokens`);
   const result = await evaluatePredictor(predictor, { examples: data.examples, enc });
   const threshold = o.threshold ?? predictor.settings.threshold;
-  const metrics = await writeEvalReport({ outputDir: o.outputDir, split: path.basename(o.test), examples: data.examples, result, labels: predictor.labels, multiLabel: multi, groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold, log });
+  const trust = trustMetrics(result.probabilities, result.predictions, data.examples.map((e) => e.label), result.abstained, multi);
+  const extra = { ...trust, ...(predictor.settings.temperature !== 1 ? { temperature: predictor.settings.temperature } : {}), model: { version: predictor.identity.version, sha256: predictor.identity.sha256 } };
+  const metrics = await writeEvalReport({ outputDir: o.outputDir, split: path.basename(o.test), examples: data.examples, result, labels: predictor.labels, multiLabel: multi, groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold, extra, log });
+  const sel = trust.selective as { aurc: number; accuracy_at_coverage: Record<string, number> };
+  log(`selective: AURC ${sel.aurc.toFixed(4)}, accuracy at 80% coverage ${sel.accuracy_at_coverage['0.8']!.toFixed(4)}${trust.abstention ? `; abstained on ${(trust.abstention as { abstained: number }).abstained} rows` : ''}`);
   const wrong = data.examples.filter((e, i) => JSON.stringify(result.predictions[i]) !== JSON.stringify(e.label)).length;
   log(`${wrong} of ${data.examples.length} rows misclassified; wrote metrics.json, predictions.jsonl${multi ? '' : ', confusion_matrix.svg'} to ${o.outputDir}`);
   return metrics;
@@ -70,6 +77,7 @@ export function registerEvaluate(program: Command): void {
     .option('--group-column <name>', 'also report metrics aggregated per group')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
     .option('--threshold <p>', 'multi-label decision threshold (default: the model\'s tuned thresholds, else 0.5)', prob('--threshold'))
+    .option('--abstain-below <p>', 'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)', prob('--abstain-below'))
     .option('--max-length <n>', 'max tokens per text (default: 512 or the model maximum)', int('--max-length', 2))
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 64)
     .addOption(formatOption('test file'))

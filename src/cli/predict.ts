@@ -19,6 +19,8 @@ export interface PredictOptions {
   encoding?: string;
   threshold?: number;
   topK?: number;
+  /** abstain below this confidence (overrides the model's setting; 0: never) */
+  abstainBelow?: number;
   log?: (line: string) => void;
 }
 
@@ -27,7 +29,7 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   checkInputFile(o.input, '--input');
   formatOf(o.input, o.format);
   prepareOutputFile(o.output, { inputs: [o.input] });
-  const predictor = await Predictor.load(o.model, { maxLength: o.maxLength, batchSize: o.batchSize, threshold: o.threshold, log });
+  const predictor = await Predictor.load(o.model, { maxLength: o.maxLength, batchSize: o.batchSize, threshold: o.threshold, abstainBelow: o.abstainBelow, log });
   const out = atomicWriteStream(o.output);
   const t0 = performance.now();
   let rows = 0;
@@ -103,6 +105,7 @@ export function registerPredict(program: Command): void {
     .option('--top-k <k>', 'also write the k most probable labels', int('--top-k'))
     .option('--logits', 'also write the raw logits (label-id order)')
     .option('--threshold <p>', 'multi-label decision threshold (default: the model\'s tuned thresholds, else 0.5)', prob('--threshold'))
+    .option('--abstain-below <p>', 'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)', prob('--abstain-below'))
     .addOption(formatOption('input'))
     .addOption(encodingOption())
     .action(async (o: PredictOptions) => {

@@ -14,6 +14,7 @@ import { registerTrain } from './train.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerDeid } from './deid.js';
 import { registerServe } from './serve.js';
+import { registerCalibrate } from './calibrate.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerDeid(program);
   registerPredict(program);
   registerServe(program);
+  registerCalibrate(program);
   registerBench(program);
   registerInfo(program);
   // commander's own error text is replaced by the one-line form below, on every (sub)command

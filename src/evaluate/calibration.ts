@@ -202,6 +202,11 @@ export interface CalibrationOptions {
 }
 
 const logOf = (p: number[]) => p.map((q) => Math.log(Math.max(q, 1e-30)));
+
+/** Temperature-scaled probabilities from uncalibrated softmax probabilities (log p are the logits up to a shift). */
+export function withTemperature(probs: number[][], temperature: number): number[][] {
+  return probs.map((p) => softmaxT(logOf(p), temperature));
+}
 const topOf = (p: number[]) => p.reduce((k, q, c) => (q > p[k]! ? c : k), 0);
 
 /**
@@ -226,7 +231,7 @@ export function fitCalibration(probs: number[][], gold: (number | number[])[], l
   }
   const g = gold as number[];
   const temperature = fitTemperature(probs.map(logOf), g);
-  const calibrated = probs.map((p) => softmaxT(logOf(p), temperature));
+  const calibrated = withTemperature(probs, temperature);
   const conf = calibrated.map((p) => Math.max(...p));
   const correct = calibrated.map((p, i) => topOf(p) === g[i]);
   const out: FittedCalibration = { temperature };
@@ -242,9 +247,25 @@ export function fitCalibration(probs: number[][], gold: (number | number[])[], l
 /** metrics.json's `calibration` block: the evaluation split before and after temperature scaling. */
 export function calibrationReport(probs: number[][], gold: number[], temperature: number): Record<string, number> {
   const before = calibrationMetrics(probs, gold);
-  const after = calibrationMetrics(probs.map((p) => softmaxT(logOf(p), temperature)), gold);
+  const after = calibrationMetrics(withTemperature(probs, temperature), gold);
   return {
     temperature, ece_before: before.ece, ece_after: after.ece, mce_before: before.mce, mce_after: after.mce,
     brier_before: before.brier, brier_after: after.brier, nll_before: before.nll, nll_after: after.nll,
   };
+}
+
+/**
+ * The trust block of metrics.json for an evaluated split: `selective` (risk–coverage of the confidences), calibration
+ * metrics of the probabilities as used (single-label), and what abstention did (rate, accuracy of the rest).
+ */
+export function trustMetrics(probs: number[][], predictions: (number | number[])[], gold: (number | number[])[], abstained: boolean[] | undefined, multiLabel: boolean): Record<string, unknown> {
+  const correct = predictions.map((p, i) => JSON.stringify(p) === JSON.stringify(gold[i]));
+  const confidence = probs.map((p) => (multiLabel ? Math.min(...p.map((q) => Math.max(q, 1 - q))) : Math.max(...p)));
+  const out: Record<string, unknown> = { selective: selectiveMetrics(confidence, correct) };
+  if (!multiLabel) out.calibration_metrics = calibrationMetrics(probs, gold as number[]);
+  if (abstained?.some(Boolean)) {
+    const kept = correct.filter((_, i) => !abstained[i]);
+    out.abstention = { abstained: abstained.filter(Boolean).length, rate: abstained.filter(Boolean).length / abstained.length, accuracy_of_the_rest: kept.filter(Boolean).length / Math.max(1, kept.length) };
+  }
+  return out;
 }

@@ -51,8 +51,8 @@ async function main(): Promise<void> {
   try {
     setThreads(cfg.threads);
     for (const m of cfg.models) {
-      predictors.set(m.name, await Predictor.load(m.dir, { name: m.name, maxLength: m.maxLength, batchSize: 1 << 20, log: () => {} }));
-      // (the batcher's batch may be larger than one forward pass: the Predictor splits it by its token budget)
+      predictors.set(m.name, await Predictor.load(m.dir, { name: m.name, maxLength: m.maxLength, batchSize: 32, log: () => {} }));
+      // (a batch from the batcher is sorted by length and split into passes of 32 texts, as offline)
     }
   } catch (e) {
     const err: WorkerError = { type: 'error', code: e instanceof MedtuneError ? e.code : 'E_INTERNAL', message: (e as Error).message };
