@@ -16,7 +16,7 @@ import { multiLabelMetrics } from '../evaluate/metrics.js';
 import { prepareOutputDir, writeDirAtomic, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
 import { readJson } from '../io/hf.js';
-import type { MedtuneMetadata } from '../models/metadata.js';
+import { fileSha256, type MedtuneMetadata } from '../models/metadata.js';
 import { encodingOption, formatOption, int, prob } from './args.js';
 
 export interface CalibrateOptions {
@@ -55,6 +55,16 @@ export function writeCalibration(modelDir: string, fitted: FittedCalibration, ex
   return output;
 }
 
+/** Calibration on the model's own test file would make its test metrics meaningless: refused. Training data: warned. */
+function checkNotTestData(file: string, meta: MedtuneMetadata, log: (l: string) => void): void {
+  const recorded = meta.training?.data ?? [];
+  if (!recorded.length) return;
+  const sha = fileSha256(file);
+  const same = recorded.filter((d) => d.sha256 === sha).map((d) => d.split);
+  if (same.includes('test')) throw new MedtuneError(`${file} is this model's test file (same sha256 as recorded at training); calibrate on validation data, never on test`, 'E_USAGE');
+  if (same.includes('train')) log(`warning: ${file} is this model's training file; calibration on data the model was trained on is too confident — prefer a held-out split`);
+}
+
 export async function runCalibrate(o: CalibrateOptions, log: (l: string) => void = (l) => console.log(l)): Promise<FittedCalibration> {
   checkInputFile(o.data, '--data');
   formatOf(o.data, o.format);
@@ -63,6 +73,7 @@ export async function runCalibrate(o: CalibrateOptions, log: (l: string) => void
   // uncalibrated: the fit starts from the model's own probabilities
   const p = await Predictor.load(o.model, { maxLength: o.maxLength, batchSize: o.batchSize, calibrated: false, abstainBelow: null, log: () => {} });
   if (p.problemType === 'regression') throw new MedtuneError('calibration is for classifiers; this is a regression model', 'E_MODEL_UNSUPPORTED');
+  checkNotTestData(o.data, p.metadata, log);
   const data = await readLabeled(o.data, {
     textColumn: o.textColumn, labelColumn: o.labelColumn, multiLabel: p.multiLabel, labelDelimiter: o.labelDelimiter, labels: p.labels,
     format: o.format as never, encoding: o.encoding,
