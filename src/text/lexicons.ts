@@ -22,9 +22,6 @@ export const NEGATION_POST = ['ruled out', 'unlikely', 'was negative', 'is negat
 /** Words that end a negation's scope (besides sentence punctuation). */
 export const SCOPE_TERMINATORS = ['but', 'however', 'although', 'though', 'except', 'apart', 'aside', 'yet', 'which', 'who', 'whereas', 'while', 'still'];
 
-/** Words a negation scope may span at most (NegEx uses 5; longer is safer for protection). */
-export const NEGATION_WINDOW = 8;
-
 export const UNITS = [
   'mg', 'mcg', 'µg', 'μg', 'ug', 'g', 'gm', 'kg', 'lb', 'lbs', 'oz', 'ml', 'l', 'dl', 'cc', 'unit', 'units', 'u', 'iu',
   'meq', 'mmol', 'mol', 'mmhg', 'bpm', '%', '°c', '°f', 'c', 'f', 'cm', 'mm', 'm', 'km', 'in', 'inch', 'inches', 'ft',
