@@ -1,4 +1,5 @@
 /** `medtune evaluate`: metrics, predictions (misclassified rows flagged) and a confusion matrix for a model on a labelled file. */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadClassifier, modelMaxLength } from '../models/auto.js';
@@ -8,6 +9,8 @@ import { evaluateModel } from '../evaluate/evaluate.js';
 import { writeEvalReport } from '../evaluate/report.js';
 import { MedtuneError } from '../common/errors.js';
 import { int, num } from './args.js';
+import { leakageChecks } from '../train/prepare.js';
+import { applyPreprocessing, type PreprocessingOptions } from '../text/clean.js';
 
 export interface EvaluateCliOptions {
   model: string;
@@ -22,6 +25,10 @@ export interface EvaluateCliOptions {
   threshold: number;
   maxLength: number;
   batchSize: number;
+  /** training data to check the test rows against (leakage) */
+  train?: string;
+  failOnLeakage?: boolean;
+  leakageCheck?: boolean;
 }
 
 export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<Record<string, unknown>> {
@@ -29,6 +36,15 @@ export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => voi
   const multi = loaded.model.problemType() === 'multi_label_classification';
   if (loaded.model.problemType() === 'regression') throw new MedtuneError('medtune evaluate handles classifiers; this model is a regression model', 'E_MODEL_UNSUPPORTED');
   const data = await readLabeled(o.test, { textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: multi, labelDelimiter: o.labelDelimiter, labels: loaded.labels, groupColumn: o.groupColumn, groupRegex: o.groupRegex });
+  const meta = loaded.config.medtune as { preprocessing?: PreprocessingOptions; training?: { data?: { file: string; split?: string }[] } } | undefined;
+  const cleaned = applyPreprocessing(data.examples.map((e) => e.text), meta?.preprocessing ?? {});
+  data.examples.forEach((e, i) => { e.text = cleaned[i]!; });
+  // the leakage check: against --train, else the training file the model's metadata records (when still there)
+  const trainFile = o.train ?? meta?.training?.data?.find((d) => d.split === 'train' && existsSync(d.file))?.file;
+  if (trainFile && o.leakageCheck !== false) {
+    const train = await readLabeled(trainFile, { textColumn: o.textColumn, labelColumn: o.labelColumn, multiLabel: multi, labelDelimiter: o.labelDelimiter, labels: loaded.labels });
+    leakageChecks(train.examples, [{ name: 'test', examples: data.examples }], o, log);
+  }
   if (data.skipped.length) log(`${data.skipped.length} rows skipped (${data.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ')})`);
   const tok = Tokenizer.fromDir(loaded.dir);
   const maxLength = Math.min(o.maxLength, modelMaxLength(loaded));
@@ -57,6 +73,9 @@ export function registerEvaluate(program: Command): void {
     .option('--threshold <p>', 'multi-label decision threshold', num('--threshold'), 0.5)
     .option('--max-length <n>', 'max tokens per text', int('--max-length'), 512)
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 64)
+    .option('--train <file>', 'training data to check for copies of test rows (default: the file the model metadata records)')
+    .option('--fail-on-leakage', 'stop when test rows have copies in the training data')
+    .option('--no-leakage-check', 'skip the leakage check')
     .action(async (o: EvaluateCliOptions) => {
       await runEvaluate(o);
     });

@@ -13,6 +13,10 @@ import { registerPredict } from './predict.js';
 import { registerTrain } from './train.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerDeid } from './deid.js';
+import { registerCurate } from './curate.js';
+import { registerClean } from './clean.js';
+import { registerAugment } from './augment.js';
+import { registerPretrain } from './pretrain.js';
 
 const program = new Command();
 program
@@ -28,6 +32,10 @@ registerTrain(program);
 registerEvaluate(program);
 registerDeid(program);
 registerPredict(program);
+registerCurate(program);
+registerClean(program);
+registerAugment(program);
+registerPretrain(program);
 registerBench(program);
 registerInfo(program);
 for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });

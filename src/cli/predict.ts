@@ -8,6 +8,7 @@ import { Tokenizer } from '../text/tokenizer.js';
 import { DataError, pickColumn, readRows, TEXT_COLUMNS, type Row, type RowFormat } from '../data/readers.js';
 import { noGrad, scope, tensor } from '../tensor/tensor.js';
 import { int, num } from './args.js';
+import { applyPreprocessing, parseCleanSteps, type PreprocessingOptions } from '../text/clean.js';
 
 export interface PredictOptions {
   model: string;
@@ -20,6 +21,8 @@ export interface PredictOptions {
   logits?: boolean;
   format?: RowFormat;
   threshold?: number;
+  /** --clean [steps]: overrides the model's medtune.preprocessing */
+  clean?: string | boolean;
   log?: (line: string) => void;
 }
 
@@ -50,6 +53,8 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   const maxLength = Math.min(o.maxLength ?? 512, modelMaxLength(loaded));
   const batchSize = o.batchSize ?? 32;
   const problemType = loaded.model.problemType();
+  const clean = parseCleanSteps(o.clean);
+  const prep: PreprocessingOptions = clean ? { clean } : ((loaded.config.medtune as { preprocessing?: PreprocessingOptions } | undefined)?.preprocessing ?? {});
   const out = atomicWriteStream(o.output);
   const t0 = performance.now();
   let rows = 0;
@@ -58,8 +63,8 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   let pairCol: string | undefined;
   const flush = async (batch: Row[]) => {
     if (!batch.length) return;
-    const texts = batch.map((r) => String(r[textCol!] ?? ''));
-    const pairs = pairCol ? batch.map((r) => String(r[pairCol!] ?? '')) : null;
+    const texts = applyPreprocessing(batch.map((r) => String(r[textCol!] ?? '')), prep);
+    const pairs = pairCol ? applyPreprocessing(batch.map((r) => String(r[pairCol!] ?? '')), prep) : null;
     const enc = tok.encode(texts, pairs, { maxLength });
     truncated += enc.truncated;
     const B = texts.length;
@@ -115,6 +120,7 @@ export function registerPredict(program: Command): void {
     .option('--logits', 'also write the raw logits (label-id order)')
     .option('--threshold <p>', 'multi-label decision threshold', num('--threshold'), 0.5)
     .option('--format <fmt>', 'csv, tsv or jsonl (default: from the extension)')
+    .option('--clean [steps]', 'clean texts first (default: the cleaning the model was trained with, from its config.json)')
     .action(async (o: PredictOptions) => {
       await runPredict(o);
     });

@@ -20,8 +20,10 @@ import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from '../eval
 import type { SchedulerName } from '../train/schedule.js';
 import { setThreads } from '../tensor/backend.js';
 import { int, num } from './args.js';
+import { prepareTexts, type TextPrepOptions } from '../train/prepare.js';
+import { checkAugmentCount } from '../text/augment.js';
 
-export interface TrainCliOptions {
+export interface TrainCliOptions extends TextPrepOptions {
   model: string;
   train: string;
   validation?: string;
@@ -137,8 +139,14 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
     }
     log(`de-identified before tokenising (--deid, operator ${operator}): ${n} PHI entities replaced in ${trainEx.length + valEx.length + testEx.length} texts`);
   }
+  const prep = await prepareTexts({ train: trainEx, evaluation: [{ name: 'validation', examples: valEx }, { name: 'test', examples: testEx }], labels: trainData.labels, model: o.model, seed: o.seed, o, log });
+  trainEx = prep.train;
   const loaded = await loadClassifier(o.model, { labels: trainData.labels, problemType: trainData.multiLabel ? 'multi_label_classification' : 'single_label_classification', seed: o.seed, log });
   const tok = Tokenizer.fromDir(loaded.dir);
+  if (prep.preprocessing) {
+    if (prep.preprocessing.clean?.lowercase && !tok.lowercase) throw new MedtuneError('--clean lowercase: this tokenizer keeps case, so lower-casing would change what the model sees; leave lowercase out', 'E_USAGE');
+    loaded.config.medtune = { ...(loaded.config.medtune as object | undefined), preprocessing: prep.preprocessing };
+  }
   const maxLength = Math.min(o.maxLength, modelMaxLength(loaded));
   const split = (ex: Example[]) => ({ examples: ex, enc: encodeExamples(ex, tok, maxLength) });
   const tr = split(trainEx);
@@ -238,6 +246,11 @@ export function registerTrain(program: Command): void {
     .option('--no-baseline', 'skip the TF-IDF + logistic-regression baseline reported beside the model')
     .option('--deid', 'de-identify every text (PHI -> [TAG]) before tokenising')
     .option('--deid-operator <op>', 'with --deid: tag | surrogate | redact | mask | hash', 'tag')
+    .option('--clean [steps]', 'clean every text first (default steps, or a list: unicode,controls,whitespace,linebreaks,lowercase,stopwords); recorded for predict')
+    .option('--augment <n>', 'add N augmented copies of each training example (training split only)', (v: string) => { checkAugmentCount(Number(v)); return Number(v); })
+    .option('--augment-ops <list>', 'with --augment: synonym,insert,swap,delete,contextual (default: the first four)')
+    .option('--no-leakage-check', 'skip the check for copies of training rows in validation/test')
+    .option('--fail-on-leakage', 'stop when validation/test rows have exact or near copies in the training data')
     .option('--group-column <name>', 'aggregate predictions per group for the final metrics (multi-label: union)')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
     .option('--threads <n>', 'threads', int('--threads'))

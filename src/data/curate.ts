@@ -99,7 +99,7 @@ export type FilterReason = 'empty' | 'too_short' | 'too_long' | 'non_text' | 'mi
 
 /** Why a text is not prose: decoding garbage, an encoded blob, or mostly digits and symbols. */
 export function nonTextReason(text: string): string | null {
-  if (/[\uFFFD\u0000]/.test(text)) return 'binary';
+  if (text.includes('\uFFFD') || text.includes('\u0000')) return 'binary';
   if (/\S{100,}/.test(text)) return 'encoded blob';
   const visible = text.replace(/\s+/g, '');
   const letters = (visible.match(/\p{L}/gu) ?? []).length;

@@ -1,0 +1,164 @@
+/**
+ * `medtune pretrain`: continued masked-LM pretraining of a BERT/RoBERTa folder on a corpus (domain texts for
+ * DAPT, the task's own training texts for TAPT). Writes the model in HF layout into --output-dir (loadable by
+ * `medtune train` and transformers), checkpoint-N/ folders for --resume, metrics.json and metrics.jsonl.
+ */
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Command } from 'commander';
+import { MedtuneError } from '../common/errors.js';
+import { prepareOutputDir, writeFileAtomic } from '../common/atomic.js';
+import { DataError, formatOf, pickColumn, readRows, TEXT_COLUMNS } from '../data/readers.js';
+import { shuffle } from '../data/dataset.js';
+import { Generator } from '../tensor/random.js';
+import { setThreads } from '../tensor/backend.js';
+import { Tokenizer } from '../text/tokenizer.js';
+import { cleanText, parseCleanSteps } from '../text/clean.js';
+import { loadMaskedLM, saveMaskedLM } from '../models/mlm.js';
+import { fileSha256 } from '../models/metadata.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { encodeCorpus, evaluateMlm, Pretrainer, resumePoint, type PretrainConfig } from '../train/pretrain.js';
+import type { SchedulerName } from '../train/schedule.js';
+import { int, num } from './args.js';
+import { readFileSync } from 'node:fs';
+
+export interface PretrainCliOptions {
+  model: string;
+  corpus: string[];
+  outputDir: string;
+  textColumn?: string;
+  initMlmHead?: boolean;
+  epochs: number;
+  maxSteps?: number;
+  learningRate: number;
+  batchSize: number;
+  maxLength: number;
+  weightDecay: number;
+  warmup: number;
+  scheduler: SchedulerName;
+  maxGradNorm: number;
+  maskProbability: number;
+  validationSplit: number;
+  seed: number;
+  saveSteps?: number;
+  saveTotalLimit: number;
+  resume?: string | boolean;
+  clean?: string | boolean;
+  threads?: number;
+}
+
+/** Texts of a corpus file: .txt (one text per line) or a CSV/TSV/JSONL/Parquet text column; blank texts skipped. */
+export async function readCorpus(file: string, textColumn?: string): Promise<string[]> {
+  if (/\.txt$/i.test(file)) {
+    let raw: string;
+    try {
+      raw = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new DataError(`cannot read the corpus ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'E_INPUT_NOT_FOUND');
+    }
+    return raw.split(/\r?\n/).filter((l) => l.trim());
+  }
+  formatOf(file);
+  const out: string[] = [];
+  let col: string | undefined;
+  for await (const r of readRows(file)) {
+    col ??= pickColumn(Object.keys(r), textColumn, TEXT_COLUMNS, 'text', file);
+    const v = r[col];
+    if (v !== null && v !== undefined && String(v).trim()) out.push(String(v));
+  }
+  return out;
+}
+
+export async function runPretrain(o: PretrainCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ before: unknown; after: unknown }> {
+  const t0 = performance.now();
+  if (o.threads) setThreads(o.threads);
+  if (!(o.maskProbability > 0 && o.maskProbability < 1)) throw new MedtuneError(`--mask-probability must be in (0, 1), got ${o.maskProbability}`, 'E_USAGE');
+  if (!(o.validationSplit >= 0 && o.validationSplit < 1)) throw new MedtuneError(`--validation-split must be in [0, 1), got ${o.validationSplit}`, 'E_USAGE');
+  prepareOutputDir(o.outputDir);
+  const clean = parseCleanSteps(o.clean);
+  let texts: string[] = [];
+  for (const f of o.corpus) texts.push(...(await readCorpus(f, o.textColumn)));
+  if (clean) texts = texts.map((t) => cleanText(t, clean)).filter((t) => t.trim());
+  const words = texts.reduce((s, t) => s + (t.match(/[\p{L}\p{N}]+/gu)?.length ?? 0), 0);
+  if (!texts.length || words === 0) throw new DataError(`the corpus (${o.corpus.join(', ')}) has no usable text: every row is empty or has no words`, 'E_INPUT_EMPTY');
+  const loaded = await loadMaskedLM(o.model, { initHead: o.initMlmHead, seed: o.seed, log });
+  if (loaded.newHead) log('no masked-LM head in the model folder: initialised a new one (--init-mlm-head)');
+  const tok = Tokenizer.fromDir(loaded.dir);
+  const maskId = tok.tokenToId('[MASK]') ?? tok.tokenToId('<mask>');
+  if (maskId === undefined) throw new MedtuneError(`the tokenizer of ${loaded.dir} has no mask token ([MASK] or <mask>)`, 'E_TOKENIZER');
+  const order = shuffle(texts.map((_, i) => i), new Generator(o.seed));
+  const nVal = o.validationSplit > 0 && texts.length > 1 ? Math.max(1, Math.min(5000, Math.round(texts.length * o.validationSplit))) : 0;
+  const maxPos = Number(loaded.config.max_position_embeddings ?? 512) - (loaded.config.model_type === 'roberta' ? Number(loaded.config.pad_token_id ?? 1) + 1 : 0);
+  const maxLength = Math.min(o.maxLength, maxPos);
+  const enc = encodeCorpus(texts, tok, maxLength);
+  const val = order.slice(0, nVal).map((i) => enc[i]!);
+  const train = order.slice(nVal).map((i) => enc[i]!);
+  log(`corpus: ${texts.length} texts, ${words} words; ${train.length} for training, ${val.length} held out (masked-token accuracy, perplexity)`);
+  const cfg: PretrainConfig = {
+    outputDir: o.outputDir, epochs: o.epochs, maxSteps: o.maxSteps ?? 0, learningRate: o.learningRate, batchSize: o.batchSize,
+    weightDecay: o.weightDecay, warmup: o.warmup, scheduler: o.scheduler, maxGradNorm: o.maxGradNorm, seed: o.seed,
+    maskProbability: o.maskProbability, saveSteps: o.saveSteps ?? 0, saveTotalLimit: o.saveTotalLimit,
+  };
+  const evalOpts = { maskId, padId: tok.padId, probability: o.maskProbability, batchSize: o.batchSize * 2 };
+  const resumeFrom = resumePoint(o.outputDir, o.resume);
+  const before = val.length && !resumeFrom ? evaluateMlm(loaded.model, val, evalOpts) : null;
+  if (before) log(`before: masked-token accuracy ${before.accuracy.toFixed(4)}, perplexity ${before.perplexity.toFixed(2)} (${before.tokens} masked tokens)`);
+  const medtune = {
+    training: {
+      kind: 'masked-lm', base_model: o.model, seed: o.seed,
+      data: o.corpus.map((f) => ({ file: path.resolve(f), sha256: fileSha256(f), split: 'pretrain' })),
+      recipe: { ...cfg, outputDir: undefined, maxLength, ...(clean ? { clean } : {}) },
+    },
+  };
+  const save = (dir: string, inPlace = false) => saveMaskedLM(dir, loaded.model, loaded.config, { tokenizerFrom: loaded.dir, medtune, inPlace });
+  const trainer = new Pretrainer(loaded.model, { maskId, padId: tok.padId }, cfg, {
+    saveModel: (dir) => save(dir),
+    loadWeights: (dir) => {
+      const w = readSafetensors(path.join(dir, 'model.safetensors'));
+      for (const [k, p] of loaded.model.namedParameters()) {
+        const t = w.get(k);
+        if (!t) throw new MedtuneError(`${dir} lacks ${k}; is it a checkpoint of this run?`, 'E_CHECKPOINT');
+        p.f32.set(t.data as Float32Array);
+      }
+    },
+  }, log);
+  const after = trainer.train(train, val, resumeFrom);
+  save(o.outputDir, true);
+  const metrics = { before, after, corpus: { files: o.corpus, texts: texts.length, train: train.length, validation: val.length }, seconds: (performance.now() - t0) / 1000 };
+  writeFileAtomic(path.join(o.outputDir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+  if (after) log(`after: masked-token accuracy ${after.accuracy.toFixed(4)}, perplexity ${after.perplexity.toFixed(2)}`);
+  log(`model: ${o.outputDir} (use it with medtune train --model ${o.outputDir}); total ${metrics.seconds.toFixed(0)} s`);
+  return { before, after };
+}
+
+export function registerPretrain(program: Command): void {
+  program
+    .command('pretrain')
+    .description('continue masked-LM pretraining on a corpus (domain- or task-adaptive), whole-word masking')
+    .requiredOption('--model <dir-or-name>', 'BERT or RoBERTa folder with its masked-LM head (cls.predictions.* / lm_head.*)')
+    .requiredOption('--corpus <files...>', 'texts: .txt (one per line) or CSV/TSV/JSONL/Parquet with a text column')
+    .requiredOption('--output-dir <dir>', 'where the model, checkpoints and metrics go')
+    .option('--text-column <name>', 'text column of tabular corpora (default: detected)')
+    .option('--init-mlm-head', 'initialise a new masked-LM head when the folder has none (a classifier or base model)')
+    .option('--epochs <n>', 'epochs over the corpus', num('--epochs', 0), 3)
+    .option('--max-steps <n>', 'stop after N optimizer steps (overrides --epochs)', int('--max-steps'))
+    .option('--learning-rate <lr>', 'peak learning rate', num('--learning-rate'), 5e-5)
+    .option('--batch-size <n>', 'sequences per step', int('--batch-size'), 32)
+    .option('--max-length <n>', 'max tokens per sequence', int('--max-length'), 128)
+    .option('--weight-decay <w>', 'AdamW weight decay (not on biases/LayerNorm)', num('--weight-decay'), 0.01)
+    .option('--warmup <n>', 'warm-up steps, or a ratio of all steps if < 1', num('--warmup'), 0.06)
+    .option('--scheduler <name>', 'linear, cosine or constant', 'linear')
+    .option('--max-grad-norm <x>', 'clip the global gradient norm (0: off)', num('--max-grad-norm'), 1)
+    .option('--mask-probability <p>', 'share of tokens predicted, chosen by whole words (80% mask, 10% random, 10% kept)', num('--mask-probability'), 0.15)
+    .option('--validation-split <f>', 'share of texts held out for masked-token accuracy and perplexity', num('--validation-split'), 0.05)
+    .option('--seed <n>', 'random seed', int('--seed', 0), 42)
+    .option('--save-steps <n>', 'checkpoint every N steps (default: every epoch)', int('--save-steps'))
+    .option('--save-total-limit <n>', 'keep the N newest checkpoints (0: all)', int('--save-total-limit', 0), 2)
+    .option('--resume [checkpoint]', 'continue from a checkpoint folder (default: the latest in --output-dir)')
+    .option('--clean [steps]', 'clean the corpus first (default steps, or a list: unicode,controls,whitespace,linebreaks,...)')
+    .option('--threads <n>', 'threads', int('--threads'))
+    .action(async (o: PretrainCliOptions) => {
+      if (!['linear', 'cosine', 'constant'].includes(o.scheduler)) throw new MedtuneError(`--scheduler must be linear, cosine or constant, got "${o.scheduler}"`, 'E_USAGE');
+      await runPretrain(o);
+    });
+}
