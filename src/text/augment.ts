@@ -111,7 +111,7 @@ export function markProtected(pieces: Piece[], o: Pick<AugmentOptions, 'protect'
   const words = idx.map((i) => pieces[i]!.text.toLowerCase());
   const user = new Set((o.protect ?? []).map((w) => w.toLowerCase()));
   const labelStems = (o.label ?? '').toLowerCase().split(/[^\p{L}]+/u).filter((w) => w.length >= 3)
-    .map((w) => w.slice(0, Math.max(4, w.length - 2)));
+    .map((w) => w.slice(0, Math.max(4, w.length - 3))); // psoriasis → psoria: psoriatic too
   const mark = (k: number) => { if (k >= 0 && k < idx.length) pieces[idx[k]!]!.protected = true; };
   const isNumber = (w: string) => /\p{N}/u.test(w) || NUMBER_WORDS.includes(w);
   words.forEach((w, k) => {

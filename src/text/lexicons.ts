@@ -29,7 +29,7 @@ export const UNITS = [
   'd', 'wk', 'wks', 'week', 'weeks', 'mo', 'month', 'months', 'yr', 'yrs', 'year', 'years', 'puff', 'puffs', 'tab',
   'tabs', 'tablet', 'tablets', 'cap', 'caps', 'capsule', 'capsules', 'drop', 'drops', 'gtt', 'gtts', 'x', 'times',
   'mg/kg', 'mg/dl', 'mg/l', 'g/dl', 'mmol/l', 'meq/l', 'ml/hr', 'ml/h', 'l/min', 'mcg/kg/min', 'mg/m2', 'iu/l', 'u/l',
-  'breaths', 'beats', 'pack', 'packs', 'servings', 'episodes', 'pounds', 'kilograms', 'degrees', 'liters', 'milligrams',
+  'dose', 'doses', 'cycles', 'sessions', 'refills', 'breaths', 'beats', 'pack', 'packs', 'servings', 'episodes', 'pounds', 'kilograms', 'degrees', 'liters', 'milligrams',
 ];
 
 export const DOSE_WORDS = [
