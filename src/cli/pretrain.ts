@@ -17,7 +17,7 @@ import { cleanText, parseCleanSteps } from '../text/clean.js';
 import { loadMaskedLM, saveMaskedLM } from '../models/mlm.js';
 import { fileSha256 } from '../models/metadata.js';
 import { readSafetensors } from '../io/safetensors.js';
-import { encodeCorpus, evaluateMlm, Pretrainer, resumePoint, type PretrainConfig } from '../train/pretrain.js';
+import { encodeCorpus, evaluateMlm, Pretrainer, resumePoint, type MlmMetrics, type PretrainConfig } from '../train/pretrain.js';
 import type { SchedulerName } from '../train/schedule.js';
 import { int, num } from './args.js';
 import { readFileSync } from 'node:fs';
@@ -69,7 +69,7 @@ export async function readCorpus(file: string, textColumn?: string): Promise<str
   return out;
 }
 
-export async function runPretrain(o: PretrainCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ before: unknown; after: unknown }> {
+export async function runPretrain(o: PretrainCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ before: MlmMetrics | null; after: MlmMetrics | null }> {
   const t0 = performance.now();
   if (o.threads) setThreads(o.threads);
   if (!(o.maskProbability > 0 && o.maskProbability < 1)) throw new MedtuneError(`--mask-probability must be in (0, 1), got ${o.maskProbability}`, 'E_USAGE');
