@@ -36,14 +36,19 @@ export interface AugmentCliOptions {
 export async function runAugment(o: AugmentCliOptions): Promise<{ rows: number; augmented: number }> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   checkAugmentCount(o.perExample, '--per-example');
-  if (!(o.alpha > 0 && o.alpha <= 0.5)) throw new MedtuneError(`--alpha must be in (0, 0.5], got ${o.alpha}`, 'E_USAGE');
+  if (!(o.alpha > 0 && o.alpha <= 0.5))
+    throw new MedtuneError(`--alpha must be in (0, 0.5], got ${o.alpha}`, 'E_USAGE');
   const ops = parseAugmentOps(o.ops ?? (o.model ? 'synonym,insert,swap,delete,contextual' : undefined));
-  if (ops.includes('contextual') && !o.model) throw new MedtuneError('contextual substitution needs --model DIR (a folder with a masked-LM head)', 'E_USAGE');
+  if (ops.includes('contextual') && !o.model)
+    throw new MedtuneError('contextual substitution needs --model DIR (a folder with a masked-LM head)', 'E_USAGE');
   prepareOutputFile(o.output, { inputs: [o.input] });
   const protect = o.protect ? [...readLexiconFile(o.protect).keys()] : [];
   let fillMask: FillMask | undefined;
   if (ops.includes('contextual')) {
-    const m = await loadMaskedLM(o.model!, { log, noHeadHint: 'train one with medtune pretrain --init-mlm-head, or leave out --model' });
+    const m = await loadMaskedLM(o.model!, {
+      log,
+      noHeadHint: 'train one with medtune pretrain --init-mlm-head, or leave out --model',
+    });
     fillMask = createFillMask(m.model, Tokenizer.fromDir(m.dir));
   }
   const rows: Row[] = [];
@@ -51,7 +56,9 @@ export async function runAugment(o: AugmentCliOptions): Promise<{ rows: number; 
   if (!rows.length) throw new DataError(`${o.input} has no rows`, 'E_INPUT_EMPTY');
   const cols = Object.keys(rows[0]!);
   const textCol = pickColumn(cols, o.textColumn, TEXT_COLUMNS, 'text', o.input);
-  const labelCol = o.labelColumn ? pickColumn(cols, o.labelColumn, [], 'label', o.input) : cols.find((c) => LABEL_COLUMNS.includes(c.toLowerCase()));
+  const labelCol = o.labelColumn
+    ? pickColumn(cols, o.labelColumn, [], 'label', o.input)
+    : cols.find((c) => LABEL_COLUMNS.includes(c.toLowerCase()));
   const idCol = cols.find((c) => c.toLowerCase() === 'id');
   const out = openRowWriter(o.output, [...cols, 'parent_id', 'augment_ops']);
   const gen = new Generator(o.seed);
@@ -66,7 +73,13 @@ export async function runAugment(o: AugmentCliOptions): Promise<{ rows: number; 
       const label = labelCol ? String(r[labelCol] ?? '') : undefined;
       const augs = augmentText(text, o.perExample, gen, { ops, alpha: o.alpha, protect, label, fillMask });
       for (const [k, a] of augs.entries()) {
-        await out.write({ ...r, [textCol]: a.text, ...(idCol ? { [idCol]: `${parent}-aug${k + 1}` } : {}), parent_id: parent, augment_ops: a.ops.join(' ') });
+        await out.write({
+          ...r,
+          [textCol]: a.text,
+          ...(idCol ? { [idCol]: `${parent}-aug${k + 1}` } : {}),
+          parent_id: parent,
+          augment_ops: a.ops.join(' '),
+        });
       }
       augmented += augs.length;
     }
@@ -82,12 +95,18 @@ export async function runAugment(o: AugmentCliOptions): Promise<{ rows: number; 
 export function registerAugment(program: Command): void {
   program
     .command('augment')
-    .description('add N augmented copies of each row (EDA + masked-LM substitution); negations, numbers, doses, drugs, PHI tags, label words untouched')
+    .description(
+      'add N augmented copies of each row (EDA + masked-LM substitution); negations, numbers, doses, drugs, ' +
+        'PHI tags, label words untouched',
+    )
     .requiredOption('--input <file>', 'labelled CSV/TSV/JSONL/Parquet (training data only)')
     .requiredOption('--output <file>', 'CSV/TSV/JSONL: the originals, then the copies with parent_id and augment_ops')
     .requiredOption('--per-example <n>', 'augmented copies per row (1-100)', (v: string) => Number(v))
     .option('--model <dir-or-name>', 'masked-LM for contextual substitution (the checkpoint you fine-tune)')
-    .option('--ops <list>', 'synonym,insert,swap,delete,contextual (default: the four EDA operations; + contextual with --model)')
+    .option(
+      '--ops <list>',
+      'synonym,insert,swap,delete,contextual (default: the four EDA operations; + contextual with --model)',
+    )
     .option('--alpha <a>', 'share of words each operation changes', num('--alpha'), 0.1)
     .option('--seed <n>', 'random seed', int('--seed', 0), 42)
     .option('--text-column <name>', 'text column (default: detected)')

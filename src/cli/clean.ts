@@ -42,19 +42,27 @@ async function spellCorrector(o: CleanCliOptions, texts: string[], log: (l: stri
   const user = o.lexicon ? readLexiconFile(o.lexicon) : undefined;
   const vocab = o.model ? modelVocabWords(await resolveModel(o.model)) : [];
   const lex = new Lexicon({ corpus: texts, vocab, user, minCount: o.minCount });
-  log(`spelling lexicon: ${lex.counts.size} words (corpus words seen ≥ ${o.minCount} times${o.model ? `, ${vocab.length} vocabulary words` : ''}${user ? `, ${user.size} from ${o.lexicon}` : ''}) + English and WordNet words as known`);
+  const sources = [
+    `corpus words seen ≥ ${o.minCount} times`,
+    ...(o.model ? [`${vocab.length} vocabulary words`] : []),
+    ...(user ? [`${user.size} from ${o.lexicon}`] : []),
+  ];
+  log(`spelling lexicon: ${lex.counts.size} words (${sources.join(', ')}) + English and WordNet words as known`);
   return new SpellCorrector(lex);
 }
 
 export async function runClean(o: CleanCliOptions): Promise<{ rows: number; changes: number }> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const steps = parseCleanSteps(o.steps || true)!;
-  if (!o.spell && (o.lexicon || o.model)) throw new MedtuneError('--lexicon and --model build the spelling lexicon; add --spell', 'E_USAGE');
+  if (!o.spell && (o.lexicon || o.model))
+    throw new MedtuneError('--lexicon and --model build the spelling lexicon; add --spell', 'E_USAGE');
   const changesFile = o.changes ?? `${o.output}.changes.jsonl`;
   prepareOutputFile(o.output, { inputs: [o.input] });
   if (o.spell) prepareOutputFile(changesFile, { option: '--changes', inputs: [o.input] });
   const { rows, column } = await readAll(o.input, o.textColumn);
-  const cleaned = rows.map((r) => cleanText(r[column] === null || r[column] === undefined ? '' : String(r[column]), steps));
+  const cleaned = rows.map((r) =>
+    cleanText(r[column] === null || r[column] === undefined ? '' : String(r[column]), steps),
+  );
   const spell = o.spell ? await spellCorrector(o, cleaned, log) : null;
   const out = openRowWriter(o.output, Object.keys(rows[0]!));
   const side = spell ? atomicWriteStream(changesFile) : null;
@@ -79,22 +87,38 @@ export async function runClean(o: CleanCliOptions): Promise<{ rows: number; chan
     side?.abort();
     throw e;
   }
-  log(`cleaned ${rows.length} rows (${changed} changed; steps: ${Object.keys(steps).join(', ')}) -> ${o.output}${spell ? `; ${nChanges} spelling corrections listed in ${changesFile}` : ''}`);
+  const spelling = spell ? `; ${nChanges} spelling corrections listed in ${changesFile}` : '';
+  const stepList = Object.keys(steps).join(', ');
+  log(`cleaned ${rows.length} rows (${changed} changed; steps: ${stepList}) -> ${o.output}${spelling}`);
   return { rows: rows.length, changes: nChanges };
 }
 
 export function registerClean(program: Command): void {
   program
     .command('clean')
-    .description('clean the text column of a CSV/TSV/JSONL file; optional spelling correction with a JSONL report of every change')
+    .description(
+      'clean the text column of a CSV/TSV/JSONL file; optional spelling correction with a JSONL report of every change',
+    )
     .requiredOption('--input <file>', 'CSV, TSV, JSONL or Parquet')
     .requiredOption('--output <file>', 'CSV, TSV or JSONL; other columns pass through')
     .option('--text-column <name>', 'column to clean (default: detected)')
-    .option('--steps <list>', 'default, or a list of unicode,controls,whitespace,linebreaks,lowercase,stopwords', 'default')
-    .option('--spell', 'correct misspellings against a lexicon (the file\'s own frequent words, --model vocabulary, --lexicon)')
+    .option(
+      '--steps <list>',
+      'default, or a list of unicode,controls,whitespace,linebreaks,lowercase,stopwords',
+      'default',
+    )
+    .option(
+      '--spell',
+      "correct misspellings against a lexicon (the file's own frequent words, --model vocabulary, --lexicon)",
+    )
     .option('--lexicon <file>', 'with --spell: extra words, one per line, optionally with a count')
-    .option('--model <dir-or-name>', 'with --spell: add the whole words of this model\'s vocabulary')
-    .option('--min-count <n>', 'with --spell: corpus words seen fewer times are not trusted as correct', int('--min-count'), 3)
+    .option('--model <dir-or-name>', "with --spell: add the whole words of this model's vocabulary")
+    .option(
+      '--min-count <n>',
+      'with --spell: corpus words seen fewer times are not trusted as correct',
+      int('--min-count'),
+      3,
+    )
     .option('--changes <file>', 'with --spell: where the JSONL list of changes goes (default OUTPUT.changes.jsonl)')
     .action(async (o: CleanCliOptions) => {
       await runClean(o);

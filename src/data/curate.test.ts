@@ -7,7 +7,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Generator } from '../tensor/random.js';
-import { checkLeakage, curate, curateRows, formatLeakage, nonTextReason, parseInputSpec, type MergedRow } from './curate.js';
+import {
+  checkLeakage,
+  curate,
+  curateRows,
+  formatLeakage,
+  nonTextReason,
+  parseInputSpec,
+  type MergedRow,
+} from './curate.js';
 import { clusters, jaccard, lshParams, normalizeForDedup, shingleSet, similarPairs, sketch } from './minhash.js';
 import { readLabeled } from './dataset.js';
 import { fixturePath } from '../testing-fixtures.js';
@@ -28,7 +36,10 @@ function makeNotes(n: number, gen: Generator): string[] {
 
 /** Whitespace and case changes that leave the normalised text equal. */
 function reformat(t: string, gen: Generator): string {
-  return t.split(' ').map((w) => (gen.uniform() < 0.2 ? w.toUpperCase() : w)).join(gen.uniform() < 0.5 ? '  ' : ' \n ');
+  return t
+    .split(' ')
+    .map((w) => (gen.uniform() < 0.2 ? w.toUpperCase() : w))
+    .join(gen.uniform() < 0.5 ? '  ' : ' \n ');
 }
 
 /** A few words changed (1–3), plus whitespace and case changes. */
@@ -78,7 +89,10 @@ describe('MinHash + LSH', () => {
     const correct = pairs.filter((p) => group.has(p.a) && group.get(p.a) === group.get(p.b)).length;
     const recall = found / planted.length;
     const precision = correct / Math.max(1, pairs.length);
-    console.log(`# ${all.length} notes: ${pairs.length} duplicate links, precision ${precision.toFixed(3)}, recall ${recall.toFixed(3)}, ${secs.toFixed(2)} s`);
+    console.log(
+      `# ${all.length} notes: ${pairs.length} duplicate links, precision ${precision.toFixed(3)}, ` +
+        `recall ${recall.toFixed(3)}, ${secs.toFixed(2)} s`,
+    );
     assert.ok(recall >= 0.95, `recall ${recall}`);
     assert.ok(precision >= 0.95, `precision ${precision}`);
   });
@@ -89,29 +103,63 @@ describe('curate', () => {
 
   it('parses input specs with a column mapping', () => {
     assert.deepEqual(parseInputSpec('a.csv'), { file: 'a.csv' });
-    assert.deepEqual(parseInputSpec('dir/b.jsonl:text=note,label=dx,source=clinicB'), { file: 'dir/b.jsonl', text: 'note', label: 'dx', source: 'clinicB' });
+    assert.deepEqual(parseInputSpec('dir/b.jsonl:text=note,label=dx,source=clinicB'), {
+      file: 'dir/b.jsonl',
+      text: 'note',
+      label: 'dx',
+      source: 'clinicB',
+    });
     assert.throws(() => parseInputSpec('a.csv:txt=note'), /unknown key "txt"/);
   });
 
   it('merges CSV, JSONL and Parquet with their own columns, keeping every row and its source', async () => {
     const d = tmp();
     writeFileSync(path.join(d, 'a.csv'), 'text,label\nfever and cough for two days,flu\n"rash, itchy",eczema\n');
-    writeFileSync(path.join(d, 'b.jsonl'), ['{"note":"chest pain on exertion","dx":"angina"}', '{"note":"denies chest pain","dx":"gerd"}', '{"note":"wheezing at night","dx":"asthma"}'].join('\n') + '\n');
+    writeFileSync(
+      path.join(d, 'b.jsonl'),
+      [
+        '{"note":"chest pain on exertion","dx":"angina"}',
+        '{"note":"denies chest pain","dx":"gerd"}',
+        '{"note":"wheezing at night","dx":"asthma"}',
+      ].join('\n') + '\n',
+    );
     const { parquetWriteBuffer } = await import('hyparquet-writer');
-    const buf = parquetWriteBuffer({ columnData: [
-      { name: 'body', data: ['headache and photophobia', 'burning on urination'], type: 'STRING' },
-      { name: 'diagnosis', data: ['migraine', 'uti'], type: 'STRING' },
-    ] });
+    const buf = parquetWriteBuffer({
+      columnData: [
+        { name: 'body', data: ['headache and photophobia', 'burning on urination'], type: 'STRING' },
+        { name: 'diagnosis', data: ['migraine', 'uti'], type: 'STRING' },
+      ],
+    });
     writeFileSync(path.join(d, 'c.parquet'), new Uint8Array(buf));
-    const r = await curate({ inputs: [
-      { file: path.join(d, 'a.csv') },
-      parseInputSpec(`${path.join(d, 'b.jsonl')}:text=note,label=dx`),
-      parseInputSpec(`${path.join(d, 'c.parquet')}:text=body,source=clinicC`),
-    ] });
+    const r = await curate({
+      inputs: [
+        { file: path.join(d, 'a.csv') },
+        parseInputSpec(`${path.join(d, 'b.jsonl')}:text=note,label=dx`),
+        parseInputSpec(`${path.join(d, 'c.parquet')}:text=body,source=clinicC`),
+      ],
+    });
     assert.equal(r.rows.length, 7);
-    assert.deepEqual(r.rows.map((x) => `${x.source}:${x.row}:${x.label}`), ['a.csv:1:flu', 'a.csv:2:eczema', 'b.jsonl:1:angina', 'b.jsonl:2:gerd', 'b.jsonl:3:asthma', 'clinicC:1:migraine', 'clinicC:2:uti']);
+    assert.deepEqual(
+      r.rows.map((x) => `${x.source}:${x.row}:${x.label}`),
+      [
+        'a.csv:1:flu',
+        'a.csv:2:eczema',
+        'b.jsonl:1:angina',
+        'b.jsonl:2:gerd',
+        'b.jsonl:3:asthma',
+        'clinicC:1:migraine',
+        'clinicC:2:uti',
+      ],
+    );
     assert.equal(r.rows[1]!.text, 'rash, itchy');
-    assert.deepEqual(r.summary.inputs.map((i) => [i.textColumn, i.labelColumn]), [['text', 'label'], ['note', 'dx'], ['body', 'diagnosis']]);
+    assert.deepEqual(
+      r.summary.inputs.map((i) => [i.textColumn, i.labelColumn]),
+      [
+        ['text', 'label'],
+        ['note', 'dx'],
+        ['body', 'diagnosis'],
+      ],
+    );
     rmSync(d, { recursive: true });
   });
 
@@ -126,12 +174,29 @@ describe('curate', () => {
       { text: 'an unrelated note about wheezing', label: 'zzz', source: 's', row: 7 },
     ];
     const r = curateRows(rows, { filters: { minWords: 2, allowLabels: ['a', 'b'] }, requireLabel: true });
-    assert.deepEqual(r.summary.removed, { empty: 1, too_short: 1, too_long: 0, non_text: 1, missing_label: 1, label_not_allowed: 1 });
-    assert.deepEqual(r.rows.map((x) => x.row), [1]);
+    assert.deepEqual(r.summary.removed, {
+      empty: 1,
+      too_short: 1,
+      too_long: 0,
+      non_text: 1,
+      missing_label: 1,
+      label_not_allowed: 1,
+    });
+    assert.deepEqual(
+      r.rows.map((x) => x.row),
+      [1],
+    );
     assert.equal(r.summary.duplicates.exact, 1);
     assert.deepEqual(r.summary.conflicting_labels.examples, [{ rows: ['s:1', 's:6'], labels: ['a', 'b'] }]);
     const f = curateRows(rows, { filters: { minWords: 2 }, dedup: { mode: 'flag' }, requireLabel: true });
-    assert.deepEqual(f.rows.map((x) => [x.row, x.duplicate_of ?? null]), [[1, null], [6, 's:1'], [7, null]]);
+    assert.deepEqual(
+      f.rows.map((x) => [x.row, x.duplicate_of ?? null]),
+      [
+        [1, null],
+        [6, 's:1'],
+        [7, null],
+      ],
+    );
     assert.equal(nonTextReason('12/04 130/80 99.1 88 16 98%'), 'mostly non-letters');
     assert.equal(nonTextReason('BP 130/80, HR 88, afebrile'), null);
   });
@@ -139,7 +204,10 @@ describe('curate', () => {
   it('a corpus with no usable text is an error', async () => {
     const d = tmp();
     writeFileSync(path.join(d, 'a.csv'), 'text,label\n"",x\n"  ",y\n');
-    await assert.rejects(curate({ inputs: [{ file: path.join(d, 'a.csv') }] }), /no usable rows left of 2 \(removed: empty 2\)/);
+    await assert.rejects(
+      curate({ inputs: [{ file: path.join(d, 'a.csv') }] }),
+      /no usable rows left of 2 \(removed: empty 2\)/,
+    );
     rmSync(d, { recursive: true });
   });
 });
@@ -157,7 +225,13 @@ describe('leakage check', () => {
     assert.equal(r.exact, 1);
     assert.equal(r.near, 1);
     assert.equal(r.conflictingLabels, 2 - (test[5]!.label === train[17]!.label ? 1 : 0));
-    assert.deepEqual(r.examples.map((e) => [e.row, e.trainRow]), [[6, 18], [10, 41]]);
+    assert.deepEqual(
+      r.examples.map((e) => [e.row, e.trainRow]),
+      [
+        [6, 18],
+        [10, 41],
+      ],
+    );
     const line = formatLeakage(r);
     assert.match(line, /2 of 100 test rows .*test row 6 ~ train row 18 \(exact\)/);
     assert.ok(!line.includes(train[17]!.text.slice(0, 20)));

@@ -9,7 +9,15 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DataError, pickColumn, readRows, TEXT_COLUMNS, type RowFormat } from './readers.js';
 import { LABEL_COLUMNS } from './dataset.js';
-import { clusters, crossPairs, DEFAULT_MINHASH, similarPairs, sketch, type MinHashOptions, type SimilarPair } from './minhash.js';
+import {
+  clusters,
+  crossPairs,
+  DEFAULT_MINHASH,
+  similarPairs,
+  sketch,
+  type MinHashOptions,
+  type SimilarPair,
+} from './minhash.js';
 
 /** One input file and how to read it: `FILE` or `FILE:text=COL,label=COL,source=NAME,format=jsonl`. */
 export interface InputSpec {
@@ -75,7 +83,12 @@ export async function readSource(spec: InputSpec): Promise<{ rows: MergedRow[]; 
       else labelCol = cols.find((c) => LABEL_COLUMNS.includes(c.toLowerCase())) ?? null;
     }
     const v = r[textCol];
-    rows.push({ text: v === null || v === undefined ? '' : String(v), label: labelCol ? labelString(r[labelCol]) : null, source, row: rows.length + 1 });
+    rows.push({
+      text: v === null || v === undefined ? '' : String(v),
+      label: labelCol ? labelString(r[labelCol]) : null,
+      source,
+      row: rows.length + 1,
+    });
   }
   return { rows, summary: { file: spec.file, source, rows: rows.length, textColumn: textCol, labelColumn: labelCol } };
 }
@@ -171,13 +184,17 @@ function conflicts(rows: MergedRow[], cluster: number[]): ConflictGroup[] {
   const out: ConflictGroup[] = [];
   for (const members of groups.values()) {
     const labels = [...new Set(members.map((i) => rows[i]!.label).filter((l): l is string => l !== null))];
-    if (members.length > 1 && labels.length > 1) out.push({ rows: members.map((i) => ref(rows[i]!)), labels: labels.sort() });
+    if (members.length > 1 && labels.length > 1)
+      out.push({ rows: members.map((i) => ref(rows[i]!)), labels: labels.sort() });
   }
   return out;
 }
 
 /** Filters, de-duplicates and reports; rows stay in input order. */
-export function curateRows(rows: MergedRow[], o: { filters?: FilterOptions; dedup?: DedupOptions; requireLabel: boolean }) {
+export function curateRows(
+  rows: MergedRow[],
+  o: { filters?: FilterOptions; dedup?: DedupOptions; requireLabel: boolean },
+) {
   const t0 = performance.now();
   const removed = { empty: 0, too_short: 0, too_long: 0, non_text: 0, missing_label: 0, label_not_allowed: 0 };
   const removedExamples: CurateSummary['removed_examples'] = {};
@@ -193,7 +210,16 @@ export function curateRows(rows: MergedRow[], o: { filters?: FilterOptions; dedu
     if (ex.length < 5) ex.push(ref(r));
   }
   const d = { ...DEFAULT_MINHASH, mode: 'drop' as const, ...o.dedup };
-  const pairs: SimilarPair[] = d.mode === 'off' ? [] : similarPairs(sketch(kept.map((r) => r.text), d), d);
+  const pairs: SimilarPair[] =
+    d.mode === 'off'
+      ? []
+      : similarPairs(
+          sketch(
+            kept.map((r) => r.text),
+            d,
+          ),
+          d,
+        );
   const cluster = clusters(kept.length, pairs);
   const linkOf = new Map(pairs.map((p) => [p.b, p]));
   const out: CuratedRow[] = [];
@@ -201,17 +227,36 @@ export function curateRows(rows: MergedRow[], o: { filters?: FilterOptions; dedu
     const p = linkOf.get(i);
     if (!p) out.push(r);
     else if (d.mode === 'flag') {
-      out.push({ ...r, duplicate_of: ref(kept[cluster[i]!]!), duplicate_kind: p.kind, similarity: Number(p.similarity.toFixed(3)) });
+      out.push({
+        ...r,
+        duplicate_of: ref(kept[cluster[i]!]!),
+        duplicate_kind: p.kind,
+        similarity: Number(p.similarity.toFixed(3)),
+      });
     }
   });
   const conflictGroups = conflicts(kept, cluster);
   const summary: CurateSummary = {
-    inputs: [], rows_in: rows.length, removed, removed_examples: removedExamples,
+    inputs: [],
+    rows_in: rows.length,
+    removed,
+    removed_examples: removedExamples,
     duplicates: {
-      mode: d.mode, threshold: d.threshold, shingle_size: d.shingleSize, num_perm: d.numPerm,
-      exact: pairs.filter((p) => p.kind === 'exact').length, near: pairs.filter((p) => p.kind === 'near').length,
+      mode: d.mode,
+      threshold: d.threshold,
+      shingle_size: d.shingleSize,
+      num_perm: d.numPerm,
+      exact: pairs.filter((p) => p.kind === 'exact').length,
+      near: pairs.filter((p) => p.kind === 'near').length,
       clusters: new Set(pairs.map((p) => cluster[p.a])).size,
-      examples: pairs.slice(0, 10).map((p) => ({ kept: ref(kept[p.a]!), copy: ref(kept[p.b]!), kind: p.kind, similarity: Number(p.similarity.toFixed(3)) })),
+      examples: pairs
+        .slice(0, 10)
+        .map((p) => ({
+          kept: ref(kept[p.a]!),
+          copy: ref(kept[p.b]!),
+          kind: p.kind,
+          similarity: Number(p.similarity.toFixed(3)),
+        })),
     },
     conflicting_labels: { groups: conflictGroups.length, examples: conflictGroups.slice(0, 10) },
     rows_out: out.length,
@@ -234,7 +279,10 @@ export async function curate(o: CurateOptions): Promise<{ rows: CuratedRow[]; su
   for (const spec of o.inputs) {
     const r = await readSource(spec);
     if (inputs.some((s) => s.source === r.summary.source)) {
-      throw new DataError(`two inputs are both named "${r.summary.source}"; give one a name with FILE:source=NAME`, 'E_USAGE');
+      throw new DataError(
+        `two inputs are both named "${r.summary.source}"; give one a name with FILE:source=NAME`,
+        'E_USAGE',
+      );
     }
     inputs.push(r.summary);
     all.push(...r.rows);
@@ -243,7 +291,10 @@ export async function curate(o: CurateOptions): Promise<{ rows: CuratedRow[]; su
   const res = curateRows(all, { filters: o.filters, dedup: o.dedup, requireLabel });
   res.summary.inputs = inputs;
   if (!res.rows.length) {
-    const why = Object.entries(res.summary.removed).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
+    const why = Object.entries(res.summary.removed)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
     throw new DataError(`no usable rows left of ${all.length}${why ? ` (removed: ${why})` : ''}`, 'E_INPUT_EMPTY');
   }
   return res;
@@ -273,16 +324,42 @@ export interface LeakageReport {
 }
 
 /** Near-duplicates across splits: every row of `split` with a copy in `train`. */
-export function checkLeakage(train: SplitRow[], split: SplitRow[], o: MinHashOptions & { name?: string } = {}): LeakageReport {
+export function checkLeakage(
+  train: SplitRow[],
+  split: SplitRow[],
+  o: MinHashOptions & { name?: string } = {},
+): LeakageReport {
   const d = { ...DEFAULT_MINHASH, ...o };
-  const pairs = crossPairs(sketch(train.map((r) => r.text), d), sketch(split.map((r) => r.text), d), d);
+  const pairs = crossPairs(
+    sketch(
+      train.map((r) => r.text),
+      d,
+    ),
+    sketch(
+      split.map((r) => r.text),
+      d,
+    ),
+    d,
+  );
   const same = (a: SplitRow['label'], b: SplitRow['label']) => JSON.stringify(a) === JSON.stringify(b);
   return {
-    split: o.name ?? 'test', trainRows: train.length, rows: split.length, threshold: d.threshold,
+    split: o.name ?? 'test',
+    trainRows: train.length,
+    rows: split.length,
+    threshold: d.threshold,
     exact: pairs.filter((p) => p.kind === 'exact').length,
     near: pairs.filter((p) => p.kind === 'near').length,
-    conflictingLabels: pairs.filter((p) => train[p.a]!.label !== undefined && !same(train[p.a]!.label, split[p.b]!.label)).length,
-    examples: pairs.slice(0, 10).map((p) => ({ row: split[p.b]!.row, trainRow: train[p.a]!.row, kind: p.kind, similarity: Number(p.similarity.toFixed(3)) })),
+    conflictingLabels: pairs.filter(
+      (p) => train[p.a]!.label !== undefined && !same(train[p.a]!.label, split[p.b]!.label),
+    ).length,
+    examples: pairs
+      .slice(0, 10)
+      .map((p) => ({
+        row: split[p.b]!.row,
+        trainRow: train[p.a]!.row,
+        kind: p.kind,
+        similarity: Number(p.similarity.toFixed(3)),
+      })),
   };
 }
 
@@ -290,7 +367,12 @@ export function checkLeakage(train: SplitRow[], split: SplitRow[], o: MinHashOpt
 export function formatLeakage(r: LeakageReport): string {
   const n = r.exact + r.near;
   if (!n) return `leakage check: no ${r.split} row is a copy or near-copy (Jaccard ≥ ${r.threshold}) of a training row`;
-  const ex = r.examples.slice(0, 5).map((e) => `${r.split} row ${e.row} ~ train row ${e.trainRow} (${e.kind === 'exact' ? 'exact' : e.similarity.toFixed(2)})`);
-  return `leakage check: ${n} of ${r.rows} ${r.split} rows (${(100 * n / Math.max(1, r.rows)).toFixed(1)}%) have a copy in the training data `
-    + `(${r.exact} exact, ${r.near} near, Jaccard ≥ ${r.threshold}${r.conflictingLabels ? `; ${r.conflictingLabels} with a different label` : ''}): ${ex.join(', ')}${n > 5 ? ', …' : ''}`;
+  const sim = (e: LeakageReport['examples'][number]) => (e.kind === 'exact' ? 'exact' : e.similarity.toFixed(2));
+  const ex = r.examples.slice(0, 5).map((e) => `${r.split} row ${e.row} ~ train row ${e.trainRow} (${sim(e)})`);
+  const share = ((100 * n) / Math.max(1, r.rows)).toFixed(1);
+  const conflicts = r.conflictingLabels ? `; ${r.conflictingLabels} with a different label` : '';
+  return (
+    `leakage check: ${n} of ${r.rows} ${r.split} rows (${share}%) have a copy in the training data ` +
+    `(${r.exact} exact, ${r.near} near, Jaccard ≥ ${r.threshold}${conflicts}): ${ex.join(', ')}${n > 5 ? ', …' : ''}`
+  );
 }

@@ -22,7 +22,11 @@ export const DEFAULT_MINHASH: Required<MinHashOptions> = { threshold: 0.7, shing
 
 /** Unicode-normalised, lower-cased words: punctuation, case and whitespace differences vanish. */
 export function normalizeForDedup(text: string): string {
-  return text.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+  return text
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
 }
 
 function fmix32(h: number): number {
@@ -65,7 +69,12 @@ export function jaccard(a: Uint32Array, b: Uint32Array): number {
   let j = 0;
   let inter = 0;
   while (i < a.length && j < b.length) {
-    if (a[i] === b[j]) { inter++; i++; j++; } else if (a[i]! < b[j]!) i++; else j++;
+    if (a[i] === b[j]) {
+      inter++;
+      i++;
+      j++;
+    } else if (a[i]! < b[j]!) i++;
+    else j++;
   }
   return inter / (a.length + b.length - inter);
 }
@@ -73,7 +82,10 @@ export function jaccard(a: Uint32Array, b: Uint32Array): number {
 /** MinHash signatures: one seeded mixing function per permutation, the minimum over a text's shingles. */
 export class MinHasher {
   private readonly salts: Uint32Array;
-  constructor(readonly numPerm: number, seed = 1) {
+  constructor(
+    readonly numPerm: number,
+    seed = 1,
+  ) {
     this.salts = new Uint32Array(numPerm);
     let s = seed >>> 0;
     for (let i = 0; i < numPerm; i++) this.salts[i] = s = fmix32(s + 0x9e3779b9);
@@ -109,7 +121,10 @@ export function lshParams(threshold: number, numPerm: number, minRecall = 0.95):
 /** An LSH index over MinHash signatures: ids whose signatures agree on all rows of some band collide. */
 export class LshIndex {
   private readonly tables: Map<number, number[]>[];
-  constructor(readonly bands: number, readonly rows: number) {
+  constructor(
+    readonly bands: number,
+    readonly rows: number,
+  ) {
     this.tables = Array.from({ length: bands }, () => new Map());
   }
   private key(sig: Uint32Array, band: number): number {
@@ -160,11 +175,17 @@ export interface SimilarPair {
 }
 
 /** The most similar verified candidate at or above the threshold (ties: the earliest). */
-function bestMatch(set: Uint32Array, candidates: number[], sets: Uint32Array[], threshold: number): { index: number; similarity: number } | null {
+function bestMatch(
+  set: Uint32Array,
+  candidates: number[],
+  sets: Uint32Array[],
+  threshold: number,
+): { index: number; similarity: number } | null {
   let best: { index: number; similarity: number } | null = null;
   for (const j of candidates) {
     const sim = jaccard(set, sets[j]!);
-    if (sim >= threshold && (!best || sim > best.similarity || (sim === best.similarity && j < best.index))) best = { index: j, similarity: sim };
+    if (sim >= threshold && (!best || sim > best.similarity || (sim === best.similarity && j < best.index)))
+      best = { index: j, similarity: sim };
   }
   return best;
 }
@@ -198,7 +219,9 @@ export function similarPairs(s: Sketches, o: MinHashOptions = {}): SimilarPair[]
 export function crossPairs(base: Sketches, query: Sketches, o: MinHashOptions = {}): SimilarPair[] {
   const opt = { ...DEFAULT_MINHASH, ...o };
   const exact = new Map<string, number>();
-  base.normalized.forEach((t, i) => { if (!exact.has(t)) exact.set(t, i); });
+  base.normalized.forEach((t, i) => {
+    if (!exact.has(t)) exact.set(t, i);
+  });
   const { bands, rows } = lshParams(opt.threshold, opt.numPerm);
   const index = new LshIndex(bands, rows);
   base.signatures.forEach((sig, i) => index.add(i, sig));

@@ -16,7 +16,8 @@ const cell = (v: unknown): string => (v === null || v === undefined ? '' : Array
 
 export function openRowWriter(file: string, columns: string[]): RowWriter {
   const fmt = formatOf(file);
-  if (fmt === 'parquet') throw new DataError(`${file}: medtune writes CSV, TSV or JSONL here, not Parquet`, 'E_INPUT_FORMAT');
+  if (fmt === 'parquet')
+    throw new DataError(`${file}: medtune writes CSV, TSV or JSONL here, not Parquet`, 'E_INPUT_FORMAT');
   const out = atomicWriteStream(file);
   const delimiter = fmt === 'tsv' ? '\t' : ',';
   // TSV has no quoting in our reader: tabs and line breaks inside a field become spaces
@@ -33,7 +34,8 @@ export function openRowWriter(file: string, columns: string[]): RowWriter {
       return out.write(stringify([columns.map((c) => cell(row[c]))], { delimiter }));
     },
     commit: async () => {
-      if (!started && fmt !== 'jsonl') await out.write(fmt === 'tsv' ? columns.join('\t') + '\n' : stringify([columns], { delimiter }));
+      if (!started && fmt !== 'jsonl')
+        await out.write(fmt === 'tsv' ? columns.join('\t') + '\n' : stringify([columns], { delimiter }));
       await out.commit();
     },
     abort: () => out.abort(),

@@ -9,11 +9,16 @@ import type { FillMask } from '../text/augment.js';
 import type { MaskedLM } from './mlm.js';
 import { MedtuneError } from '../common/errors.js';
 
-export function createFillMask(model: MaskedLM, tok: Tokenizer, o: { topK?: number; maxLength?: number; batchSize?: number } = {}): FillMask {
+export function createFillMask(
+  model: MaskedLM,
+  tok: Tokenizer,
+  o: { topK?: number; maxLength?: number; batchSize?: number } = {},
+): FillMask {
   const maskId = tok.tokenToId('[MASK]') ?? tok.tokenToId('<mask>');
   const cls = tok.tokenToId('[CLS]') ?? tok.tokenToId('<s>');
   const sep = tok.tokenToId('[SEP]') ?? tok.tokenToId('</s>');
-  if (maskId === undefined || cls === undefined || sep === undefined) throw new MedtuneError('the tokenizer has no mask token ([MASK] or <mask>)', 'E_TOKENIZER');
+  if (maskId === undefined || cls === undefined || sep === undefined)
+    throw new MedtuneError('the tokenizer has no mask token ([MASK] or <mask>)', 'E_TOKENIZER');
   const topK = o.topK ?? 20;
   const maxLength = o.maxLength ?? 128;
   const B = o.batchSize ?? 32;
@@ -26,7 +31,8 @@ export function createFillMask(model: MaskedLM, tok: Tokenizer, o: { topK?: numb
     }
     return words.get(id)!;
   };
-  const encode = (s: string) => (s.trim() ? tok.encode([s], null, { addSpecialTokens: false, padding: false, truncation: false }).input_ids[0]! : []);
+  const encode = (s: string) =>
+    s.trim() ? tok.encode([s], null, { addSpecialTokens: false, padding: false, truncation: false }).input_ids[0]! : [];
   return (items) => {
     const out: string[][] = [];
     model.eval();
@@ -44,9 +50,19 @@ export function createFillMask(model: MaskedLM, tok: Tokenizer, o: { topK?: numb
       const ids = seqs.flatMap((x) => [...x.ids, ...new Array<number>(T - x.ids.length).fill(tok.padId)]);
       const mask = seqs.flatMap((x) => x.ids.map(() => 1).concat(new Array<number>(T - x.ids.length).fill(0)));
       const positions = seqs.map((x, b) => b * T + x.pos);
-      const logits = scope(() => noGrad(() => model.maskedLogits({
-        input_ids: tensor(ids, [seqs.length, T], 'int32'), attention_mask: tensor(mask, [seqs.length, T], 'int32'),
-      }, tensor(positions, [positions.length], 'int32')).toArray()));
+      const logits = scope(() =>
+        noGrad(() =>
+          model
+            .maskedLogits(
+              {
+                input_ids: tensor(ids, [seqs.length, T], 'int32'),
+                attention_mask: tensor(mask, [seqs.length, T], 'int32'),
+              },
+              tensor(positions, [positions.length], 'int32'),
+            )
+            .toArray(),
+        ),
+      );
       for (let b = 0; b < seqs.length; b++) {
         const row = logits.slice(b * V, (b + 1) * V);
         const order = Array.from(row.keys()).sort((x, y) => row[y]! - row[x]!);

@@ -18,34 +18,67 @@ const fixture = path.resolve(here, '..', '..', 'src', 'models', 'testdata', 'mlm
 const quiet = () => {};
 
 const tinyConfig = (model_type: 'bert' | 'roberta'): ModelConfig => ({
-  model_type, vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32,
-  hidden_act: 'gelu', hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, max_position_embeddings: 40,
-  type_vocab_size: 1, layer_norm_eps: 1e-12, initializer_range: 0.5, pad_token_id: model_type === 'roberta' ? 1 : 0,
+  model_type,
+  vocab_size: 50,
+  hidden_size: 16,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  intermediate_size: 32,
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0,
+  attention_probs_dropout_prob: 0,
+  max_position_embeddings: 40,
+  type_vocab_size: 1,
+  layer_norm_eps: 1e-12,
+  initializer_range: 0.5,
+  pad_token_id: model_type === 'roberta' ? 1 : 0,
 });
 
 describe('masked-LM parity with PyTorch', () => {
   const bio = fixturePath('models', 'mini-biobert');
-  it('mini-biobert: loss on fixed masked inputs equals PyTorch within 1e-4 (full and masked-position paths)', { skip: !bio && 'needs ../shared' }, async () => {
-    const fx = JSON.parse(readFileSync(fixture, 'utf8')) as { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][]; labels: number[][]; expected_loss: number };
-    const { model, report, newHead } = await loadMaskedLM(bio!, { log: quiet });
-    assert.equal(newHead, false);
-    assert.deepEqual(report.missing, []);
-    assert.deepEqual(report.unexpected, []);
-    const B = fx.input_ids.length;
-    const T = fx.input_ids[0]!.length;
-    const inputs = () => ({
-      input_ids: tensor(fx.input_ids.flat(), [B, T], 'int32'), attention_mask: tensor(fx.attention_mask.flat(), [B, T], 'int32'),
-      token_type_ids: tensor(fx.token_type_ids.flat(), [B, T], 'int32'),
-    });
-    const full = scope(() => model.forward({ ...inputs(), labels: tensor(fx.labels.flat(), [B * T], 'int32') }).loss!.item());
-    assert.ok(Math.abs(full - fx.expected_loss) < 1e-4, `medtune ${full} vs PyTorch ${fx.expected_loss}`);
-    const flat = fx.labels.flat();
-    const pos = flat.map((l, i) => (l >= 0 ? i : -1)).filter((i) => i >= 0);
-    const { crossEntropy } = await import('../tensor/ops/index.js');
-    const fast = scope(() => crossEntropy(model.maskedLogits(inputs(), tensor(pos, [pos.length], 'int32')), tensor(pos.map((i) => flat[i]!), [pos.length], 'int32')).item());
-    assert.ok(Math.abs(fast - fx.expected_loss) < 1e-4, `masked-position path ${fast}`);
-    model.dispose();
-  });
+  it(
+    'mini-biobert: loss on fixed masked inputs equals PyTorch within 1e-4 (full and masked-position paths)',
+    { skip: !bio && 'needs ../shared' },
+    async () => {
+      const fx = JSON.parse(readFileSync(fixture, 'utf8')) as {
+        input_ids: number[][];
+        attention_mask: number[][];
+        token_type_ids: number[][];
+        labels: number[][];
+        expected_loss: number;
+      };
+      const { model, report, newHead } = await loadMaskedLM(bio!, { log: quiet });
+      assert.equal(newHead, false);
+      assert.deepEqual(report.missing, []);
+      assert.deepEqual(report.unexpected, []);
+      const B = fx.input_ids.length;
+      const T = fx.input_ids[0]!.length;
+      const inputs = () => ({
+        input_ids: tensor(fx.input_ids.flat(), [B, T], 'int32'),
+        attention_mask: tensor(fx.attention_mask.flat(), [B, T], 'int32'),
+        token_type_ids: tensor(fx.token_type_ids.flat(), [B, T], 'int32'),
+      });
+      const full = scope(() =>
+        model.forward({ ...inputs(), labels: tensor(fx.labels.flat(), [B * T], 'int32') }).loss!.item(),
+      );
+      assert.ok(Math.abs(full - fx.expected_loss) < 1e-4, `medtune ${full} vs PyTorch ${fx.expected_loss}`);
+      const flat = fx.labels.flat();
+      const pos = flat.map((l, i) => (l >= 0 ? i : -1)).filter((i) => i >= 0);
+      const { crossEntropy } = await import('../tensor/ops/index.js');
+      const fast = scope(() =>
+        crossEntropy(
+          model.maskedLogits(inputs(), tensor(pos, [pos.length], 'int32')),
+          tensor(
+            pos.map((i) => flat[i]!),
+            [pos.length],
+            'int32',
+          ),
+        ).item(),
+      );
+      assert.ok(Math.abs(fast - fx.expected_loss) < 1e-4, `masked-position path ${fast}`);
+      model.dispose();
+    },
+  );
 });
 
 describe('masked-LM folders', () => {
@@ -58,8 +91,16 @@ describe('masked-LM folders', () => {
     for (const [, p] of m.namedParameters()) for (let i = 0; i < p.size; i++) p.f32[i] = Math.sin(i * 0.37 + p.size);
     saveMaskedLM(path.join(d, 'm'), m, cfg);
     const keys = [...readSafetensors(path.join(d, 'm', 'model.safetensors')).keys()];
-    assert.deepEqual(keys.filter((k) => k.startsWith('lm_head.')).sort(), ['lm_head.bias', 'lm_head.dense.bias', 'lm_head.dense.weight', 'lm_head.layer_norm.bias', 'lm_head.layer_norm.weight']);
-    assert.deepEqual(JSON.parse(readFileSync(path.join(d, 'm', 'config.json'), 'utf8')).architectures, ['RobertaForMaskedLM']);
+    assert.deepEqual(keys.filter((k) => k.startsWith('lm_head.')).sort(), [
+      'lm_head.bias',
+      'lm_head.dense.bias',
+      'lm_head.dense.weight',
+      'lm_head.layer_norm.bias',
+      'lm_head.layer_norm.weight',
+    ]);
+    assert.deepEqual(JSON.parse(readFileSync(path.join(d, 'm', 'config.json'), 'utf8')).architectures, [
+      'RobertaForMaskedLM',
+    ]);
     const back = await loadMaskedLM(path.join(d, 'm'), { log: quiet });
     const a = new Map(m.namedParameters());
     for (const [k, p] of back.model.namedParameters()) assert.deepEqual(p.f32, a.get(k)!.f32, k);
@@ -71,7 +112,15 @@ describe('masked-LM folders', () => {
     const d = tmp();
     const cfg = tinyConfig('bert');
     const m = maskedLmFromConfig(cfg, 9);
-    const tensors = m.namedParameters().map(([k, t]) => [k === 'cls.predictions.bias' ? 'cls.predictions.decoder.bias' : k, { shape: t.shape, data: t.f32 }] as [string, { shape: readonly number[]; data: Float32Array }]);
+    const tensors = m
+      .namedParameters()
+      .map(
+        ([k, t]) =>
+          [k === 'cls.predictions.bias' ? 'cls.predictions.decoder.bias' : k, { shape: t.shape, data: t.f32 }] as [
+            string,
+            { shape: readonly number[]; data: Float32Array },
+          ],
+      );
     const emb = m.namedParameters().find(([k]) => k === 'bert.embeddings.word_embeddings.weight')![1];
     tensors.push(['cls.predictions.decoder.weight', { shape: emb.shape, data: emb.f32 }]);
     writeFileSync(path.join(d, 'config.json'), JSON.stringify(cfg));
@@ -86,7 +135,7 @@ describe('masked-LM folders', () => {
     rmSync(d, { recursive: true });
   });
 
-  it('a classifier folder has no MLM head: a clear error that offers --init-mlm-head; with it a new head starts', async () => {
+  it('a folder without MLM head: a clear error offering --init-mlm-head; with it a new head starts', async () => {
     const tiny = fixturePath('fixtures', 'hf', 'tiny-bert');
     const d = tmp();
     let dir = tiny;
@@ -96,13 +145,20 @@ describe('masked-LM folders', () => {
       const { classifierFromConfig } = await import('./auto.js');
       saveClassifier(dir, classifierFromConfig({ ...cfg, num_labels: 2 }), { ...cfg, num_labels: 2 });
     }
-    await assert.rejects(loadMaskedLM(dir, { log: quiet }), (e: Error & { code?: string }) => e.code === 'E_MODEL_NO_MLM_HEAD' && /has no masked-LM head \(cls\.predictions\.\*\).*--init-mlm-head/.test(e.message));
+    await assert.rejects(
+      loadMaskedLM(dir, { log: quiet }),
+      (e: Error & { code?: string }) =>
+        e.code === 'E_MODEL_NO_MLM_HEAD' &&
+        /has no masked-LM head \(cls\.predictions\.\*\).*--init-mlm-head/.test(e.message),
+    );
     const r = await loadMaskedLM(dir, { initHead: true, log: quiet });
     assert.equal(r.newHead, true);
     assert.ok(r.report.missing.every((k) => k.startsWith('cls.predictions.')));
     // a saved masked-LM loads as a classifier (new pooler and head; cls.* unused), as after `medtune pretrain`
     saveMaskedLM(path.join(d, 'mlm'), r.model, r.config, { tokenizerFrom: tiny ?? undefined });
-    if (tiny) for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tiny, f), path.join(d, 'mlm', f));
+    if (tiny)
+      for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json'])
+        copyFileSync(path.join(tiny, f), path.join(d, 'mlm', f));
     const c = await loadClassifier(path.join(d, 'mlm'), { labels: ['a', 'b'], log: quiet });
     assert.ok(c.report.unexpected.every((k) => k.startsWith('cls.predictions.')) && c.report.unexpected.length > 0);
     rmSync(d, { recursive: true });

@@ -36,11 +36,18 @@ export function maskedLmFromConfig(config: ModelConfig, seed = 42): MaskedLM {
   const c = bertConfig(config as Partial<BertConfig>);
   if (config.model_type === 'bert') return new BertForMaskedLM(c, seed);
   if (config.model_type === 'roberta') return new RobertaForMaskedLM(c, seed);
-  throw new MedtuneError(`masked-LM training supports model_type bert and roberta, not "${config.model_type}"`, 'E_MODEL_UNSUPPORTED');
+  throw new MedtuneError(
+    `masked-LM training supports model_type bert and roberta, not "${config.model_type}"`,
+    'E_MODEL_UNSUPPORTED',
+  );
 }
 
 /** Checkpoint keys → model keys: base-model keys get the prefix, HF's old names, tied decoder tensors. */
-function resolveKeys(tensors: Map<string, SafetensorsEntry>, model: MaskedLM, spec: (typeof HEAD)[string]): Map<string, SafetensorsEntry> {
+function resolveKeys(
+  tensors: Map<string, SafetensorsEntry>,
+  model: MaskedLM,
+  spec: (typeof HEAD)[string],
+): Map<string, SafetensorsEntry> {
   const params = new Set(model.namedParameters().map(([k]) => k));
   const canon = (k: string) => k.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
   const hasPrefix = [...tensors.keys()].some((k) => k.startsWith(`${spec.prefix}.`));
@@ -56,8 +63,20 @@ function resolveKeys(tensors: Map<string, SafetensorsEntry>, model: MaskedLM, sp
 }
 
 /** Copies tensors into the model by name with shape checks; the tied decoder weight must equal the embeddings. */
-function copyWeights(model: MaskedLM, tensors: Map<string, SafetensorsEntry>, source: string, spec: (typeof HEAD)[string]): LoadReport {
-  const report: LoadReport = { source, architecture: model.constructor.name, loaded: 0, missing: [], unexpected: [], resized: [] };
+function copyWeights(
+  model: MaskedLM,
+  tensors: Map<string, SafetensorsEntry>,
+  source: string,
+  spec: (typeof HEAD)[string],
+): LoadReport {
+  const report: LoadReport = {
+    source,
+    architecture: model.constructor.name,
+    loaded: 0,
+    missing: [],
+    unexpected: [],
+    resized: [],
+  };
   const params = new Map(model.namedParameters());
   for (const [name, p] of params) {
     const t = tensors.get(name);
@@ -66,7 +85,9 @@ function copyWeights(model: MaskedLM, tensors: Map<string, SafetensorsEntry>, so
       continue;
     }
     if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-      throw new CheckpointError(`${source}: ${name} has shape ${JSON.stringify(t.shape)} but the config asks for ${JSON.stringify(p.shape)}`);
+      throw new CheckpointError(
+        `${source}: ${name} has shape ${JSON.stringify(t.shape)} but the config asks for ${JSON.stringify(p.shape)}`,
+      );
     }
     p.f32.set(t.data instanceof Int32Array ? Float32Array.from(t.data) : t.data);
     report.loaded++;
@@ -75,7 +96,9 @@ function copyWeights(model: MaskedLM, tensors: Map<string, SafetensorsEntry>, so
   const emb = params.get(`${spec.prefix}.embeddings.word_embeddings.weight`)!;
   const dec = tensors.get(decoder);
   if (dec && dec.data.some((v, i) => v !== emb.f32[i])) {
-    throw new CheckpointError(`${source}: ${decoder} differs from the word embeddings; medtune supports tied decoders only`);
+    throw new CheckpointError(
+      `${source}: ${decoder} differs from the word embeddings; medtune supports tied decoders only`,
+    );
   }
   for (const k of tensors.keys()) {
     if (!params.has(k) && k !== decoder && !/(^|\.)position_ids$/.test(k)) report.unexpected.push(k);
@@ -98,25 +121,46 @@ export async function loadMaskedLM(nameOrDir: string, o: LoadMaskedLMOptions = {
   const dir = await resolveModel(nameOrDir, { offline: o.offline });
   const config = readJson<ModelConfig>(path.join(dir, 'config.json'));
   const spec = HEAD[config.model_type];
-  if (!spec) throw new MedtuneError(`${dir}: masked-LM training supports model_type bert and roberta, not "${config.model_type}"`, 'E_MODEL_UNSUPPORTED');
+  if (!spec)
+    throw new MedtuneError(
+      `${dir}: masked-LM training supports model_type bert and roberta, not "${config.model_type}"`,
+      'E_MODEL_UNSUPPORTED',
+    );
   const model = maskedLmFromConfig(config, o.seed ?? 42);
   const { tensors, files } = readWeights(dir);
   const source = files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`;
   const resolved = resolveKeys(tensors, model, spec);
-  const hasHead = [...resolved.keys()].some((k) => k.startsWith(`${spec.head}.`) && k !== `${spec.head}.decoder.weight`);
+  const hasHead = [...resolved.keys()].some(
+    (k) => k.startsWith(`${spec.head}.`) && k !== `${spec.head}.decoder.weight`,
+  );
   if (!hasHead && !o.initHead) {
-    const hint = o.noHeadHint ?? 'pass --init-mlm-head to start a new head (randomly initialised, then trained by pretraining)';
-    throw new MedtuneError(`${dir} has no masked-LM head (${spec.head}.*): it was saved as a classifier or a base model; ${hint}`, 'E_MODEL_NO_MLM_HEAD');
+    const hint =
+      o.noHeadHint ?? 'pass --init-mlm-head to start a new head (randomly initialised, then trained by pretraining)';
+    throw new MedtuneError(
+      `${dir} has no masked-LM head (${spec.head}.*): it was saved as a classifier or a base model; ${hint}`,
+      'E_MODEL_NO_MLM_HEAD',
+    );
   }
   const report = copyWeights(model, resolved, source, spec);
   const missingBody = report.missing.filter((k) => !k.startsWith(`${spec.head}.`));
-  if (missingBody.length) throw new CheckpointError(`${source} lacks ${missingBody.length} encoder tensors (${missingBody[0]}, ...); is config.json from the same model?`);
+  if (missingBody.length)
+    throw new CheckpointError(
+      `${source} lacks ${missingBody.length} encoder tensors (${missingBody[0]}, ...); ` +
+        'is config.json from the same model?',
+    );
   (o.log ?? ((l: string) => process.stderr.write(l + '\n')))(formatLoadReport(report));
   model.eval();
   return { model, config, dir, report, newHead: !hasHead };
 }
 
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json', 'vocab.json', 'merges.txt'];
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'vocab.txt',
+  'special_tokens_map.json',
+  'vocab.json',
+  'merges.txt',
+];
 
 /** The tensors saved for a masked-LM (tied decoder left out, as transformers saves it). */
 export function maskedLmTensors(model: MaskedLM): [string, { shape: readonly number[]; data: Float32Array }][] {
@@ -132,7 +176,8 @@ function writeMaskedLMFiles(dir: string, model: MaskedLM, config: ModelConfig, o
   writeFileAtomic(path.join(dir, 'model.safetensors'), serializeSafetensors(maskedLmTensors(model)));
   const from = o.tokenizerFrom;
   if (from && path.resolve(from) !== path.resolve(dir)) {
-    for (const f of TOKENIZER_FILES) if (existsSync(path.join(from, f))) copyFileSync(path.join(from, f), path.join(dir, f));
+    for (const f of TOKENIZER_FILES)
+      if (existsSync(path.join(from, f))) copyFileSync(path.join(from, f), path.join(dir, f));
   }
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
 }

@@ -3,7 +3,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Generator } from '../tensor/random.js';
-import { AUGMENT_OPS, augmentText, checkAugmentCount, markProtected, tokenize, type AugmentOp, type FillMask } from './augment.js';
+import {
+  AUGMENT_OPS,
+  augmentText,
+  checkAugmentCount,
+  markProtected,
+  tokenize,
+  type AugmentOp,
+  type FillMask,
+} from './augment.js';
 
 const NEGATED = [
   'Patient denies chest pain, shortness of breath or palpitations but reports a mild cough for the past week.',
@@ -28,21 +36,28 @@ const DOSES = [
   'Albuterol 2 puffs q4h prn and prednisone 40 mg daily x 5 days were prescribed by [NAME] on [DATE].',
 ];
 
-/** An independent negation reader: each cue with the words after it to the clause end (punctuation or a NegEx terminator). */
+/** An independent negation reader: each cue with the words after it to the clause end (punctuation, terminator). */
 function negations(text: string): string[] {
-  const re = /\b(denies|no|not|without|never|cannot|refused|negative for|no evidence of)\b[^.;:!?]*?(?=[.;:!?]|\b(?:but|although|though|which|however|except)\b|$)/gi;
+  const cue = String.raw`\b(denies|no|not|without|never|cannot|refused|negative for|no evidence of)\b`;
+  const end = String.raw`(?=[.;:!?]|\b(?:but|although|though|which|however|except)\b|$)`;
+  const re = new RegExp(`${cue}[^.;:!?]*?${end}`, 'gi');
   return [...text.matchAll(re)].map((m) => m[0].trim());
 }
 /** Post-negation: the clause before "was ruled out". */
 const ruledOut = (t: string) => [...t.matchAll(/[^.;:!?]*\bwas ruled out\b/gi)].map((m) => m[0].trim());
-const quantities = (t: string) => [...t.matchAll(/\d+(?:[.,/]\d+)*\s*(?:%|°C|mg|kg|bpm|mmHg|puffs|hours|days|months|doses)?/g)].map((m) => m[0]);
+const quantities = (t: string) =>
+  [...t.matchAll(/\d+(?:[.,/]\d+)*\s*(?:%|°C|mg|kg|bpm|mmHg|puffs|hours|days|months|doses)?/g)].map((m) => m[0]);
 
 /** A masked-LM stand-in that proposes dangerous words first: negations, numbers, clinical terms. */
-const adversarialFill: FillMask = (items) => items.map(() => ['no', 'not', 'fever', '12', 'denies', 'pain', 'absent', 'gentle', 'quiet', 'recent']);
+const adversarialFill: FillMask = (items) =>
+  items.map(() => ['no', 'not', 'fever', '12', 'denies', 'pain', 'absent', 'gentle', 'quiet', 'recent']);
 
 describe('augmentation protects clinical meaning', () => {
   it('marks negation scopes, numbers with units, doses, drugs, PHI tags and label words as protected', () => {
-    const p = markProtected(tokenize('Denies fever but has a cough. Took metformin 500 mg bid per [NAME]; COPD noted, mild asthma.'), { label: 'Bronchial Asthma' });
+    const p = markProtected(
+      tokenize('Denies fever but has a cough. Took metformin 500 mg bid per [NAME]; COPD noted, mild asthma.'),
+      { label: 'Bronchial Asthma' },
+    );
     const prot = p.filter((x) => x.kind === 'word' && x.protected).map((x) => x.text);
     assert.deepEqual(prot, ['Denies', 'fever', 'but', 'metformin', '500', 'mg', 'bid', '[NAME]', 'COPD', 'asthma']);
   });
@@ -62,7 +77,8 @@ describe('augmentation protects clinical meaning', () => {
         assert.deepEqual(ruledOut(a.text), ruledOut(text), op);
       }
     }
-    for (const op of AUGMENT_OPS) assert.ok((changed.get(op) ?? 0) > 100, `${op} produced ${changed.get(op) ?? 0} augmentations`);
+    for (const op of AUGMENT_OPS)
+      assert.ok((changed.get(op) ?? 0) > 100, `${op} produced ${changed.get(op) ?? 0} augmentations`);
   });
 
   it('numbers, units, doses, drug names and PHI tags survive unchanged and in order', () => {
@@ -71,7 +87,21 @@ describe('augmentation protects clinical meaning', () => {
       const text = DOSES[i % DOSES.length]!;
       for (const a of augmentText(text, 2, gen, { alpha: 0.3, fillMask: adversarialFill, ops: [...AUGMENT_OPS] })) {
         assert.deepEqual(quantities(a.text), quantities(text), a.ops.join(' '));
-        for (const w of ['metformin', 'lisinopril', 'ibuprofen', 'Albuterol', 'prednisone', '[NAME]', '[DATE]', 'q4h', 'prn', 'HbA1c', 'daily', 'twice', 'once']) {
+        for (const w of [
+          'metformin',
+          'lisinopril',
+          'ibuprofen',
+          'Albuterol',
+          'prednisone',
+          '[NAME]',
+          '[DATE]',
+          'q4h',
+          'prn',
+          'HbA1c',
+          'daily',
+          'twice',
+          'once',
+        ]) {
           assert.equal(a.text.split(w).length, text.split(w).length, `${w} in ${a.ops.join(' ')}`);
         }
       }
@@ -80,7 +110,8 @@ describe('augmentation protects clinical meaning', () => {
 
   it("the label's own words are never changed; EDA operations never introduce a negation", () => {
     const gen = new Generator(9);
-    const text = 'I have had a persistent cough with thick yellow phlegm and my chest feels tight when I breathe in the cold air.';
+    const text =
+      'I have had a persistent cough with thick yellow phlegm and my chest feels tight when I breathe in the cold air.';
     for (let i = 0; i < 200; i++) {
       for (const a of augmentText(text, 1, gen, { label: 'Bronchial Asthma', alpha: 0.3 })) {
         assert.equal(negations(a.text).length, 0, a.text);

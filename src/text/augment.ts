@@ -13,7 +13,18 @@
  */
 import { Generator } from '../tensor/random.js';
 import { MedtuneError } from '../common/errors.js';
-import { ABBREVIATIONS, DOSE_WORDS, isDrugName, NEGATION_POST, NEGATION_PRE, NUMBER_WORDS, PHI_TAG, SCOPE_TERMINATORS, STOP_WORDS, UNITS } from './lexicons.js';
+import {
+  ABBREVIATIONS,
+  DOSE_WORDS,
+  isDrugName,
+  NEGATION_POST,
+  NEGATION_PRE,
+  NUMBER_WORDS,
+  PHI_TAG,
+  SCOPE_TERMINATORS,
+  STOP_WORDS,
+  UNITS,
+} from './lexicons.js';
 import { isClinicalTerm, synonyms } from './wordnet.js';
 
 export const AUGMENT_OPS = ['synonym', 'insert', 'swap', 'delete', 'contextual'] as const;
@@ -110,9 +121,14 @@ export function markProtected(pieces: Piece[], o: Pick<AugmentOptions, 'protect'
   const { idx, breakBefore } = wordView(pieces);
   const words = idx.map((i) => pieces[i]!.text.toLowerCase());
   const user = new Set((o.protect ?? []).map((w) => w.toLowerCase()));
-  const labelStems = (o.label ?? '').toLowerCase().split(/[^\p{L}]+/u).filter((w) => w.length >= 3)
+  const labelStems = (o.label ?? '')
+    .toLowerCase()
+    .split(/[^\p{L}]+/u)
+    .filter((w) => w.length >= 3)
     .map((w) => w.slice(0, Math.max(4, w.length - 3))); // psoriasis → psoria: psoriatic too
-  const mark = (k: number) => { if (k >= 0 && k < idx.length) pieces[idx[k]!]!.protected = true; };
+  const mark = (k: number) => {
+    if (k >= 0 && k < idx.length) pieces[idx[k]!]!.protected = true;
+  };
   const isNumber = (w: string) => /\p{N}/u.test(w) || NUMBER_WORDS.includes(w);
   words.forEach((w, k) => {
     const raw = pieces[idx[k]!]!.text;
@@ -120,7 +136,8 @@ export function markProtected(pieces: Piece[], o: Pick<AugmentOptions, 'protect'
       mark(k);
       if (units.has(words[k + 1] ?? '') || always.has(words[k + 1] ?? '')) mark(k + 1);
     }
-    if (always.has(w) || user.has(w) || isDrugName(w) || (/\p{Lu}.*\p{Lu}/u.test(raw) && raw === raw.toUpperCase())) mark(k);
+    if (always.has(w) || user.has(w) || isDrugName(w) || (/\p{Lu}.*\p{Lu}/u.test(raw) && raw === raw.toUpperCase()))
+      mark(k);
     if (labelStems.some((s) => w.startsWith(s))) mark(k);
   });
   protectNegations(words, breakBefore, mark);
@@ -131,7 +148,11 @@ const capitalise = (model: string, w: string) => (/^\p{Lu}/u.test(model) ? w[0]!
 
 /** A usable replacement: letters only (one or two words), no negation, not the word itself. */
 function usable(cand: string, word: string): boolean {
-  return /^\p{L}+(?: \p{L}+)?$/u.test(cand) && cand.toLowerCase() !== word.toLowerCase() && !cand.split(' ').some((w) => negationWords.has(w));
+  return (
+    /^\p{L}+(?: \p{L}+)?$/u.test(cand) &&
+    cand.toLowerCase() !== word.toLowerCase() &&
+    !cand.split(' ').some((w) => negationWords.has(w))
+  );
 }
 
 /** Word indices an operation may change: unprotected, and (for replacement) not stop words or clinical terms. */
@@ -189,7 +210,12 @@ const insertOp: OpFn = (pieces, n, gen) => {
     const syns = synonyms(pieces[src]!.text).filter((s) => usable(s, pieces[src]!.text));
     if (!syns.length) continue;
     const at = pick(points, gen);
-    pieces.splice(at + 1, 0, { text: ' ', kind: 'space', protected: false }, { text: pick(syns, gen), kind: 'word', protected: false });
+    pieces.splice(
+      at + 1,
+      0,
+      { text: ' ', kind: 'space', protected: false },
+      { text: pick(syns, gen), kind: 'word', protected: false },
+    );
     changed++;
   }
   return changed;
@@ -227,14 +253,21 @@ const deleteOp: OpFn = (pieces, n, gen, o) => {
 };
 
 const contextualOp: OpFn = (pieces, n, gen, o) => {
-  if (!o.fillMask) throw new MedtuneError('contextual substitution needs a model with a masked-LM head (--model DIR)', 'E_USAGE');
+  if (!o.fillMask)
+    throw new MedtuneError('contextual substitution needs a model with a masked-LM head (--model DIR)', 'E_USAGE');
   const targets = sample(candidates(pieces, wordView(pieces).idx, true), n, gen);
   if (!targets.length) return 0;
-  const join = (a: number, b: number) => pieces.slice(a, b).map((p) => p.text).join('');
+  const join = (a: number, b: number) =>
+    pieces
+      .slice(a, b)
+      .map((p) => p.text)
+      .join('');
   const preds = o.fillMask(targets.map((i) => ({ left: join(0, i), right: join(i + 1, pieces.length) })));
   let changed = 0;
   targets.forEach((i, t) => {
-    const good = (preds[t] ?? []).filter((c) => usable(c, pieces[i]!.text) && !stop.has(c) && !isClinicalTerm(c)).slice(0, 5);
+    const good = (preds[t] ?? [])
+      .filter((c) => usable(c, pieces[i]!.text) && !stop.has(c) && !isClinicalTerm(c))
+      .slice(0, 5);
     if (!good.length) return;
     pieces[i]!.text = capitalise(pieces[i]!.text, pick(good, gen));
     changed++;
@@ -242,7 +275,13 @@ const contextualOp: OpFn = (pieces, n, gen, o) => {
   return changed;
 };
 
-const OPS: Record<AugmentOp, OpFn> = { synonym: synonymOp, insert: insertOp, swap: swapOp, delete: deleteOp, contextual: contextualOp };
+const OPS: Record<AugmentOp, OpFn> = {
+  synonym: synonymOp,
+  insert: insertOp,
+  swap: swapOp,
+  delete: deleteOp,
+  contextual: contextualOp,
+};
 
 export interface Augmented {
   text: string;
@@ -275,6 +314,15 @@ export function augmentText(text: string, count: number, gen: Generator, o: Augm
 
 /** An augmentation count: 1..100 per example (more gives near-copies, not information). */
 export function checkAugmentCount(n: number, option = '--augment'): void {
-  if (!Number.isInteger(n) || n < 1) throw new MedtuneError(`${option} must be a whole number of augmented copies per example, at least 1; got ${n}`, 'E_USAGE');
-  if (n > 100) throw new MedtuneError(`${option} ${n} is too many: more than 100 copies of each example are near-duplicates (EDA uses 4–16); use at most 100`, 'E_USAGE');
+  if (!Number.isInteger(n) || n < 1)
+    throw new MedtuneError(
+      `${option} must be a whole number of augmented copies per example, at least 1; got ${n}`,
+      'E_USAGE',
+    );
+  if (n > 100)
+    throw new MedtuneError(
+      `${option} ${n} is too many: more than 100 copies of each example are near-duplicates (EDA uses 4–16); ` +
+        'use at most 100',
+      'E_USAGE',
+    );
 }

@@ -10,24 +10,39 @@ import { fixturePath } from '../testing-fixtures.js';
 
 describe('cleanText', () => {
   it('normalises Unicode, removes control and zero-width characters, repairs whitespace', () => {
-    assert.equal(cleanText('ﬁbrosis\u00A0noted\u200B  in\tthe  ｌｕｎｇ\u0007 base '), 'fibrosis noted in the lung base');
+    assert.equal(
+      cleanText('ﬁbrosis\u00A0noted\u200B  in\tthe  ｌｕｎｇ\u0007 base '),
+      'fibrosis noted in the lung base',
+    );
     assert.equal(cleanText('BP 120/80\r\nHR 88\r\n'), 'BP 120/80\nHR 88');
   });
 
-  it('joins hard-wrapped lines and words hyphenated across a line break; keeps lists, paragraphs and real hyphens', () => {
-    assert.equal(cleanText('Patient reports worsening short-\nness of breath and hyper-\ntension\nsince last week.'), 'Patient reports worsening shortness of breath and hypertension since last week.');
+  it('joins hard-wrapped lines and words hyphenated at a line break; keeps lists, paragraphs, real hyphens', () => {
+    assert.equal(
+      cleanText('Patient reports worsening short-\nness of breath and hyper-\ntension\nsince last week.'),
+      'Patient reports worsening shortness of breath and hypertension since last week.',
+    );
     assert.equal(cleanText('on long-\nterm anticoagulation.'), 'on long-term anticoagulation.');
-    assert.equal(cleanText('Plan:\n- metformin 500 mg\n- recheck A1c\n\n\n\nSigned.'), 'Plan:\n- metformin 500 mg\n- recheck A1c\n\nSigned.');
+    assert.equal(
+      cleanText('Plan:\n- metformin 500 mg\n- recheck A1c\n\n\n\nSigned.'),
+      'Plan:\n- metformin 500 mg\n- recheck A1c\n\nSigned.',
+    );
   });
 
   it('is idempotent; stop-word removal keeps negations; options come from --clean lists', () => {
     const t = ' Denies  chest-\npain,\u00A0no  fever. ';
     assert.equal(cleanText(cleanText(t)), cleanText(t));
-    assert.equal(cleanText('The patient has no fever and is not in pain', { stopwords: true }), 'patient no fever not pain');
+    assert.equal(
+      cleanText('The patient has no fever and is not in pain', { stopwords: true }),
+      'patient no fever not pain',
+    );
     assert.deepEqual(parseCleanSteps(true), DEFAULT_CLEAN);
     assert.deepEqual(parseCleanSteps('default,lowercase'), { ...DEFAULT_CLEAN, lowercase: true });
     assert.throws(() => parseCleanSteps('unicode,typo'), /unknown step "typo"/);
-    assert.equal(preprocessingProblem({ clean: { unicode: 'yes' } }), 'preprocessing.clean.unicode must be true or false');
+    assert.equal(
+      preprocessingProblem({ clean: { unicode: 'yes' } }),
+      'preprocessing.clean.unicode must be true or false',
+    );
     assert.equal(preprocessingProblem({ clean: DEFAULT_CLEAN }), null);
     assert.deepEqual(applyPreprocessing(['a\u00A0 b', 'c'], { clean: DEFAULT_CLEAN }), ['a b', 'c']);
     assert.deepEqual(applyPreprocessing(['a\u00A0 b'], {}), ['a\u00A0 b']);
@@ -55,23 +70,60 @@ describe('spelling correction', () => {
 
   it('fixes made-up misspellings of lexicon words and reports every change', () => {
     const pairs: [string, string][] = [
-      ['diabtes', 'diabetes'], ['hypertenshun', 'hypertension'], ['feverr', 'fever'], ['abdominl', 'abdominal'],
-      ['pnuemonia', 'pneumonia'], ['nausia', 'nausea'], ['vomitting', 'vomiting'], ['diarhea', 'diarrhea'],
-      ['dizzyness', 'dizziness'], ['fatigeu', 'fatigue'], ['palpitatoins', 'palpitations'], ['swellling', 'swelling'],
-      ['spreadng', 'spreading'], ['stifness', 'stiffness'], ['exertoin', 'exertion'], ['Headahce', 'Headache'],
+      ['diabtes', 'diabetes'],
+      ['hypertenshun', 'hypertension'],
+      ['feverr', 'fever'],
+      ['abdominl', 'abdominal'],
+      ['pnuemonia', 'pneumonia'],
+      ['nausia', 'nausea'],
+      ['vomitting', 'vomiting'],
+      ['diarhea', 'diarrhea'],
+      ['dizzyness', 'dizziness'],
+      ['fatigeu', 'fatigue'],
+      ['palpitatoins', 'palpitations'],
+      ['swellling', 'swelling'],
+      ['spreadng', 'spreading'],
+      ['stifness', 'stiffness'],
+      ['exertoin', 'exertion'],
+      ['Headahce', 'Headache'],
     ];
     for (const [bad, good] of pairs) {
       const r = spell.correct(`Reports ${bad} today.`);
       assert.equal(r.text, `Reports ${good} today.`, bad);
-      assert.deepEqual(r.changes.map((c) => [c.start, c.from, c.to]), [[8, bad, good]]);
+      assert.deepEqual(
+        r.changes.map((c) => [c.start, c.from, c.to]),
+        [[8, bad, good]],
+      );
     }
   });
 
   it('leaves correct rare terms, abbreviations, units, drugs, numbers and PHI tags alone', () => {
     const keep = [
-      'pheochromocytoma', 'hypokalemia', 'cholecystitis', 'hemoptysis', 'erythema', 'tachycardia', 'dyspnea',
-      'COPD', 'SOB', 'HTN', 'NSTEMI', 'bid', 'prn', 'q6h', '5mg', 'mmHg', 'lisinopril', 'metoprolol', 'apixaban',
-      '[NAME]', '[DATE:3f9a2c1d0b]', "doesn't", 'McBurney', 'abd', 'diab',
+      'pheochromocytoma',
+      'hypokalemia',
+      'cholecystitis',
+      'hemoptysis',
+      'erythema',
+      'tachycardia',
+      'dyspnea',
+      'COPD',
+      'SOB',
+      'HTN',
+      'NSTEMI',
+      'bid',
+      'prn',
+      'q6h',
+      '5mg',
+      'mmHg',
+      'lisinopril',
+      'metoprolol',
+      'apixaban',
+      '[NAME]',
+      '[DATE:3f9a2c1d0b]',
+      "doesn't",
+      'McBurney',
+      'abd',
+      'diab',
     ];
     for (const w of keep) assert.deepEqual(spell.correct(`Noted ${w} today.`).changes, [], w);
   });
@@ -80,7 +132,13 @@ describe('spelling correction', () => {
     const d = mkdtempSync(path.join(os.tmpdir(), 'medtune-lex-'));
     writeFileSync(path.join(d, 'lex.txt'), '# clinic words\nhidradenitis 12\nsuppurativa\n');
     const user = readLexiconFile(path.join(d, 'lex.txt'));
-    assert.deepEqual([...user], [['hidradenitis', 12], ['suppurativa', 1]]);
+    assert.deepEqual(
+      [...user],
+      [
+        ['hidradenitis', 12],
+        ['suppurativa', 1],
+      ],
+    );
     const s = new SpellCorrector(new Lexicon({ user, dictionaries: false }));
     assert.equal(s.correct('hidradenitsi noted').text, 'hidradenitis noted');
     assert.throws(() => readLexiconFile(path.join(d, 'missing.txt')), /cannot read the lexicon .*missing.txt: ENOENT/);

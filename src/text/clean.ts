@@ -44,10 +44,17 @@ export function parseCleanSteps(spec: string | boolean | undefined): CleanOption
   if (spec === undefined || spec === false) return null;
   if (spec === true || spec === '' || spec === 'default') return { ...DEFAULT_CLEAN };
   const out: CleanOptions = {};
-  for (const s of spec.split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const s of spec
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     if (s === 'default') Object.assign(out, DEFAULT_CLEAN);
     else if ((CLEAN_STEPS as readonly string[]).includes(s)) out[s as CleanStep] = true;
-    else throw new MedtuneError(`--clean: unknown step "${s}" (use default or a list of ${CLEAN_STEPS.join(', ')})`, 'E_USAGE');
+    else
+      throw new MedtuneError(
+        `--clean: unknown step "${s}" (use default or a list of ${CLEAN_STEPS.join(', ')})`,
+        'E_USAGE',
+      );
   }
   return out;
 }
@@ -92,8 +99,13 @@ function unwrap(text: string): string {
   const out: string[] = [];
   for (const line of lines) {
     const prev = out[out.length - 1];
-    const joinable = prev !== undefined && prev.trim() !== '' && line.trim() !== '' && !/[.:;!?]\s*$/.test(prev)
-      && /^\s*\p{Ll}/u.test(line) && !LIST_ITEM.test(line);
+    const joinable =
+      prev !== undefined &&
+      prev.trim() !== '' &&
+      line.trim() !== '' &&
+      !/[.:;!?]\s*$/.test(prev) &&
+      /^\s*\p{Ll}/u.test(line) &&
+      !LIST_ITEM.test(line);
     if (joinable) out[out.length - 1] = `${prev.replace(/\s+$/, '')} ${line.trim()}`;
     else out.push(line);
   }
@@ -104,7 +116,10 @@ const negations = new Set(NEGATION_PRE.filter((w) => !w.includes(' ')));
 const stopWords = new Set(STOP_WORDS.filter((w) => !negations.has(w)));
 
 function removeStopwords(text: string): string {
-  return text.replace(/[\p{L}']+/gu, (w) => (stopWords.has(w.toLowerCase()) ? '' : w)).replace(/[ ]{2,}/g, ' ').replace(/^ | $/gm, '');
+  return text
+    .replace(/[\p{L}']+/gu, (w) => (stopWords.has(w.toLowerCase()) ? '' : w))
+    .replace(/[ ]{2,}/g, ' ')
+    .replace(/^ | $/gm, '');
 }
 
 /** Cleans one text. Steps run in a fixed order; each is idempotent, so cleaning twice changes nothing. */
@@ -115,7 +130,11 @@ export function cleanText(text: string, o: CleanOptions = DEFAULT_CLEAN): string
   if (o.controls) t = t.replace(CONTROLS, (c) => (c === '\u000B' || c === '\u000C' ? '\n' : ''));
   if (o.whitespace) t = t.replace(ZERO_WIDTH, '').replace(SPACES, ' ');
   if (o.linebreaks) t = unwrap(dehyphenate(t)).replace(/\n[ \t]*\n(?:[ \t]*\n)+/g, '\n\n');
-  if (o.whitespace) t = t.replace(/ {2,}/g, ' ').replace(/^ +| +$/gm, '').trim();
+  if (o.whitespace)
+    t = t
+      .replace(/ {2,}/g, ' ')
+      .replace(/^ +| +$/gm, '')
+      .trim();
   if (o.lowercase) t = t.toLowerCase();
   if (o.stopwords) t = removeStopwords(t);
   return t;

@@ -17,10 +17,15 @@ export const NEGATION_PRE = [
 ];
 
 /** Cues whose scope precedes them ("pneumonia was ruled out"). */
-export const NEGATION_POST = ['ruled out', 'unlikely', 'was negative', 'is negative', 'were negative', 'absent', 'resolved', 'free', 'denied'];
+export const NEGATION_POST = [
+  'ruled out', 'unlikely', 'was negative', 'is negative', 'were negative', 'absent', 'resolved', 'free', 'denied',
+];
 
 /** Words that end a negation's scope (besides sentence punctuation). */
-export const SCOPE_TERMINATORS = ['but', 'however', 'although', 'though', 'except', 'apart', 'aside', 'yet', 'which', 'who', 'whereas', 'while', 'still'];
+export const SCOPE_TERMINATORS = [
+  'but', 'however', 'although', 'though', 'except', 'apart', 'aside', 'yet', 'which', 'who', 'whereas', 'while',
+  'still',
+];
 
 export const UNITS = [
   'mg', 'mcg', 'µg', 'μg', 'ug', 'g', 'gm', 'kg', 'lb', 'lbs', 'oz', 'ml', 'l', 'dl', 'cc', 'unit', 'units', 'u', 'iu',
@@ -29,7 +34,8 @@ export const UNITS = [
   'd', 'wk', 'wks', 'week', 'weeks', 'mo', 'month', 'months', 'yr', 'yrs', 'year', 'years', 'puff', 'puffs', 'tab',
   'tabs', 'tablet', 'tablets', 'cap', 'caps', 'capsule', 'capsules', 'drop', 'drops', 'gtt', 'gtts', 'x', 'times',
   'mg/kg', 'mg/dl', 'mg/l', 'g/dl', 'mmol/l', 'meq/l', 'ml/hr', 'ml/h', 'l/min', 'mcg/kg/min', 'mg/m2', 'iu/l', 'u/l',
-  'dose', 'doses', 'cycles', 'sessions', 'refills', 'breaths', 'beats', 'pack', 'packs', 'servings', 'episodes', 'pounds', 'kilograms', 'degrees', 'liters', 'milligrams',
+  'dose', 'doses', 'cycles', 'sessions', 'refills', 'breaths', 'beats', 'pack', 'packs', 'servings', 'episodes',
+  'pounds', 'kilograms', 'degrees', 'liters', 'milligrams',
 ];
 
 export const DOSE_WORDS = [

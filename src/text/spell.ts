@@ -50,7 +50,8 @@ export class Lexicon {
     for (const [w, c] of this.corpusCounts) if (c >= min) this.counts.set(w, c);
     for (const v of o.vocab ?? []) {
       const w = v.toLowerCase();
-      if (/^\p{L}{2,}$/u.test(w)) this.counts.set(w, (this.counts.get(w) ?? this.corpusCounts.get(w) ?? 0) + VOCAB_COUNT);
+      if (/^\p{L}{2,}$/u.test(w))
+        this.counts.set(w, (this.counts.get(w) ?? this.corpusCounts.get(w) ?? 0) + VOCAB_COUNT);
     }
     for (const [w, c] of o.user ?? []) this.counts.set(w.toLowerCase(), (this.counts.get(w.toLowerCase()) ?? 0) + c);
     this.dictionaries = o.dictionaries ?? true;
@@ -73,16 +74,21 @@ export function readLexiconFile(file: string): Map<string, number> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new MedtuneError(`cannot read the lexicon ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'E_LEXICON');
+    throw new MedtuneError(
+      `cannot read the lexicon ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      'E_LEXICON',
+    );
   }
-  if (text.includes('\u0000')) throw new MedtuneError(`the lexicon ${file} is a binary file, not a word list`, 'E_LEXICON');
+  if (text.includes('\u0000'))
+    throw new MedtuneError(`the lexicon ${file} is a binary file, not a word list`, 'E_LEXICON');
   const out = new Map<string, number>();
   text.split('\n').forEach((line, i) => {
     const l = line.trim();
     if (!l || l.startsWith('#')) return;
     const [w, c] = l.split(/[\t ]+/);
     const n = c === undefined ? 1 : Number(c);
-    if (!Number.isFinite(n) || n < 0) throw new MedtuneError(`${file} line ${i + 1}: the count must be a number`, 'E_LEXICON');
+    if (!Number.isFinite(n) || n < 0)
+      throw new MedtuneError(`${file} line ${i + 1}: the count must be a number`, 'E_LEXICON');
     out.set(w!, n);
   });
   if (!out.size) throw new MedtuneError(`the lexicon ${file} has no words`, 'E_LEXICON');
@@ -94,10 +100,16 @@ export function modelVocabWords(dir: string): string[] {
   const tj = path.join(dir, 'tokenizer.json');
   let tokens: string[] = [];
   if (existsSync(tj)) {
-    const vocab = (JSON.parse(readFileSync(tj, 'utf8')) as { model?: { vocab?: Record<string, number> | [string, number][] } }).model?.vocab;
+    const vocab = (
+      JSON.parse(readFileSync(tj, 'utf8')) as { model?: { vocab?: Record<string, number> | [string, number][] } }
+    ).model?.vocab;
     tokens = Array.isArray(vocab) ? vocab.map((v) => v[0]) : Object.keys(vocab ?? {});
-  } else if (existsSync(path.join(dir, 'vocab.txt'))) tokens = readFileSync(path.join(dir, 'vocab.txt'), 'utf8').split('\n');
-  return tokens.filter((t) => !t.startsWith('##')).map((t) => t.replace(/^Ġ/, '')).filter((t) => /^\p{L}{2,}$/u.test(t));
+  } else if (existsSync(path.join(dir, 'vocab.txt')))
+    tokens = readFileSync(path.join(dir, 'vocab.txt'), 'utf8').split('\n');
+  return tokens
+    .filter((t) => !t.startsWith('##'))
+    .map((t) => t.replace(/^Ġ/, ''))
+    .filter((t) => /^\p{L}{2,}$/u.test(t));
 }
 
 /** Optimal string alignment distance (Damerau–Levenshtein with adjacent transpositions), capped at max + 1. */
@@ -147,7 +159,10 @@ const guarded = new Set([...UNITS, ...DOSE_WORDS, ...ABBREVIATIONS]);
 export class SpellCorrector {
   private readonly index = new Map<string, string[]>();
 
-  constructor(readonly lexicon: Lexicon, readonly maxDistance = 2) {
+  constructor(
+    readonly lexicon: Lexicon,
+    readonly maxDistance = 2,
+  ) {
     for (const w of lexicon.counts.keys()) {
       const ds = new Set<string>([w]);
       deletes(w, maxDistance, ds);
@@ -172,7 +187,8 @@ export class SpellCorrector {
         if (count < 2 * (own + 1)) continue;
         const dist = editDistance(word, c, max);
         if (dist > max) continue;
-        if (!best || dist < best.distance || (dist === best.distance && count > best.count)) best = { to: c, distance: dist, count };
+        if (!best || dist < best.distance || (dist === best.distance && count > best.count))
+          best = { to: c, distance: dist, count };
       }
     }
     return best && { to: best.to, distance: best.distance };

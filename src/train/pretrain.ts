@@ -94,14 +94,21 @@ function makeBatch(seqs: { input: number[]; labels: number[] }[], padId: number)
   const B = seqs.length;
   return {
     inputs: { input_ids: tensor(ids, [B, T], 'int32'), attention_mask: tensor(mask, [B, T], 'int32') },
-    positions: tensor(positions, [positions.length], 'int32'), targets: tensor(targets, [targets.length], 'int32'), count: positions.length,
+    positions: tensor(positions, [positions.length], 'int32'),
+    targets: tensor(targets, [targets.length], 'int32'),
+    count: positions.length,
   };
 }
 
-const maskSeed = (seed: number, epoch: number, i: number) => (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b) ^ Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
+const maskSeed = (seed: number, epoch: number, i: number) =>
+  (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b) ^ Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
 
 /** Masked-token accuracy and perplexity with fixed masks (the same before and after training). */
-export function evaluateMlm(model: MaskedLM, data: EncodedText[], o: { maskId: number; padId: number; batchSize?: number; probability?: number }): MlmMetrics {
+export function evaluateMlm(
+  model: MaskedLM,
+  data: EncodedText[],
+  o: { maskId: number; padId: number; batchSize?: number; probability?: number },
+): MlmMetrics {
   const V = model.config.vocab_size;
   const training = model.training;
   model.eval();
@@ -109,22 +116,34 @@ export function evaluateMlm(model: MaskedLM, data: EncodedText[], o: { maskId: n
   let correct = 0;
   let n = 0;
   const bs = o.batchSize ?? 64;
-  const batches = makeBatches(data.map((d) => d.ids.length), bs, { shuffle: false, seed: 0, bucket: true });
+  const batches = makeBatches(
+    data.map((d) => d.ids.length),
+    bs,
+    { shuffle: false, seed: 0, bucket: true },
+  );
   for (const idx of batches) {
-    const seqs = idx.map((i) => maskWholeWords(data[i]!, new Generator(maskSeed(12345, 0, i)), { maskId: o.maskId, vocabSize: V, probability: o.probability }));
-    scope(() => noGrad(() => {
-      const b = makeBatch(seqs, o.padId);
-      if (!b.count) return;
-      const logits = model.maskedLogits(b.inputs, b.positions);
-      lossSum += crossEntropy(logits, b.targets).item() * b.count;
-      const l = logits.f32;
-      for (let m = 0; m < b.count; m++) {
-        let best = 0;
-        for (let v = 1; v < V; v++) if (l[m * V + v]! > l[m * V + best]!) best = v;
-        if (best === b.targets.i32[m]) correct++;
-      }
-      n += b.count;
-    }));
+    const seqs = idx.map((i) =>
+      maskWholeWords(data[i]!, new Generator(maskSeed(12345, 0, i)), {
+        maskId: o.maskId,
+        vocabSize: V,
+        probability: o.probability,
+      }),
+    );
+    scope(() =>
+      noGrad(() => {
+        const b = makeBatch(seqs, o.padId);
+        if (!b.count) return;
+        const logits = model.maskedLogits(b.inputs, b.positions);
+        lossSum += crossEntropy(logits, b.targets).item() * b.count;
+        const l = logits.f32;
+        for (let m = 0; m < b.count; m++) {
+          let best = 0;
+          for (let v = 1; v < V; v++) if (l[m * V + v]! > l[m * V + best]!) best = v;
+          if (best === b.targets.i32[m]) correct++;
+        }
+        n += b.count;
+      }),
+    );
   }
   model.train(training);
   const loss = n ? lossSum / n : NaN;
@@ -153,8 +172,13 @@ export class Pretrainer {
   readonly opt: AdamW;
   history: Record<string, unknown>[] = [];
 
-  constructor(readonly model: MaskedLM, readonly tok: { maskId: number; padId: number }, readonly cfg: PretrainConfig,
-    readonly hooks: PretrainHooks, readonly log: (l: string) => void = (l) => console.log(l)) {
+  constructor(
+    readonly model: MaskedLM,
+    readonly tok: { maskId: number; padId: number },
+    readonly cfg: PretrainConfig,
+    readonly hooks: PretrainHooks,
+    readonly log: (l: string) => void = (l) => console.log(l),
+  ) {
     this.opt = new AdamW(hfParamGroups(model, cfg.weightDecay), { lr: cfg.learningRate });
     mkdirSync(cfg.outputDir, { recursive: true });
   }
@@ -169,12 +193,17 @@ export class Pretrainer {
     const moments: [string, { shape: readonly number[]; data: Float32Array }][] = [];
     for (const [name, p] of this.model.namedParameters()) {
       const st = this.opt.state.get(p)!;
-      moments.push([`m.${name}`, { shape: p.shape, data: st.m.f32 }], [`v.${name}`, { shape: p.shape, data: st.v.f32 }]);
+      moments.push(
+        [`m.${name}`, { shape: p.shape, data: st.m.f32 }],
+        [`v.${name}`, { shape: p.shape, data: st.v.f32 }],
+      );
     }
     writeFileAtomic(path.join(dir, 'optimizer.safetensors'), serializeSafetensors(moments));
     writeFileAtomic(path.join(dir, 'trainer_state.json'), JSON.stringify(state, null, 1) + '\n');
     const all = listCheckpoints(this.cfg.outputDir);
-    if (this.cfg.saveTotalLimit > 0) for (const old of all.slice(0, Math.max(0, all.length - this.cfg.saveTotalLimit))) rmSync(old.dir, { recursive: true, force: true });
+    if (this.cfg.saveTotalLimit > 0)
+      for (const old of all.slice(0, Math.max(0, all.length - this.cfg.saveTotalLimit)))
+        rmSync(old.dir, { recursive: true, force: true });
   }
 
   private restore(dir: string): PretrainState {
@@ -189,7 +218,11 @@ export class Pretrainer {
     for (const [name, p] of this.model.namedParameters()) {
       const m = moments.get(`m.${name}`);
       const v = moments.get(`v.${name}`);
-      if (!m || !v) throw new MedtuneError(`${dir}/optimizer.safetensors lacks the moments of ${name}; is it a checkpoint of this run?`, 'E_CHECKPOINT');
+      if (!m || !v)
+        throw new MedtuneError(
+          `${dir}/optimizer.safetensors lacks the moments of ${name}; is it a checkpoint of this run?`,
+          'E_CHECKPOINT',
+        );
       this.opt.state.get(p)!.m.f32.set(m.data);
       this.opt.state.get(p)!.v.f32.set(v.data);
     }
@@ -202,7 +235,13 @@ export class Pretrainer {
   /** One optimizer step on a batch; returns the loss. */
   private step(data: EncodedText[], idx: number[], epoch: number, rate: number): number {
     const V = this.model.config.vocab_size;
-    const seqs = idx.map((i) => maskWholeWords(data[i]!, new Generator(maskSeed(this.cfg.seed, epoch, i)), { maskId: this.tok.maskId, vocabSize: V, probability: this.cfg.maskProbability }));
+    const seqs = idx.map((i) =>
+      maskWholeWords(data[i]!, new Generator(maskSeed(this.cfg.seed, epoch, i)), {
+        maskId: this.tok.maskId,
+        vocabSize: V,
+        probability: this.cfg.maskProbability,
+      }),
+    );
     const loss = scope(() => {
       const b = makeBatch(seqs, this.tok.padId);
       const l = crossEntropy(this.model.maskedLogits(b.inputs, b.positions), b.targets);
@@ -231,10 +270,18 @@ export class Pretrainer {
     }
     const evalOpts = { ...this.tok, probability: c.maskProbability, batchSize: c.batchSize * 2 };
     const stateAt = (epoch: number, batchInEpoch: number): PretrainState => ({
-      step, epoch, batchInEpoch, optimizerSteps: this.opt.stepCount, generator: this.model.generator.getState(), history: this.history,
+      step,
+      epoch,
+      batchInEpoch,
+      optimizerSteps: this.opt.stepCount,
+      generator: this.model.generator.getState(),
+      history: this.history,
       config: (({ outputDir: _o, ...rest }) => rest)(c),
     });
-    this.log(`pretraining: ${data.length} sequences, ${epochs} epochs, ${total} steps (batch ${c.batchSize}), lr ${c.learningRate} ${c.scheduler}, whole-word masking ${(c.maskProbability * 100).toFixed(0)}% (80/10/10)`);
+    this.log(
+      `pretraining: ${data.length} sequences, ${epochs} epochs, ${total} steps (batch ${c.batchSize}), ` +
+        `lr ${c.learningRate} ${c.scheduler}, whole-word masking ${(c.maskProbability * 100).toFixed(0)}% (80/10/10)`,
+    );
     this.model.train();
     const t0 = performance.now();
     let lossAcc = 0;
@@ -242,7 +289,11 @@ export class Pretrainer {
     let seen = 0;
     let last: MlmMetrics | null = null;
     outer: for (let epoch = startEpoch; epoch < epochs; epoch++) {
-      const batches = makeBatches(data.map((d) => d.ids.length), c.batchSize, { shuffle: true, seed: c.seed + epoch, bucket: true });
+      const batches = makeBatches(
+        data.map((d) => d.ids.length),
+        c.batchSize,
+        { shuffle: true, seed: c.seed + epoch, bucket: true },
+      );
       for (let b = epoch === startEpoch ? skip : 0; b < batches.length; b++) {
         lossAcc += this.step(data, batches[b]!, epoch, c.learningRate * lr(step));
         lossN++;
@@ -252,8 +303,17 @@ export class Pretrainer {
         const done = step >= total;
         if (step % Math.max(1, Math.floor(total / 50)) === 0 || done) {
           const exs = seen / ((performance.now() - t0) / 1000);
-          this.log(`  step ${step}/${total}  epoch ${(epoch + (b + 1) / batches.length).toFixed(2)} loss ${(lossAcc / lossN).toFixed(4)} ${exs.toFixed(1)} seq/s`);
-          this.record({ type: 'train', step, epoch: epoch + (b + 1) / batches.length, loss: lossAcc / lossN, ex_per_s: exs });
+          this.log(
+            `  step ${step}/${total}  epoch ${(epoch + (b + 1) / batches.length).toFixed(2)} ` +
+              `loss ${(lossAcc / lossN).toFixed(4)} ${exs.toFixed(1)} seq/s`,
+          );
+          this.record({
+            type: 'train',
+            step,
+            epoch: epoch + (b + 1) / batches.length,
+            loss: lossAcc / lossN,
+            ex_per_s: exs,
+          });
           lossAcc = 0;
           lossN = 0;
         }
@@ -261,7 +321,10 @@ export class Pretrainer {
           last = evaluateMlm(this.model, validation, evalOpts);
           this.history.push({ step, epoch: epoch + 1, ...last });
           this.record({ type: 'eval', step, epoch: epoch + 1, ...last });
-          this.log(`  eval @ step ${step}: masked-token accuracy ${last.accuracy.toFixed(4)}, perplexity ${last.perplexity.toFixed(2)}`);
+          this.log(
+            `  eval @ step ${step}: masked-token accuracy ${last.accuracy.toFixed(4)}, ` +
+              `perplexity ${last.perplexity.toFixed(2)}`,
+          );
         }
         if ((c.saveSteps > 0 && step % c.saveSteps === 0) || (c.saveSteps === 0 && endOfEpoch) || done) {
           this.saveCheckpoint(endOfEpoch ? stateAt(epoch + 1, 0) : stateAt(epoch, b + 1));
@@ -279,6 +342,7 @@ export function resumePoint(outputDir: string, resume: string | boolean | undefi
   if (!resume) return undefined;
   if (typeof resume === 'string') return resume;
   const all = listCheckpoints(outputDir);
-  if (!all.length) throw new MedtuneError(`--resume: no checkpoint-N folder with trainer_state.json in ${outputDir}`, 'E_CHECKPOINT');
+  if (!all.length)
+    throw new MedtuneError(`--resume: no checkpoint-N folder with trainer_state.json in ${outputDir}`, 'E_CHECKPOINT');
   return all[all.length - 1]!.dir;
 }
