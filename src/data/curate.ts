@@ -163,8 +163,8 @@ export interface CurateSummary {
     exact: number;
     near: number;
     clusters: number;
-    /** the first few pairs: source:row of the kept row and of its copy, with the Jaccard similarity */
-    examples: { kept: string; copy: string; kind: 'exact' | 'near'; similarity: number }[];
+    /** the first few links: source:row of a copy and of the earlier row it copies, with the Jaccard similarity */
+    examples: { copy: string; of: string; kind: 'exact' | 'near'; similarity: number }[];
   };
   conflicting_labels: { groups: number; examples: ConflictGroup[] };
   rows_out: number;
@@ -252,8 +252,8 @@ export function curateRows(
       examples: pairs
         .slice(0, 10)
         .map((p) => ({
-          kept: ref(kept[p.a]!),
           copy: ref(kept[p.b]!),
+          of: ref(kept[p.a]!),
           kind: p.kind,
           similarity: Number(p.similarity.toFixed(3)),
         })),
