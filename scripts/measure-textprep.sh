@@ -25,7 +25,7 @@ for SIZE in 10 100; do
     [ -f "$TAPT/metrics.json" ] || $M pretrain --model "$MODEL" --corpus "$TRAIN" --output-dir "$TAPT" --epochs "$EPOCHS_TAPT" \
       --learning-rate 1e-4 --batch-size 32 --seed "$SEED" --save-total-limit 1 > "$TAPT.log" 2>&1
     for COND in baseline augment tapt tapt+augment; do
-      R=$OUT/$COND-$SIZE-$SEED
+      R=$OUT/run-$COND-$SIZE-$SEED
       [ -f "$R/metrics.json" ] && continue
       BASE=$MODEL; EXTRA=""
       case $COND in tapt*) BASE=$TAPT;; esac

@@ -8,7 +8,8 @@ import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir, writeFileAtomic } from '../common/atomic.js';
-import { DataError, formatOf, pickColumn, readRows, TEXT_COLUMNS } from '../data/readers.js';
+import { DataError } from '../data/readers.js';
+import { readCorpus } from '../data/curate.js';
 import { shuffle } from '../data/dataset.js';
 import { Generator } from '../tensor/random.js';
 import { setThreads } from '../tensor/backend.js';
@@ -27,7 +28,6 @@ import {
 } from '../train/pretrain.js';
 import type { SchedulerName } from '../train/schedule.js';
 import { int, num } from './args.js';
-import { readFileSync } from 'node:fs';
 
 export interface PretrainCliOptions {
   model: string;
@@ -52,31 +52,6 @@ export interface PretrainCliOptions {
   resume?: string | boolean;
   clean?: string | boolean;
   threads?: number;
-}
-
-/** Texts of a corpus file: .txt (one text per line) or a CSV/TSV/JSONL/Parquet text column; blank texts skipped. */
-export async function readCorpus(file: string, textColumn?: string): Promise<string[]> {
-  if (/\.txt$/i.test(file)) {
-    let raw: string;
-    try {
-      raw = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new DataError(
-        `cannot read the corpus ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-        'E_INPUT_NOT_FOUND',
-      );
-    }
-    return raw.split(/\r?\n/).filter((l) => l.trim());
-  }
-  formatOf(file);
-  const out: string[] = [];
-  let col: string | undefined;
-  for await (const r of readRows(file)) {
-    col ??= pickColumn(Object.keys(r), textColumn, TEXT_COLUMNS, 'text', file);
-    const v = r[col];
-    if (v !== null && v !== undefined && String(v).trim()) out.push(String(v));
-  }
-  return out;
 }
 
 export async function runPretrain(

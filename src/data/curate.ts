@@ -5,9 +5,10 @@
  * conflicting labels on duplicate texts; and the leakage check between training and test data that `train` and
  * `evaluate` run by default. Reports name rows (source:row), never their text.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DataError, pickColumn, readRows, TEXT_COLUMNS, type RowFormat } from './readers.js';
+import { DataError, formatOf, pickColumn, readRows, TEXT_COLUMNS, type RowFormat } from './readers.js';
 import { LABEL_COLUMNS } from './dataset.js';
 import {
   clusters,
@@ -375,4 +376,29 @@ export function formatLeakage(r: LeakageReport): string {
     `leakage check: ${n} of ${r.rows} ${r.split} rows (${share}%) have a copy in the training data ` +
     `(${r.exact} exact, ${r.near} near, Jaccard ≥ ${r.threshold}${conflicts}): ${ex.join(', ')}${n > 5 ? ', …' : ''}`
   );
+}
+
+/** Texts of a corpus file: .txt (one text per line) or a CSV/TSV/JSONL/Parquet text column; blank texts skipped. */
+export async function readCorpus(file: string, textColumn?: string): Promise<string[]> {
+  if (/\.txt$/i.test(file)) {
+    let raw: string;
+    try {
+      raw = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new DataError(
+        `cannot read the corpus ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        'E_INPUT_NOT_FOUND',
+      );
+    }
+    return raw.split(/\r?\n/).filter((l) => l.trim());
+  }
+  formatOf(file);
+  const out: string[] = [];
+  let col: string | undefined;
+  for await (const r of readRows(file)) {
+    col ??= pickColumn(Object.keys(r), textColumn, TEXT_COLUMNS, 'text', file);
+    const v = r[col];
+    if (v !== null && v !== undefined && String(v).trim()) out.push(String(v));
+  }
+  return out;
 }

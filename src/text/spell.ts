@@ -7,9 +7,8 @@
  * words and the clinical list), drug names, contractions, PHI tags, or words shorter than 4 letters. Distance 2 is
  * allowed only for words of 8 letters or more, and a candidate must be clearly more frequent than the word itself.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { MedtuneError } from '../common/errors.js';
 import { englishLexicon } from './clean.js';
 import { wordnetLemmas } from './wordnet.js';
