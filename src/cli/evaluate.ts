@@ -37,8 +37,10 @@ export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => voi
   if (loaded.model.problemType() === 'regression') throw new MedtuneError('medtune evaluate handles classifiers; this model is a regression model', 'E_MODEL_UNSUPPORTED');
   const data = await readLabeled(o.test, { textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: multi, labelDelimiter: o.labelDelimiter, labels: loaded.labels, groupColumn: o.groupColumn, groupRegex: o.groupRegex });
   const meta = loaded.config.medtune as { preprocessing?: PreprocessingOptions; training?: { data?: { file: string; split?: string }[] } } | undefined;
-  const cleaned = applyPreprocessing(data.examples.map((e) => e.text), meta?.preprocessing ?? {});
-  data.examples.forEach((e, i) => { e.text = cleaned[i]!; });
+  for (const e of data.examples) {
+    [e.text] = applyPreprocessing([e.text], meta?.preprocessing ?? {});
+    if (e.pair !== undefined) [e.pair] = applyPreprocessing([e.pair], meta?.preprocessing ?? {});
+  }
   // the leakage check: against --train, else the training file the model's metadata records (when still there)
   const trainFile = o.train ?? meta?.training?.data?.find((d) => d.split === 'train' && existsSync(d.file))?.file;
   if (trainFile && o.leakageCheck !== false) {
