@@ -324,25 +324,20 @@ export interface LeakageReport {
   examples: { row: number; trainRow: number; kind: 'exact' | 'near'; similarity: number }[];
 }
 
-/** Near-duplicates across splits: every row of `split` with a copy in `train`. */
+/** Near-duplicates across splits: every row of `split` with a copy in `train` (the first `maxExamples` listed). */
 export function checkLeakage(
   train: SplitRow[],
   split: SplitRow[],
-  o: MinHashOptions & { name?: string } = {},
+  o: MinHashOptions & { name?: string; maxExamples?: number } = {},
 ): LeakageReport {
   const d = { ...DEFAULT_MINHASH, ...o };
-  const pairs = crossPairs(
-    sketch(
-      train.map((r) => r.text),
-      d,
-    ),
-    sketch(
-      split.map((r) => r.text),
-      d,
-    ),
-    d,
-  );
+  const texts = (rows: SplitRow[]) => sketch(rows.map((r) => r.text), d); // prettier-ignore
+  const pairs = crossPairs(texts(train), texts(split), d);
   const same = (a: SplitRow['label'], b: SplitRow['label']) => JSON.stringify(a) === JSON.stringify(b);
+  const conflicting = pairs.filter((p) => {
+    const label = train[p.a]!.label;
+    return label !== undefined && !same(label, split[p.b]!.label);
+  });
   return {
     split: o.name ?? 'test',
     trainRows: train.length,
@@ -350,17 +345,13 @@ export function checkLeakage(
     threshold: d.threshold,
     exact: pairs.filter((p) => p.kind === 'exact').length,
     near: pairs.filter((p) => p.kind === 'near').length,
-    conflictingLabels: pairs.filter(
-      (p) => train[p.a]!.label !== undefined && !same(train[p.a]!.label, split[p.b]!.label),
-    ).length,
-    examples: pairs
-      .slice(0, 10)
-      .map((p) => ({
-        row: split[p.b]!.row,
-        trainRow: train[p.a]!.row,
-        kind: p.kind,
-        similarity: Number(p.similarity.toFixed(3)),
-      })),
+    conflictingLabels: conflicting.length,
+    examples: pairs.slice(0, o.maxExamples ?? 10).map((p) => ({
+      row: split[p.b]!.row,
+      trainRow: train[p.a]!.row,
+      kind: p.kind,
+      similarity: Number(p.similarity.toFixed(3)),
+    })),
   };
 }
 
