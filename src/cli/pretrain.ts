@@ -10,22 +10,14 @@ import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir, writeFileAtomic } from '../common/atomic.js';
 import { DataError } from '../data/readers.js';
 import { readCorpus } from '../data/curate.js';
-import { shuffle } from '../data/dataset.js';
-import { Generator } from '../tensor/random.js';
 import { setThreads } from '../tensor/backend.js';
 import { Tokenizer } from '../text/tokenizer.js';
-import { cleanText, parseCleanSteps } from '../text/clean.js';
-import { loadMaskedLM, saveMaskedLM } from '../models/mlm.js';
+import { cleanText, parseCleanSteps, type CleanOptions } from '../text/clean.js';
+import { loadMaskedLM, saveMaskedLM, type MaskedLM } from '../models/mlm.js';
 import { fileSha256 } from '../models/metadata.js';
 import { readSafetensors } from '../io/safetensors.js';
-import {
-  encodeCorpus,
-  evaluateMlm,
-  Pretrainer,
-  resumePoint,
-  type MlmMetrics,
-  type PretrainConfig,
-} from '../train/pretrain.js';
+import { encodeCorpus, evaluateMlm, Pretrainer, resumePoint, splitHeldOut } from '../train/pretrain.js';
+import type { MlmMetrics, PretrainConfig, PretrainHooks } from '../train/pretrain.js';
 import type { SchedulerName } from '../train/schedule.js';
 import { int, num } from './args.js';
 
@@ -54,6 +46,34 @@ export interface PretrainCliOptions {
   threads?: number;
 }
 
+/** The corpus files' texts (cleaned when asked); an error when nothing usable is left. */
+async function corpusTexts(files: string[], textColumn: string | undefined, clean: CleanOptions | null) {
+  let texts: string[] = [];
+  for (const f of files) texts.push(...(await readCorpus(f, textColumn)));
+  if (clean) texts = texts.map((t) => cleanText(t, clean)).filter((t) => t.trim());
+  const words = texts.reduce((s, t) => s + (t.match(/[\p{L}\p{N}]+/gu)?.length ?? 0), 0);
+  if (!texts.length || words === 0) {
+    const msg = `the corpus (${files.join(', ')}) has no usable text: every row is empty or has no words`;
+    throw new DataError(msg, 'E_INPUT_EMPTY');
+  }
+  return { texts, words };
+}
+
+/** Checkpoint hooks: save the model folder; load a checkpoint's weights back (every tensor must be there). */
+function checkpointHooks(model: MaskedLM, save: (dir: string) => void): PretrainHooks {
+  return {
+    saveModel: save,
+    loadWeights: (dir) => {
+      const w = readSafetensors(path.join(dir, 'model.safetensors'));
+      for (const [k, p] of model.namedParameters()) {
+        const t = w.get(k);
+        if (!t) throw new MedtuneError(`${dir} lacks ${k}; is it a checkpoint of this run?`, 'E_CHECKPOINT');
+        p.f32.set(t.data as Float32Array);
+      }
+    },
+  };
+}
+
 export async function runPretrain(
   o: PretrainCliOptions,
   log: (l: string) => void = (l) => console.log(l),
@@ -66,36 +86,18 @@ export async function runPretrain(
     throw new MedtuneError(`--validation-split must be in [0, 1), got ${o.validationSplit}`, 'E_USAGE');
   prepareOutputDir(o.outputDir);
   const clean = parseCleanSteps(o.clean);
-  let texts: string[] = [];
-  for (const f of o.corpus) texts.push(...(await readCorpus(f, o.textColumn)));
-  if (clean) texts = texts.map((t) => cleanText(t, clean)).filter((t) => t.trim());
-  const words = texts.reduce((s, t) => s + (t.match(/[\p{L}\p{N}]+/gu)?.length ?? 0), 0);
-  if (!texts.length || words === 0)
-    throw new DataError(
-      `the corpus (${o.corpus.join(', ')}) has no usable text: every row is empty or has no words`,
-      'E_INPUT_EMPTY',
-    );
+  const { texts, words } = await corpusTexts(o.corpus, o.textColumn, clean);
   const loaded = await loadMaskedLM(o.model, { initHead: o.initMlmHead, seed: o.seed, log });
   if (loaded.newHead) log('no masked-LM head in the model folder: initialised a new one (--init-mlm-head)');
   const tok = Tokenizer.fromDir(loaded.dir);
   const maskId = tok.tokenToId('[MASK]') ?? tok.tokenToId('<mask>');
   if (maskId === undefined)
     throw new MedtuneError(`the tokenizer of ${loaded.dir} has no mask token ([MASK] or <mask>)`, 'E_TOKENIZER');
-  const order = shuffle(
-    texts.map((_, i) => i),
-    new Generator(o.seed),
-  );
-  const nVal =
-    o.validationSplit > 0 && texts.length > 1
-      ? Math.max(1, Math.min(5000, Math.round(texts.length * o.validationSplit)))
-      : 0;
   const maxPos =
     Number(loaded.config.max_position_embeddings ?? 512) -
     (loaded.config.model_type === 'roberta' ? Number(loaded.config.pad_token_id ?? 1) + 1 : 0);
   const maxLength = Math.min(o.maxLength, maxPos);
-  const enc = encodeCorpus(texts, tok, maxLength);
-  const val = order.slice(0, nVal).map((i) => enc[i]!);
-  const train = order.slice(nVal).map((i) => enc[i]!);
+  const { train, validation: val } = splitHeldOut(encodeCorpus(texts, tok, maxLength), o.validationSplit, o.seed);
   log(
     `corpus: ${texts.length} texts, ${words} words; ${train.length} for training, ` +
       `${val.length} held out (masked-token accuracy, perplexity)`,
@@ -134,23 +136,8 @@ export async function runPretrain(
   };
   const save = (dir: string, inPlace = false) =>
     saveMaskedLM(dir, loaded.model, loaded.config, { tokenizerFrom: loaded.dir, medtune, inPlace });
-  const trainer = new Pretrainer(
-    loaded.model,
-    { maskId, padId: tok.padId },
-    cfg,
-    {
-      saveModel: (dir) => save(dir),
-      loadWeights: (dir) => {
-        const w = readSafetensors(path.join(dir, 'model.safetensors'));
-        for (const [k, p] of loaded.model.namedParameters()) {
-          const t = w.get(k);
-          if (!t) throw new MedtuneError(`${dir} lacks ${k}; is it a checkpoint of this run?`, 'E_CHECKPOINT');
-          p.f32.set(t.data as Float32Array);
-        }
-      },
-    },
-    log,
-  );
+  const hooks = checkpointHooks(loaded.model, save);
+  const trainer = new Pretrainer(loaded.model, { maskId, padId: tok.padId }, cfg, hooks, log);
   const after = trainer.train(train, val, resumeFrom);
   save(o.outputDir, true);
   const metrics = {

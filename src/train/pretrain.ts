@@ -17,7 +17,7 @@ import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
 import { crossEntropy } from '../tensor/ops/index.js';
 import type { Tokenizer } from '../text/tokenizer.js';
-import { makeBatches } from '../data/dataset.js';
+import { makeBatches, shuffle } from '../data/dataset.js';
 import type { MaskedLM } from '../models/mlm.js';
 import { AdamW, hfParamGroups } from './adamw.js';
 import { lrLambda, type SchedulerName } from './schedule.js';
@@ -335,6 +335,13 @@ export class Pretrainer {
     this.model.eval();
     return last;
   }
+}
+
+/** A seeded random held-out share of the items (at least 1 when the share is > 0, at most 5,000). */
+export function splitHeldOut<T>(items: T[], fraction: number, seed: number): { train: T[]; validation: T[] } {
+  const order = shuffle(items.map((_, i) => i), new Generator(seed)); // prettier-ignore
+  const n = fraction > 0 && items.length > 1 ? Math.max(1, Math.min(5000, Math.round(items.length * fraction))) : 0;
+  return { train: order.slice(n).map((i) => items[i]!), validation: order.slice(0, n).map((i) => items[i]!) };
 }
 
 /** Where to resume: a checkpoint folder, or the latest in the output folder for `true`. */
