@@ -138,7 +138,7 @@ export async function runPretrain(
     saveMaskedLM(dir, loaded.model, loaded.config, { tokenizerFrom: loaded.dir, medtune, inPlace });
   const hooks = checkpointHooks(loaded.model, save);
   const trainer = new Pretrainer(loaded.model, { maskId, padId: tok.padId }, cfg, hooks, log);
-  const after = trainer.train(train, val, resumeFrom);
+  const after = await trainer.train(train, val, resumeFrom);
   save(o.outputDir, true);
   const metrics = {
     before,

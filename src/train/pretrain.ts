@@ -254,7 +254,11 @@ export class Pretrainer {
     return loss;
   }
 
-  train(data: EncodedText[], validation: EncodedText[], resumeFrom?: string): MlmMetrics | null {
+  /**
+   * Trains; with `resumeFrom` (a checkpoint folder) continues exactly where that run stopped. Async only to give
+   * the event loop a turn after every step, so Ctrl-C / SIGTERM are handled (a synchronous loop never sees them).
+   */
+  async train(data: EncodedText[], validation: EncodedText[], resumeFrom?: string): Promise<MlmMetrics | null> {
     const c = this.cfg;
     const perEpoch = Math.ceil(data.length / c.batchSize);
     const total = c.maxSteps > 0 ? c.maxSteps : perEpoch * c.epochs;
@@ -296,6 +300,7 @@ export class Pretrainer {
       );
       for (let b = epoch === startEpoch ? skip : 0; b < batches.length; b++) {
         lossAcc += this.step(data, batches[b]!, epoch, c.learningRate * lr(step));
+        await new Promise((resolve) => setImmediate(resolve));
         lossN++;
         seen += batches[b]!.length;
         step++;
