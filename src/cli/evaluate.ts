@@ -5,7 +5,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Predictor } from '../infer/predictor.js';
-import { groupRegexOf, readLabeled } from '../data/dataset.js';
+import { existsSync } from 'node:fs';
+import { groupRegexOf, readLabeled, type Example } from '../data/dataset.js';
+import { leakageChecks } from '../train/prepare.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
 import { evaluatePredictor } from '../evaluate/evaluate.js';
 import { trustMetrics } from '../evaluate/calibration.js';
@@ -32,10 +34,24 @@ export interface EvaluateCliOptions {
   /** abstain below this confidence (overrides the model's setting; 0: never) */
   abstainBelow?: number;
   batchSize: number;
+  /** training data to check the test rows against (default: the training file the model's metadata records) */
+  train?: string;
+  failOnLeakage?: boolean;
+  leakageCheck?: boolean;
+}
+
+/** Copies of test rows in the training data inflate every metric: checked against --train, else the recorded file. */
+async function checkTestLeakage(o: EvaluateCliOptions, p: Predictor, test: Example[], log: (l: string) => void): Promise<void> {
+  if (o.leakageCheck === false) return;
+  const trainFile = o.train ?? p.metadata.training?.data?.find((d) => d.split === 'train' && existsSync(d.file))?.file;
+  if (!trainFile) return;
+  const train = await readLabeled(trainFile, { textColumn: o.textColumn, labelColumn: o.labelColumn, multiLabel: p.multiLabel, labelDelimiter: o.labelDelimiter, labels: p.labels });
+  leakageChecks(train.examples, [{ name: 'test', examples: test }], o, log);
 }
 
 export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<Record<string, unknown>> {
   checkInputFile(o.test, '--test');
+  if (o.train) checkInputFile(o.train, '--train');
   formatOf(o.test, o.format);
   groupRegexOf(o.groupColumn, o.groupRegex);
   prepareOutputDir(o.outputDir);
@@ -46,6 +62,7 @@ export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => voi
     textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: multi, labelDelimiter: o.labelDelimiter,
     labels: predictor.labels, groupColumn: o.groupColumn, groupRegex: o.groupRegex, format: o.format as never, encoding: o.encoding,
   });
+  await checkTestLeakage(o, predictor, data.examples, log);
   if (data.skipped.length) log(`${data.skipped.length} rows skipped (${data.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ')})`);
   if (!data.examples.length) throw new MedtuneError(`${o.test} has no usable rows`, 'E_INPUT_EMPTY');
   const hasPair = data.examples.some((e) => e.pair !== undefined);
@@ -82,6 +99,9 @@ export function registerEvaluate(program: Command): void {
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 64)
     .addOption(formatOption('test file'))
     .addOption(encodingOption())
+    .option('--train <file>', 'training data to check for copies of test rows (default: the file the model metadata records)')
+    .option('--fail-on-leakage', 'stop when test rows have copies in the training data')
+    .option('--no-leakage-check', 'skip the leakage check')
     .action(async (o: EvaluateCliOptions) => {
       await runEvaluate(o);
     });

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { atomicWriteStream, prepareOutputFile } from '../common/atomic.js';
 import { Predictor } from '../infer/predictor.js';
+import { parseCleanSteps, type PreprocessingOptions } from '../text/clean.js';
 import { checkInputFile, DataError, formatOf, pickColumn, readRows, textCell, TEXT_COLUMNS, type Row } from '../data/readers.js';
 import { encodingOption, formatOption, int, prob } from './args.js';
 
@@ -19,9 +20,17 @@ export interface PredictOptions {
   encoding?: string;
   threshold?: number;
   topK?: number;
+  /** --clean [steps]: overrides the cleaning recorded in the model's medtune.preprocessing */
+  clean?: string | boolean;
   /** abstain below this confidence (overrides the model's setting; 0: never) */
   abstainBelow?: number;
   log?: (line: string) => void;
+}
+
+/** `--clean [steps]` replaces the model's recorded cleaning; without it the Predictor applies what the model records. */
+function cleanOverride(spec: string | boolean | undefined): { preprocessing?: PreprocessingOptions } {
+  const clean = parseCleanSteps(spec);
+  return clean ? { preprocessing: { clean } } : {};
 }
 
 export async function runPredict(o: PredictOptions): Promise<{ rows: number; seconds: number }> {
@@ -29,7 +38,7 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   checkInputFile(o.input, '--input');
   formatOf(o.input, o.format);
   prepareOutputFile(o.output, { inputs: [o.input] });
-  const predictor = await Predictor.load(o.model, { maxLength: o.maxLength, batchSize: o.batchSize, threshold: o.threshold, abstainBelow: o.abstainBelow, log });
+  const predictor = await Predictor.load(o.model, { maxLength: o.maxLength, batchSize: o.batchSize, threshold: o.threshold, abstainBelow: o.abstainBelow, log, ...cleanOverride(o.clean) });
   const out = atomicWriteStream(o.output);
   const t0 = performance.now();
   let rows = 0;
@@ -108,6 +117,7 @@ export function registerPredict(program: Command): void {
     .option('--abstain-below <p>', 'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)', prob('--abstain-below'))
     .addOption(formatOption('input'))
     .addOption(encodingOption())
+    .option('--clean [steps]', 'clean texts first (default: the cleaning the model was trained with, from its config.json)')
     .action(async (o: PredictOptions) => {
       await runPredict(o);
     });

@@ -15,6 +15,10 @@ import { registerEvaluate } from './evaluate.js';
 import { registerDeid } from './deid.js';
 import { registerServe } from './serve.js';
 import { registerCalibrate } from './calibrate.js';
+import { registerCurate } from './curate.js';
+import { registerClean } from './clean.js';
+import { registerAugment } from './augment.js';
+import { registerPretrain } from './pretrain.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -27,6 +31,10 @@ export function buildProgram(): Command {
   registerEvaluate(program);
   registerDeid(program);
   registerPredict(program);
+  registerCurate(program);
+  registerClean(program);
+  registerAugment(program);
+  registerPretrain(program);
   registerServe(program);
   registerCalibrate(program);
   registerBench(program);

@@ -28,8 +28,10 @@ import { checkMetricName, groupPredictions, multiLabelMetrics, singleLabelMetric
 import type { SchedulerName } from '../train/schedule.js';
 import { setThreads } from '../tensor/backend.js';
 import { choice, encodingOption, formatOption, int, num, prob } from './args.js';
+import { prepareTexts, type TextPrepOptions } from '../train/prepare.js';
+import { checkAugmentCount } from '../text/augment.js';
 
-export interface TrainCliOptions {
+export interface TrainCliOptions extends TextPrepOptions {
   model: string;
   train: string;
   validation?: string;
@@ -294,9 +296,16 @@ export async function runTrain(o: TrainCliOptions, log: (l: string) => void = (l
   const s = await readSplits(o, log);
   const { trainData } = s;
   if (o.deid) deidSplits(s, o.deidOperator ?? 'tag', log);
+  // leakage check, cleaning, augmentation of the training split only (train/prepare.ts)
+  const prep = await prepareTexts({ train: s.train, evaluation: [{ name: 'validation', examples: s.validation }, { name: 'test', examples: s.test }], labels: trainData.labels, model: modelDir, seed: o.seed, o, log });
+  s.train = prep.train;
   const classWeights = o.classWeights ? classWeightsFor(o.classWeights, s.train, trainData.labels, trainData.multiLabel) : null;
   const loaded = await loadClassifier(modelDir, { labels: trainData.labels, problemType: trainData.multiLabel ? 'multi_label_classification' : 'single_label_classification', seed: o.seed, log });
   const tok = Tokenizer.fromDir(loaded.dir);
+  if (prep.preprocessing) {
+    if (prep.preprocessing.clean?.lowercase && !tok.lowercase) throw new MedtuneError('--clean lowercase: this tokenizer keeps case, so lower-casing would change what the model sees; leave lowercase out', 'E_USAGE');
+    loaded.config.medtune = { ...(loaded.config.medtune as object | undefined), preprocessing: prep.preprocessing };
+  }
   const split = (ex: Example[]) => ({ examples: ex, enc: encodeExamples(ex, tok, maxLength) });
   const tr = split(s.train);
   const va = s.validation.length ? split(s.validation) : null;
@@ -380,6 +389,11 @@ export function registerTrain(program: Command): void {
     .option('--no-baseline', 'skip the TF-IDF + logistic-regression baseline reported beside the model')
     .option('--deid', 'de-identify every text (PHI -> [TAG]) before tokenising')
     .addOption(choice('--deid-operator <op>', 'with --deid: how PHI is replaced', DEID_OPERATORS, 'tag'))
+    .option('--clean [steps]', 'clean every text first (default steps, or a list: unicode,controls,whitespace,linebreaks,lowercase,stopwords); recorded for predict')
+    .option('--augment <n>', 'add N augmented copies of each training example (training split only)', (v: string) => { checkAugmentCount(Number(v)); return Number(v); })
+    .option('--augment-ops <list>', 'with --augment: synonym,insert,swap,delete,contextual (default: the first four)')
+    .option('--no-leakage-check', 'skip the check for copies of training rows in validation/test')
+    .option('--fail-on-leakage', 'stop when validation/test rows have exact or near copies in the training data')
     .option('--group-column <name>', 'aggregate predictions per group for the final metrics (multi-label: union)')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
     .option('--threads <n>', 'threads', int('--threads'))

@@ -9,6 +9,7 @@ import { noGrad, scope } from '../tensor/tensor.js';
 import { batchTensors } from '../data/batch.js';
 import type { Encoded } from '../data/dataset.js';
 import { Tokenizer } from '../text/tokenizer.js';
+import { applyPreprocessing, type PreprocessingOptions } from '../text/clean.js';
 import { loadClassifier, type LoadedClassifier } from '../models/auto.js';
 import type { MedtuneMetadata, ModelIdentity } from '../models/metadata.js';
 import type { ProblemType } from '../models/heads.js';
@@ -28,6 +29,8 @@ export interface PredictorOptions extends DecisionOverrides {
   maxBatchTokens?: number;
   /** a name for the model (default: its folder name) */
   name?: string;
+  /** text preparation before tokenising (default: the model's medtune.preprocessing, e.g. the cleaning it was trained with) */
+  preprocessing?: PreprocessingOptions;
   /** receives the load report (default: stderr) */
   log?: (line: string) => void;
 }
@@ -81,8 +84,10 @@ export class Predictor {
   readonly batchSize: number;
   readonly maxBatchTokens: number;
   readonly maxLength: number;
+  /** applied to every text (and pair) before tokenising, as in training */
+  readonly preprocessing: PreprocessingOptions;
 
-  private constructor(readonly info: ModelInfo, readonly loaded: LoadedClassifier, readonly tokenizer: Tokenizer, readonly name: string, batchSize: number, maxBatchTokens: number) {
+  private constructor(readonly info: ModelInfo, readonly loaded: LoadedClassifier, readonly tokenizer: Tokenizer, readonly name: string, batchSize: number, maxBatchTokens: number, preprocessing?: PreprocessingOptions) {
     this.labels = info.labels;
     this.problemType = loaded.model.problemType();
     this.multiLabel = this.problemType === 'multi_label_classification';
@@ -92,6 +97,7 @@ export class Predictor {
     this.maxLength = info.maxLength;
     this.batchSize = batchSize;
     this.maxBatchTokens = maxBatchTokens;
+    this.preprocessing = preprocessing ?? info.metadata.preprocessing ?? {};
   }
 
   /** Loads a model folder (or hub name) for inference. */
@@ -99,16 +105,17 @@ export class Predictor {
     const info = await describeModel(nameOrDir, o);
     const loaded = await loadClassifier(info.dir, { log: o.log });
     const tok = Tokenizer.fromDir(loaded.dir);
-    return new Predictor(info, loaded, tok, o.name ?? path.basename(path.resolve(loaded.dir)), o.batchSize ?? 32, o.maxBatchTokens ?? 4096);
+    return new Predictor(info, loaded, tok, o.name ?? path.basename(path.resolve(loaded.dir)), o.batchSize ?? 32, o.maxBatchTokens ?? 4096, o.preprocessing);
   }
 
   get dir(): string {
     return this.loaded.dir;
   }
 
-  /** Token ids of the texts (no padding), with the tokens truncation cut from each. */
+  /** Token ids of the texts (no padding; the model's preprocessing applied), with the tokens truncation cut from each. */
   encode(texts: string[], pairs: string[] | null = null): Encoded {
-    const enc = this.tokenizer.encode(texts, pairs, { maxLength: this.maxLength, padding: false });
+    const prep = (xs: string[]) => applyPreprocessing(xs, this.preprocessing);
+    const enc = this.tokenizer.encode(prep(texts), pairs ? prep(pairs) : null, { maxLength: this.maxLength, padding: false });
     return { ids: enc.input_ids, types: enc.token_type_ids, truncated: enc.truncated, cut: enc.cut_tokens };
   }
 

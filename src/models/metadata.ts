@@ -8,9 +8,10 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
+import { preprocessingProblem, type PreprocessingOptions } from '../text/clean.js';
 
-/** Options of text cleaning a model was trained with; predict and the server apply the same. */
-export type PreprocessingOptions = Record<string, unknown>;
+/** Options of text cleaning a model was trained with (`{ clean: { unicode: true, ... } }`, see text/clean.ts); predict and the server apply the same. */
+export type { PreprocessingOptions };
 
 export interface AbstainSettings {
   /** abstain when the (calibrated) top probability is below this */
@@ -80,7 +81,10 @@ export function parseMetadata(raw: unknown, file = 'config.json', labels?: strin
     if (unknown.length) throw bad(file, `thresholds names labels the model does not have: ${unknown.slice(0, 5).join(', ')}`);
   }
   if (m.abstain !== undefined && !(isObj(m.abstain) && isProb(m.abstain.below))) throw bad(file, 'abstain.below must be a number in [0, 1]');
-  if (m.preprocessing !== undefined && !isObj(m.preprocessing)) throw bad(file, 'preprocessing must be an object');
+  if (m.preprocessing !== undefined) {
+    const problem = preprocessingProblem(m.preprocessing);
+    if (problem) throw bad(file, problem);
+  }
   if (m.parent_sha256 !== undefined && !(typeof m.parent_sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.parent_sha256))) {
     throw bad(file, 'parent_sha256 must be 64 hex digits');
   }
@@ -120,7 +124,7 @@ function hashFile(h: ReturnType<typeof createHash>, file: string): void {
 /** sha256 over the bytes of the weight files in name order. */
 export function modelIdentity(dir: string, meta: MedtuneMetadata = {}): ModelIdentity {
   const files = weightFiles(dir);
-  if (!files.length) throw new MedtuneError(`${dir} has no weight files to identify the model by`, 'E_MODEL_WEIGHTS');
+  if (!files.length) throw new MedtuneError(`${dir} has no weights: expected model.safetensors, model.safetensors.index.json with shards, or pytorch_model.bin`, 'E_MODEL_WEIGHTS');
   const h = createHash('sha256');
   for (const f of files) hashFile(h, path.join(dir, f));
   const sha256 = h.digest('hex');

@@ -2,12 +2,12 @@
  * RoBERTa (HF modeling_roberta.py): BERT's encoder with position ids that start after the padding index and a
  * classification head of its own (classifier.dense -> tanh -> classifier.out_proj on the first token).
  */
-import { Tensor, empty } from '../tensor/tensor.js';
+import { Tensor, empty, parameter, zeros } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
-import { add, attentionMaskFromPadding } from '../tensor/ops/index.js';
+import { add, attentionMaskFromPadding, linear } from '../tensor/ops/index.js';
 import { MedtuneError } from '../common/errors.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
-import { BertEncoder, type BertConfig, type BertInputs } from './bert.js';
+import { BertEncoder, gatherPositions, maskedLmLoss, type BertConfig, type BertInputs } from './bert.js';
 import { classifierOutput, firstToken, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
 
 export type RobertaConfig = BertConfig;
@@ -104,5 +104,45 @@ export class RobertaForSequenceClassification extends Module {
     const states = this.roberta.forward(inputs, opts.outputHiddenStates ?? false);
     const logits = this.classifier.forward(states[states.length - 1]!);
     return classifierOutput(logits, opts.outputHiddenStates ? states : undefined, inputs.labels, this.problemType(inputs.labels ?? undefined), opts);
+  }
+}
+
+/** lm_head: dense -> gelu -> layer_norm -> decoder tied to the word embeddings, plus lm_head.bias (HF RobertaLMHead). */
+class RobertaLMHead extends Module {
+  dense: Linear;
+  layer_norm: LayerNorm;
+  bias: Tensor;
+  constructor(c: RobertaConfig, gen: Generator, private decoderWeight: () => Tensor) {
+    super();
+    this.dense = new Linear(c.hidden_size, c.hidden_size, gen, c.initializer_range);
+    this.layer_norm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
+    this.bias = parameter(zeros([c.vocab_size]));
+  }
+  forward(h: Tensor): Tensor {
+    return linear(this.layer_norm.forward(this.dense.forward(h, 'gelu')), this.decoderWeight(), this.bias);
+  }
+}
+
+/** RobertaForMaskedLM: roberta.* (no pooler) + lm_head.*; lm_head.decoder.weight is the word embedding matrix. */
+export class RobertaForMaskedLM extends Module {
+  roberta: RobertaModel;
+  lm_head: RobertaLMHead;
+  readonly generator: Generator;
+  constructor(readonly config: RobertaConfig, seed = 42) {
+    super();
+    const gen = (this.generator = new Generator(seed));
+    this.roberta = new RobertaModel(config, gen);
+    this.lm_head = new RobertaLMHead(config, gen, () => this.roberta.embeddings.word_embeddings.weight);
+  }
+  forward(inputs: BertInputs & { labels?: Tensor | null }): { logits: Tensor; loss?: Tensor } {
+    const states = this.roberta.forward(inputs);
+    const logits = this.lm_head.forward(states[states.length - 1]!);
+    const out: { logits: Tensor; loss?: Tensor } = { logits };
+    if (inputs.labels) out.loss = maskedLmLoss(logits, inputs.labels, this.config.vocab_size);
+    return out;
+  }
+  maskedLogits(inputs: BertInputs, positions: Tensor): Tensor {
+    const states = this.roberta.forward(inputs);
+    return this.lm_head.forward(gatherPositions(states[states.length - 1]!, positions));
   }
 }

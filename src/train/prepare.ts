@@ -1,0 +1,144 @@
+/**
+ * Text preparation around fine-tuning, in the order `medtune train` needs it: the leakage check between the
+ * training rows and the evaluation rows (on by default; --fail-on-leakage stops the run), cleaning of every split
+ * (recorded as the model's medtune.preprocessing so predict and the server clean the same way), and augmentation
+ * of the training split only — after the validation split was taken, so no augmented row or copy of a training
+ * row can reach validation or test through it.
+ */
+import { MedtuneError } from '../common/errors.js';
+import { checkLeakage, formatLeakage, type LeakageReport } from '../data/curate.js';
+import type { Example } from '../data/dataset.js';
+import { Generator } from '../tensor/random.js';
+import { cleanText, parseCleanSteps, type PreprocessingOptions } from '../text/clean.js';
+import { AUGMENT_OPS, augmentText, checkAugmentCount, type AugmentOp, type FillMask } from '../text/augment.js';
+import { Tokenizer } from '../text/tokenizer.js';
+import { createFillMask } from '../models/fill-mask.js';
+import { loadMaskedLM } from '../models/mlm.js';
+
+export interface TextPrepOptions {
+  /** `--clean` (true: default steps) or a list of steps */
+  clean?: string | boolean;
+  /** augmented copies per training example */
+  augment?: number;
+  /** comma-separated operations (default: synonym,insert,swap,delete) */
+  augmentOps?: string;
+  /** share of words an augmentation changes (0.1) */
+  augmentAlpha?: number;
+  /** words augmentation must never touch */
+  protect?: string[];
+  /** run the leakage check (default true) */
+  leakageCheck?: boolean;
+  failOnLeakage?: boolean;
+}
+
+export interface PrepareInput {
+  train: Example[];
+  /** named evaluation splits checked against training: validation, test */
+  evaluation: { name: string; examples: Example[] }[];
+  labels: string[];
+  /** model folder or hub name (the masked-LM for contextual augmentation) */
+  model: string;
+  seed: number;
+  o: TextPrepOptions;
+  log: (l: string) => void;
+}
+
+/** Parses `--augment-ops`; contextual needs a model with a masked-LM head. */
+export function parseAugmentOps(spec: string | undefined): AugmentOp[] {
+  if (!spec) return AUGMENT_OPS.filter((x) => x !== 'contextual');
+  const ops = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const op of ops)
+    if (!(AUGMENT_OPS as readonly string[]).includes(op))
+      throw new MedtuneError(`--augment-ops: unknown operation "${op}" (${AUGMENT_OPS.join(', ')})`, 'E_USAGE');
+  if (!ops.length) throw new MedtuneError('--augment-ops is empty', 'E_USAGE');
+  return ops as AugmentOp[];
+}
+
+/** Leakage of each evaluation split against training; throws E_LEAKAGE with --fail-on-leakage. */
+export function leakageChecks(
+  train: Example[],
+  evaluation: PrepareInput['evaluation'],
+  o: TextPrepOptions,
+  log: (l: string) => void,
+): LeakageReport[] {
+  if (o.leakageCheck === false) return [];
+  const reports = evaluation
+    .filter((s) => s.examples.length)
+    .map((s) => checkLeakage(train, s.examples, { name: s.name }));
+  for (const r of reports) log(formatLeakage(r));
+  const bad = reports.filter((r) => r.exact + r.near > 0);
+  if (bad.length && o.failOnLeakage) {
+    throw new MedtuneError(
+      `--fail-on-leakage: ${bad.map((r) => `${r.exact + r.near} ${r.split} rows`).join(' and ')} have copies in ` +
+        'the training data; de-duplicate across splits (medtune curate) or drop --fail-on-leakage',
+      'E_LEAKAGE',
+    );
+  }
+  return reports;
+}
+
+async function fillMaskFor(model: string, log: (l: string) => void): Promise<FillMask> {
+  const m = await loadMaskedLM(model, {
+    log: () => {},
+    noHeadHint: 'leave "contextual" out of --augment-ops, or use a folder that has one',
+  });
+  log(`contextual augmentation with the masked-LM head of ${m.dir}`);
+  return createFillMask(m.model, Tokenizer.fromDir(m.dir));
+}
+
+/** Augmented copies of training examples (their parents' row numbers), appended after the originals. */
+export async function augmentExamples(
+  train: Example[],
+  labels: string[],
+  seed: number,
+  o: TextPrepOptions & { model?: string },
+  log: (l: string) => void,
+): Promise<Example[]> {
+  const n = o.augment!;
+  checkAugmentCount(n);
+  const ops = parseAugmentOps(o.augmentOps);
+  const fillMask = ops.includes('contextual') ? await fillMaskFor(o.model!, log) : undefined;
+  const gen = new Generator(seed + 7);
+  const out: Example[] = [];
+  const counts = new Map<string, number>();
+  for (const ex of train) {
+    const label = Array.isArray(ex.label)
+      ? labels.filter((_, i) => (ex.label as number[])[i]).join(' ')
+      : (labels[ex.label] ?? '');
+    for (const a of augmentText(ex.text, n, gen, { ops, alpha: o.augmentAlpha, protect: o.protect, label, fillMask })) {
+      out.push({ ...ex, text: a.text });
+      for (const op of a.ops) counts.set(op.split(':')[0]!, (counts.get(op.split(':')[0]!) ?? 0) + 1);
+    }
+  }
+  log(
+    `augmented the training split only (--augment ${n}): ${train.length} -> ${train.length + out.length} rows ` +
+      `(${[...counts].map(([k, v]) => `${k} ${v}`).join(', ')})`,
+  );
+  return [...train, ...out];
+}
+
+/** Leakage check, cleaning (all splits, in place), augmentation (training only). */
+export async function prepareTexts(
+  p: PrepareInput,
+): Promise<{ train: Example[]; preprocessing: PreprocessingOptions | null; leakage: LeakageReport[] }> {
+  const leakage = leakageChecks(p.train, p.evaluation, p.o, p.log);
+  const clean = parseCleanSteps(p.o.clean);
+  if (clean) {
+    for (const ex of [...p.train, ...p.evaluation.flatMap((s) => s.examples)]) {
+      ex.text = cleanText(ex.text, clean);
+      if (ex.pair !== undefined) ex.pair = cleanText(ex.pair, clean);
+    }
+    p.log(
+      `cleaned every text (--clean: ${Object.keys(clean)
+        .filter((k) => clean[k as keyof typeof clean])
+        .join(', ')}); recorded in the model's medtune.preprocessing`,
+    );
+  }
+  const train = p.o.augment
+    ? await augmentExamples(p.train, p.labels, p.seed, { ...p.o, model: p.model }, p.log)
+    : p.train;
+  return { train, preprocessing: clean ? { clean } : null, leakage };
+}
