@@ -13,7 +13,7 @@ export { Tokenizer, type BatchEncoding, type EncodeOptions } from './text/tokeni
 export { deidentify, type DeidOptions, type DeidResult, type Operator } from './deid/anonymize.js';
 export { readRows, type Row, type ReadRowsOptions } from './data/readers.js';
 export { readLabeled, type LabeledData, type Example } from './data/dataset.js';
-export { runTrain as train, type TrainCliOptions as TrainOptions } from './cli/train.js';
+export { runTrain as train, type TrainOptions } from './train/run.js';
 export { runEvaluate as evaluate, type EvaluateCliOptions as EvaluateOptions } from './cli/evaluate.js';
 export { runPredict as predictFile, type PredictOptions as PredictFileOptions } from './cli/predict.js';
 export { runDeid as deidentifyFile, type DeidCliOptions as DeidentifyFileOptions } from './cli/deid.js';

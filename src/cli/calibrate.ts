@@ -93,7 +93,7 @@ export async function runCalibrate(o: CalibrateOptions, log: (l: string) => void
     const at = (th: (c: number) => number) => multiLabelMetrics(probs.map((q) => q.map((v, c) => (v >= th(c) ? 1 : 0))), g, p.labels).f1_micro;
     log(`per-label thresholds (F1-optimal): micro-F1 ${at(() => 0.5).toFixed(4)} at 0.5 → ${at((c) => fitted.thresholds![p.labels[c]!]!).toFixed(4)} tuned (on this data)`);
   }
-  if (fitted.abstain) log(`abstain below confidence ${fitted.abstain.below.toFixed(4)}${fitted.abstain.target_accuracy ? ` (target accuracy ${fitted.abstain.target_accuracy})` : ''}: keeps ${(100 * fitted.abstain.coverage).toFixed(1)}% of this data`);
+  if (fitted.abstain) log(`abstain below confidence ${fitted.abstain.below.toFixed(4)}${fitted.abstain.target_accuracy ? ` (target accuracy ${fitted.abstain.target_accuracy})` : ''}: keeps ${(100 * (fitted.abstain.coverage ?? 1)).toFixed(1)}% of this data`);
   const settings = { ...p.settings, temperature: fitted.temperature ?? 1, thresholds: fitted.thresholds ? p.labels.map((l) => fitted.thresholds![l]!) : undefined, abstainBelow: fitted.abstain?.below ?? null };
   // the served confidence distribution changes with calibration: the drift reference is taken again, from this data
   const calibrated = fitted.temperature ? withTemperature(probs, fitted.temperature) : probs;

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { syntheticSymptoms, DEMO_DIAGNOSES, type DemoRow } from '../demo/synthetic.js';
 import { createScratchModel } from '../demo/scratch.js';
-import { runTrain } from './train.js';
+import { runTrain } from '../train/run.js';
 import { makeDirs, prepareOutputDir, writeFileAtomic } from '../common/atomic.js';
 import { backendName, getThreads } from '../tensor/backend.js';
 import { int } from './args.js';

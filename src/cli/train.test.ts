@@ -95,6 +95,40 @@ describe('medtune train', () => {
     assert.ok(existsSync(path.join(out, 'best_model', 'model.safetensors')));
   });
 
+  it('calibration is fitted on validation and saved; metrics.json reports it; the saved model classifies the same', async () => {
+    const out = path.join(work, 'calibrated');
+    const lines: string[] = [];
+    await runTrain({ ...base(out), epochs: 2, targetAccuracy: 0.2 }, (l) => lines.push(l));
+    assert.ok(lines.some((l) => /^calibration \(fitted on \d+ validation rows\): temperature [0-9.]+; abstain below/.test(l)), lines.join('\n'));
+    const cfg = JSON.parse(readFileSync(path.join(out, 'best_model', 'config.json'), 'utf8'));
+    assert.ok(cfg.medtune.temperature > 0);
+    assert.equal(cfg.medtune.abstain.source, 'target_accuracy');
+    assert.ok(cfg.medtune.reference.n > 0 && cfg.medtune.training.data[0].sha256.length === 64);
+    const m = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    for (const k of ['temperature', 'ece_before', 'ece_after', 'mce_before', 'mce_after', 'brier_before', 'brier_after', 'nll_before', 'nll_after']) {
+      assert.equal(typeof m.calibration[k], 'number', k);
+    }
+    assert.equal(m.calibration.fitted_on, 'validation');
+    assert.ok(m.selective.aurc >= 0 && Array.isArray(m.selective.risk_coverage) && typeof m.selective.accuracy_at_coverage['0.8'] === 'number');
+    assert.match(m.model.sha256, /^[0-9a-f]{64}$/);
+    // the saved model through evaluate gives the metrics and probabilities that training reported
+    await runEvaluate({ model: path.join(out, 'best_model'), test: trainCsv, outputDir: path.join(work, 'calibrated-eval'), maxLength: 48, batchSize: 16, leakageCheck: false }, quiet);
+    const trainedPreds = readFileSync(path.join(out, 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const evalPreds = new Map(readFileSync(path.join(work, 'calibrated-eval', 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((r) => [r.row, r]));
+    for (const r of trainedPreds.slice(0, 10)) {
+      const e = evalPreds.get(r.row)!;
+      for (const [l, p] of Object.entries(r.probabilities as Record<string, number>)) assert.ok(Math.abs(p - e.probabilities[l]) < 1e-4, `row ${r.row} ${l}`);
+      assert.equal(!!r.abstain, !!e.abstain);
+    }
+    const none = path.join(work, 'uncalibrated');
+    const l2: string[] = [];
+    await runTrain({ ...base(none), epochs: 1, calibrate: false }, (l) => l2.push(l));
+    assert.equal(JSON.parse(readFileSync(path.join(none, 'best_model', 'config.json'), 'utf8')).medtune.temperature, undefined);
+    const l3: string[] = [];
+    await runTrain({ ...base(path.join(work, 'noval')), epochs: 1, validationSplit: 0, test: trainCsv, overwrite: true }, (l) => l3.push(l));
+    assert.ok(l3.some((l) => /^calibration: no validation split to fit it on/.test(l)));
+  });
+
   it('medtune evaluate writes metrics, flagged predictions and an SVG confusion matrix', async () => {
     const out = path.join(work, 'eval');
     const metrics = await runEvaluate({ model: path.join(work, 'full', 'best_model'), test: trainCsv, outputDir: out, threshold: 0.5, maxLength: 48, batchSize: 16 }, quiet);

@@ -191,7 +191,7 @@ export interface FittedCalibration {
   temperature?: number;
   /** multi-label, by label name */
   thresholds?: Record<string, number>;
-  abstain?: { below: number; source: 'fixed' | 'target_accuracy'; target_accuracy?: number; coverage: number };
+  abstain?: { below: number; source: 'fixed' | 'target_accuracy'; target_accuracy?: number; coverage?: number };
 }
 
 export interface CalibrationOptions {

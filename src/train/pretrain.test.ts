@@ -10,7 +10,7 @@ import { maskWholeWords, wordIds } from './masking.js';
 import { createScratchModel } from '../demo/scratch.js';
 import { syntheticSymptoms, DEMO_DIAGNOSES } from '../demo/synthetic.js';
 import { runPretrain, type PretrainCliOptions } from '../cli/pretrain.js';
-import { runTrain } from '../cli/train.js';
+import { runTrain } from './run.js';
 import { listCheckpoints } from './trainer.js';
 
 describe('whole-word masking', () => {

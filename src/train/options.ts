@@ -1,0 +1,66 @@
+/** The options of a training run and its data splits (shared by run.ts and finish.ts). */
+import type { Operator } from '../deid/anonymize.js';
+import type { Example, LabeledData } from '../data/dataset.js';
+import type { SchedulerName } from './schedule.js';
+import type { TextPrepOptions } from './prepare.js';
+
+export interface TrainOptions extends TextPrepOptions {
+  model: string;
+  train: string;
+  validation?: string;
+  test?: string;
+  outputDir: string;
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
+  multiLabel?: boolean;
+  labelDelimiter?: string;
+  format?: string;
+  encoding?: string;
+  epochs: number;
+  learningRate: number;
+  batchSize: number;
+  /** default: 128, capped at the model's limit; an explicit value above the limit is refused */
+  maxLength?: number;
+  weightDecay: number;
+  warmup: number;
+  scheduler: SchedulerName;
+  seed: number;
+  evalEvery: number;
+  gradAccum: number;
+  maxGradNorm: number;
+  labelSmoothing: number;
+  metricForBestModel?: string;
+  validationSplit: number;
+  threads?: number;
+  groupColumn?: string;
+  groupRegex?: string;
+  maxSteps?: number;
+  earlyStopping?: number;
+  saveSteps?: number;
+  saveTotalLimit?: number;
+  classWeights?: string;
+  threshold?: number;
+  /** a checkpoint folder, or true for the latest in --output-dir */
+  resume?: string | boolean;
+  /** replace a previous run in --output-dir (its checkpoints, best model and reports) */
+  overwrite?: boolean;
+  /** fit and report the TF-IDF + logistic-regression baseline beside the model (default on) */
+  baseline?: boolean;
+  /** fit calibration on the validation split after training (default true; --no-calibrate) */
+  calibrate?: boolean;
+  /** abstain below this calibrated confidence (saved with the model) */
+  abstainBelow?: number;
+  /** choose the abstention threshold reaching this accuracy on validation (saved with the model) */
+  targetAccuracy?: number;
+  /** de-identify texts before tokenising */
+  deid?: boolean;
+  deidOperator?: Operator;
+}
+
+export interface Splits {
+  trainData: LabeledData;
+  train: Example[];
+  validation: Example[];
+  test: Example[];
+}
