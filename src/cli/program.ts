@@ -15,6 +15,7 @@ import { registerEvaluate } from './evaluate.js';
 import { registerDeid } from './deid.js';
 import { registerServe } from './serve.js';
 import { registerCalibrate } from './calibrate.js';
+import { registerExplain } from './explain.js';
 import { registerCurate } from './curate.js';
 import { registerClean } from './clean.js';
 import { registerAugment } from './augment.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerPretrain(program);
   registerServe(program);
   registerCalibrate(program);
+  registerExplain(program);
   registerBench(program);
   registerInfo(program);
   // commander's own error text is replaced by the one-line form below, on every (sub)command

@@ -81,12 +81,15 @@ function nllAndGrad(logits: number[][], gold: number[], T: number): { f: number;
     h += -(sy - ps) + (ps2 - ps * ps);
   }
   const n = logits.length;
-  return { f: f / n, g: g / n, h: h / n };
+  // a weak Gaussian prior on ln T (sd 1): negligible on real validation sets, but it keeps T finite when validation
+  // is perfectly separated (then the NLL falls without end as T → 0 and every probability would become 0 or 1)
+  const u = Math.log(T);
+  return { f: (f + (u * u) / 2) / n, g: (g + u) / n, h: (h + 1) / n };
 }
 
 /**
- * The temperature T > 0 minimising validation NLL of softmax(logits / T): Newton's method on ln T (the NLL is
- * convex in 1/T), safeguarded by bisection on the gradient. Works on logits or log-probabilities alike.
+ * The temperature T > 0 minimising validation NLL of softmax(logits / T) (with a weak prior on ln T, see above):
+ * Newton's method on ln T, safeguarded by bisection on the gradient. Works on logits or log-probabilities alike.
  */
 export function fitTemperature(logits: number[][], gold: number[]): number {
   if (logits.length < 2) throw new MedtuneError('temperature scaling needs at least two validation examples', 'E_INPUT_EMPTY');

@@ -73,6 +73,11 @@ export interface BertInputs {
   attention_mask?: Tensor | null;
   /** int32 [B, T]; zeros when omitted */
   token_type_ids?: Tensor | null;
+  /**
+   * word embeddings [B, T, hidden] to use instead of word_embeddings(input_ids) (input_ids still give the shape and
+   * positions): the input of integrated gradients (src/infer/explain.ts)
+   */
+  inputs_embeds?: Tensor | null;
 }
 
 export class BertEmbeddings extends Module {
@@ -89,11 +94,11 @@ export class BertEmbeddings extends Module {
     this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
     this.dropout = new Dropout(c.hidden_dropout_prob, gen);
   }
-  forward(inputIds: Tensor, tokenTypeIds: Tensor): Tensor {
+  forward(inputIds: Tensor, tokenTypeIds: Tensor, inputsEmbeds?: Tensor | null): Tensor {
     const [B, T] = inputIds.shape as [number, number];
     const pos = empty([B, T], 'int32');
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos.i32[b * T + t] = t;
-    const words = this.word_embeddings.forward(inputIds);
+    const words = inputsEmbeds ?? this.word_embeddings.forward(inputIds);
     const types = this.token_type_embeddings.forward(tokenTypeIds);
     const positions = this.position_embeddings.forward(pos);
     const e = this.LayerNorm.forward(add(words, types), positions);
@@ -225,7 +230,7 @@ export class BertModel extends Module {
     const tt = inputs.token_type_ids ?? empty([B, T], 'int32');
     if (!inputs.token_type_ids) tt.i32.fill(0);
     const mask = inputs.attention_mask ? attentionMaskFromPadding(inputs.attention_mask) : null;
-    const x = this.embeddings.forward(ids, tt);
+    const x = this.embeddings.forward(ids, tt, inputs.inputs_embeds);
     const states = this.encoder.forward(x, mask, opts.outputHiddenStates ?? false);
     const last = states[states.length - 1]!;
     return {

@@ -48,11 +48,11 @@ class Embeddings extends Module {
     this.LayerNorm = new LayerNorm(c.dim, LN_EPS);
     this.dropout = new Dropout(c.dropout, gen);
   }
-  forward(ids: Tensor): Tensor {
+  forward(ids: Tensor, inputsEmbeds?: Tensor | null): Tensor {
     const [B, T] = ids.shape as [number, number];
     const pos = empty([B, T], 'int32');
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos.i32[b * T + t] = t;
-    const e = this.LayerNorm.forward(this.word_embeddings.forward(ids), this.position_embeddings.forward(pos));
+    const e = this.LayerNorm.forward(inputsEmbeds ?? this.word_embeddings.forward(ids), this.position_embeddings.forward(pos));
     return this.dropout.forward(e, this.training);
   }
 }
@@ -126,7 +126,7 @@ export class DistilBertModel extends Module {
   }
   forward(inputs: BertInputs, all = false): Tensor[] {
     const mask = inputs.attention_mask ? attentionMaskFromPadding(inputs.attention_mask) : null;
-    return runLayers(this.transformer.layer, this.embeddings.forward(inputs.input_ids), mask, all);
+    return runLayers(this.transformer.layer, this.embeddings.forward(inputs.input_ids, inputs.inputs_embeds), mask, all);
   }
 }
 

@@ -42,8 +42,8 @@ class RobertaEmbeddings extends Module {
     }
     return pos;
   }
-  forward(ids: Tensor, tokenTypeIds: Tensor): Tensor {
-    const words = this.word_embeddings.forward(ids);
+  forward(ids: Tensor, tokenTypeIds: Tensor, inputsEmbeds?: Tensor | null): Tensor {
+    const words = inputsEmbeds ?? this.word_embeddings.forward(ids);
     const types = this.token_type_embeddings.forward(tokenTypeIds);
     const e = this.LayerNorm.forward(add(words, types), this.position_embeddings.forward(this.positionIds(ids)));
     return this.dropout.forward(e, this.training);
@@ -64,7 +64,7 @@ export class RobertaModel extends Module {
     const tt = inputs.token_type_ids ?? empty([B, T], 'int32');
     if (!inputs.token_type_ids) tt.i32.fill(0);
     const mask = inputs.attention_mask ? attentionMaskFromPadding(inputs.attention_mask) : null;
-    return this.encoder.forward(this.embeddings.forward(ids, tt), mask, all);
+    return this.encoder.forward(this.embeddings.forward(ids, tt, inputs.inputs_embeds), mask, all);
   }
 }
 

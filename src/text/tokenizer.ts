@@ -149,6 +149,11 @@ export class Tokenizer {
     return this.tk.get_vocab(true).size;
   }
 
+  /** Ids of the special tokens the post-processor adds, and padding. */
+  specialIds(): number[] {
+    return [...new Set([...this.template.special.values(), this.padId])];
+  }
+
   tokenToId(t: string): number | undefined {
     return this.tk.token_to_id(t);
   }
