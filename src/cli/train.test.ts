@@ -129,6 +129,37 @@ describe('medtune train', () => {
     assert.ok(l3.some((l) => /^calibration: no validation split to fit it on/.test(l)));
   });
 
+  it('continual learning: the parent label map is kept, the head loads by name, replay and forgetting are reported', async () => {
+    const parent = path.join(work, 'full', 'best_model');
+    const parentLabels = JSON.parse(readFileSync(path.join(parent, 'config.json'), 'utf8')).id2label;
+    // corrections: a few rows, two labels only, in another file order
+    const corr = path.join(work, 'corrections.csv');
+    writeFileSync(corr, 'text,label\n' + syntheticSymptoms(3, 77).filter((r) => r.label === 'Migraine' || r.label === 'Influenza').map((r) => `"${r.text}",${r.label}`).join('\n') + '\n');
+    const out = path.join(work, 'continued');
+    const lines: string[] = [];
+    await runTrain({ ...base(out), model: parent, train: corr, epochs: 1, validationSplit: 0, test: trainCsv, replay: trainCsv, replayFraction: 0.3, oldTest: trainCsv }, (l) => lines.push(l));
+    assert.ok(lines.some((l) => /continuing from a fine-tuned classifier: its 21 labels are kept in their order/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /--replay: \d+ of 168 rows/.test(l)));
+    assert.ok(lines.some((l) => /classification head loaded by label name: 21 labels kept/.test(l)));
+    assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'best_model', 'config.json'), 'utf8')).id2label, parentLabels, 'the label map is the parent\'s');
+    const m = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    assert.equal(typeof m.continual.old_test.accuracy_before, 'number');
+    assert.equal(typeof m.continual.old_test.forgetting, 'number');
+    assert.equal(typeof m.continual.new_data.accuracy_after, 'number');
+    const cfg = JSON.parse(readFileSync(path.join(out, 'best_model', 'config.json'), 'utf8'));
+    assert.match(cfg.medtune.parent_sha256, /^[0-9a-f]{64}$/);
+    // a label the parent lacks is refused unless --add-labels, which grows the head
+    const extra = path.join(work, 'new-label.csv');
+    writeFileSync(extra, 'text,label\nsudden ringing in both ears,Tinnitus\nringing ears after a concert,Tinnitus\nfever and chills,Influenza\n');
+    await assert.rejects(runTrain({ ...base(path.join(work, 'grow-refused')), model: parent, train: extra, epochs: 1, validationSplit: 0, test: trainCsv }, quiet), /does not have: Tinnitus; pass --add-labels/);
+    const grown = path.join(work, 'grown');
+    await runTrain({ ...base(grown), model: parent, train: extra, epochs: 1, validationSplit: 0, test: trainCsv, addLabels: true, replay: trainCsv }, quiet);
+    const g = JSON.parse(readFileSync(path.join(grown, 'best_model', 'config.json'), 'utf8')).id2label;
+    assert.equal(Object.keys(g).length, 22);
+    assert.equal(g['21'], 'Tinnitus');
+    assert.deepEqual(Object.fromEntries(Object.entries(g).slice(0, 21)), parentLabels);
+  });
+
   it('medtune evaluate writes metrics, flagged predictions and an SVG confusion matrix', async () => {
     const out = path.join(work, 'eval');
     const metrics = await runEvaluate({ model: path.join(work, 'full', 'best_model'), test: trainCsv, outputDir: out, threshold: 0.5, maxLength: 48, batchSize: 16 }, quiet);

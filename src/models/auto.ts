@@ -47,6 +47,8 @@ export interface LoadReport {
   unexpected: string[];
   /** head tensors re-initialised because --num-labels / labels changed their size */
   resized: string[];
+  /** the head was loaded by label name: rows kept from the checkpoint, and labels that got new rows */
+  headByLabel?: { kept: number; added: string[] };
 }
 
 export interface LoadedClassifier {
@@ -168,6 +170,9 @@ export function formatLoadReport(r: LoadReport): string {
   row('newly initialised (not in checkpoint):', r.missing);
   row('resized head, newly initialised:', r.resized);
   row('unused (not in this architecture):', r.unexpected);
+  if (r.headByLabel) {
+    lines.push(`  classification head loaded by label name: ${r.headByLabel.kept} labels kept${r.headByLabel.added.length ? `, ${r.headByLabel.added.length} new (newly initialised): ${r.headByLabel.added.slice(0, 6).join(', ')}${r.headByLabel.added.length > 6 ? ', …' : ''}` : ''}`);
+  }
   if (r.missing.length || r.resized.length) lines.push('  New weights must be trained on a down-stream task before the model is used for predictions.');
   return lines.join('\n');
 }
@@ -189,10 +194,45 @@ export async function loadClassifier(nameOrDir: string, opts: LoadOptions = {}):
   };
   const model = classifierFromConfig(config, opts.seed ?? 42);
   const { tensors, files } = readWeights(dir);
+  const parentLabels = hadLabels && !isGeneric(labelsOf(raw)) ? labelsOf(raw) : null;
+  const fresh = opts.labels && parentLabels ? headRows(model, labels.length).map(([name, p]) => [name, Float32Array.from(p.f32)] as const) : [];
   const report = loadStateDict(model, tensors, files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`, !!(opts.labels || opts.numLabels !== undefined));
+  if (fresh.length) remapHead(model, tensors, parentLabels!, labels, new Map(fresh), report);
   (opts.log ?? ((l: string) => process.stderr.write(l + '\n')))(formatLoadReport(report));
   model.train(opts.train ?? false);
   return { model, config, dir, report, labels };
+}
+
+/** Labels transformers makes up when a config has none (LABEL_0, LABEL_1, ...). */
+const isGeneric = (labels: string[]) => labels.every((l, i) => l === `LABEL_${i}`);
+
+/** The output layer of the classification head: parameters with one row per label. */
+function headRows(model: SequenceClassifier, numLabels: number): [string, Tensor][] {
+  return model.namedParameters().filter(([k, p]) => /^classifier\.(out_proj\.)?(weight|bias)$/.test(k) && p.shape[0] === numLabels);
+}
+
+/**
+ * Loads the head by label name, not by position: a label the checkpoint has gets its row, a new label keeps its fresh
+ * initialisation. (By position, another label order would load the head under the wrong mapping, and a different
+ * label count would silently re-initialise all of it.)
+ */
+function remapHead(model: SequenceClassifier, tensors: Map<string, SafetensorsEntry>, parent: string[], labels: string[],
+  fresh: Map<string, Float32Array>, report: LoadReport): void {
+  let kept = 0;
+  for (const [name, p] of headRows(model, labels.length)) {
+    const t = [...tensors].find(([k]) => canonicalKey(k) === name || canonicalKey(k).endsWith(`.${name}`))?.[1];
+    if (!t || t.shape[0] !== parent.length || t.data instanceof Int32Array) continue;
+    const width = p.size / labels.length;
+    labels.forEach((l, i) => {
+      const j = parent.indexOf(l);
+      const src = j >= 0 ? t.data.subarray(j * width, (j + 1) * width) : fresh.get(name)!.subarray(i * width, (i + 1) * width);
+      p.f32.set(src, i * width);
+    });
+    kept = labels.filter((l) => parent.includes(l)).length;
+    report.resized = report.resized.filter((r) => !r.startsWith(`${name} `));
+  }
+  const added = labels.filter((l) => !parent.includes(l));
+  if (kept) report.headByLabel = { kept, added };
 }
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json', 'vocab.json', 'merges.txt'];

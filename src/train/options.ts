@@ -6,6 +6,14 @@ import type { TextPrepOptions } from './prepare.js';
 
 export interface TrainOptions extends TextPrepOptions {
   model: string;
+  /** continual learning: old training data replayed beside the new rows (a share of it, --replay-fraction) */
+  replay?: string;
+  /** share of the --replay rows added to the training split (default 0.3) */
+  replayFraction?: number;
+  /** allow labels the parent model does not have (its head grows); otherwise they are refused */
+  addLabels?: boolean;
+  /** the old test set, to measure forgetting (default: the parent's recorded test file, if it is still there) */
+  oldTest?: string;
   train: string;
   validation?: string;
   test?: string;
@@ -60,6 +68,10 @@ export interface TrainOptions extends TextPrepOptions {
 
 export interface Splits {
   trainData: LabeledData;
+  /** the parent model's labels when continuing from a fine-tuned classifier (its map is kept) */
+  parentLabels: string[] | null;
+  /** rows added from --replay */
+  replayed: number;
   train: Example[];
   validation: Example[];
   test: Example[];

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadClassifier, loadStateDict, readModelConfig, resolveMaxLength, saveClassifier } from '../models/auto.js';
+import { labelsOf, loadClassifier, loadStateDict, readModelConfig, resolveMaxLength, saveClassifier, type ModelConfig } from '../models/auto.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { encodeExamples, groupRegexOf, readLabeled, stratifiedSplit, summarize, type Encoded, type Example, type LabeledData } from '../data/dataset.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
@@ -75,6 +75,10 @@ function checkTrainOptions(o: TrainOptions): void {
   if (o.deidOperator && !(DEID_OPERATORS as readonly string[]).includes(o.deidOperator)) throw usage(`--deid-operator must be ${DEID_OPERATORS.join(', ')}`);
   if (o.metricForBestModel) checkMetricName(o.metricForBestModel, !!o.multiLabel);
   groupRegexOf(o.groupColumn, o.groupRegex);
+  if (o.replay) checkInputFile(o.replay, '--replay');
+  if (o.oldTest) checkInputFile(o.oldTest, '--old-test');
+  if (o.replayFraction !== undefined && !(o.replayFraction > 0 && o.replayFraction <= 1)) throw usage(`--replay-fraction must be in (0, 1], got ${o.replayFraction}`);
+  if (o.replayFraction !== undefined && !o.replay) throw usage('--replay-fraction needs --replay OLD_TRAIN_FILE');
   if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined) throw usage('give --abstain-below or --target-accuracy, not both');
   if (o.targetAccuracy !== undefined && o.calibrate === false) throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
   if (o.classWeights && o.classWeights !== 'balanced') checkInputFile(o.classWeights, '--class-weights');
@@ -123,25 +127,68 @@ function resumeCheckpoint(o: TrainOptions, log: (l: string) => void): string | u
 }
 
 
-async function readSplits(o: TrainOptions, log: (l: string) => void): Promise<Splits> {
+/** The labels of a fine-tuned classifier's config (not the LABEL_i transformers makes up), else null. */
+export function fineTunedLabels(config: ModelConfig): string[] | null {
+  const labels = config.id2label && Object.keys(config.id2label).length ? labelsOf(config) : null;
+  const head = (config.architectures ?? []).some((a) => a.endsWith('ForSequenceClassification'));
+  return labels && head && !labels.every((l, i) => l === `LABEL_${i}`) ? labels : null;
+}
+
+/**
+ * The label list of a run: the data's, or — continuing from a fine-tuned classifier — the parent's map as it is,
+ * grown by the data's new labels only with --add-labels (appended, so the parent's ids keep their meaning).
+ */
+function runLabels(o: TrainOptions, data: LabeledData, parent: string[] | null, log: (l: string) => void): string[] {
+  if (!parent) return data.labels;
+  const present = new Set(data.examples.flatMap((e) => (Array.isArray(e.label) ? data.labels.filter((_, c) => (e.label as number[])[c]) : [data.labels[e.label]!])));
+  const added = [...present].filter((l) => !parent.includes(l)).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  if (added.length && !o.addLabels) {
+    throw new MedtuneError(`${o.train} has labels the model ${o.model} does not have: ${added.slice(0, 8).join(', ')}${added.length > 8 ? ', …' : ''}; `
+      + 'pass --add-labels to grow its head (the new labels start untrained), or fix the labels', 'E_MODEL_LABELS');
+  }
+  log(`continuing from a fine-tuned classifier: its ${parent.length} labels are kept in their order${added.length ? `; --add-labels: the head grows by ${added.length} (${added.slice(0, 6).join(', ')})` : ''}`);
+  return [...parent, ...added];
+}
+
+/** Examples with label ids of one list re-expressed in another (by name). */
+function relabel(examples: Example[], from: string[], to: string[]): Example[] {
+  if (from.length === to.length && from.every((l, i) => l === to[i])) return examples;
+  const index = from.map((l) => to.indexOf(l));
+  return examples.map((e) => ({
+    ...e,
+    label: Array.isArray(e.label) ? to.map((l) => (e.label as number[])[from.indexOf(l)] ?? 0) : index[e.label]!,
+  }));
+}
+
+async function readSplits(o: TrainOptions, parentLabels: string[] | null, log: (l: string) => void): Promise<Splits> {
   const readOpts = {
     textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: o.multiLabel, labelDelimiter: o.labelDelimiter,
     groupColumn: o.groupColumn, groupRegex: o.groupRegex, format: o.format as never, encoding: o.encoding,
   };
-  const trainData = await readLabeled(o.train, readOpts);
-  log(`columns: text "${trainData.textColumn}", label "${trainData.labelColumn}"${trainData.pairColumn ? `, pair "${trainData.pairColumn}"` : ''}`);
-  if (!trainData.examples.length) throw new MedtuneError(`${o.train} has no usable rows (${trainData.skipped.length} skipped: ${trainData.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ')})`, 'E_INPUT_EMPTY');
-  checkClasses(trainData);
+  const read = await readLabeled(o.train, readOpts);
+  log(`columns: text "${read.textColumn}", label "${read.labelColumn}"${read.pairColumn ? `, pair "${read.pairColumn}"` : ''}`);
+  if (!read.examples.length) throw new MedtuneError(`${o.train} has no usable rows (${read.skipped.length} skipped: ${read.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ')})`, 'E_INPUT_EMPTY');
+  const labels = runLabels(o, read, parentLabels, log);
+  const trainData: LabeledData = { ...read, labels, examples: relabel(read.examples, read.labels, labels) };
   let train = trainData.examples;
   let validation: Example[] = [];
-  if (o.validation) validation = (await readLabeled(o.validation, { ...readOpts, labels: trainData.labels })).examples;
+  if (o.validation) validation = (await readLabeled(o.validation, { ...readOpts, labels })).examples;
   else if (o.validationSplit > 0) {
     [train, validation] = stratifiedSplit(trainData.examples, o.validationSplit, o.seed);
     log(`no --validation file: holding out ${validation.length} rows (${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`);
     if (!train.length) throw usage(`--validation-split ${o.validationSplit} leaves no training rows; use a smaller fraction`);
   }
-  const test = o.test ? (await readLabeled(o.test, { ...readOpts, labels: trainData.labels })).examples : [];
-  return { trainData, train, validation, test };
+  const test = o.test ? (await readLabeled(o.test, { ...readOpts, labels })).examples : [];
+  let replayed = 0;
+  if (o.replay) {
+    const old = (await readLabeled(o.replay, { ...readOpts, labels, groupColumn: undefined, groupRegex: undefined })).examples;
+    const [, sample] = stratifiedSplit(old, o.replayFraction ?? 0.3, o.seed);
+    replayed = sample.length;
+    train = [...train, ...sample.map((e, i) => ({ ...e, row: -(i + 1) }))];
+    log(`--replay: ${sample.length} of ${old.length} rows of ${o.replay} (${((o.replayFraction ?? 0.3) * 100).toFixed(0)}%, stratified) added to the training split`);
+  }
+  checkClasses({ ...trainData, examples: train });
+  return { trainData, train, validation, test, parentLabels, replayed };
 }
 
 /** A classifier needs at least two classes (single-label) or one label that is sometimes set (multi-label). */
@@ -190,7 +237,7 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   const { dir: modelDir, config: modelConfig } = await readModelConfig(o.model);
   const maxLength = resolveMaxLength(o.maxLength, modelConfig, 128);
   const resumeFrom = resumeCheckpoint(o, log);
-  const s = await readSplits(o, log);
+  const s = await readSplits(o, fineTunedLabels(modelConfig), log);
   const { trainData } = s;
   if (o.deid) deidSplits(s, o.deidOperator ?? 'tag', log);
   // leakage check, cleaning, augmentation of the training split only (train/prepare.ts)
