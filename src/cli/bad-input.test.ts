@@ -156,6 +156,7 @@ function writeInputs(): void {
   writeFileSync(path.join(IN, 'gold-bad.json'), '[1, 2');
   writeFileSync(path.join(IN, 'gold-shape.json'), '[{"text": "x"}]');
   writeFileSync(path.join(IN, 'a-file'), 'just a file\n');
+  writeFileSync(path.join(IN, 'long.jsonl'), JSON.stringify({ text: Array.from({ length: 300 }, () => 'fever').join(' ') }) + '\n');
   // model folders that are wrong in one way each
   const bad1 = path.join(IN, 'model-no-config');
   mkdirSync(bad1);
@@ -246,6 +247,7 @@ const usageProbes: Probe[] = [
   { name: 'explain: --baseline foo', args: ['explain', '--model', '$M', '--input', '$IN/notes.csv', '--output', '$W/out/u81.jsonl', '--baseline', 'foo'], exit: 2, code: U },
   { name: 'explain: unknown --label', args: ['explain', '--model', '$M', '--input', '$IN/notes.csv', '--output', '$W/out/u82.jsonl', '--label', 'Nope'], exit: 2, code: U, match: /not a label/, output: '$W/out/u82.jsonl' },
   { name: 'explain: binary input', args: ['explain', '--model', '$M', '--input', '$IN/binary.csv', '--output', '$W/out/u83.jsonl'], exit: 2, code: 'E_INPUT_ENCODING', output: '$W/out/u83.jsonl' },
+  { name: 'explain: a text longer than the model', args: ['explain', '--model', '$M', '--input', '$IN/long.jsonl', '--output', '$W/out/u86.jsonl'], exit: 2, code: U, match: /--truncate/, output: '$W/out/u86.jsonl' },
   { name: 'explain: output is the input', args: ['explain', '--model', '$M', '--input', '$IN/train.jsonl', '--output', '$IN/train.jsonl'], exit: 2, code: 'E_OUTPUT_PATH' },
   { name: 'train: --target-accuracy with --no-calibrate', args: tr('u84', '--target-accuracy', '0.9', '--no-calibrate'), exit: 2, code: U, match: /drop --no-calibrate/ },
   { name: 'predict: --abstain-below 2', args: P('--output', '$W/out/u85.jsonl', '--abstain-below', '2'), exit: 2, code: U },

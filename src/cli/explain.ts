@@ -23,6 +23,8 @@ export interface ExplainCliOptions {
   format?: string;
   encoding?: string;
   maxLength?: number;
+  /** explain the first max-length tokens of longer texts (otherwise they are refused) */
+  truncate?: boolean;
   log?: (l: string) => void;
 }
 
@@ -52,6 +54,10 @@ export async function runExplain(o: ExplainCliOptions): Promise<{ rows: number }
         continue;
       }
       const e = explain(p, text, { label: o.label, steps: o.steps, baseline: o.baseline });
+      if (e.truncated_tokens && !o.truncate) {
+        throw new MedtuneError(`${o.input} row ${rows} is ${e.truncated_tokens} tokens longer than the model reads (${p.maxLength}); an explanation would cover only `
+          + 'its beginning: shorten the text, or pass --truncate to explain the part the model sees', 'E_USAGE');
+      }
       worst = Math.max(worst, e.completeness_error);
       const { text: _t, ...rest } = e;
       await out.write(JSON.stringify({ row: rows, ...rest }) + '\n');
@@ -79,6 +85,7 @@ export function registerExplain(program: Command): void {
     .option('--html <file>', 'also write a page with the words highlighted green/red (no scripts)')
     .option('--label <name>', 'explain this label (default: the predicted one)')
     .option('--steps <n>', 'integration steps to start with (doubled while completeness is off by more than 5%)', int('--steps', 2, 512), 32)
+    .option('--truncate', 'explain the first --max-length tokens of longer texts (default: refuse them)')
     .addOption(choice('--baseline <kind>', 'what a word is compared with', ['pad', 'zero'], 'pad'))
     .option('--text-column <name>', 'text column (default: detected)')
     .option('--max-length <n>', 'tokens per text (default: 512 or the model maximum)', int('--max-length', 2))
