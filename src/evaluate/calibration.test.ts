@@ -62,8 +62,9 @@ describe('calibration', () => {
     assert.deepEqual(s.risk_coverage.at(-1), [1, 0.4]);
     const t = thresholdForAccuracy(conf, correct, 0.8);
     // coverage 6 (acc 5/6 = 0.833) is the largest reaching 0.8 (7: 5/7, 8: 6/8 = 0.75)
-    assert.deepEqual(t, { threshold: 0.6, coverage: 0.6, accuracy: 5 / 6 });
-    assert.equal(thresholdForAccuracy(conf, correct, 1).threshold, 0.8);
+    // the threshold lies midway between the last accepted and the first refused confidence
+    assert.deepEqual(t, { threshold: 0.55, coverage: 0.6, accuracy: 5 / 6 });
+    assert.equal(thresholdForAccuracy(conf, correct, 1).threshold, 0.75);
     assert.throws(() => thresholdForAccuracy([0.9, 0.8], [false, false], 0.9), /no abstention threshold reaches accuracy 0\.9/);
   });
 });

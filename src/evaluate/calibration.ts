@@ -179,8 +179,10 @@ export function thresholdForAccuracy(confidence: number[], correct: boolean[], t
     if (k + 1 < order.length && order[k + 1]![0] === order[k]![0]) continue;
     const acc = ok / (k + 1);
     if (acc > bestAcc.accuracy) bestAcc = { accuracy: acc, coverage: (k + 1) / order.length };
-    // accept everything with confidence ≥ this one: the lowest such threshold that still reaches the target
-    if (acc >= target) best = { threshold: order[k]![0], coverage: (k + 1) / order.length, accuracy: acc };
+    // accept everything with confidence ≥ this one; the threshold sits midway to the next lower confidence, so that
+    // the same predictions computed in float32 elsewhere fall on the same side of it
+    const next = k + 1 < order.length ? order[k + 1]![0] : 0;
+    if (acc >= target) best = { threshold: (order[k]![0] + next) / 2, coverage: (k + 1) / order.length, accuracy: acc };
   }
   if (!best) {
     throw new MedtuneError(`no abstention threshold reaches accuracy ${target} on the calibration data (the best is ${bestAcc.accuracy.toFixed(3)} `
