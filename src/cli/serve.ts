@@ -36,6 +36,9 @@ interface ServeCliOptions {
   auditSecretFile?: string;
   deid?: boolean;
   corsOrigin?: string[];
+  ui: boolean;
+  review?: string;
+  reviewDb?: string;
   logLevel: string;
 }
 
@@ -59,7 +62,7 @@ export function optionsFrom(c: ServeCliOptions): ServeOptions {
     rateLimit: c.rateLimit, bodyLimit: c.bodyLimit, maxTexts: c.maxTexts, maxChars: c.maxChars, maxBatchTokens: c.maxBatchTokens,
     maxWaitMs: c.maxWaitMs, maxConcurrentRequests: c.maxConcurrentRequests, queueTimeoutMs: c.queueTimeoutMs, workers: c.workers,
     threads: c.threads, maxLength: c.maxLength, auditLog: c.auditLog, auditSecret: c.auditLog ? auditSecret(c.auditSecretFile) : undefined,
-    deid: c.deid, corsOrigin: c.corsOrigin, logLevel: c.logLevel,
+    deid: c.deid, corsOrigin: c.corsOrigin, logLevel: c.logLevel, ui: c.ui, review: c.review, reviewDb: c.reviewDb,
   };
 }
 
@@ -86,7 +89,7 @@ async function runServe(c: ServeCliOptions): Promise<void> {
     server.close().then(() => process.exit(0), () => process.exit(1));
   });
   const address = await server.listen();
-  process.stderr.write(`medtune: serving ${o.models.map((m) => m.name).join(', ')} on ${address.replace(/^http/, scheme)} (docs: ${address}/docs); loading models…\n`);
+  process.stderr.write(`medtune: serving ${o.models.map((m) => m.name).join(', ')} on ${address.replace(/^http/, scheme)} (${o.ui !== false ? `UI: ${address}/ , ` : ''}docs: ${address}/docs); loading models…\n`);
   try {
     await server.ready;
   } catch (e) {
@@ -124,6 +127,9 @@ export function registerServe(program: Command): void {
     .option('--audit-secret-file <file>', 'HMAC secret for the audit log (or MEDTUNE_AUDIT_SECRET)')
     .option('--deid', 'de-identify texts before the model sees them')
     .option('--cors-origin <origin>', 'allow browser calls from this origin (repeatable; default: CORS off)', collect)
+    .option('--no-ui', 'do not serve the browser UI at /')
+    .option('--review <run-dir>', 'review the misclassified and low-confidence cases of this run folder in the UI')
+    .option('--review-db <file>', 'where reviews are stored (default RUN_DIR/reviews.sqlite)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', SERVE_DEFAULTS.logLevel)
     .action(async (c: ServeCliOptions) => {
       if (!c.model.length) throw new MedtuneError('give at least one --model NAME=DIR (or --model DIR)', 'E_USAGE');

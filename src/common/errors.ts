@@ -53,6 +53,7 @@ export const ERROR_CATALOGUE = {
   E_QUEUE_FULL: { exit: 2, http: 429, when: 'HTTP: more requests in flight than --max-concurrent-requests; retry later' },
   E_QUEUE_TIMEOUT: { exit: 2, http: 503, when: 'HTTP: the request waited longer than --queue-timeout-ms for inference' },
   E_NOT_READY: { exit: 2, http: 503, when: 'HTTP: the models are still loading (see GET /health/ready)' },
+  E_REVIEW_DB: { exit: 2, http: 503, when: 'the review database cannot be opened or written (locked by another process, read-only, or not a medtune review database)' },
   E_SHUTTING_DOWN: { exit: 2, http: 503, when: 'HTTP: the server is shutting down' },
   E_SHAPE: { exit: 1, http: 500, when: 'internal: a tensor shape or dtype does not fit an op (a bug: please report it)' },
   E_DISPOSED: { exit: 1, http: 500, when: 'internal: a tensor was used after it was released (a bug: please report it)' },

@@ -23,6 +23,8 @@ import { AuditLog, type AuditEntry } from './audit.js';
 import { Batcher, InferencePool, type TextResult } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
 import { diagnoseBody, diagnoseResponse, errorSchema, modelsResponse, seedBody, seedResponse } from './schemas.js';
+import { openReview, registerUiRoutes } from './routes-ui.js';
+import { registerStaticUi } from './static-ui.js';
 
 export interface ServeOptions {
   /** served models; the first is the default of /v1/diagnose and /diagnose */
@@ -54,6 +56,12 @@ export interface ServeOptions {
   /** de-identify texts before the model sees them */
   deid?: boolean;
   corsOrigin?: string[];
+  /** the browser UI at / (default true) */
+  ui?: boolean;
+  /** a run folder whose cases the UI's review page shows */
+  review?: string;
+  /** the review database (default REVIEW/reviews.sqlite) */
+  reviewDb?: string;
   logLevel?: string;
   /** where JSON logs go (default stdout) */
   logStream?: NodeJS.WritableStream;
@@ -184,7 +192,17 @@ export async function createServer(options: ServeOptions): Promise<MedtuneServer
   });
   // JSON only: a text/plain body is 415, not a string the schema then rejects
   app.removeContentTypeParser('text/plain');
-  await app.register(helmet);
+  await app.register(helmet, {
+    // strict: no inline scripts or styles anywhere (the UI sets styles through the CSSOM only)
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        'script-src': ["'self'"], 'style-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'connect-src': ["'self'"],
+        'upgrade-insecure-requests': o.tls ? [] : null,
+      },
+    },
+    strictTransportSecurity: o.tls ? undefined : false,
+  });
   if (o.corsOrigin?.length) await app.register(cors, { origin: o.corsOrigin });
   await app.register(swagger, {
     openapi: {
@@ -195,7 +213,8 @@ export async function createServer(options: ServeOptions): Promise<MedtuneServer
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const openRoute = (url: string) => url.startsWith('/health/') || (o.publicMetrics && (url === '/metrics' || url.startsWith('/docs')));
+  const openRoute = (url: string) => url.startsWith('/health/') || (o.publicMetrics && (url === '/metrics' || url.startsWith('/docs')))
+    || (o.ui !== false && (url === '/' || url === '/favicon.ico' || url.startsWith('/ui/')));
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     req.audit = { time: new Date().toISOString(), request_id: req.id, route: req.routeOptions.url ?? req.url.split('?')[0] };
@@ -326,6 +345,12 @@ export async function createServer(options: ServeOptions): Promise<MedtuneServer
     return { reloaded: [...models.keys()], models: [...models].map(([name, i]) => ({ name, version: i.identity.version, sha256: i.identity.sha256 })) };
   });
 
+  const review = o.review ? openReview(o.review, o.reviewDb) : null;
+  registerUiRoutes(app, {
+    models: () => models, defaultModel: o.models[0]!.name, pool: () => pool, ready: () => ready, maxChars: o.maxChars, review,
+  });
+  if (o.ui !== false) await registerStaticUi(app);
+
   const readyPromise = startPool().then((p) => {
     pool = p;
     ready = true;
@@ -347,6 +372,7 @@ export async function createServer(options: ServeOptions): Promise<MedtuneServer
       await readyPromise.catch(() => {});
       if (pool) await pool.close();
       await audit?.close();
+      review?.store.close();
     },
   };
 }

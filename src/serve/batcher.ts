@@ -8,7 +8,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import { MedtuneError, type ErrorCode, ERROR_CATALOGUE } from '../common/errors.js';
-import type { BatchRequest, BatchResult, WorkerConfig, WorkerError } from './worker.js';
+import type { BatchResult, DeidRequest, ExplainRequest, SideResult, WorkerConfig, WorkerError, WorkerRequest } from './worker.js';
+
+/** A side job without its id (the pool numbers it). */
+type SideJob = Omit<DeidRequest, 'id'> | Omit<ExplainRequest, 'id'>;
 
 const workerUrl = new URL('./worker.js', import.meta.url);
 
@@ -20,7 +23,9 @@ interface Slot {
 /** N worker threads with the same models; a batch goes to an idle one. */
 export class InferencePool {
   private slots: Slot[] = [];
-  private pending = new Map<number, { resolve: (r: BatchResult) => void; reject: (e: Error) => void; slot: Slot }>();
+  private pending = new Map<number, { resolve: (r: BatchResult | SideResult) => void; reject: (e: Error) => void; slot: Slot }>();
+  /** side jobs (de-identification previews, explanations) waiting for an idle worker; served before new batches */
+  private side: { msg: WorkerRequest; resolve: (r: SideResult) => void; reject: (e: Error) => void }[] = [];
   private nextId = 1;
   private closed = false;
   onIdle: () => void = () => {};
@@ -38,12 +43,12 @@ export class InferencePool {
       const slot: Slot = { worker, busy: true };
       this.slots.push(slot);
       let ready = false;
-      worker.on('message', (m: BatchResult | WorkerError | { type: 'ready' }) => {
+      worker.on('message', (m: BatchResult | SideResult | WorkerError | { type: 'ready' }) => {
         if (m.type === 'ready') {
           ready = true;
           slot.busy = false;
           resolve();
-          this.onIdle();
+          this.idleAgain();
           return;
         }
         if (m.type === 'error' && m.id === undefined) {
@@ -56,7 +61,7 @@ export class InferencePool {
         slot.busy = false;
         if (m.type === 'result') p.resolve(m);
         else p.reject(new MedtuneError(m.message, (m.code in ERROR_CATALOGUE ? m.code : 'E_INTERNAL') as ErrorCode));
-        this.onIdle();
+        this.idleAgain();
       });
       worker.on('error', (e) => {
         if (!ready) reject(new MedtuneError(`an inference worker failed to start: ${e.message}`, 'E_INTERNAL'));
@@ -80,6 +85,23 @@ export class InferencePool {
     if (!this.closed) this.spawn().catch(() => {});
   }
 
+  /** A worker is free: queued side jobs first, then the batcher. */
+  private idleAgain(): void {
+    while (this.side.length && this.slots.some((s) => !s.busy)) {
+      const job = this.side.shift()!;
+      this.send(job.msg).then((r) => job.resolve(r as SideResult), job.reject);
+    }
+    this.onIdle();
+  }
+
+  /** A de-identification preview or an explanation: on an idle worker now, or when one becomes idle. */
+  request(msg: SideJob): Promise<SideResult> {
+    return new Promise((resolve, reject) => {
+      this.side.push({ msg: { ...msg, id: this.nextId++ } as WorkerRequest, resolve, reject });
+      this.idleAgain();
+    });
+  }
+
   get idle(): boolean {
     return this.slots.some((s) => !s.busy);
   }
@@ -89,20 +111,22 @@ export class InferencePool {
   }
 
   run(model: string, texts: string[]): Promise<BatchResult> {
+    return this.send({ type: 'batch', id: this.nextId++, model, texts }) as Promise<BatchResult>;
+  }
+
+  private send(msg: WorkerRequest): Promise<BatchResult | SideResult> {
     const slot = this.slots.find((s) => !s.busy);
     if (!slot) return Promise.reject(new MedtuneError('no idle inference worker', 'E_INTERNAL'));
     slot.busy = true;
-    const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, slot });
-      const msg: BatchRequest = { type: 'batch', id, model, texts };
+      this.pending.set(msg.id, { resolve, reject, slot });
       slot.worker.postMessage(msg);
     });
   }
 
   /** Waits for the batches in flight, then stops the workers. */
   async close(): Promise<void> {
-    while (this.pending.size) await new Promise((r) => setTimeout(r, 10));
+    while (this.pending.size || this.side.length) await new Promise((r) => setTimeout(r, 10));
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
     this.slots = [];

@@ -1,13 +1,15 @@
 /**
- * An inference worker (worker_threads): loads every served model once and classifies the batches the HTTP thread
- * sends it, so that no model computation ever runs on the HTTP thread. Optionally de-identifies texts first.
- * Messages in: { type: 'batch', id, model, texts }; out: { type: 'ready' } | { type: 'result', id, ... } |
- * { type: 'error', id?, code, message }. Messages never carry patient text back (only probabilities and counts).
+ * An inference worker (worker_threads): loads every served model once and does the model work the HTTP thread
+ * sends it — classification batches, de-identification previews and explanations — so that no model computation
+ * ever runs on the HTTP thread. Messages in: { type: 'batch' | 'deid' | 'explain', id, … }; out: { type: 'ready' } |
+ * { type: 'result', id, … } | { type: 'error', id?, code, message }. Batch results carry no text (probabilities and
+ * counts only); deid and explain results carry the text back to the client who sent it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Predictor } from '../infer/predictor.js';
 import { setThreads } from '../tensor/backend.js';
 import { deidentify } from '../deid/anonymize.js';
+import { explain } from '../infer/explain.js';
 import { MedtuneError } from '../common/errors.js';
 
 export interface WorkerConfig {
@@ -21,6 +23,30 @@ export interface BatchRequest {
   id: number;
   model: string;
   texts: string[];
+}
+
+export interface DeidRequest {
+  type: 'deid';
+  id: number;
+  text: string;
+}
+
+export interface ExplainRequest {
+  type: 'explain';
+  id: number;
+  model: string;
+  text: string;
+  label?: string;
+  steps?: number;
+}
+
+export type WorkerRequest = BatchRequest | DeidRequest | ExplainRequest;
+
+export interface SideResult {
+  type: 'result';
+  id: number;
+  payload: unknown;
+  inferMs: number;
 }
 
 export interface BatchResult {
@@ -60,25 +86,39 @@ async function main(): Promise<void> {
     return;
   }
   port.postMessage({ type: 'ready' });
-  port.on('message', (msg: BatchRequest) => {
-    if (msg.type !== 'batch') return;
+  const model = (name: string) => {
+    const p = predictors.get(name);
+    if (!p) throw new MedtuneError(`model ${name} is not loaded`, 'E_INTERNAL');
+    return p;
+  };
+  const batch = (msg: BatchRequest): BatchResult => {
+    const p = model(msg.model);
+    const t0 = performance.now();
+    const entities: number[] = [];
+    const texts = cfg.deid ? msg.texts.map((t) => {
+      const r = deidentify(t, { operator: 'tag' });
+      entities.push(r.entities.length);
+      return r.text;
+    }) : msg.texts;
+    const enc = p.encode(texts);
+    const probabilities = p.logitsOf(enc).map((row) => p.decide(row).probabilities);
+    return { type: 'result', id: msg.id, probabilities, cut: enc.cut, entities, tokens: enc.ids.reduce((a, x) => a + x.length, 0), inferMs: performance.now() - t0 };
+  };
+  const side = (msg: DeidRequest | ExplainRequest): SideResult => {
+    const t0 = performance.now();
+    let payload: unknown;
+    if (msg.type === 'deid') {
+      const r = deidentify(msg.text, { operator: 'tag' });
+      payload = { text: r.text, entities: r.entities.map(({ type, start, end, score }) => ({ type, start, end, score })) };
+    } else {
+      const text = cfg.deid ? deidentify(msg.text, { operator: 'tag' }).text : msg.text;
+      payload = explain(model(msg.model), text, { label: msg.label, steps: msg.steps });
+    }
+    return { type: 'result', id: msg.id, payload, inferMs: performance.now() - t0 };
+  };
+  port.on('message', (msg: WorkerRequest) => {
     try {
-      const p = predictors.get(msg.model);
-      if (!p) throw new MedtuneError(`model ${msg.model} is not loaded`, 'E_INTERNAL');
-      const t0 = performance.now();
-      const entities: number[] = [];
-      const texts = cfg.deid ? msg.texts.map((t) => {
-        const r = deidentify(t, { operator: 'tag' });
-        entities.push(r.entities.length);
-        return r.text;
-      }) : msg.texts;
-      const enc = p.encode(texts);
-      const probabilities = p.logitsOf(enc).map((row) => p.decide(row).probabilities);
-      const res: BatchResult = {
-        type: 'result', id: msg.id, probabilities, cut: enc.cut, entities, tokens: enc.ids.reduce((a, x) => a + x.length, 0),
-        inferMs: performance.now() - t0,
-      };
-      port.postMessage(res);
+      port.postMessage(msg.type === 'batch' ? batch(msg) : side(msg));
     } catch (e) {
       const err: WorkerError = { type: 'error', id: msg.id, code: e instanceof MedtuneError ? e.code : 'E_INTERNAL', message: (e as Error).message };
       port.postMessage(err);

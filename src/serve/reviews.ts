@@ -1,0 +1,194 @@
+/**
+ * Expert review of a run's predictions: the cases (misclassified and low-confidence rows of a run folder's
+ * predictions.jsonl, most confident errors first), the reviews in an embedded SQLite database (better-sqlite3 12,
+ * WAL; one row per review, so several reviewers may review the same case), their agreement (Cohen's κ for two
+ * reviewers, Fleiss' κ for more) and the export of corrected labels as a training file.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { MedtuneError } from '../common/errors.js';
+
+export type Verdict = 'gold' | 'model' | 'other' | 'unclear';
+export const VERDICTS: Verdict[] = ['gold', 'model', 'other', 'unclear'];
+
+export interface Case {
+  id: number;
+  text: string;
+  gold: string | string[];
+  predicted: string | string[];
+  correct: boolean;
+  confidence: number;
+  probabilities: Record<string, number>;
+  abstain?: boolean;
+}
+
+export interface Review {
+  id: number;
+  case_id: number;
+  reviewer: string;
+  verdict: Verdict;
+  /** the label the reviewer settled on: gold → the gold label, model → the prediction, other → the one chosen */
+  label: string | null;
+  comment: string | null;
+  model_sha256: string | null;
+  created: string;
+}
+
+const dbError = (file: string, e: unknown) => {
+  const m = (e as Error).message;
+  const why = /readonly|read-only/i.test(m) ? 'the file or its folder is read-only' : /locked|busy/i.test(m) ? 'another process holds a lock on it' : 'it is not a medtune review database';
+  return new MedtuneError(`cannot use the review database ${file}: ${why}`, 'E_REVIEW_DB');
+};
+
+/** The cases of a run folder: errors first (most confident first), then correct predictions of low confidence. */
+export function readCases(runDir: string, lowConfidence = 0.6): Case[] {
+  const file = path.join(runDir, 'predictions.jsonl');
+  if (!existsSync(file) || statSync(file).isDirectory()) {
+    throw new MedtuneError(`${runDir} has no predictions.jsonl; pass a run folder written by medtune train or evaluate`, 'E_INPUT_NOT_FOUND');
+  }
+  const rows = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
+    try {
+      return JSON.parse(l) as { row: number; text: string; label: string | string[]; predicted: string | string[]; correct: boolean; probabilities: Record<string, number>; abstain?: boolean };
+    } catch {
+      throw new MedtuneError(`${file}: line ${i + 1} is not valid JSON`, 'E_INPUT_PARSE');
+    }
+  });
+  const cases = rows.map((r) => ({
+    id: r.row, text: r.text, gold: r.label, predicted: r.predicted, correct: r.correct, probabilities: r.probabilities,
+    confidence: Math.max(...Object.values(r.probabilities)), ...(r.abstain ? { abstain: true } : {}),
+  }));
+  const errors = cases.filter((c) => !c.correct).sort((a, b) => b.confidence - a.confidence);
+  const unsure = cases.filter((c) => c.correct && c.confidence < lowConfidence).sort((a, b) => a.confidence - b.confidence);
+  return [...errors, ...unsure];
+}
+
+export class ReviewStore {
+  private db: Database.Database;
+
+  constructor(readonly file: string) {
+    try {
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('busy_timeout = 2000');
+      this.db.exec(`CREATE TABLE IF NOT EXISTS reviews (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, case_id INTEGER NOT NULL, reviewer TEXT NOT NULL, verdict TEXT NOT NULL,
+        label TEXT, comment TEXT, model_sha256 TEXT, created TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS reviews_case ON reviews(case_id);
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
+    } catch (e) {
+      throw dbError(file, e);
+    }
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  meta(key: string): string | null {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null;
+  }
+
+  add(r: Omit<Review, 'id' | 'created'>): Review {
+    const created = new Date().toISOString();
+    try {
+      const info = this.db.prepare('INSERT INTO reviews(case_id, reviewer, verdict, label, comment, model_sha256, created) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(r.case_id, r.reviewer, r.verdict, r.label, r.comment, r.model_sha256, created);
+      return { ...r, id: Number(info.lastInsertRowid), created };
+    } catch (e) {
+      throw dbError(this.file, e);
+    }
+  }
+
+  all(): Review[] {
+    return this.db.prepare('SELECT * FROM reviews ORDER BY id').all() as Review[];
+  }
+
+  /** The latest review of each (case, reviewer): a reviewer who changes their mind counts once. */
+  latest(): Review[] {
+    const last = new Map<string, Review>();
+    for (const r of this.all()) last.set(`${r.case_id}\u0000${r.reviewer}`, r);
+    return [...last.values()];
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** Cohen's κ of two raters over the items both rated. */
+export function cohenKappa(a: string[], b: string[]): number {
+  const n = a.length;
+  if (!n) return NaN;
+  const cats = [...new Set([...a, ...b])];
+  const po = a.filter((x, i) => x === b[i]).length / n;
+  const pe = cats.reduce((s, c) => s + (a.filter((x) => x === c).length / n) * (b.filter((x) => x === c).length / n), 0);
+  return pe === 1 ? 1 : (po - pe) / (1 - pe);
+}
+
+/** Fleiss' κ over items with ≥ 2 ratings each (the number of ratings may differ per item). */
+export function fleissKappa(items: string[][]): number {
+  const rated = items.filter((r) => r.length >= 2);
+  if (!rated.length) return NaN;
+  const cats = [...new Set(rated.flat())];
+  const total = rated.reduce((s, r) => s + r.length, 0);
+  const p = cats.map((c) => rated.reduce((s, r) => s + r.filter((x) => x === c).length, 0) / total);
+  const Pbar = rated.reduce((s, r) => {
+    const counts = cats.map((c) => r.filter((x) => x === c).length);
+    return s + (counts.reduce((a, k) => a + k * k, 0) - r.length) / (r.length * (r.length - 1));
+  }, 0) / rated.length;
+  const Pe = p.reduce((s, q) => s + q * q, 0);
+  return Pe === 1 ? 1 : (Pbar - Pe) / (1 - Pe);
+}
+
+/** What reviewers settled on per case: label (or 'unclear'). */
+const settled = (r: Review) => (r.verdict === 'unclear' ? 'unclear' : r.label ?? 'unclear');
+
+export interface Agreement {
+  reviewers: string[];
+  reviews: number;
+  cases_reviewed: number;
+  /** cases with at least two reviewers */
+  cases_shared: number;
+  cohen_kappa: number | null;
+  fleiss_kappa: number | null;
+}
+
+export function agreement(reviews: Review[]): Agreement {
+  const reviewers = [...new Set(reviews.map((r) => r.reviewer))].sort();
+  const byCase = new Map<number, Review[]>();
+  for (const r of reviews) byCase.set(r.case_id, [...(byCase.get(r.case_id) ?? []), r]);
+  const shared = [...byCase.values()].filter((rs) => rs.length >= 2);
+  let cohen: number | null = null;
+  if (reviewers.length === 2) {
+    const both = shared.filter((rs) => reviewers.every((n) => rs.some((r) => r.reviewer === n)));
+    const pick = (rs: Review[], n: string) => settled(rs.find((r) => r.reviewer === n)!);
+    if (both.length) cohen = cohenKappa(both.map((rs) => pick(rs, reviewers[0]!)), both.map((rs) => pick(rs, reviewers[1]!)));
+  }
+  const fleiss = reviewers.length > 2 && shared.length ? fleissKappa(shared.map((rs) => rs.map(settled))) : null;
+  return { reviewers, reviews: reviews.length, cases_reviewed: byCase.size, cases_shared: shared.length, cohen_kappa: cohen, fleiss_kappa: fleiss };
+}
+
+/**
+ * The corrected training rows: per case, the label most reviewers settled on (ties and 'unclear' majorities are
+ * left out and counted).
+ */
+export function corrections(cases: Case[], reviews: Review[]): { rows: { text: string; label: string; row: number; reviewers: number }[]; skipped: number } {
+  const byId = new Map(cases.map((c) => [c.id, c]));
+  const byCase = new Map<number, Review[]>();
+  for (const r of reviews) byCase.set(r.case_id, [...(byCase.get(r.case_id) ?? []), r]);
+  const rows: { text: string; label: string; row: number; reviewers: number }[] = [];
+  let skipped = 0;
+  for (const [id, rs] of byCase) {
+    const c = byId.get(id);
+    const votes = new Map<string, number>();
+    for (const r of rs) votes.set(settled(r), (votes.get(settled(r)) ?? 0) + 1);
+    const ranked = [...votes].sort((a, b) => b[1] - a[1]);
+    if (!c || ranked[0]![0] === 'unclear' || (ranked[1] && ranked[1][1] === ranked[0]![1])) {
+      skipped++;
+      continue;
+    }
+    rows.push({ text: c.text, label: ranked[0]![0], row: id, reviewers: rs.length });
+  }
+  return { rows: rows.sort((a, b) => a.row - b.row), skipped };
+}
