@@ -16,6 +16,7 @@ import { registerDeid } from './deid.js';
 import { registerServe } from './serve.js';
 import { registerCalibrate } from './calibrate.js';
 import { registerExplain } from './explain.js';
+import { registerReview } from './review.js';
 import { registerCurate } from './curate.js';
 import { registerClean } from './clean.js';
 import { registerAugment } from './augment.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerCalibrate(program);
   registerExplain(program);
+  registerReview(program);
   registerBench(program);
   registerInfo(program);
   // commander's own error text is replaced by the one-line form below, on every (sub)command

@@ -135,7 +135,8 @@ function DiagnosePage({ info }) {
   const doPreview = () => run('preview', async () => setPreview(await api('/v1/deid', { method: 'POST', body: { text } })));
   const doDiagnose = () => run('diagnose', async () => {
     setExplanation(null);
-    setResult(await api(`/v1/models/${encodeURIComponent(model)}/diagnose`, { method: 'POST', body: { text, top_k: 5 } }));
+    const labels = info.models.find((m) => m.name === model)?.labels.length ?? 5;
+    setResult(await api(`/v1/models/${encodeURIComponent(model)}/diagnose`, { method: 'POST', body: { text, top_k: Math.min(5, labels) } }));
   });
   const doExplain = () => run('explain', async () => setExplanation(await api('/v1/explain', { method: 'POST', body: { text, model } })));
   const r = result?.results?.[0];
