@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
@@ -288,6 +288,91 @@ describe('medtune serve', { skip }, () => {
       assert.equal(b.results[0].deid_entities, 3);
     } finally {
       await d.close();
+    }
+  });
+});
+
+describe('medtune serve: routes behind the UI', { skip }, () => {
+  let d3: string;
+  let s3: MedtuneServer;
+  let k3: string;
+  before(async () => {
+    d3 = mkdtempSync(path.join(os.tmpdir(), 'medtune-serve3-'));
+    const keys = path.join(d3, 'keys.json');
+    k3 = addKey(keys, 'rev');
+    const run = path.join(d3, 'run');
+    mkdirSync(run);
+    const p = (a: number, b: number, c: number) => ({ LABEL_0: a, LABEL_1: b, LABEL_2: c });
+    writeFileSync(path.join(run, 'predictions.jsonl'), [
+      { row: 1, text: 'fever and cough', label: 'LABEL_0', predicted: 'LABEL_1', correct: false, probabilities: p(0.2, 0.7, 0.1) },
+      { row: 2, text: 'rash on arms', label: 'LABEL_2', predicted: 'LABEL_2', correct: true, probabilities: p(0.3, 0.25, 0.45) },
+      { row: 3, text: 'headache', label: 'LABEL_1', predicted: 'LABEL_1', correct: true, probabilities: p(0.01, 0.98, 0.01) },
+      { row: 4, text: 'chest pain', label: 'LABEL_2', predicted: 'LABEL_0', correct: false, probabilities: p(0.9, 0.05, 0.05) },
+    ].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    s3 = await createServer({ models: [{ name: 'tiny', dir: tiny! }], keys, workers: 1, threads: 1, review: run, logStream: logSink().stream });
+    await s3.ready;
+  });
+  after(async () => {
+    await s3.close();
+    rmSync(d3, { recursive: true, force: true });
+  });
+  const as = (k: string) => ({ authorization: `Bearer ${k}` });
+
+  it('POST /v1/deid previews PHI spans; POST /v1/explain explains; both check their input', async () => {
+    const d = JSON.parse((await post(s3, '/v1/deid', { text: 'Seen by Dr. Chen on 01/02/2020.' }, as(k3))).body);
+    assert.equal(d.text, 'Seen by [NAME] on [DATE].');
+    assert.deepEqual(d.entities.map((e: { type: string }) => e.type).sort(), ['DATE_TIME', 'PERSON']);
+    const e = JSON.parse((await post(s3, '/v1/explain', { text: 'fever and a dry cough', steps: 8 }, as(k3))).body);
+    assert.equal(e.words.length, 5);
+    assert.ok(e.completeness_error < 1e-3);
+    assert.equal(e.model.name, 'tiny');
+    assertError(await post(s3, '/v1/deid', { text: ' ' }, as(k3)), 400, 'E_BAD_REQUEST');
+    assertError(await post(s3, '/v1/explain', { text: 'x'.repeat(20001) }, as(k3)), 413, 'E_TOO_LARGE');
+    assertError(await post(s3, '/v1/explain', { text: 'fever', label: 'NOPE' }, as(k3)), 400, 'E_BAD_REQUEST');
+    assertError(await post(s3, '/v1/explain', { text: 'fever', model: 'nope' }, as(k3)), 404, 'E_UNKNOWN_MODEL');
+    assertError(await post(s3, '/v1/deid', { text: 'fever' }, {}), 401, 'E_AUTH');
+  });
+
+  it('the model card route; the review cases (errors first, most confident first) and reviews with agreement', async () => {
+    const card = JSON.parse((await s3.app.inject({ url: '/v1/models/tiny/card', headers: as(k3) })).body);
+    assert.equal(card.markdown, null);
+    assert.match(card.validation_status, /not clinically validated/);
+    const cases = JSON.parse((await s3.app.inject({ url: '/v1/review/cases?limit=10', headers: as(k3) })).body);
+    assert.deepEqual(cases.cases.map((c: { id: number }) => c.id), [4, 1, 2], 'errors by confidence, then the low-confidence correct one');
+    const r1 = await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'gold' }, as(k3));
+    assert.equal(r1.statusCode, 201, r1.body);
+    assert.equal(JSON.parse(r1.body).review.label, 'LABEL_2');
+    await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'bob', verdict: 'other', label: 'LABEL_1' }, as(k3));
+    const ag = JSON.parse((await post(s3, '/v1/reviews', { case_id: 1, reviewer: 'bob', verdict: 'model' }, as(k3))).body).agreement;
+    assert.deepEqual(ag.reviewers, ['ann', 'bob']);
+    assert.equal(ag.cases_shared, 1);
+    assertError(await post(s3, '/v1/reviews', { case_id: 99, reviewer: 'ann', verdict: 'gold' }, as(k3)), 400, 'E_BAD_REQUEST');
+    assertError(await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'maybe' }, as(k3)), 400, 'E_BAD_REQUEST');
+    assertError(await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'other' }, as(k3)), 400, 'E_BAD_REQUEST');
+    assertError(await s3.app.inject({ url: '/v1/review/cases?limit=abc', headers: as(k3) }), 400, 'E_BAD_REQUEST');
+  });
+
+  it('the UI is served without a key, under a strict Content-Security-Policy; the API behind it needs one', async () => {
+    const root = await s3.app.inject({ url: '/' });
+    assert.equal(root.statusCode, 302);
+    const index = await s3.app.inject({ url: '/ui/' });
+    assert.equal(index.statusCode, 200);
+    assert.match(index.body, /<script type="module" src="app.js"><\/script>/);
+    const csp = String(index.headers['content-security-policy']);
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /style-src 'self'(;|$)/);
+    assert.equal((await s3.app.inject({ url: '/ui/vendor/htm-preact.js' })).statusCode, 200);
+    assert.equal((await s3.app.inject({ url: '/ui/app.js' })).statusCode, 200);
+    assertError(await s3.app.inject({ url: '/v1/models' }), 401, 'E_AUTH');
+  });
+
+  it('without --review the review routes say how to enable them', async () => {
+    const plain = await createServer({ models: [{ name: 'tiny', dir: tiny! }], keys: path.join(d3, 'keys.json'), workers: 1, threads: 1, ui: false, logStream: logSink().stream });
+    try {
+      assertError(await plain.app.inject({ url: '/v1/review/cases', headers: as(k3) }), 404, 'E_NOT_FOUND');
+      assert.equal((await plain.app.inject({ url: '/ui/' })).statusCode, 401, '--no-ui: nothing is served without a key');
+    } finally {
+      await plain.close();
     }
   });
 });
