@@ -475,6 +475,14 @@ describe('medtune serve over real sockets', { skip }, () => {
       assert.notEqual(after.model.sha256, before.model.sha256);
       assert.equal(after.model.version, 'v2');
 
+      // a broken folder: the reload fails with its error, and the previous model keeps serving
+      writeFileSync(path.join(modelDir, 'model.safetensors'), Buffer.alloc(64, 3));
+      const bad = await fetch(`${base}/v1/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(bad.status, 500);
+      assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'E_MODEL_WEIGHTS');
+      const still = (await (await call(base, { text: 'fever' })).json()) as { model: { version: string } };
+      assert.equal(still.model.version, 'v2', 'the previous model still serves');
+
       revokeKey(keys2, 'c');
       await new Promise((r) => setTimeout(r, 1100));
       const denied = await call(base, { text: 'fever' });
