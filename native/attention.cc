@@ -1,22 +1,24 @@
 // Fused multi-head attention core, one (batch, head) pair per task:
 //   S = scale · Q Kᵀ + mask;  P = softmax(S);  O = dropout(P) V
 // q, k, v, out: [B, T, H*D] with head h at columns h*D..h*D+D (HF's layout; no transposes needed, we pass
-// leading dimensions to BLAS). probs: [B, H, T, T] (P before dropout, saved for backward). The dropout mask is
+// leading dimensions to the GEMM). probs: [B, H, T, T] (P before dropout, saved for backward). The dropout mask is
 // recomputed from the hash in backward.
 #include "common.h"
 #include "rowops.h"
+#include "gemm_kernels.h"
 #include <vector>
 #include <algorithm>
-#ifdef MEDTUNE_ACCELERATE
-#include <Accelerate/Accelerate.h>
-#else
-#include <cblas.h>
-#endif
 
 namespace mt {
 
+// one per-head GEMM on this thread: C[M,N] = alpha · op(A) · op(B)
+static inline void mm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float* C,
+                      int ldc, bool bf16) {
+  gemm_serial(GemmArgs{tA, tB, M, N, K, alpha, 0.0f, A, lda, B, ldb, C, ldc}, bf16);
+}
+
 void attention_forward(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, int B, int T, int H,
-                       int D, float scale, float p, uint32_t key) {
+                       int D, float scale, float p, uint32_t key, bool bf16) {
   const int C = H * D;
   const uint32_t th = dropout_threshold(p);
   const float sc = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
@@ -29,7 +31,7 @@ void attention_forward(const float* q, const float* k, const float* v, const flo
       const float* vb = v + (int64_t)b * T * C + h * D;
       float* P = probs + t * T * T;
       // S[T,T] = scale * Q[T,D] K[T,D]^T
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qb, C, kb, C, 0.0f, P, T);
+      mm(false, true, T, T, D, scale, qb, C, kb, C, P, T, bf16);
       const float* mb = mask ? mask + (int64_t)b * T : nullptr;
       for (int i = 0; i < T; i++) softmax_row_inplace(P + (int64_t)i * T, mb, T);
       const float* Pd = P;
@@ -38,13 +40,13 @@ void attention_forward(const float* q, const float* k, const float* v, const flo
         Pd = drop.data();
       }
       // O[T,D] = Pd[T,T] V[T,D]
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, Pd, T, vb, C, 0.0f, out + (int64_t)b * T * C + h * D, C);
+      mm(false, false, T, D, T, 1.0f, Pd, T, vb, C, out + (int64_t)b * T * C + h * D, C, bf16);
     }
   });
 }
 
 void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* dout, float* dq, float* dk,
-                        float* dv, int B, int T, int H, int D, float scale, float p, uint32_t key) {
+                        float* dv, int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16) {
   const int C = H * D;
   const uint32_t th = dropout_threshold(p);
   const float sc = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
@@ -61,14 +63,14 @@ void attention_backward(const float* q, const float* k, const float* v, const fl
         Pd = drop.data();
       }
       // dV[T,D] = Pdᵀ[T,T] dO[T,D]
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, Pd, T, dout + off, C, 0.0f, dv + off, C);
+      mm(true, false, T, D, T, 1.0f, Pd, T, dout + off, C, dv + off, C, bf16);
       // dPd[T,T] = dO[T,D] Vᵀ
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dout + off, C, v + off, C, 0.0f, dP.data(), T);
+      mm(false, true, T, T, D, 1.0f, dout + off, C, v + off, C, dP.data(), T, bf16);
       for (int i = 0; i < T; i++)
         softmax_backward_row(dP.data() + (int64_t)i * T, P + (int64_t)i * T, T, scale, p > 0, (uint32_t)((t * T + i) * T), key, th, sc);
       // dQ[T,D] = dS K ; dK[T,D] = dSᵀ Q
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, dP.data(), T, k + off, C, 0.0f, dq + off, C);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, dP.data(), T, q + off, C, 0.0f, dk + off, C);
+      mm(false, false, T, D, T, 1.0f, dP.data(), T, k + off, C, dq + off, C, bf16);
+      mm(true, false, T, D, T, 1.0f, dP.data(), T, q + off, C, dk + off, C, bf16);
     }
   });
 }

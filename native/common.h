@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <string>
 
 namespace mt {
 
@@ -84,10 +85,25 @@ static inline float gelu_tanh_grad_f(float x) {
 enum Act { ACT_NONE = 0, ACT_GELU = 1, ACT_GELU_TANH = 2, ACT_RELU = 3, ACT_TANH = 4 };
 
 // ---- kernels (one file per family)
-// gemm.cc
+// gemm.cc (kernels: gemm_kernels.h)
+struct GemmArgs;
+enum GemmMode { GEMM_AUTO = 0, GEMM_OWN = 1, GEMM_BLAS = 2 };
+// C_i = alpha · op(A_i) · op(B_i) + beta · C_i for i < batch (row-major, strides between batch elements);
+// bf16: operands rounded to bfloat16, fp32 accumulation (only when gemm_bf16_available()).
 void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, int64_t strideA,
-          const float* B, int ldb, int64_t strideB, float beta, float* C, int ldc, int64_t strideC, int batch);
+          const float* B, int ldb, int64_t strideB, float beta, float* C, int ldc, int64_t strideC, int batch, bool bf16);
+// one GEMM on the calling thread only (for kernels that are already parallel, e.g. attention per head)
+void gemm_serial(const GemmArgs& g, bool bf16);
 void blas_init();
+bool blas_available();
+const char* blas_name();
+GemmMode gemm_mode();
+const char* gemm_isa();
+const char* gemm_bf16_isa();
+bool gemm_bf16_available();
+// mode: "auto" | "own" | "blas"; isa: fp32 kernel ("avx512", "avx2", "portable"); bf16isa: bf16 kernel ("avx512bf16",
+// "portable-bf16", "none"). Empty strings keep the current choice. Returns "" or what is wrong.
+std::string gemm_configure(const char* mode, const char* isa, const char* bf16isa);
 // elementwise.cc
 void fill(float* out, int64_t n, float v);
 void axpy(float* dst, const float* src, int64_t n, float alpha);
@@ -109,8 +125,8 @@ void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint32_t k
 void layernorm_forward(const float* x, const float* res, const float* gamma, const float* beta, float* out, float* sum, float* mean, float* rstd, int64_t rows, int64_t dim, float eps);
 void layernorm_backward(const float* dy, const float* s, const float* mean, const float* rstd, const float* gamma, float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t dim);
 // attention.cc
-void attention_forward(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, int B, int T, int H, int D, float scale, float p, uint32_t key);
-void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* dout, float* dq, float* dk, float* dv, int B, int T, int H, int D, float scale, float p, uint32_t key);
+void attention_forward(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16);
+void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* dout, float* dq, float* dk, float* dv, int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16);
 // embedding.cc
 void embedding_forward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t dim);
 void embedding_backward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t dim);

@@ -1,6 +1,7 @@
 /** `medtune bench train|infer`: speed of a training step or of inference on a random BERT. */
 import { Command, Option } from 'commander';
 import { runBench, SHAPES, type BenchResult, type ShapeName } from '../bench/bench.js';
+import { runGemmBench } from '../bench/gemm.js';
 import { int } from './args.js';
 import type { BackendName } from '../tensor/backend.js';
 
@@ -38,4 +39,15 @@ export function registerBench(program: Command): void {
         }
       });
   }
+  bench
+    .command('gemm')
+    .description('GEMM GFLOP/s at BERT training shapes: own kernel vs BLAS (and bf16), interleaved')
+    .addOption(new Option('--shape <set>', 'mini, base or all').choices(['mini', 'base', 'all']).default('mini'))
+    .option('--threads <n>', 'threads (default: all cores)', int('--threads'))
+    .option('--rounds <n>', 'interleaved rounds; medians are reported', int('--rounds'), 3)
+    .option('--json', 'print the rows as one JSON array on the last line')
+    .action((o: { shape: string; threads?: number; rounds: number; json?: boolean }) => {
+      const rows = runGemmBench({ shapes: o.shape, threads: o.threads, rounds: o.rounds, log: (l) => console.log(l) });
+      if (o.json) console.log(JSON.stringify(rows));
+    });
 }

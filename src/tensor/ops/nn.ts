@@ -4,6 +4,7 @@ import { kernels } from '../backend.js';
 import { fmt } from '../shape.js';
 import { ShapeError } from '../errors.js';
 import type { Generator } from '../random.js';
+import { bf16Active } from '../precision.js';
 
 /** table[ids]: ids int32 [...], table [vocab, dim] -> [..., dim]. Backward scatter-adds into a dense gradient. */
 export function embedding(ids: Tensor, table: Tensor): Tensor {
@@ -111,12 +112,15 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, keyMask: Tensor | nul
   const key = p > 0 ? opts.generator!.dropoutKey() : 0;
   const out = empty(q.shape);
   const probs = empty([B, H, T, T]);
-  kernels().attentionForward(q.f32, k.f32, v.f32, keyMask ? keyMask.f32 : null, out.f32, probs.f32, B, T, H, D, scale, p, key);
+  const bf = bf16Active();
+  const mask = keyMask ? keyMask.f32 : null;
+  kernels().attentionForward(q.f32, k.f32, v.f32, mask, out.f32, probs.f32, B, T, H, D, scale, p, key, bf);
   const res = record(out, 'attention', [q, k, v], (g) => {
     const dq = empty(q.shape);
     const dk = empty(k.shape);
     const dv = empty(v.shape);
-    kernels().attentionBackward(q.f32, k.f32, v.f32, probs.f32, g.f32, dq.f32, dk.f32, dv.f32, B, T, H, D, scale, p, key);
+    const K_ = kernels();
+    K_.attentionBackward(q.f32, k.f32, v.f32, probs.f32, g.f32, dq.f32, dk.f32, dv.f32, B, T, H, D, scale, p, key, bf);
     return [dq, dk, dv];
   }, [q, k, v, probs]);
   probs.dispose();

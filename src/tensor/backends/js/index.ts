@@ -4,7 +4,7 @@
  * Accumulations use JS numbers (double precision).
  */
 import type { Activation, BinaryOp, F32, Kernels, UnaryOp } from '../../kernels.js';
-import { dropoutHash, dropoutThreshold } from '../../kernels.js';
+import { bf16Round, dropoutHash, dropoutThreshold } from '../../kernels.js';
 import { gelu, geluGrad, geluTanh, geluTanhGrad, sigmoid } from './math.js';
 
 function forEachIndex(shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[], fn: (o: number, ia: number, ib: number) => void): void {
@@ -148,9 +148,13 @@ export const jsKernels: Kernels = {
     }
   },
 
-  gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch) {
+  gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch, bf16 = false) {
     // The innermost loop walks memory contiguously (the fallback backend must not be hopelessly slow);
     // accumulation in double precision.
+    if (bf16) {
+      A = A.map(bf16Round);
+      B = B.map(bf16Round);
+    }
     const acc = new Float64Array(N);
     const bt_ = transB ? new Float32Array(K * N) : null;
     for (let bt = 0; bt < batch; bt++) {
@@ -266,8 +270,10 @@ export const jsKernels: Kernels = {
     for (let i = 0; i < dy.length; i++) dx[i] = dropoutHash(key, i) >>> 8 < th ? dy[i]! * sc : 0;
   },
 
-  attentionForward(q, k, v, keyMask, out, probs, B, T, H, D, scale, p, key) {
+  attentionForward(q, k, v, keyMask, out, probs, B, T, H, D, scale, p, key, bf16 = false) {
     const C = H * D;
+    const r = bf16 ? bf16Round : (x: number) => x;
+    if (bf16) [q, k, v] = [q.map(bf16Round), k.map(bf16Round), v.map(bf16Round)];
     const th = dropoutThreshold(p);
     const sc = p > 0 ? Math.fround(1 / (1 - p)) : 1;
     const row = new Float32Array(T);
@@ -288,7 +294,7 @@ export const jsKernels: Kernels = {
             for (let j = 0; j < T; j++) {
               let pj = probs[po + j]!;
               if (p > 0) pj = dropoutHash(key, po + j) >>> 8 < th ? pj * sc : 0;
-              s += pj * v[(b * T + j) * C + h * D + d]!;
+              s += r(pj) * v[(b * T + j) * C + h * D + d]!;
             }
             out[qo + d] = s;
           }
@@ -296,8 +302,10 @@ export const jsKernels: Kernels = {
       }
     }
   },
-  attentionBackward(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key) {
+  attentionBackward(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16 = false) {
     const C = H * D;
+    const r = bf16 ? bf16Round : (x: number) => x;
+    if (bf16) [q, k, v, dout] = [q.map(bf16Round), k.map(bf16Round), v.map(bf16Round), dout.map(bf16Round)];
     const th = dropoutThreshold(p);
     const sc = p > 0 ? Math.fround(1 / (1 - p)) : 1;
     dq.fill(0);
@@ -315,15 +323,16 @@ export const jsKernels: Kernels = {
             const keep = p > 0 ? (dropoutHash(key, po + j) >>> 8 < th ? sc : 0) : 1;
             // dV += dropped P^T dO ; dPdrop = dO V^T
             let s = 0;
+            const pd = r(probs[po + j]! * keep);
             for (let d = 0; d < D; d++) {
-              dv[vo + d]! += probs[po + j]! * keep * dout[qo + d]!;
+              dv[vo + d]! += pd * dout[qo + d]!;
               s += dout[qo + d]! * v[vo + d]!;
             }
             dP[j] = s * keep;
             dot += dP[j]! * probs[po + j]!;
           }
           for (let j = 0; j < T; j++) {
-            const ds = probs[po + j]! * (dP[j]! - dot) * scale;
+            const ds = r(probs[po + j]! * (dP[j]! - dot) * scale);
             const ko = (b * T + j) * C + h * D;
             for (let d = 0; d < D; d++) {
               dq[qo + d]! += ds * k[ko + d]!;

@@ -1,0 +1,77 @@
+// The BLIS-style loop nest shared by every GEMM kernel family. Each kernel translation unit instantiates
+// Driver<Traits> with a traits type from its own anonymous namespace, so every instantiation has internal linkage:
+// private to that unit and compiled with that unit's target flags (see gemm_kernels.h).
+//
+// Loops (C row-major, SIMD vectors along N, A values broadcast):
+//   jc over N by NC:
+//     pc over K by KC:    pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide slivers, k-major  (kc·nc: stays in L2)
+//       ir over M by MR:  pack op(A)[ir:ir+MR, pc:pc+kc] into one sliver, k-major      (MR·kc: stays in L1)
+//         jr over nc by NR: micro-kernel: C[MR, NR] (+)= A sliver · B sliver, all MR·NR sums in registers
+// The A sliver is reused across the whole jr sweep from L1 while B slivers stream from L2 (the roles BLIS gives
+// B and A for column-major C). Edges: the last A sliver is zero-padded and run through the kernel instantiated
+// for its row count; the last B sliver is zero-padded and stored with a column mask. Each element of C is one
+// FMA chain over k in order, whatever the tile or thread it falls in, so results do not depend on how the
+// dispatcher splits C across threads.
+//
+// Traits K: Elem (packed element), MR, NR, KC, NC, KSTEP (k values per packed step: 1 fp32, 2 bf16 pairs),
+//   pack_a(g, i0, rows, k0, kc, dst), pack_b(g, k0, kc, j0, cols, dst)   [dst zero-padded to MR / NR and to KSTEP]
+//   template <int R> tile(ksteps, a, b, c, ldc, alpha, beta, ncols)
+#include <cstdint>
+#include <cstddef>
+#include <utility>
+#include "gemm_kernels.h"
+
+namespace mt {
+
+template <class K>
+struct Driver {
+  using Elem = typename K::Elem;
+  static constexpr int KCP = (K::KC + K::KSTEP - 1) / K::KSTEP * K::KSTEP;
+  // packed B panel (NC columns rounded up to NR) + one A sliver, each 64-byte aligned
+  static constexpr size_t B_BYTES = ((size_t)((K::NC + K::NR - 1) / K::NR * K::NR) * KCP * sizeof(Elem) + 63) / 64 * 64;
+  static constexpr size_t A_BYTES = ((size_t)K::MR * KCP * sizeof(Elem) + 63) / 64 * 64;
+  static constexpr size_t WORK = B_BYTES + A_BYTES;
+
+  using TileFn = void (*)(int, const Elem*, const Elem*, float*, int64_t, float, float, int);
+  template <size_t... I>
+  static const TileFn* tiles(std::index_sequence<I...>) {
+    static const TileFn t[] = {&K::template tile<(int)I + 1>...};
+    return t;
+  }
+
+  // C = beta · C (K == 0)
+  static void scale_c(const mt::GemmArgs& g, int m0, int m1, int n0, int n1) {
+    for (int i = m0; i < m1; i++) {
+      float* c = g.C + (int64_t)i * g.ldc;
+      for (int j = n0; j < n1; j++) c[j] = g.beta == 0.0f ? 0.0f : g.beta * c[j];
+    }
+  }
+
+  static void block(const mt::GemmArgs& g, int m0, int m1, int n0, int n1, void* work) {
+    if (m1 <= m0 || n1 <= n0) return;
+    if (g.K <= 0) return scale_c(g, m0, m1, n0, n1);
+    const TileFn* tile = tiles(std::make_index_sequence<K::MR>());
+    Elem* bp = (Elem*)work;
+    Elem* ap = (Elem*)((char*)work + B_BYTES);
+    for (int jc = n0; jc < n1; jc += K::NC) {
+      const int nc = n1 - jc < K::NC ? n1 - jc : K::NC;
+      for (int pc = 0; pc < g.K; pc += K::KC) {
+        const int kc = g.K - pc < K::KC ? g.K - pc : K::KC;
+        const int kcp = (kc + K::KSTEP - 1) / K::KSTEP * K::KSTEP;
+        const float beta = pc == 0 ? g.beta : 1.0f;
+        for (int jr = 0; jr < nc; jr += K::NR)
+          K::pack_b(g, pc, kc, jc + jr, nc - jr < K::NR ? nc - jr : K::NR, bp + (int64_t)jr * kcp);
+        for (int ir = m0; ir < m1; ir += K::MR) {
+          const int rows = m1 - ir < K::MR ? m1 - ir : K::MR;
+          K::pack_a(g, ir, rows, pc, kc, ap);
+          float* crow = g.C + (int64_t)ir * g.ldc + jc;
+          for (int jr = 0; jr < nc; jr += K::NR)
+            tile[rows - 1](kcp / K::KSTEP, ap, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta,
+                           nc - jr < K::NR ? nc - jr : K::NR);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace mt

@@ -1,0 +1,46 @@
+// Interface between the GEMM dispatcher (gemm.cc, built with baseline flags) and the kernel families, each in
+// its own translation unit built with its own target flags (gemm_avx512.cc, gemm_avx2.cc, gemm_portable.cc,
+// gemm_avx512bf16.cc). Only plain structs and function pointers cross this line, so no inline function or template
+// compiled for one ISA can be picked by the linker for another (the ODR trap of per-file target flags).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mt {
+
+// C[M,N] = alpha · op(A)[M,K] · op(B)[K,N] + beta · C, row-major; op(A) = A (M×K, lda) or Aᵀ (A stored K×M);
+// op(B) = B (K×N, ldb) or Bᵀ (B stored N×K). With beta == 0, C is never read (it may hold NaN garbage).
+struct GemmArgs {
+  bool tA, tB;
+  int M, N, K;
+  float alpha, beta;
+  const float* A;
+  int64_t lda;
+  const float* B;
+  int64_t ldb;
+  float* C;
+  int64_t ldc;
+};
+
+// One kernel family. block() computes the sub-rectangle C[m0:m1, n0:n1] single-threaded with `work` as scratch
+// (work_bytes, 64-byte aligned). bf16 families round op(A) and op(B) to bfloat16 (nearest even) while packing and
+// accumulate in fp32.
+struct GemmKernel {
+  const char* name;
+  int mr, nr;
+  bool bf16;
+  size_t work_bytes;
+  void (*block)(const GemmArgs& g, int m0, int m1, int n0, int n1, void* work);
+};
+
+// Each returns its family's descriptor; the x86 ones exist only in x86-64 builds and must only be called when
+// cpu() reports the ISA.
+const GemmKernel* gemm_kernel_portable();
+const GemmKernel* gemm_kernel_portable_bf16();
+#if defined(__x86_64__) || defined(_M_X64)
+const GemmKernel* gemm_kernel_avx2();
+const GemmKernel* gemm_kernel_avx512();
+const GemmKernel* gemm_kernel_avx512bf16();
+#endif
+
+}  // namespace mt
