@@ -10,6 +10,16 @@
 #include <functional>
 #include <string>
 
+// Hot elementwise / row loops are compiled three times (AVX-512 = x86-64-v4, AVX2+FMA = x86-64-v3, baseline) and
+// the dynamic loader picks the best version for the CPU once (target_clones through an ifunc; glibc on x86-64).
+// Elsewhere (macOS, musl, ARM64) there is one version built for the baseline. This replaces -march=native, which
+// made a build crash on an older CPU and left AVX-512 unused when built on an AVX2 machine.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && !defined(MEDTUNE_NO_CLONES)
+#define MT_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MT_SIMD_CLONES
+#endif
+
 namespace mt {
 
 // ---- thread pool (threadpool.cc)
