@@ -134,7 +134,11 @@ void blas_threaded(const GemmArgs& g) {
 }
 #endif
 
+std::mutex tune_mu;  // guards the config and the auto cache
+
 // ---- auto: measure once per shape class
+
+#if MT_HAVE_BLAS
 
 int log2ceil(int x) {
   int l = 0;
@@ -143,13 +147,11 @@ int log2ceil(int x) {
 }
 
 using ShapeKey = std::tuple<bool, bool, int, int, int, bool>;
-std::mutex tune_mu;
 std::map<ShapeKey, bool> tune_own;  // true: own kernel is faster for this class
 
 double seconds() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 bool prefer_own(const GemmArgs& g, bool threaded) {
-#if MT_HAVE_BLAS
   const ShapeKey key{g.tA, g.tB, log2ceil(g.M), log2ceil(g.N), log2ceil(g.K), threaded};
   std::lock_guard<std::mutex> lk(tune_mu);
   auto it = tune_own.find(key);
@@ -174,12 +176,8 @@ bool prefer_own(const GemmArgs& g, bool threaded) {
     blas = std::min(blas, t2 - t1);
   }
   return tune_own[key] = own <= blas;
-#else
-  (void)g;
-  (void)threaded;
-  return true;
-#endif
 }
+#endif
 
 void run_one(const GemmArgs& g, bool bf16, bool threaded) {
   const Config& c = config();
@@ -238,7 +236,9 @@ std::string gemm_configure(const char* mode, const char* isa, const char* bf16is
   }
   std::lock_guard<std::mutex> lk(tune_mu);
   config() = next;
+#if MT_HAVE_BLAS
   tune_own.clear();
+#endif
   return "";
 }
 

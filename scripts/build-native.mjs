@@ -29,9 +29,10 @@ function fail(reason) {
   writeFileSync(failFile, reason + '\n');
   const hint = process.platform === 'darwin'
     ? 'install the Xcode command line tools (xcode-select --install)'
-    : 'install a C++ compiler, make and python3 (Debian/Ubuntu: apt-get install -y g++ make python3; OpenBLAS is optional)';
-  console.warn(`medtune: native backend not built (${reason}); using the ~50x slower pure-TypeScript backend. To fix: ${hint}, `
-    + 'then run `npm rebuild medtune` (or `npm run build:native` in a checkout).');
+    : 'install a C++ compiler, make and python3 (Debian/Ubuntu: apt-get install -y g++ make python3; OpenBLAS is '
+      + 'optional)';
+  console.warn(`medtune: native backend not built (${reason}); using the ~50x slower pure-TypeScript backend. `
+    + `To fix: ${hint}, then run \`npm rebuild medtune\` (or \`npm run build:native\` in a checkout).`);
   process.exit(strict ? 1 : 0);
 }
 
@@ -39,7 +40,8 @@ function fail(reason) {
 function reasonOf(log, status) {
   const lines = log.split('\n').map((l) => l.trim()).filter(Boolean);
   const find = (re) => lines.find((l) => re.test(l));
-  const compiler = find(/No such file or directory: '[^']*(\+\+|gcc|cc|clang)[^']*'|(c\+\+|g\+\+|clang\+\+): (not found|No such file)/i);
+  const compiler = find(/No such file or directory: '[^']*(\+\+|gcc|cc|clang)[^']*'/i)
+    ?? find(/(c\+\+|g\+\+|clang\+\+): (command )?(not found|No such file)/i);
   if (compiler) return `no C++ compiler found: ${compiler.slice(0, 200)}`;
   const make = find(/not found: make|make: (not found|No such file)/i);
   if (make) return '`make` not found';

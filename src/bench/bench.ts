@@ -10,6 +10,7 @@ import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { backendName, getThreads, kernels, setBackend, setThreads, swapKernels, type BackendName } from '../tensor/backend.js';
 import { profiled, type KernelStat } from '../tensor/profile.js';
 import { MedtuneError } from '../common/errors.js';
+import { precision, setPrecision, type Precision } from '../tensor/precision.js';
 
 export const SHAPES = {
   mini: { layers: 4, hidden: 256, heads: 4, ffn: 1024, vocab: 30522, batch: 32, seq: 128 },
@@ -28,6 +29,8 @@ export interface BenchOptions {
   batch?: number;
   seq?: number;
   profile?: boolean;
+  /** fp32, or bf16 matrix products (default: the current precision) */
+  precision?: Precision | string;
   log?: (line: string) => void;
 }
 
@@ -35,6 +38,7 @@ export interface BenchResult {
   task: 'train' | 'infer';
   shape: ShapeName;
   backend: BackendName;
+  precision: Precision;
   threads: number;
   batch: number;
   seq: number;
@@ -64,6 +68,7 @@ export function runBench(o: BenchOptions): BenchResult {
   if (!(o.shape in SHAPES)) throw new MedtuneError(`unknown shape "${o.shape}" (use mini or base)`, 'E_USAGE');
   if (o.backend) setBackend(o.backend);
   if (o.threads !== undefined) setThreads(o.threads);
+  if (o.precision) setPrecision(o.precision, '--precision');
   const s = SHAPES[o.shape];
   const batch = o.batch ?? s.batch;
   const seq = o.seq ?? s.seq;
@@ -95,7 +100,9 @@ export function runBench(o: BenchOptions): BenchResult {
     model.eval();
     step = () => scope(() => noGrad(() => { model.forward({ input_ids: ids, attention_mask: mask }).logits.toArray(); }));
   }
-  log(`medtune bench ${o.task} --shape ${o.shape}: backend ${backendName()}, ${getThreads()} threads, batch ${batch}, seq ${seq}, ${(model.numParameters() / 1e6).toFixed(1)}M parameters`);
+  const params = `${(model.numParameters() / 1e6).toFixed(1)}M parameters`;
+  log(`medtune bench ${o.task} --shape ${o.shape}: backend ${backendName()}, ${precision()}, ${getThreads()} threads, `
+    + `batch ${batch}, seq ${seq}, ${params}`);
   for (let i = 0; i < warmup; i++) step();
   const runs: number[] = [];
   let prof: ReturnType<typeof profiled> | null = null;
@@ -116,7 +123,7 @@ export function runBench(o: BenchOptions): BenchResult {
   const exps = median(runs);
   const flopsPerEx = forwardFlops(cfg, seq) * (o.task === 'train' ? 3 : 1);
   const result: BenchResult = {
-    task: o.task, shape: o.shape, backend: backendName(), threads: getThreads(), batch, seq,
+    task: o.task, shape: o.shape, backend: backendName(), precision: precision(), threads: getThreads(), batch, seq,
     ex_per_s: round(exps, 2), gflops: round((flopsPerEx * exps) / 1e9, 1),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     runs_ex_per_s: runs.map((x) => round(x, 2)), step_ms: round((batch / exps) * 1000, 1),

@@ -5,6 +5,18 @@ import { runGemmBench } from '../bench/gemm.js';
 import { int } from './args.js';
 import type { BackendName } from '../tensor/backend.js';
 
+interface BenchCliOptions {
+  shape: ShapeName;
+  threads?: number;
+  backend?: BackendName;
+  steps?: number;
+  repeat: number;
+  batch?: number;
+  profile?: boolean;
+  precision?: string;
+  json?: boolean;
+}
+
 function printProfile(r: BenchResult): void {
   if (!r.profile) return;
   const total = r.profile.reduce((s, p) => s + p.ms, 0);
@@ -28,9 +40,10 @@ export function registerBench(program: Command): void {
       .option('--repeat <n>', 'runs; the median is reported', int('--repeat'), 3)
       .option('--batch <n>', 'override the batch size', int('--batch'))
       .option('--profile', 'print time per kernel for the last run')
+      .option('--precision <p>', 'fp32, or bf16 matrix products (AVX512-BF16)')
       .option('--json', 'print the result as one JSON object on the last line')
-      .action((o: { shape: ShapeName; threads?: number; backend?: BackendName; steps?: number; repeat: number; batch?: number; profile?: boolean; json?: boolean }) => {
-        const r = runBench({ task, shape: o.shape, threads: o.threads, backend: o.backend, steps: o.steps, repeat: o.repeat, batch: o.batch, profile: o.profile, log: (l) => console.log(l) });
+      .action((o: BenchCliOptions) => {
+        const r = runBench({ ...o, task, log: (l) => console.log(l) });
         console.log(`${task} ${o.shape}: ${r.ex_per_s} ex/s (median of ${r.runs_ex_per_s.length}), ${r.gflops} GFLOP/s, ${r.step_ms} ms/step, peak RSS ${r.peak_rss_mb} MB`);
         printProfile(r);
         if (o.json) {

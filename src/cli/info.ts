@@ -8,7 +8,8 @@ function gemmLine(): string {
   const g = gemmInfo();
   if (!g) return 'TypeScript loops (js backend)';
   const own = `own packed GEMM, ${g.isa} kernel`;
-  if (g.mode === 'own') return `${own} (${g.blas ? `${g.blas} also built in: MEDTUNE_GEMM=auto|blas` : 'no BLAS built in'})`;
+  const blas = g.blas ? `${g.blas} also built in: MEDTUNE_GEMM=auto|blas` : 'no BLAS built in';
+  if (g.mode === 'own') return `${own} (${blas})`;
   if (g.mode === 'blas') return `${g.blas} (MEDTUNE_GEMM=blas; ${own} available)`;
   return `auto: the faster of ${own} and ${g.blas} per shape, measured once per process`;
 }

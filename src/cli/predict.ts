@@ -2,6 +2,7 @@
 import { atomicWriteStream } from '../common/atomic.js';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
+import { precisionOption } from '../tensor/precision.js';
 import { loadClassifier, modelMaxLength } from '../models/auto.js';
 import { probabilitiesOf } from '../models/heads.js';
 import { Tokenizer } from '../text/tokenizer.js';
@@ -115,6 +116,7 @@ export function registerPredict(program: Command): void {
     .option('--logits', 'also write the raw logits (label-id order)')
     .option('--threshold <p>', 'multi-label decision threshold', num('--threshold'), 0.5)
     .option('--format <fmt>', 'csv, tsv or jsonl (default: from the extension)')
+    .option('--precision <p>', 'fp32, or bf16: bf16 matrix products (AVX512-BF16 CPUs)', precisionOption)
     .action(async (o: PredictOptions) => {
       await runPredict(o);
     });

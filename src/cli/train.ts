@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
+import { precisionOption } from '../tensor/precision.js';
 import { loadClassifier, loadStateDict, modelMaxLength, saveClassifier } from '../models/auto.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { encodeExamples, readLabeled, stratifiedSplit, summarize, type Example } from '../data/dataset.js';
@@ -241,6 +242,7 @@ export function registerTrain(program: Command): void {
     .option('--group-column <name>', 'aggregate predictions per group for the final metrics (multi-label: union)')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
     .option('--threads <n>', 'threads', int('--threads'))
+    .option('--precision <p>', 'fp32, or bf16: bf16 matrix products, fp32 weights (AVX512-BF16 CPUs)', precisionOption)
     .action(async (o: TrainCliOptions) => {
       if (!['linear', 'cosine', 'constant'].includes(o.scheduler)) throw new MedtuneError(`--scheduler must be linear, cosine or constant, got "${o.scheduler}"`, 'E_USAGE');
       await runTrain(o);

@@ -45,8 +45,8 @@ export function precision(): Precision {
 }
 
 /** Sets the precision for every op that runs after it (throws E_PRECISION_UNSUPPORTED where bf16 cannot run). */
-export function setPrecision(p: Precision | string): void {
-  current = parsePrecision(p, 'precision');
+export function setPrecision(p: Precision | string, source = 'precision'): void {
+  current = parsePrecision(p, source);
 }
 
 /** Runs fn with precision p, then restores the previous one. */
@@ -58,6 +58,12 @@ export function withPrecision<T>(p: Precision, fn: () => T): T {
   } finally {
     current = prev;
   }
+}
+
+/** A commander option parser for `--precision fp32|bf16`: validates and sets the precision (CLI commands). */
+export function precisionOption(value: string): Precision {
+  setPrecision(value, '--precision');
+  return value as Precision;
 }
 
 /** True when GEMMs should run in bf16 now (what ops pass to the kernels). */
