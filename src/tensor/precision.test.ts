@@ -54,13 +54,15 @@ describe('bf16 precision', () => {
 
   it('rejects unknown precisions and defaults to fp32', () => {
     assert.equal(precision(), process.env.MEDTUNE_PRECISION || 'fp32');
-    assert.throws(() => setPrecision('fp16'), (e: MedtuneError) => e.code === 'E_USAGE' && /fp32 or bf16/.test(e.message));
+    const usage = (e: MedtuneError) => e.code === 'E_USAGE' && /fp32 or bf16/.test(e.message);
+    assert.throws(() => setPrecision('fp16'), usage);
     assert.throws(() => parsePrecision('half', 'MEDTUNE_PRECISION'), (e: MedtuneError) => e.code === 'E_ENV');
   });
 
   it('refuses bf16 on the js backend and on a CPU without a bf16 kernel', { skip: noNative }, () => {
     withBackend('js', () => {
-      assert.throws(() => setPrecision('bf16'), (e: MedtuneError) => e.code === 'E_PRECISION_UNSUPPORTED' && e.exitCode === 2);
+      const refused = (e: MedtuneError) => e.code === 'E_PRECISION_UNSUPPORTED' && e.exitCode === 2;
+      assert.throws(() => setPrecision('bf16'), refused);
     });
     withBackend('native', () => {
       configureGemm({ bf16Isa: 'none' });
@@ -75,7 +77,7 @@ describe('bf16 precision', () => {
   });
 
   for (const [name, c] of Object.entries(cases)) {
-    it(`${name}: native bf16 (${testBf16Isa}) matches the js bf16 emulation, and differs from fp32`, { skip: noNative }, () => {
+    it(`${name}: native bf16 (${testBf16Isa}) matches the js bf16 emulation, not fp32`, { skip: noNative }, () => {
       const fp32 = withBackend('native', () => runWithGrads(c));
       const { nat, js } = inBf16(() => ({ nat: runWithGrads(c), js: withBackend('js', () => runWithGrads(c)) }));
       // same bf16-rounded operands; only the fp32 accumulation order differs (and a rare rounding flip in backward)
