@@ -15,6 +15,7 @@
 #include "cpu.h"
 #include "gemm_kernels.h"
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -62,10 +63,13 @@ Config defaults() {
   return c;
 }
 
-Config& config() {
-  static Config c = defaults();
-  return c;
+// The current choice, replaced as a whole by gemm_configure() (old copies are kept alive: another thread may be
+// reading one), so GEMM calls on several threads never see a half-written config.
+std::atomic<const Config*>& config_slot() {
+  static std::atomic<const Config*> slot{new Config(defaults())};
+  return slot;
 }
+const Config& config() { return *config_slot().load(std::memory_order_acquire); }
 
 // ---- own kernels on the pool
 
@@ -235,7 +239,7 @@ std::string gemm_configure(const char* mode, const char* isa, const char* bf16is
     next.bf16 = k;
   }
   std::lock_guard<std::mutex> lk(tune_mu);
-  config() = next;
+  config_slot().store(new Config(next), std::memory_order_release);
 #if MT_HAVE_BLAS
   tune_own.clear();
 #endif
