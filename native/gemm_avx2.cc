@@ -38,24 +38,20 @@ struct Avx2 {
 
   // op(A)[i0:i0+rows, k0:k0+kc] -> dst[k][MR] (rows zero-padded)
   static void pack_a(const mt::GemmArgs& g, int i0, int rows, int k0, int kc, float* __restrict dst) {
-    if (g.tA) {  // A stored K×M: each k is a contiguous run of rows
-      for (int k = 0; k < kc; k++) {
-        const float* s = g.A + (int64_t)(k0 + k) * g.lda + i0;
-        float* d = dst + k * MR;
-        int r = 0;
-        for (; r < rows; r++) d[r] = s[r];
-        for (; r < MR; r++) d[r] = 0.0f;
-      }
+    if (g.tA) {  // A stored K×M: each k is a contiguous run of rows (masked load, spilling store as below)
+      const __m256i m = lane_mask(rows);
+      for (int k = 0; k < kc; k++) _mm256_storeu_ps(dst + k * MR, _mm256_maskload_ps(g.A + (int64_t)(k0 + k) * g.lda + i0, m));
       return;
     }
-    // A row-major: 8 k at a time through an 8×8 register transpose; lanes 0..5 of each k are the rows
+    // A row-major: 8 k at a time through an 8×8 register transpose; lanes 0..5 of each k are the rows. Full
+    // 8-lane stores in increasing k: lanes 6-7 spill into the next k's slot and are overwritten by its store (the
+    // last one lands in the buffer's slack). vmaskmovps stores are microcoded and slow on AMD.
     const float* s = g.A + (int64_t)i0 * g.lda + k0;
-    const __m256i keep = lane_mask(MR);
     for (int k = 0; k < kc; k += 8) {
       const int kn = kc - k < 8 ? kc - k : 8;
       __m256 t[8];
       load_transpose8(s + k, g.lda, rows, kn, t);
-      for (int j = 0; j < kn; j++) _mm256_maskstore_ps(dst + (k + j) * MR, keep, t[j]);
+      for (int j = 0; j < kn; j++) _mm256_storeu_ps(dst + (k + j) * MR, t[j]);
     }
   }
 

@@ -29,7 +29,8 @@ struct Driver {
   static constexpr int KCP = (K::KC + K::KSTEP - 1) / K::KSTEP * K::KSTEP;
   // packed B panel (NC columns rounded up to NR) + one A sliver, each 64-byte aligned
   static constexpr size_t B_BYTES = ((size_t)((K::NC + K::NR - 1) / K::NR * K::NR) * KCP * sizeof(Elem) + 63) / 64 * 64;
-  static constexpr size_t A_BYTES = ((size_t)K::MR * KCP * sizeof(Elem) + 63) / 64 * 64;
+  // (+64: a kernel may store a full vector at the last k of the A sliver, spilling past it)
+  static constexpr size_t A_BYTES = ((size_t)K::MR * KCP * sizeof(Elem) + 63) / 64 * 64 + 64;
   static constexpr size_t WORK = B_BYTES + A_BYTES;
 
   using TileFn = void (*)(int, const Elem*, const Elem*, float*, int64_t, float, float, int);
