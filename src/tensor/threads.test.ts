@@ -27,7 +27,8 @@ function trainRun(threads: number): { losses: number[]; weights: string[] } {
     opt.zeroGrad();
     return out.loss!.item();
   }));
-  const weights = m.namedParameters().map(([, t]) => Buffer.from(t.f32.buffer, t.f32.byteOffset, t.size * 4).toString('hex'));
+  const bytes = (t: { f32: Float32Array; size: number }) => Buffer.from(t.f32.buffer, t.f32.byteOffset, t.size * 4);
+  const weights = m.namedParameters().map(([, t]) => bytes(t).toString('hex'));
   opt.dispose();
   m.dispose();
   ids.dispose();
