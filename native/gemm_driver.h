@@ -18,6 +18,7 @@
 //   template <int R> tile(ksteps, a, b, c, ldc, alpha, beta, ncols)
 #include <cstdint>
 #include <cstddef>
+#include <type_traits>
 #include <utility>
 #include "gemm_kernels.h"
 
@@ -34,10 +35,29 @@ struct Driver {
   static constexpr size_t WORK = B_BYTES + A_BYTES;
 
   using TileFn = void (*)(int, const Elem*, const Elem*, float*, int64_t, float, float, int);
+  using DirectFn = void (*)(int, const Elem*, int64_t, const Elem*, float*, int64_t, float, float, int);
   template <size_t... I>
   static const TileFn* tiles(std::index_sequence<I...>) {
     static const TileFn t[] = {&K::template tile<(int)I + 1>...};
     return t;
+  }
+  // kernels that can read a row-major op(A) in place (DIRECT_A) skip packing it
+  template <class T, class = void>
+  struct HasDirect : std::false_type {};
+  template <class T>
+  struct HasDirect<T, std::void_t<decltype(T::DIRECT_A)>> : std::true_type {};
+  template <size_t... I>
+  static const DirectFn* directs(std::index_sequence<I...>) {
+    if constexpr (HasDirect<K>::value) {
+      static const DirectFn t[] = {&K::template tile_direct<(int)I + 1>...};
+      return t;
+    } else {
+      return nullptr;
+    }
+  }
+  static bool direct(const mt::GemmArgs& g) {
+    if constexpr (HasDirect<K>::value) return K::direct_a(g);
+    else return false;
   }
 
   // C = beta · C (K == 0)
@@ -52,6 +72,8 @@ struct Driver {
     if (m1 <= m0 || n1 <= n0) return;
     if (g.K <= 0) return scale_c(g, m0, m1, n0, n1);
     const TileFn* tile = tiles(std::make_index_sequence<K::MR>());
+    const DirectFn* tile_direct = directs(std::make_index_sequence<K::MR>());
+    const bool in_place = direct(g);
     Elem* bp = (Elem*)work;
     Elem* ap = (Elem*)((char*)work + B_BYTES);
     for (int jc = n0; jc < n1; jc += K::NC) {
@@ -64,8 +86,15 @@ struct Driver {
           K::pack_b(g, pc, kc, jc + jr, nc - jr < K::NR ? nc - jr : K::NR, bp + (int64_t)jr * kcp);
         for (int ir = m0; ir < m1; ir += K::MR) {
           const int rows = m1 - ir < K::MR ? m1 - ir : K::MR;
-          K::pack_a(g, ir, rows, pc, kc, ap);
           float* crow = g.C + (int64_t)ir * g.ldc + jc;
+          if (in_place) {
+            const Elem* a = (const Elem*)(g.A + (int64_t)ir * g.lda + pc);
+            for (int jr = 0; jr < nc; jr += K::NR)
+              tile_direct[rows - 1](kc, a, g.lda, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta,
+                                    nc - jr < K::NR ? nc - jr : K::NR);
+            continue;
+          }
+          K::pack_a(g, ir, rows, pc, kc, ap);
           for (int jr = 0; jr < nc; jr += K::NR)
             tile[rows - 1](kcp / K::KSTEP, ap, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta,
                            nc - jr < K::NR ? nc - jr : K::NR);
