@@ -231,6 +231,22 @@ Value Gemm(const CallbackInfo& info) {
     mt::gemm(tA, tB, (int)M, (int)N, (int)K, (float)a.num(5), A, (int)lda, sA, B, (int)ldb, sB, (float)a.num(12), C, (int)ldc, sC, (int)batch, bf16);
   return info.Env().Undefined();
 }
+// linearForward(x, w, bias, h, out, rows, nIn, nOut, act, bf16)
+Value LinearForward(const CallbackInfo& info) {
+  Args a(info);
+  const int64_t rows = a.i64(5), nIn = a.i64(6), nOut = a.i64(7), act = a.i64(8);
+  if (rows < 0 || nIn < 0 || nOut < 0 || act < 0 || act > 4) { fail(info.Env(), "bad linear sizes"); return info.Env().Undefined(); }
+  float* x = a.f32(0, rows * nIn, "x");
+  float* w = a.f32(1, nOut * nIn, "weight");
+  float* b = a.f32(2, nOut, "bias", true);
+  float* h = a.f32(3, rows * nOut, "h");
+  float* o = a.f32(4, rows * nOut, "out");
+  const bool bf16 = a.b(9);
+  if (a.ok && act == mt::ACT_NONE && o != h) a.ok = fail(info.Env(), "linearForward without activation: out must be h");
+  if (bf16 && !mt::gemm_bf16_available()) a.ok = fail(info.Env(), "bf16 GEMM is not available on this CPU");
+  if (a.ok) mt::linear_forward(x, w, b, h, o, (int)rows, (int)nIn, (int)nOut, (int)act, bf16);
+  return info.Env().Undefined();
+}
 Value EmbeddingForward(const CallbackInfo& info) {
   Args a(info);
   int64_t n = a.i64(3), dim = a.i64(4);
@@ -424,6 +440,7 @@ Object Init(Env env, Object exports) {
   EXPORT("axisCopy", AxisCopy);
   EXPORT("gemm", Gemm);
   EXPORT("gemmInfo", GemmInfo);
+  EXPORT("linearForward", LinearForward);
   EXPORT("gemmConfigure", GemmConfigure);
   EXPORT("embeddingForward", EmbeddingForward);
   EXPORT("embeddingBackward", EmbeddingBackward);

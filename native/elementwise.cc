@@ -113,27 +113,7 @@ void unary_backward(int op, const float* x, const float* y, const float* dy, flo
   });
 }
 
-MT_SIMD_CLONES static void act_span(int act, const float* __restrict h, float* __restrict o, int64_t n) {
-  switch (act) {
-    case ACT_GELU:
-#pragma omp simd
-      for (int64_t j = 0; j < n; j++) o[j] = gelu_f(h[j]);
-      break;
-    case ACT_GELU_TANH:
-#pragma omp simd
-      for (int64_t j = 0; j < n; j++) o[j] = gelu_tanh_f(h[j]);
-      break;
-    case ACT_RELU:
-      for (int64_t j = 0; j < n; j++) o[j] = h[j] > 0 ? h[j] : 0.0f;
-      break;
-    case ACT_TANH:
-#pragma omp simd
-      for (int64_t j = 0; j < n; j++) o[j] = tanh_f(h[j]);
-      break;
-    default:
-      for (int64_t j = 0; j < n; j++) o[j] = h[j];
-  }
-}
+MT_SIMD_CLONES static void act_span(int act, const float* h, float* o, int64_t n) { act_row(act, h, o, n); }
 
 MT_SIMD_CLONES static void act_grad_span(int act, const float* __restrict h, const float* __restrict dy, float* __restrict dh, int64_t n) {
   switch (act) {

@@ -90,9 +90,19 @@ void* thread_work(size_t bytes) {
 
 void own_serial(const GemmKernel* k, const GemmArgs& g) { k->block(g, 0, g.M, 0, g.N, thread_work(k->work_bytes)); }
 
+// Largest share of M (in rows) one of T threads gets when C is cut in units of `unit` rows: the split's critical path.
+int64_t worst_share(int64_t M, int unit, int T) {
+  const int64_t blocks = (M + unit - 1) / unit;
+  const int64_t per = (blocks + T - 1) / T;
+  return std::min<int64_t>(M, per * unit);
+}
+
 void own_threaded(const GemmKernel* k, const GemmArgs& g) {
-  if (threads() == 1 || (int64_t)g.M * g.N * g.K < (1 << 16)) return own_serial(k, g);
-  const bool rows = g.M >= g.N;
+  const int T = threads();
+  if (T == 1 || (int64_t)g.M * g.N * g.K < (1 << 16)) return own_serial(k, g);
+  // cut the dimension whose whole-tile split keeps the slowest thread's share of C smallest (e.g. 256×256: rows
+  // in 12s give 132 + 124 rows, columns in 32s give 128 + 128), rows on a tie
+  const bool rows = worst_share(g.M, k->mr, T) * g.N <= worst_share(g.N, k->nr, T) * g.M;
   const int unit = rows ? k->mr : k->nr;
   const int64_t blocks = ((rows ? g.M : g.N) + unit - 1) / unit;
   parallel_for(blocks, 1, [k, &g, rows, unit](int64_t b0, int64_t b1) {
@@ -183,11 +193,22 @@ bool prefer_own(const GemmArgs& g, bool threaded) {
 }
 #endif
 
+#if MT_HAVE_BLAS
+// BLAS has no epilogue: bias and activation in a second pass
+void blas_with_epilogue(const GemmArgs& g, bool threaded) {
+  threaded ? blas_threaded(g) : blas_call(g);
+  if (!g.bias && !g.act) return;
+  float* out = g.act ? g.act_out : g.C;
+  if (g.ldc == g.N) return bias_act_forward(g.C, g.bias, out, g.M, g.N, g.act);
+  for (int i = 0; i < g.M; i++) bias_act_forward(g.C + (int64_t)i * g.ldc, g.bias, out + (int64_t)i * g.ldc, 1, g.N, g.act);
+}
+#endif
+
 void run_one(const GemmArgs& g, bool bf16, bool threaded) {
   const Config& c = config();
   if (bf16) return threaded ? own_threaded(c.bf16, g) : own_serial(c.bf16, g);
 #if MT_HAVE_BLAS
-  if (c.mode == GEMM_BLAS || (c.mode == GEMM_AUTO && !prefer_own(g, threaded))) return threaded ? blas_threaded(g) : blas_call(g);
+  if (c.mode == GEMM_BLAS || (c.mode == GEMM_AUTO && !prefer_own(g, threaded))) return blas_with_epilogue(g, threaded);
 #endif
   threaded ? own_threaded(c.fp32, g) : own_serial(c.fp32, g);
 }
@@ -262,6 +283,17 @@ void gemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, in
     return;
   }
   for (int b = 0; b < batch; b++) run_one(args(b), bf16, true);
+}
+
+// x[rows, nIn] · w[nOut, nIn]ᵀ + bias -> h[rows, nOut]; out = act(h) (act none: out is h), in one GEMM with the
+// bias and activation fused into its epilogue
+void linear_forward(const float* x, const float* w, const float* bias, float* h, float* out, int rows, int nIn, int nOut, int act,
+                    bool bf16) {
+  GemmArgs g{false, true, rows, nOut, nIn, 1.0f, 0.0f, x, nIn, w, nIn, h, nOut};
+  g.bias = bias;
+  g.act = act;
+  g.act_out = act ? out : nullptr;
+  if (rows > 0 && nOut > 0) run_one(g, bf16, true);
 }
 
 void gemm_serial(const GemmArgs& g, bool bf16) {

@@ -21,6 +21,7 @@
 #include <type_traits>
 #include <utility>
 #include "gemm_kernels.h"
+#include "fastmath.h"
 
 namespace mt {
 
@@ -68,9 +69,27 @@ struct Driver {
     }
   }
 
+  // bias and activation on C[i0:i0+rows, j0:j0+cols], just computed (still in L1)
+  static void epilogue(const mt::GemmArgs& g, int i0, int rows, int j0, int cols) {
+    for (int r = 0; r < rows; r++) {
+      float* __restrict c = g.C + (int64_t)(i0 + r) * g.ldc + j0;
+      if (g.bias) {
+        const float* __restrict b = g.bias + j0;
+#pragma omp simd
+        for (int j = 0; j < cols; j++) c[j] += b[j];
+      }
+      if (g.act) mt::act_row(g.act, c, g.act_out + (int64_t)(i0 + r) * g.ldc + j0, cols);
+    }
+  }
+
   static void block(const mt::GemmArgs& g, int m0, int m1, int n0, int n1, void* work) {
     if (m1 <= m0 || n1 <= n0) return;
-    if (g.K <= 0) return scale_c(g, m0, m1, n0, n1);
+    const bool epi = g.bias || g.act;
+    if (g.K <= 0) {
+      scale_c(g, m0, m1, n0, n1);
+      if (epi) epilogue(g, m0, m1 - m0, n0, n1 - n0);
+      return;
+    }
     const TileFn* tile = tiles(std::make_index_sequence<K::MR>());
     const DirectFn* tile_direct = directs(std::make_index_sequence<K::MR>());
     const bool in_place = direct(g);
@@ -82,22 +101,20 @@ struct Driver {
         const int kc = g.K - pc < K::KC ? g.K - pc : K::KC;
         const int kcp = (kc + K::KSTEP - 1) / K::KSTEP * K::KSTEP;
         const float beta = pc == 0 ? g.beta : 1.0f;
+        const bool last = epi && pc + kc >= g.K;
         for (int jr = 0; jr < nc; jr += K::NR)
           K::pack_b(g, pc, kc, jc + jr, nc - jr < K::NR ? nc - jr : K::NR, bp + (int64_t)jr * kcp);
         for (int ir = m0; ir < m1; ir += K::MR) {
           const int rows = m1 - ir < K::MR ? m1 - ir : K::MR;
           float* crow = g.C + (int64_t)ir * g.ldc + jc;
-          if (in_place) {
-            const Elem* a = (const Elem*)(g.A + (int64_t)ir * g.lda + pc);
-            for (int jr = 0; jr < nc; jr += K::NR)
-              tile_direct[rows - 1](kc, a, g.lda, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta,
-                                    nc - jr < K::NR ? nc - jr : K::NR);
-            continue;
+          if (!in_place) K::pack_a(g, ir, rows, pc, kc, ap);
+          const Elem* a = in_place ? (const Elem*)(g.A + (int64_t)ir * g.lda + pc) : ap;
+          for (int jr = 0; jr < nc; jr += K::NR) {
+            const int cols = nc - jr < K::NR ? nc - jr : K::NR;
+            if (in_place) tile_direct[rows - 1](kc, a, g.lda, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta, cols);
+            else tile[rows - 1](kcp / K::KSTEP, a, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta, cols);
+            if (last) epilogue(g, ir, rows, jc + jr, cols);
           }
-          K::pack_a(g, ir, rows, pc, kc, ap);
-          for (int jr = 0; jr < nc; jr += K::NR)
-            tile[rows - 1](kcp / K::KSTEP, ap, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta,
-                           nc - jr < K::NR ? nc - jr : K::NR);
         }
       }
     }

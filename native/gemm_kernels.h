@@ -8,8 +8,10 @@
 
 namespace mt {
 
-// C[M,N] = alpha · op(A)[M,K] · op(B)[K,N] + beta · C, row-major; op(A) = A (M×K, lda) or Aᵀ (A stored K×M);
-// op(B) = B (K×N, ldb) or Bᵀ (B stored N×K). With beta == 0, C is never read (it may hold NaN garbage).
+// C[M,N] = alpha · op(A)[M,K] · op(B)[K,N] + beta · C (+ bias[N] on every row), row-major; op(A) = A (M×K, lda)
+// or Aᵀ (A stored K×M); op(B) = B (K×N, ldb) or Bᵀ (B stored N×K). With beta == 0, C is never read (it may hold
+// NaN garbage). Epilogue (fused into the last K block, while each tile is still in L1): with act != ACT_NONE,
+// act_out[i, j] = act(C[i, j]) as well (same ldc) — a linear layer's bias + GELU without another pass.
 struct GemmArgs {
   bool tA, tB;
   int M, N, K;
@@ -20,6 +22,9 @@ struct GemmArgs {
   int64_t ldb;
   float* C;
   int64_t ldc;
+  const float* bias = nullptr;
+  int act = 0;
+  float* act_out = nullptr;
 };
 
 // One kernel family. block() computes the sub-rectangle C[m0:m1, n0:n1] single-threaded with `work` as scratch

@@ -4,6 +4,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Generator } from './random.js';
+import { assertClose } from './testing.js';
 import { bf16Round } from './kernels.js';
 import { jsKernels } from './backends/js/index.js';
 import { configureGemm, gemmInfo, getThreads, kernels, nativeAvailable, setThreads, withBackend } from './backend.js';
@@ -117,8 +118,35 @@ function runCase(c: Case, seed: number, bf16: boolean, what: string): Float32Arr
   return o.C;
 }
 
+/** linearForward (GEMM + bias + activation in the epilogue) against the js kernels, per activation. */
+function runLinear(bf16: boolean, what: string): void {
+  const gen = new Generator(77);
+  for (const [rows, nIn, nOut] of [[37, 45, 70], [129, 256, 33], [5, 1, 3]] as const) {
+    for (const act of ['none', 'gelu', 'gelu_tanh', 'relu', 'tanh'] as const) {
+      for (const withBias of [true, false]) {
+        const x = new Float32Array(rows * nIn);
+        const w = new Float32Array(nOut * nIn);
+        const bias = withBias ? new Float32Array(nOut) : null;
+        for (const t of [x, w, bias]) if (t) gen.fillNormal(t, 1);
+        const run = (k: typeof jsKernels) => {
+          const h = new Float32Array(rows * nOut).fill(NaN);
+          const out = act === 'none' ? h : new Float32Array(rows * nOut);
+          k.linearForward(x, w, bias, h, out, rows, nIn, nOut, act, bf16);
+          return { h, out };
+        };
+        const got = run(kernels());
+        const ref = run(jsKernels);
+        const label = `${what} linearForward ${rows}x${nOut}x${nIn} ${act}${withBias ? ' +bias' : ''}`;
+        assertClose(got.h, ref.h, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(nIn), what: `${label} h` });
+        assertClose(got.out, ref.out, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(nIn), what: `${label} out` });
+      }
+    }
+  }
+}
+
 function runAll(bf16: boolean, what: string): void {
   cases().forEach((c, i) => runCase(c, 100 + i, bf16, what));
+  runLinear(bf16, what);
 }
 
 const info = gemmInfo();

@@ -57,6 +57,13 @@ export interface Kernels {
     B: F32, ldb: number, strideB: number, beta: number, C: F32, ldc: number, strideC: number, batch: number,
     bf16?: boolean): void;
 
+  /**
+   * A linear layer's forward: h[rows, nOut] = x[rows, nIn] · w[nOut, nIn]ᵀ + bias (bias may be null), then
+   * out = act(h). With act 'none', out must be h. Native: one GEMM with bias and activation in its epilogue.
+   */
+  linearForward(x: F32, w: F32, bias: F32 | null, h: F32, out: F32, rows: number, nIn: number, nOut: number,
+    act: Activation, bf16?: boolean): void;
+
   /** out[i, :] = table[ids[i], :] */
   embeddingForward(ids: I32, table: F32, out: F32, n: number, dim: number): void;
   /** dtable[ids[i], :] += dout[i, :] (accumulates, deterministic order) */

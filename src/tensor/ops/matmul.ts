@@ -98,14 +98,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
   const K_ = kernels();
   const bf = bf16Active();
   const h = empty(outShape);
-  K_.gemm(false, true, rows, nOut, nIn, 1, x.f32, nIn, 0, weight.f32, nIn, 0, 0, h.f32, nOut, 0, 1, bf);
-  let out = h;
-  if (activation === 'none') {
-    if (bias) K_.biasAct(h.f32, bias.f32, h.f32, rows, nOut, 'none');
-  } else {
-    out = empty(outShape);
-    K_.biasAct(h.f32, bias ? bias.f32 : null, out.f32, rows, nOut, activation);
-  }
+  const out = activation === 'none' ? h : empty(outShape);
+  K_.linearForward(x.f32, weight.f32, bias ? bias.f32 : null, h.f32, out.f32, rows, nIn, nOut, activation, bf);
   const saved = activation === 'none' ? [x, weight] : [x, weight, h];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const result = record(out, activation === 'none' ? 'linear' : `linear+${activation}`, inputs, (g) => {

@@ -270,6 +270,11 @@ export const jsKernels: Kernels = {
     for (let i = 0; i < dy.length; i++) dx[i] = dropoutHash(key, i) >>> 8 < th ? dy[i]! * sc : 0;
   },
 
+  linearForward(x, w, bias, h, out, rows, nIn, nOut, act, bf16 = false) {
+    jsKernels.gemm(false, true, rows, nOut, nIn, 1, x, nIn, 0, w, nIn, 0, 0, h, nOut, 0, 1, bf16);
+    jsKernels.biasAct(h, bias, out, rows, nOut, act);
+  },
+
   attentionForward(q, k, v, keyMask, out, probs, B, T, H, D, scale, p, key, bf16 = false) {
     const C = H * D;
     const r = bf16 ? bf16Round : (x: number) => x;

@@ -93,6 +93,8 @@ function wrap(n: Addon): Kernels {
     axisCopy: (src, dst, outer, srcLen, srcStart, dstLen, dstStart, len, inner, acc) => n.axisCopy!(src, dst, outer, srcLen, srcStart, dstLen, dstStart, len, inner, acc),
     gemm: (tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch, bf16) =>
       n.gemm!(tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch, bf16 === true),
+    linearForward: (x, w, bias, h, out, rows, nIn, nOut, act, bf16) =>
+      n.linearForward!(x, w, bias, h, out, rows, nIn, nOut, ACTS[act], bf16 === true),
     embeddingForward: (ids, table, out, cnt, dim) => n.embeddingForward!(ids, table, out, cnt, dim),
     embeddingBackward: (ids, dout, dtable, cnt, dim) => n.embeddingBackward!(ids, dout, dtable, cnt, dim),
     layerNormForward: (x, res, g, b, out, sum, mean, rstd, rows, dim, eps) => n.layerNormForward!(x, res, g, b, out, sum, mean, rstd, rows, dim, eps),
