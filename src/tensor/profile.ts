@@ -14,7 +14,8 @@ export interface KernelStat {
 /** gemm and linearForward calls are split by shape so that attention, projections and weight gradients show apart */
 function keyOf(name: string, a: unknown[]): string {
   if (name === 'gemm') {
-    return `gemm ${a[0] ? 'T' : 'N'}${a[1] ? 'T' : 'N'} ${a[2]}x${a[3]}x${a[4]}${(a[16] as number) > 1 ? ` x${a[16]}` : ''}`;
+    const batch = (a[16] as number) > 1 ? ` x${a[16]}` : '';
+    return `gemm ${a[0] ? 'T' : 'N'}${a[1] ? 'T' : 'N'} ${a[2]}x${a[3]}x${a[4]}${batch}`;
   }
   if (name === 'linearForward') return `linear NT ${a[5]}x${a[7]}x${a[6]}${a[8] !== 'none' ? ` +${a[8]}` : ''}`;
   return name;
