@@ -113,8 +113,8 @@ struct Driver {
             const int cols = nc - jr < K::NR ? nc - jr : K::NR;
             if (in_place) tile_direct[rows - 1](kc, a, g.lda, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta, cols);
             else tile[rows - 1](kcp / K::KSTEP, a, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta, cols);
-            if (last) epilogue(g, ir, rows, jc + jr, cols);
           }
+          if (last) epilogue(g, ir, rows, jc, nc);  // whole rows of the sliver: long, vectorisable runs
         }
       }
     }
