@@ -51,6 +51,8 @@ export interface GemmBenchOptions {
   rounds?: number;
   /** seconds of timed calls per measurement */
   seconds?: number;
+  /** time with CPU time instead of the wall clock (one thread only: robust on a busy machine) */
+  cpuTime?: boolean;
   log?: (line: string) => void;
 }
 
@@ -73,8 +75,18 @@ function buffers(s: GemmShape, gen: Generator): Buffers {
   return { A, B, C: new Float32Array(s.M * s.N * s.batch) };
 }
 
+/**
+ * Milliseconds now: wall clock, or this process's CPU time with `cpu` (with one thread there is no idle pool to
+ * spin, so CPU time is what the GEMM used, whatever else runs on the machine).
+ */
+function clock(cpu: boolean): number {
+  if (!cpu) return performance.now();
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /** GFLOP/s of `impl` on shape s: repeated calls for about `seconds`. */
-function measure(s: GemmShape, b: Buffers, impl: string, seconds: number): number {
+function measure(s: GemmShape, b: Buffers, impl: string, seconds: number, cpu: boolean): number {
   if (impl !== 'bf16') configureGemm({ mode: impl });
   const lda = s.tA ? s.M : s.K;
   const ldb = s.tB ? s.K : s.N;
@@ -84,12 +96,12 @@ function measure(s: GemmShape, b: Buffers, impl: string, seconds: number): numbe
   const call = () => K_.gemm(s.tA, s.tB, s.M, s.N, s.K, 1, b.A, lda, sA, b.B, ldb, sB, 0, b.C, s.N, sC, s.batch, bf16);
   call();
   let n = 0;
-  const t0 = performance.now();
+  const t0 = clock(cpu);
   let dt = 0;
   while (dt < seconds * 1000 || n < 2) {
     call();
     n++;
-    dt = performance.now() - t0;
+    dt = clock(cpu) - t0;
   }
   return (2 * s.M * s.N * s.K * s.batch * n) / (dt / 1000) / 1e9;
 }
@@ -113,6 +125,9 @@ export function runGemmBench(o: GemmBenchOptions): GemmBenchRow[] {
   log(`medtune bench gemm: ${getThreads()} threads; ${what}`);
   log(`CPU flags: ${info.cpu}`);
   const rounds = o.rounds ?? 3;
+  const cpu = o.cpuTime === true;
+  if (cpu && getThreads() !== 1) throw new MedtuneError('--cpu-time needs --threads 1', 'E_USAGE');
+  log(`timing: ${cpu ? 'process CPU time (1 thread)' : 'wall clock'}, ${rounds} interleaved rounds, medians`);
   const gen = new Generator(1);
   const rows: GemmBenchRow[] = [];
   try {
@@ -120,7 +135,7 @@ export function runGemmBench(o: GemmBenchOptions): GemmBenchRow[] {
       const b = buffers(s, gen);
       const runs: Record<string, number[]> = Object.fromEntries(impls.map((i) => [i, []]));
       for (let r = 0; r < rounds; r++) {
-        for (const impl of impls) runs[impl]!.push(measure(s, b, impl, o.seconds ?? 0.15));
+        for (const impl of impls) runs[impl]!.push(measure(s, b, impl, o.seconds ?? 0.15, cpu));
       }
       const gflops = Object.fromEntries(impls.map((i) => [i, Math.round(median(runs[i]!) * 10) / 10]));
       const op = `${s.tA ? 'T' : 'N'}${s.tB ? 'T' : 'N'} ${s.M}x${s.N}x${s.K}${s.batch > 1 ? ` x${s.batch}` : ''}`;

@@ -58,9 +58,10 @@ export function registerBench(program: Command): void {
     .addOption(new Option('--shape <set>', 'mini, base or all').choices(['mini', 'base', 'all']).default('mini'))
     .option('--threads <n>', 'threads (default: all cores)', int('--threads'))
     .option('--rounds <n>', 'interleaved rounds; medians are reported', int('--rounds'), 3)
+    .option('--cpu-time', 'time with CPU time (needs --threads 1): robust when other work runs on the machine')
     .option('--json', 'print the rows as one JSON array on the last line')
-    .action((o: { shape: string; threads?: number; rounds: number; json?: boolean }) => {
-      const rows = runGemmBench({ shapes: o.shape, threads: o.threads, rounds: o.rounds, log: (l) => console.log(l) });
+    .action((o: { shape: string; threads?: number; rounds: number; cpuTime?: boolean; json?: boolean }) => {
+      const rows = runGemmBench({ ...o, shapes: o.shape, log: (l) => console.log(l) });
       if (o.json) console.log(JSON.stringify(rows));
     });
 }
