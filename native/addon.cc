@@ -331,36 +331,48 @@ Value DropoutBackward(const CallbackInfo& info) {
   if (a.ok) mt::dropout_backward(dy, dx, n, (float)a.num(2), (uint32_t)a.i64(3));
   return info.Env().Undefined();
 }
+// rows × cols block with row stride ld: the elements a buffer must hold
+static int64_t strided(int64_t rows, int64_t cols, int64_t ld) { return rows > 0 && cols > 0 ? (rows - 1) * ld + cols : 0; }
+
+// attentionForward(q, k, v, mask, out, probs, B, T, H, D, scale, p, key, bf16, ld): ld = row stride of q, k, v
 Value AttentionForward(const CallbackInfo& info) {
   Args a(info);
   int B = (int)a.i64(6), T = (int)a.i64(7), H = (int)a.i64(8), D = (int)a.i64(9);
   int64_t n = (int64_t)B * T * H * D;
-  float* q = a.f32(0, n, "q");
-  float* k = a.f32(1, n, "k");
-  float* v = a.f32(2, n, "v");
+  const int64_t ld = info[14].IsNumber() ? a.i64(14) : (int64_t)H * D;
+  if (ld < (int64_t)H * D) { fail(info.Env(), "attention: row stride smaller than the hidden size"); return info.Env().Undefined(); }
+  const int64_t nin = strided((int64_t)B * T, (int64_t)H * D, ld);
+  float* q = a.f32(0, nin, "q");
+  float* k = a.f32(1, nin, "k");
+  float* v = a.f32(2, nin, "v");
   float* mask = a.f32(3, (int64_t)B * T, "mask", true);
   float* o = a.f32(4, n, "out");
   float* p = a.f32(5, (int64_t)B * H * T * T, "probs");
   const bool bf16 = a.b(13);
   if (bf16 && !mt::gemm_bf16_available()) a.ok = fail(info.Env(), "bf16 GEMM is not available on this CPU");
-  if (a.ok) mt::attention_forward(q, k, v, mask, o, p, B, T, H, D, (float)a.num(10), (float)a.num(11), (uint32_t)a.i64(12), bf16);
+  if (a.ok) mt::attention_forward(q, k, v, mask, o, p, B, T, H, D, (float)a.num(10), (float)a.num(11), (uint32_t)a.i64(12), bf16, (int)ld);
   return info.Env().Undefined();
 }
+// attentionBackward(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16, ld)
 Value AttentionBackward(const CallbackInfo& info) {
   Args a(info);
   int B = (int)a.i64(8), T = (int)a.i64(9), H = (int)a.i64(10), D = (int)a.i64(11);
   int64_t n = (int64_t)B * T * H * D;
-  float* q = a.f32(0, n, "q");
-  float* k = a.f32(1, n, "k");
-  float* v = a.f32(2, n, "v");
+  const int64_t ld = info[16].IsNumber() ? a.i64(16) : (int64_t)H * D;
+  if (ld < (int64_t)H * D) { fail(info.Env(), "attention: row stride smaller than the hidden size"); return info.Env().Undefined(); }
+  const int64_t nin = strided((int64_t)B * T, (int64_t)H * D, ld);
+  float* q = a.f32(0, nin, "q");
+  float* k = a.f32(1, nin, "k");
+  float* v = a.f32(2, nin, "v");
   float* p = a.f32(3, (int64_t)B * H * T * T, "probs");
   float* dout = a.f32(4, n, "dout");
-  float* dq = a.f32(5, n, "dq");
-  float* dk = a.f32(6, n, "dk");
-  float* dv = a.f32(7, n, "dv");
+  float* dq = a.f32(5, nin, "dq");
+  float* dk = a.f32(6, nin, "dk");
+  float* dv = a.f32(7, nin, "dv");
   const bool bf16 = a.b(15);
   if (bf16 && !mt::gemm_bf16_available()) a.ok = fail(info.Env(), "bf16 GEMM is not available on this CPU");
-  if (a.ok) mt::attention_backward(q, k, v, p, dout, dq, dk, dv, B, T, H, D, (float)a.num(12), (float)a.num(13), (uint32_t)a.i64(14), bf16);
+  if (a.ok)
+    mt::attention_backward(q, k, v, p, dout, dq, dk, dv, B, T, H, D, (float)a.num(12), (float)a.num(13), (uint32_t)a.i64(14), bf16, (int)ld);
   return info.Env().Undefined();
 }
 Value CrossEntropyForward(const CallbackInfo& info) {

@@ -89,8 +89,8 @@ void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint32_t k
 void layernorm_forward(const float* x, const float* res, const float* gamma, const float* beta, float* out, float* sum, float* mean, float* rstd, int64_t rows, int64_t dim, float eps);
 void layernorm_backward(const float* dy, const float* s, const float* mean, const float* rstd, const float* gamma, float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t dim);
 // attention.cc
-void attention_forward(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16);
-void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* dout, float* dq, float* dk, float* dv, int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16);
+void attention_forward(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16, int ld);
+void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* dout, float* dq, float* dk, float* dv, int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16, int ld);
 // embedding.cc
 void embedding_forward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t dim);
 void embedding_backward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t dim);

@@ -88,13 +88,15 @@ export interface Kernels {
   /**
    * Multi-head attention core. q, k, v, out: [B, T, H*D] (heads interleaved as HF lays them out).
    * keyMask: additive [B, T] (0 keep, large negative drop) or null. probs: [B, H, T, T] softmax output (saved).
-   * Attention dropout with probability p uses hash(key, ((b*H+h)*T+i)*T+j). bf16: the operands of its four
+   * Attention dropout with probability p uses hash(key, ((b*H+h)*T+i)*T+j). bf16: the operands of its two
    * (forward) and four (backward) matrix products are rounded to bfloat16 first; softmax stays fp32.
+   * ld (default H*D): row stride of q, k, v and of dq, dk, dv — 3·H·D when they are column blocks of one fused QKV
+   * projection [B, T, 3·H·D] (then dq, dk, dv are the blocks of its gradient); out and dout keep stride H*D.
    */
   attentionForward(q: F32, k: F32, v: F32, keyMask: F32 | null, out: F32, probs: F32, B: number, T: number, H: number,
-    D: number, scale: number, p: number, key: number, bf16?: boolean): void;
+    D: number, scale: number, p: number, key: number, bf16?: boolean, ld?: number): void;
   attentionBackward(q: F32, k: F32, v: F32, probs: F32, dout: F32, dq: F32, dk: F32, dv: F32, B: number, T: number,
-    H: number, D: number, scale: number, p: number, key: number, bf16?: boolean): void;
+    H: number, D: number, scale: number, p: number, key: number, bf16?: boolean, ld?: number): void;
 
   /**
    * Cross-entropy from logits, N × C. For row i with target t (t = ignoreIndex: loss 0, weight 0):

@@ -129,3 +129,67 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
   if (h !== out) h.dispose(); // the node (if any) retained its own reference
   return result;
 }
+
+/**
+ * Several linear layers on the same input as one: x·[W1; W2; …]ᵀ + [b1, b2, …] -> [..., Σ out_i], the outputs side
+ * by side (e.g. BERT's query, key and value projections, then attentionPacked). One GEMM forward and two backward
+ * instead of one and two per layer, and x receives one gradient instead of a sum of three. The weights are copied
+ * into one [Σ out_i, in] matrix per call (small next to the GEMMs); biases: all given or none.
+ */
+export function linearConcat(x: Tensor, weights: Tensor[], biases: Tensor[] | null): Tensor {
+  if (weights.length === 0) throw new ShapeError('linearConcat: needs at least one weight');
+  const nIn = x.shape[x.rank - 1]!;
+  for (const w of weights) {
+    if (w.rank !== 2 || w.shape[1] !== nIn) {
+      throw new ShapeError(`linearConcat: weight ${w.describe()} must be [out, ${nIn}] for input ${x.describe()}`);
+    }
+  }
+  const badBias = (b: Tensor, i: number) => b.rank !== 1 || b.shape[0] !== weights[i]!.shape[0];
+  if (biases && (biases.length !== weights.length || biases.some(badBias))) {
+    throw new ShapeError(`linearConcat: biases ${biases.map((b) => b.describe()).join(', ')} do not match the weights`);
+  }
+  const outs = weights.map((w) => w.shape[0]!);
+  const nOut = outs.reduce((a, b) => a + b, 0);
+  const rows = x.size / nIn;
+  const W = empty([nOut, nIn]);
+  const bias = biases ? empty([nOut]) : null;
+  let off = 0;
+  weights.forEach((w, i) => {
+    W.f32.set(w.f32, off * nIn);
+    bias?.f32.set(biases![i]!.f32, off);
+    off += outs[i]!;
+  });
+  const K_ = kernels();
+  const bf = bf16Active();
+  const out = empty([...x.shape.slice(0, -1), nOut]);
+  K_.linearForward(x.f32, W.f32, bias ? bias.f32 : null, out.f32, out.f32, rows, nIn, nOut, 'none', bf);
+  const inputs = biases ? [x, ...weights, ...biases] : [x, ...weights];
+  const res = record(out, 'linear(concat)', inputs, (g) => {
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = empty(x.shape);
+      K_.gemm(false, false, rows, nIn, nOut, 1, g.f32, nOut, 0, W.f32, nIn, 0, 0, dx.f32, nIn, 0, 1, bf);
+    }
+    // one GEMM for every weight's gradient, then handed out in row blocks (and the bias sums likewise)
+    const dW = empty([nOut, nIn]);
+    K_.gemm(true, false, nOut, nIn, rows, 1, g.f32, nOut, 0, x.f32, nIn, 0, 0, dW.f32, nIn, 0, 1, bf);
+    const db = biases ? empty([nOut]) : null;
+    if (db) K_.reduceSum(g.f32, db.f32, 1, rows, nOut);
+    const split = (all: Tensor, width: number) => {
+      let o = 0;
+      return outs.map((n) => {
+        const t = empty(width ? [n, width] : [n]);
+        t.f32.set(all.f32.subarray(o * Math.max(width, 1), (o + n) * Math.max(width, 1)));
+        o += n;
+        return t;
+      });
+    };
+    const grads = [dx, ...split(dW, nIn), ...(db ? split(db, 0) : [])];
+    dW.dispose();
+    db?.dispose();
+    return grads;
+  }, [x, W]);
+  W.dispose();
+  bias?.dispose();
+  return res;
+}

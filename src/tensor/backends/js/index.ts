@@ -275,7 +275,7 @@ export const jsKernels: Kernels = {
     jsKernels.biasAct(h, bias, out, rows, nOut, act);
   },
 
-  attentionForward(q, k, v, keyMask, out, probs, B, T, H, D, scale, p, key, bf16 = false) {
+  attentionForward(q, k, v, keyMask, out, probs, B, T, H, D, scale, p, key, bf16 = false, ld = H * D) {
     const C = H * D;
     const r = bf16 ? bf16Round : (x: number) => x;
     if (bf16) [q, k, v] = [q.map(bf16Round), k.map(bf16Round), v.map(bf16Round)];
@@ -285,9 +285,9 @@ export const jsKernels: Kernels = {
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         for (let i = 0; i < T; i++) {
-          const qo = (b * T + i) * C + h * D;
+          const qo = (b * T + i) * ld + h * D;
           for (let j = 0; j < T; j++) {
-            const ko = (b * T + j) * C + h * D;
+            const ko = (b * T + j) * ld + h * D;
             let s = 0;
             for (let d = 0; d < D; d++) s += q[qo + d]! * k[ko + d]!;
             row[j] = s * scale + (keyMask ? keyMask[b * T + j]! : 0);
@@ -299,46 +299,45 @@ export const jsKernels: Kernels = {
             for (let j = 0; j < T; j++) {
               let pj = probs[po + j]!;
               if (p > 0) pj = dropoutHash(key, po + j) >>> 8 < th ? pj * sc : 0;
-              s += r(pj) * v[(b * T + j) * C + h * D + d]!;
+              s += r(pj) * v[(b * T + j) * ld + h * D + d]!;
             }
-            out[qo + d] = s;
+            out[(b * T + i) * C + h * D + d] = s;
           }
         }
       }
     }
   },
-  attentionBackward(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16 = false) {
+  attentionBackward(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16 = false, ld = H * D) {
     const C = H * D;
     const r = bf16 ? bf16Round : (x: number) => x;
     if (bf16) [q, k, v, dout] = [q.map(bf16Round), k.map(bf16Round), v.map(bf16Round), dout.map(bf16Round)];
     const th = dropoutThreshold(p);
     const sc = p > 0 ? Math.fround(1 / (1 - p)) : 1;
-    dq.fill(0);
-    dk.fill(0);
-    dv.fill(0);
+    for (const g of [dq, dk, dv]) for (let t = 0; t < B * T; t++) g.fill(0, t * ld, t * ld + C);
     const dP = new Float64Array(T);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         for (let i = 0; i < T; i++) {
-          const qo = (b * T + i) * C + h * D;
+          const qo = (b * T + i) * ld + h * D;
+          const oo = (b * T + i) * C + h * D;
           const po = ((b * H + h) * T + i) * T;
           let dot = 0;
           for (let j = 0; j < T; j++) {
-            const vo = (b * T + j) * C + h * D;
+            const vo = (b * T + j) * ld + h * D;
             const keep = p > 0 ? (dropoutHash(key, po + j) >>> 8 < th ? sc : 0) : 1;
             // dV += dropped P^T dO ; dPdrop = dO V^T
             let s = 0;
             const pd = r(probs[po + j]! * keep);
             for (let d = 0; d < D; d++) {
-              dv[vo + d]! += pd * dout[qo + d]!;
-              s += dout[qo + d]! * v[vo + d]!;
+              dv[vo + d]! += pd * dout[oo + d]!;
+              s += dout[oo + d]! * v[vo + d]!;
             }
             dP[j] = s * keep;
             dot += dP[j]! * probs[po + j]!;
           }
           for (let j = 0; j < T; j++) {
             const ds = r(probs[po + j]! * (dP[j]! - dot) * scale);
-            const ko = (b * T + j) * C + h * D;
+            const ko = (b * T + j) * ld + h * D;
             for (let d = 0; d < D; d++) {
               dq[qo + d]! += ds * k[ko + d]!;
               dk[ko + d]! += ds * q[qo + d]!;

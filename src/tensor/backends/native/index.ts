@@ -103,10 +103,11 @@ function wrap(n: Addon): Kernels {
     softmaxBackward: (y, dy, dx, rows, cols) => n.softmaxBackward!(y, dy, dx, rows, cols),
     dropoutForward: (x, out, p, key) => n.dropoutForward!(x, out, p, key >>> 0),
     dropoutBackward: (dy, dx, p, key) => n.dropoutBackward!(dy, dx, p, key >>> 0),
-    attentionForward: (q, k, v, mask, out, probs, B, T, H, D, scale, p, key, bf16) =>
-      n.attentionForward!(q, k, v, mask, out, probs, B, T, H, D, scale, p, key >>> 0, bf16 === true),
-    attentionBackward: (q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16) =>
-      n.attentionBackward!(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key >>> 0, bf16 === true),
+    attentionForward: (q, k, v, mask, out, probs, B, T, H, D, scale, p, key, bf16, ld) =>
+      n.attentionForward!(q, k, v, mask, out, probs, B, T, H, D, scale, p, key >>> 0, bf16 === true, ld ?? H * D),
+    attentionBackward: (q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16, ld) =>
+      n.attentionBackward!(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key >>> 0, bf16 === true,
+        ld ?? H * D),
     crossEntropyForward: (x, t, w, loss, weight, N, C, ignore, sm) => n.crossEntropyForward!(x, t, w, loss, weight, N, C, ignore, sm),
     crossEntropyBackward: (x, t, w, d, N, C, ignore, sm, gs) => n.crossEntropyBackward!(x, t, w, d, N, C, ignore, sm, gs),
     bceWithLogitsForward: (x, t, pw, loss, N, C) => n.bceWithLogitsForward!(x, t, pw, loss, N, C),
