@@ -31,6 +31,8 @@ export interface BenchOptions {
   profile?: boolean;
   /** fp32, or bf16 matrix products (default: the current precision) */
   precision?: Precision | string;
+  /** time in process CPU time instead of the wall clock (needs 1 thread: robust on a busy machine) */
+  cpuTime?: boolean;
   log?: (line: string) => void;
 }
 
@@ -40,6 +42,8 @@ export interface BenchResult {
   backend: BackendName;
   precision: Precision;
   threads: number;
+  /** wall clock, or process CPU time (--cpu-time) */
+  timing: 'wall' | 'cpu';
   batch: number;
   seq: number;
   ex_per_s: number;
@@ -69,6 +73,8 @@ export function runBench(o: BenchOptions): BenchResult {
   if (o.backend) setBackend(o.backend);
   if (o.threads !== undefined) setThreads(o.threads);
   if (o.precision) setPrecision(o.precision, '--precision');
+  if (o.cpuTime && getThreads() !== 1) throw new MedtuneError('--cpu-time needs --threads 1', 'E_USAGE');
+  const now = () => (o.cpuTime ? cpuMs() : performance.now());
   const s = SHAPES[o.shape];
   const batch = o.batch ?? s.batch;
   const seq = o.seq ?? s.seq;
@@ -112,9 +118,9 @@ export function runBench(o: BenchOptions): BenchResult {
       prof = profiled(kernels());
       prev = swapKernels(prof.kernels);
     }
-    const t0 = performance.now();
+    const t0 = now();
     for (let i = 0; i < steps; i++) step();
-    const dt = (performance.now() - t0) / 1000;
+    const dt = (now() - t0) / 1000;
     const eps = (batch * steps) / dt;
     runs.push(eps);
     log(`  run ${r + 1}/${repeat}: ${eps.toFixed(2)} ex/s (${((dt * 1000) / steps).toFixed(1)} ms/step)`);
@@ -123,7 +129,8 @@ export function runBench(o: BenchOptions): BenchResult {
   const exps = median(runs);
   const flopsPerEx = forwardFlops(cfg, seq) * (o.task === 'train' ? 3 : 1);
   const result: BenchResult = {
-    task: o.task, shape: o.shape, backend: backendName(), precision: precision(), threads: getThreads(), batch, seq,
+    task: o.task, shape: o.shape, backend: backendName(), precision: precision(), threads: getThreads(),
+    timing: o.cpuTime ? 'cpu' : 'wall', batch, seq,
     ex_per_s: round(exps, 2), gflops: round((flopsPerEx * exps) / 1e9, 1),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     runs_ex_per_s: runs.map((x) => round(x, 2)), step_ms: round((batch / exps) * 1000, 1),
@@ -133,6 +140,11 @@ export function runBench(o: BenchOptions): BenchResult {
   model.dispose();
   for (const t of [ids, mask, labels] as Tensor[]) t.dispose();
   return result;
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 function round(x: number, d: number): number {

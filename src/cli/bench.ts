@@ -14,6 +14,7 @@ interface BenchCliOptions {
   batch?: number;
   profile?: boolean;
   precision?: string;
+  cpuTime?: boolean;
   json?: boolean;
 }
 
@@ -41,6 +42,7 @@ export function registerBench(program: Command): void {
       .option('--batch <n>', 'override the batch size', int('--batch'))
       .option('--profile', 'print time per kernel for the last run')
       .option('--precision <p>', 'fp32, or bf16 matrix products (AVX512-BF16)')
+      .option('--cpu-time', 'time in CPU time (needs --threads 1): per-core speed, robust on a busy machine')
       .option('--json', 'print the result as one JSON object on the last line')
       .action((o: BenchCliOptions) => {
         const r = runBench({ ...o, task, log: (l) => console.log(l) });
