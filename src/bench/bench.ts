@@ -115,7 +115,7 @@ export function runBench(o: BenchOptions): BenchResult {
   let prev = null as ReturnType<typeof kernels> | null;
   for (let r = 0; r < repeat; r++) {
     if (o.profile && r === repeat - 1) {
-      prof = profiled(kernels());
+      prof = profiled(kernels(), now);
       prev = swapKernels(prof.kernels);
     }
     const t0 = now();

@@ -1,6 +1,6 @@
 /**
- * Kernel profiler: wraps the active backend so every kernel call is timed (wall clock, including the N-API hop).
- * Used by `medtune bench --profile` to show where a training step spends its time.
+ * Kernel profiler: wraps the active backend so every kernel call is timed (wall clock, including the N-API hop, or
+ * any other millisecond clock, e.g. CPU time). Used by `medtune bench --profile` to show where a step spends its time.
  */
 import { performance } from 'node:perf_hooks';
 import type { Kernels } from './kernels.js';
@@ -21,15 +21,16 @@ function keyOf(name: string, a: unknown[]): string {
   return name;
 }
 
-export function profiled(k: Kernels): { kernels: Kernels; stats: () => KernelStat[]; reset: () => void } {
+export function profiled(k: Kernels, clock: () => number = () => performance.now()):
+  { kernels: Kernels; stats: () => KernelStat[]; reset: () => void } {
   const table = new Map<string, KernelStat>();
   const wrapped = { ...k } as Record<string, unknown>;
   for (const [name, fn] of Object.entries(k)) {
     if (typeof fn !== 'function' || name === 'threads' || name === 'setThreads') continue;
     wrapped[name] = (...args: unknown[]) => {
-      const t0 = performance.now();
+      const t0 = clock();
       const r = (fn as (...a: unknown[]) => unknown)(...args);
-      const dt = performance.now() - t0;
+      const dt = clock() - t0;
       const key = keyOf(name, args);
       let s = table.get(key);
       if (!s) table.set(key, (s = { kernel: key, calls: 0, ms: 0 }));
