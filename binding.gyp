@@ -5,6 +5,8 @@
   # (MEDTUNE_NO_BLAS=1 forces "none"); without it medtune uses its own GEMM only.
   "variables": {
     "medtune_blas%": "<!(node scripts/detect-blas.mjs)",
+    # MEDTUNE_PORTABLE_ONLY=1: no x86 kernels, no per-ISA clones - the configuration of an ARM64 build, on x86-64
+    "medtune_portable_only%": "<!(node -p \"process.env.MEDTUNE_PORTABLE_ONLY === '1' ? 1 : 0\")",
     "medtune_cflags": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC", "-Wno-uninitialized", "-Wno-maybe-uninitialized"]
   },
   "target_defaults": {
@@ -14,7 +16,7 @@
     "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES", "MACOSX_DEPLOYMENT_TARGET": "11.0" }
   },
   "conditions": [
-    ["target_arch=='x64'", {
+    ["target_arch=='x64' and medtune_portable_only==0", {
       "targets": [
         {
           "target_name": "medtune_gemm_avx2",
@@ -60,8 +62,11 @@
       "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["<@(medtune_cflags)"] },
       "libraries": ["-lpthread"],
       "conditions": [
-        ["target_arch=='x64'", {
+        ["target_arch=='x64' and medtune_portable_only==0", {
           "dependencies": ["medtune_gemm_avx2", "medtune_gemm_avx512", "medtune_gemm_avx512bf16"]
+        }],
+        ["medtune_portable_only==1", {
+          "defines": ["MEDTUNE_PORTABLE_ONLY", "MEDTUNE_NO_CLONES"]
         }],
         ["medtune_blas=='openblas'", {
           "defines": ["MEDTUNE_OPENBLAS"],

@@ -2,14 +2,15 @@
 // checks that the OS saves the YMM (XCR0 bits 1-2) and ZMM/opmask state (bits 5-7): a CPU flag alone is not
 // enough (a hypervisor or OS can disable AVX-512).
 #include "cpu.h"
-#if defined(__x86_64__) || defined(_M_X64)
+#include "gemm_kernels.h"
+#if MT_X86
 #include <cpuid.h>
 #include <cstdint>
 #endif
 
 namespace mt {
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if MT_X86
 static uint64_t xgetbv0() {
   uint32_t lo, hi;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));

@@ -46,15 +46,17 @@ struct Config {
   GemmMode mode = GEMM_AUTO;
 };
 
+#if MT_X86
 bool has_avx512() {
   const CpuFeatures& f = cpu();
   return f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl;
 }
+#endif
 
 Config defaults() {
   Config c;
   c.fp32 = gemm_kernel_portable();
-#if defined(__x86_64__) || defined(_M_X64)
+#if MT_X86
   if (cpu().avx2 && cpu().fma) c.fp32 = gemm_kernel_avx2();
   if (has_avx512()) c.fp32 = gemm_kernel_avx512();
   if (has_avx512() && cpu().avx512bf16) c.bf16 = gemm_kernel_avx512bf16();
@@ -216,7 +218,7 @@ void run_one(const GemmArgs& g, bool bf16, bool threaded) {
 const GemmKernel* kernel_named(const std::string& name) {
   if (name == "portable") return gemm_kernel_portable();
   if (name == "portable-bf16") return gemm_kernel_portable_bf16();
-#if defined(__x86_64__) || defined(_M_X64)
+#if MT_X86
   if (name == "avx2") return cpu().avx2 && cpu().fma ? gemm_kernel_avx2() : nullptr;
   if (name == "avx512") return has_avx512() ? gemm_kernel_avx512() : nullptr;
   if (name == "avx512bf16") return has_avx512() && cpu().avx512bf16 ? gemm_kernel_avx512bf16() : nullptr;

@@ -6,6 +6,14 @@
 #include <cstddef>
 #include <cstdint>
 
+// MT_X86: build the x86 kernel families (AVX2, AVX-512, AVX512-BF16) and detect them. MEDTUNE_PORTABLE_ONLY
+// builds as for a CPU without them (ARM64 and the like) on x86-64 too, to test that configuration here.
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(MEDTUNE_PORTABLE_ONLY)
+#define MT_X86 1
+#else
+#define MT_X86 0
+#endif
+
 namespace mt {
 
 // C[M,N] = alpha · op(A)[M,K] · op(B)[K,N] + beta · C (+ bias[N] on every row), row-major; op(A) = A (M×K, lda)
@@ -42,7 +50,7 @@ struct GemmKernel {
 // cpu() reports the ISA.
 const GemmKernel* gemm_kernel_portable();
 const GemmKernel* gemm_kernel_portable_bf16();
-#if defined(__x86_64__) || defined(_M_X64)
+#if MT_X86
 const GemmKernel* gemm_kernel_avx2();
 const GemmKernel* gemm_kernel_avx512();
 const GemmKernel* gemm_kernel_avx512bf16();
