@@ -89,24 +89,31 @@ struct Avx512 {
   }
 
   // C[R, ncols] = alpha · Σ_k a[k][r] b[k][:] + beta · C   (beta == 0: C not read)
-  // A read in place (rows r at a + r·lda, k contiguous) when op(A) is row-major and N is small: with few B slivers
-  // per A sliver the transposing pack is not repaid (+2-7% on attention's 128×128×64 and 128×64×128 per head,
-  // measured in thread CPU time); for N ≥ 256 the packed sliver is ~1.5% faster (strided broadcasts cost more).
+  // A read in place when N is small: with few B slivers per A sliver its pack is not repaid. Row-major op(A)
+  // (mode 1: rows at a + r·lda): +2-7% on attention's 128×128×64 and 128×64×128 per head; op(A) = Aᵀ (mode 2: the
+  // sliver is already k-major, rows of A at a + k·lda): +8% on the 128×64×128 TN products of attention's backward
+  // (thread CPU time). For N ≥ 256 the packed sliver is 1.5-6% faster (strided reads cost more than the pack).
   static constexpr bool DIRECT_A = true;
-  static bool direct_a(const mt::GemmArgs& g) { return !g.tA && g.N <= 128; }
+  static int direct_a(const mt::GemmArgs& g) { return g.N > 128 ? 0 : g.tA ? 2 : 1; }
 
   template <int R>
   static void tile(int kc, const float* __restrict a, const float* __restrict b, float* __restrict c, int64_t ldc,
                    float alpha, float beta, int ncols) {
-    tile_impl<R, false>(kc, a, 0, b, c, ldc, alpha, beta, ncols);
+    tile_impl<R, 0>(kc, a, 0, b, c, ldc, alpha, beta, ncols);
   }
   template <int R>
   static void tile_direct(int kc, const float* __restrict a, int64_t lda, const float* __restrict b, float* __restrict c,
                           int64_t ldc, float alpha, float beta, int ncols) {
-    tile_impl<R, true>(kc, a, lda, b, c, ldc, alpha, beta, ncols);
+    tile_impl<R, 1>(kc, a, lda, b, c, ldc, alpha, beta, ncols);
+  }
+  template <int R>
+  static void tile_direct_t(int kc, const float* __restrict a, int64_t lda, const float* __restrict b, float* __restrict c,
+                            int64_t ldc, float alpha, float beta, int ncols) {
+    tile_impl<R, 2>(kc, a, lda, b, c, ldc, alpha, beta, ncols);
   }
 
-  template <int R, bool DIRECT>
+  // MODE 0: packed sliver a[k][MR]; 1: rows in place, a[r·lda + k]; 2: k-major in place, a[k·lda + r]
+  template <int R, int MODE>
   static inline __attribute__((always_inline)) void tile_impl(int kc, const float* __restrict a, int64_t lda, const float* __restrict b,
                                                               float* __restrict c, int64_t ldc, float alpha, float beta, int ncols) {
     __m512 x[R], y[R];
@@ -116,11 +123,11 @@ struct Avx512 {
       const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 16
       for (int r = 0; r < R; r++) {
-        const __m512 av = _mm512_set1_ps(DIRECT ? a[r * lda] : a[r]);
+        const __m512 av = _mm512_set1_ps(MODE == 1 ? a[r * lda] : a[r]);
         x[r] = _mm512_fmadd_ps(av, b0, x[r]);
         y[r] = _mm512_fmadd_ps(av, b1, y[r]);
       }
-      a += DIRECT ? 1 : MR;
+      a += MODE == 0 ? MR : MODE == 1 ? 1 : lda;
       b += NR;
     }
     const __mmask16 m0 = ncols >= 16 ? 0xFFFF : (__mmask16)((1u << ncols) - 1);

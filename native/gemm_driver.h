@@ -48,17 +48,19 @@ struct Driver {
   template <class T>
   struct HasDirect<T, std::void_t<decltype(T::DIRECT_A)>> : std::true_type {};
   template <size_t... I>
-  static const DirectFn* directs(std::index_sequence<I...>) {
+  static const DirectFn* directs(int mode, std::index_sequence<I...>) {
     if constexpr (HasDirect<K>::value) {
-      static const DirectFn t[] = {&K::template tile_direct<(int)I + 1>...};
-      return t;
+      static const DirectFn rows[] = {&K::template tile_direct<(int)I + 1>...};
+      static const DirectFn kmajor[] = {&K::template tile_direct_t<(int)I + 1>...};
+      return mode == 1 ? rows : kmajor;
     } else {
       return nullptr;
     }
   }
-  static bool direct(const mt::GemmArgs& g) {
+  // 0: pack A; 1: read a row-major op(A) in place (rows at a + r·lda); 2: read Aᵀ in place (k rows at a + k·lda)
+  static int direct(const mt::GemmArgs& g) {
     if constexpr (HasDirect<K>::value) return K::direct_a(g);
-    else return false;
+    else return 0;
   }
 
   // C = beta · C (K == 0)
@@ -91,8 +93,9 @@ struct Driver {
       return;
     }
     const TileFn* tile = tiles(std::make_index_sequence<K::MR>());
-    const DirectFn* tile_direct = directs(std::make_index_sequence<K::MR>());
-    const bool in_place = direct(g);
+    const int mode = direct(g);
+    const bool in_place = mode != 0;
+    const DirectFn* tile_direct = directs(mode, std::make_index_sequence<K::MR>());
     Elem* bp = (Elem*)work;
     Elem* ap = (Elem*)((char*)work + B_BYTES);
     for (int jc = n0; jc < n1; jc += K::NC) {
@@ -108,7 +111,8 @@ struct Driver {
           const int rows = m1 - ir < K::MR ? m1 - ir : K::MR;
           float* crow = g.C + (int64_t)ir * g.ldc + jc;
           if (!in_place) K::pack_a(g, ir, rows, pc, kc, ap);
-          const Elem* a = in_place ? (const Elem*)(g.A + (int64_t)ir * g.lda + pc) : ap;
+          const Elem* a = mode == 1 ? (const Elem*)(g.A + (int64_t)ir * g.lda + pc)
+                          : mode == 2 ? (const Elem*)(g.A + (int64_t)pc * g.lda + ir) : ap;
           for (int jr = 0; jr < nc; jr += K::NR) {
             const int cols = nc - jr < K::NR ? nc - jr : K::NR;
             if (in_place) tile_direct[rows - 1](kc, a, g.lda, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta, cols);
