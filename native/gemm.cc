@@ -1,8 +1,9 @@
 // GEMM dispatcher: picks the kernel family for this CPU (CPUID at load: AVX-512, AVX2+FMA, or portable; bf16 via
 // AVX512-BF16), chooses between our own packed GEMM and BLAS (OpenBLAS / Accelerate, when present at build time),
 // and splits the work over our thread pool.
-//   own:  C is cut into one contiguous block of rows (or of columns, when N > M) per thread, in whole micro-tiles;
-//         each thread packs its own operands into a thread-local buffer. Results do not depend on the split.
+//   own:  C is cut into one contiguous block of rows or of columns per thread (whichever balances the threads
+//         best), in whole micro-tiles; each thread packs its own operands into a thread-local buffer. Results do
+//         not depend on the split.
 //   blas: BLAS kept single-threaded, the same split, one sgemm call per block.
 //   auto: per shape class (transposes, each size rounded up to a power of two, batched or not) both are timed once
 //         on the caller's operands (into scratch) and the faster one is cached for the process.
