@@ -247,7 +247,9 @@ std::string gemm_configure(const char* mode, const char* isa, const char* bf16is
     const std::string m = mode;
     if (m == "own") next.mode = GEMM_OWN;
     else if (m == "blas" || m == "auto") {
-      if (!MT_HAVE_BLAS) return "this build has no BLAS (OpenBLAS was not found when the addon was built)";
+      if (!MT_HAVE_BLAS)
+        return "this build has no BLAS (OpenBLAS was not found when the addon was built; install libopenblas-dev and run "
+               "`npm rebuild medtune`, or use MEDTUNE_GEMM=own)";
       next.mode = m == "blas" ? GEMM_BLAS : GEMM_AUTO;
     } else return "unknown GEMM \"" + m + "\" (use auto, own or blas)";
   }
