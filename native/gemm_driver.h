@@ -62,6 +62,25 @@ struct Driver {
     if constexpr (HasDirect<K>::value) return K::direct_a(g);
     else return 0;
   }
+  // kernels that pack a row-major op(A) row by row (ROWS_A: no transpose, e.g. just a conversion to bf16) and
+  // read it with a fixed row stride in the micro-kernel
+  template <class T, class = void>
+  struct HasRows : std::false_type {};
+  template <class T>
+  struct HasRows<T, std::void_t<decltype(T::ROWS_A)>> : std::true_type {};
+  template <size_t... I>
+  static const TileFn* row_tiles(std::index_sequence<I...>) {
+    if constexpr (HasRows<K>::value) {
+      static const TileFn t[] = {&K::template tile_rows<(int)I + 1>...};
+      return t;
+    } else {
+      return nullptr;
+    }
+  }
+  static bool rows_a(const mt::GemmArgs& g) {
+    if constexpr (HasRows<K>::value) return K::rows_a(g);
+    else return false;
+  }
 
   // C = beta · C (K == 0)
   static void scale_c(const mt::GemmArgs& g, int m0, int m1, int n0, int n1) {
@@ -96,6 +115,8 @@ struct Driver {
     const int mode = direct(g);
     const bool in_place = mode != 0;
     const DirectFn* tile_direct = directs(mode, std::make_index_sequence<K::MR>());
+    const bool by_rows = !in_place && rows_a(g);
+    if (by_rows) tile = row_tiles(std::make_index_sequence<K::MR>());
     Elem* bp = (Elem*)work;
     Elem* ap = (Elem*)((char*)work + B_BYTES);
     for (int jc = n0; jc < n1; jc += K::NC) {
@@ -110,7 +131,11 @@ struct Driver {
         for (int ir = m0; ir < m1; ir += K::MR) {
           const int rows = m1 - ir < K::MR ? m1 - ir : K::MR;
           float* crow = g.C + (int64_t)ir * g.ldc + jc;
-          if (!in_place) K::pack_a(g, ir, rows, pc, kc, ap);
+          if (by_rows) {
+            if constexpr (HasRows<K>::value) K::pack_a_rows(g, ir, rows, pc, kc, ap);
+          } else if (!in_place) {
+            K::pack_a(g, ir, rows, pc, kc, ap);
+          }
           const Elem* a = mode == 1 ? (const Elem*)(g.A + (int64_t)ir * g.lda + pc)
                           : mode == 2 ? (const Elem*)(g.A + (int64_t)pc * g.lda + ir) : ap;
           for (int jr = 0; jr < nc; jr += K::NR) {
