@@ -1,11 +1,56 @@
 {
+  # One build runs on any machine of its architecture: no -march=native. The GEMM kernels for AVX2 and AVX-512
+  # (and AVX512-BF16) are static libraries compiled with their own target flags and only called when CPUID says
+  # the CPU has them (native/cpu.cc). BLAS is optional: scripts/detect-blas.mjs says whether OpenBLAS links here
+  # (MEDTUNE_NO_BLAS=1 forces "none"); without it medtune uses its own GEMM only.
+  "variables": {
+    "medtune_blas%": "<!(node scripts/detect-blas.mjs)",
+    # MEDTUNE_PORTABLE_ONLY=1: no x86 kernels, no per-ISA clones - the configuration of an ARM64 build, on x86-64
+    "medtune_portable_only%": "<!(node -p \"process.env.MEDTUNE_PORTABLE_ONLY === '1' ? 1 : 0\")",
+    "medtune_cflags": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC", "-Wno-uninitialized", "-Wno-maybe-uninitialized"]
+  },
+  "target_defaults": {
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+    "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
+    "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y"],
+    "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES", "MACOSX_DEPLOYMENT_TARGET": "11.0" }
+  },
+  "conditions": [
+    ["target_arch=='x64' and medtune_portable_only==0", {
+      "targets": [
+        {
+          "target_name": "medtune_gemm_avx2",
+          "type": "static_library",
+          "sources": ["native/gemm_avx2.cc"],
+          "cflags_cc": ["<@(medtune_cflags)", "-mavx2", "-mfma"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["<@(medtune_cflags)", "-mavx2", "-mfma"] }
+        },
+        {
+          "target_name": "medtune_gemm_avx512",
+          "type": "static_library",
+          "sources": ["native/gemm_avx512.cc"],
+          "cflags_cc": ["<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma"] }
+        },
+        {
+          "target_name": "medtune_gemm_avx512bf16",
+          "type": "static_library",
+          "sources": ["native/gemm_avx512bf16.cc"],
+          "cflags_cc": ["<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512bf16", "-mfma"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512bf16", "-mfma"] }
+        }
+      ]
+    }]
+  ],
   "targets": [
     {
       "target_name": "medtune_native",
       "sources": [
         "native/addon.cc",
         "native/threadpool.cc",
+        "native/cpu.cc",
         "native/gemm.cc",
+        "native/gemm_portable.cc",
         "native/elementwise.cc",
         "native/layernorm.cc",
         "native/attention.cc",
@@ -13,17 +58,23 @@
         "native/loss.cc",
         "native/adamw.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-O3", "-std=c++17", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"],
-      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y"],
+      "cflags_cc": ["<@(medtune_cflags)"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["<@(medtune_cflags)"] },
+      "libraries": ["-lpthread"],
       "conditions": [
-        ["OS=='mac'", {
-          "defines": ["MEDTUNE_ACCELERATE"],
-          "libraries": ["-framework Accelerate"],
-          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17", "-fno-math-errno"], "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
-        }, {
-          "libraries": ["-lopenblas", "-lpthread"]
+        ["target_arch=='x64' and medtune_portable_only==0", {
+          "dependencies": ["medtune_gemm_avx2", "medtune_gemm_avx512", "medtune_gemm_avx512bf16"]
+        }],
+        ["medtune_portable_only==1", {
+          "defines": ["MEDTUNE_PORTABLE_ONLY", "MEDTUNE_NO_CLONES"]
+        }],
+        ["medtune_blas=='openblas'", {
+          "defines": ["MEDTUNE_OPENBLAS"],
+          "libraries": ["-lopenblas"]
+        }],
+        ["medtune_blas=='accelerate'", {
+          "defines": ["MEDTUNE_ACCELERATE", "ACCELERATE_NEW_LAPACK"],
+          "libraries": ["-framework Accelerate"]
         }]
       ]
     }

@@ -4,6 +4,7 @@
 #include <napi.h>
 #include <string>
 #include "common.h"
+#include "cpu.h"
 
 using namespace Napi;
 
@@ -71,6 +72,25 @@ Value SetThreads(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 Value Threads(const CallbackInfo& info) { return Number::New(info.Env(), mt::threads()); }
+
+// {cpu, isa, bf16Isa, blas, mode}: what runs GEMMs here
+Value GemmInfo(const CallbackInfo& info) {
+  Env env = info.Env();
+  Object o = Object::New(env);
+  static const char* modes[] = {"auto", "own", "blas"};
+  o.Set("cpu", mt::cpu_flags());
+  o.Set("isa", mt::gemm_isa());
+  o.Set("bf16Isa", mt::gemm_bf16_isa());
+  o.Set("blas", mt::blas_name());
+  o.Set("mode", modes[mt::gemm_mode()]);
+  return o;
+}
+// gemmConfigure(mode, isa, bf16Isa): "" or the reason it was refused (nothing changes then)
+Value GemmConfigure(const CallbackInfo& info) {
+  auto str = [&](size_t i) { return info[i].IsString() ? info[i].As<String>().Utf8Value() : std::string(); };
+  const std::string mode = str(0), isa = str(1), bf16 = str(2);
+  return String::New(info.Env(), mt::gemm_configure(mode.c_str(), isa.c_str(), bf16.c_str()));
+}
 
 Value Fill(const CallbackInfo& info) {
   Args a(info);
@@ -188,7 +208,7 @@ Value AxisCopy(const CallbackInfo& info) {
   if (a.ok) mt::axis_copy(s, d, outer, srcLen, srcStart, dstLen, dstStart, len, inner, a.b(9));
   return info.Env().Undefined();
 }
-// gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch)
+// gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch, bf16)
 Value Gemm(const CallbackInfo& info) {
   Args a(info);
   bool tA = a.b(0), tB = a.b(1);
@@ -205,8 +225,26 @@ Value Gemm(const CallbackInfo& info) {
   float* A = a.f32(6, extent(rowsA, colsA, lda, sA, batch), "A");
   float* B = a.f32(9, extent(rowsB, colsB, ldb, sB, batch), "B");
   float* C = a.f32(13, extent(M, N, ldc, sC, batch), "C");
+  const bool bf16 = a.b(17);
+  if (bf16 && !mt::gemm_bf16_available()) a.ok = fail(info.Env(), "bf16 GEMM is not available on this CPU");
   if (a.ok)
-    mt::gemm(tA, tB, (int)M, (int)N, (int)K, (float)a.num(5), A, (int)lda, sA, B, (int)ldb, sB, (float)a.num(12), C, (int)ldc, sC, (int)batch);
+    mt::gemm(tA, tB, (int)M, (int)N, (int)K, (float)a.num(5), A, (int)lda, sA, B, (int)ldb, sB, (float)a.num(12), C, (int)ldc, sC, (int)batch, bf16);
+  return info.Env().Undefined();
+}
+// linearForward(x, w, bias, h, out, rows, nIn, nOut, act, bf16)
+Value LinearForward(const CallbackInfo& info) {
+  Args a(info);
+  const int64_t rows = a.i64(5), nIn = a.i64(6), nOut = a.i64(7), act = a.i64(8);
+  if (rows < 0 || nIn < 0 || nOut < 0 || act < 0 || act > 4) { fail(info.Env(), "bad linear sizes"); return info.Env().Undefined(); }
+  float* x = a.f32(0, rows * nIn, "x");
+  float* w = a.f32(1, nOut * nIn, "weight");
+  float* b = a.f32(2, nOut, "bias", true);
+  float* h = a.f32(3, rows * nOut, "h");
+  float* o = a.f32(4, rows * nOut, "out");
+  const bool bf16 = a.b(9);
+  if (a.ok && act == mt::ACT_NONE && o != h) a.ok = fail(info.Env(), "linearForward without activation: out must be h");
+  if (bf16 && !mt::gemm_bf16_available()) a.ok = fail(info.Env(), "bf16 GEMM is not available on this CPU");
+  if (a.ok) mt::linear_forward(x, w, b, h, o, (int)rows, (int)nIn, (int)nOut, (int)act, bf16);
   return info.Env().Undefined();
 }
 Value EmbeddingForward(const CallbackInfo& info) {
@@ -293,32 +331,48 @@ Value DropoutBackward(const CallbackInfo& info) {
   if (a.ok) mt::dropout_backward(dy, dx, n, (float)a.num(2), (uint32_t)a.i64(3));
   return info.Env().Undefined();
 }
+// rows × cols block with row stride ld: the elements a buffer must hold
+static int64_t strided(int64_t rows, int64_t cols, int64_t ld) { return rows > 0 && cols > 0 ? (rows - 1) * ld + cols : 0; }
+
+// attentionForward(q, k, v, mask, out, probs, B, T, H, D, scale, p, key, bf16, ld): ld = row stride of q, k, v
 Value AttentionForward(const CallbackInfo& info) {
   Args a(info);
   int B = (int)a.i64(6), T = (int)a.i64(7), H = (int)a.i64(8), D = (int)a.i64(9);
   int64_t n = (int64_t)B * T * H * D;
-  float* q = a.f32(0, n, "q");
-  float* k = a.f32(1, n, "k");
-  float* v = a.f32(2, n, "v");
+  const int64_t ld = info[14].IsNumber() ? a.i64(14) : (int64_t)H * D;
+  if (ld < (int64_t)H * D) { fail(info.Env(), "attention: row stride smaller than the hidden size"); return info.Env().Undefined(); }
+  const int64_t nin = strided((int64_t)B * T, (int64_t)H * D, ld);
+  float* q = a.f32(0, nin, "q");
+  float* k = a.f32(1, nin, "k");
+  float* v = a.f32(2, nin, "v");
   float* mask = a.f32(3, (int64_t)B * T, "mask", true);
   float* o = a.f32(4, n, "out");
   float* p = a.f32(5, (int64_t)B * H * T * T, "probs");
-  if (a.ok) mt::attention_forward(q, k, v, mask, o, p, B, T, H, D, (float)a.num(10), (float)a.num(11), (uint32_t)a.i64(12));
+  const bool bf16 = a.b(13);
+  if (bf16 && !mt::gemm_bf16_available()) a.ok = fail(info.Env(), "bf16 GEMM is not available on this CPU");
+  if (a.ok) mt::attention_forward(q, k, v, mask, o, p, B, T, H, D, (float)a.num(10), (float)a.num(11), (uint32_t)a.i64(12), bf16, (int)ld);
   return info.Env().Undefined();
 }
+// attentionBackward(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16, ld)
 Value AttentionBackward(const CallbackInfo& info) {
   Args a(info);
   int B = (int)a.i64(8), T = (int)a.i64(9), H = (int)a.i64(10), D = (int)a.i64(11);
   int64_t n = (int64_t)B * T * H * D;
-  float* q = a.f32(0, n, "q");
-  float* k = a.f32(1, n, "k");
-  float* v = a.f32(2, n, "v");
+  const int64_t ld = info[16].IsNumber() ? a.i64(16) : (int64_t)H * D;
+  if (ld < (int64_t)H * D) { fail(info.Env(), "attention: row stride smaller than the hidden size"); return info.Env().Undefined(); }
+  const int64_t nin = strided((int64_t)B * T, (int64_t)H * D, ld);
+  float* q = a.f32(0, nin, "q");
+  float* k = a.f32(1, nin, "k");
+  float* v = a.f32(2, nin, "v");
   float* p = a.f32(3, (int64_t)B * H * T * T, "probs");
   float* dout = a.f32(4, n, "dout");
-  float* dq = a.f32(5, n, "dq");
-  float* dk = a.f32(6, n, "dk");
-  float* dv = a.f32(7, n, "dv");
-  if (a.ok) mt::attention_backward(q, k, v, p, dout, dq, dk, dv, B, T, H, D, (float)a.num(12), (float)a.num(13), (uint32_t)a.i64(14));
+  float* dq = a.f32(5, nin, "dq");
+  float* dk = a.f32(6, nin, "dk");
+  float* dv = a.f32(7, nin, "dv");
+  const bool bf16 = a.b(15);
+  if (bf16 && !mt::gemm_bf16_available()) a.ok = fail(info.Env(), "bf16 GEMM is not available on this CPU");
+  if (a.ok)
+    mt::attention_backward(q, k, v, p, dout, dq, dk, dv, B, T, H, D, (float)a.num(12), (float)a.num(13), (uint32_t)a.i64(14), bf16, (int)ld);
   return info.Env().Undefined();
 }
 Value CrossEntropyForward(const CallbackInfo& info) {
@@ -397,6 +451,9 @@ Object Init(Env env, Object exports) {
   EXPORT("permute", Permute);
   EXPORT("axisCopy", AxisCopy);
   EXPORT("gemm", Gemm);
+  EXPORT("gemmInfo", GemmInfo);
+  EXPORT("linearForward", LinearForward);
+  EXPORT("gemmConfigure", GemmConfigure);
   EXPORT("embeddingForward", EmbeddingForward);
   EXPORT("embeddingBackward", EmbeddingBackward);
   EXPORT("layerNormForward", LayerNormForward);

@@ -8,6 +8,18 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <string>
+#include "fastmath.h"
+
+// Hot elementwise / row loops are compiled three times (AVX-512 = x86-64-v4, AVX2+FMA = x86-64-v3, baseline) and
+// the dynamic loader picks the best version for the CPU once (target_clones through an ifunc; glibc on x86-64).
+// Elsewhere (macOS, musl, ARM64) there is one version built for the baseline. This replaces -march=native, which
+// made a build crash on an older CPU and left AVX-512 unused when built on an AVX2 machine.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && !defined(MEDTUNE_NO_CLONES)
+#define MT_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MT_SIMD_CLONES
+#endif
 
 namespace mt {
 
@@ -31,63 +43,31 @@ inline uint32_t dropout_hash(uint32_t key, uint32_t i) {
 }
 inline uint32_t dropout_threshold(double p) { return (uint32_t)std::llround((1.0 - p) * 16777216.0); }
 
-// ---- vectorisable float math (no libm calls in hot loops, so gcc can use SIMD without -ffast-math)
-// exp(x), relative error ~2e-7; 0 below -87.3, clamped above 88.
-static inline float fast_expf(float x) {
-  const float big = x < -87.3f ? 0.0f : 1.0f;
-  x = x > 88.0f ? 88.0f : (x < -87.3f ? -87.3f : x);
-  const float t = x * 1.44269504088896341f;
-  const float n = (t + 12582912.0f) - 12582912.0f;  // round to nearest
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t e = ((int32_t)n + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &e, 4);
-  return p * scale * big;
-}
-
-// erf(x), Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7), given e = exp(-x²) computed by the caller.
-static inline float erf_with_exp(float x, float e) {
-  const float ax = std::fabs(x);
-  const float t = 1.0f / (1.0f + 0.3275911f * ax);
-  const float y = 1.0f - (((((1.061405429f * t - 1.453152027f) * t) + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t * e;
-  return x < 0 ? -y : y;
-}
-static inline float fast_erff(float x) { return erf_with_exp(x, fast_expf(-x * x)); }
-
-// GELU(x) = x·Φ(x) = 0.5·x·(1 + erf(x/√2)); GELU'(x) = Φ(x) + x·φ(x), where φ(x) = exp(-x²/2)/√(2π) shares its
-// exponential with erf(x/√2).
-static inline float gelu_f(float x) { return 0.5f * x * (1.0f + fast_erff(x * 0.70710678118654752f)); }
-static inline float gelu_grad_f(float x) {
-  const float e = fast_expf(-0.5f * x * x);
-  return 0.5f * (1.0f + erf_with_exp(x * 0.70710678118654752f, e)) + x * 0.39894228040143268f * e;
-}
-static inline float tanh_f(float x) {
-  // tanh via exp; |x| > 9 saturates in float32
-  const float ax = std::fabs(x) > 9.0f ? 9.0f : std::fabs(x);
-  const float e = fast_expf(-2.0f * ax);
-  const float t = (1.0f - e) / (1.0f + e);
-  return x < 0 ? -t : t;
-}
-static inline float gelu_tanh_f(float x) { return 0.5f * x * (1.0f + tanh_f(0.79788456080286536f * (x + 0.044715f * x * x * x))); }
-static inline float gelu_tanh_grad_f(float x) {
-  const float th = tanh_f(0.79788456080286536f * (x + 0.044715f * x * x * x));
-  return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * 0.79788456080286536f * (1.0f + 3.0f * 0.044715f * x * x);
-}
-
-enum Act { ACT_NONE = 0, ACT_GELU = 1, ACT_GELU_TANH = 2, ACT_RELU = 3, ACT_TANH = 4 };
 
 // ---- kernels (one file per family)
-// gemm.cc
+// gemm.cc (kernels: gemm_kernels.h)
+struct GemmArgs;
+enum GemmMode { GEMM_AUTO = 0, GEMM_OWN = 1, GEMM_BLAS = 2 };
+// C_i = alpha · op(A_i) · op(B_i) + beta · C_i for i < batch (row-major, strides between batch elements);
+// bf16: operands rounded to bfloat16, fp32 accumulation (only when gemm_bf16_available()).
 void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, int64_t strideA,
-          const float* B, int ldb, int64_t strideB, float beta, float* C, int ldc, int64_t strideC, int batch);
+          const float* B, int ldb, int64_t strideB, float beta, float* C, int ldc, int64_t strideC, int batch, bool bf16);
+// h[rows, nOut] = x[rows, nIn] · w[nOut, nIn]ᵀ + bias (bias may be null); out = act(h) unless act is ACT_NONE (then
+// out must be h): one GEMM, bias and activation fused into its epilogue
+void linear_forward(const float* x, const float* w, const float* bias, float* h, float* out, int rows, int nIn, int nOut, int act,
+                    bool bf16);
+// one GEMM on the calling thread only (for kernels that are already parallel, e.g. attention per head)
+void gemm_serial(const GemmArgs& g, bool bf16);
 void blas_init();
+bool blas_available();
+const char* blas_name();
+GemmMode gemm_mode();
+const char* gemm_isa();
+const char* gemm_bf16_isa();
+bool gemm_bf16_available();
+// mode: "auto" | "own" | "blas"; isa: fp32 kernel ("avx512", "avx2", "portable"); bf16isa: bf16 kernel ("avx512bf16",
+// "portable-bf16", "none"). Empty strings keep the current choice. Returns "" or what is wrong.
+std::string gemm_configure(const char* mode, const char* isa, const char* bf16isa);
 // elementwise.cc
 void fill(float* out, int64_t n, float v);
 void axpy(float* dst, const float* src, int64_t n, float alpha);
@@ -109,8 +89,8 @@ void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint32_t k
 void layernorm_forward(const float* x, const float* res, const float* gamma, const float* beta, float* out, float* sum, float* mean, float* rstd, int64_t rows, int64_t dim, float eps);
 void layernorm_backward(const float* dy, const float* s, const float* mean, const float* rstd, const float* gamma, float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t dim);
 // attention.cc
-void attention_forward(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, int B, int T, int H, int D, float scale, float p, uint32_t key);
-void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* dout, float* dq, float* dk, float* dv, int B, int T, int H, int D, float scale, float p, uint32_t key);
+void attention_forward(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16, int ld);
+void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* dout, float* dq, float* dk, float* dv, int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16, int ld);
 // embedding.cc
 void embedding_forward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t dim);
 void embedding_backward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t dim);

@@ -1,5 +1,6 @@
-// Elementwise, reduction, layout, softmax and dropout kernels. Loops are written so gcc vectorises them
-// (-O3 -march=native); parallel over contiguous chunks with a grain that keeps small tensors on one thread.
+// Elementwise, reduction, layout, softmax and dropout kernels. Loops are written so gcc vectorises them (-O3, and
+// MT_SIMD_CLONES on the hot ones for AVX2 / AVX-512); parallel over contiguous chunks with a grain that keeps small
+// tensors on one thread.
 #include "common.h"
 #include "rowops.h"
 #include <vector>
@@ -13,16 +14,20 @@ void fill(float* out, int64_t n, float v) {
   parallel_for(n, GRAIN, [=](int64_t b, int64_t e) { std::fill(out + b, out + e, v); });
 }
 
+MT_SIMD_CLONES static void axpy_span(float* __restrict dst, const float* __restrict src, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; i++) dst[i] += alpha * src[i];
+}
+
+MT_SIMD_CLONES static void scale_span(const float* x, float* out, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; i++) out[i] = alpha * x[i];
+}
+
 void axpy(float* dst, const float* src, int64_t n, float alpha) {
-  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) dst[i] += alpha * src[i];
-  });
+  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) { axpy_span(dst + b, src + b, e - b, alpha); });
 }
 
 void scale(const float* x, float* out, int64_t n, float alpha) {
-  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) out[i] = alpha * x[i];
-  });
+  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) { scale_span(x + b, out + b, e - b, alpha); });
 }
 
 template <int OP>
@@ -108,29 +113,9 @@ void unary_backward(int op, const float* x, const float* y, const float* dy, flo
   });
 }
 
-static void act_span(int act, const float* __restrict h, float* __restrict o, int64_t n) {
-  switch (act) {
-    case ACT_GELU:
-#pragma omp simd
-      for (int64_t j = 0; j < n; j++) o[j] = gelu_f(h[j]);
-      break;
-    case ACT_GELU_TANH:
-#pragma omp simd
-      for (int64_t j = 0; j < n; j++) o[j] = gelu_tanh_f(h[j]);
-      break;
-    case ACT_RELU:
-      for (int64_t j = 0; j < n; j++) o[j] = h[j] > 0 ? h[j] : 0.0f;
-      break;
-    case ACT_TANH:
-#pragma omp simd
-      for (int64_t j = 0; j < n; j++) o[j] = tanh_f(h[j]);
-      break;
-    default:
-      for (int64_t j = 0; j < n; j++) o[j] = h[j];
-  }
-}
+MT_SIMD_CLONES static void act_span(int act, const float* h, float* o, int64_t n) { act_row(act, h, o, n); }
 
-static void act_grad_span(int act, const float* __restrict h, const float* __restrict dy, float* __restrict dh, int64_t n) {
+MT_SIMD_CLONES static void act_grad_span(int act, const float* __restrict h, const float* __restrict dy, float* __restrict dh, int64_t n) {
   switch (act) {
     case ACT_GELU:
 #pragma omp simd
@@ -152,7 +137,7 @@ static void act_grad_span(int act, const float* __restrict h, const float* __res
   }
 }
 
-static void add_bias_span(float* __restrict h, const float* __restrict bias, int64_t n) {
+MT_SIMD_CLONES static void add_bias_span(float* __restrict h, const float* __restrict bias, int64_t n) {
   for (int64_t j = 0; j < n; j++) h[j] += bias[j];
 }
 
@@ -171,7 +156,7 @@ void act_backward(const float* h, const float* dy, float* dh, int64_t n, int act
   parallel_for(n, GRAIN, [=](int64_t b, int64_t e) { act_grad_span(act, h + b, dy + b, dh + b, e - b); });
 }
 
-static void add_span(float* __restrict dst, const float* __restrict src, int64_t n) {
+MT_SIMD_CLONES static void add_span(float* __restrict dst, const float* __restrict src, int64_t n) {
 #pragma omp simd
   for (int64_t j = 0; j < n; j++) dst[j] += src[j];
 }
@@ -221,6 +206,18 @@ void reduce_sum(const float* x, float* out, int64_t outer, int64_t r, int64_t in
   });
 }
 
+// Σ x² of one block: 8 float lanes (k = i mod 8, the same on every ISA), then their sum and the tail in double
+MT_SIMD_CLONES static double sum_squares_block(const float* __restrict x, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; k++) acc[k] += x[i + k] * x[i + k];
+  double d = 0;
+  for (int k = 0; k < 8; k++) d += acc[k];
+  for (; i < n; i++) d += (double)x[i] * x[i];
+  return d;
+}
+
 // Σ x², in fixed blocks of 4096 summed in order: the same result for any thread count.
 double sum_squares(const float* x, int64_t n) {
   const int64_t BS = 4096;
@@ -228,17 +225,7 @@ double sum_squares(const float* x, int64_t n) {
   std::vector<double> partv(nb);
   double* part = partv.data();
   parallel_for(nb, 16, [=](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; b++) {
-      const int64_t s = b * BS, e = std::min(n, s + BS);
-      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t i = s;
-      for (; i + 8 <= e; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += x[i + k] * x[i + k];
-      double d = 0;
-      for (int k = 0; k < 8; k++) d += acc[k];
-      for (; i < e; i++) d += (double)x[i] * x[i];
-      part[b] = d;
-    }
+    for (int64_t b = b0; b < b1; b++) part[b] = sum_squares_block(x + b * BS, std::min(n, (b + 1) * BS) - b * BS);
   });
   double total = 0;
   for (double d : partv) total += d;
@@ -308,7 +295,7 @@ void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, 
 
 // Inner loops live in small functions with restrict pointers and scalar arguments: inside a lambda the compiler
 // cannot prove that stores to `out` leave the captured scalars alone, and refuses to vectorise.
-static void dropout_span(const float* __restrict x, float* __restrict out, uint32_t cnt, uint32_t base, uint32_t key, uint32_t th, float sc) {
+MT_SIMD_CLONES static void dropout_span(const float* __restrict x, float* __restrict out, uint32_t cnt, uint32_t base, uint32_t key, uint32_t th, float sc) {
 #pragma omp simd
   for (uint32_t j = 0; j < cnt; j++) out[j] = x[j] * ((dropout_hash(key, base + j) >> 8) < th ? sc : 0.0f);
 }

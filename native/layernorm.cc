@@ -7,7 +7,7 @@
 namespace mt {
 
 // One row: s = x (+ res, stored in sum); returns mean and rstd; out = (s - mean)·rstd·gamma + beta.
-static inline void layernorm_row(const float* __restrict x, const float* __restrict res, const float* __restrict gamma,
+MT_SIMD_CLONES static void layernorm_row(const float* __restrict x, const float* __restrict res, const float* __restrict gamma,
                                  const float* __restrict beta, float* __restrict out, float* __restrict sum, float* mean, float* rstd,
                                  int64_t dim, float eps) {
   const float* s = x;
@@ -32,7 +32,7 @@ static inline void layernorm_row(const float* __restrict x, const float* __restr
 }
 
 // One row of the backward: dx, and dgamma/dbeta partial sums accumulated into pg/pb.
-static inline void layernorm_backward_row(const float* __restrict dy, const float* __restrict s, float m, float rs, const float* __restrict gamma,
+MT_SIMD_CLONES static void layernorm_backward_row(const float* __restrict dy, const float* __restrict s, float m, float rs, const float* __restrict gamma,
                                           float* __restrict dx, float* __restrict pg, float* __restrict pb, int64_t dim) {
   float sumD = 0, sumDX = 0;
 #pragma omp simd reduction(+ : sumD, sumDX)

@@ -1,5 +1,9 @@
 // A small fork-join pool: the caller plus (threads-1) workers. Workers spin briefly after each job (jobs come in
 // quick succession inside a training step) and then sleep on a condition variable, so an idle process uses no CPU.
+// One job at a time: a caller that finds the pool busy (a second JS thread - a worker_threads Worker or a server
+// request on another thread - or a parallel loop nested inside a running job) runs its whole range itself, on its
+// own thread. That never deadlocks, and results are the same because every kernel's result is independent of how
+// its range is chunked (fixed reduction blocks; GEMM tiles computed the same way wherever they fall).
 #include "common.h"
 #include <atomic>
 #include <condition_variable>
@@ -26,7 +30,14 @@ struct Pool {
   int64_t n = 0, chunk = 0;
   int nchunks = 0;
   bool stop = false;
-  int nthreads = 1;
+  std::atomic<int> nthreads{1};
+  std::atomic<bool> busy{false};  // a job is running (or the pool is being resized)
+
+  bool try_acquire() { return !busy.exchange(true, std::memory_order_acquire); }
+  void acquire() {
+    while (!try_acquire()) std::this_thread::yield();
+  }
+  void release() { busy.store(false, std::memory_order_release); }
 
   void run_chunk(int c) {
     const int64_t b = c * chunk;
@@ -83,8 +94,10 @@ Pool& pool() {
 }  // namespace
 
 void set_threads(int n) {
-  if (n == pool().nthreads && (int)pool().workers.size() == n - 1) return;
-  pool().resize(n);
+  Pool& p = pool();
+  p.acquire();  // waits for a running job to finish
+  if (!(n == p.nthreads && (int)p.workers.size() == n - 1)) p.resize(n);
+  p.release();
 }
 
 int threads() { return pool().nthreads; }
@@ -93,12 +106,12 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   if (n <= 0) return;
   Pool& p = pool();
   if (grain < 1) grain = 1;
-  int64_t maxChunks = (n + grain - 1) / grain;
-  int nch = (int)std::min<int64_t>(p.nthreads, maxChunks);
-  if (nch <= 1) {
+  const int64_t maxChunks = (n + grain - 1) / grain;
+  if (maxChunks <= 1 || p.nthreads.load() <= 1 || !p.try_acquire()) {
     fn(0, n);
     return;
   }
+  const int nch = (int)std::min<int64_t>(p.nthreads.load(), maxChunks);
   p.job = &fn;
   p.n = n;
   p.chunk = (n + nch - 1) / nch;
@@ -111,6 +124,7 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   p.cv.notify_all();
   p.run_chunk(0);
   while (p.pending.load(std::memory_order_acquire) != 0) MT_PAUSE();
+  p.release();
 }
 
 }  // namespace mt

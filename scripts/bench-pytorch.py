@@ -3,8 +3,12 @@
 that no transformers install is needed). For docs/benchmarks.md only; never run in tests or CI.
 
   apt-get install -y python3-torch
-  /usr/bin/python3 scripts/bench-pytorch.py --task train --shape mini --threads 2 [--json]
+  /usr/bin/python3 scripts/bench-pytorch.py --task train --shape mini --threads 2 [--precision bf16] [--json]
+
+--precision bf16 runs forward and loss under torch.autocast("cpu", dtype=torch.bfloat16) (AdamW stays fp32), the
+reference for medtune's --precision bf16.
 """
+import contextlib
 import argparse, json, math, resource, statistics, time
 import torch
 import torch.nn as nn
@@ -58,6 +62,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time in process CPU time (run with --threads 1 and OPENBLAS_NUM_THREADS=1): per-core speed")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -69,6 +76,7 @@ def main():
     attn = torch.ones(B, T, dtype=torch.long)
     y = torch.arange(B) % 2
     steps = a.steps or (5 if a.shape == "mini" else 2)
+    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if a.precision == "bf16" else contextlib.nullcontext
     if a.task == "train":
         m.train()
         decay = [p for n, p in m.named_parameters() if "ln" not in n and not n.endswith("bias")]
@@ -76,7 +84,8 @@ def main():
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": nodecay, "weight_decay": 0.0}], lr=2e-5)
 
         def step():
-            loss = F.cross_entropy(m(ids, attn), y)
+            with cast():
+                loss = F.cross_entropy(m(ids, attn), y)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
             opt.step()
@@ -85,16 +94,18 @@ def main():
         m.eval()
 
         def step():
-            with torch.no_grad():
-                m(ids, attn).numpy()
+            with torch.no_grad(), cast():
+                m(ids, attn).float().numpy()
     step()
+    clock = time.process_time if a.cpu_time else time.perf_counter
     runs = []
     for _ in range(a.repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(steps):
             step()
-        runs.append(B * steps / (time.perf_counter() - t0))
-    r = dict(task=a.task, shape=a.shape, backend="pytorch-" + torch.__version__, threads=a.threads, batch=B, seq=T,
+        runs.append(B * steps / (clock() - t0))
+    r = dict(task=a.task, shape=a.shape, backend="pytorch-" + torch.__version__, precision=a.precision, threads=a.threads,
+             batch=B, seq=T, timing="cpu" if a.cpu_time else "wall",
              ex_per_s=round(statistics.median(runs), 2), runs=[round(x, 2) for x in runs],
              peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
     print(json.dumps(r) if a.json else r)

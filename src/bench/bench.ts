@@ -10,6 +10,7 @@ import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { backendName, getThreads, kernels, setBackend, setThreads, swapKernels, type BackendName } from '../tensor/backend.js';
 import { profiled, type KernelStat } from '../tensor/profile.js';
 import { MedtuneError } from '../common/errors.js';
+import { precision, setPrecision, type Precision } from '../tensor/precision.js';
 
 export const SHAPES = {
   mini: { layers: 4, hidden: 256, heads: 4, ffn: 1024, vocab: 30522, batch: 32, seq: 128 },
@@ -28,6 +29,10 @@ export interface BenchOptions {
   batch?: number;
   seq?: number;
   profile?: boolean;
+  /** fp32, or bf16 matrix products (default: the current precision) */
+  precision?: Precision | string;
+  /** time in process CPU time instead of the wall clock (needs 1 thread: robust on a busy machine) */
+  cpuTime?: boolean;
   log?: (line: string) => void;
 }
 
@@ -35,7 +40,10 @@ export interface BenchResult {
   task: 'train' | 'infer';
   shape: ShapeName;
   backend: BackendName;
+  precision: Precision;
   threads: number;
+  /** wall clock, or process CPU time (--cpu-time) */
+  timing: 'wall' | 'cpu';
   batch: number;
   seq: number;
   ex_per_s: number;
@@ -64,6 +72,9 @@ export function runBench(o: BenchOptions): BenchResult {
   if (!(o.shape in SHAPES)) throw new MedtuneError(`unknown shape "${o.shape}" (use mini or base)`, 'E_USAGE');
   if (o.backend) setBackend(o.backend);
   if (o.threads !== undefined) setThreads(o.threads);
+  if (o.precision) setPrecision(o.precision, '--precision');
+  if (o.cpuTime && getThreads() !== 1) throw new MedtuneError('--cpu-time needs --threads 1', 'E_USAGE');
+  const now = () => (o.cpuTime ? cpuMs() : performance.now());
   const s = SHAPES[o.shape];
   const batch = o.batch ?? s.batch;
   const seq = o.seq ?? s.seq;
@@ -95,19 +106,21 @@ export function runBench(o: BenchOptions): BenchResult {
     model.eval();
     step = () => scope(() => noGrad(() => { model.forward({ input_ids: ids, attention_mask: mask }).logits.toArray(); }));
   }
-  log(`medtune bench ${o.task} --shape ${o.shape}: backend ${backendName()}, ${getThreads()} threads, batch ${batch}, seq ${seq}, ${(model.numParameters() / 1e6).toFixed(1)}M parameters`);
+  const params = `${(model.numParameters() / 1e6).toFixed(1)}M parameters`;
+  log(`medtune bench ${o.task} --shape ${o.shape}: backend ${backendName()}, ${precision()}, ${getThreads()} threads, `
+    + `batch ${batch}, seq ${seq}, ${params}`);
   for (let i = 0; i < warmup; i++) step();
   const runs: number[] = [];
   let prof: ReturnType<typeof profiled> | null = null;
   let prev = null as ReturnType<typeof kernels> | null;
   for (let r = 0; r < repeat; r++) {
     if (o.profile && r === repeat - 1) {
-      prof = profiled(kernels());
+      prof = profiled(kernels(), now);
       prev = swapKernels(prof.kernels);
     }
-    const t0 = performance.now();
+    const t0 = now();
     for (let i = 0; i < steps; i++) step();
-    const dt = (performance.now() - t0) / 1000;
+    const dt = (now() - t0) / 1000;
     const eps = (batch * steps) / dt;
     runs.push(eps);
     log(`  run ${r + 1}/${repeat}: ${eps.toFixed(2)} ex/s (${((dt * 1000) / steps).toFixed(1)} ms/step)`);
@@ -116,7 +129,8 @@ export function runBench(o: BenchOptions): BenchResult {
   const exps = median(runs);
   const flopsPerEx = forwardFlops(cfg, seq) * (o.task === 'train' ? 3 : 1);
   const result: BenchResult = {
-    task: o.task, shape: o.shape, backend: backendName(), threads: getThreads(), batch, seq,
+    task: o.task, shape: o.shape, backend: backendName(), precision: precision(), threads: getThreads(),
+    timing: o.cpuTime ? 'cpu' : 'wall', batch, seq,
     ex_per_s: round(exps, 2), gflops: round((flopsPerEx * exps) / 1e9, 1),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     runs_ex_per_s: runs.map((x) => round(x, 2)), step_ms: round((batch / exps) * 1000, 1),
@@ -126,6 +140,11 @@ export function runBench(o: BenchOptions): BenchResult {
   model.dispose();
   for (const t of [ids, mask, labels] as Tensor[]) t.dispose();
   return result;
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 function round(x: number, d: number): number {

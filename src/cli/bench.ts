@@ -1,8 +1,22 @@
 /** `medtune bench train|infer`: speed of a training step or of inference on a random BERT. */
 import { Command, Option } from 'commander';
 import { runBench, SHAPES, type BenchResult, type ShapeName } from '../bench/bench.js';
+import { runGemmBench } from '../bench/gemm.js';
 import { int } from './args.js';
 import type { BackendName } from '../tensor/backend.js';
+
+interface BenchCliOptions {
+  shape: ShapeName;
+  threads?: number;
+  backend?: BackendName;
+  steps?: number;
+  repeat: number;
+  batch?: number;
+  profile?: boolean;
+  precision?: string;
+  cpuTime?: boolean;
+  json?: boolean;
+}
 
 function printProfile(r: BenchResult): void {
   if (!r.profile) return;
@@ -27,9 +41,11 @@ export function registerBench(program: Command): void {
       .option('--repeat <n>', 'runs; the median is reported', int('--repeat'), 3)
       .option('--batch <n>', 'override the batch size', int('--batch'))
       .option('--profile', 'print time per kernel for the last run')
+      .option('--precision <p>', 'fp32, or bf16 matrix products (AVX512-BF16)')
+      .option('--cpu-time', 'time in CPU time (needs --threads 1): per-core speed, robust on a busy machine')
       .option('--json', 'print the result as one JSON object on the last line')
-      .action((o: { shape: ShapeName; threads?: number; backend?: BackendName; steps?: number; repeat: number; batch?: number; profile?: boolean; json?: boolean }) => {
-        const r = runBench({ task, shape: o.shape, threads: o.threads, backend: o.backend, steps: o.steps, repeat: o.repeat, batch: o.batch, profile: o.profile, log: (l) => console.log(l) });
+      .action((o: BenchCliOptions) => {
+        const r = runBench({ ...o, task, log: (l) => console.log(l) });
         console.log(`${task} ${o.shape}: ${r.ex_per_s} ex/s (median of ${r.runs_ex_per_s.length}), ${r.gflops} GFLOP/s, ${r.step_ms} ms/step, peak RSS ${r.peak_rss_mb} MB`);
         printProfile(r);
         if (o.json) {
@@ -38,4 +54,16 @@ export function registerBench(program: Command): void {
         }
       });
   }
+  bench
+    .command('gemm')
+    .description('GEMM GFLOP/s at BERT training shapes: own kernel vs BLAS (and bf16), interleaved')
+    .addOption(new Option('--shape <set>', 'mini, base or all').choices(['mini', 'base', 'all']).default('mini'))
+    .option('--threads <n>', 'threads (default: all cores)', int('--threads'))
+    .option('--rounds <n>', 'interleaved rounds; medians are reported', int('--rounds'), 3)
+    .option('--cpu-time', 'time with CPU time (needs --threads 1): robust when other work runs on the machine')
+    .option('--json', 'print the rows as one JSON array on the last line')
+    .action((o: { shape: string; threads?: number; rounds: number; cpuTime?: boolean; json?: boolean }) => {
+      const rows = runGemmBench({ ...o, shapes: o.shape, log: (l) => console.log(l) });
+      if (o.json) console.log(JSON.stringify(rows));
+    });
 }

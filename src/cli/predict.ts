@@ -6,6 +6,7 @@ import { Predictor } from '../infer/predictor.js';
 import { parseCleanSteps, type PreprocessingOptions } from '../text/clean.js';
 import { checkInputFile, DataError, formatOf, pickColumn, readRows, textCell, TEXT_COLUMNS, type Row } from '../data/readers.js';
 import { encodingOption, formatOption, int, prob } from './args.js';
+import { precisionOption } from '../tensor/precision.js';
 
 export interface PredictOptions {
   model: string;
@@ -117,6 +118,7 @@ export function registerPredict(program: Command): void {
     .option('--abstain-below <p>', 'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)', prob('--abstain-below'))
     .addOption(formatOption('input'))
     .addOption(encodingOption())
+    .option('--precision <p>', 'fp32, or bf16: bf16 matrix products (AVX512-BF16 CPUs)', precisionOption)
     .option('--clean [steps]', 'clean texts first (default: the cleaning the model was trained with, from its config.json)')
     .action(async (o: PredictOptions) => {
       await runPredict(o);

@@ -10,7 +10,7 @@ import { auditSecret } from '../serve/audit.js';
 import { interceptSignals } from '../common/cleanup.js';
 import { MedtuneError } from '../common/errors.js';
 import { checkInputFile } from '../data/readers.js';
-import { int, num } from './args.js';
+import { choice, int, num } from './args.js';
 
 interface ServeCliOptions {
   model: string[];
@@ -37,6 +37,7 @@ interface ServeCliOptions {
   deid?: boolean;
   corsOrigin?: string[];
   ui: boolean;
+  precision?: 'fp32' | 'bf16';
   review?: string;
   reviewDb?: string;
   logLevel: string;
@@ -62,7 +63,7 @@ export function optionsFrom(c: ServeCliOptions): ServeOptions {
     rateLimit: c.rateLimit, bodyLimit: c.bodyLimit, maxTexts: c.maxTexts, maxChars: c.maxChars, maxBatchTokens: c.maxBatchTokens,
     maxWaitMs: c.maxWaitMs, maxConcurrentRequests: c.maxConcurrentRequests, queueTimeoutMs: c.queueTimeoutMs, workers: c.workers,
     threads: c.threads, maxLength: c.maxLength, auditLog: c.auditLog, auditSecret: c.auditLog ? auditSecret(c.auditSecretFile) : undefined,
-    deid: c.deid, corsOrigin: c.corsOrigin, logLevel: c.logLevel, ui: c.ui, review: c.review, reviewDb: c.reviewDb,
+    deid: c.deid, corsOrigin: c.corsOrigin, logLevel: c.logLevel, ui: c.ui, review: c.review, reviewDb: c.reviewDb, precision: c.precision,
   };
 }
 
@@ -126,6 +127,7 @@ export function registerServe(program: Command): void {
     .option('--audit-log <file>', 'append one JSON line per request (HMAC of inputs, never the text)')
     .option('--audit-secret-file <file>', 'HMAC secret for the audit log (or MEDTUNE_AUDIT_SECRET)')
     .option('--deid', 'de-identify texts before the model sees them')
+    .addOption(choice('--precision <p>', 'fp32, or bf16 matrix products (AVX512-BF16 CPUs)', ['fp32', 'bf16']))
     .option('--cors-origin <origin>', 'allow browser calls from this origin (repeatable; default: CORS off)', collect)
     .option('--no-ui', 'do not serve the browser UI at /')
     .option('--review <run-dir>', 'review the misclassified and low-confidence cases of this run folder in the UI')

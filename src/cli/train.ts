@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { DEID_OPERATORS, runTrain, SCHEDULERS, type TrainOptions } from '../train/run.js';
 import { checkAugmentCount } from '../text/augment.js';
 import { choice, encodingOption, formatOption, int, num, prob } from './args.js';
+import { precisionOption } from '../tensor/precision.js';
 
 export { classWeightsFor, runTrain, type TrainOptions, type TrainOptions as TrainCliOptions } from '../train/run.js';
 
@@ -62,6 +63,7 @@ export function registerTrain(program: Command): void {
     .option('--group-column <name>', 'aggregate predictions per group for the final metrics (multi-label: union)')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
     .option('--threads <n>', 'threads', int('--threads'))
+    .option('--precision <p>', 'fp32, or bf16: bf16 matrix products, fp32 weights (AVX512-BF16 CPUs)', precisionOption)
     .action(async (o: TrainOptions) => {
       await runTrain(o);
     });

@@ -41,6 +41,11 @@ export const ERROR_CATALOGUE = {
   E_NO_EVAL_DATA: { exit: 2, http: 400, when: 'there is no validation or test data to evaluate on' },
   E_DIVERGED: { exit: 2, http: 500, when: 'training diverged (the loss became NaN or infinite)' },
   E_NATIVE_UNAVAILABLE: { exit: 2, http: 500, when: 'the native backend was required but is not built or cannot be loaded' },
+  E_PRECISION_UNSUPPORTED: {
+    exit: 2,
+    http: 400,
+    when: 'bf16 precision was asked for where it cannot run fast: the js backend, or a CPU without AVX512-BF16',
+  },
   E_INTERRUPTED: { exit: 2, http: 503, when: 'the command was interrupted (Ctrl-C: exit 130, SIGTERM: exit 143)' },
   E_BAD_REQUEST: { exit: 2, http: 400, when: 'HTTP: the request body is not valid JSON or does not match the route\'s schema' },
   E_AUTH: { exit: 2, http: 401, when: 'HTTP: no API key, a malformed, wrong or revoked key (send Authorization: Bearer KEY)' },

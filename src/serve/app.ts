@@ -19,6 +19,7 @@ import { buildHttp } from './http.js';
 import { registerApiRoutes } from './routes-api.js';
 import { openReview, registerUiRoutes } from './routes-ui.js';
 import { registerStaticUi } from './static-ui.js';
+import { parsePrecision } from '../tensor/precision.js';
 
 export interface MedtuneServer {
   app: FastifyInstance;
@@ -58,6 +59,7 @@ function checkOptions(o: ResolvedServeOptions): void {
   // The native engine's thread pool is one per process: with several workers, each computes on its own thread.
   if (o.workers > 1 && threads > 1) throw fail('E_USAGE', `with --workers ${o.workers}, each worker uses one engine thread (--threads 1); for more threads per model, run one worker per process and more processes`);
   if (!!o.tls?.cert !== !!o.tls?.key) throw fail('E_USAGE', '--tls-cert and --tls-key go together');
+  if (o.precision) parsePrecision(o.precision, '--precision'); // bf16 on a CPU without it: refused at start
 }
 
 export async function createServer(options: ServeOptions): Promise<MedtuneServer> {

@@ -29,6 +29,8 @@ export interface ServeOptions {
   auditSecret?: string;
   /** de-identify texts before the model sees them */
   deid?: boolean;
+  /** fp32 (default) or bf16 matrix products in the workers (AVX512-BF16 CPUs) */
+  precision?: 'fp32' | 'bf16';
   corsOrigin?: string[];
   /** the browser UI at / (default true) */
   ui?: boolean;

@@ -40,7 +40,7 @@ export class ServerState {
 
   /** A new pool of workers with every model loaded (rejects with the load error, leaving nothing running). */
   async startPool(): Promise<InferencePool> {
-    const p = new InferencePool({ models: this.o.models.map((m) => ({ name: m.name, dir: m.dir, maxLength: this.o.maxLength })), threads: this.threads, deid: !!this.o.deid }, this.o.workers);
+    const p = new InferencePool({ models: this.o.models.map((m) => ({ name: m.name, dir: m.dir, maxLength: this.o.maxLength })), threads: this.threads, deid: !!this.o.deid, precision: this.o.precision }, this.o.workers);
     p.onIdle = () => this.batcher.schedule();
     try {
       await p.start();

@@ -8,6 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Predictor } from '../infer/predictor.js';
 import { setThreads } from '../tensor/backend.js';
+import { setPrecision } from '../tensor/precision.js';
 import { deidentify } from '../deid/anonymize.js';
 import { explain } from '../infer/explain.js';
 import { MedtuneError } from '../common/errors.js';
@@ -16,6 +17,7 @@ export interface WorkerConfig {
   models: { name: string; dir: string; maxLength?: number }[];
   threads: number;
   deid: boolean;
+  precision?: 'fp32' | 'bf16';
 }
 
 export interface BatchRequest {
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
   const predictors = new Map<string, Predictor>();
   try {
     setThreads(cfg.threads);
+    if (cfg.precision) setPrecision(cfg.precision, '--precision');
     for (const m of cfg.models) {
       predictors.set(m.name, await Predictor.load(m.dir, { name: m.name, maxLength: m.maxLength, batchSize: 32, log: () => {} }));
       // (a batch from the batcher is sorted by length and split into passes of 32 texts, as offline)

@@ -1,18 +1,26 @@
 /**
- * Backend selection. `js` is the pure-TypeScript reference; `native` is the C++ addon (BLAS + threaded kernels).
- * Default: native when the addon loads, else js with a one-line warning. Override with MEDTUNE_BACKEND=js|native
- * or setBackend(). Thread count: MEDTUNE_THREADS or setThreads(); default = the number of CPU cores.
+ * Backend selection. `js` is the pure-TypeScript reference; `native` is the C++ addon (own GEMM or BLAS + threaded
+ * kernels). Default: native when the addon loads, else js with a one-line warning. Override with
+ * MEDTUNE_BACKEND=js|native or setBackend(). Thread count: MEDTUNE_THREADS or setThreads(); default = the number
+ * of CPU cores. GEMM: MEDTUNE_GEMM=auto|own|blas and MEDTUNE_ISA=avx512|avx2|portable (native only; default: own
+ * on the best kernel this CPU runs, or BLAS where only the portable kernel runs and BLAS is built in), or
+ * configureGemm().
  */
 import os from 'node:os';
 import { MedtuneError } from '../common/errors.js';
 import type { Kernels } from './kernels.js';
 import { jsKernels } from './backends/js/index.js';
-import { loadNativeKernels, nativeLoadError } from './backends/native/index.js';
+import { loadNativeKernels, nativeGemmConfigure, nativeGemmInfo, nativeLoadError } from './backends/native/index.js';
+import type { GemmInfo } from './backends/native/index.js';
 
 export type BackendName = 'js' | 'native';
 
 let current: Kernels | null = null;
 let warned = false;
+let gemmEnvApplied = false;
+
+const FIX = 'install a C++ compiler, make and python3 (Debian/Ubuntu: apt-get install -y g++ make python3), then run '
+  + '`npm rebuild medtune` (`npm run build:native` in a checkout)';
 
 function defaultThreads(): number {
   const env = process.env.MEDTUNE_THREADS;
@@ -27,15 +35,59 @@ function defaultThreads(): number {
 function resolve(name: BackendName | undefined): Kernels {
   if (name === 'js') return jsKernels;
   const native = loadNativeKernels();
-  if (native) return native;
+  if (native) {
+    applyGemmEnv();
+    return native;
+  }
   if (name === 'native') {
-    throw new MedtuneError(`the native backend is not available: ${nativeLoadError()}. Install g++, make, python3 and libopenblas-dev, then run \`npm rebuild medtune\`; or use MEDTUNE_BACKEND=js`, 'E_NATIVE_UNAVAILABLE');
+    const msg = `MEDTUNE_BACKEND=native, but the native backend is not available: ${nativeLoadError()}`;
+    throw new MedtuneError(`${msg}. To fix: ${FIX}; or use MEDTUNE_BACKEND=js`, 'E_NATIVE_UNAVAILABLE');
   }
   if (!warned && !process.env.MEDTUNE_QUIET_BACKEND) {
     warned = true;
-    process.stderr.write(`medtune: native backend unavailable (${nativeLoadError()}); using the slow pure-TypeScript backend. Install g++ and libopenblas-dev, then \`npm rebuild medtune\`.\n`);
+    const msg = `native backend unavailable (${nativeLoadError()}); using the ~50x slower pure-TypeScript backend`;
+    process.stderr.write(`medtune: ${msg}. To fix: ${FIX}.\n`);
   }
   return jsKernels;
+}
+
+/** MEDTUNE_GEMM / MEDTUNE_ISA, applied once when the native backend is first chosen. */
+function applyGemmEnv(): void {
+  if (gemmEnvApplied) return;
+  gemmEnvApplied = true;
+  const mode = process.env.MEDTUNE_GEMM ?? '';
+  const isa = process.env.MEDTUNE_ISA ?? '';
+  if (mode && !['auto', 'own', 'blas'].includes(mode)) {
+    throw new MedtuneError(`MEDTUNE_GEMM must be auto, own or blas, got "${mode}"`, 'E_ENV');
+  }
+  if (isa && !['avx512', 'avx2', 'portable'].includes(isa)) {
+    throw new MedtuneError(`MEDTUNE_ISA must be avx512, avx2 or portable, got "${isa}"`, 'E_ENV');
+  }
+  const err = nativeGemmConfigure(mode, isa, '');
+  if (err) throw new MedtuneError(`MEDTUNE_GEMM=${mode || '(unset)'} MEDTUNE_ISA=${isa || '(unset)'}: ${err}`, 'E_ENV');
+}
+
+export type { GemmInfo };
+
+/** Which GEMM the native backend runs (kernel family, BLAS, mode, CPU flags); null without the addon. */
+export function gemmInfo(): GemmInfo | null {
+  if (!loadNativeKernels()) return null;
+  applyGemmEnv();
+  return nativeGemmInfo();
+}
+
+/**
+ * Chooses the native GEMM: mode auto|own|blas, isa (fp32 kernel) avx512|avx2|portable, bf16Isa
+ * avx512bf16|portable-bf16|none (portable-bf16 is the reference path for tests: bf16 storage, fp32 compute).
+ * Omitted fields stay as they are.
+ */
+export function configureGemm(o: { mode?: string; isa?: string; bf16Isa?: string }): void {
+  if (!loadNativeKernels()) {
+    throw new MedtuneError(`the native backend is not available: ${nativeLoadError()}`, 'E_NATIVE_UNAVAILABLE');
+  }
+  applyGemmEnv();
+  const err = nativeGemmConfigure(o.mode ?? '', o.isa ?? '', o.bf16Isa ?? '');
+  if (err) throw new MedtuneError(err, 'E_USAGE');
 }
 
 /** The active kernels (chosen on first use). */

@@ -50,10 +50,19 @@ export interface Kernels {
 
   /**
    * Batched GEMM: for each i < batch, C_i = alpha · op(A_i) · op(B_i) + beta · C_i, row-major, where
-   * op(A) is M×K (A stored K×M when transA), op(B) is K×N (B stored N×K when transB).
+   * op(A) is M×K (A stored K×M when transA), op(B) is K×N (B stored N×K when transB). beta = 0: C is not read.
+   * bf16: op(A) and op(B) are rounded to bfloat16 (bf16Round) and the products summed in (at least) fp32.
    */
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: F32, lda: number, strideA: number,
-    B: F32, ldb: number, strideB: number, beta: number, C: F32, ldc: number, strideC: number, batch: number): void;
+    B: F32, ldb: number, strideB: number, beta: number, C: F32, ldc: number, strideC: number, batch: number,
+    bf16?: boolean): void;
+
+  /**
+   * A linear layer's forward: h[rows, nOut] = x[rows, nIn] · w[nOut, nIn]ᵀ + bias (bias may be null), then
+   * out = act(h). With act 'none', out must be h. Native: one GEMM with bias and activation in its epilogue.
+   */
+  linearForward(x: F32, w: F32, bias: F32 | null, h: F32, out: F32, rows: number, nIn: number, nOut: number,
+    act: Activation, bf16?: boolean): void;
 
   /** out[i, :] = table[ids[i], :] */
   embeddingForward(ids: I32, table: F32, out: F32, n: number, dim: number): void;
@@ -79,10 +88,15 @@ export interface Kernels {
   /**
    * Multi-head attention core. q, k, v, out: [B, T, H*D] (heads interleaved as HF lays them out).
    * keyMask: additive [B, T] (0 keep, large negative drop) or null. probs: [B, H, T, T] softmax output (saved).
-   * Attention dropout with probability p uses hash(key, ((b*H+h)*T+i)*T+j).
+   * Attention dropout with probability p uses hash(key, ((b*H+h)*T+i)*T+j). bf16: the operands of its two
+   * (forward) and four (backward) matrix products are rounded to bfloat16 first; softmax stays fp32.
+   * ld (default H*D): row stride of q, k, v and of dq, dk, dv — 3·H·D when they are column blocks of one fused QKV
+   * projection [B, T, 3·H·D] (then dq, dk, dv are the blocks of its gradient); out and dout keep stride H*D.
    */
-  attentionForward(q: F32, k: F32, v: F32, keyMask: F32 | null, out: F32, probs: F32, B: number, T: number, H: number, D: number, scale: number, p: number, key: number): void;
-  attentionBackward(q: F32, k: F32, v: F32, probs: F32, dout: F32, dq: F32, dk: F32, dv: F32, B: number, T: number, H: number, D: number, scale: number, p: number, key: number): void;
+  attentionForward(q: F32, k: F32, v: F32, keyMask: F32 | null, out: F32, probs: F32, B: number, T: number, H: number,
+    D: number, scale: number, p: number, key: number, bf16?: boolean, ld?: number): void;
+  attentionBackward(q: F32, k: F32, v: F32, probs: F32, dout: F32, dq: F32, dk: F32, dv: F32, B: number, T: number,
+    H: number, D: number, scale: number, p: number, key: number, bf16?: boolean, ld?: number): void;
 
   /**
    * Cross-entropy from logits, N × C. For row i with target t (t = ignoreIndex: loss 0, weight 0):
@@ -116,4 +130,20 @@ export function dropoutHash(key: number, i: number): number {
 /** Element is kept when (hash >>> 8) < threshold (24-bit resolution). */
 export function dropoutThreshold(p: number): number {
   return Math.round((1 - p) * 16777216);
+}
+
+const bfF = new Float32Array(1);
+const bfU = new Uint32Array(bfF.buffer);
+
+/**
+ * x rounded to the nearest bfloat16 (ties to even), as AVX512-BF16's vcvtneps2bf16 does it: NaN stays NaN,
+ * denormals become signed zero. Returned as the float32 with that value (must match native/bf16.h).
+ */
+export function bf16Round(x: number): number {
+  bfF[0] = x;
+  const u = bfU[0]!;
+  if ((u & 0x7f800000) === 0) bfU[0] = u & 0x80000000;
+  else if ((u & 0x7fffffff) > 0x7f800000) bfU[0] = (u | 0x00400000) & 0xffff0000;
+  else bfU[0] = ((u + 0x7fff + ((u >>> 16) & 1)) & 0xffff0000) >>> 0;
+  return bfF[0]!;
 }

@@ -1,6 +1,6 @@
 /**
- * Kernel profiler: wraps the active backend so every kernel call is timed (wall clock, including the N-API hop).
- * Used by `medtune bench --profile` to show where a training step spends its time.
+ * Kernel profiler: wraps the active backend so every kernel call is timed (wall clock, including the N-API hop, or
+ * any other millisecond clock, e.g. CPU time). Used by `medtune bench --profile` to show where a step spends its time.
  */
 import { performance } from 'node:perf_hooks';
 import type { Kernels } from './kernels.js';
@@ -11,17 +11,27 @@ export interface KernelStat {
   ms: number;
 }
 
-export function profiled(k: Kernels): { kernels: Kernels; stats: () => KernelStat[]; reset: () => void } {
+/** gemm and linearForward calls are split by shape so that attention, projections and weight gradients show apart */
+function keyOf(name: string, a: unknown[]): string {
+  if (name === 'gemm') {
+    const batch = (a[16] as number) > 1 ? ` x${a[16]}` : '';
+    return `gemm ${a[0] ? 'T' : 'N'}${a[1] ? 'T' : 'N'} ${a[2]}x${a[3]}x${a[4]}${batch}`;
+  }
+  if (name === 'linearForward') return `linear NT ${a[5]}x${a[7]}x${a[6]}${a[8] !== 'none' ? ` +${a[8]}` : ''}`;
+  return name;
+}
+
+export function profiled(k: Kernels, clock: () => number = () => performance.now()):
+  { kernels: Kernels; stats: () => KernelStat[]; reset: () => void } {
   const table = new Map<string, KernelStat>();
   const wrapped = { ...k } as Record<string, unknown>;
   for (const [name, fn] of Object.entries(k)) {
     if (typeof fn !== 'function' || name === 'threads' || name === 'setThreads') continue;
-    // gemm calls are split by shape class so that attention, projections and weight gradients show separately
     wrapped[name] = (...args: unknown[]) => {
-      const t0 = performance.now();
+      const t0 = clock();
       const r = (fn as (...a: unknown[]) => unknown)(...args);
-      const dt = performance.now() - t0;
-      const key = name === 'gemm' ? `gemm ${args[0] ? 'T' : 'N'}${args[1] ? 'T' : 'N'} ${args[2]}x${args[3]}x${args[4]}${(args[16] as number) > 1 ? ` x${args[16]}` : ''}` : name;
+      const dt = clock() - t0;
+      const key = keyOf(name, args);
       let s = table.get(key);
       if (!s) table.set(key, (s = { kernel: key, calls: 0, ms: 0 }));
       s.calls++;

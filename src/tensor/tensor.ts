@@ -123,7 +123,12 @@ export function empty(shape: Shape, dtype: DType = 'float32'): Tensor {
 }
 
 export function zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
-  return new Tensor(allocStorage(sizeOf(shape), dtype, true), shape);
+  const size = sizeOf(shape);
+  // large float buffers (the word-embedding gradient: 7.8M floats per step) are cleared by the kernels, on every thread
+  if (dtype !== 'float32' || size < 1 << 16) return new Tensor(allocStorage(size, dtype, true), shape);
+  const t = new Tensor(allocStorage(size, dtype), shape);
+  kernels().fill(t.f32, 0);
+  return t;
 }
 
 export function full(shape: Shape, value: number): Tensor {

@@ -6,6 +6,8 @@ import type { TextPrepOptions } from './prepare.js';
 
 export interface TrainOptions extends TextPrepOptions {
   model: string;
+  /** fp32 (default) or bf16 matrix products (AVX512-BF16 CPUs; the CLI sets it while parsing --precision) */
+  precision?: 'fp32' | 'bf16';
   /** continual learning: old training data replayed beside the new rows (a share of it, --replay-fraction) */
   replay?: string;
   /** share of the --replay rows added to the training split (default 0.3) */

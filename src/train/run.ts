@@ -21,6 +21,7 @@ import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
 import { checkMetricName } from '../evaluate/metrics.js';
 import { setThreads } from '../tensor/backend.js';
+import { setPrecision } from '../tensor/precision.js';
 import { prepareTexts } from './prepare.js';
 import { finishTraining } from './finish.js';
 import type { Splits, TrainOptions } from './options.js';
@@ -234,6 +235,7 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   const t0 = performance.now();
   checkTrainOptions(o);
   if (o.threads) setThreads(o.threads);
+  if (o.precision) setPrecision(o.precision, '--precision');
   const { dir: modelDir, config: modelConfig } = await readModelConfig(o.model);
   const maxLength = resolveMaxLength(o.maxLength, modelConfig, 128);
   const resumeFrom = resumeCheckpoint(o, log);

@@ -4,6 +4,7 @@ import { kernels } from '../backend.js';
 import { fmt, sizeOf } from '../shape.js';
 import { ShapeError } from '../errors.js';
 import type { Activation } from '../kernels.js';
+import { bf16Active } from '../precision.js';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -34,13 +35,14 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const batch = sizeOf(batchShape);
   const out = empty([...batchShape, M, N]);
   const K_ = kernels();
+  const bf = bf16Active();
   const sA = ar * ac;
   const sB = bShared ? 0 : br * bc;
   if (bShared && !tA) {
     // fold the batch into M: one big GEMM
-    K_.gemm(false, tB, batch * M, N, K, 1, a.f32, ac, 0, b.f32, bc, 0, 0, out.f32, N, 0, 1);
+    K_.gemm(false, tB, batch * M, N, K, 1, a.f32, ac, 0, b.f32, bc, 0, 0, out.f32, N, 0, 1, bf);
   } else {
-    K_.gemm(tA, tB, M, N, K, 1, a.f32, ac, sA, b.f32, bc, sB, 0, out.f32, N, M * N, batch);
+    K_.gemm(tA, tB, M, N, K, 1, a.f32, ac, sA, b.f32, bc, sB, 0, out.f32, N, M * N, batch, bf);
   }
   return record(out, 'matmul', [a, b], (g) => {
     let da: Tensor | null = null;
@@ -49,33 +51,33 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       da = empty(a.shape);
       if (!tA) {
         // dA[M,K] = G[M,N] · op(B)ᵀ
-        if (bShared) K_.gemm(false, !tB, batch * M, K, N, 1, g.f32, N, 0, b.f32, bc, 0, 0, da.f32, K, 0, 1);
-        else K_.gemm(false, !tB, M, K, N, 1, g.f32, N, M * N, b.f32, bc, sB, 0, da.f32, K, M * K, batch);
+        if (bShared) K_.gemm(false, !tB, batch * M, K, N, 1, g.f32, N, 0, b.f32, bc, 0, 0, da.f32, K, 0, 1, bf);
+        else K_.gemm(false, !tB, M, K, N, 1, g.f32, N, M * N, b.f32, bc, sB, 0, da.f32, K, M * K, batch, bf);
       } else {
         // A stored K×M: dA = op(B) · Gᵀ
-        K_.gemm(tB, true, K, M, N, 1, b.f32, bc, sB, g.f32, N, M * N, 0, da.f32, M, M * K, batch);
+        K_.gemm(tB, true, K, M, N, 1, b.f32, bc, sB, g.f32, N, M * N, 0, da.f32, M, M * K, batch, bf);
       }
     }
     if (b.requiresGrad) {
       db = empty(b.shape);
       if (bShared && !tA) {
         // fold the batch into the reduction dimension
-        if (!tB) K_.gemm(true, false, K, N, batch * M, 1, a.f32, ac, 0, g.f32, N, 0, 0, db.f32, N, 0, 1);
-        else K_.gemm(true, false, N, K, batch * M, 1, g.f32, N, 0, a.f32, ac, 0, 0, db.f32, K, 0, 1);
+        if (!tB) K_.gemm(true, false, K, N, batch * M, 1, a.f32, ac, 0, g.f32, N, 0, 0, db.f32, N, 0, 1, bf);
+        else K_.gemm(true, false, N, K, batch * M, 1, g.f32, N, 0, a.f32, ac, 0, 0, db.f32, K, 0, 1, bf);
       } else if (bShared) {
         K_.fill(db.f32, 0);
         for (let i = 0; i < batch; i++) {
           const aOff = a.f32.subarray(i * sA);
           const gOff = g.f32.subarray(i * M * N);
-          if (!tB) K_.gemm(false, false, K, N, M, 1, aOff, ac, 0, gOff, N, 0, 1, db.f32, N, 0, 1);
-          else K_.gemm(true, true, N, K, M, 1, gOff, N, 0, aOff, ac, 0, 1, db.f32, K, 0, 1);
+          if (!tB) K_.gemm(false, false, K, N, M, 1, aOff, ac, 0, gOff, N, 0, 1, db.f32, N, 0, 1, bf);
+          else K_.gemm(true, true, N, K, M, 1, gOff, N, 0, aOff, ac, 0, 1, db.f32, K, 0, 1, bf);
         }
       } else if (!tB) {
         // dB[K,N] = op(A)ᵀ · G
-        K_.gemm(!tA, false, K, N, M, 1, a.f32, ac, sA, g.f32, N, M * N, 0, db.f32, N, K * N, batch);
+        K_.gemm(!tA, false, K, N, M, 1, a.f32, ac, sA, g.f32, N, M * N, 0, db.f32, N, K * N, batch, bf);
       } else {
         // B stored N×K: dB = Gᵀ · op(A)
-        K_.gemm(true, tA, N, K, M, 1, g.f32, N, M * N, a.f32, ac, sA, 0, db.f32, K, N * K, batch);
+        K_.gemm(true, tA, N, K, M, 1, g.f32, N, M * N, a.f32, ac, sA, 0, db.f32, K, N * K, batch, bf);
       }
     }
     return [da, db];
@@ -94,15 +96,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
   const rows = x.size / nIn;
   const outShape = [...x.shape.slice(0, -1), nOut];
   const K_ = kernels();
+  const bf = bf16Active();
   const h = empty(outShape);
-  K_.gemm(false, true, rows, nOut, nIn, 1, x.f32, nIn, 0, weight.f32, nIn, 0, 0, h.f32, nOut, 0, 1);
-  let out = h;
-  if (activation === 'none') {
-    if (bias) K_.biasAct(h.f32, bias.f32, h.f32, rows, nOut, 'none');
-  } else {
-    out = empty(outShape);
-    K_.biasAct(h.f32, bias ? bias.f32 : null, out.f32, rows, nOut, activation);
-  }
+  const out = activation === 'none' ? h : empty(outShape);
+  K_.linearForward(x.f32, weight.f32, bias ? bias.f32 : null, h.f32, out.f32, rows, nIn, nOut, activation, bf);
   const saved = activation === 'none' ? [x, weight] : [x, weight, h];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const result = record(out, activation === 'none' ? 'linear' : `linear+${activation}`, inputs, (g) => {
@@ -116,11 +113,11 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
     let db: Tensor | null = null;
     if (x.requiresGrad) {
       dx = empty(x.shape);
-      K_.gemm(false, false, rows, nIn, nOut, 1, dh.f32, nOut, 0, weight.f32, nIn, 0, 0, dx.f32, nIn, 0, 1);
+      K_.gemm(false, false, rows, nIn, nOut, 1, dh.f32, nOut, 0, weight.f32, nIn, 0, 0, dx.f32, nIn, 0, 1, bf);
     }
     if (weight.requiresGrad) {
       dw = empty(weight.shape);
-      K_.gemm(true, false, nOut, nIn, rows, 1, dh.f32, nOut, 0, x.f32, nIn, 0, 0, dw.f32, nIn, 0, 1);
+      K_.gemm(true, false, nOut, nIn, rows, 1, dh.f32, nOut, 0, x.f32, nIn, 0, 0, dw.f32, nIn, 0, 1, bf);
     }
     if (bias?.requiresGrad) {
       db = empty(bias.shape);
@@ -131,4 +128,68 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
   }, saved);
   if (h !== out) h.dispose(); // the node (if any) retained its own reference
   return result;
+}
+
+/**
+ * Several linear layers on the same input as one: x·[W1; W2; …]ᵀ + [b1, b2, …] -> [..., Σ out_i], the outputs side
+ * by side (e.g. BERT's query, key and value projections, then attentionPacked). One GEMM forward and two backward
+ * instead of one and two per layer, and x receives one gradient instead of a sum of three. The weights are copied
+ * into one [Σ out_i, in] matrix per call (small next to the GEMMs); biases: all given or none.
+ */
+export function linearConcat(x: Tensor, weights: Tensor[], biases: Tensor[] | null): Tensor {
+  if (weights.length === 0) throw new ShapeError('linearConcat: needs at least one weight');
+  const nIn = x.shape[x.rank - 1]!;
+  for (const w of weights) {
+    if (w.rank !== 2 || w.shape[1] !== nIn) {
+      throw new ShapeError(`linearConcat: weight ${w.describe()} must be [out, ${nIn}] for input ${x.describe()}`);
+    }
+  }
+  const badBias = (b: Tensor, i: number) => b.rank !== 1 || b.shape[0] !== weights[i]!.shape[0];
+  if (biases && (biases.length !== weights.length || biases.some(badBias))) {
+    throw new ShapeError(`linearConcat: biases ${biases.map((b) => b.describe()).join(', ')} do not match the weights`);
+  }
+  const outs = weights.map((w) => w.shape[0]!);
+  const nOut = outs.reduce((a, b) => a + b, 0);
+  const rows = x.size / nIn;
+  const W = empty([nOut, nIn]);
+  const bias = biases ? empty([nOut]) : null;
+  let off = 0;
+  weights.forEach((w, i) => {
+    W.f32.set(w.f32, off * nIn);
+    bias?.f32.set(biases![i]!.f32, off);
+    off += outs[i]!;
+  });
+  const K_ = kernels();
+  const bf = bf16Active();
+  const out = empty([...x.shape.slice(0, -1), nOut]);
+  K_.linearForward(x.f32, W.f32, bias ? bias.f32 : null, out.f32, out.f32, rows, nIn, nOut, 'none', bf);
+  const inputs = biases ? [x, ...weights, ...biases] : [x, ...weights];
+  const res = record(out, 'linear(concat)', inputs, (g) => {
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = empty(x.shape);
+      K_.gemm(false, false, rows, nIn, nOut, 1, g.f32, nOut, 0, W.f32, nIn, 0, 0, dx.f32, nIn, 0, 1, bf);
+    }
+    // one GEMM for every weight's gradient, then handed out in row blocks (and the bias sums likewise)
+    const dW = empty([nOut, nIn]);
+    K_.gemm(true, false, nOut, nIn, rows, 1, g.f32, nOut, 0, x.f32, nIn, 0, 0, dW.f32, nIn, 0, 1, bf);
+    const db = biases ? empty([nOut]) : null;
+    if (db) K_.reduceSum(g.f32, db.f32, 1, rows, nOut);
+    const split = (all: Tensor, width: number) => {
+      let o = 0;
+      return outs.map((n) => {
+        const t = empty(width ? [n, width] : [n]);
+        t.f32.set(all.f32.subarray(o * Math.max(width, 1), (o + n) * Math.max(width, 1)));
+        o += n;
+        return t;
+      });
+    };
+    const grads = [dx, ...split(dW, nIn), ...(db ? split(db, 0) : [])];
+    dW.dispose();
+    db?.dispose();
+    return grads;
+  }, [x, W]);
+  W.dispose();
+  bias?.dispose();
+  return res;
 }

@@ -4,6 +4,7 @@ import { kernels } from '../backend.js';
 import { fmt } from '../shape.js';
 import { ShapeError } from '../errors.js';
 import type { Generator } from '../random.js';
+import { bf16Active } from '../precision.js';
 
 /** table[ids]: ids int32 [...], table [vocab, dim] -> [..., dim]. Backward scatter-adds into a dense gradient. */
 export function embedding(ids: Tensor, table: Tensor): Tensor {
@@ -93,32 +94,88 @@ export interface AttentionOptions {
   scale?: number;
 }
 
+interface AttentionSetup {
+  B: number;
+  T: number;
+  H: number;
+  D: number;
+  scale: number;
+  p: number;
+  key: number;
+  bf: boolean;
+}
+
+/** Checks heads and mask for hidden size C, draws the dropout key. */
+function attentionSetup(B: number, T: number, C: number, keyMask: Tensor | null, opts: AttentionOptions):
+  AttentionSetup {
+  const H = opts.heads;
+  if (!Number.isInteger(H) || H < 1 || C % H !== 0) {
+    throw new ShapeError(`attention: hidden size ${C} is not divisible by ${H} heads`);
+  }
+  if (keyMask && (keyMask.rank !== 2 || keyMask.shape[0] !== B || keyMask.shape[1] !== T)) {
+    throw new ShapeError(`attention: keyMask must be ${fmt([B, T])}, got ${keyMask.describe()}`);
+  }
+  const D = C / H;
+  const p = opts.training === false ? 0 : (opts.dropout ?? 0);
+  if (p > 0 && !opts.generator) throw new ShapeError('attention: dropout needs a generator');
+  const key = p > 0 ? opts.generator!.dropoutKey() : 0;
+  return { B, T, H, D, scale: opts.scale ?? 1 / Math.sqrt(D), p, key, bf: bf16Active() };
+}
+
 /**
  * Multi-head scaled-dot-product attention on projected q, k, v: [B, T, H·D] -> [B, T, H·D].
  * keyMask: additive float [B, T] (0 = attend, large negative = padding), see attentionMaskFromPadding.
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, keyMask: Tensor | null, opts: AttentionOptions): Tensor {
   if (q.rank !== 3) throw new ShapeError(`attention: q must be [batch, seq, hidden], got ${q.describe()}`);
-  for (const t of [k, v]) if (t.rank !== 3 || t.shape.some((d, i) => d !== q.shape[i])) throw new ShapeError(`attention: ${t.describe()} must match q ${q.describe()}`);
+  for (const t of [k, v]) {
+    if (t.rank !== 3 || t.shape.some((d, i) => d !== q.shape[i])) {
+      throw new ShapeError(`attention: ${t.describe()} must match q ${q.describe()}`);
+    }
+  }
   const [B, T, C] = q.shape as [number, number, number];
-  const H = opts.heads;
-  if (!Number.isInteger(H) || H < 1 || C % H !== 0) throw new ShapeError(`attention: hidden size ${C} is not divisible by ${H} heads`);
-  if (keyMask && (keyMask.rank !== 2 || keyMask.shape[0] !== B || keyMask.shape[1] !== T)) throw new ShapeError(`attention: keyMask must be ${fmt([B, T])}, got ${keyMask.describe()}`);
-  const D = C / H;
-  const scale = opts.scale ?? 1 / Math.sqrt(D);
-  const p = opts.training === false ? 0 : (opts.dropout ?? 0);
-  if (p > 0 && !opts.generator) throw new ShapeError('attention: dropout needs a generator');
-  const key = p > 0 ? opts.generator!.dropoutKey() : 0;
+  const { H, D, scale, p, key, bf } = attentionSetup(B, T, C, keyMask, opts);
   const out = empty(q.shape);
   const probs = empty([B, H, T, T]);
-  kernels().attentionForward(q.f32, k.f32, v.f32, keyMask ? keyMask.f32 : null, out.f32, probs.f32, B, T, H, D, scale, p, key);
+  const mask = keyMask ? keyMask.f32 : null;
+  kernels().attentionForward(q.f32, k.f32, v.f32, mask, out.f32, probs.f32, B, T, H, D, scale, p, key, bf);
   const res = record(out, 'attention', [q, k, v], (g) => {
     const dq = empty(q.shape);
     const dk = empty(k.shape);
     const dv = empty(v.shape);
-    kernels().attentionBackward(q.f32, k.f32, v.f32, probs.f32, g.f32, dq.f32, dk.f32, dv.f32, B, T, H, D, scale, p, key);
+    const K_ = kernels();
+    K_.attentionBackward(q.f32, k.f32, v.f32, probs.f32, g.f32, dq.f32, dk.f32, dv.f32, B, T, H, D, scale, p, key, bf);
     return [dq, dk, dv];
   }, [q, k, v, probs]);
+  probs.dispose();
+  return res;
+}
+
+/**
+ * attention() on the output of one fused QKV projection: qkv [B, T, 3·C] holds q, k and v as its column blocks
+ * (linearConcat(x, [Wq, Wk, Wv], [bq, bk, bv])). The kernels read the blocks in place (row stride 3·C) and write
+ * the gradient as one [B, T, 3·C] tensor, so the projection's backward is one GEMM for dx and one for the weights
+ * instead of three each plus two gradient additions. Same numbers as attention() on the three slices.
+ */
+export function attentionPacked(qkv: Tensor, keyMask: Tensor | null, opts: AttentionOptions): Tensor {
+  if (qkv.rank !== 3 || qkv.shape[2]! % 3 !== 0) {
+    throw new ShapeError(`attentionPacked: qkv must be [batch, seq, 3·hidden], got ${qkv.describe()}`);
+  }
+  const [B, T, C3] = qkv.shape as [number, number, number];
+  const C = C3 / 3;
+  const { H, D, scale, p, key, bf } = attentionSetup(B, T, C, keyMask, opts);
+  const out = empty([B, T, C]);
+  const probs = empty([B, H, T, T]);
+  const mask = keyMask ? keyMask.f32 : null;
+  const f = qkv.f32;
+  const [q, k, v] = [f, f.subarray(C), f.subarray(2 * C)];
+  kernels().attentionForward(q, k, v, mask, out.f32, probs.f32, B, T, H, D, scale, p, key, bf, C3);
+  const res = record(out, 'attention(qkv)', [qkv], (g) => {
+    const d = empty(qkv.shape);
+    const [dq, dk, dv] = [d.f32, d.f32.subarray(C), d.f32.subarray(2 * C)];
+    kernels().attentionBackward(q, k, v, probs.f32, g.f32, dq, dk, dv, B, T, H, D, scale, p, key, bf, C3);
+    return [d];
+  }, [qkv, probs]);
   probs.dispose();
   return res;
 }

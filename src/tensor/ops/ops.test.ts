@@ -137,6 +137,29 @@ describe('nn ops', () => {
     inputs: inp([2, 7, 8], [2, 7, 8], [2, 7, 8], (gen) => mask(gen, 2, 7, -1)), wrt: [0, 1, 2],
     fn: (q, k, v, m) => op.attention(q!, k!, v!, m!, { heads: 4, dropout: 0.2, generator: g(9) }),
   }, { rtol: 1e-4, atol: 2e-5 }));
+  const qkvInputs = inp([2, 7, 5], [8, 5], [8, 5], [8, 5], [8], [8], [8], (gen) => mask(gen, 2, 7, -1));
+  const attnOpts = () => ({ heads: 2, dropout: 0.2, generator: g(5) });
+  type QKV = [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  const fusedQKV = (...[x, wq, wk, wv, bq, bk, bv, m]: QKV) =>
+    op.attentionPacked(op.linearConcat(x, [wq, wk, wv], [bq, bk, bv]), m, attnOpts());
+  const separateQKV = (...[x, wq, wk, wv, bq, bk, bv, m]: QKV) =>
+    op.attention(op.linear(x, wq, bq), op.linear(x, wk, bk), op.linear(x, wv, bv), m, attnOpts());
+  it('fused QKV: linearConcat + attentionPacked (with dropout, padding)', () => checkOp({
+    inputs: qkvInputs, wrt: [0, 1, 2, 3, 4, 5, 6], fn: fusedQKV as (...x: Tensor[]) => Tensor,
+  }, { rtol: 1e-4, atol: 2e-5 }));
+  it('fused QKV gives the numbers of three linears and attention()', () => {
+    const [parts, separate, fused] = [qkvInputs, separateQKV, fusedQKV];
+    for (const be of ['js', ...(nativeAvailable() ? ['native' as const] : [])] as const) {
+      withBackend(be, () => {
+        const wrt = [0, 1, 2, 3, 4, 5, 6];
+        const a = runWithGrads({ inputs: parts, wrt, fn: separate as (...x: Tensor[]) => Tensor });
+        const b = runWithGrads({ inputs: parts, wrt, fn: fused as (...x: Tensor[]) => Tensor });
+        assertClose(b.out, a.out, { rtol: 1e-5, atol: 1e-6, what: `${be} output` });
+        const tol = { rtol: 1e-4, atol: 1e-5 };
+        a.grads.forEach((gr, i) => gr && assertClose(b.grads[i]!, gr, { ...tol, what: `${be} grad ${i}` }));
+      });
+    }
+  });
   it('attention equals softmax(QKᵀ/√d + mask)·V written with plain ops', () => {
     const run = () => {
       const gen = g(4);

@@ -4,7 +4,7 @@
  * Accumulations use JS numbers (double precision).
  */
 import type { Activation, BinaryOp, F32, Kernels, UnaryOp } from '../../kernels.js';
-import { dropoutHash, dropoutThreshold } from '../../kernels.js';
+import { bf16Round, dropoutHash, dropoutThreshold } from '../../kernels.js';
 import { gelu, geluGrad, geluTanh, geluTanhGrad, sigmoid } from './math.js';
 
 function forEachIndex(shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[], fn: (o: number, ia: number, ib: number) => void): void {
@@ -148,9 +148,13 @@ export const jsKernels: Kernels = {
     }
   },
 
-  gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch) {
+  gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch, bf16 = false) {
     // The innermost loop walks memory contiguously (the fallback backend must not be hopelessly slow);
     // accumulation in double precision.
+    if (bf16) {
+      A = A.map(bf16Round);
+      B = B.map(bf16Round);
+    }
     const acc = new Float64Array(N);
     const bt_ = transB ? new Float32Array(K * N) : null;
     for (let bt = 0; bt < batch; bt++) {
@@ -266,17 +270,24 @@ export const jsKernels: Kernels = {
     for (let i = 0; i < dy.length; i++) dx[i] = dropoutHash(key, i) >>> 8 < th ? dy[i]! * sc : 0;
   },
 
-  attentionForward(q, k, v, keyMask, out, probs, B, T, H, D, scale, p, key) {
+  linearForward(x, w, bias, h, out, rows, nIn, nOut, act, bf16 = false) {
+    jsKernels.gemm(false, true, rows, nOut, nIn, 1, x, nIn, 0, w, nIn, 0, 0, h, nOut, 0, 1, bf16);
+    jsKernels.biasAct(h, bias, out, rows, nOut, act);
+  },
+
+  attentionForward(q, k, v, keyMask, out, probs, B, T, H, D, scale, p, key, bf16 = false, ld = H * D) {
     const C = H * D;
+    const r = bf16 ? bf16Round : (x: number) => x;
+    if (bf16) [q, k, v] = [q.map(bf16Round), k.map(bf16Round), v.map(bf16Round)];
     const th = dropoutThreshold(p);
     const sc = p > 0 ? Math.fround(1 / (1 - p)) : 1;
     const row = new Float32Array(T);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         for (let i = 0; i < T; i++) {
-          const qo = (b * T + i) * C + h * D;
+          const qo = (b * T + i) * ld + h * D;
           for (let j = 0; j < T; j++) {
-            const ko = (b * T + j) * C + h * D;
+            const ko = (b * T + j) * ld + h * D;
             let s = 0;
             for (let d = 0; d < D; d++) s += q[qo + d]! * k[ko + d]!;
             row[j] = s * scale + (keyMask ? keyMask[b * T + j]! : 0);
@@ -288,43 +299,45 @@ export const jsKernels: Kernels = {
             for (let j = 0; j < T; j++) {
               let pj = probs[po + j]!;
               if (p > 0) pj = dropoutHash(key, po + j) >>> 8 < th ? pj * sc : 0;
-              s += pj * v[(b * T + j) * C + h * D + d]!;
+              s += r(pj) * v[(b * T + j) * ld + h * D + d]!;
             }
-            out[qo + d] = s;
+            out[(b * T + i) * C + h * D + d] = s;
           }
         }
       }
     }
   },
-  attentionBackward(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key) {
+  attentionBackward(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16 = false, ld = H * D) {
     const C = H * D;
+    const r = bf16 ? bf16Round : (x: number) => x;
+    if (bf16) [q, k, v, dout] = [q.map(bf16Round), k.map(bf16Round), v.map(bf16Round), dout.map(bf16Round)];
     const th = dropoutThreshold(p);
     const sc = p > 0 ? Math.fround(1 / (1 - p)) : 1;
-    dq.fill(0);
-    dk.fill(0);
-    dv.fill(0);
+    for (const g of [dq, dk, dv]) for (let t = 0; t < B * T; t++) g.fill(0, t * ld, t * ld + C);
     const dP = new Float64Array(T);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         for (let i = 0; i < T; i++) {
-          const qo = (b * T + i) * C + h * D;
+          const qo = (b * T + i) * ld + h * D;
+          const oo = (b * T + i) * C + h * D;
           const po = ((b * H + h) * T + i) * T;
           let dot = 0;
           for (let j = 0; j < T; j++) {
-            const vo = (b * T + j) * C + h * D;
+            const vo = (b * T + j) * ld + h * D;
             const keep = p > 0 ? (dropoutHash(key, po + j) >>> 8 < th ? sc : 0) : 1;
             // dV += dropped P^T dO ; dPdrop = dO V^T
             let s = 0;
+            const pd = r(probs[po + j]! * keep);
             for (let d = 0; d < D; d++) {
-              dv[vo + d]! += probs[po + j]! * keep * dout[qo + d]!;
-              s += dout[qo + d]! * v[vo + d]!;
+              dv[vo + d]! += pd * dout[oo + d]!;
+              s += dout[oo + d]! * v[vo + d]!;
             }
             dP[j] = s * keep;
             dot += dP[j]! * probs[po + j]!;
           }
           for (let j = 0; j < T; j++) {
-            const ds = probs[po + j]! * (dP[j]! - dot) * scale;
-            const ko = (b * T + j) * C + h * D;
+            const ds = r(probs[po + j]! * (dP[j]! - dot) * scale);
+            const ko = (b * T + j) * ld + h * D;
             for (let d = 0; d < D; d++) {
               dq[qo + d]! += ds * k[ko + d]!;
               dk[ko + d]! += ds * q[qo + d]!;

@@ -18,7 +18,32 @@ const ACTS: Record<Activation, number> = { none: 0, gelu: 1, gelu_tanh: 2, relu:
 type Addon = Record<string, (...args: any[]) => any>;
 
 let loaded: Kernels | null | undefined;
+let addon: Addon | null = null;
 let loadError = '';
+
+/** What runs GEMMs in the native addon (see native/gemm.cc). */
+export interface GemmInfo {
+  /** CPU flags medtune looked for, as /proc/cpuinfo names them (e.g. "avx2 fma avx512f ... avx512_bf16") */
+  cpu: string;
+  /** fp32 kernel family: avx512 | avx2 | portable */
+  isa: string;
+  /** bf16 kernel family ("avx512bf16"), or "" when this CPU has none */
+  bf16Isa: string;
+  /** BLAS linked at build time: openblas | accelerate | "" (none) */
+  blas: string;
+  /** auto (faster of own and BLAS per shape, measured once) | own | blas */
+  mode: 'auto' | 'own' | 'blas';
+}
+
+export function nativeGemmInfo(): GemmInfo | null {
+  return loadNativeKernels() && addon ? (addon.gemmInfo!() as GemmInfo) : null;
+}
+
+/** Changes the GEMM choice; returns "" or why it was refused (nothing changed then). Empty fields: no change. */
+export function nativeGemmConfigure(mode: string, isa: string, bf16Isa: string): string {
+  if (!loadNativeKernels() || !addon) return `the native backend is not available: ${loadError}`;
+  return addon.gemmConfigure!(mode, isa, bf16Isa) as string;
+}
 
 function packageRoot(): string {
   // dist/tensor/backends/native/index.js -> package root
@@ -40,7 +65,7 @@ export function loadNativeKernels(): Kernels | null {
     return null;
   }
   try {
-    const addon = createRequire(import.meta.url)(file) as Addon;
+    addon = createRequire(import.meta.url)(file) as Addon;
     loaded = wrap(addon);
   } catch (e) {
     loadError = `cannot load ${file}: ${(e as Error).message.split('\n')[0]}`;
@@ -66,7 +91,10 @@ function wrap(n: Addon): Kernels {
     sumSquares: (x) => n.sumSquares!(x),
     permute: (x, out, shape, perm) => n.permute!(x, out, shape, perm),
     axisCopy: (src, dst, outer, srcLen, srcStart, dstLen, dstStart, len, inner, acc) => n.axisCopy!(src, dst, outer, srcLen, srcStart, dstLen, dstStart, len, inner, acc),
-    gemm: (tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch) => n.gemm!(tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch),
+    gemm: (tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch, bf16) =>
+      n.gemm!(tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch, bf16 === true),
+    linearForward: (x, w, bias, h, out, rows, nIn, nOut, act, bf16) =>
+      n.linearForward!(x, w, bias, h, out, rows, nIn, nOut, ACTS[act], bf16 === true),
     embeddingForward: (ids, table, out, cnt, dim) => n.embeddingForward!(ids, table, out, cnt, dim),
     embeddingBackward: (ids, dout, dtable, cnt, dim) => n.embeddingBackward!(ids, dout, dtable, cnt, dim),
     layerNormForward: (x, res, g, b, out, sum, mean, rstd, rows, dim, eps) => n.layerNormForward!(x, res, g, b, out, sum, mean, rstd, rows, dim, eps),
@@ -75,8 +103,11 @@ function wrap(n: Addon): Kernels {
     softmaxBackward: (y, dy, dx, rows, cols) => n.softmaxBackward!(y, dy, dx, rows, cols),
     dropoutForward: (x, out, p, key) => n.dropoutForward!(x, out, p, key >>> 0),
     dropoutBackward: (dy, dx, p, key) => n.dropoutBackward!(dy, dx, p, key >>> 0),
-    attentionForward: (q, k, v, mask, out, probs, B, T, H, D, scale, p, key) => n.attentionForward!(q, k, v, mask, out, probs, B, T, H, D, scale, p, key >>> 0),
-    attentionBackward: (q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key) => n.attentionBackward!(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key >>> 0),
+    attentionForward: (q, k, v, mask, out, probs, B, T, H, D, scale, p, key, bf16, ld) =>
+      n.attentionForward!(q, k, v, mask, out, probs, B, T, H, D, scale, p, key >>> 0, bf16 === true, ld ?? H * D),
+    attentionBackward: (q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16, ld) =>
+      n.attentionBackward!(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key >>> 0, bf16 === true,
+        ld ?? H * D),
     crossEntropyForward: (x, t, w, loss, weight, N, C, ignore, sm) => n.crossEntropyForward!(x, t, w, loss, weight, N, C, ignore, sm),
     crossEntropyBackward: (x, t, w, d, N, C, ignore, sm, gs) => n.crossEntropyBackward!(x, t, w, d, N, C, ignore, sm, gs),
     bceWithLogitsForward: (x, t, pw, loss, N, C) => n.bceWithLogitsForward!(x, t, pw, loss, N, C),

@@ -1,0 +1,152 @@
+/**
+ * `medtune bench gemm`: our own packed GEMM vs BLAS (and our bf16 GEMM) at the shapes a BERT training step runs,
+ * interleaved (own, blas, bf16, own, blas, …) so that every ratio comes from the same minutes of a noisy machine.
+ */
+import { performance } from 'node:perf_hooks';
+import { configureGemm, gemmInfo, getThreads, kernels, setBackend, setThreads } from '../tensor/backend.js';
+import { Generator } from '../tensor/random.js';
+import { MedtuneError } from '../common/errors.js';
+
+export interface GemmShape {
+  label: string;
+  tA: boolean;
+  tB: boolean;
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+}
+
+/** The GEMMs of one layer's training step: x·Wᵀ (NT), dx = dh·W (NN), dW = dhᵀ·x (TN), for rows = batch · seq. */
+function layerShapes(name: string, rows: number, C: number, F: number, heads: number): GemmShape[] {
+  const s = (label: string, tA: boolean, tB: boolean, M: number, N: number, K: number, batch = 1): GemmShape =>
+    ({ label: `${name} ${label}`, tA, tB, M, N, K, batch });
+  return [
+    s('proj fwd', false, true, rows, C, C), s('ffn1 fwd', false, true, rows, F, C),
+    s('ffn2 fwd', false, true, rows, C, F), s('proj dx', false, false, rows, C, C),
+    s('ffn1 dx', false, false, rows, C, F), s('ffn2 dx', false, false, rows, F, C),
+    s('proj dW', true, false, C, C, rows), s('ffn1 dW', true, false, F, C, rows), s('ffn2 dW', true, false, C, F, rows),
+    s('attn QKᵀ/head', false, true, 128, 128, 64, (rows / 128) * heads),
+  ];
+}
+
+export const GEMM_SHAPES: Record<string, GemmShape[]> = {
+  mini: layerShapes('mini', 4096, 256, 1024, 4),
+  base: layerShapes('base', 1024, 768, 3072, 12),
+};
+
+export interface GemmBenchRow {
+  shape: string;
+  op: string;
+  /** median GFLOP/s per implementation over the rounds */
+  gflops: Record<string, number>;
+  /** own / blas and bf16 / own, from the medians */
+  own_vs_blas?: number;
+  bf16_vs_own?: number;
+}
+
+export interface GemmBenchOptions {
+  shapes: string;
+  threads?: number;
+  rounds?: number;
+  /** seconds of timed calls per measurement */
+  seconds?: number;
+  /** time with CPU time instead of the wall clock (one thread only: robust on a busy machine) */
+  cpuTime?: boolean;
+  log?: (line: string) => void;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+interface Buffers {
+  A: Float32Array;
+  B: Float32Array;
+  C: Float32Array;
+}
+
+function buffers(s: GemmShape, gen: Generator): Buffers {
+  const A = new Float32Array(s.M * s.K * s.batch);
+  const B = new Float32Array(s.K * s.N * s.batch);
+  gen.fillNormal(A, 1);
+  gen.fillNormal(B, 1);
+  return { A, B, C: new Float32Array(s.M * s.N * s.batch) };
+}
+
+/**
+ * Milliseconds now: wall clock, or this process's CPU time with `cpu` (with one thread there is no idle pool to
+ * spin, so CPU time is what the GEMM used, whatever else runs on the machine).
+ */
+function clock(cpu: boolean): number {
+  if (!cpu) return performance.now();
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** GFLOP/s of `impl` on shape s: repeated calls for about `seconds`. */
+function measure(s: GemmShape, b: Buffers, impl: string, seconds: number, cpu: boolean): number {
+  if (impl !== 'bf16') configureGemm({ mode: impl });
+  const lda = s.tA ? s.M : s.K;
+  const ldb = s.tB ? s.K : s.N;
+  const bf16 = impl === 'bf16';
+  const K_ = kernels();
+  const [sA, sB, sC] = [s.M * s.K, s.K * s.N, s.M * s.N];
+  const call = () => K_.gemm(s.tA, s.tB, s.M, s.N, s.K, 1, b.A, lda, sA, b.B, ldb, sB, 0, b.C, s.N, sC, s.batch, bf16);
+  call();
+  let n = 0;
+  const t0 = clock(cpu);
+  let dt = 0;
+  while (dt < seconds * 1000 || n < 2) {
+    call();
+    n++;
+    dt = clock(cpu) - t0;
+  }
+  return (2 * s.M * s.N * s.K * s.batch * n) / (dt / 1000) / 1e9;
+}
+
+function formatRow(row: GemmBenchRow, impls: string[]): string {
+  const cols = impls.map((i) => `${i} ${row.gflops[i]!.toFixed(1).padStart(6)}`).join('  ');
+  const r1 = row.own_vs_blas !== undefined ? `  own/blas ${row.own_vs_blas.toFixed(2)}` : '';
+  const r2 = row.bf16_vs_own !== undefined ? `  bf16/own ${row.bf16_vs_own.toFixed(2)}` : '';
+  return `  ${row.shape.padEnd(20)} ${row.op.padEnd(24)} GFLOP/s: ${cols}${r1}${r2}`;
+}
+
+export function runGemmBench(o: GemmBenchOptions): GemmBenchRow[] {
+  const log = o.log ?? (() => {});
+  const shapes = o.shapes === 'all' ? [...GEMM_SHAPES.mini!, ...GEMM_SHAPES.base!] : GEMM_SHAPES[o.shapes];
+  if (!shapes) throw new MedtuneError(`unknown GEMM shape set "${o.shapes}" (use mini, base or all)`, 'E_USAGE');
+  setBackend('native');
+  if (o.threads !== undefined) setThreads(o.threads);
+  const info = gemmInfo()!;
+  const impls = ['own', ...(info.blas ? ['blas'] : []), ...(info.bf16Isa ? ['bf16'] : [])];
+  const what = `own fp32 kernel ${info.isa}, BLAS ${info.blas || 'none'}, bf16 ${info.bf16Isa || 'none'}`;
+  log(`medtune bench gemm: ${getThreads()} threads; ${what}`);
+  log(`CPU flags: ${info.cpu}`);
+  const rounds = o.rounds ?? 3;
+  const cpu = o.cpuTime === true;
+  if (cpu && getThreads() !== 1) throw new MedtuneError('--cpu-time needs --threads 1', 'E_USAGE');
+  log(`timing: ${cpu ? 'process CPU time (1 thread)' : 'wall clock'}, ${rounds} interleaved rounds, medians`);
+  const gen = new Generator(1);
+  const rows: GemmBenchRow[] = [];
+  try {
+    for (const s of shapes) {
+      const b = buffers(s, gen);
+      const runs: Record<string, number[]> = Object.fromEntries(impls.map((i) => [i, []]));
+      for (let r = 0; r < rounds; r++) {
+        for (const impl of impls) runs[impl]!.push(measure(s, b, impl, o.seconds ?? 0.15, cpu));
+      }
+      const gflops = Object.fromEntries(impls.map((i) => [i, Math.round(median(runs[i]!) * 10) / 10]));
+      const op = `${s.tA ? 'T' : 'N'}${s.tB ? 'T' : 'N'} ${s.M}x${s.N}x${s.K}${s.batch > 1 ? ` x${s.batch}` : ''}`;
+      const row: GemmBenchRow = { shape: s.label, op, gflops };
+      if (gflops.blas) row.own_vs_blas = Math.round((gflops.own! / gflops.blas) * 100) / 100;
+      if (gflops.bf16) row.bf16_vs_own = Math.round((gflops.bf16 / gflops.own!) * 100) / 100;
+      rows.push(row);
+      log(formatRow(row, impls));
+    }
+  } finally {
+    configureGemm({ mode: info.mode });
+  }
+  return rows;
+}
