@@ -23,6 +23,7 @@ import { checkMetricName } from '../evaluate/metrics.js';
 import { setThreads } from '../tensor/backend.js';
 import { prepareTexts } from './prepare.js';
 import { finishTraining } from './finish.js';
+import { checkAuditColumns, readAuditValues, splitStats, startRecord, type AuditValues, type RunRecord } from '../evaluate/run-record.js';
 import type { Splits, TrainOptions } from './options.js';
 
 export type { Splits, TrainOptions };
@@ -75,6 +76,7 @@ function checkTrainOptions(o: TrainOptions): void {
   if (o.deidOperator && !(DEID_OPERATORS as readonly string[]).includes(o.deidOperator)) throw usage(`--deid-operator must be ${DEID_OPERATORS.join(', ')}`);
   if (o.metricForBestModel) checkMetricName(o.metricForBestModel, !!o.multiLabel);
   groupRegexOf(o.groupColumn, o.groupRegex);
+  checkAuditColumns(o.auditColumns);
   if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined) throw usage('give --abstain-below or --target-accuracy, not both');
   if (o.targetAccuracy !== undefined && o.calibrate === false) throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
   if (o.classWeights && o.classWeights !== 'balanced') checkInputFile(o.classWeights, '--class-weights');
@@ -87,7 +89,7 @@ function checkTrainOptions(o: TrainOptions): void {
 }
 
 /** What a previous run left in an output folder (checkpoints, best model, reports). */
-const RUN_FILES = /^(checkpoint-\d+|best_model|metrics\.jsonl?|predictions\.jsonl|confusion_matrix\.svg|report\.html|recipe\.json)$/;
+const RUN_FILES = /^(checkpoint-\d+|best_model|metrics\.jsonl?|predictions\.jsonl|confusion_matrix\.svg|report\.html|recipe\.json|run\.json|audit\.(json|html))$/;
 
 /** The checkpoint to resume from (checked), or undefined for a fresh run (an old run in the folder needs --overwrite). */
 function resumeCheckpoint(o: TrainOptions, log: (l: string) => void): string | undefined {
@@ -134,14 +136,20 @@ async function readSplits(o: TrainOptions, log: (l: string) => void): Promise<Sp
   checkClasses(trainData);
   let train = trainData.examples;
   let validation: Example[] = [];
-  if (o.validation) validation = (await readLabeled(o.validation, { ...readOpts, labels: trainData.labels })).examples;
+  const skipped: Record<string, { row: number; reason: string }[]> = {};
+  if (o.validation) {
+    const v = await readLabeled(o.validation, { ...readOpts, labels: trainData.labels });
+    validation = v.examples;
+    skipped.validation = v.skipped;
+  }
   else if (o.validationSplit > 0) {
     [train, validation] = stratifiedSplit(trainData.examples, o.validationSplit, o.seed);
     log(`no --validation file: holding out ${validation.length} rows (${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`);
     if (!train.length) throw usage(`--validation-split ${o.validationSplit} leaves no training rows; use a smaller fraction`);
   }
-  const test = o.test ? (await readLabeled(o.test, { ...readOpts, labels: trainData.labels })).examples : [];
-  return { trainData, train, validation, test };
+  const t = o.test ? await readLabeled(o.test, { ...readOpts, labels: trainData.labels }) : null;
+  if (t) skipped.test = t.skipped;
+  return { trainData, train, validation, test: t?.examples ?? [], skipped };
 }
 
 /** A classifier needs at least two classes (single-label) or one label that is sometimes set (multi-label). */
@@ -183,15 +191,31 @@ function fingerprint(parts: { examples: Example[]; enc: Encoded }[]): string {
   return h.digest('hex');
 }
 
+/** The audit columns of each split's rows (a held-out validation split has the training file's rows). */
+async function readAudit(o: TrainOptions): Promise<Record<'train' | 'validation' | 'test', Map<number, AuditValues> | null>> {
+  const cols = checkAuditColumns(o.auditColumns);
+  if (!cols.length) return { train: null, validation: null, test: null };
+  const read = (file: string) => readAuditValues(file, cols, { format: o.format, encoding: o.encoding });
+  const train = await read(o.train);
+  return { train, validation: o.validation ? await read(o.validation) : train, test: o.test ? await read(o.test) : null };
+}
+
 export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ metrics: EvalResult['metrics']; outputDir: string; baseline: Record<string, unknown> | null }> {
   const t0 = performance.now();
   checkTrainOptions(o);
+  const record: RunRecord = startRecord({
+    kind: 'train', command: o.commandLine, model: o.model, seed: o.seed, deid: o.deid ? o.deidOperator ?? 'tag' : false, texts: o.texts,
+    auditColumns: checkAuditColumns(o.auditColumns),
+  });
+  if (o.auditMinGroup !== undefined) record.audit_min_group = o.auditMinGroup;
+  if (o.dataNote) record.data_note = o.dataNote;
   if (o.threads) setThreads(o.threads);
   const { dir: modelDir, config: modelConfig } = await readModelConfig(o.model);
   const maxLength = resolveMaxLength(o.maxLength, modelConfig, 128);
   const resumeFrom = resumeCheckpoint(o, log);
   const s = await readSplits(o, log);
   const { trainData } = s;
+  const audit = await readAudit(o);
   if (o.deid) deidSplits(s, o.deidOperator ?? 'tag', log);
   // leakage check, cleaning, augmentation of the training split only (train/prepare.ts)
   const prep = await prepareTexts({ train: s.train, evaluation: [{ name: 'validation', examples: s.validation }, { name: 'test', examples: s.test }], labels: trainData.labels, model: modelDir, seed: o.seed, o, log });
@@ -210,6 +234,12 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   log(summarize('train', trainData, s.train, tr.enc, maxLength));
   if (va) log(summarize('validation', trainData, s.validation, va.enc, maxLength));
   if (te) log(summarize('test', trainData, s.test, te.enc, maxLength));
+  const stats = (examples: Example[], enc: Encoded, skipped: { row: number; reason: string }[] | undefined, a: Map<number, AuditValues> | null) => splitStats({
+    examples, enc, labels: trainData.labels, maxLength, skipped, ...(a ? { audit: a } : {}),
+  });
+  record.splits.train = stats(s.train, tr.enc, trainData.skipped, audit.train);
+  if (va) record.splits.validation = stats(s.validation, va.enc, s.skipped?.validation, audit.validation);
+  if (te) record.splits.test = stats(s.test, te.enc, s.skipped?.test, audit.test);
   const final = te ?? va;
   if (!final) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'E_NO_EVAL_DATA');
   const cfg: TrainConfig = {
@@ -231,7 +261,10 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   };
   const trainer = new Trainer(loaded.model, trainData.labels, trainData.multiLabel, tok.padId, cfg, log, hooks);
   await trainer.train(tr, va, resumeFrom);
-  const { result: r, baseline } = await finishTraining({ o, s, trainer, loaded, cfg, maxLength, modelDir, validation: va, final, finalSplit: te ? 'test' : 'validation', t0, log });
+  const finalAudit = te ? audit.test : audit.validation;
+  const { result: r, baseline } = await finishTraining({
+    o, s, trainer, loaded, cfg, maxLength, modelDir, validation: va, final, finalSplit: te ? 'test' : 'validation', t0, log, record, audit: finalAudit,
+  });
   return { metrics: r.metrics, outputDir: o.outputDir, baseline };
 }
 
