@@ -20,6 +20,9 @@ export function table(head: string[], rows: string[][], o: { cls?: string; numer
     + `<tbody>${rows.map((r) => `<tr>${r.map(td).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
+/** A two-column table of names and values (no header row). */
+export const kv = (rows: [string, string][]): string => `<table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>`;
+
 /** A collapsed block (works without script). */
 export const details = (summary: string, body: string): string => `<details><summary>${summary}</summary>${body}</details>`;
 

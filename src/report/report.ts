@@ -11,7 +11,7 @@ import {
   classBalanceSpec, confusionSpec, curvesSpec, reliabilitySpec, renderSvg, riskCoverageSpec, tokenLengthSpec, trainingCurvesSpec,
 } from './charts.js';
 import { prCurve, reliabilityBins, rocCurve, topClasses, uncalibrated, type Curve } from './curves.js';
-import { details, esc, figure, interval, num, page, pct, table } from './html.js';
+import { details, esc, figure, interval, kv, num, page, pct, table } from './html.js';
 import { auditRows, loadRunFolder, type Json, type Prediction, type RunFolder } from './run-folder.js';
 
 export interface ReportOptions {
@@ -56,7 +56,7 @@ function summarySection(f: RunFolder): Section {
   const data = (r?.data as { split: string; file: string; sha256: string; rows?: number }[] | undefined) ?? [];
   const files = data.length ? table(['split', 'file', 'rows', 'sha256'], data.map((d) => [esc(d.split), `<code>${esc(d.file)}</code>`, String(d.rows ?? '–'), `<code>${esc(d.sha256)}</code>`]), { numeric: false }) : '';
   const note = r ? '' : `<p class="muted">Command, data files and timing absent: ${why(f, 'run.json')}.</p>`;
-  return { id: 'summary', title: 'Run summary', html: table(['', ''], rows, { numeric: false }) + files + note };
+  return { id: 'summary', title: 'Run summary', html: kv(rows) + files + note };
 }
 
 async function datasetSection(f: RunFolder): Promise<Section> {
@@ -252,6 +252,20 @@ async function auditSectionOf(f: RunFolder, audit: AuditResult | null): Promise<
   return { id: 'audit', title: 'Bias audit', html: await auditSection(audit, { training: train ?? undefined }) };
 }
 
+/** One line under the title: the headline metric with its interval, the baseline, abstentions and audit flags. */
+function atAGlance(f: RunFolder, ci: ReturnType<typeof overallIntervals> | null, audit: AuditResult | null): string {
+  const m = f.metrics;
+  if (!m) return '';
+  const key = f.multiLabel ? 'f1_micro' : 'accuracy';
+  const b = obj(m.baseline);
+  const parts = [`<strong>${key} ${num(m[key], 3)}</strong>${!f.multiLabel && ci ? ` ${interval(ci.accuracy)}` : ''}${b && typeof b[key] === 'number' ? ` (baseline ${num(b[key], 3)})` : ''}`,
+    `macro-F1 ${num(m.f1_macro, 3)}`, `${m.n ?? '–'} rows`];
+  const ab = obj(m.abstention);
+  if (ab) parts.push(`abstained on ${pct(ab.rate)}`);
+  if (audit) parts.push(audit.flagged.length ? `<span class="flag">bias audit: ${audit.flagged.length} gap${audit.flagged.length === 1 ? '' : 's'} flagged</span>` : 'bias audit: no gap flagged');
+  return `<p>${parts.join(' · ')}</p>`;
+}
+
 /** The audit of a run folder's predictions over its audit columns (null when it has none). */
 export function auditOfFolder(f: RunFolder, o: ReportOptions = {}): AuditResult | null {
   if (!f.predictions) return null;
@@ -278,10 +292,12 @@ export async function renderReport(f: RunFolder, audit: AuditResult | null, o: R
   const absent = sections.filter((s) => s.absent);
   const shownTexts = texts && f.predictions ? Math.min(o.maxErrors ?? 50, f.predictions.filter((p) => !p.correct).length) : 0;
   const model = obj(f.metrics?.model) ?? obj(f.run?.model) ?? {};
+  const glance = atAGlance(f, ci, audit);
   const head = `<h1>medtune run report</h1>
 <p class="muted">${esc(path.basename(path.resolve(f.dir)))} · model version <code>${esc(String(model.version ?? '–'))}</code> · ${esc(String(f.metrics?.split ?? f.run?.evaluated_split ?? ''))} split</p>
 <p class="warn"><strong>This report is as sensitive as the data it was made from.</strong> ${shownTexts ? `It quotes ${shownTexts} texts of the evaluation data${f.run?.deid ? ' (de-identified)' : ' (not de-identified)'}` : 'It quotes no texts'}
 and shows per-group results; store and share it as you would the data. The model is decision support for clinicians, not a diagnosis, and it is not clinically validated.</p>
+${glance}
 ${absent.length ? `<p class="warn">Absent sections: ${absent.map((s) => `<a href="#${s.id}">${esc(s.title)}</a> (${esc(s.absent!)})`).join('; ')}.</p>` : ''}
 <nav><ol>${sections.map((s) => `<li><a href="#${s.id}">${esc(s.title)}</a>${s.absent ? ' <small>(absent)</small>' : ''}</li>`).join('')}</ol></nav>`;
   const body = sections.map((s) => `<section id="${s.id}"${s.absent ? ' class="absent"' : ''}><h2>${esc(s.title)}</h2>${s.html ?? `<p>Not available: ${esc(s.absent!)}.</p>`}</section>`).join('\n');
