@@ -35,22 +35,42 @@ export interface AuditCliOptions {
   seed: number;
 }
 
-export async function runAudit(o: AuditCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<AuditResult> {
+/** Options, the input file and the output files, checked before anything is read. */
+function checkAuditOptions(o: AuditCliOptions): string[] {
   const columns = checkAuditColumns(o.auditColumn);
-  if (!columns.length) throw new MedtuneError('give at least one --audit-column (a demographic column of --data, e.g. sex or age_band)', 'E_USAGE');
-  if (o.resamples < 1000) throw new MedtuneError(`--resamples must be at least 1000 for stable intervals, got ${o.resamples}`, 'E_USAGE');
+  if (!columns.length) {
+    throw new MedtuneError('give at least one --audit-column (a demographic column of --data, e.g. sex or age_band)',
+      'E_USAGE');
+  }
+  if (o.resamples < 1000) {
+    throw new MedtuneError(`--resamples must be at least 1000 for stable intervals, got ${o.resamples}`, 'E_USAGE');
+  }
   checkInputFile(o.data, '--data');
   formatOf(o.data, o.format);
   prepareOutputDir(o.outputDir);
-  for (const f of ['audit.json', 'audit.html']) prepareOutputFile(path.join(o.outputDir, f), { option: '--output-dir', inputs: [o.data] });
+  for (const f of ['audit.json', 'audit.html']) {
+    prepareOutputFile(path.join(o.outputDir, f), { option: '--output-dir', inputs: [o.data] });
+  }
+  return columns;
+}
+
+export async function runAudit(o: AuditCliOptions, log: (l: string) => void = (l) => console.log(l)):
+  Promise<AuditResult> {
+  const columns = checkAuditOptions(o);
   const c = await classifyLabeled({ ...o, auditColumn: columns, file: o.data, option: '--data' }, log);
+  const { predictions, probabilities, abstained } = c.result;
   const rows = c.data.examples.map((e, i) => ({
-    gold: e.label, pred: c.result.predictions[i]!, probs: c.result.probabilities[i]!, abstain: !!c.result.abstained?.[i], groups: c.audit!.get(e.row) ?? {},
+    gold: e.label, pred: predictions[i]!, probs: probabilities[i]!, abstain: !!abstained?.[i],
+    groups: c.audit!.get(e.row) ?? {},
   }));
-  const audit = computeAudit(rows, { columns, labels: c.predictor.labels, multiLabel: c.predictor.multiLabel, minGroup: o.minGroup, resamples: o.resamples, seed: o.seed });
-  const json = { model: { dir: path.resolve(c.predictor.dir), version: c.predictor.identity.version, sha256: c.predictor.identity.sha256 }, data: path.resolve(o.data), ...audit };
+  const { labels, multiLabel, identity } = c.predictor;
+  const { minGroup, resamples, seed } = o;
+  const audit = computeAudit(rows, { columns, labels, multiLabel, minGroup, resamples, seed });
+  const model = { dir: path.resolve(c.predictor.dir), version: identity.version, sha256: identity.sha256 };
+  const json = { model, data: path.resolve(o.data), ...audit };
   writeFileAtomic(path.join(o.outputDir, 'audit.json'), JSON.stringify(json, null, 2) + '\n');
-  writeFileAtomic(path.join(o.outputDir, 'audit.html'), await auditPage(audit, { model: c.predictor.dir, version: c.predictor.identity.version, data: o.data }));
+  const html = await auditPage(audit, { model: c.predictor.dir, version: identity.version, data: o.data });
+  writeFileAtomic(path.join(o.outputDir, 'audit.html'), html);
   for (const l of auditLines(audit)) log(l);
   log(`wrote ${path.join(o.outputDir, 'audit.json')} and ${path.join(o.outputDir, 'audit.html')}`);
   return audit;
@@ -69,10 +89,12 @@ export function registerAudit(program: Command): void {
     .option('--label-column <name>', 'label column (default: detected)')
     .option('--label-delimiter <s>', 'separator of multi-label strings', ',')
     .option('--threshold <p>', 'multi-label decision threshold (default: the model\'s)', prob('--threshold'))
-    .option('--abstain-below <p>', 'abstain below this confidence (default: the model\'s setting; 0: never)', prob('--abstain-below'))
+    .option('--abstain-below <p>', 'abstain below this confidence (default: the model\'s setting; 0: never)',
+      prob('--abstain-below'))
     .option('--max-length <n>', 'max tokens per text', int('--max-length', 2))
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 64)
-    .option('--min-group <n>', 'groups with fewer rows are too small to judge', int('--min-group', 2), DEFAULT_MIN_GROUP)
+    .option('--min-group <n>', 'groups with fewer rows are too small to judge', int('--min-group', 2),
+      DEFAULT_MIN_GROUP)
     .option('--resamples <n>', 'bootstrap resamples (≥ 1000)', int('--resamples'), DEFAULT_RESAMPLES)
     .option('--seed <n>', 'bootstrap seed', int('--seed', 0), 42)
     .addOption(formatOption('data file'))

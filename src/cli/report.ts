@@ -25,8 +25,10 @@ export function commandLineOf(cmd: Command): string[] {
 /** One log line per audit column: what was flagged, or that nothing was; and what was too small to judge. */
 export function auditLines(a: AuditResult): string[] {
   const lines = a.columns.map((c) => {
-    const f = c.flagged.map((x) => `${x.group} ${x.metric} ${x.gap >= 0 ? '+' : ''}${x.gap.toFixed(3)} [${x.ci[0].toFixed(3)}, ${x.ci[1].toFixed(3)}]`);
-    return `audit ${c.column}: ${c.groups.length} groups, ${c.compared} compared; ${f.length ? `FLAGGED ${f.join('; ')}` : 'no gap flagged'}`;
+    const f = c.flagged.map((x) => `${x.group} ${x.metric} ${x.gap >= 0 ? '+' : ''}${x.gap.toFixed(3)} `
+      + `[${x.ci[0].toFixed(3)}, ${x.ci[1].toFixed(3)}]`);
+    const verdict = f.length ? `FLAGGED ${f.join('; ')}` : 'no gap flagged';
+    return `audit ${c.column}: ${c.groups.length} groups, ${c.compared} compared; ${verdict}`;
   });
   return [...lines, ...a.notes.map((n) => `audit: ${n}`)];
 }
@@ -43,7 +45,9 @@ export interface RunOutputsOptions {
 export async function writeRunOutputs(dir: string, o: RunOutputsOptions): Promise<string> {
   const r = await writeRunReport(dir, { texts: o.texts, minGroup: o.minGroup });
   if (r.audit) for (const l of auditLines(r.audit)) o.log(l);
-  if (o.card && existsSync(path.join(dir, 'best_model', 'config.json'))) o.log(`model card:  ${writeModelCard(path.join(dir, 'best_model'), { runDir: dir }).file}`);
+  if (o.card && existsSync(path.join(dir, 'best_model', 'config.json'))) {
+    o.log(`model card:  ${writeModelCard(path.join(dir, 'best_model'), { runDir: dir }).file}`);
+  }
   o.log(`report:      ${r.file}${r.absent.length ? ` (absent: ${r.absent.join('; ')})` : ''}`);
   return r.file;
 }
@@ -59,9 +63,13 @@ export function registerReport(program: Command): void {
     .description('rebuild report.html (and audit.json) of a train or evaluate output folder')
     .argument('<run-dir>', 'the --output-dir of a medtune train or evaluate run')
     .option('--no-texts', 'leave the texts of misclassified cases out of the report')
-    .option('--audit-min-group <n>', 'bias audit: groups with fewer rows are too small to judge (default 30)', int('--audit-min-group', 2))
+    .option('--audit-min-group <n>', 'bias audit: smaller groups are too small to judge (default: as the run, else 30)',
+      int('--audit-min-group', 2))
     .action(async (dir: string, o: ReportCliOptions) => {
-      if (!existsSync(dir)) throw new MedtuneError(`${dir} does not exist; give the --output-dir of a medtune train or evaluate run`, 'E_INPUT_NOT_FOUND');
+      if (!existsSync(dir)) {
+        throw new MedtuneError(`${dir} does not exist; give the --output-dir of a medtune train or evaluate run`,
+          'E_INPUT_NOT_FOUND');
+      }
       // --no-texts sets texts to false; without it the run's own choice (run.json) stands
       const texts = o.texts === false ? false : undefined;
       await writeRunOutputs(dir, { texts, minGroup: o.auditMinGroup, log: (l) => console.log(l) });

@@ -23,7 +23,10 @@ export interface SplitStats {
   rows: number;
   /** rows per class (multi-label: rows with the label set) */
   classes: Record<string, number>;
-  tokens: { min: number; p50: number; p90: number; p99: number; max: number; mean: number; histogram: { lo: number; hi: number; count: number }[] };
+  tokens: {
+    min: number; p50: number; p90: number; p99: number; max: number; mean: number;
+    histogram: { lo: number; hi: number; count: number }[];
+  };
   truncated: number;
   max_length: number;
   skipped: { count: number; reasons: Record<string, number> };
@@ -31,12 +34,14 @@ export interface SplitStats {
   audit?: Record<string, Record<string, { n: number; classes: Record<string, number> }>>;
 }
 
-const quantile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+const quantile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+  ?? 0;
 
 /** Token-length histogram over about 20 equal bins of [0, max]. */
 function histogram(lens: number[], max: number): SplitStats['tokens']['histogram'] {
   const width = Math.max(1, Math.ceil((max + 1) / 20));
-  const bins = Array.from({ length: Math.ceil((max + 1) / width) }, (_, b) => ({ lo: b * width, hi: (b + 1) * width, count: 0 }));
+  const n = Math.ceil((max + 1) / width);
+  const bins = Array.from({ length: n }, (_, b) => ({ lo: b * width, hi: (b + 1) * width, count: 0 }));
   for (const l of lens) bins[Math.min(bins.length - 1, Math.floor(l / width))]!.count++;
   return bins;
 }
@@ -119,7 +124,17 @@ export interface RunRecord {
 }
 
 /** The part of a run record known when the run starts. */
-export function startRecord(o: { kind: RunRecord['kind']; command?: string[]; model: string; seed?: number; deid?: string | false; texts?: boolean; auditColumns?: string[] }): RunRecord {
+export interface RecordStart {
+  kind: RunRecord['kind'];
+  command?: string[];
+  model: string;
+  seed?: number;
+  deid?: string | false;
+  texts?: boolean;
+  auditColumns?: string[];
+}
+
+export function startRecord(o: RecordStart): RunRecord {
   return {
     kind: o.kind, command: o.command ?? ['medtune', o.kind], medtune_version: '0.1.0', node: process.version,
     backend: backendName(), threads: getThreads(), ...(o.seed !== undefined ? { seed: o.seed } : {}),
@@ -140,7 +155,9 @@ export function writeRunRecord(outputDir: string, r: RunRecord): void {
 /** --audit-column values must be names; repeated names are one column. */
 export function checkAuditColumns(cols: string[] | undefined): string[] {
   const out = [...new Set(cols ?? [])];
-  for (const c of out) if (!c.trim()) throw new MedtuneError('--audit-column is empty; give a column name such as sex or age_band', 'E_USAGE');
+  if (out.some((c) => !c.trim())) {
+    throw new MedtuneError('--audit-column is empty; give a column name such as sex or age_band', 'E_USAGE');
+  }
   return out;
 }
 
@@ -149,7 +166,8 @@ export function checkAuditColumns(cols: string[] | undefined): string[] {
  * does not have is an error naming it and the columns there are; so is a column with more distinct values than a
  * column of groups has (it would put free text — perhaps patient text — into the audit).
  */
-export async function readAuditValues(file: string, columns: string[], o: { format?: string; encoding?: string } = {}): Promise<Map<number, AuditValues>> {
+export async function readAuditValues(file: string, columns: string[],
+  o: { format?: string; encoding?: string } = {}): Promise<Map<number, AuditValues>> {
   const out = new Map<number, AuditValues>();
   if (!columns.length) return out;
   const distinct = new Map<string, Set<string>>(columns.map((c) => [c, new Set()]));
@@ -159,7 +177,8 @@ export async function readAuditValues(file: string, columns: string[], o: { form
     if (n === 1) {
       const missing = columns.filter((c) => !(c in r));
       if (missing.length) {
-        throw new MedtuneError(`${file} has no column "${missing[0]}" (--audit-column); its columns are: ${describeColumns(Object.keys(r))}`, 'E_INPUT_COLUMN');
+        throw new MedtuneError(`${file} has no column "${missing[0]}" (--audit-column); `
+          + `its columns are: ${describeColumns(Object.keys(r))}`, 'E_INPUT_COLUMN');
       }
     }
     const v: AuditValues = {};
@@ -173,7 +192,8 @@ export async function readAuditValues(file: string, columns: string[], o: { form
   }
   for (const [c, set] of distinct) {
     if (set.size > MAX_AUDIT_GROUPS) {
-      throw new MedtuneError(`${file}: --audit-column ${c} has ${set.size} distinct values in ${n} rows; an audit column holds groups `
+      throw new MedtuneError(`${file}: --audit-column ${c} has ${set.size} distinct values in ${n} rows; `
+        + 'an audit column holds groups '
         + `(sex, age band, site, note type; at most ${MAX_AUDIT_GROUPS}), so bin it first`, 'E_INPUT_DATA');
     }
   }
@@ -181,6 +201,7 @@ export async function readAuditValues(file: string, columns: string[], o: { form
 }
 
 /** The audit values of each example (in example order), or undefined when there are no audit columns. */
-export function auditOf(examples: Example[], values: Map<number, AuditValues> | null): (AuditValues | undefined)[] | undefined {
+export function auditOf(examples: Example[], values: Map<number, AuditValues> | null):
+  (AuditValues | undefined)[] | undefined {
   return values && values.size ? examples.map((e) => values.get(e.row)) : undefined;
 }

@@ -73,7 +73,10 @@ export interface AuditResult {
   n: number;
   labels: string[];
   multi_label: boolean;
-  method: { resamples: number; seed: number; level: number; adjustment: string; min_group: number; flagged_metrics: string[]; ece_bins: number };
+  method: {
+    resamples: number; seed: number; level: number; adjustment: string; min_group: number;
+    flagged_metrics: string[]; ece_bins: number;
+  };
   columns: ColumnAudit[];
   flagged: { column: string; group: string; metric: GapMetric; gap: number; ci: [number, number] }[];
   notes: string[];
@@ -160,7 +163,8 @@ class Stats {
   /** per class: true positives, predicted, support */
   private classCounts(c: number): [number, number, number] {
     const C = this.C;
-    if (this.multi) return [this.counts[c]!, this.counts[c]! + this.counts[C + c]!, this.counts[c]! + this.counts[2 * C + c]!];
+    const tp = this.counts[c]!;
+    if (this.multi) return [tp, tp + this.counts[C + c]!, tp + this.counts[2 * C + c]!];
     let predicted = 0;
     let support = 0;
     for (let k = 0; k < C; k++) {
@@ -207,7 +211,9 @@ class Stats {
   }
 }
 
-const byName = (a: string, b: string) => (a === '(missing)' ? 1 : b === '(missing)' ? -1 : a.localeCompare(b, 'en', { numeric: true }));
+/** Group names in natural order, "(missing)" last. */
+const byName = (a: string, b: string) => (a === '(missing)' ? 1 : b === '(missing)' ? -1
+  : a.localeCompare(b, 'en', { numeric: true }));
 
 /** A stable seed per column: adding a column does not change the others' intervals. */
 function columnSeed(seed: number, column: string): number {
@@ -237,50 +243,62 @@ function goldCounts(rows: AuditRow[], idx: number[], labels: string[]): Record<s
   return out;
 }
 
+/** One column's groups: names (sorted), row indices, point statistics, whether each is judged. */
 interface ColumnPlan {
   names: string[];
   members: number[][];
+  stats: Stats[];
   judged: boolean[];
   metrics: GapMetric[];
+  /** per metric: the groups with the highest and lowest point estimate (the max–min pair, fixed) */
+  pairs: Map<GapMetric, [number, number]>;
 }
 
-/** Bootstrap values per metric: gap of each judged group to the rest, and of the fixed max–min pair. */
-function bootstrapColumn(rows: Prepared[], plan: ColumnPlan, o: Required<Pick<AuditOptions, 'resamples'>> & { C: number; multi: boolean; seed: number; pairs: Map<GapMetric, [number, number]> }) {
+interface BootOptions {
+  resamples: number;
+  C: number;
+  multi: boolean;
+  seed: number;
+}
+
+/** One bootstrap world: each group resampled from its pool (its rows and the two pseudo-rows). */
+function resampleGroups(rows: Prepared[], pools: number[][], g: Generator, o: BootOptions): Stats[] {
+  return pools.map((pool) => {
+    const s = new Stats(o.C, o.multi);
+    for (const k of resampleIndices(pool.length, g)) {
+      const r = pool[k]!;
+      if (r >= 0) s.add(rows[r]!);
+      else s.addPseudo(r === -1);
+    }
+    return s;
+  });
+}
+
+/** Bootstrap values per metric: the gap of each judged group to the rest (i), and of the max–min pair (i = -1). */
+function bootstrapColumn(rows: Prepared[], plan: ColumnPlan, o: BootOptions): (m: GapMetric, i: number) => number[] {
   const g = new Generator(o.seed);
   const gaps = new Map<string, number[]>();
   const key = (m: GapMetric, i: number) => `${m}:${i}`;
+  const push = (k: string, v: number) => (gaps.get(k) ?? gaps.set(k, []).get(k)!).push(v);
+  // each group's pool holds its rows and two pseudo-rows (one right, one wrong: Agresti–Caffo's adjustment),
+  // so a group without a single error still has a spread and a gap of zero stays inside the interval
   const pools = plan.members.map((idx) => [...idx, -1, -2]);
   for (let b = 0; b < o.resamples; b++) {
-    // each group's pool holds its rows and two pseudo-rows (one right, one wrong: Agresti–Caffo's adjustment),
-    // so a group without a single error still has a spread and a gap of zero stays inside the interval
-    const stats = plan.members.map((_, i) => {
-      const pool = pools[i]!;
-      const s = new Stats(o.C, o.multi);
-      for (const k of resampleIndices(pool.length, g)) {
-        const r = pool[k]!;
-        if (r >= 0) s.add(rows[r]!);
-        else s.addPseudo(r === -1);
-      }
-      return s;
-    });
+    const stats = resampleGroups(rows, pools, g, o);
     const total = stats.reduce((a, s) => a.combine(s, 1), new Stats(o.C, o.multi));
     const rests = stats.map((s, i) => (plan.judged[i] ? total.combine(s, -1) : null));
     for (const m of plan.metrics) {
-      plan.judged.forEach((j, i) => {
-        if (!j) return;
-        const v = stats[i]!.metric(m) - rests[i]!.metric(m);
-        (gaps.get(key(m, i)) ?? gaps.set(key(m, i), []).get(key(m, i))!).push(v);
-      });
-      const pair = o.pairs.get(m);
-      if (pair) (gaps.get(key(m, -1)) ?? gaps.set(key(m, -1), []).get(key(m, -1))!).push(stats[pair[0]]!.metric(m) - stats[pair[1]]!.metric(m));
+      plan.judged.forEach((j, i) => { if (j) push(key(m, i), stats[i]!.metric(m) - rests[i]!.metric(m)); });
+      const pair = plan.pairs.get(m);
+      if (pair) push(key(m, -1), stats[pair[0]]!.metric(m) - stats[pair[1]]!.metric(m));
     }
   }
-  return (m: GapMetric, i: number) => gaps.get(key(m, i)) ?? [];
+  return (m, i) => gaps.get(key(m, i)) ?? [];
 }
 
-/** The audit of one column. */
-function auditColumn(raw: AuditRow[], rows: Prepared[], column: string, o: Required<AuditOptions>, metrics: GapMetric[]): ColumnAudit {
-  const C = o.labels.length;
+/** Groups of a column, their statistics, which are judged, and the max–min pair of each metric. */
+function planColumn(raw: AuditRow[], rows: Prepared[], column: string, o: Required<AuditOptions>,
+  metrics: GapMetric[]): ColumnPlan {
   const byGroup = new Map<string, number[]>();
   raw.forEach((r, i) => {
     const v = r.groups[column] ?? '(missing)';
@@ -288,13 +306,8 @@ function auditColumn(raw: AuditRow[], rows: Prepared[], column: string, o: Requi
   });
   const names = [...byGroup.keys()].sort(byName);
   const members = names.map((n) => byGroup.get(n)!);
+  const stats = members.map((idx) => statsOf(rows, idx, o.labels.length, o.multiLabel));
   const judged = members.map((m) => m.length >= o.minGroup && rows.length - m.length >= o.minGroup);
-  const k = judged.filter(Boolean).length;
-  const compared = k === 2 && names.length === 2 ? 1 : k;
-  const level = 1 - (1 - o.level) / Math.max(1, compared);
-  const all = statsOf(rows, rows.map((_, i) => i), C, o.multiLabel);
-  const stats = members.map((idx) => statsOf(rows, idx, C, o.multiLabel));
-  // the max–min pair of each metric, fixed from the point estimates over judged groups
   const pairs = new Map<GapMetric, [number, number]>();
   for (const m of metrics) {
     const cand = judged.map((j, i) => (j && Number.isFinite(stats[i]!.metric(m)) ? i : -1)).filter((i) => i >= 0);
@@ -302,30 +315,74 @@ function auditColumn(raw: AuditRow[], rows: Prepared[], column: string, o: Requi
     const sorted = [...cand].sort((a, b) => stats[b]!.metric(m) - stats[a]!.metric(m) || a - b);
     pairs.set(m, [sorted[0]!, sorted[sorted.length - 1]!]);
   }
-  const boot = k ? bootstrapColumn(rows, { names, members, judged, metrics }, { resamples: o.resamples, C, multi: o.multiLabel, seed: columnSeed(o.seed, column), pairs }) : null;
-  const groups: GroupResult[] = names.map((name, i) => {
-    const s = stats[i]!;
-    const res: GroupResult = {
-      group: name, n: s.n, judged: judged[i]!, accuracy: s.metric('accuracy'), f1_macro: s.metric('f1_macro'),
-      ece: o.multiLabel ? null : s.metric('ece'), abstention_rate: s.metric('abstention_rate'), recall: s.recall(o.labels),
-      labels: goldCounts(raw, members[i]!, o.labels),
-    };
-    if (judged[i] && boot) {
-      const rest = all.combine(s, -1);
-      res.gaps = Object.fromEntries(metrics.map((m) => {
-        const ci = percentileInterval(boot(m, i), level);
-        const flagged = FLAGGED_METRICS.includes(m) && (ci[0] > 0 || ci[1] < 0);
-        return [m, { gap: s.metric(m) - rest.metric(m), ci, flagged }];
-      }));
-    }
-    return res;
-  });
+  return { names, members, stats, judged, metrics, pairs };
+}
+
+/** A group's numbers, and its gaps (with intervals at `level`) when it is judged. */
+interface GroupContext {
+  raw: AuditRow[];
+  all: Stats;
+  o: Required<AuditOptions>;
+  level: number;
+  boot: ((m: GapMetric, i: number) => number[]) | null;
+}
+
+function groupResult(p: ColumnPlan, i: number, x: GroupContext): GroupResult {
+  const s = p.stats[i]!;
+  const res: GroupResult = {
+    group: p.names[i]!, n: s.n, judged: p.judged[i]!, accuracy: s.metric('accuracy'), f1_macro: s.metric('f1_macro'),
+    ece: x.o.multiLabel ? null : s.metric('ece'), abstention_rate: s.metric('abstention_rate'),
+    recall: s.recall(x.o.labels),
+    labels: goldCounts(x.raw, p.members[i]!, x.o.labels),
+  };
+  if (!p.judged[i] || !x.boot) return res;
+  const rest = x.all.combine(s, -1);
+  res.gaps = Object.fromEntries(p.metrics.map((m) => {
+    const ci = percentileInterval(x.boot!(m, i), x.level);
+    const flagged = FLAGGED_METRICS.includes(m) && (ci[0] > 0 || ci[1] < 0);
+    return [m, { gap: s.metric(m) - rest.metric(m), ci, flagged }];
+  }));
+  return res;
+}
+
+/** The audit of one column. */
+function auditColumn(raw: AuditRow[], rows: Prepared[], column: string, o: Required<AuditOptions>,
+  metrics: GapMetric[]): ColumnAudit {
+  const p = planColumn(raw, rows, column, o, metrics);
+  const k = p.judged.filter(Boolean).length;
+  // two groups and nothing else: each one's gap mirrors the other's, one comparison
+  const compared = k === 2 && p.names.length === 2 ? 1 : k;
+  const level = 1 - (1 - o.level) / Math.max(1, compared);
+  const all = statsOf(rows, rows.map((_, i) => i), o.labels.length, o.multiLabel);
+  const seed = columnSeed(o.seed, column);
+  const boot = k ? bootstrapColumn(rows, p, { resamples: o.resamples, C: o.labels.length, multi: o.multiLabel, seed })
+    : null;
+  const groups = p.names.map((_, i) => groupResult(p, i, { raw, all, o, level, boot }));
   const maxMin: ColumnAudit['max_min'] = {};
-  for (const [m, [hi, lo]] of pairs) {
-    maxMin[m] = { max_group: names[hi]!, min_group: names[lo]!, gap: stats[hi]!.metric(m) - stats[lo]!.metric(m), ci: percentileInterval(boot!(m, -1), o.level) };
+  for (const [m, [hi, lo]] of p.pairs) {
+    const gap = p.stats[hi]!.metric(m) - p.stats[lo]!.metric(m);
+    const ci = percentileInterval(boot!(m, -1), o.level);
+    maxMin[m] = { max_group: p.names[hi]!, min_group: p.names[lo]!, gap, ci };
   }
-  const flagged = groups.flatMap((gr) => Object.entries(gr.gaps ?? {}).filter(([, v]) => v.flagged).map(([m, v]) => ({ group: gr.group, metric: m as GapMetric, gap: v.gap, ci: v.ci })));
-  return { column, groups, too_small: groups.filter((x) => !x.judged).map((x) => x.group), level, compared, max_min: maxMin, flagged };
+  const flagged = groups.flatMap((gr) => Object.entries(gr.gaps ?? {}).filter(([, v]) => v.flagged)
+    .map(([m, v]) => ({ group: gr.group, metric: m as GapMetric, gap: v.gap, ci: v.ci })));
+  const tooSmall = groups.filter((x) => !x.judged).map((x) => x.group);
+  return { column, groups, too_small: tooSmall, level, compared, max_min: maxMin, flagged };
+}
+
+/** Why each group that is not judged is not, and columns with too few groups to compare. */
+function notesOf(columns: ColumnAudit[], minGroup: number): string[] {
+  const notes: string[] = [];
+  for (const c of columns) {
+    for (const gr of c.groups.filter((g) => !g.judged)) {
+      const why = gr.n >= minGroup ? ' (and too few in the rest)' : ` (below the minimum of ${minGroup})`;
+      notes.push(`${c.column} = ${gr.group}: ${gr.n} row${gr.n === 1 ? '' : 's'}${why}: too small to judge`);
+    }
+    if (c.groups.filter((g) => g.judged).length < 2) {
+      notes.push(`${c.column}: fewer than two groups large enough to compare`);
+    }
+  }
+  return notes;
 }
 
 /** The audit of evaluated rows over their audit columns. */
@@ -337,27 +394,31 @@ export function computeAudit(rows: AuditRow[], opts: AuditOptions): AuditResult 
   const metrics = GAP_METRICS.filter((m) => (m !== 'abstention_rate' || anyAbstain) && (m !== 'ece' || !o.multiLabel));
   const prepared = rows.map((r) => prepare(r, o.labels.length, o.multiLabel));
   const columns = o.columns.map((c) => auditColumn(rows, prepared, c, o, metrics));
-  const notes: string[] = [];
-  for (const c of columns) {
-    for (const gr of c.groups) {
-      if (!gr.judged) notes.push(`${c.column} = ${gr.group}: ${gr.n} row${gr.n === 1 ? '' : 's'}${gr.n >= o.minGroup ? ' (and too few in the rest)' : ` (below the minimum of ${o.minGroup})`}: too small to judge`);
-    }
-    if (c.groups.filter((g) => g.judged).length < 2) notes.push(`${c.column}: fewer than two groups large enough to compare`);
-  }
   return {
     n: rows.length, labels: o.labels, multi_label: o.multiLabel,
     method: {
-      resamples: o.resamples, seed: o.seed, level: o.level, adjustment: 'Bonferroni over the groups compared in a column',
+      resamples: o.resamples, seed: o.seed, level: o.level,
+      adjustment: 'Bonferroni over the groups compared in a column',
       min_group: o.minGroup, flagged_metrics: FLAGGED_METRICS.filter((m) => metrics.includes(m)), ece_bins: ECE_BINS,
     },
     columns,
     flagged: columns.flatMap((c) => c.flagged.map((f) => ({ column: c.column, ...f }))),
-    notes,
+    notes: notesOf(columns, o.minGroup),
   };
 }
 
+export interface IntervalOptions {
+  labels: string[];
+  multiLabel: boolean;
+  resamples?: number;
+  seed?: number;
+  level?: number;
+}
+
+export type Intervals = Record<'accuracy' | 'f1_macro', [number, number]>;
+
 /** Bootstrap percentile intervals (seeded) of accuracy and macro-F1 over all rows: the headline numbers' spread. */
-export function overallIntervals(rows: AuditRow[], o: { labels: string[]; multiLabel: boolean; resamples?: number; seed?: number; level?: number }): { accuracy: [number, number]; f1_macro: [number, number] } {
+export function overallIntervals(rows: AuditRow[], o: IntervalOptions): Intervals {
   const C = o.labels.length;
   const prepared = rows.map((r) => prepare(r, C, o.multiLabel));
   const g = new Generator(o.seed ?? 42);

@@ -1,6 +1,7 @@
 /**
  * Curves drawn from predictions.jsonl: one-vs-rest ROC and precision–recall points with their areas (sklearn's
- * definitions: trapezoidal ROC-AUC, average precision as the step sum Σ (R_k − R_{k−1}) P_k), and reliability bins.
+ * definitions: trapezoidal ROC-AUC, average precision as the step sum Σ (R_k − R_{k−1}) P_k), and reliability
+ * bins.
  */
 import { ECE_BINS } from './audit.js';
 
@@ -36,7 +37,8 @@ export function rocCurve(label: string, scores: number[], positive: boolean[]): 
   const P = positive.filter(Boolean).length;
   const N = positive.length - P;
   if (!P || !N) return null;
-  const pts: [number, number][] = [[0, 0], ...sweep(scores, positive).map(({ tp, fp }) => [fp / N, tp / P] as [number, number])];
+  const pts: [number, number][] = [[0, 0]];
+  for (const { tp, fp } of sweep(scores, positive)) pts.push([fp / N, tp / P]);
   let area = 0;
   for (let k = 1; k < pts.length; k++) area += (pts[k]![0] - pts[k - 1]![0]) * (pts[k]![1] + pts[k - 1]![1]) / 2;
   return { label, points: thin(pts), area, positives: P };
@@ -60,11 +62,18 @@ export function prCurve(label: string, scores: number[], positive: boolean[]): C
 
 /** Classes to draw: the `k` with most support; among equals, the lowest area (the hardest), then label order. */
 export function topClasses(labels: string[], support: number[], area: number[], k = 6): number[] {
-  return labels.map((_, c) => c).filter((c) => support[c]! > 0).sort((a, b) => support[b]! - support[a]! || area[a]! - area[b]! || a - b).slice(0, k);
+  return labels.map((_, c) => c).filter((c) => support[c]! > 0)
+    .sort((a, b) => support[b]! - support[a]! || area[a]! - area[b]! || a - b).slice(0, k);
 }
 
 /** Reliability bins (15 equal-width bins of top-class confidence): mean confidence, accuracy, count. */
-export function reliabilityBins(probs: number[][], gold: number[]): { confidence: number; accuracy: number; count: number }[] {
+export interface ReliabilityBin {
+  confidence: number;
+  accuracy: number;
+  count: number;
+}
+
+export function reliabilityBins(probs: number[][], gold: number[]): ReliabilityBin[] {
   const bins = Array.from({ length: ECE_BINS }, () => ({ conf: 0, ok: 0, count: 0 }));
   probs.forEach((p, i) => {
     let k = 0;
@@ -74,7 +83,8 @@ export function reliabilityBins(probs: number[][], gold: number[]): { confidence
     b.conf += p[k]!;
     b.ok += k === gold[i] ? 1 : 0;
   });
-  return bins.filter((b) => b.count).map((b) => ({ confidence: b.conf / b.count, accuracy: b.ok / b.count, count: b.count }));
+  return bins.filter((b) => b.count)
+    .map((b) => ({ confidence: b.conf / b.count, accuracy: b.ok / b.count, count: b.count }));
 }
 
 /**
