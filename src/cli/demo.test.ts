@@ -20,14 +20,15 @@ describe('medtune demo', () => {
     assert.ok(vocab.includes('##a') && vocab.includes('fever'));
   });
 
-  it('--demographics adds sex and age_band without changing the plain data; the disparity only touches the 80+ band', () => {
+  it('--demographics adds sex and age_band, the plain data unchanged; the disparity only touches 80+', () => {
     const plain = syntheticSymptoms(10, 3);
     const demo = syntheticSymptoms(10, 3, { demographics: true });
     const control = syntheticSymptoms(10, 3, { demographics: true, disparity: false });
     assert.deepEqual(syntheticSymptoms(10, 3), plain);
-    assert.ok(demo.every((r) => ['female', 'male'].includes(r.sex!) && ['18-39', '40-59', '60-79', '80+'].includes(r.age_band!)));
+    const bands = ['18-39', '40-59', '60-79', '80+'];
+    assert.ok(demo.every((r) => ['female', 'male'].includes(r.sex!) && bands.includes(r.age_band!)));
     assert.deepEqual(demo.map((r) => [r.sex, r.age_band]), control.map((r) => [r.sex, r.age_band]), 'the same people');
-    const atypical = /new confusion|a fall at home|being off my food|general weakness|not being myself|sleeping more than usual/;
+    const atypical = /new confusion|a fall at home|being off my food|general weakness|not being myself|sleeping more/;
     assert.ok(demo.filter((r) => r.age_band === '80+').every((r) => atypical.test(r.text)));
     assert.ok(!control.some((r) => atypical.test(r.text)) && !plain.some((r) => atypical.test(r.text)));
     // rows before the first 80+ row are the same text with or without the disparity
@@ -40,9 +41,9 @@ describe('medtune demo', () => {
     const lines: string[] = [];
     const acc = await runDemo({ outputDir: dir, seed: 1 }, (l) => lines.push(l));
     assert.ok(acc >= 0.9, `demo accuracy ${acc}`);
-    assert.match(lines[lines.length - 1]!, new RegExp(`${path.join(dir, 'report.html')}$`), 'the demo ends by naming report.html');
-    for (const f of ['best_model/config.json', 'best_model/model.safetensors', 'best_model/vocab.txt', 'best_model/README.md', 'metrics.json', 'predictions.jsonl',
-      'metrics.jsonl', 'run.json', 'report.html', 'data/train.csv']) {
+    assert.ok(lines[lines.length - 1]!.endsWith(path.join(dir, 'report.html')), 'the demo ends by naming report.html');
+    for (const f of ['best_model/config.json', 'best_model/model.safetensors', 'best_model/vocab.txt', 'best_model/README.md',
+      'metrics.json', 'predictions.jsonl', 'metrics.jsonl', 'run.json', 'report.html', 'data/train.csv']) {
       assert.ok(existsSync(path.join(dir, f)), f);
     }
     const m = JSON.parse(readFileSync(path.join(dir, 'metrics.json'), 'utf8'));

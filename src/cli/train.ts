@@ -58,8 +58,9 @@ export function registerTrain(program: Command): void {
     .option('--fail-on-leakage', 'stop when validation/test rows have exact or near copies in the training data')
     .option('--group-column <name>', 'aggregate predictions per group for the final metrics (multi-label: union)')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
-    .option('--audit-column <name>', 'bias audit over this demographic column of the data (repeatable: sex, age band, site, note type)', collect)
-    .option('--audit-min-group <n>', 'bias audit: groups with fewer rows are too small to judge', int('--audit-min-group', 2), 30)
+    .option('--audit-column <name>', 'bias audit over this demographic column (repeatable: sex, age band)', collect)
+    .option('--audit-min-group <n>', 'bias audit: smaller groups are too small to judge', int('--audit-min-group', 2),
+      30)
     .option('--no-texts', 'leave the texts of misclassified cases out of report.html')
     .option('--threads <n>', 'threads', int('--threads'))
     .action(async (o: TrainOptions & { auditColumn?: string[] }, cmd: Command) => {

@@ -131,7 +131,10 @@ const AGE_SHARES = [0.3, 0.3, 0.25, 0.15];
 /** The group whose notes are written differently when the disparity is injected. */
 export const DISPARITY_GROUP = { column: 'age_band', value: '80+' } as const;
 /** Non-specific complaints that dominate atypical presentations in the very old (confusion, falls, ...). */
-const ATYPICAL = ['new confusion', 'a fall at home', 'being off my food', 'general weakness', 'not being myself', 'sleeping more than usual'];
+const ATYPICAL = [
+  'new confusion', 'a fall at home', 'being off my food', 'general weakness', 'not being myself',
+  'sleeping more than usual',
+];
 
 export interface SyntheticOptions {
   /** add sex and age_band columns (drawn from their own generator: texts of unaffected rows do not change) */

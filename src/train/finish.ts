@@ -132,14 +132,18 @@ function calibrationBlock(x: FinishInput, raw: EvalResult, fitted: FittedCalibra
 }
 
 /** run.json at the end of training: data files with sha256, the model written, the recipe, the duration. */
-function completeRecord(x: FinishInput, medtune: MedtuneMetadata, identity: { version: string; sha256: string }): RunRecord {
-  const r = x.record!;
+function completeRecord(x: FinishInput, medtune: MedtuneMetadata, identity: { version: string; sha256: string }):
+  RunRecord {
   const { outputDir: _o, dataFingerprint: _f, classWeights: _w, ...recipe } = x.cfg;
+  const data = (medtune.training?.data ?? [])
+    .map((d) => ({
+      split: d.split ?? '', file: d.file, sha256: d.sha256, ...(d.rows !== undefined ? { rows: d.rows } : {}),
+    }));
   return {
-    ...r, finished_at: new Date().toISOString(), duration_seconds: (performance.now() - x.t0) / 1000,
-    model: { source: x.o.model, dir: path.resolve(x.o.outputDir, 'best_model'), version: identity.version, sha256: identity.sha256 },
-    data: (medtune.training?.data ?? []).map((d) => ({ split: d.split ?? '', file: d.file, sha256: d.sha256, ...(d.rows !== undefined ? { rows: d.rows } : {}) })),
-    evaluated_split: x.finalSplit, recipe: { ...recipe, maxLength: x.maxLength, classWeights: x.o.classWeights ?? null },
+    ...x.record!, finished_at: new Date().toISOString(), duration_seconds: (performance.now() - x.t0) / 1000, data,
+    model: { source: x.o.model, dir: path.resolve(x.o.outputDir, 'best_model'), ...identity },
+    evaluated_split: x.finalSplit,
+    recipe: { ...recipe, maxLength: x.maxLength, classWeights: x.o.classWeights ?? null },
   };
 }
 
@@ -165,8 +169,9 @@ export async function finishTraining(x: FinishInput): Promise<{ result: EvalResu
     ...(calibration ? { calibration } : {}), ...trust, ...(baseline ? { baseline } : {}),
   };
   await writeEvalReport({
-    outputDir: o.outputDir, split: x.finalSplit, examples: x.final.examples, result, labels, multiLabel, groupColumn: o.groupColumn,
-    groupRegex: o.groupRegex, threshold: x.cfg.threshold, extra, log, audit: auditOf(x.final.examples, x.audit ?? null),
+    outputDir: o.outputDir, split: x.finalSplit, examples: x.final.examples, result, labels, multiLabel,
+    groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold: x.cfg.threshold, extra, log,
+    audit: auditOf(x.final.examples, x.audit ?? null),
   });
   if (x.record) writeRunRecord(o.outputDir, completeRecord(x, medtune, identity));
   if (calibration?.ece_before !== undefined) log(`calibration on ${x.finalSplit}: ECE ${(calibration.ece_before as number).toFixed(4)} → ${(calibration.ece_after as number).toFixed(4)}, NLL ${(calibration.nll_before as number).toFixed(4)} → ${(calibration.nll_after as number).toFixed(4)}`);

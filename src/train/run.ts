@@ -23,7 +23,9 @@ import { checkMetricName } from '../evaluate/metrics.js';
 import { setThreads } from '../tensor/backend.js';
 import { prepareTexts } from './prepare.js';
 import { finishTraining } from './finish.js';
-import { checkAuditColumns, readAuditValues, splitStats, startRecord, type AuditValues, type RunRecord } from '../evaluate/run-record.js';
+import {
+  checkAuditColumns, readAuditValues, splitStats, startRecord, type AuditValues, type RunRecord,
+} from '../evaluate/run-record.js';
 import type { Splits, TrainOptions } from './options.js';
 
 export type { Splits, TrainOptions };
@@ -89,12 +91,14 @@ function checkTrainOptions(o: TrainOptions): void {
 }
 
 /** What a previous run left in an output folder (checkpoints, best model, reports). */
-const RUN_FILES = /^(checkpoint-\d+|best_model|metrics\.jsonl?|predictions\.jsonl|confusion_matrix\.svg|report\.html|recipe\.json|run\.json|audit\.(json|html))$/;
+const RUN_FILES = /^(checkpoint-\d+|best_model|metrics\.jsonl?|predictions\.jsonl|confusion_matrix\.svg|recipe\.json)$/;
+/** ... and the report files (report.html, run.json, audit.json / audit.html). */
+const REPORT_FILES = /^(report\.html|run\.json|audit\.(json|html))$/;
 
 /** The checkpoint to resume from (checked), or undefined for a fresh run (an old run in the folder needs --overwrite). */
 function resumeCheckpoint(o: TrainOptions, log: (l: string) => void): string | undefined {
   if (!o.resume) {
-    const old = readdirSync(o.outputDir).filter((n) => RUN_FILES.test(n));
+    const old = readdirSync(o.outputDir).filter((n) => RUN_FILES.test(n) || REPORT_FILES.test(n));
     if (old.length && !o.overwrite) {
       throw new MedtuneError(`--output-dir ${o.outputDir} already holds a training run (${old.slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''}); `
         + 'pass --resume to continue it, --overwrite to replace it, or choose another folder', 'E_OUTPUT_PATH');
@@ -192,20 +196,23 @@ function fingerprint(parts: { examples: Example[]; enc: Encoded }[]): string {
 }
 
 /** The audit columns of each split's rows (a held-out validation split has the training file's rows). */
-async function readAudit(o: TrainOptions): Promise<Record<'train' | 'validation' | 'test', Map<number, AuditValues> | null>> {
+type SplitAudit = Record<'train' | 'validation' | 'test', Map<number, AuditValues> | null>;
+
+async function readAudit(o: TrainOptions): Promise<SplitAudit> {
   const cols = checkAuditColumns(o.auditColumns);
   if (!cols.length) return { train: null, validation: null, test: null };
   const read = (file: string) => readAuditValues(file, cols, { format: o.format, encoding: o.encoding });
   const train = await read(o.train);
-  return { train, validation: o.validation ? await read(o.validation) : train, test: o.test ? await read(o.test) : null };
+  const validation = o.validation ? await read(o.validation) : train;
+  return { train, validation, test: o.test ? await read(o.test) : null };
 }
 
 export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ metrics: EvalResult['metrics']; outputDir: string; baseline: Record<string, unknown> | null }> {
   const t0 = performance.now();
   checkTrainOptions(o);
   const record: RunRecord = startRecord({
-    kind: 'train', command: o.commandLine, model: o.model, seed: o.seed, deid: o.deid ? o.deidOperator ?? 'tag' : false, texts: o.texts,
-    auditColumns: checkAuditColumns(o.auditColumns),
+    kind: 'train', command: o.commandLine, model: o.model, seed: o.seed, deid: o.deid ? o.deidOperator ?? 'tag' : false,
+    texts: o.texts, auditColumns: checkAuditColumns(o.auditColumns),
   });
   if (o.auditMinGroup !== undefined) record.audit_min_group = o.auditMinGroup;
   if (o.dataNote) record.data_note = o.dataNote;
@@ -234,9 +241,9 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   log(summarize('train', trainData, s.train, tr.enc, maxLength));
   if (va) log(summarize('validation', trainData, s.validation, va.enc, maxLength));
   if (te) log(summarize('test', trainData, s.test, te.enc, maxLength));
-  const stats = (examples: Example[], enc: Encoded, skipped: { row: number; reason: string }[] | undefined, a: Map<number, AuditValues> | null) => splitStats({
-    examples, enc, labels: trainData.labels, maxLength, skipped, ...(a ? { audit: a } : {}),
-  });
+  type Skipped = { row: number; reason: string }[] | undefined;
+  const stats = (examples: Example[], enc: Encoded, skipped: Skipped, a: Map<number, AuditValues> | null) =>
+    splitStats({ examples, enc, labels: trainData.labels, maxLength, skipped, ...(a ? { audit: a } : {}) });
   record.splits.train = stats(s.train, tr.enc, trainData.skipped, audit.train);
   if (va) record.splits.validation = stats(s.validation, va.enc, s.skipped?.validation, audit.validation);
   if (te) record.splits.test = stats(s.test, te.enc, s.skipped?.test, audit.test);
@@ -263,7 +270,8 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   await trainer.train(tr, va, resumeFrom);
   const finalAudit = te ? audit.test : audit.validation;
   const { result: r, baseline } = await finishTraining({
-    o, s, trainer, loaded, cfg, maxLength, modelDir, validation: va, final, finalSplit: te ? 'test' : 'validation', t0, log, record, audit: finalAudit,
+    o, s, trainer, loaded, cfg, maxLength, modelDir, validation: va, final, finalSplit: te ? 'test' : 'validation', t0,
+    log, record, audit: finalAudit,
   });
   return { metrics: r.metrics, outputDir: o.outputDir, baseline };
 }
