@@ -90,7 +90,8 @@ describe('run report, bias audit and model card', () => {
     MODEL = path.join(RUN, 'best_model');
     const r = await cli('train', '--model', model, '--train', path.join(W, 'train.csv'), '--test', testCsv,
       '--output-dir', RUN, '--epochs', '2', '--batch-size', '16', '--max-length', '48', '--learning-rate', '2e-3',
-      '--seed', '3', '--audit-column', 'sex', '--audit-column', 'age_band', '--audit-min-group', '10', '--save-total-limit', '1');
+      '--seed', '3', '--audit-column', 'sex', '--audit-column', 'age_band', '--audit-min-group', '10',
+      '--save-total-limit', '1');
     assert.equal(r.exit, 0, r.stderr);
     assert.match(r.stdout, /report: +\S+report\.html/);
     assert.match(r.stdout, /model card: +\S+best_model\/README\.md/);
