@@ -43,7 +43,8 @@ describe('medtune demo', () => {
     assert.ok(acc >= 0.9, `demo accuracy ${acc}`);
     assert.ok(lines[lines.length - 1]!.endsWith(path.join(dir, 'report.html')), 'the demo ends by naming report.html');
     for (const f of ['best_model/config.json', 'best_model/model.safetensors', 'best_model/vocab.txt',
-      'best_model/README.md', 'metrics.json', 'predictions.jsonl', 'metrics.jsonl', 'run.json', 'report.html', 'data/train.csv']) {
+      'best_model/README.md', 'metrics.json', 'predictions.jsonl', 'metrics.jsonl', 'run.json', 'report.html',
+      'data/train.csv']) {
       assert.ok(existsSync(path.join(dir, f)), f);
     }
     const m = JSON.parse(readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
