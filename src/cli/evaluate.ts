@@ -15,6 +15,13 @@ import { writeEvalReport } from '../evaluate/report.js';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
 import { encodingOption, formatOption, int, prob } from './args.js';
+import {
+  auditOf, checkAuditColumns, dataEntry, readAuditValues, splitStats, startRecord, writeRunRecord, type AuditValues,
+  type RunRecord,
+} from '../evaluate/run-record.js';
+import type { EvalResult } from '../evaluate/types.js';
+import type { Encoded, LabeledData } from '../data/dataset.js';
+import { collect, commandLineOf, writeRunOutputs } from './report.js';
 
 export interface EvaluateCliOptions {
   model: string;
@@ -38,6 +45,60 @@ export interface EvaluateCliOptions {
   train?: string;
   failOnLeakage?: boolean;
   leakageCheck?: boolean;
+  /** demographic columns for the bias audit (--audit-column; not --group-column) */
+  auditColumn?: string[];
+  /** bias audit: groups with fewer rows are too small to judge */
+  auditMinGroup?: number;
+  /** the report may show texts (default true; --no-texts) */
+  texts?: boolean;
+  /** the command line, recorded in run.json */
+  commandLine?: string[];
+}
+
+/** A labelled file classified by a saved model, as evaluate and audit need it. */
+export interface Classified {
+  predictor: Predictor;
+  data: LabeledData;
+  enc: Encoded;
+  result: EvalResult;
+  audit: Map<number, AuditValues> | null;
+}
+
+type ClassifyInput = Omit<EvaluateCliOptions, 'outputDir' | 'test'> & { file: string; option: string };
+
+/**
+ * Checks, loads and classifies: the input file and its audit columns are checked before the model is loaded; then
+ * every row goes through the Predictor (stored calibration, thresholds and abstention apply).
+ */
+export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void): Promise<Classified> {
+  const cols = checkAuditColumns(o.auditColumn);
+  const audit = cols.length ? await readAuditValues(o.file, cols, { format: o.format, encoding: o.encoding }) : null;
+  const { maxLength, batchSize, threshold, abstainBelow } = o;
+  const predictor = await Predictor.load(o.model, { maxLength, batchSize, threshold, abstainBelow, log });
+  if (predictor.problemType === 'regression') {
+    const command = o.option === '--test' ? 'evaluate' : 'audit';
+    throw new MedtuneError(`medtune ${command} handles classifiers; this model is a regression model`,
+      'E_MODEL_UNSUPPORTED');
+  }
+  const data = await readLabeled(o.file, {
+    textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn,
+    multiLabel: predictor.multiLabel, labelDelimiter: o.labelDelimiter, labels: predictor.labels,
+    groupColumn: o.groupColumn, groupRegex: o.groupRegex, format: o.format as never, encoding: o.encoding,
+  });
+  if (o.option === '--test') {
+    await checkTestLeakage({ ...o, test: o.file, outputDir: '' }, predictor, data.examples, log);
+  }
+  if (data.skipped.length) {
+    const first = data.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ');
+    log(`${data.skipped.length} rows skipped (${first})`);
+  }
+  if (!data.examples.length) throw new MedtuneError(`${o.file} has no usable rows`, 'E_INPUT_EMPTY');
+  const hasPair = data.examples.some((e) => e.pair !== undefined);
+  const pairs = hasPair ? data.examples.map((e) => e.pair ?? '') : null;
+  const enc = predictor.encode(data.examples.map((e) => e.text), pairs);
+  if (enc.truncated) log(`${enc.truncated} texts truncated to ${predictor.maxLength} tokens`);
+  const result = await evaluatePredictor(predictor, { examples: data.examples, enc });
+  return { predictor, data, enc, result, audit };
 }
 
 /** Copies of test rows in the training data inflate every metric: checked against --train, else the recorded file. */
@@ -49,34 +110,55 @@ async function checkTestLeakage(o: EvaluateCliOptions, p: Predictor, test: Examp
   leakageChecks(train.examples, [{ name: 'test', examples: test }], o, log);
 }
 
-export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => void = (l) => console.log(l)): Promise<Record<string, unknown>> {
+/** run.json of an evaluation: the model's identity, the test file with sha256, its statistics and groups. */
+function recordEvaluation(o: EvaluateCliOptions, c: Classified, record: RunRecord, t0: number): void {
+  const { predictor: p, data, enc, audit } = c;
+  const split = path.basename(o.test);
+  const stats = splitStats({
+    examples: data.examples, enc, labels: p.labels, maxLength: p.maxLength, skipped: data.skipped,
+    ...(audit ? { audit } : {}),
+  });
+  writeRunRecord(o.outputDir, {
+    ...record, finished_at: new Date().toISOString(), duration_seconds: (Date.now() - t0) / 1000,
+    evaluated_split: split,
+    model: { source: o.model, dir: path.resolve(p.dir), version: p.identity.version, sha256: p.identity.sha256 },
+    data: [dataEntry(split, o.test, data.examples.length)], splits: { [split]: stats },
+    ...(o.auditMinGroup !== undefined ? { audit_min_group: o.auditMinGroup } : {}),
+  });
+}
+
+export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => void = (l) => console.log(l)):
+  Promise<Record<string, unknown>> {
+  const t0 = Date.now();
   checkInputFile(o.test, '--test');
   if (o.train) checkInputFile(o.train, '--train');
   formatOf(o.test, o.format);
   groupRegexOf(o.groupColumn, o.groupRegex);
   prepareOutputDir(o.outputDir);
-  const predictor = await Predictor.load(o.model, { maxLength: o.maxLength, batchSize: o.batchSize, threshold: o.threshold, abstainBelow: o.abstainBelow, log });
-  if (predictor.problemType === 'regression') throw new MedtuneError('medtune evaluate handles classifiers; this model is a regression model', 'E_MODEL_UNSUPPORTED');
+  const auditColumns = checkAuditColumns(o.auditColumn);
+  const { commandLine: command, model, texts } = o;
+  const record = startRecord({ kind: 'evaluate', command, model, texts, auditColumns });
+  const c = await classifyLabeled({ ...o, file: o.test, option: '--test' }, log);
+  const { predictor, data, result } = c;
   const multi = predictor.multiLabel;
-  const data = await readLabeled(o.test, {
-    textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: multi, labelDelimiter: o.labelDelimiter,
-    labels: predictor.labels, groupColumn: o.groupColumn, groupRegex: o.groupRegex, format: o.format as never, encoding: o.encoding,
-  });
-  await checkTestLeakage(o, predictor, data.examples, log);
-  if (data.skipped.length) log(`${data.skipped.length} rows skipped (${data.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ')})`);
-  if (!data.examples.length) throw new MedtuneError(`${o.test} has no usable rows`, 'E_INPUT_EMPTY');
-  const hasPair = data.examples.some((e) => e.pair !== undefined);
-  const enc = predictor.encode(data.examples.map((e) => e.text), hasPair ? data.examples.map((e) => e.pair ?? '') : null);
-  if (enc.truncated) log(`${enc.truncated} texts truncated to ${predictor.maxLength} tokens`);
-  const result = await evaluatePredictor(predictor, { examples: data.examples, enc });
-  const threshold = o.threshold ?? predictor.settings.threshold;
   const trust = trustMetrics(result.probabilities, result.predictions, data.examples.map((e) => e.label), result.abstained, multi);
-  const extra = { ...trust, ...(predictor.settings.temperature !== 1 ? { temperature: predictor.settings.temperature } : {}), model: { version: predictor.identity.version, sha256: predictor.identity.sha256 } };
-  const metrics = await writeEvalReport({ outputDir: o.outputDir, split: path.basename(o.test), examples: data.examples, result, labels: predictor.labels, multiLabel: multi, groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold, extra, log });
+  const temperature = predictor.settings.temperature !== 1 ? { temperature: predictor.settings.temperature } : {};
+  const { version, sha256 } = predictor.identity;
+  const extra = { ...trust, ...temperature, model: { version, sha256 } };
+  const metrics = await writeEvalReport({
+    outputDir: o.outputDir, split: path.basename(o.test), examples: data.examples, result, labels: predictor.labels,
+    multiLabel: multi, groupColumn: o.groupColumn, groupRegex: o.groupRegex, extra, log,
+    threshold: o.threshold ?? predictor.settings.threshold, audit: auditOf(data.examples, c.audit),
+  });
+  recordEvaluation(o, c, record, t0);
   const sel = trust.selective as { aurc: number; accuracy_at_coverage: Record<string, number> };
-  log(`selective: AURC ${sel.aurc.toFixed(4)}, accuracy at 80% coverage ${sel.accuracy_at_coverage['0.8']!.toFixed(4)}${trust.abstention ? `; abstained on ${(trust.abstention as { abstained: number }).abstained} rows` : ''}`);
+  const ab = trust.abstention as { abstained: number } | undefined;
+  const at80 = sel.accuracy_at_coverage['0.8']!.toFixed(4);
+  const abstained = ab ? `; abstained on ${ab.abstained} rows` : '';
+  log(`selective: AURC ${sel.aurc.toFixed(4)}, accuracy at 80% coverage ${at80}${abstained}`);
   const wrong = data.examples.filter((e, i) => JSON.stringify(result.predictions[i]) !== JSON.stringify(e.label)).length;
-  log(`${wrong} of ${data.examples.length} rows misclassified; wrote metrics.json, predictions.jsonl${multi ? '' : ', confusion_matrix.svg'} to ${o.outputDir}`);
+  const files = `metrics.json, predictions.jsonl${multi ? '' : ', confusion_matrix.svg'}, run.json`;
+  log(`${wrong} of ${data.examples.length} rows misclassified; wrote ${files} to ${o.outputDir}`);
   return metrics;
 }
 
@@ -102,7 +184,13 @@ export function registerEvaluate(program: Command): void {
     .option('--train <file>', 'training data to check for copies of test rows (default: the file the model metadata records)')
     .option('--fail-on-leakage', 'stop when test rows have copies in the training data')
     .option('--no-leakage-check', 'skip the leakage check')
-    .action(async (o: EvaluateCliOptions) => {
-      await runEvaluate(o);
+    .option('--audit-column <name>', 'bias audit over this demographic column (repeatable: sex, age band)', collect)
+    .option('--audit-min-group <n>', 'bias audit: smaller groups are too small to judge', int('--audit-min-group', 2),
+      30)
+    .option('--no-texts', 'leave the texts of misclassified cases out of report.html')
+    .action(async (o: EvaluateCliOptions, cmd: Command) => {
+      const log = (l: string) => console.log(l);
+      await runEvaluate({ ...o, commandLine: commandLineOf(cmd) }, log);
+      await writeRunOutputs(o.outputDir, { texts: o.texts, minGroup: o.auditMinGroup, log });
     });
 }

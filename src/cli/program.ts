@@ -21,6 +21,9 @@ import { registerCurate } from './curate.js';
 import { registerClean } from './clean.js';
 import { registerAugment } from './augment.js';
 import { registerPretrain } from './pretrain.js';
+import { registerReport } from './report.js';
+import { registerAudit } from './audit.js';
+import { registerCard } from './card.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -41,6 +44,9 @@ export function buildProgram(): Command {
   registerCalibrate(program);
   registerExplain(program);
   registerReview(program);
+  registerReport(program);
+  registerAudit(program);
+  registerCard(program);
   registerBench(program);
   registerInfo(program);
   // commander's own error text is replaced by the one-line form below, on every (sub)command

@@ -4,6 +4,7 @@ import { DEID_OPERATORS, runTrain, SCHEDULERS, type TrainOptions } from '../trai
 import { checkAugmentCount } from '../text/augment.js';
 import { choice, encodingOption, formatOption, int, num, prob } from './args.js';
 import { precisionOption } from '../tensor/precision.js';
+import { collect, commandLineOf, writeRunOutputs } from './report.js';
 
 export { classWeightsFor, runTrain, type TrainOptions, type TrainOptions as TrainCliOptions } from '../train/run.js';
 
@@ -62,9 +63,15 @@ export function registerTrain(program: Command): void {
     .option('--fail-on-leakage', 'stop when validation/test rows have exact or near copies in the training data')
     .option('--group-column <name>', 'aggregate predictions per group for the final metrics (multi-label: union)')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
+    .option('--audit-column <name>', 'bias audit over this demographic column (repeatable: sex, age band)', collect)
+    .option('--audit-min-group <n>', 'bias audit: smaller groups are too small to judge', int('--audit-min-group', 2),
+      30)
+    .option('--no-texts', 'leave the texts of misclassified cases out of report.html')
     .option('--threads <n>', 'threads', int('--threads'))
     .option('--precision <p>', 'fp32, or bf16: bf16 matrix products, fp32 weights (AVX512-BF16 CPUs)', precisionOption)
-    .action(async (o: TrainOptions) => {
-      await runTrain(o);
+    .action(async (o: TrainOptions & { auditColumn?: string[] }, cmd: Command) => {
+      const log = (l: string) => console.log(l);
+      const { outputDir } = await runTrain({ ...o, auditColumns: o.auditColumn, commandLine: commandLineOf(cmd) }, log);
+      await writeRunOutputs(outputDir, { texts: o.texts, minGroup: o.auditMinGroup, card: true, log });
     });
 }

@@ -119,29 +119,90 @@ function listText(items: string[]): string {
 export interface DemoRow {
   text: string;
   label: string;
+  /** with `demographics`: "female" or "male" */
+  sex?: string;
+  /** with `demographics`: one of AGE_BANDS */
+  age_band?: string;
 }
 
-/** `perClass` descriptions for each diagnosis, deterministic from the seed. */
-export function syntheticSymptoms(perClass: number, seed: number): DemoRow[] {
+export const AGE_BANDS = ['18-39', '40-59', '60-79', '80+'] as const;
+/** Shares of the age bands (the oldest band is the smallest, as in many clinics' notes). */
+const AGE_SHARES = [0.3, 0.3, 0.25, 0.15];
+/** The group whose notes are written differently when the disparity is injected. */
+export const DISPARITY_GROUP = { column: 'age_band', value: '80+' } as const;
+/** Non-specific complaints that dominate atypical presentations in the very old (confusion, falls, ...). */
+const ATYPICAL = [
+  'new confusion', 'a fall at home', 'being off my food', 'general weakness', 'not being myself',
+  'sleeping more than usual',
+];
+
+export interface SyntheticOptions {
+  /** add sex and age_band columns (drawn from their own generator: texts of unaffected rows do not change) */
+  demographics?: boolean;
+  /**
+   * with demographics: the notes of the 80+ band present atypically — each typical symptom is mentioned with
+   * probability 0.35 instead of 0.85, and one or two non-specific complaints are added — so a model does worse on
+   * that group. Default true; false gives the control dataset (same columns, no disparity).
+   */
+  disparity?: boolean;
+}
+
+interface Person {
+  sex: string;
+  band: string;
+  age: number;
+}
+
+function drawPerson(g: Generator): Person {
+  const sex = g.uniform() < 0.5 ? 'female' : 'male';
+  let u = g.uniform();
+  let b = 0;
+  while (b < AGE_SHARES.length - 1 && u >= AGE_SHARES[b]!) u -= AGE_SHARES[b++]!;
+  const [lo, hi] = [[18, 39], [40, 59], [60, 79], [80, 95]][b]!;
+  return { sex, band: AGE_BANDS[b]!, age: lo! + Math.floor(g.uniform() * (hi! - lo! + 1)) };
+}
+
+/** One description of a diagnosis; `atypical` is the injected disparity. */
+function describe(prof: Profile, g: Generator, person: Person | null, atypical: boolean): string {
+  const keep = atypical ? 0.35 : 0.85;
+  const keys = prof.core.filter(() => g.uniform() < keep);
+  if (keys.length === 0) keys.push(pick(prof.core, g));
+  for (const e of prof.extra) if (g.uniform() < 0.35) keys.push(e);
+  const phrases = keys.map((k) => pick(SYMPTOMS[k]!, g));
+  if (g.uniform() < 0.3) phrases.push(pick(NOISE, g));
+  if (atypical) {
+    const more = [pick(ATYPICAL, g)];
+    if (g.uniform() < 0.5) more.push(pick(ATYPICAL, g));
+    phrases.push(...new Set(more));
+  }
+  for (let j = phrases.length - 1; j > 0; j--) {
+    const k = Math.floor(g.uniform() * (j + 1));
+    [phrases[j], phrases[k]] = [phrases[k]!, phrases[j]!];
+  }
+  // the draws in this order (opener, duration, age, sex, closer) keep the data of the plain demo unchanged
+  const opener = pick(OPENERS, g);
+  const dur = pick(DURATIONS, g);
+  const age = 18 + Math.floor(g.uniform() * 70);
+  const sex = g.uniform() < 0.5 ? 'woman' : 'man';
+  const text = opener
+    .replace('{list}', listText(phrases))
+    .replace('{dur}', dur)
+    .replace('{age}', String(person ? person.age : age))
+    .replace('{sex}', person ? (person.sex === 'female' ? 'woman' : 'man') : sex) + '.' + pick(CLOSERS, g);
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** `perClass` descriptions for each diagnosis, deterministic from the seed (and, optionally, demographics). */
+export function syntheticSymptoms(perClass: number, seed: number, o: SyntheticOptions = {}): DemoRow[] {
   const g = new Generator(seed);
+  const people = o.demographics ? new Generator(seed ^ 0x2545f491) : null;
   const rows: DemoRow[] = [];
   for (const [label, prof] of Object.entries(DIAGNOSES)) {
     for (let i = 0; i < perClass; i++) {
-      const keys = prof.core.filter(() => g.uniform() < 0.85);
-      if (keys.length === 0) keys.push(pick(prof.core, g));
-      for (const e of prof.extra) if (g.uniform() < 0.35) keys.push(e);
-      const phrases = keys.map((k) => pick(SYMPTOMS[k]!, g));
-      if (g.uniform() < 0.3) phrases.push(pick(NOISE, g));
-      for (let j = phrases.length - 1; j > 0; j--) {
-        const k = Math.floor(g.uniform() * (j + 1));
-        [phrases[j], phrases[k]] = [phrases[k]!, phrases[j]!];
-      }
-      const text = pick(OPENERS, g)
-        .replace('{list}', listText(phrases))
-        .replace('{dur}', pick(DURATIONS, g))
-        .replace('{age}', String(18 + Math.floor(g.uniform() * 70)))
-        .replace('{sex}', g.uniform() < 0.5 ? 'woman' : 'man') + '.' + pick(CLOSERS, g);
-      rows.push({ text: text.charAt(0).toUpperCase() + text.slice(1), label });
+      const person = people ? drawPerson(people) : null;
+      const atypical = !!person && o.disparity !== false && person.band === DISPARITY_GROUP.value;
+      const text = describe(prof, g, person, atypical);
+      rows.push(person ? { text, label, sex: person.sex, age_band: person.band } : { text, label });
     }
   }
   return rows;

@@ -22,6 +22,8 @@ export interface ReportOptions {
   groupRegex?: string;
   threshold?: number;
   extra?: Record<string, unknown>;
+  /** per example: its groups in the --audit-column columns (written into predictions.jsonl for the bias audit) */
+  audit?: (Record<string, string> | undefined)[];
   log?: (l: string) => void;
 }
 
@@ -60,7 +62,10 @@ export async function writeEvalReport(o: ReportOptions): Promise<Record<string, 
   const lines = o.examples.map((e, i) => {
     const pred = r.predictions[i]!;
     const correct = o.multiLabel ? JSON.stringify(pred) === JSON.stringify(e.label) : pred === e.label;
-    const extra = { ...(r.abstained?.[i] ? { abstain: true } : {}), ...(r.cut?.[i] ? { truncated_tokens: r.cut[i] } : {}) };
+    const extra = {
+      ...(r.abstained?.[i] ? { abstain: true } : {}), ...(r.cut?.[i] ? { truncated_tokens: r.cut[i] } : {}),
+      ...(o.audit?.[i] ? { audit: o.audit[i] } : {}),
+    };
     const probabilities = Object.fromEntries(o.labels.map((l, k) => [l, Number(r.probabilities[i]![k]!.toFixed(6))]));
     return JSON.stringify({ row: e.row, ...(e.group !== undefined ? { group: e.group } : {}), text: e.text, label: name(e.label), predicted: name(pred), correct, ...extra, probabilities });
   });

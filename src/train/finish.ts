@@ -19,6 +19,7 @@ import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from '../eval
 import { resultFrom } from '../evaluate/evaluate.js';
 import { calibrationReport, fitCalibration, trustMetrics, withTemperature, type FittedCalibration } from '../evaluate/calibration.js';
 import type { EvalResult, SplitData } from '../evaluate/types.js';
+import { auditOf, writeRunRecord, type AuditValues, type RunRecord } from '../evaluate/run-record.js';
 import type { TrainConfig } from './config.js';
 import type { Trainer } from './trainer.js';
 import type { Splits, TrainOptions } from './options.js';
@@ -84,6 +85,10 @@ export interface FinishInput {
   finalSplit: 'test' | 'validation';
   t0: number;
   log: (l: string) => void;
+  /** run.json so far (command, data statistics); completed and written here */
+  record?: RunRecord;
+  /** audit columns of the final split's rows, by row number */
+  audit?: Map<number, AuditValues> | null;
 }
 
 /** Calibration fitted on validation, or null (no validation split, or --no-calibrate), said in one line. */
@@ -165,6 +170,22 @@ async function continualReport(x: FinishInput, bestDir: string): Promise<Record<
   return out;
 }
 
+/** run.json at the end of training: data files with sha256, the model written, the recipe, the duration. */
+function completeRecord(x: FinishInput, medtune: MedtuneMetadata, identity: { version: string; sha256: string }):
+  RunRecord {
+  const { outputDir: _o, dataFingerprint: _f, classWeights: _w, ...recipe } = x.cfg;
+  const data = (medtune.training?.data ?? [])
+    .map((d) => ({
+      split: d.split ?? '', file: d.file, sha256: d.sha256, ...(d.rows !== undefined ? { rows: d.rows } : {}),
+    }));
+  return {
+    ...x.record!, finished_at: new Date().toISOString(), duration_seconds: (performance.now() - x.t0) / 1000, data,
+    model: { source: x.o.model, dir: path.resolve(x.o.outputDir, 'best_model'), ...identity },
+    evaluated_split: x.finalSplit,
+    recipe: { ...recipe, maxLength: x.maxLength, classWeights: x.o.classWeights ?? null },
+  };
+}
+
 export async function finishTraining(x: FinishInput): Promise<{ result: EvalResult; baseline: Record<string, unknown> | null }> {
   const { o, s, trainer, loaded, log } = x;
   const { labels, multiLabel } = s.trainData;
@@ -188,7 +209,12 @@ export async function finishTraining(x: FinishInput): Promise<{ result: EvalResu
     train_seconds: (performance.now() - x.t0) / 1000, model: { version: identity.version, sha256: identity.sha256 },
     ...(calibration ? { calibration } : {}), ...trust, ...(baseline ? { baseline } : {}),
   };
-  await writeEvalReport({ outputDir: o.outputDir, split: x.finalSplit, examples: x.final.examples, result, labels, multiLabel, groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold: x.cfg.threshold, extra, log });
+  await writeEvalReport({
+    outputDir: o.outputDir, split: x.finalSplit, examples: x.final.examples, result, labels, multiLabel,
+    groupColumn: o.groupColumn, groupRegex: o.groupRegex, threshold: x.cfg.threshold, extra, log,
+    audit: auditOf(x.final.examples, x.audit ?? null),
+  });
+  if (x.record) writeRunRecord(o.outputDir, completeRecord(x, medtune, identity));
   if (calibration?.ece_before !== undefined) log(`calibration on ${x.finalSplit}: ECE ${(calibration.ece_before as number).toFixed(4)} → ${(calibration.ece_after as number).toFixed(4)}, NLL ${(calibration.nll_before as number).toFixed(4)} → ${(calibration.nll_after as number).toFixed(4)}`);
   if (calibration?.f1_micro_tuned !== undefined) log(`thresholds on ${x.finalSplit}: micro-F1 ${(calibration.f1_micro_at_0_5 as number).toFixed(4)} at 0.5, ${(calibration.f1_micro_tuned as number).toFixed(4)} tuned`);
   log(`best model:  ${bestDir} (version ${identity.version})`);

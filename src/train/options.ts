@@ -66,6 +66,16 @@ export interface TrainOptions extends TextPrepOptions {
   /** de-identify texts before tokenising */
   deid?: boolean;
   deidOperator?: Operator;
+  /** demographic columns of the data for the bias audit (--audit-column; not --group-column) */
+  auditColumns?: string[];
+  /** bias audit: groups with fewer rows are too small to judge (recorded in run.json) */
+  auditMinGroup?: number;
+  /** a line about the data for the report and model card (e.g. the demo's: synthetic, not real patients) */
+  dataNote?: string;
+  /** the command line, recorded in run.json for the report */
+  commandLine?: string[];
+  /** the report may show texts (default true; --no-texts) */
+  texts?: boolean;
 }
 
 export interface Splits {
@@ -77,4 +87,6 @@ export interface Splits {
   train: Example[];
   validation: Example[];
   test: Example[];
+  /** rows skipped while reading the validation and test files */
+  skipped?: Record<string, { row: number; reason: string }[]>;
 }

@@ -24,6 +24,9 @@ import { setThreads } from '../tensor/backend.js';
 import { setPrecision } from '../tensor/precision.js';
 import { prepareTexts } from './prepare.js';
 import { finishTraining } from './finish.js';
+import {
+  checkAuditColumns, readAuditValues, splitStats, startRecord, type AuditValues, type RunRecord,
+} from '../evaluate/run-record.js';
 import type { Splits, TrainOptions } from './options.js';
 
 export type { Splits, TrainOptions };
@@ -80,6 +83,7 @@ function checkTrainOptions(o: TrainOptions): void {
   if (o.oldTest) checkInputFile(o.oldTest, '--old-test');
   if (o.replayFraction !== undefined && !(o.replayFraction > 0 && o.replayFraction <= 1)) throw usage(`--replay-fraction must be in (0, 1], got ${o.replayFraction}`);
   if (o.replayFraction !== undefined && !o.replay) throw usage('--replay-fraction needs --replay OLD_TRAIN_FILE');
+  checkAuditColumns(o.auditColumns);
   if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined) throw usage('give --abstain-below or --target-accuracy, not both');
   if (o.targetAccuracy !== undefined && o.calibrate === false) throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
   if (o.classWeights && o.classWeights !== 'balanced') checkInputFile(o.classWeights, '--class-weights');
@@ -92,12 +96,14 @@ function checkTrainOptions(o: TrainOptions): void {
 }
 
 /** What a previous run left in an output folder (checkpoints, best model, reports). */
-const RUN_FILES = /^(checkpoint-\d+|best_model|metrics\.jsonl?|predictions\.jsonl|confusion_matrix\.svg|report\.html|recipe\.json)$/;
+const RUN_FILES = /^(checkpoint-\d+|best_model|metrics\.jsonl?|predictions\.jsonl|confusion_matrix\.svg|recipe\.json)$/;
+/** ... and the report files (report.html, run.json, audit.json / audit.html). */
+const REPORT_FILES = /^(report\.html|run\.json|audit\.(json|html))$/;
 
 /** The checkpoint to resume from (checked), or undefined for a fresh run (an old run in the folder needs --overwrite). */
 function resumeCheckpoint(o: TrainOptions, log: (l: string) => void): string | undefined {
   if (!o.resume) {
-    const old = readdirSync(o.outputDir).filter((n) => RUN_FILES.test(n));
+    const old = readdirSync(o.outputDir).filter((n) => RUN_FILES.test(n) || REPORT_FILES.test(n));
     if (old.length && !o.overwrite) {
       throw new MedtuneError(`--output-dir ${o.outputDir} already holds a training run (${old.slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''}); `
         + 'pass --resume to continue it, --overwrite to replace it, or choose another folder', 'E_OUTPUT_PATH');
@@ -173,13 +179,19 @@ async function readSplits(o: TrainOptions, parentLabels: string[] | null, log: (
   const trainData: LabeledData = { ...read, labels, examples: relabel(read.examples, read.labels, labels) };
   let train = trainData.examples;
   let validation: Example[] = [];
-  if (o.validation) validation = (await readLabeled(o.validation, { ...readOpts, labels })).examples;
-  else if (o.validationSplit > 0) {
+  const skipped: Record<string, { row: number; reason: string }[]> = {};
+  if (o.validation) {
+    const v = await readLabeled(o.validation, { ...readOpts, labels });
+    validation = v.examples;
+    skipped.validation = v.skipped;
+  } else if (o.validationSplit > 0) {
     [train, validation] = stratifiedSplit(trainData.examples, o.validationSplit, o.seed);
     log(`no --validation file: holding out ${validation.length} rows (${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`);
     if (!train.length) throw usage(`--validation-split ${o.validationSplit} leaves no training rows; use a smaller fraction`);
   }
-  const test = o.test ? (await readLabeled(o.test, { ...readOpts, labels })).examples : [];
+  const t = o.test ? await readLabeled(o.test, { ...readOpts, labels }) : null;
+  if (t) skipped.test = t.skipped;
+  const test = t?.examples ?? [];
   let replayed = 0;
   if (o.replay) {
     const old = (await readLabeled(o.replay, { ...readOpts, labels, groupColumn: undefined, groupRegex: undefined })).examples;
@@ -189,7 +201,7 @@ async function readSplits(o: TrainOptions, parentLabels: string[] | null, log: (
     log(`--replay: ${sample.length} of ${old.length} rows of ${o.replay} (${((o.replayFraction ?? 0.3) * 100).toFixed(0)}%, stratified) added to the training split`);
   }
   checkClasses({ ...trainData, examples: train });
-  return { trainData, train, validation, test, parentLabels, replayed };
+  return { trainData, train, validation, test, parentLabels, replayed, skipped };
 }
 
 /** A classifier needs at least two classes (single-label) or one label that is sometimes set (multi-label). */
@@ -231,9 +243,27 @@ function fingerprint(parts: { examples: Example[]; enc: Encoded }[]): string {
   return h.digest('hex');
 }
 
+/** The audit columns of each split's rows (a held-out validation split has the training file's rows). */
+type SplitAudit = Record<'train' | 'validation' | 'test', Map<number, AuditValues> | null>;
+
+async function readAudit(o: TrainOptions): Promise<SplitAudit> {
+  const cols = checkAuditColumns(o.auditColumns);
+  if (!cols.length) return { train: null, validation: null, test: null };
+  const read = (file: string) => readAuditValues(file, cols, { format: o.format, encoding: o.encoding });
+  const train = await read(o.train);
+  const validation = o.validation ? await read(o.validation) : train;
+  return { train, validation, test: o.test ? await read(o.test) : null };
+}
+
 export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ metrics: EvalResult['metrics']; outputDir: string; baseline: Record<string, unknown> | null }> {
   const t0 = performance.now();
   checkTrainOptions(o);
+  const record: RunRecord = startRecord({
+    kind: 'train', command: o.commandLine, model: o.model, seed: o.seed, deid: o.deid ? o.deidOperator ?? 'tag' : false,
+    texts: o.texts, auditColumns: checkAuditColumns(o.auditColumns),
+  });
+  if (o.auditMinGroup !== undefined) record.audit_min_group = o.auditMinGroup;
+  if (o.dataNote) record.data_note = o.dataNote;
   if (o.threads) setThreads(o.threads);
   if (o.precision) setPrecision(o.precision, '--precision');
   const { dir: modelDir, config: modelConfig } = await readModelConfig(o.model);
@@ -241,6 +271,7 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   const resumeFrom = resumeCheckpoint(o, log);
   const s = await readSplits(o, fineTunedLabels(modelConfig), log);
   const { trainData } = s;
+  const audit = await readAudit(o);
   if (o.deid) deidSplits(s, o.deidOperator ?? 'tag', log);
   // leakage check, cleaning, augmentation of the training split only (train/prepare.ts)
   const prep = await prepareTexts({ train: s.train, evaluation: [{ name: 'validation', examples: s.validation }, { name: 'test', examples: s.test }], labels: trainData.labels, model: modelDir, seed: o.seed, o, log });
@@ -259,6 +290,12 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   log(summarize('train', trainData, s.train, tr.enc, maxLength));
   if (va) log(summarize('validation', trainData, s.validation, va.enc, maxLength));
   if (te) log(summarize('test', trainData, s.test, te.enc, maxLength));
+  type Skipped = { row: number; reason: string }[] | undefined;
+  const stats = (examples: Example[], enc: Encoded, skipped: Skipped, a: Map<number, AuditValues> | null) =>
+    splitStats({ examples, enc, labels: trainData.labels, maxLength, skipped, ...(a ? { audit: a } : {}) });
+  record.splits.train = stats(s.train, tr.enc, trainData.skipped, audit.train);
+  if (va) record.splits.validation = stats(s.validation, va.enc, s.skipped?.validation, audit.validation);
+  if (te) record.splits.test = stats(s.test, te.enc, s.skipped?.test, audit.test);
   const final = te ?? va;
   if (!final) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'E_NO_EVAL_DATA');
   const cfg: TrainConfig = {
@@ -280,7 +317,11 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   };
   const trainer = new Trainer(loaded.model, trainData.labels, trainData.multiLabel, tok.padId, cfg, log, hooks);
   await trainer.train(tr, va, resumeFrom);
-  const { result: r, baseline } = await finishTraining({ o, s, trainer, loaded, cfg, maxLength, modelDir, validation: va, final, finalSplit: te ? 'test' : 'validation', t0, log });
+  const finalAudit = te ? audit.test : audit.validation;
+  const { result: r, baseline } = await finishTraining({
+    o, s, trainer, loaded, cfg, maxLength, modelDir, validation: va, final, finalSplit: te ? 'test' : 'validation', t0,
+    log, record, audit: finalAudit,
+  });
   return { metrics: r.metrics, outputDir: o.outputDir, baseline };
 }
 
