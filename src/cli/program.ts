@@ -20,13 +20,15 @@ import { registerCurate } from './curate.js';
 import { registerClean } from './clean.js';
 import { registerAugment } from './augment.js';
 import { registerPretrain } from './pretrain.js';
+import { registerTune } from './tune.js';
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('medtune')
     .description('Fine-tune, evaluate and serve biomedical BERT classifiers, offline, in TypeScript.')
-    .version('0.1.0');
+    .version('0.1.0')
+    .enablePositionalOptions(); // options after a subcommand belong to it (`tune worker --queue`)
   registerDemo(program);
   registerTrain(program);
   registerEvaluate(program);
@@ -36,6 +38,7 @@ export function buildProgram(): Command {
   registerClean(program);
   registerAugment(program);
   registerPretrain(program);
+  registerTune(program);
   registerServe(program);
   registerCalibrate(program);
   registerExplain(program);

@@ -63,6 +63,7 @@ export async function runTrial(spec: TrialSpec, io: TrialIO): Promise<TrialOutco
   try {
     const r = await runTrain({ ...spec.options, onEvaluate: (e) => io.report(e.index, e.value) }, log);
     if (!r.best) throw new MedtuneError('the trial had no validation evaluation (pass --validation or keep --validation-split > 0)', 'E_NO_EVAL_DATA');
+    log(`trial ${spec.number} finished: ${r.stopped ? 'pruned' : 'complete'}, best ${r.best.value} at evaluation ${r.best.index}`);
     return {
       state: r.stopped ? 'pruned' : 'complete', value: r.best.value, bestStep: r.best.index, epochsRun: r.epochsRun,
       epochsPlanned: spec.options.maxSteps ? undefined : r.recipe.values.epochs, seconds: seconds(),
