@@ -2,7 +2,17 @@
 import type { Command } from 'commander';
 import { DEID_OPERATORS, runTrain, SCHEDULERS, type TrainOptions } from '../train/run.js';
 import { checkAugmentCount } from '../text/augment.js';
-import { choice, encodingOption, formatOption, int, num, prob } from './args.js';
+import { choice, encodingOption, formatOption, fromCli, int, num, prob } from './args.js';
+import path from 'node:path';
+import { MedtuneError } from '../common/errors.js';
+import { prepareOutputDir } from '../common/atomic.js';
+import { readModelConfig } from '../models/auto.js';
+import { autoLearningRate } from '../train/recipe.js';
+import type { TrainRunResult } from '../train/run.js';
+import { runStudy, threadsPerJob } from '../tune/study.js';
+import { LocalExecutor } from '../tune/local.js';
+import type { Distribution } from '../tune/space.js';
+import type { TrialTrainOptions } from '../tune/trial.js';
 
 export { classWeightsFor, runTrain, type TrainOptions, type TrainOptions as TrainCliOptions } from '../train/run.js';
 
@@ -73,10 +83,46 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
 
 const DIST_HELP = 'a value as in train, or a distribution: loguniform:LO:HI, uniform:LO:HI, int:LO:HI[:log], choice:A,B';
 
+/**
+ * --auto-tune N: a small TPE study (median pruning) on the validation split over the recipe options the user left
+ * out — learning rate around the automatic one, warm-up, batch size — in OUTPUT/auto-tune/, then the final training
+ * with the best trial's values (evaluated on --test as usual).
+ */
+export async function runAutoTune(o: TrainOptions & { autoTune: number }, log: (l: string) => void = (l) => console.log(l)): Promise<TrainRunResult> {
+  if (!o.validation && o.validationSplit === 0) throw new MedtuneError('--auto-tune selects on validation data: pass --validation or keep --validation-split > 0', 'E_NO_EVAL_DATA');
+  const { config } = await readModelConfig(o.model);
+  const lr = autoLearningRate((config as { hidden_size?: number; dim?: number }).hidden_size ?? (config as { dim?: number }).dim ?? 768);
+  const params: Record<string, Distribution> = {};
+  if (o.learningRate === undefined) params.learningRate = { type: 'float', low: lr / 4, high: Math.min(1e-2, lr * 4), log: true };
+  if (o.warmup === undefined) params.warmup = { type: 'float', low: 0, high: 0.2, log: false };
+  if (!o.fromCli?.includes('batchSize')) params.batchSize = { type: 'categorical', choices: [16, 32] };
+  if (!Object.keys(params).length) throw new MedtuneError('--auto-tune has nothing to tune: --learning-rate, --warmup and --batch-size are all given', 'E_SEARCH_SPACE');
+  prepareOutputDir(o.outputDir);
+  const dir = path.join(o.outputDir, 'auto-tune');
+  const threads = threadsPerJob(1, o.threads);
+  const { autoTune: n, fromCli: _f, ...base } = o;
+  const executor = new LocalExecutor(threads);
+  let best;
+  try {
+    best = (await runStudy({
+      base: { ...base, test: undefined } as TrialTrainOptions, space: { params, fixed: {} }, sampler: 'tpe', pruner: 'median', trials: n,
+      startupTrials: Math.max(2, Math.floor(n / 3)), seed: o.seed, studyName: 'auto-tune', storage: path.join(dir, 'study.sqlite'), outputDir: dir,
+      metric: o.metricForBestModel ?? (o.multiLabel ? 'f1_micro' : 'accuracy'), direction: o.metricForBestModel === 'loss' ? 'minimize' : 'maximize',
+      jobs: 1, retries: 1, heartbeatTimeout: 120, executor, threads,
+    }, log)).best;
+  } finally {
+    await executor.close();
+  }
+  log(`auto-tune: best of ${n} trials: ${JSON.stringify(best.params)} (validation ${best.value}); training the final model with it`);
+  return runTrain({ ...base, ...(best.params as Partial<TrainOptions>) }, log);
+}
+
 export function registerTrain(program: Command): void {
   const c = program.command('train').description('fine-tune a model on a labelled CSV/TSV/JSONL/Parquet file');
   addTrainOptions(c, 'train');
-  c.action(async (o: TrainOptions) => {
-    await runTrain(o);
+  c.option('--auto-tune <n>', 'first run a small TPE study of N trials on the validation split (learning rate, warm-up, batch size you did not give)', int('--auto-tune'));
+  c.action(async (o: TrainOptions & { autoTune?: number }, cmd: Command) => {
+    if (o.autoTune) await runAutoTune({ ...o, autoTune: o.autoTune, fromCli: fromCli(cmd, 'batchSize') ? ['batchSize'] : [] });
+    else await runTrain(o);
   });
 }

@@ -27,7 +27,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Common flags: a small search space over a tiny model (each trial takes a few seconds). */
 const flags = (out: string, extra: string[] = []) => ['--model', model, '--train', trainCsv, '--output-dir', out, '--learning-rate', 'loguniform:5e-4:5e-3',
-  '--batch-size', 'choice:8,16', '--epochs', '6', '--max-length', '32', '--no-leakage-check', '--no-calibrate', '--startup-trials', '2', ...extra];
+  '--batch-size', 'choice:8,16', '--epochs', '4', '--max-length', '32', '--no-leakage-check', '--no-calibrate', '--startup-trials', '2', ...extra];
 
 async function cli(args: string[]): Promise<{ exit: number; stderr: string }> {
   let stderr = '';
@@ -111,7 +111,7 @@ describe('medtune tune', () => {
   it('kill -9 mid-study, rerun: finished trials kept, the running one failed and retried, the study completes', async () => {
     const out = path.join(work, 'killed');
     const db = path.join(out, 'study.sqlite');
-    const child = spawn(process.execPath, [bin, 'tune', ...flags(out, ['--trials', '3'])], { stdio: 'ignore', env: { ...process.env, CI: '1' } });
+    const child = spawn(process.execPath, [bin, 'tune', ...flags(out, ['--trials', '2'])], { stdio: 'ignore', env: { ...process.env, CI: '1' } });
     // kill once one trial has ended and the next one has reported an evaluation (so it is mid-run)
     const before = await waitFor(db, (ts) => ts.some((t) => t.state === 'complete') && ts.some((t) => t.state === 'running' && t.intermediate.length >= 1));
     child.kill('SIGKILL');
@@ -119,7 +119,7 @@ describe('medtune tune', () => {
     const done = before.filter((t) => t.state === 'complete');
     const running = before.find((t) => t.state === 'running')!;
     const lines: string[] = [];
-    const r = await runTune(optionsFrom(flags(out, ['--trials', '3'])), (l) => lines.push(l));
+    const r = await runTune(optionsFrom(flags(out, ['--trials', '2'])), (l) => lines.push(l));
     assert.ok(lines.some((l) => l.includes(`trial ${running.number}: failed (interrupted: the tune process running it is gone); retried`)), lines.join('\n'));
     const after = r.trials;
     for (const t of done) assert.deepEqual([after.find((u) => u.number === t.number)!.state, after.find((u) => u.number === t.number)!.value], ['complete', t.value], 'a finished trial is kept as it was');
@@ -128,7 +128,7 @@ describe('medtune tune', () => {
     const retry = after.find((t) => t.retryOf === running.number)!;
     assert.ok(retry && ['complete', 'pruned'].includes(retry.state), JSON.stringify(retry));
     assert.deepEqual(retry.params, failed.params);
-    assert.equal(after.filter((t) => t.state === 'complete' || t.state === 'pruned').length, 3);
+    assert.equal(after.filter((t) => t.state === 'complete' || t.state === 'pruned').length, 2);
     for (const f of ['best_model/config.json', 'tune_report.html', 'best_params.json']) assert.ok(existsSync(path.join(out, f)), f);
     const html = readFileSync(path.join(out, 'tune_report.html'), 'utf8');
     assert.ok(html.includes('Parallel coordinates') && html.includes('<svg') && !html.includes('<script'));

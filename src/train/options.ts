@@ -34,6 +34,8 @@ export interface TrainOptions extends TextPrepOptions {
   onEvaluate?: EvaluationCallback;
   /** write checkpoint-N/ folders (default true) */
   checkpoints?: boolean;
+  /** options the user typed (a CLI detail some callers need: e.g. --auto-tune leaves a typed --batch-size alone) */
+  fromCli?: string[];
   scheduler: SchedulerName;
   seed: number;
   evalEvery: number;

@@ -42,18 +42,23 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] ?? 0;
 }
 
+/** HF's 5e-5 for BERT-base (hidden 768), scaled as (768/hidden)^1.25 for other sizes, two significant digits. */
+export function autoLearningRate(hidden: number): number {
+  return Math.min(5e-4, Math.max(1e-5, sig2(5e-5 * Math.pow(768 / hidden, 1.25))));
+}
+
 /** The automatic recipe's values and why, before explicit options are applied. */
 export function autoRecipe(x: RecipeInput): { values: RecipeValues; why: Record<keyof RecipeValues, string> } {
   const p95 = percentile(x.lengths, 0.95);
   const maxLength = Math.min(x.modelLimit, Math.max(32, Math.ceil(p95 / 16) * 16));
-  const learningRate = Math.min(5e-4, Math.max(1e-5, sig2(5e-5 * Math.pow(768 / x.hidden, 1.25))));
+  const learningRate = autoLearningRate(x.hidden);
   const warmup = x.hidden >= 768 ? 0.1 : 0.06;
   const n = x.lengths.length;
   const epochs = Math.min(20, Math.max(3, Math.ceil(16_000 / Math.max(1, n))));
   return {
     values: { learningRate, epochs, maxLength, warmup },
     why: {
-      maxLength: `covers 95% of the training texts (p95 ${p95} tokens${maxLength === x.modelLimit ? `, the model's limit is ${x.modelLimit}` : ''})`,
+      maxLength: `covers 95% of the training texts: p95 ${p95} tokens${maxLength === x.modelLimit ? `, the model's limit is ${x.modelLimit}` : ''}`,
       learningRate: `hidden size ${x.hidden}${x.hidden < 768 ? ': a small model needs a larger rate than BERT-base\'s 5e-5' : ''}`,
       warmup: `${x.hidden >= 768 ? 'a large model' : 'a small model'}, ratio of all steps`,
       epochs: `${n} training rows: about 16,000 examples seen, 3 to 20 epochs`,
@@ -71,7 +76,7 @@ export function chooseRecipe(x: RecipeInput & { source: 'auto' | 'hf'; given: Pa
   const flag: Record<keyof RecipeValues, string> = { learningRate: 'learning rate', epochs: 'epochs', maxLength: 'max length', warmup: 'warm-up' };
   const parts = (Object.keys(flag) as (keyof RecipeValues)[]).map((k) => {
     const why = explicit.includes(k) ? 'given' : auto.why ? auto.why[k] : "HF's default";
-    return `${flag[k]} ${values[k]} (${why})`;
+    return `${flag[k]} ${Number(values[k].toPrecision(3))} (${why})`;
   });
   const head = x.source === 'hf' ? 'recipe hf (--recipe hf: HF Trainer defaults)' : 'recipe auto (no recipe flags; --recipe hf for HF defaults)';
   const cutNote = cut ? `; ${cut} of ${x.lengths.length} training texts are still cut at ${values.maxLength} tokens` : '';
