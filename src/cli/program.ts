@@ -24,13 +24,15 @@ import { registerPretrain } from './pretrain.js';
 import { registerReport } from './report.js';
 import { registerAudit } from './audit.js';
 import { registerCard } from './card.js';
+import { registerTune } from './tune.js';
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('medtune')
     .description('Fine-tune, evaluate and serve biomedical BERT classifiers, offline, in TypeScript.')
-    .version('0.1.0');
+    .version('0.1.0')
+    .enablePositionalOptions(); // options after a subcommand belong to it (`tune worker --queue`)
   registerDemo(program);
   registerTrain(program);
   registerEvaluate(program);
@@ -40,6 +42,7 @@ export function buildProgram(): Command {
   registerClean(program);
   registerAugment(program);
   registerPretrain(program);
+  registerTune(program);
   registerServe(program);
   registerCalibrate(program);
   registerExplain(program);

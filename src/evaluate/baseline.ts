@@ -2,8 +2,10 @@
  * The baseline every transformer run is shown beside (REFERENCE.md: it is strong on small clinical datasets):
  * TF-IDF over word 1-2-grams with sublinear tf (sklearn's TfidfVectorizer defaults otherwise) and an
  * L2-regularised logistic regression with C = 10 fitted by L-BFGS — multinomial for single-label, one-vs-rest with
- * balanced class weights for multi-label. Sparse rows; plain TypeScript (the data are small).
+ * balanced class weights for multi-label. Sparse rows, feature-major weights, buffers allocated once, sklearn's
+ * stopping rule; progress lines every few seconds.
  */
+import { performance } from 'node:perf_hooks';
 
 /** sklearn's default token pattern (?u)\b\w\w+\b on lower-cased text. */
 function words(text: string): string[] {
@@ -54,41 +56,74 @@ export class TfidfVectorizer {
   }
 }
 
-/** Minimises f with L-BFGS (memory 10); f returns the value and writes the gradient. */
-function lbfgs(x: Float64Array, f: (x: Float64Array, g: Float64Array) => number, maxIter = 300, tol = 1e-5): void {
+export interface SolverOptions {
+  maxIter?: number;
+  /** stop when max |gradient| ≤ gtol (scipy's pgtol, as sklearn's lbfgs sets it, scaled to this objective) */
+  gtol?: number;
+  /** progress: called at most every `progressEvery` ms with the iteration and objective */
+  onProgress?: (iter: number, loss: number) => void;
+  progressEvery?: number;
+}
+
+/**
+ * Minimises f with L-BFGS (memory 10, Armijo backtracking); f returns the value and writes the gradient. Buffers are
+ * allocated once (a multinomial model over 277k features × 23 classes is 6.4M doubles per vector); stops like
+ * scipy's L-BFGS-B as sklearn calls it: max |g| ≤ gtol, or a relative decrease below 64·ε.
+ */
+function lbfgs(x: Float64Array, f: (x: Float64Array, g: Float64Array) => number, o: SolverOptions = {}): number {
   const n = x.length;
   const m = 10;
-  const S: Float64Array[] = [];
-  const Y: Float64Array[] = [];
+  const maxIter = o.maxIter ?? 2000;
+  const S = Array.from({ length: m }, () => new Float64Array(n));
+  const Y = Array.from({ length: m }, () => new Float64Array(n));
+  const rho = new Float64Array(m);
+  const alpha = new Float64Array(m);
+  let count = 0;
+  let head = 0; // next slot of the ring buffer
   const g = new Float64Array(n);
+  const q = new Float64Array(n);
+  const xNew = new Float64Array(n);
+  const gNew = new Float64Array(n);
   let fx = f(x, g);
-  const dot = (a: Float64Array, b: Float64Array) => { let s = 0; for (let i = 0; i < n; i++) s += a[i]! * b[i]!; return s; };
-  for (let it = 0; it < maxIter; it++) {
-    const gnorm = Math.sqrt(dot(g, g));
-    if (gnorm < tol * Math.max(1, Math.sqrt(dot(x, x)))) break;
-    // two-loop recursion: d = -H g
-    const q = Float64Array.from(g);
-    const alpha: number[] = [];
-    for (let k = S.length - 1; k >= 0; k--) {
-      const a = dot(S[k]!, q) / dot(Y[k]!, S[k]!);
+  let lastReport = performance.now();
+  const dot = (a: Float64Array, b: Float64Array) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += a[i]! * b[i]!;
+    return s;
+  };
+  let it = 0;
+  for (; it < maxIter; it++) {
+    let gmax = 0;
+    for (let i = 0; i < n; i++) gmax = Math.max(gmax, Math.abs(g[i]!));
+    if (gmax <= (o.gtol ?? 1e-5)) break;
+    // two-loop recursion: q = -H g
+    q.set(g);
+    for (let c = 0; c < count; c++) {
+      const k = (head - 1 - c + m) % m;
+      const a = rho[k]! * dot(S[k]!, q);
       alpha[k] = a;
-      for (let i = 0; i < n; i++) q[i]! -= a * Y[k]![i]!;
+      const yk = Y[k]!;
+      for (let i = 0; i < n; i++) q[i]! -= a * yk[i]!;
     }
-    if (S.length) {
-      const gamma = dot(S[S.length - 1]!, Y[Y.length - 1]!) / dot(Y[Y.length - 1]!, Y[Y.length - 1]!);
+    if (count) {
+      const k = (head - 1 + m) % m;
+      const gamma = dot(S[k]!, Y[k]!) / dot(Y[k]!, Y[k]!);
       for (let i = 0; i < n; i++) q[i]! *= gamma;
-    } else for (let i = 0; i < n; i++) q[i]! /= Math.max(gnorm, 1);
-    for (let k = 0; k < S.length; k++) {
-      const b = dot(Y[k]!, q) / dot(Y[k]!, S[k]!);
-      for (let i = 0; i < n; i++) q[i]! += S[k]![i]! * (alpha[k]! - b);
+    } else {
+      const gn = Math.sqrt(dot(g, g));
+      for (let i = 0; i < n; i++) q[i]! /= Math.max(gn, 1);
+    }
+    for (let c = count - 1; c >= 0; c--) {
+      const k = (head - 1 - c + m) % m;
+      const b = rho[k]! * dot(Y[k]!, q);
+      const sk = S[k]!;
+      const d = alpha[k]! - b;
+      for (let i = 0; i < n; i++) q[i]! += sk[i]! * d;
     }
     for (let i = 0; i < n; i++) q[i] = -q[i]!;
-    // backtracking line search (Armijo)
     const gd = dot(g, q);
     if (gd >= 0) break;
     let step = 1;
-    const xNew = new Float64Array(n);
-    const gNew = new Float64Array(n);
     let fNew = 0;
     for (let ls = 0; ls < 30; ls++) {
       for (let i = 0; i < n; i++) xNew[i] = x[i]! + step * q[i]!;
@@ -96,98 +131,119 @@ function lbfgs(x: Float64Array, f: (x: Float64Array, g: Float64Array) => number,
       if (fNew <= fx + 1e-4 * step * gd) break;
       step *= 0.5;
     }
-    const s = new Float64Array(n);
-    const y = new Float64Array(n);
-    for (let i = 0; i < n; i++) { s[i] = xNew[i]! - x[i]!; y[i] = gNew[i]! - g[i]!; }
+    const s = S[head]!;
+    const y = Y[head]!;
+    for (let i = 0; i < n; i++) {
+      s[i] = xNew[i]! - x[i]!;
+      y[i] = gNew[i]! - g[i]!;
+    }
+    const sy = dot(s, y);
     x.set(xNew);
     g.set(gNew);
-    const improved = fx - fNew;
+    const decrease = (fx - fNew) / Math.max(Math.abs(fx), Math.abs(fNew), 1);
     fx = fNew;
-    if (dot(s, y) > 1e-10) {
-      S.push(s);
-      Y.push(y);
-      if (S.length > m) { S.shift(); Y.shift(); }
+    if (sy > 1e-10) {
+      rho[head] = 1 / sy;
+      head = (head + 1) % m;
+      count = Math.min(m, count + 1);
     }
-    if (improved < 1e-9 * Math.max(1, Math.abs(fx))) break;
+    if (o.onProgress && performance.now() - lastReport > (o.progressEvery ?? 5000)) {
+      lastReport = performance.now();
+      o.onProgress(it + 1, fx);
+    }
+    if (decrease <= 64 * Number.EPSILON) break;
   }
+  return it;
 }
 
-/** Multinomial logistic regression, sklearn's objective: C·Σ cross-entropy + ½‖W‖² (intercepts not penalised). */
-export function fitSoftmax(X: SparseRow[], y: number[], nFeatures: number, C: number, classes: number): (row: SparseRow) => number[] {
+/**
+ * Multinomial logistic regression, sklearn's objective: C·Σ cross-entropy + ½‖W‖² (intercepts not penalised).
+ * Weights are stored feature-major (the K class weights of a feature side by side), so each non-zero of a sparse
+ * row touches one contiguous block — the main cost with hundreds of thousands of features.
+ */
+export function fitSoftmax(X: SparseRow[], y: number[], nFeatures: number, C: number, classes: number, o: SolverOptions = {}): (row: SparseRow) => number[] {
   const K = classes;
-  const D = nFeatures + 1; // last column: intercept
-  const W = new Float64Array(K * D);
-  const scores = new Float64Array(K);
-  lbfgs(W, (w, grad) => {
+  const F = nFeatures;
+  const W = new Float64Array((F + 1) * K); // rows 0..F-1: features, row F: intercepts
+  const s = new Float64Array(K);
+  const b0 = F * K;
+  const objective = (w: Float64Array, grad: Float64Array) => {
     grad.fill(0);
     let loss = 0;
-    X.forEach((r, i) => {
-      for (let k = 0; k < K; k++) {
-        let s = w[k * D + nFeatures]!;
-        for (let t = 0; t < r.idx.length; t++) s += w[k * D + r.idx[t]!]! * r.val[t]!;
-        scores[k] = s;
+    for (let i = 0; i < X.length; i++) {
+      const { idx, val } = X[i]!;
+      for (let k = 0; k < K; k++) s[k] = w[b0 + k]!;
+      for (let t = 0; t < idx.length; t++) {
+        const base = idx[t]! * K;
+        const v = val[t]!;
+        for (let k = 0; k < K; k++) s[k]! += w[base + k]! * v;
       }
       let mx = -Infinity;
-      for (let k = 0; k < K; k++) mx = Math.max(mx, scores[k]!);
+      for (let k = 0; k < K; k++) if (s[k]! > mx) mx = s[k]!;
       let z = 0;
-      for (let k = 0; k < K; k++) z += Math.exp(scores[k]! - mx);
-      loss += C * (mx + Math.log(z) - scores[y[i]!]!);
       for (let k = 0; k < K; k++) {
-        const p = Math.exp(scores[k]! - mx) / z - (k === y[i] ? 1 : 0);
-        const c = C * p;
-        grad[k * D + nFeatures]! += c;
-        for (let t = 0; t < r.idx.length; t++) grad[k * D + r.idx[t]!]! += c * r.val[t]!;
+        s[k] = Math.exp(s[k]! - mx);
+        z += s[k]!;
       }
-    });
-    for (let k = 0; k < K; k++) for (let j = 0; j < nFeatures; j++) {
-      const v = w[k * D + j]!;
+      const yi = y[i]!;
+      loss += C * (Math.log(z) - Math.log(s[yi]!));
+      for (let k = 0; k < K; k++) {
+        const r = C * (s[k]! / z - (k === yi ? 1 : 0));
+        s[k] = r;
+        grad[b0 + k]! += r;
+      }
+      for (let t = 0; t < idx.length; t++) {
+        const base = idx[t]! * K;
+        const v = val[t]!;
+        for (let k = 0; k < K; k++) grad[base + k]! += s[k]! * v;
+      }
+    }
+    for (let j = 0; j < b0; j++) {
+      const v = w[j]!;
       loss += 0.5 * v * v;
-      grad[k * D + j]! += v;
+      grad[j]! += v;
     }
     return loss;
-  });
+  };
+  lbfgs(W, objective, { gtol: 1e-4 * C * X.length, ...o });
   return (r) => {
-    const s = new Array<number>(K).fill(0);
-    for (let k = 0; k < K; k++) {
-      let v = W[k * D + nFeatures]!;
-      for (let t = 0; t < r.idx.length; t++) v += W[k * D + r.idx[t]!]! * r.val[t]!;
-      s[k] = v;
-    }
-    const mx = Math.max(...s);
-    const e = s.map((v) => Math.exp(v - mx));
+    const out = new Array<number>(K);
+    for (let k = 0; k < K; k++) out[k] = W[b0 + k]!;
+    for (let t = 0; t < r.idx.length; t++) for (let k = 0; k < K; k++) out[k]! += W[r.idx[t]! * K + k]! * r.val[t]!;
+    const mx = Math.max(...out);
+    const e = out.map((v) => Math.exp(v - mx));
     const z = e.reduce((a, b) => a + b, 0);
     return e.map((v) => v / z);
   };
 }
 
 /** Binary logistic regression with per-class weights (sklearn class_weight='balanced'). */
-export function fitBinary(X: SparseRow[], y: number[], nFeatures: number, C: number): (row: SparseRow) => number {
-  const D = nFeatures + 1;
+export function fitBinary(X: SparseRow[], y: number[], nFeatures: number, C: number, o: SolverOptions = {}): (row: SparseRow) => number {
   const n = y.length;
   const pos = y.filter((v) => v > 0.5).length;
   const wPos = pos ? n / (2 * pos) : 1;
   const wNeg = n - pos ? n / (2 * (n - pos)) : 1;
-  const W = new Float64Array(D);
+  const W = new Float64Array(nFeatures + 1);
   lbfgs(W, (w, grad) => {
     grad.fill(0);
     let loss = 0;
-    X.forEach((r, i) => {
+    for (let i = 0; i < n; i++) {
+      const { idx, val } = X[i]!;
       let s = w[nFeatures]!;
-      for (let t = 0; t < r.idx.length; t++) s += w[r.idx[t]!]! * r.val[t]!;
+      for (let t = 0; t < idx.length; t++) s += w[idx[t]!]! * val[t]!;
       const yi = y[i]! > 0.5 ? 1 : 0;
       const cw = C * (yi ? wPos : wNeg);
       loss += cw * (Math.max(s, 0) - s * yi + Math.log1p(Math.exp(-Math.abs(s))));
-      const p = 1 / (1 + Math.exp(-s));
-      const c = cw * (p - yi);
+      const c = cw * (1 / (1 + Math.exp(-s)) - yi);
       grad[nFeatures]! += c;
-      for (let t = 0; t < r.idx.length; t++) grad[r.idx[t]!]! += c * r.val[t]!;
-    });
+      for (let t = 0; t < idx.length; t++) grad[idx[t]!]! += c * val[t]!;
+    }
     for (let j = 0; j < nFeatures; j++) {
       loss += 0.5 * w[j]! * w[j]!;
       grad[j]! += w[j]!;
     }
     return loss;
-  });
+  }, { gtol: 1e-4 * C * n, ...o });
   return (r) => {
     let s = W[nFeatures]!;
     for (let t = 0; t < r.idx.length; t++) s += W[r.idx[t]!]! * r.val[t]!;
@@ -196,18 +252,23 @@ export function fitBinary(X: SparseRow[], y: number[], nFeatures: number, C: num
 }
 
 /** Fits on train texts and returns probabilities for the test texts (one row per text, one column per label). */
-export function tfidfLogRegBaseline(trainTexts: string[], trainLabels: (number | number[])[], testTexts: string[], labels: number, multiLabel: boolean, C = 10): number[][] {
+export function tfidfLogRegBaseline(trainTexts: string[], trainLabels: (number | number[])[], testTexts: string[], labels: number, multiLabel: boolean, C = 10,
+  progress?: (line: string) => void): number[][] {
+  const t0 = performance.now();
   const vec = new TfidfVectorizer().fit(trainTexts);
   const Xtr = vec.transform(trainTexts);
   const Xte = vec.transform(testTexts);
   const F = vec.vocab.size;
+  const secs = () => ((performance.now() - t0) / 1000).toFixed(0);
+  progress?.(`baseline: TF-IDF of ${trainTexts.length} training texts, ${F} features (${secs()} s); fitting logistic regression`);
+  const solver = (what: string): SolverOptions => ({ onProgress: progress && ((it, loss) => progress(`baseline: ${what}iteration ${it}, objective ${loss.toFixed(2)} (${secs()} s)`)) });
   if (!multiLabel) {
-    const model = fitSoftmax(Xtr, trainLabels as number[], F, C, labels);
+    const model = fitSoftmax(Xtr, trainLabels as number[], F, C, labels, solver(''));
     return Xte.map(model);
   }
   const cols: number[][] = [];
   for (let c = 0; c < labels; c++) {
-    const model = fitBinary(Xtr, (trainLabels as number[][]).map((v) => v[c]!), F, C);
+    const model = fitBinary(Xtr, (trainLabels as number[][]).map((v) => v[c]!), F, C, solver(`label ${c + 1}/${labels}, `));
     cols.push(Xte.map(model));
   }
   return testTexts.map((_, i) => cols.map((col) => col[i]!));

@@ -33,7 +33,24 @@ export interface TrainConfig {
   threshold: number;
   /** sha256 of the encoded training/validation data; a resume with other data is refused */
   dataFingerprint?: string;
+  /** write checkpoint-N/ folders (default true; tuning trials, which are never resumed, turn them off) */
+  checkpoints?: boolean;
 }
+
+/** What the Trainer tells a per-evaluation callback (e.g. a tuner's pruner) after each evaluation. */
+export interface EvaluationEvent {
+  /** 1, 2, … (continues across a resume) */
+  index: number;
+  step: number;
+  epoch: number;
+  /** the --metric-for-best-model value, as reported (loss: lower is better) */
+  value: number;
+  /** the best value so far and its evaluation index */
+  best: { value: number; index: number };
+}
+
+/** Called after every evaluation; returning true stops training (the best model so far is kept). */
+export type EvaluationCallback = (e: EvaluationEvent) => boolean | void | Promise<boolean | void>;
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'outputDir'> = {
   epochs: 3, learningRate: 5e-5, batchSize: 32, weightDecay: 0.01, warmup: 0, scheduler: 'linear', seed: 42,

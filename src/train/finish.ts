@@ -43,7 +43,7 @@ function runBaseline(s: Splits, final: Example[], threshold: number, groupColumn
   const tb = performance.now();
   const text = (e: Example) => e.text + (e.pair ? ` ${e.pair}` : '');
   const { labels, multiLabel } = s.trainData;
-  const probs = tfidfLogRegBaseline(s.train.map(text), s.train.map((e) => e.label), final.map(text), labels.length, multiLabel);
+  const probs = tfidfLogRegBaseline(s.train.map(text), s.train.map((e) => e.label), final.map(text), labels.length, multiLabel, 10, log);
   const baseline = baselineMetrics(probs, final, labels, multiLabel, threshold, groupColumn);
   const fmt = (m: Record<string, unknown>) => ['accuracy', 'f1_macro', 'f1_micro'].filter((k) => typeof m[k] === 'number').map((k) => `${k} ${(m[k] as number).toFixed(4)}`).join(', ');
   log(`baseline (TF-IDF 1-2 grams + logistic regression, C=10${multiLabel ? ', one-vs-rest, balanced' : ''}; ${((performance.now() - tb) / 1000).toFixed(0)} s): ${fmt(baseline)}${baseline.grouped ? `; grouped: ${fmt(baseline.grouped as Record<string, unknown>)}` : ''}`);

@@ -3,6 +3,7 @@ import type { Operator } from '../deid/anonymize.js';
 import type { Example, LabeledData } from '../data/dataset.js';
 import type { SchedulerName } from './schedule.js';
 import type { TextPrepOptions } from './prepare.js';
+import type { EvaluationCallback } from './config.js';
 
 export interface TrainOptions extends TextPrepOptions {
   model: string;
@@ -27,13 +28,24 @@ export interface TrainOptions extends TextPrepOptions {
   labelDelimiter?: string;
   format?: string;
   encoding?: string;
-  epochs: number;
-  learningRate: number;
+  /** recipe options left out are chosen by `recipe` (train/recipe.ts) */
+  epochs?: number;
+  learningRate?: number;
   batchSize: number;
-  /** default: 128, capped at the model's limit; an explicit value above the limit is refused */
+  /** default: from the recipe, at most the model's limit; an explicit value above the limit is refused */
   maxLength?: number;
   weightDecay: number;
-  warmup: number;
+  warmup?: number;
+  /** how recipe options the user left out are chosen: 'auto' (default: from the model and data) or 'hf' */
+  recipe?: 'auto' | 'hf';
+  /** dropout of every dropout layer (hidden and attention; default: the model's config) */
+  dropout?: number;
+  /** called after every evaluation; true stops training (tuning trials: the pruner) */
+  onEvaluate?: EvaluationCallback;
+  /** write checkpoint-N/ folders (default true) */
+  checkpoints?: boolean;
+  /** options the user typed (a CLI detail some callers need: e.g. --auto-tune leaves a typed --batch-size alone) */
+  fromCli?: string[];
   scheduler: SchedulerName;
   seed: number;
   evalEvery: number;

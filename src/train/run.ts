@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { labelsOf, loadClassifier, loadStateDict, readModelConfig, resolveMaxLength, saveClassifier, type ModelConfig } from '../models/auto.js';
+import { labelsOf, loadClassifier, loadStateDict, modelMaxLength, readModelConfig, resolveMaxLength, saveClassifier, type LoadedClassifier, type ModelConfig } from '../models/auto.js';
+import { Dropout } from '../nn/module.js';
+import { chooseRecipe, type Recipe, type RecipeValues } from './recipe.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { encodeExamples, groupRegexOf, readLabeled, stratifiedSplit, summarize, type Encoded, type Example, type LabeledData } from '../data/dataset.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
@@ -18,7 +20,7 @@ import { readCheckpointState } from './resume.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { deidentify, type Operator } from '../deid/anonymize.js';
 import { MedtuneError } from '../common/errors.js';
-import { prepareOutputDir } from '../common/atomic.js';
+import { makeDirs, prepareOutputDir, writeFileAtomic } from '../common/atomic.js';
 import { checkMetricName } from '../evaluate/metrics.js';
 import { setThreads } from '../tensor/backend.js';
 import { setPrecision } from '../tensor/precision.js';
@@ -72,8 +74,10 @@ export function classWeightsFor(spec: string, examples: Example[], labels: strin
 /** Everything that can be checked without reading data or weights: ranges, names, files, the output folder. */
 function checkTrainOptions(o: TrainOptions): void {
   if (!(o.validationSplit >= 0 && o.validationSplit < 1)) throw usage(`--validation-split must be in [0, 1) (0: no split), got ${o.validationSplit}`);
-  if (!(o.epochs > 0) && !o.maxSteps) throw usage(`--epochs must be > 0 (or give --max-steps), got ${o.epochs}`);
-  if (!(o.learningRate >= 0)) throw usage(`--learning-rate must be ≥ 0, got ${o.learningRate}`);
+  if (o.epochs !== undefined && !(o.epochs > 0) && !o.maxSteps) throw usage(`--epochs must be > 0 (or give --max-steps), got ${o.epochs}`);
+  if (o.learningRate !== undefined && !(o.learningRate >= 0)) throw usage(`--learning-rate must be ≥ 0, got ${o.learningRate}`);
+  if (o.dropout !== undefined && !(o.dropout >= 0 && o.dropout < 1)) throw usage(`--dropout must be in [0, 1), got ${o.dropout}`);
+  if (o.recipe !== undefined && !['auto', 'hf'].includes(o.recipe)) throw usage(`--recipe must be auto or hf, got "${o.recipe}"`);
   if (!(o.labelSmoothing >= 0 && o.labelSmoothing < 1)) throw usage(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
   if (!(SCHEDULERS as readonly string[]).includes(o.scheduler)) throw usage(`--scheduler must be ${SCHEDULERS.join(', ')}, got "${o.scheduler}"`);
   if (o.deidOperator && !(DEID_OPERATORS as readonly string[]).includes(o.deidOperator)) throw usage(`--deid-operator must be ${DEID_OPERATORS.join(', ')}`);
@@ -255,7 +259,62 @@ async function readAudit(o: TrainOptions): Promise<SplitAudit> {
   return { train, validation, test: o.test ? await read(o.test) : null };
 }
 
-export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) => console.log(l)): Promise<{ metrics: EvalResult['metrics']; outputDir: string; baseline: Record<string, unknown> | null }> {
+/** Sets the rate of every dropout layer (hidden, attention, classifier) and records it in the config. */
+function applyDropout(loaded: LoadedClassifier, p: number): void {
+  const seen = new Set<object>();
+  const walk = (x: unknown) => {
+    if (!x || typeof x !== 'object' || seen.has(x) || ArrayBuffer.isView(x)) return;
+    seen.add(x);
+    if (x instanceof Dropout) (x as { p: number }).p = p;
+    const o = x as Record<string, unknown>;
+    for (const k of ['hidden_dropout_prob', 'attention_probs_dropout_prob', 'dropout', 'attention_dropout', 'classifier_dropout']) {
+      if (typeof o[k] === 'number') o[k] = p;
+    }
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(loaded.model);
+  walk(loaded.config);
+}
+
+/**
+ * The recipe for the options the user left out (train/recipe.ts), written to recipe.json. A resumed run continues
+ * with the recorded recipe (and says so when the data would now give another one).
+ */
+function resolveRecipe(o: TrainOptions, train: Example[], tok: Tokenizer, config: ModelConfig, resuming: boolean, log: (l: string) => void): Recipe {
+  const limit = modelMaxLength(config);
+  const enc = encodeExamples(train, tok, limit);
+  const lengths = enc.ids.map((ids, i) => ids.length + (enc.cut[i] ?? 0));
+  const c = config as { hidden_size?: number; dim?: number; num_hidden_layers?: number; n_layers?: number };
+  const given: Partial<RecipeValues> = { learningRate: o.learningRate, epochs: o.epochs, maxLength: o.maxLength, warmup: o.warmup };
+  const input = { hidden: c.hidden_size ?? c.dim ?? 768, layers: c.num_hidden_layers ?? c.n_layers ?? 12, modelLimit: limit, lengths, source: o.recipe ?? 'auto' };
+  let recipe = chooseRecipe({ ...input, given });
+  const file = path.join(o.outputDir, 'recipe.json');
+  if (resuming && existsSync(file)) {
+    const old = JSON.parse(readFileSync(file, 'utf8')) as Recipe;
+    const recorded = Object.fromEntries(Object.entries(old.values).filter(([k]) => given[k as keyof RecipeValues] === undefined));
+    const differs = Object.entries(recorded).filter(([k, v]) => recipe.values[k as keyof RecipeValues] !== v);
+    if (differs.length) log(`resume: continuing with the recipe in ${file} (${differs.map(([k, v]) => `${k} ${v}`).join(', ')}); the data would now give ${differs.map(([k]) => `${k} ${recipe.values[k as keyof RecipeValues]}`).join(', ')}`);
+    recipe = chooseRecipe({ ...input, source: old.source, given: { ...recorded, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } });
+  }
+  log(recipe.reason);
+  makeDirs(o.outputDir);
+  writeFileAtomic(file, JSON.stringify(recipe, null, 2) + '\n');
+  return recipe;
+}
+
+export interface TrainRunResult {
+  metrics: EvalResult['metrics'];
+  outputDir: string;
+  baseline: Record<string, unknown> | null;
+  /** the best validation evaluation (metric units) and its evaluation index; null without validation */
+  best: { value: number; step: number; index: number } | null;
+  epochsRun: number;
+  /** the per-evaluation callback stopped training */
+  stopped: boolean;
+  recipe: Recipe;
+}
+
+export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) => console.log(l)): Promise<TrainRunResult> {
   const t0 = performance.now();
   checkTrainOptions(o);
   const record: RunRecord = startRecord({
@@ -267,7 +326,7 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   if (o.threads) setThreads(o.threads);
   if (o.precision) setPrecision(o.precision, '--precision');
   const { dir: modelDir, config: modelConfig } = await readModelConfig(o.model);
-  const maxLength = resolveMaxLength(o.maxLength, modelConfig, 128);
+  if (o.maxLength !== undefined) resolveMaxLength(o.maxLength, modelConfig, 128);
   const resumeFrom = resumeCheckpoint(o, log);
   const s = await readSplits(o, fineTunedLabels(modelConfig), log);
   const { trainData } = s;
@@ -279,6 +338,9 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   const classWeights = o.classWeights ? classWeightsFor(o.classWeights, s.train, trainData.labels, trainData.multiLabel) : null;
   const loaded = await loadClassifier(modelDir, { labels: trainData.labels, problemType: trainData.multiLabel ? 'multi_label_classification' : 'single_label_classification', seed: o.seed, log });
   const tok = Tokenizer.fromDir(loaded.dir);
+  if (o.dropout !== undefined) applyDropout(loaded, o.dropout);
+  const recipe = resolveRecipe(o, s.train, tok, modelConfig, !!resumeFrom, log);
+  const maxLength = recipe.values.maxLength;
   if (prep.preprocessing) {
     if (prep.preprocessing.clean?.lowercase && !tok.lowercase) throw new MedtuneError('--clean lowercase: this tokenizer keeps case, so lower-casing would change what the model sees; leave lowercase out', 'E_USAGE');
     loaded.config.medtune = { ...(loaded.config.medtune as object | undefined), preprocessing: prep.preprocessing };
@@ -300,11 +362,12 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   if (!final) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'E_NO_EVAL_DATA');
   const cfg: TrainConfig = {
     ...DEFAULT_TRAIN_CONFIG,
-    epochs: o.epochs, learningRate: o.learningRate, batchSize: o.batchSize, weightDecay: o.weightDecay, warmup: o.warmup,
+    epochs: recipe.values.epochs, learningRate: recipe.values.learningRate, batchSize: o.batchSize, weightDecay: o.weightDecay, warmup: recipe.values.warmup,
     scheduler: o.scheduler, seed: o.seed, gradAccum: o.gradAccum, maxGradNorm: o.maxGradNorm, evalEvery: o.evalEvery,
     labelSmoothing: o.labelSmoothing, metricForBestModel: o.metricForBestModel ?? (trainData.multiLabel ? 'f1_micro' : 'accuracy'), outputDir: o.outputDir,
     maxSteps: o.maxSteps ?? 0, earlyStoppingPatience: o.earlyStopping ?? 0, saveSteps: o.saveSteps ?? 0, saveTotalLimit: o.saveTotalLimit ?? 2,
     classWeights, threshold: o.threshold ?? 0.5, dataFingerprint: fingerprint(va ? [tr, va] : [tr]),
+    ...(o.checkpoints === false ? { checkpoints: false } : {}),
   };
   if (cfg.classWeights) log(`class weights (${o.classWeights}): ${trainData.labels.slice(0, 6).map((l, i) => `${l} ${cfg.classWeights![i]!.toFixed(3)}`).join(', ')}${trainData.labels.length > 6 ? ', ...' : ''}`);
   const hooks: TrainerHooks = {
@@ -314,6 +377,7 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
       const r = loadStateDict(loaded.model, readSafetensors(file), file, false);
       if (r.missing.length) throw new MedtuneError(`${dir} lacks ${r.missing[0]}; is it a checkpoint of this run?`, 'E_CHECKPOINT');
     },
+    onEvaluate: o.onEvaluate,
   };
   const trainer = new Trainer(loaded.model, trainData.labels, trainData.multiLabel, tok.padId, cfg, log, hooks);
   await trainer.train(tr, va, resumeFrom);
@@ -322,6 +386,6 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
     o, s, trainer, loaded, cfg, maxLength, modelDir, validation: va, final, finalSplit: te ? 'test' : 'validation', t0,
     log, record, audit: finalAudit,
   });
-  return { metrics: r.metrics, outputDir: o.outputDir, baseline };
+  return { metrics: r.metrics, outputDir: o.outputDir, baseline, best: trainer.bestResult, epochsRun: trainer.epochsRun, stopped: trainer.stoppedByCallback, recipe };
 }
 

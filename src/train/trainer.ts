@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { AdamW, hfParamGroups } from './adamw.js';
 import { lrLambda } from './schedule.js';
-import type { TrainConfig, TrainerState } from './config.js';
+import type { EvaluationCallback, TrainConfig, TrainerState } from './config.js';
 import { makeBatches } from '../data/dataset.js';
 import { checkMetricName } from '../evaluate/metrics.js';
 import type { EvalResult, Metrics, SplitData } from '../evaluate/types.js';
@@ -27,6 +27,8 @@ export interface TrainerHooks {
   saveModel: (dir: string) => void;
   /** loads weights saved by saveModel back into the model */
   loadWeights: (dir: string) => void;
+  /** after every evaluation; true stops training (a tuner's pruner) */
+  onEvaluate?: EvaluationCallback;
 }
 
 const { SingleBar, Presets } = cliProgress;
@@ -42,6 +44,10 @@ export class Trainer {
   private bestWeights: Float32Array[] | null = null;
   private badEvals = 0;
   stoppedEarly = false;
+  /** the per-evaluation callback asked to stop */
+  stoppedByCallback = false;
+  /** epochs trained (fractional when stopped inside an epoch) */
+  epochsRun = 0;
 
   constructor(readonly model: SequenceClassifier, readonly labels: string[], readonly multiLabel: boolean, readonly padId: number, readonly cfg: TrainConfig,
     readonly log: (l: string) => void = (l) => console.log(l), readonly hooks: TrainerHooks | null = null) {
@@ -52,6 +58,13 @@ export class Trainer {
 
   private record(obj: Record<string, unknown>): void {
     appendFileSync(path.join(this.cfg.outputDir, 'metrics.jsonl'), JSON.stringify(obj) + '\n');
+  }
+
+  /** The best evaluation so far in the metric's own units, with its step and evaluation index. */
+  get bestResult(): { value: number; step: number; index: number } | null {
+    if (!this.best) return null;
+    const value = this.cfg.metricForBestModel === 'loss' ? -this.best.value : this.best.value;
+    return { value, step: this.best.step, index: this.history.findIndex((h) => h.step === this.best!.step) + 1 };
   }
 
   /** Metric value where larger is better. */
@@ -74,7 +87,7 @@ export class Trainer {
 
   /** Writes checkpoint-<step>/: model (HF layout), optimizer moments, trainer state. Atomic per file and folder. */
   private saveCheckpoint(state: TrainerState): void {
-    if (!this.hooks) return;
+    if (!this.hooks || this.cfg.checkpoints === false) return;
     const dir = path.join(this.cfg.outputDir, `checkpoint-${state.step}`);
     this.hooks.saveModel(dir);
     const moments: [string, { shape: readonly number[]; data: Float32Array }][] = [];
@@ -171,7 +184,7 @@ export class Trainer {
       step, epoch, batchInEpoch, optimizerSteps: this.opt.stepCount, generator: this.model.generator.getState(), best: this.best, badEvals: this.badEvals,
       history: this.history as unknown as TrainerState['history'], config: (({ outputDir: _o, ...rest }) => rest)(c),
     });
-    const evaluateNow = (epoch: number) => {
+    const evaluateNow = async (epoch: number) => {
       if (!validation) return;
       const r = this.evaluate(validation);
       const { per_class: _p, per_label: _q, confusion: _c, ...flat } = r.metrics as unknown as Record<string, unknown>;
@@ -190,6 +203,12 @@ export class Trainer {
       if (c.earlyStoppingPatience > 0 && this.badEvals >= c.earlyStoppingPatience) {
         this.stoppedEarly = true;
         this.log(`  early stopping: no improvement in ${c.metricForBestModel} for ${this.badEvals} evaluations`);
+      }
+      const cb = this.hooks?.onEvaluate;
+      const best = this.bestResult;
+      if (cb && best && (await cb({ index: this.history.length, step, epoch, value: flat[c.metricForBestModel] as number, best: { value: best.value, index: best.index } })) === true) {
+        this.stoppedByCallback = true;
+        this.log(`  stopped after evaluation ${this.history.length} (asked by the per-evaluation callback, e.g. a tuner's pruner)`);
       }
     };
     outer: for (let epoch = startEpoch; epoch < epochs; epoch++) {
@@ -222,10 +241,11 @@ export class Trainer {
           lossAcc = 0;
           lossN = 0;
         }
-        if (c.evalEvery > 0 && step % c.evalEvery === 0) evaluateNow(epochPos);
+        this.epochsRun = epochPos;
+        if (c.evalEvery > 0 && step % c.evalEvery === 0) await evaluateNow(epochPos);
         const endOfEpoch = last;
-        if (endOfEpoch && c.evalEvery === 0) evaluateNow(epoch + 1);
-        const done = step >= totalSteps || this.stoppedEarly;
+        if (endOfEpoch && c.evalEvery === 0) await evaluateNow(epoch + 1);
+        const done = step >= totalSteps || this.stoppedEarly || this.stoppedByCallback;
         if ((c.saveSteps > 0 && step % c.saveSteps === 0) || (c.saveSteps === 0 && endOfEpoch) || done) {
           this.saveCheckpoint(last ? stateAt(epoch + 1, 0) : stateAt(epoch, b + 1));
         }

@@ -1,0 +1,84 @@
+/**
+ * The recipe `medtune train` picks when the user gives none (issue 12): max length from the training texts' token
+ * lengths (the 95th percentile, rounded up to a multiple of 16, at most the model's limit), the learning rate and
+ * warm-up from the model's size (HF's 5e-5 suits BERT-base; small models need a larger rate: 5e-5·(768/hidden)^1.25,
+ * so 2e-4 at hidden 256), and epochs from the dataset's size (about 16,000 examples seen, 3 to 20 epochs). Explicit
+ * flags win; `--recipe hf` keeps HF's defaults (lr 5e-5, 3 epochs, max length 128, no warm-up).
+ */
+export interface RecipeValues {
+  learningRate: number;
+  epochs: number;
+  maxLength: number;
+  warmup: number;
+}
+
+export const HF_RECIPE: RecipeValues = { learningRate: 5e-5, epochs: 3, maxLength: 128, warmup: 0 };
+
+export interface RecipeInput {
+  /** the model's hidden size and layer count */
+  hidden: number;
+  layers: number;
+  /** the most tokens the model takes */
+  modelLimit: number;
+  /** full token length of every training text (special tokens included, before truncation) */
+  lengths: number[];
+}
+
+export interface Recipe {
+  source: 'auto' | 'hf';
+  values: RecipeValues;
+  /** the options the user gave, which won over the recipe */
+  explicit: string[];
+  /** one line: the values and why */
+  reason: string;
+  /** training texts still longer than the max length */
+  cut: number;
+}
+
+const sig2 = (x: number) => Number(x.toPrecision(2));
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] ?? 0;
+}
+
+/** HF's 5e-5 for BERT-base (hidden 768), scaled as (768/hidden)^1.25 for other sizes, two significant digits. */
+export function autoLearningRate(hidden: number): number {
+  return Math.min(5e-4, Math.max(1e-5, sig2(5e-5 * Math.pow(768 / hidden, 1.25))));
+}
+
+/** The automatic recipe's values and why, before explicit options are applied. */
+export function autoRecipe(x: RecipeInput): { values: RecipeValues; why: Record<keyof RecipeValues, string> } {
+  const p95 = percentile(x.lengths, 0.95);
+  const maxLength = Math.min(x.modelLimit, Math.max(32, Math.ceil(p95 / 16) * 16));
+  const learningRate = autoLearningRate(x.hidden);
+  const warmup = x.hidden >= 768 ? 0.1 : 0.06;
+  const n = x.lengths.length;
+  const epochs = Math.min(20, Math.max(3, Math.ceil(16_000 / Math.max(1, n))));
+  return {
+    values: { learningRate, epochs, maxLength, warmup },
+    why: {
+      maxLength: `covers 95% of the training texts: p95 ${p95} tokens${maxLength === x.modelLimit ? `, the model's limit is ${x.modelLimit}` : ''}`,
+      learningRate: `hidden size ${x.hidden}${x.hidden < 768 ? ': a small model needs a larger rate than BERT-base\'s 5e-5' : ''}`,
+      warmup: `${x.hidden >= 768 ? 'a large model' : 'a small model'}, ratio of all steps`,
+      epochs: `${n} training rows: about 16,000 examples seen, 3 to 20 epochs`,
+    },
+  };
+}
+
+/** The recipe with the user's explicit options applied, and its one-line description. */
+export function chooseRecipe(x: RecipeInput & { source: 'auto' | 'hf'; given: Partial<RecipeValues> }): Recipe {
+  const auto = x.source === 'auto' ? autoRecipe(x) : { values: { ...HF_RECIPE, maxLength: Math.min(128, x.modelLimit) }, why: null };
+  const explicit = (Object.keys(x.given) as (keyof RecipeValues)[]).filter((k) => x.given[k] !== undefined);
+  const values: RecipeValues = { ...auto.values };
+  for (const k of explicit) values[k] = x.given[k]!;
+  const cut = x.lengths.filter((l) => l > values.maxLength).length;
+  const flag: Record<keyof RecipeValues, string> = { learningRate: 'learning rate', epochs: 'epochs', maxLength: 'max length', warmup: 'warm-up' };
+  const parts = (Object.keys(flag) as (keyof RecipeValues)[]).map((k) => {
+    const why = explicit.includes(k) ? 'given' : auto.why ? auto.why[k] : "HF's default";
+    return `${flag[k]} ${Number(values[k].toPrecision(3))} (${why})`;
+  });
+  const head = x.source === 'hf' ? 'recipe hf (--recipe hf: HF Trainer defaults)' : 'recipe auto (no recipe flags; --recipe hf for HF defaults)';
+  const cutNote = cut ? `; ${cut} of ${x.lengths.length} training texts are still cut at ${values.maxLength} tokens` : '';
+  return { source: x.source, values, explicit, reason: `${head}: ${parts.join(', ')}${cutNote}`, cut };
+}
