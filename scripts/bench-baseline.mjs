@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The TF-IDF + logistic-regression baseline on symptom2disease, HoC (multi-label, abstract-level micro-F1) and
 // medical-abstracts (its test file split 80/20, stratified, seed 42): time and accuracy, one JSON line per dataset.
-// Writes the exact splits to OUT/ so scripts/bench-baseline.py fits scikit-learn on the same rows (never in CI).
+// Wall and CPU seconds (the machine is shared: CPU time is the fairer comparison). Writes the exact splits to OUT/ so scripts/bench-baseline.py fits scikit-learn on the same rows (never in CI).
 // usage: node scripts/bench-baseline.mjs OUT [DIST=dist] [datasets=s2d,hoc,ma]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,8 +36,11 @@ for (const name of which.split(',')) {
   const dump = (ex) => ex.map((e) => ({ text: e.text, label: e.label, group: e.group ?? null }));
   writeFileSync(path.join(out, `${name}.json`), JSON.stringify({ labels, multi, grouped: !!d.grouped, train: dump(d.train.examples), test: dump(d.test.examples) }));
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const probs = tfidfLogRegBaseline(d.train.examples.map((e) => e.text), d.train.examples.map((e) => e.label), d.test.examples.map((e) => e.text), labels.length, multi);
   const seconds = (performance.now() - t0) / 1000;
+  const c1 = process.cpuUsage(c0);
+  const cpu = (c1.user + c1.system) / 1e6;
   const gold = d.test.examples.map((e) => e.label);
   let metric;
   if (!multi) metric = { accuracy: singleLabelMetrics(probs.map((p) => p.indexOf(Math.max(...p))), gold, labels).accuracy };
@@ -45,5 +48,5 @@ for (const name of which.split(',')) {
     const g = groupPredictions(d.test.examples.map((e) => e.group ?? ''), gold, probs, true, 0.5);
     metric = { f1_micro_grouped: multiLabelMetrics(g.pred, g.gold, labels).f1_micro, f1_micro: multiLabelMetrics(probs.map((p) => p.map((v) => (v >= 0.5 ? 1 : 0))), gold, labels).f1_micro };
   }
-  console.log(JSON.stringify({ impl: 'medtune', dist, dataset: name, train: d.train.examples.length, test: d.test.examples.length, classes: labels.length, seconds: Number(seconds.toFixed(1)), ...metric }));
+  console.log(JSON.stringify({ impl: 'medtune', dist, dataset: name, train: d.train.examples.length, test: d.test.examples.length, classes: labels.length, seconds: Number(seconds.toFixed(1)), cpu_seconds: Number(cpu.toFixed(1)), ...metric }));
 }

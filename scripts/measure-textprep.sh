@@ -5,12 +5,13 @@
 # validation split per seed; test.csv evaluated once with the best model. Results: OUT/results.jsonl
 # (summary table: node scripts/textprep-summary.mjs OUT).
 # Controls: CONDITIONS="baseline-steps augment-contextual" (45 epochs = the optimizer steps of --augment 2;
-# --augment 2 with masked-LM substitution too). SIZES="10" restricts the data sizes.
+# --augment 2 with masked-LM substitution too). SIZES="10", SEEDS="2" restrict the data sizes and seeds.
 # usage: scripts/measure-textprep.sh [OUT=/tmp/textprep-runs] [SHARED=../shared]   (hours on 2 busy cores)
 set -euo pipefail
 OUT=${1:-/tmp/textprep-runs}
 SHARED=${2:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
 SIZES=${SIZES:-"10 100"}
+SEEDS=${SEEDS:-"1 2"}
 CONDITIONS=${CONDITIONS:-"baseline augment tapt tapt+augment"}
 DATA=$SHARED/data/symptom2disease
 MODEL=$SHARED/models/mini-biobert
@@ -21,7 +22,7 @@ record() { # condition size seed dir
   node -e "const m=require('$4/metrics.json');console.log(JSON.stringify({condition:'$1',size:$2,seed:$3,accuracy:m.accuracy,f1_macro:m.f1_macro,seconds:m.train_seconds}))" >> "$OUT/results.jsonl"
 }
 for SIZE in $SIZES; do
-  for SEED in 1 2; do
+  for SEED in $SEEDS; do
     S=$OUT/splits-$SEED
     [ -f "$S/validation.csv" ] || node "$(dirname "$0")/textprep-splits.mjs" "$DATA/train.csv" "$S" "$SEED" 0.1
     TRAIN=$S/train-$SIZE.csv

@@ -191,15 +191,19 @@ export function errorsSection(f: RunFolder, texts: boolean, max: number): Sectio
   const errors = f.predictions.filter((p) => !p.correct).map((p) => ({ p, c: conf(p) }))
     .sort((a, b) => b.c - a.c || a.p.row - b.p.row);
   const shown = errors.slice(0, max);
+  const grouped = f.predictions.some((p) => p.audit);
+  const groups = (p: Prediction) => esc(Object.entries(p.audit ?? {}).map(([k, v]) => `${k} ${v}`).join(', '));
   const rows = shown.map(({ p, c }) => [String(p.row), names(p.label), names(p.predicted), num(c, 3),
-    p.abstain ? 'yes' : '', ...(texts ? [esc(cut(p.text ?? ''))] : [])]);
+    p.abstain ? 'yes' : '', ...(grouped ? [groups(p)] : []), ...(texts ? [esc(cut(p.text ?? ''))] : [])]);
   const deid = f.run?.deid ? `de-identified before training (operator ${esc(String(f.run.deid))})`
     : 'as they are in the data file (the run did not use <code>--deid</code>)';
   const textNote = texts ? `Texts are shown ${deid}.` : 'Texts are left out (<code>--no-texts</code>).';
   const intro = `<p>${errors.length} of ${f.predictions.length} rows are wrong; the ${shown.length} most confident `
     + `errors first (confident errors are the dangerous ones). ${textNote}</p>`;
   const prob = f.multiLabel ? 'largest wrong-side probability' : 'probability';
-  const head = ['row', 'true', 'predicted', prob, 'abstained', ...(texts ? ['text'] : [])];
-  const tbl = table(head, rows, { cellClass: [undefined, undefined, undefined, undefined, undefined, 'text'] });
+  const head = ['row', 'true', 'predicted', prob, 'abstained', ...(grouped ? ['groups'] : []),
+    ...(texts ? ['text'] : [])];
+  const cellClass = head.map((h) => (h === 'text' ? 'text' : undefined));
+  const tbl = table(head, rows, { cellClass });
   return { id: 'errors', title: 'Misclassified cases', html: intro + tbl };
 }
