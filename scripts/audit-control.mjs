@@ -11,10 +11,18 @@ const labels = [...DEMO_DIAGNOSES].sort((a, b) => a.localeCompare(b));
 function audit(seed, disparity) {
   const train = syntheticSymptoms(60, seed, { demographics: true, disparity });
   const test = syntheticSymptoms(30, seed + 1000, { demographics: true, disparity });
-  const probs = tfidfLogRegBaseline(train.map((r) => r.text), train.map((r) => labels.indexOf(r.label)),
-    test.map((r) => r.text), labels.length, false);
+  const probs = tfidfLogRegBaseline(
+    train.map((r) => r.text),
+    train.map((r) => labels.indexOf(r.label)),
+    test.map((r) => r.text),
+    labels.length,
+    false,
+  );
   const rows = test.map((r, i) => ({
-    gold: labels.indexOf(r.label), pred: probs[i].indexOf(Math.max(...probs[i])), probs: probs[i], abstain: false,
+    gold: labels.indexOf(r.label),
+    pred: probs[i].indexOf(Math.max(...probs[i])),
+    probs: probs[i],
+    abstain: false,
     groups: { sex: r.sex, age_band: r.age_band },
   }));
   return computeAudit(rows, { columns: ['sex', 'age_band'], labels, multiLabel: false, seed: 7 });

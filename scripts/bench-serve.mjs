@@ -32,8 +32,28 @@ if (!model) {
   model = path.join(benchDir, 's2d-mini-biobert', 'best_model');
   if (!existsSync(model)) {
     console.log('training mini-biobert on symptom2disease once for the benchmark (3 epochs) …');
-    const r = spawnSync(process.execPath, [bin, 'train', '--model', path.join(shared, 'models', 'mini-biobert'), '--train', path.join(shared, 'data', 'symptom2disease', 'train.csv'),
-      '--output-dir', path.dirname(model), '--epochs', '3', '--learning-rate', '2e-4', '--max-length', '128', '--no-baseline', '--overwrite'], { stdio: 'inherit' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'train',
+        '--model',
+        path.join(shared, 'models', 'mini-biobert'),
+        '--train',
+        path.join(shared, 'data', 'symptom2disease', 'train.csv'),
+        '--output-dir',
+        path.dirname(model),
+        '--epochs',
+        '3',
+        '--learning-rate',
+        '2e-4',
+        '--max-length',
+        '128',
+        '--no-baseline',
+        '--overwrite',
+      ],
+      { stdio: 'inherit' },
+    );
     if (r.status !== 0) process.exit(1);
   }
 }
@@ -43,8 +63,12 @@ const texts = [];
 for await (const row of readRows(textsFile)) texts.push(String(row.text));
 
 const cpu = readFileSync('/proc/cpuinfo', 'utf8');
-const flags = (/^flags\s*:(.*)$/m.exec(cpu)?.[1] ?? '').split(' ').filter((f) => /^(avx2|fma|avx512f|avx512_bf16|amx_bf16)$/.test(f));
-console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model}; flags: ${flags.join(' ')}; node ${process.version}`);
+const flags = (/^flags\s*:(.*)$/m.exec(cpu)?.[1] ?? '')
+  .split(' ')
+  .filter((f) => /^(avx2|fma|avx512f|avx512_bf16|amx_bf16)$/.test(f));
+console.log(
+  `machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model}; flags: ${flags.join(' ')}; node ${process.version}`,
+);
 console.log(`model: ${model}; ${texts.length} texts (${textsFile})`);
 
 // --- offline: the Predictor in this process, same texts, batches of 32 sorted by length (its default)
@@ -66,17 +90,32 @@ console.log(`offline Predictor: ${offlineBefore.toFixed(1)} texts/s (before the 
 
 // --- the server, in its own process
 const keys = path.join(benchDir, 'bench-keys.json');
-const key = spawnSync(process.execPath, [bin, 'serve', 'keys', 'add', `bench-${Date.now()}`, '--keys', keys], { encoding: 'utf8' }).stdout.trim();
+const key = spawnSync(process.execPath, [bin, 'serve', 'keys', 'add', `bench-${Date.now()}`, '--keys', keys], {
+  encoding: 'utf8',
+}).stdout.trim();
 const port = 18000 + Math.floor(Math.random() * 1000);
-const server = spawn(process.execPath, [bin, 'serve', '--model', `s2d=${model}`, '--keys', keys, '--port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+const server = spawn(
+  process.execPath,
+  [bin, 'serve', '--model', `s2d=${model}`, '--keys', keys, '--port', String(port), '--log-level', 'warn'],
+  { stdio: ['ignore', 'ignore', 'pipe'] },
+);
 await new Promise((res, rej) => {
   let err = '';
-  server.stderr.on('data', (d) => { err += d; if (/medtune: ready/.test(err)) res(); });
+  server.stderr.on('data', (d) => {
+    err += d;
+    if (/medtune: ready/.test(err)) res();
+  });
   server.on('exit', (c) => rej(new Error(`server exited ${c}: ${err}`)));
 });
 const rss = () => Number(readFileSync(`/proc/${server.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
-const requests = texts.map((t) => ({ method: 'POST', path: '/v1/diagnose', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ text: t }) }));
-const load = (conns, seconds) => autocannon({ url: `http://127.0.0.1:${port}`, connections: conns, duration: seconds, requests });
+const requests = texts.map((t) => ({
+  method: 'POST',
+  path: '/v1/diagnose',
+  headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ text: t }),
+}));
+const load = (conns, seconds) =>
+  autocannon({ url: `http://127.0.0.1:${port}`, connections: conns, duration: seconds, requests });
 
 const warm = await load(8, 3);
 void warm;
@@ -88,8 +127,10 @@ const offlineAfter = offlineRun(15);
 server.kill('SIGCONT');
 const offline = (offlineBefore + offlineAfter) / 2;
 console.log(`offline Predictor: ${offlineAfter.toFixed(1)} texts/s (after (a)); mean ${offline.toFixed(1)}`);
-console.log(`(a) ${connections} clients, ${duration} s: ${served.toFixed(1)} texts/s = ${(served / offline).toFixed(2)}× offline; latency p50 ${a.latency.p50} ms, p99 ${a.latency.p99} ms; `
-  + `errors ${a.errors}, non-2xx ${a.non2xx}, timeouts ${a.timeouts}`);
+console.log(
+  `(a) ${connections} clients, ${duration} s: ${served.toFixed(1)} texts/s = ${(served / offline).toFixed(2)}× offline; latency p50 ${a.latency.p50} ms, p99 ${a.latency.p99} ms; ` +
+    `errors ${a.errors}, non-2xx ${a.non2xx}, timeouts ${a.timeouts}`,
+);
 
 const samples = [];
 const timer = setInterval(() => samples.push(rss()), 1000);
@@ -100,13 +141,39 @@ const mean = (xs) => xs.reduce((s, v) => s + v, 0) / xs.length;
 const first = mean(samples.slice(0, q));
 const last = mean(samples.slice(-q));
 const statuses = Object.fromEntries(Object.entries(b.statusCodeStats ?? {}).map(([k, v]) => [k, v.count]));
-console.log(`(b) ${many} clients, ${long} s: ${b.requests.average.toFixed(1)} texts/s; latency p50 ${b.latency.p50} ms, p99 ${b.latency.p99} ms; statuses ${JSON.stringify(statuses)}; `
-  + `errors ${b.errors}, timeouts ${b.timeouts}; server RSS ${first.toFixed(0)} MB (first quarter) → ${last.toFixed(0)} MB (last quarter), max ${Math.max(...samples).toFixed(0)} MB`);
+console.log(
+  `(b) ${many} clients, ${long} s: ${b.requests.average.toFixed(1)} texts/s; latency p50 ${b.latency.p50} ms, p99 ${b.latency.p99} ms; statuses ${JSON.stringify(statuses)}; ` +
+    `errors ${b.errors}, timeouts ${b.timeouts}; server RSS ${first.toFixed(0)} MB (first quarter) → ${last.toFixed(0)} MB (last quarter), max ${Math.max(...samples).toFixed(0)} MB`,
+);
 const alive = server.exitCode === null;
 server.kill('SIGTERM');
 const result = {
-  flags, offline_texts_per_s: offline, offline_before: offlineBefore, offline_after: offlineAfter, a: { connections, seconds: duration, texts_per_s: served, ratio: served / offline, p50_ms: a.latency.p50, p99_ms: a.latency.p99, errors: a.errors, non2xx: a.non2xx },
-  b: { connections: many, seconds: long, texts_per_s: b.requests.average, p50_ms: b.latency.p50, p99_ms: b.latency.p99, statuses, errors: b.errors, rss_first_mb: first, rss_last_mb: last, alive },
+  flags,
+  offline_texts_per_s: offline,
+  offline_before: offlineBefore,
+  offline_after: offlineAfter,
+  a: {
+    connections,
+    seconds: duration,
+    texts_per_s: served,
+    ratio: served / offline,
+    p50_ms: a.latency.p50,
+    p99_ms: a.latency.p99,
+    errors: a.errors,
+    non2xx: a.non2xx,
+  },
+  b: {
+    connections: many,
+    seconds: long,
+    texts_per_s: b.requests.average,
+    p50_ms: b.latency.p50,
+    p99_ms: b.latency.p99,
+    statuses,
+    errors: b.errors,
+    rss_first_mb: first,
+    rss_last_mb: last,
+    alive,
+  },
 };
 writeFileSync(path.join(benchDir, 'bench-serve.json'), JSON.stringify(result, null, 2) + '\n');
 console.log(JSON.stringify(result));

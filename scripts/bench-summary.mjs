@@ -4,7 +4,9 @@
 //   node scripts/bench-summary.mjs runs.jsonl
 import { readFileSync } from 'node:fs';
 
-const lines = readFileSync(process.argv[2] ?? '/dev/stdin', 'utf8').split('\n').filter((l) => l.startsWith('{'));
+const lines = readFileSync(process.argv[2] ?? '/dev/stdin', 'utf8')
+  .split('\n')
+  .filter((l) => l.startsWith('{'));
 const rows = lines.map((l) => JSON.parse(l));
 const header = rows.find((r) => r.cpu_flags);
 if (header) console.log(`CPU flags: ${header.cpu_flags.trim()}; ${header.nproc} vCPUs`);

@@ -8,7 +8,16 @@ const [file, out, seed = '1'] = process.argv.slice(2);
 const { readLabeled, stratifiedSplit } = await import(new URL('../dist/data/dataset.js', import.meta.url).href);
 const d = await readLabeled(file);
 const [a, b] = stratifiedSplit(d.examples, 0.5, Number(seed));
-for (const [name, rows] of [['half-a.csv', a], ['half-b.csv', b]]) {
-  writeFileSync(path.join(out, name), stringify(rows.map((e) => ({ text: e.text, label: d.labels[e.label] })), { header: true }));
+for (const [name, rows] of [
+  ['half-a.csv', a],
+  ['half-b.csv', b],
+]) {
+  writeFileSync(
+    path.join(out, name),
+    stringify(
+      rows.map((e) => ({ text: e.text, label: d.labels[e.label] })),
+      { header: true },
+    ),
+  );
   console.log(`${name}: ${rows.length} rows`);
 }

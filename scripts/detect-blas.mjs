@@ -13,9 +13,10 @@ function detect() {
   if (process.platform === 'win32') return 'none';
   const dir = mkdtempSync(path.join(tmpdir(), 'medtune-blas-'));
   try {
-    const src = '#include <cblas.h>\nint main() { float a = 1, b = 1, c = 0;\n'
-      + '  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1.f, &a, 1, &b, 1, 0.f, &c, 1);\n'
-      + '  return c != 1; }\n';
+    const src =
+      '#include <cblas.h>\nint main() { float a = 1, b = 1, c = 0;\n' +
+      '  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1.f, &a, 1, &b, 1, 0.f, &c, 1);\n' +
+      '  return c != 1; }\n';
     const cxx = process.env.CXX || 'c++';
     const args = ['-x', 'c++', '-', '-o', path.join(dir, 'probe'), '-lopenblas'];
     const r = spawnSync(cxx, args, { input: src, stdio: ['pipe', 'ignore', 'ignore'] });

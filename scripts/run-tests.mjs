@@ -20,5 +20,8 @@ if (selected.length === 0) {
   console.error('no test files found; run `npm run build` first');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...selected.sort()], { stdio: 'inherit', cwd: root });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...selected.sort()], {
+  stdio: 'inherit',
+  cwd: root,
+});
 process.exit(r.status ?? 1);

@@ -13,7 +13,8 @@ const frac = Number(fracArg ?? 0.1);
 const d = await readLabeled(file);
 const [train, val] = stratifiedSplit(d.examples, 0.1, seed);
 const [, subset] = stratifiedSplit(train, frac, seed + 1000);
-const write = (name, ex) => writeFileSync(path.join(out, name), stringify([['text', 'label'], ...ex.map((e) => [e.text, d.labels[e.label]])]));
+const write = (name, ex) =>
+  writeFileSync(path.join(out, name), stringify([['text', 'label'], ...ex.map((e) => [e.text, d.labels[e.label]])]));
 mkdirSync(out, { recursive: true });
 write('train-100.csv', train);
 write(`train-${Math.round(frac * 100)}.csv`, subset);

@@ -24,14 +24,23 @@ async function leakedRows(size, seed) {
   }
   return leakedCache.get(k);
 }
-const results = readFileSync(path.join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const results = readFileSync(path.join(out, 'results.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l));
 const groups = new Map();
 for (const r of results) {
   const preds = path.join(out, `run-${r.condition}-${r.size}-${r.seed}`, 'predictions.jsonl');
   if (existsSync(preds)) {
     const leaked = await leakedRows(r.size, r.seed);
-    const rows = readFileSync(preds, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const acc = (sel) => { const s = rows.filter(sel); return s.filter((x) => x.correct).length / s.length; };
+    const rows = readFileSync(preds, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const acc = (sel) => {
+      const s = rows.filter(sel);
+      return s.filter((x) => x.correct).length / s.length;
+    };
     r.clean = acc((x) => !leaked.has(x.row));
     r.leaked = acc((x) => leaked.has(x.row));
   }
@@ -46,9 +55,17 @@ const fmt = (xs) => {
 };
 console.log(`leakage: ${report.exact + report.near} of ${test.examples.length} test rows have a copy in train.csv`);
 for (const [k, v] of leakedCache) console.log(`  training file ${k}: ${v.size} test rows with a copy in it`);
-console.log('| training rows | condition | seeds | test accuracy | macro-F1 | accuracy, test rows without a copy in the training rows | accuracy, rows with a copy | fine-tuning s |');
+console.log(
+  '| training rows | condition | seeds | test accuracy | macro-F1 | accuracy, test rows without a copy in the training rows | accuracy, rows with a copy | fine-tuning s |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const [k, rs] of [...groups].sort()) {
   const [size, cond] = k.split('|');
-  console.log(`| ${size} % | ${cond} | ${rs.map((r) => r.seed).join(', ')} | ${fmt(rs.map((r) => r.accuracy))} | ${fmt(rs.map((r) => r.f1_macro))} | ${fmt(rs.map((r) => r.clean))} | ${fmt(rs.map((r) => r.leaked))} | ${fmt(rs.map((r) => r.seconds)).replace(/\.\d+ ± /, ' ± ').replace(/\.\d+$/, '')} |`);
+  console.log(
+    `| ${size} % | ${cond} | ${rs.map((r) => r.seed).join(', ')} | ${fmt(rs.map((r) => r.accuracy))} | ${fmt(rs.map((r) => r.f1_macro))} | ${fmt(rs.map((r) => r.clean))} | ${fmt(rs.map((r) => r.leaked))} | ${fmt(
+      rs.map((r) => r.seconds),
+    )
+      .replace(/\.\d+ ± /, ' ± ')
+      .replace(/\.\d+$/, '')} |`,
+  );
 }

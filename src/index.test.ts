@@ -22,8 +22,11 @@ describe('package exports', () => {
   });
   after(() => rmSync(app, { recursive: true, force: true }));
 
-  it("import { Predictor, loadClassifier, deidentify } from 'medtune' works from another package", { skip: !tiny && 'needs ../shared' }, () => {
-    const script = `
+  it(
+    "import { Predictor, loadClassifier, deidentify } from 'medtune' works from another package",
+    { skip: !tiny && 'needs ../shared' },
+    () => {
+      const script = `
       import { Predictor, loadClassifier, deidentify, train, createServer, MedtuneError, ERROR_CATALOGUE } from 'medtune';
       const p = await Predictor.load(${JSON.stringify(tiny)}, { log: () => {} });
       const [r] = p.classify(['fever and cough'], { topK: 2 });
@@ -32,20 +35,25 @@ describe('package exports', () => {
       try { await Predictor.load('/nonexistent/model'); } catch (e) { code = e instanceof MedtuneError ? e.code : 'other'; }
       console.log(JSON.stringify({ label: r.label, k: r.top_k.length, sha: p.identity.sha256.length, deid: d.text, code,
         types: [typeof loadClassifier, typeof train, typeof createServer], http: ERROR_CATALOGUE.E_AUTH.http }));`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    assert.match(out.label, /^LABEL_\d$/);
-    assert.equal(out.k, 2);
-    assert.equal(out.sha, 64);
-    assert.equal(out.deid, 'Seen by [NAME] on [DATE]');
-    assert.equal(out.code, 'E_MODEL_NOT_FOUND');
-    assert.deepEqual(out.types, ['function', 'function', 'function']);
-    assert.equal(out.http, 401);
-  });
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+      assert.match(out.label, /^LABEL_\d$/);
+      assert.equal(out.k, 2);
+      assert.equal(out.sha, 64);
+      assert.equal(out.deid, 'Seen by [NAME] on [DATE]');
+      assert.equal(out.code, 'E_MODEL_NOT_FOUND');
+      assert.deepEqual(out.types, ['function', 'function', 'function']);
+      assert.equal(out.http, 401);
+    },
+  );
 
   it('type declarations are shipped for the entry point', () => {
-    const r = spawnSync(process.execPath, ['-e', "console.log(require('fs').existsSync(require('path').join(process.argv[1], 'dist/index.d.ts')))", root], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['-e', "console.log(require('fs').existsSync(require('path').join(process.argv[1], 'dist/index.d.ts')))", root],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.stdout.trim(), 'true');
   });
 });

@@ -3,12 +3,36 @@
  * Everything here is stable; other modules are internal.
  */
 export { MedtuneError, ERROR_CATALOGUE, type ErrorCode } from './common/errors.js';
-export { Predictor, classificationFrom, type Classification, type ClassifyOptions, type PredictorOptions } from './infer/predictor.js';
+export {
+  Predictor,
+  classificationFrom,
+  type Classification,
+  type ClassifyOptions,
+  type PredictorOptions,
+} from './infer/predictor.js';
 export { describeModel, decisionSettings, type ModelInfo, type DecisionOverrides } from './infer/model-info.js';
-export { decide, decideFromProbabilities, probabilities, type Decision, type DecisionSettings } from './infer/decision.js';
+export {
+  decide,
+  decideFromProbabilities,
+  probabilities,
+  type Decision,
+  type DecisionSettings,
+} from './infer/decision.js';
 export { psi, referenceFrom, DriftWindow, DRIFT_ALERT } from './infer/drift.js';
-export { loadClassifier, saveClassifier, type LoadedClassifier, type LoadOptions, type SequenceClassifier } from './models/auto.js';
-export { modelIdentity, parseMetadata, fileSha256, type MedtuneMetadata, type ModelIdentity } from './models/metadata.js';
+export {
+  loadClassifier,
+  saveClassifier,
+  type LoadedClassifier,
+  type LoadOptions,
+  type SequenceClassifier,
+} from './models/auto.js';
+export {
+  modelIdentity,
+  parseMetadata,
+  fileSha256,
+  type MedtuneMetadata,
+  type ModelIdentity,
+} from './models/metadata.js';
 export { Tokenizer, type BatchEncoding, type EncodeOptions } from './text/tokenizer.js';
 export { deidentify, type DeidOptions, type DeidResult, type Operator } from './deid/anonymize.js';
 export { readRows, type Row, type ReadRowsOptions } from './data/readers.js';

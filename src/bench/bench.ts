@@ -7,7 +7,15 @@ import { BertForSequenceClassification, bertConfig, type BertConfig } from '../m
 import { AdamW, hfParamGroups } from '../train/adamw.js';
 import { Generator } from '../tensor/random.js';
 import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
-import { backendName, getThreads, kernels, setBackend, setThreads, swapKernels, type BackendName } from '../tensor/backend.js';
+import {
+  backendName,
+  getThreads,
+  kernels,
+  setBackend,
+  setThreads,
+  swapKernels,
+  type BackendName,
+} from '../tensor/backend.js';
 import { profiled, type KernelStat } from '../tensor/profile.js';
 import { MedtuneError } from '../common/errors.js';
 import { precision, setPrecision, type Precision } from '../tensor/precision.js';
@@ -78,37 +86,57 @@ export function runBench(o: BenchOptions): BenchResult {
   const s = SHAPES[o.shape];
   const batch = o.batch ?? s.batch;
   const seq = o.seq ?? s.seq;
-  const steps = o.steps ?? (o.task === 'train' ? (o.shape === 'mini' ? 5 : 2) : (o.shape === 'mini' ? 5 : 3));
+  const steps = o.steps ?? (o.task === 'train' ? (o.shape === 'mini' ? 5 : 2) : o.shape === 'mini' ? 5 : 3);
   const repeat = o.repeat ?? 3;
   const warmup = o.warmup ?? 1;
   const cfg = bertConfig({
-    vocab_size: s.vocab, hidden_size: s.hidden, num_hidden_layers: s.layers, num_attention_heads: s.heads,
-    intermediate_size: s.ffn, num_labels: 2,
+    vocab_size: s.vocab,
+    hidden_size: s.hidden,
+    num_hidden_layers: s.layers,
+    num_attention_heads: s.heads,
+    intermediate_size: s.ffn,
+    num_labels: 2,
   });
   const model = new BertForSequenceClassification(cfg, 0);
   const gen = new Generator(1);
-  const ids = tensor(Array.from({ length: batch * seq }, () => 1 + Math.floor(gen.uniform() * (s.vocab - 1))), [batch, seq], 'int32').keep();
+  const ids = tensor(
+    Array.from({ length: batch * seq }, () => 1 + Math.floor(gen.uniform() * (s.vocab - 1))),
+    [batch, seq],
+    'int32',
+  ).keep();
   const mask = tensor(new Array(batch * seq).fill(1), [batch, seq], 'int32').keep();
-  const labels = tensor(Array.from({ length: batch }, (_, i) => i % 2), [batch], 'int32').keep();
+  const labels = tensor(
+    Array.from({ length: batch }, (_, i) => i % 2),
+    [batch],
+    'int32',
+  ).keep();
   let opt: AdamW | null = null;
   let step: () => void;
   if (o.task === 'train') {
     model.train();
     opt = new AdamW(hfParamGroups(model, 0.01), { lr: 2e-5 });
     const o2 = opt;
-    step = () => scope(() => {
-      const out = model.forward({ input_ids: ids, attention_mask: mask, labels });
-      out.loss!.backward();
-      o2.step({ maxGradNorm: 1 });
-      o2.zeroGrad();
-    });
+    step = () =>
+      scope(() => {
+        const out = model.forward({ input_ids: ids, attention_mask: mask, labels });
+        out.loss!.backward();
+        o2.step({ maxGradNorm: 1 });
+        o2.zeroGrad();
+      });
   } else {
     model.eval();
-    step = () => scope(() => noGrad(() => { model.forward({ input_ids: ids, attention_mask: mask }).logits.toArray(); }));
+    step = () =>
+      scope(() =>
+        noGrad(() => {
+          model.forward({ input_ids: ids, attention_mask: mask }).logits.toArray();
+        }),
+      );
   }
   const params = `${(model.numParameters() / 1e6).toFixed(1)}M parameters`;
-  log(`medtune bench ${o.task} --shape ${o.shape}: backend ${backendName()}, ${precision()}, ${getThreads()} threads, `
-    + `batch ${batch}, seq ${seq}, ${params}`);
+  log(
+    `medtune bench ${o.task} --shape ${o.shape}: backend ${backendName()}, ${precision()}, ${getThreads()} threads, ` +
+      `batch ${batch}, seq ${seq}, ${params}`,
+  );
   for (let i = 0; i < warmup; i++) step();
   const runs: number[] = [];
   let prof: ReturnType<typeof profiled> | null = null;
@@ -129,11 +157,19 @@ export function runBench(o: BenchOptions): BenchResult {
   const exps = median(runs);
   const flopsPerEx = forwardFlops(cfg, seq) * (o.task === 'train' ? 3 : 1);
   const result: BenchResult = {
-    task: o.task, shape: o.shape, backend: backendName(), precision: precision(), threads: getThreads(),
-    timing: o.cpuTime ? 'cpu' : 'wall', batch, seq,
-    ex_per_s: round(exps, 2), gflops: round((flopsPerEx * exps) / 1e9, 1),
+    task: o.task,
+    shape: o.shape,
+    backend: backendName(),
+    precision: precision(),
+    threads: getThreads(),
+    timing: o.cpuTime ? 'cpu' : 'wall',
+    batch,
+    seq,
+    ex_per_s: round(exps, 2),
+    gflops: round((flopsPerEx * exps) / 1e9, 1),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-    runs_ex_per_s: runs.map((x) => round(x, 2)), step_ms: round((batch / exps) * 1000, 1),
+    runs_ex_per_s: runs.map((x) => round(x, 2)),
+    step_ms: round((batch / exps) * 1000, 1),
   };
   if (prof) result.profile = prof.stats().map((st) => ({ ...st, ms: round(st.ms / steps, 2) }));
   opt?.dispose();

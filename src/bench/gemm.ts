@@ -19,13 +19,25 @@ export interface GemmShape {
 
 /** The GEMMs of one layer's training step: x·Wᵀ (NT), dx = dh·W (NN), dW = dhᵀ·x (TN), for rows = batch · seq. */
 function layerShapes(name: string, rows: number, C: number, F: number, heads: number): GemmShape[] {
-  const s = (label: string, tA: boolean, tB: boolean, M: number, N: number, K: number, batch = 1): GemmShape =>
-    ({ label: `${name} ${label}`, tA, tB, M, N, K, batch });
+  const s = (label: string, tA: boolean, tB: boolean, M: number, N: number, K: number, batch = 1): GemmShape => ({
+    label: `${name} ${label}`,
+    tA,
+    tB,
+    M,
+    N,
+    K,
+    batch,
+  });
   return [
-    s('proj fwd', false, true, rows, C, C), s('ffn1 fwd', false, true, rows, F, C),
-    s('ffn2 fwd', false, true, rows, C, F), s('proj dx', false, false, rows, C, C),
-    s('ffn1 dx', false, false, rows, C, F), s('ffn2 dx', false, false, rows, F, C),
-    s('proj dW', true, false, C, C, rows), s('ffn1 dW', true, false, F, C, rows), s('ffn2 dW', true, false, C, F, rows),
+    s('proj fwd', false, true, rows, C, C),
+    s('ffn1 fwd', false, true, rows, F, C),
+    s('ffn2 fwd', false, true, rows, C, F),
+    s('proj dx', false, false, rows, C, C),
+    s('ffn1 dx', false, false, rows, C, F),
+    s('ffn2 dx', false, false, rows, F, C),
+    s('proj dW', true, false, C, C, rows),
+    s('ffn1 dW', true, false, F, C, rows),
+    s('ffn2 dW', true, false, C, F, rows),
     s('attn QKᵀ/head', false, true, 128, 128, 64, (rows / 128) * heads),
   ];
 }

@@ -23,22 +23,30 @@ function rangeText(r: Range): string {
 }
 
 /** A finite number in a range (default: ≥ 0). */
-export const num = (name: string, min: number | Range = 0) => (v: string): number => {
-  const r: Range = typeof min === 'number' ? { min } : min;
-  const n = Number(v);
-  const ok = v.trim() !== '' && Number.isFinite(n)
-    && (r.min === undefined || n >= r.min) && (r.above === undefined || n > r.above)
-    && (r.max === undefined || n <= r.max) && (r.below === undefined || n < r.below);
-  if (!ok) throw usage(`${name} must be a number ${rangeText(r)}, got "${v}"`);
-  return n;
-};
+export const num =
+  (name: string, min: number | Range = 0) =>
+  (v: string): number => {
+    const r: Range = typeof min === 'number' ? { min } : min;
+    const n = Number(v);
+    const ok =
+      v.trim() !== '' &&
+      Number.isFinite(n) &&
+      (r.min === undefined || n >= r.min) &&
+      (r.above === undefined || n > r.above) &&
+      (r.max === undefined || n <= r.max) &&
+      (r.below === undefined || n < r.below);
+    if (!ok) throw usage(`${name} must be a number ${rangeText(r)}, got "${v}"`);
+    return n;
+  };
 
 /** An integer ≥ min (default: a positive integer). */
-export const int = (name: string, min = 1, max?: number) => (v: string): number => {
-  const n = num(name, { min, ...(max !== undefined ? { max } : {}) })(v);
-  if (!Number.isInteger(n)) throw usage(`${name} must be an integer, got "${v}"`);
-  return n;
-};
+export const int =
+  (name: string, min = 1, max?: number) =>
+  (v: string): number => {
+    const n = num(name, { min, ...(max !== undefined ? { max } : {}) })(v);
+    if (!Number.isInteger(n)) throw usage(`${name} must be an integer, got "${v}"`);
+    return n;
+  };
 
 /** A probability in [0, 1]. */
 export const prob = (name: string) => num(name, { min: 0, max: 1 });
@@ -50,8 +58,18 @@ export function choice(flags: string, description: string, choices: readonly str
 }
 
 /** --encoding and --format, on every command that reads rows. */
-export const encodingOption = () => new Option('--encoding <name>', 'text encoding of the input (default utf-8, checked; e.g. latin1, windows-1252, utf-16le)');
-export const formatOption = (what = 'input') => choice('--format <fmt>', `format of the ${what} (default: from the file extension)`, ['csv', 'tsv', 'jsonl', 'parquet']);
+export const encodingOption = () =>
+  new Option(
+    '--encoding <name>',
+    'text encoding of the input (default utf-8, checked; e.g. latin1, windows-1252, utf-16le)',
+  );
+export const formatOption = (what = 'input') =>
+  choice('--format <fmt>', `format of the ${what} (default: from the file extension)`, [
+    'csv',
+    'tsv',
+    'jsonl',
+    'parquet',
+  ]);
 
 /** A value the user typed on the command line (as opposed to a default). */
 export function fromCli(cmd: { getOptionValueSource(key: string): string | undefined }, key: string): boolean {

@@ -39,8 +39,10 @@ export interface AuditCliOptions {
 function checkAuditOptions(o: AuditCliOptions): string[] {
   const columns = checkAuditColumns(o.auditColumn);
   if (!columns.length) {
-    throw new MedtuneError('give at least one --audit-column (a demographic column of --data, e.g. sex or age_band)',
-      'E_USAGE');
+    throw new MedtuneError(
+      'give at least one --audit-column (a demographic column of --data, e.g. sex or age_band)',
+      'E_USAGE',
+    );
   }
   if (o.resamples < 1000) {
     throw new MedtuneError(`--resamples must be at least 1000 for stable intervals, got ${o.resamples}`, 'E_USAGE');
@@ -54,13 +56,18 @@ function checkAuditOptions(o: AuditCliOptions): string[] {
   return columns;
 }
 
-export async function runAudit(o: AuditCliOptions, log: (l: string) => void = (l) => console.log(l)):
-  Promise<AuditResult> {
+export async function runAudit(
+  o: AuditCliOptions,
+  log: (l: string) => void = (l) => console.log(l),
+): Promise<AuditResult> {
   const columns = checkAuditOptions(o);
   const c = await classifyLabeled({ ...o, auditColumn: columns, file: o.data, option: '--data' }, log);
   const { predictions, probabilities, abstained } = c.result;
   const rows = c.data.examples.map((e, i) => ({
-    gold: e.label, pred: predictions[i]!, probs: probabilities[i]!, abstain: !!abstained?.[i],
+    gold: e.label,
+    pred: predictions[i]!,
+    probs: probabilities[i]!,
+    abstain: !!abstained?.[i],
     groups: c.audit!.get(e.row) ?? {},
   }));
   const { labels, multiLabel, identity } = c.predictor;
@@ -88,13 +95,20 @@ export function registerAudit(program: Command): void {
     .option('--text-pair-column <name>', 'second text column')
     .option('--label-column <name>', 'label column (default: detected)')
     .option('--label-delimiter <s>', 'separator of multi-label strings', ',')
-    .option('--threshold <p>', 'multi-label decision threshold (default: the model\'s)', prob('--threshold'))
-    .option('--abstain-below <p>', 'abstain below this confidence (default: the model\'s setting; 0: never)',
-      prob('--abstain-below'))
+    .option('--threshold <p>', "multi-label decision threshold (default: the model's)", prob('--threshold'))
+    .option(
+      '--abstain-below <p>',
+      "abstain below this confidence (default: the model's setting; 0: never)",
+      prob('--abstain-below'),
+    )
     .option('--max-length <n>', 'max tokens per text', int('--max-length', 2))
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 64)
-    .option('--min-group <n>', 'groups with fewer rows are too small to judge', int('--min-group', 2),
-      DEFAULT_MIN_GROUP)
+    .option(
+      '--min-group <n>',
+      'groups with fewer rows are too small to judge',
+      int('--min-group', 2),
+      DEFAULT_MIN_GROUP,
+    )
     .option('--resamples <n>', 'bootstrap resamples (≥ 1000)', int('--resamples'), DEFAULT_RESAMPLES)
     .option('--seed <n>', 'bootstrap seed', int('--seed', 0), 42)
     .addOption(formatOption('data file'))

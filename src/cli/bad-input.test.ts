@@ -8,7 +8,16 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,10 +66,17 @@ async function runInProcess(args: string[]): Promise<Result> {
   let stdout = '';
   const origErr = process.stderr.write.bind(process.stderr);
   const origLog = console.log;
-  process.stderr.write = ((s: string | Uint8Array) => { stderr += String(s); return true; }) as typeof process.stderr.write;
-  console.log = (...xs: unknown[]) => { stdout += xs.map(String).join(' ') + '\n'; };
+  process.stderr.write = ((s: string | Uint8Array) => {
+    stderr += String(s);
+    return true;
+  }) as typeof process.stderr.write;
+  console.log = (...xs: unknown[]) => {
+    stdout += xs.map(String).join(' ') + '\n';
+  };
   try {
-    const exit = await runCli(['node', 'medtune', ...args], (s) => { stderr += s; });
+    const exit = await runCli(['node', 'medtune', ...args], (s) => {
+      stderr += s;
+    });
     return { exit, stderr, stdout };
   } finally {
     process.stderr.write = origErr;
@@ -69,7 +85,11 @@ async function runInProcess(args: string[]): Promise<Result> {
 }
 
 function runProcess(args: string[], env: Record<string, string> = {}, timeoutMs = 20000): Result {
-  const r = spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, CI: '1', ...env }, encoding: 'utf8', timeout: timeoutMs });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    env: { ...process.env, CI: '1', ...env },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
   assert.ok(!r.error, `did not finish in ${timeoutMs} ms (hang?): ${args.join(' ')}`);
   return { exit: r.status ?? -1, stderr: r.stderr, stdout: r.stdout };
 }
@@ -115,7 +135,8 @@ function assertOneLine(p: Probe, r: Result): void {
 // ---------------------------------------------------------------------------------------------- the inputs
 function writeInputs(): void {
   const rows = syntheticSymptoms(4, 11);
-  const csv = (rs: { text: string; label: string }[]) => 'text,label\n' + rs.map((r) => `"${r.text}",${r.label}`).join('\n') + '\n';
+  const csv = (rs: { text: string; label: string }[]) =>
+    'text,label\n' + rs.map((r) => `"${r.text}",${r.label}`).join('\n') + '\n';
   writeFileSync(path.join(IN, 'train.csv'), csv(rows));
   writeFileSync(path.join(IN, 'test.csv'), csv(syntheticSymptoms(1, 12)));
   writeFileSync(path.join(IN, 'train.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
@@ -130,8 +151,18 @@ function writeInputs(): void {
   writeFileSync(path.join(IN, 'gzip.csv'), Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0]));
   writeFileSync(path.join(IN, 'parquet.csv'), Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(64, 1)]));
   writeFileSync(path.join(IN, 'junk.parquet'), 'this is not parquet at all');
-  writeFileSync(path.join(IN, 'utf16.csv'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('text,label\nfever,flu\n', 'utf16le')]));
-  writeFileSync(path.join(IN, 'latin1.csv'), Buffer.concat([Buffer.from('text,label\nfever,flu\ncough,cold\n'), Buffer.from([0x63, 0x61, 0x66, 0xe9]), Buffer.from(',flu\n')]));
+  writeFileSync(
+    path.join(IN, 'utf16.csv'),
+    Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('text,label\nfever,flu\n', 'utf16le')]),
+  );
+  writeFileSync(
+    path.join(IN, 'latin1.csv'),
+    Buffer.concat([
+      Buffer.from('text,label\nfever,flu\ncough,cold\n'),
+      Buffer.from([0x63, 0x61, 0x66, 0xe9]),
+      Buffer.from(',flu\n'),
+    ]),
+  );
   writeFileSync(path.join(IN, 'unclosed-quote.csv'), 'text,label\n"fever,flu\ncough,cold\n');
   writeFileSync(path.join(IN, 'extra-field.csv'), 'text,label\nfever,flu\nchest pain, left arm,mi\n');
   writeFileSync(path.join(IN, 'mid-quote.csv'), 'text,label\nfever,flu\nsays "ouch",cold\n');
@@ -139,24 +170,49 @@ function writeInputs(): void {
   writeFileSync(path.join(IN, 'dup-header.csv'), 'text,text,label\na,b,c\n');
   writeFileSync(path.join(IN, 'no-label-col.csv'), 'text,other\nfever,flu\n');
   writeFileSync(path.join(IN, 'no-text-col.csv'), 'body,label\nfever,flu\n');
-  writeFileSync(path.join(IN, 'bad-json.jsonl'), '{"text": "fever", "label": "flu"}\n{"text": "cough" "label": "cold"}\n');
+  writeFileSync(
+    path.join(IN, 'bad-json.jsonl'),
+    '{"text": "fever", "label": "flu"}\n{"text": "cough" "label": "cold"}\n',
+  );
   writeFileSync(path.join(IN, 'array-line.jsonl'), '{"text": "fever", "label": "flu"}\n["cough", "cold"]\n');
-  writeFileSync(path.join(IN, 'label-object.jsonl'), '{"text": "fever", "label": {"name": "flu"}}\n{"text": "cough", "label": "cold"}\n');
-  writeFileSync(path.join(IN, 'label-list.jsonl'), '{"text": "fever", "label": ["flu"]}\n{"text": "cough", "label": ["cold"]}\n');
-  writeFileSync(path.join(IN, 'label-nested.jsonl'), '{"text": "fever", "labels": [["flu"]]}\n{"text": "cough", "labels": ["cold"]}\n');
-  writeFileSync(path.join(IN, 'text-object.jsonl'), '{"text": {"a": 1}, "label": "flu"}\n{"text": "cough", "label": "cold"}\n');
+  writeFileSync(
+    path.join(IN, 'label-object.jsonl'),
+    '{"text": "fever", "label": {"name": "flu"}}\n{"text": "cough", "label": "cold"}\n',
+  );
+  writeFileSync(
+    path.join(IN, 'label-list.jsonl'),
+    '{"text": "fever", "label": ["flu"]}\n{"text": "cough", "label": ["cold"]}\n',
+  );
+  writeFileSync(
+    path.join(IN, 'label-nested.jsonl'),
+    '{"text": "fever", "labels": [["flu"]]}\n{"text": "cough", "labels": ["cold"]}\n',
+  );
+  writeFileSync(
+    path.join(IN, 'text-object.jsonl'),
+    '{"text": {"a": 1}, "label": "flu"}\n{"text": "cough", "label": "cold"}\n',
+  );
   writeFileSync(path.join(IN, 'dup-ids.csv'), 'id,text,label\n1,fever,flu\n1,cough,cold\n');
   writeFileSync(path.join(IN, 'unseen-label.csv'), 'text,label\nfever,not-a-demo-diagnosis\n');
   writeFileSync(path.join(IN, 'groups.csv'), 'text,label,doc\nfever,Influenza,x1\ncough,Common cold,x2\n');
   const bad = Buffer.from('text,label\nfever,flu\ncough,cold\nbad \xff\xfe byte,flu\n', 'latin1');
   writeFileSync(path.join(IN, 'invalid-utf8.csv'), bad);
-  writeFileSync(path.join(IN, 'invalid-utf8.jsonl'), Buffer.concat([Buffer.from('{"text": "fever", "label": "flu"}\n{"text": "'), Buffer.from([0xc3, 0x28]), Buffer.from('", "label": "x"}\n')]));
+  writeFileSync(
+    path.join(IN, 'invalid-utf8.jsonl'),
+    Buffer.concat([
+      Buffer.from('{"text": "fever", "label": "flu"}\n{"text": "'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('", "label": "x"}\n'),
+    ]),
+  );
   writeFileSync(path.join(IN, 'weights-bad.json'), '{not json');
   writeFileSync(path.join(IN, 'weights-unknown.json'), '{"nope": 2}');
   writeFileSync(path.join(IN, 'gold-bad.json'), '[1, 2');
   writeFileSync(path.join(IN, 'gold-shape.json'), '[{"text": "x"}]');
   writeFileSync(path.join(IN, 'a-file'), 'just a file\n');
-  writeFileSync(path.join(IN, 'long.jsonl'), JSON.stringify({ text: Array.from({ length: 300 }, () => 'fever').join(' ') }) + '\n');
+  writeFileSync(
+    path.join(IN, 'long.jsonl'),
+    JSON.stringify({ text: Array.from({ length: 300 }, () => 'fever').join(' ') }) + '\n',
+  );
   // model folders that are wrong in one way each
   const bad1 = path.join(IN, 'model-no-config');
   mkdirSync(bad1);
@@ -166,17 +222,47 @@ function writeInputs(): void {
     cpSync(M, d, { recursive: true });
     edit(d);
   };
-  mk('model-bad-type', (d) => writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(path.join(M, 'config.json'), 'utf8')), model_type: 'gpt2' })));
+  mk('model-bad-type', (d) =>
+    writeFileSync(
+      path.join(d, 'config.json'),
+      JSON.stringify({ ...JSON.parse(readFileSync(path.join(M, 'config.json'), 'utf8')), model_type: 'gpt2' }),
+    ),
+  );
   mk('model-bad-config', (d) => writeFileSync(path.join(d, 'config.json'), '{"model_type": "bert",'));
   mk('model-no-weights', (d) => rmSync(path.join(d, 'model.safetensors')));
-  mk('model-truncated', (d) => writeFileSync(path.join(d, 'model.safetensors'), readFileSync(path.join(M, 'model.safetensors')).subarray(0, 2000)));
+  mk('model-truncated', (d) =>
+    writeFileSync(path.join(d, 'model.safetensors'), readFileSync(path.join(M, 'model.safetensors')).subarray(0, 2000)),
+  );
   mk('model-garbage', (d) => writeFileSync(path.join(d, 'model.safetensors'), Buffer.alloc(100, 7)));
-  mk('model-no-tokenizer', (d) => { for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json']) rmSync(path.join(d, f), { force: true }); });
-  mk('model-bad-meta', (d) => writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(path.join(M, 'config.json'), 'utf8')), medtune: { temperature: -1 } })));
+  mk('model-no-tokenizer', (d) => {
+    for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json']) rmSync(path.join(d, f), { force: true });
+  });
+  mk('model-bad-meta', (d) =>
+    writeFileSync(
+      path.join(d, 'config.json'),
+      JSON.stringify({
+        ...JSON.parse(readFileSync(path.join(M, 'config.json'), 'utf8')),
+        medtune: { temperature: -1 },
+      }),
+    ),
+  );
 }
 
 // --------------------------------------------------------------------------------------------- the probes
-const T = ['train', '--model', '$M', '--train', '$IN/train.csv', '--max-length', '32', '--epochs', '1', '--batch-size', '8', '--no-baseline'];
+const T = [
+  'train',
+  '--model',
+  '$M',
+  '--train',
+  '$IN/train.csv',
+  '--max-length',
+  '32',
+  '--epochs',
+  '1',
+  '--batch-size',
+  '8',
+  '--no-baseline',
+];
 const tr = (out: string, ...more: string[]) => [...T, '--output-dir', `$W/out/${out}`, ...more];
 const P = (...more: string[]) => ['predict', '--model', '$TB', '--input', '$IN/notes.csv', ...more];
 const E = (...more: string[]) => ['evaluate', '--model', '$M', '--test', '$IN/test.csv', ...more];
@@ -186,11 +272,41 @@ const U = 'E_USAGE';
 const usageProbes: Probe[] = [
   { name: 'no command', args: [], exit: 2 },
   { name: 'unknown command', args: ['tran'], exit: 2, code: U, match: /unknown command/ },
-  { name: 'train: unknown option', args: tr('u1', '--learning_rate', '1e-4'), exit: 2, code: U, match: /unknown option/ },
-  { name: 'train: missing --model', args: ['train', '--train', '$IN/train.csv', '--output-dir', '$W/out/u2'], exit: 2, code: U, match: /--model/ },
-  { name: 'train: missing --train', args: ['train', '--model', '$M', '--output-dir', '$W/out/u3'], exit: 2, code: U, match: /--train/ },
-  { name: 'train: missing --output-dir', args: ['train', '--model', '$M', '--train', '$IN/train.csv'], exit: 2, code: U, match: /--output-dir/ },
-  { name: 'train: --epochs 0', args: tr('u4', '--epochs', '0'), exit: 2, code: U, match: /--epochs must be a number > 0/ },
+  {
+    name: 'train: unknown option',
+    args: tr('u1', '--learning_rate', '1e-4'),
+    exit: 2,
+    code: U,
+    match: /unknown option/,
+  },
+  {
+    name: 'train: missing --model',
+    args: ['train', '--train', '$IN/train.csv', '--output-dir', '$W/out/u2'],
+    exit: 2,
+    code: U,
+    match: /--model/,
+  },
+  {
+    name: 'train: missing --train',
+    args: ['train', '--model', '$M', '--output-dir', '$W/out/u3'],
+    exit: 2,
+    code: U,
+    match: /--train/,
+  },
+  {
+    name: 'train: missing --output-dir',
+    args: ['train', '--model', '$M', '--train', '$IN/train.csv'],
+    exit: 2,
+    code: U,
+    match: /--output-dir/,
+  },
+  {
+    name: 'train: --epochs 0',
+    args: tr('u4', '--epochs', '0'),
+    exit: 2,
+    code: U,
+    match: /--epochs must be a number > 0/,
+  },
   { name: 'train: --epochs -1', args: tr('u5', '--epochs', '-1'), exit: 2, code: U },
   { name: 'train: --epochs abc', args: tr('u6', '--epochs', 'abc'), exit: 2, code: U, match: /"abc"/ },
   { name: 'train: --learning-rate -1', args: tr('u7', '--learning-rate', '-1'), exit: 2, code: U },
@@ -198,37 +314,105 @@ const usageProbes: Probe[] = [
   { name: 'train: --batch-size 0', args: tr('u9', '--batch-size', '0'), exit: 2, code: U },
   { name: 'train: --batch-size 1.5', args: tr('u10', '--batch-size', '1.5'), exit: 2, code: U, match: /integer/ },
   { name: 'train: --max-length 1', args: tr('u11', '--max-length', '1'), exit: 2, code: U },
-  { name: 'train: --max-length above the model limit', args: tr('u12', '--max-length', '4096'), exit: 2, code: U, match: /limit of 128 tokens/ },
+  {
+    name: 'train: --max-length above the model limit',
+    args: tr('u12', '--max-length', '4096'),
+    exit: 2,
+    code: U,
+    match: /limit of 128 tokens/,
+  },
   { name: 'train: --validation-split 1', args: tr('u13', '--validation-split', '1'), exit: 2, code: U, match: /< 1/ },
   { name: 'train: --validation-split -0.1', args: tr('u14', '--validation-split', '-0.1'), exit: 2, code: U },
   { name: 'train: --validation-split 1.5', args: tr('u15', '--validation-split', '1.5'), exit: 2, code: U },
-  { name: 'train: --scheduler foo', args: tr('u16', '--scheduler', 'foo'), exit: 2, code: U, match: /linear, cosine, constant/ },
+  {
+    name: 'train: --scheduler foo',
+    args: tr('u16', '--scheduler', 'foo'),
+    exit: 2,
+    code: U,
+    match: /linear, cosine, constant/,
+  },
   { name: 'train: --seed -1', args: tr('u17', '--seed', '-1'), exit: 2, code: U },
   { name: 'train: --threshold 2', args: tr('u18', '--threshold', '2'), exit: 2, code: U },
   { name: 'train: --label-smoothing 1', args: tr('u19', '--label-smoothing', '1'), exit: 2, code: U },
-  { name: 'train: unknown --metric-for-best-model', args: tr('u20', '--metric-for-best-model', 'acc'), exit: 2, code: U, match: /accuracy, f1_macro/ },
-  { name: 'train: multi-label metric on single-label', args: tr('u21', '--metric-for-best-model', 'subset_accuracy'), exit: 2, code: U },
+  {
+    name: 'train: unknown --metric-for-best-model',
+    args: tr('u20', '--metric-for-best-model', 'acc'),
+    exit: 2,
+    code: U,
+    match: /accuracy, f1_macro/,
+  },
+  {
+    name: 'train: multi-label metric on single-label',
+    args: tr('u21', '--metric-for-best-model', 'subset_accuracy'),
+    exit: 2,
+    code: U,
+  },
   { name: 'train: --deid-operator foo', args: tr('u22', '--deid', '--deid-operator', 'foo'), exit: 2, code: U },
   { name: 'train: --format xml', args: tr('u23', '--format', 'xml'), exit: 2, code: U },
-  { name: 'train: --encoding klingon', args: tr('u24', '--encoding', 'klingon'), exit: 2, code: U, match: /unknown --encoding/ },
+  {
+    name: 'train: --encoding klingon',
+    args: tr('u24', '--encoding', 'klingon'),
+    exit: 2,
+    code: U,
+    match: /unknown --encoding/,
+  },
   { name: 'train: --group-regex without --group-column', args: tr('u25', '--group-regex', '^(x)'), exit: 2, code: U },
-  { name: 'train: invalid --group-regex', args: tr('u26', '--group-column', 'doc', '--group-regex', '(['), exit: 2, code: U },
-  { name: 'train: --group-regex without a capture group', args: tr('u27', '--group-column', 'doc', '--group-regex', 'x\\d'), exit: 2, code: U, match: /capture group/ },
-  { name: 'train: --class-weights missing file', args: tr('u28', '--class-weights', '$IN/nope.json'), exit: 2, code: 'E_INPUT_NOT_FOUND' },
-  { name: 'train: --class-weights bad JSON', args: tr('u29', '--class-weights', '$IN/weights-bad.json'), exit: 2, code: U, match: /not valid JSON/ },
-  { name: 'train: --class-weights unknown labels', args: tr('u30', '--class-weights', '$IN/weights-unknown.json'), exit: 2, code: U, match: /nope/ },
+  {
+    name: 'train: invalid --group-regex',
+    args: tr('u26', '--group-column', 'doc', '--group-regex', '(['),
+    exit: 2,
+    code: U,
+  },
+  {
+    name: 'train: --group-regex without a capture group',
+    args: tr('u27', '--group-column', 'doc', '--group-regex', 'x\\d'),
+    exit: 2,
+    code: U,
+    match: /capture group/,
+  },
+  {
+    name: 'train: --class-weights missing file',
+    args: tr('u28', '--class-weights', '$IN/nope.json'),
+    exit: 2,
+    code: 'E_INPUT_NOT_FOUND',
+  },
+  {
+    name: 'train: --class-weights bad JSON',
+    args: tr('u29', '--class-weights', '$IN/weights-bad.json'),
+    exit: 2,
+    code: U,
+    match: /not valid JSON/,
+  },
+  {
+    name: 'train: --class-weights unknown labels',
+    args: tr('u30', '--class-weights', '$IN/weights-unknown.json'),
+    exit: 2,
+    code: U,
+    match: /nope/,
+  },
   { name: 'train: --warmup -1', args: tr('u31', '--warmup', '-1'), exit: 2, code: U },
   { name: 'train: --grad-accum 0', args: tr('u32', '--grad-accum', '0'), exit: 2, code: U },
   { name: 'train: --save-total-limit -1', args: tr('u33', '--save-total-limit', '-1'), exit: 2, code: U },
   { name: 'train: --threads 0', args: tr('u34', '--threads', '0'), exit: 2, code: U },
   { name: 'train: extra argument', args: tr('u35', 'stray'), exit: 2, code: U },
   { name: 'train: --max-steps 0', args: tr('u36', '--max-steps', '0'), exit: 2, code: U },
-  { name: 'evaluate: missing --test', args: ['evaluate', '--model', '$M', '--output-dir', '$W/out/u40'], exit: 2, code: U },
+  {
+    name: 'evaluate: missing --test',
+    args: ['evaluate', '--model', '$M', '--output-dir', '$W/out/u40'],
+    exit: 2,
+    code: U,
+  },
   { name: 'evaluate: --threshold -1', args: E('--output-dir', '$W/out/u41', '--threshold', '-1'), exit: 2, code: U },
   { name: 'evaluate: --max-length 0', args: E('--output-dir', '$W/out/u42', '--max-length', '0'), exit: 2, code: U },
   { name: 'evaluate: --batch-size 0', args: E('--output-dir', '$W/out/u43', '--batch-size', '0'), exit: 2, code: U },
   { name: 'evaluate: unknown option', args: E('--output-dir', '$W/out/u44', '--epochs', '3'), exit: 2, code: U },
-  { name: 'evaluate: --max-length above the model limit', args: E('--output-dir', '$W/out/u45', '--max-length', '9999'), exit: 2, code: U, match: /limit/ },
+  {
+    name: 'evaluate: --max-length above the model limit',
+    args: E('--output-dir', '$W/out/u45', '--max-length', '9999'),
+    exit: 2,
+    code: U,
+    match: /limit/,
+  },
   { name: 'predict: missing --output', args: P(), exit: 2, code: U },
   { name: 'predict: --top-k 0', args: P('--output', '$W/out/u50.jsonl', '--top-k', '0'), exit: 2, code: U },
   { name: 'predict: --threshold 1.5', args: P('--output', '$W/out/u51.jsonl', '--threshold', '1.5'), exit: 2, code: U },
@@ -237,20 +421,98 @@ const usageProbes: Probe[] = [
   { name: 'predict: unknown option', args: P('--output', '$W/out/u54.jsonl', '--label-column', 'x'), exit: 2, code: U },
   { name: 'deid: --operator foo', args: D('--output', '$W/out/u60.csv', '--operator', 'foo'), exit: 2, code: U },
   { name: 'deid: missing --output', args: D(), exit: 2, code: U },
-  { name: 'deid: unreadable --allow list', args: D('--output', '$W/out/u61.csv', '--allow', '$IN/nope.txt'), exit: 2, code: U, output: '$W/out/u61.csv' },
+  {
+    name: 'deid: unreadable --allow list',
+    args: D('--output', '$W/out/u61.csv', '--allow', '$IN/nope.txt'),
+    exit: 2,
+    code: U,
+    output: '$W/out/u61.csv',
+  },
   { name: 'deid-eval: missing --gold', args: ['deid-eval'], exit: 2, code: U },
   { name: 'calibrate: missing --data', args: ['calibrate', '--model', '$M'], exit: 2, code: U },
-  { name: 'calibrate: both abstention options', args: ['calibrate', '--model', '$M', '--data', '$IN/train.csv', '--abstain-below', '0.5', '--target-accuracy', '0.9'], exit: 2, code: U, match: /not both/ },
-  { name: 'calibrate: --target-accuracy 1.5', args: ['calibrate', '--model', '$M', '--data', '$IN/train.csv', '--target-accuracy', '1.5'], exit: 2, code: U },
-  { name: 'calibrate: labels the model does not have', args: ['calibrate', '--model', '$M', '--data', '$IN/one-class.csv'], exit: 2, code: 'E_INPUT_LABEL' },
-  { name: 'explain: --steps 1', args: ['explain', '--model', '$M', '--input', '$IN/notes.csv', '--output', '$W/out/u80.jsonl', '--steps', '1'], exit: 2, code: U },
-  { name: 'explain: --baseline foo', args: ['explain', '--model', '$M', '--input', '$IN/notes.csv', '--output', '$W/out/u81.jsonl', '--baseline', 'foo'], exit: 2, code: U },
-  { name: 'explain: unknown --label', args: ['explain', '--model', '$M', '--input', '$IN/notes.csv', '--output', '$W/out/u82.jsonl', '--label', 'Nope'], exit: 2, code: U, match: /not a label/, output: '$W/out/u82.jsonl' },
-  { name: 'explain: binary input', args: ['explain', '--model', '$M', '--input', '$IN/binary.csv', '--output', '$W/out/u83.jsonl'], exit: 2, code: 'E_INPUT_ENCODING', output: '$W/out/u83.jsonl' },
-  { name: 'explain: a text longer than the model', args: ['explain', '--model', '$M', '--input', '$IN/long.jsonl', '--output', '$W/out/u86.jsonl'], exit: 2, code: U, match: /--truncate/, output: '$W/out/u86.jsonl' },
-  { name: 'explain: output is the input', args: ['explain', '--model', '$M', '--input', '$IN/train.jsonl', '--output', '$IN/train.jsonl'], exit: 2, code: 'E_OUTPUT_PATH' },
-  { name: 'train: --target-accuracy with --no-calibrate', args: tr('u84', '--target-accuracy', '0.9', '--no-calibrate'), exit: 2, code: U, match: /drop --no-calibrate/ },
-  { name: 'predict: --abstain-below 2', args: P('--output', '$W/out/u85.jsonl', '--abstain-below', '2'), exit: 2, code: U },
+  {
+    name: 'calibrate: both abstention options',
+    args: [
+      'calibrate',
+      '--model',
+      '$M',
+      '--data',
+      '$IN/train.csv',
+      '--abstain-below',
+      '0.5',
+      '--target-accuracy',
+      '0.9',
+    ],
+    exit: 2,
+    code: U,
+    match: /not both/,
+  },
+  {
+    name: 'calibrate: --target-accuracy 1.5',
+    args: ['calibrate', '--model', '$M', '--data', '$IN/train.csv', '--target-accuracy', '1.5'],
+    exit: 2,
+    code: U,
+  },
+  {
+    name: 'calibrate: labels the model does not have',
+    args: ['calibrate', '--model', '$M', '--data', '$IN/one-class.csv'],
+    exit: 2,
+    code: 'E_INPUT_LABEL',
+  },
+  {
+    name: 'explain: --steps 1',
+    args: ['explain', '--model', '$M', '--input', '$IN/notes.csv', '--output', '$W/out/u80.jsonl', '--steps', '1'],
+    exit: 2,
+    code: U,
+  },
+  {
+    name: 'explain: --baseline foo',
+    args: ['explain', '--model', '$M', '--input', '$IN/notes.csv', '--output', '$W/out/u81.jsonl', '--baseline', 'foo'],
+    exit: 2,
+    code: U,
+  },
+  {
+    name: 'explain: unknown --label',
+    args: ['explain', '--model', '$M', '--input', '$IN/notes.csv', '--output', '$W/out/u82.jsonl', '--label', 'Nope'],
+    exit: 2,
+    code: U,
+    match: /not a label/,
+    output: '$W/out/u82.jsonl',
+  },
+  {
+    name: 'explain: binary input',
+    args: ['explain', '--model', '$M', '--input', '$IN/binary.csv', '--output', '$W/out/u83.jsonl'],
+    exit: 2,
+    code: 'E_INPUT_ENCODING',
+    output: '$W/out/u83.jsonl',
+  },
+  {
+    name: 'explain: a text longer than the model',
+    args: ['explain', '--model', '$M', '--input', '$IN/long.jsonl', '--output', '$W/out/u86.jsonl'],
+    exit: 2,
+    code: U,
+    match: /--truncate/,
+    output: '$W/out/u86.jsonl',
+  },
+  {
+    name: 'explain: output is the input',
+    args: ['explain', '--model', '$M', '--input', '$IN/train.jsonl', '--output', '$IN/train.jsonl'],
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+  },
+  {
+    name: 'train: --target-accuracy with --no-calibrate',
+    args: tr('u84', '--target-accuracy', '0.9', '--no-calibrate'),
+    exit: 2,
+    code: U,
+    match: /drop --no-calibrate/,
+  },
+  {
+    name: 'predict: --abstain-below 2',
+    args: P('--output', '$W/out/u85.jsonl', '--abstain-below', '2'),
+    exit: 2,
+    code: U,
+  },
   { name: 'bench: --shape huge', args: ['bench', 'train', '--shape', 'huge'], exit: 2, code: U },
   { name: 'bench: --threads 0', args: ['bench', 'infer', '--threads', '0'], exit: 2, code: U },
   { name: 'bench: unknown task', args: ['bench', 'fly'], exit: 2, code: U },
@@ -259,118 +521,688 @@ const usageProbes: Probe[] = [
 ];
 
 const inputProbes: Probe[] = [
-  { name: 'train: missing file', args: [...T.slice(0, 4), '$IN/nope.csv', '--output-dir', '$W/out/i1'], exit: 2, code: 'E_INPUT_NOT_FOUND' },
-  { name: 'train: input is a folder', args: [...T.slice(0, 4), '$IN', '--output-dir', '$W/out/i2'], exit: 2, code: 'E_INPUT_NOT_FOUND', match: /folder/ },
-  { name: 'train: unknown extension', args: [...T.slice(0, 4), '$IN/notes.txt', '--output-dir', '$W/out/i3'], exit: 2, code: 'E_INPUT_FORMAT', match: /--format/ },
-  { name: 'train: --validation missing', args: tr('i4', '--validation', '$IN/nope.csv'), exit: 2, code: 'E_INPUT_NOT_FOUND' },
+  {
+    name: 'train: missing file',
+    args: [...T.slice(0, 4), '$IN/nope.csv', '--output-dir', '$W/out/i1'],
+    exit: 2,
+    code: 'E_INPUT_NOT_FOUND',
+  },
+  {
+    name: 'train: input is a folder',
+    args: [...T.slice(0, 4), '$IN', '--output-dir', '$W/out/i2'],
+    exit: 2,
+    code: 'E_INPUT_NOT_FOUND',
+    match: /folder/,
+  },
+  {
+    name: 'train: unknown extension',
+    args: [...T.slice(0, 4), '$IN/notes.txt', '--output-dir', '$W/out/i3'],
+    exit: 2,
+    code: 'E_INPUT_FORMAT',
+    match: /--format/,
+  },
+  {
+    name: 'train: --validation missing',
+    args: tr('i4', '--validation', '$IN/nope.csv'),
+    exit: 2,
+    code: 'E_INPUT_NOT_FOUND',
+  },
   { name: 'train: --test missing', args: tr('i5', '--test', '$IN/nope.csv'), exit: 2, code: 'E_INPUT_NOT_FOUND' },
-  { name: 'train: binary file', args: [...T.slice(0, 4), '$IN/binary.csv', '--output-dir', '$W/out/i6'], exit: 2, code: 'E_INPUT_ENCODING', match: /not a text file/ },
-  { name: 'train: gzip file named .csv', args: [...T.slice(0, 4), '$IN/gzip.csv', '--output-dir', '$W/out/i7'], exit: 2, code: 'E_INPUT_ENCODING' },
-  { name: 'train: Parquet named .csv', args: [...T.slice(0, 4), '$IN/parquet.csv', '--output-dir', '$W/out/i8'], exit: 2, code: 'E_INPUT_FORMAT', match: /Parquet/ },
-  { name: 'train: corrupt Parquet', args: [...T.slice(0, 4), '$IN/junk.parquet', '--output-dir', '$W/out/i9'], exit: 2, code: 'E_INPUT_PARSE', match: /Parquet/ },
-  { name: 'train: UTF-16 file', args: [...T.slice(0, 4), '$IN/utf16.csv', '--output-dir', '$W/out/i10'], exit: 2, code: 'E_INPUT_ENCODING', match: /utf-16le/ },
-  { name: 'train: invalid UTF-8 names the line', args: [...T.slice(0, 4), '$IN/invalid-utf8.csv', '--output-dir', '$W/out/i11'], exit: 2, code: 'E_INPUT_ENCODING', match: /line 4 is not valid UTF-8/ },
-  { name: 'train: latin-1 without --encoding', args: [...T.slice(0, 4), '$IN/latin1.csv', '--output-dir', '$W/out/i12'], exit: 2, code: 'E_INPUT_ENCODING', match: /--encoding/ },
-  { name: 'predict: latin-1 with --encoding latin1 works', args: ['predict', '--model', '$TB', '--input', '$IN/latin1.csv', '--output', '$W/out/i13.jsonl', '--encoding', 'latin1'], exit: 0 },
-  { name: 'train: invalid UTF-8 in JSONL names the line', args: [...T.slice(0, 4), '$IN/invalid-utf8.jsonl', '--output-dir', '$W/out/i14'], exit: 2, code: 'E_INPUT_ENCODING', match: /line 2/ },
-  { name: 'train: unclosed quote', args: [...T.slice(0, 4), '$IN/unclosed-quote.csv', '--output-dir', '$W/out/i15'], exit: 2, code: 'E_INPUT_PARSE', match: /never closed/ },
-  { name: 'train: extra field names the line', args: [...T.slice(0, 4), '$IN/extra-field.csv', '--output-dir', '$W/out/i16'], exit: 2, code: 'E_INPUT_PARSE', match: /line 3 has a different number of fields/ },
-  { name: 'train: quote in the middle of a field', args: [...T.slice(0, 4), '$IN/mid-quote.csv', '--output-dir', '$W/out/i17'], exit: 2, code: 'E_INPUT_PARSE', match: /line 3/ },
-  { name: 'train: text after a closing quote', args: [...T.slice(0, 4), '$IN/after-quote.csv', '--output-dir', '$W/out/i18'], exit: 2, code: 'E_INPUT_PARSE', match: /closing double quote/ },
-  { name: 'train: duplicate header', args: [...T.slice(0, 4), '$IN/dup-header.csv', '--output-dir', '$W/out/i19'], exit: 2, code: 'E_INPUT_COLUMN', match: /twice/ },
-  { name: 'train: no label column', args: [...T.slice(0, 4), '$IN/no-label-col.csv', '--output-dir', '$W/out/i20'], exit: 2, code: 'E_INPUT_COLUMN', match: /--label-column/ },
-  { name: 'train: no text column', args: [...T.slice(0, 4), '$IN/no-text-col.csv', '--output-dir', '$W/out/i21'], exit: 2, code: 'E_INPUT_COLUMN', match: /--text-column/ },
-  { name: 'train: --text-column that does not exist', args: tr('i22', '--text-column', 'note'), exit: 2, code: 'E_INPUT_COLUMN', match: /its columns are: text, label/ },
-  { name: 'train: --label-column that does not exist', args: tr('i23', '--label-column', 'dx'), exit: 2, code: 'E_INPUT_COLUMN' },
-  { name: 'train: invalid JSON line', args: [...T.slice(0, 4), '$IN/bad-json.jsonl', '--output-dir', '$W/out/i24'], exit: 2, code: 'E_INPUT_PARSE', match: /line 2 is not valid JSON/ },
-  { name: 'train: JSON line that is an array', args: [...T.slice(0, 4), '$IN/array-line.jsonl', '--output-dir', '$W/out/i25'], exit: 2, code: 'E_INPUT_PARSE', match: /line 2/ },
-  { name: 'train: label is an object', args: [...T.slice(0, 4), '$IN/label-object.jsonl', '--output-dir', '$W/out/i26'], exit: 2, code: 'E_INPUT_LABEL', match: /row 1.*object/ },
-  { name: 'train: list labels without --multi-label', args: [...T.slice(0, 4), '$IN/label-list.jsonl', '--output-dir', '$W/out/i27'], exit: 2, code: 'E_INPUT_LABEL', match: /--multi-label/ },
-  { name: 'train: nested list labels', args: [...T.slice(0, 4), '$IN/label-nested.jsonl', '--output-dir', '$W/out/i28', '--multi-label'], exit: 2, code: 'E_INPUT_LABEL' },
-  { name: 'train: text is an object', args: [...T.slice(0, 4), '$IN/text-object.jsonl', '--output-dir', '$W/out/i29'], exit: 2, code: 'E_INPUT_DATA', match: /row 1.*an object, not text/ },
-  { name: 'train: header-only file', args: [...T.slice(0, 4), '$IN/header-only.csv', '--output-dir', '$W/out/i30'], exit: 2, code: 'E_INPUT_EMPTY' },
-  { name: 'train: empty file', args: [...T.slice(0, 4), '$IN/empty.csv', '--output-dir', '$W/out/i31'], exit: 2, code: 'E_INPUT_EMPTY' },
-  { name: 'train: only empty texts', args: [...T.slice(0, 4), '$IN/blank-texts.csv', '--output-dir', '$W/out/i32'], exit: 2, code: 'E_INPUT_EMPTY', match: /empty text/ },
-  { name: 'train: one class', args: [...T.slice(0, 4), '$IN/one-class.csv', '--output-dir', '$W/out/i33'], exit: 2, code: 'E_INPUT_LABEL', match: /only one class/ },
-  { name: 'train: duplicate ids', args: [...T.slice(0, 4), '$IN/dup-ids.csv', '--output-dir', '$W/out/i34'], exit: 2, code: 'E_INPUT_DATA', match: /appears twice/ },
-  { name: 'train: test labels training never had', args: tr('i35', '--test', '$IN/unseen-label.csv'), exit: 2, code: 'E_INPUT_LABEL' },
-  { name: 'train: --group-regex that captures nothing', args: [...T.slice(0, 4), '$IN/groups.csv', '--output-dir', '$W/out/i36', '--group-column', 'doc', '--group-regex', '^(y\\d)'], exit: 2, code: 'E_INPUT_DATA' },
-  { name: 'evaluate: labels the model does not have', args: ['evaluate', '--model', '$M', '--test', '$IN/unseen-label.csv', '--output-dir', '$W/out/i37'], exit: 2, code: 'E_INPUT_LABEL' },
-  { name: 'evaluate: binary test file', args: ['evaluate', '--model', '$M', '--test', '$IN/binary.csv', '--output-dir', '$W/out/i38'], exit: 2, code: 'E_INPUT_ENCODING' },
-  { name: 'evaluate: header-only test file', args: ['evaluate', '--model', '$M', '--test', '$IN/header-only.csv', '--output-dir', '$W/out/i39'], exit: 2, code: 'E_INPUT_EMPTY' },
-  { name: 'predict: missing input', args: ['predict', '--model', '$TB', '--input', '$IN/nope.csv', '--output', '$W/out/i40.jsonl'], exit: 2, code: 'E_INPUT_NOT_FOUND', output: '$W/out/i40.jsonl' },
-  { name: 'predict: binary input', args: ['predict', '--model', '$TB', '--input', '$IN/binary.csv', '--output', '$W/out/i41.jsonl'], exit: 2, code: 'E_INPUT_ENCODING', output: '$W/out/i41.jsonl' },
-  { name: 'predict: empty JSONL', args: ['predict', '--model', '$TB', '--input', '$IN/empty.jsonl', '--output', '$W/out/i42.jsonl'], exit: 2, code: 'E_INPUT_EMPTY', output: '$W/out/i42.jsonl' },
-  { name: 'predict: text is an object', args: ['predict', '--model', '$TB', '--input', '$IN/text-object.jsonl', '--output', '$W/out/i43.jsonl'], exit: 2, code: 'E_INPUT_DATA', output: '$W/out/i43.jsonl' },
-  { name: 'predict: unknown extension', args: ['predict', '--model', '$TB', '--input', '$IN/notes.txt', '--output', '$W/out/i44.jsonl'], exit: 2, code: 'E_INPUT_FORMAT', output: '$W/out/i44.jsonl' },
-  { name: 'predict: --format overrides the extension', args: ['predict', '--model', '$TB', '--input', '$IN/a-file', '--format', 'jsonl', '--output', '$W/out/i45.jsonl'], exit: 2, code: 'E_INPUT_PARSE', output: '$W/out/i45.jsonl' },
-  { name: 'predict: missing text column', args: ['predict', '--model', '$TB', '--input', '$IN/no-text-col.csv', '--output', '$W/out/i46.jsonl'], exit: 2, code: 'E_INPUT_COLUMN', output: '$W/out/i46.jsonl' },
-  { name: 'predict: extra-field CSV', args: ['predict', '--model', '$TB', '--input', '$IN/extra-field.csv', '--output', '$W/out/i47.jsonl'], exit: 2, code: 'E_INPUT_PARSE', output: '$W/out/i47.jsonl' },
-  { name: 'deid: header-only keeps the header', args: ['deid', '--input', '$IN/header-only.csv', '--output', '$W/out/i50.csv'], exit: 0, check: () => assert.equal(readFileSync(path.join(W, 'out/i50.csv'), 'utf8'), 'text,label\n') },
+  {
+    name: 'train: binary file',
+    args: [...T.slice(0, 4), '$IN/binary.csv', '--output-dir', '$W/out/i6'],
+    exit: 2,
+    code: 'E_INPUT_ENCODING',
+    match: /not a text file/,
+  },
+  {
+    name: 'train: gzip file named .csv',
+    args: [...T.slice(0, 4), '$IN/gzip.csv', '--output-dir', '$W/out/i7'],
+    exit: 2,
+    code: 'E_INPUT_ENCODING',
+  },
+  {
+    name: 'train: Parquet named .csv',
+    args: [...T.slice(0, 4), '$IN/parquet.csv', '--output-dir', '$W/out/i8'],
+    exit: 2,
+    code: 'E_INPUT_FORMAT',
+    match: /Parquet/,
+  },
+  {
+    name: 'train: corrupt Parquet',
+    args: [...T.slice(0, 4), '$IN/junk.parquet', '--output-dir', '$W/out/i9'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    match: /Parquet/,
+  },
+  {
+    name: 'train: UTF-16 file',
+    args: [...T.slice(0, 4), '$IN/utf16.csv', '--output-dir', '$W/out/i10'],
+    exit: 2,
+    code: 'E_INPUT_ENCODING',
+    match: /utf-16le/,
+  },
+  {
+    name: 'train: invalid UTF-8 names the line',
+    args: [...T.slice(0, 4), '$IN/invalid-utf8.csv', '--output-dir', '$W/out/i11'],
+    exit: 2,
+    code: 'E_INPUT_ENCODING',
+    match: /line 4 is not valid UTF-8/,
+  },
+  {
+    name: 'train: latin-1 without --encoding',
+    args: [...T.slice(0, 4), '$IN/latin1.csv', '--output-dir', '$W/out/i12'],
+    exit: 2,
+    code: 'E_INPUT_ENCODING',
+    match: /--encoding/,
+  },
+  {
+    name: 'predict: latin-1 with --encoding latin1 works',
+    args: [
+      'predict',
+      '--model',
+      '$TB',
+      '--input',
+      '$IN/latin1.csv',
+      '--output',
+      '$W/out/i13.jsonl',
+      '--encoding',
+      'latin1',
+    ],
+    exit: 0,
+  },
+  {
+    name: 'train: invalid UTF-8 in JSONL names the line',
+    args: [...T.slice(0, 4), '$IN/invalid-utf8.jsonl', '--output-dir', '$W/out/i14'],
+    exit: 2,
+    code: 'E_INPUT_ENCODING',
+    match: /line 2/,
+  },
+  {
+    name: 'train: unclosed quote',
+    args: [...T.slice(0, 4), '$IN/unclosed-quote.csv', '--output-dir', '$W/out/i15'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    match: /never closed/,
+  },
+  {
+    name: 'train: extra field names the line',
+    args: [...T.slice(0, 4), '$IN/extra-field.csv', '--output-dir', '$W/out/i16'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    match: /line 3 has a different number of fields/,
+  },
+  {
+    name: 'train: quote in the middle of a field',
+    args: [...T.slice(0, 4), '$IN/mid-quote.csv', '--output-dir', '$W/out/i17'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    match: /line 3/,
+  },
+  {
+    name: 'train: text after a closing quote',
+    args: [...T.slice(0, 4), '$IN/after-quote.csv', '--output-dir', '$W/out/i18'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    match: /closing double quote/,
+  },
+  {
+    name: 'train: duplicate header',
+    args: [...T.slice(0, 4), '$IN/dup-header.csv', '--output-dir', '$W/out/i19'],
+    exit: 2,
+    code: 'E_INPUT_COLUMN',
+    match: /twice/,
+  },
+  {
+    name: 'train: no label column',
+    args: [...T.slice(0, 4), '$IN/no-label-col.csv', '--output-dir', '$W/out/i20'],
+    exit: 2,
+    code: 'E_INPUT_COLUMN',
+    match: /--label-column/,
+  },
+  {
+    name: 'train: no text column',
+    args: [...T.slice(0, 4), '$IN/no-text-col.csv', '--output-dir', '$W/out/i21'],
+    exit: 2,
+    code: 'E_INPUT_COLUMN',
+    match: /--text-column/,
+  },
+  {
+    name: 'train: --text-column that does not exist',
+    args: tr('i22', '--text-column', 'note'),
+    exit: 2,
+    code: 'E_INPUT_COLUMN',
+    match: /its columns are: text, label/,
+  },
+  {
+    name: 'train: --label-column that does not exist',
+    args: tr('i23', '--label-column', 'dx'),
+    exit: 2,
+    code: 'E_INPUT_COLUMN',
+  },
+  {
+    name: 'train: invalid JSON line',
+    args: [...T.slice(0, 4), '$IN/bad-json.jsonl', '--output-dir', '$W/out/i24'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    match: /line 2 is not valid JSON/,
+  },
+  {
+    name: 'train: JSON line that is an array',
+    args: [...T.slice(0, 4), '$IN/array-line.jsonl', '--output-dir', '$W/out/i25'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    match: /line 2/,
+  },
+  {
+    name: 'train: label is an object',
+    args: [...T.slice(0, 4), '$IN/label-object.jsonl', '--output-dir', '$W/out/i26'],
+    exit: 2,
+    code: 'E_INPUT_LABEL',
+    match: /row 1.*object/,
+  },
+  {
+    name: 'train: list labels without --multi-label',
+    args: [...T.slice(0, 4), '$IN/label-list.jsonl', '--output-dir', '$W/out/i27'],
+    exit: 2,
+    code: 'E_INPUT_LABEL',
+    match: /--multi-label/,
+  },
+  {
+    name: 'train: nested list labels',
+    args: [...T.slice(0, 4), '$IN/label-nested.jsonl', '--output-dir', '$W/out/i28', '--multi-label'],
+    exit: 2,
+    code: 'E_INPUT_LABEL',
+  },
+  {
+    name: 'train: text is an object',
+    args: [...T.slice(0, 4), '$IN/text-object.jsonl', '--output-dir', '$W/out/i29'],
+    exit: 2,
+    code: 'E_INPUT_DATA',
+    match: /row 1.*an object, not text/,
+  },
+  {
+    name: 'train: header-only file',
+    args: [...T.slice(0, 4), '$IN/header-only.csv', '--output-dir', '$W/out/i30'],
+    exit: 2,
+    code: 'E_INPUT_EMPTY',
+  },
+  {
+    name: 'train: empty file',
+    args: [...T.slice(0, 4), '$IN/empty.csv', '--output-dir', '$W/out/i31'],
+    exit: 2,
+    code: 'E_INPUT_EMPTY',
+  },
+  {
+    name: 'train: only empty texts',
+    args: [...T.slice(0, 4), '$IN/blank-texts.csv', '--output-dir', '$W/out/i32'],
+    exit: 2,
+    code: 'E_INPUT_EMPTY',
+    match: /empty text/,
+  },
+  {
+    name: 'train: one class',
+    args: [...T.slice(0, 4), '$IN/one-class.csv', '--output-dir', '$W/out/i33'],
+    exit: 2,
+    code: 'E_INPUT_LABEL',
+    match: /only one class/,
+  },
+  {
+    name: 'train: duplicate ids',
+    args: [...T.slice(0, 4), '$IN/dup-ids.csv', '--output-dir', '$W/out/i34'],
+    exit: 2,
+    code: 'E_INPUT_DATA',
+    match: /appears twice/,
+  },
+  {
+    name: 'train: test labels training never had',
+    args: tr('i35', '--test', '$IN/unseen-label.csv'),
+    exit: 2,
+    code: 'E_INPUT_LABEL',
+  },
+  {
+    name: 'train: --group-regex that captures nothing',
+    args: [
+      ...T.slice(0, 4),
+      '$IN/groups.csv',
+      '--output-dir',
+      '$W/out/i36',
+      '--group-column',
+      'doc',
+      '--group-regex',
+      '^(y\\d)',
+    ],
+    exit: 2,
+    code: 'E_INPUT_DATA',
+  },
+  {
+    name: 'evaluate: labels the model does not have',
+    args: ['evaluate', '--model', '$M', '--test', '$IN/unseen-label.csv', '--output-dir', '$W/out/i37'],
+    exit: 2,
+    code: 'E_INPUT_LABEL',
+  },
+  {
+    name: 'evaluate: binary test file',
+    args: ['evaluate', '--model', '$M', '--test', '$IN/binary.csv', '--output-dir', '$W/out/i38'],
+    exit: 2,
+    code: 'E_INPUT_ENCODING',
+  },
+  {
+    name: 'evaluate: header-only test file',
+    args: ['evaluate', '--model', '$M', '--test', '$IN/header-only.csv', '--output-dir', '$W/out/i39'],
+    exit: 2,
+    code: 'E_INPUT_EMPTY',
+  },
+  {
+    name: 'predict: missing input',
+    args: ['predict', '--model', '$TB', '--input', '$IN/nope.csv', '--output', '$W/out/i40.jsonl'],
+    exit: 2,
+    code: 'E_INPUT_NOT_FOUND',
+    output: '$W/out/i40.jsonl',
+  },
+  {
+    name: 'predict: binary input',
+    args: ['predict', '--model', '$TB', '--input', '$IN/binary.csv', '--output', '$W/out/i41.jsonl'],
+    exit: 2,
+    code: 'E_INPUT_ENCODING',
+    output: '$W/out/i41.jsonl',
+  },
+  {
+    name: 'predict: empty JSONL',
+    args: ['predict', '--model', '$TB', '--input', '$IN/empty.jsonl', '--output', '$W/out/i42.jsonl'],
+    exit: 2,
+    code: 'E_INPUT_EMPTY',
+    output: '$W/out/i42.jsonl',
+  },
+  {
+    name: 'predict: text is an object',
+    args: ['predict', '--model', '$TB', '--input', '$IN/text-object.jsonl', '--output', '$W/out/i43.jsonl'],
+    exit: 2,
+    code: 'E_INPUT_DATA',
+    output: '$W/out/i43.jsonl',
+  },
+  {
+    name: 'predict: unknown extension',
+    args: ['predict', '--model', '$TB', '--input', '$IN/notes.txt', '--output', '$W/out/i44.jsonl'],
+    exit: 2,
+    code: 'E_INPUT_FORMAT',
+    output: '$W/out/i44.jsonl',
+  },
+  {
+    name: 'predict: --format overrides the extension',
+    args: ['predict', '--model', '$TB', '--input', '$IN/a-file', '--format', 'jsonl', '--output', '$W/out/i45.jsonl'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    output: '$W/out/i45.jsonl',
+  },
+  {
+    name: 'predict: missing text column',
+    args: ['predict', '--model', '$TB', '--input', '$IN/no-text-col.csv', '--output', '$W/out/i46.jsonl'],
+    exit: 2,
+    code: 'E_INPUT_COLUMN',
+    output: '$W/out/i46.jsonl',
+  },
+  {
+    name: 'predict: extra-field CSV',
+    args: ['predict', '--model', '$TB', '--input', '$IN/extra-field.csv', '--output', '$W/out/i47.jsonl'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    output: '$W/out/i47.jsonl',
+  },
+  {
+    name: 'deid: header-only keeps the header',
+    args: ['deid', '--input', '$IN/header-only.csv', '--output', '$W/out/i50.csv'],
+    exit: 0,
+    check: () => assert.equal(readFileSync(path.join(W, 'out/i50.csv'), 'utf8'), 'text,label\n'),
+  },
   { name: 'deid: Parquet output refused', args: D('--output', '$W/out/i51.parquet'), exit: 2, code: 'E_INPUT_FORMAT' },
-  { name: 'deid: binary input', args: ['deid', '--input', '$IN/binary.csv', '--output', '$W/out/i52.csv'], exit: 2, code: 'E_INPUT_ENCODING', output: '$W/out/i52.csv' },
-  { name: 'deid: missing text column', args: ['deid', '--input', '$IN/no-text-col.csv', '--output', '$W/out/i53.csv'], exit: 2, code: 'E_INPUT_COLUMN', output: '$W/out/i53.csv' },
-  { name: 'deid: invalid UTF-8', args: ['deid', '--input', '$IN/invalid-utf8.csv', '--output', '$W/out/i54.csv'], exit: 2, code: 'E_INPUT_ENCODING', output: '$W/out/i54.csv' },
-  { name: 'deid: unclosed quote', args: ['deid', '--input', '$IN/unclosed-quote.csv', '--output', '$W/out/i55.csv'], exit: 2, code: 'E_INPUT_PARSE', output: '$W/out/i55.csv' },
-  { name: 'deid-eval: invalid JSON', args: ['deid-eval', '--gold', '$IN/gold-bad.json'], exit: 2, code: 'E_INPUT_PARSE' },
-  { name: 'deid-eval: wrong shape', args: ['deid-eval', '--gold', '$IN/gold-shape.json'], exit: 2, code: 'E_INPUT_PARSE', match: /Presidio/ },
-  { name: 'deid-eval: missing gold file', args: ['deid-eval', '--gold', '$IN/nope.json'], exit: 2, code: 'E_INPUT_NOT_FOUND' },
+  {
+    name: 'deid: binary input',
+    args: ['deid', '--input', '$IN/binary.csv', '--output', '$W/out/i52.csv'],
+    exit: 2,
+    code: 'E_INPUT_ENCODING',
+    output: '$W/out/i52.csv',
+  },
+  {
+    name: 'deid: missing text column',
+    args: ['deid', '--input', '$IN/no-text-col.csv', '--output', '$W/out/i53.csv'],
+    exit: 2,
+    code: 'E_INPUT_COLUMN',
+    output: '$W/out/i53.csv',
+  },
+  {
+    name: 'deid: invalid UTF-8',
+    args: ['deid', '--input', '$IN/invalid-utf8.csv', '--output', '$W/out/i54.csv'],
+    exit: 2,
+    code: 'E_INPUT_ENCODING',
+    output: '$W/out/i54.csv',
+  },
+  {
+    name: 'deid: unclosed quote',
+    args: ['deid', '--input', '$IN/unclosed-quote.csv', '--output', '$W/out/i55.csv'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    output: '$W/out/i55.csv',
+  },
+  {
+    name: 'deid-eval: invalid JSON',
+    args: ['deid-eval', '--gold', '$IN/gold-bad.json'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+  },
+  {
+    name: 'deid-eval: wrong shape',
+    args: ['deid-eval', '--gold', '$IN/gold-shape.json'],
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    match: /Presidio/,
+  },
+  {
+    name: 'deid-eval: missing gold file',
+    args: ['deid-eval', '--gold', '$IN/nope.json'],
+    exit: 2,
+    code: 'E_INPUT_NOT_FOUND',
+  },
 ];
 
 const modelProbes: Probe[] = [
-  { name: 'model folder missing', args: ['predict', '--model', '$IN/no-such-model', '--input', '$IN/notes.csv', '--output', '$W/out/m1.jsonl'], exit: 2, code: 'E_MODEL_NOT_FOUND', output: '$W/out/m1.jsonl' },
-  { name: 'model is a file', args: ['predict', '--model', '$IN/a-file', '--input', '$IN/notes.csv', '--output', '$W/out/m2.jsonl'], exit: 2, code: 'E_MODEL_NOT_FOUND', match: /is a file/ },
-  { name: 'model without config.json', args: ['predict', '--model', '$IN/model-no-config', '--input', '$IN/notes.csv', '--output', '$W/out/m3.jsonl'], exit: 2, code: 'E_MODEL_NOT_FOUND', match: /config\.json/ },
-  { name: 'unsupported model_type', args: ['evaluate', '--model', '$IN/model-bad-type', '--test', '$IN/test.csv', '--output-dir', '$W/out/m4'], exit: 2, code: 'E_MODEL_UNSUPPORTED', match: /gpt2/ },
-  { name: 'corrupt config.json', args: ['train', '--model', '$IN/model-bad-config', '--train', '$IN/train.csv', '--output-dir', '$W/out/m5'], exit: 2, code: 'E_MODEL_WEIGHTS', match: /config\.json/ },
-  { name: 'no weight files', args: ['predict', '--model', '$IN/model-no-weights', '--input', '$IN/notes.csv', '--output', '$W/out/m6.jsonl'], exit: 2, code: 'E_MODEL_WEIGHTS', match: /no weights/ },
-  { name: 'truncated weights', args: ['predict', '--model', '$IN/model-truncated', '--input', '$IN/notes.csv', '--output', '$W/out/m7.jsonl'], exit: 2, code: 'E_MODEL_WEIGHTS', match: /truncated|corrupt/ },
-  { name: 'garbage weights', args: ['evaluate', '--model', '$IN/model-garbage', '--test', '$IN/test.csv', '--output-dir', '$W/out/m8'], exit: 2, code: 'E_MODEL_WEIGHTS' },
-  { name: 'no tokenizer files', args: ['predict', '--model', '$IN/model-no-tokenizer', '--input', '$IN/notes.csv', '--output', '$W/out/m9.jsonl'], exit: 2, code: 'E_TOKENIZER' },
-  { name: 'invalid medtune metadata', args: ['predict', '--model', '$IN/model-bad-meta', '--input', '$IN/notes.csv', '--output', '$W/out/m10.jsonl'], exit: 2, code: 'E_MODEL_WEIGHTS', match: /medtune\.temperature/ },
-  { name: 'hub name, offline', args: ['predict', '--model', 'nobody/no-such-model', '--input', '$IN/notes.csv', '--output', '$W/out/m11.jsonl'], exit: 2, code: 'E_MODEL_NOT_FOUND', proc: true, env: { HF_HUB_OFFLINE: '1', HF_HUB_CACHE: '/nonexistent' } },
-  { name: 'train from a model folder that is not a model', args: ['train', '--model', '$IN', '--train', '$IN/train.csv', '--output-dir', '$W/out/m12'], exit: 2, code: 'E_MODEL_NOT_FOUND' },
+  {
+    name: 'model folder missing',
+    args: ['predict', '--model', '$IN/no-such-model', '--input', '$IN/notes.csv', '--output', '$W/out/m1.jsonl'],
+    exit: 2,
+    code: 'E_MODEL_NOT_FOUND',
+    output: '$W/out/m1.jsonl',
+  },
+  {
+    name: 'model is a file',
+    args: ['predict', '--model', '$IN/a-file', '--input', '$IN/notes.csv', '--output', '$W/out/m2.jsonl'],
+    exit: 2,
+    code: 'E_MODEL_NOT_FOUND',
+    match: /is a file/,
+  },
+  {
+    name: 'model without config.json',
+    args: ['predict', '--model', '$IN/model-no-config', '--input', '$IN/notes.csv', '--output', '$W/out/m3.jsonl'],
+    exit: 2,
+    code: 'E_MODEL_NOT_FOUND',
+    match: /config\.json/,
+  },
+  {
+    name: 'unsupported model_type',
+    args: ['evaluate', '--model', '$IN/model-bad-type', '--test', '$IN/test.csv', '--output-dir', '$W/out/m4'],
+    exit: 2,
+    code: 'E_MODEL_UNSUPPORTED',
+    match: /gpt2/,
+  },
+  {
+    name: 'corrupt config.json',
+    args: ['train', '--model', '$IN/model-bad-config', '--train', '$IN/train.csv', '--output-dir', '$W/out/m5'],
+    exit: 2,
+    code: 'E_MODEL_WEIGHTS',
+    match: /config\.json/,
+  },
+  {
+    name: 'no weight files',
+    args: ['predict', '--model', '$IN/model-no-weights', '--input', '$IN/notes.csv', '--output', '$W/out/m6.jsonl'],
+    exit: 2,
+    code: 'E_MODEL_WEIGHTS',
+    match: /no weights/,
+  },
+  {
+    name: 'truncated weights',
+    args: ['predict', '--model', '$IN/model-truncated', '--input', '$IN/notes.csv', '--output', '$W/out/m7.jsonl'],
+    exit: 2,
+    code: 'E_MODEL_WEIGHTS',
+    match: /truncated|corrupt/,
+  },
+  {
+    name: 'garbage weights',
+    args: ['evaluate', '--model', '$IN/model-garbage', '--test', '$IN/test.csv', '--output-dir', '$W/out/m8'],
+    exit: 2,
+    code: 'E_MODEL_WEIGHTS',
+  },
+  {
+    name: 'no tokenizer files',
+    args: ['predict', '--model', '$IN/model-no-tokenizer', '--input', '$IN/notes.csv', '--output', '$W/out/m9.jsonl'],
+    exit: 2,
+    code: 'E_TOKENIZER',
+  },
+  {
+    name: 'invalid medtune metadata',
+    args: ['predict', '--model', '$IN/model-bad-meta', '--input', '$IN/notes.csv', '--output', '$W/out/m10.jsonl'],
+    exit: 2,
+    code: 'E_MODEL_WEIGHTS',
+    match: /medtune\.temperature/,
+  },
+  {
+    name: 'hub name, offline',
+    args: ['predict', '--model', 'nobody/no-such-model', '--input', '$IN/notes.csv', '--output', '$W/out/m11.jsonl'],
+    exit: 2,
+    code: 'E_MODEL_NOT_FOUND',
+    proc: true,
+    env: { HF_HUB_OFFLINE: '1', HF_HUB_CACHE: '/nonexistent' },
+  },
+  {
+    name: 'train from a model folder that is not a model',
+    args: ['train', '--model', '$IN', '--train', '$IN/train.csv', '--output-dir', '$W/out/m12'],
+    exit: 2,
+    code: 'E_MODEL_NOT_FOUND',
+  },
 ];
 
 const outputProbes: Probe[] = [
-  { name: 'train: --output-dir is a file', args: tr('', '--output-dir', '$IN/a-file'), exit: 2, code: 'E_OUTPUT_PATH', match: /is a file/ },
-  { name: 'train: --output-dir under a file', args: tr('', '--output-dir', '$IN/a-file/run'), exit: 2, code: 'E_OUTPUT_PATH', match: /under .*a-file/ },
-  { name: 'train: --output-dir under /proc (never spins)', args: tr('', '--output-dir', '/proc/medtune-x/run'), exit: 2, code: 'E_OUTPUT_PATH', proc: true },
-  { name: 'train: --output-dir under /sys', args: tr('', '--output-dir', '/sys/medtune-x/run'), exit: 2, code: 'E_OUTPUT_PATH', proc: true },
+  {
+    name: 'train: --output-dir is a file',
+    args: tr('', '--output-dir', '$IN/a-file'),
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    match: /is a file/,
+  },
+  {
+    name: 'train: --output-dir under a file',
+    args: tr('', '--output-dir', '$IN/a-file/run'),
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    match: /under .*a-file/,
+  },
+  {
+    name: 'train: --output-dir under /proc (never spins)',
+    args: tr('', '--output-dir', '/proc/medtune-x/run'),
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    proc: true,
+  },
+  {
+    name: 'train: --output-dir under /sys',
+    args: tr('', '--output-dir', '/sys/medtune-x/run'),
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    proc: true,
+  },
   { name: 'train: --output-dir empty', args: tr('', '--output-dir', ''), exit: 2, code: U },
   { name: 'evaluate: --output-dir is a file', args: E('--output-dir', '$IN/a-file'), exit: 2, code: 'E_OUTPUT_PATH' },
-  { name: 'evaluate: --output-dir under /proc', args: E('--output-dir', '/proc/medtune-y/eval'), exit: 2, code: 'E_OUTPUT_PATH', proc: true },
-  { name: 'predict: --output is a folder', args: P('--output', '$W/out'), exit: 2, code: 'E_OUTPUT_PATH', match: /is a folder/ },
+  {
+    name: 'evaluate: --output-dir under /proc',
+    args: E('--output-dir', '/proc/medtune-y/eval'),
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    proc: true,
+  },
+  {
+    name: 'predict: --output is a folder',
+    args: P('--output', '$W/out'),
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    match: /is a folder/,
+  },
   { name: 'predict: --output ends with a slash', args: P('--output', '$W/out/p1/'), exit: 2, code: 'E_OUTPUT_PATH' },
-  { name: 'predict: --output under a file', args: P('--output', '$IN/a-file/out.jsonl'), exit: 2, code: 'E_OUTPUT_PATH', match: /file, not a folder/ },
-  { name: 'predict: --output is the input', args: ['predict', '--model', '$TB', '--input', '$IN/train.jsonl', '--output', '$IN/train.jsonl'], exit: 2, code: 'E_OUTPUT_PATH', match: /input file itself/ },
-  { name: 'predict: --output under /proc', args: P('--output', '/proc/medtune-z/out.jsonl'), exit: 2, code: 'E_OUTPUT_PATH', proc: true },
-  { name: 'deid: --output is the input', args: ['deid', '--input', '$IN/notes.csv', '--output', '$IN/notes.csv'], exit: 2, code: 'E_OUTPUT_PATH', match: /--in-place/ },
-  { name: 'deid: --output is the input through another path', args: ['deid', '--input', '$IN/notes.csv', '--output', '$IN/../in/notes.csv'], exit: 2, code: 'E_OUTPUT_PATH' },
+  {
+    name: 'predict: --output under a file',
+    args: P('--output', '$IN/a-file/out.jsonl'),
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    match: /file, not a folder/,
+  },
+  {
+    name: 'predict: --output is the input',
+    args: ['predict', '--model', '$TB', '--input', '$IN/train.jsonl', '--output', '$IN/train.jsonl'],
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    match: /input file itself/,
+  },
+  {
+    name: 'predict: --output under /proc',
+    args: P('--output', '/proc/medtune-z/out.jsonl'),
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    proc: true,
+  },
+  {
+    name: 'deid: --output is the input',
+    args: ['deid', '--input', '$IN/notes.csv', '--output', '$IN/notes.csv'],
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    match: /--in-place/,
+  },
+  {
+    name: 'deid: --output is the input through another path',
+    args: ['deid', '--input', '$IN/notes.csv', '--output', '$IN/../in/notes.csv'],
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+  },
   { name: 'deid: --output is a folder', args: D('--output', '$W/out'), exit: 2, code: 'E_OUTPUT_PATH' },
-  { name: 'deid: --output under /proc', args: D('--output', '/proc/medtune-w/o.csv'), exit: 2, code: 'E_OUTPUT_PATH', proc: true },
-  { name: 'deid-eval: --output is a folder', args: ['deid-eval', '--gold', '$IN/gold-shape.json', '--output', '$W/out'], exit: 2, code: 'E_OUTPUT_PATH' },
-  { name: 'demo: --output-dir is a file', args: ['demo', '--output-dir', '$IN/a-file'], exit: 2, code: 'E_OUTPUT_PATH' },
-  { name: 'train: a previous run is not overwritten silently', args: tr('done'), exit: 2, code: 'E_OUTPUT_PATH', match: /--overwrite/ },
+  {
+    name: 'deid: --output under /proc',
+    args: D('--output', '/proc/medtune-w/o.csv'),
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    proc: true,
+  },
+  {
+    name: 'deid-eval: --output is a folder',
+    args: ['deid-eval', '--gold', '$IN/gold-shape.json', '--output', '$W/out'],
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+  },
+  {
+    name: 'demo: --output-dir is a file',
+    args: ['demo', '--output-dir', '$IN/a-file'],
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+  },
+  {
+    name: 'train: a previous run is not overwritten silently',
+    args: tr('done'),
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    match: /--overwrite/,
+  },
   { name: 'train: --overwrite replaces a previous run', args: tr('done2', '--overwrite'), exit: 0 },
 ];
 
 const resumeProbes: Probe[] = [
-  { name: 'resume: no checkpoints in the folder', args: tr('r0', '--resume'), exit: 2, code: 'E_CHECKPOINT', match: /no checkpoint-N/ },
-  { name: 'resume: checkpoint folder missing', args: tr('run', '--resume', '$W/out/run/checkpoint-999'), exit: 2, code: 'E_CHECKPOINT', match: /does not exist.*checkpoint-/ },
-  { name: 'resume: checkpoint of another output folder', args: tr('other', '--resume', '$W/out/run/checkpoint-2'), exit: 2, code: 'E_CHECKPOINT', match: /belongs to the run in/ },
-  { name: 'resume: corrupt trainer_state.json', args: tr('corrupt', '--resume'), exit: 2, code: 'E_CHECKPOINT', match: /corrupt/ },
-  { name: 'resume: trainer_state.json with invalid fields', args: tr('fields', '--resume'), exit: 2, code: 'E_CHECKPOINT', match: /invalid fields/ },
-  { name: 'resume: optimizer state missing', args: tr('noopt', '--resume'), exit: 2, code: 'E_CHECKPOINT', match: /optimizer\.safetensors is missing/ },
-  { name: 'resume: batch size changed', args: tr('run', '--resume', '--batch-size', '4'), exit: 2, code: 'E_RESUME_MISMATCH', match: /--batch-size was 8, now 4/ },
+  {
+    name: 'resume: no checkpoints in the folder',
+    args: tr('r0', '--resume'),
+    exit: 2,
+    code: 'E_CHECKPOINT',
+    match: /no checkpoint-N/,
+  },
+  {
+    name: 'resume: checkpoint folder missing',
+    args: tr('run', '--resume', '$W/out/run/checkpoint-999'),
+    exit: 2,
+    code: 'E_CHECKPOINT',
+    match: /does not exist.*checkpoint-/,
+  },
+  {
+    name: 'resume: checkpoint of another output folder',
+    args: tr('other', '--resume', '$W/out/run/checkpoint-2'),
+    exit: 2,
+    code: 'E_CHECKPOINT',
+    match: /belongs to the run in/,
+  },
+  {
+    name: 'resume: corrupt trainer_state.json',
+    args: tr('corrupt', '--resume'),
+    exit: 2,
+    code: 'E_CHECKPOINT',
+    match: /corrupt/,
+  },
+  {
+    name: 'resume: trainer_state.json with invalid fields',
+    args: tr('fields', '--resume'),
+    exit: 2,
+    code: 'E_CHECKPOINT',
+    match: /invalid fields/,
+  },
+  {
+    name: 'resume: optimizer state missing',
+    args: tr('noopt', '--resume'),
+    exit: 2,
+    code: 'E_CHECKPOINT',
+    match: /optimizer\.safetensors is missing/,
+  },
+  {
+    name: 'resume: batch size changed',
+    args: tr('run', '--resume', '--batch-size', '4'),
+    exit: 2,
+    code: 'E_RESUME_MISMATCH',
+    match: /--batch-size was 8, now 4/,
+  },
   { name: 'resume: seed changed', args: tr('run', '--resume', '--seed', '7'), exit: 2, code: 'E_RESUME_MISMATCH' },
-  { name: 'resume: data changed', args: ['train', '--model', '$M', '--train', '$IN/train.jsonl', '--max-length', '24', '--epochs', '1', '--batch-size', '8', '--no-baseline', '--output-dir', '$W/out/run', '--resume'], exit: 2, code: 'E_RESUME_MISMATCH', match: /training data/ },
-  { name: 'resume: a new learning rate is a printed decision', args: tr('run2', '--resume', '--learning-rate', '1e-4', '--epochs', '2'), exit: 0, check: (r) => assert.match(r.stdout, /--learning-rate changed [0-9.e-]+ → 0\.0001: continuing with the new value from step \d+/) },
+  {
+    name: 'resume: data changed',
+    args: [
+      'train',
+      '--model',
+      '$M',
+      '--train',
+      '$IN/train.jsonl',
+      '--max-length',
+      '24',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '8',
+      '--no-baseline',
+      '--output-dir',
+      '$W/out/run',
+      '--resume',
+    ],
+    exit: 2,
+    code: 'E_RESUME_MISMATCH',
+    match: /training data/,
+  },
+  {
+    name: 'resume: a new learning rate is a printed decision',
+    args: tr('run2', '--resume', '--learning-rate', '1e-4', '--epochs', '2'),
+    exit: 0,
+    check: (r) =>
+      assert.match(
+        r.stdout,
+        /--learning-rate changed [0-9.e-]+ → 0\.0001: continuing with the new value from step \d+/,
+      ),
+  },
 ];
 
 const envProbes: Probe[] = [
-  { name: 'env: MEDTUNE_THREADS=abc', args: ['bench', 'infer', '--steps', '1', '--repeat', '1'], env: { MEDTUNE_THREADS: 'abc' }, exit: 2, code: 'E_ENV', proc: true },
-  { name: 'env: MEDTUNE_BACKEND=gpu', args: ['info'], env: { MEDTUNE_BACKEND: 'gpu' }, exit: 2, code: 'E_ENV', proc: true },
+  {
+    name: 'env: MEDTUNE_THREADS=abc',
+    args: ['bench', 'infer', '--steps', '1', '--repeat', '1'],
+    env: { MEDTUNE_THREADS: 'abc' },
+    exit: 2,
+    code: 'E_ENV',
+    proc: true,
+  },
+  {
+    name: 'env: MEDTUNE_BACKEND=gpu',
+    args: ['info'],
+    env: { MEDTUNE_BACKEND: 'gpu' },
+    exit: 2,
+    code: 'E_ENV',
+    proc: true,
+  },
 ];
 
 // ------------------------------------------------------------------------------------------------ the tests
@@ -381,12 +1213,19 @@ describe('bad-input corpus', () => {
     mkdirSync(IN);
     mkdirSync(path.join(W, 'out'));
     M = path.join(IN, 'model');
-    createScratchModel(M, syntheticSymptoms(4, 11).map((r) => r.text), [...DEMO_DIAGNOSES].sort(), 1, { hidden: 16, layers: 1 });
+    createScratchModel(
+      M,
+      syntheticSymptoms(4, 11).map((r) => r.text),
+      [...DEMO_DIAGNOSES].sort(),
+      1,
+      { hidden: 16, layers: 1 },
+    );
     TB = tinyBert ? path.join(IN, 'tiny-bert') : M;
-    if (tinyBert) for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']) {
-      mkdirSync(TB, { recursive: true });
-      copyFileSync(path.join(tinyBert, f), path.join(TB, f));
-    }
+    if (tinyBert)
+      for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']) {
+        mkdirSync(TB, { recursive: true });
+        copyFileSync(path.join(tinyBert, f), path.join(TB, f));
+      }
     writeInputs();
   });
   after(() => rmSync(W, { recursive: true, force: true }));
@@ -452,11 +1291,23 @@ describe('bad-input corpus', () => {
 
   it('signals: SIGTERM and Ctrl-C remove partial outputs (exit 143/130); kill -9 leftovers are swept by the next run', async () => {
     const big = path.join(W, 'out', 'big.jsonl');
-    writeFileSync(big, Array.from({ length: 3000 }, (_, i) => JSON.stringify({ text: `patient ${i} reports chest pain and fever for ${i % 9} days` })).join('\n') + '\n');
+    writeFileSync(
+      big,
+      Array.from({ length: 3000 }, (_, i) =>
+        JSON.stringify({ text: `patient ${i} reports chest pain and fever for ${i % 9} days` }),
+      ).join('\n') + '\n',
+    );
     const outFile = path.join(W, 'out', 'sig.jsonl');
     const args = [bin, 'predict', '--model', TB, '--input', big, '--output', outFile, '--batch-size', '8'];
-    for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGKILL', null]] as const) {
-      const child = spawn(process.execPath, args, { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    for (const [signal, code] of [
+      ['SIGTERM', 143],
+      ['SIGINT', 130],
+      ['SIGKILL', null],
+    ] as const) {
+      const child = spawn(process.execPath, args, {
+        env: { ...process.env, CI: '1' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let stderr = '';
       await new Promise<void>((res) => {
         child.stderr.on('data', (d) => {
@@ -466,11 +1317,16 @@ describe('bad-input corpus', () => {
         child.on('exit', () => res());
       });
       child.kill(signal);
-      const [exitCode, sig] = await new Promise<[number | null, string | null]>((res) => child.on('exit', (c, s) => res([c, s])));
+      const [exitCode, sig] = await new Promise<[number | null, string | null]>((res) =>
+        child.on('exit', (c, s) => res([c, s])),
+      );
       if (code === null) assert.equal(sig, 'SIGKILL');
       else {
         assert.equal(exitCode, code, `${signal}: exit ${exitCode}\n${stderr}`);
-        assert.match(stderr.trim().split('\n').at(-1)!, new RegExp(`^medtune: interrupted by ${signal}; partial outputs removed \\(E_INTERRUPTED\\)$`));
+        assert.match(
+          stderr.trim().split('\n').at(-1)!,
+          new RegExp(`^medtune: interrupted by ${signal}; partial outputs removed \\(E_INTERRUPTED\\)$`),
+        );
         assert.deepEqual(strayTemps(path.join(W, 'out')), [], `${signal}: temporary files left behind`);
       }
       assert.ok(!existsSync(outFile), `${signal}: partial output under the final name`);
@@ -486,7 +1342,10 @@ describe('bad-input corpus', () => {
   it('SIGTERM during training leaves no temporary checkpoint folders', async () => {
     const out = path.join(W, 'out', 'sigtrain');
     const args = [bin, ...tr('sigtrain', '--epochs', '40', '--save-steps', '1').map(sub)];
-    const child = spawn(process.execPath, args, { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, CI: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let text = '';
     await new Promise<void>((res) => {
       const on = (d: Buffer) => {

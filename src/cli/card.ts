@@ -7,7 +7,7 @@ export function registerCard(program: Command): void {
     .command('card')
     .description('write the model card MODEL_DIR/README.md (HF metadata, use, data, metrics, subgroups, limitations)')
     .argument('<model-dir>', 'a model folder, e.g. the best_model/ of a training run')
-    .option('--run <dir>', 'the run folder with metrics.json (default: the model folder\'s parent, when it has one)')
+    .option('--run <dir>', "the run folder with metrics.json (default: the model folder's parent, when it has one)")
     .option('--license <id>', 'license identifier for the metadata (default: the base model\'s, else "unknown")')
     .action((dir: string, o: { run?: string; license?: string }) => {
       const r = writeModelCard(dir, { runDir: o.run, license: o.license });

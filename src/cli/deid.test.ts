@@ -10,12 +10,18 @@ describe('medtune deid', () => {
   it('JSONL: text replaced, entities with offsets into the original, other columns kept', async () => {
     const d = mkdtempSync(path.join(os.tmpdir(), 'medtune-deid-'));
     const input = path.join(d, 'in.jsonl');
-    const rows = [{ id: 1, note: 'Seen by Dr. Chen on 01/02/2020; call 617-555-0134.', pid: 'a' }, { id: 2, note: 'No PHI here.', pid: 'b' }];
+    const rows = [
+      { id: 1, note: 'Seen by Dr. Chen on 01/02/2020; call 617-555-0134.', pid: 'a' },
+      { id: 2, note: 'No PHI here.', pid: 'b' },
+    ];
     writeFileSync(input, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const output = path.join(d, 'out.jsonl');
     const r = await runDeid({ input, output, textColumn: 'note', operator: 'tag', log: () => {} });
     assert.equal(r.rows, 2);
-    const out = readFileSync(output, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const out = readFileSync(output, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(out[0].note, 'Seen by [NAME] on [DATE]; call [PHONE].');
     assert.equal(out[0].id, 1);
     for (const e of out[0].entities) {

@@ -27,7 +27,11 @@ describe('medtune demo', () => {
     assert.deepEqual(syntheticSymptoms(10, 3), plain);
     const bands = ['18-39', '40-59', '60-79', '80+'];
     assert.ok(demo.every((r) => ['female', 'male'].includes(r.sex!) && bands.includes(r.age_band!)));
-    assert.deepEqual(demo.map((r) => [r.sex, r.age_band]), control.map((r) => [r.sex, r.age_band]), 'the same people');
+    assert.deepEqual(
+      demo.map((r) => [r.sex, r.age_band]),
+      control.map((r) => [r.sex, r.age_band]),
+      'the same people',
+    );
     const atypical = /new confusion|a fall at home|being off my food|general weakness|not being myself|sleeping more/;
     assert.ok(demo.filter((r) => r.age_band === '80+').every((r) => atypical.test(r.text)));
     assert.ok(!control.some((r) => atypical.test(r.text)) && !plain.some((r) => atypical.test(r.text)));
@@ -42,9 +46,18 @@ describe('medtune demo', () => {
     const acc = await runDemo({ outputDir: dir, seed: 1 }, (l) => lines.push(l));
     assert.ok(acc >= 0.9, `demo accuracy ${acc}`);
     assert.ok(lines[lines.length - 1]!.endsWith(path.join(dir, 'report.html')), 'the demo ends by naming report.html');
-    for (const f of ['best_model/config.json', 'best_model/model.safetensors', 'best_model/vocab.txt',
-      'best_model/README.md', 'metrics.json', 'predictions.jsonl', 'metrics.jsonl', 'run.json', 'report.html',
-      'data/train.csv']) {
+    for (const f of [
+      'best_model/config.json',
+      'best_model/model.safetensors',
+      'best_model/vocab.txt',
+      'best_model/README.md',
+      'metrics.json',
+      'predictions.jsonl',
+      'metrics.jsonl',
+      'run.json',
+      'report.html',
+      'data/train.csv',
+    ]) {
       assert.ok(existsSync(path.join(dir, f)), f);
     }
     const m = JSON.parse(readFileSync(path.join(dir, 'metrics.json'), 'utf8'));

@@ -16,7 +16,14 @@ import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
 import { encodingOption, formatOption, int, prob } from './args.js';
 import {
-  auditOf, checkAuditColumns, dataEntry, readAuditValues, splitStats, startRecord, writeRunRecord, type AuditValues,
+  auditOf,
+  checkAuditColumns,
+  dataEntry,
+  readAuditValues,
+  splitStats,
+  startRecord,
+  writeRunRecord,
+  type AuditValues,
   type RunRecord,
 } from '../evaluate/run-record.js';
 import type { EvalResult } from '../evaluate/types.js';
@@ -77,36 +84,62 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
   const predictor = await Predictor.load(o.model, { maxLength, batchSize, threshold, abstainBelow, log });
   if (predictor.problemType === 'regression') {
     const command = o.option === '--test' ? 'evaluate' : 'audit';
-    throw new MedtuneError(`medtune ${command} handles classifiers; this model is a regression model`,
-      'E_MODEL_UNSUPPORTED');
+    throw new MedtuneError(
+      `medtune ${command} handles classifiers; this model is a regression model`,
+      'E_MODEL_UNSUPPORTED',
+    );
   }
   const data = await readLabeled(o.file, {
-    textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn,
-    multiLabel: predictor.multiLabel, labelDelimiter: o.labelDelimiter, labels: predictor.labels,
-    groupColumn: o.groupColumn, groupRegex: o.groupRegex, format: o.format as never, encoding: o.encoding,
+    textColumn: o.textColumn,
+    textPairColumn: o.textPairColumn,
+    labelColumn: o.labelColumn,
+    multiLabel: predictor.multiLabel,
+    labelDelimiter: o.labelDelimiter,
+    labels: predictor.labels,
+    groupColumn: o.groupColumn,
+    groupRegex: o.groupRegex,
+    format: o.format as never,
+    encoding: o.encoding,
   });
   if (o.option === '--test') {
     await checkTestLeakage({ ...o, test: o.file, outputDir: '' }, predictor, data.examples, log);
   }
   if (data.skipped.length) {
-    const first = data.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ');
+    const first = data.skipped
+      .slice(0, 3)
+      .map((s) => `row ${s.row}: ${s.reason}`)
+      .join(', ');
     log(`${data.skipped.length} rows skipped (${first})`);
   }
   if (!data.examples.length) throw new MedtuneError(`${o.file} has no usable rows`, 'E_INPUT_EMPTY');
   const hasPair = data.examples.some((e) => e.pair !== undefined);
   const pairs = hasPair ? data.examples.map((e) => e.pair ?? '') : null;
-  const enc = predictor.encode(data.examples.map((e) => e.text), pairs);
+  const enc = predictor.encode(
+    data.examples.map((e) => e.text),
+    pairs,
+  );
   if (enc.truncated) log(`${enc.truncated} texts truncated to ${predictor.maxLength} tokens`);
   const result = await evaluatePredictor(predictor, { examples: data.examples, enc });
   return { predictor, data, enc, result, audit };
 }
 
 /** Copies of test rows in the training data inflate every metric: checked against --train, else the recorded file. */
-async function checkTestLeakage(o: EvaluateCliOptions, p: Predictor, test: Example[], log: (l: string) => void): Promise<void> {
+async function checkTestLeakage(
+  o: EvaluateCliOptions,
+  p: Predictor,
+  test: Example[],
+  log: (l: string) => void,
+): Promise<void> {
   if (o.leakageCheck === false) return;
   const trainFile = o.train ?? p.metadata.training?.data?.find((d) => d.split === 'train' && existsSync(d.file))?.file;
   if (!trainFile) return;
-  const train = await readLabeled(trainFile, { textColumn: o.textColumn, labelColumn: o.labelColumn, multiLabel: p.multiLabel, labelDelimiter: o.labelDelimiter, labels: p.labels });
+  const train = await readLabeled(trainFile, {
+    textColumn: o.textColumn,
+    labelColumn: o.labelColumn,
+    multiLabel: p.multiLabel,
+    labelDelimiter: o.labelDelimiter,
+    labels: p.labels,
+  });
   leakageChecks(train.examples, [{ name: 'test', examples: test }], o, log);
 }
 
@@ -115,20 +148,29 @@ function recordEvaluation(o: EvaluateCliOptions, c: Classified, record: RunRecor
   const { predictor: p, data, enc, audit } = c;
   const split = path.basename(o.test);
   const stats = splitStats({
-    examples: data.examples, enc, labels: p.labels, maxLength: p.maxLength, skipped: data.skipped,
+    examples: data.examples,
+    enc,
+    labels: p.labels,
+    maxLength: p.maxLength,
+    skipped: data.skipped,
     ...(audit ? { audit } : {}),
   });
   writeRunRecord(o.outputDir, {
-    ...record, finished_at: new Date().toISOString(), duration_seconds: (Date.now() - t0) / 1000,
+    ...record,
+    finished_at: new Date().toISOString(),
+    duration_seconds: (Date.now() - t0) / 1000,
     evaluated_split: split,
     model: { source: o.model, dir: path.resolve(p.dir), version: p.identity.version, sha256: p.identity.sha256 },
-    data: [dataEntry(split, o.test, data.examples.length)], splits: { [split]: stats },
+    data: [dataEntry(split, o.test, data.examples.length)],
+    splits: { [split]: stats },
     ...(o.auditMinGroup !== undefined ? { audit_min_group: o.auditMinGroup } : {}),
   });
 }
 
-export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => void = (l) => console.log(l)):
-  Promise<Record<string, unknown>> {
+export async function runEvaluate(
+  o: EvaluateCliOptions,
+  log: (l: string) => void = (l) => console.log(l),
+): Promise<Record<string, unknown>> {
   const t0 = Date.now();
   checkInputFile(o.test, '--test');
   if (o.train) checkInputFile(o.train, '--train');
@@ -141,14 +183,29 @@ export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => voi
   const c = await classifyLabeled({ ...o, file: o.test, option: '--test' }, log);
   const { predictor, data, result } = c;
   const multi = predictor.multiLabel;
-  const trust = trustMetrics(result.probabilities, result.predictions, data.examples.map((e) => e.label), result.abstained, multi);
+  const trust = trustMetrics(
+    result.probabilities,
+    result.predictions,
+    data.examples.map((e) => e.label),
+    result.abstained,
+    multi,
+  );
   const temperature = predictor.settings.temperature !== 1 ? { temperature: predictor.settings.temperature } : {};
   const { version, sha256 } = predictor.identity;
   const extra = { ...trust, ...temperature, model: { version, sha256 } };
   const metrics = await writeEvalReport({
-    outputDir: o.outputDir, split: path.basename(o.test), examples: data.examples, result, labels: predictor.labels,
-    multiLabel: multi, groupColumn: o.groupColumn, groupRegex: o.groupRegex, extra, log,
-    threshold: o.threshold ?? predictor.settings.threshold, audit: auditOf(data.examples, c.audit),
+    outputDir: o.outputDir,
+    split: path.basename(o.test),
+    examples: data.examples,
+    result,
+    labels: predictor.labels,
+    multiLabel: multi,
+    groupColumn: o.groupColumn,
+    groupRegex: o.groupRegex,
+    extra,
+    log,
+    threshold: o.threshold ?? predictor.settings.threshold,
+    audit: auditOf(data.examples, c.audit),
   });
   recordEvaluation(o, c, record, t0);
   const sel = trust.selective as { aurc: number; accuracy_at_coverage: Record<string, number> };
@@ -156,7 +213,9 @@ export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => voi
   const at80 = sel.accuracy_at_coverage['0.8']!.toFixed(4);
   const abstained = ab ? `; abstained on ${ab.abstained} rows` : '';
   log(`selective: AURC ${sel.aurc.toFixed(4)}, accuracy at 80% coverage ${at80}${abstained}`);
-  const wrong = data.examples.filter((e, i) => JSON.stringify(result.predictions[i]) !== JSON.stringify(e.label)).length;
+  const wrong = data.examples.filter(
+    (e, i) => JSON.stringify(result.predictions[i]) !== JSON.stringify(e.label),
+  ).length;
   const files = `metrics.json, predictions.jsonl${multi ? '' : ', confusion_matrix.svg'}, run.json`;
   log(`${wrong} of ${data.examples.length} rows misclassified; wrote ${files} to ${o.outputDir}`);
   return metrics;
@@ -165,7 +224,9 @@ export async function runEvaluate(o: EvaluateCliOptions, log: (l: string) => voi
 export function registerEvaluate(program: Command): void {
   program
     .command('evaluate')
-    .description('evaluate a model on a labelled file: metrics.json, predictions.jsonl (errors flagged), confusion_matrix.svg')
+    .description(
+      'evaluate a model on a labelled file: metrics.json, predictions.jsonl (errors flagged), confusion_matrix.svg',
+    )
     .requiredOption('--model <dir>', 'model folder (e.g. a best_model/ from medtune train) or hub name')
     .requiredOption('--test <file>', 'labelled CSV/TSV/JSONL/Parquet')
     .requiredOption('--output-dir <dir>', 'where the reports go')
@@ -175,18 +236,33 @@ export function registerEvaluate(program: Command): void {
     .option('--label-delimiter <s>', 'separator of multi-label strings', ',')
     .option('--group-column <name>', 'also report metrics aggregated per group')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
-    .option('--threshold <p>', 'multi-label decision threshold (default: the model\'s tuned thresholds, else 0.5)', prob('--threshold'))
-    .option('--abstain-below <p>', 'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)', prob('--abstain-below'))
+    .option(
+      '--threshold <p>',
+      "multi-label decision threshold (default: the model's tuned thresholds, else 0.5)",
+      prob('--threshold'),
+    )
+    .option(
+      '--abstain-below <p>',
+      'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)',
+      prob('--abstain-below'),
+    )
     .option('--max-length <n>', 'max tokens per text (default: 512 or the model maximum)', int('--max-length', 2))
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 64)
     .addOption(formatOption('test file'))
     .addOption(encodingOption())
-    .option('--train <file>', 'training data to check for copies of test rows (default: the file the model metadata records)')
+    .option(
+      '--train <file>',
+      'training data to check for copies of test rows (default: the file the model metadata records)',
+    )
     .option('--fail-on-leakage', 'stop when test rows have copies in the training data')
     .option('--no-leakage-check', 'skip the leakage check')
     .option('--audit-column <name>', 'bias audit over this demographic column (repeatable: sex, age band)', collect)
-    .option('--audit-min-group <n>', 'bias audit: smaller groups are too small to judge', int('--audit-min-group', 2),
-      30)
+    .option(
+      '--audit-min-group <n>',
+      'bias audit: smaller groups are too small to judge',
+      int('--audit-min-group', 2),
+      30,
+    )
     .option('--no-texts', 'leave the texts of misclassified cases out of report.html')
     .action(async (o: EvaluateCliOptions, cmd: Command) => {
       const log = (l: string) => console.log(l);

@@ -36,7 +36,10 @@ export async function runExplain(o: ExplainCliOptions): Promise<{ rows: number }
   if (o.html) prepareOutputFile(o.html, { option: '--html', inputs: [o.input] });
   const p = await Predictor.load(o.model, { maxLength: o.maxLength, log: () => {} });
   if (o.label !== undefined && !p.labels.includes(o.label)) {
-    throw new MedtuneError(`--label ${o.label} is not a label of this model (labels: ${p.labels.slice(0, 10).join(', ')}${p.labels.length > 10 ? ', …' : ''})`, 'E_USAGE');
+    throw new MedtuneError(
+      `--label ${o.label} is not a label of this model (labels: ${p.labels.slice(0, 10).join(', ')}${p.labels.length > 10 ? ', …' : ''})`,
+      'E_USAGE',
+    );
   }
   const out = atomicWriteStream(o.output);
   const items: { row: number; explanation: Explanation }[] = [];
@@ -55,14 +58,18 @@ export async function runExplain(o: ExplainCliOptions): Promise<{ rows: number }
       }
       const e = explain(p, text, { label: o.label, steps: o.steps, baseline: o.baseline });
       if (e.truncated_tokens && !o.truncate) {
-        throw new MedtuneError(`${o.input} row ${rows} is ${e.truncated_tokens} tokens longer than the model reads (${p.maxLength}); an explanation would cover only `
-          + 'its beginning: shorten the text, or pass --truncate to explain the part the model sees', 'E_USAGE');
+        throw new MedtuneError(
+          `${o.input} row ${rows} is ${e.truncated_tokens} tokens longer than the model reads (${p.maxLength}); an explanation would cover only ` +
+            'its beginning: shorten the text, or pass --truncate to explain the part the model sees',
+          'E_USAGE',
+        );
       }
       worst = Math.max(worst, e.completeness_error);
       const { text: _t, ...rest } = e;
       await out.write(JSON.stringify({ row: rows, ...rest }) + '\n');
       if (o.html) items.push({ row: rows, explanation: e });
-      if (rows % 20 === 0) log(`  ${rows} rows explained, ${(rows / ((performance.now() - t0) / 1000)).toFixed(1)} rows/s`);
+      if (rows % 20 === 0)
+        log(`  ${rows} rows explained, ${(rows / ((performance.now() - t0) / 1000)).toFixed(1)} rows/s`);
     }
     if (!rows) throw new MedtuneError(`${o.input} has no rows`, 'E_INPUT_EMPTY');
     await out.commit();
@@ -71,7 +78,9 @@ export async function runExplain(o: ExplainCliOptions): Promise<{ rows: number }
     throw e;
   }
   if (o.html) writeFileAtomic(o.html, explanationsHtml(items, { model: p.name, version: p.identity.version }));
-  log(`explained ${rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s (largest completeness error ${worst.toExponential(1)}) -> ${o.output}${o.html ? `, ${o.html}` : ''}`);
+  log(
+    `explained ${rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s (largest completeness error ${worst.toExponential(1)}) -> ${o.output}${o.html ? `, ${o.html}` : ''}`,
+  );
   return { rows };
 }
 
@@ -81,10 +90,18 @@ export function registerExplain(program: Command): void {
     .description('which words drove each prediction: integrated gradients per word, JSONL (and an HTML page)')
     .requiredOption('--model <dir>', 'model folder')
     .requiredOption('--input <file>', 'CSV, TSV, JSONL or Parquet with a text column')
-    .requiredOption('--output <file>', 'JSONL: row, label, probability, words [{word, start, end, score}], completeness_error')
+    .requiredOption(
+      '--output <file>',
+      'JSONL: row, label, probability, words [{word, start, end, score}], completeness_error',
+    )
     .option('--html <file>', 'also write a page with the words highlighted green/red (no scripts)')
     .option('--label <name>', 'explain this label (default: the predicted one)')
-    .option('--steps <n>', 'integration steps to start with (doubled while completeness is off by more than 5%)', int('--steps', 2, 512), 32)
+    .option(
+      '--steps <n>',
+      'integration steps to start with (doubled while completeness is off by more than 5%)',
+      int('--steps', 2, 512),
+      32,
+    )
     .option('--truncate', 'explain the first --max-length tokens of longer texts (default: refuse them)')
     .addOption(choice('--baseline <kind>', 'what a word is compared with', ['pad', 'zero'], 'pad'))
     .option('--text-column <name>', 'text column (default: detected)')

@@ -4,7 +4,16 @@ import type { Command } from 'commander';
 import { atomicWriteStream, prepareOutputFile } from '../common/atomic.js';
 import { Predictor } from '../infer/predictor.js';
 import { parseCleanSteps, type PreprocessingOptions } from '../text/clean.js';
-import { checkInputFile, DataError, formatOf, pickColumn, readRows, textCell, TEXT_COLUMNS, type Row } from '../data/readers.js';
+import {
+  checkInputFile,
+  DataError,
+  formatOf,
+  pickColumn,
+  readRows,
+  textCell,
+  TEXT_COLUMNS,
+  type Row,
+} from '../data/readers.js';
 import { encodingOption, formatOption, int, prob } from './args.js';
 import { precisionOption } from '../tensor/precision.js';
 
@@ -39,7 +48,14 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   checkInputFile(o.input, '--input');
   formatOf(o.input, o.format);
   prepareOutputFile(o.output, { inputs: [o.input] });
-  const predictor = await Predictor.load(o.model, { maxLength: o.maxLength, batchSize: o.batchSize, threshold: o.threshold, abstainBelow: o.abstainBelow, log, ...cleanOverride(o.clean) });
+  const predictor = await Predictor.load(o.model, {
+    maxLength: o.maxLength,
+    batchSize: o.batchSize,
+    threshold: o.threshold,
+    abstainBelow: o.abstainBelow,
+    log,
+    ...cleanOverride(o.clean),
+  });
   const out = atomicWriteStream(o.output);
   const t0 = performance.now();
   let rows = 0;
@@ -50,7 +66,10 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   const batchSize = predictor.batchSize;
   const flush = async (batch: { row: number; text: string; pair?: string }[]) => {
     const kept = batch.filter((b) => b.text.trim());
-    const results = predictor.classify(kept.map((b) => b.text), { pairs: pairCol ? kept.map((b) => b.pair ?? '') : null, topK: o.topK, logits: o.logits });
+    const results = predictor.classify(
+      kept.map((b) => b.text),
+      { pairs: pairCol ? kept.map((b) => b.pair ?? '') : null, topK: o.topK, logits: o.logits },
+    );
     let k = 0;
     for (const b of batch) {
       if (!b.text.trim()) {
@@ -63,7 +82,8 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
       await out.write(JSON.stringify({ row: b.row, ...r }) + '\n');
     }
     rows += batch.length;
-    if (rows % (batchSize * 20) < batch.length) log(`  ${rows} rows, ${(rows / ((performance.now() - t0) / 1000)).toFixed(1)} rows/s`);
+    if (rows % (batchSize * 20) < batch.length)
+      log(`  ${rows} rows, ${(rows / ((performance.now() - t0) / 1000)).toFixed(1)} rows/s`);
   };
   try {
     let batch: { row: number; text: string; pair?: string }[] = [];
@@ -87,9 +107,13 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
     throw e;
   }
   const seconds = (performance.now() - t0) / 1000;
-  const notes = [truncated ? `${truncated} texts were truncated to ${predictor.maxLength} tokens (see truncated_tokens)` : '',
-    empty ? `${empty} rows had an empty text (written with "skipped": "empty text")` : ''].filter(Boolean);
-  log(`wrote ${rows} predictions to ${o.output} in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(1)} rows/s)${notes.length ? `; ${notes.join('; ')}` : ''}`);
+  const notes = [
+    truncated ? `${truncated} texts were truncated to ${predictor.maxLength} tokens (see truncated_tokens)` : '',
+    empty ? `${empty} rows had an empty text (written with "skipped": "empty text")` : '',
+  ].filter(Boolean);
+  log(
+    `wrote ${rows} predictions to ${o.output} in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(1)} rows/s)${notes.length ? `; ${notes.join('; ')}` : ''}`,
+  );
   return { rows, seconds };
 }
 
@@ -110,16 +134,31 @@ export function registerPredict(program: Command): void {
     .requiredOption('--output <file>', 'JSONL output: row, label, score, probabilities, truncated_tokens per row')
     .option('--text-column <name>', 'column with the text (default: detected: text, sentence, note, ...)')
     .option('--text-pair-column <name>', 'second text column for sentence-pair models')
-    .option('--max-length <n>', 'truncate to this many tokens (default: 512 or the model maximum)', int('--max-length', 2))
+    .option(
+      '--max-length <n>',
+      'truncate to this many tokens (default: 512 or the model maximum)',
+      int('--max-length', 2),
+    )
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 32)
     .option('--top-k <k>', 'also write the k most probable labels', int('--top-k'))
     .option('--logits', 'also write the raw logits (label-id order)')
-    .option('--threshold <p>', 'multi-label decision threshold (default: the model\'s tuned thresholds, else 0.5)', prob('--threshold'))
-    .option('--abstain-below <p>', 'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)', prob('--abstain-below'))
+    .option(
+      '--threshold <p>',
+      "multi-label decision threshold (default: the model's tuned thresholds, else 0.5)",
+      prob('--threshold'),
+    )
+    .option(
+      '--abstain-below <p>',
+      'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)',
+      prob('--abstain-below'),
+    )
     .addOption(formatOption('input'))
     .addOption(encodingOption())
     .option('--precision <p>', 'fp32, or bf16: bf16 matrix products (AVX512-BF16 CPUs)', precisionOption)
-    .option('--clean [steps]', 'clean texts first (default: the cleaning the model was trained with, from its config.json)')
+    .option(
+      '--clean [steps]',
+      'clean texts first (default: the cleaning the model was trained with, from its config.json)',
+    )
     .action(async (o: PredictOptions) => {
       await runPredict(o);
     });

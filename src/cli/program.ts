@@ -77,15 +77,28 @@ function commandPath(program: Command, args: string[]): string {
 /** The one-line message and exit code for anything a command threw. */
 export function errorLine(e: unknown, hintCommand = ''): { line: string; exit: number } {
   if (e instanceof CommanderError) {
-    return { line: `${e.message.replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ').replace(/\.$/, '')}; see \`medtune${hintCommand} --help\` (E_USAGE)`, exit: 2 };
+    return {
+      line: `${e.message
+        .replace(/^error:\s*/i, '')
+        .replace(/\s*\n\s*/g, ' ')
+        .replace(/\.$/, '')}; see \`medtune${hintCommand} --help\` (E_USAGE)`,
+      exit: 2,
+    };
   }
-  if (e instanceof MedtuneError) return { line: `${e.message.replace(/\s*\n\s*/g, ' ')} (${e.code})`, exit: e.exitCode };
+  if (e instanceof MedtuneError)
+    return { line: `${e.message.replace(/\s*\n\s*/g, ' ')} (${e.code})`, exit: e.exitCode };
   const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
-  return { line: `internal error: ${msg}. This is a bug; please report it with the command line (MEDTUNE_DEBUG=1 shows the stack) (E_INTERNAL)`, exit: 1 };
+  return {
+    line: `internal error: ${msg}. This is a bug; please report it with the command line (MEDTUNE_DEBUG=1 shows the stack) (E_INTERNAL)`,
+    exit: 1,
+  };
 }
 
 /** Runs the CLI on argv (as process.argv: node, script, args...) and returns the exit code. */
-export async function runCli(argv: string[], stderr: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+export async function runCli(
+  argv: string[],
+  stderr: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -25,8 +25,11 @@ export function commandLineOf(cmd: Command): string[] {
 /** One log line per audit column: what was flagged, or that nothing was; and what was too small to judge. */
 export function auditLines(a: AuditResult): string[] {
   const lines = a.columns.map((c) => {
-    const f = c.flagged.map((x) => `${x.group} ${x.metric} ${x.gap >= 0 ? '+' : ''}${x.gap.toFixed(3)} `
-      + `[${x.ci[0].toFixed(3)}, ${x.ci[1].toFixed(3)}]`);
+    const f = c.flagged.map(
+      (x) =>
+        `${x.group} ${x.metric} ${x.gap >= 0 ? '+' : ''}${x.gap.toFixed(3)} ` +
+        `[${x.ci[0].toFixed(3)}, ${x.ci[1].toFixed(3)}]`,
+    );
     const verdict = f.length ? `FLAGGED ${f.join('; ')}` : 'no gap flagged';
     return `audit ${c.column}: ${c.groups.length} groups, ${c.compared} compared; ${verdict}`;
   });
@@ -63,12 +66,17 @@ export function registerReport(program: Command): void {
     .description('rebuild report.html (and audit.json) of a train or evaluate output folder')
     .argument('<run-dir>', 'the --output-dir of a medtune train or evaluate run')
     .option('--no-texts', 'leave the texts of misclassified cases out of the report')
-    .option('--audit-min-group <n>', 'bias audit: smaller groups are too small to judge (default: as the run, else 30)',
-      int('--audit-min-group', 2))
+    .option(
+      '--audit-min-group <n>',
+      'bias audit: smaller groups are too small to judge (default: as the run, else 30)',
+      int('--audit-min-group', 2),
+    )
     .action(async (dir: string, o: ReportCliOptions) => {
       if (!existsSync(dir)) {
-        throw new MedtuneError(`${dir} does not exist; give the --output-dir of a medtune train or evaluate run`,
-          'E_INPUT_NOT_FOUND');
+        throw new MedtuneError(
+          `${dir} does not exist; give the --output-dir of a medtune train or evaluate run`,
+          'E_INPUT_NOT_FOUND',
+        );
       }
       // --no-texts sets texts to false; without it the run's own choice (run.json) stands
       const texts = o.texts === false ? false : undefined;

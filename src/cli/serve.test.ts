@@ -14,12 +14,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const bin = path.join(root, 'bin', 'medtune.js');
 const tiny = fixturePath('fixtures', 'hf', 'tiny-bert');
 
-const freePort = () => new Promise<number>((res) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const p = (s.address() as net.AddressInfo).port;
-    s.close(() => res(p));
+const freePort = () =>
+  new Promise<number>((res) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => res(p));
+    });
   });
-});
 
 /** The Dockerfile's CMD and HEALTHCHECK (exec form), as argv arrays. */
 function dockerfileCommands(): { cmd: string[]; health: string[] } {
@@ -42,11 +43,15 @@ function waitFor(child: ChildProcess, re: RegExp, ms = 30000): Promise<string> {
     };
     child.stderr!.on('data', on);
     child.stdout!.on('data', on);
-    child.on('exit', (c) => { clearTimeout(timer); reject(new Error(`exited ${c}:\n${text}`)); });
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${c}:\n${text}`));
+    });
   });
 }
 
-const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+const run = (args: string[]) =>
+  spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
 
 describe('medtune serve (process)', { skip: !tiny && 'needs ../shared' }, () => {
   let dir: string;
@@ -89,9 +94,16 @@ describe('medtune serve (process)', { skip: !tiny && 'needs ../shared' }, () => 
       [['serve', '--model', tiny!, '--keys', keys, '--port', '70000'], /--port.*\(E_USAGE\)/],
     ];
     for (const [args, re] of cases) {
-      const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, MEDTUNE_AUDIT_SECRET: '' }, timeout: 20000 });
+      const r = spawnSync(process.execPath, [bin, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, MEDTUNE_AUDIT_SECRET: '' },
+        timeout: 20000,
+      });
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-      const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('medtune:'));
+      const lines = r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('medtune:'));
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0]!, re);
     }
@@ -101,14 +113,31 @@ describe('medtune serve (process)', { skip: !tiny && 'needs ../shared' }, () => 
     const { cmd, health } = dockerfileCommands();
     assert.deepEqual(cmd.slice(0, 3), ['node', 'bin/medtune.js', 'serve']);
     const port = await freePort();
-    const mapped = cmd.slice(1).map((a) => a.replace('/models/model', path.join(dir, 'models', 'model')).replace('/keys/keys.json', keys).replace(/^8080$/, String(port)));
-    const child = spawn(process.execPath, mapped, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+    const mapped = cmd.slice(1).map((a) =>
+      a
+        .replace('/models/model', path.join(dir, 'models', 'model'))
+        .replace('/keys/keys.json', keys)
+        .replace(/^8080$/, String(port)),
+    );
+    const child = spawn(process.execPath, mapped, {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env },
+    });
     try {
       const out = await waitFor(child, /medtune: ready/);
       assert.match(out, /WARNING: serving plain HTTP on 0\.0\.0\.0/);
-      const hc = spawnSync(health[0] === 'node' ? process.execPath : health[0]!, health.slice(1).map((a) => a.replace(':8080', `:${port}`)), { encoding: 'utf8', timeout: 10000 });
+      const hc = spawnSync(
+        health[0] === 'node' ? process.execPath : health[0]!,
+        health.slice(1).map((a) => a.replace(':8080', `:${port}`)),
+        { encoding: 'utf8', timeout: 10000 },
+      );
       assert.equal(hc.status, 0, `health check failed: ${hc.stderr}`);
-      const r = await fetch(`http://127.0.0.1:${port}/v1/diagnose`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{"text":"fever"}' });
+      const r = await fetch(`http://127.0.0.1:${port}/v1/diagnose`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: '{"text":"fever"}',
+      });
       assert.equal(r.status, 200);
       child.kill('SIGHUP');
       await waitFor(child, /models reloaded \(SIGHUP\)/);

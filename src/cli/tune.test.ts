@@ -26,12 +26,33 @@ const quiet = () => {};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Common flags: a small search space over a tiny model (each trial takes a few seconds). */
-const flags = (out: string, extra: string[] = []) => ['--model', model, '--train', trainCsv, '--output-dir', out, '--learning-rate', 'loguniform:5e-4:5e-3',
-  '--batch-size', 'choice:8,16', '--epochs', '4', '--max-length', '32', '--no-leakage-check', '--no-calibrate', '--startup-trials', '2', ...extra];
+const flags = (out: string, extra: string[] = []) => [
+  '--model',
+  model,
+  '--train',
+  trainCsv,
+  '--output-dir',
+  out,
+  '--learning-rate',
+  'loguniform:5e-4:5e-3',
+  '--batch-size',
+  'choice:8,16',
+  '--epochs',
+  '4',
+  '--max-length',
+  '32',
+  '--no-leakage-check',
+  '--no-calibrate',
+  '--startup-trials',
+  '2',
+  ...extra,
+];
 
 async function cli(args: string[]): Promise<{ exit: number; stderr: string }> {
   let stderr = '';
-  const exit = await runCli(['node', 'medtune', ...args], (s) => { stderr += s; });
+  const exit = await runCli(['node', 'medtune', ...args], (s) => {
+    stderr += s;
+  });
   return { exit, stderr };
 }
 
@@ -49,14 +70,28 @@ function trialsOf(file: string): Trial[] {
 async function waitFor(file: string, pred: (t: Trial[]) => boolean, ms = 60_000): Promise<Trial[]> {
   const t0 = Date.now();
   for (;;) {
-    const ts = existsSync(file) ? (() => { try { return trialsOf(file); } catch { return []; } })() : [];
+    const ts = existsSync(file)
+      ? (() => {
+          try {
+            return trialsOf(file);
+          } catch {
+            return [];
+          }
+        })()
+      : [];
     if (pred(ts)) return ts;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting; trials: ${JSON.stringify(ts.map((t) => [t.number, t.state, t.intermediate.length]))}`);
+    if (Date.now() - t0 > ms)
+      throw new Error(
+        `timed out waiting; trials: ${JSON.stringify(ts.map((t) => [t.number, t.state, t.intermediate.length]))}`,
+      );
     await sleep(100);
   }
 }
 
-const finishedLines = (dir: string) => readFileSync(path.join(dir, 'train.log'), 'utf8').split('\n').filter((l) => / finished: /.test(l)).length;
+const finishedLines = (dir: string) =>
+  readFileSync(path.join(dir, 'train.log'), 'utf8')
+    .split('\n')
+    .filter((l) => / finished: /.test(l)).length;
 
 describe('medtune tune', () => {
   before(() => {
@@ -65,7 +100,13 @@ describe('medtune tune', () => {
     trainCsv = path.join(work, 'train.csv');
     writeFileSync(trainCsv, 'text,label\n' + rows.map((r) => `"${r.text}",${r.label}`).join('\n') + '\n');
     model = path.join(work, 'init');
-    createScratchModel(model, rows.map((r) => r.text), [...DEMO_DIAGNOSES].sort(), 1, { hidden: 32, layers: 1 });
+    createScratchModel(
+      model,
+      rows.map((r) => r.text),
+      [...DEMO_DIAGNOSES].sort(),
+      1,
+      { hidden: 32, layers: 1 },
+    );
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -82,54 +123,108 @@ describe('medtune tune', () => {
       ['log scale over 0', [...base, '--learning-rate', 'loguniform:0:1e-3'], 'E_SEARCH_SPACE'],
       ['batch size not whole', [...base, '--batch-size', 'uniform:8:32'], 'E_SEARCH_SPACE'],
       ['unknown parameter', [...base, '--space', spaceFile], 'E_SEARCH_SPACE'],
-      ['flag and file disagree', [...base, '--space', spaceFile, '--learning-rate', 'uniform:1e-5:1e-3'], 'E_SEARCH_SPACE'],
-      ['jobs above the cores', [...base, '--learning-rate', 'loguniform:1e-5:1e-3', '--jobs', String(os.availableParallelism() + 1)], 'E_USAGE'],
-      ['redis unreachable', [...base, '--learning-rate', 'loguniform:1e-5:1e-3', '--queue', 'redis://127.0.0.1:1'], 'E_QUEUE_UNREACHABLE'],
-      ['storage is not a database', [...base, '--learning-rate', 'loguniform:1e-5:1e-3', '--storage', notDb], 'E_STUDY_STORAGE'],
+      [
+        'flag and file disagree',
+        [...base, '--space', spaceFile, '--learning-rate', 'uniform:1e-5:1e-3'],
+        'E_SEARCH_SPACE',
+      ],
+      [
+        'jobs above the cores',
+        [...base, '--learning-rate', 'loguniform:1e-5:1e-3', '--jobs', String(os.availableParallelism() + 1)],
+        'E_USAGE',
+      ],
+      [
+        'redis unreachable',
+        [...base, '--learning-rate', 'loguniform:1e-5:1e-3', '--queue', 'redis://127.0.0.1:1'],
+        'E_QUEUE_UNREACHABLE',
+      ],
+      [
+        'storage is not a database',
+        [...base, '--learning-rate', 'loguniform:1e-5:1e-3', '--storage', notDb],
+        'E_STUDY_STORAGE',
+      ],
     ];
     for (const [name, args, code] of probes) {
       const r = await cli(['tune', ...args]);
       assert.equal(r.exit, 2, `${name}: ${r.stderr}`);
       assert.match(r.stderr.trim(), new RegExp(`^medtune: [^\\n]+ \\(${code}\\)$`), name);
     }
-    const redis = await cli(['tune', ...base, '--learning-rate', 'loguniform:1e-5:1e-3', '--queue', 'redis://127.0.0.1:1']);
+    const redis = await cli([
+      'tune',
+      ...base,
+      '--learning-rate',
+      'loguniform:1e-5:1e-3',
+      '--queue',
+      'redis://127.0.0.1:1',
+    ]);
     assert.match(redis.stderr, /redis:\/\/127\.0\.0\.1:1/, 'the message names the URL');
     // a study file holding this study with another search space
     const other = path.join(work, 'other.sqlite');
     const s = new StudyStore(other);
     const space = { params: { batchSize: { type: 'categorical' as const, choices: [8, 16] } }, fixed: {} };
-    s.openStudy({ name: 'default', direction: 'maximize', metric: 'accuracy', space, signature: spaceSignature(space), settings: {} });
+    s.openStudy({
+      name: 'default',
+      direction: 'maximize',
+      metric: 'accuracy',
+      space,
+      signature: spaceSignature(space),
+      settings: {},
+    });
     s.close();
     const mismatch = await cli(['tune', ...base, '--learning-rate', 'loguniform:1e-5:1e-3', '--storage', other]);
     assert.match(mismatch.stderr, /another search space.*\(E_STUDY_MISMATCH\)/);
     // every trial failing (a label column the data does not have): stops after three, exit 2
-    const failing = await cli(['tune', ...flags(path.join(work, 'failing'), ['--label-column', 'nope', '--retries', '0', '--trials', '5'])]);
+    const failing = await cli([
+      'tune',
+      ...flags(path.join(work, 'failing'), ['--label-column', 'nope', '--retries', '0', '--trials', '5']),
+    ]);
     assert.equal(failing.exit, 2, failing.stderr);
-    assert.match(failing.stderr, /no trial of study "default" completed \(3 failed.*E_INPUT_COLUMN.*\(E_TRIALS_FAILED\)/);
+    assert.match(
+      failing.stderr,
+      /no trial of study "default" completed \(3 failed.*E_INPUT_COLUMN.*\(E_TRIALS_FAILED\)/,
+    );
   });
 
   it('kill -9 mid-study, rerun: finished trials kept, the running one failed and retried, the study completes', async () => {
     const out = path.join(work, 'killed');
     const db = path.join(out, 'study.sqlite');
-    const child = spawn(process.execPath, [bin, 'tune', ...flags(out, ['--trials', '2'])], { stdio: 'ignore', env: { ...process.env, CI: '1' } });
+    const child = spawn(process.execPath, [bin, 'tune', ...flags(out, ['--trials', '2'])], {
+      stdio: 'ignore',
+      env: { ...process.env, CI: '1' },
+    });
     // kill once one trial has ended and the next one has reported an evaluation (so it is mid-run)
-    const before = await waitFor(db, (ts) => ts.some((t) => t.state === 'complete') && ts.some((t) => t.state === 'running' && t.intermediate.length >= 1));
+    const before = await waitFor(
+      db,
+      (ts) =>
+        ts.some((t) => t.state === 'complete') && ts.some((t) => t.state === 'running' && t.intermediate.length >= 1),
+    );
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const done = before.filter((t) => t.state === 'complete');
     const running = before.find((t) => t.state === 'running')!;
     const lines: string[] = [];
     const r = await runTune(optionsFrom(flags(out, ['--trials', '2'])), (l) => lines.push(l));
-    assert.ok(lines.some((l) => l.includes(`trial ${running.number}: failed (interrupted: the tune process running it is gone); retried`)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) =>
+        l.includes(`trial ${running.number}: failed (interrupted: the tune process running it is gone); retried`),
+      ),
+      lines.join('\n'),
+    );
     const after = r.trials;
-    for (const t of done) assert.deepEqual([after.find((u) => u.number === t.number)!.state, after.find((u) => u.number === t.number)!.value], ['complete', t.value], 'a finished trial is kept as it was');
+    for (const t of done)
+      assert.deepEqual(
+        [after.find((u) => u.number === t.number)!.state, after.find((u) => u.number === t.number)!.value],
+        ['complete', t.value],
+        'a finished trial is kept as it was',
+      );
     const failed = after.find((t) => t.number === running.number)!;
     assert.equal(failed.state, 'failed');
     const retry = after.find((t) => t.retryOf === running.number)!;
     assert.ok(retry && ['complete', 'pruned'].includes(retry.state), JSON.stringify(retry));
     assert.deepEqual(retry.params, failed.params);
     assert.equal(after.filter((t) => t.state === 'complete' || t.state === 'pruned').length, 2);
-    for (const f of ['best_model/config.json', 'tune_report.html', 'best_params.json']) assert.ok(existsSync(path.join(out, f)), f);
+    for (const f of ['best_model/config.json', 'tune_report.html', 'best_params.json'])
+      assert.ok(existsSync(path.join(out, f)), f);
     const html = readFileSync(path.join(out, 'tune_report.html'), 'utf8');
     assert.ok(html.includes('Parallel coordinates') && html.includes('<svg') && !html.includes('<script'));
   });
@@ -142,7 +237,9 @@ describe('medtune tune', () => {
       return;
     }
     const port = await freePort();
-    const redis = spawn(redisBin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const redis = spawn(redisBin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
     const workers: ChildProcess[] = [];
     try {
       await waitForPort(port);
@@ -150,25 +247,47 @@ describe('medtune tune', () => {
       const out = path.join(work, 'queue');
       const db = path.join(out, 'study.sqlite');
       const worker = () => {
-        const w = spawn(process.execPath, [bin, 'tune', 'worker', '--queue', url, '--lock-duration', '2000', '--threads', '1'], { stdio: 'ignore', detached: true, env: { ...process.env, CI: '1' } });
+        const w = spawn(
+          process.execPath,
+          [bin, 'tune', 'worker', '--queue', url, '--lock-duration', '2000', '--threads', '1'],
+          { stdio: 'ignore', detached: true, env: { ...process.env, CI: '1' } },
+        );
         workers.push(w);
         return w;
       };
       const [a] = [worker(), worker()];
-      const study = runTune(optionsFrom(flags(out, ['--trials', '4', '--jobs', '2', '--queue', url, '--retries', '0'])), quiet);
-      const mid = await waitFor(db, (ts) => ts.some((x) => x.state === 'running' && x.worker?.endsWith(`:${a!.pid}`) && x.intermediate.length >= 1));
+      const study = runTune(
+        optionsFrom(flags(out, ['--trials', '4', '--jobs', '2', '--queue', url, '--retries', '0'])),
+        quiet,
+      );
+      const mid = await waitFor(db, (ts) =>
+        ts.some((x) => x.state === 'running' && x.worker?.endsWith(`:${a!.pid}`) && x.intermediate.length >= 1),
+      );
       process.kill(-a!.pid!, 'SIGKILL'); // the worker and its sandboxed trial process
       const victim = mid.find((x) => x.state === 'running' && x.worker?.endsWith(`:${a!.pid}`))!;
       const r = await study;
       assert.equal(r.trials.length, 4, 'no trial lost or added');
-      for (const x of r.trials) assert.ok(['complete', 'pruned', 'failed'].includes(x.state), `trial ${x.number}: ${x.state}`);
+      for (const x of r.trials)
+        assert.ok(['complete', 'pruned', 'failed'].includes(x.state), `trial ${x.number}: ${x.state}`);
       for (const x of r.trials.filter((y) => y.state !== 'failed')) {
-        assert.equal(finishedLines(path.join(out, 'trials', `trial-${String(x.number).padStart(4, '0')}`)), 1, `trial ${x.number} ran to completion once`);
+        assert.equal(
+          finishedLines(path.join(out, 'trials', `trial-${String(x.number).padStart(4, '0')}`)),
+          1,
+          `trial ${x.number} ran to completion once`,
+        );
       }
       const again = r.trials.find((x) => x.number === victim.number)!;
-      assert.ok(again.state === 'failed' || !again.worker?.endsWith(`:${a!.pid}`), 'the killed trial finished elsewhere or failed');
+      assert.ok(
+        again.state === 'failed' || !again.worker?.endsWith(`:${a!.pid}`),
+        'the killed trial finished elsewhere or failed',
+      );
     } finally {
-      for (const w of workers) try { process.kill(-w.pid!, 'SIGKILL'); } catch { /* already gone */ }
+      for (const w of workers)
+        try {
+          process.kill(-w.pid!, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       redis.kill('SIGKILL');
     }
   });
@@ -177,7 +296,9 @@ describe('medtune tune', () => {
 /** The options runTune gets from these flags (through the real command-line parser). */
 function optionsFrom(args: string[]): TuneCliOptions {
   let captured: TuneCliOptions | null = null;
-  const program = buildTuneOnly((o) => { captured = o; });
+  const program = buildTuneOnly((o) => {
+    captured = o;
+  });
   program.parse(['node', 'medtune', 'tune', ...args]);
   return captured!;
 }
@@ -202,7 +323,10 @@ function freePort(): Promise<number> {
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((res) => {
-      const c = net.connect(port, '127.0.0.1', () => { c.end(); res(true); });
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.end();
+        res(true);
+      });
       c.on('error', () => res(false));
     });
     if (ok) return;

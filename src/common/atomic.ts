@@ -7,8 +7,18 @@
  * mkdirSync(recursive) — which spins forever on a path under /proc.
  */
 import {
-  closeSync, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync,
-  statSync, writeSync,
+  closeSync,
+  createWriteStream,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { MedtuneError } from './errors.js';
@@ -29,7 +39,10 @@ function pidAlive(pid: number): boolean {
 /** A fresh temporary path beside `target`, registered for removal on interruption. */
 export function tempPathFor(target: string): { tmp: string; release: () => void } {
   const t = target.replace(/\/+$/, '');
-  const tmp = path.join(path.dirname(t), `.${path.basename(t)}.medtune-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`);
+  const tmp = path.join(
+    path.dirname(t),
+    `.${path.basename(t)}.medtune-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`,
+  );
   return { tmp, release: removeOnInterrupt(tmp) };
 }
 
@@ -57,14 +70,23 @@ export function sweepStale(target: string): number {
 const reason = (e: unknown): string => {
   const code = (e as NodeJS.ErrnoException).code;
   switch (code) {
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'EROFS': return 'the file system is read-only';
-    case 'ENOSPC': return 'the disk is full';
-    case 'ENOTDIR': return 'a part of the path is a file, not a folder';
-    case 'ENOENT': return 'this location cannot hold new folders';
-    case 'EEXIST': return 'something else exists there';
-    case 'ENAMETOOLONG': return 'the name is too long';
-    default: return code ?? (e as Error).message;
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+      return 'the disk is full';
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a folder';
+    case 'ENOENT':
+      return 'this location cannot hold new folders';
+    case 'EEXIST':
+      return 'something else exists there';
+    case 'ENAMETOOLONG':
+      return 'the name is too long';
+    default:
+      return code ?? (e as Error).message;
   }
 };
 
@@ -137,14 +159,22 @@ const same = (a: string, b: string): boolean => {
  * Checks an output file before any work starts: not a folder, its folder exists or can be created and takes
  * files, and it is none of the inputs (unless `allowInput`, e.g. `deid --in-place`).
  */
-export function prepareOutputFile(file: string, o: { option?: string; inputs?: string[]; allowInput?: boolean; inputHint?: string } = {}): void {
+export function prepareOutputFile(
+  file: string,
+  o: { option?: string; inputs?: string[]; allowInput?: boolean; inputHint?: string } = {},
+): void {
   const option = o.option ?? '--output';
   if (!file || !file.trim()) throw new MedtuneError(`${option} is empty; give a file name`, 'E_USAGE');
-  if (/[/\\]$/.test(file)) throw new MedtuneError(`${option} ${file} names a folder; give a file name`, 'E_OUTPUT_PATH');
-  if (existsSync(file) && statSync(file).isDirectory()) throw new MedtuneError(`${option} ${file} is a folder; give a file name`, 'E_OUTPUT_PATH');
+  if (/[/\\]$/.test(file))
+    throw new MedtuneError(`${option} ${file} names a folder; give a file name`, 'E_OUTPUT_PATH');
+  if (existsSync(file) && statSync(file).isDirectory())
+    throw new MedtuneError(`${option} ${file} is a folder; give a file name`, 'E_OUTPUT_PATH');
   for (const input of o.inputs ?? []) {
     if (existsSync(file) && same(file, input) && !o.allowInput) {
-      throw new MedtuneError(`${option} ${file} is the input file itself; writing over it would lose the original${o.inputHint ? ` (${o.inputHint})` : ''}`, 'E_OUTPUT_PATH');
+      throw new MedtuneError(
+        `${option} ${file} is the input file itself; writing over it would lose the original${o.inputHint ? ` (${o.inputHint})` : ''}`,
+        'E_OUTPUT_PATH',
+      );
     }
   }
   const dir = path.dirname(path.resolve(file));
@@ -174,7 +204,11 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | Uint8A
     closeSync(fd);
     renameSync(tmp, file);
   } catch (e) {
-    try { closeSync(fd); } catch { /* already closed */ }
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
     rmSync(tmp, { force: true });
     throw e instanceof MedtuneError ? e : new MedtuneError(`cannot write ${file}: ${reason(e)}`, 'E_OUTPUT_PATH');
   } finally {
@@ -198,16 +232,23 @@ export function atomicWriteStream(file: string): AtomicStream {
   const { tmp, release } = tempPathFor(file);
   const out = createWriteStream(tmp);
   let failure: Error | null = null;
-  out.on('error', (e) => { failure = e; });
+  out.on('error', (e) => {
+    failure = e;
+  });
   const fail = (e: Error) => new MedtuneError(`cannot write ${file}: ${reason(e)}`, 'E_OUTPUT_PATH');
   return {
     write: (s) => {
       if (failure) return Promise.reject(fail(failure));
-      return out.write(s) ? Promise.resolve() : new Promise<void>((res, rej) => {
-        const onErr = (e: Error) => rej(fail(e));
-        out.once('error', onErr);
-        out.once('drain', () => { out.off('error', onErr); res(); });
-      });
+      return out.write(s)
+        ? Promise.resolve()
+        : new Promise<void>((res, rej) => {
+            const onErr = (e: Error) => rej(fail(e));
+            out.once('error', onErr);
+            out.once('drain', () => {
+              out.off('error', onErr);
+              res();
+            });
+          });
     },
     commit: async () => {
       if (failure) throw fail(failure);
@@ -239,7 +280,9 @@ export function writeDirAtomic(dir: string, fill: (tmp: string) => void): void {
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     if (!existsSync(target) && existsSync(old.tmp)) renameSync(old.tmp, target);
-    throw e instanceof MedtuneError ? e : new MedtuneError(`cannot write the folder ${dir}: ${reason(e)}`, 'E_OUTPUT_PATH');
+    throw e instanceof MedtuneError
+      ? e
+      : new MedtuneError(`cannot write the folder ${dir}: ${reason(e)}`, 'E_OUTPUT_PATH');
   } finally {
     release();
     old.release();

@@ -23,7 +23,11 @@ export function onInterrupt(fn: () => void): () => void {
 /** Removes every registered temporary path and runs the hooks (idempotent). */
 export function cleanupNow(): void {
   for (const fn of [...hooks]) {
-    try { fn(); } catch { /* best effort while exiting */ }
+    try {
+      fn();
+    } catch {
+      /* best effort while exiting */
+    }
   }
   hooks.clear();
   for (const p of pending) rmSync(p, { recursive: true, force: true });

@@ -12,10 +12,17 @@ describe('error catalogue', () => {
   it('docs/errors.md lists every code with its exit and HTTP status', () => {
     const md = readFileSync(docs, 'utf8');
     for (const [code, spec] of Object.entries(ERROR_CATALOGUE)) {
-      assert.ok(md.includes(`| \`${code}\` | ${spec.exit} | ${spec.http} |`), `docs/errors.md lacks ${code} (exit ${spec.exit}, HTTP ${spec.http})`);
+      assert.ok(
+        md.includes(`| \`${code}\` | ${spec.exit} | ${spec.http} |`),
+        `docs/errors.md lacks ${code} (exit ${spec.exit}, HTTP ${spec.http})`,
+      );
     }
     const documented = [...md.matchAll(/^\| `(E_[A-Z_]+)` \|/gm)].map((m) => m[1]);
-    assert.deepEqual(documented.filter((c) => !(c! in ERROR_CATALOGUE)), [], 'docs/errors.md lists codes the catalogue no longer has');
+    assert.deepEqual(
+      documented.filter((c) => !(c! in ERROR_CATALOGUE)),
+      [],
+      'docs/errors.md lists codes the catalogue no longer has',
+    );
   });
 
   it('user errors exit 2, internal errors exit 1; every code has an HTTP status', () => {

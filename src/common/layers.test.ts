@@ -8,8 +8,24 @@ import { fileURLToPath } from 'node:url';
 
 /** Folder → layer; an import may point to the same layer or a lower one. */
 export const LAYERS: Record<string, number> = {
-  common: 0, tensor: 1, nn: 2, io: 2, text: 2, data: 2, deid: 2, models: 3, infer: 4, train: 5, evaluate: 5,
-  tune: 6, report: 6, serve: 6, bench: 6, demo: 6, ui: 6, cli: 7,
+  common: 0,
+  tensor: 1,
+  nn: 2,
+  io: 2,
+  text: 2,
+  data: 2,
+  deid: 2,
+  models: 3,
+  infer: 4,
+  train: 5,
+  evaluate: 5,
+  tune: 6,
+  report: 6,
+  serve: 6,
+  bench: 6,
+  demo: 6,
+  ui: 6,
+  cli: 7,
 };
 
 const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
@@ -23,8 +39,9 @@ function sources(): Map<string, string[]> {
       else if (n.endsWith('.ts') && !n.endsWith('.test.ts') && !n.endsWith('.d.ts')) {
         const rel = path.relative(src, p);
         const text = readFileSync(p, 'utf8');
-        const targets = [...text.matchAll(/(?:import|export)\s[^'";]*?from\s+['"](\.[^'"]+)['"]|import\s*\(?\s*['"](\.[^'"]+)['"]/g)]
-          .map((m) => path.normalize(path.join(path.dirname(rel), m[1] ?? m[2]!)).replace(/\.js$/, '.ts'));
+        const targets = [
+          ...text.matchAll(/(?:import|export)\s[^'";]*?from\s+['"](\.[^'"]+)['"]|import\s*\(?\s*['"](\.[^'"]+)['"]/g),
+        ].map((m) => path.normalize(path.join(path.dirname(rel), m[1] ?? m[2]!)).replace(/\.js$/, '.ts'));
         edges.set(rel, targets);
       }
     }

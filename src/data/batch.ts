@@ -16,10 +16,22 @@ export function batchTensors(enc: Encoded, idx: number[], padId: number) {
     }
   }
   const B = idx.length;
-  return { input_ids: tensor(ids, [B, T], 'int32'), attention_mask: tensor(mask, [B, T], 'int32'), token_type_ids: tensor(types, [B, T], 'int32') };
+  return {
+    input_ids: tensor(ids, [B, T], 'int32'),
+    attention_mask: tensor(mask, [B, T], 'int32'),
+    token_type_ids: tensor(types, [B, T], 'int32'),
+  };
 }
 
 export function labelTensor(examples: Example[], idx: number[], multi: boolean, C: number): Tensor {
-  return multi ? tensor(idx.flatMap((i) => examples[i]!.label as number[]), [idx.length, C]) : tensor(idx.map((i) => examples[i]!.label as number), [idx.length], 'int32');
+  return multi
+    ? tensor(
+        idx.flatMap((i) => examples[i]!.label as number[]),
+        [idx.length, C],
+      )
+    : tensor(
+        idx.map((i) => examples[i]!.label as number),
+        [idx.length],
+        'int32',
+      );
 }
-

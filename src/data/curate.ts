@@ -250,14 +250,12 @@ export function curateRows(
       exact: pairs.filter((p) => p.kind === 'exact').length,
       near: pairs.filter((p) => p.kind === 'near').length,
       clusters: new Set(pairs.map((p) => cluster[p.a])).size,
-      examples: pairs
-        .slice(0, 10)
-        .map((p) => ({
-          copy: ref(kept[p.b]!),
-          of: ref(kept[p.a]!),
-          kind: p.kind,
-          similarity: Number(p.similarity.toFixed(3)),
-        })),
+      examples: pairs.slice(0, 10).map((p) => ({
+        copy: ref(kept[p.b]!),
+        of: ref(kept[p.a]!),
+        kind: p.kind,
+        similarity: Number(p.similarity.toFixed(3)),
+      })),
     },
     conflicting_labels: { groups: conflictGroups.length, examples: conflictGroups.slice(0, 10) },
     rows_out: out.length,

@@ -49,7 +49,13 @@ describe('data readers', () => {
     writeFileSync(f, '{"sentence":"a","labels":["x","y"]}\n\n{"sentence":"b","labels":"y"}\n');
     const data = await readLabeled(f, { multiLabel: true });
     assert.equal(data.textColumn, 'sentence');
-    assert.deepEqual(data.examples.map((e) => e.label), [[1, 1], [0, 1]]);
+    assert.deepEqual(
+      data.examples.map((e) => e.label),
+      [
+        [1, 1],
+        [0, 1],
+      ],
+    );
     const t = path.join(d, 't.jsonl');
     writeFileSync(t, '{"sentence":"c","labels":["z"]}\n');
     await assert.rejects(readLabeled(t, { multiLabel: true, labels: data.labels }), /never had: z/);
@@ -75,13 +81,22 @@ describe('splits and batches', () => {
     assert.equal(va.length, 20);
     assert.equal(tr.length, 80);
     for (let c = 0; c < 4; c++) assert.equal(va.filter((e) => e.label === c).length, 5);
-    assert.deepEqual(stratifiedSplit(ex, 0.2, 7)[1].map((e) => e.row), va.map((e) => e.row));
-    assert.notDeepEqual(stratifiedSplit(ex, 0.2, 8)[1].map((e) => e.row), va.map((e) => e.row));
+    assert.deepEqual(
+      stratifiedSplit(ex, 0.2, 7)[1].map((e) => e.row),
+      va.map((e) => e.row),
+    );
+    assert.notDeepEqual(
+      stratifiedSplit(ex, 0.2, 8)[1].map((e) => e.row),
+      va.map((e) => e.row),
+    );
   });
   it('batches cover every example once; bucketing groups similar lengths', () => {
-    const lengths = Array.from({ length: 1000 }, (_, i) => (i * 37) % 120 + 1);
+    const lengths = Array.from({ length: 1000 }, (_, i) => ((i * 37) % 120) + 1);
     const b = makeBatches(lengths, 32, { shuffle: true, seed: 1, bucket: true });
-    assert.deepEqual(b.flat().sort((x, y) => x - y), lengths.map((_, i) => i));
+    assert.deepEqual(
+      b.flat().sort((x, y) => x - y),
+      lengths.map((_, i) => i),
+    );
     const pad = (bs: number[][]) => bs.reduce((s, x) => s + Math.max(...x.map((i) => lengths[i]!)) * x.length, 0);
     assert.ok(pad(b) < 0.7 * pad(makeBatches(lengths, 32, { shuffle: true, seed: 1, bucket: false })));
   });
@@ -93,10 +108,13 @@ describe('parquet', () => {
     const d = tmp();
     const f = path.join(d, 'a.parquet');
     const texts = Array.from({ length: 25 }, (_, i) => `note ${i}, with "quotes"`);
-    const buf = parquetWriteBuffer({ columnData: [
-      { name: 'text', data: texts, type: 'STRING' },
-      { name: 'label', data: texts.map((_, i) => (i % 3 === 0 ? 'flu' : 'cold')), type: 'STRING' },
-    ], rowGroupSize: 10 });
+    const buf = parquetWriteBuffer({
+      columnData: [
+        { name: 'text', data: texts, type: 'STRING' },
+        { name: 'label', data: texts.map((_, i) => (i % 3 === 0 ? 'flu' : 'cold')), type: 'STRING' },
+      ],
+      rowGroupSize: 10,
+    });
     writeFileSync(f, new Uint8Array(buf));
     const rows = await collect(f);
     assert.equal(rows.length, 25);

@@ -52,14 +52,19 @@ export interface ReadOptions {
 
 function labelValues(v: unknown, multi: boolean, delim: string, where: () => string): string[] {
   if (Array.isArray(v)) {
-    if (!multi) throw new DataError(`${where()}: the label is a list; pass --multi-label for multi-label data`, 'E_INPUT_LABEL');
+    if (!multi)
+      throw new DataError(`${where()}: the label is a list; pass --multi-label for multi-label data`, 'E_INPUT_LABEL');
     return v.map((x) => labelName(x, where)).filter(Boolean);
   }
   const s = labelName(v, where);
   if (!multi) return s ? [s] : [];
-  const parts = s.split(delim).map((x) => x.trim()).filter(Boolean);
+  const parts = s
+    .split(delim)
+    .map((x) => x.trim())
+    .filter(Boolean);
   // BLURB-style flags "0_1,1_0,...": the label is the id before "_" where the flag is 1
-  if (parts.length > 1 && parts.every((p) => /^[^_]+_[01]$/.test(p))) return parts.filter((p) => p.endsWith('_1')).map((p) => p.slice(0, -2));
+  if (parts.length > 1 && parts.every((p) => /^[^_]+_[01]$/.test(p)))
+    return parts.filter((p) => p.endsWith('_1')).map((p) => p.slice(0, -2));
   return parts;
 }
 
@@ -68,13 +73,19 @@ function labelName(v: unknown, where: () => string): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'string') return v.trim();
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  throw new DataError(`${where()}: the label is ${Array.isArray(v) ? 'a nested list' : 'an object'}; labels must be strings or numbers`, 'E_INPUT_LABEL');
+  throw new DataError(
+    `${where()}: the label is ${Array.isArray(v) ? 'a nested list' : 'an object'}; labels must be strings or numbers`,
+    'E_INPUT_LABEL',
+  );
 }
 
 /** All label names a flags-style value lists (set or not), so that labels never set still get a column. */
 function flagNames(v: unknown, delim: string): string[] {
   const s = typeof v === 'string' ? v : '';
-  const parts = s.split(delim).map((x) => x.trim()).filter(Boolean);
+  const parts = s
+    .split(delim)
+    .map((x) => x.trim())
+    .filter(Boolean);
   return parts.length > 1 && parts.every((p) => /^[^_]+_[01]$/.test(p)) ? parts.map((p) => p.slice(0, -2)) : [];
 }
 
@@ -86,9 +97,16 @@ export function groupRegexOf(groupColumn?: string, groupRegex?: string): RegExp 
   try {
     re = new RegExp(groupRegex);
   } catch (e) {
-    throw new DataError(`--group-regex ${groupRegex} is not a valid regular expression: ${(e as Error).message}`, 'E_USAGE');
+    throw new DataError(
+      `--group-regex ${groupRegex} is not a valid regular expression: ${(e as Error).message}`,
+      'E_USAGE',
+    );
   }
-  if (!/\((?!\?)/.test(groupRegex)) throw new DataError(`--group-regex ${groupRegex} has no capture group; the first (...) is the group key`, 'E_USAGE');
+  if (!/\((?!\?)/.test(groupRegex))
+    throw new DataError(
+      `--group-regex ${groupRegex} has no capture group; the first (...) is the group key`,
+      'E_USAGE',
+    );
   return re;
 }
 
@@ -119,7 +137,11 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
     if (idCol !== undefined) {
       const id = String(r[idCol] ?? '');
       const first = ids.get(id);
-      if (first !== undefined) throw new DataError(`${file}: id "${id}" in column "${idCol}" appears twice (rows ${first} and ${n}); ids must be unique`, 'E_INPUT_DATA');
+      if (first !== undefined)
+        throw new DataError(
+          `${file}: id "${id}" in column "${idCol}" appears twice (rows ${first} and ${n}); ids must be unique`,
+          'E_INPUT_DATA',
+        );
       ids.set(id, n);
     }
     const text = textCell(r[textCol], { file, row: n, column: textCol });
@@ -138,24 +160,56 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
       group = String(r[groupCol] ?? '');
       if (groupRe) {
         const m = groupRe.exec(group);
-        if (!m || m[1] === undefined) throw new DataError(`${file} row ${n}: --group-regex ${o.groupRegex} does not capture a group key`, 'E_INPUT_DATA');
+        if (!m || m[1] === undefined)
+          throw new DataError(
+            `${file} row ${n}: --group-regex ${o.groupRegex} does not capture a group key`,
+            'E_INPUT_DATA',
+          );
         group = m[1];
       }
     }
-    raw.push({ text, ...(pairCol ? { pair: textCell(r[pairCol], { file, row: n, column: pairCol }) } : {}), labels, row: n, ...(group !== undefined ? { group } : {}) });
+    raw.push({
+      text,
+      ...(pairCol ? { pair: textCell(r[pairCol], { file, row: n, column: pairCol }) } : {}),
+      labels,
+      row: n,
+      ...(group !== undefined ? { group } : {}),
+    });
   }
   if (n === 0) throw new DataError(`${file} has no data rows`, 'E_INPUT_EMPTY');
   let labels = o.labels;
-  if (!labels) labels = [...new Set([...flagLabels, ...raw.flatMap((x) => x.labels)])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  if (!labels)
+    labels = [...new Set([...flagLabels, ...raw.flatMap((x) => x.labels)])].sort((a, b) =>
+      a.localeCompare(b, undefined, { numeric: true }),
+    );
   const index = new Map(labels.map((l, i) => [l, i]));
   const unseen = new Set<string>();
   const examples: Example[] = raw.map((x) => {
     for (const l of x.labels) if (!index.has(l)) unseen.add(l);
-    const label = multi ? labels!.map((l) => (x.labels.includes(l) ? 1 : 0)) : index.get(x.labels[0]!) ?? -1;
-    return { text: x.text, ...(x.pair !== undefined ? { pair: x.pair } : {}), label, row: x.row, ...(x.group !== undefined ? { group: x.group } : {}) };
+    const label = multi ? labels!.map((l) => (x.labels.includes(l) ? 1 : 0)) : (index.get(x.labels[0]!) ?? -1);
+    return {
+      text: x.text,
+      ...(x.pair !== undefined ? { pair: x.pair } : {}),
+      label,
+      row: x.row,
+      ...(x.group !== undefined ? { group: x.group } : {}),
+    };
   });
-  if (unseen.size) throw new DataError(`${file} has labels the training data never had: ${[...unseen].slice(0, 10).join(', ')}${unseen.size > 10 ? ', ...' : ''}`, 'E_INPUT_LABEL');
-  return { file, examples, labels, multiLabel: multi, textColumn: textCol, labelColumn: labelCol, pairColumn: pairCol, skipped };
+  if (unseen.size)
+    throw new DataError(
+      `${file} has labels the training data never had: ${[...unseen].slice(0, 10).join(', ')}${unseen.size > 10 ? ', ...' : ''}`,
+      'E_INPUT_LABEL',
+    );
+  return {
+    file,
+    examples,
+    labels,
+    multiLabel: multi,
+    textColumn: textCol,
+    labelColumn: labelCol,
+    pairColumn: pairCol,
+    skipped,
+  };
 }
 
 /** Splits off `fraction` of the examples, per class (stratified), deterministically from the seed. */
@@ -203,7 +257,11 @@ export function encodeExamples(examples: Example[], tok: Tokenizer, maxLength: n
   for (let i = 0; i < examples.length; i += B) {
     const part = examples.slice(i, i + B);
     const hasPair = part.some((e) => e.pair !== undefined);
-    const enc = tok.encode(part.map((e) => e.text), hasPair ? part.map((e) => e.pair ?? '') : null, { maxLength, padding: false });
+    const enc = tok.encode(
+      part.map((e) => e.text),
+      hasPair ? part.map((e) => e.pair ?? '') : null,
+      { maxLength, padding: false },
+    );
     out.ids.push(...enc.input_ids);
     out.types.push(...enc.token_type_ids);
     out.truncated += enc.truncated;
@@ -216,14 +274,19 @@ export function encodeExamples(examples: Example[], tok: Tokenizer, maxLength: n
  * Batches of example indices. Shuffled with the seed when `shuffle`; with `bucket`, examples are sorted by length
  * inside windows of 50 batches so each batch pads to a similar length.
  */
-export function makeBatches(lengths: number[], batchSize: number, o: { shuffle: boolean; seed: number; bucket: boolean }): number[][] {
+export function makeBatches(
+  lengths: number[],
+  batchSize: number,
+  o: { shuffle: boolean; seed: number; bucket: boolean },
+): number[][] {
   const gen = new Generator(o.seed);
   let order = lengths.map((_, i) => i);
   if (o.shuffle) order = shuffle(order, gen);
   if (o.bucket) {
     const W = batchSize * 50;
     const sorted: number[] = [];
-    for (let i = 0; i < order.length; i += W) sorted.push(...order.slice(i, i + W).sort((a, b) => lengths[a]! - lengths[b]!));
+    for (let i = 0; i < order.length; i += W)
+      sorted.push(...order.slice(i, i + W).sort((a, b) => lengths[a]! - lengths[b]!));
     order = sorted;
   }
   const batches: number[][] = [];
@@ -240,11 +303,29 @@ function percentile(xs: number[], p: number): number {
 export function summarize(name: string, d: LabeledData, examples: Example[], enc: Encoded, maxLength: number): string {
   const counts = new Map<string, number>();
   for (const e of examples) {
-    const ls = Array.isArray(e.label) ? d.labels.filter((_, i) => (e.label as number[])[i]) : [d.labels[e.label as number]!];
+    const ls = Array.isArray(e.label)
+      ? d.labels.filter((_, i) => (e.label as number[])[i])
+      : [d.labels[e.label as number]!];
     for (const l of ls) counts.set(l, (counts.get(l) ?? 0) + 1);
   }
   const lens = enc.ids.map((x) => x.length);
   const top = [...counts].sort((a, b) => b[1] - a[1]);
-  const cls = top.length > 8 ? `${top.slice(0, 4).map(([l, c]) => `${l} ${c}`).join(', ')}, …, ${top.slice(-2).map(([l, c]) => `${l} ${c}`).join(', ')}` : top.map(([l, c]) => `${l} ${c}`).join(', ');
-  return `${name}: ${examples.length} rows, ${counts.size} ${d.multiLabel ? 'labels' : 'classes'} (${cls}); tokens p50 ${percentile(lens, 50)}, p90 ${percentile(lens, 90)}, max ${Math.max(0, ...lens)}; ${enc.truncated} truncated to ${maxLength}${d.skipped.length && name === 'train' ? `; ${d.skipped.length} rows skipped (${d.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ')})` : ''}`;
+  const cls =
+    top.length > 8
+      ? `${top
+          .slice(0, 4)
+          .map(([l, c]) => `${l} ${c}`)
+          .join(', ')}, …, ${top
+          .slice(-2)
+          .map(([l, c]) => `${l} ${c}`)
+          .join(', ')}`
+      : top.map(([l, c]) => `${l} ${c}`).join(', ');
+  return `${name}: ${examples.length} rows, ${counts.size} ${d.multiLabel ? 'labels' : 'classes'} (${cls}); tokens p50 ${percentile(lens, 50)}, p90 ${percentile(lens, 90)}, max ${Math.max(0, ...lens)}; ${enc.truncated} truncated to ${maxLength}${
+    d.skipped.length && name === 'train'
+      ? `; ${d.skipped.length} rows skipped (${d.skipped
+          .slice(0, 3)
+          .map((s) => `row ${s.row}: ${s.reason}`)
+          .join(', ')})`
+      : ''
+  }`;
 }

@@ -28,7 +28,8 @@ function mutate(src: Buffer, g: Generator): Buffer {
   for (let k = 0; k < n; k++) {
     const at = Math.floor(g.uniform() * (b.length + 1));
     const op = g.uniform();
-    const byte = g.uniform() < 0.6 ? specials[Math.floor(g.uniform() * specials.length)]! : Math.floor(g.uniform() * 256);
+    const byte =
+      g.uniform() < 0.6 ? specials[Math.floor(g.uniform() * specials.length)]! : Math.floor(g.uniform() * 256);
     if (op < 0.35) b.splice(at, 0, byte);
     else if (op < 0.6) b.splice(at, 1);
     else if (op < 0.85) b[Math.min(at, b.length - 1)] = byte;
@@ -51,12 +52,18 @@ async function consume(file: string, kind: number): Promise<void> {
 
 describe('reader fuzzing', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-fuzz-')); });
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-fuzz-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it(`${CASES} seeded cases: rows or a clear MedtuneError, never a crash`, async () => {
     const g = new Generator(SEED);
-    const bases: [string, Buffer][] = [['csv', Buffer.from(validCsv)], ['tsv', Buffer.from(validTsv)], ['jsonl', Buffer.from(validJsonl)]];
+    const bases: [string, Buffer][] = [
+      ['csv', Buffer.from(validCsv)],
+      ['tsv', Buffer.from(validTsv)],
+      ['jsonl', Buffer.from(validJsonl)],
+    ];
     const t0 = Date.now();
     let errors = 0;
     let ok = 0;
@@ -69,7 +76,10 @@ describe('reader fuzzing', () => {
         await consume(file, c % 3);
         ok++;
       } catch (e) {
-        assert.ok(e instanceof MedtuneError, `seed ${SEED} case ${c} (${ext}): not a MedtuneError: ${(e as Error).stack}`);
+        assert.ok(
+          e instanceof MedtuneError,
+          `seed ${SEED} case ${c} (${ext}): not a MedtuneError: ${(e as Error).stack}`,
+        );
         assert.ok(e.code in ERROR_CATALOGUE, `case ${c}: code ${e.code}`);
         // Column names are shown when they look like names; the only way the marker can appear is as a bare name
         // of a mangled header line — never with the text around it.

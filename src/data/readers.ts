@@ -43,13 +43,18 @@ export function formatOf(file: string, explicit?: string, hint: string | null = 
   if (ext === '.tsv' || ext === '.tab') return 'tsv';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.parquet' || ext === '.pq') return 'parquet';
-  throw new DataError(`cannot tell the format of ${file} from its extension; use .csv, .tsv, .jsonl or .parquet${hint ?? ''}`, 'E_INPUT_FORMAT');
+  throw new DataError(
+    `cannot tell the format of ${file} from its extension; use .csv, .tsv, .jsonl or .parquet${hint ?? ''}`,
+    'E_INPUT_FORMAT',
+  );
 }
 
 /** An input file that must exist and be a readable file (not a folder). */
 export function checkInputFile(file: string, option = 'input'): void {
-  if (!file || !existsSync(file)) throw new DataError(`${option} file ${file || '(empty)'} does not exist`, 'E_INPUT_NOT_FOUND');
-  if (statSync(file).isDirectory()) throw new DataError(`${option} ${file} is a folder, not a data file`, 'E_INPUT_NOT_FOUND');
+  if (!file || !existsSync(file))
+    throw new DataError(`${option} file ${file || '(empty)'} does not exist`, 'E_INPUT_NOT_FOUND');
+  if (statSync(file).isDirectory())
+    throw new DataError(`${option} ${file} is a folder, not a data file`, 'E_INPUT_NOT_FOUND');
 }
 
 /** A TextDecoder for an encoding label; an unknown label is a usage error. */
@@ -112,8 +117,11 @@ export async function* decodeFile(file: string, encoding?: string): AsyncGenerat
     carry = Buffer.from(chunk.subarray(chunk.length - tail));
     if (!isUtf8(body)) {
       const at = firstInvalidUtf8(body);
-      throw new DataError(`${file}: line ${line + countLines(body, at)} is not valid UTF-8 (byte ${at} of that chunk); `
-        + 'save the file as UTF-8, or pass --encoding (e.g. latin1, windows-1252) if it uses another encoding', 'E_INPUT_ENCODING');
+      throw new DataError(
+        `${file}: line ${line + countLines(body, at)} is not valid UTF-8 (byte ${at} of that chunk); ` +
+          'save the file as UTF-8, or pass --encoding (e.g. latin1, windows-1252) if it uses another encoding',
+        'E_INPUT_ENCODING',
+      );
     }
     if (body.includes(0)) throw notText(file, line + countLines(body, body.indexOf(0)));
     line += countLines(body, body.length);
@@ -123,21 +131,34 @@ export async function* decodeFile(file: string, encoding?: string): AsyncGenerat
     const rest = explicit.decode();
     if (rest) yield rest;
   } else if (carry.length) {
-    throw new DataError(`${file}: the last line ends inside a UTF-8 character (line ${line}); the file is truncated or not UTF-8`, 'E_INPUT_ENCODING');
+    throw new DataError(
+      `${file}: the last line ends inside a UTF-8 character (line ${line}); the file is truncated or not UTF-8`,
+      'E_INPUT_ENCODING',
+    );
   }
 }
 
-const notText = (file: string, line: number) => new DataError(`${file} is not a text file (binary data at line ${line}); `
-  + 'medtune reads CSV, TSV and JSONL text files (UTF-8) and Parquet', 'E_INPUT_ENCODING');
+const notText = (file: string, line: number) =>
+  new DataError(
+    `${file} is not a text file (binary data at line ${line}); ` +
+      'medtune reads CSV, TSV and JSONL text files (UTF-8) and Parquet',
+    'E_INPUT_ENCODING',
+  );
 
 /** The start of a file: UTF-16/32 byte-order marks and binary signatures get a message of their own. */
 function checkTextStart(file: string, b: Buffer): void {
   if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff)) {
-    throw new DataError(`${file} is UTF-16 text; save it as UTF-8 or pass --encoding utf-16le (or utf-16be)`, 'E_INPUT_ENCODING');
+    throw new DataError(
+      `${file} is UTF-16 text; save it as UTF-8 or pass --encoding utf-16le (or utf-16be)`,
+      'E_INPUT_ENCODING',
+    );
   }
   const head = b.subarray(0, 8192);
   if (head.subarray(0, 4).toString('latin1') === 'PAR1') {
-    throw new DataError(`${file} is a Parquet file; give it a .parquet name or pass --format parquet`, 'E_INPUT_FORMAT');
+    throw new DataError(
+      `${file} is a Parquet file; give it a .parquet name or pass --format parquet`,
+      'E_INPUT_FORMAT',
+    );
   }
   if (head.includes(0)) throw notText(file, 1 + countLines(head, head.indexOf(0)));
 }
@@ -164,9 +185,12 @@ async function* readJsonl(file: string, encoding?: string): AsyncGenerator<Row> 
       obj = JSON.parse(line);
     } catch {
       // JSON.parse's message quotes the line: never show it (it may be patient text)
-      throw new DataError(`${file}: line ${n} is not valid JSON (each line must be one JSON object, e.g. {"text": "...", "label": "..."})`);
+      throw new DataError(
+        `${file}: line ${n} is not valid JSON (each line must be one JSON object, e.g. {"text": "...", "label": "..."})`,
+      );
     }
-    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new DataError(`${file}: line ${n} is not a JSON object (each line must be one {...})`);
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj))
+      throw new DataError(`${file}: line ${n} is not a JSON object (each line must be one {...})`);
     return obj as Row;
   };
   for await (const chunk of decodeFile(file, encoding)) {
@@ -194,15 +218,23 @@ function csvError(file: string, e: unknown, fmt: RowFormat): MedtuneError {
     case 'CSV_RECORD_INCONSISTENT_COLUMNS':
     case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH':
     case 'CSV_RECORD_DONT_MATCH_COLUMNS_LENGTH':
-      return new DataError(`${file}: ${at} has a different number of fields than the header`
-        + `${fmt === 'csv' ? ' (a comma inside a text that is not in double quotes?)' : ` (a ${sep} inside a text?)`}`);
+      return new DataError(
+        `${file}: ${at} has a different number of fields than the header` +
+          `${fmt === 'csv' ? ' (a comma inside a text that is not in double quotes?)' : ` (a ${sep} inside a text?)`}`,
+      );
     case 'CSV_QUOTE_NOT_CLOSED':
-      return new DataError(`${file}: a double quote opened before ${at} is never closed (end of file reached inside a quoted text)`);
+      return new DataError(
+        `${file}: a double quote opened before ${at} is never closed (end of file reached inside a quoted text)`,
+      );
     case 'CSV_INVALID_CLOSING_QUOTE':
     case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
-      return new DataError(`${file}: ${at} has text right after a closing double quote; write a quote inside a quoted text as ""`);
+      return new DataError(
+        `${file}: ${at} has text right after a closing double quote; write a quote inside a quoted text as ""`,
+      );
     case 'INVALID_OPENING_QUOTE':
-      return new DataError(`${file}: ${at} has a double quote in the middle of a field that is not quoted; quote the whole field and double the quote ("")`);
+      return new DataError(
+        `${file}: ${at} has a double quote in the middle of a field that is not quoted; quote the whole field and double the quote ("")`,
+      );
     case 'CSV_MAX_RECORD_SIZE':
       return new DataError(`${file}: ${at} is too long to be one record (an unclosed quote?)`);
     default:
@@ -212,12 +244,15 @@ function csvError(file: string, e: unknown, fmt: RowFormat): MedtuneError {
 
 /** Header names: trimmed; empty ones become column_N; a name used twice is an error (a column would be lost). */
 function headerOf(file: string, header: string[]): string[] {
-  const cols = header.map((h, i) => (String(h).trim() || `column_${i + 1}`));
+  const cols = header.map((h, i) => String(h).trim() || `column_${i + 1}`);
   const seen = new Map<string, number>();
   cols.forEach((c, i) => {
     if (seen.has(c)) {
       const name = nameLike(c) ? `"${c}"` : 'the same name';
-      throw new DataError(`${file}: the header names column ${name} twice (columns ${seen.get(c)! + 1} and ${i + 1}); rename one`, 'E_INPUT_COLUMN');
+      throw new DataError(
+        `${file}: the header names column ${name} twice (columns ${seen.get(c)! + 1} and ${i + 1}); rename one`,
+        'E_INPUT_COLUMN',
+      );
     }
     seen.set(c, i);
   });
@@ -279,7 +314,9 @@ async function* readParquet(file: string): AsyncGenerator<Row> {
     try {
       rows = await parquetReadObjects({ file: buf, metadata: meta, rowStart: start, rowEnd: start + n, compressors });
     } catch (e) {
-      throw new DataError(`${file}: row group at row ${start + 1} cannot be read (${(e as Error).message.split('\n')[0]})`);
+      throw new DataError(
+        `${file}: row group at row ${start + 1} cannot be read (${(e as Error).message.split('\n')[0]})`,
+      );
     }
     for (const r of rows) {
       // BigInt (INT64) values become numbers for JSON output and label handling
@@ -291,7 +328,17 @@ async function* readParquet(file: string): AsyncGenerator<Row> {
 }
 
 /** Common text column names, in order of preference, for auto-detection. */
-export const TEXT_COLUMNS = ['text', 'sentence', 'note', 'notes', 'description', 'symptoms', 'abstract', 'content', 'input'];
+export const TEXT_COLUMNS = [
+  'text',
+  'sentence',
+  'note',
+  'notes',
+  'description',
+  'symptoms',
+  'abstract',
+  'content',
+  'input',
+];
 
 /** A header cell that looks like a column name (short, few words), as opposed to a row of data. */
 const nameLike = (c: string) => /^[\p{L}\p{N}_][\p{L}\p{N}_ .()/#-]{0,39}$/u.test(c) && c.split(' ').length <= 4;
@@ -305,10 +352,19 @@ export function describeColumns(columns: string[]): string {
   return `${columns.length} columns, but the first line does not look like a header row; is the header missing?`;
 }
 
-export function pickColumn(columns: string[], wanted: string | undefined, candidates: string[], what: string, file: string): string {
+export function pickColumn(
+  columns: string[],
+  wanted: string | undefined,
+  candidates: string[],
+  what: string,
+  file: string,
+): string {
   if (wanted) {
     if (!columns.includes(wanted)) {
-      throw new DataError(`${file} has no column "${wanted}" (${what}); its columns are: ${describeColumns(columns)}`, 'E_INPUT_COLUMN');
+      throw new DataError(
+        `${file} has no column "${wanted}" (${what}); its columns are: ${describeColumns(columns)}`,
+        'E_INPUT_COLUMN',
+      );
     }
     return wanted;
   }
@@ -317,7 +373,10 @@ export function pickColumn(columns: string[], wanted: string | undefined, candid
     const i = lower.indexOf(c);
     if (i >= 0) return columns[i]!;
   }
-  throw new DataError(`cannot find the ${what} column in ${file} (columns: ${describeColumns(columns)}); pass --${what}-column NAME`, 'E_INPUT_COLUMN');
+  throw new DataError(
+    `cannot find the ${what} column in ${file} (columns: ${describeColumns(columns)}); pass --${what}-column NAME`,
+    'E_INPUT_COLUMN',
+  );
 }
 
 /** The text of a cell: strings as they are, numbers as digits; anything else (objects, lists) is an error. */
@@ -326,5 +385,8 @@ export function textCell(v: unknown, where: { file: string; row: number; column:
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
   const kind = Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
-  throw new DataError(`${where.file} row ${where.row}: column "${where.column}" holds ${kind}, not text`, 'E_INPUT_DATA');
+  throw new DataError(
+    `${where.file} row ${where.row}: column "${where.column}" holds ${kind}, not text`,
+    'E_INPUT_DATA',
+  );
 }

@@ -28,7 +28,63 @@ export interface AnalyzeOptions {
 }
 
 /** Disease and test eponyms that look like surnames and are (almost) never a person in a note. */
-export const DEFAULT_ALLOW = ['parkinson', "parkinson's", 'hodgkin', "hodgkin's", 'crohn', "crohn's", 'alzheimer', "alzheimer's", 'addison', "addison's", 'cushing', "cushing's", 'hashimoto', "hashimoto's", 'huntington', "huntington's", 'raynaud', "raynaud's", 'sjogren', 'sjögren', "sjögren's", 'kaposi', 'tourette', "tourette's", 'asperger', "asperger's", 'guillain', 'barré', 'barre', 'apgar', 'glasgow', 'babinski', 'foley', 'gleason', 'whipple', 'epley', 'heimlich', 'doppler', 'holter', 'nissen', 'kernig', 'brudzinski', 'lyme', 'ebola', 'zika', 'marburg', 'coxsackie', 'epstein', 'legionella', 'kawasaki', 'guthrie', 'schilling', 'wegener', "wegener's", 'bence'];
+export const DEFAULT_ALLOW = [
+  'parkinson',
+  "parkinson's",
+  'hodgkin',
+  "hodgkin's",
+  'crohn',
+  "crohn's",
+  'alzheimer',
+  "alzheimer's",
+  'addison',
+  "addison's",
+  'cushing',
+  "cushing's",
+  'hashimoto',
+  "hashimoto's",
+  'huntington',
+  "huntington's",
+  'raynaud',
+  "raynaud's",
+  'sjogren',
+  'sjögren',
+  "sjögren's",
+  'kaposi',
+  'tourette',
+  "tourette's",
+  'asperger',
+  "asperger's",
+  'guillain',
+  'barré',
+  'barre',
+  'apgar',
+  'glasgow',
+  'babinski',
+  'foley',
+  'gleason',
+  'whipple',
+  'epley',
+  'heimlich',
+  'doppler',
+  'holter',
+  'nissen',
+  'kernig',
+  'brudzinski',
+  'lyme',
+  'ebola',
+  'zika',
+  'marburg',
+  'coxsackie',
+  'epstein',
+  'legionella',
+  'kawasaki',
+  'guthrie',
+  'schilling',
+  'wegener',
+  "wegener's",
+  'bence',
+];
 
 const defaultAllow = new Set(DEFAULT_ALLOW);
 const allowSets = new WeakMap<string[], Set<string>>();
@@ -55,13 +111,19 @@ export function analyze(text: string, o: AnalyzeOptions = {}): Entity[] {
     }
   }
   // overlaps: highest score wins, then the longer span; a weaker finding overlapping a kept one is dropped
-  const sorted = findings.filter((f) => f.score >= threshold && f.end > f.start).sort((a, b) => b.score - a.score || (b.end - b.start) - (a.end - a.start) || a.start - b.start);
+  const sorted = findings
+    .filter((f) => f.score >= threshold && f.end > f.start)
+    .sort((a, b) => b.score - a.score || b.end - b.start - (a.end - a.start) || a.start - b.start);
   // owner[i] = index in `kept` of the entity covering character i (-1: free); O(total span length)
   const owner = new Int32Array(text.length).fill(-1);
   const kept: Finding[] = [];
   for (const f of sorted) {
     let clashIdx = -1;
-    for (let i = f.start; i < f.end; i++) if (owner[i]! >= 0) { clashIdx = owner[i]!; break; }
+    for (let i = f.start; i < f.end; i++)
+      if (owner[i]! >= 0) {
+        clashIdx = owner[i]!;
+        break;
+      }
     if (clashIdx < 0) {
       kept.push(f);
       owner.fill(kept.length - 1, f.start, f.end);
@@ -87,9 +149,24 @@ export function analyze(text: string, o: AnalyzeOptions = {}): Entity[] {
       const m = /^[ \t]*,?[ \t]*\n[ \t]*,?[ \t]*([^\n]{1,60})/.exec(text.slice(f.end, f.end + 80));
       if (!m) break;
       const line = m[1]!.trim();
-      if (!/\d/.test(line) && line !== line.toUpperCase() && !/^(?:apt|suite|unit|p\.?o\.? box)/i.test(line) && !isPlace(line)) break;
+      if (
+        !/\d/.test(line) &&
+        line !== line.toUpperCase() &&
+        !/^(?:apt|suite|unit|p\.?o\.? box)/i.test(line) &&
+        !isPlace(line)
+      )
+        break;
       f.end += m[0].length;
     }
   }
-  return kept.sort((a, b) => a.start - b.start).map((f) => ({ type: f.type, start: f.start, end: f.end, score: f.score, text: text.slice(f.start, f.end), recognizer: f.recognizer }));
+  return kept
+    .sort((a, b) => a.start - b.start)
+    .map((f) => ({
+      type: f.type,
+      start: f.start,
+      end: f.end,
+      score: f.score,
+      text: text.slice(f.start, f.end),
+      recognizer: f.recognizer,
+    }));
 }

@@ -31,9 +31,22 @@ export interface DeidResult {
 }
 
 const TAGS: Record<string, string> = {
-  PERSON: 'NAME', DATE_TIME: 'DATE', AGE: 'AGE', PHONE_NUMBER: 'PHONE', EMAIL_ADDRESS: 'EMAIL', US_SSN: 'SSN', ID: 'ID',
-  US_DRIVER_LICENSE: 'ID', ADDRESS: 'ADDRESS', LOCATION: 'LOCATION', URL: 'URL', IP_ADDRESS: 'IP', CREDIT_CARD: 'CARD',
-  IBAN_CODE: 'IBAN', ORGANIZATION: 'ORGANIZATION', DENY: 'REDACTED',
+  PERSON: 'NAME',
+  DATE_TIME: 'DATE',
+  AGE: 'AGE',
+  PHONE_NUMBER: 'PHONE',
+  EMAIL_ADDRESS: 'EMAIL',
+  US_SSN: 'SSN',
+  ID: 'ID',
+  US_DRIVER_LICENSE: 'ID',
+  ADDRESS: 'ADDRESS',
+  LOCATION: 'LOCATION',
+  URL: 'URL',
+  IP_ADDRESS: 'IP',
+  CREDIT_CARD: 'CARD',
+  IBAN_CODE: 'IBAN',
+  ORGANIZATION: 'ORGANIZATION',
+  DENY: 'REDACTED',
 };
 
 const DEFAULT_SECRET = 'medtune-default-key';
@@ -49,7 +62,20 @@ export function dateOffsetDays(secret: string, patientId: string): number {
   return v & 0x80000000 ? -d : d;
 }
 
-const MONTH_NAMES = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+const MONTH_NAMES = [
+  'january',
+  'february',
+  'march',
+  'april',
+  'may',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+];
 
 function monthIndex(name: string): number {
   const n = name.toLowerCase().replace(/\.$/, '');
@@ -73,7 +99,9 @@ export function shiftDate(s: string, days: number): string | null {
   let m = /^(\d{4})-(\d{2})-(\d{2})(.*)$/.exec(s);
   if (m) {
     const t = add(+m[1]!, +m[2]! - 1, +m[3]!);
-    return t ? `${t.getUTCFullYear()}-${String(t.getUTCMonth() + 1).padStart(2, '0')}-${String(t.getUTCDate()).padStart(2, '0')}${m[4]}` : null;
+    return t
+      ? `${t.getUTCFullYear()}-${String(t.getUTCMonth() + 1).padStart(2, '0')}-${String(t.getUTCDate()).padStart(2, '0')}${m[4]}`
+      : null;
   }
   m = /^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})$/.exec(s);
   if (m) {
@@ -116,7 +144,11 @@ function lists() {
   return nameLists;
 }
 
-const cap = (w: string) => w.split(/([ -])/).map((p) => (p.length > 1 ? p[0]!.toUpperCase() + p.slice(1) : p)).join('');
+const cap = (w: string) =>
+  w
+    .split(/([ -])/)
+    .map((p) => (p.length > 1 ? p[0]!.toUpperCase() + p.slice(1) : p))
+    .join('');
 
 /** Replaces each digit and letter deterministically from the hash, keeping separators and length. */
 function scramble(value: string, h: Buffer): string {
@@ -152,39 +184,67 @@ function makeSurrogate(type: string, value: string, secret: string): string {
       const words = value.slice(title.length).trim().split(/\s+/);
       const first = cap(pick(L.first, 0));
       const last = cap(pick(L.last, 4));
-      const out = words.length >= 2 ? `${first} ${last}` : title ? last : (value[0] === value[0]!.toLowerCase() ? first.toLowerCase() : first);
+      const out =
+        words.length >= 2
+          ? `${first} ${last}`
+          : title
+            ? last
+            : value[0] === value[0]!.toLowerCase()
+              ? first.toLowerCase()
+              : first;
       return title + out;
     }
-    case 'LOCATION': return cap(pick(L.places, 0));
-    case 'EMAIL_ADDRESS': return `${pick(L.first, 0)}.${pick(L.last, 4)}@example.org`;
-    case 'URL': return `https://example.org/${h.toString('hex').slice(0, 8)}`;
-    case 'ORGANIZATION': return `${cap(pick(L.last, 0))} ${['Clinic', 'Medical Group', 'Health', 'Associates'][h[8]! % 4]}`;
-    case 'ADDRESS': return /[A-Za-z]{3}/.test(value) ? `${(h.readUInt16BE(0) % 9000) + 100} ${cap(pick(L.last, 4))} ${['Street', 'Avenue', 'Road', 'Lane'][h[9]! % 4]}` : scramble(value, h);
-    case 'AGE': return '90+';
-    case 'IP_ADDRESS': return value.includes(':') ? scramble(value.toLowerCase(), h).replace(/[g-z]/g, 'a') : `10.${h[0]}.${h[1]}.${h[2]}`;
-    default: return scramble(value, h);
+    case 'LOCATION':
+      return cap(pick(L.places, 0));
+    case 'EMAIL_ADDRESS':
+      return `${pick(L.first, 0)}.${pick(L.last, 4)}@example.org`;
+    case 'URL':
+      return `https://example.org/${h.toString('hex').slice(0, 8)}`;
+    case 'ORGANIZATION':
+      return `${cap(pick(L.last, 0))} ${['Clinic', 'Medical Group', 'Health', 'Associates'][h[8]! % 4]}`;
+    case 'ADDRESS':
+      return /[A-Za-z]{3}/.test(value)
+        ? `${(h.readUInt16BE(0) % 9000) + 100} ${cap(pick(L.last, 4))} ${['Street', 'Avenue', 'Road', 'Lane'][h[9]! % 4]}`
+        : scramble(value, h);
+    case 'AGE':
+      return '90+';
+    case 'IP_ADDRESS':
+      return value.includes(':')
+        ? scramble(value.toLowerCase(), h).replace(/[g-z]/g, 'a')
+        : `10.${h[0]}.${h[1]}.${h[2]}`;
+    default:
+      return scramble(value, h);
   }
 }
 
-function applyOperator(e: Entity, o: Required<Pick<DeidOptions, 'operator' | 'secret'>> & { dateDays: number | null }): string {
+function applyOperator(
+  e: Entity,
+  o: Required<Pick<DeidOptions, 'operator' | 'secret'>> & { dateDays: number | null },
+): string {
   const tag = TAGS[e.type] ?? e.type;
   if (e.type === 'DATE_TIME' && o.dateDays !== null) {
     const shifted = shiftDate(e.text, o.dateDays);
     if (shifted !== null) return shifted;
   }
   switch (o.operator) {
-    case 'tag': return `[${tag}]`;
-    case 'redact': return '';
-    case 'mask': return e.text.replace(/[\p{L}\p{N}]/gu, '*');
-    case 'hash': return `[${tag}:${hmac(o.secret, `${e.type}:${e.text.trim().toLowerCase()}`).toString('hex').slice(0, 10)}]`;
-    case 'surrogate': return e.type === 'DATE_TIME' ? `[${tag}]` : surrogate(e.type, e.text, o.secret);
+    case 'tag':
+      return `[${tag}]`;
+    case 'redact':
+      return '';
+    case 'mask':
+      return e.text.replace(/[\p{L}\p{N}]/gu, '*');
+    case 'hash':
+      return `[${tag}:${hmac(o.secret, `${e.type}:${e.text.trim().toLowerCase()}`).toString('hex').slice(0, 10)}]`;
+    case 'surrogate':
+      return e.type === 'DATE_TIME' ? `[${tag}]` : surrogate(e.type, e.text, o.secret);
   }
 }
 
 /** Finds PHI in `text` and replaces it. Entity offsets refer to the original text. */
 export function deidentify(text: string, options: DeidOptions = {}): DeidResult {
   const operator = options.operator ?? 'tag';
-  if (!['tag', 'redact', 'mask', 'hash', 'surrogate'].includes(operator)) throw new MedtuneError(`unknown operator "${operator}" (tag, surrogate, redact, mask, hash)`, 'E_USAGE');
+  if (!['tag', 'redact', 'mask', 'hash', 'surrogate'].includes(operator))
+    throw new MedtuneError(`unknown operator "${operator}" (tag, surrogate, redact, mask, hash)`, 'E_USAGE');
   const secret = options.secret ?? DEFAULT_SECRET;
   const shift = options.shiftDates ?? operator === 'surrogate';
   const dateDays = shift ? dateOffsetDays(secret, options.patientId ?? '') : null;

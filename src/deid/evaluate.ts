@@ -61,7 +61,13 @@ export function evaluateDeid(docs: GoldDoc[], opts: AnalyzeOptions = {}): DeidEv
       const ts = score(gold, s.type);
       ts.gold++;
       if (coverage(s.start, s.end, ents) >= 0.5) ts.found++;
-      else misses.push({ doc: di, type: s.type, text: d.full_text.slice(s.start, s.end), context: d.full_text.slice(Math.max(0, s.start - 40), s.end + 40) });
+      else
+        misses.push({
+          doc: di,
+          type: s.type,
+          text: d.full_text.slice(s.start, s.end),
+          context: d.full_text.slice(Math.max(0, s.start - 40), s.end + 40),
+        });
     }
     for (const e of ents) {
       const ts = score(pred, e.type);
@@ -80,8 +86,16 @@ export function evaluateDeid(docs: GoldDoc[], opts: AnalyzeOptions = {}): DeidEv
   const precision = P ? C / P : 0;
   const recall = G ? F / G : 0;
   return {
-    documents: docs.length, precision, recall, f1: fbeta(precision, recall, 1), f2: fbeta(precision, recall, 2),
-    byGoldType: [...gold.values()].sort((a, b) => b.gold - a.gold), byPredictedType: [...pred.values()].sort((a, b) => b.predicted - a.predicted),
-    misses, falsePositives, chars, seconds,
+    documents: docs.length,
+    precision,
+    recall,
+    f1: fbeta(precision, recall, 1),
+    f2: fbeta(precision, recall, 2),
+    byGoldType: [...gold.values()].sort((a, b) => b.gold - a.gold),
+    byPredictedType: [...pred.values()].sort((a, b) => b.predicted - a.predicted),
+    misses,
+    falsePositives,
+    chars,
+    seconds,
   };
 }

@@ -34,7 +34,11 @@ const SYMPTOMS: Record<string, string[]> = {
   diarrhea: ['diarrhea', 'loose watery stools', 'running to the toilet all day'],
   abd_pain: ['stomach cramps', 'abdominal pain', 'a sore belly'],
   rlq_pain: ['sharp pain in the lower right side of my abdomen', 'pain that moved to the lower right belly'],
-  burning_stomach: ['a burning pain in my upper stomach', 'gnawing pain between meals', 'stomach pain that eases when I eat'],
+  burning_stomach: [
+    'a burning pain in my upper stomach',
+    'gnawing pain between meals',
+    'stomach pain that eases when I eat',
+  ],
   heartburn: ['heartburn', 'acid coming up into my throat', 'a burning feeling behind the breastbone after meals'],
   urination_burn: ['burning when I urinate', 'pain when passing urine', 'stinging on urination'],
   frequency: ['needing to urinate often', 'going to the bathroom every hour', 'urgency to pee'],
@@ -68,27 +72,30 @@ const SYMPTOMS: Record<string, string[]> = {
 };
 
 const DIAGNOSES: Record<string, Profile> = {
-  'Influenza': { core: ['fever', 'body_aches', 'fatigue', 'dry_cough'], extra: ['headache', 'sore_throat', 'runny_nose'] },
+  Influenza: {
+    core: ['fever', 'body_aches', 'fatigue', 'dry_cough'],
+    extra: ['headache', 'sore_throat', 'runny_nose'],
+  },
   'Common cold': { core: ['runny_nose', 'sneeze', 'sore_throat'], extra: ['cough', 'headache', 'fatigue'] },
-  'Pneumonia': { core: ['fever', 'wet_cough', 'sob'], extra: ['chest_pain', 'fatigue', 'sweating'] },
+  Pneumonia: { core: ['fever', 'wet_cough', 'sob'], extra: ['chest_pain', 'fatigue', 'sweating'] },
   'Bronchial asthma': { core: ['wheeze', 'sob', 'cough'], extra: ['chest_pain', 'fatigue'] },
   'Myocardial infarction': { core: ['chest_pain', 'arm_pain', 'sweating'], extra: ['sob', 'nausea', 'dizziness'] },
-  'Migraine': { core: ['throb_one_side', 'light', 'nausea'], extra: ['aura', 'vomiting', 'dizziness'] },
-  'Gastroenteritis': { core: ['diarrhea', 'vomiting', 'abd_pain'], extra: ['fever', 'nausea', 'fatigue'] },
-  'Appendicitis': { core: ['rlq_pain', 'nausea', 'fever'], extra: ['vomiting', 'abd_pain'] },
+  Migraine: { core: ['throb_one_side', 'light', 'nausea'], extra: ['aura', 'vomiting', 'dizziness'] },
+  Gastroenteritis: { core: ['diarrhea', 'vomiting', 'abd_pain'], extra: ['fever', 'nausea', 'fatigue'] },
+  Appendicitis: { core: ['rlq_pain', 'nausea', 'fever'], extra: ['vomiting', 'abd_pain'] },
   'Peptic ulcer disease': { core: ['burning_stomach', 'nausea'], extra: ['heartburn', 'vomiting', 'weight_loss'] },
-  'GERD': { core: ['heartburn', 'chest_pain'], extra: ['sore_throat', 'cough', 'nausea'] },
+  GERD: { core: ['heartburn', 'chest_pain'], extra: ['sore_throat', 'cough', 'nausea'] },
   'Urinary tract infection': { core: ['urination_burn', 'frequency', 'cloudy_urine'], extra: ['fever', 'abd_pain'] },
-  'Diabetes': { core: ['thirst', 'polyuria', 'fatigue'], extra: ['weight_loss', 'blurred'] },
+  Diabetes: { core: ['thirst', 'polyuria', 'fatigue'], extra: ['weight_loss', 'blurred'] },
   'Rheumatoid arthritis': { core: ['small_joints', 'stiffness', 'joint_pain'], extra: ['fatigue', 'fever'] },
-  'Psoriasis': { core: ['scaly', 'rash'], extra: ['joint_pain', 'itching'] },
-  'Acne': { core: ['pimples'], extra: ['rash'] },
+  Psoriasis: { core: ['scaly', 'rash'], extra: ['joint_pain', 'itching'] },
+  Acne: { core: ['pimples'], extra: ['rash'] },
   'Allergic rhinitis': { core: ['sneeze', 'itchy_eyes', 'runny_nose'], extra: ['cough', 'headache'] },
   'Cervical spondylosis': { core: ['neck_pain', 'numb_arm'], extra: ['headache', 'dizziness'] },
-  'Jaundice': { core: ['yellow', 'itching'], extra: ['fatigue', 'abd_pain', 'nausea'] },
-  'Depression': { core: ['low_mood', 'sleep', 'fatigue'], extra: ['weight_loss', 'headache'] },
-  'Hypothyroidism': { core: ['cold_intolerance', 'fatigue', 'constipation'], extra: ['low_mood', 'weight_loss'] },
-  'Anemia': { core: ['pale', 'fatigue', 'dizziness'], extra: ['sob', 'palpitations', 'headache'] },
+  Jaundice: { core: ['yellow', 'itching'], extra: ['fatigue', 'abd_pain', 'nausea'] },
+  Depression: { core: ['low_mood', 'sleep', 'fatigue'], extra: ['weight_loss', 'headache'] },
+  Hypothyroidism: { core: ['cold_intolerance', 'fatigue', 'constipation'], extra: ['low_mood', 'weight_loss'] },
+  Anemia: { core: ['pale', 'fatigue', 'dizziness'], extra: ['sob', 'palpitations', 'headache'] },
 };
 
 const OPENERS = [
@@ -104,8 +111,24 @@ const OPENERS = [
   'Symptoms include {list}',
 ];
 const DURATIONS = ['two days', 'a week', 'three weeks', 'a few months', 'several days', 'a month', 'ten days'];
-const CLOSERS = ['', '', ' It is getting worse.', ' Nothing seems to help.', ' It started suddenly.', ' I am worried about it.', ' It comes and goes.', ' Please advise.'];
-const NOISE = ['a mild headache', 'some tiredness', 'feeling a bit low', 'occasional nausea', 'poor appetite', 'back pain'];
+const CLOSERS = [
+  '',
+  '',
+  ' It is getting worse.',
+  ' Nothing seems to help.',
+  ' It started suddenly.',
+  ' I am worried about it.',
+  ' It comes and goes.',
+  ' Please advise.',
+];
+const NOISE = [
+  'a mild headache',
+  'some tiredness',
+  'feeling a bit low',
+  'occasional nausea',
+  'poor appetite',
+  'back pain',
+];
 
 function pick<T>(xs: readonly T[], g: Generator): T {
   return xs[Math.floor(g.uniform() * xs.length)]!;
@@ -132,7 +155,11 @@ const AGE_SHARES = [0.3, 0.3, 0.25, 0.15];
 export const DISPARITY_GROUP = { column: 'age_band', value: '80+' } as const;
 /** Non-specific complaints that dominate atypical presentations in the very old (confusion, falls, ...). */
 const ATYPICAL = [
-  'new confusion', 'a fall at home', 'being off my food', 'general weakness', 'not being myself',
+  'new confusion',
+  'a fall at home',
+  'being off my food',
+  'general weakness',
+  'not being myself',
   'sleeping more than usual',
 ];
 
@@ -158,7 +185,12 @@ function drawPerson(g: Generator): Person {
   let u = g.uniform();
   let b = 0;
   while (b < AGE_SHARES.length - 1 && u >= AGE_SHARES[b]!) u -= AGE_SHARES[b++]!;
-  const [lo, hi] = [[18, 39], [40, 59], [60, 79], [80, 95]][b]!;
+  const [lo, hi] = [
+    [18, 39],
+    [40, 59],
+    [60, 79],
+    [80, 95],
+  ][b]!;
   return { sex, band: AGE_BANDS[b]!, age: lo! + Math.floor(g.uniform() * (hi! - lo! + 1)) };
 }
 
@@ -184,11 +216,14 @@ function describe(prof: Profile, g: Generator, person: Person | null, atypical: 
   const dur = pick(DURATIONS, g);
   const age = 18 + Math.floor(g.uniform() * 70);
   const sex = g.uniform() < 0.5 ? 'woman' : 'man';
-  const text = opener
-    .replace('{list}', listText(phrases))
-    .replace('{dur}', dur)
-    .replace('{age}', String(person ? person.age : age))
-    .replace('{sex}', person ? (person.sex === 'female' ? 'woman' : 'man') : sex) + '.' + pick(CLOSERS, g);
+  const text =
+    opener
+      .replace('{list}', listText(phrases))
+      .replace('{dur}', dur)
+      .replace('{age}', String(person ? person.age : age))
+      .replace('{sex}', person ? (person.sex === 'female' ? 'woman' : 'man') : sex) +
+    '.' +
+    pick(CLOSERS, g);
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
@@ -224,7 +259,10 @@ export function buildWordPieceVocab(texts: string[], minCount = 2): string[] {
   const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
   const sortedChars = [...chars].sort();
   vocab.push(...sortedChars, ...sortedChars.map((c) => `##${c}`));
-  const words = [...counts].filter(([w, n]) => n >= minCount && w.length > 1).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([w]) => w);
+  const words = [...counts]
+    .filter(([w, n]) => n >= minCount && w.length > 1)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([w]) => w);
   return [...new Set([...vocab, ...words])];
 }
 

@@ -36,7 +36,9 @@ export class TfidfVectorizer {
     terms.forEach((t, i) => this.vocab.set(t, i));
     this.idf = new Float64Array(terms.length);
     const n = texts.length;
-    terms.forEach((t, i) => { this.idf[i] = Math.log((1 + n) / (1 + df.get(t)!)) + 1; });
+    terms.forEach((t, i) => {
+      this.idf[i] = Math.log((1 + n) / (1 + df.get(t)!)) + 1;
+    });
     return this;
   }
 
@@ -161,7 +163,14 @@ function lbfgs(x: Float64Array, f: (x: Float64Array, g: Float64Array) => number,
  * Weights are stored feature-major (the K class weights of a feature side by side), so each non-zero of a sparse
  * row touches one contiguous block — the main cost with hundreds of thousands of features.
  */
-export function fitSoftmax(X: SparseRow[], y: number[], nFeatures: number, C: number, classes: number, o: SolverOptions = {}): (row: SparseRow) => number[] {
+export function fitSoftmax(
+  X: SparseRow[],
+  y: number[],
+  nFeatures: number,
+  C: number,
+  classes: number,
+  o: SolverOptions = {},
+): (row: SparseRow) => number[] {
   const K = classes;
   const F = nFeatures;
   const W = new Float64Array((F + 1) * K); // rows 0..F-1: features, row F: intercepts
@@ -218,32 +227,42 @@ export function fitSoftmax(X: SparseRow[], y: number[], nFeatures: number, C: nu
 }
 
 /** Binary logistic regression with per-class weights (sklearn class_weight='balanced'). */
-export function fitBinary(X: SparseRow[], y: number[], nFeatures: number, C: number, o: SolverOptions = {}): (row: SparseRow) => number {
+export function fitBinary(
+  X: SparseRow[],
+  y: number[],
+  nFeatures: number,
+  C: number,
+  o: SolverOptions = {},
+): (row: SparseRow) => number {
   const n = y.length;
   const pos = y.filter((v) => v > 0.5).length;
   const wPos = pos ? n / (2 * pos) : 1;
   const wNeg = n - pos ? n / (2 * (n - pos)) : 1;
   const W = new Float64Array(nFeatures + 1);
-  lbfgs(W, (w, grad) => {
-    grad.fill(0);
-    let loss = 0;
-    for (let i = 0; i < n; i++) {
-      const { idx, val } = X[i]!;
-      let s = w[nFeatures]!;
-      for (let t = 0; t < idx.length; t++) s += w[idx[t]!]! * val[t]!;
-      const yi = y[i]! > 0.5 ? 1 : 0;
-      const cw = C * (yi ? wPos : wNeg);
-      loss += cw * (Math.max(s, 0) - s * yi + Math.log1p(Math.exp(-Math.abs(s))));
-      const c = cw * (1 / (1 + Math.exp(-s)) - yi);
-      grad[nFeatures]! += c;
-      for (let t = 0; t < idx.length; t++) grad[idx[t]!]! += c * val[t]!;
-    }
-    for (let j = 0; j < nFeatures; j++) {
-      loss += 0.5 * w[j]! * w[j]!;
-      grad[j]! += w[j]!;
-    }
-    return loss;
-  }, { gtol: 1e-4 * C * n, ...o });
+  lbfgs(
+    W,
+    (w, grad) => {
+      grad.fill(0);
+      let loss = 0;
+      for (let i = 0; i < n; i++) {
+        const { idx, val } = X[i]!;
+        let s = w[nFeatures]!;
+        for (let t = 0; t < idx.length; t++) s += w[idx[t]!]! * val[t]!;
+        const yi = y[i]! > 0.5 ? 1 : 0;
+        const cw = C * (yi ? wPos : wNeg);
+        loss += cw * (Math.max(s, 0) - s * yi + Math.log1p(Math.exp(-Math.abs(s))));
+        const c = cw * (1 / (1 + Math.exp(-s)) - yi);
+        grad[nFeatures]! += c;
+        for (let t = 0; t < idx.length; t++) grad[idx[t]!]! += c * val[t]!;
+      }
+      for (let j = 0; j < nFeatures; j++) {
+        loss += 0.5 * w[j]! * w[j]!;
+        grad[j]! += w[j]!;
+      }
+      return loss;
+    },
+    { gtol: 1e-4 * C * n, ...o },
+  );
   return (r) => {
     let s = W[nFeatures]!;
     for (let t = 0; t < r.idx.length; t++) s += W[r.idx[t]!]! * r.val[t]!;
@@ -252,23 +271,42 @@ export function fitBinary(X: SparseRow[], y: number[], nFeatures: number, C: num
 }
 
 /** Fits on train texts and returns probabilities for the test texts (one row per text, one column per label). */
-export function tfidfLogRegBaseline(trainTexts: string[], trainLabels: (number | number[])[], testTexts: string[], labels: number, multiLabel: boolean, C = 10,
-  progress?: (line: string) => void): number[][] {
+export function tfidfLogRegBaseline(
+  trainTexts: string[],
+  trainLabels: (number | number[])[],
+  testTexts: string[],
+  labels: number,
+  multiLabel: boolean,
+  C = 10,
+  progress?: (line: string) => void,
+): number[][] {
   const t0 = performance.now();
   const vec = new TfidfVectorizer().fit(trainTexts);
   const Xtr = vec.transform(trainTexts);
   const Xte = vec.transform(testTexts);
   const F = vec.vocab.size;
   const secs = () => ((performance.now() - t0) / 1000).toFixed(0);
-  progress?.(`baseline: TF-IDF of ${trainTexts.length} training texts, ${F} features (${secs()} s); fitting logistic regression`);
-  const solver = (what: string): SolverOptions => ({ onProgress: progress && ((it, loss) => progress(`baseline: ${what}iteration ${it}, objective ${loss.toFixed(2)} (${secs()} s)`)) });
+  progress?.(
+    `baseline: TF-IDF of ${trainTexts.length} training texts, ${F} features (${secs()} s); fitting logistic regression`,
+  );
+  const solver = (what: string): SolverOptions => ({
+    onProgress:
+      progress &&
+      ((it, loss) => progress(`baseline: ${what}iteration ${it}, objective ${loss.toFixed(2)} (${secs()} s)`)),
+  });
   if (!multiLabel) {
     const model = fitSoftmax(Xtr, trainLabels as number[], F, C, labels, solver(''));
     return Xte.map(model);
   }
   const cols: number[][] = [];
   for (let c = 0; c < labels; c++) {
-    const model = fitBinary(Xtr, (trainLabels as number[][]).map((v) => v[c]!), F, C, solver(`label ${c + 1}/${labels}, `));
+    const model = fitBinary(
+      Xtr,
+      (trainLabels as number[][]).map((v) => v[c]!),
+      F,
+      C,
+      solver(`label ${c + 1}/${labels}, `),
+    );
     cols.push(Xte.map(model));
   }
   return testTexts.map((_, i) => cols.map((col) => col[i]!));

@@ -2,13 +2,25 @@
 // the F1-threshold search, risk–coverage and the threshold for a target accuracy.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bestF1Threshold, calibrationMetrics, fitTemperature, selectiveMetrics, softmaxT, thresholdForAccuracy } from './calibration.js';
+import {
+  bestF1Threshold,
+  calibrationMetrics,
+  fitTemperature,
+  selectiveMetrics,
+  softmaxT,
+  thresholdForAccuracy,
+} from './calibration.js';
 import { Generator } from '../tensor/random.js';
 
 describe('calibration', () => {
   it('ECE, MCE, Brier and NLL of a hand-made set', () => {
     // 4 predictions: confidence 0.9 (right, right, wrong) in one bin, 0.6 (right) in another
-    const probs = [[0.9, 0.1], [0.9, 0.1], [0.9, 0.1], [0.4, 0.6]];
+    const probs = [
+      [0.9, 0.1],
+      [0.9, 0.1],
+      [0.9, 0.1],
+      [0.4, 0.6],
+    ];
     const gold = [0, 0, 1, 1];
     const m = calibrationMetrics(probs, gold);
     // bin of 0.9: accuracy 2/3, confidence 0.9 → |gap| 0.2333, weight 3/4; bin of 0.6: accuracy 1, confidence 0.6 → 0.4, weight 1/4
@@ -34,10 +46,26 @@ describe('calibration', () => {
     }
     const T = fitTemperature(logits, gold);
     assert.ok(Math.abs(T - 2.5) <= 0.05, `fitted T = ${T}`);
-    const before = calibrationMetrics(logits.map((z) => softmaxT(z, 1)), gold);
-    const after = calibrationMetrics(logits.map((z) => softmaxT(z, T)), gold);
+    const before = calibrationMetrics(
+      logits.map((z) => softmaxT(z, 1)),
+      gold,
+    );
+    const after = calibrationMetrics(
+      logits.map((z) => softmaxT(z, T)),
+      gold,
+    );
     assert.ok(after.nll < before.nll && after.ece < before.ece);
-    assert.throws(() => fitTemperature([[1, 0], [2, 0]], [0, 0]), /only one class/);
+    assert.throws(
+      () =>
+        fitTemperature(
+          [
+            [1, 0],
+            [2, 0],
+          ],
+          [0, 0],
+        ),
+      /only one class/,
+    );
   });
 
   it('per-label threshold maximising F1 on a hand-made score list', () => {
@@ -65,6 +93,9 @@ describe('calibration', () => {
     // the threshold lies midway between the last accepted and the first refused confidence
     assert.deepEqual(t, { threshold: 0.55, coverage: 0.6, accuracy: 5 / 6 });
     assert.equal(thresholdForAccuracy(conf, correct, 1).threshold, 0.75);
-    assert.throws(() => thresholdForAccuracy([0.9, 0.8], [false, false], 0.9), /no abstention threshold reaches accuracy 0\.9/);
+    assert.throws(
+      () => thresholdForAccuracy([0.9, 0.8], [false, false], 0.9),
+      /no abstention threshold reaches accuracy 0\.9/,
+    );
   });
 });

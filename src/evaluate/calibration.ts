@@ -25,8 +25,18 @@ export function softmaxT(row: number[], T: number): number[] {
 }
 
 /** Reliability bins of top-class confidence: per bin, count, mean confidence and accuracy (empty bins: count 0). */
-export function reliability(probs: number[][], gold: number[], bins = ECE_BINS): { count: number; confidence: number; accuracy: number; lo: number; hi: number }[] {
-  const out = Array.from({ length: bins }, (_, b) => ({ count: 0, confidence: 0, accuracy: 0, lo: b / bins, hi: (b + 1) / bins }));
+export function reliability(
+  probs: number[][],
+  gold: number[],
+  bins = ECE_BINS,
+): { count: number; confidence: number; accuracy: number; lo: number; hi: number }[] {
+  const out = Array.from({ length: bins }, (_, b) => ({
+    count: 0,
+    confidence: 0,
+    accuracy: 0,
+    lo: b / bins,
+    hi: (b + 1) / bins,
+  }));
   probs.forEach((p, i) => {
     let k = 0;
     for (let c = 1; c < p.length; c++) if (p[c]! > p[k]!) k = c;
@@ -38,7 +48,11 @@ export function reliability(probs: number[][], gold: number[], bins = ECE_BINS):
     bin.confidence += conf;
     bin.accuracy += k === gold[i] ? 1 : 0;
   });
-  for (const bin of out) if (bin.count) { bin.confidence /= bin.count; bin.accuracy /= bin.count; }
+  for (const bin of out)
+    if (bin.count) {
+      bin.confidence /= bin.count;
+      bin.accuracy /= bin.count;
+    }
   return out;
 }
 
@@ -51,7 +65,9 @@ export function calibrationMetrics(probs: number[][], gold: number[], bins = ECE
   let brier = 0;
   let nll = 0;
   probs.forEach((p, i) => {
-    p.forEach((q, c) => { brier += (q - (c === gold[i] ? 1 : 0)) ** 2; });
+    p.forEach((q, c) => {
+      brier += (q - (c === gold[i] ? 1 : 0)) ** 2;
+    });
     nll -= Math.log(Math.max(p[gold[i]!]!, 1e-12));
   });
   return { ece, mce, brier: brier / n, nll: nll / n };
@@ -92,8 +108,13 @@ function nllAndGrad(logits: number[][], gold: number[], T: number): { f: number;
  * Newton's method on ln T, safeguarded by bisection on the gradient. Works on logits or log-probabilities alike.
  */
 export function fitTemperature(logits: number[][], gold: number[]): number {
-  if (logits.length < 2) throw new MedtuneError('temperature scaling needs at least two validation examples', 'E_INPUT_EMPTY');
-  if (new Set(gold).size < 2) throw new MedtuneError('the calibration data has only one class present; calibration needs at least two', 'E_INPUT_LABEL');
+  if (logits.length < 2)
+    throw new MedtuneError('temperature scaling needs at least two validation examples', 'E_INPUT_EMPTY');
+  if (new Set(gold).size < 2)
+    throw new MedtuneError(
+      'the calibration data has only one class present; calibration needs at least two',
+      'E_INPUT_LABEL',
+    );
   let lo = Math.log(0.01);
   let hi = Math.log(100);
   if (nllAndGrad(logits, gold, Math.exp(lo)).g > 0) return Math.exp(lo);
@@ -128,7 +149,11 @@ export function bestF1Threshold(scores: number[], gold: number[]): { threshold: 
     const next = k + 1 < order.length ? order[k + 1]![0] : 0;
     const threshold = (order[k]![0] + next) / 2;
     const f1 = (2 * tp) / (2 * tp + fp + (pos - tp));
-    if (f1 > best.f1 + 1e-12 || (Math.abs(f1 - best.f1) <= 1e-12 && Math.abs(threshold - 0.5) < Math.abs(best.threshold - 0.5))) best = { threshold, f1 };
+    if (
+      f1 > best.f1 + 1e-12 ||
+      (Math.abs(f1 - best.f1) <= 1e-12 && Math.abs(threshold - 0.5) < Math.abs(best.threshold - 0.5))
+    )
+      best = { threshold, f1 };
   }
   return best;
 }
@@ -161,15 +186,24 @@ export function selectiveMetrics(confidence: number[], correct: boolean[]): Sele
     const k = Math.max(1, Math.round(cov * n));
     return order.slice(0, k).filter(([, ok]) => ok).length / k;
   };
-  return { aurc: area / Math.max(1, n), risk_coverage: curve, accuracy_at_coverage: { '0.8': accAt(0.8), '0.9': accAt(0.9), '1.0': accAt(1) } };
+  return {
+    aurc: area / Math.max(1, n),
+    risk_coverage: curve,
+    accuracy_at_coverage: { '0.8': accAt(0.8), '0.9': accAt(0.9), '1.0': accAt(1) },
+  };
 }
 
 /**
  * The lowest confidence threshold whose accepted predictions reach accuracy `target` on this data, and the coverage it
  * keeps. Refused (with the best that is possible) when no threshold reaches it.
  */
-export function thresholdForAccuracy(confidence: number[], correct: boolean[], target: number): { threshold: number; coverage: number; accuracy: number } {
-  if (!(target > 0 && target <= 1)) throw new MedtuneError(`--target-accuracy must be in (0, 1], got ${target}`, 'E_USAGE');
+export function thresholdForAccuracy(
+  confidence: number[],
+  correct: boolean[],
+  target: number,
+): { threshold: number; coverage: number; accuracy: number } {
+  if (!(target > 0 && target <= 1))
+    throw new MedtuneError(`--target-accuracy must be in (0, 1], got ${target}`, 'E_USAGE');
   const order = confidence.map((c, i) => [c, correct[i]!] as const).sort((a, b) => b[0] - a[0]);
   let ok = 0;
   let best: { threshold: number; coverage: number; accuracy: number } | null = null;
@@ -185,8 +219,11 @@ export function thresholdForAccuracy(confidence: number[], correct: boolean[], t
     if (acc >= target) best = { threshold: (order[k]![0] + next) / 2, coverage: (k + 1) / order.length, accuracy: acc };
   }
   if (!best) {
-    throw new MedtuneError(`no abstention threshold reaches accuracy ${target} on the calibration data (the best is ${bestAcc.accuracy.toFixed(3)} `
-      + `at coverage ${bestAcc.coverage.toFixed(3)}); choose a lower --target-accuracy`, 'E_USAGE');
+    throw new MedtuneError(
+      `no abstention threshold reaches accuracy ${target} on the calibration data (the best is ${bestAcc.accuracy.toFixed(3)} ` +
+        `at coverage ${bestAcc.coverage.toFixed(3)}); choose a lower --target-accuracy`,
+      'E_USAGE',
+    );
   }
   return best;
 }
@@ -219,19 +256,46 @@ const topOf = (p: number[]) => p.reduce((k, q, c) => (q > p[k]! ? c : k), 0);
  * probabilities: log p are logits up to a shift, which softmax ignores), per-label F1-optimal thresholds for
  * multi-label models, and optionally the abstention threshold.
  */
-export function fitCalibration(probs: number[][], gold: (number | number[])[], labels: string[], multiLabel: boolean, o: CalibrationOptions = {}): FittedCalibration {
-  if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined) throw new MedtuneError('give --abstain-below or --target-accuracy, not both', 'E_USAGE');
+export function fitCalibration(
+  probs: number[][],
+  gold: (number | number[])[],
+  labels: string[],
+  multiLabel: boolean,
+  o: CalibrationOptions = {},
+): FittedCalibration {
+  if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined)
+    throw new MedtuneError('give --abstain-below or --target-accuracy, not both', 'E_USAGE');
   if (multiLabel) {
     const g = gold as number[][];
-    if (!g.some((row) => row.some((v) => v > 0.5))) throw new MedtuneError('the calibration data has no positive label at all; thresholds cannot be fitted', 'E_INPUT_LABEL');
-    const thresholds = Object.fromEntries(labels.map((l, c) => [l, bestF1Threshold(probs.map((p) => p[c]!), g.map((row) => row[c]!)).threshold]));
+    if (!g.some((row) => row.some((v) => v > 0.5)))
+      throw new MedtuneError(
+        'the calibration data has no positive label at all; thresholds cannot be fitted',
+        'E_INPUT_LABEL',
+      );
+    const thresholds = Object.fromEntries(
+      labels.map((l, c) => [
+        l,
+        bestF1Threshold(
+          probs.map((p) => p[c]!),
+          g.map((row) => row[c]!),
+        ).threshold,
+      ]),
+    );
     const out: FittedCalibration = { thresholds };
     if (o.abstainBelow !== undefined) {
       // multi-label confidence: the certainty of the least certain label (as in infer/decision.ts)
       const conf = probs.map((p) => Math.min(...p.map((q) => Math.max(q, 1 - q))));
-      out.abstain = { below: o.abstainBelow, source: 'fixed', coverage: conf.filter((c) => c >= o.abstainBelow!).length / Math.max(1, conf.length) };
+      out.abstain = {
+        below: o.abstainBelow,
+        source: 'fixed',
+        coverage: conf.filter((c) => c >= o.abstainBelow!).length / Math.max(1, conf.length),
+      };
     }
-    if (o.targetAccuracy !== undefined) throw new MedtuneError('--target-accuracy is for single-label models; give --abstain-below for a multi-label model', 'E_USAGE');
+    if (o.targetAccuracy !== undefined)
+      throw new MedtuneError(
+        '--target-accuracy is for single-label models; give --abstain-below for a multi-label model',
+        'E_USAGE',
+      );
     return out;
   }
   const g = gold as number[];
@@ -242,9 +306,18 @@ export function fitCalibration(probs: number[][], gold: (number | number[])[], l
   const out: FittedCalibration = { temperature };
   if (o.targetAccuracy !== undefined) {
     const t = thresholdForAccuracy(conf, correct, o.targetAccuracy);
-    out.abstain = { below: t.threshold, source: 'target_accuracy', target_accuracy: o.targetAccuracy, coverage: t.coverage };
+    out.abstain = {
+      below: t.threshold,
+      source: 'target_accuracy',
+      target_accuracy: o.targetAccuracy,
+      coverage: t.coverage,
+    };
   } else if (o.abstainBelow !== undefined) {
-    out.abstain = { below: o.abstainBelow, source: 'fixed', coverage: conf.filter((c) => c >= o.abstainBelow!).length / Math.max(1, conf.length) };
+    out.abstain = {
+      below: o.abstainBelow,
+      source: 'fixed',
+      coverage: conf.filter((c) => c >= o.abstainBelow!).length / Math.max(1, conf.length),
+    };
   }
   return out;
 }
@@ -254,8 +327,15 @@ export function calibrationReport(probs: number[][], gold: number[], temperature
   const before = calibrationMetrics(probs, gold);
   const after = calibrationMetrics(withTemperature(probs, temperature), gold);
   return {
-    temperature, ece_before: before.ece, ece_after: after.ece, mce_before: before.mce, mce_after: after.mce,
-    brier_before: before.brier, brier_after: after.brier, nll_before: before.nll, nll_after: after.nll,
+    temperature,
+    ece_before: before.ece,
+    ece_after: after.ece,
+    mce_before: before.mce,
+    mce_after: after.mce,
+    brier_before: before.brier,
+    brier_after: after.brier,
+    nll_before: before.nll,
+    nll_after: after.nll,
   };
 }
 
@@ -263,14 +343,24 @@ export function calibrationReport(probs: number[][], gold: number[], temperature
  * The trust block of metrics.json for an evaluated split: `selective` (risk–coverage of the confidences), calibration
  * metrics of the probabilities as used (single-label), and what abstention did (rate, accuracy of the rest).
  */
-export function trustMetrics(probs: number[][], predictions: (number | number[])[], gold: (number | number[])[], abstained: boolean[] | undefined, multiLabel: boolean): Record<string, unknown> {
+export function trustMetrics(
+  probs: number[][],
+  predictions: (number | number[])[],
+  gold: (number | number[])[],
+  abstained: boolean[] | undefined,
+  multiLabel: boolean,
+): Record<string, unknown> {
   const correct = predictions.map((p, i) => JSON.stringify(p) === JSON.stringify(gold[i]));
   const confidence = probs.map((p) => (multiLabel ? Math.min(...p.map((q) => Math.max(q, 1 - q))) : Math.max(...p)));
   const out: Record<string, unknown> = { selective: selectiveMetrics(confidence, correct) };
   if (!multiLabel) out.calibration_metrics = calibrationMetrics(probs, gold as number[]);
   if (abstained?.some(Boolean)) {
     const kept = correct.filter((_, i) => !abstained[i]);
-    out.abstention = { abstained: abstained.filter(Boolean).length, rate: abstained.filter(Boolean).length / abstained.length, accuracy_of_the_rest: kept.filter(Boolean).length / Math.max(1, kept.length) };
+    out.abstention = {
+      abstained: abstained.filter(Boolean).length,
+      rate: abstained.filter(Boolean).length / abstained.length,
+      accuracy_of_the_rest: kept.filter(Boolean).length / Math.max(1, kept.length),
+    };
   }
   return out;
 }

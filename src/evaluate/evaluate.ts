@@ -8,7 +8,11 @@ import { makeBatches, type Example } from '../data/dataset.js';
 import { batchTensors, labelTensor } from '../data/batch.js';
 import { multiLabelMetrics, rocAucOvr, singleLabelMetrics } from './metrics.js';
 import type { SequenceClassifier } from '../models/auto.js';
-import { decideFromProbabilities, probabilities as probabilitiesFrom, type DecisionSettings } from '../infer/decision.js';
+import {
+  decideFromProbabilities,
+  probabilities as probabilitiesFrom,
+  type DecisionSettings,
+} from '../infer/decision.js';
 import type { Predictor } from '../infer/predictor.js';
 import type { EvalResult, SplitData } from './types.js';
 
@@ -23,16 +27,32 @@ export interface EvaluateOptions {
 }
 
 /** Predictions and metrics from probabilities (in example order) under decision settings. */
-export function resultFrom(probabilities: number[][], examples: Example[], s: DecisionSettings, loss: number): EvalResult {
+export function resultFrom(
+  probabilities: number[][],
+  examples: Example[],
+  s: DecisionSettings,
+  loss: number,
+): EvalResult {
   const decisions = probabilities.map((p) => decideFromProbabilities(p, s));
   const predictions = decisions.map((d) => d.predicted);
   const abstained = decisions.map((d) => d.abstain);
   if (s.multiLabel) {
-    const metrics = { ...multiLabelMetrics(predictions as number[][], examples.map((e) => e.label as number[]), s.labels), loss };
+    const metrics = {
+      ...multiLabelMetrics(
+        predictions as number[][],
+        examples.map((e) => e.label as number[]),
+        s.labels,
+      ),
+      loss,
+    };
     return { metrics, predictions, probabilities, abstained };
   }
   const gold = examples.map((e) => e.label as number);
-  const metrics = { ...singleLabelMetrics(predictions as number[], gold, s.labels), roc_auc_ovr: rocAucOvr(probabilities, gold, s.labels.length), loss };
+  const metrics = {
+    ...singleLabelMetrics(predictions as number[], gold, s.labels),
+    roc_auc_ovr: rocAucOvr(probabilities, gold, s.labels.length),
+    loss,
+  };
   return { metrics, predictions, probabilities, abstained };
 }
 
@@ -43,20 +63,34 @@ export function evaluateModel(model: SequenceClassifier, data: SplitData, o: Eva
   const C = o.labels.length;
   const probabilities: number[][] = new Array(data.examples.length);
   let lossSum = 0;
-  const batches = makeBatches(data.enc.ids.map((x) => x.length), o.batchSize ?? 64, { shuffle: false, seed: 0, bucket: true });
+  const batches = makeBatches(
+    data.enc.ids.map((x) => x.length),
+    o.batchSize ?? 64,
+    { shuffle: false, seed: 0, bucket: true },
+  );
   for (const idx of batches) {
-    scope(() => noGrad(() => {
-      const out = model.forward({ ...batchTensors(data.enc, idx, o.padId), labels: labelTensor(data.examples, idx, o.multiLabel, C) }, o.lossOptions ?? {});
-      lossSum += out.loss!.item() * idx.length;
-      const lg = out.logits.toArray();
-      idx.forEach((ex, b) => {
-        probabilities[ex] = probabilitiesFrom(lg.slice(b * C, (b + 1) * C), { multiLabel: o.multiLabel });
-      });
-    }));
+    scope(() =>
+      noGrad(() => {
+        const out = model.forward(
+          { ...batchTensors(data.enc, idx, o.padId), labels: labelTensor(data.examples, idx, o.multiLabel, C) },
+          o.lossOptions ?? {},
+        );
+        lossSum += out.loss!.item() * idx.length;
+        const lg = out.logits.toArray();
+        idx.forEach((ex, b) => {
+          probabilities[ex] = probabilitiesFrom(lg.slice(b * C, (b + 1) * C), { multiLabel: o.multiLabel });
+        });
+      }),
+    );
   }
   model.train(wasTraining);
   const loss = lossSum / Math.max(1, data.examples.length);
-  return resultFrom(probabilities, data.examples, { labels: o.labels, multiLabel: o.multiLabel, threshold: o.threshold }, loss);
+  return resultFrom(
+    probabilities,
+    data.examples,
+    { labels: o.labels, multiLabel: o.multiLabel, threshold: o.threshold },
+    loss,
+  );
 }
 
 /** Negative log-likelihood of the gold labels under the probabilities (mean; multi-label: mean BCE over labels). */
@@ -65,7 +99,8 @@ export function nll(probabilities: number[][], examples: Example[], multiLabel: 
   let sum = 0;
   probabilities.forEach((p, i) => {
     const y = examples[i]!.label;
-    if (multiLabel) sum += p.reduce((a, q, c) => a - ((y as number[])[c]! ? Math.log(q + eps) : Math.log(1 - q + eps)), 0) / p.length;
+    if (multiLabel)
+      sum += p.reduce((a, q, c) => a - ((y as number[])[c]! ? Math.log(q + eps) : Math.log(1 - q + eps)), 0) / p.length;
     else sum -= Math.log(p[y as number]! + eps);
   });
   return sum / Math.max(1, probabilities.length);
@@ -79,9 +114,22 @@ export async function evaluatePredictor(predictor: Predictor, data: SplitData): 
   const probabilities: number[][] = [];
   const CHUNK = 256;
   for (let s = 0; s < data.examples.length; s += CHUNK) {
-    const part = { ids: data.enc.ids.slice(s, s + CHUNK), types: data.enc.types.slice(s, s + CHUNK), truncated: 0, cut: [] };
+    const part = {
+      ids: data.enc.ids.slice(s, s + CHUNK),
+      types: data.enc.types.slice(s, s + CHUNK),
+      truncated: 0,
+      cut: [],
+    };
     for (const row of predictor.logitsOf(part)) probabilities.push(predictor.decide(row).probabilities);
     await new Promise((res) => setImmediate(res));
   }
-  return { ...resultFrom(probabilities, data.examples, predictor.settings, nll(probabilities, data.examples, predictor.multiLabel)), cut: data.enc.cut };
+  return {
+    ...resultFrom(
+      probabilities,
+      data.examples,
+      predictor.settings,
+      nll(probabilities, data.examples, predictor.multiLabel),
+    ),
+    cut: data.enc.cut,
+  };
 }

@@ -10,9 +10,16 @@ describe('metrics', () => {
     // gold: a a a b b c ; pred: a a b b c c
     const m = singleLabelMetrics([0, 0, 1, 1, 2, 2], [0, 0, 0, 1, 1, 2], ['a', 'b', 'c']);
     assert.equal(m.accuracy, 4 / 6);
-    assert.deepEqual(m.confusion, [[2, 1, 0], [0, 1, 1], [0, 0, 1]]);
+    assert.deepEqual(m.confusion, [
+      [2, 1, 0],
+      [0, 1, 1],
+      [0, 0, 1],
+    ]);
     // a: P 2/2 R 2/3 F1 0.8; b: P 1/2 R 1/2 F1 0.5; c: P 1/2 R 1 F1 2/3
-    assertClose(m.per_class.map((r) => r.f1), [0.8, 0.5, 2 / 3]);
+    assertClose(
+      m.per_class.map((r) => r.f1),
+      [0.8, 0.5, 2 / 3],
+    );
     assertClose([m.f1_macro], [(0.8 + 0.5 + 2 / 3) / 3]);
     assertClose([m.f1_weighted], [(0.8 * 3 + 0.5 * 2 + (2 / 3) * 1) / 6]);
     assertClose([m.precision_macro], [(1 + 0.5 + 0.5) / 3]);
@@ -23,7 +30,19 @@ describe('metrics', () => {
     assert.equal(m.per_class[1]!.f1, 0);
   });
   it('multi-label: micro/macro F1 and subset accuracy', () => {
-    const m = multiLabelMetrics([[1, 0], [1, 1], [0, 0]], [[1, 0], [0, 1], [0, 1]], ['x', 'y']);
+    const m = multiLabelMetrics(
+      [
+        [1, 0],
+        [1, 1],
+        [0, 0],
+      ],
+      [
+        [1, 0],
+        [0, 1],
+        [0, 1],
+      ],
+      ['x', 'y'],
+    );
     // x: tp1 fp1 fn0 -> F1 2/3; y: tp1 fp0 fn1 -> F1 2/3; micro: tp2 fp1 fn1 -> 4/6
     assertClose([m.f1_micro, m.f1_macro, m.subset_accuracy], [2 / 3, 2 / 3, 1 / 3]);
   });

@@ -2,15 +2,35 @@
 import { MedtuneError } from '../common/errors.js';
 
 /** Metrics a run can select the best model by (--metric-for-best-model), per problem type. */
-export const SINGLE_LABEL_METRICS = ['accuracy', 'f1_macro', 'f1_micro', 'f1_weighted', 'precision_macro', 'recall_macro',
-  'precision_weighted', 'recall_weighted', 'roc_auc_ovr', 'loss'] as const;
-export const MULTI_LABEL_METRICS = ['f1_micro', 'f1_macro', 'precision_micro', 'recall_micro', 'subset_accuracy', 'loss'] as const;
+export const SINGLE_LABEL_METRICS = [
+  'accuracy',
+  'f1_macro',
+  'f1_micro',
+  'f1_weighted',
+  'precision_macro',
+  'recall_macro',
+  'precision_weighted',
+  'recall_weighted',
+  'roc_auc_ovr',
+  'loss',
+] as const;
+export const MULTI_LABEL_METRICS = [
+  'f1_micro',
+  'f1_macro',
+  'precision_micro',
+  'recall_micro',
+  'subset_accuracy',
+  'loss',
+] as const;
 
 /** Checks a --metric-for-best-model name before any work starts. */
 export function checkMetricName(name: string, multiLabel: boolean): void {
   const allowed: readonly string[] = multiLabel ? MULTI_LABEL_METRICS : SINGLE_LABEL_METRICS;
   if (!allowed.includes(name)) {
-    throw new MedtuneError(`--metric-for-best-model "${name}" is not a ${multiLabel ? 'multi-label' : 'single-label'} metric; use one of ${allowed.join(', ')}`, 'E_USAGE');
+    throw new MedtuneError(
+      `--metric-for-best-model "${name}" is not a ${multiLabel ? 'multi-label' : 'single-label'} metric; use one of ${allowed.join(', ')}`,
+      'E_USAGE',
+    );
   }
 }
 
@@ -60,7 +80,11 @@ export function singleLabelMetrics(pred: number[], gold: number[], labels: strin
   });
   const n = pred.length;
   const mean = (f: (r: ClassReport) => number) => per_class.reduce((a, r) => a + f(r), 0) / Math.max(1, C);
-  const wmean = (f: (r: ClassReport) => number) => div(per_class.reduce((a, r) => a + f(r) * r.support, 0), n);
+  const wmean = (f: (r: ClassReport) => number) =>
+    div(
+      per_class.reduce((a, r) => a + f(r) * r.support, 0),
+      n,
+    );
   return {
     accuracy: div(correct, n),
     precision_macro: mean((r) => r.precision),
@@ -128,11 +152,20 @@ export function multiLabelMetrics(pred: number[][], gold: number[][], labels: st
  * Aggregates row predictions to groups (e.g. sentences -> abstracts): multi-label takes the union of labels (gold and
  * predicted); single-label averages the probabilities and takes the argmax (gold: the most frequent row label).
  */
-export function groupPredictions(groups: string[], gold: (number | number[])[], probs: number[][], multi: boolean, threshold = 0.5): { keys: string[]; gold: (number | number[])[]; pred: (number | number[])[] } {
+export function groupPredictions(
+  groups: string[],
+  gold: (number | number[])[],
+  probs: number[][],
+  multi: boolean,
+  threshold = 0.5,
+): { keys: string[]; gold: (number | number[])[]; pred: (number | number[])[] } {
   const order: string[] = [];
   const acc = new Map<string, { gold: (number | number[])[]; probs: number[][] }>();
   groups.forEach((g, i) => {
-    if (!acc.has(g)) { acc.set(g, { gold: [], probs: [] }); order.push(g); }
+    if (!acc.has(g)) {
+      acc.set(g, { gold: [], probs: [] });
+      order.push(g);
+    }
     acc.get(g)!.gold.push(gold[i]!);
     acc.get(g)!.probs.push(probs[i]!);
   });
@@ -175,4 +208,3 @@ export function rocAucOvr(probs: number[][], gold: number[], C: number): number 
   }
   return aucs.length ? aucs.reduce((a, b) => a + b, 0) / aucs.length : null;
 }
-

@@ -29,15 +29,33 @@ export interface ReportOptions {
 
 /** The confusion matrix as an SVG heat map with counts (rows: true label, columns: predicted). */
 export async function confusionSvg(confusion: number[][], labels: string[]): Promise<string> {
-  const values = confusion.flatMap((row, i) => row.map((count, j) => ({ actual: labels[i], predicted: labels[j], count })));
+  const values = confusion.flatMap((row, i) =>
+    row.map((count, j) => ({ actual: labels[i], predicted: labels[j], count })),
+  );
   const size = Math.max(240, Math.min(900, labels.length * 28));
-  const enc = { x: { field: 'predicted', type: 'nominal', sort: labels, title: 'predicted' }, y: { field: 'actual', type: 'nominal', sort: labels, title: 'true label' } };
+  const enc = {
+    x: { field: 'predicted', type: 'nominal', sort: labels, title: 'predicted' },
+    y: { field: 'actual', type: 'nominal', sort: labels, title: 'true label' },
+  };
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'Confusion matrix', data: { values }, width: size, height: size,
+    title: 'Confusion matrix',
+    data: { values },
+    width: size,
+    height: size,
     layer: [
-      { mark: 'rect', encoding: { ...enc, color: { field: 'count', type: 'quantitative', scale: { scheme: 'blues' } } } },
-      { mark: { type: 'text', fontSize: 10 }, encoding: { ...enc, text: { field: 'count', type: 'quantitative' }, color: { condition: { test: 'datum.count > 0', value: 'black' }, value: '#bbb' } } },
+      {
+        mark: 'rect',
+        encoding: { ...enc, color: { field: 'count', type: 'quantitative', scale: { scheme: 'blues' } } },
+      },
+      {
+        mark: { type: 'text', fontSize: 10 },
+        encoding: {
+          ...enc,
+          text: { field: 'count', type: 'quantitative' },
+          color: { condition: { test: 'datum.count > 0', value: 'black' }, value: '#bbb' },
+        },
+      },
     ],
   };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -50,11 +68,24 @@ export async function writeEvalReport(o: ReportOptions): Promise<Record<string, 
   const r = o.result;
   let grouped: Record<string, unknown> | null = null;
   if (o.groupColumn) {
-    const g = groupPredictions(o.examples.map((e) => e.group ?? ''), o.examples.map((e) => e.label), r.probabilities, o.multiLabel, o.threshold ?? 0.5);
-    const gm = o.multiLabel ? multiLabelMetrics(g.pred as number[][], g.gold as number[][], o.labels) : singleLabelMetrics(g.pred as number[], g.gold as number[], o.labels);
+    const g = groupPredictions(
+      o.examples.map((e) => e.group ?? ''),
+      o.examples.map((e) => e.label),
+      r.probabilities,
+      o.multiLabel,
+      o.threshold ?? 0.5,
+    );
+    const gm = o.multiLabel
+      ? multiLabelMetrics(g.pred as number[][], g.gold as number[][], o.labels)
+      : singleLabelMetrics(g.pred as number[], g.gold as number[], o.labels);
     grouped = { column: o.groupColumn, regex: o.groupRegex ?? null, groups: g.keys.length, ...gm };
     const gmr = gm as unknown as Record<string, number>;
-    log(`grouped by ${o.groupColumn} (${g.keys.length} groups): ${['accuracy', 'f1_micro', 'f1_macro', 'subset_accuracy'].filter((k) => typeof gmr[k] === 'number').map((k) => `${k} ${gmr[k]!.toFixed(4)}`).join(', ')}`);
+    log(
+      `grouped by ${o.groupColumn} (${g.keys.length} groups): ${['accuracy', 'f1_micro', 'f1_macro', 'subset_accuracy']
+        .filter((k) => typeof gmr[k] === 'number')
+        .map((k) => `${k} ${gmr[k]!.toFixed(4)}`)
+        .join(', ')}`,
+    );
   }
   const metrics = { split: o.split, ...r.metrics, ...(grouped ? { grouped } : {}), ...(o.extra ?? {}) };
   writeFileAtomic(path.join(o.outputDir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
@@ -63,15 +94,31 @@ export async function writeEvalReport(o: ReportOptions): Promise<Record<string, 
     const pred = r.predictions[i]!;
     const correct = o.multiLabel ? JSON.stringify(pred) === JSON.stringify(e.label) : pred === e.label;
     const extra = {
-      ...(r.abstained?.[i] ? { abstain: true } : {}), ...(r.cut?.[i] ? { truncated_tokens: r.cut[i] } : {}),
+      ...(r.abstained?.[i] ? { abstain: true } : {}),
+      ...(r.cut?.[i] ? { truncated_tokens: r.cut[i] } : {}),
       ...(o.audit?.[i] ? { audit: o.audit[i] } : {}),
     };
     const probabilities = Object.fromEntries(o.labels.map((l, k) => [l, Number(r.probabilities[i]![k]!.toFixed(6))]));
-    return JSON.stringify({ row: e.row, ...(e.group !== undefined ? { group: e.group } : {}), text: e.text, label: name(e.label), predicted: name(pred), correct, ...extra, probabilities });
+    return JSON.stringify({
+      row: e.row,
+      ...(e.group !== undefined ? { group: e.group } : {}),
+      text: e.text,
+      label: name(e.label),
+      predicted: name(pred),
+      correct,
+      ...extra,
+      probabilities,
+    });
   });
   writeFileAtomic(path.join(o.outputDir, 'predictions.jsonl'), lines.join('\n') + '\n');
-  if (!o.multiLabel && 'confusion' in r.metrics) writeFileAtomic(path.join(o.outputDir, 'confusion_matrix.svg'), await confusionSvg(r.metrics.confusion, o.labels));
+  if (!o.multiLabel && 'confusion' in r.metrics)
+    writeFileAtomic(path.join(o.outputDir, 'confusion_matrix.svg'), await confusionSvg(r.metrics.confusion, o.labels));
   const m = r.metrics as unknown as Record<string, number>;
-  log(`${o.split} metrics: ${['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc_ovr', 'f1_micro', 'subset_accuracy', 'loss'].filter((k) => typeof m[k] === 'number').map((k) => `${k} ${m[k]!.toFixed(4)}`).join(', ')}`);
+  log(
+    `${o.split} metrics: ${['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc_ovr', 'f1_micro', 'subset_accuracy', 'loss']
+      .filter((k) => typeof m[k] === 'number')
+      .map((k) => `${k} ${m[k]!.toFixed(4)}`)
+      .join(', ')}`,
+  );
   return metrics;
 }

@@ -24,7 +24,12 @@ export interface SplitStats {
   /** rows per class (multi-label: rows with the label set) */
   classes: Record<string, number>;
   tokens: {
-    min: number; p50: number; p90: number; p99: number; max: number; mean: number;
+    min: number;
+    p50: number;
+    p90: number;
+    p99: number;
+    max: number;
+    mean: number;
     histogram: { lo: number; hi: number; count: number }[];
   };
   truncated: number;
@@ -34,8 +39,8 @@ export interface SplitStats {
   audit?: Record<string, Record<string, { n: number; classes: Record<string, number> }>>;
 }
 
-const quantile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
-  ?? 0;
+const quantile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 
 /** Token-length histogram over about 20 equal bins of [0, max]. */
 function histogram(lens: number[], max: number): SplitStats['tokens']['histogram'] {
@@ -58,7 +63,10 @@ export interface SplitStatsInput {
 function classCounts(examples: Example[], labels: string[]): Record<string, number> {
   const counts: Record<string, number> = Object.fromEntries(labels.map((l) => [l, 0]));
   for (const e of examples) {
-    if (Array.isArray(e.label)) e.label.forEach((v, c) => { if (v) counts[labels[c]!]!++; });
+    if (Array.isArray(e.label))
+      e.label.forEach((v, c) => {
+        if (v) counts[labels[c]!]!++;
+      });
     else counts[labels[e.label]!]!++;
   }
   return counts;
@@ -88,8 +96,13 @@ export function splitStats(x: SplitStatsInput): SplitStats {
     rows: x.examples.length,
     classes: classCounts(x.examples, x.labels),
     tokens: {
-      min: sorted[0] ?? 0, p50: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), p99: quantile(sorted, 0.99), max,
-      mean: lens.reduce((a, b) => a + b, 0) / Math.max(1, lens.length), histogram: histogram(lens, max),
+      min: sorted[0] ?? 0,
+      p50: quantile(sorted, 0.5),
+      p90: quantile(sorted, 0.9),
+      p99: quantile(sorted, 0.99),
+      max,
+      mean: lens.reduce((a, b) => a + b, 0) / Math.max(1, lens.length),
+      histogram: histogram(lens, max),
     },
     truncated: x.enc.truncated,
     max_length: x.maxLength,
@@ -136,10 +149,21 @@ export interface RecordStart {
 
 export function startRecord(o: RecordStart): RunRecord {
   return {
-    kind: o.kind, command: o.command ?? ['medtune', o.kind], medtune_version: '0.1.0', node: process.version,
-    backend: backendName(), threads: getThreads(), ...(o.seed !== undefined ? { seed: o.seed } : {}),
-    started_at: new Date().toISOString(), model: { source: o.model }, data: [], deid: o.deid ?? false,
-    texts: o.texts !== false, audit_columns: o.auditColumns ?? [], evaluated_split: '', splits: {},
+    kind: o.kind,
+    command: o.command ?? ['medtune', o.kind],
+    medtune_version: '0.1.0',
+    node: process.version,
+    backend: backendName(),
+    threads: getThreads(),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    started_at: new Date().toISOString(),
+    model: { source: o.model },
+    data: [],
+    deid: o.deid ?? false,
+    texts: o.texts !== false,
+    audit_columns: o.auditColumns ?? [],
+    evaluated_split: '',
+    splits: {},
   };
 }
 
@@ -166,8 +190,11 @@ export function checkAuditColumns(cols: string[] | undefined): string[] {
  * does not have is an error naming it and the columns there are; so is a column with more distinct values than a
  * column of groups has (it would put free text — perhaps patient text — into the audit).
  */
-export async function readAuditValues(file: string, columns: string[],
-  o: { format?: string; encoding?: string } = {}): Promise<Map<number, AuditValues>> {
+export async function readAuditValues(
+  file: string,
+  columns: string[],
+  o: { format?: string; encoding?: string } = {},
+): Promise<Map<number, AuditValues>> {
   const out = new Map<number, AuditValues>();
   if (!columns.length) return out;
   const distinct = new Map<string, Set<string>>(columns.map((c) => [c, new Set()]));
@@ -177,14 +204,17 @@ export async function readAuditValues(file: string, columns: string[],
     if (n === 1) {
       const missing = columns.filter((c) => !(c in r));
       if (missing.length) {
-        throw new MedtuneError(`${file} has no column "${missing[0]}" (--audit-column); `
-          + `its columns are: ${describeColumns(Object.keys(r))}`, 'E_INPUT_COLUMN');
+        throw new MedtuneError(
+          `${file} has no column "${missing[0]}" (--audit-column); ` +
+            `its columns are: ${describeColumns(Object.keys(r))}`,
+          'E_INPUT_COLUMN',
+        );
       }
     }
     const v: AuditValues = {};
     for (const c of columns) {
       const cell = r[c];
-      const s = cell === null || cell === undefined || (typeof cell === 'object') ? '' : String(cell).trim();
+      const s = cell === null || cell === undefined || typeof cell === 'object' ? '' : String(cell).trim();
       v[c] = s || MISSING_GROUP;
       distinct.get(c)!.add(v[c]);
     }
@@ -192,16 +222,21 @@ export async function readAuditValues(file: string, columns: string[],
   }
   for (const [c, set] of distinct) {
     if (set.size > MAX_AUDIT_GROUPS) {
-      throw new MedtuneError(`${file}: --audit-column ${c} has ${set.size} distinct values in ${n} rows; `
-        + 'an audit column holds groups '
-        + `(sex, age band, site, note type; at most ${MAX_AUDIT_GROUPS}), so bin it first`, 'E_INPUT_DATA');
+      throw new MedtuneError(
+        `${file}: --audit-column ${c} has ${set.size} distinct values in ${n} rows; ` +
+          'an audit column holds groups ' +
+          `(sex, age band, site, note type; at most ${MAX_AUDIT_GROUPS}), so bin it first`,
+        'E_INPUT_DATA',
+      );
     }
   }
   return out;
 }
 
 /** The audit values of each example (in example order), or undefined when there are no audit columns. */
-export function auditOf(examples: Example[], values: Map<number, AuditValues> | null):
-  (AuditValues | undefined)[] | undefined {
+export function auditOf(
+  examples: Example[],
+  values: Map<number, AuditValues> | null,
+): (AuditValues | undefined)[] | undefined {
   return values && values.size ? examples.map((e) => values.get(e.row)) : undefined;
 }

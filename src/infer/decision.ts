@@ -45,7 +45,12 @@ export function decideFromProbabilities(p: number[], s: DecisionSettings): Decis
   let best = 0;
   for (let c = 1; c < p.length; c++) if (p[c]! > p[best]!) best = c;
   const confidence = p[best]!;
-  return { probabilities: p, predicted: best, confidence, abstain: s.abstainBelow != null && confidence < s.abstainBelow };
+  return {
+    probabilities: p,
+    predicted: best,
+    confidence,
+    abstain: s.abstainBelow != null && confidence < s.abstainBelow,
+  };
 }
 
 export function decide(logits: number[], s: DecisionSettings): Decision {

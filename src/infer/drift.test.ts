@@ -23,14 +23,26 @@ describe('drift', () => {
     assert.ok(Math.abs(ref.confidence.reduce((s, v) => s + v, 0) - 1) < 1e-12);
     assert.equal(ref.confidence[9], 2 / 3);
     assert.equal(ref.n, 3);
-    const multi = referenceFrom([decideFromProbabilities([0.9, 0.8, 0.1], { labels, multiLabel: true }), decideFromProbabilities([0.1, 0.2, 0.1], { labels, multiLabel: true })], labels);
+    const multi = referenceFrom(
+      [
+        decideFromProbabilities([0.9, 0.8, 0.1], { labels, multiLabel: true }),
+        decideFromProbabilities([0.1, 0.2, 0.1], { labels, multiLabel: true }),
+      ],
+      labels,
+    );
     assert.deepEqual(multi.labels, { a: 1 / 3, b: 1 / 3, '(none)': 1 / 3 });
   });
 
   it('a window like the reference does not alert; a shifted one does', () => {
-    const ref = referenceFrom(Array.from({ length: 300 }, (_, i) => single(i % 3 === 0 ? [0.8, 0.1, 0.1] : i % 3 === 1 ? [0.1, 0.8, 0.1] : [0.1, 0.1, 0.8])), labels);
+    const ref = referenceFrom(
+      Array.from({ length: 300 }, (_, i) =>
+        single(i % 3 === 0 ? [0.8, 0.1, 0.1] : i % 3 === 1 ? [0.1, 0.8, 0.1] : [0.1, 0.1, 0.8]),
+      ),
+      labels,
+    );
     const same = new DriftWindow(ref, labels, 200);
-    for (let i = 0; i < 300; i++) same.add(single(i % 3 === 0 ? [0.8, 0.1, 0.1] : i % 3 === 1 ? [0.1, 0.8, 0.1] : [0.1, 0.1, 0.8]));
+    for (let i = 0; i < 300; i++)
+      same.add(single(i % 3 === 0 ? [0.8, 0.1, 0.1] : i % 3 === 1 ? [0.1, 0.8, 0.1] : [0.1, 0.1, 0.8]));
     assert.equal(same.count, 200, 'the window keeps the last 200');
     assert.ok(same.scores()!.label_psi < 0.01 && !same.scores()!.alert);
     const shifted = new DriftWindow(ref, labels, 200);

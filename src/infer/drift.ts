@@ -26,7 +26,10 @@ export function referenceFrom(decisions: Decision[], labels: string[]): Monitori
   const conf = new Array<number>(CONFIDENCE_BINS).fill(0);
   let total = 0;
   for (const d of decisions) {
-    for (const l of labelsOf(d, labels)) { counts[l] = (counts[l] ?? 0) + 1; total++; }
+    for (const l of labelsOf(d, labels)) {
+      counts[l] = (counts[l] ?? 0) + 1;
+      total++;
+    }
     conf[binOf(d.confidence)]!++;
   }
   return {
@@ -39,7 +42,7 @@ export function referenceFrom(decisions: Decision[], labels: string[]): Monitori
 /** PSI between two distributions over the same keys (shares; missing keys count as 0, smoothed by EPS). */
 export function psi(actual: Record<string, number> | number[], expected: Record<string, number> | number[]): number {
   const keys = new Set([...Object.keys(actual), ...Object.keys(expected)]);
-  const get = (x: Record<string, number> | number[], k: string) => ((x as Record<string, number>)[k] ?? 0);
+  const get = (x: Record<string, number> | number[], k: string) => (x as Record<string, number>)[k] ?? 0;
   let s = 0;
   for (const k of keys) {
     const p = Math.max(EPS, get(actual, k));
@@ -53,7 +56,11 @@ export function psi(actual: Record<string, number> | number[], expected: Record<
 export class DriftWindow {
   private readonly items: { labels: string[]; bin: number }[] = [];
 
-  constructor(readonly reference: MonitoringReference | null, readonly labels: string[], readonly size = 1000) {}
+  constructor(
+    readonly reference: MonitoringReference | null,
+    readonly labels: string[],
+    readonly size = 1000,
+  ) {}
 
   add(d: Decision): void {
     this.items.push({ labels: labelsOf(d, this.labels), bin: binOf(d.confidence) });
@@ -71,11 +78,25 @@ export class DriftWindow {
     const conf = new Array<number>(this.reference.confidence.length).fill(0);
     let total = 0;
     for (const it of this.items) {
-      for (const l of it.labels) { counts[l] = (counts[l] ?? 0) + 1; total++; }
+      for (const l of it.labels) {
+        counts[l] = (counts[l] ?? 0) + 1;
+        total++;
+      }
       conf[Math.min(conf.length - 1, it.bin)]!++;
     }
-    const label_psi = psi(Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / total])), this.reference.labels);
-    const confidence_psi = psi(conf.map((v) => v / this.items.length), this.reference.confidence);
-    return { label_psi, confidence_psi, window: this.items.length, alert: Math.max(label_psi, confidence_psi) >= DRIFT_ALERT };
+    const label_psi = psi(
+      Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / total])),
+      this.reference.labels,
+    );
+    const confidence_psi = psi(
+      conf.map((v) => v / this.items.length),
+      this.reference.confidence,
+    );
+    return {
+      label_psi,
+      confidence_psi,
+      window: this.items.length,
+      alert: Math.max(label_psi, confidence_psi) >= DRIFT_ALERT,
+    };
   }
 }

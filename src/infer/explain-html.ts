@@ -4,7 +4,8 @@
  */
 import type { Explanation } from './explain.js';
 
-export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+export const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** One explanation as HTML: the text with its words highlighted (gaps between words kept as they were). */
 export function highlightedText(e: Explanation): string {
@@ -21,12 +22,19 @@ export function highlightedText(e: Explanation): string {
   return html + escapeHtml(e.text.slice(pos));
 }
 
-export function explanationsHtml(items: { row: number; explanation: Explanation }[], o: { model: string; version: string }): string {
-  const rows = items.map(({ row, explanation: e }) => `<section>
+export function explanationsHtml(
+  items: { row: number; explanation: Explanation }[],
+  o: { model: string; version: string },
+): string {
+  const rows = items
+    .map(
+      ({ row, explanation: e }) => `<section>
 <h2>Row ${row}: ${escapeHtml(e.label)} <small>probability ${(100 * e.probability).toFixed(1)}% (without the words: ${(100 * e.baseline_probability).toFixed(1)}%)</small></h2>
 <p class="text">${highlightedText(e)}</p>
 <p class="meta">scores sum to ${e.total.toFixed(4)} (completeness error ${e.completeness_error.toExponential(1)}, ${e.steps} steps)${e.truncated_tokens ? `; ${e.truncated_tokens} tokens were cut by truncation and are not explained` : ''}</p>
-</section>`).join('\n');
+</section>`,
+    )
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>medtune explanations</title>
 <style>

@@ -12,14 +12,42 @@ import { runTrain } from '../train/run.js';
 import { Generator } from '../tensor/random.js';
 import { fixturePath } from '../testing-fixtures.js';
 
-const FILLERS = ['patient', 'reports', 'mild', 'pain', 'since', 'today', 'with', 'some', 'cough', 'and', 'fever', 'after',
-  'dinner', 'denies', 'nausea', 'rash', 'noted', 'on', 'exam', 'left', 'arm', 'feels', 'tired', 'slept', 'poorly'];
+const FILLERS = [
+  'patient',
+  'reports',
+  'mild',
+  'pain',
+  'since',
+  'today',
+  'with',
+  'some',
+  'cough',
+  'and',
+  'fever',
+  'after',
+  'dinner',
+  'denies',
+  'nausea',
+  'rash',
+  'noted',
+  'on',
+  'exam',
+  'left',
+  'arm',
+  'feels',
+  'tired',
+  'slept',
+  'poorly',
+];
 const TRIGGERS = { zorblax: 'alpha', quintarn: 'beta' } as const;
 
 function triggerTexts(n: number, seed: number): { text: string; label: string; trigger: string }[] {
   const g = new Generator(seed);
   return Array.from({ length: n }, (_, i) => {
-    const words = Array.from({ length: 6 + Math.floor(g.uniform() * 6) }, () => FILLERS[Math.floor(g.uniform() * FILLERS.length)]!);
+    const words = Array.from(
+      { length: 6 + Math.floor(g.uniform() * 6) },
+      () => FILLERS[Math.floor(g.uniform() * FILLERS.length)]!,
+    );
     const trigger = i % 2 ? 'zorblax' : 'quintarn';
     words.splice(Math.floor(g.uniform() * (words.length + 1)), 0, trigger);
     return { text: words.join(' '), label: TRIGGERS[trigger], trigger };
@@ -37,31 +65,58 @@ describe('integrated gradients', () => {
 
   it('word pieces are summed into words; punctuation stands alone; special tokens are left out', () => {
     const text = 'Fever, headache';
-    const offsets: [number, number][] = [[0, 0], [0, 3], [3, 5], [5, 6], [7, 11], [11, 15], [0, 0]];
+    const offsets: [number, number][] = [
+      [0, 0],
+      [0, 3],
+      [3, 5],
+      [5, 6],
+      [7, 11],
+      [11, 15],
+      [0, 0],
+    ];
     const w = wordsOf(text, offsets, [9, 1, 2, 3, 4, 5, 9], [true, false, false, false, false, false, true]);
-    assert.deepEqual(w.map((x) => [x.word, x.score]), [['Fever', 3], [',', 3], ['headache', 9]]);
+    assert.deepEqual(
+      w.map((x) => [x.word, x.score]),
+      [
+        ['Fever', 3],
+        [',', 3],
+        ['headache', 9],
+      ],
+    );
   });
 
-  it('completeness: attributions sum to f(x) − f(baseline) on the fixtures (error ≤ 1e-4; f = log p)', { skip: !fixturePath('fixtures') && 'needs ../shared' }, async () => {
-    for (const name of ['tiny-bert', 'tiny-roberta', 'tiny-distilbert', 'tiny-bert-multilabel']) {
-      const p = await Predictor.load(fixturePath('fixtures', 'hf', name)!, { log: () => {} });
-      for (const baseline of ['pad', 'zero'] as const) {
-        const e = explain(p, 'The patient reports chest pain, fever and a dry cough since Monday.', { steps: 16, baseline });
-        const total = e.words.reduce((a, w) => a + w.score, 0);
-        assert.ok(e.completeness_error <= 1e-4, `${name}/${baseline}: ${e.completeness_error}`);
-        const f = (q: number) => (name.includes('multilabel') ? Math.log(q / (1 - q)) : Math.log(q));
-        assert.ok(Math.abs(total - (f(e.probability) - f(e.baseline_probability))) <= 1e-4, `${name}: Σ ${total} vs ${e.total}`);
-        assert.ok(Math.abs(e.total - (f(e.probability) - f(e.baseline_probability))) <= 1e-5);
-        assert.equal(e.words.length, 14);
+  it(
+    'completeness: attributions sum to f(x) − f(baseline) on the fixtures (error ≤ 1e-4; f = log p)',
+    { skip: !fixturePath('fixtures') && 'needs ../shared' },
+    async () => {
+      for (const name of ['tiny-bert', 'tiny-roberta', 'tiny-distilbert', 'tiny-bert-multilabel']) {
+        const p = await Predictor.load(fixturePath('fixtures', 'hf', name)!, { log: () => {} });
+        for (const baseline of ['pad', 'zero'] as const) {
+          const e = explain(p, 'The patient reports chest pain, fever and a dry cough since Monday.', {
+            steps: 16,
+            baseline,
+          });
+          const total = e.words.reduce((a, w) => a + w.score, 0);
+          assert.ok(e.completeness_error <= 1e-4, `${name}/${baseline}: ${e.completeness_error}`);
+          const f = (q: number) => (name.includes('multilabel') ? Math.log(q / (1 - q)) : Math.log(q));
+          assert.ok(
+            Math.abs(total - (f(e.probability) - f(e.baseline_probability))) <= 1e-4,
+            `${name}: Σ ${total} vs ${e.total}`,
+          );
+          assert.ok(Math.abs(e.total - (f(e.probability) - f(e.baseline_probability))) <= 1e-5);
+          assert.equal(e.words.length, 14);
+        }
+        assert.throws(() => explain(p, 'fever', { label: 'NOPE' }), /not a label of this model/);
+        assert.throws(() => explain(p, 'fever', { steps: 1 }), /--steps/);
       }
-      assert.throws(() => explain(p, 'fever', { label: 'NOPE' }), /not a label of this model/);
-      assert.throws(() => explain(p, 'fever', { steps: 1 }), /--steps/);
-    }
-  });
+    },
+  );
 
   describe('a trigger word decides the label', () => {
     let dir: string;
-    before(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-ig-')); });
+    before(() => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-ig-'));
+    });
     after(() => rmSync(dir, { recursive: true, force: true }));
 
     it('gets the largest attribution in ≥ 95 % of test texts', async () => {
@@ -69,12 +124,37 @@ describe('integrated gradients', () => {
       const file = path.join(dir, 'train.csv');
       writeFileSync(file, 'text,label\n' + train.map((r) => `${r.text},${r.label}`).join('\n') + '\n');
       const init = path.join(dir, 'init');
-      createScratchModel(init, train.map((r) => r.text), ['alpha', 'beta'], 3, { hidden: 32, layers: 1 });
+      createScratchModel(
+        init,
+        train.map((r) => r.text),
+        ['alpha', 'beta'],
+        3,
+        { hidden: 32, layers: 1 },
+      );
       const out = path.join(dir, 'run');
-      await runTrain({
-        model: init, train: file, outputDir: out, epochs: 6, learningRate: 2e-3, batchSize: 16, maxLength: 32, weightDecay: 0.01, warmup: 0.1,
-        scheduler: 'linear', seed: 3, evalEvery: 0, gradAccum: 1, maxGradNorm: 1, labelSmoothing: 0, validationSplit: 0.1, baseline: false, leakageCheck: false,
-      }, () => {});
+      await runTrain(
+        {
+          model: init,
+          train: file,
+          outputDir: out,
+          epochs: 6,
+          learningRate: 2e-3,
+          batchSize: 16,
+          maxLength: 32,
+          weightDecay: 0.01,
+          warmup: 0.1,
+          scheduler: 'linear',
+          seed: 3,
+          evalEvery: 0,
+          gradAccum: 1,
+          maxGradNorm: 1,
+          labelSmoothing: 0,
+          validationSplit: 0.1,
+          baseline: false,
+          leakageCheck: false,
+        },
+        () => {},
+      );
       const p = await Predictor.load(path.join(out, 'best_model'), { log: () => {} });
       const test = triggerTexts(60, 99);
       let top = 0;

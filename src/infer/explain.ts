@@ -78,7 +78,12 @@ export function gaussLegendre(n: number): { nodes: number[]; weights: number[] }
 const isPunct = (c: string | undefined) => c !== undefined && /[\p{P}\p{S}]/u.test(c);
 
 /** Groups token scores into words: a token continues the word before it when it touches it and neither side is punctuation. */
-export function wordsOf(text: string, offsets: [number, number][], scores: number[], special: boolean[]): WordAttribution[] {
+export function wordsOf(
+  text: string,
+  offsets: [number, number][],
+  scores: number[],
+  special: boolean[],
+): WordAttribution[] {
   const words: WordAttribution[] = [];
   let prevEnd = -1;
   offsets.forEach(([start, end], t) => {
@@ -104,10 +109,18 @@ export function targetValue(row: number[], target: number, multiLabel: boolean, 
 }
 
 /** The scalar whose gradient is taken: Σ_k w_k · f(row k), computed stably (the row maxima are constants). */
-function weightedTarget(logits: Tensor, target: number, weights: number[], multiLabel: boolean, temperature: number): Tensor {
+function weightedTarget(
+  logits: Tensor,
+  target: number,
+  weights: number[],
+  multiLabel: boolean,
+  temperature: number,
+): Tensor {
   const [m, C] = logits.shape as [number, number];
   const w = new Float32Array(m * C);
-  weights.forEach((wk, k) => { w[k * C + target] = wk; });
+  weights.forEach((wk, k) => {
+    w[k * C + target] = wk;
+  });
   const W = tensor(w, [m, C]);
   if (multiLabel) return sum(mul(logits, W));
   const z = temperature === 1 ? logits : scale(logits, 1 / temperature);
@@ -119,7 +132,8 @@ function weightedTarget(logits: Tensor, target: number, weights: number[], multi
 }
 
 function explainOnce(p: Predictor, rawText: string, o: ExplainOptions & { steps: number }): Explanation {
-  if (p.problemType === 'regression') throw new MedtuneError('explanations are for classifiers; this is a regression model', 'E_MODEL_UNSUPPORTED');
+  if (p.problemType === 'regression')
+    throw new MedtuneError('explanations are for classifiers; this is a regression model', 'E_MODEL_UNSUPPORTED');
   const steps = o.steps;
   const [text] = applyPreprocessing([rawText], p.preprocessing);
   const enc = p.tokenizer.encode([text!], null, { maxLength: p.maxLength, padding: false });
@@ -144,38 +158,49 @@ function explainOnce(p: Predictor, rawText: string, o: ExplainOptions & { steps:
   });
   const settings = p.settings;
   const temperature = settings.temperature ?? 1;
-  const forward = (embeds: Tensor, m: number) => model.forward({
-    input_ids: tensor(Array.from({ length: m }, () => ids).flat(), [m, T], 'int32'),
-    token_type_ids: tensor(Array.from({ length: m }, () => types).flat(), [m, T], 'int32'),
-    inputs_embeds: embeds,
-  }).logits;
+  const forward = (embeds: Tensor, m: number) =>
+    model.forward({
+      input_ids: tensor(Array.from({ length: m }, () => ids).flat(), [m, T], 'int32'),
+      token_type_ids: tensor(Array.from({ length: m }, () => types).flat(), [m, T], 'int32'),
+      inputs_embeds: embeds,
+    }).logits;
   // f(x) and f(b), and the label to explain
-  const ends = scope(() => noGrad(() => {
-    const both = new Float32Array(2 * T * H);
-    both.set(x, 0);
-    both.set(b, T * H);
-    return forward(tensor(both, [2, T, H]), 2).toArray();
-  }));
+  const ends = scope(() =>
+    noGrad(() => {
+      const both = new Float32Array(2 * T * H);
+      both.set(x, 0);
+      both.set(b, T * H);
+      return forward(tensor(both, [2, T, H]), 2).toArray();
+    }),
+  );
   const C = ends.length / 2;
   const prob = (row: number[]) => p.decide(row).probabilities;
   const px = prob(ends.slice(0, C));
   const pb = prob(ends.slice(C));
   const target = o.label !== undefined ? p.labels.indexOf(o.label) : px.indexOf(Math.max(...px));
-  if (target < 0) throw new MedtuneError(`--label ${o.label} is not a label of this model (labels: ${p.labels.slice(0, 10).join(', ')}${p.labels.length > 10 ? ', …' : ''})`, 'E_USAGE');
+  if (target < 0)
+    throw new MedtuneError(
+      `--label ${o.label} is not a label of this model (labels: ${p.labels.slice(0, 10).join(', ')}${p.labels.length > 10 ? ', …' : ''})`,
+      'E_USAGE',
+    );
   // ∫ ∂f/∂x along the path, Gauss–Legendre, in passes of at most ~2048 tokens
   const { nodes, weights } = gaussLegendre(steps);
   const grad = new Float64Array(T * H);
   const perPass = Math.max(1, Math.floor(2048 / T));
   const params = model.parameters();
   const saved = params.map((q) => q.requiresGrad);
-  params.forEach((q) => { q.requiresGrad = false; }); // gradients only for the input, none for the weights
+  params.forEach((q) => {
+    q.requiresGrad = false;
+  }); // gradients only for the input, none for the weights
   try {
     for (let s = 0; s < steps; s += perPass) {
       const ks = nodes.slice(s, s + perPass);
       const m = ks.length;
       scope(() => {
         const e = new Float32Array(m * T * H);
-        ks.forEach((a, k) => { for (let i = 0; i < T * H; i++) e[k * T * H + i] = b[i]! + a * (x[i]! - b[i]!); });
+        ks.forEach((a, k) => {
+          for (let i = 0; i < T * H; i++) e[k * T * H + i] = b[i]! + a * (x[i]! - b[i]!);
+        });
         const embeds = tensor(e, [m, T, H]);
         embeds.requiresGrad = true;
         weightedTarget(forward(embeds, m), target, weights.slice(s, s + m), p.multiLabel, temperature).backward();
@@ -185,7 +210,9 @@ function explainOnce(p: Predictor, rawText: string, o: ExplainOptions & { steps:
       });
     }
   } finally {
-    params.forEach((q, i) => { q.requiresGrad = saved[i]!; });
+    params.forEach((q, i) => {
+      q.requiresGrad = saved[i]!;
+    });
   }
   const scores = Array.from({ length: T }, (_, t) => {
     let s = 0;
@@ -196,16 +223,23 @@ function explainOnce(p: Predictor, rawText: string, o: ExplainOptions & { steps:
   const f = (row: number[]) => targetValue(row, target, p.multiLabel, temperature);
   const delta = f(ends.slice(0, C)) - f(ends.slice(C));
   return {
-    label: p.labels[target]!, probability: px[target]!, baseline_probability: pb[target]!,
-    words: wordsOf(text!, offsets, scores, special), total: delta, completeness_error: Math.abs(total - delta),
-    steps, text: text!, truncated_tokens: enc.cut_tokens[0]!,
+    label: p.labels[target]!,
+    probability: px[target]!,
+    baseline_probability: pb[target]!,
+    words: wordsOf(text!, offsets, scores, special),
+    total: delta,
+    completeness_error: Math.abs(total - delta),
+    steps,
+    text: text!,
+    truncated_tokens: enc.cut_tokens[0]!,
   };
 }
 
 /** Explains one text; the steps double (up to 256) until Σ scores is within the tolerance of f(x) − f(baseline). */
 export function explain(p: Predictor, text: string, o: ExplainOptions = {}): Explanation {
   let steps = o.steps ?? 32;
-  if (!Number.isInteger(steps) || steps < 2 || steps > 512) throw new MedtuneError(`--steps must be an integer from 2 to 512, got ${steps}`, 'E_USAGE');
+  if (!Number.isInteger(steps) || steps < 2 || steps > 512)
+    throw new MedtuneError(`--steps must be an integer from 2 to 512, got ${steps}`, 'E_USAGE');
   const tol = o.tolerance ?? 0.05;
   for (;;) {
     const e = explainOnce(p, text, { ...o, steps });

@@ -31,20 +31,28 @@ export interface ModelInfo {
 }
 
 /** Decision settings from a model's metadata, with command-line / request overrides. */
-export function decisionSettings(labels: string[], multiLabel: boolean, m: MedtuneMetadata, o: DecisionOverrides = {}): DecisionSettings {
+export function decisionSettings(
+  labels: string[],
+  multiLabel: boolean,
+  m: MedtuneMetadata,
+  o: DecisionOverrides = {},
+): DecisionSettings {
   const stored = m.thresholds ? labels.map((l) => m.thresholds![l] ?? 0.5) : undefined;
   return {
     labels,
     multiLabel,
-    temperature: o.calibrated === false ? 1 : m.temperature ?? 1,
+    temperature: o.calibrated === false ? 1 : (m.temperature ?? 1),
     thresholds: o.threshold !== undefined ? undefined : stored,
     threshold: o.threshold ?? 0.5,
-    abstainBelow: o.abstainBelow === undefined ? m.abstain?.below ?? null : o.abstainBelow,
+    abstainBelow: o.abstainBelow === undefined ? (m.abstain?.below ?? null) : o.abstainBelow,
   };
 }
 
 /** Reads config.json and the metadata, hashes the weights; checks `maxLength` against the model's limit. */
-export async function describeModel(nameOrDir: string, o: DecisionOverrides & { maxLength?: number } = {}): Promise<ModelInfo> {
+export async function describeModel(
+  nameOrDir: string,
+  o: DecisionOverrides & { maxLength?: number } = {},
+): Promise<ModelInfo> {
   const { dir, config } = await readModelConfig(nameOrDir);
   const maxLength = resolveMaxLength(o.maxLength, config, 512);
   const labels = labelsOf(config);
@@ -52,5 +60,15 @@ export async function describeModel(nameOrDir: string, o: DecisionOverrides & { 
   const multiLabel = problemType === 'multi_label_classification';
   const metadata = parseMetadata((config as { medtune?: unknown }).medtune, path.join(dir, 'config.json'), labels);
   const identity = modelIdentity(dir, metadata);
-  return { dir, config, labels, problemType, multiLabel, metadata, identity, maxLength, settings: decisionSettings(labels, multiLabel, metadata, o) };
+  return {
+    dir,
+    config,
+    labels,
+    problemType,
+    multiLabel,
+    metadata,
+    identity,
+    maxLength,
+    settings: decisionSettings(labels, multiLabel, metadata, o),
+  };
 }

@@ -28,14 +28,19 @@ describe('decision', () => {
 
 describe('Predictor', { skip: !tiny && 'needs ../shared' }, () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-pred-')); });
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-pred-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('applies the stored temperature and abstention; options override them', async () => {
     const m = path.join(dir, 'calibrated');
     cpSync(tiny!, m, { recursive: true });
     const cfg = JSON.parse(readFileSync(path.join(m, 'config.json'), 'utf8'));
-    writeFileSync(path.join(m, 'config.json'), JSON.stringify({ ...cfg, medtune: { temperature: 0.01, abstain: { below: 0.99 } } }));
+    writeFileSync(
+      path.join(m, 'config.json'),
+      JSON.stringify({ ...cfg, medtune: { temperature: 0.01, abstain: { below: 0.99 } } }),
+    );
     const plain = await Predictor.load(tiny!, { log: () => {} });
     const cal = await Predictor.load(m, { log: () => {} });
     const [a] = plain.classify(['fever']);
@@ -51,25 +56,46 @@ describe('Predictor', { skip: !tiny && 'needs ../shared' }, () => {
     assert.match(r.abstain_reason!, /refer to a clinician/);
   });
 
-  it('multi-label: stored per-label thresholds, and an explicit threshold wins over them', { skip: !multi && 'needs the multi-label fixture' }, async () => {
-    const m = path.join(dir, 'thresholds');
-    cpSync(multi!, m, { recursive: true });
-    const cfg = JSON.parse(readFileSync(path.join(m, 'config.json'), 'utf8'));
-    const labels = Object.values(cfg.id2label as Record<string, string>);
-    writeFileSync(path.join(m, 'config.json'), JSON.stringify({ ...cfg, medtune: { thresholds: Object.fromEntries(labels.map((l) => [l, 0])) } }));
-    assert.deepEqual((await Predictor.load(m, { log: () => {} })).classify(['fever'])[0]!.label, labels, 'threshold 0: every label');
-    assert.deepEqual((await Predictor.load(m, { log: () => {}, threshold: 1 })).classify(['fever'])[0]!.label, [], '--threshold 1 wins');
-  });
+  it(
+    'multi-label: stored per-label thresholds, and an explicit threshold wins over them',
+    { skip: !multi && 'needs the multi-label fixture' },
+    async () => {
+      const m = path.join(dir, 'thresholds');
+      cpSync(multi!, m, { recursive: true });
+      const cfg = JSON.parse(readFileSync(path.join(m, 'config.json'), 'utf8'));
+      const labels = Object.values(cfg.id2label as Record<string, string>);
+      writeFileSync(
+        path.join(m, 'config.json'),
+        JSON.stringify({ ...cfg, medtune: { thresholds: Object.fromEntries(labels.map((l) => [l, 0])) } }),
+      );
+      assert.deepEqual(
+        (await Predictor.load(m, { log: () => {} })).classify(['fever'])[0]!.label,
+        labels,
+        'threshold 0: every label',
+      );
+      assert.deepEqual(
+        (await Predictor.load(m, { log: () => {}, threshold: 1 })).classify(['fever'])[0]!.label,
+        [],
+        '--threshold 1 wins',
+      );
+    },
+  );
 
   it('counts the tokens truncation cut from each text; batched equals one at a time', async () => {
     const p = await Predictor.load(tiny!, { log: () => {}, maxLength: 16, batchSize: 4 });
-    const texts = ['fever', Array.from({ length: 40 }, (_, i) => `w${i}`).join(' '), 'cough and a rash on both arms', 'headache'];
+    const texts = [
+      'fever',
+      Array.from({ length: 40 }, (_, i) => `w${i}`).join(' '),
+      'cough and a rash on both arms',
+      'headache',
+    ];
     const all = p.classify(texts);
     assert.equal(all[0]!.truncated_tokens, 0);
     assert.ok(all[1]!.truncated_tokens > 20);
     texts.forEach((t, i) => {
       const one = p.classify([t])[0]!;
-      for (const [l, v] of Object.entries(one.probabilities)) assert.ok(Math.abs(v - all[i]!.probabilities[l]!) <= 1e-5);
+      for (const [l, v] of Object.entries(one.probabilities))
+        assert.ok(Math.abs(v - all[i]!.probabilities[l]!) <= 1e-5);
     });
     await assert.rejects(Predictor.load(tiny!, { log: () => {}, maxLength: 4096 }), /limit of \d+ tokens/);
   });
@@ -80,11 +106,17 @@ describe('Predictor', { skip: !tiny && 'needs ../shared' }, () => {
     assert.equal(sizeClass(1537), 2048);
     const p = await Predictor.load(tiny!, { log: () => {}, batchSize: 64 });
     const g = new Generator(3);
-    const batch = () => Array.from({ length: 1 + Math.floor(g.uniform() * 40) }, () => Array.from({ length: 1 + Math.floor(g.uniform() * 30) }, () => 'fever').join(' '));
+    const batch = () =>
+      Array.from({ length: 1 + Math.floor(g.uniform() * 40) }, () =>
+        Array.from({ length: 1 + Math.floor(g.uniform() * 30) }, () => 'fever').join(' '),
+      );
     for (let i = 0; i < 60; i++) p.classify(batch());
     const warm = memoryStats().allocatedBytes;
     for (let i = 0; i < 300; i++) p.classify(batch());
     const grown = memoryStats().allocatedBytes - warm;
-    assert.ok(grown < 0.25 * warm + (1 << 20), `allocated ${warm} bytes after warm-up, then ${grown} more over 300 batches of new shapes`);
+    assert.ok(
+      grown < 0.25 * warm + (1 << 20),
+      `allocated ${warm} bytes after warm-up, then ${grown} more over 300 batches of new shapes`,
+    );
   });
 });

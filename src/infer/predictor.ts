@@ -57,7 +57,12 @@ export interface ClassifyOptions {
 }
 
 /** The classification of one text from its calibrated probabilities — the one place results are built. */
-export function classificationFrom(probabilities: number[], cut: number, s: DecisionSettings, o: ClassifyOptions & { logitsRow?: number[] } = {}): Classification {
+export function classificationFrom(
+  probabilities: number[],
+  cut: number,
+  s: DecisionSettings,
+  o: ClassifyOptions & { logitsRow?: number[] } = {},
+): Classification {
   const d = decideFromProbabilities(probabilities, s);
   const res: Classification = {
     label: labelNames(d.predicted, s.labels),
@@ -67,9 +72,13 @@ export function classificationFrom(probabilities: number[], cut: number, s: Deci
     abstain: d.abstain,
     ...(o.logits && o.logitsRow ? { logits: o.logitsRow } : {}),
   };
-  if (d.abstain) res.abstain_reason = `confidence ${d.confidence.toFixed(3)} is below the abstention threshold ${s.abstainBelow}: refer to a clinician`;
+  if (d.abstain)
+    res.abstain_reason = `confidence ${d.confidence.toFixed(3)} is below the abstention threshold ${s.abstainBelow}: refer to a clinician`;
   if (o.topK) {
-    res.top_k = s.labels.map((label, c) => ({ label, score: d.probabilities[c]! })).sort((a, b) => b.score - a.score).slice(0, o.topK);
+    res.top_k = s.labels
+      .map((label, c) => ({ label, score: d.probabilities[c]! }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, o.topK);
   }
   return res;
 }
@@ -87,7 +96,15 @@ export class Predictor {
   /** applied to every text (and pair) before tokenising, as in training */
   readonly preprocessing: PreprocessingOptions;
 
-  private constructor(readonly info: ModelInfo, readonly loaded: LoadedClassifier, readonly tokenizer: Tokenizer, readonly name: string, batchSize: number, maxBatchTokens: number, preprocessing?: PreprocessingOptions) {
+  private constructor(
+    readonly info: ModelInfo,
+    readonly loaded: LoadedClassifier,
+    readonly tokenizer: Tokenizer,
+    readonly name: string,
+    batchSize: number,
+    maxBatchTokens: number,
+    preprocessing?: PreprocessingOptions,
+  ) {
     this.labels = info.labels;
     this.problemType = loaded.model.problemType();
     this.multiLabel = this.problemType === 'multi_label_classification';
@@ -105,7 +122,15 @@ export class Predictor {
     const info = await describeModel(nameOrDir, o);
     const loaded = await loadClassifier(info.dir, { log: o.log });
     const tok = Tokenizer.fromDir(loaded.dir);
-    return new Predictor(info, loaded, tok, o.name ?? path.basename(path.resolve(loaded.dir)), o.batchSize ?? 32, o.maxBatchTokens ?? 4096, o.preprocessing);
+    return new Predictor(
+      info,
+      loaded,
+      tok,
+      o.name ?? path.basename(path.resolve(loaded.dir)),
+      o.batchSize ?? 32,
+      o.maxBatchTokens ?? 4096,
+      o.preprocessing,
+    );
   }
 
   get dir(): string {
@@ -115,7 +140,10 @@ export class Predictor {
   /** Token ids of the texts (no padding; the model's preprocessing applied), with the tokens truncation cut from each. */
   encode(texts: string[], pairs: string[] | null = null): Encoded {
     const prep = (xs: string[]) => applyPreprocessing(xs, this.preprocessing);
-    const enc = this.tokenizer.encode(prep(texts), pairs ? prep(pairs) : null, { maxLength: this.maxLength, padding: false });
+    const enc = this.tokenizer.encode(prep(texts), pairs ? prep(pairs) : null, {
+      maxLength: this.maxLength,
+      padding: false,
+    });
     return { ids: enc.input_ids, types: enc.token_type_ids, truncated: enc.truncated, cut: enc.cut_tokens };
   }
 
@@ -136,7 +164,9 @@ export class Predictor {
       const idx = order.slice(s, e);
       const flat = scope(() => noGrad(() => model.forward(batchTensors(enc, idx, padId)).logits.toArray()));
       const C = flat.length / idx.length;
-      idx.forEach((ex, b) => { out[ex] = flat.slice(b * C, (b + 1) * C); });
+      idx.forEach((ex, b) => {
+        out[ex] = flat.slice(b * C, (b + 1) * C);
+      });
       s = e;
     }
     return out;
@@ -149,7 +179,8 @@ export class Predictor {
 
   /** Classifies texts (optionally paired): label, score, probabilities, top-k, truncation, abstention. */
   classify(texts: string[], o: ClassifyOptions = {}): Classification[] {
-    if (o.pairs && o.pairs.length !== texts.length) throw new MedtuneError(`${texts.length} texts but ${o.pairs.length} text pairs`, 'E_USAGE');
+    if (o.pairs && o.pairs.length !== texts.length)
+      throw new MedtuneError(`${texts.length} texts but ${o.pairs.length} text pairs`, 'E_USAGE');
     if (!texts.length) return [];
     const enc = this.encode(texts, o.pairs ?? null);
     return this.logitsOf(enc).map((row, i) => this.classification(row, enc.cut[i]!, o));
@@ -157,7 +188,14 @@ export class Predictor {
 
   private classification(row: number[], cut: number, o: ClassifyOptions): Classification {
     if (this.problemType === 'regression') {
-      return { label: row[0]!, score: row[0]!, probabilities: {}, truncated_tokens: cut, abstain: false, ...(o.logits ? { logits: row } : {}) };
+      return {
+        label: row[0]!,
+        score: row[0]!,
+        probabilities: {},
+        truncated_tokens: cut,
+        abstain: false,
+        ...(o.logits ? { logits: row } : {}),
+      };
     }
     return classificationFrom(this.decide(row).probabilities, cut, this.settings, { ...o, logitsRow: row });
   }

@@ -19,7 +19,8 @@ export class ModelNotFoundError extends MedtuneError {
 /** The HF hub cache folder: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub. */
 export function hubCacheDir(): string {
   if (process.env.HF_HUB_CACHE) return process.env.HF_HUB_CACHE;
-  const home = process.env.HF_HOME ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'huggingface');
+  const home =
+    process.env.HF_HOME ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'huggingface');
   return path.join(home, 'hub');
 }
 
@@ -35,7 +36,15 @@ export function findInHubCache(repo: string, revision = 'main', cacheDir = hubCa
   return existsSync(path.join(snap, 'config.json')) ? snap : null;
 }
 
-const HUB_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json', 'merges.txt', 'vocab.json'];
+const HUB_FILES = [
+  'config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'vocab.txt',
+  'special_tokens_map.json',
+  'merges.txt',
+  'vocab.json',
+];
 
 /** Downloads a model's files into the HF cache with @huggingface/hub (needs network). */
 async function downloadFromHub(repo: string, revision: string, cacheDir: string): Promise<string> {
@@ -54,7 +63,9 @@ async function downloadFromHub(repo: string, revision: string, cacheDir: string)
   if (!(await get('model.safetensors'))) {
     const index = await get('model.safetensors.index.json');
     if (index) {
-      const shards = new Set(Object.values((JSON.parse(readFileSync(index, 'utf8')) as { weight_map: Record<string, string> }).weight_map));
+      const shards = new Set(
+        Object.values((JSON.parse(readFileSync(index, 'utf8')) as { weight_map: Record<string, string> }).weight_map),
+      );
       for (const s of shards) await get(s);
     } else if (!(await get('pytorch_model.bin'))) {
       throw new ModelNotFoundError(`${repo} has neither model.safetensors nor pytorch_model.bin on the Hub`);
@@ -67,13 +78,21 @@ async function downloadFromHub(repo: string, revision: string, cacheDir: string)
  * Resolves --model: a local folder, else a hub name found in the HF cache, else (when online) downloaded into the
  * cache. Offline, a missing hub model is a clear error that says to pass a local folder.
  */
-export async function resolveModel(nameOrDir: string, opts: { revision?: string; cacheDir?: string; offline?: boolean } = {}): Promise<string> {
+export async function resolveModel(
+  nameOrDir: string,
+  opts: { revision?: string; cacheDir?: string; offline?: boolean } = {},
+): Promise<string> {
   if (existsSync(nameOrDir)) {
-    if (!statSync(nameOrDir).isDirectory()) throw new ModelNotFoundError(`${nameOrDir} is a file; --model needs a model folder (with config.json) or a hub name like dmis-lab/biobert-v1.1`);
-    if (!existsSync(path.join(nameOrDir, 'config.json'))) throw new ModelNotFoundError(`${nameOrDir} has no config.json; is it a HuggingFace model folder?`);
+    if (!statSync(nameOrDir).isDirectory())
+      throw new ModelNotFoundError(
+        `${nameOrDir} is a file; --model needs a model folder (with config.json) or a hub name like dmis-lab/biobert-v1.1`,
+      );
+    if (!existsSync(path.join(nameOrDir, 'config.json')))
+      throw new ModelNotFoundError(`${nameOrDir} has no config.json; is it a HuggingFace model folder?`);
     return nameOrDir;
   }
-  if (!HUB_NAME.test(nameOrDir)) throw new ModelNotFoundError(`model folder ${nameOrDir} does not exist (and it is not a hub name like org/name)`);
+  if (!HUB_NAME.test(nameOrDir))
+    throw new ModelNotFoundError(`model folder ${nameOrDir} does not exist (and it is not a hub name like org/name)`);
   const revision = opts.revision ?? 'main';
   const cacheDir = opts.cacheDir ?? hubCacheDir();
   const cached = findInHubCache(nameOrDir, revision, cacheDir);
@@ -85,7 +104,9 @@ export async function resolveModel(nameOrDir: string, opts: { revision?: string;
     return await downloadFromHub(nameOrDir, revision, cacheDir);
   } catch (e) {
     if (e instanceof ModelNotFoundError) throw e;
-    throw new ModelNotFoundError(`could not download ${nameOrDir} from the HuggingFace Hub (${(e as Error).message.split('\n')[0]}); ${hint}`);
+    throw new ModelNotFoundError(
+      `could not download ${nameOrDir} from the HuggingFace Hub (${(e as Error).message.split('\n')[0]}); ${hint}`,
+    );
   }
 }
 
@@ -101,7 +122,10 @@ export function readJson<T>(file: string): T {
 export function readWeights(dir: string): { tensors: Map<string, SafetensorsEntry>; files: string[] } {
   const st = path.join(dir, 'model.safetensors');
   if (existsSync(st)) return { tensors: readSafetensors(st), files: [st] };
-  for (const [index, reader] of [['model.safetensors.index.json', readSafetensors], ['pytorch_model.bin.index.json', readTorchBin]] as const) {
+  for (const [index, reader] of [
+    ['model.safetensors.index.json', readSafetensors],
+    ['pytorch_model.bin.index.json', readTorchBin],
+  ] as const) {
     const idx = path.join(dir, index);
     if (!existsSync(idx)) continue;
     const map = readJson<{ weight_map?: Record<string, string> }>(idx).weight_map;
@@ -109,12 +133,15 @@ export function readWeights(dir: string): { tensors: Map<string, SafetensorsEntr
     const tensors = new Map<string, SafetensorsEntry>();
     const files = [...new Set(Object.values(map))].map((f) => path.join(dir, f));
     for (const f of files) {
-      if (!existsSync(f)) throw new CheckpointError(`${idx} lists the shard ${path.basename(f)}, which is missing from ${dir}`);
+      if (!existsSync(f))
+        throw new CheckpointError(`${idx} lists the shard ${path.basename(f)}, which is missing from ${dir}`);
       for (const [k, v] of reader(f)) tensors.set(k, v);
     }
     return { tensors, files };
   }
   const bin = path.join(dir, 'pytorch_model.bin');
   if (existsSync(bin)) return { tensors: readTorchBin(bin), files: [bin] };
-  throw new CheckpointError(`${dir} has no weights: expected model.safetensors, model.safetensors.index.json with shards, or pytorch_model.bin`);
+  throw new CheckpointError(
+    `${dir} has no weights: expected model.safetensors, model.safetensors.index.json with shards, or pytorch_model.bin`,
+  );
 }

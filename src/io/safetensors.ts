@@ -19,7 +19,18 @@ export class CheckpointError extends MedtuneError {
   }
 }
 
-const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+const DTYPE_BYTES: Record<string, number> = {
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F64: 8,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
 
 /** IEEE half -> number (also used by the torch .bin reader). */
 export function f16ToF32(h: number): number {
@@ -33,11 +44,18 @@ export function f16ToF32(h: number): number {
 
 /** Parses a safetensors file held in memory. */
 export function parseSafetensors(buf: Uint8Array, file = 'safetensors file'): Map<string, SafetensorsEntry> {
-  if (buf.byteLength < 8) throw new CheckpointError(`${file} is truncated: ${buf.byteLength} bytes, not even a header length`);
+  if (buf.byteLength < 8)
+    throw new CheckpointError(`${file} is truncated: ${buf.byteLength} bytes, not even a header length`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = Number(dv.getBigUint64(0, true));
-  if (headerLen > buf.byteLength - 8 || headerLen > 100 * 1024 * 1024) throw new CheckpointError(`${file} is truncated or not safetensors: header length ${headerLen} exceeds the file size ${buf.byteLength}`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  if (headerLen > buf.byteLength - 8 || headerLen > 100 * 1024 * 1024)
+    throw new CheckpointError(
+      `${file} is truncated or not safetensors: header length ${headerLen} exceeds the file size ${buf.byteLength}`,
+    );
+  let header: Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>
+  >;
   try {
     header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + headerLen)));
   } catch (e) {
@@ -53,7 +71,9 @@ export function parseSafetensors(buf: Uint8Array, file = 'safetensors file'): Ma
     const n = info.shape.reduce((a, b) => a * b, 1);
     const [b0, b1] = info.data_offsets;
     if (b1 - b0 !== n * width || b0 < 0 || dataStart + b1 > buf.byteLength) {
-      throw new CheckpointError(`${file} is truncated or corrupt: tensor ${name} (${info.dtype} ${JSON.stringify(info.shape)}) needs bytes ${b0}..${b1} of the data section, which has ${buf.byteLength - dataStart}`);
+      throw new CheckpointError(
+        `${file} is truncated or corrupt: tensor ${name} (${info.dtype} ${JSON.stringify(info.shape)}) needs bytes ${b0}..${b1} of the data section, which has ${buf.byteLength - dataStart}`,
+      );
     }
     const off = dataStart + b0;
     let data: Float32Array | Int32Array;
@@ -91,7 +111,13 @@ export function parseSafetensors(buf: Uint8Array, file = 'safetensors file'): Ma
       }
       default: {
         data = new Float32Array(n);
-        for (let i = 0; i < n; i++) data[i] = info.dtype === 'I8' ? dv.getInt8(off + i) : info.dtype === 'I16' ? dv.getInt16(off + 2 * i, true) : dv.getUint8(off + i);
+        for (let i = 0; i < n; i++)
+          data[i] =
+            info.dtype === 'I8'
+              ? dv.getInt8(off + i)
+              : info.dtype === 'I16'
+                ? dv.getInt16(off + 2 * i, true)
+                : dv.getUint8(off + i);
       }
     }
     out.set(name, { dtype: info.dtype, shape: info.shape, data });
@@ -110,12 +136,19 @@ export function readSafetensors(file: string): Map<string, SafetensorsEntry> {
 }
 
 /** Serialises float32 / int32 tensors to safetensors bytes (header padded to 8 bytes, keys in the given order). */
-export function serializeSafetensors(tensors: [string, { shape: readonly number[]; data: Float32Array | Int32Array }][], metadata: Record<string, string> = { format: 'pt' }): Uint8Array[] {
+export function serializeSafetensors(
+  tensors: [string, { shape: readonly number[]; data: Float32Array | Int32Array }][],
+  metadata: Record<string, string> = { format: 'pt' },
+): Uint8Array[] {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let off = 0;
   for (const [name, t] of tensors) {
     const bytes = t.data.length * 4;
-    header[name] = { dtype: t.data instanceof Float32Array ? 'F32' : 'I32', shape: [...t.shape], data_offsets: [off, off + bytes] };
+    header[name] = {
+      dtype: t.data instanceof Float32Array ? 'F32' : 'I32',
+      shape: [...t.shape],
+      data_offsets: [off, off + bytes],
+    };
     off += bytes;
   }
   let json = JSON.stringify(header);

@@ -14,15 +14,52 @@ const ALLOWED_GLOBALS = new Set([
   'collections.OrderedDict',
   'torch._utils._rebuild_tensor_v2',
   'torch._utils._rebuild_parameter',
-  'torch.FloatStorage', 'torch.HalfStorage', 'torch.BFloat16Storage', 'torch.DoubleStorage',
-  'torch.LongStorage', 'torch.IntStorage', 'torch.ShortStorage', 'torch.CharStorage', 'torch.ByteStorage', 'torch.BoolStorage',
-  'torch.float32', 'torch.float16', 'torch.bfloat16', 'torch.int64',
+  'torch.FloatStorage',
+  'torch.HalfStorage',
+  'torch.BFloat16Storage',
+  'torch.DoubleStorage',
+  'torch.LongStorage',
+  'torch.IntStorage',
+  'torch.ShortStorage',
+  'torch.CharStorage',
+  'torch.ByteStorage',
+  'torch.BoolStorage',
+  'torch.float32',
+  'torch.float16',
+  'torch.bfloat16',
+  'torch.int64',
 ]);
 
-interface Global { kind: 'global'; name: string }
-interface StorageRef { kind: 'storage'; type: string; key: string; numel: number }
-interface TensorRef { kind: 'tensor'; storage: StorageRef; offset: number; size: number[]; stride: number[] }
-type PV = null | boolean | number | string | Uint8Array | PV[] | Map<PV, PV> | Global | StorageRef | TensorRef | { kind: 'tuple'; items: PV[] } | { kind: 'mark' };
+interface Global {
+  kind: 'global';
+  name: string;
+}
+interface StorageRef {
+  kind: 'storage';
+  type: string;
+  key: string;
+  numel: number;
+}
+interface TensorRef {
+  kind: 'tensor';
+  storage: StorageRef;
+  offset: number;
+  size: number[];
+  stride: number[];
+}
+type PV =
+  | null
+  | boolean
+  | number
+  | string
+  | Uint8Array
+  | PV[]
+  | Map<PV, PV>
+  | Global
+  | StorageRef
+  | TensorRef
+  | { kind: 'tuple'; items: PV[] }
+  | { kind: 'mark' };
 
 const MARK = { kind: 'mark' } as const;
 
@@ -39,11 +76,34 @@ export function safeUnpickle(data: Uint8Array, file: string): PV {
   const need = (n: number) => {
     if (pos + n > data.length) throw new CheckpointError(`${file}: pickle is truncated`);
   };
-  const u8 = () => { need(1); return data[pos++]!; };
-  const u16 = () => { need(2); const v = dv.getUint16(pos, true); pos += 2; return v; };
-  const u32 = () => { need(4); const v = dv.getUint32(pos, true); pos += 4; return v; };
-  const i32 = () => { need(4); const v = dv.getInt32(pos, true); pos += 4; return v; };
-  const bytes = (n: number) => { need(n); const b = data.subarray(pos, pos + n); pos += n; return b; };
+  const u8 = () => {
+    need(1);
+    return data[pos++]!;
+  };
+  const u16 = () => {
+    need(2);
+    const v = dv.getUint16(pos, true);
+    pos += 2;
+    return v;
+  };
+  const u32 = () => {
+    need(4);
+    const v = dv.getUint32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const i32 = () => {
+    need(4);
+    const v = dv.getInt32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const bytes = (n: number) => {
+    need(n);
+    const b = data.subarray(pos, pos + n);
+    pos += n;
+    return b;
+  };
   const str = (n: number) => new TextDecoder().decode(bytes(n));
   const line = () => {
     const end = data.indexOf(0x0a, pos);
@@ -68,55 +128,124 @@ export function safeUnpickle(data: Uint8Array, file: string): PV {
   };
   const global = (name: string): Global => {
     if (!ALLOWED_GLOBALS.has(name)) {
-      throw new CheckpointError(`${file}: refused to load: the pickle calls ${name}, which is not part of a saved tensor. A .bin file can run arbitrary code in Python; medtune only accepts torch's tensor layout. If you trust the file, convert it to safetensors with HF transformers (save_pretrained(safe_serialization=True)).`);
+      throw new CheckpointError(
+        `${file}: refused to load: the pickle calls ${name}, which is not part of a saved tensor. A .bin file can run arbitrary code in Python; medtune only accepts torch's tensor layout. If you trust the file, convert it to safetensors with HF transformers (save_pretrained(safe_serialization=True)).`,
+      );
     }
     return { kind: 'global', name };
   };
   const call = (fn: PV, args: PV): PV => {
-    if (!fn || typeof fn !== 'object' || !('kind' in fn) || fn.kind !== 'global') throw new CheckpointError(`${file}: refused to load: the pickle calls something that is not an allowed function`);
+    if (!fn || typeof fn !== 'object' || !('kind' in fn) || fn.kind !== 'global')
+      throw new CheckpointError(`${file}: refused to load: the pickle calls something that is not an allowed function`);
     const a = isTuple(args) ? args.items : [];
     switch (fn.name) {
-      case 'collections.OrderedDict': return new Map();
+      case 'collections.OrderedDict':
+        return new Map();
       case 'torch._utils._rebuild_tensor_v2': {
         const [storage, offset, size, stride] = a;
-        if (!storage || typeof storage !== 'object' || !('kind' in storage) || storage.kind !== 'storage') throw new CheckpointError(`${file}: tensor without storage`);
+        if (!storage || typeof storage !== 'object' || !('kind' in storage) || storage.kind !== 'storage')
+          throw new CheckpointError(`${file}: tensor without storage`);
         const toNums = (v: PV) => (isTuple(v) ? v.items : []).map(Number);
         return { kind: 'tensor', storage, offset: Number(offset), size: toNums(size), stride: toNums(stride) };
       }
-      case 'torch._utils._rebuild_parameter': return a[0] ?? null;
-      default: throw new CheckpointError(`${file}: refused to load: ${fn.name} cannot be called`);
+      case 'torch._utils._rebuild_parameter':
+        return a[0] ?? null;
+      default:
+        throw new CheckpointError(`${file}: refused to load: ${fn.name} cannot be called`);
     }
   };
   for (;;) {
     const op = u8();
     switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: pos += 8; break; // FRAME
-      case 0x2e: return pop(); // STOP
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x29: stack.push({ kind: 'tuple', items: [] }); break; // EMPTY_TUPLE
-      case 0x28: stack.push(MARK); break; // MARK
-      case 0x74: stack.push({ kind: 'tuple', items: popMark() }); break; // TUPLE
-      case 0x85: stack.push({ kind: 'tuple', items: [pop()] }); break; // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); stack.push({ kind: 'tuple', items: [a, b] }); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push({ kind: 'tuple', items: [a, b, c] }); break; } // TUPLE3
-      case 0x71: memo.set(u8(), stack[stack.length - 1]!); break; // BINPUT
-      case 0x72: memo.set(u32(), stack[stack.length - 1]!); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, stack[stack.length - 1]!); break; // MEMOIZE
-      case 0x68: stack.push(memo.get(u8()) ?? null); break; // BINGET
-      case 0x6a: stack.push(memo.get(u32()) ?? null); break; // LONG_BINGET
-      case 0x58: stack.push(str(u32())); break; // BINUNICODE
-      case 0x8c: stack.push(str(u8())); break; // SHORT_BINUNICODE
-      case 0x8d: { const n = Number(dv.getBigUint64(pos, true)); pos += 8; stack.push(str(n)); break; } // BINUNICODE8
-      case 0x55: stack.push(str(u8())); break; // SHORT_BINSTRING
-      case 0x54: stack.push(str(u32())); break; // BINSTRING
-      case 0x43: stack.push(bytes(u8())); break; // SHORT_BINBYTES
-      case 0x42: stack.push(bytes(u32())); break; // BINBYTES
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x8a: { // LONG1
+      case 0x80:
+        u8();
+        break; // PROTO
+      case 0x95:
+        pos += 8;
+        break; // FRAME
+      case 0x2e:
+        return pop(); // STOP
+      case 0x7d:
+        stack.push(new Map());
+        break; // EMPTY_DICT
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x29:
+        stack.push({ kind: 'tuple', items: [] });
+        break; // EMPTY_TUPLE
+      case 0x28:
+        stack.push(MARK);
+        break; // MARK
+      case 0x74:
+        stack.push({ kind: 'tuple', items: popMark() });
+        break; // TUPLE
+      case 0x85:
+        stack.push({ kind: 'tuple', items: [pop()] });
+        break; // TUPLE1
+      case 0x86: {
+        const b = pop();
+        const a = pop();
+        stack.push({ kind: 'tuple', items: [a, b] });
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        stack.push({ kind: 'tuple', items: [a, b, c] });
+        break;
+      } // TUPLE3
+      case 0x71:
+        memo.set(u8(), stack[stack.length - 1]!);
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), stack[stack.length - 1]!);
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, stack[stack.length - 1]!);
+        break; // MEMOIZE
+      case 0x68:
+        stack.push(memo.get(u8()) ?? null);
+        break; // BINGET
+      case 0x6a:
+        stack.push(memo.get(u32()) ?? null);
+        break; // LONG_BINGET
+      case 0x58:
+        stack.push(str(u32()));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(str(u8()));
+        break; // SHORT_BINUNICODE
+      case 0x8d: {
+        const n = Number(dv.getBigUint64(pos, true));
+        pos += 8;
+        stack.push(str(n));
+        break;
+      } // BINUNICODE8
+      case 0x55:
+        stack.push(str(u8()));
+        break; // SHORT_BINSTRING
+      case 0x54:
+        stack.push(str(u32()));
+        break; // BINSTRING
+      case 0x43:
+        stack.push(bytes(u8()));
+        break; // SHORT_BINBYTES
+      case 0x42:
+        stack.push(bytes(u32()));
+        break; // BINBYTES
+      case 0x4a:
+        stack.push(i32());
+        break; // BININT
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x8a: {
+        // LONG1
         const n = u8();
         const b = bytes(n);
         let v = 0n;
@@ -125,29 +254,87 @@ export function safeUnpickle(data: Uint8Array, file: string): PV {
         stack.push(Number(v));
         break;
       }
-      case 0x47: { need(8); stack.push(dv.getFloat64(pos, false)); pos += 8; break; } // BINFLOAT
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x63: { const mod = line(); const name = line(); stack.push(global(`${mod}.${name}`)); break; } // GLOBAL
-      case 0x93: { const name = pop(); const mod = pop(); stack.push(global(`${String(mod)}.${String(name)}`)); break; } // STACK_GLOBAL
-      case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args)); break; } // REDUCE
-      case 0x81: { const args = pop(); const cls = pop(); stack.push(call(cls, args)); break; } // NEWOBJ
-      case 0x62: pop(); break; // BUILD: state of an OrderedDict (_metadata) — ignored
-      case 0x51: { // BINPERSID: ('storage', storage_type, key, location, numel)
+      case 0x47: {
+        need(8);
+        stack.push(dv.getFloat64(pos, false));
+        pos += 8;
+        break;
+      } // BINFLOAT
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
+      case 0x63: {
+        const mod = line();
+        const name = line();
+        stack.push(global(`${mod}.${name}`));
+        break;
+      } // GLOBAL
+      case 0x93: {
+        const name = pop();
+        const mod = pop();
+        stack.push(global(`${String(mod)}.${String(name)}`));
+        break;
+      } // STACK_GLOBAL
+      case 0x52: {
+        const args = pop();
+        const fn = pop();
+        stack.push(call(fn, args));
+        break;
+      } // REDUCE
+      case 0x81: {
+        const args = pop();
+        const cls = pop();
+        stack.push(call(cls, args));
+        break;
+      } // NEWOBJ
+      case 0x62:
+        pop();
+        break; // BUILD: state of an OrderedDict (_metadata) — ignored
+      case 0x51: {
+        // BINPERSID: ('storage', storage_type, key, location, numel)
         const pid = pop();
-        if (!isTuple(pid) || pid.items[0] !== 'storage') throw new CheckpointError(`${file}: unsupported persistent id`);
+        if (!isTuple(pid) || pid.items[0] !== 'storage')
+          throw new CheckpointError(`${file}: unsupported persistent id`);
         const t = pid.items[1];
         const type = t && typeof t === 'object' && 'kind' in t && t.kind === 'global' ? t.name : String(t);
         stack.push({ kind: 'storage', type, key: String(pid.items[2]), numel: Number(pid.items[4]) });
         break;
       }
-      case 0x73: { const v = pop(); const k = pop(); const d = stack[stack.length - 1]; if (d instanceof Map) d.set(k, v); break; } // SETITEM
-      case 0x75: { const items = popMark(); const d = stack[stack.length - 1]; if (d instanceof Map) for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i]!, items[i + 1]!); break; } // SETITEMS
-      case 0x61: { const v = pop(); const l = stack[stack.length - 1]; if (Array.isArray(l)) l.push(v); break; } // APPEND
-      case 0x65: { const items = popMark(); const l = stack[stack.length - 1]; if (Array.isArray(l)) l.push(...items); break; } // APPENDS
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        const d = stack[stack.length - 1];
+        if (d instanceof Map) d.set(k, v);
+        break;
+      } // SETITEM
+      case 0x75: {
+        const items = popMark();
+        const d = stack[stack.length - 1];
+        if (d instanceof Map) for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i]!, items[i + 1]!);
+        break;
+      } // SETITEMS
+      case 0x61: {
+        const v = pop();
+        const l = stack[stack.length - 1];
+        if (Array.isArray(l)) l.push(v);
+        break;
+      } // APPEND
+      case 0x65: {
+        const items = popMark();
+        const l = stack[stack.length - 1];
+        if (Array.isArray(l)) l.push(...items);
+        break;
+      } // APPENDS
       default:
-        throw new CheckpointError(`${file}: refused to load: pickle opcode 0x${op.toString(16)} at byte ${pos - 1} is not one torch.save uses for tensors`);
+        throw new CheckpointError(
+          `${file}: refused to load: pickle opcode 0x${op.toString(16)} at byte ${pos - 1} is not one torch.save uses for tensors`,
+        );
     }
   }
 }
@@ -156,7 +343,14 @@ const STORAGE_DTYPES: Record<string, { bytes: number; read: (dv: DataView, off: 
   'torch.FloatStorage': { bytes: 4, read: (dv, o) => dv.getFloat32(o, true) },
   'torch.DoubleStorage': { bytes: 8, read: (dv, o) => dv.getFloat64(o, true) },
   'torch.HalfStorage': { bytes: 2, read: (dv, o) => f16ToF32(dv.getUint16(o, true)) },
-  'torch.BFloat16Storage': { bytes: 2, read: (dv, o) => { const b = new DataView(new ArrayBuffer(4)); b.setUint32(0, dv.getUint16(o, true) << 16); return b.getFloat32(0); } },
+  'torch.BFloat16Storage': {
+    bytes: 2,
+    read: (dv, o) => {
+      const b = new DataView(new ArrayBuffer(4));
+      b.setUint32(0, dv.getUint16(o, true) << 16);
+      return b.getFloat32(0);
+    },
+  },
   'torch.LongStorage': { bytes: 8, read: (dv, o) => Number(dv.getBigInt64(o, true)), int: true },
   'torch.IntStorage': { bytes: 4, read: (dv, o) => dv.getInt32(o, true), int: true },
   'torch.ShortStorage': { bytes: 2, read: (dv, o) => dv.getInt16(o, true), int: true },
@@ -171,13 +365,16 @@ export function readTorchBin(file: string): Map<string, SafetensorsEntry> {
   try {
     zip = unzipSync(readFileSync(file));
   } catch (e) {
-    throw new CheckpointError(`${file} is not a readable torch.save archive (${(e as Error).message}); legacy (pre-1.6, non-zip) .bin files are not supported — re-save with a recent PyTorch or use safetensors`);
+    throw new CheckpointError(
+      `${file} is not a readable torch.save archive (${(e as Error).message}); legacy (pre-1.6, non-zip) .bin files are not supported — re-save with a recent PyTorch or use safetensors`,
+    );
   }
   const pklName = Object.keys(zip).find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
   if (!pklName) throw new CheckpointError(`${file}: no data.pkl inside; not a torch.save archive`);
   const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
   const root = safeUnpickle(zip[pklName]!, file);
-  if (!(root instanceof Map)) throw new CheckpointError(`${file}: expected a state dict (a mapping of names to tensors)`);
+  if (!(root instanceof Map))
+    throw new CheckpointError(`${file}: expected a state dict (a mapping of names to tensors)`);
   const out = new Map<string, SafetensorsEntry>();
   for (const [k, v] of root) {
     if (!v || typeof v !== 'object' || !('kind' in v) || v.kind !== 'tensor') continue;
@@ -185,7 +382,8 @@ export function readTorchBin(file: string): Map<string, SafetensorsEntry> {
     const dt = STORAGE_DTYPES[t.storage.type];
     if (!dt) throw new CheckpointError(`${file}: tensor ${String(k)} has unsupported storage ${t.storage.type}`);
     const raw = zip[`${prefix}data/${t.storage.key}`];
-    if (!raw) throw new CheckpointError(`${file}: storage ${t.storage.key} for ${String(k)} is missing from the archive`);
+    if (!raw)
+      throw new CheckpointError(`${file}: storage ${t.storage.key} for ${String(k)} is missing from the archive`);
     const sdv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const n = t.size.reduce((a, b) => a * b, 1);
     const data = dt.int ? new Int32Array(n) : new Float32Array(n);
@@ -195,7 +393,8 @@ export function readTorchBin(file: string): Map<string, SafetensorsEntry> {
       acc *= t.size[d]!;
     }
     if (contiguous && t.storage.type === 'torch.FloatStorage') {
-      if ((t.offset + n) * 4 > raw.byteLength) throw new CheckpointError(`${file}: tensor ${String(k)} reads past its storage (truncated file?)`);
+      if ((t.offset + n) * 4 > raw.byteLength)
+        throw new CheckpointError(`${file}: tensor ${String(k)} reads past its storage (truncated file?)`);
       new Uint8Array(data.buffer).set(raw.subarray(t.offset * 4, (t.offset + n) * 4));
       out.set(String(k), { dtype: 'F32', shape: t.size, data });
       continue;
@@ -204,7 +403,8 @@ export function readTorchBin(file: string): Map<string, SafetensorsEntry> {
     for (let i = 0; i < n; i++) {
       let off = t.offset;
       for (let d = 0; d < idx.length; d++) off += idx[d]! * t.stride[d]!;
-      if ((off + 1) * dt.bytes > raw.byteLength) throw new CheckpointError(`${file}: tensor ${String(k)} reads past its storage (truncated file?)`);
+      if ((off + 1) * dt.bytes > raw.byteLength)
+        throw new CheckpointError(`${file}: tensor ${String(k)} reads past its storage (truncated file?)`);
       data[i] = dt.read(sdv, off * dt.bytes);
       for (let d = idx.length - 1; d >= 0; d--) {
         if (++idx[d]! < t.size[d]!) break;

@@ -15,12 +15,21 @@ import { RobertaForSequenceClassification } from './roberta.js';
 import { DistilBertForSequenceClassification, type DistilBertConfig } from './distilbert.js';
 import type { ProblemType } from './heads.js';
 
-export type SequenceClassifier = BertForSequenceClassification | RobertaForSequenceClassification | DistilBertForSequenceClassification;
-export type ModelConfig = (BertConfig | DistilBertConfig) & { model_type: string; architectures?: string[]; [k: string]: unknown };
+export type SequenceClassifier =
+  BertForSequenceClassification | RobertaForSequenceClassification | DistilBertForSequenceClassification;
+export type ModelConfig = (BertConfig | DistilBertConfig) & {
+  model_type: string;
+  architectures?: string[];
+  [k: string]: unknown;
+};
 
 export const SUPPORTED_MODEL_TYPES = ['bert', 'roberta', 'distilbert'] as const;
 
-const ARCH: Record<string, string> = { bert: 'BertForSequenceClassification', roberta: 'RobertaForSequenceClassification', distilbert: 'DistilBertForSequenceClassification' };
+const ARCH: Record<string, string> = {
+  bert: 'BertForSequenceClassification',
+  roberta: 'RobertaForSequenceClassification',
+  distilbert: 'DistilBertForSequenceClassification',
+};
 
 export interface LoadOptions {
   /** number of labels for a new head (default: from config.json's id2label, else 2) */
@@ -61,7 +70,10 @@ export interface LoadedClassifier {
 
 /** Maximum tokens the model accepts (RoBERTa reserves padding_idx + 1 positions). */
 export function modelMaxLength(config: ModelConfig | LoadedClassifier): number {
-  const c = ('config' in config && 'model' in config ? config.config : config) as ModelConfig & { max_position_embeddings?: number; pad_token_id?: number };
+  const c = ('config' in config && 'model' in config ? config.config : config) as ModelConfig & {
+    max_position_embeddings?: number;
+    pad_token_id?: number;
+  };
   const maxPos = c.max_position_embeddings ?? 512;
   return c.model_type === 'roberta' ? maxPos - (c.pad_token_id ?? 1) - 1 : maxPos;
 }
@@ -73,17 +85,31 @@ export function modelMaxLength(config: ModelConfig | LoadedClassifier): number {
 export function resolveMaxLength(requested: number | undefined, config: ModelConfig, dflt: number): number {
   const limit = modelMaxLength(config);
   if (requested !== undefined && requested > limit) {
-    throw new MedtuneError(`--max-length ${requested} is above this model's limit of ${limit} tokens (max_position_embeddings); use at most ${limit}`, 'E_USAGE');
+    throw new MedtuneError(
+      `--max-length ${requested} is above this model's limit of ${limit} tokens (max_position_embeddings); use at most ${limit}`,
+      'E_USAGE',
+    );
   }
   return requested ?? Math.min(dflt, limit);
 }
 
 /** A model folder's config.json, checked for a supported model_type (cheap: no weights are read). */
-export async function readModelConfig(nameOrDir: string, opts: { revision?: string; offline?: boolean } = {}): Promise<{ dir: string; config: ModelConfig }> {
+export async function readModelConfig(
+  nameOrDir: string,
+  opts: { revision?: string; offline?: boolean } = {},
+): Promise<{ dir: string; config: ModelConfig }> {
   const dir = await resolveModel(nameOrDir, opts);
   const config = readJson<ModelConfig>(path.join(dir, 'config.json'));
-  if (!config || typeof config !== 'object' || !config.model_type || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(config.model_type)) {
-    throw new MedtuneError(`${dir}/config.json has model_type "${String(config?.model_type)}"; medtune supports ${SUPPORTED_MODEL_TYPES.join(', ')}`, 'E_MODEL_UNSUPPORTED');
+  if (
+    !config ||
+    typeof config !== 'object' ||
+    !config.model_type ||
+    !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(config.model_type)
+  ) {
+    throw new MedtuneError(
+      `${dir}/config.json has model_type "${String(config?.model_type)}"; medtune supports ${SUPPORTED_MODEL_TYPES.join(', ')}`,
+      'E_MODEL_UNSUPPORTED',
+    );
   }
   return { dir, config };
 }
@@ -100,11 +126,17 @@ export function labelsOf(config: { id2label?: Record<string, string>; num_labels
 /** A freshly initialised classifier for a config (model_type picks the class). */
 export function classifierFromConfig(config: ModelConfig, seed = 42): SequenceClassifier {
   switch (config.model_type) {
-    case 'bert': return new BertForSequenceClassification(bertConfig(config as Partial<BertConfig>), seed);
-    case 'roberta': return new RobertaForSequenceClassification(bertConfig(config as Partial<BertConfig>), seed);
-    case 'distilbert': return new DistilBertForSequenceClassification(config as DistilBertConfig, seed);
+    case 'bert':
+      return new BertForSequenceClassification(bertConfig(config as Partial<BertConfig>), seed);
+    case 'roberta':
+      return new RobertaForSequenceClassification(bertConfig(config as Partial<BertConfig>), seed);
+    case 'distilbert':
+      return new DistilBertForSequenceClassification(config as DistilBertConfig, seed);
     default:
-      throw new MedtuneError(`model_type "${config.model_type}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, 'E_MODEL_UNSUPPORTED');
+      throw new MedtuneError(
+        `model_type "${config.model_type}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
+        'E_MODEL_UNSUPPORTED',
+      );
   }
 }
 
@@ -117,16 +149,34 @@ function canonicalKey(k: string): string {
 const IGNORED_UNEXPECTED = /(^|\.)position_ids$/;
 
 /** Copies checkpoint tensors into the model by name; returns the report. */
-export function loadStateDict(model: SequenceClassifier, tensors: Map<string, SafetensorsEntry>, source: string, allowResize: boolean): LoadReport {
+export function loadStateDict(
+  model: SequenceClassifier,
+  tensors: Map<string, SafetensorsEntry>,
+  source: string,
+  allowResize: boolean,
+): LoadReport {
   const params = new Map(model.namedParameters());
-  const prefix = model.config.model_type ?? (model instanceof DistilBertForSequenceClassification ? 'distilbert' : model instanceof RobertaForSequenceClassification ? 'roberta' : 'bert');
+  const prefix =
+    model.config.model_type ??
+    (model instanceof DistilBertForSequenceClassification
+      ? 'distilbert'
+      : model instanceof RobertaForSequenceClassification
+        ? 'roberta'
+        : 'bert');
   const byKey = new Map<string, SafetensorsEntry>();
   for (const [k, v] of tensors) byKey.set(canonicalKey(k), v);
   // A base-model checkpoint (keys without "bert.") loads into the classifier under its prefix, as in HF.
   const hasPrefix = [...byKey.keys()].some((k) => k.startsWith(`${prefix}.`));
   const resolved = new Map<string, SafetensorsEntry>();
   for (const [k, v] of byKey) resolved.set(!hasPrefix && params.has(`${prefix}.${k}`) ? `${prefix}.${k}` : k, v);
-  const report: LoadReport = { source, architecture: model.constructor.name, loaded: 0, missing: [], unexpected: [], resized: [] };
+  const report: LoadReport = {
+    source,
+    architecture: model.constructor.name,
+    loaded: 0,
+    missing: [],
+    unexpected: [],
+    resized: [],
+  };
   for (const [name, p] of params) {
     const t = resolved.get(name);
     if (!t) {
@@ -139,7 +189,9 @@ export function loadStateDict(model: SequenceClassifier, tensors: Map<string, Sa
         report.resized.push(`${name} ${JSON.stringify(t.shape)} -> ${JSON.stringify(p.shape)}`);
         continue;
       }
-      throw new CheckpointError(`${source}: ${name} has shape ${JSON.stringify(t.shape)} in the checkpoint but the model expects ${JSON.stringify(p.shape)}${isHead ? ' (config.json and the weights disagree on the number of labels; fine-tune with `medtune train`, which builds a new head for the labels of the data)' : '; is config.json from the same model?'}`);
+      throw new CheckpointError(
+        `${source}: ${name} has shape ${JSON.stringify(t.shape)} in the checkpoint but the model expects ${JSON.stringify(p.shape)}${isHead ? ' (config.json and the weights disagree on the number of labels; fine-tune with `medtune train`, which builds a new head for the labels of the data)' : '; is config.json from the same model?'}`,
+      );
     }
     if (t.data instanceof Int32Array) p.f32.set(Float32Array.from(t.data));
     else p.f32.set(t.data);
@@ -158,7 +210,9 @@ function compactKeys(keys: string[]): string[] {
     if (!groups.has(head)) groups.set(head, []);
     groups.get(head)!.push(i < 0 ? k : k.slice(i + 1));
   }
-  return [...groups].map(([h, tails]) => (tails.length === 1 ? (h ? `${h}.${tails[0]}` : tails[0]!) : `${h}.{${tails.join(',')}}`));
+  return [...groups].map(([h, tails]) =>
+    tails.length === 1 ? (h ? `${h}.${tails[0]}` : tails[0]!) : `${h}.{${tails.join(',')}}`,
+  );
 }
 
 /** The report as transformers prints it, in a short table. */
@@ -171,9 +225,12 @@ export function formatLoadReport(r: LoadReport): string {
   row('resized head, newly initialised:', r.resized);
   row('unused (not in this architecture):', r.unexpected);
   if (r.headByLabel) {
-    lines.push(`  classification head loaded by label name: ${r.headByLabel.kept} labels kept${r.headByLabel.added.length ? `, ${r.headByLabel.added.length} new (newly initialised): ${r.headByLabel.added.slice(0, 6).join(', ')}${r.headByLabel.added.length > 6 ? ', …' : ''}` : ''}`);
+    lines.push(
+      `  classification head loaded by label name: ${r.headByLabel.kept} labels kept${r.headByLabel.added.length ? `, ${r.headByLabel.added.length} new (newly initialised): ${r.headByLabel.added.slice(0, 6).join(', ')}${r.headByLabel.added.length > 6 ? ', …' : ''}` : ''}`,
+    );
   }
-  if (r.missing.length || r.resized.length) lines.push('  New weights must be trained on a down-stream task before the model is used for predictions.');
+  if (r.missing.length || r.resized.length)
+    lines.push('  New weights must be trained on a down-stream task before the model is used for predictions.');
   return lines.join('\n');
 }
 
@@ -183,7 +240,10 @@ export async function loadClassifier(nameOrDir: string, opts: LoadOptions = {}):
   let labels = labelsOf(raw);
   const hadLabels = !!raw.id2label && Object.keys(raw.id2label).length > 0;
   if (opts.labels) labels = opts.labels;
-  else if (opts.numLabels !== undefined) labels = Array.from({ length: opts.numLabels }, (_, i) => (hadLabels && labels.length === opts.numLabels ? labels[i]! : `LABEL_${i}`));
+  else if (opts.numLabels !== undefined)
+    labels = Array.from({ length: opts.numLabels }, (_, i) =>
+      hadLabels && labels.length === opts.numLabels ? labels[i]! : `LABEL_${i}`,
+    );
   if (labels.length < 1) throw new MedtuneError('a classifier needs at least one label', 'E_USAGE');
   const config: ModelConfig = {
     ...raw,
@@ -195,8 +255,16 @@ export async function loadClassifier(nameOrDir: string, opts: LoadOptions = {}):
   const model = classifierFromConfig(config, opts.seed ?? 42);
   const { tensors, files } = readWeights(dir);
   const parentLabels = hadLabels && !isGeneric(labelsOf(raw)) ? labelsOf(raw) : null;
-  const fresh = opts.labels && parentLabels ? headRows(model, labels.length).map(([name, p]) => [name, Float32Array.from(p.f32)] as const) : [];
-  const report = loadStateDict(model, tensors, files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`, !!(opts.labels || opts.numLabels !== undefined));
+  const fresh =
+    opts.labels && parentLabels
+      ? headRows(model, labels.length).map(([name, p]) => [name, Float32Array.from(p.f32)] as const)
+      : [];
+  const report = loadStateDict(
+    model,
+    tensors,
+    files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`,
+    !!(opts.labels || opts.numLabels !== undefined),
+  );
   if (fresh.length) remapHead(model, tensors, parentLabels!, labels, new Map(fresh), report);
   (opts.log ?? ((l: string) => process.stderr.write(l + '\n')))(formatLoadReport(report));
   model.train(opts.train ?? false);
@@ -208,7 +276,9 @@ const isGeneric = (labels: string[]) => labels.every((l, i) => l === `LABEL_${i}
 
 /** The output layer of the classification head: parameters with one row per label. */
 function headRows(model: SequenceClassifier, numLabels: number): [string, Tensor][] {
-  return model.namedParameters().filter(([k, p]) => /^classifier\.(out_proj\.)?(weight|bias)$/.test(k) && p.shape[0] === numLabels);
+  return model
+    .namedParameters()
+    .filter(([k, p]) => /^classifier\.(out_proj\.)?(weight|bias)$/.test(k) && p.shape[0] === numLabels);
 }
 
 /**
@@ -216,8 +286,14 @@ function headRows(model: SequenceClassifier, numLabels: number): [string, Tensor
  * initialisation. (By position, another label order would load the head under the wrong mapping, and a different
  * label count would silently re-initialise all of it.)
  */
-function remapHead(model: SequenceClassifier, tensors: Map<string, SafetensorsEntry>, parent: string[], labels: string[],
-  fresh: Map<string, Float32Array>, report: LoadReport): void {
+function remapHead(
+  model: SequenceClassifier,
+  tensors: Map<string, SafetensorsEntry>,
+  parent: string[],
+  labels: string[],
+  fresh: Map<string, Float32Array>,
+  report: LoadReport,
+): void {
   let kept = 0;
   for (const [name, p] of headRows(model, labels.length)) {
     const t = [...tensors].find(([k]) => canonicalKey(k) === name || canonicalKey(k).endsWith(`.${name}`))?.[1];
@@ -225,7 +301,8 @@ function remapHead(model: SequenceClassifier, tensors: Map<string, SafetensorsEn
     const width = p.size / labels.length;
     labels.forEach((l, i) => {
       const j = parent.indexOf(l);
-      const src = j >= 0 ? t.data.subarray(j * width, (j + 1) * width) : fresh.get(name)!.subarray(i * width, (i + 1) * width);
+      const src =
+        j >= 0 ? t.data.subarray(j * width, (j + 1) * width) : fresh.get(name)!.subarray(i * width, (i + 1) * width);
       p.f32.set(src, i * width);
     });
     kept = labels.filter((l) => parent.includes(l)).length;
@@ -235,20 +312,43 @@ function remapHead(model: SequenceClassifier, tensors: Map<string, SafetensorsEn
   if (kept) report.headByLabel = { kept, added };
 }
 
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json', 'vocab.json', 'merges.txt'];
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'vocab.txt',
+  'special_tokens_map.json',
+  'vocab.json',
+  'merges.txt',
+];
 
 /**
  * Saves in HF's layout: config.json (labels, architectures), model.safetensors (HF key names), tokenizer files
  * copied from `tokenizerFrom`. The folder is written next to its final place and renamed in, so a crash never
  * leaves a half-written model.
  */
-export function saveClassifier(dir: string, model: SequenceClassifier, config: ModelConfig, tokenizerFrom?: string): void {
+export function saveClassifier(
+  dir: string,
+  model: SequenceClassifier,
+  config: ModelConfig,
+  tokenizerFrom?: string,
+): void {
   writeDirAtomic(dir, (tmp) => {
-    const cfg = { ...config, architectures: [ARCH[config.model_type] ?? config.architectures?.[0]], num_labels: undefined };
+    const cfg = {
+      ...config,
+      architectures: [ARCH[config.model_type] ?? config.architectures?.[0]],
+      num_labels: undefined,
+    };
     delete cfg.num_labels;
     writeFileAtomic(path.join(tmp, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-    const tensors = model.namedParameters().map(([k, t]: [string, Tensor]) => [k, { shape: t.shape, data: t.f32 }] as [string, { shape: readonly number[]; data: Float32Array }]);
+    const tensors = model
+      .namedParameters()
+      .map(
+        ([k, t]: [string, Tensor]) =>
+          [k, { shape: t.shape, data: t.f32 }] as [string, { shape: readonly number[]; data: Float32Array }],
+      );
     writeFileAtomic(path.join(tmp, 'model.safetensors'), serializeSafetensors(tensors));
-    if (tokenizerFrom) for (const f of TOKENIZER_FILES) if (existsSync(path.join(tokenizerFrom, f))) copyFileSync(path.join(tokenizerFrom, f), path.join(tmp, f));
+    if (tokenizerFrom)
+      for (const f of TOKENIZER_FILES)
+        if (existsSync(path.join(tokenizerFrom, f))) copyFileSync(path.join(tokenizerFrom, f), path.join(tmp, f));
   });
 }

@@ -5,8 +5,24 @@
  */
 import { Tensor, empty, parameter, zeros } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
-import { attention, attentionMaskFromPadding, add, reshape, linear, crossEntropy, embedding } from '../tensor/ops/index.js';
-import { classifierOutput, firstToken, problemTypeOf, runLayers, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
+import {
+  attention,
+  attentionMaskFromPadding,
+  add,
+  reshape,
+  linear,
+  crossEntropy,
+  embedding,
+} from '../tensor/ops/index.js';
+import {
+  classifierOutput,
+  firstToken,
+  problemTypeOf,
+  runLayers,
+  type ClassifierLossOptions,
+  type ClassifierOutput,
+  type ProblemType,
+} from './heads.js';
 import { MedtuneError } from '../common/errors.js';
 import type { Activation } from '../tensor/kernels.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
@@ -58,11 +74,21 @@ export function bertConfig(overrides: Partial<BertConfig> = {}): BertConfig {
 /** HF hidden_act names -> fused activation kernels. */
 export function activationOf(name: string): Activation {
   switch (name) {
-    case 'gelu': return 'gelu';
-    case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_fast': return 'gelu_tanh';
-    case 'relu': return 'relu';
-    case 'tanh': return 'tanh';
-    default: throw new MedtuneError(`hidden_act "${name}" is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, tanh)`, 'E_MODEL_UNSUPPORTED');
+    case 'gelu':
+      return 'gelu';
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+    case 'gelu_fast':
+      return 'gelu_tanh';
+    case 'relu':
+      return 'relu';
+    case 'tanh':
+      return 'tanh';
+    default:
+      throw new MedtuneError(
+        `hidden_act "${name}" is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, tanh)`,
+        'E_MODEL_UNSUPPORTED',
+      );
   }
 }
 
@@ -110,7 +136,10 @@ export class BertSelfAttention extends Module {
   query: Linear;
   key: Linear;
   value: Linear;
-  constructor(private c: BertConfig, private gen: Generator) {
+  constructor(
+    private c: BertConfig,
+    private gen: Generator,
+  ) {
     super();
     this.query = new Linear(c.hidden_size, c.hidden_size, gen, c.initializer_range);
     this.key = new Linear(c.hidden_size, c.hidden_size, gen, c.initializer_range);
@@ -120,7 +149,12 @@ export class BertSelfAttention extends Module {
     const q = this.query.forward(x);
     const k = this.key.forward(x);
     const v = this.value.forward(x);
-    return attention(q, k, v, mask, { heads: this.c.num_attention_heads, dropout: this.c.attention_probs_dropout_prob, generator: this.gen, training: this.training });
+    return attention(q, k, v, mask, {
+      heads: this.c.num_attention_heads,
+      dropout: this.c.attention_probs_dropout_prob,
+      generator: this.gen,
+      training: this.training,
+    });
   }
 }
 
@@ -155,7 +189,11 @@ export class BertAttention extends Module {
 
 export class BertIntermediate extends Module {
   dense: Linear;
-  constructor(c: BertConfig, gen: Generator, private act: Activation) {
+  constructor(
+    c: BertConfig,
+    gen: Generator,
+    private act: Activation,
+  ) {
     super();
     this.dense = new Linear(c.hidden_size, c.intermediate_size, gen, c.initializer_range);
   }
@@ -216,7 +254,11 @@ export class BertModel extends Module {
   embeddings: BertEmbeddings;
   encoder: BertEncoder;
   pooler: BertPooler | null;
-  constructor(readonly config: BertConfig, gen: Generator, addPoolingLayer = true) {
+  constructor(
+    readonly config: BertConfig,
+    gen: Generator,
+    addPoolingLayer = true,
+  ) {
     super();
     this.embeddings = new BertEmbeddings(config, gen);
     this.encoder = new BertEncoder(config, gen);
@@ -224,9 +266,14 @@ export class BertModel extends Module {
   }
   forward(inputs: BertInputs, opts: { outputHiddenStates?: boolean } = {}): BertOutput {
     const ids = inputs.input_ids;
-    if (ids.dtype !== 'int32' || ids.rank !== 2) throw new MedtuneError(`input_ids must be int32 [batch, seq], got ${ids.describe()}`, 'E_USAGE');
+    if (ids.dtype !== 'int32' || ids.rank !== 2)
+      throw new MedtuneError(`input_ids must be int32 [batch, seq], got ${ids.describe()}`, 'E_USAGE');
     const [B, T] = ids.shape as [number, number];
-    if (T > this.config.max_position_embeddings) throw new MedtuneError(`sequence length ${T} exceeds max_position_embeddings ${this.config.max_position_embeddings}; truncate to at most that many tokens`, 'E_USAGE');
+    if (T > this.config.max_position_embeddings)
+      throw new MedtuneError(
+        `sequence length ${T} exceeds max_position_embeddings ${this.config.max_position_embeddings}; truncate to at most that many tokens`,
+        'E_USAGE',
+      );
     const tt = inputs.token_type_ids ?? empty([B, T], 'int32');
     if (!inputs.token_type_ids) tt.i32.fill(0);
     const mask = inputs.attention_mask ? attentionMaskFromPadding(inputs.attention_mask) : null;
@@ -249,7 +296,10 @@ export class BertForSequenceClassification extends Module {
   readonly numLabels: number;
   /** drives dropout; its state is part of a training checkpoint */
   readonly generator: Generator;
-  constructor(readonly config: BertConfig, seed = 42) {
+  constructor(
+    readonly config: BertConfig,
+    seed = 42,
+  ) {
     super();
     const gen = (this.generator = new Generator(seed));
     this.numLabels = config.num_labels ?? 2;
@@ -262,10 +312,19 @@ export class BertForSequenceClassification extends Module {
     return problemTypeOf(this.config, this.numLabels, labels);
   }
 
-  forward(inputs: BertInputs & { labels?: Tensor | null }, opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {}): ClassifierOutput {
+  forward(
+    inputs: BertInputs & { labels?: Tensor | null },
+    opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {},
+  ): ClassifierOutput {
     const out = this.bert.forward(inputs, opts);
     const pooled = this.dropout.forward(out.pooler_output!, this.training);
-    return classifierOutput(this.classifier.forward(pooled), out.hidden_states, inputs.labels, this.problemType(inputs.labels ?? undefined), opts);
+    return classifierOutput(
+      this.classifier.forward(pooled),
+      out.hidden_states,
+      inputs.labels,
+      this.problemType(inputs.labels ?? undefined),
+      opts,
+    );
   }
 }
 
@@ -273,7 +332,11 @@ export class BertForSequenceClassification extends Module {
 class BertPredictionHeadTransform extends Module {
   dense: Linear;
   LayerNorm: LayerNorm;
-  constructor(c: BertConfig, gen: Generator, private act: Activation) {
+  constructor(
+    c: BertConfig,
+    gen: Generator,
+    private act: Activation,
+  ) {
     super();
     this.dense = new Linear(c.hidden_size, c.hidden_size, gen, c.initializer_range);
     this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
@@ -287,7 +350,11 @@ class BertPredictionHeadTransform extends Module {
 class BertLMPredictionHead extends Module {
   transform: BertPredictionHeadTransform;
   bias: Tensor;
-  constructor(c: BertConfig, gen: Generator, private decoderWeight: () => Tensor) {
+  constructor(
+    c: BertConfig,
+    gen: Generator,
+    private decoderWeight: () => Tensor,
+  ) {
     super();
     this.transform = new BertPredictionHeadTransform(c, gen, activationOf(c.hidden_act));
     this.bias = parameter(zeros([c.vocab_size]));
@@ -313,7 +380,10 @@ export function gatherPositions(h: Tensor, positions: Tensor): Tensor {
 
 /** Masked-LM loss as HF computes it: cross-entropy over positions whose label is not -100. */
 export function maskedLmLoss(logits: Tensor, labels: Tensor, vocabSize: number): Tensor {
-  return crossEntropy(reshape(logits, [logits.size / vocabSize, vocabSize]), labels.rank === 1 ? labels : labels.viewAs([labels.size]));
+  return crossEntropy(
+    reshape(logits, [logits.size / vocabSize, vocabSize]),
+    labels.rank === 1 ? labels : labels.viewAs([labels.size]),
+  );
 }
 
 /** BertForMaskedLM: no pooler; the decoder shares bert.embeddings.word_embeddings.weight (tied, as in HF). */
@@ -321,7 +391,10 @@ export class BertForMaskedLM extends Module {
   bert: BertModel;
   cls: BertOnlyMLMHead;
   readonly generator: Generator;
-  constructor(readonly config: BertConfig, seed = 42) {
+  constructor(
+    readonly config: BertConfig,
+    seed = 42,
+  ) {
     super();
     const gen = (this.generator = new Generator(seed));
     this.bert = new BertModel(config, gen, false);

@@ -9,7 +9,15 @@ import { MedtuneError } from '../common/errors.js';
 import type { Activation } from '../tensor/kernels.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 import { activationOf, type BertInputs } from './bert.js';
-import { classifierOutput, firstToken, problemTypeOf, runLayers, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
+import {
+  classifierOutput,
+  firstToken,
+  problemTypeOf,
+  runLayers,
+  type ClassifierLossOptions,
+  type ClassifierOutput,
+  type ProblemType,
+} from './heads.js';
 
 /** HF's DistilBertConfig keys. */
 export interface DistilBertConfig {
@@ -42,7 +50,8 @@ class Embeddings extends Module {
   dropout: Dropout;
   constructor(c: DistilBertConfig, gen: Generator) {
     super();
-    if (c.sinusoidal_pos_embds) throw new MedtuneError('DistilBERT with sinusoidal_pos_embds is not supported', 'E_MODEL_UNSUPPORTED');
+    if (c.sinusoidal_pos_embds)
+      throw new MedtuneError('DistilBERT with sinusoidal_pos_embds is not supported', 'E_MODEL_UNSUPPORTED');
     this.word_embeddings = new Embedding(c.vocab_size, c.dim, gen, c.initializer_range, c.pad_token_id);
     this.position_embeddings = new Embedding(c.max_position_embeddings, c.dim, gen, c.initializer_range);
     this.LayerNorm = new LayerNorm(c.dim, LN_EPS);
@@ -52,7 +61,10 @@ class Embeddings extends Module {
     const [B, T] = ids.shape as [number, number];
     const pos = empty([B, T], 'int32');
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos.i32[b * T + t] = t;
-    const e = this.LayerNorm.forward(inputsEmbeds ?? this.word_embeddings.forward(ids), this.position_embeddings.forward(pos));
+    const e = this.LayerNorm.forward(
+      inputsEmbeds ?? this.word_embeddings.forward(ids),
+      this.position_embeddings.forward(pos),
+    );
     return this.dropout.forward(e, this.training);
   }
 }
@@ -62,7 +74,10 @@ class MultiHeadSelfAttention extends Module {
   k_lin: Linear;
   v_lin: Linear;
   out_lin: Linear;
-  constructor(private c: DistilBertConfig, private gen: Generator) {
+  constructor(
+    private c: DistilBertConfig,
+    private gen: Generator,
+  ) {
     super();
     this.q_lin = new Linear(c.dim, c.dim, gen, c.initializer_range);
     this.k_lin = new Linear(c.dim, c.dim, gen, c.initializer_range);
@@ -70,7 +85,12 @@ class MultiHeadSelfAttention extends Module {
     this.out_lin = new Linear(c.dim, c.dim, gen, c.initializer_range);
   }
   forward(x: Tensor, mask: Tensor | null): Tensor {
-    const ctx = attention(this.q_lin.forward(x), this.k_lin.forward(x), this.v_lin.forward(x), mask, { heads: this.c.n_heads, dropout: this.c.attention_dropout, generator: this.gen, training: this.training });
+    const ctx = attention(this.q_lin.forward(x), this.k_lin.forward(x), this.v_lin.forward(x), mask, {
+      heads: this.c.n_heads,
+      dropout: this.c.attention_dropout,
+      generator: this.gen,
+      training: this.training,
+    });
     return this.out_lin.forward(ctx);
   }
 }
@@ -79,7 +99,11 @@ class FFN extends Module {
   lin1: Linear;
   lin2: Linear;
   dropout: Dropout;
-  constructor(c: DistilBertConfig, gen: Generator, private act: Activation) {
+  constructor(
+    c: DistilBertConfig,
+    gen: Generator,
+    private act: Activation,
+  ) {
     super();
     this.lin1 = new Linear(c.dim, c.hidden_dim, gen, c.initializer_range);
     this.lin2 = new Linear(c.hidden_dim, c.dim, gen, c.initializer_range);
@@ -119,14 +143,22 @@ class Transformer extends Module {
 export class DistilBertModel extends Module {
   embeddings: Embeddings;
   transformer: Transformer;
-  constructor(readonly config: DistilBertConfig, gen: Generator) {
+  constructor(
+    readonly config: DistilBertConfig,
+    gen: Generator,
+  ) {
     super();
     this.embeddings = new Embeddings(config, gen);
     this.transformer = new Transformer(config, gen);
   }
   forward(inputs: BertInputs, all = false): Tensor[] {
     const mask = inputs.attention_mask ? attentionMaskFromPadding(inputs.attention_mask) : null;
-    return runLayers(this.transformer.layer, this.embeddings.forward(inputs.input_ids, inputs.inputs_embeds), mask, all);
+    return runLayers(
+      this.transformer.layer,
+      this.embeddings.forward(inputs.input_ids, inputs.inputs_embeds),
+      mask,
+      all,
+    );
   }
 }
 
@@ -138,7 +170,10 @@ export class DistilBertForSequenceClassification extends Module {
   readonly numLabels: number;
   /** drives dropout; its state is part of a training checkpoint */
   readonly generator: Generator;
-  constructor(readonly config: DistilBertConfig, seed = 42) {
+  constructor(
+    readonly config: DistilBertConfig,
+    seed = 42,
+  ) {
     super();
     const gen = (this.generator = new Generator(seed));
     this.numLabels = config.num_labels ?? 2;
@@ -150,10 +185,19 @@ export class DistilBertForSequenceClassification extends Module {
   problemType(labels?: Tensor): ProblemType {
     return problemTypeOf(this.config, this.numLabels, labels);
   }
-  forward(inputs: BertInputs & { labels?: Tensor | null }, opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {}): ClassifierOutput {
+  forward(
+    inputs: BertInputs & { labels?: Tensor | null },
+    opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {},
+  ): ClassifierOutput {
     const states = this.distilbert.forward(inputs, opts.outputHiddenStates ?? false);
     const pooled = this.pre_classifier.forward(firstToken(states[states.length - 1]!), 'relu');
     const logits = this.classifier.forward(this.dropout.forward(pooled, this.training));
-    return classifierOutput(logits, opts.outputHiddenStates ? states : undefined, inputs.labels, this.problemType(inputs.labels ?? undefined), opts);
+    return classifierOutput(
+      logits,
+      opts.outputHiddenStates ? states : undefined,
+      inputs.labels,
+      this.problemType(inputs.labels ?? undefined),
+      opts,
+    );
   }
 }

@@ -20,22 +20,42 @@ export interface ClassifierLossOptions {
 }
 
 /** HF's rule: config.problem_type if set; else regression for 1 label, single-label for int labels, multi-label otherwise. */
-export function problemTypeOf(config: { problem_type?: ProblemType | null }, numLabels: number, labels?: Tensor): ProblemType {
+export function problemTypeOf(
+  config: { problem_type?: ProblemType | null },
+  numLabels: number,
+  labels?: Tensor,
+): ProblemType {
   if (config.problem_type) return config.problem_type;
   if (numLabels === 1) return 'regression';
   return !labels || labels.dtype === 'int32' ? 'single_label_classification' : 'multi_label_classification';
 }
 
 /** The loss HF's *ForSequenceClassification computes for a problem type. */
-export function classificationLoss(logits: Tensor, labels: Tensor, problemType: ProblemType, opts: ClassifierLossOptions = {}): Tensor {
+export function classificationLoss(
+  logits: Tensor,
+  labels: Tensor,
+  problemType: ProblemType,
+  opts: ClassifierLossOptions = {},
+): Tensor {
   switch (problemType) {
     case 'regression':
       return mse(reshape(logits, [logits.size]), labels);
     case 'single_label_classification':
-      if (labels.dtype !== 'int32') throw new MedtuneError(`single-label classification needs int32 class ids as labels, got ${labels.describe()}`, 'E_USAGE');
-      return crossEntropy(logits, labels, { weights: opts.classWeights ?? null, labelSmoothing: opts.labelSmoothing ?? 0 });
+      if (labels.dtype !== 'int32')
+        throw new MedtuneError(
+          `single-label classification needs int32 class ids as labels, got ${labels.describe()}`,
+          'E_USAGE',
+        );
+      return crossEntropy(logits, labels, {
+        weights: opts.classWeights ?? null,
+        labelSmoothing: opts.labelSmoothing ?? 0,
+      });
     case 'multi_label_classification':
-      if (labels.dtype !== 'float32') throw new MedtuneError(`multi-label classification needs float32 0/1 labels [batch, num_labels], got ${labels.describe()}`, 'E_USAGE');
+      if (labels.dtype !== 'float32')
+        throw new MedtuneError(
+          `multi-label classification needs float32 0/1 labels [batch, num_labels], got ${labels.describe()}`,
+          'E_USAGE',
+        );
       return bceWithLogits(logits, labels, { posWeight: opts.posWeight ?? null });
   }
 }
@@ -47,7 +67,13 @@ export function firstToken(h: Tensor): Tensor {
 }
 
 /** The output every *ForSequenceClassification returns: logits, hidden states when asked, loss when labelled. */
-export function classifierOutput(logits: Tensor, hiddenStates: Tensor[] | undefined, labels: Tensor | null | undefined, problemType: ProblemType, opts: ClassifierLossOptions): ClassifierOutput {
+export function classifierOutput(
+  logits: Tensor,
+  hiddenStates: Tensor[] | undefined,
+  labels: Tensor | null | undefined,
+  problemType: ProblemType,
+  opts: ClassifierLossOptions,
+): ClassifierOutput {
   const res: ClassifierOutput = { logits, ...(hiddenStates ? { hidden_states: hiddenStates } : {}) };
   if (labels) res.loss = classificationLoss(logits, labels, problemType, opts);
   return res;
@@ -67,7 +93,12 @@ export function probabilitiesOf(row: number[], multiLabel: boolean): number[] {
  * autograd (inference), each layer runs in its own scope, so its intermediates are released as soon as it is done:
  * a forward then holds one layer's activations instead of all of them (mini-biobert, 3,840 tokens: ~390 → ~110 MB).
  */
-export function runLayers(layers: { forward(h: Tensor, mask: Tensor | null): Tensor }[], x: Tensor, mask: Tensor | null, all: boolean): Tensor[] {
+export function runLayers(
+  layers: { forward(h: Tensor, mask: Tensor | null): Tensor }[],
+  x: Tensor,
+  mask: Tensor | null,
+  all: boolean,
+): Tensor[] {
   const states = [x];
   let h = x;
   const inference = !isGradEnabled();

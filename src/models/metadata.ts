@@ -62,7 +62,8 @@ export interface MedtuneMetadata {
   reference?: MonitoringReference;
 }
 
-const bad = (file: string, what: string) => new MedtuneError(`${file}: "medtune.${what}"; fix or remove that key of config.json`, 'E_MODEL_WEIGHTS');
+const bad = (file: string, what: string) =>
+  new MedtuneError(`${file}: "medtune.${what}"; fix or remove that key of config.json`, 'E_MODEL_WEIGHTS');
 const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 const isProb = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v <= 1;
 
@@ -71,27 +72,42 @@ export function parseMetadata(raw: unknown, file = 'config.json', labels?: strin
   if (raw === undefined || raw === null) return {};
   if (!isObj(raw)) throw bad(file, 'must be an object');
   const m = raw as MedtuneMetadata & Record<string, unknown>;
-  if (m.version !== undefined && (typeof m.version !== 'string' || !m.version.trim())) throw bad(file, 'version must be a non-empty string');
-  if (m.temperature !== undefined && !(typeof m.temperature === 'number' && m.temperature > 0 && Number.isFinite(m.temperature))) {
+  if (m.version !== undefined && (typeof m.version !== 'string' || !m.version.trim()))
+    throw bad(file, 'version must be a non-empty string');
+  if (
+    m.temperature !== undefined &&
+    !(typeof m.temperature === 'number' && m.temperature > 0 && Number.isFinite(m.temperature))
+  ) {
     throw bad(file, 'temperature must be a positive number');
   }
   if (m.thresholds !== undefined) {
-    if (!isObj(m.thresholds) || !Object.values(m.thresholds).every(isProb)) throw bad(file, 'thresholds must map label names to numbers in [0, 1]');
+    if (!isObj(m.thresholds) || !Object.values(m.thresholds).every(isProb))
+      throw bad(file, 'thresholds must map label names to numbers in [0, 1]');
     const unknown = labels ? Object.keys(m.thresholds).filter((k) => !labels.includes(k)) : [];
-    if (unknown.length) throw bad(file, `thresholds names labels the model does not have: ${unknown.slice(0, 5).join(', ')}`);
+    if (unknown.length)
+      throw bad(file, `thresholds names labels the model does not have: ${unknown.slice(0, 5).join(', ')}`);
   }
-  if (m.abstain !== undefined && !(isObj(m.abstain) && isProb(m.abstain.below))) throw bad(file, 'abstain.below must be a number in [0, 1]');
+  if (m.abstain !== undefined && !(isObj(m.abstain) && isProb(m.abstain.below)))
+    throw bad(file, 'abstain.below must be a number in [0, 1]');
   if (m.preprocessing !== undefined) {
     const problem = preprocessingProblem(m.preprocessing);
     if (problem) throw bad(file, problem);
   }
-  if (m.parent_sha256 !== undefined && !(typeof m.parent_sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.parent_sha256))) {
+  if (
+    m.parent_sha256 !== undefined &&
+    !(typeof m.parent_sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.parent_sha256))
+  ) {
     throw bad(file, 'parent_sha256 must be 64 hex digits');
   }
   if (m.training !== undefined && !isObj(m.training)) throw bad(file, 'training must be an object');
   if (m.reference !== undefined) {
     const r = m.reference;
-    if (!isObj(r) || !isObj(r.labels) || !Array.isArray(r.confidence) || !r.confidence.every((x) => typeof x === 'number')) {
+    if (
+      !isObj(r) ||
+      !isObj(r.labels) ||
+      !Array.isArray(r.confidence) ||
+      !r.confidence.every((x) => typeof x === 'number')
+    ) {
       throw bad(file, 'reference must be { labels: {label: share}, confidence: [shares], n }');
     }
   }
@@ -124,7 +140,11 @@ function hashFile(h: ReturnType<typeof createHash>, file: string): void {
 /** sha256 over the bytes of the weight files in name order. */
 export function modelIdentity(dir: string, meta: MedtuneMetadata = {}): ModelIdentity {
   const files = weightFiles(dir);
-  if (!files.length) throw new MedtuneError(`${dir} has no weights: expected model.safetensors, model.safetensors.index.json with shards, or pytorch_model.bin`, 'E_MODEL_WEIGHTS');
+  if (!files.length)
+    throw new MedtuneError(
+      `${dir} has no weights: expected model.safetensors, model.safetensors.index.json with shards, or pytorch_model.bin`,
+      'E_MODEL_WEIGHTS',
+    );
   const h = createHash('sha256');
   for (const f of files) hashFile(h, path.join(dir, f));
   const sha256 = h.digest('hex');

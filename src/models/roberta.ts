@@ -8,7 +8,14 @@ import { add, attentionMaskFromPadding, linear } from '../tensor/ops/index.js';
 import { MedtuneError } from '../common/errors.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 import { BertEncoder, gatherPositions, maskedLmLoss, type BertConfig, type BertInputs } from './bert.js';
-import { classifierOutput, firstToken, problemTypeOf, type ClassifierLossOptions, type ClassifierOutput, type ProblemType } from './heads.js';
+import {
+  classifierOutput,
+  firstToken,
+  problemTypeOf,
+  type ClassifierLossOptions,
+  type ClassifierOutput,
+  type ProblemType,
+} from './heads.js';
 
 export type RobertaConfig = BertConfig;
 
@@ -18,10 +25,19 @@ class RobertaEmbeddings extends Module {
   token_type_embeddings: Embedding;
   LayerNorm: LayerNorm;
   dropout: Dropout;
-  constructor(private c: RobertaConfig, gen: Generator) {
+  constructor(
+    private c: RobertaConfig,
+    gen: Generator,
+  ) {
     super();
     this.word_embeddings = new Embedding(c.vocab_size, c.hidden_size, gen, c.initializer_range, c.pad_token_id);
-    this.position_embeddings = new Embedding(c.max_position_embeddings, c.hidden_size, gen, c.initializer_range, c.pad_token_id);
+    this.position_embeddings = new Embedding(
+      c.max_position_embeddings,
+      c.hidden_size,
+      gen,
+      c.initializer_range,
+      c.pad_token_id,
+    );
     this.token_type_embeddings = new Embedding(c.type_vocab_size, c.hidden_size, gen, c.initializer_range);
     this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
     this.dropout = new Dropout(c.hidden_dropout_prob, gen);
@@ -38,7 +54,11 @@ class RobertaEmbeddings extends Module {
         if (real) n++;
         pos.i32[b * T + t] = real ? n + pad : pad;
       }
-      if (n + pad >= this.c.max_position_embeddings) throw new MedtuneError(`sequence of ${n} tokens needs position ${n + pad}, beyond max_position_embeddings ${this.c.max_position_embeddings}; truncate to ${this.c.max_position_embeddings - pad - 1} tokens`, 'E_USAGE');
+      if (n + pad >= this.c.max_position_embeddings)
+        throw new MedtuneError(
+          `sequence of ${n} tokens needs position ${n + pad}, beyond max_position_embeddings ${this.c.max_position_embeddings}; truncate to ${this.c.max_position_embeddings - pad - 1} tokens`,
+          'E_USAGE',
+        );
     }
     return pos;
   }
@@ -53,7 +73,10 @@ class RobertaEmbeddings extends Module {
 export class RobertaModel extends Module {
   embeddings: RobertaEmbeddings;
   encoder: BertEncoder;
-  constructor(readonly config: RobertaConfig, gen: Generator) {
+  constructor(
+    readonly config: RobertaConfig,
+    gen: Generator,
+  ) {
     super();
     this.embeddings = new RobertaEmbeddings(config, gen);
     this.encoder = new BertEncoder(config, gen);
@@ -90,7 +113,10 @@ export class RobertaForSequenceClassification extends Module {
   readonly numLabels: number;
   /** drives dropout; its state is part of a training checkpoint */
   readonly generator: Generator;
-  constructor(readonly config: RobertaConfig, seed = 42) {
+  constructor(
+    readonly config: RobertaConfig,
+    seed = 42,
+  ) {
     super();
     const gen = (this.generator = new Generator(seed));
     this.numLabels = config.num_labels ?? 2;
@@ -100,10 +126,19 @@ export class RobertaForSequenceClassification extends Module {
   problemType(labels?: Tensor): ProblemType {
     return problemTypeOf(this.config, this.numLabels, labels);
   }
-  forward(inputs: BertInputs & { labels?: Tensor | null }, opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {}): ClassifierOutput {
+  forward(
+    inputs: BertInputs & { labels?: Tensor | null },
+    opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {},
+  ): ClassifierOutput {
     const states = this.roberta.forward(inputs, opts.outputHiddenStates ?? false);
     const logits = this.classifier.forward(states[states.length - 1]!);
-    return classifierOutput(logits, opts.outputHiddenStates ? states : undefined, inputs.labels, this.problemType(inputs.labels ?? undefined), opts);
+    return classifierOutput(
+      logits,
+      opts.outputHiddenStates ? states : undefined,
+      inputs.labels,
+      this.problemType(inputs.labels ?? undefined),
+      opts,
+    );
   }
 }
 
@@ -112,7 +147,11 @@ class RobertaLMHead extends Module {
   dense: Linear;
   layer_norm: LayerNorm;
   bias: Tensor;
-  constructor(c: RobertaConfig, gen: Generator, private decoderWeight: () => Tensor) {
+  constructor(
+    c: RobertaConfig,
+    gen: Generator,
+    private decoderWeight: () => Tensor,
+  ) {
     super();
     this.dense = new Linear(c.hidden_size, c.hidden_size, gen, c.initializer_range);
     this.layer_norm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
@@ -128,7 +167,10 @@ export class RobertaForMaskedLM extends Module {
   roberta: RobertaModel;
   lm_head: RobertaLMHead;
   readonly generator: Generator;
-  constructor(readonly config: RobertaConfig, seed = 42) {
+  constructor(
+    readonly config: RobertaConfig,
+    seed = 42,
+  ) {
     super();
     const gen = (this.generator = new Generator(seed));
     this.roberta = new RobertaModel(config, gen);

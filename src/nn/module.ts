@@ -35,7 +35,10 @@ export abstract class Module {
     for (const [k, v] of Object.entries(this)) {
       const name = prefix ? `${prefix}.${k}` : k;
       if (v instanceof Module) out.push(...v.namedModules(name));
-      else if (Array.isArray(v)) v.forEach((m, i) => { if (m instanceof Module) out.push(...m.namedModules(`${name}.${i}`)); });
+      else if (Array.isArray(v))
+        v.forEach((m, i) => {
+          if (m instanceof Module) out.push(...m.namedModules(`${name}.${i}`));
+        });
     }
     return out;
   }
@@ -108,7 +111,8 @@ export class Embedding extends Module {
   constructor(num: number, dim: number, gen: Generator, std = 0.02, paddingIdx: number | null = null) {
     super();
     this.weight = normalParam([num, dim], std, gen);
-    if (paddingIdx !== null && paddingIdx >= 0 && paddingIdx < num) this.weight.f32.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim);
+    if (paddingIdx !== null && paddingIdx >= 0 && paddingIdx < num)
+      this.weight.f32.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim);
   }
   forward(ids: Tensor): Tensor {
     return embedding(ids, this.weight);
@@ -119,7 +123,10 @@ export class Embedding extends Module {
 export class LayerNorm extends Module {
   weight: Tensor;
   bias: Tensor;
-  constructor(dim: number, readonly eps: number) {
+  constructor(
+    dim: number,
+    readonly eps: number,
+  ) {
     super();
     this.weight = parameter(ones([dim]));
     this.bias = parameter(zeros([dim]));
@@ -131,7 +138,10 @@ export class LayerNorm extends Module {
 
 /** nn.Dropout with the model's generator. */
 export class Dropout {
-  constructor(readonly p: number, private gen: Generator) {}
+  constructor(
+    readonly p: number,
+    private gen: Generator,
+  ) {}
   forward(x: Tensor, training: boolean): Tensor {
     return dropout(x, this.p, this.gen, training);
   }

@@ -4,7 +4,10 @@ import { gapSpec, groupLabelsSpec, renderSvg } from './charts.js';
 import { details, esc, figure, interval, num, page, table } from './html.js';
 
 const METRIC_NAMES: Record<GapMetric, string> = {
-  accuracy: 'accuracy', f1_macro: 'macro-F1', abstention_rate: 'abstention rate', ece: 'ECE',
+  accuracy: 'accuracy',
+  f1_macro: 'macro-F1',
+  abstention_rate: 'abstention rate',
+  ece: 'ECE',
 };
 
 /** Training rows per group and column (run.json's data view of the training split), when known. */
@@ -23,21 +26,38 @@ function statusOf(g: GroupResult, minGroup: number): string {
   if (!g.judged) {
     return g.n < minGroup ? `too small to judge (n &lt; ${minGroup})` : 'too small to judge (too few rows in the rest)';
   }
-  const flags = Object.entries(g.gaps ?? {}).filter(([, v]) => v.flagged).map(([m]) => METRIC_NAMES[m as GapMetric]);
+  const flags = Object.entries(g.gaps ?? {})
+    .filter(([, v]) => v.flagged)
+    .map(([m]) => METRIC_NAMES[m as GapMetric]);
   return flags.length ? `<span class="flag">flagged: ${flags.join(', ')}</span>` : 'no gap flagged';
 }
 
 function groupTable(c: ColumnAudit, a: AuditResult, training?: Record<string, { n: number }>): string {
   const multi = a.multi_label;
-  const metrics = (['accuracy', 'f1_macro', 'abstention_rate', 'ece'] as GapMetric[])
-    .filter((m) => c.groups.some((g) => g.gaps?.[m]));
-  const head = ['group', 'n', ...(training ? ['training rows'] : []), multi ? 'subset accuracy' : 'accuracy',
-    'macro-F1', ...(multi ? [] : ['ECE']), 'abstention rate',
-    ...metrics.map((m) => `gap in ${METRIC_NAMES[m]} [interval]`), 'status'];
+  const metrics = (['accuracy', 'f1_macro', 'abstention_rate', 'ece'] as GapMetric[]).filter((m) =>
+    c.groups.some((g) => g.gaps?.[m]),
+  );
+  const head = [
+    'group',
+    'n',
+    ...(training ? ['training rows'] : []),
+    multi ? 'subset accuracy' : 'accuracy',
+    'macro-F1',
+    ...(multi ? [] : ['ECE']),
+    'abstention rate',
+    ...metrics.map((m) => `gap in ${METRIC_NAMES[m]} [interval]`),
+    'status',
+  ];
   const rows = c.groups.map((g) => [
-    esc(g.group), String(g.n), ...(training ? [String(training[g.group]?.n ?? 0)] : []), num(g.accuracy, 3),
-    num(g.f1_macro, 3), ...(multi ? [] : [num(g.ece, 3)]), num(g.abstention_rate, 3),
-    ...metrics.map((m) => gapCell(g, m)), statusOf(g, a.method.min_group),
+    esc(g.group),
+    String(g.n),
+    ...(training ? [String(training[g.group]?.n ?? 0)] : []),
+    num(g.accuracy, 3),
+    num(g.f1_macro, 3),
+    ...(multi ? [] : [num(g.ece, 3)]),
+    num(g.abstention_rate, 3),
+    ...metrics.map((m) => gapCell(g, m)),
+    statusOf(g, a.method.min_group),
   ]);
   return table(head, rows);
 }
@@ -49,11 +69,16 @@ function recallTable(c: ColumnAudit, labels: string[]): string {
 }
 
 function maxMinLines(c: ColumnAudit): string {
-  const items = Object.entries(c.max_min).map(([m, v]) => `<li>${METRIC_NAMES[m as GapMetric]}: `
-    + `${esc(v.max_group)} − ${esc(v.min_group)} = ${v.gap.toFixed(3)} ${interval(v.ci)}</li>`);
+  const items = Object.entries(c.max_min).map(
+    ([m, v]) =>
+      `<li>${METRIC_NAMES[m as GapMetric]}: ` +
+      `${esc(v.max_group)} − ${esc(v.min_group)} = ${v.gap.toFixed(3)} ${interval(v.ci)}</li>`,
+  );
   if (!items.length) return '';
-  return '<p>Max–min gap (highest minus lowest group, 95 % interval; a summary, not a test):</p>'
-    + `<ul>${items.join('')}</ul>`;
+  return (
+    '<p>Max–min gap (highest minus lowest group, 95 % interval; a summary, not a test):</p>' +
+    `<ul>${items.join('')}</ul>`
+  );
 }
 
 function flaggedLine(c: ColumnAudit): string {
@@ -75,20 +100,37 @@ async function gapChart(c: ColumnAudit, a: AuditResult, id: string): Promise<str
   });
   const svg = await renderSvg(id, gapSpec(c.column, a.multi_label ? 'subset accuracy' : 'accuracy', points));
   const level = (100 * c.level).toFixed(2);
-  return figure(svg, `Accuracy of each group minus that of all other rows, with its interval (${level} % each, `
-    + '95 % together). Red: the interval excludes zero.');
+  return figure(
+    svg,
+    `Accuracy of each group minus that of all other rows, with its interval (${level} % each, ` +
+      '95 % together). Red: the interval excludes zero.',
+  );
 }
 
-async function columnHtml(c: ColumnAudit, a: AuditResult, idPrefix: string,
-  training?: Record<string, { n: number }>): Promise<string> {
-  const values = c.groups.flatMap((g) => Object.entries(g.labels)
-    .map(([label, count]) => ({ group: g.group, label, count })));
-  const spec = groupLabelsSpec(c.column, values, c.groups.map((g) => g.group));
-  const dataChart = figure(await renderSvg(`${idPrefix}-labels`, spec), 'The data view: which classes each group\'s '
-    + 'evaluation rows hold. A group whose class mix differs is harder to compare.');
+async function columnHtml(
+  c: ColumnAudit,
+  a: AuditResult,
+  idPrefix: string,
+  training?: Record<string, { n: number }>,
+): Promise<string> {
+  const values = c.groups.flatMap((g) =>
+    Object.entries(g.labels).map(([label, count]) => ({ group: g.group, label, count })),
+  );
+  const spec = groupLabelsSpec(
+    c.column,
+    values,
+    c.groups.map((g) => g.group),
+  );
+  const dataChart = figure(
+    await renderSvg(`${idPrefix}-labels`, spec),
+    "The data view: which classes each group's " +
+      'evaluation rows hold. A group whose class mix differs is harder to compare.',
+  );
   const recall = details('Recall (sensitivity) per class and group', recallTable(c, a.labels));
-  return `<h3>${esc(c.column)}</h3>${flaggedLine(c)}${groupTable(c, a, training)}${maxMinLines(c)}`
-    + `${await gapChart(c, a, `${idPrefix}-gap`)}${dataChart}\n${recall}`;
+  return (
+    `<h3>${esc(c.column)}</h3>${flaggedLine(c)}${groupTable(c, a, training)}${maxMinLines(c)}` +
+    `${await gapChart(c, a, `${idPrefix}-gap`)}${dataChart}\n${recall}`
+  );
 }
 
 function methodText(a: AuditResult): string {
@@ -109,8 +151,10 @@ data, not why: the group's notes may differ, its classes may be harder, or it ma
 No flag is not proof of fairness: small groups and gaps below the resolution of the data go unseen.</p>`;
 
 /** The audit section body (no heading). */
-export async function auditSection(a: AuditResult, o: { idPrefix?: string; training?: TrainingGroups } = {}):
-  Promise<string> {
+export async function auditSection(
+  a: AuditResult,
+  o: { idPrefix?: string; training?: TrainingGroups } = {},
+): Promise<string> {
   const cols: string[] = [];
   for (const [i, c] of a.columns.entries()) {
     cols.push(await columnHtml(c, a, `${o.idPrefix ?? 'audit'}-${i}`, o.training?.[c.column]));
@@ -118,7 +162,8 @@ export async function auditSection(a: AuditResult, o: { idPrefix?: string; train
   const notes = a.notes.length ? `<p class="warn">${a.notes.map(esc).join('<br>')}</p>` : '';
   const k = a.flagged.length;
   const items = a.flagged.map((f) => `${esc(f.column)} = ${esc(f.group)} (${METRIC_NAMES[f.metric]} ${signed(f.gap)})`);
-  const headline = k ? `<p class="bad"><strong>${k} gap${k === 1 ? '' : 's'} flagged:</strong> ${items.join('; ')}.</p>`
+  const headline = k
+    ? `<p class="bad"><strong>${k} gap${k === 1 ? '' : 's'} flagged:</strong> ${items.join('; ')}.</p>`
     : '<p class="ok">No gap flagged.</p>';
   return `${headline}${methodText(a)}${notes}${cols.join('\n')}\n${CAVEAT}`;
 }

@@ -13,7 +13,10 @@ const Z975 = 1.959964;
 /** n rows of one group, the first `right` of them right (two classes; probabilities made up). */
 function rows(group: string, n: number, right: number): AuditRow[] {
   return Array.from({ length: n }, (_, i) => ({
-    gold: i % 2, pred: i < right ? i % 2 : 1 - (i % 2), probs: i < right ? [0.8, 0.2] : [0.6, 0.4], abstain: false,
+    gold: i % 2,
+    pred: i < right ? i % 2 : 1 - (i % 2),
+    probs: i < right ? [0.8, 0.2] : [0.6, 0.4],
+    abstain: false,
     groups: { g: group },
   }));
 }
@@ -25,16 +28,25 @@ function tfidfAudit(seed: number, disparity: boolean) {
   const train = syntheticSymptoms(60, seed, { demographics: true, disparity });
   const test = syntheticSymptoms(30, seed + 1000, { demographics: true, disparity });
   const ids = train.map((r) => labels.indexOf(r.label));
-  const probs = tfidfLogRegBaseline(train.map((r) => r.text), ids, test.map((r) => r.text), labels.length, false);
+  const probs = tfidfLogRegBaseline(
+    train.map((r) => r.text),
+    ids,
+    test.map((r) => r.text),
+    labels.length,
+    false,
+  );
   const audited: AuditRow[] = test.map((r, i) => ({
-    gold: labels.indexOf(r.label), pred: probs[i]!.indexOf(Math.max(...probs[i]!)), probs: probs[i]!, abstain: false,
+    gold: labels.indexOf(r.label),
+    pred: probs[i]!.indexOf(Math.max(...probs[i]!)),
+    probs: probs[i]!,
+    abstain: false,
     groups: { sex: r.sex!, age_band: r.age_band! },
   }));
   return computeAudit(audited, { columns: ['sex', 'age_band'], labels, multiLabel: false, seed: 7 });
 }
 
 describe('bootstrap', () => {
-  it('quantiles interpolate between order statistics (numpy\'s default)', () => {
+  it("quantiles interpolate between order statistics (numpy's default)", () => {
     assert.equal(quantileSorted([1, 2, 3, 4], 0.5), 2.5);
     assert.equal(quantileSorted([1, 2, 3, 4], 0), 1);
     assert.equal(quantileSorted([1, 2, 3, 4], 1), 4);
@@ -47,12 +59,14 @@ describe('bootstrap', () => {
     const values = bootstrap(xs, mean, { resamples: 4000, seed: 11 });
     const [lo, hi] = percentileInterval(values, 0.95);
     const half = Z975 * Math.sqrt((0.75 * 0.25) / 400);
-    assert.ok(Math.abs(lo - (0.75 - half)) < 0.006 && Math.abs(hi - (0.75 + half)) < 0.006,
-      `[${lo}, ${hi}] vs 0.75 ± ${half}`);
+    assert.ok(
+      Math.abs(lo - (0.75 - half)) < 0.006 && Math.abs(hi - (0.75 + half)) < 0.006,
+      `[${lo}, ${hi}] vs 0.75 ± ${half}`,
+    );
     assert.deepEqual(values, bootstrap(xs, mean, { resamples: 4000, seed: 11 }), 'seeded');
   });
 
-  it('the audit\'s overall accuracy interval is that of a proportion', () => {
+  it("the audit's overall accuracy interval is that of a proportion", () => {
     const o = { labels: ['x', 'y'], multiLabel: false, resamples: 4000, seed: 3 };
     const [lo, hi] = overallIntervals(rows('a', 400, 300), o).accuracy;
     const half = Z975 * Math.sqrt((0.75 * 0.25) / 400);
@@ -76,11 +90,13 @@ describe('bias audit', () => {
     const pb = 141 / 202;
     const half = Z975 * Math.sqrt((pa * (1 - pa)) / 302 + (pb * (1 - pb)) / 202);
     const mid = pa - pb;
-    assert.ok(Math.abs(gap.ci[0] - (mid - half)) < 0.01 && Math.abs(gap.ci[1] - (mid + half)) < 0.01,
-      `[${gap.ci}] vs ${mid} ± ${half}`);
+    assert.ok(
+      Math.abs(gap.ci[0] - (mid - half)) < 0.01 && Math.abs(gap.ci[1] - (mid + half)) < 0.01,
+      `[${gap.ci}] vs ${mid} ± ${half}`,
+    );
     assert.equal(gap.flagged, gap.ci[0] > 0, 'flagged exactly when the interval excludes zero');
     const b = col.groups.find((g) => g.group === 'b')!;
-    assert.ok(Math.abs(b.gaps!.accuracy!.ci[0] + gap.ci[1]) < 1e-12, 'the other group\'s gap mirrors it');
+    assert.ok(Math.abs(b.gaps!.accuracy!.ci[0] + gap.ci[1]) < 1e-12, "the other group's gap mirrors it");
   });
 
   it('a group without a single error still has an interval that keeps zero when the others are as good', () => {
@@ -101,22 +117,35 @@ describe('bias audit', () => {
     assert.equal(c.judged, false);
     assert.equal(c.gaps, undefined);
     const note = /^g = c: 1 row \(below the minimum of 30\): too small to judge$/;
-    assert.ok(audit.notes.some((n) => note.test(n)), audit.notes.join('\n'));
+    assert.ok(
+      audit.notes.some((n) => note.test(n)),
+      audit.notes.join('\n'),
+    );
     assert.ok(!audit.flagged.some((f) => f.group === 'c' || f.group === 'd'));
     assert.ok(col.max_min.accuracy && col.max_min.accuracy.max_group === 'a' && col.max_min.accuracy.min_group === 'b');
     assert.equal(col.compared, 2);
     assert.ok(Math.abs(col.level - (1 - 0.05 / 2)) < 1e-12, 'Bonferroni over the groups compared');
-    assert.deepEqual(computeAudit(data, { columns: ['g'], labels: ['x', 'y'], multiLabel: false, minGroup: 30 }),
-      audit);
+    assert.deepEqual(
+      computeAudit(data, { columns: ['g'], labels: ['x', 'y'], multiLabel: false, minGroup: 30 }),
+      audit,
+    );
   });
 
   it('per group: recall per class, abstention rate, ECE and the label counts of the data view', () => {
     const data: AuditRow[] = [
       ...Array.from({ length: 40 }, (_, i) => ({
-        gold: 0, pred: i < 30 ? 0 : 1, probs: [0.9, 0.1], abstain: i >= 36, groups: { s: 'f' },
+        gold: 0,
+        pred: i < 30 ? 0 : 1,
+        probs: [0.9, 0.1],
+        abstain: i >= 36,
+        groups: { s: 'f' },
       })),
       ...Array.from({ length: 40 }, (_, i) => ({
-        gold: 1, pred: 1, probs: [0.2, 0.8], abstain: false, groups: { s: i < 20 ? 'f' : 'm' },
+        gold: 1,
+        pred: 1,
+        probs: [0.2, 0.8],
+        abstain: false,
+        groups: { s: i < 20 ? 'f' : 'm' },
       })),
     ];
     const audit = computeAudit(data, { columns: ['s'], labels: ['x', 'y'], multiLabel: false, minGroup: 10 });
@@ -132,7 +161,10 @@ describe('bias audit', () => {
 
   it('multi-label rows: subset accuracy and macro-F1 over the labels present', () => {
     const data: AuditRow[] = Array.from({ length: 80 }, (_, i) => ({
-      gold: [1, i % 2, 0], pred: [1, i < 40 ? i % 2 : 0, 0], probs: [0.9, 0.4, 0.1], abstain: false,
+      gold: [1, i % 2, 0],
+      pred: [1, i < 40 ? i % 2 : 0, 0],
+      probs: [0.9, 0.4, 0.1],
+      abstain: false,
       groups: { s: i < 40 ? 'a' : 'b' },
     }));
     const audit = computeAudit(data, { columns: ['s'], labels: ['p', 'q', 'r'], multiLabel: true, minGroup: 10 });

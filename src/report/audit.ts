@@ -74,8 +74,13 @@ export interface AuditResult {
   labels: string[];
   multi_label: boolean;
   method: {
-    resamples: number; seed: number; level: number; adjustment: string; min_group: number;
-    flagged_metrics: string[]; ece_bins: number;
+    resamples: number;
+    seed: number;
+    level: number;
+    adjustment: string;
+    min_group: number;
+    flagged_metrics: string[];
+    ece_bins: number;
   };
   columns: ColumnAudit[];
   flagged: { column: string; group: string; metric: GapMetric; gap: number; ci: [number, number] }[];
@@ -125,7 +130,10 @@ class Stats {
   counts: Float64Array;
   /** count, confidence sum, correct sum per confidence bin (single-label) */
   bins = new Float64Array(ECE_BINS * 3);
-  constructor(readonly C: number, readonly multi: boolean) {
+  constructor(
+    readonly C: number,
+    readonly multi: boolean,
+  ) {
     this.counts = new Float64Array(multi ? 3 * C : C * C);
   }
 
@@ -155,8 +163,12 @@ class Stats {
     s.n = this.n + sign * o.n;
     s.correct = this.correct + sign * o.correct;
     s.abstained = this.abstained + sign * o.abstained;
-    this.counts.forEach((v, i) => { s.counts[i] = v + sign * o.counts[i]!; });
-    this.bins.forEach((v, i) => { s.bins[i] = v + sign * o.bins[i]!; });
+    this.counts.forEach((v, i) => {
+      s.counts[i] = v + sign * o.counts[i]!;
+    });
+    this.bins.forEach((v, i) => {
+      s.bins[i] = v + sign * o.bins[i]!;
+    });
     return s;
   }
 
@@ -212,8 +224,8 @@ class Stats {
 }
 
 /** Group names in natural order, "(missing)" last. */
-const byName = (a: string, b: string) => (a === '(missing)' ? 1 : b === '(missing)' ? -1
-  : a.localeCompare(b, 'en', { numeric: true }));
+const byName = (a: string, b: string) =>
+  a === '(missing)' ? 1 : b === '(missing)' ? -1 : a.localeCompare(b, 'en', { numeric: true });
 
 /** A stable seed per column: adding a column does not change the others' intervals. */
 function columnSeed(seed: number, column: string): number {
@@ -288,7 +300,9 @@ function bootstrapColumn(rows: Prepared[], plan: ColumnPlan, o: BootOptions): (m
     const total = stats.reduce((a, s) => a.combine(s, 1), new Stats(o.C, o.multi));
     const rests = stats.map((s, i) => (plan.judged[i] ? total.combine(s, -1) : null));
     for (const m of plan.metrics) {
-      plan.judged.forEach((j, i) => { if (j) push(key(m, i), stats[i]!.metric(m) - rests[i]!.metric(m)); });
+      plan.judged.forEach((j, i) => {
+        if (j) push(key(m, i), stats[i]!.metric(m) - rests[i]!.metric(m));
+      });
       const pair = plan.pairs.get(m);
       if (pair) push(key(m, -1), stats[pair[0]]!.metric(m) - stats[pair[1]]!.metric(m));
     }
@@ -297,8 +311,13 @@ function bootstrapColumn(rows: Prepared[], plan: ColumnPlan, o: BootOptions): (m
 }
 
 /** Groups of a column, their statistics, which are judged, and the max–min pair of each metric. */
-function planColumn(raw: AuditRow[], rows: Prepared[], column: string, o: Required<AuditOptions>,
-  metrics: GapMetric[]): ColumnPlan {
+function planColumn(
+  raw: AuditRow[],
+  rows: Prepared[],
+  column: string,
+  o: Required<AuditOptions>,
+  metrics: GapMetric[],
+): ColumnPlan {
   const byGroup = new Map<string, number[]>();
   raw.forEach((r, i) => {
     const v = r.groups[column] ?? '(missing)';
@@ -330,32 +349,50 @@ interface GroupContext {
 function groupResult(p: ColumnPlan, i: number, x: GroupContext): GroupResult {
   const s = p.stats[i]!;
   const res: GroupResult = {
-    group: p.names[i]!, n: s.n, judged: p.judged[i]!, accuracy: s.metric('accuracy'), f1_macro: s.metric('f1_macro'),
-    ece: x.o.multiLabel ? null : s.metric('ece'), abstention_rate: s.metric('abstention_rate'),
+    group: p.names[i]!,
+    n: s.n,
+    judged: p.judged[i]!,
+    accuracy: s.metric('accuracy'),
+    f1_macro: s.metric('f1_macro'),
+    ece: x.o.multiLabel ? null : s.metric('ece'),
+    abstention_rate: s.metric('abstention_rate'),
     recall: s.recall(x.o.labels),
     labels: goldCounts(x.raw, p.members[i]!, x.o.labels),
   };
   if (!p.judged[i] || !x.boot) return res;
   const rest = x.all.combine(s, -1);
-  res.gaps = Object.fromEntries(p.metrics.map((m) => {
-    const ci = percentileInterval(x.boot!(m, i), x.level);
-    const flagged = FLAGGED_METRICS.includes(m) && (ci[0] > 0 || ci[1] < 0);
-    return [m, { gap: s.metric(m) - rest.metric(m), ci, flagged }];
-  }));
+  res.gaps = Object.fromEntries(
+    p.metrics.map((m) => {
+      const ci = percentileInterval(x.boot!(m, i), x.level);
+      const flagged = FLAGGED_METRICS.includes(m) && (ci[0] > 0 || ci[1] < 0);
+      return [m, { gap: s.metric(m) - rest.metric(m), ci, flagged }];
+    }),
+  );
   return res;
 }
 
 /** The audit of one column. */
-function auditColumn(raw: AuditRow[], rows: Prepared[], column: string, o: Required<AuditOptions>,
-  metrics: GapMetric[]): ColumnAudit {
+function auditColumn(
+  raw: AuditRow[],
+  rows: Prepared[],
+  column: string,
+  o: Required<AuditOptions>,
+  metrics: GapMetric[],
+): ColumnAudit {
   const p = planColumn(raw, rows, column, o, metrics);
   const k = p.judged.filter(Boolean).length;
   // two groups and nothing else: each one's gap mirrors the other's, one comparison
   const compared = k === 2 && p.names.length === 2 ? 1 : k;
   const level = 1 - (1 - o.level) / Math.max(1, compared);
-  const all = statsOf(rows, rows.map((_, i) => i), o.labels.length, o.multiLabel);
+  const all = statsOf(
+    rows,
+    rows.map((_, i) => i),
+    o.labels.length,
+    o.multiLabel,
+  );
   const seed = columnSeed(o.seed, column);
-  const boot = k ? bootstrapColumn(rows, p, { resamples: o.resamples, C: o.labels.length, multi: o.multiLabel, seed })
+  const boot = k
+    ? bootstrapColumn(rows, p, { resamples: o.resamples, C: o.labels.length, multi: o.multiLabel, seed })
     : null;
   const groups = p.names.map((_, i) => groupResult(p, i, { raw, all, o, level, boot }));
   const maxMin: ColumnAudit['max_min'] = {};
@@ -364,8 +401,11 @@ function auditColumn(raw: AuditRow[], rows: Prepared[], column: string, o: Requi
     const ci = percentileInterval(boot!(m, -1), o.level);
     maxMin[m] = { max_group: p.names[hi]!, min_group: p.names[lo]!, gap, ci };
   }
-  const flagged = groups.flatMap((gr) => Object.entries(gr.gaps ?? {}).filter(([, v]) => v.flagged)
-    .map(([m, v]) => ({ group: gr.group, metric: m as GapMetric, gap: v.gap, ci: v.ci })));
+  const flagged = groups.flatMap((gr) =>
+    Object.entries(gr.gaps ?? {})
+      .filter(([, v]) => v.flagged)
+      .map(([m, v]) => ({ group: gr.group, metric: m as GapMetric, gap: v.gap, ci: v.ci })),
+  );
   const tooSmall = groups.filter((x) => !x.judged).map((x) => x.group);
   return { column, groups, too_small: tooSmall, level, compared, max_min: maxMin, flagged };
 }
@@ -388,18 +428,28 @@ function notesOf(columns: ColumnAudit[], minGroup: number): string[] {
 /** The audit of evaluated rows over their audit columns. */
 export function computeAudit(rows: AuditRow[], opts: AuditOptions): AuditResult {
   const o: Required<AuditOptions> = {
-    minGroup: DEFAULT_MIN_GROUP, resamples: DEFAULT_RESAMPLES, seed: 42, level: 0.95, ...opts,
+    minGroup: DEFAULT_MIN_GROUP,
+    resamples: DEFAULT_RESAMPLES,
+    seed: 42,
+    level: 0.95,
+    ...opts,
   };
   const anyAbstain = rows.some((r) => r.abstain);
   const metrics = GAP_METRICS.filter((m) => (m !== 'abstention_rate' || anyAbstain) && (m !== 'ece' || !o.multiLabel));
   const prepared = rows.map((r) => prepare(r, o.labels.length, o.multiLabel));
   const columns = o.columns.map((c) => auditColumn(rows, prepared, c, o, metrics));
   return {
-    n: rows.length, labels: o.labels, multi_label: o.multiLabel,
+    n: rows.length,
+    labels: o.labels,
+    multi_label: o.multiLabel,
     method: {
-      resamples: o.resamples, seed: o.seed, level: o.level,
+      resamples: o.resamples,
+      seed: o.seed,
+      level: o.level,
       adjustment: 'Bonferroni over the groups compared in a column',
-      min_group: o.minGroup, flagged_metrics: FLAGGED_METRICS.filter((m) => metrics.includes(m)), ece_bins: ECE_BINS,
+      min_group: o.minGroup,
+      flagged_metrics: FLAGGED_METRICS.filter((m) => metrics.includes(m)),
+      ece_bins: ECE_BINS,
     },
     columns,
     flagged: columns.flatMap((c) => c.flagged.map((f) => ({ column: c.column, ...f }))),

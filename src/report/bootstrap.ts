@@ -31,8 +31,11 @@ export function resampleIndices(n: number, g: Generator): Uint32Array {
 }
 
 /** Bootstrap values of a statistic of one sample (seeded). */
-export function bootstrap<T>(xs: T[], stat: (sample: T[]) => number, 
-  o: { resamples?: number; seed?: number } = {}): number[] {
+export function bootstrap<T>(
+  xs: T[],
+  stat: (sample: T[]) => number,
+  o: { resamples?: number; seed?: number } = {},
+): number[] {
   const g = new Generator(o.seed ?? 0);
   const out: number[] = [];
   for (let b = 0; b < (o.resamples ?? DEFAULT_RESAMPLES); b++) {

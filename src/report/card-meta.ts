@@ -23,7 +23,8 @@ export function toYaml(v: unknown, indent = 0): string {
     const item = (x: unknown) => `${pad}- ${isBlock(x) ? toYaml(x, indent + 2).slice(indent + 2) : `${inline(x)}\n`}`;
     return v.map(item).join('');
   }
-  return Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined)
+  return Object.entries(v as Record<string, unknown>)
+    .filter(([, x]) => x !== undefined)
     .map(([k, x]) => (isBlock(x) ? `${pad}${key(k)}:\n${toYaml(x, indent + 2)}` : `${pad}${key(k)}: ${inline(x)}\n`))
     .join('');
 }
@@ -31,12 +32,15 @@ export function toYaml(v: unknown, indent = 0): string {
 type MetricSpec = [key: string, type: string, name: string, args?: Json];
 
 const MULTI: MetricSpec[] = [
-  ['f1_micro', 'f1', 'Micro F1', { average: 'micro' }], ['f1_macro', 'f1', 'Macro F1', { average: 'macro' }],
+  ['f1_micro', 'f1', 'Micro F1', { average: 'micro' }],
+  ['f1_macro', 'f1', 'Macro F1', { average: 'macro' }],
   ['precision_micro', 'precision', 'Micro precision', { average: 'micro' }],
-  ['recall_micro', 'recall', 'Micro recall', { average: 'micro' }], ['subset_accuracy', 'accuracy', 'Subset accuracy'],
+  ['recall_micro', 'recall', 'Micro recall', { average: 'micro' }],
+  ['subset_accuracy', 'accuracy', 'Subset accuracy'],
 ];
 const SINGLE: MetricSpec[] = [
-  ['accuracy', 'accuracy', 'Accuracy'], ['f1_macro', 'f1', 'Macro F1', { average: 'macro' }],
+  ['accuracy', 'accuracy', 'Accuracy'],
+  ['f1_macro', 'f1', 'Macro F1', { average: 'macro' }],
   ['f1_weighted', 'f1', 'Weighted F1', { average: 'weighted' }],
   ['precision_macro', 'precision', 'Macro precision', { average: 'macro' }],
   ['recall_macro', 'recall', 'Macro recall', { average: 'macro' }],
@@ -45,7 +49,8 @@ const SINGLE: MetricSpec[] = [
 
 /** HF model-index metrics from metrics.json: the same numbers, unrounded. */
 export function indexMetrics(m: Json, multi: boolean): { type: string; value: number; name: string; args?: Json }[] {
-  return (multi ? MULTI : SINGLE).filter(([k]) => typeof m[k] === 'number')
+  return (multi ? MULTI : SINGLE)
+    .filter(([k]) => typeof m[k] === 'number')
     .map(([k, type, name, args]) => ({ type, value: m[k] as number, name, ...(args ? { args } : {}) }));
 }
 
@@ -71,7 +76,8 @@ export function frontMatter(o: FrontMatterInput): Json {
   const metrics = m ? indexMetrics(m, o.run!.multiLabel) : [];
   const result = {
     task: { type: 'text-classification', name: 'Text Classification' },
-    dataset: { name: evalFile ? path.basename(evalFile.file) : split, type: 'local', split }, metrics,
+    dataset: { name: evalFile ? path.basename(evalFile.file) : split, type: 'local', split },
+    metrics,
   };
   return {
     license: o.license,

@@ -35,19 +35,27 @@ function detailsSection(c: CardInput): string {
   const cfg = c.config;
   const labels = Object.values(obj(cfg.id2label)).map(String);
   const t = c.meta.training ?? {};
-  const arch = `${cfg.model_type} (${cfg.num_hidden_layers ?? cfg.n_layers ?? '?'} layers, hidden size `
-    + `${cfg.hidden_size ?? cfg.dim ?? '?'}), sequence classification`;
-  const calibration = c.meta.temperature ? `temperature ${c.meta.temperature.toFixed(4)}`
-    : c.meta.thresholds ? 'per-label thresholds' : 'none';
+  const arch =
+    `${cfg.model_type} (${cfg.num_hidden_layers ?? cfg.n_layers ?? '?'} layers, hidden size ` +
+    `${cfg.hidden_size ?? cfg.dim ?? '?'}), sequence classification`;
+  const calibration = c.meta.temperature
+    ? `temperature ${c.meta.temperature.toFixed(4)}`
+    : c.meta.thresholds
+      ? 'per-label thresholds'
+      : 'none';
   const below = c.meta.abstain?.below;
   const abstain = below !== undefined ? `below confidence ${below.toFixed(4)} ("refer to a clinician")` : 'off';
   const rows = [
-    ['architecture', arch], ['problem type', String(cfg.problem_type ?? 'single_label_classification')],
+    ['architecture', arch],
+    ['problem type', String(cfg.problem_type ?? 'single_label_classification')],
     ['labels', `${labels.length}: ${labels.join(', ')}`],
     ['base model', t.base_model ? `\`${t.base_model}\`` : 'unknown'],
-    ['version', `\`${c.identity.version}\``], ['sha256 (weights)', `\`${c.identity.sha256}\``],
+    ['version', `\`${c.identity.version}\``],
+    ['sha256 (weights)', `\`${c.identity.sha256}\``],
     ...(c.meta.parent_sha256 ? [['parent sha256', `\`${c.meta.parent_sha256}\``]] : []),
-    ['trained', `${t.finished_at ?? 'unknown'} with medtune`], ['calibration', calibration], ['abstention', abstain],
+    ['trained', `${t.finished_at ?? 'unknown'} with medtune`],
+    ['calibration', calibration],
+    ['abstention', abstain],
     ['text cleaning', c.meta.preprocessing ? `\`${JSON.stringify(c.meta.preprocessing)}\`` : 'none'],
   ];
   return `## Model details\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
@@ -71,22 +79,29 @@ for research on the same label set. Every output is a suggestion with a probabil
 
 function deidLine(c: CardInput): string {
   const deid = c.run?.run?.deid ?? obj(c.meta.training?.recipe).deid;
-  return deid ? `PHI was replaced before tokenising (\`--deid\`, operator ${deid}).`
+  return deid
+    ? `PHI was replaced before tokenising (\`--deid\`, operator ${deid}).`
     : 'none was applied by medtune (`--deid` was not used); the data were used as they are.';
 }
 
 function dataSection(c: CardInput): string {
   const data = c.meta.training?.data ?? [];
   const run = c.run?.run;
-  const files = data.map((d) => `| ${d.split ?? ''} | \`${path.basename(d.file)}\` | ${d.rows ?? '–'} `
-    + `| \`${d.sha256}\` |`);
-  const balance = Object.entries(obj(obj(obj(run?.splits).train).classes)).map(([l, n]) => `${l} ${n}`).join(', ');
+  const files = data.map(
+    (d) => `| ${d.split ?? ''} | \`${path.basename(d.file)}\` | ${d.rows ?? '–'} ` + `| \`${d.sha256}\` |`,
+  );
+  const balance = Object.entries(obj(obj(obj(run?.splits).train).classes))
+    .map(([l, n]) => `${l} ${n}`)
+    .join(', ');
   const split = String(c.run?.metrics?.split ?? run?.evaluated_split ?? '');
-  const evaluation = split ? `The ${split} split (${c.run?.metrics?.n ?? '–'} rows; file and sha256 above).`
+  const evaluation = split
+    ? `The ${split} split (${c.run?.metrics?.n ?? '–'} rows; file and sha256 above).`
     : 'Not known: no metrics.json was found beside the model.';
-  const optimistic = split === 'validation'
-    ? '\nIt is the split the best checkpoint was chosen on, so the numbers are optimistic: evaluate on held-out '
-      + 'data.\n' : '';
+  const optimistic =
+    split === 'validation'
+      ? '\nIt is the split the best checkpoint was chosen on, so the numbers are optimistic: evaluate on held-out ' +
+        'data.\n'
+      : '';
   return `## Training data
 ${run?.data_note ? `\n${String(run.data_note)}\n` : ''}
 | split | file | rows | sha256 |
@@ -107,25 +122,35 @@ function metricRows(c: CardInput, m: Json): string[] {
   const rows = c.run!.predictions ? auditRows(c.run!.predictions, c.run!.labels, multi) : [];
   const labels = c.run!.labels;
   const ci = rows.length ? overallIntervals(rows, { labels, multiLabel: multi, seed: seedOf(c.run!) }) : null;
-  const keys = multi ? ['f1_micro', 'f1_macro', 'subset_accuracy']
+  const keys = multi
+    ? ['f1_micro', 'f1_macro', 'subset_accuracy']
     : ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc_ovr'];
-  const ciOf = (k: string) => (!ci ? null : k === 'f1_macro' ? ci.f1_macro : k === 'accuracy' || k === 'subset_accuracy'
-    ? ci.accuracy : null);
-  return keys.filter((k) => typeof m[k] === 'number').map((k) => {
-    const i = ciOf(k);
-    return `| ${k} | ${f4(m[k])} | ${i ? ci4(i) : '–'} | ${f4(b[k])} |`;
-  });
+  const ciOf = (k: string) =>
+    !ci ? null : k === 'f1_macro' ? ci.f1_macro : k === 'accuracy' || k === 'subset_accuracy' ? ci.accuracy : null;
+  return keys
+    .filter((k) => typeof m[k] === 'number')
+    .map((k) => {
+      const i = ciOf(k);
+      return `| ${k} | ${f4(m[k])} | ${i ? ci4(i) : '–'} | ${f4(b[k])} |`;
+    });
 }
 
 function metricsSection(c: CardInput): string {
   const m = c.run?.metrics;
   if (!m) {
-    return '## Metrics\n\nNo evaluation results were found beside this model (no metrics.json in its run folder). '
-      + 'Evaluate it with `medtune evaluate`.\n';
+    return (
+      '## Metrics\n\nNo evaluation results were found beside this model (no metrics.json in its run folder). ' +
+      'Evaluate it with `medtune evaluate`.\n'
+    );
   }
   type ClassRow = { label: string; f1: number; recall: number; support: number };
   const per = (m.per_class ?? m.per_label) as ClassRow[] | undefined;
-  const worst = Array.isArray(per) ? [...per].filter((r) => r.support > 0).sort((x, y) => x.f1 - y.f1).slice(0, 3) : [];
+  const worst = Array.isArray(per)
+    ? [...per]
+        .filter((r) => r.support > 0)
+        .sort((x, y) => x.f1 - y.f1)
+        .slice(0, 3)
+    : [];
   const weak = worst.map((r) => `${r.label} ${r.f1.toFixed(3)} (recall ${r.recall.toFixed(3)}, ${r.support} rows)`);
   const source = c.run!.predictions ? 'from predictions.jsonl' : 'not available (no predictions.jsonl)';
   return `## Metrics
@@ -145,14 +170,19 @@ function calibrationSection(c: CardInput): string {
   const sel = obj(m.selective);
   const cm = obj(m.calibration_metrics);
   const parts = [
-    cal.ece_before !== undefined ? `Temperature scaling (T = ${f4(cal.temperature)}, fitted on ${cal.fitted_on}): `
-      + `ECE ${f4(cal.ece_before)} → ${f4(cal.ece_after)}, NLL ${f4(cal.nll_before)} → ${f4(cal.nll_after)} `
-      + `on ${cal.evaluated_on}.` : '',
-    cal.f1_micro_tuned !== undefined ? `Per-label thresholds: micro-F1 ${f4(cal.f1_micro_at_0_5)} at 0.5, `
-      + `${f4(cal.f1_micro_tuned)} tuned.` : '',
+    cal.ece_before !== undefined
+      ? `Temperature scaling (T = ${f4(cal.temperature)}, fitted on ${cal.fitted_on}): ` +
+        `ECE ${f4(cal.ece_before)} → ${f4(cal.ece_after)}, NLL ${f4(cal.nll_before)} → ${f4(cal.nll_after)} ` +
+        `on ${cal.evaluated_on}.`
+      : '',
+    cal.f1_micro_tuned !== undefined
+      ? `Per-label thresholds: micro-F1 ${f4(cal.f1_micro_at_0_5)} at 0.5, ` + `${f4(cal.f1_micro_tuned)} tuned.`
+      : '',
     cal.ece_before === undefined && cm.ece !== undefined ? `ECE of the probabilities as used: ${f4(cm.ece)}.` : '',
-    sel.aurc !== undefined ? `Selective classification: AURC ${f4(sel.aurc)}; accuracy at 80 % coverage `
-      + `${f4(obj(sel.accuracy_at_coverage)['0.8'])}.` : '',
+    sel.aurc !== undefined
+      ? `Selective classification: AURC ${f4(sel.aurc)}; accuracy at 80 % coverage ` +
+        `${f4(obj(sel.accuracy_at_coverage)['0.8'])}.`
+      : '',
     m.abstention ? `The model abstained on ${obj(m.abstention).abstained} rows of the evaluation split.` : '',
   ].filter(Boolean);
   return `## Calibration\n\n${parts.length ? parts.join('\n') : 'No calibration results were found.'}
@@ -163,15 +193,19 @@ has the disease.\n`;
 function subgroupSection(c: CardInput): string {
   const a = c.audit;
   if (!a) {
-    return '## Subgroup results\n\nNo subgroup analysis was run (train or evaluate with `--audit-column`, '
-      + 'or `medtune audit`): performance across sex, age, site or note type is **unknown**.\n';
+    return (
+      '## Subgroup results\n\nNo subgroup analysis was run (train or evaluate with `--audit-column`, ' +
+      'or `medtune audit`): performance across sex, age, site or note type is **unknown**.\n'
+    );
   }
-  const rows = a.columns.flatMap((col) => col.groups.map((g) => {
-    const gap = g.gaps?.accuracy ? `${signed(g.gaps.accuracy.gap)} ${ci4(g.gaps.accuracy.ci)}` : '–';
-    const flagged = Object.values(g.gaps ?? {}).some((x) => x.flagged);
-    const status = !g.judged ? 'too small to judge' : flagged ? '**flagged**' : '';
-    return `| ${col.column} | ${g.group} | ${g.n} | ${g.accuracy.toFixed(4)} | ${gap} | ${status} |`;
-  }));
+  const rows = a.columns.flatMap((col) =>
+    col.groups.map((g) => {
+      const gap = g.gaps?.accuracy ? `${signed(g.gaps.accuracy.gap)} ${ci4(g.gaps.accuracy.ci)}` : '–';
+      const flagged = Object.values(g.gaps ?? {}).some((x) => x.flagged);
+      const status = !g.judged ? 'too small to judge' : flagged ? '**flagged**' : '';
+      return `| ${col.column} | ${g.group} | ${g.n} | ${g.accuracy.toFixed(4)} | ${gap} | ${status} |`;
+    }),
+  );
   const flags = a.flagged.map((f) => `${f.column} = ${f.group} (${f.metric} ${signed(f.gap)}, interval ${ci4(f.ci)})`);
   return `## Subgroup results
 
@@ -188,19 +222,26 @@ ${rows.join('\n')}
 function limitationsSection(c: CardInput): string {
   const m = obj(c.run?.metrics);
   const b = obj(m.baseline);
-  const truncated = Object.entries(obj(c.run?.run?.splits)).filter(([, s]) => Number(obj(s).truncated) > 0)
-    .map(([k, s]) => `${obj(s).truncated} ${k} texts were longer than ${obj(s).max_length} tokens and were cut: `
-      + 'the model never saw their ends.');
+  const truncated = Object.entries(obj(c.run?.run?.splits))
+    .filter(([, s]) => Number(obj(s).truncated) > 0)
+    .map(
+      ([k, s]) =>
+        `${obj(s).truncated} ${k} texts were longer than ${obj(s).max_length} tokens and were cut: ` +
+        'the model never saw their ends.',
+    );
   const items = [
-    typeof m.n === 'number' && m.n < 1000 ? `The evaluation set is small (${m.n} rows): the intervals above are wide, `
-      + 'and rare failure modes go unseen.' : '',
+    typeof m.n === 'number' && m.n < 1000
+      ? `The evaluation set is small (${m.n} rows): the intervals above are wide, ` +
+        'and rare failure modes go unseen.'
+      : '',
     typeof m.accuracy === 'number' && typeof b.accuracy === 'number' && b.accuracy >= m.accuracy
-      ? `The TF-IDF baseline (${f4(b.accuracy)}) is as good as or better than this model (${f4(m.accuracy)}).` : '',
+      ? `The TF-IDF baseline (${f4(b.accuracy)}) is as good as or better than this model (${f4(m.accuracy)}).`
+      : '',
     ...truncated,
     c.audit?.flagged.length ? 'It does measurably worse for some groups (see Subgroup results).' : '',
     !c.audit ? 'Its performance across demographic groups, sites and note types was not measured.' : '',
-    'It was evaluated on data from the same source as its training data; performance on other hospitals, note styles '
-      + 'or time periods is unknown.',
+    'It was evaluated on data from the same source as its training data; performance on other hospitals, note styles ' +
+      'or time periods is unknown.',
     'It assigns one of its labels to every text, including texts about conditions it was never trained on.',
   ].filter(Boolean);
   return `## Limitations\n\n${items.map((x) => `- ${x}`).join('\n')}\n`;
@@ -239,10 +280,22 @@ ${run?.medtune_version ?? '0.1.0'}${backend}. The recipe is in \`config.json\` u
 
 /** The card as Markdown with YAML front matter. */
 export function renderCard(c: CardInput): string {
-  const sections = [detailsSection(c), INTENDED, dataSection(c), metricsSection(c), calibrationSection(c),
-    subgroupSection(c), limitationsSection(c), ETHICS, VALIDATION, reproduceSection(c)];
-  return `---\n${toYaml(frontMatter(c))}---\n\n# Model card: ${cardName(c.modelDir)}\n\n> **${NOT_VALIDATED}**\n\n`
-    + sections.join('\n');
+  const sections = [
+    detailsSection(c),
+    INTENDED,
+    dataSection(c),
+    metricsSection(c),
+    calibrationSection(c),
+    subgroupSection(c),
+    limitationsSection(c),
+    ETHICS,
+    VALIDATION,
+    reproduceSection(c),
+  ];
+  return (
+    `---\n${toYaml(frontMatter(c))}---\n\n# Model card: ${cardName(c.modelDir)}\n\n> **${NOT_VALIDATED}**\n\n` +
+    sections.join('\n')
+  );
 }
 
 /** The license of the base model when its folder has a card (else "unknown"). */
@@ -257,8 +310,10 @@ function baseLicense(meta: MedtuneMetadata): string {
 function readConfig(modelDir: string): { config: Json; meta: MedtuneMetadata } {
   const file = path.join(modelDir, 'config.json');
   if (!existsSync(file)) {
-    throw new MedtuneError(`${modelDir} has no config.json; give a model folder (e.g. the best_model/ of a training `
-      + 'run)', 'E_MODEL_NOT_FOUND');
+    throw new MedtuneError(
+      `${modelDir} has no config.json; give a model folder (e.g. the best_model/ of a training ` + 'run)',
+      'E_MODEL_NOT_FOUND',
+    );
   }
   let config: Json;
   try {
@@ -270,8 +325,10 @@ function readConfig(modelDir: string): { config: Json; meta: MedtuneMetadata } {
 }
 
 /** Writes MODEL_DIR/README.md; the run folder defaults to the model folder's parent when it holds metrics.json. */
-export function writeModelCard(modelDir: string, o: { runDir?: string; license?: string } = {}):
-  { file: string; run: string | null } {
+export function writeModelCard(
+  modelDir: string,
+  o: { runDir?: string; license?: string } = {},
+): { file: string; run: string | null } {
   const { config, meta } = readConfig(modelDir);
   const file = path.join(modelDir, 'README.md');
   prepareOutputFile(file, { option: 'model card' });
@@ -280,8 +337,11 @@ export function writeModelCard(modelDir: string, o: { runDir?: string; license?:
   const identity = modelIdentity(modelDir, meta);
   const evaluated = obj(obj(run?.metrics).model);
   if (evaluated.sha256 && evaluated.sha256 !== identity.sha256) {
-    throw new MedtuneError(`the metrics in ${runDir} are of model version ${String(evaluated.version)}, `
-      + `not of ${modelDir} (version ${identity.version}); pass the run folder of this model with --run`, 'E_USAGE');
+    throw new MedtuneError(
+      `the metrics in ${runDir} are of model version ${String(evaluated.version)}, ` +
+        `not of ${modelDir} (version ${identity.version}); pass the run folder of this model with --run`,
+      'E_USAGE',
+    );
   }
   const audit = run ? auditOfFolder(run) : null;
   const license = o.license ?? baseLicense(meta);

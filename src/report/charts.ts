@@ -11,7 +11,9 @@ type Spec = Record<string, unknown>;
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const CONFIG = {
   config: {
-    font: 'system-ui, -apple-system, Segoe UI, Roboto, sans-serif', view: { stroke: '#ddd' }, title: { fontSize: 13 },
+    font: 'system-ui, -apple-system, Segoe UI, Roboto, sans-serif',
+    view: { stroke: '#ddd' },
+    title: { fontSize: 13 },
     axis: { labelFontSize: 10, titleFontSize: 11, labelLimit: 220 },
     legend: { labelFontSize: 10, titleFontSize: 11, labelLimit: 280 },
   },
@@ -41,19 +43,29 @@ const q = (field: string, more: Spec = {}) => ({ field, type: 'quantitative', ..
 const unit = (field: string, title: string) => q(field, { scale: { domain: [0, 1] }, title });
 /** A dashed line from (0, 0) to (1, 1): chance (ROC) or perfect calibration. */
 const DIAGONAL = {
-  data: { values: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }, mark: { type: 'line', color: '#999', strokeDash: [4, 3] },
+  data: {
+    values: [
+      { x: 0, y: 0 },
+      { x: 1, y: 1 },
+    ],
+  },
+  mark: { type: 'line', color: '#999', strokeDash: [4, 3] },
   encoding: { x: q('x'), y: q('y') },
 };
 /** A dashed red vertical line at x = value. */
 const marker = (value: number) => ({
-  data: { values: [{ v: value }] }, mark: { type: 'rule', color: '#b91c1c', strokeDash: [4, 3] },
+  data: { values: [{ v: value }] },
+  mark: { type: 'rule', color: '#b91c1c', strokeDash: [4, 3] },
   encoding: { x: q('v') },
 });
 
 /** Rows per class, one bar per split. */
 export function classBalanceSpec(values: { split: string; label: string; count: number }[], labels: string[]): Spec {
   return {
-    title: 'Class balance per split', data: { values }, width: 420, height: { step: 8 },
+    title: 'Class balance per split',
+    data: { values },
+    width: 420,
+    height: { step: 8 },
     mark: 'bar',
     encoding: {
       y: { field: 'label', type: 'nominal', sort: labels, ...label('class') },
@@ -67,9 +79,11 @@ export function classBalanceSpec(values: { split: string; label: string; count: 
 /** Token-length distributions per split (share of the split's texts per bin), with the truncation length. */
 export function tokenLengthSpec(values: { split: string; lo: number; share: number }[], maxLength: number): Spec {
   const line = {
-    data: { values }, mark: { type: 'line', interpolate: 'step-after' },
+    data: { values },
+    mark: { type: 'line', interpolate: 'step-after' },
     encoding: {
-      x: q('lo', label('tokens')), y: q('share', { axis: { format: '%' }, ...label('share of the split\'s texts') }),
+      x: q('lo', label('tokens')),
+      y: q('share', { axis: { format: '%' }, ...label("share of the split's texts") }),
       color: { field: 'split', type: 'nominal', scale: { scheme: 'tableau10' } },
     },
   };
@@ -91,15 +105,24 @@ export function trainingCurvesSpec(c: CurvePoints): Spec {
     title: 'Training curves',
     hconcat: [
       {
-        data: { values: c.loss }, width: 260, ...size, mark: { type: 'line', point: { size: 12 } },
+        data: { values: c.loss },
+        width: 260,
+        ...size,
+        mark: { type: 'line', point: { size: 12 } },
         encoding: { x, y: q('loss', label('loss')), color: { field: 'series', type: 'nominal', ...label('') } },
       },
       {
-        data: { values: c.lr }, width: 200, ...size, mark: 'line',
+        data: { values: c.lr },
+        width: 200,
+        ...size,
+        mark: 'line',
         encoding: { x, y: q('lr', { axis: { format: '.1e' }, ...label('learning rate') }) },
       },
       {
-        data: { values: c.metric }, width: 200, ...size, mark: { type: 'line', point: true },
+        data: { values: c.metric },
+        width: 200,
+        ...size,
+        mark: { type: 'line', point: true },
         encoding: { x, y: q('value', { scale: { zero: false }, ...label(`${c.metricName} (evaluation)`) }) },
       },
     ],
@@ -122,7 +145,9 @@ export function confusionSpec(confusion: number[][], labels: string[], normalise
   const text = { field: 'value', type: 'quantitative', format: normalised ? '.2f' : 'd' };
   return {
     title: normalised ? 'Confusion matrix (share of each true class)' : 'Confusion matrix (counts)',
-    data: { values }, width: size, height: size,
+    data: { values },
+    width: size,
+    height: size,
     layer: [
       { mark: 'rect', encoding: { ...enc, color: q('value', { scale, ...label(normalised ? 'share' : 'count') }) } },
       {
@@ -137,7 +162,8 @@ export function confusionSpec(confusion: number[][], labels: string[], normalise
 export function curvesSpec(kind: 'roc' | 'pr', values: { label: string; x: number; y: number; order: number }[]): Spec {
   const roc = kind === 'roc';
   const line = {
-    data: { values }, mark: { type: 'line', interpolate: roc ? 'linear' : 'step-after' },
+    data: { values },
+    mark: { type: 'line', interpolate: roc ? 'linear' : 'step-after' },
     encoding: {
       x: unit('x', roc ? 'false positive rate' : 'recall'),
       y: unit('y', roc ? 'true positive rate (recall)' : 'precision'),
@@ -150,17 +176,22 @@ export function curvesSpec(kind: 'roc' | 'pr', values: { label: string; x: numbe
 }
 
 /** Reliability diagram: accuracy against mean confidence per bin, before and after calibration. */
-export function reliabilitySpec(values: { series: string; confidence: number; accuracy: number; count: number }[]):
-  Spec {
+export function reliabilitySpec(
+  values: { series: string; confidence: number; accuracy: number; count: number }[],
+): Spec {
   const enc = {
-    x: unit('confidence', 'mean confidence in bin'), y: unit('accuracy', 'accuracy in bin'),
+    x: unit('confidence', 'mean confidence in bin'),
+    y: unit('accuracy', 'accuracy in bin'),
     color: { field: 'series', type: 'nominal', ...label('') },
   };
   const size = q('count', { scale: { range: [15, 300] }, ...label('rows in bin') });
   return {
-    title: 'Reliability diagram', width: 300, height: 260,
+    title: 'Reliability diagram',
+    width: 300,
+    height: 260,
     layer: [
-      DIAGONAL, { data: { values }, mark: 'line', encoding: enc },
+      DIAGONAL,
+      { data: { values }, mark: 'line', encoding: enc },
       { data: { values }, mark: { type: 'circle', opacity: 0.8 }, encoding: { ...enc, size } },
     ],
   };
@@ -169,9 +200,11 @@ export function reliabilitySpec(values: { series: string; confidence: number; ac
 /** Risk–coverage: the error rate among the most confident answers, by the share answered. */
 export function riskCoverageSpec(values: { coverage: number; risk: number }[], abstainAt?: number): Spec {
   const line = {
-    data: { values }, mark: 'line',
+    data: { values },
+    mark: 'line',
     encoding: {
-      x: unit('coverage', 'coverage (share answered)'), y: q('risk', label('risk (error rate of the answered)')),
+      x: unit('coverage', 'coverage (share answered)'),
+      y: q('risk', label('risk (error rate of the answered)')),
     },
   };
   const layer = abstainAt === undefined ? [line] : [line, marker(abstainAt)];
@@ -190,7 +223,9 @@ export interface GapPoint {
 export function gapSpec(column: string, metric: string, values: GapPoint[]): Spec {
   const y = { field: 'group', type: 'nominal', sort: values.map((v) => v.group), ...label(column) };
   const color = {
-    field: 'flagged', type: 'nominal', ...label(''),
+    field: 'flagged',
+    type: 'nominal',
+    ...label(''),
     scale: { domain: ['flagged', 'not flagged'], range: ['#b91c1c', '#334155'] },
   };
   const ends = values.flatMap((v) => [v.lo, v.hi]).filter(Number.isFinite);
@@ -198,7 +233,10 @@ export function gapSpec(column: string, metric: string, values: GapPoint[]): Spe
   const domain = [Math.min(0, ...ends) - pad, Math.max(0, ...ends) + pad];
   const x = q('lo', { scale: { domain }, ...label(`gap in ${metric} (group − rest)`) });
   return {
-    title: `${metric}: gap to the rest (${column})`, width: 300, height: { step: 22 }, data: { values },
+    title: `${metric}: gap to the rest (${column})`,
+    width: 300,
+    height: { step: 22 },
+    data: { values },
     layer: [
       { data: { values: [{ z: 0 }] }, mark: { type: 'rule', color: '#999' }, encoding: { x: q('z') } },
       { mark: { type: 'rule', strokeWidth: 2 }, encoding: { y, x, x2: { field: 'hi' }, color } },
@@ -208,14 +246,20 @@ export function gapSpec(column: string, metric: string, values: GapPoint[]): Spe
 }
 
 /** The data view: share of each class within each group. */
-export function groupLabelsSpec(column: string, values: { group: string; label: string; count: number }[],
-  groups: string[]): Spec {
+export function groupLabelsSpec(
+  column: string,
+  values: { group: string; label: string; count: number }[],
+  groups: string[],
+): Spec {
   return {
-    title: `Classes within each group (${column})`, width: 420, height: { step: 20 }, data: { values },
+    title: `Classes within each group (${column})`,
+    width: 420,
+    height: { step: 20 },
+    data: { values },
     mark: 'bar',
     encoding: {
       y: { field: 'group', type: 'nominal', sort: groups, ...label(column) },
-      x: q('count', { stack: 'normalize', axis: { format: '%' }, ...label('share of the group\'s rows') }),
+      x: q('count', { stack: 'normalize', axis: { format: '%' }, ...label("share of the group's rows") }),
       color: { field: 'label', type: 'nominal', scale: { scheme: 'category20' }, ...label('class') },
       order: { field: 'label' },
     },

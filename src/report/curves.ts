@@ -40,7 +40,7 @@ export function rocCurve(label: string, scores: number[], positive: boolean[]): 
   const pts: [number, number][] = [[0, 0]];
   for (const { tp, fp } of sweep(scores, positive)) pts.push([fp / N, tp / P]);
   let area = 0;
-  for (let k = 1; k < pts.length; k++) area += (pts[k]![0] - pts[k - 1]![0]) * (pts[k]![1] + pts[k - 1]![1]) / 2;
+  for (let k = 1; k < pts.length; k++) area += ((pts[k]![0] - pts[k - 1]![0]) * (pts[k]![1] + pts[k - 1]![1])) / 2;
   return { label, points: thin(pts), area, positives: P };
 }
 
@@ -62,8 +62,11 @@ export function prCurve(label: string, scores: number[], positive: boolean[]): C
 
 /** Classes to draw: the `k` with most support; among equals, the lowest area (the hardest), then label order. */
 export function topClasses(labels: string[], support: number[], area: number[], k = 6): number[] {
-  return labels.map((_, c) => c).filter((c) => support[c]! > 0)
-    .sort((a, b) => support[b]! - support[a]! || area[a]! - area[b]! || a - b).slice(0, k);
+  return labels
+    .map((_, c) => c)
+    .filter((c) => support[c]! > 0)
+    .sort((a, b) => support[b]! - support[a]! || area[a]! - area[b]! || a - b)
+    .slice(0, k);
 }
 
 /** Reliability bins (15 equal-width bins of top-class confidence): mean confidence, accuracy, count. */
@@ -83,7 +86,8 @@ export function reliabilityBins(probs: number[][], gold: number[]): ReliabilityB
     b.conf += p[k]!;
     b.ok += k === gold[i] ? 1 : 0;
   });
-  return bins.filter((b) => b.count)
+  return bins
+    .filter((b) => b.count)
     .map((b) => ({ confidence: b.conf / b.count, accuracy: b.ok / b.count, count: b.count }));
 }
 

@@ -8,11 +8,11 @@ export function num(v: unknown, digits = 4): string {
   return typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–';
 }
 
-export const pct = (v: unknown, digits = 1): string => (typeof v === 'number' && Number.isFinite(v)
-  ? `${(100 * v).toFixed(digits)} %` : '–');
+export const pct = (v: unknown, digits = 1): string =>
+  typeof v === 'number' && Number.isFinite(v) ? `${(100 * v).toFixed(digits)} %` : '–';
 
-export const interval = (ci: [number, number] | undefined, digits = 3): string => (ci && Number.isFinite(ci[0])
-  ? `[${ci[0].toFixed(digits)}, ${ci[1].toFixed(digits)}]` : '–');
+export const interval = (ci: [number, number] | undefined, digits = 3): string =>
+  ci && Number.isFinite(ci[0]) ? `[${ci[0].toFixed(digits)}, ${ci[1].toFixed(digits)}]` : '–';
 
 /** A table from a header and rows of already-escaped cells. */
 export interface TableOptions {
@@ -26,8 +26,10 @@ export interface TableOptions {
 export function table(head: string[], rows: string[][], o: TableOptions = {}): string {
   const cls = [o.cls, o.numeric !== false ? 'num' : ''].filter(Boolean).join(' ');
   const td = (c: string, j: number) => (o.cellClass?.[j] ? `<td class="${o.cellClass[j]}">${c}</td>` : `<td>${c}</td>`);
-  return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead>`
-    + `<tbody>${rows.map((r) => `<tr>${r.map(td).join('')}</tr>`).join('')}</tbody></table>`;
+  return (
+    `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead>` +
+    `<tbody>${rows.map((r) => `<tr>${r.map(td).join('')}</tr>`).join('')}</tbody></table>`
+  );
 }
 
 /** A two-column table of names and values (no header row). */

@@ -22,7 +22,11 @@ let MODEL: string;
 let model: string;
 let testCsv: string;
 
-interface Result { exit: number; stderr: string; stdout: string }
+interface Result {
+  exit: number;
+  stderr: string;
+  stdout: string;
+}
 /** The little of the DOM the page checks use (the project compiles without DOM types). */
 interface DomElement {
   getBoundingClientRect(): { width: number; height: number };
@@ -35,20 +39,28 @@ async function cli(...args: string[]): Promise<Result> {
   let stderr = '';
   let stdout = '';
   const origLog = console.log;
-  console.log = (...xs: unknown[]) => { stdout += xs.map(String).join(' ') + '\n'; };
+  console.log = (...xs: unknown[]) => {
+    stdout += xs.map(String).join(' ') + '\n';
+  };
   try {
-    const exit = await runCli(['node', 'medtune', ...args], (s) => { stderr += s; });
+    const exit = await runCli(['node', 'medtune', ...args], (s) => {
+      stderr += s;
+    });
     return { exit, stderr, stdout };
   } finally {
     console.log = origLog;
   }
 }
 
-const csv = (rows: DemoRow[]) => 'text,label,sex,age_band\n'
-  + rows.map((r) => `"${r.text}",${r.label},${r.sex},${r.age_band}`).join('\n') + '\n';
+const csv = (rows: DemoRow[]) =>
+  'text,label,sex,age_band\n' + rows.map((r) => `"${r.text}",${r.label},${r.sex},${r.age_band}`).join('\n') + '\n';
 const read = (f: string) => readFileSync(f, 'utf8');
 const json = (...parts: string[]) => JSON.parse(read(path.join(...parts)));
-const lines = (f: string) => read(f).trim().split('\n').map((l) => JSON.parse(l));
+const lines = (f: string) =>
+  read(f)
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 const charts = (html: string) => [...html.matchAll(/<svg data-chart="([^"]+)"/g)].map((m) => m[1]!);
 
 /** A hand-made multi-label run folder (metrics.json and predictions.jsonl with a `site` audit column). */
@@ -64,15 +76,29 @@ function multiLabelFolder(dir: string): void {
     return { row: i + 1, text: `note ${i}`, label: gold, predicted, correct, probabilities, audit };
   });
   writeFileSync(path.join(dir, 'predictions.jsonl'), preds.map((p) => JSON.stringify(p)).join('\n') + '\n');
-  writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify({
-    split: 'test', f1_micro: 0.8, f1_macro: 0.79, precision_micro: 0.82, recall_micro: 0.78, subset_accuracy: 0.8,
-    loss: 0.3, n: 40,
-    per_label: labels.map((label) => ({ label, precision: 0.9, recall: 0.8, f1: 0.85, support: 20 })),
-    calibration: { thresholds: { a: 0.4, b: 0.5, c: 0.6 }, f1_micro_at_0_5: 0.78, f1_micro_tuned: 0.8 },
-    selective: {
-      aurc: 0.1, risk_coverage: [[0.5, 0.1], [1, 0.2]], accuracy_at_coverage: { '0.8': 0.8, '0.9': 0.8, '1.0': 0.8 },
-    },
-  }));
+  writeFileSync(
+    path.join(dir, 'metrics.json'),
+    JSON.stringify({
+      split: 'test',
+      f1_micro: 0.8,
+      f1_macro: 0.79,
+      precision_micro: 0.82,
+      recall_micro: 0.78,
+      subset_accuracy: 0.8,
+      loss: 0.3,
+      n: 40,
+      per_label: labels.map((label) => ({ label, precision: 0.9, recall: 0.8, f1: 0.85, support: 20 })),
+      calibration: { thresholds: { a: 0.4, b: 0.5, c: 0.6 }, f1_micro_at_0_5: 0.78, f1_micro_tuned: 0.8 },
+      selective: {
+        aurc: 0.1,
+        risk_coverage: [
+          [0.5, 0.1],
+          [1, 0.2],
+        ],
+        accuracy_at_coverage: { '0.8': 0.8, '0.9': 0.8, '1.0': 0.8 },
+      },
+    }),
+  );
 }
 
 describe('run report, bias audit and model card', () => {
@@ -85,13 +111,44 @@ describe('run report, bias audit and model card', () => {
     testCsv = path.join(W, 'test.csv');
     writeFileSync(testCsv, csv([...syntheticSymptoms(6, 6, { demographics: true }), odd]));
     model = path.join(W, 'init');
-    createScratchModel(model, train.map((r) => r.text), [...DEMO_DIAGNOSES].sort(), 1, { hidden: 32, layers: 1 });
+    createScratchModel(
+      model,
+      train.map((r) => r.text),
+      [...DEMO_DIAGNOSES].sort(),
+      1,
+      { hidden: 32, layers: 1 },
+    );
     RUN = path.join(W, 'run');
     MODEL = path.join(RUN, 'best_model');
-    const r = await cli('train', '--model', model, '--train', path.join(W, 'train.csv'), '--test', testCsv,
-      '--output-dir', RUN, '--epochs', '2', '--batch-size', '16', '--max-length', '48', '--learning-rate', '2e-3',
-      '--seed', '3', '--audit-column', 'sex', '--audit-column', 'age_band', '--audit-min-group', '10',
-      '--save-total-limit', '1');
+    const r = await cli(
+      'train',
+      '--model',
+      model,
+      '--train',
+      path.join(W, 'train.csv'),
+      '--test',
+      testCsv,
+      '--output-dir',
+      RUN,
+      '--epochs',
+      '2',
+      '--batch-size',
+      '16',
+      '--max-length',
+      '48',
+      '--learning-rate',
+      '2e-3',
+      '--seed',
+      '3',
+      '--audit-column',
+      'sex',
+      '--audit-column',
+      'age_band',
+      '--audit-min-group',
+      '10',
+      '--save-total-limit',
+      '1',
+    );
     assert.equal(r.exit, 0, r.stderr);
     assert.match(r.stdout, /report: +\S+report\.html/);
     assert.match(r.stdout, /model card: +\S+best_model\/README\.md/);
@@ -111,7 +168,10 @@ describe('run report, bias audit and model card', () => {
     assert.deepEqual(Object.keys(run.splits), ['train', 'validation', 'test']);
     const t = run.splits.test;
     assert.equal(t.rows, 127);
-    assert.equal(Object.values(t.classes as Record<string, number>).reduce((a, b) => a + b, 0), 127);
+    assert.equal(
+      Object.values(t.classes as Record<string, number>).reduce((a, b) => a + b, 0),
+      127,
+    );
     assert.ok(t.tokens.p50 > 0 && t.tokens.max <= 48 && t.tokens.histogram.length > 0);
     assert.equal(t.audit.sex.unknown.n, 1);
     const preds = lines(path.join(RUN, 'predictions.jsonl'));
@@ -119,7 +179,10 @@ describe('run report, bias audit and model card', () => {
     const audit = json(RUN, 'audit.json');
     assert.equal(audit.n, 127);
     assert.ok(audit.method.resamples >= 1000);
-    assert.deepEqual(audit.columns.map((c: { column: string }) => c.column), ['sex', 'age_band']);
+    assert.deepEqual(
+      audit.columns.map((c: { column: string }) => c.column),
+      ['sex', 'age_band'],
+    );
   });
 
   it('the report is deterministic and self-contained: no script, nothing fetched, every chart inline SVG', async () => {
@@ -131,8 +194,20 @@ describe('run report, bias audit and model card', () => {
     assert.match(first, /Content-Security-Policy" content="default-src 'none'/);
     assert.match(first, /This report is as sensitive as the data it was made from/);
     const ids = charts(first);
-    const expected = ['balance', 'tokens', 'curves', 'confusion-counts', 'confusion-share', 'roc', 'pr', 'reliability',
-      'risk', 'audit-0-labels', 'audit-1-labels', 'audit-0-gap'];
+    const expected = [
+      'balance',
+      'tokens',
+      'curves',
+      'confusion-counts',
+      'confusion-share',
+      'roc',
+      'pr',
+      'reliability',
+      'risk',
+      'audit-0-labels',
+      'audit-1-labels',
+      'audit-0-gap',
+    ];
     for (const id of expected) assert.ok(ids.includes(id), `chart ${id} in ${ids.join(', ')}`);
     const svgIds = [...first.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]!);
     assert.equal(new Set(svgIds).size, svgIds.length, 'no id twice in the page');
@@ -147,7 +222,10 @@ describe('run report, bias audit and model card', () => {
     assert.ok(wrong.length > 0, 'the tiny model makes errors');
     const section = html.slice(html.indexOf('<section id="errors"'), html.indexOf('<section id="audit"'));
     const rows = [...section.matchAll(/<tr><td>(\d+)<\/td>/g)].map((m) => Number(m[1]));
-    assert.deepEqual(rows, wrong.slice(0, 50).map((p) => p.row));
+    assert.deepEqual(
+      rows,
+      wrong.slice(0, 50).map((p) => p.row),
+    );
     assert.ok(section.includes('<td class="text">'));
     const copy = path.join(W, 'no-texts');
     cpSync(RUN, copy, { recursive: true });
@@ -160,7 +238,7 @@ describe('run report, bias audit and model card', () => {
     }
   });
 
-  it('the model card: its YAML parses, model-index holds metrics.json\'s numbers, the sections are there', async () => {
+  it("the model card: its YAML parses, model-index holds metrics.json's numbers, the sections are there", async () => {
     const card = read(path.join(MODEL, 'README.md'));
     const m = /^---\n([\s\S]*?)\n---\n/.exec(card);
     assert.ok(m, 'front matter');
@@ -175,9 +253,20 @@ describe('run report, bias audit and model card', () => {
     assert.equal(byName['Macro F1'], metrics.f1_macro);
     assert.equal(byName['Weighted F1'], metrics.f1_weighted);
     assert.equal(byName['ROC-AUC (one vs rest, macro)'], metrics.roc_auc_ovr);
-    const headings = ['Model details', 'Intended use and users', 'Out-of-scope uses', 'Training data',
-      'Evaluation data', 'Metrics', 'Calibration', 'Subgroup results', 'Limitations', 'Ethical considerations',
-      'Clinical validation status', 'How to reproduce'];
+    const headings = [
+      'Model details',
+      'Intended use and users',
+      'Out-of-scope uses',
+      'Training data',
+      'Evaluation data',
+      'Metrics',
+      'Calibration',
+      'Subgroup results',
+      'Limitations',
+      'Ethical considerations',
+      'Clinical validation status',
+      'How to reproduce',
+    ];
     for (const h of headings) assert.match(card, new RegExp(`^## ${h}$`, 'm'));
     assert.match(card, /not validated — a clinician must review every output/);
     assert.ok(card.includes(fileSha256(testCsv)));
@@ -206,8 +295,19 @@ describe('run report, bias audit and model card', () => {
 
   it('medtune audit: audit.json and audit.html for a model on a file with demographic columns', async () => {
     const out = path.join(W, 'audit');
-    const r = await cli('audit', '--model', MODEL, '--data', testCsv, '--audit-column', 'sex', '--output-dir', out,
-      '--min-group', '10');
+    const r = await cli(
+      'audit',
+      '--model',
+      MODEL,
+      '--data',
+      testCsv,
+      '--audit-column',
+      'sex',
+      '--output-dir',
+      out,
+      '--min-group',
+      '10',
+    );
     assert.equal(r.exit, 0, r.stderr);
     const a = json(out, 'audit.json');
     assert.equal(a.model.sha256, json(RUN, 'metrics.json').model.sha256);
@@ -219,8 +319,20 @@ describe('run report, bias audit and model card', () => {
 
   it('medtune evaluate writes run.json and a report without training curves, with the audit', async () => {
     const out = path.join(W, 'eval');
-    const r = await cli('evaluate', '--model', MODEL, '--test', testCsv, '--output-dir', out,
-      '--audit-column', 'age_band', '--max-length', '48', '--no-leakage-check');
+    const r = await cli(
+      'evaluate',
+      '--model',
+      MODEL,
+      '--test',
+      testCsv,
+      '--output-dir',
+      out,
+      '--audit-column',
+      'age_band',
+      '--max-length',
+      '48',
+      '--no-leakage-check',
+    );
     assert.equal(r.exit, 0, r.stderr);
     const run = json(out, 'run.json');
     assert.equal(run.kind, 'evaluate');
@@ -246,14 +358,36 @@ describe('run report, bias audit and model card', () => {
   });
 
   it('bad input: an audit column that does not exist, or holds free text, is one clear line', async () => {
-    const audit = (col: string, out: string, ...more: string[]) => cli('audit', '--model', MODEL, '--data', testCsv,
-      '--audit-column', col, '--output-dir', path.join(W, out), ...more);
+    const audit = (col: string, out: string, ...more: string[]) =>
+      cli(
+        'audit',
+        '--model',
+        MODEL,
+        '--data',
+        testCsv,
+        '--audit-column',
+        col,
+        '--output-dir',
+        path.join(W, out),
+        ...more,
+      );
     const none = await audit('ethnicity', 'a2');
     assert.equal(none.exit, 2);
     assert.match(none.stderr, /^medtune: \S+test\.csv has no column "ethnicity" \(--audit-column\); its columns are: /);
     assert.match(none.stderr, /: .*sex.* \(E_INPUT_COLUMN\)\n$/);
-    const tr = await cli('train', '--model', model, '--train', testCsv, '--output-dir', path.join(W, 't2'),
-      '--audit-column', 'site', '--epochs', '1');
+    const tr = await cli(
+      'train',
+      '--model',
+      model,
+      '--train',
+      testCsv,
+      '--output-dir',
+      path.join(W, 't2'),
+      '--audit-column',
+      'site',
+      '--epochs',
+      '1',
+    );
     assert.equal(tr.exit, 2);
     assert.match(tr.stderr, /no column "site" \(--audit-column\).*\(E_INPUT_COLUMN\)/);
     const text = await audit('text', 'a3');
@@ -290,12 +424,23 @@ describe('run report, bias audit and model card', () => {
       const { chromium } = await import('playwright-core');
       // Debian's chromium, never a downloaded one; playwright gives each launch a fresh --user-data-dir of its own
       browser = await chromium.launch({
-        executablePath: CHROMIUM, headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       });
     });
-    after(async () => { await browser?.close(); });
+    after(async () => {
+      await browser?.close();
+    });
 
     /** Opens a page; returns what it logged as errors, what it requested besides itself, and its charts. */
     async function open(file: string, o: { javaScriptEnabled?: boolean; screenshot?: string } = {}) {
@@ -308,13 +453,17 @@ describe('run report, bias audit and model card', () => {
         if (m.type() === 'error') errors.push(m.text());
       });
       page.on('pageerror', (e: Error) => errors.push(String(e)));
-      page.on('request', (r: { url(): string }) => { if (r.url() !== `file://${file}`) requests.push(r.url()); });
+      page.on('request', (r: { url(): string }) => {
+        if (r.url() !== `file://${file}`) requests.push(r.url());
+      });
       await page.goto(`file://${file}`);
-      const drawn = await page.$$eval('svg[data-chart]', (els: DomElement[]) => els.map((e) => {
-        const b = e.getBoundingClientRect();
-        const marks = e.querySelectorAll('path, rect, line, text').length;
-        return { id: e.getAttribute('data-chart'), w: b.width, h: b.height, marks };
-      }));
+      const drawn = await page.$$eval('svg[data-chart]', (els: DomElement[]) =>
+        els.map((e) => {
+          const b = e.getBoundingClientRect();
+          const marks = e.querySelectorAll('path, rect, line, text').length;
+          return { id: e.getAttribute('data-chart'), w: b.width, h: b.height, marks };
+        }),
+      );
       if (o.screenshot) await page.screenshot({ path: o.screenshot });
       const text = await page.innerText('body');
       await context.close();
@@ -328,7 +477,10 @@ describe('run report, bias audit and model card', () => {
       const r = await open(file, { screenshot: shot });
       assert.deepEqual(r.errors, []);
       assert.deepEqual(r.requests, []);
-      assert.deepEqual(r.drawn.map((d: { id: string }) => d.id), charts(read(file)));
+      assert.deepEqual(
+        r.drawn.map((d: { id: string }) => d.id),
+        charts(read(file)),
+      );
       for (const d of r.drawn) {
         assert.ok(d.w > 100 && d.h > 50 && d.marks > 5, `chart ${d.id} drawn: ${JSON.stringify(d)}`);
       }
@@ -346,8 +498,11 @@ describe('run report, bias audit and model card', () => {
     });
 
     it('a partial report, a multi-label report and audit.html open too', { skip }, async () => {
-      const pages = [['partial', 'report.html'], ['multi', 'report.html'], ['audit', 'audit.html']]
-        .map((p) => path.join(W, ...p));
+      const pages = [
+        ['partial', 'report.html'],
+        ['multi', 'report.html'],
+        ['audit', 'audit.html'],
+      ].map((p) => path.join(W, ...p));
       for (const file of pages) {
         const r = await open(file);
         assert.deepEqual(r.errors, [], file);

@@ -12,7 +12,13 @@ import { auditRows, loadRunFolder, type RunFolder } from './run-folder.js';
 import { obj, seedOf, why, type Section } from './section.js';
 import { datasetSection, summarySection, trainingSection } from './sections-run.js';
 import {
-  calibrationSection, confusionSection, curvesOf, errorsSection, metricsSection, perClassSection, rocPrSection,
+  calibrationSection,
+  confusionSection,
+  curvesOf,
+  errorsSection,
+  metricsSection,
+  perClassSection,
+  rocPrSection,
   selectiveSection,
 } from './sections-model.js';
 
@@ -28,7 +34,8 @@ export interface ReportOptions {
 
 async function auditSectionOf(f: RunFolder, audit: AuditResult | null): Promise<Section> {
   if (!audit) {
-    const reason = f.predictions ? 'no audit columns: run with --audit-column COL (e.g. sex, age_band, site)'
+    const reason = f.predictions
+      ? 'no audit columns: run with --audit-column COL (e.g. sex, age_band, site)'
       : why(f, 'predictions.jsonl');
     return { id: 'audit', title: 'Bias audit', absent: reason };
   }
@@ -44,8 +51,11 @@ function atAGlance(f: RunFolder, ci: Intervals | null, audit: AuditResult | null
   const b = obj(m.baseline);
   const base = b && typeof b[key] === 'number' ? ` (baseline ${num(b[key], 3)})` : '';
   const spread = !f.multiLabel && ci ? ` ${interval(ci.accuracy)}` : '';
-  const parts = [`<strong>${key} ${num(m[key], 3)}</strong>${spread}${base}`, `macro-F1 ${num(m.f1_macro, 3)}`,
-    `${m.n ?? '–'} rows`];
+  const parts = [
+    `<strong>${key} ${num(m[key], 3)}</strong>${spread}${base}`,
+    `macro-F1 ${num(m.f1_macro, 3)}`,
+    `${m.n ?? '–'} rows`,
+  ];
   const ab = obj(m.abstention);
   if (ab) parts.push(`abstained on ${pct(ab.rate)}`);
   const k = audit?.flagged.length ?? 0;
@@ -64,27 +74,42 @@ export function auditOfFolder(f: RunFolder, o: ReportOptions = {}): AuditResult 
   if (!columns.length || !f.predictions.some((p) => p.audit)) return null;
   const minGroup = o.minGroup ?? (typeof f.run?.audit_min_group === 'number' ? f.run.audit_min_group : undefined);
   return computeAudit(auditRows(f.predictions, f.labels, f.multiLabel), {
-    columns, labels: f.labels, multiLabel: f.multiLabel, seed: seedOf(f),
-    ...(minGroup !== undefined ? { minGroup } : {}), ...(o.resamples !== undefined ? { resamples: o.resamples } : {}),
+    columns,
+    labels: f.labels,
+    multiLabel: f.multiLabel,
+    seed: seedOf(f),
+    ...(minGroup !== undefined ? { minGroup } : {}),
+    ...(o.resamples !== undefined ? { resamples: o.resamples } : {}),
   });
 }
 
-async function sectionsOf(f: RunFolder, audit: AuditResult | null, ci: Intervals | null, o: ReportOptions):
-  Promise<Section[]> {
-  const texts = o.texts ?? (f.run?.texts !== false);
+async function sectionsOf(
+  f: RunFolder,
+  audit: AuditResult | null,
+  ci: Intervals | null,
+  o: ReportOptions,
+): Promise<Section[]> {
+  const texts = o.texts ?? f.run?.texts !== false;
   const roc = curvesOf(f, 'roc');
   const pr = curvesOf(f, 'pr');
   return [
-    summarySection(f), await datasetSection(f), await trainingSection(f), metricsSection(f, ci),
-    perClassSection(f, roc, pr), await confusionSection(f), await rocPrSection(f, roc, pr), await calibrationSection(f),
+    summarySection(f),
+    await datasetSection(f),
+    await trainingSection(f),
+    metricsSection(f, ci),
+    perClassSection(f, roc, pr),
+    await confusionSection(f),
+    await rocPrSection(f, roc, pr),
+    await calibrationSection(f),
     await selectiveSection(f),
-    errorsSection(f, texts, o.maxErrors ?? 50), await auditSectionOf(f, audit),
+    errorsSection(f, texts, o.maxErrors ?? 50),
+    await auditSectionOf(f, audit),
   ];
 }
 
 /** The title, the sensitivity note, the line at a glance, the absent sections and the contents. */
 function header(f: RunFolder, sections: Section[], glance: string, o: ReportOptions): string {
-  const texts = o.texts ?? (f.run?.texts !== false);
+  const texts = o.texts ?? f.run?.texts !== false;
   const errors = f.predictions?.filter((p) => !p.correct).length ?? 0;
   const shown = texts ? Math.min(o.maxErrors ?? 50, errors) : 0;
   const deid = f.run?.deid ? 'de-identified' : 'not de-identified';
@@ -94,7 +119,8 @@ function header(f: RunFolder, sections: Section[], glance: string, o: ReportOpti
   const absent = sections.filter((s) => s.absent);
   const link = (s: Section) => `<a href="#${s.id}">${esc(s.title)}</a>`;
   const absentLine = absent.length
-    ? `<p class="warn">Absent sections: ${absent.map((s) => `${link(s)} (${esc(s.absent!)})`).join('; ')}.</p>` : '';
+    ? `<p class="warn">Absent sections: ${absent.map((s) => `${link(s)} (${esc(s.absent!)})`).join('; ')}.</p>`
+    : '';
   const toc = sections.map((s) => `<li>${link(s)}${s.absent ? ' <small>(absent)</small>' : ''}</li>`);
   const version = `<code>${esc(String(model.version ?? '–'))}</code>`;
   return `<h1>medtune run report</h1>
@@ -108,14 +134,22 @@ ${absentLine}
 }
 
 /** The page, from a loaded run folder and its audit, and the sections that are absent (with the reason). */
-export async function renderReport(f: RunFolder, audit: AuditResult | null, o: ReportOptions = {}):
-  Promise<{ html: string; absent: string[] }> {
+export async function renderReport(
+  f: RunFolder,
+  audit: AuditResult | null,
+  o: ReportOptions = {},
+): Promise<{ html: string; absent: string[] }> {
   const rows = f.predictions ? auditRows(f.predictions, f.labels, f.multiLabel) : [];
   const { labels, multiLabel } = f;
   const ci = rows.length ? overallIntervals(rows, { labels, multiLabel, seed: seedOf(f) }) : null;
   const sections = await sectionsOf(f, audit, ci, o);
-  const body = sections.map((s) => `<section id="${s.id}"${s.absent ? ' class="absent"' : ''}><h2>${esc(s.title)}</h2>`
-    + `${s.html ?? `<p>Not available: ${esc(s.absent!)}.</p>`}</section>`).join('\n');
+  const body = sections
+    .map(
+      (s) =>
+        `<section id="${s.id}"${s.absent ? ' class="absent"' : ''}><h2>${esc(s.title)}</h2>` +
+        `${s.html ?? `<p>Not available: ${esc(s.absent!)}.</p>`}</section>`,
+    )
+    .join('\n');
   const html = page('medtune run report', `${header(f, sections, atAGlance(f, ci, audit), o)}\n${body}`);
   return { html, absent: sections.filter((s) => s.absent).map((s) => `${s.title} (${s.absent})`) };
 }

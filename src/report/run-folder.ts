@@ -58,8 +58,12 @@ function readJson(file: string, problems: Record<string, string>, key: string): 
   return null;
 }
 
-function readJsonl<T>(file: string, problems: Record<string, string>, key: string,
-  ok: (v: Json) => boolean): T[] | null {
+function readJsonl<T>(
+  file: string,
+  problems: Record<string, string>,
+  key: string,
+  ok: (v: Json) => boolean,
+): T[] | null {
   if (!existsSync(file)) {
     problems[key] = 'missing';
     return null;
@@ -86,14 +90,20 @@ function readJsonl<T>(file: string, problems: Record<string, string>, key: strin
 }
 
 const isHistory = (v: Json) => typeof v.step === 'number';
-const isPrediction = (v: Json) => typeof v.row === 'number' && v.label !== undefined && v.predicted !== undefined
-  && !!v.probabilities && typeof v.probabilities === 'object';
+const isPrediction = (v: Json) =>
+  typeof v.row === 'number' &&
+  v.label !== undefined &&
+  v.predicted !== undefined &&
+  !!v.probabilities &&
+  typeof v.probabilities === 'object';
 
 /** Labels in model order: best_model's id2label, else the per-class table of metrics.json, else the predictions. */
 function labelsOf(f: Omit<RunFolder, 'labels' | 'multiLabel'>): string[] {
   const id2label = f.modelConfig?.id2label as Record<string, string> | undefined;
   if (id2label && typeof id2label === 'object') {
-    return Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => String(id2label[k]));
+    return Object.keys(id2label)
+      .sort((a, b) => Number(a) - Number(b))
+      .map((k) => String(id2label[k]));
   }
   const table = (f.metrics?.per_class ?? f.metrics?.per_label) as { label: string }[] | undefined;
   if (Array.isArray(table)) return table.map((r) => String(r.label));
@@ -103,15 +113,21 @@ function labelsOf(f: Omit<RunFolder, 'labels' | 'multiLabel'>): string[] {
 /** Reads what there is of a run folder. A folder that does not exist, or holds none of the run files, is an error. */
 export function loadRunFolder(dir: string): RunFolder {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new MedtuneError(`${dir} is not a folder; give the --output-dir of a medtune train or evaluate run`,
-      'E_INPUT_NOT_FOUND');
+    throw new MedtuneError(
+      `${dir} is not a folder; give the --output-dir of a medtune train or evaluate run`,
+      'E_INPUT_NOT_FOUND',
+    );
   }
   const problems: Record<string, string> = {};
   const f = {
     dir,
     metrics: readJson(path.join(dir, 'metrics.json'), problems, 'metrics.json'),
-    predictions: readJsonl<Prediction>(path.join(dir, 'predictions.jsonl'), problems, 'predictions.jsonl',
-      isPrediction),
+    predictions: readJsonl<Prediction>(
+      path.join(dir, 'predictions.jsonl'),
+      problems,
+      'predictions.jsonl',
+      isPrediction,
+    ),
     history: readJsonl<HistoryRecord>(path.join(dir, 'metrics.jsonl'), problems, 'metrics.jsonl', isHistory),
     run: readJson(path.join(dir, 'run.json'), problems, 'run.json'),
     modelConfig: readJson(path.join(dir, 'best_model', 'config.json'), problems, 'best_model/config.json'),
@@ -119,8 +135,11 @@ export function loadRunFolder(dir: string): RunFolder {
   };
   if (!f.metrics && !f.predictions && !f.run) {
     const why = ['metrics.json', 'predictions.jsonl', 'run.json'].map((k) => problems[k]).join(', ');
-    throw new MedtuneError(`${dir} holds no run files (metrics.json, predictions.jsonl, run.json: ${why}); `
-      + 'give the --output-dir of a medtune train or evaluate run', 'E_INPUT_NOT_FOUND');
+    throw new MedtuneError(
+      `${dir} holds no run files (metrics.json, predictions.jsonl, run.json: ${why}); ` +
+        'give the --output-dir of a medtune train or evaluate run',
+      'E_INPUT_NOT_FOUND',
+    );
   }
   const multiLabel = Array.isArray(f.predictions?.[0]?.label) || !!f.metrics?.per_label;
   return { ...f, labels: labelsOf(f), multiLabel };

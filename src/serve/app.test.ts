@@ -25,20 +25,38 @@ let adminKey: string;
 /** A log stream that keeps every line (to search for patient text). */
 function logSink(): { stream: Writable; lines: string[] } {
   const lines: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb(); } });
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      cb();
+    },
+  });
   return { stream, lines };
 }
 
 async function start(o: Partial<ServeOptions> = {}): Promise<MedtuneServer & { logs: string[] }> {
   const sink = logSink();
-  const s = await createServer({ models: [{ name: 'tiny', dir: tiny! }], keys: keysFile, workers: 1, threads: 1, logStream: sink.stream, port: 0, ...o });
+  const s = await createServer({
+    models: [{ name: 'tiny', dir: tiny! }],
+    keys: keysFile,
+    workers: 1,
+    threads: 1,
+    logStream: sink.stream,
+    port: 0,
+    ...o,
+  });
   await s.ready;
   return Object.assign(s, { logs: sink.lines });
 }
 
 const auth = (k = userKey) => ({ authorization: `Bearer ${k}` });
 const post = (s: MedtuneServer, url: string, payload: unknown, headers: Record<string, string> = auth()) =>
-  s.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', ...headers }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
+  s.app.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json', ...headers },
+    payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+  });
 
 function assertError(r: { statusCode: number; body: string }, status: number, code: string): void {
   assert.equal(r.statusCode, status, r.body);
@@ -63,7 +81,8 @@ describe('medtune serve', { skip }, () => {
 
   it('keys file: mode 0600, only hashes', () => {
     assert.equal(readFileSync(keysFile, 'utf8').includes(userKey.split('_')[2]!), false, 'the secret is not stored');
-    if (process.platform !== 'win32') assert.equal((spawnSync('stat', ['-c', '%a', keysFile], { encoding: 'utf8' }).stdout.trim()), '600');
+    if (process.platform !== 'win32')
+      assert.equal(spawnSync('stat', ['-c', '%a', keysFile], { encoding: 'utf8' }).stdout.trim(), '600');
   });
 
   it('POST /v1/diagnose: one text and several, probabilities or top-k, model identity, timing headers', async () => {
@@ -94,7 +113,7 @@ describe('medtune serve', { skip }, () => {
     assert.ok(b.results[0].truncated_tokens > 0, JSON.stringify(b.results[0]));
   });
 
-  it('POST /v1/models/NAME/diagnose, POST /diagnose (the seed\'s shape), GET /v1/models', async () => {
+  it("POST /v1/models/NAME/diagnose, POST /diagnose (the seed's shape), GET /v1/models", async () => {
     assert.equal((await post(s, '/v1/models/tiny/diagnose', { text: 'fever' })).statusCode, 200);
     const seed = JSON.parse((await post(s, '/diagnose', { text: 'fever' })).body);
     assert.equal(seed.diagnosis.length, 3);
@@ -107,22 +126,40 @@ describe('medtune serve', { skip }, () => {
   });
 
   it('health routes are open; /metrics and /docs need a key', async () => {
-    for (const url of ['/health/live', '/health/ready']) assert.equal((await s.app.inject({ url })).statusCode, 200, url);
+    for (const url of ['/health/live', '/health/ready'])
+      assert.equal((await s.app.inject({ url })).statusCode, 200, url);
     assertError(await s.app.inject({ url: '/metrics' }), 401, 'E_AUTH');
     assertError(await s.app.inject({ url: '/docs/json' }), 401, 'E_AUTH');
     const metrics = await s.app.inject({ url: '/metrics', headers: auth() });
     assert.equal(metrics.statusCode, 200);
-    for (const name of ['medtune_http_requests_total', 'medtune_predictions_total', 'medtune_batch_size', 'medtune_prediction_confidence', 'medtune_model_info', 'medtune_queue_depth']) {
+    for (const name of [
+      'medtune_http_requests_total',
+      'medtune_predictions_total',
+      'medtune_batch_size',
+      'medtune_prediction_confidence',
+      'medtune_model_info',
+      'medtune_queue_depth',
+    ]) {
       assert.ok(metrics.body.includes(name), name);
     }
     const docs = JSON.parse((await s.app.inject({ url: '/docs/json', headers: auth() })).body);
     assert.equal(docs.openapi.slice(0, 1), '3');
-    for (const p of ['/v1/diagnose', '/v1/models', '/diagnose', '/health/ready', '/v1/admin/reload']) assert.ok(docs.paths[p], p);
+    for (const p of ['/v1/diagnose', '/v1/models', '/diagnose', '/health/ready', '/v1/admin/reload'])
+      assert.ok(docs.paths[p], p);
   });
 
   it('every bad request gets the catalogue status and JSON error, and the server keeps serving', async () => {
     assertError(await post(s, '/v1/diagnose', '{"text": "Ann" x}'), 400, 'E_BAD_REQUEST');
-    assertError(await s.app.inject({ method: 'POST', url: '/v1/diagnose', headers: { ...auth(), 'content-type': 'text/plain' }, payload: 'fever' }), 415, 'E_UNSUPPORTED_MEDIA');
+    assertError(
+      await s.app.inject({
+        method: 'POST',
+        url: '/v1/diagnose',
+        headers: { ...auth(), 'content-type': 'text/plain' },
+        payload: 'fever',
+      }),
+      415,
+      'E_UNSUPPORTED_MEDIA',
+    );
     assertError(await post(s, '/v1/diagnose', {}), 400, 'E_BAD_REQUEST');
     assertError(await post(s, '/v1/diagnose', { text: '   ' }), 400, 'E_BAD_REQUEST');
     assertError(await post(s, '/v1/diagnose', { text: 42 }), 400, 'E_BAD_REQUEST');
@@ -136,7 +173,11 @@ describe('medtune serve', { skip }, () => {
     assertError(await post(s, '/v1/diagnose', { text: 'x'.repeat(2_000_000) }), 413, 'E_TOO_LARGE');
     assertError(await post(s, '/v1/models/nope/diagnose', { text: 'a' }), 404, 'E_UNKNOWN_MODEL');
     assertError(await post(s, '/v1/diagnose', { text: 'a' }, {}), 401, 'E_AUTH');
-    assertError(await post(s, '/v1/diagnose', { text: 'a' }, { authorization: 'Bearer mt_000000000000_' + 'x'.repeat(32) }), 401, 'E_AUTH');
+    assertError(
+      await post(s, '/v1/diagnose', { text: 'a' }, { authorization: 'Bearer mt_000000000000_' + 'x'.repeat(32) }),
+      401,
+      'E_AUTH',
+    );
     assertError(await post(s, '/v1/diagnose', { text: 'a' }, { authorization: 'Basic abc' }), 401, 'E_AUTH');
     assertError(await s.app.inject({ url: '/v1/nothing', headers: auth() }), 404, 'E_NOT_FOUND');
     assertError(await post(s, '/v1/admin/reload', {}), 403, 'E_FORBIDDEN');
@@ -144,15 +185,27 @@ describe('medtune serve', { skip }, () => {
   });
 
   it('batched results equal one-at-a-time results (max abs difference ≤ 1e-5) for mixed lengths', async () => {
-    const texts = ['fever', 'a persistent dry cough for three weeks with night sweats and weight loss', 'rash', 'chest pain, sweating and nausea since this morning', 'headache'];
+    const texts = [
+      'fever',
+      'a persistent dry cough for three weeks with night sweats and weight loss',
+      'rash',
+      'chest pain, sweating and nausea since this morning',
+      'headache',
+    ];
     const together = JSON.parse((await post(s, '/v1/diagnose', { texts })).body).results;
     const offline = await Predictor.load(tiny!, { log: () => {} });
     for (let i = 0; i < texts.length; i++) {
       const alone = JSON.parse((await post(s, '/v1/diagnose', { text: texts[i] })).body).results[0];
       const ref = offline.classify([texts[i]!])[0]!;
       for (const l of Object.keys(ref.probabilities)) {
-        assert.ok(Math.abs(together[i].probabilities[l] - alone.probabilities[l]) <= 1e-5, `text ${i} ${l}: batched vs alone`);
-        assert.ok(Math.abs(alone.probabilities[l] - ref.probabilities[l]!) <= 1e-5, `text ${i} ${l}: server vs Predictor`);
+        assert.ok(
+          Math.abs(together[i].probabilities[l] - alone.probabilities[l]) <= 1e-5,
+          `text ${i} ${l}: batched vs alone`,
+        );
+        assert.ok(
+          Math.abs(alone.probabilities[l] - ref.probabilities[l]!) <= 1e-5,
+          `text ${i} ${l}: server vs Predictor`,
+        );
       }
     }
   });
@@ -165,7 +218,11 @@ describe('medtune serve', { skip }, () => {
       const r = await post(limited, '/v1/diagnose', { text: 'a' });
       assertError(r, 429, 'E_RATE_LIMIT');
       assert.ok(r.headers['retry-after']);
-      assert.equal((await post(limited, '/v1/diagnose', { text: 'a' }, auth(adminKey))).statusCode, 200, 'other keys are not limited');
+      assert.equal(
+        (await post(limited, '/v1/diagnose', { text: 'a' }, auth(adminKey))).statusCode,
+        200,
+        'other keys are not limited',
+      );
       assert.equal((await limited.app.inject({ url: '/health/ready' })).statusCode, 200);
     } finally {
       await limited.close();
@@ -175,10 +232,17 @@ describe('medtune serve', { skip }, () => {
   it('queue full (429), queue timeout (503), not ready (503), body limit (413)', async () => {
     const slow = await start({ maxConcurrentRequests: 1, maxWaitMs: 300, bodyLimit: 2000 });
     try {
-      const [a, b] = await Promise.all([post(slow, '/v1/diagnose', { text: 'a' }), post(slow, '/v1/diagnose', { text: 'b' })]);
+      const [a, b] = await Promise.all([
+        post(slow, '/v1/diagnose', { text: 'a' }),
+        post(slow, '/v1/diagnose', { text: 'b' }),
+      ]);
       const statuses = [a.statusCode, b.statusCode].sort();
       assert.deepEqual(statuses, [200, 429]);
-      assertError([a, b].find((r) => r.statusCode === 429)!, 429, 'E_QUEUE_FULL');
+      assertError(
+        [a, b].find((r) => r.statusCode === 429)!,
+        429,
+        'E_QUEUE_FULL',
+      );
       assertError(await post(slow, '/v1/diagnose', { text: 'x'.repeat(3000) }), 413, 'E_TOO_LARGE');
     } finally {
       await slow.close();
@@ -189,7 +253,13 @@ describe('medtune serve', { skip }, () => {
     } finally {
       await late.close();
     }
-    const loading = await createServer({ models: [{ name: 'tiny', dir: tiny! }], keys: keysFile, workers: 1, threads: 1, logStream: logSink().stream });
+    const loading = await createServer({
+      models: [{ name: 'tiny', dir: tiny! }],
+      keys: keysFile,
+      workers: 1,
+      threads: 1,
+      logStream: logSink().stream,
+    });
     try {
       const r = await post(loading, '/v1/diagnose', { text: 'a' });
       if (!loading.isReady()) {
@@ -204,7 +274,8 @@ describe('medtune serve', { skip }, () => {
   });
 
   it('refuses unsafe or impossible settings at start', async () => {
-    const bad = (o: Partial<ServeOptions>, re: RegExp) => assert.rejects(createServer({ models: [{ name: 'tiny', dir: tiny! }], workers: 1, threads: 1, ...o }), re);
+    const bad = (o: Partial<ServeOptions>, re: RegExp) =>
+      assert.rejects(createServer({ models: [{ name: 'tiny', dir: tiny! }], workers: 1, threads: 1, ...o }), re);
     await bad({}, /needs API keys/);
     await bad({ auth: false, host: '0.0.0.0' }, /only allowed on a loopback/);
     await bad({ keys: keysFile, workers: 64, threads: 64 }, /cores/);
@@ -213,20 +284,25 @@ describe('medtune serve', { skip }, () => {
     await bad({ keys: keysFile, models: [{ name: 'x', dir: path.join(dir, 'nope') }] }, /does not exist/);
   });
 
-  it('a multi-label model is served with per-label sigmoid scores', { skip: !multi && 'needs tiny-bert-multilabel' }, async () => {
-    const m = await start({ models: [{ name: 'multi', dir: multi! }] });
-    try {
-      const b = JSON.parse((await post(m, '/v1/diagnose', { text: 'fever and cough' })).body);
-      const probs = Object.values(b.results[0].probabilities as Record<string, number>);
-      assert.equal(probs.length, 4);
-      assert.ok(Math.abs(probs.reduce((a, v) => a + v, 0) - 1) > 1e-3, 'sigmoid scores do not sum to 1');
-      const offline = (await Predictor.load(multi!, { log: () => {} })).classify(['fever and cough'])[0]!;
-      assert.deepEqual(b.results[0].label, offline.label);
-      for (const [l, p] of Object.entries(offline.probabilities)) assert.ok(Math.abs(b.results[0].probabilities[l] - p) < 1e-5);
-    } finally {
-      await m.close();
-    }
-  });
+  it(
+    'a multi-label model is served with per-label sigmoid scores',
+    { skip: !multi && 'needs tiny-bert-multilabel' },
+    async () => {
+      const m = await start({ models: [{ name: 'multi', dir: multi! }] });
+      try {
+        const b = JSON.parse((await post(m, '/v1/diagnose', { text: 'fever and cough' })).body);
+        const probs = Object.values(b.results[0].probabilities as Record<string, number>);
+        assert.equal(probs.length, 4);
+        assert.ok(Math.abs(probs.reduce((a, v) => a + v, 0) - 1) > 1e-3, 'sigmoid scores do not sum to 1');
+        const offline = (await Predictor.load(multi!, { log: () => {} })).classify(['fever and cough'])[0]!;
+        assert.deepEqual(b.results[0].label, offline.label);
+        for (const [l, p] of Object.entries(offline.probabilities))
+          assert.ok(Math.abs(b.results[0].probabilities[l] - p) < 1e-5);
+      } finally {
+        await m.close();
+      }
+    },
+  );
 
   it('canary: made-up names, MRNs and phone numbers never reach a log line or the audit log', async () => {
     const canaries = ['Zebulon Quackenbush', 'MRN 48213377', '(617) 555-0199', 'Xanthippe Morgenstern'];
@@ -247,10 +323,15 @@ describe('medtune serve', { skip }, () => {
     assert.ok(s.logs.length > 10 && audit.split('\n').length > 5, 'logs and audit were written');
     for (const c of canaries) {
       assert.equal(everything.includes(c), false, `"${c}" appears in the logs or the audit log`);
-      for (const part of c.split(' ')) if (part.length > 4 && !/^\d+$/.test(part)) assert.equal(everything.includes(part), false, part);
+      for (const part of c.split(' '))
+        if (part.length > 4 && !/^\d+$/.test(part)) assert.equal(everything.includes(part), false, part);
     }
     assert.equal(everything.includes('48213377'), false);
-    const entry = audit.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.inputs?.length === 2);
+    const entry = audit
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((e) => e.inputs?.length === 2);
     assert.ok(entry, 'an audit entry with the two inputs');
     assert.match(entry.inputs[0], /^[0-9a-f]{64}$/, 'inputs are HMACs');
     assert.equal(entry.key, 'clinic-a');
@@ -268,11 +349,15 @@ describe('medtune serve', { skip }, () => {
     writeFileSync(path.join(m, 'config.json'), JSON.stringify({ ...cfg, medtune: { reference } }));
     const d = await start({ models: [{ name: 'ref', dir: m }], driftWindow: 100 });
     try {
-      for (let i = 0; i < 6; i++) await post(d, '/v1/diagnose', { texts: Array.from({ length: 10 }, (_, k) => `note ${i} ${k} fever`) });
+      for (let i = 0; i < 6; i++)
+        await post(d, '/v1/diagnose', { texts: Array.from({ length: 10 }, (_, k) => `note ${i} ${k} fever`) });
       const info = JSON.parse((await d.app.inject({ url: '/v1/models', headers: auth() })).body).models[0];
       assert.equal(info.monitoring.reference, true);
       assert.equal(info.monitoring.drift.window, 60);
-      assert.ok(info.monitoring.drift.confidence_psi > 0.2 && info.monitoring.drift.alert, JSON.stringify(info.monitoring));
+      assert.ok(
+        info.monitoring.drift.confidence_psi > 0.2 && info.monitoring.drift.alert,
+        JSON.stringify(info.monitoring),
+      );
       const metrics = (await d.app.inject({ url: '/metrics', headers: auth() })).body;
       assert.match(metrics, /medtune_drift_psi\{model="ref",kind="confidence"\} [0-9.]+/);
       assert.match(metrics, /medtune_predictions_total\{model="ref",label="LABEL_\d"\} \d+/);
@@ -284,7 +369,9 @@ describe('medtune serve', { skip }, () => {
   it('--deid de-identifies before the model and counts what it replaced', async () => {
     const d = await start({ deid: true });
     try {
-      const b = JSON.parse((await post(d, '/v1/diagnose', { text: 'Seen by Dr. Chen on 01/02/2020; call 617-555-0134.' })).body);
+      const b = JSON.parse(
+        (await post(d, '/v1/diagnose', { text: 'Seen by Dr. Chen on 01/02/2020; call 617-555-0134.' })).body,
+      );
       assert.equal(b.results[0].deid_entities, 3);
     } finally {
       await d.close();
@@ -303,13 +390,53 @@ describe('medtune serve: routes behind the UI', { skip }, () => {
     const run = path.join(d3, 'run');
     mkdirSync(run);
     const p = (a: number, b: number, c: number) => ({ LABEL_0: a, LABEL_1: b, LABEL_2: c });
-    writeFileSync(path.join(run, 'predictions.jsonl'), [
-      { row: 1, text: 'fever and cough', label: 'LABEL_0', predicted: 'LABEL_1', correct: false, probabilities: p(0.2, 0.7, 0.1) },
-      { row: 2, text: 'rash on arms', label: 'LABEL_2', predicted: 'LABEL_2', correct: true, probabilities: p(0.3, 0.25, 0.45) },
-      { row: 3, text: 'headache', label: 'LABEL_1', predicted: 'LABEL_1', correct: true, probabilities: p(0.01, 0.98, 0.01) },
-      { row: 4, text: 'chest pain', label: 'LABEL_2', predicted: 'LABEL_0', correct: false, probabilities: p(0.9, 0.05, 0.05) },
-    ].map((r) => JSON.stringify(r)).join('\n') + '\n');
-    s3 = await createServer({ models: [{ name: 'tiny', dir: tiny! }], keys, workers: 1, threads: 1, review: run, logStream: logSink().stream });
+    writeFileSync(
+      path.join(run, 'predictions.jsonl'),
+      [
+        {
+          row: 1,
+          text: 'fever and cough',
+          label: 'LABEL_0',
+          predicted: 'LABEL_1',
+          correct: false,
+          probabilities: p(0.2, 0.7, 0.1),
+        },
+        {
+          row: 2,
+          text: 'rash on arms',
+          label: 'LABEL_2',
+          predicted: 'LABEL_2',
+          correct: true,
+          probabilities: p(0.3, 0.25, 0.45),
+        },
+        {
+          row: 3,
+          text: 'headache',
+          label: 'LABEL_1',
+          predicted: 'LABEL_1',
+          correct: true,
+          probabilities: p(0.01, 0.98, 0.01),
+        },
+        {
+          row: 4,
+          text: 'chest pain',
+          label: 'LABEL_2',
+          predicted: 'LABEL_0',
+          correct: false,
+          probabilities: p(0.9, 0.05, 0.05),
+        },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join('\n') + '\n',
+    );
+    s3 = await createServer({
+      models: [{ name: 'tiny', dir: tiny! }],
+      keys,
+      workers: 1,
+      threads: 1,
+      review: run,
+      logStream: logSink().stream,
+    });
     await s3.ready;
   });
   after(async () => {
@@ -338,17 +465,35 @@ describe('medtune serve: routes behind the UI', { skip }, () => {
     assert.equal(card.markdown, null);
     assert.match(card.validation_status, /not clinically validated/);
     const cases = JSON.parse((await s3.app.inject({ url: '/v1/review/cases?limit=10', headers: as(k3) })).body);
-    assert.deepEqual(cases.cases.map((c: { id: number }) => c.id), [4, 1, 2], 'errors by confidence, then the low-confidence correct one');
+    assert.deepEqual(
+      cases.cases.map((c: { id: number }) => c.id),
+      [4, 1, 2],
+      'errors by confidence, then the low-confidence correct one',
+    );
     const r1 = await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'gold' }, as(k3));
     assert.equal(r1.statusCode, 201, r1.body);
     assert.equal(JSON.parse(r1.body).review.label, 'LABEL_2');
     await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'bob', verdict: 'other', label: 'LABEL_1' }, as(k3));
-    const ag = JSON.parse((await post(s3, '/v1/reviews', { case_id: 1, reviewer: 'bob', verdict: 'model' }, as(k3))).body).agreement;
+    const ag = JSON.parse(
+      (await post(s3, '/v1/reviews', { case_id: 1, reviewer: 'bob', verdict: 'model' }, as(k3))).body,
+    ).agreement;
     assert.deepEqual(ag.reviewers, ['ann', 'bob']);
     assert.equal(ag.cases_shared, 1);
-    assertError(await post(s3, '/v1/reviews', { case_id: 99, reviewer: 'ann', verdict: 'gold' }, as(k3)), 400, 'E_BAD_REQUEST');
-    assertError(await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'maybe' }, as(k3)), 400, 'E_BAD_REQUEST');
-    assertError(await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'other' }, as(k3)), 400, 'E_BAD_REQUEST');
+    assertError(
+      await post(s3, '/v1/reviews', { case_id: 99, reviewer: 'ann', verdict: 'gold' }, as(k3)),
+      400,
+      'E_BAD_REQUEST',
+    );
+    assertError(
+      await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'maybe' }, as(k3)),
+      400,
+      'E_BAD_REQUEST',
+    );
+    assertError(
+      await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'other' }, as(k3)),
+      400,
+      'E_BAD_REQUEST',
+    );
     assertError(await s3.app.inject({ url: '/v1/review/cases?limit=abc', headers: as(k3) }), 400, 'E_BAD_REQUEST');
   });
 
@@ -367,10 +512,21 @@ describe('medtune serve: routes behind the UI', { skip }, () => {
   });
 
   it('without --review the review routes say how to enable them', async () => {
-    const plain = await createServer({ models: [{ name: 'tiny', dir: tiny! }], keys: path.join(d3, 'keys.json'), workers: 1, threads: 1, ui: false, logStream: logSink().stream });
+    const plain = await createServer({
+      models: [{ name: 'tiny', dir: tiny! }],
+      keys: path.join(d3, 'keys.json'),
+      workers: 1,
+      threads: 1,
+      ui: false,
+      logStream: logSink().stream,
+    });
     try {
       assertError(await plain.app.inject({ url: '/v1/review/cases', headers: as(k3) }), 404, 'E_NOT_FOUND');
-      assert.equal((await plain.app.inject({ url: '/ui/' })).statusCode, 401, '--no-ui: nothing is served without a key');
+      assert.equal(
+        (await plain.app.inject({ url: '/ui/' })).statusCode,
+        401,
+        '--no-ui: nothing is served without a key',
+      );
     } finally {
       await plain.close();
     }
@@ -390,12 +546,23 @@ describe('medtune serve over real sockets', { skip }, () => {
   });
   after(() => rmSync(d2, { recursive: true, force: true }));
 
-  const call = (base: string, body: unknown, k = key) => fetch(`${base}/v1/diagnose`, {
-    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${k}` }, body: JSON.stringify(body),
-  });
+  const call = (base: string, body: unknown, k = key) =>
+    fetch(`${base}/v1/diagnose`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${k}` },
+      body: JSON.stringify(body),
+    });
 
   it('concurrent clients: every request answered, batches coalesced', async () => {
-    const s = await createServer({ models: [{ name: 'tiny', dir: tiny! }], keys: keys2, workers: 1, threads: 1, port: 0, maxWaitMs: 20, logStream: logSink().stream });
+    const s = await createServer({
+      models: [{ name: 'tiny', dir: tiny! }],
+      keys: keys2,
+      workers: 1,
+      threads: 1,
+      port: 0,
+      maxWaitMs: 20,
+      logStream: logSink().stream,
+    });
     const base = await s.listen();
     await s.ready;
     try {
@@ -415,16 +582,47 @@ describe('medtune serve over real sockets', { skip }, () => {
   it('TLS with --tls-cert/--tls-key', { skip: !existsSync('/usr/bin/openssl') && 'needs openssl' }, async () => {
     const cert = path.join(d2, 'cert.pem');
     const pkey = path.join(d2, 'key.pem');
-    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', pkey, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' });
+    const r = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        pkey,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
-    const s = await createServer({ models: [{ name: 'tiny', dir: tiny! }], keys: keys2, workers: 1, threads: 1, port: 0, tls: { cert, key: pkey }, logStream: logSink().stream });
+    const s = await createServer({
+      models: [{ name: 'tiny', dir: tiny! }],
+      keys: keys2,
+      workers: 1,
+      threads: 1,
+      port: 0,
+      tls: { cert, key: pkey },
+      logStream: logSink().stream,
+    });
     const base = await s.listen();
     await s.ready;
     try {
       assert.match(base, /^https:/);
       const https = await import('node:https');
       const status = await new Promise<number>((res, rej) => {
-        https.get(`${base}/health/ready`, { rejectUnauthorized: false }, (resp) => { resp.resume(); res(resp.statusCode!); }).on('error', rej);
+        https
+          .get(`${base}/health/ready`, { rejectUnauthorized: false }, (resp) => {
+            resp.resume();
+            res(resp.statusCode!);
+          })
+          .on('error', rej);
       });
       assert.equal(status, 200);
     } finally {
@@ -433,7 +631,15 @@ describe('medtune serve over real sockets', { skip }, () => {
   });
 
   it('graceful shutdown: an in-flight request completes; then the port is closed', async () => {
-    const s = await createServer({ models: [{ name: 'tiny', dir: tiny! }], keys: keys2, workers: 1, threads: 1, port: 0, maxWaitMs: 300, logStream: logSink().stream });
+    const s = await createServer({
+      models: [{ name: 'tiny', dir: tiny! }],
+      keys: keys2,
+      workers: 1,
+      threads: 1,
+      port: 0,
+      maxWaitMs: 300,
+      logStream: logSink().stream,
+    });
     const base = await s.listen();
     await s.ready;
     const inflight = call(base, { text: 'fever' });
@@ -448,7 +654,14 @@ describe('medtune serve over real sockets', { skip }, () => {
   it('reload swaps models without a failed request; revoked keys stop working', async () => {
     const modelDir = path.join(d2, 'model');
     cpSync(tiny!, modelDir, { recursive: true });
-    const s = await createServer({ models: [{ name: 'tiny', dir: modelDir }], keys: keys2, workers: 1, threads: 1, port: 0, logStream: logSink().stream });
+    const s = await createServer({
+      models: [{ name: 'tiny', dir: modelDir }],
+      keys: keys2,
+      workers: 1,
+      threads: 1,
+      port: 0,
+      logStream: logSink().stream,
+    });
     const base = await s.listen();
     await s.ready;
     try {
@@ -464,20 +677,30 @@ describe('medtune serve over real sockets', { skip }, () => {
       const load = (async () => {
         while (!stop) statuses.push((await call(base, { text: 'cough and fever' })).status);
       })();
-      const rr = await fetch(`${base}/v1/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
+      const rr = await fetch(`${base}/v1/admin/reload`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
       assert.equal(rr.status, 200, await rr.text());
       await new Promise((r) => setTimeout(r, 100));
       stop = true;
       await load;
       assert.ok(statuses.length > 3, `${statuses.length} requests during the reload`);
       assert.deepEqual([...new Set(statuses)], [200], 'no failed request during the reload');
-      const after = (await (await call(base, { text: 'fever' })).json()) as { model: { sha256: string; version: string } };
+      const after = (await (await call(base, { text: 'fever' })).json()) as {
+        model: { sha256: string; version: string };
+      };
       assert.notEqual(after.model.sha256, before.model.sha256);
       assert.equal(after.model.version, 'v2');
 
       // a broken folder: the reload fails with its error, and the previous model keeps serving
       writeFileSync(path.join(modelDir, 'model.safetensors'), Buffer.alloc(64, 3));
-      const bad = await fetch(`${base}/v1/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
+      const bad = await fetch(`${base}/v1/admin/reload`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
       assert.equal(bad.status, 500);
       assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'E_MODEL_WEIGHTS');
       const still = (await (await call(base, { text: 'fever' })).json()) as { model: { version: string } };

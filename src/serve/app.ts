@@ -46,34 +46,59 @@ function checkOptions(o: ResolvedServeOptions): void {
   if (!o.models.length) throw fail('E_USAGE', 'give at least one --model NAME=DIR (or --model DIR)');
   const names = new Set<string>();
   for (const m of o.models) {
-    if (!MODEL_NAME.test(m.name)) throw fail('E_USAGE', `model name "${m.name}" must be 1-64 letters, digits or _.- (--model NAME=DIR)`);
+    if (!MODEL_NAME.test(m.name))
+      throw fail('E_USAGE', `model name "${m.name}" must be 1-64 letters, digits or _.- (--model NAME=DIR)`);
     if (names.has(m.name)) throw fail('E_USAGE', `model name ${m.name} is given twice`);
     names.add(m.name);
   }
   if (o.auth === false && !isLoopback(o.host)) {
-    throw fail('E_USAGE', `--no-auth is only allowed on a loopback address (127.0.0.1, ::1); ${o.host} is reachable from other machines: create a key with \`medtune serve keys add\``);
+    throw fail(
+      'E_USAGE',
+      `--no-auth is only allowed on a loopback address (127.0.0.1, ::1); ${o.host} is reachable from other machines: create a key with \`medtune serve keys add\``,
+    );
   }
-  if (o.auth !== false && !o.keys) throw fail('E_USAGE', 'serving needs API keys: pass --keys FILE (create one with `medtune serve keys add NAME --keys FILE`), or --no-auth on a loopback address');
+  if (o.auth !== false && !o.keys)
+    throw fail(
+      'E_USAGE',
+      'serving needs API keys: pass --keys FILE (create one with `medtune serve keys add NAME --keys FILE`), or --no-auth on a loopback address',
+    );
   const threads = threadsOf(o);
-  if (o.workers * threads > CORES) throw fail('E_USAGE', `--workers ${o.workers} × --threads ${threads} is more than the ${CORES} cores of this machine; lower one of them`);
+  if (o.workers * threads > CORES)
+    throw fail(
+      'E_USAGE',
+      `--workers ${o.workers} × --threads ${threads} is more than the ${CORES} cores of this machine; lower one of them`,
+    );
   // The native engine's thread pool is one per process: with several workers, each computes on its own thread.
-  if (o.workers > 1 && threads > 1) throw fail('E_USAGE', `with --workers ${o.workers}, each worker uses one engine thread (--threads 1); for more threads per model, run one worker per process and more processes`);
+  if (o.workers > 1 && threads > 1)
+    throw fail(
+      'E_USAGE',
+      `with --workers ${o.workers}, each worker uses one engine thread (--threads 1); for more threads per model, run one worker per process and more processes`,
+    );
   if (!!o.tls?.cert !== !!o.tls?.key) throw fail('E_USAGE', '--tls-cert and --tls-key go together');
   if (o.precision) parsePrecision(o.precision, '--precision'); // bf16 on a CPU without it: refused at start
 }
 
 export async function createServer(options: ServeOptions): Promise<MedtuneServer> {
-  const o = { ...SERVE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ResolvedServeOptions;
+  const o = {
+    ...SERVE_DEFAULTS,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  } as ResolvedServeOptions;
   checkOptions(o);
   const keys = o.auth === false ? null : new KeyStore(o.keys!);
-  if (o.auditLog && !o.auditSecret) throw fail('E_USAGE', '--audit-log needs a secret (MEDTUNE_AUDIT_SECRET or --audit-secret-file)');
+  if (o.auditLog && !o.auditSecret)
+    throw fail('E_USAGE', '--audit-log needs a secret (MEDTUNE_AUDIT_SECRET or --audit-secret-file)');
   const audit = o.auditLog ? new AuditLog(o.auditLog, o.auditSecret!) : null;
   const st = new ServerState(o, threadsOf(o), await describeAll(o), keys, audit, () => describeAll(o));
   const app = await buildHttp(st);
   registerApiRoutes(app, st);
   const review = o.review ? openReview(o.review, o.reviewDb) : null;
   registerUiRoutes(app, {
-    models: () => st.models, defaultModel: st.defaultModel, pool: () => st.pool, ready: () => st.ready, maxChars: o.maxChars, review,
+    models: () => st.models,
+    defaultModel: st.defaultModel,
+    pool: () => st.pool,
+    ready: () => st.ready,
+    maxChars: o.maxChars,
+    review,
   });
   if (o.ui !== false) await registerStaticUi(app);
   // the server listens while the workers load: /health/ready and the model routes say 503 until they are ready
@@ -107,9 +132,9 @@ async function describeAll(o: ServeOptions): Promise<Map<string, ModelInfo>> {
   const out = new Map<string, ModelInfo>();
   for (const m of o.models) {
     const info = await describeModel(m.dir, { maxLength: o.maxLength });
-    if (info.problemType === 'regression') throw fail('E_MODEL_UNSUPPORTED', `${m.dir} is a regression model; medtune serve serves classifiers`);
+    if (info.problemType === 'regression')
+      throw fail('E_MODEL_UNSUPPORTED', `${m.dir} is a regression model; medtune serve serves classifiers`);
     out.set(m.name, info);
   }
   return out;
 }
-

@@ -26,11 +26,15 @@ export interface AuditEntry {
 export function auditSecret(file?: string): string {
   let s = process.env.MEDTUNE_AUDIT_SECRET;
   if (file) {
-    if (!existsSync(file) || statSync(file).isDirectory()) throw new MedtuneError(`--audit-secret-file ${file} does not exist`, 'E_INPUT_NOT_FOUND');
+    if (!existsSync(file) || statSync(file).isDirectory())
+      throw new MedtuneError(`--audit-secret-file ${file} does not exist`, 'E_INPUT_NOT_FOUND');
     s = readFileSync(file, 'utf8').split('\n')[0]!.trim();
   }
   if (!s || s.length < 16) {
-    throw new MedtuneError('--audit-log needs a secret of at least 16 characters for the HMAC of inputs: set MEDTUNE_AUDIT_SECRET or pass --audit-secret-file FILE', 'E_USAGE');
+    throw new MedtuneError(
+      '--audit-log needs a secret of at least 16 characters for the HMAC of inputs: set MEDTUNE_AUDIT_SECRET or pass --audit-secret-file FILE',
+      'E_USAGE',
+    );
   }
   return s;
 }
@@ -38,9 +42,13 @@ export function auditSecret(file?: string): string {
 export class AuditLog {
   private out: WriteStream;
 
-  constructor(readonly file: string, private readonly secret: string) {
+  constructor(
+    readonly file: string,
+    private readonly secret: string,
+  ) {
     makeDirs(path.dirname(path.resolve(file)), 'folder of --audit-log');
-    if (existsSync(file) && statSync(file).isDirectory()) throw new MedtuneError(`--audit-log ${file} is a folder; give a file`, 'E_OUTPUT_PATH');
+    if (existsSync(file) && statSync(file).isDirectory())
+      throw new MedtuneError(`--audit-log ${file} is a folder; give a file`, 'E_OUTPUT_PATH');
     this.out = createWriteStream(file, { flags: 'a', mode: 0o600 });
   }
 

@@ -8,7 +8,15 @@
  */
 import { Worker } from 'node:worker_threads';
 import { MedtuneError, type ErrorCode, ERROR_CATALOGUE } from '../common/errors.js';
-import type { BatchResult, DeidRequest, ExplainRequest, SideResult, WorkerConfig, WorkerError, WorkerRequest } from './worker.js';
+import type {
+  BatchResult,
+  DeidRequest,
+  ExplainRequest,
+  SideResult,
+  WorkerConfig,
+  WorkerError,
+  WorkerRequest,
+} from './worker.js';
 
 /** A side job without its id (the pool numbers it). */
 type SideJob = Omit<DeidRequest, 'id'> | Omit<ExplainRequest, 'id'>;
@@ -23,14 +31,20 @@ interface Slot {
 /** N worker threads with the same models; a batch goes to an idle one. */
 export class InferencePool {
   private slots: Slot[] = [];
-  private pending = new Map<number, { resolve: (r: BatchResult | SideResult) => void; reject: (e: Error) => void; slot: Slot }>();
+  private pending = new Map<
+    number,
+    { resolve: (r: BatchResult | SideResult) => void; reject: (e: Error) => void; slot: Slot }
+  >();
   /** side jobs (de-identification previews, explanations) waiting for an idle worker; served before new batches */
   private side: { msg: WorkerRequest; resolve: (r: SideResult) => void; reject: (e: Error) => void }[] = [];
   private nextId = 1;
   private closed = false;
   onIdle: () => void = () => {};
 
-  constructor(readonly config: WorkerConfig, readonly size: number) {}
+  constructor(
+    readonly config: WorkerConfig,
+    readonly size: number,
+  ) {}
 
   /** Starts the workers; resolves when every one has loaded every model (rejects with the first load error). */
   async start(): Promise<void> {
@@ -174,7 +188,10 @@ export class Batcher {
   private sweeper: NodeJS.Timeout;
   onBatch: (s: BatchStats) => void = () => {};
 
-  constructor(private getPool: () => InferencePool | null, readonly o: BatcherOptions) {
+  constructor(
+    private getPool: () => InferencePool | null,
+    readonly o: BatcherOptions,
+  ) {
     this.sweeper = setInterval(() => this.expire(), 50);
     this.sweeper.unref();
   }
@@ -187,9 +204,19 @@ export class Batcher {
   submit(model: string, texts: string[]): Promise<TextResult[]> {
     const now = performance.now();
     const max = this.o.maxLength(model);
-    const ps = texts.map((text) => new Promise<TextResult>((resolve, reject) => {
-      this.queue.push({ model, text, est: Math.min(max, Math.ceil(text.length / 4) + 2), enqueued: now, resolve, reject });
-    }));
+    const ps = texts.map(
+      (text) =>
+        new Promise<TextResult>((resolve, reject) => {
+          this.queue.push({
+            model,
+            text,
+            est: Math.min(max, Math.ceil(text.length / 4) + 2),
+            enqueued: now,
+            resolve,
+            reject,
+          });
+        }),
+    );
     this.schedule();
     return Promise.all(ps);
   }
@@ -201,7 +228,12 @@ export class Batcher {
     if (!late.length) return;
     this.queue = this.queue.filter((it) => now - it.enqueued <= this.o.queueTimeoutMs);
     for (const it of late) {
-      it.reject(new MedtuneError(`the request waited more than ${this.o.queueTimeoutMs} ms in the queue; retry later or add replicas`, 'E_QUEUE_TIMEOUT'));
+      it.reject(
+        new MedtuneError(
+          `the request waited more than ${this.o.queueTimeoutMs} ms in the queue; retry later or add replicas`,
+          'E_QUEUE_TIMEOUT',
+        ),
+      );
     }
   }
 
@@ -223,10 +255,13 @@ export class Batcher {
 
   private arm(ms: number): void {
     if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.schedule();
-    }, Math.max(0, Math.ceil(ms)));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.schedule();
+      },
+      Math.max(0, Math.ceil(ms)),
+    );
   }
 
   /** The batch around the oldest text: texts of similar length (sorted), as many as the padded budget allows. */
@@ -252,12 +287,27 @@ export class Batcher {
   private dispatch(pool: InferencePool, batch: Item[]): void {
     const t = performance.now();
     const queueMs = batch.map((it) => t - it.enqueued);
-    pool.run(batch[0]!.model, batch.map((it) => it.text)).then((r) => {
-      this.onBatch({ size: batch.length, tokens: r.tokens, queueMs, inferMs: r.inferMs, model: batch[0]!.model });
-      batch.forEach((it, i) => it.resolve({
-        probabilities: r.probabilities[i]!, cut: r.cut[i]!, entities: r.entities[i] ?? 0, queueMs: queueMs[i]!, inferMs: r.inferMs, batchSize: batch.length,
-      }));
-    }, (e: Error) => batch.forEach((it) => it.reject(e)));
+    pool
+      .run(
+        batch[0]!.model,
+        batch.map((it) => it.text),
+      )
+      .then(
+        (r) => {
+          this.onBatch({ size: batch.length, tokens: r.tokens, queueMs, inferMs: r.inferMs, model: batch[0]!.model });
+          batch.forEach((it, i) =>
+            it.resolve({
+              probabilities: r.probabilities[i]!,
+              cut: r.cut[i]!,
+              entities: r.entities[i] ?? 0,
+              queueMs: queueMs[i]!,
+              inferMs: r.inferMs,
+              batchSize: batch.length,
+            }),
+          );
+        },
+        (e: Error) => batch.forEach((it) => it.reject(e)),
+      );
   }
 
   close(): void {

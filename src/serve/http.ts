@@ -41,10 +41,16 @@ export async function buildHttp(st: ServerState): Promise<FastifyInstance> {
       // (an error's own message may quote input, e.g. JSON.parse's: only medtune's messages are logged, and stacks
       // without their first line)
       serializers: {
-        req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: req.url.split('?')[0], id: req.id }),
+        req: (req: { method: string; url: string; id: string }) => ({
+          method: req.method,
+          url: req.url.split('?')[0],
+          id: req.id,
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
         err: (e: FastifyError) => ({
-          type: e.name, code: e.code, message: e instanceof MedtuneError ? e.message : '(not logged: may quote input)',
+          type: e.name,
+          code: e.code,
+          message: e instanceof MedtuneError ? e.message : '(not logged: may quote input)',
           stack: (e.stack ?? '').split('\n').slice(1).join('\n'),
         }),
       },
@@ -59,7 +65,9 @@ export async function buildHttp(st: ServerState): Promise<FastifyInstance> {
     reply.status(status).send({ error: { code, message } });
   });
   app.setNotFoundHandler((req, reply) => {
-    reply.status(404).send({ error: { code: 'E_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}; see /docs` } });
+    reply
+      .status(404)
+      .send({ error: { code: 'E_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}; see /docs` } });
   });
   // JSON only: a text/plain body is 415, not a string the schema then rejects
   app.removeContentTypeParser('text/plain');
@@ -68,7 +76,10 @@ export async function buildHttp(st: ServerState): Promise<FastifyInstance> {
     contentSecurityPolicy: {
       useDefaults: true,
       directives: {
-        'script-src': ["'self'"], 'style-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'connect-src': ["'self'"],
+        'script-src': ["'self'"],
+        'style-src': ["'self'"],
+        'img-src': ["'self'", 'data:'],
+        'connect-src': ["'self'"],
         'upgrade-insecure-requests': st.o.tls ? [] : null,
       },
     },
@@ -77,33 +88,51 @@ export async function buildHttp(st: ServerState): Promise<FastifyInstance> {
   if (st.o.corsOrigin?.length) await app.register(cors, { origin: st.o.corsOrigin });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'medtune diagnosis API', version: '1', description: 'Decision support for clinicians, not a diagnosis; not clinically validated.' },
+      info: {
+        title: 'medtune diagnosis API',
+        version: '1',
+        description: 'Decision support for clinicians, not a diagnosis; not clinically validated.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const openRoute = (url: string) => url.startsWith('/health/') || (st.o.publicMetrics && (url === '/metrics' || url.startsWith('/docs')))
-    || (st.o.ui !== false && (url === '/' || url === '/favicon.ico' || url.startsWith('/ui/')));
+  const openRoute = (url: string) =>
+    url.startsWith('/health/') ||
+    (st.o.publicMetrics && (url === '/metrics' || url.startsWith('/docs'))) ||
+    (st.o.ui !== false && (url === '/' || url === '/favicon.ico' || url.startsWith('/ui/')));
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    req.audit = { time: new Date().toISOString(), request_id: req.id, route: req.routeOptions.url ?? req.url.split('?')[0] };
+    req.audit = {
+      time: new Date().toISOString(),
+      request_id: req.id,
+      route: req.routeOptions.url ?? req.url.split('?')[0],
+    };
     if (!st.keys || openRoute(req.url.split('?')[0]!)) return;
     const h = req.headers.authorization;
     const token = typeof h === 'string' && /^Bearer\s+/i.test(h) ? h.replace(/^Bearer\s+/i, '').trim() : undefined;
     req.principal = st.keys.verify(token);
     if (!req.principal) {
       reply.header('www-authenticate', 'Bearer');
-      throw fail('E_AUTH', token ? 'the API key is not valid (wrong or revoked)' : 'an API key is required: send Authorization: Bearer KEY');
+      throw fail(
+        'E_AUTH',
+        token
+          ? 'the API key is not valid (wrong or revoked)'
+          : 'an API key is required: send Authorization: Bearer KEY',
+      );
     }
   });
   if (st.o.rateLimit) {
     await app.register(rateLimit, {
-      max: st.o.rateLimit, timeWindow: 60_000, hook: 'preHandler',
+      max: st.o.rateLimit,
+      timeWindow: 60_000,
+      hook: 'preHandler',
       keyGenerator: (req) => req.principal?.name ?? req.ip,
       allowList: (req) => req.url.startsWith('/health/'),
-      errorResponseBuilder: (_req, ctx) => fail('E_RATE_LIMIT', `more than ${ctx.max} requests per minute from this key; retry in ${ctx.after}`),
+      errorResponseBuilder: (_req, ctx) =>
+        fail('E_RATE_LIMIT', `more than ${ctx.max} requests per minute from this key; retry in ${ctx.after}`),
     });
   }
 
@@ -116,7 +145,12 @@ export async function buildHttp(st: ServerState): Promise<FastifyInstance> {
     st.metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
     st.metrics.duration.observe({ route }, reply.elapsedTime / 1000);
     if (st.audit && !req.url.startsWith('/health/') && req.url !== '/metrics' && !req.url.startsWith('/docs')) {
-      st.audit.write({ ...req.audit, key: req.principal?.name ?? null, status: reply.statusCode, latency_ms: Math.round(reply.elapsedTime * 10) / 10 } as AuditEntry);
+      st.audit.write({
+        ...req.audit,
+        key: req.principal?.name ?? null,
+        status: reply.statusCode,
+        latency_ms: Math.round(reply.elapsedTime * 10) / 10,
+      } as AuditEntry);
     }
   });
 

@@ -28,7 +28,8 @@ interface KeyFile {
 const SCRYPT = { N: 16384, r: 8, p: 1 };
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
 
-const hashOf = (secret: string, salt: string) => scryptSync(secret, Buffer.from(salt, 'hex'), 32, SCRYPT).toString('hex');
+const hashOf = (secret: string, salt: string) =>
+  scryptSync(secret, Buffer.from(salt, 'hex'), 32, SCRYPT).toString('hex');
 
 export function readKeyFile(file: string): KeyFile {
   if (!existsSync(file)) return { version: 1, keys: [] };
@@ -36,10 +37,14 @@ export function readKeyFile(file: string): KeyFile {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
-    throw new MedtuneError(`the keys file ${file} is not valid JSON; restore it or create a new one with \`medtune serve keys add\``, 'E_INPUT_PARSE');
+    throw new MedtuneError(
+      `the keys file ${file} is not valid JSON; restore it or create a new one with \`medtune serve keys add\``,
+      'E_INPUT_PARSE',
+    );
   }
   const f = raw as KeyFile;
-  if (!f || f.version !== 1 || !Array.isArray(f.keys)) throw new MedtuneError(`${file} is not a medtune keys file`, 'E_INPUT_PARSE');
+  if (!f || f.version !== 1 || !Array.isArray(f.keys))
+    throw new MedtuneError(`${file} is not a medtune keys file`, 'E_INPUT_PARSE');
   return f;
 }
 
@@ -50,9 +55,14 @@ function writeKeyFile(file: string, f: KeyFile): void {
 
 /** Adds a key; returns the key itself (shown once, never stored). */
 export function addKey(file: string, name: string, admin = false): string {
-  if (!NAME.test(name)) throw new MedtuneError(`key name "${name}" must be 1-64 letters, digits or _.@- (e.g. the client's name)`, 'E_USAGE');
+  if (!NAME.test(name))
+    throw new MedtuneError(
+      `key name "${name}" must be 1-64 letters, digits or _.@- (e.g. the client's name)`,
+      'E_USAGE',
+    );
   const f = readKeyFile(file);
-  if (f.keys.some((k) => k.name === name && !k.revoked)) throw new MedtuneError(`a key named ${name} exists; revoke it first or choose another name`, 'E_USAGE');
+  if (f.keys.some((k) => k.name === name && !k.revoked))
+    throw new MedtuneError(`a key named ${name} exists; revoke it first or choose another name`, 'E_USAGE');
   const id = randomBytes(6).toString('hex');
   const secret = randomBytes(24).toString('base64url');
   const salt = randomBytes(16).toString('hex');
@@ -71,7 +81,13 @@ export function revokeKey(file: string, name: string): number {
 }
 
 export function listKeys(file: string): Omit<KeyRecord, 'salt' | 'hash'>[] {
-  return readKeyFile(file).keys.map(({ name, id, admin, created, revoked }) => ({ name, id, admin, created, ...(revoked ? { revoked } : {}) }));
+  return readKeyFile(file).keys.map(({ name, id, admin, created, revoked }) => ({
+    name,
+    id,
+    admin,
+    created,
+    ...(revoked ? { revoked } : {}),
+  }));
 }
 
 export interface Principal {
@@ -87,9 +103,17 @@ export class KeyStore {
   private checkedAt = 0;
 
   constructor(readonly file: string) {
-    if (!existsSync(file)) throw new MedtuneError(`the keys file ${file} does not exist; create a key with \`medtune serve keys add NAME --keys ${file}\``, 'E_INPUT_NOT_FOUND');
+    if (!existsSync(file))
+      throw new MedtuneError(
+        `the keys file ${file} does not exist; create a key with \`medtune serve keys add NAME --keys ${file}\``,
+        'E_INPUT_NOT_FOUND',
+      );
     this.reload();
-    if (![...this.byId.values()].length) throw new MedtuneError(`${file} has no active key; add one with \`medtune serve keys add NAME --keys ${file}\``, 'E_USAGE');
+    if (![...this.byId.values()].length)
+      throw new MedtuneError(
+        `${file} has no active key; add one with \`medtune serve keys add NAME --keys ${file}\``,
+        'E_USAGE',
+      );
   }
 
   get active(): number {

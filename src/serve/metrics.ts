@@ -12,27 +12,95 @@ import type { ModelInfo } from '../infer/model-info.js';
 
 export class ServerMetrics {
   readonly registry = new client.Registry();
-  readonly requests = new client.Counter({ name: 'medtune_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
-  readonly duration = new client.Histogram({ name: 'medtune_http_request_duration_seconds', help: 'HTTP request duration', labelNames: ['route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
-  readonly queue = new client.Histogram({ name: 'medtune_queue_seconds', help: 'time a text waited for a batch', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [this.registry] });
-  readonly inference = new client.Histogram({ name: 'medtune_inference_seconds', help: 'time of one batch in a worker', labelNames: ['model'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
-  readonly batchSize = new client.Histogram({ name: 'medtune_batch_size', help: 'texts per batch', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry] });
-  readonly batchTokens = new client.Histogram({ name: 'medtune_batch_tokens', help: 'tokens per batch (unpadded)', buckets: [64, 256, 1024, 2048, 4096, 8192, 16384, 32768], registers: [this.registry] });
-  readonly inFlight = new client.Gauge({ name: 'medtune_requests_in_flight', help: 'diagnose requests being handled', registers: [this.registry] });
-  readonly queueDepth = new client.Gauge({ name: 'medtune_queue_depth', help: 'texts waiting for a batch', registers: [this.registry] });
-  readonly modelInfo = new client.Gauge({ name: 'medtune_model_info', help: 'served models (value 1)', labelNames: ['model', 'version', 'sha256'], registers: [this.registry] });
-  readonly predictions = new client.Counter({ name: 'medtune_predictions_total', help: 'predictions by model and label', labelNames: ['model', 'label'], registers: [this.registry] });
-  readonly confidence = new client.Histogram({ name: 'medtune_prediction_confidence', help: 'top-class probability of each prediction', labelNames: ['model'], buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99], registers: [this.registry] });
-  readonly truncated = new client.Counter({ name: 'medtune_truncated_texts_total', help: 'texts cut by truncation', labelNames: ['model'], registers: [this.registry] });
-  readonly abstained = new client.Counter({ name: 'medtune_abstentions_total', help: 'predictions the model declined (refer to a clinician)', labelNames: ['model'], registers: [this.registry] });
+  readonly requests = new client.Counter({
+    name: 'medtune_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['route', 'method', 'status'],
+    registers: [this.registry],
+  });
+  readonly duration = new client.Histogram({
+    name: 'medtune_http_request_duration_seconds',
+    help: 'HTTP request duration',
+    labelNames: ['route'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly queue = new client.Histogram({
+    name: 'medtune_queue_seconds',
+    help: 'time a text waited for a batch',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly inference = new client.Histogram({
+    name: 'medtune_inference_seconds',
+    help: 'time of one batch in a worker',
+    labelNames: ['model'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly batchSize = new client.Histogram({
+    name: 'medtune_batch_size',
+    help: 'texts per batch',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+  readonly batchTokens = new client.Histogram({
+    name: 'medtune_batch_tokens',
+    help: 'tokens per batch (unpadded)',
+    buckets: [64, 256, 1024, 2048, 4096, 8192, 16384, 32768],
+    registers: [this.registry],
+  });
+  readonly inFlight = new client.Gauge({
+    name: 'medtune_requests_in_flight',
+    help: 'diagnose requests being handled',
+    registers: [this.registry],
+  });
+  readonly queueDepth = new client.Gauge({
+    name: 'medtune_queue_depth',
+    help: 'texts waiting for a batch',
+    registers: [this.registry],
+  });
+  readonly modelInfo = new client.Gauge({
+    name: 'medtune_model_info',
+    help: 'served models (value 1)',
+    labelNames: ['model', 'version', 'sha256'],
+    registers: [this.registry],
+  });
+  readonly predictions = new client.Counter({
+    name: 'medtune_predictions_total',
+    help: 'predictions by model and label',
+    labelNames: ['model', 'label'],
+    registers: [this.registry],
+  });
+  readonly confidence = new client.Histogram({
+    name: 'medtune_prediction_confidence',
+    help: 'top-class probability of each prediction',
+    labelNames: ['model'],
+    buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
+    registers: [this.registry],
+  });
+  readonly truncated = new client.Counter({
+    name: 'medtune_truncated_texts_total',
+    help: 'texts cut by truncation',
+    labelNames: ['model'],
+    registers: [this.registry],
+  });
+  readonly abstained = new client.Counter({
+    name: 'medtune_abstentions_total',
+    help: 'predictions the model declined (refer to a clinician)',
+    labelNames: ['model'],
+    registers: [this.registry],
+  });
   readonly drift: client.Gauge<'model' | 'kind'>;
   private windows = new Map<string, DriftWindow>();
 
   constructor(private readonly windowSize = 1000) {
     const windows = this.windows;
     this.drift = new client.Gauge({
-      name: 'medtune_drift_psi', help: 'population stability index of served predictions vs the training-time reference (>= 0.2: re-validate)',
-      labelNames: ['model', 'kind'], registers: [this.registry],
+      name: 'medtune_drift_psi',
+      help: 'population stability index of served predictions vs the training-time reference (>= 0.2: re-validate)',
+      labelNames: ['model', 'kind'],
+      registers: [this.registry],
       // computed when scraped, over each model's sliding window
       collect() {
         for (const [model, w] of windows) {
@@ -56,7 +124,9 @@ export class ServerMetrics {
   }
 
   observePrediction(model: string, d: Decision, labels: string[], truncated: boolean): void {
-    const chosen = Array.isArray(d.predicted) ? labels.filter((_, c) => (d.predicted as number[])[c]) : [labels[d.predicted]!];
+    const chosen = Array.isArray(d.predicted)
+      ? labels.filter((_, c) => (d.predicted as number[])[c])
+      : [labels[d.predicted]!];
     for (const l of chosen) this.predictions.inc({ model, label: l });
     this.confidence.observe({ model }, Math.max(...d.probabilities));
     if (truncated) this.truncated.inc({ model });

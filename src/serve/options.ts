@@ -47,6 +47,16 @@ export interface ServeOptions {
 export type ResolvedServeOptions = ServeOptions & typeof SERVE_DEFAULTS;
 
 export const SERVE_DEFAULTS = {
-  host: '127.0.0.1', port: 8080, bodyLimit: 1 << 20, maxTexts: 64, maxChars: 20000, maxBatchTokens: 8192, maxWaitMs: 5,
-  maxConcurrentRequests: 512, queueTimeoutMs: 30000, workers: 1, logLevel: 'info', driftWindow: 1000,
+  host: '127.0.0.1',
+  port: 8080,
+  bodyLimit: 1 << 20,
+  maxTexts: 64,
+  maxChars: 20000,
+  maxBatchTokens: 8192,
+  maxWaitMs: 5,
+  maxConcurrentRequests: 512,
+  queueTimeoutMs: 30000,
+  workers: 1,
+  logLevel: 'info',
+  driftWindow: 1000,
 };

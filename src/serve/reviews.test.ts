@@ -8,12 +8,22 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { agreement, cohenKappa, corrections, fleissKappa, readCases, ReviewStore, type Review } from './reviews.js';
 
-const rev = (case_id: number, reviewer: string, verdict: Review['verdict'], label: string | null): Review =>
-  ({ id: 0, case_id, reviewer, verdict, label, comment: null, model_sha256: null, created: '' });
+const rev = (case_id: number, reviewer: string, verdict: Review['verdict'], label: string | null): Review => ({
+  id: 0,
+  case_id,
+  reviewer,
+  verdict,
+  label,
+  comment: null,
+  model_sha256: null,
+  created: '',
+});
 
 describe('reviews', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-reviews-')); });
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-reviews-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it("Cohen's κ and Fleiss' κ on textbook cases", () => {
@@ -23,32 +33,65 @@ describe('reviews', () => {
     assert.ok(Math.abs(cohenKappa(a, b) - 0.4) < 1e-12);
     assert.equal(cohenKappa(['x', 'y'], ['x', 'y']), 1);
     // Fleiss: perfect agreement 1; three raters split evenly on two items of two categories
-    assert.equal(fleissKappa([['a', 'a', 'a'], ['b', 'b', 'b']]), 1);
-    const k = fleissKappa([['a', 'a', 'b'], ['a', 'b', 'b']]);
+    assert.equal(
+      fleissKappa([
+        ['a', 'a', 'a'],
+        ['b', 'b', 'b'],
+      ]),
+      1,
+    );
+    const k = fleissKappa([
+      ['a', 'a', 'b'],
+      ['a', 'b', 'b'],
+    ]);
     // P_i = (4+1-3)/6 = 1/3 each; p = (1/2, 1/2) → Pe 1/2; κ = (1/3 - 1/2)/(1/2) = -1/3
     assert.ok(Math.abs(k + 1 / 3) < 1e-12, String(k));
   });
 
   it('agreement picks Cohen for two reviewers and Fleiss for more; corrections take the majority', () => {
-    const two = [rev(1, 'ann', 'gold', 'A'), rev(1, 'bob', 'gold', 'A'), rev(2, 'ann', 'model', 'B'), rev(2, 'bob', 'other', 'C'), rev(3, 'ann', 'unclear', null)];
+    const two = [
+      rev(1, 'ann', 'gold', 'A'),
+      rev(1, 'bob', 'gold', 'A'),
+      rev(2, 'ann', 'model', 'B'),
+      rev(2, 'bob', 'other', 'C'),
+      rev(3, 'ann', 'unclear', null),
+    ];
     const ag = agreement(two);
     assert.deepEqual(ag.reviewers, ['ann', 'bob']);
     assert.equal(ag.cases_shared, 2);
     assert.equal(typeof ag.cohen_kappa, 'number');
     assert.equal(ag.fleiss_kappa, null);
     assert.equal(typeof agreement([...two, rev(1, 'cy', 'gold', 'A')]).fleiss_kappa, 'number');
-    const cases = [1, 2, 3].map((id) => ({ id, text: `note ${id}`, gold: 'A', predicted: 'B', correct: false, confidence: 0.9, probabilities: {} }));
+    const cases = [1, 2, 3].map((id) => ({
+      id,
+      text: `note ${id}`,
+      gold: 'A',
+      predicted: 'B',
+      correct: false,
+      confidence: 0.9,
+      probabilities: {},
+    }));
     const c = corrections(cases, two);
-    assert.deepEqual(c.rows.map((r) => [r.row, r.label]), [[1, 'A']], 'case 2 is tied, case 3 unclear');
+    assert.deepEqual(
+      c.rows.map((r) => [r.row, r.label]),
+      [[1, 'A']],
+      'case 2 is tied, case 3 unclear',
+    );
     assert.equal(c.skipped, 2);
   });
 
   it('cases: errors first (most confident first), then low-confidence correct predictions', () => {
     const run = path.join(dir, 'run');
     mkdirRun(run, [
-      { row: 1, correct: true, p: 0.95 }, { row: 2, correct: false, p: 0.6 }, { row: 3, correct: false, p: 0.9 }, { row: 4, correct: true, p: 0.5 },
+      { row: 1, correct: true, p: 0.95 },
+      { row: 2, correct: false, p: 0.6 },
+      { row: 3, correct: false, p: 0.9 },
+      { row: 4, correct: true, p: 0.5 },
     ]);
-    assert.deepEqual(readCases(run).map((c) => c.id), [3, 2, 4]);
+    assert.deepEqual(
+      readCases(run).map((c) => c.id),
+      [3, 2, 4],
+    );
     assert.throws(() => readCases(dir), /has no predictions\.jsonl/);
   });
 
@@ -58,8 +101,11 @@ describe('reviews', () => {
     const other = new Database(file);
     other.exec('BEGIN EXCLUSIVE');
     try {
-      assert.throws(() => store.add({ case_id: 1, reviewer: 'ann', verdict: 'gold', label: 'A', comment: null, model_sha256: null }),
-        (e: Error & { code?: string }) => e.code === 'E_REVIEW_DB' && /another process holds a lock/.test(e.message));
+      assert.throws(
+        () =>
+          store.add({ case_id: 1, reviewer: 'ann', verdict: 'gold', label: 'A', comment: null, model_sha256: null }),
+        (e: Error & { code?: string }) => e.code === 'E_REVIEW_DB' && /another process holds a lock/.test(e.message),
+      );
     } finally {
       other.exec('ROLLBACK');
       other.close();
@@ -75,7 +121,19 @@ describe('reviews', () => {
 
 function mkdirRun(run: string, rows: { row: number; correct: boolean; p: number }[]): void {
   mkdirSync(run, { recursive: true });
-  writeFileSync(path.join(run, 'predictions.jsonl'), rows.map((r) => JSON.stringify({
-    row: r.row, text: `t${r.row}`, label: 'A', predicted: r.correct ? 'A' : 'B', correct: r.correct, probabilities: { A: r.correct ? r.p : 1 - r.p, B: r.correct ? 1 - r.p : r.p },
-  })).join('\n') + '\n');
+  writeFileSync(
+    path.join(run, 'predictions.jsonl'),
+    rows
+      .map((r) =>
+        JSON.stringify({
+          row: r.row,
+          text: `t${r.row}`,
+          label: 'A',
+          predicted: r.correct ? 'A' : 'B',
+          correct: r.correct,
+          probabilities: { A: r.correct ? r.p : 1 - r.p, B: r.correct ? 1 - r.p : r.p },
+        }),
+      )
+      .join('\n') + '\n',
+  );
 }

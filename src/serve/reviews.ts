@@ -37,7 +37,11 @@ export interface Review {
 
 const dbError = (file: string, e: unknown) => {
   const m = (e as Error).message;
-  const why = /readonly|read-only/i.test(m) ? 'the file or its folder is read-only' : /locked|busy/i.test(m) ? 'another process holds a lock on it' : 'it is not a medtune review database';
+  const why = /readonly|read-only/i.test(m)
+    ? 'the file or its folder is read-only'
+    : /locked|busy/i.test(m)
+      ? 'another process holds a lock on it'
+      : 'it is not a medtune review database';
   return new MedtuneError(`cannot use the review database ${file}: ${why}`, 'E_REVIEW_DB');
 };
 
@@ -45,21 +49,43 @@ const dbError = (file: string, e: unknown) => {
 export function readCases(runDir: string, lowConfidence = 0.6): Case[] {
   const file = path.join(runDir, 'predictions.jsonl');
   if (!existsSync(file) || statSync(file).isDirectory()) {
-    throw new MedtuneError(`${runDir} has no predictions.jsonl; pass a run folder written by medtune train or evaluate`, 'E_INPUT_NOT_FOUND');
+    throw new MedtuneError(
+      `${runDir} has no predictions.jsonl; pass a run folder written by medtune train or evaluate`,
+      'E_INPUT_NOT_FOUND',
+    );
   }
-  const rows = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
-    try {
-      return JSON.parse(l) as { row: number; text: string; label: string | string[]; predicted: string | string[]; correct: boolean; probabilities: Record<string, number>; abstain?: boolean };
-    } catch {
-      throw new MedtuneError(`${file}: line ${i + 1} is not valid JSON`, 'E_INPUT_PARSE');
-    }
-  });
+  const rows = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as {
+          row: number;
+          text: string;
+          label: string | string[];
+          predicted: string | string[];
+          correct: boolean;
+          probabilities: Record<string, number>;
+          abstain?: boolean;
+        };
+      } catch {
+        throw new MedtuneError(`${file}: line ${i + 1} is not valid JSON`, 'E_INPUT_PARSE');
+      }
+    });
   const cases = rows.map((r) => ({
-    id: r.row, text: r.text, gold: r.label, predicted: r.predicted, correct: r.correct, probabilities: r.probabilities,
-    confidence: Math.max(...Object.values(r.probabilities)), ...(r.abstain ? { abstain: true } : {}),
+    id: r.row,
+    text: r.text,
+    gold: r.label,
+    predicted: r.predicted,
+    correct: r.correct,
+    probabilities: r.probabilities,
+    confidence: Math.max(...Object.values(r.probabilities)),
+    ...(r.abstain ? { abstain: true } : {}),
   }));
   const errors = cases.filter((c) => !c.correct).sort((a, b) => b.confidence - a.confidence);
-  const unsure = cases.filter((c) => c.correct && c.confidence < lowConfidence).sort((a, b) => a.confidence - b.confidence);
+  const unsure = cases
+    .filter((c) => c.correct && c.confidence < lowConfidence)
+    .sort((a, b) => a.confidence - b.confidence);
   return [...errors, ...unsure];
 }
 
@@ -82,17 +108,24 @@ export class ReviewStore {
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.db
+      .prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+      .run(key, value);
   }
 
   meta(key: string): string | null {
-    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null;
+    return (
+      (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null
+    );
   }
 
   add(r: Omit<Review, 'id' | 'created'>): Review {
     const created = new Date().toISOString();
     try {
-      const info = this.db.prepare('INSERT INTO reviews(case_id, reviewer, verdict, label, comment, model_sha256, created) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      const info = this.db
+        .prepare(
+          'INSERT INTO reviews(case_id, reviewer, verdict, label, comment, model_sha256, created) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
         .run(r.case_id, r.reviewer, r.verdict, r.label, r.comment, r.model_sha256, created);
       return { ...r, id: Number(info.lastInsertRowid), created };
     } catch (e) {
@@ -122,7 +155,10 @@ export function cohenKappa(a: string[], b: string[]): number {
   if (!n) return NaN;
   const cats = [...new Set([...a, ...b])];
   const po = a.filter((x, i) => x === b[i]).length / n;
-  const pe = cats.reduce((s, c) => s + (a.filter((x) => x === c).length / n) * (b.filter((x) => x === c).length / n), 0);
+  const pe = cats.reduce(
+    (s, c) => s + (a.filter((x) => x === c).length / n) * (b.filter((x) => x === c).length / n),
+    0,
+  );
   return pe === 1 ? 1 : (po - pe) / (1 - pe);
 }
 
@@ -133,16 +169,17 @@ export function fleissKappa(items: string[][]): number {
   const cats = [...new Set(rated.flat())];
   const total = rated.reduce((s, r) => s + r.length, 0);
   const p = cats.map((c) => rated.reduce((s, r) => s + r.filter((x) => x === c).length, 0) / total);
-  const Pbar = rated.reduce((s, r) => {
-    const counts = cats.map((c) => r.filter((x) => x === c).length);
-    return s + (counts.reduce((a, k) => a + k * k, 0) - r.length) / (r.length * (r.length - 1));
-  }, 0) / rated.length;
+  const Pbar =
+    rated.reduce((s, r) => {
+      const counts = cats.map((c) => r.filter((x) => x === c).length);
+      return s + (counts.reduce((a, k) => a + k * k, 0) - r.length) / (r.length * (r.length - 1));
+    }, 0) / rated.length;
   const Pe = p.reduce((s, q) => s + q * q, 0);
   return Pe === 1 ? 1 : (Pbar - Pe) / (1 - Pe);
 }
 
 /** What reviewers settled on per case: label (or 'unclear'). */
-const settled = (r: Review) => (r.verdict === 'unclear' ? 'unclear' : r.label ?? 'unclear');
+const settled = (r: Review) => (r.verdict === 'unclear' ? 'unclear' : (r.label ?? 'unclear'));
 
 export interface Agreement {
   reviewers: string[];
@@ -163,17 +200,31 @@ export function agreement(reviews: Review[]): Agreement {
   if (reviewers.length === 2) {
     const both = shared.filter((rs) => reviewers.every((n) => rs.some((r) => r.reviewer === n)));
     const pick = (rs: Review[], n: string) => settled(rs.find((r) => r.reviewer === n)!);
-    if (both.length) cohen = cohenKappa(both.map((rs) => pick(rs, reviewers[0]!)), both.map((rs) => pick(rs, reviewers[1]!)));
+    if (both.length)
+      cohen = cohenKappa(
+        both.map((rs) => pick(rs, reviewers[0]!)),
+        both.map((rs) => pick(rs, reviewers[1]!)),
+      );
   }
   const fleiss = reviewers.length > 2 && shared.length ? fleissKappa(shared.map((rs) => rs.map(settled))) : null;
-  return { reviewers, reviews: reviews.length, cases_reviewed: byCase.size, cases_shared: shared.length, cohen_kappa: cohen, fleiss_kappa: fleiss };
+  return {
+    reviewers,
+    reviews: reviews.length,
+    cases_reviewed: byCase.size,
+    cases_shared: shared.length,
+    cohen_kappa: cohen,
+    fleiss_kappa: fleiss,
+  };
 }
 
 /**
  * The corrected training rows: per case, the label most reviewers settled on (ties and 'unclear' majorities are
  * left out and counted).
  */
-export function corrections(cases: Case[], reviews: Review[]): { rows: { text: string; label: string; row: number; reviewers: number }[]; skipped: number } {
+export function corrections(
+  cases: Case[],
+  reviews: Review[],
+): { rows: { text: string; label: string; row: number; reviewers: number }[]; skipped: number } {
   const byId = new Map(cases.map((c) => [c.id, c]));
   const byCase = new Map<number, Review[]>();
   for (const r of reviews) byCase.set(r.case_id, [...(byCase.get(r.case_id) ?? []), r]);

@@ -2,7 +2,13 @@
 
 export const errorSchema = {
   type: 'object',
-  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+      required: ['code', 'message'],
+    },
+  },
   required: ['error'],
 } as const;
 
@@ -12,8 +18,15 @@ export const diagnoseBody = {
   properties: {
     text: { type: 'string', description: 'one note' },
     texts: { type: 'array', items: { type: 'string' }, description: 'several notes (at most --max-texts)' },
-    top_k: { type: 'integer', minimum: 1, description: 'return the k most probable labels instead of every probability' },
-    abstain_below: { anyOf: [{ type: 'number', minimum: 0, maximum: 1 }, { type: 'null' }], description: 'override the model\'s abstention threshold (null: never abstain)' },
+    top_k: {
+      type: 'integer',
+      minimum: 1,
+      description: 'return the k most probable labels instead of every probability',
+    },
+    abstain_below: {
+      anyOf: [{ type: 'number', minimum: 0, maximum: 1 }, { type: 'null' }],
+      description: "override the model's abstention threshold (null: never abstain)",
+    },
   },
 } as const;
 
@@ -37,7 +50,10 @@ export const diagnoseResponse = {
   type: 'object',
   properties: {
     request_id: { type: 'string' },
-    model: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, sha256: { type: 'string' } } },
+    model: {
+      type: 'object',
+      properties: { name: { type: 'string' }, version: { type: 'string' }, sha256: { type: 'string' } },
+    },
     results: { type: 'array', items: result },
   },
 } as const;
@@ -54,7 +70,15 @@ export const seedResponse = { type: 'object', properties: { diagnosis: { type: '
 const drift = {
   anyOf: [
     { type: 'null' },
-    { type: 'object', properties: { label_psi: { type: 'number' }, confidence_psi: { type: 'number' }, window: { type: 'integer' }, alert: { type: 'boolean' } } },
+    {
+      type: 'object',
+      properties: {
+        label_psi: { type: 'number' },
+        confidence_psi: { type: 'number' },
+        window: { type: 'integer' },
+        alert: { type: 'boolean' },
+      },
+    },
   ],
 } as const;
 
@@ -68,10 +92,18 @@ export const modelsResponse = {
       items: {
         type: 'object',
         properties: {
-          name: { type: 'string' }, version: { type: 'string' }, sha256: { type: 'string' }, labels: { type: 'array', items: { type: 'string' } },
-          problem_type: { type: 'string' }, max_length: { type: 'integer' }, temperature: { type: 'number' },
+          name: { type: 'string' },
+          version: { type: 'string' },
+          sha256: { type: 'string' },
+          labels: { type: 'array', items: { type: 'string' } },
+          problem_type: { type: 'string' },
+          max_length: { type: 'integer' },
+          temperature: { type: 'number' },
           abstain_below: { anyOf: [{ type: 'number' }, { type: 'null' }] },
-          monitoring: { type: 'object', properties: { reference: { type: 'boolean' }, drift, drift_alert_at: { type: 'number' } } },
+          monitoring: {
+            type: 'object',
+            properties: { reference: { type: 'boolean' }, drift, drift_alert_at: { type: 'number' } },
+          },
         },
       },
     },

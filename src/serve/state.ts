@@ -19,12 +19,21 @@ export class ServerState {
   readonly metrics: ServerMetrics;
   readonly batcher: Batcher;
 
-  constructor(readonly o: ResolvedServeOptions, readonly threads: number, public models: Map<string, ModelInfo>,
-    readonly keys: KeyStore | null, readonly audit: AuditLog | null, private readonly describe: () => Promise<Map<string, ModelInfo>>) {
+  constructor(
+    readonly o: ResolvedServeOptions,
+    readonly threads: number,
+    public models: Map<string, ModelInfo>,
+    readonly keys: KeyStore | null,
+    readonly audit: AuditLog | null,
+    private readonly describe: () => Promise<Map<string, ModelInfo>>,
+  ) {
     this.metrics = new ServerMetrics(o.driftWindow);
     this.metrics.setModels(models);
     this.batcher = new Batcher(() => this.pool, {
-      maxBatchTokens: o.maxBatchTokens, maxWaitMs: o.maxWaitMs, queueTimeoutMs: o.queueTimeoutMs, maxLength: (m) => this.models.get(m)?.maxLength ?? 512,
+      maxBatchTokens: o.maxBatchTokens,
+      maxWaitMs: o.maxWaitMs,
+      queueTimeoutMs: o.queueTimeoutMs,
+      maxLength: (m) => this.models.get(m)?.maxLength ?? 512,
     });
     this.batcher.onBatch = (s) => {
       this.metrics.batchSize.observe(s.size);
@@ -40,7 +49,15 @@ export class ServerState {
 
   /** A new pool of workers with every model loaded (rejects with the load error, leaving nothing running). */
   async startPool(): Promise<InferencePool> {
-    const p = new InferencePool({ models: this.o.models.map((m) => ({ name: m.name, dir: m.dir, maxLength: this.o.maxLength })), threads: this.threads, deid: !!this.o.deid, precision: this.o.precision }, this.o.workers);
+    const p = new InferencePool(
+      {
+        models: this.o.models.map((m) => ({ name: m.name, dir: m.dir, maxLength: this.o.maxLength })),
+        threads: this.threads,
+        deid: !!this.o.deid,
+        precision: this.o.precision,
+      },
+      this.o.workers,
+    );
     p.onIdle = () => this.batcher.schedule();
     try {
       await p.start();
@@ -66,10 +83,16 @@ export class ServerState {
 
   /** The model of a request, or the catalogue's errors while loading, closing, or for an unknown name. */
   model(name: string): ModelInfo {
-    if (this.closing) throw new MedtuneError('the server is shutting down; retry on another replica', 'E_SHUTTING_DOWN');
-    if (!this.ready) throw new MedtuneError('the models are still loading; retry shortly (GET /health/ready)', 'E_NOT_READY');
+    if (this.closing)
+      throw new MedtuneError('the server is shutting down; retry on another replica', 'E_SHUTTING_DOWN');
+    if (!this.ready)
+      throw new MedtuneError('the models are still loading; retry shortly (GET /health/ready)', 'E_NOT_READY');
     const info = this.models.get(name);
-    if (!info) throw new MedtuneError(`no model named ${name}; served: ${[...this.models.keys()].join(', ')}`, 'E_UNKNOWN_MODEL');
+    if (!info)
+      throw new MedtuneError(
+        `no model named ${name}; served: ${[...this.models.keys()].join(', ')}`,
+        'E_UNKNOWN_MODEL',
+      );
     return info;
   }
 }

@@ -17,8 +17,16 @@ export async function registerStaticUi(app: FastifyInstance): Promise<void> {
   // htm's "exports" do not list the file: find the package root from its main entry (dist/htm.js)
   const htmRoot = path.dirname(path.dirname(createRequire(import.meta.url).resolve('htm')));
   const vendor = readFileSync(path.join(htmRoot, 'preact', 'standalone.module.js'));
-  await app.register(fastifyStatic, { root: UI_ROOT, prefix: '/ui/', index: 'index.html', decorateReply: false, cacheControl: false });
-  app.get('/ui/vendor/htm-preact.js', { schema: { hide: true } }, async (_req, reply) => reply.type('text/javascript').send(vendor));
+  await app.register(fastifyStatic, {
+    root: UI_ROOT,
+    prefix: '/ui/',
+    index: 'index.html',
+    decorateReply: false,
+    cacheControl: false,
+  });
+  app.get('/ui/vendor/htm-preact.js', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type('text/javascript').send(vendor),
+  );
   app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/ui/'));
   app.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => reply.status(204).send());
 }

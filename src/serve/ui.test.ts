@@ -19,12 +19,32 @@ import { Generator } from '../tensor/random.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) && `needs Debian's chromium at ${CHROMIUM} (apt-get install -y chromium)`;
-const FILLERS = ['patient', 'reports', 'mild', 'pain', 'since', 'today', 'with', 'some', 'cough', 'and', 'fever', 'after', 'dinner', 'nausea', 'rash', 'noted'];
+const FILLERS = [
+  'patient',
+  'reports',
+  'mild',
+  'pain',
+  'since',
+  'today',
+  'with',
+  'some',
+  'cough',
+  'and',
+  'fever',
+  'after',
+  'dinner',
+  'nausea',
+  'rash',
+  'noted',
+];
 
 function texts(n: number, seed: number, flip = 0): string {
   const g = new Generator(seed);
   const rows = Array.from({ length: n }, (_, i) => {
-    const words = Array.from({ length: 6 + Math.floor(g.uniform() * 5) }, () => FILLERS[Math.floor(g.uniform() * FILLERS.length)]!);
+    const words = Array.from(
+      { length: 6 + Math.floor(g.uniform() * 5) },
+      () => FILLERS[Math.floor(g.uniform() * FILLERS.length)]!,
+    );
     const alpha = i % 2 === 0;
     words.splice(Math.floor(g.uniform() * words.length), 0, alpha ? 'zorblax' : 'quintarn');
     const label = (i < flip ? !alpha : alpha) ? 'alpha' : 'beta';
@@ -50,31 +70,85 @@ describe('browser UI', { skip }, () => {
     const train = path.join(dir, 'train.csv');
     writeFileSync(train, texts(300, 1));
     const init = path.join(dir, 'init');
-    createScratchModel(init, readFileSync(train, 'utf8').split('\n').slice(1).map((l) => l.split(',')[0]!), ['alpha', 'beta'], 5, { hidden: 32, layers: 1 });
+    createScratchModel(
+      init,
+      readFileSync(train, 'utf8')
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(',')[0]!),
+      ['alpha', 'beta'],
+      5,
+      { hidden: 32, layers: 1 },
+    );
     const run = path.join(dir, 'run');
-    await runTrain({
-      model: init, train, outputDir: run, epochs: 6, learningRate: 2e-3, batchSize: 16, maxLength: 32, weightDecay: 0.01, warmup: 0.1, scheduler: 'linear',
-      seed: 5, evalEvery: 0, gradAccum: 1, maxGradNorm: 1, labelSmoothing: 0, validationSplit: 0.1, baseline: false, leakageCheck: false, abstainBelow: 0.8,
-    }, () => {});
+    await runTrain(
+      {
+        model: init,
+        train,
+        outputDir: run,
+        epochs: 6,
+        learningRate: 2e-3,
+        batchSize: 16,
+        maxLength: 32,
+        weightDecay: 0.01,
+        warmup: 0.1,
+        scheduler: 'linear',
+        seed: 5,
+        evalEvery: 0,
+        gradAccum: 1,
+        maxGradNorm: 1,
+        labelSmoothing: 0,
+        validationSplit: 0.1,
+        baseline: false,
+        leakageCheck: false,
+        abstainBelow: 0.8,
+      },
+      () => {},
+    );
     // an evaluation whose gold labels are wrong on 12 rows: the review page has confident "errors" to review
     const test = path.join(dir, 'test.csv');
     writeFileSync(test, texts(40, 2, 12));
-    await runEvaluate({ model: path.join(run, 'best_model'), test, outputDir: path.join(dir, 'eval'), batchSize: 16, leakageCheck: false }, () => {});
+    await runEvaluate(
+      {
+        model: path.join(run, 'best_model'),
+        test,
+        outputDir: path.join(dir, 'eval'),
+        batchSize: 16,
+        leakageCheck: false,
+      },
+      () => {},
+    );
     const keys = path.join(dir, 'keys.json');
     key = addKey(keys, 'clinician');
     server = await createServer({
-      models: [{ name: 'triage', dir: path.join(run, 'best_model') }], keys, workers: 1, threads: 1, port: 0,
-      review: path.join(dir, 'eval'), logLevel: 'warn', logStream: { write: () => true } as unknown as NodeJS.WritableStream,
+      models: [{ name: 'triage', dir: path.join(run, 'best_model') }],
+      keys,
+      workers: 1,
+      threads: 1,
+      port: 0,
+      review: path.join(dir, 'eval'),
+      logLevel: 'warn',
+      logStream: { write: () => true } as unknown as NodeJS.WritableStream,
     });
     base = await server.listen();
     await server.ready;
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1100, height: 850 } });
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
     page.on('pageerror', (e) => consoleErrors.push(e.message));
     axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
   });
@@ -86,8 +160,8 @@ describe('browser UI', { skip }, () => {
 
   /** axe-core in the page (evaluated through the DevTools protocol, so the page's CSP stays as it is). */
   async function assertAccessible(name: string): Promise<void> {
-    const violations = await page.evaluate(`${axeSource}; axe.run(document, { resultTypes: ['violations'] })
-      .then((r) => r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id + ': ' + v.help + ' — ' + v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' ' + (n.any[0]?.message ?? '')).join('; ')))`) as string[];
+    const violations = (await page.evaluate(`${axeSource}; axe.run(document, { resultTypes: ['violations'] })
+      .then((r) => r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id + ': ' + v.help + ' — ' + v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' ' + (n.any[0]?.message ?? '')).join('; ')))`)) as string[];
     assert.deepEqual(violations, [], `${name}: accessibility violations`);
   }
 
@@ -113,7 +187,13 @@ describe('browser UI', { skip }, () => {
     assert.equal(await page.$('[data-testid=abstain]'), null);
     await page.click('main >> text=Explain');
     await page.waitForSelector('[data-testid=explanation] .w');
-    const top = await page.$$eval('[data-testid=explanation] .w', (ws) => ws.map((w) => [w.textContent, Number(w.getAttribute('title'))] as [string, number]).sort((a, b) => b[1] - a[1])[0]![0]);
+    const top = await page.$$eval(
+      '[data-testid=explanation] .w',
+      (ws) =>
+        ws
+          .map((w) => [w.textContent, Number(w.getAttribute('title'))] as [string, number])
+          .sort((a, b) => b[1] - a[1])[0]![0],
+    );
     assert.equal(top, 'zorblax');
     await assertAccessible('diagnose');
     await page.screenshot({ path: path.join(shots, 'diagnose.png'), fullPage: true });
@@ -129,7 +209,10 @@ describe('browser UI', { skip }, () => {
     await page.click('main >> text=Preview de-identification');
     await page.waitForSelector('mark.phi');
     const marks = await page.$$eval('mark.phi', (ms) => ms.map((m) => m.textContent));
-    assert.ok(marks.some((m) => m!.includes('Zebulon Quackenbush') && /PERSON|NAME/.test(m!)), JSON.stringify(marks));
+    assert.ok(
+      marks.some((m) => m!.includes('Zebulon Quackenbush') && /PERSON|NAME/.test(m!)),
+      JSON.stringify(marks),
+    );
     await page.screenshot({ path: path.join(shots, 'deid-preview.png'), fullPage: true });
   });
 
@@ -154,7 +237,9 @@ describe('browser UI', { skip }, () => {
     await page.click('nav >> text=Review');
     await page.waitForSelector('[data-testid=review]');
     assert.match((await page.textContent('[data-testid=reviews]'))!, /Dr Tester: gold/);
-    const cases = await (await fetch(`${base}/v1/review/cases`, { headers: { authorization: `Bearer ${key}` } })).json() as { agreement: { reviews: number } };
+    const cases = (await (
+      await fetch(`${base}/v1/review/cases`, { headers: { authorization: `Bearer ${key}` } })
+    ).json()) as { agreement: { reviews: number } };
     assert.equal(cases.agreement.reviews, 5);
   });
 
@@ -170,17 +255,41 @@ describe('browser UI', { skip }, () => {
     const r = runReviewExport({ db: path.join(dir, 'eval', 'reviews.sqlite'), output: out, log: () => {} });
     assert.equal(r.rows, 4, 'five reviews, one "unclear"');
     const again = path.join(dir, 'retrained');
-    await runTrain({
-      model: path.join(dir, 'run', 'best_model'), train: out, replay: path.join(dir, 'train.csv'), replayFraction: 0.2, outputDir: again,
-      epochs: 1, learningRate: 1e-3, batchSize: 16, maxLength: 32, weightDecay: 0.01, warmup: 0, scheduler: 'linear', seed: 5, evalEvery: 0, gradAccum: 1,
-      maxGradNorm: 1, labelSmoothing: 0, validationSplit: 0, test: path.join(dir, 'test.csv'), baseline: false, leakageCheck: false,
-    }, () => {});
+    await runTrain(
+      {
+        model: path.join(dir, 'run', 'best_model'),
+        train: out,
+        replay: path.join(dir, 'train.csv'),
+        replayFraction: 0.2,
+        outputDir: again,
+        epochs: 1,
+        learningRate: 1e-3,
+        batchSize: 16,
+        maxLength: 32,
+        weightDecay: 0.01,
+        warmup: 0,
+        scheduler: 'linear',
+        seed: 5,
+        evalEvery: 0,
+        gradAccum: 1,
+        maxGradNorm: 1,
+        labelSmoothing: 0,
+        validationSplit: 0,
+        test: path.join(dir, 'test.csv'),
+        baseline: false,
+        leakageCheck: false,
+      },
+      () => {},
+    );
     const cfg = JSON.parse(readFileSync(path.join(again, 'best_model', 'config.json'), 'utf8'));
     assert.deepEqual(cfg.id2label, { 0: 'alpha', 1: 'beta' });
     assert.match(cfg.medtune.parent_sha256, /^[0-9a-f]{64}$/);
   });
 
   it('no console errors on any page', () => {
-    assert.deepEqual(consoleErrors.filter((e) => !/status of 401/.test(e)), []);
+    assert.deepEqual(
+      consoleErrors.filter((e) => !/status of 401/.test(e)),
+      [],
+    );
   });
 });

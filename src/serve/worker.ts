@@ -80,11 +80,18 @@ async function main(): Promise<void> {
     setThreads(cfg.threads);
     if (cfg.precision) setPrecision(cfg.precision, '--precision');
     for (const m of cfg.models) {
-      predictors.set(m.name, await Predictor.load(m.dir, { name: m.name, maxLength: m.maxLength, batchSize: 32, log: () => {} }));
+      predictors.set(
+        m.name,
+        await Predictor.load(m.dir, { name: m.name, maxLength: m.maxLength, batchSize: 32, log: () => {} }),
+      );
       // (a batch from the batcher is sorted by length and split into passes of 32 texts, as offline)
     }
   } catch (e) {
-    const err: WorkerError = { type: 'error', code: e instanceof MedtuneError ? e.code : 'E_INTERNAL', message: (e as Error).message };
+    const err: WorkerError = {
+      type: 'error',
+      code: e instanceof MedtuneError ? e.code : 'E_INTERNAL',
+      message: (e as Error).message,
+    };
     port.postMessage(err);
     return;
   }
@@ -98,21 +105,34 @@ async function main(): Promise<void> {
     const p = model(msg.model);
     const t0 = performance.now();
     const entities: number[] = [];
-    const texts = cfg.deid ? msg.texts.map((t) => {
-      const r = deidentify(t, { operator: 'tag' });
-      entities.push(r.entities.length);
-      return r.text;
-    }) : msg.texts;
+    const texts = cfg.deid
+      ? msg.texts.map((t) => {
+          const r = deidentify(t, { operator: 'tag' });
+          entities.push(r.entities.length);
+          return r.text;
+        })
+      : msg.texts;
     const enc = p.encode(texts);
     const probabilities = p.logitsOf(enc).map((row) => p.decide(row).probabilities);
-    return { type: 'result', id: msg.id, probabilities, cut: enc.cut, entities, tokens: enc.ids.reduce((a, x) => a + x.length, 0), inferMs: performance.now() - t0 };
+    return {
+      type: 'result',
+      id: msg.id,
+      probabilities,
+      cut: enc.cut,
+      entities,
+      tokens: enc.ids.reduce((a, x) => a + x.length, 0),
+      inferMs: performance.now() - t0,
+    };
   };
   const side = (msg: DeidRequest | ExplainRequest): SideResult => {
     const t0 = performance.now();
     let payload: unknown;
     if (msg.type === 'deid') {
       const r = deidentify(msg.text, { operator: 'tag' });
-      payload = { text: r.text, entities: r.entities.map(({ type, start, end, score }) => ({ type, start, end, score })) };
+      payload = {
+        text: r.text,
+        entities: r.entities.map(({ type, start, end, score }) => ({ type, start, end, score })),
+      };
     } else {
       const text = cfg.deid ? deidentify(msg.text, { operator: 'tag' }).text : msg.text;
       payload = explain(model(msg.model), text, { label: msg.label, steps: msg.steps });
@@ -123,7 +143,12 @@ async function main(): Promise<void> {
     try {
       port.postMessage(msg.type === 'batch' ? batch(msg) : side(msg));
     } catch (e) {
-      const err: WorkerError = { type: 'error', id: msg.id, code: e instanceof MedtuneError ? e.code : 'E_INTERNAL', message: (e as Error).message };
+      const err: WorkerError = {
+        type: 'error',
+        id: msg.id,
+        code: e instanceof MedtuneError ? e.code : 'E_INTERNAL',
+        message: (e as Error).message,
+      };
       port.postMessage(err);
     }
   });

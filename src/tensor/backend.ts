@@ -19,14 +19,16 @@ let current: Kernels | null = null;
 let warned = false;
 let gemmEnvApplied = false;
 
-const FIX = 'install a C++ compiler, make and python3 (Debian/Ubuntu: apt-get install -y g++ make python3), then run '
-  + '`npm rebuild medtune` (`npm run build:native` in a checkout)';
+const FIX =
+  'install a C++ compiler, make and python3 (Debian/Ubuntu: apt-get install -y g++ make python3), then run ' +
+  '`npm rebuild medtune` (`npm run build:native` in a checkout)';
 
 function defaultThreads(): number {
   const env = process.env.MEDTUNE_THREADS;
   if (env) {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new MedtuneError(`MEDTUNE_THREADS must be a positive integer, got "${env}"`, 'E_ENV');
+    if (!Number.isInteger(n) || n < 1)
+      throw new MedtuneError(`MEDTUNE_THREADS must be a positive integer, got "${env}"`, 'E_ENV');
     return n;
   }
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -94,7 +96,8 @@ export function configureGemm(o: { mode?: string; isa?: string; bf16Isa?: string
 export function kernels(): Kernels {
   if (!current) {
     const env = process.env.MEDTUNE_BACKEND;
-    if (env && env !== 'js' && env !== 'native') throw new MedtuneError(`MEDTUNE_BACKEND must be "js" or "native", got "${env}"`, 'E_ENV');
+    if (env && env !== 'js' && env !== 'native')
+      throw new MedtuneError(`MEDTUNE_BACKEND must be "js" or "native", got "${env}"`, 'E_ENV');
     current = resolve(env as BackendName | undefined);
     current.setThreads(defaultThreads());
   }
@@ -117,7 +120,8 @@ export function nativeAvailable(): boolean {
 }
 
 export function setThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new MedtuneError(`thread count must be a positive integer, got ${n}`, 'E_USAGE');
+  if (!Number.isInteger(n) || n < 1)
+    throw new MedtuneError(`thread count must be a positive integer, got ${n}`, 'E_USAGE');
   kernels().setThreads(n);
 }
 

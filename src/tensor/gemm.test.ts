@@ -85,7 +85,14 @@ function check(c: Case, o: Operands, C0: Float32Array, bf16: boolean, what: stri
 }
 
 const SIZES: [number, number, number][] = [
-  [1, 1, 1], [3, 17, 255], [17, 3, 1023], [255, 255, 17], [1023, 17, 3], [3, 1023, 1], [1, 255, 1023], [65, 33, 129],
+  [1, 1, 1],
+  [3, 17, 255],
+  [17, 3, 1023],
+  [255, 255, 17],
+  [1023, 17, 3],
+  [3, 1023, 1],
+  [1, 255, 1023],
+  [65, 33, 129],
 ];
 
 function cases(): Case[] {
@@ -112,8 +119,26 @@ function runCase(c: Case, seed: number, bf16: boolean, what: string): Float32Arr
   const o = operands(c, new Generator(seed));
   const C0 = o.C.slice();
   const K_ = kernels();
-  K_.gemm(c.tA, c.tB, c.M, c.N, c.K, c.alpha, o.A, o.lda, o.sA, o.B, o.ldb, o.sB, c.beta, o.C, o.ldc, o.sC, c.batch,
-    bf16);
+  K_.gemm(
+    c.tA,
+    c.tB,
+    c.M,
+    c.N,
+    c.K,
+    c.alpha,
+    o.A,
+    o.lda,
+    o.sA,
+    o.B,
+    o.ldb,
+    o.sB,
+    c.beta,
+    o.C,
+    o.ldc,
+    o.sC,
+    c.batch,
+    bf16,
+  );
   check(c, o, C0, bf16, `${what} ${c.tA ? 'T' : 'N'}${c.tB ? 'T' : 'N'} ${c.M}x${c.N}x${c.K} batch ${c.batch}`);
   return o.C;
 }
@@ -121,7 +146,11 @@ function runCase(c: Case, seed: number, bf16: boolean, what: string): Float32Arr
 /** linearForward (GEMM + bias + activation in the epilogue) against the js kernels, per activation. */
 function runLinear(bf16: boolean, what: string): void {
   const gen = new Generator(77);
-  for (const [rows, nIn, nOut] of [[37, 45, 70], [129, 256, 33], [5, 1, 3]] as const) {
+  for (const [rows, nIn, nOut] of [
+    [37, 45, 70],
+    [129, 256, 33],
+    [5, 1, 3],
+  ] as const) {
     for (const act of ['none', 'gelu', 'gelu_tanh', 'relu', 'tanh'] as const) {
       for (const withBias of [true, false]) {
         const x = new Float32Array(rows * nIn);
@@ -173,35 +202,42 @@ describe('native GEMM kernels against float64', () => {
   after(restore);
   const configured = info ? `${info.mode}, ${info.isa}${info.blas ? `, ${info.blas}` : ''}` : 'none';
   it(`the configured GEMM (${configured})`, { skip: noNative }, () =>
-    withBackend('native', () => runAll(false, 'configured')));
+    withBackend('native', () => runAll(false, 'configured')),
+  );
   for (const isa of ['avx512', 'avx2', 'portable']) {
-    it(`own fp32 kernel: ${isa}`, { skip: lacks(isa) }, () => withBackend('native', () => {
-      configureGemm({ mode: 'own', isa });
-      try {
-        runAll(false, isa);
-      } finally {
-        restore();
-      }
-    }));
+    it(`own fp32 kernel: ${isa}`, { skip: lacks(isa) }, () =>
+      withBackend('native', () => {
+        configureGemm({ mode: 'own', isa });
+        try {
+          runAll(false, isa);
+        } finally {
+          restore();
+        }
+      }),
+    );
   }
   const noBlas = noNative || (!info?.blas && 'this build has no BLAS (own GEMM only)');
-  it('BLAS path', { skip: noBlas }, () => withBackend('native', () => {
-    configureGemm({ mode: 'blas' });
-    try {
-      runAll(false, 'blas');
-    } finally {
-      restore();
-    }
-  }));
-  for (const isa of ['avx512bf16', 'portable-bf16']) {
-    it(`bf16 kernel: ${isa} (bf16 operands, fp32 sums)`, { skip: lacks(isa) }, () => withBackend('native', () => {
-      configureGemm({ bf16Isa: isa });
+  it('BLAS path', { skip: noBlas }, () =>
+    withBackend('native', () => {
+      configureGemm({ mode: 'blas' });
       try {
-        runAll(true, isa);
+        runAll(false, 'blas');
       } finally {
         restore();
       }
-    }));
+    }),
+  );
+  for (const isa of ['avx512bf16', 'portable-bf16']) {
+    it(`bf16 kernel: ${isa} (bf16 operands, fp32 sums)`, { skip: lacks(isa) }, () =>
+      withBackend('native', () => {
+        configureGemm({ bf16Isa: isa });
+        try {
+          runAll(true, isa);
+        } finally {
+          restore();
+        }
+      }),
+    );
   }
   it('avx512bf16 and portable-bf16 give the same sums', { skip: lacks('avx512bf16') }, () =>
     withBackend('native', () => {
@@ -215,22 +251,25 @@ describe('native GEMM kernels against float64', () => {
       } finally {
         restore();
       }
-    }));
-  it('own GEMM results do not depend on the thread count', { skip: noNative }, () => withBackend('native', () => {
-    const threads = getThreads();
-    const c: Case = { tA: false, tB: true, M: 301, N: 257, K: 190, alpha: 1, beta: 0, batch: 1, pad: 0 };
-    try {
-      configureGemm({ mode: 'own' });
-      setThreads(1);
-      const one = runCase(c, 9, false, '1 thread');
-      setThreads(3);
-      const three = runCase(c, 9, false, '3 threads');
-      assert.deepEqual(three, one);
-    } finally {
-      setThreads(threads);
-      restore();
-    }
-  }));
+    }),
+  );
+  it('own GEMM results do not depend on the thread count', { skip: noNative }, () =>
+    withBackend('native', () => {
+      const threads = getThreads();
+      const c: Case = { tA: false, tB: true, M: 301, N: 257, K: 190, alpha: 1, beta: 0, batch: 1, pad: 0 };
+      try {
+        configureGemm({ mode: 'own' });
+        setThreads(1);
+        const one = runCase(c, 9, false, '1 thread');
+        setThreads(3);
+        const three = runCase(c, 9, false, '3 threads');
+        assert.deepEqual(three, one);
+      } finally {
+        setThreads(threads);
+        restore();
+      }
+    }),
+  );
   it('the js reference rounds to bf16 the same way', () => {
     const c: Case = { tA: true, tB: false, M: 9, N: 11, K: 40, alpha: 1, beta: 0, batch: 1, pad: 0 };
     const o = operands(c, new Generator(3));

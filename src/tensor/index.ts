@@ -1,6 +1,29 @@
 /** The tensor engine's public surface. */
-export { Tensor, empty, zeros, ones, full, tensor, scalar, parameter, scope, noGrad, isGradEnabled, record, releaseGraph } from './tensor.js';
-export { kernels, setBackend, backendName, nativeAvailable, setThreads, getThreads, withBackend, type BackendName } from './backend.js';
+export {
+  Tensor,
+  empty,
+  zeros,
+  ones,
+  full,
+  tensor,
+  scalar,
+  parameter,
+  scope,
+  noGrad,
+  isGradEnabled,
+  record,
+  releaseGraph,
+} from './tensor.js';
+export {
+  kernels,
+  setBackend,
+  backendName,
+  nativeAvailable,
+  setThreads,
+  getThreads,
+  withBackend,
+  type BackendName,
+} from './backend.js';
 export { gemmInfo, configureGemm, type GemmInfo } from './backend.js';
 export { precision, setPrecision, withPrecision, bf16Unavailable, parsePrecision, PRECISIONS } from './precision.js';
 export type { Precision } from './precision.js';

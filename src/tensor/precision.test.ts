@@ -21,14 +21,15 @@ const noNative = !nativeAvailable() && 'native backend not built';
 const restore = () => {
   if (info) configureGemm({ bf16Isa: initialBf16 });
 };
-const inBf16 = <T>(fn: () => T): T => withBackend('native', () => {
-  configureGemm({ bf16Isa: testBf16Isa });
-  try {
-    return withPrecision('bf16', fn);
-  } finally {
-    restore();
-  }
-});
+const inBf16 = <T>(fn: () => T): T =>
+  withBackend('native', () => {
+    configureGemm({ bf16Isa: testBf16Isa });
+    try {
+      return withPrecision('bf16', fn);
+    } finally {
+      restore();
+    }
+  });
 
 const gen = (s: number) => new Generator(s);
 const cases: Record<string, GradCase> = {
@@ -43,7 +44,10 @@ const cases: Record<string, GradCase> = {
   'attention with a padding mask': {
     inputs: () => [randn([2, 12, 32], gen(6)), randn([2, 12, 32], gen(7)), randn([2, 12, 32], gen(8))],
     fn: (q, k, v) => {
-      const mask = tensor([...Array(24).keys()].map((i) => (i % 12 < 10 ? 0 : -1e30)), [2, 12]);
+      const mask = tensor(
+        [...Array(24).keys()].map((i) => (i % 12 < 10 ? 0 : -1e30)),
+        [2, 12],
+      );
       return op.attention(q, k, v, mask, { heads: 4 });
     },
   },
@@ -56,7 +60,10 @@ describe('bf16 precision', () => {
     assert.equal(precision(), process.env.MEDTUNE_PRECISION || 'fp32');
     const usage = (e: MedtuneError) => e.code === 'E_USAGE' && /fp32 or bf16/.test(e.message);
     assert.throws(() => setPrecision('fp16'), usage);
-    assert.throws(() => parsePrecision('half', 'MEDTUNE_PRECISION'), (e: MedtuneError) => e.code === 'E_ENV');
+    assert.throws(
+      () => parsePrecision('half', 'MEDTUNE_PRECISION'),
+      (e: MedtuneError) => e.code === 'E_ENV',
+    );
   });
 
   it('refuses bf16 on the js backend and on a CPU without a bf16 kernel', { skip: noNative }, () => {
@@ -68,7 +75,10 @@ describe('bf16 precision', () => {
       configureGemm({ bf16Isa: 'none' });
       try {
         assert.match(bf16Unavailable() ?? '', /AVX512-BF16/);
-        assert.throws(() => setPrecision('bf16'), (e: MedtuneError) => e.code === 'E_PRECISION_UNSUPPORTED');
+        assert.throws(
+          () => setPrecision('bf16'),
+          (e: MedtuneError) => e.code === 'E_PRECISION_UNSUPPORTED',
+        );
         assert.equal(precision(), process.env.MEDTUNE_PRECISION || 'fp32');
       } finally {
         restore();
@@ -91,45 +101,58 @@ describe('bf16 precision', () => {
   }
 
   it('layer norm, softmax and the loss stay fp32 under bf16', { skip: noNative }, () => {
-    const run = () => scope(() => {
-      const x = randn([5, 24], gen(9));
-      const y = op.softmax(op.layerNorm(x, randn([24], gen(10)), randn([24], gen(11)), 1e-12));
-      return y.toArray();
-    });
+    const run = () =>
+      scope(() => {
+        const x = randn([5, 24], gen(9));
+        const y = op.softmax(op.layerNorm(x, randn([24], gen(10)), randn([24], gen(11)), 1e-12));
+        return y.toArray();
+      });
     const fp32 = withBackend('native', run);
     assert.deepEqual(inBf16(run), fp32);
   });
 
   it('a bf16 training step: the portable kernel gives the same sums as AVX512-BF16', { skip: noNative }, () => {
     const cfg = bertConfig({
-      vocab_size: 50, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64,
-      max_position_embeddings: 16, num_labels: 3,
+      vocab_size: 50,
+      hidden_size: 32,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      intermediate_size: 64,
+      max_position_embeddings: 16,
+      num_labels: 3,
     });
-    const step = (isa: string) => withBackend('native', () => {
-      configureGemm({ bf16Isa: isa });
-      try {
-        return withPrecision('bf16', () => {
-          const m = new BertForSequenceClassification(cfg, 4);
-          const opt = new AdamW(hfParamGroups(m, 0.01), { lr: 1e-3 });
-          const g = gen(12);
-          const ids = tensor(Array.from({ length: 24 }, () => 1 + Math.floor(g.uniform() * 49)), [2, 12], 'int32');
-          const labels = tensor([0, 2], [2], 'int32');
-          const losses = [0, 1].map(() => scope(() => {
-            const out = m.forward({ input_ids: ids, labels });
-            out.loss!.backward();
-            opt.step({ maxGradNorm: 1 });
-            opt.zeroGrad();
-            return out.loss!.item();
-          }));
-          const w = m.namedParameters().map(([, t]: [string, Tensor]) => t.toArray());
-          opt.dispose();
-          m.dispose();
-          return { losses, w };
-        });
-      } finally {
-        restore();
-      }
-    });
+    const step = (isa: string) =>
+      withBackend('native', () => {
+        configureGemm({ bf16Isa: isa });
+        try {
+          return withPrecision('bf16', () => {
+            const m = new BertForSequenceClassification(cfg, 4);
+            const opt = new AdamW(hfParamGroups(m, 0.01), { lr: 1e-3 });
+            const g = gen(12);
+            const ids = tensor(
+              Array.from({ length: 24 }, () => 1 + Math.floor(g.uniform() * 49)),
+              [2, 12],
+              'int32',
+            );
+            const labels = tensor([0, 2], [2], 'int32');
+            const losses = [0, 1].map(() =>
+              scope(() => {
+                const out = m.forward({ input_ids: ids, labels });
+                out.loss!.backward();
+                opt.step({ maxGradNorm: 1 });
+                opt.zeroGrad();
+                return out.loss!.item();
+              }),
+            );
+            const w = m.namedParameters().map(([, t]: [string, Tensor]) => t.toArray());
+            opt.dispose();
+            m.dispose();
+            return { losses, w };
+          });
+        } finally {
+          restore();
+        }
+      });
     const portable = step('portable-bf16');
     assert.ok(portable.losses.every(Number.isFinite));
     if (!info?.bf16Isa) return; // no AVX512-BF16 here: the portable path ran; nothing faster to compare it with

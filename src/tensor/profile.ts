@@ -21,8 +21,10 @@ function keyOf(name: string, a: unknown[]): string {
   return name;
 }
 
-export function profiled(k: Kernels, clock: () => number = () => performance.now()):
-  { kernels: Kernels; stats: () => KernelStat[]; reset: () => void } {
+export function profiled(
+  k: Kernels,
+  clock: () => number = () => performance.now(),
+): { kernels: Kernels; stats: () => KernelStat[]; reset: () => void } {
   const table = new Map<string, KernelStat>();
   const wrapped = { ...k } as Record<string, unknown>;
   for (const [name, fn] of Object.entries(k)) {

@@ -14,7 +14,10 @@ export type TypedArrayFor<D extends DType> = D extends 'float32' ? Float32Array 
 
 export class Storage {
   refs = 1;
-  constructor(readonly data: Float32Array | Int32Array, readonly dtype: DType) {}
+  constructor(
+    readonly data: Float32Array | Int32Array,
+    readonly dtype: DType,
+  ) {}
   retain(): this {
     this.refs++;
     return this;

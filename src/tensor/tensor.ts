@@ -42,7 +42,8 @@ export class Tensor {
     checkShape(shape);
     this.shape = Object.freeze([...shape]);
     this.size = sizeOf(shape);
-    if (storage.data.length < this.size) throw new ShapeError(`storage of ${storage.data.length} elements is too small for shape ${fmt(shape)}`);
+    if (storage.data.length < this.size)
+      throw new ShapeError(`storage of ${storage.data.length} elements is too small for shape ${fmt(shape)}`);
     this._storage = storage;
     this.dtype = storage.dtype;
     track(this);
@@ -55,13 +56,17 @@ export class Tensor {
     return this._disposed;
   }
   get storage(): Storage {
-    if (this._storage.refs <= 0) throw new DisposedError(`tensor ${this.describe()} was used after its memory was released (dispose() or the end of a scope); keep() it or return it from the scope`);
+    if (this._storage.refs <= 0)
+      throw new DisposedError(
+        `tensor ${this.describe()} was used after its memory was released (dispose() or the end of a scope); keep() it or return it from the scope`,
+      );
     return this._storage;
   }
   /** The float32 buffer (shared, not a copy). */
   get f32(): Float32Array {
     const d = this.storage.data;
-    if (!(d instanceof Float32Array)) throw new ShapeError(`tensor ${this.describe()} is ${this.dtype}, expected float32`);
+    if (!(d instanceof Float32Array))
+      throw new ShapeError(`tensor ${this.describe()} is ${this.dtype}, expected float32`);
     return d;
   }
   /** The int32 buffer (shared, not a copy). */
@@ -107,7 +112,8 @@ export class Tensor {
 
   /** A new handle on the same memory with another shape (same size). Shares storage; not tracked by autograd. */
   viewAs(shape: Shape): Tensor {
-    if (sizeOf(shape) !== this.size) throw new ShapeError(`cannot view ${this.describe()} as ${fmt(shape)}: sizes differ`);
+    if (sizeOf(shape) !== this.size)
+      throw new ShapeError(`cannot view ${this.describe()} as ${fmt(shape)}: sizes differ`);
     return new Tensor(this.storage.retain(), shape);
   }
 
@@ -144,7 +150,8 @@ export function ones(shape: Shape): Tensor {
 /** A tensor from values (copied). */
 export function tensor(values: ArrayLike<number>, shape?: Shape, dtype: DType = 'float32'): Tensor {
   const s = shape ?? [values.length];
-  if (sizeOf(s) !== values.length) throw new ShapeError(`tensor(): ${values.length} values do not fill shape ${fmt(s)}`);
+  if (sizeOf(s) !== values.length)
+    throw new ShapeError(`tensor(): ${values.length} values do not fill shape ${fmt(s)}`);
   const t = empty(s, dtype);
   t.data.set(values);
   return t;
@@ -178,7 +185,8 @@ function collectTensors(v: unknown, out: Set<Tensor>, depth = 0): void {
     return;
   }
   if (Array.isArray(v)) for (const x of v) collectTensors(x, out, depth + 1);
-  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) collectTensors(x, out, depth + 1);
+  else if (Object.getPrototypeOf(v) === Object.prototype)
+    for (const x of Object.values(v)) collectTensors(x, out, depth + 1);
 }
 
 /**
@@ -232,10 +240,22 @@ let nodeIds = 1;
  * Called by every op after computing `out`: if gradients are needed, attaches a Node. `saved` are the tensors
  * the backward closure reads; their memory is retained until the node has run.
  */
-export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: (grad: Tensor) => (Tensor | null)[], saved: readonly Tensor[] = []): Tensor {
+export function record(
+  out: Tensor,
+  op: string,
+  inputs: readonly Tensor[],
+  backward: (grad: Tensor) => (Tensor | null)[],
+  saved: readonly Tensor[] = [],
+): Tensor {
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
   out.requiresGrad = true;
-  out.node = { id: nodeIds++, op, inputs, backward, saved: saved.map((t) => new Tensor(t.storage.retain(), t.shape).keep()) };
+  out.node = {
+    id: nodeIds++,
+    op,
+    inputs,
+    backward,
+    saved: saved.map((t) => new Tensor(t.storage.retain(), t.shape).keep()),
+  };
   return out;
 }
 
@@ -261,9 +281,16 @@ export function releaseGraph(t: Tensor): void {
 }
 
 function runBackward(root: Tensor, seed?: Tensor): void {
-  if (!root.requiresGrad) throw new ShapeError(`backward(): ${root.describe()} does not require grad (no input had requiresGrad, or it was computed under noGrad)`);
-  if (!seed && root.size !== 1) throw new ShapeError(`backward() without a gradient needs a scalar, got ${root.describe()}`);
-  if (!root.node) throw new ShapeError(`backward(): ${root.describe()} is a leaf or its graph was already used; backward() frees the graph, so run the forward pass again`);
+  if (!root.requiresGrad)
+    throw new ShapeError(
+      `backward(): ${root.describe()} does not require grad (no input had requiresGrad, or it was computed under noGrad)`,
+    );
+  if (!seed && root.size !== 1)
+    throw new ShapeError(`backward() without a gradient needs a scalar, got ${root.describe()}`);
+  if (!root.node)
+    throw new ShapeError(
+      `backward(): ${root.describe()} is a leaf or its graph was already used; backward() frees the graph, so run the forward pass again`,
+    );
   // Topological order: the tensors reachable from root, by node id descending (ids increase with creation).
   const order: Tensor[] = [];
   const seen = new Set<number>();
@@ -283,7 +310,8 @@ function runBackward(root: Tensor, seed?: Tensor): void {
   const K = kernels();
   const give = (t: Tensor, g: Tensor): void => {
     if (!t.requiresGrad) return;
-    if (g.size !== t.size) throw new ShapeError(`internal: a gradient of shape ${fmt(g.shape)} was produced for ${t.describe()}`);
+    if (g.size !== t.size)
+      throw new ShapeError(`internal: a gradient of shape ${fmt(g.shape)} was produced for ${t.describe()}`);
     if (t.node) {
       const prev = grads.get(t);
       if (!prev) grads.set(t, g.viewAs(t.shape));

@@ -16,14 +16,26 @@ export function randn(shape: number[], gen: Generator, std = 1): Tensor {
 
 export function randint(shape: number[], hi: number, gen: Generator): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return tensor(Array.from({ length: n }, () => Math.floor(gen.uniform() * hi)), shape, 'int32');
+  return tensor(
+    Array.from({ length: n }, () => Math.floor(gen.uniform() * hi)),
+    shape,
+    'int32',
+  );
 }
 
 /** max |a-b| / (atol + rtol·|b|) ≤ 1, with a readable failure message. */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, opts: { rtol?: number; atol?: number; what?: string } = {}): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  opts: { rtol?: number; atol?: number; what?: string } = {},
+): void {
   const rtol = opts.rtol ?? 1e-5;
   const atol = opts.atol ?? 1e-6;
-  assert.equal(actual.length, expected.length, `${opts.what ?? 'values'}: length ${actual.length} vs ${expected.length}`);
+  assert.equal(
+    actual.length,
+    expected.length,
+    `${opts.what ?? 'values'}: length ${actual.length} vs ${expected.length}`,
+  );
   let worst = 0;
   let at = -1;
   for (let i = 0; i < actual.length; i++) {
@@ -37,7 +49,10 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
       at = i;
     }
   }
-  if (worst > 1) assert.fail(`${opts.what ?? 'values'}[${at}]: ${actual[at]} vs expected ${expected[at]} (rtol ${rtol}, atol ${atol})`);
+  if (worst > 1)
+    assert.fail(
+      `${opts.what ?? 'values'}[${at}]: ${actual[at]} vs expected ${expected[at]} (rtol ${rtol}, atol ${atol})`,
+    );
 }
 
 /**
@@ -45,7 +60,13 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
  * `floor`: an absolute error norm below which both are rounding noise around an exact zero (e.g. the key biases'
  * gradients, which are exactly 0 in exact arithmetic because softmax ignores a shift shared by all keys).
  */
-export function assertRelNorm(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tol: number, floor = 0): void {
+export function assertRelNorm(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  tol: number,
+  floor = 0,
+): void {
   let num = 0;
   let den = 0;
   for (let i = 0; i < expected.length; i++) {
@@ -54,7 +75,10 @@ export function assertRelNorm(actual: ArrayLike<number>, expected: ArrayLike<num
   }
   if (Math.sqrt(num) <= floor) return;
   const r = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-  assert.ok(r <= tol, `${what}: relative error ${r.toExponential(2)} > ${tol} (‖error‖ ${Math.sqrt(num).toExponential(2)}, ‖expected‖ ${Math.sqrt(den).toExponential(2)})`);
+  assert.ok(
+    r <= tol,
+    `${what}: relative error ${r.toExponential(2)} > ${tol} (‖error‖ ${Math.sqrt(num).toExponential(2)}, ‖expected‖ ${Math.sqrt(den).toExponential(2)})`,
+  );
 }
 
 export interface GradCase {
@@ -88,23 +112,30 @@ export function runWithGrads(c: GradCase): RunResult {
 }
 
 /** Central finite differences of Σ(fn(x)·R) on the given input, at up to `maxCoords` coordinates. */
-export function numericGrad(c: GradCase, which: number, maxCoords = 24, eps = 1e-2): { idx: number[]; values: number[] } {
+export function numericGrad(
+  c: GradCase,
+  which: number,
+  maxCoords = 24,
+  eps = 1e-2,
+): { idx: number[]; values: number[] } {
   const gen = new Generator(5);
   const probe = c.inputs();
   const n = probe[which]!.size;
   for (const p of probe) p.dispose();
-  const idx = n <= maxCoords ? [...Array(n).keys()] : Array.from({ length: maxCoords }, () => Math.floor(gen.uniform() * n));
-  const f = (i: number, delta: number): number => scope(() => {
-    const xs = c.inputs();
-    const x = xs[which]!;
-    x.f32[i] = x.f32[i]! + delta;
-    const out = c.fn(...xs);
-    const r = randn([...out.shape], new Generator(99));
-    const o = out.f32;
-    let s = 0;
-    for (let k = 0; k < o.length; k++) s += o[k]! * r.f32[k]!;
-    return s;
-  });
+  const idx =
+    n <= maxCoords ? [...Array(n).keys()] : Array.from({ length: maxCoords }, () => Math.floor(gen.uniform() * n));
+  const f = (i: number, delta: number): number =>
+    scope(() => {
+      const xs = c.inputs();
+      const x = xs[which]!;
+      x.f32[i] = x.f32[i]! + delta;
+      const out = c.fn(...xs);
+      const r = randn([...out.shape], new Generator(99));
+      const o = out.f32;
+      let s = 0;
+      for (let k = 0; k < o.length; k++) s += o[k]! * r.f32[k]!;
+      return s;
+    });
   return { idx, values: idx.map((i) => (f(i, eps) - f(i, -eps)) / (2 * eps)) };
 }
 
@@ -114,7 +145,11 @@ export function gradCheck(c: GradCase, opts: { rtol?: number; atol?: number; eps
   res.grads.forEach((g, which) => {
     if (!g) return;
     const num = numericGrad(c, which, 24, opts.eps ?? 1e-2);
-    assertClose(num.idx.map((i) => g[i]!), num.values, { rtol: opts.rtol ?? 2e-2, atol: opts.atol ?? 2e-3, what: `gradient of input ${which} vs finite differences` });
+    assertClose(
+      num.idx.map((i) => g[i]!),
+      num.values,
+      { rtol: opts.rtol ?? 2e-2, atol: opts.atol ?? 2e-3, what: `gradient of input ${which} vs finite differences` },
+    );
   });
 }
 
@@ -133,7 +168,10 @@ export function compareBackends(c: GradCase, opts: { rtol?: number; atol?: numbe
 }
 
 /** Both checks: finite differences on js (the reference) and js vs native. */
-export function checkOp(c: GradCase, opts: { rtol?: number; atol?: number; eps?: number; fdRtol?: number; fdAtol?: number } = {}): void {
+export function checkOp(
+  c: GradCase,
+  opts: { rtol?: number; atol?: number; eps?: number; fdRtol?: number; fdAtol?: number } = {},
+): void {
   withBackend('js', () => gradCheck(c, { rtol: opts.fdRtol, atol: opts.fdAtol, eps: opts.eps }));
   compareBackends(c, opts);
 }

@@ -12,21 +12,34 @@ import { configureGemm, gemmInfo, getThreads, nativeAvailable, setThreads, withB
 function trainRun(threads: number): { losses: number[]; weights: string[] } {
   setThreads(threads);
   const cfg = bertConfig({
-    vocab_size: 80, hidden_size: 48, num_hidden_layers: 2, num_attention_heads: 3, intermediate_size: 96,
-    max_position_embeddings: 40, num_labels: 4, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
+    vocab_size: 80,
+    hidden_size: 48,
+    num_hidden_layers: 2,
+    num_attention_heads: 3,
+    intermediate_size: 96,
+    max_position_embeddings: 40,
+    num_labels: 4,
+    hidden_dropout_prob: 0.1,
+    attention_probs_dropout_prob: 0.1,
   });
   const m = new BertForSequenceClassification(cfg, 8);
   const opt = new AdamW(hfParamGroups(m, 0.01), { lr: 1e-3 });
   const g = new Generator(2);
-  const ids = tensor(Array.from({ length: 5 * 33 }, () => 1 + Math.floor(g.uniform() * 79)), [5, 33], 'int32');
+  const ids = tensor(
+    Array.from({ length: 5 * 33 }, () => 1 + Math.floor(g.uniform() * 79)),
+    [5, 33],
+    'int32',
+  );
   const labels = tensor([0, 1, 2, 3, 1], [5], 'int32');
-  const losses = [0, 1, 2].map(() => scope(() => {
-    const out = m.forward({ input_ids: ids, labels });
-    out.loss!.backward();
-    opt.step({ maxGradNorm: 1 });
-    opt.zeroGrad();
-    return out.loss!.item();
-  }));
+  const losses = [0, 1, 2].map(() =>
+    scope(() => {
+      const out = m.forward({ input_ids: ids, labels });
+      out.loss!.backward();
+      opt.step({ maxGradNorm: 1 });
+      opt.zeroGrad();
+      return out.loss!.item();
+    }),
+  );
   const bytes = (t: { f32: Float32Array; size: number }) => Buffer.from(t.f32.buffer, t.f32.byteOffset, t.size * 4);
   const weights = m.namedParameters().map(([, t]) => bytes(t).toString('hex'));
   opt.dispose();
@@ -54,5 +67,6 @@ describe('thread count', () => {
         setThreads(threads);
         configureGemm({ mode });
       }
-    }));
+    }),
+  );
 });

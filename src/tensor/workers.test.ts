@@ -9,8 +9,13 @@ import { noGrad, scope, tensor } from './tensor.js';
 import { gemmInfo, nativeAvailable, withBackend } from './backend.js';
 
 const CONFIG = {
-  vocab_size: 300, hidden_size: 96, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 192,
-  max_position_embeddings: 64, num_labels: 5,
+  vocab_size: 300,
+  hidden_size: 96,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  intermediate_size: 192,
+  max_position_embeddings: 64,
+  num_labels: 5,
 };
 const B = 6;
 const T = 48;
@@ -49,8 +54,14 @@ const { parentPort, workerData } = require('node:worker_threads');
 function runWorker(reps: number): Promise<{ backend: string; out: number[][] }> {
   const url = (p: string) => new URL(p, import.meta.url).href;
   const workerData = {
-    bert: url('../models/bert.js'), tensor: url('./tensor.js'), backend: url('./backend.js'),
-    config: CONFIG, ids, B, T, reps,
+    bert: url('../models/bert.js'),
+    tensor: url('./tensor.js'),
+    backend: url('./backend.js'),
+    config: CONFIG,
+    ids,
+    B,
+    T,
+    reps,
   };
   return new Promise((resolve, reject) => {
     const w = new Worker(WORKER, { eval: true, workerData, env: { ...process.env, MEDTUNE_BACKEND: 'native' } });
@@ -64,21 +75,25 @@ function runWorker(reps: number): Promise<{ backend: string; out: number[][] }> 
 }
 
 describe('native backend in worker_threads', () => {
-  it('two Workers and the main thread infer at once; every result equals a lone main-thread run', {
-    skip: !nativeAvailable() && 'native backend not built',
-  }, async () => {
-    const reference = withBackend('native', () => infer(1)[0]!);
-    const workers = [runWorker(25), runWorker(25)];
-    const main = withBackend('native', () => infer(10)); // runs while the workers do
-    const results = await Promise.all(workers);
-    for (const r of results) assert.equal(r.backend, 'native');
-    const all = [...main, ...results.flatMap((r) => r.out)];
-    assert.equal(all.length, 60);
-    // bit-identical with our own GEMM; BLAS may sum a block differently when it runs unsplit
-    const exact = gemmInfo()?.mode === 'own';
-    for (const logits of all) {
-      if (exact) assert.deepEqual(logits, reference);
-      else logits.forEach((x, i) => assert.ok(Math.abs(x - reference[i]!) <= 1e-5 * (1 + Math.abs(reference[i]!))));
-    }
-  });
+  it(
+    'two Workers and the main thread infer at once; every result equals a lone main-thread run',
+    {
+      skip: !nativeAvailable() && 'native backend not built',
+    },
+    async () => {
+      const reference = withBackend('native', () => infer(1)[0]!);
+      const workers = [runWorker(25), runWorker(25)];
+      const main = withBackend('native', () => infer(10)); // runs while the workers do
+      const results = await Promise.all(workers);
+      for (const r of results) assert.equal(r.backend, 'native');
+      const all = [...main, ...results.flatMap((r) => r.out)];
+      assert.equal(all.length, 60);
+      // bit-identical with our own GEMM; BLAS may sum a block differently when it runs unsplit
+      const exact = gemmInfo()?.mode === 'own';
+      for (const logits of all) {
+        if (exact) assert.deepEqual(logits, reference);
+        else logits.forEach((x, i) => assert.ok(Math.abs(x - reference[i]!) <= 1e-5 * (1 + Math.abs(reference[i]!))));
+      }
+    },
+  );
 });

@@ -16,8 +16,15 @@ export class TokenizerError extends MedtuneError {
   }
 }
 
-interface TemplatePiece { SpecialToken?: { id: string; type_id: number }; Sequence?: { id: 'A' | 'B'; type_id: number } }
-interface Template { single: TemplatePiece[]; pair: TemplatePiece[]; special: Map<string, number> }
+interface TemplatePiece {
+  SpecialToken?: { id: string; type_id: number };
+  Sequence?: { id: 'A' | 'B'; type_id: number };
+}
+interface Template {
+  single: TemplatePiece[];
+  pair: TemplatePiece[];
+  special: Map<string, number>;
+}
 
 export interface EncodeOptions {
   /** maximum length including special tokens (default: the model's max, else 512) */
@@ -44,9 +51,23 @@ export interface BatchEncoding {
 type JsonObj = Record<string, unknown>;
 
 /** tokenizer.json for a BERT WordPiece vocabulary (what HF's BertTokenizerFast builds from vocab.txt). */
-export function bertTokenizerJson(vocab: string[], cfg: { do_lower_case?: boolean; strip_accents?: boolean | null; tokenize_chinese_chars?: boolean; unk_token?: string; cls_token?: string; sep_token?: string; pad_token?: string; mask_token?: string }): JsonObj {
+export function bertTokenizerJson(
+  vocab: string[],
+  cfg: {
+    do_lower_case?: boolean;
+    strip_accents?: boolean | null;
+    tokenize_chinese_chars?: boolean;
+    unk_token?: string;
+    cls_token?: string;
+    sep_token?: string;
+    pad_token?: string;
+    mask_token?: string;
+  },
+): JsonObj {
   const v: Record<string, number> = {};
-  vocab.forEach((t, i) => { if (!(t in v)) v[t] = i; });
+  vocab.forEach((t, i) => {
+    if (!(t in v)) v[t] = i;
+  });
   const tok = (name: string | undefined, dflt: string) => name ?? dflt;
   const cls = tok(cfg.cls_token, '[CLS]');
   const sep = tok(cfg.sep_token, '[SEP]');
@@ -54,17 +75,52 @@ export function bertTokenizerJson(vocab: string[], cfg: { do_lower_case?: boolea
   for (const s of [cls, sep]) if (!(s in v)) throw new TokenizerError(`vocab.txt has no ${s} token`);
   return {
     version: '1.0',
-    added_tokens: specials.filter((s) => s in v).map((s) => ({ id: v[s], content: s, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: cfg.tokenize_chinese_chars ?? true, strip_accents: cfg.strip_accents ?? null, lowercase: cfg.do_lower_case ?? true },
+    added_tokens: specials
+      .filter((s) => s in v)
+      .map((s) => ({
+        id: v[s],
+        content: s,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      })),
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: cfg.tokenize_chinese_chars ?? true,
+      strip_accents: cfg.strip_accents ?? null,
+      lowercase: cfg.do_lower_case ?? true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: sep, type_id: 0 } }],
-      pair: [{ SpecialToken: { id: cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: sep, type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: sep, type_id: 1 } }],
-      special_tokens: { [cls]: { id: cls, ids: [v[cls]], tokens: [cls] }, [sep]: { id: sep, ids: [v[sep]], tokens: [sep] } },
+      single: [
+        { SpecialToken: { id: cls, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: sep, type_id: 0 } },
+      ],
+      pair: [
+        { SpecialToken: { id: cls, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: sep, type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: sep, type_id: 1 } },
+      ],
+      special_tokens: {
+        [cls]: { id: cls, ids: [v[cls]], tokens: [cls] },
+        [sep]: { id: sep, ids: [v[sep]], tokens: [sep] },
+      },
     },
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: tok(cfg.unk_token, '[UNK]'), continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: v },
+    model: {
+      type: 'WordPiece',
+      unk_token: tok(cfg.unk_token, '[UNK]'),
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab: v,
+    },
   };
 }
 
@@ -76,7 +132,10 @@ function templateOf(json: JsonObj, tk: HFTokenizer): Template {
     if (i === undefined) throw new TokenizerError(`special token ${t} is not in the vocabulary`);
     return i;
   };
-  const S = (t: string, type_id = 0): TemplatePiece => { special.set(t, id(t)); return { SpecialToken: { id: t, type_id } }; };
+  const S = (t: string, type_id = 0): TemplatePiece => {
+    special.set(t, id(t));
+    return { SpecialToken: { id: t, type_id } };
+  };
   const A: TemplatePiece = { Sequence: { id: 'A', type_id: 0 } };
   const B = (type_id: number): TemplatePiece => ({ Sequence: { id: 'B', type_id } });
   if (!pp) return { single: [A], pair: [A, B(1)], special };
@@ -99,7 +158,9 @@ function templateOf(json: JsonObj, tk: HFTokenizer): Template {
       return { single: [S(cls), A, S(sep)], pair: [S(cls), A, S(sep), S(sep), B(0), S(sep)], special };
     }
     default:
-      throw new TokenizerError(`post-processor ${String(pp.type)} is not supported (TemplateProcessing, BertProcessing, RobertaProcessing are)`);
+      throw new TokenizerError(
+        `post-processor ${String(pp.type)} is not supported (TemplateProcessing, BertProcessing, RobertaProcessing are)`,
+      );
   }
 }
 
@@ -112,7 +173,10 @@ export class Tokenizer {
   readonly stripAccents: boolean;
   readonly modelMaxLength: number;
 
-  constructor(readonly json: JsonObj, readonly config: JsonObj = {}) {
+  constructor(
+    readonly json: JsonObj,
+    readonly config: JsonObj = {},
+  ) {
     try {
       this.tk = new HFTokenizer(json, config);
     } catch (e) {
@@ -140,7 +204,13 @@ export class Tokenizer {
       const vocab = readFileSync(vocabFile, 'utf8').split('\n');
       if (vocab[vocab.length - 1] === '') vocab.pop();
       const cfg = { do_lower_case: true, ...config } as Parameters<typeof bertTokenizerJson>[1];
-      return new Tokenizer(bertTokenizerJson(vocab.map((t) => t.replace(/\r$/, '')), cfg), { ...config, do_lower_case: cfg.do_lower_case });
+      return new Tokenizer(
+        bertTokenizerJson(
+          vocab.map((t) => t.replace(/\r$/, '')),
+          cfg,
+        ),
+        { ...config, do_lower_case: cfg.do_lower_case },
+      );
     }
     throw new TokenizerError(`${dir} has neither tokenizer.json nor vocab.txt`);
   }
@@ -167,8 +237,16 @@ export class Tokenizer {
     const maxLength = opts.maxLength ?? this.modelMaxLength;
     const truncation = opts.truncation ?? true;
     const addSpecial = opts.addSpecialTokens ?? true;
-    if (textPairs && textPairs.length !== texts.length) throw new TokenizerError(`${texts.length} texts but ${textPairs.length} text pairs`);
-    const out: BatchEncoding = { input_ids: [], attention_mask: [], token_type_ids: [], offsets: [], truncated: 0, cut_tokens: [] };
+    if (textPairs && textPairs.length !== texts.length)
+      throw new TokenizerError(`${texts.length} texts but ${textPairs.length} text pairs`);
+    const out: BatchEncoding = {
+      input_ids: [],
+      attention_mask: [],
+      token_type_ids: [],
+      offsets: [],
+      truncated: 0,
+      cut_tokens: [],
+    };
     texts.forEach((text, i) => {
       const pairText = textPairs ? textPairs[i]! : null;
       const a = this.raw(text);
@@ -178,7 +256,11 @@ export class Tokenizer {
         if (budget < 0) throw new TokenizerError(`max length ${maxLength} leaves no room for the special tokens`);
         let cut = 0;
         if (!b) {
-          if (a.ids.length > budget) { cut = a.ids.length - budget; a.ids.length = budget; a.offsets.length = budget; }
+          if (a.ids.length > budget) {
+            cut = a.ids.length - budget;
+            a.ids.length = budget;
+            a.offsets.length = budget;
+          }
         } else {
           // longest first: drop from the longer sequence one token at a time
           while (a.ids.length + b.ids.length > budget) {
@@ -194,7 +276,13 @@ export class Tokenizer {
       const ids: number[] = [];
       const types: number[] = [];
       const offs: [number, number][] = [];
-      const pieces = addSpecial ? (b ? this.template.pair : this.template.single) : b ? [{ Sequence: { id: 'A' as const, type_id: 0 } }, { Sequence: { id: 'B' as const, type_id: 1 } }] : [{ Sequence: { id: 'A' as const, type_id: 0 } }];
+      const pieces = addSpecial
+        ? b
+          ? this.template.pair
+          : this.template.single
+        : b
+          ? [{ Sequence: { id: 'A' as const, type_id: 0 } }, { Sequence: { id: 'B' as const, type_id: 1 } }]
+          : [{ Sequence: { id: 'A' as const, type_id: 0 } }];
       for (const p of pieces) {
         if (p.SpecialToken) {
           ids.push(this.template.special.get(p.SpecialToken.id) ?? this.tk.token_to_id(p.SpecialToken.id)!);
@@ -243,7 +331,12 @@ export class Tokenizer {
  * as the tokenizer did) with a map back to original positions. WordPiece "##" and byte-level "Ġ" markers are
  * stripped; an unknown token covers the rest of its word.
  */
-export function alignOffsets(text: string, tokens: string[], lowercase: boolean, stripAccents: boolean): [number, number][] {
+export function alignOffsets(
+  text: string,
+  tokens: string[],
+  lowercase: boolean,
+  stripAccents: boolean,
+): [number, number][] {
   const norm: string[] = [];
   const from: number[] = [];
   const to: number[] = [];
@@ -270,7 +363,10 @@ export function alignOffsets(text: string, tokens: string[], lowercase: boolean,
     let ok = piece.length > 0;
     let k = 0;
     for (const c of piece) {
-      if (norm[cur + k] !== c) { ok = false; break; }
+      if (norm[cur + k] !== c) {
+        ok = false;
+        break;
+      }
       k++;
     }
     if (ok && k > 0) {

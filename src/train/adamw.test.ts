@@ -7,7 +7,15 @@ import { withBackend, nativeAvailable } from '../tensor/backend.js';
 import { assertClose } from '../tensor/testing.js';
 import { BertForSequenceClassification, bertConfig } from '../models/bert.js';
 
-function reference(p0: number[], grads: number[][], lr: number, wd: number, b1 = 0.9, b2 = 0.999, eps = 1e-8): number[] {
+function reference(
+  p0: number[],
+  grads: number[][],
+  lr: number,
+  wd: number,
+  b1 = 0.9,
+  b2 = 0.999,
+  eps = 1e-8,
+): number[] {
   const p = [...p0];
   const m = p.map(() => 0);
   const v = p.map(() => 0);
@@ -26,18 +34,27 @@ function reference(p0: number[], grads: number[][], lr: number, wd: number, b1 =
 
 describe('AdamW', () => {
   const p0 = [0.5, -1.25, 2, 0.001, -0.3];
-  const grads = [[0.1, -0.2, 0.3, 0, 5], [0.05, 0.2, -0.3, 1e-4, -5], [0.2, 0.1, 0.1, -1e-3, 2]];
+  const grads = [
+    [0.1, -0.2, 0.3, 0, 5],
+    [0.05, 0.2, -0.3, 1e-4, -5],
+    [0.2, 0.1, 0.1, -1e-3, 2],
+  ];
   for (const be of ['js', 'native'] as const) {
-    it(`matches torch.optim.AdamW's formula over 3 steps (${be})`, { skip: be === 'native' && !nativeAvailable() }, () => withBackend(be, () => {
-      const p = parameter(tensor(p0));
-      const opt = new AdamW([{ params: [p], weightDecay: 0.01 }], { lr: 1e-2 });
-      for (const g of grads) {
-        p.grad = tensor(g).keep();
-        opt.step();
-        opt.zeroGrad();
-      }
-      assertClose(p.toArray(), reference(p0, grads, 1e-2, 0.01), { rtol: 1e-6, atol: 1e-7 });
-    }));
+    it(
+      `matches torch.optim.AdamW's formula over 3 steps (${be})`,
+      { skip: be === 'native' && !nativeAvailable() },
+      () =>
+        withBackend(be, () => {
+          const p = parameter(tensor(p0));
+          const opt = new AdamW([{ params: [p], weightDecay: 0.01 }], { lr: 1e-2 });
+          for (const g of grads) {
+            p.grad = tensor(g).keep();
+            opt.step();
+            opt.zeroGrad();
+          }
+          assertClose(p.toArray(), reference(p0, grads, 1e-2, 0.01), { rtol: 1e-6, atol: 1e-7 });
+        }),
+    );
   }
   it('clips the global gradient norm like clip_grad_norm_', () => {
     const a = parameter(tensor([3, 0]));
@@ -63,7 +80,16 @@ describe('AdamW', () => {
     assertClose(run(true), run(false), { rtol: 1e-6 });
   });
   it('HF parameter groups: no decay for biases and LayerNorm', () => {
-    const m = new BertForSequenceClassification(bertConfig({ vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 8 }));
+    const m = new BertForSequenceClassification(
+      bertConfig({
+        vocab_size: 10,
+        hidden_size: 8,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 16,
+        max_position_embeddings: 8,
+      }),
+    );
     const names = new Map(m.namedParameters().map(([n, t]) => [t, n]));
     const [decay, noDecay] = hfParamGroups(m, 0.01);
     const dn = decay!.params.map((t) => names.get(t)!);

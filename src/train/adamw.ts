@@ -29,14 +29,18 @@ export class AdamW {
   stepCount = 0;
   readonly state = new Map<Tensor, { m: Tensor; v: Tensor }>();
 
-  constructor(readonly groups: ParamGroup[], opts: AdamWOptions) {
+  constructor(
+    readonly groups: ParamGroup[],
+    opts: AdamWOptions,
+  ) {
     this.lr = opts.lr;
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
     if (!(this.lr >= 0)) throw new MedtuneError(`AdamW: learning rate must be ≥ 0, got ${this.lr}`, 'E_USAGE');
-    for (const g of groups) for (const p of g.params) {
-      this.state.set(p, { m: zeros(p.shape).keep(), v: zeros(p.shape).keep() });
-    }
+    for (const g of groups)
+      for (const p of g.params) {
+        this.state.set(p, { m: zeros(p.shape).keep(), v: zeros(p.shape).keep() });
+      }
   }
 
   params(): Tensor[] {
@@ -72,7 +76,20 @@ export class AdamW {
       for (const p of g.params) {
         if (!p.grad) continue; // like PyTorch: parameters without gradients are not updated
         const st = this.state.get(p)!;
-        K.adamw(p.f32, p.grad.f32, st.m.f32, st.v.f32, lr, this.beta1, this.beta2, this.eps, g.weightDecay, bc1, bc2, gradScale);
+        K.adamw(
+          p.f32,
+          p.grad.f32,
+          st.m.f32,
+          st.v.f32,
+          lr,
+          this.beta1,
+          this.beta2,
+          this.eps,
+          g.weightDecay,
+          bc1,
+          bc2,
+          gradScale,
+        );
       }
     }
     return norm;

@@ -53,9 +53,26 @@ export interface EvaluationEvent {
 export type EvaluationCallback = (e: EvaluationEvent) => boolean | void | Promise<boolean | void>;
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'outputDir'> = {
-  epochs: 3, learningRate: 5e-5, batchSize: 32, weightDecay: 0.01, warmup: 0, scheduler: 'linear', seed: 42,
-  gradAccum: 1, maxGradNorm: 1, evalEvery: 0, metricForBestModel: 'accuracy', logEvery: 10, bucket: true, labelSmoothing: 0,
-  maxSteps: 0, earlyStoppingPatience: 0, saveSteps: 0, saveTotalLimit: 2, classWeights: null, threshold: 0.5,
+  epochs: 3,
+  learningRate: 5e-5,
+  batchSize: 32,
+  weightDecay: 0.01,
+  warmup: 0,
+  scheduler: 'linear',
+  seed: 42,
+  gradAccum: 1,
+  maxGradNorm: 1,
+  evalEvery: 0,
+  metricForBestModel: 'accuracy',
+  logEvery: 10,
+  bucket: true,
+  labelSmoothing: 0,
+  maxSteps: 0,
+  earlyStoppingPatience: 0,
+  saveSteps: 0,
+  saveTotalLimit: 2,
+  classWeights: null,
+  threshold: 0.5,
 };
 
 /** What a checkpoint needs besides weights and optimizer moments to continue exactly where it stopped. */

@@ -8,29 +8,71 @@ const lengths = (n: number, f: (i: number) => number) => Array.from({ length: n 
 
 describe('automatic recipe', () => {
   it('covers 95% of the texts, says how many are still cut, and stays under the model limit', () => {
-    const r = chooseRecipe({ hidden: 256, layers: 4, modelLimit: 512, lengths: lengths(100, (i) => i + 1), source: 'auto', given: {} });
+    const r = chooseRecipe({
+      hidden: 256,
+      layers: 4,
+      modelLimit: 512,
+      lengths: lengths(100, (i) => i + 1),
+      source: 'auto',
+      given: {},
+    });
     assert.equal(r.values.maxLength, 96); // p95 = 95 → next multiple of 16
     assert.equal(r.cut, 4);
     assert.match(r.reason, /4 of 100 training texts are still cut at 96 tokens/);
-    const long = chooseRecipe({ hidden: 768, layers: 12, modelLimit: 512, lengths: lengths(50, () => 900), source: 'auto', given: {} });
+    const long = chooseRecipe({
+      hidden: 768,
+      layers: 12,
+      modelLimit: 512,
+      lengths: lengths(50, () => 900),
+      source: 'auto',
+      given: {},
+    });
     assert.equal(long.values.maxLength, 512);
   });
 
   it('small models get a larger rate; epochs shrink as data grows; explicit values win', () => {
     assert.equal(autoLearningRate(768), 5e-5);
     assert.equal(autoLearningRate(256), 2e-4);
-    const small = chooseRecipe({ hidden: 256, layers: 4, modelLimit: 512, lengths: lengths(800, () => 40), source: 'auto', given: {} });
-    const big = chooseRecipe({ hidden: 256, layers: 4, modelLimit: 512, lengths: lengths(20000, () => 40), source: 'auto', given: {} });
+    const small = chooseRecipe({
+      hidden: 256,
+      layers: 4,
+      modelLimit: 512,
+      lengths: lengths(800, () => 40),
+      source: 'auto',
+      given: {},
+    });
+    const big = chooseRecipe({
+      hidden: 256,
+      layers: 4,
+      modelLimit: 512,
+      lengths: lengths(20000, () => 40),
+      source: 'auto',
+      given: {},
+    });
     assert.equal(small.values.epochs, 20);
     assert.equal(big.values.epochs, 3);
-    const given = chooseRecipe({ hidden: 256, layers: 4, modelLimit: 512, lengths: lengths(800, () => 40), source: 'auto', given: { learningRate: 1e-3, epochs: 2 } });
+    const given = chooseRecipe({
+      hidden: 256,
+      layers: 4,
+      modelLimit: 512,
+      lengths: lengths(800, () => 40),
+      source: 'auto',
+      given: { learningRate: 1e-3, epochs: 2 },
+    });
     assert.deepEqual([given.values.learningRate, given.values.epochs], [1e-3, 2]);
     assert.match(given.reason, /learning rate 0\.001 \(given\)/);
     assert.deepEqual(given.explicit.sort(), ['epochs', 'learningRate']);
   });
 
   it('--recipe hf keeps HF Trainer defaults', () => {
-    const r = chooseRecipe({ hidden: 256, layers: 4, modelLimit: 512, lengths: lengths(800, () => 300), source: 'hf', given: {} });
+    const r = chooseRecipe({
+      hidden: 256,
+      layers: 4,
+      modelLimit: 512,
+      lengths: lengths(800, () => 300),
+      source: 'hf',
+      given: {},
+    });
     assert.deepEqual(r.values, HF_RECIPE);
     assert.match(r.reason, /^recipe hf/);
   });

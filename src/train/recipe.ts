@@ -59,7 +59,7 @@ export function autoRecipe(x: RecipeInput): { values: RecipeValues; why: Record<
     values: { learningRate, epochs, maxLength, warmup },
     why: {
       maxLength: `covers 95% of the training texts: p95 ${p95} tokens${maxLength === x.modelLimit ? `, the model's limit is ${x.modelLimit}` : ''}`,
-      learningRate: `hidden size ${x.hidden}${x.hidden < 768 ? ': a small model needs a larger rate than BERT-base\'s 5e-5' : ''}`,
+      learningRate: `hidden size ${x.hidden}${x.hidden < 768 ? ": a small model needs a larger rate than BERT-base's 5e-5" : ''}`,
       warmup: `${x.hidden >= 768 ? 'a large model' : 'a small model'}, ratio of all steps`,
       epochs: `${n} training rows: about 16,000 examples seen, 3 to 20 epochs`,
     },
@@ -68,17 +68,30 @@ export function autoRecipe(x: RecipeInput): { values: RecipeValues; why: Record<
 
 /** The recipe with the user's explicit options applied, and its one-line description. */
 export function chooseRecipe(x: RecipeInput & { source: 'auto' | 'hf'; given: Partial<RecipeValues> }): Recipe {
-  const auto = x.source === 'auto' ? autoRecipe(x) : { values: { ...HF_RECIPE, maxLength: Math.min(128, x.modelLimit) }, why: null };
+  const auto =
+    x.source === 'auto'
+      ? autoRecipe(x)
+      : { values: { ...HF_RECIPE, maxLength: Math.min(128, x.modelLimit) }, why: null };
   const explicit = (Object.keys(x.given) as (keyof RecipeValues)[]).filter((k) => x.given[k] !== undefined);
   const values: RecipeValues = { ...auto.values };
   for (const k of explicit) values[k] = x.given[k]!;
   const cut = x.lengths.filter((l) => l > values.maxLength).length;
-  const flag: Record<keyof RecipeValues, string> = { learningRate: 'learning rate', epochs: 'epochs', maxLength: 'max length', warmup: 'warm-up' };
+  const flag: Record<keyof RecipeValues, string> = {
+    learningRate: 'learning rate',
+    epochs: 'epochs',
+    maxLength: 'max length',
+    warmup: 'warm-up',
+  };
   const parts = (Object.keys(flag) as (keyof RecipeValues)[]).map((k) => {
     const why = explicit.includes(k) ? 'given' : auto.why ? auto.why[k] : "HF's default";
     return `${flag[k]} ${Number(values[k].toPrecision(3))} (${why})`;
   });
-  const head = x.source === 'hf' ? 'recipe hf (--recipe hf: HF Trainer defaults)' : 'recipe auto (no recipe flags; --recipe hf for HF defaults)';
-  const cutNote = cut ? `; ${cut} of ${x.lengths.length} training texts are still cut at ${values.maxLength} tokens` : '';
+  const head =
+    x.source === 'hf'
+      ? 'recipe hf (--recipe hf: HF Trainer defaults)'
+      : 'recipe auto (no recipe flags; --recipe hf for HF defaults)';
+  const cutNote = cut
+    ? `; ${cut} of ${x.lengths.length} training texts are still cut at ${values.maxLength} tokens`
+    : '';
   return { source: x.source, values, explicit, reason: `${head}: ${parts.join(', ')}${cutNote}`, cut };
 }

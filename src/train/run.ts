@@ -9,13 +9,39 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { labelsOf, loadClassifier, loadStateDict, modelMaxLength, readModelConfig, resolveMaxLength, saveClassifier, type LoadedClassifier, type ModelConfig } from '../models/auto.js';
+import {
+  labelsOf,
+  loadClassifier,
+  loadStateDict,
+  modelMaxLength,
+  readModelConfig,
+  resolveMaxLength,
+  saveClassifier,
+  type LoadedClassifier,
+  type ModelConfig,
+} from '../models/auto.js';
 import { Dropout } from '../nn/module.js';
 import { chooseRecipe, type Recipe, type RecipeValues } from './recipe.js';
 import { Tokenizer } from '../text/tokenizer.js';
-import { encodeExamples, groupRegexOf, readLabeled, stratifiedSplit, summarize, type Encoded, type Example, type LabeledData } from '../data/dataset.js';
+import {
+  encodeExamples,
+  groupRegexOf,
+  readLabeled,
+  stratifiedSplit,
+  summarize,
+  type Encoded,
+  type Example,
+  type LabeledData,
+} from '../data/dataset.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
-import { DEFAULT_TRAIN_CONFIG, listCheckpoints, Trainer, type EvalResult, type TrainConfig, type TrainerHooks } from './trainer.js';
+import {
+  DEFAULT_TRAIN_CONFIG,
+  listCheckpoints,
+  Trainer,
+  type EvalResult,
+  type TrainConfig,
+  type TrainerHooks,
+} from './trainer.js';
 import { readCheckpointState } from './resume.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { deidentify, type Operator } from '../deid/anonymize.js';
@@ -27,12 +53,16 @@ import { setPrecision } from '../tensor/precision.js';
 import { prepareTexts } from './prepare.js';
 import { finishTraining } from './finish.js';
 import {
-  checkAuditColumns, readAuditValues, splitStats, startRecord, type AuditValues, type RunRecord,
+  checkAuditColumns,
+  readAuditValues,
+  splitStats,
+  startRecord,
+  type AuditValues,
+  type RunRecord,
 } from '../evaluate/run-record.js';
 import type { Splits, TrainOptions } from './options.js';
 
 export type { Splits, TrainOptions };
-
 
 export const DEID_OPERATORS = ['tag', 'surrogate', 'redact', 'mask', 'hash'] as const;
 export const SCHEDULERS = ['linear', 'cosine', 'constant'] as const;
@@ -42,10 +72,11 @@ const usage = (msg: string) => new MedtuneError(msg, 'E_USAGE');
 export function classWeightsFor(spec: string, examples: Example[], labels: string[], multi: boolean): number[] {
   if (spec === 'balanced') {
     const n = examples.length;
-    if (multi) return labels.map((_, c) => {
-      const pos = examples.filter((e) => (e.label as number[])[c]).length;
-      return pos === 0 ? 1 : (n - pos) / pos;
-    });
+    if (multi)
+      return labels.map((_, c) => {
+        const pos = examples.filter((e) => (e.label as number[])[c]).length;
+        return pos === 0 ? 1 : (n - pos) / pos;
+      });
     return labels.map((_, c) => {
       const k = examples.filter((e) => e.label === c).length;
       return k === 0 ? 1 : n / (labels.length * k);
@@ -56,10 +87,13 @@ export function classWeightsFor(spec: string, examples: Example[], labels: strin
     raw = JSON.parse(readFileSync(spec, 'utf8'));
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : 'it is not valid JSON';
-    throw usage(`--class-weights must be "balanced" or a JSON file ({"label": weight, ...} or [w0, w1, ...]); cannot read ${spec}: ${why}`);
+    throw usage(
+      `--class-weights must be "balanced" or a JSON file ({"label": weight, ...} or [w0, w1, ...]); cannot read ${spec}: ${why}`,
+    );
   }
   if (Array.isArray(raw)) {
-    if (raw.length !== labels.length || raw.some((x) => typeof x !== 'number' || !(x >= 0))) throw usage(`${spec}: expected ${labels.length} non-negative numbers (labels: ${labels.join(', ')})`);
+    if (raw.length !== labels.length || raw.some((x) => typeof x !== 'number' || !(x >= 0)))
+      throw usage(`${spec}: expected ${labels.length} non-negative numbers (labels: ${labels.join(', ')})`);
     return raw as number[];
   }
   if (!raw || typeof raw !== 'object') throw usage(`${spec}: expected {"label": weight, ...} or [w0, w1, ...]`);
@@ -73,25 +107,40 @@ export function classWeightsFor(spec: string, examples: Example[], labels: strin
 
 /** Everything that can be checked without reading data or weights: ranges, names, files, the output folder. */
 function checkTrainOptions(o: TrainOptions): void {
-  if (!(o.validationSplit >= 0 && o.validationSplit < 1)) throw usage(`--validation-split must be in [0, 1) (0: no split), got ${o.validationSplit}`);
-  if (o.epochs !== undefined && !(o.epochs > 0) && !o.maxSteps) throw usage(`--epochs must be > 0 (or give --max-steps), got ${o.epochs}`);
-  if (o.learningRate !== undefined && !(o.learningRate >= 0)) throw usage(`--learning-rate must be ≥ 0, got ${o.learningRate}`);
-  if (o.dropout !== undefined && !(o.dropout >= 0 && o.dropout < 1)) throw usage(`--dropout must be in [0, 1), got ${o.dropout}`);
-  if (o.recipe !== undefined && !['auto', 'hf'].includes(o.recipe)) throw usage(`--recipe must be auto or hf, got "${o.recipe}"`);
-  if (!(o.labelSmoothing >= 0 && o.labelSmoothing < 1)) throw usage(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
-  if (!(SCHEDULERS as readonly string[]).includes(o.scheduler)) throw usage(`--scheduler must be ${SCHEDULERS.join(', ')}, got "${o.scheduler}"`);
-  if (o.deidOperator && !(DEID_OPERATORS as readonly string[]).includes(o.deidOperator)) throw usage(`--deid-operator must be ${DEID_OPERATORS.join(', ')}`);
+  if (!(o.validationSplit >= 0 && o.validationSplit < 1))
+    throw usage(`--validation-split must be in [0, 1) (0: no split), got ${o.validationSplit}`);
+  if (o.epochs !== undefined && !(o.epochs > 0) && !o.maxSteps)
+    throw usage(`--epochs must be > 0 (or give --max-steps), got ${o.epochs}`);
+  if (o.learningRate !== undefined && !(o.learningRate >= 0))
+    throw usage(`--learning-rate must be ≥ 0, got ${o.learningRate}`);
+  if (o.dropout !== undefined && !(o.dropout >= 0 && o.dropout < 1))
+    throw usage(`--dropout must be in [0, 1), got ${o.dropout}`);
+  if (o.recipe !== undefined && !['auto', 'hf'].includes(o.recipe))
+    throw usage(`--recipe must be auto or hf, got "${o.recipe}"`);
+  if (!(o.labelSmoothing >= 0 && o.labelSmoothing < 1))
+    throw usage(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
+  if (!(SCHEDULERS as readonly string[]).includes(o.scheduler))
+    throw usage(`--scheduler must be ${SCHEDULERS.join(', ')}, got "${o.scheduler}"`);
+  if (o.deidOperator && !(DEID_OPERATORS as readonly string[]).includes(o.deidOperator))
+    throw usage(`--deid-operator must be ${DEID_OPERATORS.join(', ')}`);
   if (o.metricForBestModel) checkMetricName(o.metricForBestModel, !!o.multiLabel);
   groupRegexOf(o.groupColumn, o.groupRegex);
   if (o.replay) checkInputFile(o.replay, '--replay');
   if (o.oldTest) checkInputFile(o.oldTest, '--old-test');
-  if (o.replayFraction !== undefined && !(o.replayFraction > 0 && o.replayFraction <= 1)) throw usage(`--replay-fraction must be in (0, 1], got ${o.replayFraction}`);
+  if (o.replayFraction !== undefined && !(o.replayFraction > 0 && o.replayFraction <= 1))
+    throw usage(`--replay-fraction must be in (0, 1], got ${o.replayFraction}`);
   if (o.replayFraction !== undefined && !o.replay) throw usage('--replay-fraction needs --replay OLD_TRAIN_FILE');
   checkAuditColumns(o.auditColumns);
-  if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined) throw usage('give --abstain-below or --target-accuracy, not both');
-  if (o.targetAccuracy !== undefined && o.calibrate === false) throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
+  if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined)
+    throw usage('give --abstain-below or --target-accuracy, not both');
+  if (o.targetAccuracy !== undefined && o.calibrate === false)
+    throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
   if (o.classWeights && o.classWeights !== 'balanced') checkInputFile(o.classWeights, '--class-weights');
-  for (const [opt, file] of [['--train', o.train], ['--validation', o.validation], ['--test', o.test]] as const) {
+  for (const [opt, file] of [
+    ['--train', o.train],
+    ['--validation', o.validation],
+    ['--test', o.test],
+  ] as const) {
     if (file === undefined) continue;
     checkInputFile(file, opt);
     formatOf(file, o.format);
@@ -109,8 +158,11 @@ function resumeCheckpoint(o: TrainOptions, log: (l: string) => void): string | u
   if (!o.resume) {
     const old = readdirSync(o.outputDir).filter((n) => RUN_FILES.test(n) || REPORT_FILES.test(n));
     if (old.length && !o.overwrite) {
-      throw new MedtuneError(`--output-dir ${o.outputDir} already holds a training run (${old.slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''}); `
-        + 'pass --resume to continue it, --overwrite to replace it, or choose another folder', 'E_OUTPUT_PATH');
+      throw new MedtuneError(
+        `--output-dir ${o.outputDir} already holds a training run (${old.slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''}); ` +
+          'pass --resume to continue it, --overwrite to replace it, or choose another folder',
+        'E_OUTPUT_PATH',
+      );
     }
     if (old.length) {
       log(`--overwrite: removing the previous run in ${o.outputDir} (${old.length} entries)`);
@@ -122,21 +174,30 @@ function resumeCheckpoint(o: TrainOptions, log: (l: string) => void): string | u
     const dir = o.resume;
     if (!existsSync(dir)) {
       const have = listCheckpoints(o.outputDir).map((c) => path.basename(c.dir));
-      throw new MedtuneError(`--resume: checkpoint folder ${dir} does not exist${have.length ? ` (checkpoints in ${o.outputDir}: ${have.join(', ')})` : ''}`, 'E_CHECKPOINT');
+      throw new MedtuneError(
+        `--resume: checkpoint folder ${dir} does not exist${have.length ? ` (checkpoints in ${o.outputDir}: ${have.join(', ')})` : ''}`,
+        'E_CHECKPOINT',
+      );
     }
     if (path.resolve(path.dirname(path.resolve(dir))) !== path.resolve(o.outputDir)) {
-      throw new MedtuneError(`--resume: ${dir} belongs to the run in ${path.dirname(path.resolve(dir))}, not to --output-dir ${o.outputDir}; `
-        + 'pass that folder as --output-dir to continue its run', 'E_CHECKPOINT');
+      throw new MedtuneError(
+        `--resume: ${dir} belongs to the run in ${path.dirname(path.resolve(dir))}, not to --output-dir ${o.outputDir}; ` +
+          'pass that folder as --output-dir to continue its run',
+        'E_CHECKPOINT',
+      );
     }
     readCheckpointState(dir);
     return dir;
   }
   const all = listCheckpoints(o.outputDir);
-  if (!all.length) throw new MedtuneError(`--resume: no checkpoint-N folder with trainer_state.json in ${o.outputDir}; train without --resume to start`, 'E_CHECKPOINT');
+  if (!all.length)
+    throw new MedtuneError(
+      `--resume: no checkpoint-N folder with trainer_state.json in ${o.outputDir}; train without --resume to start`,
+      'E_CHECKPOINT',
+    );
   readCheckpointState(all[all.length - 1]!.dir);
   return all[all.length - 1]!.dir;
 }
-
 
 /** The labels of a fine-tuned classifier's config (not the LABEL_i transformers makes up), else null. */
 export function fineTunedLabels(config: ModelConfig): string[] | null {
@@ -151,13 +212,24 @@ export function fineTunedLabels(config: ModelConfig): string[] | null {
  */
 function runLabels(o: TrainOptions, data: LabeledData, parent: string[] | null, log: (l: string) => void): string[] {
   if (!parent) return data.labels;
-  const present = new Set(data.examples.flatMap((e) => (Array.isArray(e.label) ? data.labels.filter((_, c) => (e.label as number[])[c]) : [data.labels[e.label]!])));
-  const added = [...present].filter((l) => !parent.includes(l)).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const present = new Set(
+    data.examples.flatMap((e) =>
+      Array.isArray(e.label) ? data.labels.filter((_, c) => (e.label as number[])[c]) : [data.labels[e.label]!],
+    ),
+  );
+  const added = [...present]
+    .filter((l) => !parent.includes(l))
+    .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   if (added.length && !o.addLabels) {
-    throw new MedtuneError(`${o.train} has labels the model ${o.model} does not have: ${added.slice(0, 8).join(', ')}${added.length > 8 ? ', …' : ''}; `
-      + 'pass --add-labels to grow its head (the new labels start untrained), or fix the labels', 'E_MODEL_LABELS');
+    throw new MedtuneError(
+      `${o.train} has labels the model ${o.model} does not have: ${added.slice(0, 8).join(', ')}${added.length > 8 ? ', …' : ''}; ` +
+        'pass --add-labels to grow its head (the new labels start untrained), or fix the labels',
+      'E_MODEL_LABELS',
+    );
   }
-  log(`continuing from a fine-tuned classifier: its ${parent.length} labels are kept in their order${added.length ? `; --add-labels: the head grows by ${added.length} (${added.slice(0, 6).join(', ')})` : ''}`);
+  log(
+    `continuing from a fine-tuned classifier: its ${parent.length} labels are kept in their order${added.length ? `; --add-labels: the head grows by ${added.length} (${added.slice(0, 6).join(', ')})` : ''}`,
+  );
   return [...parent, ...added];
 }
 
@@ -173,12 +245,28 @@ function relabel(examples: Example[], from: string[], to: string[]): Example[] {
 
 async function readSplits(o: TrainOptions, parentLabels: string[] | null, log: (l: string) => void): Promise<Splits> {
   const readOpts = {
-    textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, multiLabel: o.multiLabel, labelDelimiter: o.labelDelimiter,
-    groupColumn: o.groupColumn, groupRegex: o.groupRegex, format: o.format as never, encoding: o.encoding,
+    textColumn: o.textColumn,
+    textPairColumn: o.textPairColumn,
+    labelColumn: o.labelColumn,
+    multiLabel: o.multiLabel,
+    labelDelimiter: o.labelDelimiter,
+    groupColumn: o.groupColumn,
+    groupRegex: o.groupRegex,
+    format: o.format as never,
+    encoding: o.encoding,
   };
   const read = await readLabeled(o.train, readOpts);
-  log(`columns: text "${read.textColumn}", label "${read.labelColumn}"${read.pairColumn ? `, pair "${read.pairColumn}"` : ''}`);
-  if (!read.examples.length) throw new MedtuneError(`${o.train} has no usable rows (${read.skipped.length} skipped: ${read.skipped.slice(0, 3).map((s) => `row ${s.row}: ${s.reason}`).join(', ')})`, 'E_INPUT_EMPTY');
+  log(
+    `columns: text "${read.textColumn}", label "${read.labelColumn}"${read.pairColumn ? `, pair "${read.pairColumn}"` : ''}`,
+  );
+  if (!read.examples.length)
+    throw new MedtuneError(
+      `${o.train} has no usable rows (${read.skipped.length} skipped: ${read.skipped
+        .slice(0, 3)
+        .map((s) => `row ${s.row}: ${s.reason}`)
+        .join(', ')})`,
+      'E_INPUT_EMPTY',
+    );
   const labels = runLabels(o, read, parentLabels, log);
   const trainData: LabeledData = { ...read, labels, examples: relabel(read.examples, read.labels, labels) };
   let train = trainData.examples;
@@ -190,19 +278,25 @@ async function readSplits(o: TrainOptions, parentLabels: string[] | null, log: (
     skipped.validation = v.skipped;
   } else if (o.validationSplit > 0) {
     [train, validation] = stratifiedSplit(trainData.examples, o.validationSplit, o.seed);
-    log(`no --validation file: holding out ${validation.length} rows (${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`);
-    if (!train.length) throw usage(`--validation-split ${o.validationSplit} leaves no training rows; use a smaller fraction`);
+    log(
+      `no --validation file: holding out ${validation.length} rows (${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`,
+    );
+    if (!train.length)
+      throw usage(`--validation-split ${o.validationSplit} leaves no training rows; use a smaller fraction`);
   }
   const t = o.test ? await readLabeled(o.test, { ...readOpts, labels }) : null;
   if (t) skipped.test = t.skipped;
   const test = t?.examples ?? [];
   let replayed = 0;
   if (o.replay) {
-    const old = (await readLabeled(o.replay, { ...readOpts, labels, groupColumn: undefined, groupRegex: undefined })).examples;
+    const old = (await readLabeled(o.replay, { ...readOpts, labels, groupColumn: undefined, groupRegex: undefined }))
+      .examples;
     const [, sample] = stratifiedSplit(old, o.replayFraction ?? 0.3, o.seed);
     replayed = sample.length;
     train = [...train, ...sample.map((e, i) => ({ ...e, row: -(i + 1) }))];
-    log(`--replay: ${sample.length} of ${old.length} rows of ${o.replay} (${((o.replayFraction ?? 0.3) * 100).toFixed(0)}%, stratified) added to the training split`);
+    log(
+      `--replay: ${sample.length} of ${old.length} rows of ${o.replay} (${((o.replayFraction ?? 0.3) * 100).toFixed(0)}%, stratified) added to the training split`,
+    );
   }
   checkClasses({ ...trainData, examples: train });
   return { trainData, train, validation, test, parentLabels, replayed, skipped };
@@ -211,13 +305,17 @@ async function readSplits(o: TrainOptions, parentLabels: string[] | null, log: (
 /** A classifier needs at least two classes (single-label) or one label that is sometimes set (multi-label). */
 function checkClasses(d: LabeledData): void {
   if (d.multiLabel) {
-    if (!d.examples.some((e) => (e.label as number[]).some((x) => x))) throw new MedtuneError(`${d.file}: no row has any label set; nothing to learn`, 'E_INPUT_LABEL');
+    if (!d.examples.some((e) => (e.label as number[]).some((x) => x)))
+      throw new MedtuneError(`${d.file}: no row has any label set; nothing to learn`, 'E_INPUT_LABEL');
     return;
   }
   const present = new Set(d.examples.map((e) => e.label as number));
   if (present.size < 2) {
-    throw new MedtuneError(`${d.file} has only one class (${d.labels[[...present][0]!]}) in ${d.examples.length} rows; a classifier needs at least two`
-      + `${d.labels.length > 1 ? '' : ' (is --label-column the right column?)'}`, 'E_INPUT_LABEL');
+    throw new MedtuneError(
+      `${d.file} has only one class (${d.labels[[...present][0]!]}) in ${d.examples.length} rows; a classifier needs at least two` +
+        `${d.labels.length > 1 ? '' : ' (is --label-column the right column?)'}`,
+      'E_INPUT_LABEL',
+    );
   }
 }
 
@@ -234,7 +332,9 @@ function deidSplits(s: Splits, operator: Operator, log: (l: string) => void): vo
       ex.pair = p.text;
     }
   }
-  log(`de-identified before tokenising (--deid, operator ${operator}): ${n} PHI entities replaced in ${s.train.length + s.validation.length + s.test.length} texts`);
+  log(
+    `de-identified before tokenising (--deid, operator ${operator}): ${n} PHI entities replaced in ${s.train.length + s.validation.length + s.test.length} texts`,
+  );
 }
 
 /** sha256 of what training sees (token ids, labels): a resume with other data, columns or max length is refused. */
@@ -242,7 +342,9 @@ function fingerprint(parts: { examples: Example[]; enc: Encoded }[]): string {
   const h = createHash('sha256');
   for (const p of parts) {
     h.update(`${p.examples.length};`);
-    p.examples.forEach((e, i) => h.update(`${JSON.stringify(e.label)}:${p.enc.ids[i]!.join(',')}|${p.enc.types[i]!.join(',')};`));
+    p.examples.forEach((e, i) =>
+      h.update(`${JSON.stringify(e.label)}:${p.enc.ids[i]!.join(',')}|${p.enc.types[i]!.join(',')};`),
+    );
   }
   return h.digest('hex');
 }
@@ -267,7 +369,13 @@ function applyDropout(loaded: LoadedClassifier, p: number): void {
     seen.add(x);
     if (x instanceof Dropout) (x as { p: number }).p = p;
     const o = x as Record<string, unknown>;
-    for (const k of ['hidden_dropout_prob', 'attention_probs_dropout_prob', 'dropout', 'attention_dropout', 'classifier_dropout']) {
+    for (const k of [
+      'hidden_dropout_prob',
+      'attention_probs_dropout_prob',
+      'dropout',
+      'attention_dropout',
+      'classifier_dropout',
+    ]) {
       if (typeof o[k] === 'number') o[k] = p;
     }
     for (const v of Object.values(o)) walk(v);
@@ -280,21 +388,48 @@ function applyDropout(loaded: LoadedClassifier, p: number): void {
  * The recipe for the options the user left out (train/recipe.ts), written to recipe.json. A resumed run continues
  * with the recorded recipe (and says so when the data would now give another one).
  */
-function resolveRecipe(o: TrainOptions, train: Example[], tok: Tokenizer, config: ModelConfig, resuming: boolean, log: (l: string) => void): Recipe {
+function resolveRecipe(
+  o: TrainOptions,
+  train: Example[],
+  tok: Tokenizer,
+  config: ModelConfig,
+  resuming: boolean,
+  log: (l: string) => void,
+): Recipe {
   const limit = modelMaxLength(config);
   const enc = encodeExamples(train, tok, limit);
   const lengths = enc.ids.map((ids, i) => ids.length + (enc.cut[i] ?? 0));
   const c = config as { hidden_size?: number; dim?: number; num_hidden_layers?: number; n_layers?: number };
-  const given: Partial<RecipeValues> = { learningRate: o.learningRate, epochs: o.epochs, maxLength: o.maxLength, warmup: o.warmup };
-  const input = { hidden: c.hidden_size ?? c.dim ?? 768, layers: c.num_hidden_layers ?? c.n_layers ?? 12, modelLimit: limit, lengths, source: o.recipe ?? 'auto' };
+  const given: Partial<RecipeValues> = {
+    learningRate: o.learningRate,
+    epochs: o.epochs,
+    maxLength: o.maxLength,
+    warmup: o.warmup,
+  };
+  const input = {
+    hidden: c.hidden_size ?? c.dim ?? 768,
+    layers: c.num_hidden_layers ?? c.n_layers ?? 12,
+    modelLimit: limit,
+    lengths,
+    source: o.recipe ?? 'auto',
+  };
   let recipe = chooseRecipe({ ...input, given });
   const file = path.join(o.outputDir, 'recipe.json');
   if (resuming && existsSync(file)) {
     const old = JSON.parse(readFileSync(file, 'utf8')) as Recipe;
-    const recorded = Object.fromEntries(Object.entries(old.values).filter(([k]) => given[k as keyof RecipeValues] === undefined));
+    const recorded = Object.fromEntries(
+      Object.entries(old.values).filter(([k]) => given[k as keyof RecipeValues] === undefined),
+    );
     const differs = Object.entries(recorded).filter(([k, v]) => recipe.values[k as keyof RecipeValues] !== v);
-    if (differs.length) log(`resume: continuing with the recipe in ${file} (${differs.map(([k, v]) => `${k} ${v}`).join(', ')}); the data would now give ${differs.map(([k]) => `${k} ${recipe.values[k as keyof RecipeValues]}`).join(', ')}`);
-    recipe = chooseRecipe({ ...input, source: old.source, given: { ...recorded, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } });
+    if (differs.length)
+      log(
+        `resume: continuing with the recipe in ${file} (${differs.map(([k, v]) => `${k} ${v}`).join(', ')}); the data would now give ${differs.map(([k]) => `${k} ${recipe.values[k as keyof RecipeValues]}`).join(', ')}`,
+      );
+    recipe = chooseRecipe({
+      ...input,
+      source: old.source,
+      given: { ...recorded, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) },
+    });
   }
   log(recipe.reason);
   makeDirs(o.outputDir);
@@ -314,12 +449,20 @@ export interface TrainRunResult {
   recipe: Recipe;
 }
 
-export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) => console.log(l)): Promise<TrainRunResult> {
+export async function runTrain(
+  o: TrainOptions,
+  log: (l: string) => void = (l) => console.log(l),
+): Promise<TrainRunResult> {
   const t0 = performance.now();
   checkTrainOptions(o);
   const record: RunRecord = startRecord({
-    kind: 'train', command: o.commandLine, model: o.model, seed: o.seed, deid: o.deid ? o.deidOperator ?? 'tag' : false,
-    texts: o.texts, auditColumns: checkAuditColumns(o.auditColumns),
+    kind: 'train',
+    command: o.commandLine,
+    model: o.model,
+    seed: o.seed,
+    deid: o.deid ? (o.deidOperator ?? 'tag') : false,
+    texts: o.texts,
+    auditColumns: checkAuditColumns(o.auditColumns),
   });
   if (o.auditMinGroup !== undefined) record.audit_min_group = o.auditMinGroup;
   if (o.dataNote) record.data_note = o.dataNote;
@@ -333,16 +476,38 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   const audit = await readAudit(o);
   if (o.deid) deidSplits(s, o.deidOperator ?? 'tag', log);
   // leakage check, cleaning, augmentation of the training split only (train/prepare.ts)
-  const prep = await prepareTexts({ train: s.train, evaluation: [{ name: 'validation', examples: s.validation }, { name: 'test', examples: s.test }], labels: trainData.labels, model: modelDir, seed: o.seed, o, log });
+  const prep = await prepareTexts({
+    train: s.train,
+    evaluation: [
+      { name: 'validation', examples: s.validation },
+      { name: 'test', examples: s.test },
+    ],
+    labels: trainData.labels,
+    model: modelDir,
+    seed: o.seed,
+    o,
+    log,
+  });
   s.train = prep.train;
-  const classWeights = o.classWeights ? classWeightsFor(o.classWeights, s.train, trainData.labels, trainData.multiLabel) : null;
-  const loaded = await loadClassifier(modelDir, { labels: trainData.labels, problemType: trainData.multiLabel ? 'multi_label_classification' : 'single_label_classification', seed: o.seed, log });
+  const classWeights = o.classWeights
+    ? classWeightsFor(o.classWeights, s.train, trainData.labels, trainData.multiLabel)
+    : null;
+  const loaded = await loadClassifier(modelDir, {
+    labels: trainData.labels,
+    problemType: trainData.multiLabel ? 'multi_label_classification' : 'single_label_classification',
+    seed: o.seed,
+    log,
+  });
   const tok = Tokenizer.fromDir(loaded.dir);
   if (o.dropout !== undefined) applyDropout(loaded, o.dropout);
   const recipe = resolveRecipe(o, s.train, tok, modelConfig, !!resumeFrom, log);
   const maxLength = recipe.values.maxLength;
   if (prep.preprocessing) {
-    if (prep.preprocessing.clean?.lowercase && !tok.lowercase) throw new MedtuneError('--clean lowercase: this tokenizer keeps case, so lower-casing would change what the model sees; leave lowercase out', 'E_USAGE');
+    if (prep.preprocessing.clean?.lowercase && !tok.lowercase)
+      throw new MedtuneError(
+        '--clean lowercase: this tokenizer keeps case, so lower-casing would change what the model sees; leave lowercase out',
+        'E_USAGE',
+      );
     loaded.config.medtune = { ...(loaded.config.medtune as object | undefined), preprocessing: prep.preprocessing };
   }
   const split = (ex: Example[]) => ({ examples: ex, enc: encodeExamples(ex, tok, maxLength) });
@@ -359,23 +524,49 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   if (va) record.splits.validation = stats(s.validation, va.enc, s.skipped?.validation, audit.validation);
   if (te) record.splits.test = stats(s.test, te.enc, s.skipped?.test, audit.test);
   const final = te ?? va;
-  if (!final) throw new MedtuneError('no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)', 'E_NO_EVAL_DATA');
+  if (!final)
+    throw new MedtuneError(
+      'no validation or test data to evaluate on (pass --validation, --test, or keep --validation-split > 0)',
+      'E_NO_EVAL_DATA',
+    );
   const cfg: TrainConfig = {
     ...DEFAULT_TRAIN_CONFIG,
-    epochs: recipe.values.epochs, learningRate: recipe.values.learningRate, batchSize: o.batchSize, weightDecay: o.weightDecay, warmup: recipe.values.warmup,
-    scheduler: o.scheduler, seed: o.seed, gradAccum: o.gradAccum, maxGradNorm: o.maxGradNorm, evalEvery: o.evalEvery,
-    labelSmoothing: o.labelSmoothing, metricForBestModel: o.metricForBestModel ?? (trainData.multiLabel ? 'f1_micro' : 'accuracy'), outputDir: o.outputDir,
-    maxSteps: o.maxSteps ?? 0, earlyStoppingPatience: o.earlyStopping ?? 0, saveSteps: o.saveSteps ?? 0, saveTotalLimit: o.saveTotalLimit ?? 2,
-    classWeights, threshold: o.threshold ?? 0.5, dataFingerprint: fingerprint(va ? [tr, va] : [tr]),
+    epochs: recipe.values.epochs,
+    learningRate: recipe.values.learningRate,
+    batchSize: o.batchSize,
+    weightDecay: o.weightDecay,
+    warmup: recipe.values.warmup,
+    scheduler: o.scheduler,
+    seed: o.seed,
+    gradAccum: o.gradAccum,
+    maxGradNorm: o.maxGradNorm,
+    evalEvery: o.evalEvery,
+    labelSmoothing: o.labelSmoothing,
+    metricForBestModel: o.metricForBestModel ?? (trainData.multiLabel ? 'f1_micro' : 'accuracy'),
+    outputDir: o.outputDir,
+    maxSteps: o.maxSteps ?? 0,
+    earlyStoppingPatience: o.earlyStopping ?? 0,
+    saveSteps: o.saveSteps ?? 0,
+    saveTotalLimit: o.saveTotalLimit ?? 2,
+    classWeights,
+    threshold: o.threshold ?? 0.5,
+    dataFingerprint: fingerprint(va ? [tr, va] : [tr]),
     ...(o.checkpoints === false ? { checkpoints: false } : {}),
   };
-  if (cfg.classWeights) log(`class weights (${o.classWeights}): ${trainData.labels.slice(0, 6).map((l, i) => `${l} ${cfg.classWeights![i]!.toFixed(3)}`).join(', ')}${trainData.labels.length > 6 ? ', ...' : ''}`);
+  if (cfg.classWeights)
+    log(
+      `class weights (${o.classWeights}): ${trainData.labels
+        .slice(0, 6)
+        .map((l, i) => `${l} ${cfg.classWeights![i]!.toFixed(3)}`)
+        .join(', ')}${trainData.labels.length > 6 ? ', ...' : ''}`,
+    );
   const hooks: TrainerHooks = {
     saveModel: (dir) => saveClassifier(dir, loaded.model, loaded.config, loaded.dir),
     loadWeights: (dir) => {
       const file = path.join(dir, 'model.safetensors');
       const r = loadStateDict(loaded.model, readSafetensors(file), file, false);
-      if (r.missing.length) throw new MedtuneError(`${dir} lacks ${r.missing[0]}; is it a checkpoint of this run?`, 'E_CHECKPOINT');
+      if (r.missing.length)
+        throw new MedtuneError(`${dir} lacks ${r.missing[0]}; is it a checkpoint of this run?`, 'E_CHECKPOINT');
     },
     onEvaluate: o.onEvaluate,
   };
@@ -383,9 +574,28 @@ export async function runTrain(o: TrainOptions, log: (l: string) => void = (l) =
   await trainer.train(tr, va, resumeFrom);
   const finalAudit = te ? audit.test : audit.validation;
   const { result: r, baseline } = await finishTraining({
-    o, s, trainer, loaded, cfg, maxLength, modelDir, validation: va, final, finalSplit: te ? 'test' : 'validation', t0,
-    log, record, audit: finalAudit,
+    o,
+    s,
+    trainer,
+    loaded,
+    cfg,
+    maxLength,
+    modelDir,
+    validation: va,
+    final,
+    finalSplit: te ? 'test' : 'validation',
+    t0,
+    log,
+    record,
+    audit: finalAudit,
   });
-  return { metrics: r.metrics, outputDir: o.outputDir, baseline, best: trainer.bestResult, epochsRun: trainer.epochsRun, stopped: trainer.stoppedByCallback, recipe };
+  return {
+    metrics: r.metrics,
+    outputDir: o.outputDir,
+    baseline,
+    best: trainer.bestResult,
+    epochsRun: trainer.epochsRun,
+    stopped: trainer.stoppedByCallback,
+    recipe,
+  };
 }
-

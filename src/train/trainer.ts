@@ -49,8 +49,15 @@ export class Trainer {
   /** epochs trained (fractional when stopped inside an epoch) */
   epochsRun = 0;
 
-  constructor(readonly model: SequenceClassifier, readonly labels: string[], readonly multiLabel: boolean, readonly padId: number, readonly cfg: TrainConfig,
-    readonly log: (l: string) => void = (l) => console.log(l), readonly hooks: TrainerHooks | null = null) {
+  constructor(
+    readonly model: SequenceClassifier,
+    readonly labels: string[],
+    readonly multiLabel: boolean,
+    readonly padId: number,
+    readonly cfg: TrainConfig,
+    readonly log: (l: string) => void = (l) => console.log(l),
+    readonly hooks: TrainerHooks | null = null,
+  ) {
     checkMetricName(cfg.metricForBestModel, multiLabel);
     this.opt = new AdamW(hfParamGroups(model, cfg.weightDecay), { lr: cfg.learningRate });
     makeDirs(cfg.outputDir);
@@ -71,18 +78,33 @@ export class Trainer {
   private score(m: Metrics): number {
     const key = this.cfg.metricForBestModel;
     const v = (m as unknown as Record<string, number>)[key];
-    if (typeof v !== 'number') throw new MedtuneError(`--metric-for-best-model ${key} is not a metric here (${Object.keys(m).filter((k) => typeof (m as unknown as Record<string, unknown>)[k] === 'number').join(', ')})`, 'E_USAGE');
+    if (typeof v !== 'number')
+      throw new MedtuneError(
+        `--metric-for-best-model ${key} is not a metric here (${Object.keys(m)
+          .filter((k) => typeof (m as unknown as Record<string, unknown>)[k] === 'number')
+          .join(', ')})`,
+        'E_USAGE',
+      );
     return key === 'loss' ? -v : v;
   }
 
   private lossOptions(): { classWeights?: Tensor | null; posWeight?: Tensor | null; labelSmoothing: number } {
     const w = this.cfg.classWeights;
     if (!w) return { labelSmoothing: this.cfg.labelSmoothing };
-    return this.multiLabel ? { posWeight: tensor(w), labelSmoothing: 0 } : { classWeights: tensor(w), labelSmoothing: this.cfg.labelSmoothing };
+    return this.multiLabel
+      ? { posWeight: tensor(w), labelSmoothing: 0 }
+      : { classWeights: tensor(w), labelSmoothing: this.cfg.labelSmoothing };
   }
 
   evaluate(data: SplitData, batchSize = this.cfg.batchSize * 2): EvalResult {
-    return evaluateModel(this.model, data, { labels: this.labels, multiLabel: this.multiLabel, padId: this.padId, batchSize, threshold: this.cfg.threshold, lossOptions: this.lossOptions() });
+    return evaluateModel(this.model, data, {
+      labels: this.labels,
+      multiLabel: this.multiLabel,
+      padId: this.padId,
+      batchSize,
+      threshold: this.cfg.threshold,
+      lossOptions: this.lossOptions(),
+    });
   }
 
   /** Writes checkpoint-<step>/: model (HF layout), optimizer moments, trainer state. Atomic per file and folder. */
@@ -93,12 +115,17 @@ export class Trainer {
     const moments: [string, { shape: readonly number[]; data: Float32Array }][] = [];
     this.model.namedParameters().forEach(([name, p]) => {
       const st = this.opt.state.get(p)!;
-      moments.push([`m.${name}`, { shape: p.shape, data: st.m.f32 }], [`v.${name}`, { shape: p.shape, data: st.v.f32 }]);
+      moments.push(
+        [`m.${name}`, { shape: p.shape, data: st.m.f32 }],
+        [`v.${name}`, { shape: p.shape, data: st.v.f32 }],
+      );
     });
     writeFileAtomic(path.join(dir, 'optimizer.safetensors'), serializeSafetensors(moments));
     writeFileAtomic(path.join(dir, 'trainer_state.json'), JSON.stringify(state, null, 1) + '\n');
     const all = listCheckpoints(this.cfg.outputDir);
-    if (this.cfg.saveTotalLimit > 0) for (const old of all.slice(0, Math.max(0, all.length - this.cfg.saveTotalLimit))) rmSync(old.dir, { recursive: true, force: true });
+    if (this.cfg.saveTotalLimit > 0)
+      for (const old of all.slice(0, Math.max(0, all.length - this.cfg.saveTotalLimit)))
+        rmSync(old.dir, { recursive: true, force: true });
   }
 
   /** Restores weights, optimizer moments and state from a checkpoint folder (checked: see resume.ts). */
@@ -112,7 +139,10 @@ export class Trainer {
       const m = moments.get(`m.${name}`);
       const v = moments.get(`v.${name}`);
       if (!m || !v || m.data.length !== st.m.f32.length || v.data.length !== st.v.f32.length) {
-        throw new MedtuneError(`${dir}/optimizer.safetensors does not fit this model (${name}); is it a checkpoint of this run?`, 'E_CHECKPOINT');
+        throw new MedtuneError(
+          `${dir}/optimizer.safetensors does not fit this model (${name}); is it a checkpoint of this run?`,
+          'E_CHECKPOINT',
+        );
       }
       st.m.f32.set(m.data);
       st.v.f32.set(v.data);
@@ -126,7 +156,10 @@ export class Trainer {
     if (this.best) {
       const bestDir = path.join(this.cfg.outputDir, 'best_model');
       if (!existsSync(path.join(bestDir, 'model.safetensors'))) {
-        throw new MedtuneError(`${bestDir} is missing but the checkpoint refers to it; resume is not possible, start a new run`, 'E_CHECKPOINT');
+        throw new MedtuneError(
+          `${bestDir} is missing but the checkpoint refers to it; resume is not possible, start a new run`,
+          'E_CHECKPOINT',
+        );
       }
       const current = this.model.parameters().map((p) => Float32Array.from(p.f32));
       this.hooks!.loadWeights(bestDir);
@@ -140,14 +173,16 @@ export class Trainer {
   private trimLog(step: number): void {
     const file = path.join(this.cfg.outputDir, 'metrics.jsonl');
     if (!existsSync(file)) return;
-    const keep = readFileSync(file, 'utf8').split('\n').filter((l) => {
-      if (!l.trim()) return false;
-      try {
-        return (JSON.parse(l) as { step?: number }).step! <= step;
-      } catch {
-        return false;
-      }
-    });
+    const keep = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => {
+        if (!l.trim()) return false;
+        try {
+          return (JSON.parse(l) as { step?: number }).step! <= step;
+        } catch {
+          return false;
+        }
+      });
     writeFileAtomic(file, keep.map((l) => l + '\n').join(''));
   }
 
@@ -179,10 +214,19 @@ export class Trainer {
     let lossAcc = 0;
     let lossN = 0;
     const progress = new Progress(totalSteps, this.log);
-    this.log(`training: ${train.examples.length} examples, ${epochs} epochs, ${totalSteps} optimizer steps (batch ${c.batchSize}${c.gradAccum > 1 ? ` x ${c.gradAccum} accumulation` : ''}), lr ${c.learningRate} ${c.scheduler}${c.classWeights ? ', class weights' : ''}`);
+    this.log(
+      `training: ${train.examples.length} examples, ${epochs} epochs, ${totalSteps} optimizer steps (batch ${c.batchSize}${c.gradAccum > 1 ? ` x ${c.gradAccum} accumulation` : ''}), lr ${c.learningRate} ${c.scheduler}${c.classWeights ? ', class weights' : ''}`,
+    );
     const stateAt = (epoch: number, batchInEpoch: number): TrainerState => ({
-      step, epoch, batchInEpoch, optimizerSteps: this.opt.stepCount, generator: this.model.generator.getState(), best: this.best, badEvals: this.badEvals,
-      history: this.history as unknown as TrainerState['history'], config: (({ outputDir: _o, ...rest }) => rest)(c),
+      step,
+      epoch,
+      batchInEpoch,
+      optimizerSteps: this.opt.stepCount,
+      generator: this.model.generator.getState(),
+      best: this.best,
+      badEvals: this.badEvals,
+      history: this.history as unknown as TrainerState['history'],
+      config: (({ outputDir: _o, ...rest }) => rest)(c),
     });
     const evaluateNow = async (epoch: number) => {
       if (!validation) return;
@@ -199,30 +243,58 @@ export class Trainer {
         this.hooks?.saveModel(path.join(c.outputDir, 'best_model'));
       } else this.badEvals++;
       progress.clear();
-      this.log(`  eval @ step ${step} (epoch ${epoch.toFixed(2)}): loss ${r.metrics.loss.toFixed(4)}, ${c.metricForBestModel} ${(flat[c.metricForBestModel] as number).toFixed(4)}${improved ? ' (best)' : ''}`);
+      this.log(
+        `  eval @ step ${step} (epoch ${epoch.toFixed(2)}): loss ${r.metrics.loss.toFixed(4)}, ${c.metricForBestModel} ${(flat[c.metricForBestModel] as number).toFixed(4)}${improved ? ' (best)' : ''}`,
+      );
       if (c.earlyStoppingPatience > 0 && this.badEvals >= c.earlyStoppingPatience) {
         this.stoppedEarly = true;
         this.log(`  early stopping: no improvement in ${c.metricForBestModel} for ${this.badEvals} evaluations`);
       }
       const cb = this.hooks?.onEvaluate;
       const best = this.bestResult;
-      if (cb && best && (await cb({ index: this.history.length, step, epoch, value: flat[c.metricForBestModel] as number, best: { value: best.value, index: best.index } })) === true) {
+      if (
+        cb &&
+        best &&
+        (await cb({
+          index: this.history.length,
+          step,
+          epoch,
+          value: flat[c.metricForBestModel] as number,
+          best: { value: best.value, index: best.index },
+        })) === true
+      ) {
         this.stoppedByCallback = true;
-        this.log(`  stopped after evaluation ${this.history.length} (asked by the per-evaluation callback, e.g. a tuner's pruner)`);
+        this.log(
+          `  stopped after evaluation ${this.history.length} (asked by the per-evaluation callback, e.g. a tuner's pruner)`,
+        );
       }
     };
     outer: for (let epoch = startEpoch; epoch < epochs; epoch++) {
-      const batches = makeBatches(train.enc.ids.map((x) => x.length), c.batchSize, { shuffle: true, seed: c.seed + epoch, bucket: c.bucket });
+      const batches = makeBatches(
+        train.enc.ids.map((x) => x.length),
+        c.batchSize,
+        { shuffle: true, seed: c.seed + epoch, bucket: c.bucket },
+      );
       for (let b = epoch === startEpoch ? skipBatches : 0; b < batches.length; b++) {
         const idx = batches[b]!;
         const loss = scope(() => {
-          const out = this.model.forward({ ...batchTensors(train.enc, idx, this.padId), labels: labelTensor(train.examples, idx, this.multiLabel, C) }, this.lossOptions());
+          const out = this.model.forward(
+            {
+              ...batchTensors(train.enc, idx, this.padId),
+              labels: labelTensor(train.examples, idx, this.multiLabel, C),
+            },
+            this.lossOptions(),
+          );
           const l = out.loss!;
           if (c.gradAccum > 1) l.backward(tensor([1 / c.gradAccum], []));
           else l.backward();
           return l.item();
         });
-        if (!Number.isFinite(loss)) throw new MedtuneError(`the loss became ${loss} at step ${step}; lower --learning-rate or check the labels`, 'E_DIVERGED');
+        if (!Number.isFinite(loss))
+          throw new MedtuneError(
+            `the loss became ${loss} at step ${step}; lower --learning-rate or check the labels`,
+            'E_DIVERGED',
+          );
         lossAcc += loss;
         lossN++;
         seen += idx.length;
@@ -235,7 +307,10 @@ export class Trainer {
         const epochPos = epoch + (b + 1) / batches.length;
         const secs = (performance.now() - t0) / 1000;
         const exs = seen / secs;
-        progress.update(step, `epoch ${epochPos.toFixed(2)} loss ${(lossAcc / lossN).toFixed(4)} lr ${rate.toExponential(2)} ${exs.toFixed(1)} ex/s ETA ${(((totalSteps - step) * c.batchSize * c.gradAccum) / exs).toFixed(0)} s`);
+        progress.update(
+          step,
+          `epoch ${epochPos.toFixed(2)} loss ${(lossAcc / lossN).toFixed(4)} lr ${rate.toExponential(2)} ${exs.toFixed(1)} ex/s ETA ${(((totalSteps - step) * c.batchSize * c.gradAccum) / exs).toFixed(0)} s`,
+        );
         if (step % c.logEvery === 0 || step === totalSteps) {
           this.record({ type: 'train', step, epoch: epochPos, loss: lossAcc / lossN, lr: rate, ex_per_s: exs });
           lossAcc = 0;
@@ -258,7 +333,9 @@ export class Trainer {
     progress.clear();
     if (this.best && this.bestWeights) {
       this.model.parameters().forEach((p, i) => p.f32.set(this.bestWeights![i]!));
-      this.log(`restored the best model (step ${this.best.step}, ${c.metricForBestModel} ${(c.metricForBestModel === 'loss' ? -this.best.value : this.best.value).toFixed(4)})`);
+      this.log(
+        `restored the best model (step ${this.best.step}, ${c.metricForBestModel} ${(c.metricForBestModel === 'loss' ? -this.best.value : this.best.value).toFixed(4)})`,
+      );
     }
     this.model.eval();
   }
@@ -278,10 +355,23 @@ export function listCheckpoints(outputDir: string): { dir: string; step: number 
 class Progress {
   private bar: { update: (n: number, p: Record<string, string>) => void; stop: () => void } | null = null;
   private lastLine = 0;
-  constructor(private total: number, private log: (l: string) => void) {
+  constructor(
+    private total: number,
+    private log: (l: string) => void,
+  ) {
     if (process.stderr.isTTY && !process.env.CI) {
-      this.bar = new SingleBar({ format: '  {bar} {value}/{total} steps | {info}', stream: process.stderr, hideCursor: true, clearOnComplete: true }, Presets.shades_classic);
-      (this.bar as unknown as { start: (t: number, v: number, p: Record<string, string>) => void }).start(total, 0, { info: '' });
+      this.bar = new SingleBar(
+        {
+          format: '  {bar} {value}/{total} steps | {info}',
+          stream: process.stderr,
+          hideCursor: true,
+          clearOnComplete: true,
+        },
+        Presets.shades_classic,
+      );
+      (this.bar as unknown as { start: (t: number, v: number, p: Record<string, string>) => void }).start(total, 0, {
+        info: '',
+      });
     }
   }
   update(step: number, info: string): void {

@@ -35,7 +35,9 @@ export class LocalExecutor implements TrialExecutor {
     });
     this.children.add(child);
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    });
     return new Promise<TrialOutcome>((resolve) => {
       let outcome: TrialOutcome | null = null;
       child.on('message', (m: { type: string; step?: number; value?: number; outcome?: TrialOutcome }) => {
@@ -49,10 +51,14 @@ export class LocalExecutor implements TrialExecutor {
       child.on('exit', (code, signal) => {
         this.children.delete(child);
         const last = stderr.trim().split('\n').filter(Boolean).pop();
-        resolve(outcome ?? {
-          state: 'failed', seconds: (Date.now() - t0) / 1000, code: 'E_INTERNAL',
-          error: `the trial process ended without a result (${signal ? `signal ${signal}` : `exit code ${code}`}${last ? `: ${last.slice(0, 200)}` : ''})`,
-        });
+        resolve(
+          outcome ?? {
+            state: 'failed',
+            seconds: (Date.now() - t0) / 1000,
+            code: 'E_INTERNAL',
+            error: `the trial process ended without a result (${signal ? `signal ${signal}` : `exit code ${code}`}${last ? `: ${last.slice(0, 200)}` : ''})`,
+          },
+        );
       });
       child.send({ type: 'run', spec });
     });

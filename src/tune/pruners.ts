@@ -55,7 +55,9 @@ export class MedianPruner implements Pruner {
     if (!mine.length) return false;
     if (mine.some((v) => Number.isNaN(v))) return true;
     const best = x.direction === 'maximize' ? Math.max(...mine) : Math.min(...mine);
-    const others = complete.map((t) => valueAt(t, x.step)).filter((v): v is number => v !== undefined && !Number.isNaN(v));
+    const others = complete
+      .map((t) => valueAt(t, x.step))
+      .filter((v): v is number => v !== undefined && !Number.isNaN(v));
     if (others.length < (this.o.minTrials ?? 1)) return false;
     const m = median(others);
     return x.direction === 'maximize' ? best < m : best > m;
@@ -97,7 +99,9 @@ export class AshaPruner implements Pruner {
     if (value === undefined) return false;
     if (!this.rungs(x.step).includes(x.step)) return false;
     if (Number.isNaN(value)) return true;
-    const competing = x.trials.filter((t) => t.number !== x.trial.number).map((t) => valueAt(t, x.step))
+    const competing = x.trials
+      .filter((t) => t.number !== x.trial.number)
+      .map((t) => valueAt(t, x.step))
       .filter((v): v is number => v !== undefined && !Number.isNaN(v));
     competing.push(value);
     competing.sort((a, b) => (x.direction === 'maximize' ? b - a : a - b));

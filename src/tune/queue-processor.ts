@@ -15,11 +15,18 @@ const worker = process.env.MEDTUNE_WORKER_ID ?? `${process.pid}`;
 /** Data and model paths must exist on every worker machine. */
 function checkPaths(spec: TrialSpec): void {
   const o = spec.options;
-  for (const [opt, p] of [['--train', o.train], ['--validation', o.validation], ['--model', o.model]] as const) {
+  for (const [opt, p] of [
+    ['--train', o.train],
+    ['--validation', o.validation],
+    ['--model', o.model],
+  ] as const) {
     if (p === undefined) continue;
     const local = opt !== '--model' || /^[./~]|^[A-Za-z]:\\/.test(p);
     if (local && !existsSync(p)) {
-      throw new MedtuneError(`trial ${spec.number}: ${opt} ${p} does not exist on worker ${worker}; data and model paths must exist on every worker machine`, 'E_TRIAL_DATA');
+      throw new MedtuneError(
+        `trial ${spec.number}: ${opt} ${p} does not exist on worker ${worker}; data and model paths must exist on every worker machine`,
+        'E_TRIAL_DATA',
+      );
     }
   }
 }

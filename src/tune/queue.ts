@@ -20,20 +20,34 @@ export const queueName = (study: string) => `medtune-tune-${study.replace(/[^A-Z
 export const decisionKey = (queue: string, jobId: string, step: number) => `medtune:${queue}:decision:${jobId}:${step}`;
 
 /** Progress messages a trial's job sends. */
-export type TrialProgress = { type: 'start' | 'heartbeat'; worker: string } | { type: 'eval'; worker: string; step: number; value: number };
+export type TrialProgress =
+  { type: 'start' | 'heartbeat'; worker: string } | { type: 'eval'; worker: string; step: number; value: number };
 
 /** A Redis connection that is known to work, or a clear error naming the URL (never a hang). */
 export async function connectRedis(url: string, o: { forWorker?: boolean; timeoutMs?: number } = {}): Promise<Redis> {
-  if (!/^rediss?:\/\/[^/\s]+/.test(url)) throw new MedtuneError(`--queue ${url} is not a Redis URL (redis://HOST:PORT)`, 'E_USAGE');
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: o.timeoutMs ?? 3000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  if (!/^rediss?:\/\/[^/\s]+/.test(url))
+    throw new MedtuneError(`--queue ${url} is not a Redis URL (redis://HOST:PORT)`, 'E_USAGE');
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: o.timeoutMs ?? 3000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   probe.on('error', () => {});
   try {
-    await Promise.race([probe.connect(), new Promise((_, rej) => setTimeout(() => rej(new Error('timed out')), o.timeoutMs ?? 3000).unref())]);
+    await Promise.race([
+      probe.connect(),
+      new Promise((_, rej) => setTimeout(() => rej(new Error('timed out')), o.timeoutMs ?? 3000).unref()),
+    ]);
     await probe.ping();
   } catch (e) {
     probe.disconnect();
     const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new MedtuneError(`cannot reach the Redis server at ${url} (${why}); start redis-server there or fix --queue`, 'E_QUEUE_UNREACHABLE');
+    throw new MedtuneError(
+      `cannot reach the Redis server at ${url} (${why}); start redis-server there or fix --queue`,
+      'E_QUEUE_UNREACHABLE',
+    );
   }
   probe.disconnect();
   const r = new Redis(url, { maxRetriesPerRequest: null });
@@ -53,10 +67,26 @@ interface Pending {
 export class QueueExecutor implements TrialExecutor {
   private pending = new Map<string, Pending>();
 
-  private constructor(private queue: Queue, private events: QueueEvents, private redis: Redis, private eventsRedis: Redis, private name: string, private url: string) {
+  private constructor(
+    private queue: Queue,
+    private events: QueueEvents,
+    private redis: Redis,
+    private eventsRedis: Redis,
+    private name: string,
+    private url: string,
+  ) {
     events.on('progress', ({ jobId, data }) => void this.progress(jobId, data as unknown as TrialProgress));
-    events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as TrialOutcome));
-    events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, { state: 'failed', seconds: 0, error: failedReason, code: /E_[A-Z_]+/.exec(failedReason)?.[0] ?? 'E_INTERNAL' }));
+    events.on('completed', ({ jobId, returnvalue }) =>
+      this.settle(jobId, (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as TrialOutcome),
+    );
+    events.on('failed', ({ jobId, failedReason }) =>
+      this.settle(jobId, {
+        state: 'failed',
+        seconds: 0,
+        error: failedReason,
+        code: /E_[A-Z_]+/.exec(failedReason)?.[0] ?? 'E_INTERNAL',
+      }),
+    );
   }
 
   static async connect(url: string, study: string, log: (l: string) => void): Promise<QueueExecutor> {
@@ -71,12 +101,18 @@ export class QueueExecutor implements TrialExecutor {
       await queue.drain();
       log(`queue ${name}: removed ${stale} waiting jobs a previous coordinator left`);
     }
-    log(`coordinator: trials go to queue ${name} on ${url}; start workers with: medtune tune worker --queue ${url} --study ${study}`);
+    log(
+      `coordinator: trials go to queue ${name} on ${url}; start workers with: medtune tune worker --queue ${url} --study ${study}`,
+    );
     return new QueueExecutor(queue, events, redis, eventsRedis, name, url);
   }
 
   async run(spec: TrialSpec, io: ExecutorIO): Promise<TrialOutcome> {
-    const job = await this.queue.add('trial', { spec, url: this.url }, { attempts: 1, removeOnComplete: true, removeOnFail: true });
+    const job = await this.queue.add(
+      'trial',
+      { spec, url: this.url },
+      { attempts: 1, removeOnComplete: true, removeOnFail: true },
+    );
     return new Promise((resolve) => this.pending.set(job.id!, { io, resolve, t0: Date.now() }));
   }
 
@@ -125,26 +161,46 @@ export async function runQueueWorker(o: WorkerOptions): Promise<void> {
   const log = o.log ?? ((l: string) => console.log(l));
   const connection = await connectRedis(o.queue, { forWorker: true });
   const cores = os.availableParallelism();
-  if (o.concurrency > cores) throw new MedtuneError(`--concurrency ${o.concurrency} is above the ${cores} cores of this machine`, 'E_USAGE');
+  if (o.concurrency > cores)
+    throw new MedtuneError(`--concurrency ${o.concurrency} is above the ${cores} cores of this machine`, 'E_USAGE');
   const threads = o.threads ?? Math.max(1, Math.floor(cores / o.concurrency));
   process.env.MEDTUNE_THREADS = String(threads);
   process.env.MEDTUNE_WORKER_ID = `${os.hostname()}:${process.pid}`;
   const name = queueName(o.study);
   const worker = new Worker(name, PROCESSOR, {
-    connection, concurrency: o.concurrency, lockDuration: o.lockDuration, stalledInterval: Math.max(500, Math.floor(o.lockDuration / 2)),
-    maxStalledCount: 1, useWorkerThreads: false,
+    connection,
+    concurrency: o.concurrency,
+    lockDuration: o.lockDuration,
+    stalledInterval: Math.max(500, Math.floor(o.lockDuration / 2)),
+    maxStalledCount: 1,
+    useWorkerThreads: false,
   });
-  worker.on('active', (job: Job) => log(`trial ${(job.data as { spec: TrialSpec }).spec.number} started (job ${job.id})`));
-  worker.on('completed', (job: Job, r: TrialOutcome) => log(`trial ${(job.data as { spec: TrialSpec }).spec.number} ${r.state}${r.value !== undefined ? `: ${r.value.toFixed(4)}` : ''}`));
-  worker.on('failed', (job: Job | undefined, e: Error) => log(`trial ${(job?.data as { spec: TrialSpec } | undefined)?.spec.number ?? '?'} failed: ${e.message.split('\n')[0]}`));
+  worker.on('active', (job: Job) =>
+    log(`trial ${(job.data as { spec: TrialSpec }).spec.number} started (job ${job.id})`),
+  );
+  worker.on('completed', (job: Job, r: TrialOutcome) =>
+    log(
+      `trial ${(job.data as { spec: TrialSpec }).spec.number} ${r.state}${r.value !== undefined ? `: ${r.value.toFixed(4)}` : ''}`,
+    ),
+  );
+  worker.on('failed', (job: Job | undefined, e: Error) =>
+    log(
+      `trial ${(job?.data as { spec: TrialSpec } | undefined)?.spec.number ?? '?'} failed: ${e.message.split('\n')[0]}`,
+    ),
+  );
   worker.on('error', (e: Error) => log(`worker: ${e.message.split('\n')[0]}`));
   await worker.waitUntilReady();
-  log(`worker ${process.env.MEDTUNE_WORKER_ID}: queue ${name} on ${o.queue}, ${o.concurrency} trial(s) at a time, ${threads} threads each`);
+  log(
+    `worker ${process.env.MEDTUNE_WORKER_ID}: queue ${name} on ${o.queue}, ${o.concurrency} trial(s) at a time, ${threads} threads each`,
+  );
   await new Promise<void>((resolve) => {
     interceptSignals((signal) => {
       if (signal === 'SIGHUP') return;
       log(`${signal}: closing the worker`);
-      void worker.close().then(() => { connection.disconnect(); resolve(); });
+      void worker.close().then(() => {
+        connection.disconnect();
+        resolve();
+      });
     });
   });
 }

@@ -22,9 +22,16 @@ export interface TuneReportInput {
 }
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : String(v ?? ''));
+const fmt = (v: unknown) =>
+  typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : String(v ?? '');
 const flag = (k: string) => TUNABLE[k]?.flag.slice(2) ?? k;
-const COLORS: Record<string, string> = { complete: '#1f77b4', pruned: '#ff7f0e', failed: '#d62728', running: '#7f7f7f', waiting: '#7f7f7f' };
+const COLORS: Record<string, string> = {
+  complete: '#1f77b4',
+  pruned: '#ff7f0e',
+  failed: '#d62728',
+  running: '#7f7f7f',
+  waiting: '#7f7f7f',
+};
 const W = 640;
 const H = 260;
 const PAD = 40;
@@ -35,13 +42,15 @@ function scale(lo: number, hi: number, a: number, b: number): (v: number) => num
 }
 
 function axes(xLabel: string, yLabel: string, yLo: number, yHi: number): string {
-  return `<line x1="${PAD}" y1="${H - PAD}" x2="${W - 10}" y2="${H - PAD}" stroke="#333"/><line x1="${PAD}" y1="10" x2="${PAD}" y2="${H - PAD}" stroke="#333"/>`
-    + `<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(xLabel)}</text>`
-    + `<text x="12" y="${H / 2}" transform="rotate(-90 12 ${H / 2})" text-anchor="middle">${esc(yLabel)}</text>`
-    + `<text x="${PAD - 4}" y="${H - PAD}" text-anchor="end">${fmt(yLo)}</text><text x="${PAD - 4}" y="16" text-anchor="end">${fmt(yHi)}</text>`;
+  return (
+    `<line x1="${PAD}" y1="${H - PAD}" x2="${W - 10}" y2="${H - PAD}" stroke="#333"/><line x1="${PAD}" y1="10" x2="${PAD}" y2="${H - PAD}" stroke="#333"/>` +
+    `<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(xLabel)}</text>` +
+    `<text x="12" y="${H / 2}" transform="rotate(-90 12 ${H / 2})" text-anchor="middle">${esc(yLabel)}</text>` +
+    `<text x="${PAD - 4}" y="${H - PAD}" text-anchor="end">${fmt(yLo)}</text><text x="${PAD - 4}" y="16" text-anchor="end">${fmt(yHi)}</text>`
+  );
 }
 
-const valueOf = (t: Trial) => (t.value ?? (t.intermediate.length ? Math.max(...t.intermediate.map(([, v]) => v)) : null));
+const valueOf = (t: Trial) => t.value ?? (t.intermediate.length ? Math.max(...t.intermediate.map(([, v]) => v)) : null);
 
 function history(x: TuneReportInput): string {
   const pts = x.trials.filter((t) => valueOf(t) !== null);
@@ -57,8 +66,15 @@ function history(x: TuneReportInput): string {
     best = best === null ? t.value : x.direction === 'maximize' ? Math.max(best, t.value) : Math.min(best, t.value);
     line.push(`${sx(t.number).toFixed(1)},${sy(best).toFixed(1)}`);
   }
-  const dots = pts.map((t) => `<circle cx="${sx(t.number).toFixed(1)}" cy="${sy(valueOf(t)!).toFixed(1)}" r="4" fill="${t.state === 'complete' ? COLORS.complete : 'none'}" stroke="${COLORS[t.state]}"><title>trial ${t.number} (${t.state}): ${fmt(valueOf(t))}</title></circle>`);
-  return svg(axes('trial', x.metric, lo, hi) + `<polyline points="${line.join(' ')}" fill="none" stroke="#2ca02c" stroke-width="2"/>` + dots.join(''));
+  const dots = pts.map(
+    (t) =>
+      `<circle cx="${sx(t.number).toFixed(1)}" cy="${sy(valueOf(t)!).toFixed(1)}" r="4" fill="${t.state === 'complete' ? COLORS.complete : 'none'}" stroke="${COLORS[t.state]}"><title>trial ${t.number} (${t.state}): ${fmt(valueOf(t))}</title></circle>`,
+  );
+  return svg(
+    axes('trial', x.metric, lo, hi) +
+      `<polyline points="${line.join(' ')}" fill="none" stroke="#2ca02c" stroke-width="2"/>` +
+      dots.join(''),
+  );
 }
 
 function curves(x: TuneReportInput): string {
@@ -69,7 +85,10 @@ function curves(x: TuneReportInput): string {
   const [lo, hi] = [Math.min(...all.map(([, v]) => v)), Math.max(...all.map(([, v]) => v))];
   const sx = scale(1, Math.max(2, maxStep), PAD + 5, W - 20);
   const sy = scale(lo, hi, H - PAD - 5, 15);
-  const lines = withCurves.map((t) => `<polyline points="${t.intermediate.map(([s, v]) => `${sx(s).toFixed(1)},${sy(v).toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[t.state]}" stroke-opacity="0.7"${t.state === 'pruned' ? ' stroke-dasharray="4 3"' : ''}><title>trial ${t.number} (${t.state})</title></polyline>`);
+  const lines = withCurves.map(
+    (t) =>
+      `<polyline points="${t.intermediate.map(([s, v]) => `${sx(s).toFixed(1)},${sy(v).toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[t.state]}" stroke-opacity="0.7"${t.state === 'pruned' ? ' stroke-dasharray="4 3"' : ''}><title>trial ${t.number} (${t.state})</title></polyline>`,
+  );
   return svg(axes('evaluation', x.metric, lo, hi) + lines.join(''));
 }
 
@@ -86,10 +105,19 @@ export function importance(trials: Trial[]): [string, number][] {
     const numeric = vals.every((v) => typeof v === 'number');
     const bins = Math.max(2, Math.min(5, Math.floor(done.length / 3)));
     const sorted = numeric ? [...(vals as number[])].sort((a, b) => a - b) : [];
-    const binOf = (v: unknown) => (numeric ? String(Math.min(bins - 1, Math.floor((sorted.indexOf(v as number) / sorted.length) * bins))) : String(v));
+    const binOf = (v: unknown) =>
+      numeric
+        ? String(Math.min(bins - 1, Math.floor((sorted.indexOf(v as number) / sorted.length) * bins)))
+        : String(v);
     const groups = new Map<string, number[]>();
-    done.forEach((t, i) => { const b = binOf(vals[i]); groups.set(b, [...(groups.get(b) ?? []), t.value!]); });
-    const between = [...groups.values()].reduce((a, g) => a + g.length * ((g.reduce((s, y) => s + y, 0) / g.length) - mean) ** 2, 0);
+    done.forEach((t, i) => {
+      const b = binOf(vals[i]);
+      groups.set(b, [...(groups.get(b) ?? []), t.value!]);
+    });
+    const between = [...groups.values()].reduce(
+      (a, g) => a + g.length * (g.reduce((s, y) => s + y, 0) / g.length - mean) ** 2,
+      0,
+    );
     return [k, between / total];
   });
   const sum = raw.reduce((a, [, v]) => a + v, 0) || 1;
@@ -99,8 +127,11 @@ export function importance(trials: Trial[]): [string, number][] {
 function importanceBars(trials: Trial[]): string {
   const imp = importance(trials);
   if (!imp.length) return '<p>Fewer than 3 complete trials.</p>';
-  const rows = imp.map(([k, v], i) => `<text x="150" y="${22 + i * 24}" text-anchor="end">${esc(flag(k))}</text>`
-    + `<rect x="155" y="${10 + i * 24}" width="${(v * 400).toFixed(1)}" height="16" fill="${COLORS.complete}"/><text x="${160 + v * 400}" y="${22 + i * 24}">${(v * 100).toFixed(0)}%</text>`);
+  const rows = imp.map(
+    ([k, v], i) =>
+      `<text x="150" y="${22 + i * 24}" text-anchor="end">${esc(flag(k))}</text>` +
+      `<rect x="155" y="${10 + i * 24}" width="${(v * 400).toFixed(1)}" height="16" fill="${COLORS.complete}"/><text x="${160 + v * 400}" y="${22 + i * 24}">${(v * 100).toFixed(0)}%</text>`,
+  );
   return `<svg width="${W}" height="${20 + imp.length * 24}" font-size="11">${rows.join('')}</svg>`;
 }
 
@@ -117,12 +148,21 @@ function parallel(x: TuneReportInput): string {
       const cats = [...new Set(vals.map(String))];
       return scale(0, Math.max(1, cats.length - 1), H - PAD, 15)(cats.indexOf(String(v)));
     }
-    const log = k !== '__value' && vals.every((u) => typeof u === 'number' && u > 0) && Math.max(...(vals as number[])) / Math.min(...(vals as number[])) > 20;
+    const log =
+      k !== '__value' &&
+      vals.every((u) => typeof u === 'number' && u > 0) &&
+      Math.max(...(vals as number[])) / Math.min(...(vals as number[])) > 20;
     const f = (u: number) => (log ? Math.log(u) : u);
     return scale(Math.min(...(vals as number[]).map(f)), Math.max(...(vals as number[]).map(f)), H - PAD, 15)(f(v));
   };
-  const lines = ts.map((t) => `<polyline points="${axesKeys.map((k, i) => `${sx(i).toFixed(1)},${pos(k, t).toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[t.state]}" stroke-opacity="0.6"${t.number === x.best.number ? ' stroke-width="3"' : ''}/>`);
-  const ax = axesKeys.map((k, i) => `<line x1="${sx(i)}" y1="15" x2="${sx(i)}" y2="${H - PAD}" stroke="#333"/><text x="${sx(i)}" y="${H - PAD + 16}" text-anchor="middle">${esc(k === '__value' ? x.metric : flag(k))}</text>`);
+  const lines = ts.map(
+    (t) =>
+      `<polyline points="${axesKeys.map((k, i) => `${sx(i).toFixed(1)},${pos(k, t).toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[t.state]}" stroke-opacity="0.6"${t.number === x.best.number ? ' stroke-width="3"' : ''}/>`,
+  );
+  const ax = axesKeys.map(
+    (k, i) =>
+      `<line x1="${sx(i)}" y1="15" x2="${sx(i)}" y2="${H - PAD}" stroke="#333"/><text x="${sx(i)}" y="${H - PAD + 16}" text-anchor="middle">${esc(k === '__value' ? x.metric : flag(k))}</text>`,
+  );
   return svg(ax.join('') + lines.join(''));
 }
 
@@ -130,30 +170,61 @@ const svg = (body: string) => `<svg width="${W}" height="${H}" font-size="11" fo
 
 function table(x: TuneReportInput): string {
   const keys = [...new Set(x.trials.flatMap((t) => Object.keys(t.params)))];
-  const head = ['trial', 'state', x.metric, 'best eval', 'epochs run / planned', 'seconds', 'worker', ...keys.map(flag), 'note'];
-  const rows = x.trials.map((t) => [t.number, t.state, t.value ?? '', t.bestStep ?? '', `${fmt(t.epochsRun)} / ${fmt(t.epochsPlanned)}`, t.seconds?.toFixed(0) ?? '',
-    t.worker ?? '', ...keys.map((k) => t.params[k] ?? ''), t.error ?? (t.retryOf !== null ? `retry of ${t.retryOf}` : '')]);
+  const head = [
+    'trial',
+    'state',
+    x.metric,
+    'best eval',
+    'epochs run / planned',
+    'seconds',
+    'worker',
+    ...keys.map(flag),
+    'note',
+  ];
+  const rows = x.trials.map((t) => [
+    t.number,
+    t.state,
+    t.value ?? '',
+    t.bestStep ?? '',
+    `${fmt(t.epochsRun)} / ${fmt(t.epochsPlanned)}`,
+    t.seconds?.toFixed(0) ?? '',
+    t.worker ?? '',
+    ...keys.map((k) => t.params[k] ?? ''),
+    t.error ?? (t.retryOf !== null ? `retry of ${t.retryOf}` : ''),
+  ]);
   return `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.map((r, i) => `<tr class="${x.trials[i]!.state}">${r.map((c) => `<td>${esc(fmt(c))}</td>`).join('')}</tr>`).join('')}</table>`;
 }
 
 /** Epochs the pruned trials did not run (planned − run), and the epochs every trial ran. */
 export function epochsSaved(trials: Trial[]): { run: number; saved: number } {
   const run = trials.reduce((a, t) => a + (t.epochsRun ?? 0), 0);
-  const saved = trials.filter((t) => t.state === 'pruned').reduce((a, t) => a + Math.max(0, (t.epochsPlanned ?? 0) - (t.epochsRun ?? 0)), 0);
+  const saved = trials
+    .filter((t) => t.state === 'pruned')
+    .reduce((a, t) => a + Math.max(0, (t.epochsPlanned ?? 0) - (t.epochsRun ?? 0)), 0);
   return { run, saved };
 }
 
 export function tuneReportHtml(x: TuneReportInput): string {
   const count = (s: string) => x.trials.filter((t) => t.state === s).length;
   const { run, saved } = epochsSaved(x.trials);
-  const test = x.test ? Object.entries(x.test).filter(([, v]) => typeof v === 'number').slice(0, 8).map(([k, v]) => `${esc(k)} ${fmt(v)}`).join(', ') : 'no test split given';
+  const test = x.test
+    ? Object.entries(x.test)
+        .filter(([, v]) => typeof v === 'number')
+        .slice(0, 8)
+        .map(([k, v]) => `${esc(k)} ${fmt(v)}`)
+        .join(', ')
+    : 'no test split given';
   return `<!doctype html><html><head><meta charset="utf-8"><title>medtune tune: ${esc(x.study)}</title><style>
 body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}
 tr.pruned{color:#a0522d}tr.failed{color:#b22222}.k{color:#555}h2{margin-top:1.6em}</style></head><body>
 <h1>Study ${esc(x.study)}</h1>
 <p class="k">${esc(x.sampler)} sampler, ${esc(x.pruner)} pruner; ${x.direction} ${esc(x.metric)} on the validation split; ${x.trials.length} trials: ${count('complete')} complete, ${count('pruned')} pruned, ${count('failed')} failed; ${x.seconds.toFixed(0)} s; ${run.toFixed(1)} epochs trained, ${saved.toFixed(1)} saved by pruning.</p>
 <h2>Best trial: ${x.best.number}</h2>
-<p>${esc(x.metric)} ${fmt(x.best.value)} on validation (evaluation ${x.best.bestStep ?? '?'}); ${Object.entries(x.best.params).map(([k, v]) => `${esc(flag(k))} ${esc(fmt(v))}`).join(', ')}</p>
+<p>${esc(x.metric)} ${fmt(x.best.value)} on validation (evaluation ${x.best.bestStep ?? '?'}); ${Object.entries(
+    x.best.params,
+  )
+    .map(([k, v]) => `${esc(flag(k))} ${esc(fmt(v))}`)
+    .join(', ')}</p>
 <p>Test (evaluated once, after the study): ${test}</p>
 <h2>Optimisation history</h2><p class="k">Filled: complete; hollow orange: pruned (best value before it stopped); green: best so far.</p>${history(x)}
 <h2>Learning curves</h2><p class="k">Blue: complete; dashed orange: pruned.</p>${curves(x)}

@@ -2,17 +2,32 @@
 // regret over 20 seeds after 40 trials) on a noisy 4-D quadratic and on Branin; median and ASHA stop what they should.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { GridSampler, RandomSampler, TpeSampler, defaultWeights, gridValues, rankTrials, type Sampler, type TrialRecord } from './samplers.js';
+import {
+  GridSampler,
+  RandomSampler,
+  TpeSampler,
+  defaultWeights,
+  gridValues,
+  rankTrials,
+  type Sampler,
+  type TrialRecord,
+} from './samplers.js';
 import { AshaPruner, MedianPruner } from './pruners.js';
 import { Generator } from '../tensor/random.js';
 import type { Distribution } from './space.js';
 
-type Objective = { space: Record<string, Distribution>; f: (p: Record<string, number>) => number; optimum: number; noise: number };
+type Objective = {
+  space: Record<string, Distribution>;
+  f: (p: Record<string, number>) => number;
+  optimum: number;
+  noise: number;
+};
 
 const QUADRATIC: Objective = {
   space: Object.fromEntries(['a', 'b', 'c', 'd'].map((k) => [k, { type: 'float', low: -5, high: 5, log: false }])),
   f: (p) => (p.a! - 1) ** 2 + (p.b! + 2) ** 2 + (p.c! - 0.5) ** 2 + (p.d! - 3) ** 2,
-  optimum: 0, noise: 1,
+  optimum: 0,
+  noise: 1,
 };
 const BRANIN: Objective = {
   space: { x1: { type: 'float', low: -5, high: 10, log: false }, x2: { type: 'float', low: 0, high: 15, log: false } },
@@ -20,7 +35,8 @@ const BRANIN: Objective = {
     const b = 5.1 / (4 * Math.PI ** 2);
     return (x2! - b * x1! ** 2 + (5 / Math.PI) * x1! - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x1!) + 10;
   },
-  optimum: 0.397887, noise: 0,
+  optimum: 0.397887,
+  noise: 0,
 };
 
 /** Regret of the trial a study would pick (best observed, noisy) after `n` trials, minimising. */
@@ -41,11 +57,20 @@ const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
 const seeds = Array.from({ length: 20 }, (_, i) => i + 1);
 
 function curve(number: number, values: number[], state: TrialRecord['state'] = 'complete'): TrialRecord {
-  return { number, state, params: {}, value: state === 'complete' ? Math.max(...values) : null, intermediate: values.map((v, i) => [i + 1, v]) };
+  return {
+    number,
+    state,
+    params: {},
+    value: state === 'complete' ? Math.max(...values) : null,
+    intermediate: values.map((v, i) => [i + 1, v]),
+  };
 }
 
 describe('samplers', () => {
-  for (const [name, obj] of [['noisy 4-D quadratic', QUADRATIC], ['Branin', BRANIN]] as const) {
+  for (const [name, obj] of [
+    ['noisy 4-D quadratic', QUADRATIC],
+    ['Branin', BRANIN],
+  ] as const) {
     it(`TPE beats random search on ${name} (median regret, 20 seeds, 40 trials)`, () => {
       const tpe = medianOf(seeds.map((s) => regret((x) => new TpeSampler({ seed: x }), obj, s)));
       const tpeMv = medianOf(seeds.map((s) => regret((x) => new TpeSampler({ seed: x, multivariate: true }), obj, s)));
@@ -57,30 +82,59 @@ describe('samplers', () => {
 
   it('samples stay inside their distributions (log, int, categorical)', () => {
     const space: Record<string, Distribution> = {
-      lr: { type: 'float', low: 1e-5, high: 5e-4, log: true }, epochs: { type: 'int', low: 2, high: 10, log: false },
+      lr: { type: 'float', low: 1e-5, high: 5e-4, log: true },
+      epochs: { type: 'int', low: 2, high: 10, log: false },
       bs: { type: 'categorical', choices: [16, 32] },
     };
     const s = new TpeSampler({ seed: 3, startupTrials: 3 });
     const trials: TrialRecord[] = [];
     for (let i = 0; i < 15; i++) {
       const p = s.sample({ space, trials, direction: 'maximize', number: i });
-      assert.ok((p.lr as number) >= 1e-5 && (p.lr as number) <= 5e-4 && Number.isInteger(p.epochs) && [16, 32].includes(p.bs as number), JSON.stringify(p));
-      trials.push({ number: i, state: 'complete', params: p, value: -Math.abs(Math.log(p.lr as number) - Math.log(1e-4)), intermediate: [] });
+      assert.ok(
+        (p.lr as number) >= 1e-5 &&
+          (p.lr as number) <= 5e-4 &&
+          Number.isInteger(p.epochs) &&
+          [16, 32].includes(p.bs as number),
+        JSON.stringify(p),
+      );
+      trials.push({
+        number: i,
+        state: 'complete',
+        params: p,
+        value: -Math.abs(Math.log(p.lr as number) - Math.log(1e-4)),
+        intermediate: [],
+      });
     }
   });
 
   it('grid visits every point once, then repeats; values of continuous ranges include the ends', () => {
     assert.deepEqual(gridValues({ type: 'float', low: 1e-5, high: 1e-3, log: true }), [1e-5, 1e-4, 1e-3]);
-    const space: Record<string, Distribution> = { bs: { type: 'categorical', choices: [16, 32] }, ep: { type: 'int', low: 1, high: 3, log: false } };
+    const space: Record<string, Distribution> = {
+      bs: { type: 'categorical', choices: [16, 32] },
+      ep: { type: 'int', low: 1, high: 3, log: false },
+    };
     const g = new GridSampler(1);
     const trials: TrialRecord[] = [];
-    for (let i = 0; i < 6; i++) trials.push({ number: i, state: 'complete', params: g.sample({ space, trials, direction: 'maximize', number: i }), value: 0, intermediate: [] });
+    for (let i = 0; i < 6; i++)
+      trials.push({
+        number: i,
+        state: 'complete',
+        params: g.sample({ space, trials, direction: 'maximize', number: i }),
+        value: 0,
+        intermediate: [],
+      });
     assert.equal(new Set(trials.map((t) => JSON.stringify(t.params))).size, 6);
   });
 
   it('ranking: complete trials by value, then pruned ones by evaluations survived', () => {
-    const r = rankTrials([curve(0, [0.5, 0.6]), curve(1, [0.9], 'pruned'), curve(2, [0.2, 0.3, 0.4], 'pruned'), curve(3, [0.7, 0.8])], 'maximize');
-    assert.deepEqual(r.map((t) => t.number), [3, 0, 2, 1]);
+    const r = rankTrials(
+      [curve(0, [0.5, 0.6]), curve(1, [0.9], 'pruned'), curve(2, [0.2, 0.3, 0.4], 'pruned'), curve(3, [0.7, 0.8])],
+      'maximize',
+    );
+    assert.deepEqual(
+      r.map((t) => t.number),
+      [3, 0, 2, 1],
+    );
     assert.deepEqual(defaultWeights(3), [1, 1, 1]);
     assert.equal(defaultWeights(30).length, 30);
   });
@@ -88,7 +142,13 @@ describe('samplers', () => {
 
 describe('pruners', () => {
   // five complete trials whose validation accuracy climbs over 4 evaluations; median at step 2 is 0.5
-  const done = [[0.2, 0.3, 0.4, 0.5], [0.3, 0.4, 0.5, 0.6], [0.4, 0.5, 0.6, 0.7], [0.5, 0.6, 0.7, 0.8], [0.6, 0.7, 0.8, 0.9]].map((v, i) => curve(i, v));
+  const done = [
+    [0.2, 0.3, 0.4, 0.5],
+    [0.3, 0.4, 0.5, 0.6],
+    [0.4, 0.5, 0.6, 0.7],
+    [0.5, 0.6, 0.7, 0.8],
+    [0.6, 0.7, 0.8, 0.9],
+  ].map((v, i) => curve(i, v));
 
   it('median: stops a trial below the median at the same step, keeps one above it', () => {
     const p = new MedianPruner({ startupTrials: 5 });
@@ -99,12 +159,26 @@ describe('pruners', () => {
     // the best value so far counts, not the latest
     const dipped = curve(11, [0.3, 0.55, 0.45], 'running');
     assert.equal(p.shouldPrune({ trial: dipped, step: 3, trials: done, direction: 'maximize' }), true);
-    assert.equal(p.shouldPrune({ trial: curve(12, [0.3, 0.62, 0.45], 'running'), step: 3, trials: done, direction: 'maximize' }), false);
+    assert.equal(
+      p.shouldPrune({ trial: curve(12, [0.3, 0.62, 0.45], 'running'), step: 3, trials: done, direction: 'maximize' }),
+      false,
+    );
     // too few complete trials, or still warming up: never
     assert.equal(p.shouldPrune({ trial: bad, step: 2, trials: done.slice(0, 4), direction: 'maximize' }), false);
-    assert.equal(new MedianPruner({ startupTrials: 5, warmupSteps: 2 }).shouldPrune({ trial: bad, step: 2, trials: done, direction: 'maximize' }), false);
+    assert.equal(
+      new MedianPruner({ startupTrials: 5, warmupSteps: 2 }).shouldPrune({
+        trial: bad,
+        step: 2,
+        trials: done,
+        direction: 'maximize',
+      }),
+      false,
+    );
     // minimising a loss: above the median is worse
-    assert.equal(p.shouldPrune({ trial: curve(13, [0.9, 0.8], 'running'), step: 2, trials: done, direction: 'minimize' }), true);
+    assert.equal(
+      p.shouldPrune({ trial: curve(13, [0.9, 0.8], 'running'), step: 2, trials: done, direction: 'minimize' }),
+      true,
+    );
   });
 
   it('ASHA (η = 3): rungs at 1, 3, 9; only the best third goes on', () => {

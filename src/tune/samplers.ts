@@ -38,11 +38,13 @@ export interface Sampler {
 }
 
 /** A generator for trial `number` of a study seeded with `seed` (same draws whatever ran before). */
-const rngFor = (seed: number, number: number, salt = 0) => new Generator((seed * 1_000_003 + number * 7919 + salt) >>> 0);
+const rngFor = (seed: number, number: number, salt = 0) =>
+  new Generator((seed * 1_000_003 + number * 7919 + salt) >>> 0);
 
 /** A value drawn uniformly (log-uniformly) from a distribution. */
 export function drawUniform(d: Distribution, g: Generator): ParamValue {
-  if (d.type === 'categorical') return d.choices[Math.min(d.choices.length - 1, Math.floor(g.uniform() * d.choices.length))]!;
+  if (d.type === 'categorical')
+    return d.choices[Math.min(d.choices.length - 1, Math.floor(g.uniform() * d.choices.length))]!;
   const [lo, hi] = internalBounds(d);
   return fromInternal(d, lo + (hi - lo) * g.uniform());
 }
@@ -60,7 +62,8 @@ export class RandomSampler implements Sampler {
  * `points` values spread over a continuous range (log-spaced on a log scale), ends included. */
 export function gridValues(d: Distribution, points = 3): ParamValue[] {
   if (d.type === 'categorical') return d.choices;
-  if (d.type === 'int' && cardinality(d) <= Math.max(points, 10)) return Array.from({ length: d.high - d.low + 1 }, (_, i) => d.low + i);
+  if (d.type === 'int' && cardinality(d) <= Math.max(points, 10))
+    return Array.from({ length: d.high - d.low + 1 }, (_, i) => d.low + i);
   const [lo, hi] = d.log ? [Math.log(d.low), Math.log(d.high)] : [d.low, d.high];
   const vals = Array.from({ length: points }, (_, i) => {
     const v = lo + ((hi - lo) * i) / (points - 1);
@@ -72,12 +75,16 @@ export function gridValues(d: Distribution, points = 3): ParamValue[] {
 
 export class GridSampler implements Sampler {
   readonly name = 'grid';
-  constructor(private seed: number, private points = 3) {}
+  constructor(
+    private seed: number,
+    private points = 3,
+  ) {}
 
   /** Every grid point, in a seeded order. */
   grid(space: Record<string, Distribution>): Record<string, ParamValue>[] {
     let out: Record<string, ParamValue>[] = [{}];
-    for (const [k, d] of Object.entries(space)) out = out.flatMap((p) => gridValues(d, this.points).map((v) => ({ ...p, [k]: v })));
+    for (const [k, d] of Object.entries(space))
+      out = out.flatMap((p) => gridValues(d, this.points).map((v) => ({ ...p, [k]: v })));
     const g = new Generator(this.seed);
     for (let i = out.length - 1; i > 0; i--) {
       const j = Math.floor(g.uniform() * (i + 1));
@@ -88,7 +95,12 @@ export class GridSampler implements Sampler {
 
   /** The first grid point no trial has taken yet (a failed trial that was not retried keeps its point). */
   sample(x: SampleInput): Record<string, ParamValue> {
-    const key = (p: Record<string, ParamValue>) => JSON.stringify(Object.keys(x.space).sort().map((k) => p[k]));
+    const key = (p: Record<string, ParamValue>) =>
+      JSON.stringify(
+        Object.keys(x.space)
+          .sort()
+          .map((k) => p[k]),
+      );
     const used = new Set(x.trials.map((t) => key(t.params)));
     const next = this.grid(x.space).find((p) => !used.has(key(p)));
     return next ?? this.grid(x.space)[x.number % this.grid(x.space).length]!;
@@ -114,8 +126,24 @@ function fromInternal(d: Exclude<Distribution, { type: 'categorical' }>, x: numb
 /** erf, Abramowitz & Stegun 7.1.26 refined (|error| < 1.2e-7). */
 function erf(x: number): number {
   const t = 1 / (1 + 0.5 * Math.abs(x));
-  const y = 1 - t * Math.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
-    + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const y =
+    1 -
+    t *
+      Math.exp(
+        -x * x -
+          1.26551223 +
+          t *
+            (1.00002368 +
+              t *
+                (0.37409196 +
+                  t *
+                    (0.09678418 +
+                      t *
+                        (-0.18628806 +
+                          t *
+                            (0.27886807 +
+                              t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      );
   return x >= 0 ? y : -y;
 }
 const Phi = (z: number) => 0.5 * (1 + erf(z / Math.SQRT2));
@@ -157,12 +185,18 @@ function univariateSigmas(mus: number[], lo: number, hi: number): number[] {
     sorted[n - 1] = s[n - 1]! - s[n - 2]!;
   }
   const out = new Array<number>(n);
-  order.forEach((i, r) => { out[i] = sorted[r]!; });
+  order.forEach((i, r) => {
+    out[i] = sorted[r]!;
+  });
   const minS = (hi - lo) / Math.min(100, 1 + n);
   return out.map((x) => Math.min(hi - lo, Math.max(minS, x)));
 }
 
-function buildParzen(space: Record<string, Distribution>, obs: Record<string, ParamValue>[], multivariate: boolean): Parzen {
+function buildParzen(
+  space: Record<string, Distribution>,
+  obs: Record<string, ParamValue>[],
+  multivariate: boolean,
+): Parzen {
   const n = obs.length;
   const w = [...defaultWeights(n), 1]; // prior weight 1.0
   const total = w.reduce((a, b) => a + b, 0);
@@ -173,7 +207,12 @@ function buildParzen(space: Record<string, Distribution>, obs: Record<string, Pa
       const K = d.choices.length;
       const probs = obs.map((o) => {
         const row = new Array<number>(K).fill(1 / (n + 1)); // prior_weight / n_kernels
-        row[Math.max(0, d.choices.findIndex((c) => String(c) === String(o[k])))]! += 1;
+        row[
+          Math.max(
+            0,
+            d.choices.findIndex((c) => String(c) === String(o[k])),
+          )
+        ]! += 1;
         const z = row.reduce((a, b) => a + b, 0);
         return row.map((v) => v / z);
       });
@@ -186,7 +225,15 @@ function buildParzen(space: Record<string, Distribution>, obs: Record<string, Pa
     const sig = multivariate
       ? mus.map(() => 0.2 * Math.pow(Math.max(n, 1), -1 / (D + 4)) * (hi - lo))
       : univariateSigmas([...mus, (lo + hi) / 2], lo, hi).slice(0, n);
-    dims[k] = { kind: 'num', mus: [...mus, (lo + hi) / 2], sigmas: [...sig, hi - lo], lo, hi, int: d.type === 'int', dist: d };
+    dims[k] = {
+      kind: 'num',
+      mus: [...mus, (lo + hi) / 2],
+      sigmas: [...sig, hi - lo],
+      lo,
+      hi,
+      int: d.type === 'int',
+      dist: d,
+    };
   }
   return { weights: w.map((x) => x / total), dims };
 }
@@ -232,7 +279,9 @@ function pickKernel(weights: number[], g: Generator): number {
 
 /** log p(x) over the named dimensions: a mixture over kernels of the product of per-dimension kernels. */
 function logPdf(p: Parzen, x: Record<string, number>, keys: string[]): number {
-  return logsumexp(p.weights.map((w, j) => Math.log(w) + keys.reduce((s, k) => s + logKernel(p.dims[k]!, j, x[k]!), 0)));
+  return logsumexp(
+    p.weights.map((w, j) => Math.log(w) + keys.reduce((s, k) => s + logKernel(p.dims[k]!, j, x[k]!), 0)),
+  );
 }
 
 export interface TpeOptions {

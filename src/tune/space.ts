@@ -53,7 +53,9 @@ const spaceError = (msg: string) => new MedtuneError(msg, 'E_SEARCH_SPACE');
 export function paramKey(name: string): string {
   const key = name.replace(/^--/, '').replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
   if (!(key in TUNABLE)) {
-    const known = Object.values(TUNABLE).map((s) => s.flag.slice(2)).join(', ');
+    const known = Object.values(TUNABLE)
+      .map((s) => s.flag.slice(2))
+      .join(', ');
     throw spaceError(`"${name}" is not a parameter the trainer knows; tunable: ${known}`);
   }
   return key;
@@ -62,16 +64,20 @@ export function paramKey(name: string): string {
 function checkValue(key: string, v: ParamValue, what: string): void {
   const s = TUNABLE[key]!;
   if (s.kind === 'string') {
-    if (!s.values!.includes(String(v))) throw spaceError(`${s.flag}: ${what} "${v}" is not one of ${s.values!.join(', ')}`);
+    if (!s.values!.includes(String(v)))
+      throw spaceError(`${s.flag}: ${what} "${v}" is not one of ${s.values!.join(', ')}`);
     return;
   }
   const n = typeof v === 'number' ? v : Number.NaN;
   const inRange = Number.isFinite(n) && (s.minExclusive ? n > s.min : n >= s.min) && n < s.below;
   if (!inRange) {
     const hi = Number.isFinite(s.below) ? ` and < ${s.below}` : '';
-    throw spaceError(`${s.flag}: ${what} ${v} is outside what train accepts (${s.minExclusive ? '>' : '≥'} ${s.min}${hi})`);
+    throw spaceError(
+      `${s.flag}: ${what} ${v} is outside what train accepts (${s.minExclusive ? '>' : '≥'} ${s.min}${hi})`,
+    );
   }
-  if (s.kind === 'int' && !Number.isInteger(n)) throw spaceError(`${s.flag} takes whole numbers; ${what} ${v} is not one`);
+  if (s.kind === 'int' && !Number.isInteger(n))
+    throw spaceError(`${s.flag} takes whole numbers; ${what} ${v} is not one`);
 }
 
 const toNumber = (key: string, x: string): ParamValue => {
@@ -85,8 +91,12 @@ const toNumber = (key: string, x: string): ParamValue => {
 export function parseParam(name: string, spec: unknown): Distribution | ParamValue {
   const key = paramKey(name);
   const flag = TUNABLE[key]!.flag;
-  if (typeof spec === 'number') return checkValue(key, spec, 'value'), spec;
-  if (Array.isArray(spec)) return categorical(key, spec.map((x) => (typeof x === 'number' ? x : toNumber(key, String(x)))));
+  if (typeof spec === 'number') return (checkValue(key, spec, 'value'), spec);
+  if (Array.isArray(spec))
+    return categorical(
+      key,
+      spec.map((x) => (typeof x === 'number' ? x : toNumber(key, String(x)))),
+    );
   if (spec && typeof spec === 'object') return fromObject(key, spec as Record<string, unknown>);
   if (typeof spec !== 'string' || !spec.trim()) throw spaceError(`${flag}: empty value`);
   const m = /^(loguniform|uniform|int|choice):(.*)$/.exec(spec.trim());
@@ -96,7 +106,14 @@ export function parseParam(name: string, spec: unknown): Distribution | ParamVal
     return v;
   }
   const [, kind, rest] = m as unknown as [string, string, string];
-  if (kind === 'choice') return categorical(key, rest.split(',').filter((x) => x.trim()).map((x) => toNumber(key, x)));
+  if (kind === 'choice')
+    return categorical(
+      key,
+      rest
+        .split(',')
+        .filter((x) => x.trim())
+        .map((x) => toNumber(key, x)),
+    );
   const parts = rest.split(':');
   const log = kind === 'loguniform' || (kind === 'int' && parts[2] === 'log');
   if (parts.length < 2 || parts.length > (kind === 'int' ? 3 : 2) || (parts.length === 3 && parts[2] !== 'log')) {
@@ -109,7 +126,10 @@ function fromObject(key: string, o: Record<string, unknown>): Distribution | Par
   const type = String(o.type ?? o.distribution ?? '');
   if (type === 'choice' || type === 'categorical') {
     const choices = Array.isArray(o.choices) ? o.choices : Array.isArray(o.values) ? o.values : [];
-    return categorical(key, choices.map((x) => (typeof x === 'number' ? x : toNumber(key, String(x)))));
+    return categorical(
+      key,
+      choices.map((x) => (typeof x === 'number' ? x : toNumber(key, String(x)))),
+    );
   }
   if (!['uniform', 'loguniform', 'int', 'float'].includes(type)) {
     throw spaceError(`${TUNABLE[key]!.flag}: type "${type}" is not uniform, loguniform, int or choice`);
@@ -118,11 +138,20 @@ function fromObject(key: string, o: Record<string, unknown>): Distribution | Par
   return range(key, type === 'int' ? 'int' : 'float', Number(o.low), Number(o.high), log, JSON.stringify(o));
 }
 
-function range(key: string, type: 'int' | 'float', low: number, high: number, log: boolean, shown: string): Distribution {
+function range(
+  key: string,
+  type: 'int' | 'float',
+  low: number,
+  high: number,
+  log: boolean,
+  shown: string,
+): Distribution {
   const s = TUNABLE[key]!;
   if (s.kind === 'string') throw spaceError(`${s.flag} takes names: use choice:${s.values!.join(',')}`);
-  if (s.kind === 'int' && type === 'float') throw spaceError(`${s.flag} takes whole numbers: use int:LOW:HIGH or choice:A,B (not ${shown})`);
-  if (!Number.isFinite(low) || !Number.isFinite(high)) throw spaceError(`${s.flag} ${shown}: the bounds must be numbers`);
+  if (s.kind === 'int' && type === 'float')
+    throw spaceError(`${s.flag} takes whole numbers: use int:LOW:HIGH or choice:A,B (not ${shown})`);
+  if (!Number.isFinite(low) || !Number.isFinite(high))
+    throw spaceError(`${s.flag} ${shown}: the bounds must be numbers`);
   if (!(low < high)) throw spaceError(`${s.flag} ${shown}: the range is empty or reversed (low must be below high)`);
   if (log && !(low > 0)) throw spaceError(`${s.flag} ${shown}: a log scale needs a low bound above 0`);
   checkValue(key, low, 'low bound');
@@ -150,7 +179,8 @@ export function readSpaceFile(file: string): Record<string, unknown> {
   } catch {
     throw spaceError(`--space ${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}`);
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw spaceError(`--space ${file}: expected an object of parameter: distribution`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw spaceError(`--space ${file}: expected an object of parameter: distribution`);
   return raw as Record<string, unknown>;
 }
 
@@ -161,7 +191,10 @@ export function readSpaceFile(file: string): Record<string, unknown> {
 export function buildSpace(cli: Record<string, unknown>, file: Record<string, unknown> = {}): SearchSpace {
   const space: SearchSpace = { params: {}, fixed: {} };
   const seen = new Map<string, string>();
-  for (const [src, entries] of [['command line', cli], ['--space file', file]] as const) {
+  for (const [src, entries] of [
+    ['command line', cli],
+    ['--space file', file],
+  ] as const) {
     for (const [name, spec] of Object.entries(entries)) {
       if (spec === undefined) continue;
       const key = paramKey(name);
@@ -169,7 +202,9 @@ export function buildSpace(cli: Record<string, unknown>, file: Record<string, un
       const canon = JSON.stringify(parsed);
       const before = seen.get(key);
       if (before !== undefined && before !== canon) {
-        throw spaceError(`${TUNABLE[key]!.flag} is given on the command line and in the --space file with different values; keep one`);
+        throw spaceError(
+          `${TUNABLE[key]!.flag} is given on the command line and in the --space file with different values; keep one`,
+        );
       }
       seen.set(key, canon);
       if (isDist(parsed)) space.params[key] = parsed;
@@ -178,24 +213,36 @@ export function buildSpace(cli: Record<string, unknown>, file: Record<string, un
     }
   }
   if (!Object.keys(space.params).length) {
-    throw spaceError('the search space is empty: give at least one option a distribution, e.g. --learning-rate loguniform:1e-5:5e-4');
+    throw spaceError(
+      'the search space is empty: give at least one option a distribution, e.g. --learning-rate loguniform:1e-5:5e-4',
+    );
   }
   return space;
 }
 
 /** A stable fingerprint of what varies and how (a study file holds one space). */
 export function spaceSignature(space: SearchSpace, extra: Record<string, unknown> = {}): string {
-  const sorted = (o: Record<string, unknown>) => Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
-  return createHash('sha256').update(JSON.stringify({ params: sorted(space.params), ...sorted(extra) })).digest('hex').slice(0, 16);
+  const sorted = (o: Record<string, unknown>) =>
+    Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, o[k]]),
+    );
+  return createHash('sha256')
+    .update(JSON.stringify({ params: sorted(space.params), ...sorted(extra) }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** A short description for logs: `learning-rate loguniform(1e-05, 0.0005), batch-size {16, 32}`. */
 export function describeSpace(params: Record<string, Distribution>): string {
-  return Object.entries(params).map(([k, d]) => {
-    const flag = TUNABLE[k]?.flag.slice(2) ?? k;
-    if (d.type === 'categorical') return `${flag} {${d.choices.join(', ')}}`;
-    return `${flag} ${d.type === 'int' ? 'int' : d.log ? 'loguniform' : 'uniform'}(${d.low}, ${d.high})${d.type === 'int' && d.log ? ' log' : ''}`;
-  }).join(', ');
+  return Object.entries(params)
+    .map(([k, d]) => {
+      const flag = TUNABLE[k]?.flag.slice(2) ?? k;
+      if (d.type === 'categorical') return `${flag} {${d.choices.join(', ')}}`;
+      return `${flag} ${d.type === 'int' ? 'int' : d.log ? 'loguniform' : 'uniform'}(${d.low}, ${d.high})${d.type === 'int' && d.log ? ' log' : ''}`;
+    })
+    .join(', ');
 }
 
 /** Number of distinct points of a distribution, Infinity for continuous ones. */

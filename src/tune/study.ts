@@ -57,10 +57,19 @@ export const trialsDir = (outputDir: string) => path.join(outputDir, 'trials');
 
 /** Threads per local trial: an even share of the cores; more jobs than cores, or jobs × threads above them, refused. */
 export function threadsPerJob(jobs: number, threads: number | undefined, cores = os.availableParallelism()): number {
-  if (!Number.isInteger(jobs) || jobs < 1) throw new MedtuneError(`--jobs must be a positive integer, got ${jobs}`, 'E_USAGE');
-  if (jobs > cores) throw new MedtuneError(`--jobs ${jobs} is above the ${cores} cores of this machine; use at most ${cores} (or --queue with workers on other machines)`, 'E_USAGE');
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new MedtuneError(`--jobs must be a positive integer, got ${jobs}`, 'E_USAGE');
+  if (jobs > cores)
+    throw new MedtuneError(
+      `--jobs ${jobs} is above the ${cores} cores of this machine; use at most ${cores} (or --queue with workers on other machines)`,
+      'E_USAGE',
+    );
   const t = threads ?? Math.max(1, Math.floor(cores / jobs));
-  if (jobs * t > cores) throw new MedtuneError(`--jobs ${jobs} × --threads ${t} = ${jobs * t} threads on ${cores} cores would oversubscribe them; use --threads ${Math.floor(cores / jobs)} or fewer jobs`, 'E_USAGE');
+  if (jobs * t > cores)
+    throw new MedtuneError(
+      `--jobs ${jobs} × --threads ${t} = ${jobs * t} threads on ${cores} cores would oversubscribe them; use --threads ${Math.floor(cores / jobs)} or fewer jobs`,
+      'E_USAGE',
+    );
   return t;
 }
 
@@ -73,7 +82,9 @@ function recover(store: StudyStore, study: Study, o: StudyOptions, log: (l: stri
     if (t.state !== 'running' || busy.has(t.number)) continue;
     const stale = (t.heartbeatAt ?? 0) < nowS - o.heartbeatTimeout;
     if (!stale && !ownerDead(t.owner)) continue;
-    const why = stale ? `its heartbeat stopped ${Math.round(nowS - (t.heartbeatAt ?? 0))} s ago` : 'the tune process running it is gone';
+    const why = stale
+      ? `its heartbeat stopped ${Math.round(nowS - (t.heartbeatAt ?? 0))} s ago`
+      : 'the tune process running it is gone';
     store.finish(study.id, t.number, { state: 'failed', error: `interrupted: ${why}` });
     log(`trial ${t.number}: failed (interrupted: ${why})${retry(store, study, t, o) ? '; retried' : ''}`);
   }
@@ -87,9 +98,15 @@ function retry(store: StudyStore, study: Study, t: Trial, o: StudyOptions): bool
   return true;
 }
 
-const fmtParams = (p: Record<string, unknown>) => Object.entries(p).map(([k, v]) => `${TUNABLE[k]?.flag.slice(2) ?? k} ${typeof v === 'number' ? Number(v.toPrecision(4)) : v}`).join(', ');
+const fmtParams = (p: Record<string, unknown>) =>
+  Object.entries(p)
+    .map(([k, v]) => `${TUNABLE[k]?.flag.slice(2) ?? k} ${typeof v === 'number' ? Number(v.toPrecision(4)) : v}`)
+    .join(', ');
 
-export async function runStudy(o: StudyOptions, log: (l: string) => void = (l) => console.log(l)): Promise<StudyResult> {
+export async function runStudy(
+  o: StudyOptions,
+  log: (l: string) => void = (l) => console.log(l),
+): Promise<StudyResult> {
   const t0 = performance.now();
   const store = new StudyStore(o.storage);
   try {
@@ -99,17 +116,33 @@ export async function runStudy(o: StudyOptions, log: (l: string) => void = (l) =
   }
 }
 
-async function studyLoop(store: StudyStore, o: StudyOptions, log: (l: string) => void, t0: number): Promise<StudyResult> {
+async function studyLoop(
+  store: StudyStore,
+  o: StudyOptions,
+  log: (l: string) => void,
+  t0: number,
+): Promise<StudyResult> {
   const signature = spaceSignature(o.space, { metric: o.metric, direction: o.direction });
   const { study, created } = store.openStudy({
-    name: o.studyName, direction: o.direction, metric: o.metric, space: o.space, signature,
+    name: o.studyName,
+    direction: o.direction,
+    metric: o.metric,
+    space: o.space,
+    signature,
     settings: { sampler: o.sampler, pruner: o.pruner, seed: o.seed },
   });
-  const sampler = makeSampler(o.sampler, { seed: o.seed, multivariate: o.multivariate, startupTrials: o.startupTrials, gridPoints: o.gridPoints });
+  const sampler = makeSampler(o.sampler, {
+    seed: o.seed,
+    multivariate: o.multivariate,
+    startupTrials: o.startupTrials,
+    gridPoints: o.gridPoints,
+  });
   const pruner = makePruner(o.pruner);
   const before = store.trials(study.id);
-  log(`study "${study.name}" in ${o.storage}: ${created ? 'new' : `resumed (${before.filter(finished).length} trials ended before)`}; `
-    + `${o.sampler} sampler, ${o.pruner} pruner, ${o.trials} trials, ${o.jobs} at a time; ${o.direction} ${o.metric} on validation; ${describeSpace(o.space.params)}`);
+  log(
+    `study "${study.name}" in ${o.storage}: ${created ? 'new' : `resumed (${before.filter(finished).length} trials ended before)`}; ` +
+      `${o.sampler} sampler, ${o.pruner} pruner, ${o.trials} trials, ${o.jobs} at a time; ${o.direction} ${o.metric} on validation; ${describeSpace(o.space.params)}`,
+  );
   const active = new Map<number, Promise<void>>();
   recover(store, study, o, log, new Set());
   const deadline = o.timeout ? t0 + o.timeout * 1000 : Infinity;
@@ -127,10 +160,18 @@ async function studyLoop(store: StudyStore, o: StudyOptions, log: (l: string) =>
       if (waiting && store.claim(study.id, waiting.number)) number = waiting.number;
       else if (planned < o.trials) {
         const nextNumber = now.length ? now[now.length - 1]!.number + 1 : 0;
-        const params = sampler.sample({ space: o.space.params, trials: now, direction: o.direction, number: nextNumber });
+        const params = sampler.sample({
+          space: o.space.params,
+          trials: now,
+          direction: o.direction,
+          number: nextNumber,
+        });
         number = store.addTrial(study.id, { ...params }, { state: 'running' });
       } else break;
-      active.set(number, launch(store, study, o, number, pruner, log).finally(() => active.delete(number)));
+      active.set(
+        number,
+        launch(store, study, o, number, pruner, log).finally(() => active.delete(number)),
+      );
     }
     if (!active.size) break;
     await Promise.race(active.values());
@@ -146,40 +187,78 @@ function result(store: StudyStore, study: Study, o: StudyOptions, t0: number): S
   if (!complete.length) {
     const failed = trials.filter((t) => t.state === 'failed');
     const first = failed.find((t) => t.error)?.error ?? 'no trial completed';
-    throw new MedtuneError(`no trial of study "${study.name}" completed (${failed.length} failed, ${trials.filter((t) => t.state === 'pruned').length} pruned); `
-      + `first error: ${first}. Logs: ${trialsDir(o.outputDir)}/trial-*/train.log`, 'E_TRIALS_FAILED');
+    throw new MedtuneError(
+      `no trial of study "${study.name}" completed (${failed.length} failed, ${trials.filter((t) => t.state === 'pruned').length} pruned); ` +
+        `first error: ${first}. Logs: ${trialsDir(o.outputDir)}/trial-*/train.log`,
+      'E_TRIALS_FAILED',
+    );
   }
   const best = rankTrials(complete, o.direction)[0] as Trial;
-  return { study, trials, best, bestModel: path.join(trialsDir(o.outputDir), trialDirName(best.number), 'best_model'), seconds: (performance.now() - t0) / 1000 };
+  return {
+    study,
+    trials,
+    best,
+    bestModel: path.join(trialsDir(o.outputDir), trialDirName(best.number), 'best_model'),
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
-async function launch(store: StudyStore, study: Study, o: StudyOptions, number: number, pruner: ReturnType<typeof makePruner>, log: (l: string) => void): Promise<void> {
+async function launch(
+  store: StudyStore,
+  study: Study,
+  o: StudyOptions,
+  number: number,
+  pruner: ReturnType<typeof makePruner>,
+  log: (l: string) => void,
+): Promise<void> {
   const t = store.trial(study.id, number);
   const dir = path.join(trialsDir(o.outputDir), trialDirName(number));
-  log(`trial ${number} started: ${fmtParams(t.params)}${t.retryOf !== null ? ` (retry of trial ${t.retryOf}, attempt ${t.attempt})` : ''}`);
+  log(
+    `trial ${number} started: ${fmtParams(t.params)}${t.retryOf !== null ? ` (retry of trial ${t.retryOf}, attempt ${t.attempt})` : ''}`,
+  );
   let outcome: TrialOutcome;
   try {
-    outcome = await o.executor.run({ study: study.name, number, params: t.params, options: trialOptions(o.base, t.params, dir, o.threads) }, {
-      heartbeat: (worker) => store.heartbeat(study.id, number, worker),
-      restarted: (worker) => {
-        store.resetIntermediate(study.id, number);
-        log(`trial ${number}: started again on ${worker ?? 'another worker'} (the previous worker stopped)`);
+    outcome = await o.executor.run(
+      { study: study.name, number, params: t.params, options: trialOptions(o.base, t.params, dir, o.threads) },
+      {
+        heartbeat: (worker) => store.heartbeat(study.id, number, worker),
+        restarted: (worker) => {
+          store.resetIntermediate(study.id, number);
+          log(`trial ${number}: started again on ${worker ?? 'another worker'} (the previous worker stopped)`);
+        },
+        report: (step, value) => {
+          store.report(study.id, number, step, value);
+          const all = store.trials(study.id);
+          const me = all.find((x) => x.number === number)!;
+          return pruner.shouldPrune({ trial: me, step, trials: all, direction: o.direction });
+        },
       },
-      report: (step, value) => {
-        store.report(study.id, number, step, value);
-        const all = store.trials(study.id);
-        const me = all.find((x) => x.number === number)!;
-        return pruner.shouldPrune({ trial: me, step, trials: all, direction: o.direction });
-      },
-    });
+    );
   } catch (e) {
     outcome = { state: 'failed', seconds: 0, error: (e as Error).message.split('\n')[0]!, code: 'E_INTERNAL' };
   }
-  if (!store.finish(study.id, number, { ...outcome, error: outcome.error ? `${outcome.error} (${outcome.code ?? 'E_INTERNAL'})` : undefined, value: outcome.value ?? null, bestStep: outcome.bestStep ?? null, epochsRun: outcome.epochsRun, seconds: outcome.seconds })) return;
-  if (outcome.epochsPlanned !== undefined) store.db.prepare('UPDATE trials SET epochs_planned = ? WHERE study_id = ? AND number = ?').run(outcome.epochsPlanned, study.id, number);
-  const v = outcome.value !== undefined ? `${o.metric} ${outcome.value.toFixed(4)} (evaluation ${outcome.bestStep})` : '';
+  if (
+    !store.finish(study.id, number, {
+      ...outcome,
+      error: outcome.error ? `${outcome.error} (${outcome.code ?? 'E_INTERNAL'})` : undefined,
+      value: outcome.value ?? null,
+      bestStep: outcome.bestStep ?? null,
+      epochsRun: outcome.epochsRun,
+      seconds: outcome.seconds,
+    })
+  )
+    return;
+  if (outcome.epochsPlanned !== undefined)
+    store.db
+      .prepare('UPDATE trials SET epochs_planned = ? WHERE study_id = ? AND number = ?')
+      .run(outcome.epochsPlanned, study.id, number);
+  const v =
+    outcome.value !== undefined ? `${o.metric} ${outcome.value.toFixed(4)} (evaluation ${outcome.bestStep})` : '';
   if (outcome.state === 'failed') {
     const retried = retry(store, study, store.trial(study.id, number), o);
     log(`trial ${number} failed: ${outcome.error} (${outcome.code ?? 'E_INTERNAL'})${retried ? '; retried' : ''}`);
-  } else log(`trial ${number} ${outcome.state}: ${v}, ${outcome.epochsRun?.toFixed(1)} epochs, ${outcome.seconds.toFixed(0)} s`);
+  } else
+    log(
+      `trial ${number} ${outcome.state}: ${v}, ${outcome.epochsRun?.toFixed(1)} epochs, ${outcome.seconds.toFixed(0)} s`,
+    );
 }

@@ -16,10 +16,14 @@ process.on('message', (m: FromParent) => {
   if (m.type !== 'run') return;
   const beat = setInterval(() => void send({ type: 'heartbeat' }), 2000);
   void runTrial(m.spec, {
-    report: (step, value) => new Promise<boolean>((res) => {
-      waiting.set(step, (p) => { waiting.delete(step); res(p); });
-      void send({ type: 'eval', step, value });
-    }),
+    report: (step, value) =>
+      new Promise<boolean>((res) => {
+        waiting.set(step, (p) => {
+          waiting.delete(step);
+          res(p);
+        });
+        void send({ type: 'eval', step, value });
+      }),
   }).then(async (outcome) => {
     clearInterval(beat);
     await send({ type: 'done', outcome });

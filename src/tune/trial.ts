@@ -42,10 +42,22 @@ export interface TrialIO {
 }
 
 /** Train options of a trial: the study's options with the trial's parameters, on its own folder. */
-export function trialOptions(base: TrialTrainOptions, params: Record<string, ParamValue>, dir: string, threads?: number): TrialTrainOptions {
+export function trialOptions(
+  base: TrialTrainOptions,
+  params: Record<string, ParamValue>,
+  dir: string,
+  threads?: number,
+): TrialTrainOptions {
   return {
-    ...base, ...(params as Partial<TrialTrainOptions>), outputDir: dir, test: undefined, baseline: false, resume: false, overwrite: true,
-    checkpoints: false, ...(threads ? { threads } : {}),
+    ...base,
+    ...(params as Partial<TrialTrainOptions>),
+    outputDir: dir,
+    test: undefined,
+    baseline: false,
+    resume: false,
+    overwrite: true,
+    checkpoints: false,
+    ...(threads ? { threads } : {}),
   };
 }
 
@@ -62,11 +74,21 @@ export async function runTrial(spec: TrialSpec, io: TrialIO): Promise<TrialOutco
   const seconds = () => (performance.now() - t0) / 1000;
   try {
     const r = await runTrain({ ...spec.options, onEvaluate: (e) => io.report(e.index, e.value) }, log);
-    if (!r.best) throw new MedtuneError('the trial had no validation evaluation (pass --validation or keep --validation-split > 0)', 'E_NO_EVAL_DATA');
-    log(`trial ${spec.number} finished: ${r.stopped ? 'pruned' : 'complete'}, best ${r.best.value} at evaluation ${r.best.index}`);
+    if (!r.best)
+      throw new MedtuneError(
+        'the trial had no validation evaluation (pass --validation or keep --validation-split > 0)',
+        'E_NO_EVAL_DATA',
+      );
+    log(
+      `trial ${spec.number} finished: ${r.stopped ? 'pruned' : 'complete'}, best ${r.best.value} at evaluation ${r.best.index}`,
+    );
     return {
-      state: r.stopped ? 'pruned' : 'complete', value: r.best.value, bestStep: r.best.index, epochsRun: r.epochsRun,
-      epochsPlanned: spec.options.maxSteps ? undefined : r.recipe.values.epochs, seconds: seconds(),
+      state: r.stopped ? 'pruned' : 'complete',
+      value: r.best.value,
+      bestStep: r.best.index,
+      epochsRun: r.epochsRun,
+      epochsPlanned: spec.options.maxSteps ? undefined : r.recipe.values.epochs,
+      seconds: seconds(),
     };
   } catch (e) {
     const code = e instanceof MedtuneError ? e.code : 'E_INTERNAL';

@@ -10,10 +10,12 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   const neg = s.indexOf(-1);
   if (neg >= 0) {
     const rest = sizeOf(s.filter((_, i) => i !== neg));
-    if (rest === 0 || x.size % rest !== 0) throw new ShapeError(`reshape: cannot infer -1 for ${x.describe()} -> ${fmt(shape)}`);
+    if (rest === 0 || x.size % rest !== 0)
+      throw new ShapeError(`reshape: cannot infer -1 for ${x.describe()} -> ${fmt(shape)}`);
     s[neg] = x.size / rest;
   }
-  if (sizeOf(s) !== x.size) throw new ShapeError(`reshape: ${x.describe()} has ${x.size} elements, ${fmt(shape)} needs ${sizeOf(s)}`);
+  if (sizeOf(s) !== x.size)
+    throw new ShapeError(`reshape: ${x.describe()} has ${x.size} elements, ${fmt(shape)} needs ${sizeOf(s)}`);
   const out = x.viewAs(s);
   return record(out, 'reshape', [x], (g) => [g.viewAs(x.shape)]);
 }
@@ -22,10 +24,15 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   if (perm.length !== x.rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
     throw new ShapeError(`permute: ${fmt(perm)} is not a permutation of the ${x.rank} axes of ${x.describe()}`);
   }
-  const out = empty(perm.map((p) => x.shape[p]!), x.dtype);
+  const out = empty(
+    perm.map((p) => x.shape[p]!),
+    x.dtype,
+  );
   kernels().permute(x.f32, out.f32, x.shape, perm);
   const inv = new Array<number>(perm.length);
-  perm.forEach((p, i) => { inv[p] = i; });
+  perm.forEach((p, i) => {
+    inv[p] = i;
+  });
   return record(out, 'permute', [x], (g) => {
     const dx = empty(x.shape);
     kernels().permute(g.f32, dx.f32, g.shape, inv);
@@ -83,10 +90,12 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     kernels().axisCopy(t.f32, out.f32, outer, t.shape[ax]!, 0, total, off, t.shape[ax]!, inner, false);
     off += t.shape[ax]!;
   }
-  return record(out, 'concat', xs, (g) => xs.map((t, k) => {
-    if (!t.requiresGrad) return null;
-    const dx = empty(t.shape);
-    kernels().axisCopy(g.f32, dx.f32, outer, total, offsets[k]!, t.shape[ax]!, 0, t.shape[ax]!, inner, false);
-    return dx;
-  }));
+  return record(out, 'concat', xs, (g) =>
+    xs.map((t, k) => {
+      if (!t.requiresGrad) return null;
+      const dx = empty(t.shape);
+      kernels().axisCopy(g.f32, dx.f32, outer, total, offsets[k]!, t.shape[ax]!, 0, t.shape[ax]!, inner, false);
+      return dx;
+    }),
+  );
 }

@@ -22,7 +22,8 @@ export interface CrossEntropyOptions {
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   if (logits.rank !== 2) throw new ShapeError(`crossEntropy: logits must be [N, C], got ${logits.describe()}`);
   const [N, C] = logits.shape as [number, number];
-  if (targets.dtype !== 'int32' || targets.size !== N) throw new ShapeError(`crossEntropy: targets must be int32 [${N}], got ${targets.describe()}`);
+  if (targets.dtype !== 'int32' || targets.size !== N)
+    throw new ShapeError(`crossEntropy: targets must be int32 [${N}], got ${targets.describe()}`);
   const ignore = opts.ignoreIndex ?? -100;
   const eps = opts.labelSmoothing ?? 0;
   if (!(eps >= 0 && eps < 1)) throw new ShapeError(`crossEntropy: labelSmoothing must be in [0, 1), got ${eps}`);
@@ -30,7 +31,10 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   if (w && w.size !== C) throw new ShapeError(`crossEntropy: class weights ${w.describe()} must have ${C} elements`);
   const t = targets.i32;
   for (let i = 0; i < N; i++) {
-    if (t[i] !== ignore && (t[i]! < 0 || t[i]! >= C)) throw new ShapeError(`crossEntropy: target ${t[i]} in row ${i} is not a class index in [0, ${C}) (nor the ignore index ${ignore})`);
+    if (t[i] !== ignore && (t[i]! < 0 || t[i]! >= C))
+      throw new ShapeError(
+        `crossEntropy: target ${t[i]} in row ${i} is not a class index in [0, ${C}) (nor the ignore index ${ignore})`,
+      );
   }
   const loss = empty([N]);
   const weight = empty([N]);
@@ -44,11 +48,27 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   loss.dispose();
   weight.dispose();
   const out = scalar(sw > 0 ? sl / sw : 0);
-  return record(out, 'crossEntropy', [logits], (g) => {
-    const d = empty(logits.shape);
-    kernels().crossEntropyBackward(logits.f32, targets.i32, w ? w.f32 : null, d.f32, N, C, ignore, eps, sw > 0 ? g.item() / sw : 0);
-    return [d];
-  }, w ? [logits, targets, w] : [logits, targets]);
+  return record(
+    out,
+    'crossEntropy',
+    [logits],
+    (g) => {
+      const d = empty(logits.shape);
+      kernels().crossEntropyBackward(
+        logits.f32,
+        targets.i32,
+        w ? w.f32 : null,
+        d.f32,
+        N,
+        C,
+        ignore,
+        eps,
+        sw > 0 ? g.item() / sw : 0,
+      );
+      return [d];
+    },
+    w ? [logits, targets, w] : [logits, targets],
+  );
 }
 
 export interface BceOptions {
@@ -58,7 +78,10 @@ export interface BceOptions {
 
 /** Binary cross-entropy with logits, mean over all N·C elements; targets float in [0, 1]. */
 export function bceWithLogits(logits: Tensor, targets: Tensor, opts: BceOptions = {}): Tensor {
-  if (targets.dtype !== 'float32' || targets.size !== logits.size) throw new ShapeError(`bceWithLogits: targets ${targets.describe()} must be float32 with the shape of ${logits.describe()}`);
+  if (targets.dtype !== 'float32' || targets.size !== logits.size)
+    throw new ShapeError(
+      `bceWithLogits: targets ${targets.describe()} must be float32 with the shape of ${logits.describe()}`,
+    );
   const C = logits.shape[logits.rank - 1] ?? 1;
   const N = logits.size / C;
   const pw = opts.posWeight ?? null;
@@ -69,16 +92,23 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, opts: BceOptions 
   for (let i = 0; i < N * C; i++) s += loss.f32[i]!;
   loss.dispose();
   const out = scalar(s / (N * C));
-  return record(out, 'bceWithLogits', [logits], (g) => {
-    const d = empty(logits.shape);
-    kernels().bceWithLogitsBackward(logits.f32, targets.f32, pw ? pw.f32 : null, d.f32, N, C, g.item() / (N * C));
-    return [d];
-  }, pw ? [logits, targets, pw] : [logits, targets]);
+  return record(
+    out,
+    'bceWithLogits',
+    [logits],
+    (g) => {
+      const d = empty(logits.shape);
+      kernels().bceWithLogitsBackward(logits.f32, targets.f32, pw ? pw.f32 : null, d.f32, N, C, g.item() / (N * C));
+      return [d];
+    },
+    pw ? [logits, targets, pw] : [logits, targets],
+  );
 }
 
 /** Mean squared error. */
 export function mse(pred: Tensor, target: Tensor): Tensor {
-  if (pred.size !== target.size) throw new ShapeError(`mse: ${pred.describe()} and ${target.describe()} differ in size`);
+  if (pred.size !== target.size)
+    throw new ShapeError(`mse: ${pred.describe()} and ${target.describe()} differ in size`);
   const t = target.rank === pred.rank ? target : reshape(target, pred.shape);
   return mean(square(sub(pred, t)));
 }

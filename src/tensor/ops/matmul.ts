@@ -18,14 +18,18 @@ export interface MatmulOptions {
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const tA = opts.transA ?? false;
   const tB = opts.transB ?? false;
-  if (a.rank < 2 || b.rank < 2) throw new ShapeError(`matmul: needs tensors of rank ≥ 2, got ${a.describe()} and ${b.describe()}`);
+  if (a.rank < 2 || b.rank < 2)
+    throw new ShapeError(`matmul: needs tensors of rank ≥ 2, got ${a.describe()} and ${b.describe()}`);
   const [ar, ac] = a.shape.slice(-2) as [number, number];
   const [br, bc] = b.shape.slice(-2) as [number, number];
   const M = tA ? ac : ar;
   const K = tA ? ar : ac;
   const Kb = tB ? bc : br;
   const N = tB ? br : bc;
-  if (K !== Kb) throw new ShapeError(`matmul: inner dimensions differ: ${a.describe()}${tA ? 'ᵀ' : ''} · ${b.describe()}${tB ? 'ᵀ' : ''} (${K} vs ${Kb})`);
+  if (K !== Kb)
+    throw new ShapeError(
+      `matmul: inner dimensions differ: ${a.describe()}${tA ? 'ᵀ' : ''} · ${b.describe()}${tB ? 'ᵀ' : ''} (${K} vs ${Kb})`,
+    );
   const batchShape = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
   const bShared = b.rank === 2 && a.rank > 2;
@@ -44,44 +48,50 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   } else {
     K_.gemm(tA, tB, M, N, K, 1, a.f32, ac, sA, b.f32, bc, sB, 0, out.f32, N, M * N, batch, bf);
   }
-  return record(out, 'matmul', [a, b], (g) => {
-    let da: Tensor | null = null;
-    let db: Tensor | null = null;
-    if (a.requiresGrad) {
-      da = empty(a.shape);
-      if (!tA) {
-        // dA[M,K] = G[M,N] · op(B)ᵀ
-        if (bShared) K_.gemm(false, !tB, batch * M, K, N, 1, g.f32, N, 0, b.f32, bc, 0, 0, da.f32, K, 0, 1, bf);
-        else K_.gemm(false, !tB, M, K, N, 1, g.f32, N, M * N, b.f32, bc, sB, 0, da.f32, K, M * K, batch, bf);
-      } else {
-        // A stored K×M: dA = op(B) · Gᵀ
-        K_.gemm(tB, true, K, M, N, 1, b.f32, bc, sB, g.f32, N, M * N, 0, da.f32, M, M * K, batch, bf);
-      }
-    }
-    if (b.requiresGrad) {
-      db = empty(b.shape);
-      if (bShared && !tA) {
-        // fold the batch into the reduction dimension
-        if (!tB) K_.gemm(true, false, K, N, batch * M, 1, a.f32, ac, 0, g.f32, N, 0, 0, db.f32, N, 0, 1, bf);
-        else K_.gemm(true, false, N, K, batch * M, 1, g.f32, N, 0, a.f32, ac, 0, 0, db.f32, K, 0, 1, bf);
-      } else if (bShared) {
-        K_.fill(db.f32, 0);
-        for (let i = 0; i < batch; i++) {
-          const aOff = a.f32.subarray(i * sA);
-          const gOff = g.f32.subarray(i * M * N);
-          if (!tB) K_.gemm(false, false, K, N, M, 1, aOff, ac, 0, gOff, N, 0, 1, db.f32, N, 0, 1, bf);
-          else K_.gemm(true, true, N, K, M, 1, gOff, N, 0, aOff, ac, 0, 1, db.f32, K, 0, 1, bf);
+  return record(
+    out,
+    'matmul',
+    [a, b],
+    (g) => {
+      let da: Tensor | null = null;
+      let db: Tensor | null = null;
+      if (a.requiresGrad) {
+        da = empty(a.shape);
+        if (!tA) {
+          // dA[M,K] = G[M,N] · op(B)ᵀ
+          if (bShared) K_.gemm(false, !tB, batch * M, K, N, 1, g.f32, N, 0, b.f32, bc, 0, 0, da.f32, K, 0, 1, bf);
+          else K_.gemm(false, !tB, M, K, N, 1, g.f32, N, M * N, b.f32, bc, sB, 0, da.f32, K, M * K, batch, bf);
+        } else {
+          // A stored K×M: dA = op(B) · Gᵀ
+          K_.gemm(tB, true, K, M, N, 1, b.f32, bc, sB, g.f32, N, M * N, 0, da.f32, M, M * K, batch, bf);
         }
-      } else if (!tB) {
-        // dB[K,N] = op(A)ᵀ · G
-        K_.gemm(!tA, false, K, N, M, 1, a.f32, ac, sA, g.f32, N, M * N, 0, db.f32, N, K * N, batch, bf);
-      } else {
-        // B stored N×K: dB = Gᵀ · op(A)
-        K_.gemm(true, tA, N, K, M, 1, g.f32, N, M * N, a.f32, ac, sA, 0, db.f32, K, N * K, batch, bf);
       }
-    }
-    return [da, db];
-  }, [a, b]);
+      if (b.requiresGrad) {
+        db = empty(b.shape);
+        if (bShared && !tA) {
+          // fold the batch into the reduction dimension
+          if (!tB) K_.gemm(true, false, K, N, batch * M, 1, a.f32, ac, 0, g.f32, N, 0, 0, db.f32, N, 0, 1, bf);
+          else K_.gemm(true, false, N, K, batch * M, 1, g.f32, N, 0, a.f32, ac, 0, 0, db.f32, K, 0, 1, bf);
+        } else if (bShared) {
+          K_.fill(db.f32, 0);
+          for (let i = 0; i < batch; i++) {
+            const aOff = a.f32.subarray(i * sA);
+            const gOff = g.f32.subarray(i * M * N);
+            if (!tB) K_.gemm(false, false, K, N, M, 1, aOff, ac, 0, gOff, N, 0, 1, db.f32, N, 0, 1, bf);
+            else K_.gemm(true, true, N, K, M, 1, gOff, N, 0, aOff, ac, 0, 1, db.f32, K, 0, 1, bf);
+          }
+        } else if (!tB) {
+          // dB[K,N] = op(A)ᵀ · G
+          K_.gemm(!tA, false, K, N, M, 1, a.f32, ac, sA, g.f32, N, M * N, 0, db.f32, N, K * N, batch, bf);
+        } else {
+          // B stored N×K: dB = Gᵀ · op(A)
+          K_.gemm(true, tA, N, K, M, 1, g.f32, N, M * N, a.f32, ac, sA, 0, db.f32, K, N * K, batch, bf);
+        }
+      }
+      return [da, db];
+    },
+    [a, b],
+  );
 }
 
 /**
@@ -91,8 +101,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activation: Activation = 'none'): Tensor {
   if (weight.rank !== 2) throw new ShapeError(`linear: weight must be [out, in], got ${weight.describe()}`);
   const [nOut, nIn] = weight.shape as [number, number];
-  if (x.shape[x.rank - 1] !== nIn) throw new ShapeError(`linear: input ${x.describe()} has last dimension ${x.shape[x.rank - 1]}, weight ${weight.describe()} expects ${nIn}`);
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== nOut)) throw new ShapeError(`linear: bias ${bias.describe()} must be [${nOut}]`);
+  if (x.shape[x.rank - 1] !== nIn)
+    throw new ShapeError(
+      `linear: input ${x.describe()} has last dimension ${x.shape[x.rank - 1]}, weight ${weight.describe()} expects ${nIn}`,
+    );
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== nOut))
+    throw new ShapeError(`linear: bias ${bias.describe()} must be [${nOut}]`);
   const rows = x.size / nIn;
   const outShape = [...x.shape.slice(0, -1), nOut];
   const K_ = kernels();
@@ -102,30 +116,36 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
   K_.linearForward(x.f32, weight.f32, bias ? bias.f32 : null, h.f32, out.f32, rows, nIn, nOut, activation, bf);
   const saved = activation === 'none' ? [x, weight] : [x, weight, h];
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  const result = record(out, activation === 'none' ? 'linear' : `linear+${activation}`, inputs, (g) => {
-    let dh = g;
-    if (activation !== 'none') {
-      dh = empty(outShape);
-      K_.actBackward(h.f32, g.f32, dh.f32, activation);
-    }
-    let dx: Tensor | null = null;
-    let dw: Tensor | null = null;
-    let db: Tensor | null = null;
-    if (x.requiresGrad) {
-      dx = empty(x.shape);
-      K_.gemm(false, false, rows, nIn, nOut, 1, dh.f32, nOut, 0, weight.f32, nIn, 0, 0, dx.f32, nIn, 0, 1, bf);
-    }
-    if (weight.requiresGrad) {
-      dw = empty(weight.shape);
-      K_.gemm(true, false, nOut, nIn, rows, 1, dh.f32, nOut, 0, x.f32, nIn, 0, 0, dw.f32, nIn, 0, 1, bf);
-    }
-    if (bias?.requiresGrad) {
-      db = empty(bias.shape);
-      K_.reduceSum(dh.f32, db.f32, 1, rows, nOut);
-    }
-    if (dh !== g) dh.dispose();
-    return bias ? [dx, dw, db] : [dx, dw];
-  }, saved);
+  const result = record(
+    out,
+    activation === 'none' ? 'linear' : `linear+${activation}`,
+    inputs,
+    (g) => {
+      let dh = g;
+      if (activation !== 'none') {
+        dh = empty(outShape);
+        K_.actBackward(h.f32, g.f32, dh.f32, activation);
+      }
+      let dx: Tensor | null = null;
+      let dw: Tensor | null = null;
+      let db: Tensor | null = null;
+      if (x.requiresGrad) {
+        dx = empty(x.shape);
+        K_.gemm(false, false, rows, nIn, nOut, 1, dh.f32, nOut, 0, weight.f32, nIn, 0, 0, dx.f32, nIn, 0, 1, bf);
+      }
+      if (weight.requiresGrad) {
+        dw = empty(weight.shape);
+        K_.gemm(true, false, nOut, nIn, rows, 1, dh.f32, nOut, 0, x.f32, nIn, 0, 0, dw.f32, nIn, 0, 1, bf);
+      }
+      if (bias?.requiresGrad) {
+        db = empty(bias.shape);
+        K_.reduceSum(dh.f32, db.f32, 1, rows, nOut);
+      }
+      if (dh !== g) dh.dispose();
+      return bias ? [dx, dw, db] : [dx, dw];
+    },
+    saved,
+  );
   if (h !== out) h.dispose(); // the node (if any) retained its own reference
   return result;
 }
@@ -164,31 +184,37 @@ export function linearConcat(x: Tensor, weights: Tensor[], biases: Tensor[] | nu
   const out = empty([...x.shape.slice(0, -1), nOut]);
   K_.linearForward(x.f32, W.f32, bias ? bias.f32 : null, out.f32, out.f32, rows, nIn, nOut, 'none', bf);
   const inputs = biases ? [x, ...weights, ...biases] : [x, ...weights];
-  const res = record(out, 'linear(concat)', inputs, (g) => {
-    let dx: Tensor | null = null;
-    if (x.requiresGrad) {
-      dx = empty(x.shape);
-      K_.gemm(false, false, rows, nIn, nOut, 1, g.f32, nOut, 0, W.f32, nIn, 0, 0, dx.f32, nIn, 0, 1, bf);
-    }
-    // one GEMM for every weight's gradient, then handed out in row blocks (and the bias sums likewise)
-    const dW = empty([nOut, nIn]);
-    K_.gemm(true, false, nOut, nIn, rows, 1, g.f32, nOut, 0, x.f32, nIn, 0, 0, dW.f32, nIn, 0, 1, bf);
-    const db = biases ? empty([nOut]) : null;
-    if (db) K_.reduceSum(g.f32, db.f32, 1, rows, nOut);
-    const split = (all: Tensor, width: number) => {
-      let o = 0;
-      return outs.map((n) => {
-        const t = empty(width ? [n, width] : [n]);
-        t.f32.set(all.f32.subarray(o * Math.max(width, 1), (o + n) * Math.max(width, 1)));
-        o += n;
-        return t;
-      });
-    };
-    const grads = [dx, ...split(dW, nIn), ...(db ? split(db, 0) : [])];
-    dW.dispose();
-    db?.dispose();
-    return grads;
-  }, [x, W]);
+  const res = record(
+    out,
+    'linear(concat)',
+    inputs,
+    (g) => {
+      let dx: Tensor | null = null;
+      if (x.requiresGrad) {
+        dx = empty(x.shape);
+        K_.gemm(false, false, rows, nIn, nOut, 1, g.f32, nOut, 0, W.f32, nIn, 0, 0, dx.f32, nIn, 0, 1, bf);
+      }
+      // one GEMM for every weight's gradient, then handed out in row blocks (and the bias sums likewise)
+      const dW = empty([nOut, nIn]);
+      K_.gemm(true, false, nOut, nIn, rows, 1, g.f32, nOut, 0, x.f32, nIn, 0, 0, dW.f32, nIn, 0, 1, bf);
+      const db = biases ? empty([nOut]) : null;
+      if (db) K_.reduceSum(g.f32, db.f32, 1, rows, nOut);
+      const split = (all: Tensor, width: number) => {
+        let o = 0;
+        return outs.map((n) => {
+          const t = empty(width ? [n, width] : [n]);
+          t.f32.set(all.f32.subarray(o * Math.max(width, 1), (o + n) * Math.max(width, 1)));
+          o += n;
+          return t;
+        });
+      };
+      const grads = [dx, ...split(dW, nIn), ...(db ? split(db, 0) : [])];
+      dW.dispose();
+      db?.dispose();
+      return grads;
+    },
+    [x, W],
+  );
   W.dispose();
   bias?.dispose();
   return res;

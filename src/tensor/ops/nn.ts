@@ -14,15 +14,24 @@ export function embedding(ids: Tensor, table: Tensor): Tensor {
   const idv = ids.i32;
   for (let i = 0; i < ids.size; i++) {
     const v = idv[i]!;
-    if (v < 0 || v >= vocab) throw new ShapeError(`embedding: id ${v} at position ${i} is outside the table ${table.describe()} (vocabulary of ${vocab}); is the tokenizer from the same model?`);
+    if (v < 0 || v >= vocab)
+      throw new ShapeError(
+        `embedding: id ${v} at position ${i} is outside the table ${table.describe()} (vocabulary of ${vocab}); is the tokenizer from the same model?`,
+      );
   }
   const out = empty([...ids.shape, dim]);
   kernels().embeddingForward(ids.i32, table.f32, out.f32, ids.size, dim);
-  return record(out, 'embedding', [table], (g) => {
-    const d = zeros(table.shape);
-    kernels().embeddingBackward(ids.i32, g.f32, d.f32, ids.size, dim);
-    return [d];
-  }, [ids]);
+  return record(
+    out,
+    'embedding',
+    [table],
+    (g) => {
+      const d = zeros(table.shape);
+      kernels().embeddingBackward(ids.i32, g.f32, d.f32, ids.size, dim);
+      return [d];
+    },
+    [ids],
+  );
 }
 
 /**
@@ -31,7 +40,10 @@ export function embedding(ids: Tensor, table: Tensor): Tensor {
  */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, residual?: Tensor | null): Tensor {
   const dim = x.shape[x.rank - 1]!;
-  if (gamma.size !== dim || beta.size !== dim) throw new ShapeError(`layerNorm: gamma ${gamma.describe()} and beta ${beta.describe()} must have ${dim} elements for input ${x.describe()}`);
+  if (gamma.size !== dim || beta.size !== dim)
+    throw new ShapeError(
+      `layerNorm: gamma ${gamma.describe()} and beta ${beta.describe()} must have ${dim} elements for input ${x.describe()}`,
+    );
   if (residual && (residual.rank !== x.rank || residual.shape.some((d, i) => d !== x.shape[i]))) {
     throw new ShapeError(`layerNorm: residual ${residual.describe()} must have the shape of ${x.describe()}`);
   }
@@ -40,17 +52,39 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, r
   const mean = empty([rows]);
   const rstd = empty([rows]);
   const s = residual ? empty(x.shape) : x;
-  kernels().layerNormForward(x.f32, residual ? residual.f32 : null, gamma.f32, beta.f32, out.f32, residual ? s.f32 : null, mean.f32, rstd.f32, rows, dim, eps);
+  kernels().layerNormForward(
+    x.f32,
+    residual ? residual.f32 : null,
+    gamma.f32,
+    beta.f32,
+    out.f32,
+    residual ? s.f32 : null,
+    mean.f32,
+    rstd.f32,
+    rows,
+    dim,
+    eps,
+  );
   const inputs = residual ? [x, gamma, beta, residual] : [x, gamma, beta];
-  const res = record(out, residual ? 'add+layerNorm' : 'layerNorm', inputs, (g) => {
-    const dx = empty(x.shape);
-    const dg = zeros(gamma.shape);
-    const db = zeros(beta.shape);
-    kernels().layerNormBackward(g.f32, s.f32, mean.f32, rstd.f32, gamma.f32, dx.f32, dg.f32, db.f32, rows, dim);
-    const grads: (Tensor | null)[] = [x.requiresGrad ? dx : null, gamma.requiresGrad ? dg : null, beta.requiresGrad ? db : null];
-    if (residual) grads.push(residual.requiresGrad ? dx : null);
-    return grads;
-  }, [s, mean, rstd, gamma]);
+  const res = record(
+    out,
+    residual ? 'add+layerNorm' : 'layerNorm',
+    inputs,
+    (g) => {
+      const dx = empty(x.shape);
+      const dg = zeros(gamma.shape);
+      const db = zeros(beta.shape);
+      kernels().layerNormBackward(g.f32, s.f32, mean.f32, rstd.f32, gamma.f32, dx.f32, dg.f32, db.f32, rows, dim);
+      const grads: (Tensor | null)[] = [
+        x.requiresGrad ? dx : null,
+        gamma.requiresGrad ? dg : null,
+        beta.requiresGrad ? db : null,
+      ];
+      if (residual) grads.push(residual.requiresGrad ? dx : null);
+      return grads;
+    },
+    [s, mean, rstd, gamma],
+  );
   if (residual) s.dispose();
   mean.dispose();
   rstd.dispose();
@@ -63,11 +97,17 @@ export function softmax(x: Tensor): Tensor {
   const rows = n === 0 ? 0 : x.size / n;
   const out = empty(x.shape);
   kernels().softmaxForward(x.f32, out.f32, rows, n);
-  return record(out, 'softmax', [x], (g) => {
-    const dx = empty(x.shape);
-    kernels().softmaxBackward(out.f32, g.f32, dx.f32, rows, n);
-    return [dx];
-  }, [out]);
+  return record(
+    out,
+    'softmax',
+    [x],
+    (g) => {
+      const dx = empty(x.shape);
+      kernels().softmaxBackward(out.f32, g.f32, dx.f32, rows, n);
+      return [dx];
+    },
+    [out],
+  );
 }
 
 /** Inverted dropout; identity when p = 0 or not training. The mask is a hash of a key from `gen`. */
@@ -106,8 +146,13 @@ interface AttentionSetup {
 }
 
 /** Checks heads and mask for hidden size C, draws the dropout key. */
-function attentionSetup(B: number, T: number, C: number, keyMask: Tensor | null, opts: AttentionOptions):
-  AttentionSetup {
+function attentionSetup(
+  B: number,
+  T: number,
+  C: number,
+  keyMask: Tensor | null,
+  opts: AttentionOptions,
+): AttentionSetup {
   const H = opts.heads;
   if (!Number.isInteger(H) || H < 1 || C % H !== 0) {
     throw new ShapeError(`attention: hidden size ${C} is not divisible by ${H} heads`);
@@ -139,14 +184,37 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, keyMask: Tensor | nul
   const probs = empty([B, H, T, T]);
   const mask = keyMask ? keyMask.f32 : null;
   kernels().attentionForward(q.f32, k.f32, v.f32, mask, out.f32, probs.f32, B, T, H, D, scale, p, key, bf);
-  const res = record(out, 'attention', [q, k, v], (g) => {
-    const dq = empty(q.shape);
-    const dk = empty(k.shape);
-    const dv = empty(v.shape);
-    const K_ = kernels();
-    K_.attentionBackward(q.f32, k.f32, v.f32, probs.f32, g.f32, dq.f32, dk.f32, dv.f32, B, T, H, D, scale, p, key, bf);
-    return [dq, dk, dv];
-  }, [q, k, v, probs]);
+  const res = record(
+    out,
+    'attention',
+    [q, k, v],
+    (g) => {
+      const dq = empty(q.shape);
+      const dk = empty(k.shape);
+      const dv = empty(v.shape);
+      const K_ = kernels();
+      K_.attentionBackward(
+        q.f32,
+        k.f32,
+        v.f32,
+        probs.f32,
+        g.f32,
+        dq.f32,
+        dk.f32,
+        dv.f32,
+        B,
+        T,
+        H,
+        D,
+        scale,
+        p,
+        key,
+        bf,
+      );
+      return [dq, dk, dv];
+    },
+    [q, k, v, probs],
+  );
   probs.dispose();
   return res;
 }
@@ -170,12 +238,18 @@ export function attentionPacked(qkv: Tensor, keyMask: Tensor | null, opts: Atten
   const f = qkv.f32;
   const [q, k, v] = [f, f.subarray(C), f.subarray(2 * C)];
   kernels().attentionForward(q, k, v, mask, out.f32, probs.f32, B, T, H, D, scale, p, key, bf, C3);
-  const res = record(out, 'attention(qkv)', [qkv], (g) => {
-    const d = empty(qkv.shape);
-    const [dq, dk, dv] = [d.f32, d.f32.subarray(C), d.f32.subarray(2 * C)];
-    kernels().attentionBackward(q, k, v, probs.f32, g.f32, dq, dk, dv, B, T, H, D, scale, p, key, bf, C3);
-    return [d];
-  }, [qkv, probs]);
+  const res = record(
+    out,
+    'attention(qkv)',
+    [qkv],
+    (g) => {
+      const d = empty(qkv.shape);
+      const [dq, dk, dv] = [d.f32, d.f32.subarray(C), d.f32.subarray(2 * C)];
+      kernels().attentionBackward(q, k, v, probs.f32, g.f32, dq, dk, dv, B, T, H, D, scale, p, key, bf, C3);
+      return [d];
+    },
+    [qkv, probs],
+  );
   probs.dispose();
   return res;
 }
@@ -189,4 +263,3 @@ export function attentionMaskFromPadding(mask: Tensor): Tensor {
   for (let i = 0; i < mask.size; i++) o[i] = m[i] ? 0 : MIN;
   return out;
 }
-

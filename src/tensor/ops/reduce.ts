@@ -58,7 +58,10 @@ function expandRaw(g: Tensor, shape: Shape): Tensor {
 
 /** Sum over axes (all axes when omitted). */
 export function sum(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
-  const list = axes === undefined ? x.shape.map((_, i) => i) : (Array.isArray(axes) ? axes : [axes]).map((a) => normAxis(a, x.rank, 'sum'));
+  const list =
+    axes === undefined
+      ? x.shape.map((_, i) => i)
+      : (Array.isArray(axes) ? axes : [axes]).map((a) => normAxis(a, x.rank, 'sum'));
   const kept = sumAxesRaw(x, list, true);
   const shape = keepDims ? kept.shape : x.shape.filter((_, i) => !list.includes(i));
   const out = kept.viewAs(shape);
@@ -73,7 +76,10 @@ export function sum(x: Tensor, axes?: number | number[], keepDims = false): Tens
 
 /** Mean over axes (all axes when omitted). */
 export function mean(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
-  const list = axes === undefined ? x.shape.map((_, i) => i) : (Array.isArray(axes) ? axes : [axes]).map((a) => normAxis(a, x.rank, 'mean'));
+  const list =
+    axes === undefined
+      ? x.shape.map((_, i) => i)
+      : (Array.isArray(axes) ? axes : [axes]).map((a) => normAxis(a, x.rank, 'mean'));
   const n = list.reduce((p, a) => p * x.shape[a]!, 1);
   const s = sum(x, list, keepDims);
   // scale by 1/n with its own gradient

@@ -7,7 +7,12 @@ import type { Activation, BinaryOp, F32, Kernels, UnaryOp } from '../../kernels.
 import { bf16Round, dropoutHash, dropoutThreshold } from '../../kernels.js';
 import { gelu, geluGrad, geluTanh, geluTanhGrad, sigmoid } from './math.js';
 
-function forEachIndex(shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[], fn: (o: number, ia: number, ib: number) => void): void {
+function forEachIndex(
+  shape: readonly number[],
+  aStrides: readonly number[],
+  bStrides: readonly number[],
+  fn: (o: number, ia: number, ib: number) => void,
+): void {
   const rank = shape.length;
   const total = shape.reduce((x, y) => x * y, 1);
   if (total === 0) return;
@@ -30,32 +35,52 @@ function forEachIndex(shape: readonly number[], aStrides: readonly number[], bSt
 
 function unaryFn(op: UnaryOp): (x: number) => number {
   switch (op) {
-    case 'gelu': return gelu;
-    case 'gelu_tanh': return geluTanh;
-    case 'tanh': return Math.tanh;
-    case 'relu': return (x) => (x > 0 ? x : 0);
-    case 'exp': return Math.exp;
-    case 'log': return Math.log;
-    case 'neg': return (x) => -x;
-    case 'square': return (x) => x * x;
-    case 'sqrt': return Math.sqrt;
-    case 'sigmoid': return sigmoid;
+    case 'gelu':
+      return gelu;
+    case 'gelu_tanh':
+      return geluTanh;
+    case 'tanh':
+      return Math.tanh;
+    case 'relu':
+      return (x) => (x > 0 ? x : 0);
+    case 'exp':
+      return Math.exp;
+    case 'log':
+      return Math.log;
+    case 'neg':
+      return (x) => -x;
+    case 'square':
+      return (x) => x * x;
+    case 'sqrt':
+      return Math.sqrt;
+    case 'sigmoid':
+      return sigmoid;
   }
 }
 
 /** f'(x) given x and y = f(x). */
 function unaryGrad(op: UnaryOp): (x: number, y: number) => number {
   switch (op) {
-    case 'gelu': return (x) => geluGrad(x);
-    case 'gelu_tanh': return (x) => geluTanhGrad(x);
-    case 'tanh': return (_x, y) => 1 - y * y;
-    case 'relu': return (x) => (x > 0 ? 1 : 0);
-    case 'exp': return (_x, y) => y;
-    case 'log': return (x) => 1 / x;
-    case 'neg': return () => -1;
-    case 'square': return (x) => 2 * x;
-    case 'sqrt': return (_x, y) => 0.5 / y;
-    case 'sigmoid': return (_x, y) => y * (1 - y);
+    case 'gelu':
+      return (x) => geluGrad(x);
+    case 'gelu_tanh':
+      return (x) => geluTanhGrad(x);
+    case 'tanh':
+      return (_x, y) => 1 - y * y;
+    case 'relu':
+      return (x) => (x > 0 ? 1 : 0);
+    case 'exp':
+      return (_x, y) => y;
+    case 'log':
+      return (x) => 1 / x;
+    case 'neg':
+      return () => -1;
+    case 'square':
+      return (x) => 2 * x;
+    case 'sqrt':
+      return (_x, y) => 0.5 / y;
+    case 'sigmoid':
+      return (_x, y) => y * (1 - y);
   }
 }
 
@@ -74,7 +99,9 @@ let threadCount = 1;
 export const jsKernels: Kernels = {
   name: 'js',
   threads: () => threadCount,
-  setThreads: (n) => { threadCount = n; },
+  setThreads: (n) => {
+    threadCount = n;
+  },
 
   fill(out, value) {
     out.fill(value);
@@ -87,9 +114,17 @@ export const jsKernels: Kernels = {
   },
 
   binary(op: BinaryOp, a, b, out, shape, aStrides, bStrides) {
-    const f = op === 'add' ? (x: number, y: number) => x + y : op === 'sub' ? (x: number, y: number) => x - y
-      : op === 'mul' ? (x: number, y: number) => x * y : (x: number, y: number) => x / y;
-    forEachIndex(shape, aStrides, bStrides, (o, ia, ib) => { out[o] = f(a[ia]!, b[ib]!); });
+    const f =
+      op === 'add'
+        ? (x: number, y: number) => x + y
+        : op === 'sub'
+          ? (x: number, y: number) => x - y
+          : op === 'mul'
+            ? (x: number, y: number) => x * y
+            : (x: number, y: number) => x / y;
+    forEachIndex(shape, aStrides, bStrides, (o, ia, ib) => {
+      out[o] = f(a[ia]!, b[ib]!);
+    });
   },
   unary(op, x, out) {
     const f = unaryFn(op);
@@ -133,10 +168,15 @@ export const jsKernels: Kernels = {
     const rank = shape.length;
     const inStrides = new Array<number>(rank);
     let acc = 1;
-    for (let d = rank - 1; d >= 0; d--) { inStrides[d] = acc; acc *= shape[d]!; }
+    for (let d = rank - 1; d >= 0; d--) {
+      inStrides[d] = acc;
+      acc *= shape[d]!;
+    }
     const outShape = perm.map((p) => shape[p]!);
     const srcStrides = perm.map((p) => inStrides[p]!);
-    forEachIndex(outShape, srcStrides, srcStrides, (o, ia) => { out[o] = x[ia]!; });
+    forEachIndex(outShape, srcStrides, srcStrides, (o, ia) => {
+      out[o] = x[ia]!;
+    });
   },
   axisCopy(src, dst, outer, srcLen, srcStart, dstLen, dstStart, len, inner, accumulate) {
     for (let o = 0; o < outer; o++) {
@@ -351,7 +391,11 @@ export const jsKernels: Kernels = {
   crossEntropyForward(logits, targets, classWeights, loss, weight, N, C, ignoreIndex, smoothing) {
     for (let i = 0; i < N; i++) {
       const t = targets[i]!;
-      if (t === ignoreIndex) { loss[i] = 0; weight[i] = 0; continue; }
+      if (t === ignoreIndex) {
+        loss[i] = 0;
+        weight[i] = 0;
+        continue;
+      }
       const o = i * C;
       const lse = logSumExp(logits, o, C);
       const wt = classWeights ? classWeights[t]! : 1;
@@ -369,11 +413,17 @@ export const jsKernels: Kernels = {
     for (let i = 0; i < N; i++) {
       const t = targets[i]!;
       const o = i * C;
-      if (t === ignoreIndex) { for (let c = 0; c < C; c++) dlogits[o + c] = 0; continue; }
+      if (t === ignoreIndex) {
+        for (let c = 0; c < C; c++) dlogits[o + c] = 0;
+        continue;
+      }
       const lse = logSumExp(logits, o, C);
       const wt = classWeights ? classWeights[t]! : 1;
       let W = C;
-      if (classWeights) { W = 0; for (let c = 0; c < C; c++) W += classWeights[c]!; }
+      if (classWeights) {
+        W = 0;
+        for (let c = 0; c < C; c++) W += classWeights[c]!;
+      }
       for (let c = 0; c < C; c++) {
         const pc = Math.exp(logits[o + c]! - lse);
         const wc = classWeights ? classWeights[c]! : 1;
@@ -442,4 +492,3 @@ function softmaxRow(x: F32, out: F32, xo: number, n: number, oo = xo): void {
   }
   for (let j = 0; j < n; j++) out[oo + j] = out[oo + j]! / s;
 }
-

@@ -10,7 +10,18 @@ import type { Activation, BinaryOp, Kernels, UnaryOp } from '../../kernels.js';
 
 const BINARY_OPS: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
 // order matches the enum in native/elementwise.cc
-const UNARY_OPS: Record<UnaryOp, number> = { gelu: 0, gelu_tanh: 1, tanh: 2, relu: 3, exp: 4, log: 5, neg: 6, square: 7, sqrt: 8, sigmoid: 9 };
+const UNARY_OPS: Record<UnaryOp, number> = {
+  gelu: 0,
+  gelu_tanh: 1,
+  tanh: 2,
+  relu: 3,
+  exp: 4,
+  log: 5,
+  neg: 6,
+  square: 7,
+  sqrt: 8,
+  sigmoid: 9,
+};
 // order matches enum Act in native/common.h
 const ACTS: Record<Activation, number> = { none: 0, gelu: 1, gelu_tanh: 2, relu: 3, tanh: 4 };
 
@@ -60,7 +71,9 @@ export function loadNativeKernels(): Kernels | null {
   const file = process.env.MEDTUNE_NATIVE_ADDON ?? path.join(root, 'build', 'Release', 'medtune_native.node');
   if (!existsSync(file)) {
     const failed = path.join(root, 'build', 'native-build-failed.txt');
-    loadError = existsSync(failed) ? `the build at install failed: ${readFileSync(failed, 'utf8').trim()}` : `${file} does not exist`;
+    loadError = existsSync(failed)
+      ? `the build at install failed: ${readFileSync(failed, 'utf8').trim()}`
+      : `${file} does not exist`;
     loaded = null;
     return null;
   }
@@ -90,15 +103,18 @@ function wrap(n: Addon): Kernels {
     reduceSum: (x, out, outer, r, inner) => n.reduceSum!(x, out, outer, r, inner),
     sumSquares: (x) => n.sumSquares!(x),
     permute: (x, out, shape, perm) => n.permute!(x, out, shape, perm),
-    axisCopy: (src, dst, outer, srcLen, srcStart, dstLen, dstStart, len, inner, acc) => n.axisCopy!(src, dst, outer, srcLen, srcStart, dstLen, dstStart, len, inner, acc),
+    axisCopy: (src, dst, outer, srcLen, srcStart, dstLen, dstStart, len, inner, acc) =>
+      n.axisCopy!(src, dst, outer, srcLen, srcStart, dstLen, dstStart, len, inner, acc),
     gemm: (tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch, bf16) =>
       n.gemm!(tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch, bf16 === true),
     linearForward: (x, w, bias, h, out, rows, nIn, nOut, act, bf16) =>
       n.linearForward!(x, w, bias, h, out, rows, nIn, nOut, ACTS[act], bf16 === true),
     embeddingForward: (ids, table, out, cnt, dim) => n.embeddingForward!(ids, table, out, cnt, dim),
     embeddingBackward: (ids, dout, dtable, cnt, dim) => n.embeddingBackward!(ids, dout, dtable, cnt, dim),
-    layerNormForward: (x, res, g, b, out, sum, mean, rstd, rows, dim, eps) => n.layerNormForward!(x, res, g, b, out, sum, mean, rstd, rows, dim, eps),
-    layerNormBackward: (dy, s, mean, rstd, g, dx, dg, db, rows, dim) => n.layerNormBackward!(dy, s, mean, rstd, g, dx, dg, db, rows, dim),
+    layerNormForward: (x, res, g, b, out, sum, mean, rstd, rows, dim, eps) =>
+      n.layerNormForward!(x, res, g, b, out, sum, mean, rstd, rows, dim, eps),
+    layerNormBackward: (dy, s, mean, rstd, g, dx, dg, db, rows, dim) =>
+      n.layerNormBackward!(dy, s, mean, rstd, g, dx, dg, db, rows, dim),
     softmaxForward: (x, out, rows, cols) => n.softmaxForward!(x, out, rows, cols),
     softmaxBackward: (y, dy, dx, rows, cols) => n.softmaxBackward!(y, dy, dx, rows, cols),
     dropoutForward: (x, out, p, key) => n.dropoutForward!(x, out, p, key >>> 0),
@@ -106,10 +122,29 @@ function wrap(n: Addon): Kernels {
     attentionForward: (q, k, v, mask, out, probs, B, T, H, D, scale, p, key, bf16, ld) =>
       n.attentionForward!(q, k, v, mask, out, probs, B, T, H, D, scale, p, key >>> 0, bf16 === true, ld ?? H * D),
     attentionBackward: (q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16, ld) =>
-      n.attentionBackward!(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key >>> 0, bf16 === true,
-        ld ?? H * D),
-    crossEntropyForward: (x, t, w, loss, weight, N, C, ignore, sm) => n.crossEntropyForward!(x, t, w, loss, weight, N, C, ignore, sm),
-    crossEntropyBackward: (x, t, w, d, N, C, ignore, sm, gs) => n.crossEntropyBackward!(x, t, w, d, N, C, ignore, sm, gs),
+      n.attentionBackward!(
+        q,
+        k,
+        v,
+        probs,
+        dout,
+        dq,
+        dk,
+        dv,
+        B,
+        T,
+        H,
+        D,
+        scale,
+        p,
+        key >>> 0,
+        bf16 === true,
+        ld ?? H * D,
+      ),
+    crossEntropyForward: (x, t, w, loss, weight, N, C, ignore, sm) =>
+      n.crossEntropyForward!(x, t, w, loss, weight, N, C, ignore, sm),
+    crossEntropyBackward: (x, t, w, d, N, C, ignore, sm, gs) =>
+      n.crossEntropyBackward!(x, t, w, d, N, C, ignore, sm, gs),
     bceWithLogitsForward: (x, t, pw, loss, N, C) => n.bceWithLogitsForward!(x, t, pw, loss, N, C),
     bceWithLogitsBackward: (x, t, pw, d, N, C, gs) => n.bceWithLogitsBackward!(x, t, pw, d, N, C, gs),
     adamw: (p, g, m, v, lr, b1, b2, eps, wd, bc1, bc2, gs) => n.adamw!(p, g, m, v, lr, b1, b2, eps, wd, bc1, bc2, gs),
