@@ -39,6 +39,7 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
       ],
       '@typescript-eslint/no-non-null-assertion': 'off',
+      'max-len': ['error', { code: 120, ignoreUrls: true }],
     },
   },
 );

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The TF-IDF + logistic-regression baseline on symptom2disease, HoC (multi-label, abstract-level micro-F1) and
 // medical-abstracts (its test file split 80/20, stratified, seed 42): time and accuracy, one JSON line per dataset.
-// Wall and CPU seconds (the machine is shared: CPU time is the fairer comparison). Writes the exact splits to OUT/ so scripts/bench-baseline.py fits scikit-learn on the same rows (never in CI).
+// Wall and CPU seconds (the machine is shared: CPU time is the fairer comparison). Writes the exact splits to OUT/ so
+// scripts/bench-baseline.py fits scikit-learn on the same rows (never in CI).
 // usage: node scripts/bench-baseline.mjs OUT [DIST=dist] [datasets=s2d,hoc,ma]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -29,7 +29,8 @@ for name in (sys.argv[2] if len(sys.argv) > 2 else 's2d,hoc,ma').split(','):
         Y = np.array([e['label'] for e in tr])
         P = np.zeros((len(te), Y.shape[1]))
         for c in range(Y.shape[1]):
-            P[:, c] = LogisticRegression(C=10, max_iter=2000, class_weight='balanced').fit(Xtr, Y[:, c]).predict_proba(Xte)[:, 1]
+            clf = LogisticRegression(C=10, max_iter=2000, class_weight='balanced').fit(Xtr, Y[:, c])
+            P[:, c] = clf.predict_proba(Xte)[:, 1]
         res['seconds'] = round(time.time() - t0, 1)
         res['cpu_seconds'] = round(time.process_time() - c0, 1)
         gold = np.array([e['label'] for e in te])

@@ -15,7 +15,8 @@ workloads=${3:-"train:mini infer:mini train:base infer:base"}
 precisions=${4:-"fp32"}
 torch_threads=${5:-"1"}
 cd "$(dirname "$0")/.."
-echo "{\"cpu_flags\": \"$(grep -m1 -o -w 'avx2\|avx512f\|avx512_bf16\|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')\", \"nproc\": $(nproc)}"
+cpu_flags=$(grep -m1 -o -w 'avx2\|avx512f\|avx512_bf16\|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')
+echo "{\"cpu_flags\": \"$cpu_flags\", \"nproc\": $(nproc)}"
 for r in $(seq 1 "$rounds"); do
   for w in $workloads; do
     task=${w%%:*}
@@ -31,8 +32,8 @@ for r in $(seq 1 "$rounds"); do
       node bin/medtune.js bench "$task" --shape "$shape" --threads "$threads" --precision "$p" --json | tail -1 |
         sed "s/^{/{\"round\":$r,/"
       for tt in $torch_threads; do
-        /usr/bin/python3 scripts/bench-pytorch.py --task "$task" --shape "$shape" --threads "$tt" --precision "$p" --json |
-          sed "s/^{/{\"round\": $r, /"
+        /usr/bin/python3 scripts/bench-pytorch.py --task "$task" --shape "$shape" --threads "$tt" \
+          --precision "$p" --json | sed "s/^{/{\"round\": $r, /"
       done
     done
   done

@@ -81,7 +81,8 @@ def main():
         m.train()
         decay = [p for n, p in m.named_parameters() if "ln" not in n and not n.endswith("bias")]
         nodecay = [p for n, p in m.named_parameters() if "ln" in n or n.endswith("bias")]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": nodecay, "weight_decay": 0.0}], lr=2e-5)
+        groups = [{"params": decay, "weight_decay": 0.01}, {"params": nodecay, "weight_decay": 0.0}]
+        opt = torch.optim.AdamW(groups, lr=2e-5)
 
         def step():
             with cast():
@@ -104,8 +105,8 @@ def main():
         for _ in range(steps):
             step()
         runs.append(B * steps / (clock() - t0))
-    r = dict(task=a.task, shape=a.shape, backend="pytorch-" + torch.__version__, precision=a.precision, threads=a.threads,
-             batch=B, seq=T, timing="cpu" if a.cpu_time else "wall",
+    r = dict(task=a.task, shape=a.shape, backend="pytorch-" + torch.__version__, precision=a.precision,
+             threads=a.threads, batch=B, seq=T, timing="cpu" if a.cpu_time else "wall",
              ex_per_s=round(statistics.median(runs), 2), runs=[round(x, 2) for x in runs],
              peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
     print(json.dumps(r) if a.json else r)

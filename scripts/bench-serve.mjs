@@ -128,7 +128,9 @@ server.kill('SIGCONT');
 const offline = (offlineBefore + offlineAfter) / 2;
 console.log(`offline Predictor: ${offlineAfter.toFixed(1)} texts/s (after (a)); mean ${offline.toFixed(1)}`);
 console.log(
-  `(a) ${connections} clients, ${duration} s: ${served.toFixed(1)} texts/s = ${(served / offline).toFixed(2)}× offline; latency p50 ${a.latency.p50} ms, p99 ${a.latency.p99} ms; ` +
+  `(a) ${connections} clients, ${duration} s: ` +
+    `${served.toFixed(1)} texts/s = ${(served / offline).toFixed(2)}× offline; ` +
+    `latency p50 ${a.latency.p50} ms, p99 ${a.latency.p99} ms; ` +
     `errors ${a.errors}, non-2xx ${a.non2xx}, timeouts ${a.timeouts}`,
 );
 
@@ -142,8 +144,11 @@ const first = mean(samples.slice(0, q));
 const last = mean(samples.slice(-q));
 const statuses = Object.fromEntries(Object.entries(b.statusCodeStats ?? {}).map(([k, v]) => [k, v.count]));
 console.log(
-  `(b) ${many} clients, ${long} s: ${b.requests.average.toFixed(1)} texts/s; latency p50 ${b.latency.p50} ms, p99 ${b.latency.p99} ms; statuses ${JSON.stringify(statuses)}; ` +
-    `errors ${b.errors}, timeouts ${b.timeouts}; server RSS ${first.toFixed(0)} MB (first quarter) → ${last.toFixed(0)} MB (last quarter), max ${Math.max(...samples).toFixed(0)} MB`,
+  `(b) ${many} clients, ${long} s: ${b.requests.average.toFixed(1)} texts/s; ` +
+    `latency p50 ${b.latency.p50} ms, p99 ${b.latency.p99} ms; statuses ${JSON.stringify(statuses)}; ` +
+    `errors ${b.errors}, timeouts ${b.timeouts}; ` +
+    `server RSS ${first.toFixed(0)} MB (first quarter) → ${last.toFixed(0)} MB (last quarter), ` +
+    `max ${Math.max(...samples).toFixed(0)} MB`,
 );
 const alive = server.exitCode === null;
 server.kill('SIGTERM');

@@ -19,7 +19,8 @@ M="node $(dirname "$0")/../bin/medtune.js"
 RECIPE="--learning-rate 2e-4 --epochs 15 --max-length 128 --batch-size 32 --no-baseline"
 mkdir -p "$OUT"
 record() { # condition size seed dir
-  node -e "const m=require('$4/metrics.json');console.log(JSON.stringify({condition:'$1',size:$2,seed:$3,accuracy:m.accuracy,f1_macro:m.f1_macro,seconds:m.train_seconds}))" >> "$OUT/results.jsonl"
+  node -e "const m=require('$4/metrics.json');console.log(JSON.stringify({condition:'$1',size:$2,seed:$3,\
+accuracy:m.accuracy,f1_macro:m.f1_macro,seconds:m.train_seconds}))" >> "$OUT/results.jsonl"
 }
 for SIZE in $SIZES; do
   for SEED in $SEEDS; do
@@ -42,8 +43,8 @@ for SIZE in $SIZES; do
         *augment) EXTRA="--augment 2";;
         baseline-steps) EXTRA="--epochs 45";;
       esac
-      $M train --model "$BASE" --train "$TRAIN" --validation "$S/validation.csv" --test "$DATA/test.csv" --output-dir "$R" \
-        --seed "$SEED" $RECIPE $EXTRA --save-total-limit 1 > "$R.log" 2>&1
+      $M train --model "$BASE" --train "$TRAIN" --validation "$S/validation.csv" --test "$DATA/test.csv" \
+        --output-dir "$R" --seed "$SEED" $RECIPE $EXTRA --save-total-limit 1 > "$R.log" 2>&1
       record "$COND" "$SIZE" "$SEED" "$R"
       tail -1 "$OUT/results.jsonl"
     done

@@ -56,16 +56,18 @@ const fmt = (xs) => {
 console.log(`leakage: ${report.exact + report.near} of ${test.examples.length} test rows have a copy in train.csv`);
 for (const [k, v] of leakedCache) console.log(`  training file ${k}: ${v.size} test rows with a copy in it`);
 console.log(
-  '| training rows | condition | seeds | test accuracy | macro-F1 | accuracy, test rows without a copy in the training rows | accuracy, rows with a copy | fine-tuning s |',
+  '| training rows | condition | seeds | test accuracy | macro-F1 ' +
+    '| accuracy, test rows without a copy in the training rows | accuracy, rows with a copy | fine-tuning s |',
 );
 console.log('|---|---|---|---|---|---|---|---|');
 for (const [k, rs] of [...groups].sort()) {
   const [size, cond] = k.split('|');
   console.log(
-    `| ${size} % | ${cond} | ${rs.map((r) => r.seed).join(', ')} | ${fmt(rs.map((r) => r.accuracy))} | ${fmt(rs.map((r) => r.f1_macro))} | ${fmt(rs.map((r) => r.clean))} | ${fmt(rs.map((r) => r.leaked))} | ${fmt(
-      rs.map((r) => r.seconds),
-    )
-      .replace(/\.\d+ ± /, ' ± ')
-      .replace(/\.\d+$/, '')} |`,
+    `| ${size} % | ${cond} | ${rs.map((r) => r.seed).join(', ')} ` +
+      `| ${fmt(rs.map((r) => r.accuracy))} | ${fmt(rs.map((r) => r.f1_macro))} ` +
+      `| ${fmt(rs.map((r) => r.clean))} | ${fmt(rs.map((r) => r.leaked))} ` +
+      `| ${fmt(rs.map((r) => r.seconds))
+        .replace(/\.\d+ ± /, ' ± ')
+        .replace(/\.\d+$/, '')} |`,
   );
 }

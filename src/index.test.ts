@@ -27,12 +27,18 @@ describe('package exports', () => {
     { skip: !tiny && 'needs ../shared' },
     () => {
       const script = `
-      import { Predictor, loadClassifier, deidentify, train, createServer, MedtuneError, ERROR_CATALOGUE } from 'medtune';
+      import {
+        Predictor, loadClassifier, deidentify, train, createServer, MedtuneError, ERROR_CATALOGUE,
+      } from 'medtune';
       const p = await Predictor.load(${JSON.stringify(tiny)}, { log: () => {} });
       const [r] = p.classify(['fever and cough'], { topK: 2 });
       const d = deidentify('Seen by Dr. Chen on 01/02/2020', { operator: 'tag' });
       let code = null;
-      try { await Predictor.load('/nonexistent/model'); } catch (e) { code = e instanceof MedtuneError ? e.code : 'other'; }
+      try {
+        await Predictor.load('/nonexistent/model');
+      } catch (e) {
+        code = e instanceof MedtuneError ? e.code : 'other';
+      }
       console.log(JSON.stringify({ label: r.label, k: r.top_k.length, sha: p.identity.sha256.length, deid: d.text, code,
         types: [typeof loadClassifier, typeof train, typeof createServer], http: ERROR_CATALOGUE.E_AUTH.http }));`;
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, encoding: 'utf8' });

@@ -17,7 +17,9 @@ export interface GemmShape {
   batch: number;
 }
 
-/** The GEMMs of one layer's training step: x·Wᵀ (NT), dx = dh·W (NN), dW = dhᵀ·x (TN), for rows = batch · seq. */
+/**
+ * The GEMMs of one layer's training step: x·Wᵀ (NT), dx = dh·W (NN), dW = dhᵀ·x (TN), for rows = batch · seq.
+ */
 function layerShapes(name: string, rows: number, C: number, F: number, heads: number): GemmShape[] {
   const s = (label: string, tA: boolean, tB: boolean, M: number, N: number, K: number, batch = 1): GemmShape => ({
     label: `${name} ${label}`,

@@ -1289,55 +1289,59 @@ describe('bad-input corpus', () => {
     assert.equal(readFileSync(f, 'utf8'), 'id,text\n1,Seen by [NAME] on [DATE]\n');
   });
 
-  it('signals: SIGTERM and Ctrl-C remove partial outputs (exit 143/130); kill -9 leftovers are swept by the next run', async () => {
-    const big = path.join(W, 'out', 'big.jsonl');
-    writeFileSync(
-      big,
-      Array.from({ length: 3000 }, (_, i) =>
-        JSON.stringify({ text: `patient ${i} reports chest pain and fever for ${i % 9} days` }),
-      ).join('\n') + '\n',
-    );
-    const outFile = path.join(W, 'out', 'sig.jsonl');
-    const args = [bin, 'predict', '--model', TB, '--input', big, '--output', outFile, '--batch-size', '8'];
-    for (const [signal, code] of [
-      ['SIGTERM', 143],
-      ['SIGINT', 130],
-      ['SIGKILL', null],
-    ] as const) {
-      const child = spawn(process.execPath, args, {
-        env: { ...process.env, CI: '1' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      await new Promise<void>((res) => {
-        child.stderr.on('data', (d) => {
-          stderr += String(d);
-          if (/\d+ rows, /.test(stderr)) res();
-        });
-        child.on('exit', () => res());
-      });
-      child.kill(signal);
-      const [exitCode, sig] = await new Promise<[number | null, string | null]>((res) =>
-        child.on('exit', (c, s) => res([c, s])),
+  it(
+    'signals: SIGTERM and Ctrl-C remove partial outputs (exit 143/130); ' +
+      'kill -9 leftovers are swept by the next run',
+    async () => {
+      const big = path.join(W, 'out', 'big.jsonl');
+      writeFileSync(
+        big,
+        Array.from({ length: 3000 }, (_, i) =>
+          JSON.stringify({ text: `patient ${i} reports chest pain and fever for ${i % 9} days` }),
+        ).join('\n') + '\n',
       );
-      if (code === null) assert.equal(sig, 'SIGKILL');
-      else {
-        assert.equal(exitCode, code, `${signal}: exit ${exitCode}\n${stderr}`);
-        assert.match(
-          stderr.trim().split('\n').at(-1)!,
-          new RegExp(`^medtune: interrupted by ${signal}; partial outputs removed \\(E_INTERRUPTED\\)$`),
+      const outFile = path.join(W, 'out', 'sig.jsonl');
+      const args = [bin, 'predict', '--model', TB, '--input', big, '--output', outFile, '--batch-size', '8'];
+      for (const [signal, code] of [
+        ['SIGTERM', 143],
+        ['SIGINT', 130],
+        ['SIGKILL', null],
+      ] as const) {
+        const child = spawn(process.execPath, args, {
+          env: { ...process.env, CI: '1' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        await new Promise<void>((res) => {
+          child.stderr.on('data', (d) => {
+            stderr += String(d);
+            if (/\d+ rows, /.test(stderr)) res();
+          });
+          child.on('exit', () => res());
+        });
+        child.kill(signal);
+        const [exitCode, sig] = await new Promise<[number | null, string | null]>((res) =>
+          child.on('exit', (c, s) => res([c, s])),
         );
-        assert.deepEqual(strayTemps(path.join(W, 'out')), [], `${signal}: temporary files left behind`);
+        if (code === null) assert.equal(sig, 'SIGKILL');
+        else {
+          assert.equal(exitCode, code, `${signal}: exit ${exitCode}\n${stderr}`);
+          assert.match(
+            stderr.trim().split('\n').at(-1)!,
+            new RegExp(`^medtune: interrupted by ${signal}; partial outputs removed \\(E_INTERRUPTED\\)$`),
+          );
+          assert.deepEqual(strayTemps(path.join(W, 'out')), [], `${signal}: temporary files left behind`);
+        }
+        assert.ok(!existsSync(outFile), `${signal}: partial output under the final name`);
       }
-      assert.ok(!existsSync(outFile), `${signal}: partial output under the final name`);
-    }
-    assert.equal(strayTemps(path.join(W, 'out')).length, 1, 'kill -9 leaves its temporary file');
-    const small = path.join(W, 'out', 'small.jsonl');
-    writeFileSync(small, '{"text": "fever"}\n');
-    const r = runProcess(['predict', '--model', TB, '--input', small, '--output', outFile]);
-    assert.equal(r.exit, 0, r.stderr);
-    assert.deepEqual(strayTemps(path.join(W, 'out')), [], 'the next run to the same output sweeps what kill -9 left');
-  });
+      assert.equal(strayTemps(path.join(W, 'out')).length, 1, 'kill -9 leaves its temporary file');
+      const small = path.join(W, 'out', 'small.jsonl');
+      writeFileSync(small, '{"text": "fever"}\n');
+      const r = runProcess(['predict', '--model', TB, '--input', small, '--output', outFile]);
+      assert.equal(r.exit, 0, r.stderr);
+      assert.deepEqual(strayTemps(path.join(W, 'out')), [], 'the next run to the same output sweeps what kill -9 left');
+    },
+  );
 
   it('SIGTERM during training leaves no temporary checkpoint folders', async () => {
     const out = path.join(W, 'out', 'sigtrain');

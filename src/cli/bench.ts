@@ -25,7 +25,8 @@ function printProfile(r: BenchResult): void {
   console.log('  ms/step    share  calls  kernel');
   for (const p of r.profile.slice(0, 25)) {
     console.log(
-      `  ${p.ms.toFixed(2).padStart(7)}  ${((100 * p.ms) / r.step_ms).toFixed(1).padStart(5)}%  ${String(p.calls).padStart(5)}  ${p.kernel}`,
+      `  ${p.ms.toFixed(2).padStart(7)}  ${((100 * p.ms) / r.step_ms).toFixed(1).padStart(5)}%  ` +
+        `${String(p.calls).padStart(5)}  ${p.kernel}`,
     );
   }
 }
@@ -49,7 +50,8 @@ export function registerBench(program: Command): void {
       .action((o: BenchCliOptions) => {
         const r = runBench({ ...o, task, log: (l) => console.log(l) });
         console.log(
-          `${task} ${o.shape}: ${r.ex_per_s} ex/s (median of ${r.runs_ex_per_s.length}), ${r.gflops} GFLOP/s, ${r.step_ms} ms/step, peak RSS ${r.peak_rss_mb} MB`,
+          `${task} ${o.shape}: ${r.ex_per_s} ex/s (median of ${r.runs_ex_per_s.length}), ${r.gflops} GFLOP/s, ` +
+            `${r.step_ms} ms/step, peak RSS ${r.peak_rss_mb} MB`,
         );
         printProfile(r);
         if (o.json) {

@@ -68,12 +68,14 @@ function checkNotTestData(file: string, meta: MedtuneMetadata, log: (l: string) 
   const same = recorded.filter((d) => d.sha256 === sha).map((d) => d.split);
   if (same.includes('test'))
     throw new MedtuneError(
-      `${file} is this model's test file (same sha256 as recorded at training); calibrate on validation data, never on test`,
+      `${file} is this model's test file (same sha256 as recorded at training); ` +
+        'calibrate on validation data, never on test',
       'E_USAGE',
     );
   if (same.includes('train'))
     log(
-      `warning: ${file} is this model's training file; calibration on data the model was trained on is too confident — prefer a held-out split`,
+      `warning: ${file} is this model's training file; ` +
+        'calibration on data the model was trained on is too confident — prefer a held-out split',
     );
 }
 
@@ -118,7 +120,8 @@ export async function runCalibrate(
   if (fitted.temperature !== undefined) {
     const r = calibrationReport(probs, gold as number[], fitted.temperature);
     log(
-      `temperature ${fitted.temperature.toFixed(4)}: ECE ${r.ece_before!.toFixed(4)} → ${r.ece_after!.toFixed(4)}, NLL ${r.nll_before!.toFixed(4)} → ${r.nll_after!.toFixed(4)} (on this data; accuracy unchanged)`,
+      `temperature ${fitted.temperature.toFixed(4)}: ECE ${r.ece_before!.toFixed(4)} → ${r.ece_after!.toFixed(4)}, ` +
+        `NLL ${r.nll_before!.toFixed(4)} → ${r.nll_after!.toFixed(4)} (on this data; accuracy unchanged)`,
     );
   }
   if (fitted.thresholds) {
@@ -130,12 +133,15 @@ export async function runCalibrate(
         p.labels,
       ).f1_micro;
     log(
-      `per-label thresholds (F1-optimal): micro-F1 ${at(() => 0.5).toFixed(4)} at 0.5 → ${at((c) => fitted.thresholds![p.labels[c]!]!).toFixed(4)} tuned (on this data)`,
+      `per-label thresholds (F1-optimal): micro-F1 ${at(() => 0.5).toFixed(4)} at 0.5 → ` +
+        `${at((c) => fitted.thresholds![p.labels[c]!]!).toFixed(4)} tuned (on this data)`,
     );
   }
   if (fitted.abstain)
     log(
-      `abstain below confidence ${fitted.abstain.below.toFixed(4)}${fitted.abstain.target_accuracy ? ` (target accuracy ${fitted.abstain.target_accuracy})` : ''}: keeps ${(100 * (fitted.abstain.coverage ?? 1)).toFixed(1)}% of this data`,
+      `abstain below confidence ${fitted.abstain.below.toFixed(4)}` +
+        `${fitted.abstain.target_accuracy ? ` (target accuracy ${fitted.abstain.target_accuracy})` : ''}: ` +
+        `keeps ${(100 * (fitted.abstain.coverage ?? 1)).toFixed(1)}% of this data`,
     );
   const settings = {
     ...p.settings,
@@ -151,7 +157,8 @@ export async function runCalibrate(
   );
   const dir = writeCalibration(p.dir, fitted, { reference }, o.output);
   log(
-    `wrote the calibration into ${path.join(dir, 'config.json')} (medtune.temperature/thresholds/abstain, and the drift reference)`,
+    `wrote the calibration into ${path.join(dir, 'config.json')} ` +
+      '(medtune.temperature/thresholds/abstain, and the drift reference)',
   );
   return fitted;
 }

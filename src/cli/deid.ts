@@ -70,7 +70,8 @@ export async function runDeid(
   if (o.operator === 'surrogate' || o.operator === 'hash') {
     if (!secret)
       log(
-        'warning: no --secret (or MEDTUNE_DEID_SECRET): surrogates and hashes use a public default key, so they can be reversed by anyone with medtune',
+        'warning: no --secret (or MEDTUNE_DEID_SECRET): surrogates and hashes use a public default key, ' +
+          'so they can be reversed by anyone with medtune',
       );
   }
   const allowList = listFile(o.allow);
@@ -142,12 +143,13 @@ export async function runDeid(
   const mbPerSecond = bytes / 1e6 / secs;
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   log(
-    `de-identified ${rows} rows (${(bytes / 1e6).toFixed(1)} MB of text) in ${secs.toFixed(1)} s: ${mbPerSecond.toFixed(2)} MB/s; ${total} entities (${Object.entries(
-      counts,
-    )
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}); peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB -> ${o.output}`,
+    `de-identified ${rows} rows (${(bytes / 1e6).toFixed(1)} MB of text) in ${secs.toFixed(1)} s: ` +
+      `${mbPerSecond.toFixed(2)} MB/s; ${total} entities (` +
+      Object.entries(counts)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') +
+      `); peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB -> ${o.output}`,
   );
   return { rows, mbPerSecond, entities: counts };
 }
@@ -196,13 +198,16 @@ export function registerDeid(program: Command): void {
       }
       if (!Array.isArray(docs) || docs.some((d) => typeof d.full_text !== 'string' || !Array.isArray(d.spans)))
         throw new MedtuneError(
-          `${o.gold} is not in Presidio's format: [{"full_text": ..., "spans": [{"entity_type", "start_position", "end_position"}]}]`,
+          `${o.gold} is not in Presidio's format: ` +
+            '[{"full_text": ..., "spans": [{"entity_type", "start_position", "end_position"}]}]',
           'E_INPUT_PARSE',
         );
       const r = evaluateDeid(docs);
       const pct = (x: number) => x.toFixed(3);
       console.log(
-        `${r.documents} documents, ${(statSync(o.gold).size / 1e6).toFixed(1)} MB: precision ${pct(r.precision)}, recall ${pct(r.recall)}, F1 ${pct(r.f1)}, F2 ${pct(r.f2)} (a gold span is found when entities cover ≥ 50% of it)`,
+        `${r.documents} documents, ${(statSync(o.gold).size / 1e6).toFixed(1)} MB: ` +
+          `precision ${pct(r.precision)}, recall ${pct(r.recall)}, F1 ${pct(r.f1)}, F2 ${pct(r.f2)} ` +
+          '(a gold span is found when entities cover ≥ 50% of it)',
       );
       console.log('\nrecall by gold type:');
       for (const t of r.byGoldType)
@@ -212,7 +217,8 @@ export function registerDeid(program: Command): void {
       console.log('precision by predicted type:');
       for (const t of r.byPredictedType)
         console.log(
-          `  ${t.type.padEnd(20)} ${String(t.correct).padStart(5)}/${String(t.predicted).padEnd(5)} ${pct(t.precision)}`,
+          `  ${t.type.padEnd(20)} ` +
+            `${String(t.correct).padStart(5)}/${String(t.predicted).padEnd(5)} ${pct(t.precision)}`,
         );
       if (r.misses.length) {
         console.log(`\nmisses (${r.misses.length}; first ${Math.min(o.misses, r.misses.length)}):`);

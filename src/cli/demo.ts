@@ -41,7 +41,8 @@ export async function runDemo(o: DemoOptions, log: (l: string) => void = (l) => 
   writeFileAtomic(path.join(dataDir, 'train.csv'), csv(train, demo));
   writeFileAtomic(path.join(dataDir, 'test.csv'), csv(test, demo));
   log(
-    `synthetic data: ${train.length} training and ${test.length} test descriptions of ${DEMO_DIAGNOSES.length} diagnoses -> ${dataDir}`,
+    `synthetic data: ${train.length} training and ${test.length} test descriptions ` +
+      `of ${DEMO_DIAGNOSES.length} diagnoses -> ${dataDir}`,
   );
   if (demo) {
     log(
@@ -60,7 +61,8 @@ export async function runDemo(o: DemoOptions, log: (l: string) => void = (l) => 
       o.seed,
     );
     log(
-      `WordPiece vocabulary of ${vocabSize} tokens built from the training texts; a 2-layer BERT (hidden 128) initialised from scratch`,
+      `WordPiece vocabulary of ${vocabSize} tokens built from the training texts; ` +
+        'a 2-layer BERT (hidden 128) initialised from scratch',
     );
   }
   const fromScratch = !o.model;
@@ -68,7 +70,8 @@ export async function runDemo(o: DemoOptions, log: (l: string) => void = (l) => 
   if (o.epochs === undefined && backendName() === 'js') {
     epochs = fromScratch ? 4 : 2;
     log(
-      `the native backend is not built, so the demo trains ${epochs} epochs on the slow TypeScript backend (see the warning above to install it)`,
+      `the native backend is not built, so the demo trains ${epochs} epochs on the slow TypeScript backend ` +
+        '(see the warning above to install it)',
     );
   }
   const { metrics, baseline } = await runTrain(
@@ -109,10 +112,13 @@ export async function runDemo(o: DemoOptions, log: (l: string) => void = (l) => 
   const acc = (metrics as { accuracy: number }).accuracy;
   const bacc = baseline ? (baseline.accuracy as number) : null;
   log(
-    `\ndemo test accuracy ${acc.toFixed(3)} on ${test.length} held-out descriptions${bacc !== null ? ` (TF-IDF + logistic regression baseline: ${bacc.toFixed(3)} — always compare)` : ''}. Try it on your own text:`,
+    `\ndemo test accuracy ${acc.toFixed(3)} on ${test.length} held-out descriptions` +
+      `${bacc !== null ? ` (TF-IDF + logistic regression baseline: ${bacc.toFixed(3)} — always compare)` : ''}. ` +
+      'Try it on your own text:',
   );
   log(
-    `  echo '{"text":"burning when I pee and cloudy urine"}' > note.jsonl && npx medtune predict --model ${path.join(o.outputDir, 'best_model')} --input note.jsonl --output out.jsonl`,
+    `  echo '{"text":"burning when I pee and cloudy urine"}' > note.jsonl && ` +
+      `npx medtune predict --model ${path.join(o.outputDir, 'best_model')} --input note.jsonl --output out.jsonl`,
   );
   log(`Open the run report${demo ? ' (with the bias audit)' : ''} in a browser: ${report}`);
   return acc;

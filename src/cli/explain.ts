@@ -37,7 +37,8 @@ export async function runExplain(o: ExplainCliOptions): Promise<{ rows: number }
   const p = await Predictor.load(o.model, { maxLength: o.maxLength, log: () => {} });
   if (o.label !== undefined && !p.labels.includes(o.label)) {
     throw new MedtuneError(
-      `--label ${o.label} is not a label of this model (labels: ${p.labels.slice(0, 10).join(', ')}${p.labels.length > 10 ? ', …' : ''})`,
+      `--label ${o.label} is not a label of this model ` +
+        `(labels: ${p.labels.slice(0, 10).join(', ')}${p.labels.length > 10 ? ', …' : ''})`,
       'E_USAGE',
     );
   }
@@ -59,8 +60,9 @@ export async function runExplain(o: ExplainCliOptions): Promise<{ rows: number }
       const e = explain(p, text, { label: o.label, steps: o.steps, baseline: o.baseline });
       if (e.truncated_tokens && !o.truncate) {
         throw new MedtuneError(
-          `${o.input} row ${rows} is ${e.truncated_tokens} tokens longer than the model reads (${p.maxLength}); an explanation would cover only ` +
-            'its beginning: shorten the text, or pass --truncate to explain the part the model sees',
+          `${o.input} row ${rows} is ${e.truncated_tokens} tokens longer than the model reads (${p.maxLength}); ` +
+            'an explanation would cover only its beginning: shorten the text, ' +
+            'or pass --truncate to explain the part the model sees',
           'E_USAGE',
         );
       }
@@ -79,7 +81,8 @@ export async function runExplain(o: ExplainCliOptions): Promise<{ rows: number }
   }
   if (o.html) writeFileAtomic(o.html, explanationsHtml(items, { model: p.name, version: p.identity.version }));
   log(
-    `explained ${rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s (largest completeness error ${worst.toExponential(1)}) -> ${o.output}${o.html ? `, ${o.html}` : ''}`,
+    `explained ${rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s ` +
+      `(largest completeness error ${worst.toExponential(1)}) -> ${o.output}${o.html ? `, ${o.html}` : ''}`,
   );
   return { rows };
 }

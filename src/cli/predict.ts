@@ -37,7 +37,9 @@ export interface PredictOptions {
   log?: (line: string) => void;
 }
 
-/** `--clean [steps]` replaces the model's recorded cleaning; without it the Predictor applies what the model records. */
+/**
+ * `--clean [steps]` replaces the model's recorded cleaning; without it the Predictor applies what the model records.
+ */
 function cleanOverride(spec: string | boolean | undefined): { preprocessing?: PreprocessingOptions } {
   const clean = parseCleanSteps(spec);
   return clean ? { preprocessing: { clean } } : {};
@@ -112,7 +114,8 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
     empty ? `${empty} rows had an empty text (written with "skipped": "empty text")` : '',
   ].filter(Boolean);
   log(
-    `wrote ${rows} predictions to ${o.output} in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(1)} rows/s)${notes.length ? `; ${notes.join('; ')}` : ''}`,
+    `wrote ${rows} predictions to ${o.output} in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(1)} rows/s)` +
+      `${notes.length ? `; ${notes.join('; ')}` : ''}`,
   );
   return { rows, seconds };
 }

@@ -89,7 +89,9 @@ export function errorLine(e: unknown, hintCommand = ''): { line: string; exit: n
     return { line: `${e.message.replace(/\s*\n\s*/g, ' ')} (${e.code})`, exit: e.exitCode };
   const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
   return {
-    line: `internal error: ${msg}. This is a bug; please report it with the command line (MEDTUNE_DEBUG=1 shows the stack) (E_INTERNAL)`,
+    line:
+      `internal error: ${msg}. This is a bug; ` +
+      'please report it with the command line (MEDTUNE_DEBUG=1 shows the stack) (E_INTERNAL)',
     exit: 1,
   };
 }

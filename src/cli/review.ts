@@ -46,7 +46,9 @@ export function runReviewExport(o: ReviewExportOptions): { rows: number; skipped
           );
     writeFileAtomic(o.output, out);
     log(
-      `exported ${rows.length} corrected rows to ${o.output}${skipped ? ` (${skipped} cases left out: unclear or tied)` : ''}; retrain with: medtune train --model ${run}/best_model --train ${o.output} --replay OLD_TRAIN_FILE`,
+      `exported ${rows.length} corrected rows to ${o.output}` +
+        `${skipped ? ` (${skipped} cases left out: unclear or tied)` : ''}; ` +
+        `retrain with: medtune train --model ${run}/best_model --train ${o.output} --replay OLD_TRAIN_FILE`,
     );
     return { rows: rows.length, skipped };
   } finally {

@@ -95,7 +95,8 @@ async function runServe(c: ServeCliOptions): Promise<void> {
   const isLoop = o.host === 'localhost' || o.host === '::1' || /^127\./.test(o.host!);
   if (!o.tls && !isLoop) {
     process.stderr.write(
-      `medtune: WARNING: serving plain HTTP on ${o.host}: API keys and notes cross the network unencrypted. Use --tls-cert/--tls-key, or a TLS-terminating reverse proxy on the same host.\n`,
+      `medtune: WARNING: serving plain HTTP on ${o.host}: API keys and notes cross the network unencrypted. ` +
+        'Use --tls-cert/--tls-key, or a TLS-terminating reverse proxy on the same host.\n',
     );
   }
   let stopping = false;
@@ -117,7 +118,8 @@ async function runServe(c: ServeCliOptions): Promise<void> {
   });
   const address = await server.listen();
   process.stderr.write(
-    `medtune: serving ${o.models.map((m) => m.name).join(', ')} on ${address.replace(/^http/, scheme)} (${o.ui !== false ? `UI: ${address}/ , ` : ''}docs: ${address}/docs); loading models…\n`,
+    `medtune: serving ${o.models.map((m) => m.name).join(', ')} on ${address.replace(/^http/, scheme)} ` +
+      `(${o.ui !== false ? `UI: ${address}/ , ` : ''}docs: ${address}/docs); loading models…\n`,
   );
   try {
     await server.ready;

@@ -185,169 +185,176 @@ describe('medtune train', () => {
     assert.ok(existsSync(path.join(out, 'best_model', 'model.safetensors')));
   });
 
-  it('calibration is fitted on validation and saved; metrics.json reports it; the saved model classifies the same', async () => {
-    const out = path.join(work, 'calibrated');
-    const lines: string[] = [];
-    await runTrain({ ...base(out), epochs: 2, targetAccuracy: 0.2 }, (l) => lines.push(l));
-    assert.ok(
-      lines.some((l) => /^calibration \(fitted on \d+ validation rows\): temperature [0-9.]+; abstain below/.test(l)),
-      lines.join('\n'),
-    );
-    const cfg = JSON.parse(readFileSync(path.join(out, 'best_model', 'config.json'), 'utf8'));
-    assert.ok(cfg.medtune.temperature > 0);
-    assert.equal(cfg.medtune.abstain.source, 'target_accuracy');
-    assert.ok(cfg.medtune.reference.n > 0 && cfg.medtune.training.data[0].sha256.length === 64);
-    const m = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
-    for (const k of [
-      'temperature',
-      'ece_before',
-      'ece_after',
-      'mce_before',
-      'mce_after',
-      'brier_before',
-      'brier_after',
-      'nll_before',
-      'nll_after',
-    ]) {
-      assert.equal(typeof m.calibration[k], 'number', k);
-    }
-    assert.equal(m.calibration.fitted_on, 'validation');
-    assert.ok(
-      m.selective.aurc >= 0 &&
-        Array.isArray(m.selective.risk_coverage) &&
-        typeof m.selective.accuracy_at_coverage['0.8'] === 'number',
-    );
-    assert.match(m.model.sha256, /^[0-9a-f]{64}$/);
-    // the saved model through evaluate gives the metrics and probabilities that training reported
-    await runEvaluate(
-      {
-        model: path.join(out, 'best_model'),
-        test: trainCsv,
-        outputDir: path.join(work, 'calibrated-eval'),
-        maxLength: 48,
-        batchSize: 16,
-        leakageCheck: false,
-      },
-      quiet,
-    );
-    const trainedPreds = readFileSync(path.join(out, 'predictions.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    const evalPreds = new Map(
-      readFileSync(path.join(work, 'calibrated-eval', 'predictions.jsonl'), 'utf8')
+  it(
+    'calibration is fitted on validation and saved; ' + 'metrics.json reports it; the saved model classifies the same',
+    async () => {
+      const out = path.join(work, 'calibrated');
+      const lines: string[] = [];
+      await runTrain({ ...base(out), epochs: 2, targetAccuracy: 0.2 }, (l) => lines.push(l));
+      assert.ok(
+        lines.some((l) => /^calibration \(fitted on \d+ validation rows\): temperature [0-9.]+; abstain below/.test(l)),
+        lines.join('\n'),
+      );
+      const cfg = JSON.parse(readFileSync(path.join(out, 'best_model', 'config.json'), 'utf8'));
+      assert.ok(cfg.medtune.temperature > 0);
+      assert.equal(cfg.medtune.abstain.source, 'target_accuracy');
+      assert.ok(cfg.medtune.reference.n > 0 && cfg.medtune.training.data[0].sha256.length === 64);
+      const m = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+      for (const k of [
+        'temperature',
+        'ece_before',
+        'ece_after',
+        'mce_before',
+        'mce_after',
+        'brier_before',
+        'brier_after',
+        'nll_before',
+        'nll_after',
+      ]) {
+        assert.equal(typeof m.calibration[k], 'number', k);
+      }
+      assert.equal(m.calibration.fitted_on, 'validation');
+      assert.ok(
+        m.selective.aurc >= 0 &&
+          Array.isArray(m.selective.risk_coverage) &&
+          typeof m.selective.accuracy_at_coverage['0.8'] === 'number',
+      );
+      assert.match(m.model.sha256, /^[0-9a-f]{64}$/);
+      // the saved model through evaluate gives the metrics and probabilities that training reported
+      await runEvaluate(
+        {
+          model: path.join(out, 'best_model'),
+          test: trainCsv,
+          outputDir: path.join(work, 'calibrated-eval'),
+          maxLength: 48,
+          batchSize: 16,
+          leakageCheck: false,
+        },
+        quiet,
+      );
+      const trainedPreds = readFileSync(path.join(out, 'predictions.jsonl'), 'utf8')
         .trim()
         .split('\n')
-        .map((l) => JSON.parse(l))
-        .map((r) => [r.row, r]),
-    );
-    for (const r of trainedPreds.slice(0, 10)) {
-      const e = evalPreds.get(r.row)!;
-      for (const [l, p] of Object.entries(r.probabilities as Record<string, number>))
-        assert.ok(Math.abs(p - e.probabilities[l]) < 1e-4, `row ${r.row} ${l}`);
-      assert.equal(!!r.abstain, !!e.abstain);
-    }
-    const none = path.join(work, 'uncalibrated');
-    const l2: string[] = [];
-    await runTrain({ ...base(none), epochs: 1, calibrate: false }, (l) => l2.push(l));
-    assert.equal(
-      JSON.parse(readFileSync(path.join(none, 'best_model', 'config.json'), 'utf8')).medtune.temperature,
-      undefined,
-    );
-    const l3: string[] = [];
-    await runTrain(
-      { ...base(path.join(work, 'noval')), epochs: 1, validationSplit: 0, test: trainCsv, overwrite: true },
-      (l) => l3.push(l),
-    );
-    assert.ok(l3.some((l) => /^calibration: no validation split to fit it on/.test(l)));
-  });
+        .map((l) => JSON.parse(l));
+      const evalPreds = new Map(
+        readFileSync(path.join(work, 'calibrated-eval', 'predictions.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l))
+          .map((r) => [r.row, r]),
+      );
+      for (const r of trainedPreds.slice(0, 10)) {
+        const e = evalPreds.get(r.row)!;
+        for (const [l, p] of Object.entries(r.probabilities as Record<string, number>))
+          assert.ok(Math.abs(p - e.probabilities[l]) < 1e-4, `row ${r.row} ${l}`);
+        assert.equal(!!r.abstain, !!e.abstain);
+      }
+      const none = path.join(work, 'uncalibrated');
+      const l2: string[] = [];
+      await runTrain({ ...base(none), epochs: 1, calibrate: false }, (l) => l2.push(l));
+      assert.equal(
+        JSON.parse(readFileSync(path.join(none, 'best_model', 'config.json'), 'utf8')).medtune.temperature,
+        undefined,
+      );
+      const l3: string[] = [];
+      await runTrain(
+        { ...base(path.join(work, 'noval')), epochs: 1, validationSplit: 0, test: trainCsv, overwrite: true },
+        (l) => l3.push(l),
+      );
+      assert.ok(l3.some((l) => /^calibration: no validation split to fit it on/.test(l)));
+    },
+  );
 
-  it('continual learning: the parent label map is kept, the head loads by name, replay and forgetting are reported', async () => {
-    const parent = path.join(work, 'full', 'best_model');
-    const parentLabels = JSON.parse(readFileSync(path.join(parent, 'config.json'), 'utf8')).id2label;
-    // corrections: a few rows, two labels only, in another file order
-    const corr = path.join(work, 'corrections.csv');
-    writeFileSync(
-      corr,
-      'text,label\n' +
-        syntheticSymptoms(3, 77)
-          .filter((r) => r.label === 'Migraine' || r.label === 'Influenza')
-          .map((r) => `"${r.text}",${r.label}`)
-          .join('\n') +
-        '\n',
-    );
-    const out = path.join(work, 'continued');
-    const lines: string[] = [];
-    await runTrain(
-      {
-        ...base(out),
-        model: parent,
-        train: corr,
-        epochs: 1,
-        validationSplit: 0,
-        test: trainCsv,
-        replay: trainCsv,
-        replayFraction: 0.3,
-        oldTest: trainCsv,
-      },
-      (l) => lines.push(l),
-    );
-    assert.ok(
-      lines.some((l) => /continuing from a fine-tuned classifier: its 21 labels are kept in their order/.test(l)),
-      lines.join('\n'),
-    );
-    assert.ok(lines.some((l) => /--replay: \d+ of 168 rows/.test(l)));
-    assert.ok(lines.some((l) => /classification head loaded by label name: 21 labels kept/.test(l)));
-    assert.deepEqual(
-      JSON.parse(readFileSync(path.join(out, 'best_model', 'config.json'), 'utf8')).id2label,
-      parentLabels,
-      "the label map is the parent's",
-    );
-    const m = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
-    assert.equal(typeof m.continual.old_test.accuracy_before, 'number');
-    assert.equal(typeof m.continual.old_test.forgetting, 'number');
-    assert.equal(typeof m.continual.new_data.accuracy_after, 'number');
-    const cfg = JSON.parse(readFileSync(path.join(out, 'best_model', 'config.json'), 'utf8'));
-    assert.match(cfg.medtune.parent_sha256, /^[0-9a-f]{64}$/);
-    // a label the parent lacks is refused unless --add-labels, which grows the head
-    const extra = path.join(work, 'new-label.csv');
-    writeFileSync(
-      extra,
-      'text,label\nsudden ringing in both ears,Tinnitus\nringing ears after a concert,Tinnitus\nfever and chills,Influenza\n',
-    );
-    await assert.rejects(
-      runTrain(
+  it(
+    'continual learning: the parent label map is kept, ' + 'the head loads by name, replay and forgetting are reported',
+    async () => {
+      const parent = path.join(work, 'full', 'best_model');
+      const parentLabels = JSON.parse(readFileSync(path.join(parent, 'config.json'), 'utf8')).id2label;
+      // corrections: a few rows, two labels only, in another file order
+      const corr = path.join(work, 'corrections.csv');
+      writeFileSync(
+        corr,
+        'text,label\n' +
+          syntheticSymptoms(3, 77)
+            .filter((r) => r.label === 'Migraine' || r.label === 'Influenza')
+            .map((r) => `"${r.text}",${r.label}`)
+            .join('\n') +
+          '\n',
+      );
+      const out = path.join(work, 'continued');
+      const lines: string[] = [];
+      await runTrain(
         {
-          ...base(path.join(work, 'grow-refused')),
+          ...base(out),
+          model: parent,
+          train: corr,
+          epochs: 1,
+          validationSplit: 0,
+          test: trainCsv,
+          replay: trainCsv,
+          replayFraction: 0.3,
+          oldTest: trainCsv,
+        },
+        (l) => lines.push(l),
+      );
+      assert.ok(
+        lines.some((l) => /continuing from a fine-tuned classifier: its 21 labels are kept in their order/.test(l)),
+        lines.join('\n'),
+      );
+      assert.ok(lines.some((l) => /--replay: \d+ of 168 rows/.test(l)));
+      assert.ok(lines.some((l) => /classification head loaded by label name: 21 labels kept/.test(l)));
+      assert.deepEqual(
+        JSON.parse(readFileSync(path.join(out, 'best_model', 'config.json'), 'utf8')).id2label,
+        parentLabels,
+        "the label map is the parent's",
+      );
+      const m = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+      assert.equal(typeof m.continual.old_test.accuracy_before, 'number');
+      assert.equal(typeof m.continual.old_test.forgetting, 'number');
+      assert.equal(typeof m.continual.new_data.accuracy_after, 'number');
+      const cfg = JSON.parse(readFileSync(path.join(out, 'best_model', 'config.json'), 'utf8'));
+      assert.match(cfg.medtune.parent_sha256, /^[0-9a-f]{64}$/);
+      // a label the parent lacks is refused unless --add-labels, which grows the head
+      const extra = path.join(work, 'new-label.csv');
+      writeFileSync(
+        extra,
+        'text,label\nsudden ringing in both ears,Tinnitus\nringing ears after a concert,Tinnitus\n' +
+          'fever and chills,Influenza\n',
+      );
+      await assert.rejects(
+        runTrain(
+          {
+            ...base(path.join(work, 'grow-refused')),
+            model: parent,
+            train: extra,
+            epochs: 1,
+            validationSplit: 0,
+            test: trainCsv,
+          },
+          quiet,
+        ),
+        /does not have: Tinnitus; pass --add-labels/,
+      );
+      const grown = path.join(work, 'grown');
+      await runTrain(
+        {
+          ...base(grown),
           model: parent,
           train: extra,
           epochs: 1,
           validationSplit: 0,
           test: trainCsv,
+          addLabels: true,
+          replay: trainCsv,
         },
         quiet,
-      ),
-      /does not have: Tinnitus; pass --add-labels/,
-    );
-    const grown = path.join(work, 'grown');
-    await runTrain(
-      {
-        ...base(grown),
-        model: parent,
-        train: extra,
-        epochs: 1,
-        validationSplit: 0,
-        test: trainCsv,
-        addLabels: true,
-        replay: trainCsv,
-      },
-      quiet,
-    );
-    const g = JSON.parse(readFileSync(path.join(grown, 'best_model', 'config.json'), 'utf8')).id2label;
-    assert.equal(Object.keys(g).length, 22);
-    assert.equal(g['21'], 'Tinnitus');
-    assert.deepEqual(Object.fromEntries(Object.entries(g).slice(0, 21)), parentLabels);
-  });
+      );
+      const g = JSON.parse(readFileSync(path.join(grown, 'best_model', 'config.json'), 'utf8')).id2label;
+      assert.equal(Object.keys(g).length, 22);
+      assert.equal(g['21'], 'Tinnitus');
+      assert.deepEqual(Object.fromEntries(Object.entries(g).slice(0, 21)), parentLabels);
+    },
+  );
 
   it('medtune evaluate writes metrics, flagged predictions and an SVG confusion matrix', async () => {
     const out = path.join(work, 'eval');

@@ -137,7 +137,8 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
   c.addOption(choice('--deid-operator <op>', 'with --deid: how PHI is replaced', DEID_OPERATORS, 'tag'));
   c.option(
     '--clean [steps]',
-    'clean every text first (default steps, or a list: unicode,controls,whitespace,linebreaks,lowercase,stopwords); recorded for predict',
+    'clean every text first (default steps, or a list: unicode,controls,whitespace,linebreaks,lowercase,stopwords); ' +
+      'recorded for predict',
   );
   c.option('--augment <n>', 'add N augmented copies of each training example (training split only)', (v: string) => {
     checkAugmentCount(Number(v));
@@ -229,7 +230,8 @@ export async function runAutoTune(
     await executor.close();
   }
   log(
-    `auto-tune: best of ${n} trials: ${JSON.stringify(best.params)} (validation ${best.value}); training the final model with it`,
+    `auto-tune: best of ${n} trials: ${JSON.stringify(best.params)} (validation ${best.value}); ` +
+      'training the final model with it',
   );
   return runTrain({ ...base, ...(best.params as Partial<TrainOptions>) }, log);
 }
@@ -239,7 +241,8 @@ export function registerTrain(program: Command): void {
   addTrainOptions(c, 'train');
   c.option(
     '--auto-tune <n>',
-    'first run a small TPE study of N trials on the validation split (learning rate, warm-up, batch size you did not give)',
+    'first run a small TPE study of N trials on the validation split ' +
+      '(learning rate, warm-up, batch size you did not give)',
     int('--auto-tune'),
   );
   c.action(async (o: TrainOptions & { autoTune?: number; auditColumn?: string[] }, cmd: Command) => {

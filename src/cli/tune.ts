@@ -147,10 +147,12 @@ export async function runTune(
   writeDirAtomic(bestDir, (tmp) => cpSync(r.bestModel, tmp, { recursive: true }));
   const { run, saved } = epochsSaved(r.trials);
   log(
-    `best trial ${r.best.number}: ${so.metric} ${r.best.value!.toFixed(4)} on validation; ${JSON.stringify(r.best.params)}; copied to ${bestDir}`,
+    `best trial ${r.best.number}: ${so.metric} ${r.best.value!.toFixed(4)} on validation; ` +
+      `${JSON.stringify(r.best.params)}; copied to ${bestDir}`,
   );
   log(
-    `study: ${r.trials.length} trials in ${r.seconds.toFixed(0)} s; ${run.toFixed(1)} epochs trained, ${saved.toFixed(1)} saved by pruning`,
+    `study: ${r.trials.length} trials in ${r.seconds.toFixed(0)} s; ` +
+      `${run.toFixed(1)} epochs trained, ${saved.toFixed(1)} saved by pruning`,
   );
   let test: Record<string, unknown> | null = null;
   if (o.test) {

@@ -172,7 +172,8 @@ export function prepareOutputFile(
   for (const input of o.inputs ?? []) {
     if (existsSync(file) && same(file, input) && !o.allowInput) {
       throw new MedtuneError(
-        `${option} ${file} is the input file itself; writing over it would lose the original${o.inputHint ? ` (${o.inputHint})` : ''}`,
+        `${option} ${file} is the input file itself; writing over it would lose the original` +
+          `${o.inputHint ? ` (${o.inputHint})` : ''}`,
         'E_OUTPUT_PATH',
       );
     }

@@ -50,7 +50,9 @@ export const ERROR_CATALOGUE = {
   E_OUTPUT_PATH: {
     exit: 2,
     http: 500,
-    when: 'an output file or folder cannot be created or written (it is a file/folder of the other kind, it is under a file, no permission, read-only place, or it is the input itself)',
+    when:
+      'an output file or folder cannot be created or written (it is a file/folder of the other kind, ' +
+      'it is under a file, no permission, read-only place, or it is the input itself)',
   },
   E_MODEL_NOT_FOUND: {
     exit: 2,
@@ -71,7 +73,9 @@ export const ERROR_CATALOGUE = {
   E_MODEL_NO_MLM_HEAD: {
     exit: 2,
     http: 400,
-    when: 'a command needs the masked-LM head (cls.predictions.* / lm_head.*) and the model folder has none (pretrain: --init-mlm-head starts one)',
+    when:
+      'a command needs the masked-LM head (cls.predictions.* / lm_head.*) and the model folder has none ' +
+      '(pretrain: --init-mlm-head starts one)',
   },
   E_LEXICON: {
     exit: 2,
@@ -153,7 +157,9 @@ export const ERROR_CATALOGUE = {
   E_TOO_LARGE: {
     exit: 2,
     http: 413,
-    when: "HTTP: the body, the number of texts or a text is above the server's limits (--body-limit, --max-texts, --max-chars)",
+    when:
+      "HTTP: the body, the number of texts or a text is above the server's limits " +
+      '(--body-limit, --max-texts, --max-chars)',
   },
   E_UNSUPPORTED_MEDIA: { exit: 2, http: 415, when: 'HTTP: the body is not application/json' },
   E_RATE_LIMIT: {
@@ -175,7 +181,9 @@ export const ERROR_CATALOGUE = {
   E_REVIEW_DB: {
     exit: 2,
     http: 503,
-    when: 'the review database cannot be opened or written (locked by another process, read-only, or not a medtune review database)',
+    when:
+      'the review database cannot be opened or written ' +
+      '(locked by another process, read-only, or not a medtune review database)',
   },
   E_SHUTTING_DOWN: { exit: 2, http: 503, when: 'HTTP: the server is shutting down' },
   E_SHAPE: {

@@ -356,14 +356,17 @@ export function checkLeakage(
 /** One line for logs: counts and row numbers, never text. */
 export function formatLeakage(r: LeakageReport): string {
   const n = r.exact + r.near;
-  if (!n) return `leakage check: no ${r.split} row is a copy or near-copy (Jaccard ≥ ${r.threshold}) of a training row`;
+  if (!n) {
+    return `leakage check: no ${r.split} row is a copy or near-copy (Jaccard ≥ ${r.threshold}) of a training row`;
+  }
   const sim = (e: LeakageReport['examples'][number]) => (e.kind === 'exact' ? 'exact' : e.similarity.toFixed(2));
   const ex = r.examples.slice(0, 5).map((e) => `${r.split} row ${e.row} ~ train row ${e.trainRow} (${sim(e)})`);
   const share = ((100 * n) / Math.max(1, r.rows)).toFixed(1);
   const conflicts = r.conflictingLabels ? `; ${r.conflictingLabels} with a different label` : '';
   return (
     `leakage check: ${n} of ${r.rows} ${r.split} rows (${share}%) have a copy in the training data ` +
-    `(${r.exact} exact, ${r.near} near, Jaccard ≥ ${r.threshold}${conflicts}): ${ex.join(', ')}${n > 5 ? ', …' : ''}`
+    `(${r.exact} exact, ${r.near} near, Jaccard ≥ ${r.threshold}${conflicts}): ` +
+    `${ex.join(', ')}${n > 5 ? ', …' : ''}`
   );
 }
 

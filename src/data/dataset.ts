@@ -197,7 +197,8 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
   });
   if (unseen.size)
     throw new DataError(
-      `${file} has labels the training data never had: ${[...unseen].slice(0, 10).join(', ')}${unseen.size > 10 ? ', ...' : ''}`,
+      `${file} has labels the training data never had: ` +
+        `${[...unseen].slice(0, 10).join(', ')}${unseen.size > 10 ? ', ...' : ''}`,
       'E_INPUT_LABEL',
     );
   return {
@@ -320,12 +321,15 @@ export function summarize(name: string, d: LabeledData, examples: Example[], enc
           .map(([l, c]) => `${l} ${c}`)
           .join(', ')}`
       : top.map(([l, c]) => `${l} ${c}`).join(', ');
-  return `${name}: ${examples.length} rows, ${counts.size} ${d.multiLabel ? 'labels' : 'classes'} (${cls}); tokens p50 ${percentile(lens, 50)}, p90 ${percentile(lens, 90)}, max ${Math.max(0, ...lens)}; ${enc.truncated} truncated to ${maxLength}${
-    d.skipped.length && name === 'train'
+  return (
+    `${name}: ${examples.length} rows, ${counts.size} ${d.multiLabel ? 'labels' : 'classes'} (${cls}); ` +
+    `tokens p50 ${percentile(lens, 50)}, p90 ${percentile(lens, 90)}, max ${Math.max(0, ...lens)}; ` +
+    `${enc.truncated} truncated to ${maxLength}` +
+    (d.skipped.length && name === 'train'
       ? `; ${d.skipped.length} rows skipped (${d.skipped
           .slice(0, 3)
           .map((s) => `row ${s.row}: ${s.reason}`)
           .join(', ')})`
-      : ''
-  }`;
+      : '')
+  );
 }

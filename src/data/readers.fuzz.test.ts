@@ -17,9 +17,14 @@ const BUDGET_MS = 15000;
 /** a marker that never appears in a message: messages must not quote the data */
 const SECRET = 'Zqxjv';
 
-const validCsv = `id,text,label\n1,"${SECRET} has chest pain, fever",flu\n2,"cough ""dry"" for 3 days",cold\n3,plain text,flu\n`;
+const validCsv =
+  'id,text,label\n' +
+  `1,"${SECRET} has chest pain, fever",flu\n` +
+  '2,"cough ""dry"" for 3 days",cold\n' +
+  '3,plain text,flu\n';
 const validTsv = `text\tlabel\n${SECRET} has chest pain\tflu\ncough for 3 days\tcold\n`;
-const validJsonl = `{"text": "${SECRET} has chest pain", "label": "flu"}\n{"text": "cough", "label": ["cold", "flu"], "n": 3}\n`;
+const validJsonl =
+  `{"text": "${SECRET} has chest pain", "label": "flu"}\n` + '{"text": "cough", "label": ["cold", "flu"], "n": 3}\n';
 
 function mutate(src: Buffer, g: Generator): Buffer {
   const b = [...src];

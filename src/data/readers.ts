@@ -26,7 +26,9 @@ export class DataError extends MedtuneError {
 export interface ReadRowsOptions {
   /** csv, tsv, jsonl or parquet (default: from the extension) */
   format?: RowFormat | string;
-  /** text encoding of CSV/TSV/JSONL (default utf-8, checked); any WHATWG label such as latin1, windows-1252, utf-16le */
+  /**
+   * text encoding of CSV/TSV/JSONL (default utf-8, checked); any WHATWG label such as latin1, windows-1252, utf-16le
+   */
   encoding?: string;
   /** receives the column names of a CSV/TSV header as soon as it is read (also for a header-only file) */
   onHeader?: (columns: string[]) => void;
@@ -186,7 +188,8 @@ async function* readJsonl(file: string, encoding?: string): AsyncGenerator<Row> 
     } catch {
       // JSON.parse's message quotes the line: never show it (it may be patient text)
       throw new DataError(
-        `${file}: line ${n} is not valid JSON (each line must be one JSON object, e.g. {"text": "...", "label": "..."})`,
+        `${file}: line ${n} is not valid JSON ` +
+          '(each line must be one JSON object, e.g. {"text": "...", "label": "..."})',
       );
     }
     if (!obj || typeof obj !== 'object' || Array.isArray(obj))
@@ -233,7 +236,8 @@ function csvError(file: string, e: unknown, fmt: RowFormat): MedtuneError {
       );
     case 'INVALID_OPENING_QUOTE':
       return new DataError(
-        `${file}: ${at} has a double quote in the middle of a field that is not quoted; quote the whole field and double the quote ("")`,
+        `${file}: ${at} has a double quote in the middle of a field that is not quoted; ` +
+          'quote the whole field and double the quote ("")',
       );
     case 'CSV_MAX_RECORD_SIZE':
       return new DataError(`${file}: ${at} is too long to be one record (an unclosed quote?)`);

@@ -100,7 +100,8 @@ export function shiftDate(s: string, days: number): string | null {
   if (m) {
     const t = add(+m[1]!, +m[2]! - 1, +m[3]!);
     return t
-      ? `${t.getUTCFullYear()}-${String(t.getUTCMonth() + 1).padStart(2, '0')}-${String(t.getUTCDate()).padStart(2, '0')}${m[4]}`
+      ? `${t.getUTCFullYear()}-${String(t.getUTCMonth() + 1).padStart(2, '0')}-` +
+          `${String(t.getUTCDate()).padStart(2, '0')}${m[4]}`
       : null;
   }
   m = /^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})$/.exec(s);
@@ -117,14 +118,21 @@ export function shiftDate(s: string, days: number): string | null {
     const t = add(m[5] ? +m[5] : 2001, monthIndex(m[1]!), +m[2]!);
     if (!t) return null;
     const name = caseLike(m[1]!, MONTH_NAMES[t.getUTCMonth()]!);
-    return `${m[1]!.length <= 4 ? name.slice(0, 3) : name} ${t.getUTCDate()}${m[3] ? ordinal(t.getUTCDate()) : ''}${m[5] ? `${m[4] ?? ' '}${t.getUTCFullYear()}` : ''}`;
+    return (
+      `${m[1]!.length <= 4 ? name.slice(0, 3) : name} ${t.getUTCDate()}${m[3] ? ordinal(t.getUTCDate()) : ''}` +
+      `${m[5] ? `${m[4] ?? ' '}${t.getUTCFullYear()}` : ''}`
+    );
   }
   m = /^(\d{1,2})(st|nd|rd|th)? (of )?([A-Za-z]+)\.?(,? (\d{4}))?$/.exec(s);
   if (m && monthIndex(m[4]!) >= 0) {
     const t = add(m[6] ? +m[6] : 2001, monthIndex(m[4]!), +m[1]!);
     if (!t) return null;
     const name = caseLike(m[4]!, MONTH_NAMES[t.getUTCMonth()]!);
-    return `${t.getUTCDate()}${m[2] ? ordinal(t.getUTCDate()) : ''} ${m[3] ?? ''}${m[4]!.length <= 4 ? name.slice(0, 3) : name}${m[6] ? `${m[5]!.startsWith(',') ? ',' : ''} ${t.getUTCFullYear()}` : ''}`;
+    return (
+      `${t.getUTCDate()}${m[2] ? ordinal(t.getUTCDate()) : ''} ${m[3] ?? ''}` +
+      `${m[4]!.length <= 4 ? name.slice(0, 3) : name}` +
+      `${m[6] ? `${m[5]!.startsWith(',') ? ',' : ''} ${t.getUTCFullYear()}` : ''}`
+    );
   }
   return null;
 }
@@ -204,7 +212,8 @@ function makeSurrogate(type: string, value: string, secret: string): string {
       return `${cap(pick(L.last, 0))} ${['Clinic', 'Medical Group', 'Health', 'Associates'][h[8]! % 4]}`;
     case 'ADDRESS':
       return /[A-Za-z]{3}/.test(value)
-        ? `${(h.readUInt16BE(0) % 9000) + 100} ${cap(pick(L.last, 4))} ${['Street', 'Avenue', 'Road', 'Lane'][h[9]! % 4]}`
+        ? `${(h.readUInt16BE(0) % 9000) + 100} ${cap(pick(L.last, 4))} ` +
+            `${['Street', 'Avenue', 'Road', 'Lane'][h[9]! % 4]}`
         : scramble(value, h);
     case 'AGE':
       return '90+';

@@ -18,7 +18,9 @@ const types = (t: string) => analyze(t).map((e) => [e.type, e.text]);
 describe('recognisers', () => {
   it('finds the HIPAA identifiers in a clinical sentence', () => {
     const t =
-      'Pt Maria Okafor (MRN: 4839201) seen by Dr. Chen on 01/02/2020 at Mercy General Hospital. Call 617-555-0134 or maria.okafor@mail.com; SSN 123-45-6789; lives at 12 Oak Street, Boston, MA 02115. 92-year-old.';
+      'Pt Maria Okafor (MRN: 4839201) seen by Dr. Chen on 01/02/2020 at Mercy General Hospital. ' +
+      'Call 617-555-0134 or maria.okafor@mail.com; SSN 123-45-6789; lives at 12 Oak Street, Boston, MA 02115. ' +
+      '92-year-old.';
     const found = new Map(analyze(t).map((e) => [e.text, e.type]));
     for (const [text, type] of [
       ['Maria Okafor', 'PERSON'],
@@ -155,7 +157,8 @@ describe('anonymisers', () => {
 describe('quality (docs/deid.md)', () => {
   const gold = fixturePath('data', 'pii-presidio', 'generated_large.json');
   it(
-    'Presidio synthetic PII: recall ≥ 0.90 overall, ≥ 0.95 for PERSON/PHONE/EMAIL/SSN/CREDIT_CARD, precision ≥ 0.85',
+    'Presidio synthetic PII: recall ≥ 0.90 overall, ≥ 0.95 for PERSON/PHONE/EMAIL/SSN/CREDIT_CARD, ' +
+      'precision ≥ 0.85',
     { skip: !gold && 'needs ../shared' },
     () => {
       const r = evaluateDeid(JSON.parse(readFileSync(gold!, 'utf8')) as GoldDoc[]);

@@ -34,9 +34,21 @@ function collect(set: Set<string>, v: unknown): void {
 
 /** Common English words that are also names or places; never matched on their own without context. */
 export const COMMON_WORDS = new Set(
-  'a about after again all also am an and any are as at back be been before being below between both but by can could did do does during each few for from further had has have having he her here hers him his how i if in into is it its just me more most my no nor not now of off on once only or other our out over own same she should so some such than that the their them then there these they this those through to too under until up very was we were what when where which while who whom why will with would you your may june april august march will can general major long young white black green gray grey king rich page art street road care home well new best good general major may can patient doctor nurse day week month year today morning evening night pain left right normal mild severe acute chronic history blood heart lung chest head back side note notes plan exam test tests result results date time case cases name princess royal baby country club tales cautionary house court field park hill valley lake river city town center centre north south east west mount saint san santa port fort new old great little upper lower central acct pt dob mrn hpi ros pmh psh fh sh cc ap ed er icu or pacu npo prn bid tid qid qd iv im po sq'.split(
-    ' ',
-  ),
+  (
+    'a about after again all also am an and any are as at back be been before being below between both but ' +
+    'by can could did do does during each few for from further had has have having he her here hers him his ' +
+    'how i if in into is it its just me more most my no nor not now of off on once only or other our out ' +
+    'over own same she should so some such than that the their them then there these they this those through ' +
+    'to too under until up very was we were what when where which while who whom why will with would you ' +
+    'your may june april august march will can general major long young white black green gray grey king ' +
+    'rich page art street road care home well new best good general major may can patient doctor nurse day ' +
+    'week month year today morning evening night pain left right normal mild severe acute chronic history ' +
+    'blood heart lung chest head back side note notes plan exam test tests result results date time case ' +
+    'cases name princess royal baby country club tales cautionary house court field park hill valley lake ' +
+    'river city town center centre north south east west mount saint san santa port fort new old great ' +
+    'little upper lower central acct pt dob mrn hpi ros pmh psh fh sh cc ap ed er icu or pacu npo prn bid ' +
+    'tid qid qd iv im po sq'
+  ).split(' '),
 );
 
 export function gazetteers(): Gazetteers {

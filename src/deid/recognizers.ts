@@ -78,11 +78,24 @@ export function ibanValid(s: string): boolean {
 }
 
 const MONTHS =
-  'January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec';
+  'January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|' +
+  'Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec';
 const STREET =
-  'Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Square|Sq|Trail|Trl|Alley|Crescent|Close|Gardens|Row|Plaza|Pike|Loop|Path|Gate|Strasse|Straße|gatan|gata|vej|veien|straat|laan|weg|gasse|utca|ulica|Str';
+  'Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|' +
+  'Circle|Cir|Highway|Hwy|Parkway|Pkwy|Square|Sq|Trail|Trl|Alley|Crescent|Close|Gardens|Row|Plaza|Pike|' +
+  'Loop|Path|Gate|Strasse|Straße|gatan|gata|vej|veien|straat|laan|weg|gasse|utca|ulica|Str';
 const ORG_SUFFIX =
-  'Inc|LLC|Ltd|PLC|Corp|Corporation|Company|Co|Group|GmbH|AG|SA|SAS|BV|NV|Oy|AB|AS|ApS|Hospital|Medical Center|Medical Centre|Clinic|Health|Healthcare|Health System|Infirmary|University|College|Institute|Foundation|Laboratories|Labs|Pharmacy|Associates|Partners|Bank|Insurance';
+  'Inc|LLC|Ltd|PLC|Corp|Corporation|Company|Co|Group|GmbH|AG|SA|SAS|BV|NV|Oy|AB|AS|ApS|Hospital|' +
+  'Medical Center|Medical Centre|Clinic|Health|Healthcare|Health System|Infirmary|University|College|' +
+  'Institute|Foundation|Laboratories|Labs|Pharmacy|Associates|Partners|Bank|Insurance';
+
+/** Words that, before a number, make "Word 12" something other than a street name and house number. */
+const NOT_A_STREET = new RegExp(
+  '^(?:\\d+ )?(?:Type|Chapter|Room|Page|Grade|Stage|Level|Step|Phase|Day|Week|Year|Class|Figure|Table|Section|' +
+    'Version|Vol|No|Number|Item|Question|Lot|Batch|Bed|Floor|Age|Aged|Apgar|Score|Hour|Since|Until|For|On|At|In|' +
+    'And|The|Of|Mg|Ml)\\b',
+  'i',
+);
 
 export const PATTERN_RECOGNIZERS: Recognizer[] = [
   regexRecognizer(
@@ -95,7 +108,11 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
   regexRecognizer(
     'domain',
     'URL',
-    /\b[a-z0-9][a-z0-9-]{1,62}\.(?:com|org|net|edu|gov|io|co|uk|de|fr|nl|be|ch|at|se|no|dk|fi|is|es|it|pt|hu|cz|si|hr|pl|ru|jp|cn|au|nz|ca|us|tn|br)\b(?:\/[^\s]{0,200})?/gi,
+    new RegExp(
+      '\\b[a-z0-9][a-z0-9-]{1,62}\\.(?:com|org|net|edu|gov|io|co|uk|de|fr|nl|be|ch|at|se|no|dk|fi|is|es|it|pt|hu|' +
+        'cz|si|hr|pl|ru|jp|cn|au|nz|ca|us|tn|br)\\b(?:\\/[^\\s]{0,200})?',
+      'gi',
+    ),
     0.5,
   ),
   regexRecognizer('ipv4', 'IP_ADDRESS', /\b(?:\d{1,3}\.){3}\d{1,3}\b/g, 0.95, (m) =>
@@ -123,7 +140,9 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
     'date_text',
     'DATE_TIME',
     new RegExp(
-      `\\b(?:\\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:${MONTHS})\\.?(?:,? \\d{4})?|(?:${MONTHS})\\.? \\d{1,2}(?:st|nd|rd|th)?(?:,? \\d{4})?|(?:${MONTHS}) \\d{4})\\b`,
+      `\\b(?:\\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:${MONTHS})\\.?(?:,? \\d{4})?|` +
+        `(?:${MONTHS})\\.? \\d{1,2}(?:st|nd|rd|th)?(?:,? \\d{4})?|` +
+        `(?:${MONTHS}) \\d{4})\\b`,
       'gi',
     ),
     0.9,
@@ -149,7 +168,12 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
   regexRecognizer(
     'phone',
     'PHONE_NUMBER',
-    /(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\b\d{2,4}(?:[ .-]\d{2,8}){1,4}(?:\s?(?:x|ext\.?)\s?\d{1,6})?\b|(?:\+\d{1,3}[ .-]?)?\(\d{1,4}\)[ .-]?\d{3,4}(?:[ .-]?\d{2,4}){0,2}(?:\s?(?:x|ext\.?)\s?\d{1,6})?\b/g,
+    new RegExp(
+      '(?:\\+\\d{1,3}[ .-]?)?(?:\\(\\d{1,4}\\)[ .-]?)?\\b\\d{2,4}(?:[ .-]\\d{2,8}){1,4}' +
+        '(?:\\s?(?:x|ext\\.?)\\s?\\d{1,6})?\\b|(?:\\+\\d{1,3}[ .-]?)?\\(\\d{1,4}\\)[ .-]?\\d{3,4}' +
+        '(?:[ .-]?\\d{2,4}){0,2}(?:\\s?(?:x|ext\\.?)\\s?\\d{1,6})?\\b',
+      'g',
+    ),
     0.6,
     (m) => {
       const ext = /(?:x|ext\.?)\s?\d+$/.test(m);
@@ -163,7 +187,17 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
   regexRecognizer(
     'labelled_id',
     'ID',
-    /\b(?:MRN|MR\s?#|medical record(?: number| no\.?)?|record (?:no\.?|number|#)|specimen(?: (?:id|no\.?|number|#))?|accession(?: (?:no\.?|number|#))?|lot(?: (?:no\.?|number|#))?|encounter(?: (?:id|no\.?|number|#))|acct\.?|account(?: number| no\.?)?|health plan(?: (?:id|number|no\.?))?|member id|policy(?: (?:id|number|no\.?))?|insurance id|licen[cs]e(?: (?:number|no\.?|#))?|DEA|NPI|device(?: (?:id|serial))?|serial(?: number| no\.?)?|VIN|plate(?: number)?|passport(?: number| no\.?)?|medicare(?: number| no\.?| id)?|medicaid(?: number| no\.?| id)?|ID(?: number)?)\s{0,3}(?:(?:#|:|no\.?|number)\s{0,3}){0,2}(?:is\s)?([A-Z0-9][A-Z0-9-]{3,24})\b/gi,
+    new RegExp(
+      '\\b(?:MRN|MR\\s?#|medical record(?: number| no\\.?)?|record (?:no\\.?|number|#)|' +
+        'specimen(?: (?:id|no\\.?|number|#))?|accession(?: (?:no\\.?|number|#))?|lot(?: (?:no\\.?|number|#))?|' +
+        'encounter(?: (?:id|no\\.?|number|#))|acct\\.?|account(?: number| no\\.?)?|' +
+        'health plan(?: (?:id|number|no\\.?))?|member id|policy(?: (?:id|number|no\\.?))?|insurance id|' +
+        'licen[cs]e(?: (?:number|no\\.?|#))?|DEA|NPI|device(?: (?:id|serial))?|serial(?: number| no\\.?)?|VIN|' +
+        'plate(?: number)?|passport(?: number| no\\.?)?|medicare(?: number| no\\.?| id)?|' +
+        'medicaid(?: number| no\\.?| id)?|ID(?: number)?)\\s{0,3}(?:(?:#|:|no\\.?|number)\\s{0,3}){0,2}(?:is\\s)?' +
+        '([A-Z0-9][A-Z0-9-]{3,24})\\b',
+      'gi',
+    ),
     0.9,
     (m) => /\d/.test(m),
     1,
@@ -181,7 +215,8 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
     'street_address',
     'ADDRESS',
     new RegExp(
-      `\\b(?:\\d{1,5} )?\\d{1,6}[A-Za-z]?(?: (?:\\d{1,4}(?:st|nd|rd|th)|[\\p{Lu}\\p{Ll}][\\p{L}'.-]{0,30})){1,4} (?:${STREET})\\b\\.?(?:,? (?:Apt\\.?|Suite|Unit|#) ?\\w{1,6})?`,
+      `\\b(?:\\d{1,5} )?\\d{1,6}[A-Za-z]?(?: (?:\\d{1,4}(?:st|nd|rd|th)|[\\p{Lu}\\p{Ll}][\\p{L}'.-]{0,30})){1,4}` +
+        ` (?:${STREET})\\b\\.?(?:,? (?:Apt\\.?|Suite|Unit|#) ?\\w{1,6})?`,
       'gu',
     ),
     0.85,
@@ -200,12 +235,14 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
   regexRecognizer(
     'street_name_number',
     'ADDRESS',
-    /\b(?:\d{1,5} ){0,2}\p{Lu}[\p{L}'.-]{2,30}(?: \p{Lu}[\p{L}'.-]{1,30}){0,2} \d{1,4}[A-Za-z]?\b(?!\s?(?:%|mg|ml|kg|years?|yrs?|days?|weeks?|months?|hours?|minutes?|times|mmHg|bpm))/gu,
+    new RegExp(
+      "\\b(?:\\d{1,5} ){0,2}\\p{Lu}[\\p{L}'.-]{2,30}(?: \\p{Lu}[\\p{L}'.-]{1,30}){0,2} \\d{1,4}[A-Za-z]?\\b" +
+        '(?!\\s?(?:%|mg|ml|kg|years?|yrs?|days?|weeks?|months?|hours?|minutes?|times|mmHg|bpm))',
+      'gu',
+    ),
     0.65,
     (m) =>
-      !/^(?:\d+ )?(?:Type|Chapter|Room|Page|Grade|Stage|Level|Step|Phase|Day|Week|Year|Class|Figure|Table|Section|Version|Vol|No|Number|Item|Question|Lot|Batch|Bed|Floor|Age|Aged|Apgar|Score|Hour|Since|Until|For|On|At|In|And|The|Of|Mg|Ml)\b/i.test(
-        m.trim(),
-      ) &&
+      !NOT_A_STREET.test(m.trim()) &&
       m
         .trim()
         .split(/\s+/)
@@ -222,7 +259,11 @@ export const PATTERN_RECOGNIZERS: Recognizer[] = [
   regexRecognizer(
     'military_po_box',
     'ADDRESS',
-    /\b(?:(?:PSC|CMR|Unit) \d{1,5},? Box \d{1,5}(?:,?\s{1,3}(?:APO|FPO|DPO) (?:AA|AE|AP) \d{5})?|P\.? ?O\.? Box \d{1,6})\b/gi,
+    new RegExp(
+      '\\b(?:(?:PSC|CMR|Unit) \\d{1,5},? Box \\d{1,5}(?:,?\\s{1,3}(?:APO|FPO|DPO) (?:AA|AE|AP) \\d{5})?|' +
+        'P\\.? ?O\\.? Box \\d{1,6})\\b',
+      'gi',
+    ),
     0.85,
   ),
   regexRecognizer('unit', 'ADDRESS', /\b(?:Apt\.?|Apartment|Suite|Unit|Room|Bldg\.?) ?#?\d{1,6}[A-Za-z]?\b/g, 0.7),
@@ -293,14 +334,28 @@ const CONTEXT_EPONYMS = new Set([
   'lou',
   'gehrig',
 ]);
-const EPONYM_FOLLOW =
-  /^(?:['’]s)?[ -](?:disease|syndrome|sign|signs|palsy|esophagus|oesophagus|procedure|test|smear|score|scale|criteria|phenomenon|maneuver|manoeuvre|reflex|triad|ulcer|cyst|fracture|contracture|tetralogy|anomaly|nile|gehrig|nodes?|lymphoma|sarcoma|virus|fever)\b/i;
-const LOCATION_CONTEXT =
-  /\b(?:in|from|to|at|near|visiting|visited|lives in|living in|born in|moved to|travel(?:l?ed)? to|city of|town of|village of)\s$/i;
-const ORG_CONTEXT =
-  /\b(?:works? (?:at|for)|working (?:at|for)|employed (?:at|by)|employer:?|company:?|firm|joined|hired by|job at|position at|transferred from|admitted to|seen at)\s(?:the\s)?$/i;
-const NAME_CONTEXT =
-  /\b(?:name is|named|patient|pt\.?|seen by|dear|signed|attending|physician|surgeon|resident|referred by|referring|son|daughter|wife|husband|mother|father|brother|sister|nurse|mr\.?|mrs\.?|ms\.?|dr\.?)\s*:?\s*$/i;
+const EPONYM_FOLLOW = new RegExp(
+  "^(?:['’]s)?[ -](?:disease|syndrome|sign|signs|palsy|esophagus|oesophagus|procedure|test|smear|score|scale|" +
+    'criteria|phenomenon|maneuver|manoeuvre|reflex|triad|ulcer|cyst|fracture|contracture|tetralogy|anomaly|nile|' +
+    'gehrig|nodes?|lymphoma|sarcoma|virus|fever)\\b',
+  'i',
+);
+const LOCATION_CONTEXT = new RegExp(
+  '\\b(?:in|from|to|at|near|visiting|visited|lives in|living in|born in|moved to|travel(?:l?ed)? to|city of|' +
+    'town of|village of)\\s$',
+  'i',
+);
+const ORG_CONTEXT = new RegExp(
+  '\\b(?:works? (?:at|for)|working (?:at|for)|employed (?:at|by)|employer:?|company:?|firm|joined|hired by|' +
+    'job at|position at|transferred from|admitted to|seen at)\\s(?:the\\s)?$',
+  'i',
+);
+const NAME_CONTEXT = new RegExp(
+  '\\b(?:name is|named|patient|pt\\.?|seen by|dear|signed|attending|physician|surgeon|resident|referred by|' +
+    'referring|son|daughter|wife|husband|mother|father|brother|sister|nurse|mr\\.?|mrs\\.?|ms\\.?|' +
+    'dr\\.?)\\s*:?\\s*$',
+  'i',
+);
 
 const WORD = /[\p{L}][\p{L}'’.-]{0,40}/gu;
 
@@ -352,7 +407,8 @@ export const nameRecognizer: Recognizer = (text, ctx) => {
   const toks = tokensOf(text, ctx);
   const out: Finding[] = [];
   const unknownWord = (t: Tok) => {
-    if (t.w.length <= 2 || (t.w === t.w.toUpperCase() && t.w.length <= 6) || !/^[\p{L}'’-]+$/u.test(t.w)) return false;
+    const short = t.w.length <= 2 || (t.w === t.w.toUpperCase() && t.w.length <= 6);
+    if (short || !/^[\p{L}'’-]+$/u.test(t.w)) return false;
     if (t.w.includes('-') && t.lower.split('-').every((p) => dict.has(p))) return false; // Follow-up, X-ray
     const base = t.lower.replace(/['’](?:s|t|m|re|d|ll|ve)$/, '').replace(/n['’]t$/, '');
     if (base !== t.lower && dict.has(base)) return false; // contractions and possessives of words

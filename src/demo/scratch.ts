@@ -1,4 +1,6 @@
-/** A small BERT initialised from scratch, with a WordPiece vocabulary built from the training texts, as an HF folder. */
+/**
+ * A small BERT initialised from scratch, with a WordPiece vocabulary built from the training texts, as an HF folder.
+ */
 import { writeFileSync } from 'node:fs';
 import { makeDirs } from '../common/atomic.js';
 import path from 'node:path';

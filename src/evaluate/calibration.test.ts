@@ -23,7 +23,8 @@ describe('calibration', () => {
     ];
     const gold = [0, 0, 1, 1];
     const m = calibrationMetrics(probs, gold);
-    // bin of 0.9: accuracy 2/3, confidence 0.9 → |gap| 0.2333, weight 3/4; bin of 0.6: accuracy 1, confidence 0.6 → 0.4, weight 1/4
+    // bin of 0.9: accuracy 2/3, confidence 0.9 → |gap| 0.2333, weight 3/4;
+    // bin of 0.6: accuracy 1, confidence 0.6 → 0.4, weight 1/4
     assert.ok(Math.abs(m.ece - (0.75 * (0.9 - 2 / 3) + 0.25 * 0.4)) < 1e-12, String(m.ece));
     assert.ok(Math.abs(m.mce - 0.4) < 1e-12);
     const brier = (2 * (0.1 ** 2 + 0.1 ** 2) + (0.9 ** 2 + 0.9 ** 2) + (0.4 ** 2 + 0.4 ** 2)) / 4;

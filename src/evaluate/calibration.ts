@@ -220,7 +220,8 @@ export function thresholdForAccuracy(
   }
   if (!best) {
     throw new MedtuneError(
-      `no abstention threshold reaches accuracy ${target} on the calibration data (the best is ${bestAcc.accuracy.toFixed(3)} ` +
+      `no abstention threshold reaches accuracy ${target} on the calibration data ` +
+        `(the best is ${bestAcc.accuracy.toFixed(3)} ` +
         `at coverage ${bestAcc.coverage.toFixed(3)}); choose a lower --target-accuracy`,
       'E_USAGE',
     );

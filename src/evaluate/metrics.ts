@@ -28,7 +28,8 @@ export function checkMetricName(name: string, multiLabel: boolean): void {
   const allowed: readonly string[] = multiLabel ? MULTI_LABEL_METRICS : SINGLE_LABEL_METRICS;
   if (!allowed.includes(name)) {
     throw new MedtuneError(
-      `--metric-for-best-model "${name}" is not a ${multiLabel ? 'multi-label' : 'single-label'} metric; use one of ${allowed.join(', ')}`,
+      `--metric-for-best-model "${name}" is not a ${multiLabel ? 'multi-label' : 'single-label'} metric; ` +
+        `use one of ${allowed.join(', ')}`,
       'E_USAGE',
     );
   }

@@ -1,11 +1,12 @@
 /**
  * Explanations by integrated gradients (Sundararajan et al. 2017, as Captum does it) over the input word embeddings:
- * attr_t = (x_t − b_t) · ∫₀¹ ∂f(b + α(x − b)) / ∂x_t dα, with f the model's calibrated log-probability of a label
- * (multi-label: its log-odds) — not the probability itself, which saturates near 1 for a confident model and leaves
- * every word with a score of ~0 — ,
+ * attr_t = (x_t − b_t) · ∫₀¹ ∂f(b + α(x − b)) / ∂x_t dα, with f the model's calibrated log-probability
+ * of a label (multi-label: its log-odds) — not the probability itself, which saturates near 1 for a confident model
+ * and leaves every word with a score of ~0 — ,
  * b the baseline ([PAD] embeddings, or zeros, at every non-special position) and the integral by Gauss–Legendre
  * quadrature with `steps` nodes, the interpolated inputs batched through the engine's autograd. Word scores sum the
- * scores of a word's pieces. Completeness — Σ attr = f(x) − f(b) — is checked and reported for every explanation.
+ * scores of a word's pieces. Completeness — Σ attr = f(x) − f(b) — is checked and reported for every
+ * explanation.
  */
 import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { exp, log, mul, scale, sub, sum } from '../tensor/ops/index.js';
@@ -77,7 +78,10 @@ export function gaussLegendre(n: number): { nodes: number[]; weights: number[] }
 
 const isPunct = (c: string | undefined) => c !== undefined && /[\p{P}\p{S}]/u.test(c);
 
-/** Groups token scores into words: a token continues the word before it when it touches it and neither side is punctuation. */
+/**
+ * Groups token scores into words: a token continues the word before it when it touches it and neither side is
+ * punctuation.
+ */
 export function wordsOf(
   text: string,
   offsets: [number, number][],
@@ -180,7 +184,8 @@ function explainOnce(p: Predictor, rawText: string, o: ExplainOptions & { steps:
   const target = o.label !== undefined ? p.labels.indexOf(o.label) : px.indexOf(Math.max(...px));
   if (target < 0)
     throw new MedtuneError(
-      `--label ${o.label} is not a label of this model (labels: ${p.labels.slice(0, 10).join(', ')}${p.labels.length > 10 ? ', …' : ''})`,
+      `--label ${o.label} is not a label of this model ` +
+        `(labels: ${p.labels.slice(0, 10).join(', ')}${p.labels.length > 10 ? ', …' : ''})`,
       'E_USAGE',
     );
   // ∫ ∂f/∂x along the path, Gauss–Legendre, in passes of at most ~2048 tokens

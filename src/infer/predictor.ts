@@ -29,7 +29,10 @@ export interface PredictorOptions extends DecisionOverrides {
   maxBatchTokens?: number;
   /** a name for the model (default: its folder name) */
   name?: string;
-  /** text preparation before tokenising (default: the model's medtune.preprocessing, e.g. the cleaning it was trained with) */
+  /**
+   * text preparation before tokenising (default: the model's medtune.preprocessing, e.g. the cleaning it was trained
+   * with)
+   */
   preprocessing?: PreprocessingOptions;
   /** receives the load report (default: stderr) */
   log?: (line: string) => void;
@@ -73,7 +76,9 @@ export function classificationFrom(
     ...(o.logits && o.logitsRow ? { logits: o.logitsRow } : {}),
   };
   if (d.abstain)
-    res.abstain_reason = `confidence ${d.confidence.toFixed(3)} is below the abstention threshold ${s.abstainBelow}: refer to a clinician`;
+    res.abstain_reason =
+      `confidence ${d.confidence.toFixed(3)} is below the abstention threshold ${s.abstainBelow}: ` +
+      'refer to a clinician';
   if (o.topK) {
     res.top_k = s.labels
       .map((label, c) => ({ label, score: d.probabilities[c]! }))
@@ -137,7 +142,9 @@ export class Predictor {
     return this.loaded.dir;
   }
 
-  /** Token ids of the texts (no padding; the model's preprocessing applied), with the tokens truncation cut from each. */
+  /**
+   * Token ids of the texts (no padding; the model's preprocessing applied), with the tokens truncation cut from each.
+   */
   encode(texts: string[], pairs: string[] | null = null): Encoded {
     const prep = (xs: string[]) => applyPreprocessing(xs, this.preprocessing);
     const enc = this.tokenizer.encode(prep(texts), pairs ? prep(pairs) : null, {

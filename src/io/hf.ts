@@ -85,7 +85,8 @@ export async function resolveModel(
   if (existsSync(nameOrDir)) {
     if (!statSync(nameOrDir).isDirectory())
       throw new ModelNotFoundError(
-        `${nameOrDir} is a file; --model needs a model folder (with config.json) or a hub name like dmis-lab/biobert-v1.1`,
+        `${nameOrDir} is a file; ` +
+          '--model needs a model folder (with config.json) or a hub name like dmis-lab/biobert-v1.1',
       );
     if (!existsSync(path.join(nameOrDir, 'config.json')))
       throw new ModelNotFoundError(`${nameOrDir} has no config.json; is it a HuggingFace model folder?`);
@@ -98,7 +99,9 @@ export async function resolveModel(
   const cached = findInHubCache(nameOrDir, revision, cacheDir);
   if (cached) return cached;
   const offline = opts.offline ?? (process.env.HF_HUB_OFFLINE === '1' || process.env.MEDTUNE_OFFLINE === '1');
-  const hint = `download it on a machine with network access (e.g. \`huggingface-cli download ${nameOrDir}\`) and pass the folder with --model DIR, or copy it into the HF cache (${cacheDir})`;
+  const hint =
+    `download it on a machine with network access (e.g. \`huggingface-cli download ${nameOrDir}\`) ` +
+    `and pass the folder with --model DIR, or copy it into the HF cache (${cacheDir})`;
   if (offline) throw new ModelNotFoundError(`${nameOrDir} is not in the HF cache and offline mode is on; ${hint}`);
   try {
     return await downloadFromHub(nameOrDir, revision, cacheDir);

@@ -72,7 +72,8 @@ export function parseSafetensors(buf: Uint8Array, file = 'safetensors file'): Ma
     const [b0, b1] = info.data_offsets;
     if (b1 - b0 !== n * width || b0 < 0 || dataStart + b1 > buf.byteLength) {
       throw new CheckpointError(
-        `${file} is truncated or corrupt: tensor ${name} (${info.dtype} ${JSON.stringify(info.shape)}) needs bytes ${b0}..${b1} of the data section, which has ${buf.byteLength - dataStart}`,
+        `${file} is truncated or corrupt: tensor ${name} (${info.dtype} ${JSON.stringify(info.shape)}) ` +
+          `needs bytes ${b0}..${b1} of the data section, which has ${buf.byteLength - dataStart}`,
       );
     }
     const off = dataStart + b0;

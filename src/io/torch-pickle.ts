@@ -129,7 +129,10 @@ export function safeUnpickle(data: Uint8Array, file: string): PV {
   const global = (name: string): Global => {
     if (!ALLOWED_GLOBALS.has(name)) {
       throw new CheckpointError(
-        `${file}: refused to load: the pickle calls ${name}, which is not part of a saved tensor. A .bin file can run arbitrary code in Python; medtune only accepts torch's tensor layout. If you trust the file, convert it to safetensors with HF transformers (save_pretrained(safe_serialization=True)).`,
+        `${file}: refused to load: the pickle calls ${name}, which is not part of a saved tensor. ` +
+          "A .bin file can run arbitrary code in Python; medtune only accepts torch's tensor layout. " +
+          'If you trust the file, convert it to safetensors with HF transformers ' +
+          '(save_pretrained(safe_serialization=True)).',
       );
     }
     return { kind: 'global', name };
@@ -333,7 +336,8 @@ export function safeUnpickle(data: Uint8Array, file: string): PV {
       } // APPENDS
       default:
         throw new CheckpointError(
-          `${file}: refused to load: pickle opcode 0x${op.toString(16)} at byte ${pos - 1} is not one torch.save uses for tensors`,
+          `${file}: refused to load: pickle opcode 0x${op.toString(16)} at byte ${pos - 1} ` +
+            'is not one torch.save uses for tensors',
         );
     }
   }
@@ -366,7 +370,8 @@ export function readTorchBin(file: string): Map<string, SafetensorsEntry> {
     zip = unzipSync(readFileSync(file));
   } catch (e) {
     throw new CheckpointError(
-      `${file} is not a readable torch.save archive (${(e as Error).message}); legacy (pre-1.6, non-zip) .bin files are not supported — re-save with a recent PyTorch or use safetensors`,
+      `${file} is not a readable torch.save archive (${(e as Error).message}); ` +
+        'legacy (pre-1.6, non-zip) .bin files are not supported — re-save with a recent PyTorch or use safetensors',
     );
   }
   const pklName = Object.keys(zip).find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');

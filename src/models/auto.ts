@@ -86,7 +86,8 @@ export function resolveMaxLength(requested: number | undefined, config: ModelCon
   const limit = modelMaxLength(config);
   if (requested !== undefined && requested > limit) {
     throw new MedtuneError(
-      `--max-length ${requested} is above this model's limit of ${limit} tokens (max_position_embeddings); use at most ${limit}`,
+      `--max-length ${requested} is above this model's limit of ${limit} tokens (max_position_embeddings); ` +
+        `use at most ${limit}`,
       'E_USAGE',
     );
   }
@@ -107,7 +108,8 @@ export async function readModelConfig(
     !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(config.model_type)
   ) {
     throw new MedtuneError(
-      `${dir}/config.json has model_type "${String(config?.model_type)}"; medtune supports ${SUPPORTED_MODEL_TYPES.join(', ')}`,
+      `${dir}/config.json has model_type "${String(config?.model_type)}"; ` +
+        `medtune supports ${SUPPORTED_MODEL_TYPES.join(', ')}`,
       'E_MODEL_UNSUPPORTED',
     );
   }
@@ -190,7 +192,12 @@ export function loadStateDict(
         continue;
       }
       throw new CheckpointError(
-        `${source}: ${name} has shape ${JSON.stringify(t.shape)} in the checkpoint but the model expects ${JSON.stringify(p.shape)}${isHead ? ' (config.json and the weights disagree on the number of labels; fine-tune with `medtune train`, which builds a new head for the labels of the data)' : '; is config.json from the same model?'}`,
+        `${source}: ${name} has shape ${JSON.stringify(t.shape)} in the checkpoint ` +
+          `but the model expects ${JSON.stringify(p.shape)}` +
+          (isHead
+            ? ' (config.json and the weights disagree on the number of labels; ' +
+              'fine-tune with `medtune train`, which builds a new head for the labels of the data)'
+            : '; is config.json from the same model?'),
       );
     }
     if (t.data instanceof Int32Array) p.f32.set(Float32Array.from(t.data));
@@ -226,7 +233,11 @@ export function formatLoadReport(r: LoadReport): string {
   row('unused (not in this architecture):', r.unexpected);
   if (r.headByLabel) {
     lines.push(
-      `  classification head loaded by label name: ${r.headByLabel.kept} labels kept${r.headByLabel.added.length ? `, ${r.headByLabel.added.length} new (newly initialised): ${r.headByLabel.added.slice(0, 6).join(', ')}${r.headByLabel.added.length > 6 ? ', …' : ''}` : ''}`,
+      `  classification head loaded by label name: ${r.headByLabel.kept} labels kept` +
+        (r.headByLabel.added.length
+          ? `, ${r.headByLabel.added.length} new (newly initialised): ` +
+            `${r.headByLabel.added.slice(0, 6).join(', ')}${r.headByLabel.added.length > 6 ? ', …' : ''}`
+          : ''),
     );
   }
   if (r.missing.length || r.resized.length)

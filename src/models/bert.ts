@@ -271,7 +271,8 @@ export class BertModel extends Module {
     const [B, T] = ids.shape as [number, number];
     if (T > this.config.max_position_embeddings)
       throw new MedtuneError(
-        `sequence length ${T} exceeds max_position_embeddings ${this.config.max_position_embeddings}; truncate to at most that many tokens`,
+        `sequence length ${T} exceeds max_position_embeddings ${this.config.max_position_embeddings}; ` +
+          'truncate to at most that many tokens',
         'E_USAGE',
       );
     const tt = inputs.token_type_ids ?? empty([B, T], 'int32');

@@ -19,7 +19,10 @@ export interface ClassifierLossOptions {
   posWeight?: Tensor | null;
 }
 
-/** HF's rule: config.problem_type if set; else regression for 1 label, single-label for int labels, multi-label otherwise. */
+/**
+ * HF's rule: config.problem_type if set; else regression for 1 label, single-label for int labels, multi-label
+ * otherwise.
+ */
 export function problemTypeOf(
   config: { problem_type?: ProblemType | null },
   numLabels: number,

@@ -10,7 +10,10 @@ import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
 import { preprocessingProblem, type PreprocessingOptions } from '../text/clean.js';
 
-/** Options of text cleaning a model was trained with (`{ clean: { unicode: true, ... } }`, see text/clean.ts); predict and the server apply the same. */
+/**
+ * Options of text cleaning a model was trained with (`{ clean: { unicode: true, ... } }`, see text/clean.ts); predict
+ * and the server apply the same.
+ */
 export type { PreprocessingOptions };
 
 export interface AbstainSettings {
@@ -142,7 +145,8 @@ export function modelIdentity(dir: string, meta: MedtuneMetadata = {}): ModelIde
   const files = weightFiles(dir);
   if (!files.length)
     throw new MedtuneError(
-      `${dir} has no weights: expected model.safetensors, model.safetensors.index.json with shards, or pytorch_model.bin`,
+      `${dir} has no weights: ` +
+        'expected model.safetensors, model.safetensors.index.json with shards, or pytorch_model.bin',
       'E_MODEL_WEIGHTS',
     );
   const h = createHash('sha256');

@@ -56,7 +56,9 @@ class RobertaEmbeddings extends Module {
       }
       if (n + pad >= this.c.max_position_embeddings)
         throw new MedtuneError(
-          `sequence of ${n} tokens needs position ${n + pad}, beyond max_position_embeddings ${this.c.max_position_embeddings}; truncate to ${this.c.max_position_embeddings - pad - 1} tokens`,
+          `sequence of ${n} tokens needs position ${n + pad}, ` +
+            `beyond max_position_embeddings ${this.c.max_position_embeddings}; ` +
+            `truncate to ${this.c.max_position_embeddings - pad - 1} tokens`,
           'E_USAGE',
         );
     }
@@ -142,7 +144,9 @@ export class RobertaForSequenceClassification extends Module {
   }
 }
 
-/** lm_head: dense -> gelu -> layer_norm -> decoder tied to the word embeddings, plus lm_head.bias (HF RobertaLMHead). */
+/**
+ * lm_head: dense -> gelu -> layer_norm -> decoder tied to the word embeddings, plus lm_head.bias (HF RobertaLMHead).
+ */
 class RobertaLMHead extends Module {
   dense: Linear;
   layer_norm: LayerNorm;

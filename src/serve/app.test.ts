@@ -460,56 +460,62 @@ describe('medtune serve: routes behind the UI', { skip }, () => {
     assertError(await post(s3, '/v1/deid', { text: 'fever' }, {}), 401, 'E_AUTH');
   });
 
-  it('the model card route; the review cases (errors first, most confident first) and reviews with agreement', async () => {
-    const card = JSON.parse((await s3.app.inject({ url: '/v1/models/tiny/card', headers: as(k3) })).body);
-    assert.equal(card.markdown, null);
-    assert.match(card.validation_status, /not clinically validated/);
-    const cases = JSON.parse((await s3.app.inject({ url: '/v1/review/cases?limit=10', headers: as(k3) })).body);
-    assert.deepEqual(
-      cases.cases.map((c: { id: number }) => c.id),
-      [4, 1, 2],
-      'errors by confidence, then the low-confidence correct one',
-    );
-    const r1 = await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'gold' }, as(k3));
-    assert.equal(r1.statusCode, 201, r1.body);
-    assert.equal(JSON.parse(r1.body).review.label, 'LABEL_2');
-    await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'bob', verdict: 'other', label: 'LABEL_1' }, as(k3));
-    const ag = JSON.parse(
-      (await post(s3, '/v1/reviews', { case_id: 1, reviewer: 'bob', verdict: 'model' }, as(k3))).body,
-    ).agreement;
-    assert.deepEqual(ag.reviewers, ['ann', 'bob']);
-    assert.equal(ag.cases_shared, 1);
-    assertError(
-      await post(s3, '/v1/reviews', { case_id: 99, reviewer: 'ann', verdict: 'gold' }, as(k3)),
-      400,
-      'E_BAD_REQUEST',
-    );
-    assertError(
-      await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'maybe' }, as(k3)),
-      400,
-      'E_BAD_REQUEST',
-    );
-    assertError(
-      await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'other' }, as(k3)),
-      400,
-      'E_BAD_REQUEST',
-    );
-    assertError(await s3.app.inject({ url: '/v1/review/cases?limit=abc', headers: as(k3) }), 400, 'E_BAD_REQUEST');
-  });
+  it(
+    'the model card route; ' + 'the review cases (errors first, most confident first) and reviews with agreement',
+    async () => {
+      const card = JSON.parse((await s3.app.inject({ url: '/v1/models/tiny/card', headers: as(k3) })).body);
+      assert.equal(card.markdown, null);
+      assert.match(card.validation_status, /not clinically validated/);
+      const cases = JSON.parse((await s3.app.inject({ url: '/v1/review/cases?limit=10', headers: as(k3) })).body);
+      assert.deepEqual(
+        cases.cases.map((c: { id: number }) => c.id),
+        [4, 1, 2],
+        'errors by confidence, then the low-confidence correct one',
+      );
+      const r1 = await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'gold' }, as(k3));
+      assert.equal(r1.statusCode, 201, r1.body);
+      assert.equal(JSON.parse(r1.body).review.label, 'LABEL_2');
+      await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'bob', verdict: 'other', label: 'LABEL_1' }, as(k3));
+      const ag = JSON.parse(
+        (await post(s3, '/v1/reviews', { case_id: 1, reviewer: 'bob', verdict: 'model' }, as(k3))).body,
+      ).agreement;
+      assert.deepEqual(ag.reviewers, ['ann', 'bob']);
+      assert.equal(ag.cases_shared, 1);
+      assertError(
+        await post(s3, '/v1/reviews', { case_id: 99, reviewer: 'ann', verdict: 'gold' }, as(k3)),
+        400,
+        'E_BAD_REQUEST',
+      );
+      assertError(
+        await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'maybe' }, as(k3)),
+        400,
+        'E_BAD_REQUEST',
+      );
+      assertError(
+        await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'other' }, as(k3)),
+        400,
+        'E_BAD_REQUEST',
+      );
+      assertError(await s3.app.inject({ url: '/v1/review/cases?limit=abc', headers: as(k3) }), 400, 'E_BAD_REQUEST');
+    },
+  );
 
-  it('the UI is served without a key, under a strict Content-Security-Policy; the API behind it needs one', async () => {
-    const root = await s3.app.inject({ url: '/' });
-    assert.equal(root.statusCode, 302);
-    const index = await s3.app.inject({ url: '/ui/' });
-    assert.equal(index.statusCode, 200);
-    assert.match(index.body, /<script type="module" src="app.js"><\/script>/);
-    const csp = String(index.headers['content-security-policy']);
-    assert.match(csp, /script-src 'self'/);
-    assert.match(csp, /style-src 'self'(;|$)/);
-    assert.equal((await s3.app.inject({ url: '/ui/vendor/htm-preact.js' })).statusCode, 200);
-    assert.equal((await s3.app.inject({ url: '/ui/app.js' })).statusCode, 200);
-    assertError(await s3.app.inject({ url: '/v1/models' }), 401, 'E_AUTH');
-  });
+  it(
+    'the UI is served without a key, under a strict Content-Security-Policy; ' + 'the API behind it needs one',
+    async () => {
+      const root = await s3.app.inject({ url: '/' });
+      assert.equal(root.statusCode, 302);
+      const index = await s3.app.inject({ url: '/ui/' });
+      assert.equal(index.statusCode, 200);
+      assert.match(index.body, /<script type="module" src="app.js"><\/script>/);
+      const csp = String(index.headers['content-security-policy']);
+      assert.match(csp, /script-src 'self'/);
+      assert.match(csp, /style-src 'self'(;|$)/);
+      assert.equal((await s3.app.inject({ url: '/ui/vendor/htm-preact.js' })).statusCode, 200);
+      assert.equal((await s3.app.inject({ url: '/ui/app.js' })).statusCode, 200);
+      assertError(await s3.app.inject({ url: '/v1/models' }), 401, 'E_AUTH');
+    },
+  );
 
   it('without --review the review routes say how to enable them', async () => {
     const plain = await createServer({

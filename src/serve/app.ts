@@ -54,25 +54,29 @@ function checkOptions(o: ResolvedServeOptions): void {
   if (o.auth === false && !isLoopback(o.host)) {
     throw fail(
       'E_USAGE',
-      `--no-auth is only allowed on a loopback address (127.0.0.1, ::1); ${o.host} is reachable from other machines: create a key with \`medtune serve keys add\``,
+      `--no-auth is only allowed on a loopback address (127.0.0.1, ::1); ${o.host} is reachable from other machines: ` +
+        'create a key with `medtune serve keys add`',
     );
   }
   if (o.auth !== false && !o.keys)
     throw fail(
       'E_USAGE',
-      'serving needs API keys: pass --keys FILE (create one with `medtune serve keys add NAME --keys FILE`), or --no-auth on a loopback address',
+      'serving needs API keys: pass --keys FILE (create one with `medtune serve keys add NAME --keys FILE`), ' +
+        'or --no-auth on a loopback address',
     );
   const threads = threadsOf(o);
   if (o.workers * threads > CORES)
     throw fail(
       'E_USAGE',
-      `--workers ${o.workers} × --threads ${threads} is more than the ${CORES} cores of this machine; lower one of them`,
+      `--workers ${o.workers} × --threads ${threads} is more than the ${CORES} cores of this machine; ` +
+        'lower one of them',
     );
   // The native engine's thread pool is one per process: with several workers, each computes on its own thread.
   if (o.workers > 1 && threads > 1)
     throw fail(
       'E_USAGE',
-      `with --workers ${o.workers}, each worker uses one engine thread (--threads 1); for more threads per model, run one worker per process and more processes`,
+      `with --workers ${o.workers}, each worker uses one engine thread (--threads 1); ` +
+        'for more threads per model, run one worker per process and more processes',
     );
   if (!!o.tls?.cert !== !!o.tls?.key) throw fail('E_USAGE', '--tls-cert and --tls-key go together');
   if (o.precision) parsePrecision(o.precision, '--precision'); // bf16 on a CPU without it: refused at start

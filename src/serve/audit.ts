@@ -32,7 +32,8 @@ export function auditSecret(file?: string): string {
   }
   if (!s || s.length < 16) {
     throw new MedtuneError(
-      '--audit-log needs a secret of at least 16 characters for the HMAC of inputs: set MEDTUNE_AUDIT_SECRET or pass --audit-secret-file FILE',
+      '--audit-log needs a secret of at least 16 characters for the HMAC of inputs: ' +
+        'set MEDTUNE_AUDIT_SECRET or pass --audit-secret-file FILE',
       'E_USAGE',
     );
   }

@@ -124,7 +124,8 @@ export class ReviewStore {
     try {
       const info = this.db
         .prepare(
-          'INSERT INTO reviews(case_id, reviewer, verdict, label, comment, model_sha256, created) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO reviews(case_id, reviewer, verdict, label, comment, model_sha256, created) ' +
+            'VALUES (?, ?, ?, ?, ?, ?, ?)',
         )
         .run(r.case_id, r.reviewer, r.verdict, r.label, r.comment, r.model_sha256, created);
       return { ...r, id: Number(info.lastInsertRowid), created };

@@ -35,7 +35,8 @@ function textsOf(body: DiagnoseBody, o: { maxTexts: number; maxChars: number }):
     if (t.length > o.maxChars)
       throw fail(
         'E_TOO_LARGE',
-        `${body.texts ? `text ${i + 1}` : 'the text'} has ${t.length} characters; the limit is ${o.maxChars} (--max-chars)`,
+        `${body.texts ? `text ${i + 1}` : 'the text'} has ${t.length} characters; ` +
+          `the limit is ${o.maxChars} (--max-chars)`,
       );
   });
   return texts;

@@ -135,7 +135,8 @@ export function registerUiRoutes(app: FastifyInstance, ctx: UiRouteContext): voi
         markdown: existsSync(card) ? readFileSync(card, 'utf8') : null,
         metrics,
         validation_status:
-          'not clinically validated: decision support for clinicians, not a diagnosis; a clinician must review every output',
+          'not clinically validated: decision support for clinicians, not a diagnosis; ' +
+          'a clinician must review every output',
       };
     },
   );
@@ -149,7 +150,8 @@ export function registerUiRoutes(app: FastifyInstance, ctx: UiRouteContext): voi
     {
       schema: {
         summary:
-          'cases of the reviewed run: errors (most confident first), then low-confidence predictions, with their reviews',
+          'cases of the reviewed run: errors (most confident first), then low-confidence predictions, ' +
+          'with their reviews',
         // (query strings are strings: the server validates without type coercion)
         querystring: {
           type: 'object',

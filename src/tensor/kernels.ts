@@ -240,7 +240,8 @@ export interface Kernels {
 
   /**
    * PyTorch AdamW step on one parameter: p *= 1 - lr·wd; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²;
-   * p -= (lr / bc1) · m / (sqrt(v) / sqrt(bc2) + eps), with bc1 = 1-β1^t, bc2 = 1-β2^t; g is scaled by gradScale first.
+   * p -= (lr / bc1) · m / (sqrt(v) / sqrt(bc2) + eps), with bc1 = 1-β1^t, bc2 = 1-β2^t; g is scaled by gradScale
+   * first.
    */
   adamw(
     param: F32,

@@ -58,7 +58,8 @@ export class Tensor {
   get storage(): Storage {
     if (this._storage.refs <= 0)
       throw new DisposedError(
-        `tensor ${this.describe()} was used after its memory was released (dispose() or the end of a scope); keep() it or return it from the scope`,
+        `tensor ${this.describe()} was used after its memory was released (dispose() or the end of a scope); ` +
+          'keep() it or return it from the scope',
       );
     return this._storage;
   }
@@ -283,13 +284,15 @@ export function releaseGraph(t: Tensor): void {
 function runBackward(root: Tensor, seed?: Tensor): void {
   if (!root.requiresGrad)
     throw new ShapeError(
-      `backward(): ${root.describe()} does not require grad (no input had requiresGrad, or it was computed under noGrad)`,
+      `backward(): ${root.describe()} does not require grad ` +
+        '(no input had requiresGrad, or it was computed under noGrad)',
     );
   if (!seed && root.size !== 1)
     throw new ShapeError(`backward() without a gradient needs a scalar, got ${root.describe()}`);
   if (!root.node)
     throw new ShapeError(
-      `backward(): ${root.describe()} is a leaf or its graph was already used; backward() frees the graph, so run the forward pass again`,
+      `backward(): ${root.describe()} is a leaf or its graph was already used; ` +
+        'backward() frees the graph, so run the forward pass again',
     );
   // Topological order: the tensors reachable from root, by node id descending (ids increase with creation).
   const order: Tensor[] = [];

@@ -56,9 +56,9 @@ export function assertClose(
 }
 
 /**
- * ‖actual − expected‖ / ‖expected‖ ≤ tol (relative error of the whole tensor, as parity with PyTorch is judged).
- * `floor`: an absolute error norm below which both are rounding noise around an exact zero (e.g. the key biases'
- * gradients, which are exactly 0 in exact arithmetic because softmax ignores a shift shared by all keys).
+ * ‖actual − expected‖ / ‖expected‖ ≤ tol (relative error of the whole tensor, as parity with PyTorch is
+ * judged). `floor`: an absolute error norm below which both are rounding noise around an exact zero (e.g. the key
+ * biases' gradients, which are exactly 0 in exact arithmetic because softmax ignores a shift shared by all keys).
  */
 export function assertRelNorm(
   actual: ArrayLike<number>,
@@ -77,7 +77,8 @@ export function assertRelNorm(
   const r = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
   assert.ok(
     r <= tol,
-    `${what}: relative error ${r.toExponential(2)} > ${tol} (‖error‖ ${Math.sqrt(num).toExponential(2)}, ‖expected‖ ${Math.sqrt(den).toExponential(2)})`,
+    `${what}: relative error ${r.toExponential(2)} > ${tol} ` +
+      `(‖error‖ ${Math.sqrt(num).toExponential(2)}, ‖expected‖ ${Math.sqrt(den).toExponential(2)})`,
   );
 }
 

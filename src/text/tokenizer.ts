@@ -159,7 +159,8 @@ function templateOf(json: JsonObj, tk: HFTokenizer): Template {
     }
     default:
       throw new TokenizerError(
-        `post-processor ${String(pp.type)} is not supported (TemplateProcessing, BertProcessing, RobertaProcessing are)`,
+        `post-processor ${String(pp.type)} is not supported ` +
+          '(TemplateProcessing, BertProcessing, RobertaProcessing are)',
       );
   }
 }

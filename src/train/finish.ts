@@ -94,7 +94,9 @@ function runBaseline(
       .map((k) => `${k} ${(m[k] as number).toFixed(4)}`)
       .join(', ');
   log(
-    `baseline (TF-IDF 1-2 grams + logistic regression, C=10${multiLabel ? ', one-vs-rest, balanced' : ''}; ${((performance.now() - tb) / 1000).toFixed(0)} s): ${fmt(baseline)}${baseline.grouped ? `; grouped: ${fmt(baseline.grouped as Record<string, unknown>)}` : ''}`,
+    `baseline (TF-IDF 1-2 grams + logistic regression, C=10${multiLabel ? ', one-vs-rest, balanced' : ''}; ` +
+      `${((performance.now() - tb) / 1000).toFixed(0)} s): ${fmt(baseline)}` +
+      `${baseline.grouped ? `; grouped: ${fmt(baseline.grouped as Record<string, unknown>)}` : ''}`,
   );
   return baseline;
 }
@@ -168,7 +170,8 @@ function calibrate(x: FinishInput): FittedCalibration | null {
   }
   if (!x.validation) {
     log(
-      'calibration: no validation split to fit it on (pass --validation or keep --validation-split > 0); the model is left uncalibrated',
+      'calibration: no validation split to fit it on (pass --validation or keep --validation-split > 0); ' +
+        'the model is left uncalibrated',
     );
     return null;
   }
@@ -187,7 +190,9 @@ function calibrate(x: FinishInput): FittedCalibration | null {
           .map((t) => t.toFixed(2))
           .join(', ')})`;
   const abstain = fitted.abstain
-    ? `; abstain below ${fitted.abstain.below.toFixed(4)}${fitted.abstain.target_accuracy ? ` (target accuracy ${fitted.abstain.target_accuracy})` : ''}, keeping ${(100 * (fitted.abstain.coverage ?? 1)).toFixed(1)}% of validation`
+    ? `; abstain below ${fitted.abstain.below.toFixed(4)}` +
+      `${fitted.abstain.target_accuracy ? ` (target accuracy ${fitted.abstain.target_accuracy})` : ''}, ` +
+      `keeping ${(100 * (fitted.abstain.coverage ?? 1)).toFixed(1)}% of validation`
     : '';
   log(`calibration (fitted on ${x.validation.examples.length} validation rows): ${what}${abstain}`);
   return fitted;
@@ -299,7 +304,11 @@ async function continualReport(x: FinishInput, bestDir: string): Promise<Record<
   const nd = out.new_data as { accuracy_before: number; accuracy_after: number };
   const ot = out.old_test as { accuracy_before: number; accuracy_after: number } | undefined;
   log(
-    `continual: new rows accuracy ${nd.accuracy_before.toFixed(4)} → ${nd.accuracy_after.toFixed(4)}${ot ? `; old test set ${ot.accuracy_before.toFixed(4)} → ${ot.accuracy_after.toFixed(4)} (forgetting ${(ot.accuracy_before - ot.accuracy_after).toFixed(4)})` : '; no old test set (--old-test FILE, or a parent that records its test file)'}`,
+    `continual: new rows accuracy ${nd.accuracy_before.toFixed(4)} → ${nd.accuracy_after.toFixed(4)}` +
+      (ot
+        ? `; old test set ${ot.accuracy_before.toFixed(4)} → ${ot.accuracy_after.toFixed(4)} ` +
+          `(forgetting ${(ot.accuracy_before - ot.accuracy_after).toFixed(4)})`
+        : '; no old test set (--old-test FILE, or a parent that records its test file)'),
   );
   return out;
 }
@@ -390,15 +399,20 @@ export async function finishTraining(
   if (x.record) writeRunRecord(o.outputDir, completeRecord(x, medtune, identity));
   if (calibration?.ece_before !== undefined)
     log(
-      `calibration on ${x.finalSplit}: ECE ${(calibration.ece_before as number).toFixed(4)} → ${(calibration.ece_after as number).toFixed(4)}, NLL ${(calibration.nll_before as number).toFixed(4)} → ${(calibration.nll_after as number).toFixed(4)}`,
+      `calibration on ${x.finalSplit}: ` +
+        `ECE ${(calibration.ece_before as number).toFixed(4)} → ${(calibration.ece_after as number).toFixed(4)}, ` +
+        `NLL ${(calibration.nll_before as number).toFixed(4)} → ${(calibration.nll_after as number).toFixed(4)}`,
     );
   if (calibration?.f1_micro_tuned !== undefined)
     log(
-      `thresholds on ${x.finalSplit}: micro-F1 ${(calibration.f1_micro_at_0_5 as number).toFixed(4)} at 0.5, ${(calibration.f1_micro_tuned as number).toFixed(4)} tuned`,
+      `thresholds on ${x.finalSplit}: micro-F1 ${(calibration.f1_micro_at_0_5 as number).toFixed(4)} at 0.5, ` +
+        `${(calibration.f1_micro_tuned as number).toFixed(4)} tuned`,
     );
   log(`best model:  ${bestDir} (version ${identity.version})`);
   log(
-    `metrics:     ${path.join(o.outputDir, 'metrics.json')} (${x.finalSplit}), predictions: ${path.join(o.outputDir, 'predictions.jsonl')}${multiLabel ? '' : `, ${path.join(o.outputDir, 'confusion_matrix.svg')}`}`,
+    `metrics:     ${path.join(o.outputDir, 'metrics.json')} (${x.finalSplit}), ` +
+      `predictions: ${path.join(o.outputDir, 'predictions.jsonl')}` +
+      `${multiLabel ? '' : `, ${path.join(o.outputDir, 'confusion_matrix.svg')}`}`,
   );
   return { result, baseline };
 }

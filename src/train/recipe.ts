@@ -58,8 +58,11 @@ export function autoRecipe(x: RecipeInput): { values: RecipeValues; why: Record<
   return {
     values: { learningRate, epochs, maxLength, warmup },
     why: {
-      maxLength: `covers 95% of the training texts: p95 ${p95} tokens${maxLength === x.modelLimit ? `, the model's limit is ${x.modelLimit}` : ''}`,
-      learningRate: `hidden size ${x.hidden}${x.hidden < 768 ? ": a small model needs a larger rate than BERT-base's 5e-5" : ''}`,
+      maxLength:
+        `covers 95% of the training texts: p95 ${p95} tokens` +
+        (maxLength === x.modelLimit ? `, the model's limit is ${x.modelLimit}` : ''),
+      learningRate:
+        `hidden size ${x.hidden}` + (x.hidden < 768 ? ": a small model needs a larger rate than BERT-base's 5e-5" : ''),
       warmup: `${x.hidden >= 768 ? 'a large model' : 'a small model'}, ratio of all steps`,
       epochs: `${n} training rows: about 16,000 examples seen, 3 to 20 epochs`,
     },

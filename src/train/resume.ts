@@ -66,7 +66,8 @@ export function readCheckpointState(dir: string): TrainerState {
     typeof state.config === 'object';
   if (!ok)
     throw new MedtuneError(
-      `${dir}/trainer_state.json is corrupt (missing or invalid fields); resume from an earlier checkpoint or start a new run`,
+      `${dir}/trainer_state.json is corrupt (missing or invalid fields); ` +
+        'resume from an earlier checkpoint or start a new run',
       'E_CHECKPOINT',
     );
   return state;
@@ -88,7 +89,8 @@ export function reconcileResume(state: TrainerState, cfg: TrainConfig, log: (l: 
   for (const [k, what] of MAY_CHANGE) {
     if (old[k] === undefined || JSON.stringify(old[k]) === JSON.stringify(cfg[k])) continue;
     log(
-      `resume: ${what} changed ${show(old[k])} → ${show(cfg[k])}: continuing with the new value from step ${state.step}`,
+      `resume: ${what} changed ${show(old[k])} → ${show(cfg[k])}: ` +
+        `continuing with the new value from step ${state.step}`,
     );
   }
 }

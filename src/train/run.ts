@@ -88,7 +88,8 @@ export function classWeightsFor(spec: string, examples: Example[], labels: strin
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : 'it is not valid JSON';
     throw usage(
-      `--class-weights must be "balanced" or a JSON file ({"label": weight, ...} or [w0, w1, ...]); cannot read ${spec}: ${why}`,
+      '--class-weights must be "balanced" or a JSON file ({"label": weight, ...} or [w0, w1, ...]); ' +
+        `cannot read ${spec}: ${why}`,
     );
   }
   if (Array.isArray(raw)) {
@@ -153,13 +154,17 @@ const RUN_FILES = /^(checkpoint-\d+|best_model|metrics\.jsonl?|predictions\.json
 /** ... and the report files (report.html, run.json, audit.json / audit.html). */
 const REPORT_FILES = /^(report\.html|run\.json|audit\.(json|html))$/;
 
-/** The checkpoint to resume from (checked), or undefined for a fresh run (an old run in the folder needs --overwrite). */
+/**
+ * The checkpoint to resume from (checked), or undefined for a fresh run (an old run in the folder needs
+ * --overwrite).
+ */
 function resumeCheckpoint(o: TrainOptions, log: (l: string) => void): string | undefined {
   if (!o.resume) {
     const old = readdirSync(o.outputDir).filter((n) => RUN_FILES.test(n) || REPORT_FILES.test(n));
     if (old.length && !o.overwrite) {
       throw new MedtuneError(
-        `--output-dir ${o.outputDir} already holds a training run (${old.slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''}); ` +
+        `--output-dir ${o.outputDir} already holds a training run ` +
+          `(${old.slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''}); ` +
           'pass --resume to continue it, --overwrite to replace it, or choose another folder',
         'E_OUTPUT_PATH',
       );
@@ -175,13 +180,15 @@ function resumeCheckpoint(o: TrainOptions, log: (l: string) => void): string | u
     if (!existsSync(dir)) {
       const have = listCheckpoints(o.outputDir).map((c) => path.basename(c.dir));
       throw new MedtuneError(
-        `--resume: checkpoint folder ${dir} does not exist${have.length ? ` (checkpoints in ${o.outputDir}: ${have.join(', ')})` : ''}`,
+        `--resume: checkpoint folder ${dir} does not exist` +
+          `${have.length ? ` (checkpoints in ${o.outputDir}: ${have.join(', ')})` : ''}`,
         'E_CHECKPOINT',
       );
     }
     if (path.resolve(path.dirname(path.resolve(dir))) !== path.resolve(o.outputDir)) {
       throw new MedtuneError(
-        `--resume: ${dir} belongs to the run in ${path.dirname(path.resolve(dir))}, not to --output-dir ${o.outputDir}; ` +
+        `--resume: ${dir} belongs to the run in ${path.dirname(path.resolve(dir))}, ` +
+          `not to --output-dir ${o.outputDir}; ` +
           'pass that folder as --output-dir to continue its run',
         'E_CHECKPOINT',
       );
@@ -222,13 +229,15 @@ function runLabels(o: TrainOptions, data: LabeledData, parent: string[] | null, 
     .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   if (added.length && !o.addLabels) {
     throw new MedtuneError(
-      `${o.train} has labels the model ${o.model} does not have: ${added.slice(0, 8).join(', ')}${added.length > 8 ? ', …' : ''}; ` +
+      `${o.train} has labels the model ${o.model} does not have: ` +
+        `${added.slice(0, 8).join(', ')}${added.length > 8 ? ', …' : ''}; ` +
         'pass --add-labels to grow its head (the new labels start untrained), or fix the labels',
       'E_MODEL_LABELS',
     );
   }
   log(
-    `continuing from a fine-tuned classifier: its ${parent.length} labels are kept in their order${added.length ? `; --add-labels: the head grows by ${added.length} (${added.slice(0, 6).join(', ')})` : ''}`,
+    `continuing from a fine-tuned classifier: its ${parent.length} labels are kept in their order` +
+      `${added.length ? `; --add-labels: the head grows by ${added.length} (${added.slice(0, 6).join(', ')})` : ''}`,
   );
   return [...parent, ...added];
 }
@@ -257,7 +266,8 @@ async function readSplits(o: TrainOptions, parentLabels: string[] | null, log: (
   };
   const read = await readLabeled(o.train, readOpts);
   log(
-    `columns: text "${read.textColumn}", label "${read.labelColumn}"${read.pairColumn ? `, pair "${read.pairColumn}"` : ''}`,
+    `columns: text "${read.textColumn}", label "${read.labelColumn}"` +
+      `${read.pairColumn ? `, pair "${read.pairColumn}"` : ''}`,
   );
   if (!read.examples.length)
     throw new MedtuneError(
@@ -279,7 +289,8 @@ async function readSplits(o: TrainOptions, parentLabels: string[] | null, log: (
   } else if (o.validationSplit > 0) {
     [train, validation] = stratifiedSplit(trainData.examples, o.validationSplit, o.seed);
     log(
-      `no --validation file: holding out ${validation.length} rows (${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`,
+      `no --validation file: holding out ${validation.length} rows ` +
+        `(${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`,
     );
     if (!train.length)
       throw usage(`--validation-split ${o.validationSplit} leaves no training rows; use a smaller fraction`);
@@ -295,7 +306,8 @@ async function readSplits(o: TrainOptions, parentLabels: string[] | null, log: (
     replayed = sample.length;
     train = [...train, ...sample.map((e, i) => ({ ...e, row: -(i + 1) }))];
     log(
-      `--replay: ${sample.length} of ${old.length} rows of ${o.replay} (${((o.replayFraction ?? 0.3) * 100).toFixed(0)}%, stratified) added to the training split`,
+      `--replay: ${sample.length} of ${old.length} rows of ${o.replay} ` +
+        `(${((o.replayFraction ?? 0.3) * 100).toFixed(0)}%, stratified) added to the training split`,
     );
   }
   checkClasses({ ...trainData, examples: train });
@@ -312,7 +324,8 @@ function checkClasses(d: LabeledData): void {
   const present = new Set(d.examples.map((e) => e.label as number));
   if (present.size < 2) {
     throw new MedtuneError(
-      `${d.file} has only one class (${d.labels[[...present][0]!]}) in ${d.examples.length} rows; a classifier needs at least two` +
+      `${d.file} has only one class (${d.labels[[...present][0]!]}) in ${d.examples.length} rows; ` +
+        'a classifier needs at least two' +
         `${d.labels.length > 1 ? '' : ' (is --label-column the right column?)'}`,
       'E_INPUT_LABEL',
     );
@@ -333,7 +346,8 @@ function deidSplits(s: Splits, operator: Operator, log: (l: string) => void): vo
     }
   }
   log(
-    `de-identified before tokenising (--deid, operator ${operator}): ${n} PHI entities replaced in ${s.train.length + s.validation.length + s.test.length} texts`,
+    `de-identified before tokenising (--deid, operator ${operator}): ${n} PHI entities replaced in ` +
+      `${s.train.length + s.validation.length + s.test.length} texts`,
   );
 }
 
@@ -423,7 +437,9 @@ function resolveRecipe(
     const differs = Object.entries(recorded).filter(([k, v]) => recipe.values[k as keyof RecipeValues] !== v);
     if (differs.length)
       log(
-        `resume: continuing with the recipe in ${file} (${differs.map(([k, v]) => `${k} ${v}`).join(', ')}); the data would now give ${differs.map(([k]) => `${k} ${recipe.values[k as keyof RecipeValues]}`).join(', ')}`,
+        `resume: continuing with the recipe in ${file} (${differs.map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
+          'the data would now give ' +
+          differs.map(([k]) => `${k} ${recipe.values[k as keyof RecipeValues]}`).join(', '),
       );
     recipe = chooseRecipe({
       ...input,
@@ -505,7 +521,8 @@ export async function runTrain(
   if (prep.preprocessing) {
     if (prep.preprocessing.clean?.lowercase && !tok.lowercase)
       throw new MedtuneError(
-        '--clean lowercase: this tokenizer keeps case, so lower-casing would change what the model sees; leave lowercase out',
+        '--clean lowercase: this tokenizer keeps case, so lower-casing would change what the model sees; ' +
+          'leave lowercase out',
         'E_USAGE',
       );
     loaded.config.medtune = { ...(loaded.config.medtune as object | undefined), preprocessing: prep.preprocessing };

@@ -215,7 +215,9 @@ export class Trainer {
     let lossN = 0;
     const progress = new Progress(totalSteps, this.log);
     this.log(
-      `training: ${train.examples.length} examples, ${epochs} epochs, ${totalSteps} optimizer steps (batch ${c.batchSize}${c.gradAccum > 1 ? ` x ${c.gradAccum} accumulation` : ''}), lr ${c.learningRate} ${c.scheduler}${c.classWeights ? ', class weights' : ''}`,
+      `training: ${train.examples.length} examples, ${epochs} epochs, ${totalSteps} optimizer steps ` +
+        `(batch ${c.batchSize}${c.gradAccum > 1 ? ` x ${c.gradAccum} accumulation` : ''}), ` +
+        `lr ${c.learningRate} ${c.scheduler}${c.classWeights ? ', class weights' : ''}`,
     );
     const stateAt = (epoch: number, batchInEpoch: number): TrainerState => ({
       step,
@@ -244,7 +246,8 @@ export class Trainer {
       } else this.badEvals++;
       progress.clear();
       this.log(
-        `  eval @ step ${step} (epoch ${epoch.toFixed(2)}): loss ${r.metrics.loss.toFixed(4)}, ${c.metricForBestModel} ${(flat[c.metricForBestModel] as number).toFixed(4)}${improved ? ' (best)' : ''}`,
+        `  eval @ step ${step} (epoch ${epoch.toFixed(2)}): loss ${r.metrics.loss.toFixed(4)}, ` +
+          `${c.metricForBestModel} ${(flat[c.metricForBestModel] as number).toFixed(4)}${improved ? ' (best)' : ''}`,
       );
       if (c.earlyStoppingPatience > 0 && this.badEvals >= c.earlyStoppingPatience) {
         this.stoppedEarly = true;
@@ -265,7 +268,8 @@ export class Trainer {
       ) {
         this.stoppedByCallback = true;
         this.log(
-          `  stopped after evaluation ${this.history.length} (asked by the per-evaluation callback, e.g. a tuner's pruner)`,
+          `  stopped after evaluation ${this.history.length} ` +
+            "(asked by the per-evaluation callback, e.g. a tuner's pruner)",
         );
       }
     };
@@ -309,7 +313,8 @@ export class Trainer {
         const exs = seen / secs;
         progress.update(
           step,
-          `epoch ${epochPos.toFixed(2)} loss ${(lossAcc / lossN).toFixed(4)} lr ${rate.toExponential(2)} ${exs.toFixed(1)} ex/s ETA ${(((totalSteps - step) * c.batchSize * c.gradAccum) / exs).toFixed(0)} s`,
+          `epoch ${epochPos.toFixed(2)} loss ${(lossAcc / lossN).toFixed(4)} lr ${rate.toExponential(2)} ` +
+            `${exs.toFixed(1)} ex/s ETA ${(((totalSteps - step) * c.batchSize * c.gradAccum) / exs).toFixed(0)} s`,
         );
         if (step % c.logEvery === 0 || step === totalSteps) {
           this.record({ type: 'train', step, epoch: epochPos, loss: lossAcc / lossN, lr: rate, ex_per_s: exs });
@@ -334,7 +339,8 @@ export class Trainer {
     if (this.best && this.bestWeights) {
       this.model.parameters().forEach((p, i) => p.f32.set(this.bestWeights![i]!));
       this.log(
-        `restored the best model (step ${this.best.step}, ${c.metricForBestModel} ${(c.metricForBestModel === 'loss' ? -this.best.value : this.best.value).toFixed(4)})`,
+        `restored the best model (step ${this.best.step}, ${c.metricForBestModel} ` +
+          `${(c.metricForBestModel === 'loss' ? -this.best.value : this.best.value).toFixed(4)})`,
       );
     }
     this.model.eval();

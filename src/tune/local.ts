@@ -56,7 +56,9 @@ export class LocalExecutor implements TrialExecutor {
             state: 'failed',
             seconds: (Date.now() - t0) / 1000,
             code: 'E_INTERNAL',
-            error: `the trial process ended without a result (${signal ? `signal ${signal}` : `exit code ${code}`}${last ? `: ${last.slice(0, 200)}` : ''})`,
+            error:
+              'the trial process ended without a result ' +
+              `(${signal ? `signal ${signal}` : `exit code ${code}`}${last ? `: ${last.slice(0, 200)}` : ''})`,
           },
         );
       });

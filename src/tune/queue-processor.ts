@@ -24,7 +24,8 @@ function checkPaths(spec: TrialSpec): void {
     const local = opt !== '--model' || /^[./~]|^[A-Za-z]:\\/.test(p);
     if (local && !existsSync(p)) {
       throw new MedtuneError(
-        `trial ${spec.number}: ${opt} ${p} does not exist on worker ${worker}; data and model paths must exist on every worker machine`,
+        `trial ${spec.number}: ${opt} ${p} does not exist on worker ${worker}; ` +
+          'data and model paths must exist on every worker machine',
         'E_TRIAL_DATA',
       );
     }

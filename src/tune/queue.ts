@@ -102,7 +102,8 @@ export class QueueExecutor implements TrialExecutor {
       log(`queue ${name}: removed ${stale} waiting jobs a previous coordinator left`);
     }
     log(
-      `coordinator: trials go to queue ${name} on ${url}; start workers with: medtune tune worker --queue ${url} --study ${study}`,
+      `coordinator: trials go to queue ${name} on ${url}; ` +
+        `start workers with: medtune tune worker --queue ${url} --study ${study}`,
     );
     return new QueueExecutor(queue, events, redis, eventsRedis, name, url);
   }
@@ -180,7 +181,8 @@ export async function runQueueWorker(o: WorkerOptions): Promise<void> {
   );
   worker.on('completed', (job: Job, r: TrialOutcome) =>
     log(
-      `trial ${(job.data as { spec: TrialSpec }).spec.number} ${r.state}${r.value !== undefined ? `: ${r.value.toFixed(4)}` : ''}`,
+      `trial ${(job.data as { spec: TrialSpec }).spec.number} ${r.state}` +
+        `${r.value !== undefined ? `: ${r.value.toFixed(4)}` : ''}`,
     ),
   );
   worker.on('failed', (job: Job | undefined, e: Error) =>
@@ -191,7 +193,8 @@ export async function runQueueWorker(o: WorkerOptions): Promise<void> {
   worker.on('error', (e: Error) => log(`worker: ${e.message.split('\n')[0]}`));
   await worker.waitUntilReady();
   log(
-    `worker ${process.env.MEDTUNE_WORKER_ID}: queue ${name} on ${o.queue}, ${o.concurrency} trial(s) at a time, ${threads} threads each`,
+    `worker ${process.env.MEDTUNE_WORKER_ID}: queue ${name} on ${o.queue}, ` +
+      `${o.concurrency} trial(s) at a time, ${threads} threads each`,
   );
   await new Promise<void>((resolve) => {
     interceptSignals((signal) => {

@@ -43,10 +43,12 @@ function scale(lo: number, hi: number, a: number, b: number): (v: number) => num
 
 function axes(xLabel: string, yLabel: string, yLo: number, yHi: number): string {
   return (
-    `<line x1="${PAD}" y1="${H - PAD}" x2="${W - 10}" y2="${H - PAD}" stroke="#333"/><line x1="${PAD}" y1="10" x2="${PAD}" y2="${H - PAD}" stroke="#333"/>` +
+    `<line x1="${PAD}" y1="${H - PAD}" x2="${W - 10}" y2="${H - PAD}" stroke="#333"/>` +
+    `<line x1="${PAD}" y1="10" x2="${PAD}" y2="${H - PAD}" stroke="#333"/>` +
     `<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(xLabel)}</text>` +
     `<text x="12" y="${H / 2}" transform="rotate(-90 12 ${H / 2})" text-anchor="middle">${esc(yLabel)}</text>` +
-    `<text x="${PAD - 4}" y="${H - PAD}" text-anchor="end">${fmt(yLo)}</text><text x="${PAD - 4}" y="16" text-anchor="end">${fmt(yHi)}</text>`
+    `<text x="${PAD - 4}" y="${H - PAD}" text-anchor="end">${fmt(yLo)}</text>` +
+    `<text x="${PAD - 4}" y="16" text-anchor="end">${fmt(yHi)}</text>`
   );
 }
 
@@ -68,7 +70,9 @@ function history(x: TuneReportInput): string {
   }
   const dots = pts.map(
     (t) =>
-      `<circle cx="${sx(t.number).toFixed(1)}" cy="${sy(valueOf(t)!).toFixed(1)}" r="4" fill="${t.state === 'complete' ? COLORS.complete : 'none'}" stroke="${COLORS[t.state]}"><title>trial ${t.number} (${t.state}): ${fmt(valueOf(t))}</title></circle>`,
+      `<circle cx="${sx(t.number).toFixed(1)}" cy="${sy(valueOf(t)!).toFixed(1)}" r="4" ` +
+      `fill="${t.state === 'complete' ? COLORS.complete : 'none'}" stroke="${COLORS[t.state]}">` +
+      `<title>trial ${t.number} (${t.state}): ${fmt(valueOf(t))}</title></circle>`,
   );
   return svg(
     axes('trial', x.metric, lo, hi) +
@@ -87,7 +91,10 @@ function curves(x: TuneReportInput): string {
   const sy = scale(lo, hi, H - PAD - 5, 15);
   const lines = withCurves.map(
     (t) =>
-      `<polyline points="${t.intermediate.map(([s, v]) => `${sx(s).toFixed(1)},${sy(v).toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[t.state]}" stroke-opacity="0.7"${t.state === 'pruned' ? ' stroke-dasharray="4 3"' : ''}><title>trial ${t.number} (${t.state})</title></polyline>`,
+      `<polyline points="${t.intermediate.map(([s, v]) => `${sx(s).toFixed(1)},${sy(v).toFixed(1)}`).join(' ')}" ` +
+      `fill="none" stroke="${COLORS[t.state]}" stroke-opacity="0.7"` +
+      `${t.state === 'pruned' ? ' stroke-dasharray="4 3"' : ''}>` +
+      `<title>trial ${t.number} (${t.state})</title></polyline>`,
   );
   return svg(axes('evaluation', x.metric, lo, hi) + lines.join(''));
 }
@@ -130,7 +137,8 @@ function importanceBars(trials: Trial[]): string {
   const rows = imp.map(
     ([k, v], i) =>
       `<text x="150" y="${22 + i * 24}" text-anchor="end">${esc(flag(k))}</text>` +
-      `<rect x="155" y="${10 + i * 24}" width="${(v * 400).toFixed(1)}" height="16" fill="${COLORS.complete}"/><text x="${160 + v * 400}" y="${22 + i * 24}">${(v * 100).toFixed(0)}%</text>`,
+      `<rect x="155" y="${10 + i * 24}" width="${(v * 400).toFixed(1)}" height="16" fill="${COLORS.complete}"/>` +
+      `<text x="${160 + v * 400}" y="${22 + i * 24}">${(v * 100).toFixed(0)}%</text>`,
   );
   return `<svg width="${W}" height="${20 + imp.length * 24}" font-size="11">${rows.join('')}</svg>`;
 }
@@ -157,11 +165,14 @@ function parallel(x: TuneReportInput): string {
   };
   const lines = ts.map(
     (t) =>
-      `<polyline points="${axesKeys.map((k, i) => `${sx(i).toFixed(1)},${pos(k, t).toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[t.state]}" stroke-opacity="0.6"${t.number === x.best.number ? ' stroke-width="3"' : ''}/>`,
+      `<polyline points="${axesKeys.map((k, i) => `${sx(i).toFixed(1)},${pos(k, t).toFixed(1)}`).join(' ')}" ` +
+      `fill="none" stroke="${COLORS[t.state]}" stroke-opacity="0.6"` +
+      `${t.number === x.best.number ? ' stroke-width="3"' : ''}/>`,
   );
   const ax = axesKeys.map(
     (k, i) =>
-      `<line x1="${sx(i)}" y1="15" x2="${sx(i)}" y2="${H - PAD}" stroke="#333"/><text x="${sx(i)}" y="${H - PAD + 16}" text-anchor="middle">${esc(k === '__value' ? x.metric : flag(k))}</text>`,
+      `<line x1="${sx(i)}" y1="15" x2="${sx(i)}" y2="${H - PAD}" stroke="#333"/>` +
+      `<text x="${sx(i)}" y="${H - PAD + 16}" text-anchor="middle">${esc(k === '__value' ? x.metric : flag(k))}</text>`,
   );
   return svg(ax.join('') + lines.join(''));
 }
@@ -192,7 +203,9 @@ function table(x: TuneReportInput): string {
     ...keys.map((k) => t.params[k] ?? ''),
     t.error ?? (t.retryOf !== null ? `retry of ${t.retryOf}` : ''),
   ]);
-  return `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.map((r, i) => `<tr class="${x.trials[i]!.state}">${r.map((c) => `<td>${esc(fmt(c))}</td>`).join('')}</tr>`).join('')}</table>`;
+  const tr = (r: unknown[], i: number) =>
+    `<tr class="${x.trials[i]!.state}">${r.map((c) => `<td>${esc(fmt(c))}</td>`).join('')}</tr>`;
+  return `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.map(tr).join('')}</table>`;
 }
 
 /** Epochs the pruned trials did not run (planned − run), and the epochs every trial ran. */
@@ -214,25 +227,32 @@ export function tuneReportHtml(x: TuneReportInput): string {
         .map(([k, v]) => `${esc(k)} ${fmt(v)}`)
         .join(', ')
     : 'no test split given';
-  return `<!doctype html><html><head><meta charset="utf-8"><title>medtune tune: ${esc(x.study)}</title><style>
-body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}
-tr.pruned{color:#a0522d}tr.failed{color:#b22222}.k{color:#555}h2{margin-top:1.6em}</style></head><body>
-<h1>Study ${esc(x.study)}</h1>
-<p class="k">${esc(x.sampler)} sampler, ${esc(x.pruner)} pruner; ${x.direction} ${esc(x.metric)} on the validation split; ${x.trials.length} trials: ${count('complete')} complete, ${count('pruned')} pruned, ${count('failed')} failed; ${x.seconds.toFixed(0)} s; ${run.toFixed(1)} epochs trained, ${saved.toFixed(1)} saved by pruning.</p>
-<h2>Best trial: ${x.best.number}</h2>
-<p>${esc(x.metric)} ${fmt(x.best.value)} on validation (evaluation ${x.best.bestStep ?? '?'}); ${Object.entries(
-    x.best.params,
-  )
-    .map(([k, v]) => `${esc(flag(k))} ${esc(fmt(v))}`)
-    .join(', ')}</p>
-<p>Test (evaluated once, after the study): ${test}</p>
-<h2>Optimisation history</h2><p class="k">Filled: complete; hollow orange: pruned (best value before it stopped); green: best so far.</p>${history(x)}
-<h2>Learning curves</h2><p class="k">Blue: complete; dashed orange: pruned.</p>${curves(x)}
-<h2>Parameter importance</h2><p class="k">Share of the variance of ${esc(x.metric)} over complete trials explained by each parameter (binned, η²).</p>${importanceBars(x.trials)}
-<h2>Parallel coordinates</h2><p class="k">One line per trial; the thick one is the best.</p>${parallel(x)}
-<h2>Trials</h2>${table(x)}
-</body></html>
-`;
+  return (
+    `<!doctype html><html><head><meta charset="utf-8"><title>medtune tune: ${esc(x.study)}</title><style>\n` +
+    'body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;font-size:12px}' +
+    'td,th{border:1px solid #ccc;padding:2px 6px}\n' +
+    'tr.pruned{color:#a0522d}tr.failed{color:#b22222}.k{color:#555}h2{margin-top:1.6em}</style></head><body>\n' +
+    `<h1>Study ${esc(x.study)}</h1>\n` +
+    `<p class="k">${esc(x.sampler)} sampler, ${esc(x.pruner)} pruner; ` +
+    `${x.direction} ${esc(x.metric)} on the validation split; ` +
+    `${x.trials.length} trials: ${count('complete')} complete, ${count('pruned')} pruned, ${count('failed')} failed; ` +
+    `${x.seconds.toFixed(0)} s; ${run.toFixed(1)} epochs trained, ${saved.toFixed(1)} saved by pruning.</p>\n` +
+    `<h2>Best trial: ${x.best.number}</h2>\n` +
+    `<p>${esc(x.metric)} ${fmt(x.best.value)} on validation (evaluation ${x.best.bestStep ?? '?'}); ` +
+    `${Object.entries(x.best.params)
+      .map(([k, v]) => `${esc(flag(k))} ${esc(fmt(v))}`)
+      .join(', ')}</p>\n` +
+    `<p>Test (evaluated once, after the study): ${test}</p>\n` +
+    '<h2>Optimisation history</h2><p class="k">' +
+    `Filled: complete; hollow orange: pruned (best value before it stopped); green: best so far.</p>${history(x)}\n` +
+    `<h2>Learning curves</h2><p class="k">Blue: complete; dashed orange: pruned.</p>${curves(x)}\n` +
+    '<h2>Parameter importance</h2><p class="k">' +
+    `Share of the variance of ${esc(x.metric)} over complete trials explained by each parameter (binned, η²).</p>` +
+    `${importanceBars(x.trials)}\n` +
+    `<h2>Parallel coordinates</h2><p class="k">One line per trial; the thick one is the best.</p>${parallel(x)}\n` +
+    `<h2>Trials</h2>${table(x)}\n` +
+    '</body></html>\n'
+  );
 }
 
 export function writeTuneReport(file: string, x: TuneReportInput): void {

@@ -1,11 +1,11 @@
 /**
- * Samplers: which parameters the next trial tries. Random and grid, and TPE (Bergstra et al. 2011) as Optuna does
- * it: the first `startupTrials` are random; then the finished trials are split into the best γ(n) = min(⌈0.1 n⌉, 25)
- * ("below") and the rest ("above"), a Parzen estimator (a mixture of truncated normals, one per observation plus a
- * wide prior; categorical: smoothed counts) is fitted to each, 24 candidates are drawn from l(x) = p(x | below) and
- * the one maximising l(x) / g(x) is taken. Univariate by default (one estimator per parameter); `multivariate`
- * fits one joint estimator with Scott's bandwidth. Pruned trials rank after complete ones (the more evaluations
- * they survived, the better); running trials count as "above" (constant liar), so parallel trials spread out.
+ * Samplers: which parameters the next trial tries. Random and grid, and TPE (Bergstra et al. 2011) as Optuna does it:
+ * the first `startupTrials` are random; then the finished trials are split into the best γ(n) = min(⌈0.1 n⌉, 25)
+ * ("below") and the rest ("above"), a Parzen estimator (a mixture of truncated normals, one per observation plus a wide
+ * prior; categorical: smoothed counts) is fitted to each, 24 candidates are drawn from l(x) = p(x | below) and the one
+ * maximising l(x) / g(x) is taken. Univariate by default (one estimator per parameter); `multivariate` fits one joint
+ * estimator with Scott's bandwidth. Pruned trials rank after complete ones (the more evaluations they survived, the
+ * better); running trials count as "above" (constant liar), so parallel trials spread out.
  */
 import { Generator } from '../tensor/random.js';
 import { cardinality, type Distribution, type ParamValue } from './space.js';

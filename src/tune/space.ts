@@ -240,7 +240,10 @@ export function describeSpace(params: Record<string, Distribution>): string {
     .map(([k, d]) => {
       const flag = TUNABLE[k]?.flag.slice(2) ?? k;
       if (d.type === 'categorical') return `${flag} {${d.choices.join(', ')}}`;
-      return `${flag} ${d.type === 'int' ? 'int' : d.log ? 'loguniform' : 'uniform'}(${d.low}, ${d.high})${d.type === 'int' && d.log ? ' log' : ''}`;
+      return (
+        `${flag} ${d.type === 'int' ? 'int' : d.log ? 'loguniform' : 'uniform'}(${d.low}, ${d.high})` +
+        `${d.type === 'int' && d.log ? ' log' : ''}`
+      );
     })
     .join(', ');
 }

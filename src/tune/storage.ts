@@ -105,7 +105,8 @@ export class StudyStore {
     } catch (e) {
       const why = (e as Error).message;
       throw new MedtuneError(
-        `cannot use ${file} as a study database (${/not a database|file is encrypted/i.test(why) ? 'it is not an SQLite file' : why}); ` +
+        `cannot use ${file} as a study database ` +
+          `(${/not a database|file is encrypted/i.test(why) ? 'it is not an SQLite file' : why}); ` +
           'give --storage a new file or a study file written by medtune tune',
         'E_STUDY_STORAGE',
       );
@@ -148,7 +149,8 @@ export class StudyStore {
       }
       const r = this.db
         .prepare(
-          'INSERT INTO studies (name, direction, metric, space, signature, settings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO studies (name, direction, metric, space, signature, settings, created_at) ' +
+            'VALUES (?, ?, ?, ?, ?, ?, ?)',
         )
         .run(
           def.name,
@@ -195,7 +197,8 @@ export class StudyStore {
     const rows = this.db.prepare('SELECT * FROM trials WHERE study_id = ? ORDER BY number').all(studyId) as TrialRow[];
     const inter = this.db
       .prepare(
-        'SELECT i.trial_id, i.step, i.value FROM intermediate i JOIN trials t ON t.id = i.trial_id WHERE t.study_id = ? ORDER BY i.step',
+        'SELECT i.trial_id, i.step, i.value FROM intermediate i JOIN trials t ON t.id = i.trial_id ' +
+          'WHERE t.study_id = ? ORDER BY i.step',
       )
       .all(studyId) as { trial_id: number; step: number; value: number }[];
     const byTrial = new Map<number, [number, number][]>();
@@ -245,8 +248,8 @@ export class StudyStore {
       const t = now();
       this.db
         .prepare(
-          `INSERT INTO trials (study_id, number, state, params, attempt, retry_of, owner, started_at, heartbeat_at, epochs_planned)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          'INSERT INTO trials (study_id, number, state, params, attempt, retry_of, owner, started_at, heartbeat_at, ' +
+            'epochs_planned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .run(
           studyId,
@@ -270,7 +273,8 @@ export class StudyStore {
     return (
       this.db
         .prepare(
-          "UPDATE trials SET state = 'running', owner = ?, started_at = ?, heartbeat_at = ? WHERE study_id = ? AND number = ? AND state = 'waiting'",
+          "UPDATE trials SET state = 'running', owner = ?, started_at = ?, heartbeat_at = ? " +
+            "WHERE study_id = ? AND number = ? AND state = 'waiting'",
         )
         .run(OWNER, t, t, studyId, number).changes === 1
     );
@@ -279,7 +283,8 @@ export class StudyStore {
   heartbeat(studyId: number, number: number, worker?: string): void {
     this.db
       .prepare(
-        "UPDATE trials SET heartbeat_at = ?, worker = COALESCE(?, worker) WHERE study_id = ? AND number = ? AND state = 'running'",
+        'UPDATE trials SET heartbeat_at = ?, worker = COALESCE(?, worker) ' +
+          "WHERE study_id = ? AND number = ? AND state = 'running'",
       )
       .run(now(), worker ?? null, studyId, number);
   }
@@ -322,8 +327,8 @@ export class StudyStore {
     return (
       this.db
         .prepare(
-          `UPDATE trials SET state = ?, value = ?, best_step = ?, error = ?, epochs_run = ?, seconds = ?, finished_at = ?
-      WHERE study_id = ? AND number = ? AND state IN ('running', 'waiting')`,
+          'UPDATE trials SET state = ?, value = ?, best_step = ?, error = ?, epochs_run = ?, seconds = ?, ' +
+            "finished_at = ? WHERE study_id = ? AND number = ? AND state IN ('running', 'waiting')",
         )
         .run(
           r.state,

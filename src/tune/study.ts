@@ -55,19 +55,23 @@ export interface StudyResult {
 
 export const trialsDir = (outputDir: string) => path.join(outputDir, 'trials');
 
-/** Threads per local trial: an even share of the cores; more jobs than cores, or jobs × threads above them, refused. */
+/**
+ * Threads per local trial: an even share of the cores; more jobs than cores, or jobs × threads above them, refused.
+ */
 export function threadsPerJob(jobs: number, threads: number | undefined, cores = os.availableParallelism()): number {
   if (!Number.isInteger(jobs) || jobs < 1)
     throw new MedtuneError(`--jobs must be a positive integer, got ${jobs}`, 'E_USAGE');
   if (jobs > cores)
     throw new MedtuneError(
-      `--jobs ${jobs} is above the ${cores} cores of this machine; use at most ${cores} (or --queue with workers on other machines)`,
+      `--jobs ${jobs} is above the ${cores} cores of this machine; ` +
+        `use at most ${cores} (or --queue with workers on other machines)`,
       'E_USAGE',
     );
   const t = threads ?? Math.max(1, Math.floor(cores / jobs));
   if (jobs * t > cores)
     throw new MedtuneError(
-      `--jobs ${jobs} × --threads ${t} = ${jobs * t} threads on ${cores} cores would oversubscribe them; use --threads ${Math.floor(cores / jobs)} or fewer jobs`,
+      `--jobs ${jobs} × --threads ${t} = ${jobs * t} threads on ${cores} cores would oversubscribe them; ` +
+        `use --threads ${Math.floor(cores / jobs)} or fewer jobs`,
       'E_USAGE',
     );
   return t;
@@ -140,8 +144,10 @@ async function studyLoop(
   const pruner = makePruner(o.pruner);
   const before = store.trials(study.id);
   log(
-    `study "${study.name}" in ${o.storage}: ${created ? 'new' : `resumed (${before.filter(finished).length} trials ended before)`}; ` +
-      `${o.sampler} sampler, ${o.pruner} pruner, ${o.trials} trials, ${o.jobs} at a time; ${o.direction} ${o.metric} on validation; ${describeSpace(o.space.params)}`,
+    `study "${study.name}" in ${o.storage}: ` +
+      `${created ? 'new' : `resumed (${before.filter(finished).length} trials ended before)`}; ` +
+      `${o.sampler} sampler, ${o.pruner} pruner, ${o.trials} trials, ${o.jobs} at a time; ` +
+      `${o.direction} ${o.metric} on validation; ${describeSpace(o.space.params)}`,
   );
   const active = new Map<number, Promise<void>>();
   recover(store, study, o, log, new Set());
@@ -188,7 +194,8 @@ function result(store: StudyStore, study: Study, o: StudyOptions, t0: number): S
     const failed = trials.filter((t) => t.state === 'failed');
     const first = failed.find((t) => t.error)?.error ?? 'no trial completed';
     throw new MedtuneError(
-      `no trial of study "${study.name}" completed (${failed.length} failed, ${trials.filter((t) => t.state === 'pruned').length} pruned); ` +
+      `no trial of study "${study.name}" completed ` +
+        `(${failed.length} failed, ${trials.filter((t) => t.state === 'pruned').length} pruned); ` +
         `first error: ${first}. Logs: ${trialsDir(o.outputDir)}/trial-*/train.log`,
       'E_TRIALS_FAILED',
     );
@@ -214,7 +221,8 @@ async function launch(
   const t = store.trial(study.id, number);
   const dir = path.join(trialsDir(o.outputDir), trialDirName(number));
   log(
-    `trial ${number} started: ${fmtParams(t.params)}${t.retryOf !== null ? ` (retry of trial ${t.retryOf}, attempt ${t.attempt})` : ''}`,
+    `trial ${number} started: ${fmtParams(t.params)}` +
+      `${t.retryOf !== null ? ` (retry of trial ${t.retryOf}, attempt ${t.attempt})` : ''}`,
   );
   let outcome: TrialOutcome;
   try {
@@ -259,6 +267,7 @@ async function launch(
     log(`trial ${number} failed: ${outcome.error} (${outcome.code ?? 'E_INTERNAL'})${retried ? '; retried' : ''}`);
   } else
     log(
-      `trial ${number} ${outcome.state}: ${v}, ${outcome.epochsRun?.toFixed(1)} epochs, ${outcome.seconds.toFixed(0)} s`,
+      `trial ${number} ${outcome.state}: ${v}, ` +
+        `${outcome.epochsRun?.toFixed(1)} epochs, ${outcome.seconds.toFixed(0)} s`,
     );
 }

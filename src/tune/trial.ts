@@ -80,7 +80,8 @@ export async function runTrial(spec: TrialSpec, io: TrialIO): Promise<TrialOutco
         'E_NO_EVAL_DATA',
       );
     log(
-      `trial ${spec.number} finished: ${r.stopped ? 'pruned' : 'complete'}, best ${r.best.value} at evaluation ${r.best.index}`,
+      `trial ${spec.number} finished: ${r.stopped ? 'pruned' : 'complete'}, ` +
+        `best ${r.best.value} at evaluation ${r.best.index}`,
     );
     return {
       state: r.stopped ? 'pruned' : 'complete',

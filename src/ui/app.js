@@ -62,7 +62,8 @@ function SignIn({ onSignedIn }) {
       setError(
         err.status === 401
           ? new Error(
-              'This API key was not accepted: it is wrong or was revoked. Ask the administrator for a key (medtune serve keys add).',
+              'This API key was not accepted: it is wrong or was revoked. ' +
+                'Ask the administrator for a key (medtune serve keys add).',
             )
           : err,
       );
@@ -245,7 +246,13 @@ function DiagnosePage({ info }) {
                   </div>`
                 : null
             }
-            ${r.truncated_tokens ? html`<div class="warning" role="status">The note was too long: the last ${r.truncated_tokens} tokens were not read by the model.</div>` : null}
+            ${
+              r.truncated_tokens
+                ? html`<div class="warning" role="status">
+                    The note was too long: the last ${r.truncated_tokens} tokens were not read by the model.
+                  </div>`
+                : null
+            }
             <${Scores} result=${r} />
             <p class="meta">
               Model ${result.model.name}, version ${result.model.version}. Probabilities are calibrated on the model's
@@ -386,11 +393,21 @@ function ReviewPage() {
     .sort((a, b) => b[1] - a[1])
     .slice(0, 5)
     .map(([label, score]) => ({ label, score }));
+  const reviews = (c.reviews ?? [])
+    .map((r) => `${r.reviewer}: ${r.verdict}${r.label ? ` → ${r.label}` : ''}`)
+    .join('; ');
+  const reviewers = `${ag.reviewers.length} reviewer${ag.reviewers.length === 1 ? '' : 's'}`;
+  const kappa =
+    ag.cohen_kappa !== null
+      ? `Cohen's κ ${ag.cohen_kappa.toFixed(2)} on ${ag.cases_shared} shared cases`
+      : ag.fleiss_kappa !== null
+        ? `Fleiss' κ ${ag.fleiss_kappa.toFixed(2)} on ${ag.cases_shared} shared cases`
+        : 'no case has two reviewers yet';
   return html`<main id="main" tabindex="-1" onKeyDown=${onKey} data-testid="review">
     <h2>Review case ${i + 1} of ${data.total}</h2>
     <p class="keys hint">
-      Keys: <kbd>1</kbd> gold is right · <kbd>2</kbd> model is right · <kbd>3</kbd> other label · <kbd>4</kbd> unclear ·
-      <kbd>c</kbd> comment · <kbd>j</kbd>/<kbd>k</kbd> next/previous. Reviewer: ${reviewer}.
+      Keys: <kbd>1</kbd> gold is right · <kbd>2</kbd> model is right · <kbd>3</kbd> other label ·${' '}
+      <kbd>4</kbd> unclear · <kbd>c</kbd> comment · <kbd>j</kbd>/<kbd>k</kbd> next/previous. Reviewer: ${reviewer}.
     </p>
     <section class="card" aria-labelledby="case-h">
       <h3 id="case-h">Case ${c.id} ${c.correct ? '(low confidence)' : '(misclassified)'}</h3>
@@ -407,9 +424,7 @@ function ReviewPage() {
           </tr>
           <tr>
             <th scope="row">Reviews</th>
-            <td data-testid="reviews">
-              ${(c.reviews ?? []).map((r) => `${r.reviewer}: ${r.verdict}${r.label ? ` → ${r.label}` : ''}`).join('; ') || 'none yet'}
-            </td>
+            <td data-testid="reviews">${reviews || 'none yet'}</td>
           </tr>
         </tbody>
       </table>
@@ -448,10 +463,7 @@ function ReviewPage() {
       onRetry=${pending ? () => submit(pending.verdict, pending.label) : null}
     />
     <p class="saved" role="status" aria-live="polite">${saved}</p>
-    <p class="meta">
-      Agreement: ${ag.reviews} reviews of ${ag.cases_reviewed} cases by ${ag.reviewers.length}
-      reviewers${'; '}${ag.cohen_kappa !== null ? `Cohen's κ ${ag.cohen_kappa.toFixed(2)} on ${ag.cases_shared} shared cases` : ag.fleiss_kappa !== null ? `Fleiss' κ ${ag.fleiss_kappa.toFixed(2)} on ${ag.cases_shared} shared cases` : 'no case has two reviewers yet'}.
-    </p>
+    <p class="meta">Agreement: ${ag.reviews} reviews of ${ag.cases_reviewed} cases by ${reviewers}${'; '}${kappa}.</p>
   </main>`;
 }
 
@@ -522,6 +534,12 @@ function ModelsPage({ info }) {
     <${ErrorBox} error=${error} /> ${info.models.map((m) => {
       const card = cards[m.name];
       const drift = m.monitoring.drift;
+      const driftText = drift
+        ? `label PSI ${drift.label_psi.toFixed(3)}, confidence PSI ${drift.confidence_psi.toFixed(3)} ` +
+          `over ${drift.window} predictions${drift.alert ? ' — re-validate the model' : ''}`
+        : m.monitoring.reference
+          ? 'not enough predictions yet'
+          : 'no reference saved with this model';
       return html`<section class="card" aria-labelledby=${`m-${m.name}`}>
         <h3 id=${`m-${m.name}`}>${m.name}</h3>
         <table>
@@ -540,9 +558,7 @@ function ModelsPage({ info }) {
             </tr>
             <tr>
               <th scope="row">Drift</th>
-              <td>
-                ${drift ? `label PSI ${drift.label_psi.toFixed(3)}, confidence PSI ${drift.confidence_psi.toFixed(3)} over ${drift.window} predictions${drift.alert ? ' — re-validate the model' : ''}` : m.monitoring.reference ? 'not enough predictions yet' : 'no reference saved with this model'}
-              </td>
+              <td>${driftText}</td>
             </tr>
             ${
               card?.metrics
@@ -608,7 +624,14 @@ function App() {
         info
           ? html`<nav aria-label="Pages">
               <ul>
-                ${pages.map(([id, name]) => html`<li><button aria-current=${page === id ? 'page' : undefined} onClick=${() => setPage(id)}>${name}</button></li>`)}
+                ${pages.map(
+                  ([id, name]) =>
+                    html`<li>
+                      <button aria-current=${page === id ? 'page' : undefined} onClick=${() => setPage(id)}>
+                        ${name}
+                      </button>
+                    </li>`,
+                )}
                 <li><button onClick=${signOut}>Sign out</button></li>
               </ul>
             </nav>`

@@ -1,4 +1,7 @@
-/** Matrix products: matmul (2-D and batched, with transposes) and linear (x·Wᵀ + b, optionally fused with an activation). */
+/**
+ * Matrix products: matmul (2-D and batched, with transposes) and linear (x·Wᵀ + b, optionally fused with an
+ * activation).
+ */
 import { empty, record, Tensor } from '../tensor.js';
 import { kernels } from '../backend.js';
 import { fmt, sizeOf } from '../shape.js';
@@ -28,7 +31,8 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const N = tB ? br : bc;
   if (K !== Kb)
     throw new ShapeError(
-      `matmul: inner dimensions differ: ${a.describe()}${tA ? 'ᵀ' : ''} · ${b.describe()}${tB ? 'ᵀ' : ''} (${K} vs ${Kb})`,
+      `matmul: inner dimensions differ: ${a.describe()}${tA ? 'ᵀ' : ''} · ${b.describe()}${tB ? 'ᵀ' : ''} ` +
+        `(${K} vs ${Kb})`,
     );
   const batchShape = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
@@ -103,7 +107,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
   const [nOut, nIn] = weight.shape as [number, number];
   if (x.shape[x.rank - 1] !== nIn)
     throw new ShapeError(
-      `linear: input ${x.describe()} has last dimension ${x.shape[x.rank - 1]}, weight ${weight.describe()} expects ${nIn}`,
+      `linear: input ${x.describe()} has last dimension ${x.shape[x.rank - 1]}, ` +
+        `weight ${weight.describe()} expects ${nIn}`,
     );
   if (bias && (bias.rank !== 1 || bias.shape[0] !== nOut))
     throw new ShapeError(`linear: bias ${bias.describe()} must be [${nOut}]`);
@@ -151,10 +156,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
 }
 
 /**
- * Several linear layers on the same input as one: x·[W1; W2; …]ᵀ + [b1, b2, …] -> [..., Σ out_i], the outputs side
- * by side (e.g. BERT's query, key and value projections, then attentionPacked). One GEMM forward and two backward
- * instead of one and two per layer, and x receives one gradient instead of a sum of three. The weights are copied
- * into one [Σ out_i, in] matrix per call (small next to the GEMMs); biases: all given or none.
+ * Several linear layers on the same input as one: x·[W1; W2; …]ᵀ + [b1, b2, …] -> [..., Σ out_i], the outputs
+ * side by side (e.g. BERT's query, key and value projections, then attentionPacked). One GEMM forward and two
+ * backward instead of one and two per layer, and x receives one gradient instead of a sum of three. The weights are
+ * copied into one [Σ out_i, in] matrix per call (small next to the GEMMs); biases: all given or none.
  */
 export function linearConcat(x: Tensor, weights: Tensor[], biases: Tensor[] | null): Tensor {
   if (weights.length === 0) throw new ShapeError('linearConcat: needs at least one weight');

@@ -16,7 +16,8 @@ export function embedding(ids: Tensor, table: Tensor): Tensor {
     const v = idv[i]!;
     if (v < 0 || v >= vocab)
       throw new ShapeError(
-        `embedding: id ${v} at position ${i} is outside the table ${table.describe()} (vocabulary of ${vocab}); is the tokenizer from the same model?`,
+        `embedding: id ${v} at position ${i} is outside the table ${table.describe()} (vocabulary of ${vocab}); ` +
+          'is the tokenizer from the same model?',
       );
   }
   const out = empty([...ids.shape, dim]);
@@ -42,7 +43,8 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, r
   const dim = x.shape[x.rank - 1]!;
   if (gamma.size !== dim || beta.size !== dim)
     throw new ShapeError(
-      `layerNorm: gamma ${gamma.describe()} and beta ${beta.describe()} must have ${dim} elements for input ${x.describe()}`,
+      `layerNorm: gamma ${gamma.describe()} and beta ${beta.describe()} ` +
+        `must have ${dim} elements for input ${x.describe()}`,
     );
   if (residual && (residual.rank !== x.rank || residual.shape.some((d, i) => d !== x.shape[i]))) {
     throw new ShapeError(`layerNorm: residual ${residual.describe()} must have the shape of ${x.describe()}`);
