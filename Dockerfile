@@ -27,5 +27,7 @@ USER medtune
 ENV NODE_ENV=production
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "bin/medtune.js", "serve", "--model", "model=/models/model", "--keys", "/keys/keys.json", "--host", "0.0.0.0", "--port", "8080"]
+  CMD ["node", "-e", \
+    "fetch('http://127.0.0.1:8080/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "bin/medtune.js", "serve", "--model", "model=/models/model", "--keys", "/keys/keys.json", \
+    "--host", "0.0.0.0", "--port", "8080"]

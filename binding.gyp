@@ -7,7 +7,10 @@
     "medtune_blas%": "<!(node scripts/detect-blas.mjs)",
     # MEDTUNE_PORTABLE_ONLY=1: no x86 kernels, no per-ISA clones - the configuration of an ARM64 build, on x86-64
     "medtune_portable_only%": "<!(node -p \"process.env.MEDTUNE_PORTABLE_ONLY === '1' ? 1 : 0\")",
-    "medtune_cflags": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC", "-Wno-uninitialized", "-Wno-maybe-uninitialized"]
+    "medtune_cflags": [
+      "-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC",
+      "-Wno-uninitialized", "-Wno-maybe-uninitialized"
+    ]
   },
   "target_defaults": {
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -30,14 +33,24 @@
           "type": "static_library",
           "sources": ["native/gemm_avx512.cc"],
           "cflags_cc": ["<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma"],
-          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma"] }
+          "xcode_settings": {
+            "OTHER_CPLUSPLUSFLAGS": [
+              "<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma"
+            ]
+          }
         },
         {
           "target_name": "medtune_gemm_avx512bf16",
           "type": "static_library",
           "sources": ["native/gemm_avx512bf16.cc"],
-          "cflags_cc": ["<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512bf16", "-mfma"],
-          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512bf16", "-mfma"] }
+          "cflags_cc": [
+            "<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512bf16", "-mfma"
+          ],
+          "xcode_settings": {
+            "OTHER_CPLUSPLUSFLAGS": [
+              "<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512bf16", "-mfma"
+            ]
+          }
         }
       ]
     }]

@@ -31,7 +31,8 @@ struct Args {
     }
     auto a = v.As<Float32Array>();
     if ((int64_t)a.ElementLength() < need) {
-      ok = fail(env, std::string(name) + " is too small (" + std::to_string(a.ElementLength()) + " < " + std::to_string(need) + ")");
+      ok = fail(env, std::string(name) + " is too small (" + std::to_string(a.ElementLength()) + " < " +
+                         std::to_string(need) + ")");
       return nullptr;
     }
     return a.Data();
@@ -201,8 +202,10 @@ Value Permute(const CallbackInfo& info) {
 }
 Value AxisCopy(const CallbackInfo& info) {
   Args a(info);
-  int64_t outer = a.i64(2), srcLen = a.i64(3), srcStart = a.i64(4), dstLen = a.i64(5), dstStart = a.i64(6), len = a.i64(7), inner = a.i64(8);
-  if (srcStart + len > srcLen || dstStart + len > dstLen || srcStart < 0 || dstStart < 0) a.ok = fail(info.Env(), "axisCopy range out of bounds");
+  int64_t outer = a.i64(2), srcLen = a.i64(3), srcStart = a.i64(4), dstLen = a.i64(5), dstStart = a.i64(6),
+          len = a.i64(7), inner = a.i64(8);
+  if (srcStart + len > srcLen || dstStart + len > dstLen || srcStart < 0 || dstStart < 0)
+    a.ok = fail(info.Env(), "axisCopy range out of bounds");
   float* s = a.f32(0, outer * srcLen * inner, "src");
   float* d = a.f32(1, outer * dstLen * inner, "dst");
   if (a.ok) mt::axis_copy(s, d, outer, srcLen, srcStart, dstLen, dstStart, len, inner, a.b(9));
@@ -213,11 +216,15 @@ Value Gemm(const CallbackInfo& info) {
   Args a(info);
   bool tA = a.b(0), tB = a.b(1);
   int64_t M = a.i64(2), N = a.i64(3), K = a.i64(4);
-  int64_t lda = a.i64(7), sA = a.i64(8), ldb = a.i64(10), sB = a.i64(11), ldc = a.i64(14), sC = a.i64(15), batch = a.i64(16);
+  int64_t lda = a.i64(7), sA = a.i64(8), ldb = a.i64(10), sB = a.i64(11), ldc = a.i64(14), sC = a.i64(15),
+          batch = a.i64(16);
   if (M < 0 || N < 0 || K < 0 || batch < 1) { fail(info.Env(), "bad gemm sizes"); return info.Env().Undefined(); }
   const int64_t rowsA = tA ? K : M, colsA = tA ? M : K;
   const int64_t rowsB = tB ? N : K, colsB = tB ? K : N;
-  if (lda < colsA || ldb < colsB || ldc < N) { fail(info.Env(), "gemm leading dimension too small"); return info.Env().Undefined(); }
+  if (lda < colsA || ldb < colsB || ldc < N) {
+    fail(info.Env(), "gemm leading dimension too small");
+    return info.Env().Undefined();
+  }
   auto extent = [](int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) -> int64_t {
     if (rows == 0 || cols == 0) return 0;
     return (batch - 1) * stride + (rows - 1) * ld + cols;
@@ -228,14 +235,18 @@ Value Gemm(const CallbackInfo& info) {
   const bool bf16 = a.b(17);
   if (bf16 && !mt::gemm_bf16_available()) a.ok = fail(info.Env(), "bf16 GEMM is not available on this CPU");
   if (a.ok)
-    mt::gemm(tA, tB, (int)M, (int)N, (int)K, (float)a.num(5), A, (int)lda, sA, B, (int)ldb, sB, (float)a.num(12), C, (int)ldc, sC, (int)batch, bf16);
+    mt::gemm(tA, tB, (int)M, (int)N, (int)K, (float)a.num(5), A, (int)lda, sA, B, (int)ldb, sB, (float)a.num(12), C,
+             (int)ldc, sC, (int)batch, bf16);
   return info.Env().Undefined();
 }
 // linearForward(x, w, bias, h, out, rows, nIn, nOut, act, bf16)
 Value LinearForward(const CallbackInfo& info) {
   Args a(info);
   const int64_t rows = a.i64(5), nIn = a.i64(6), nOut = a.i64(7), act = a.i64(8);
-  if (rows < 0 || nIn < 0 || nOut < 0 || act < 0 || act > 4) { fail(info.Env(), "bad linear sizes"); return info.Env().Undefined(); }
+  if (rows < 0 || nIn < 0 || nOut < 0 || act < 0 || act > 4) {
+    fail(info.Env(), "bad linear sizes");
+    return info.Env().Undefined();
+  }
   float* x = a.f32(0, rows * nIn, "x");
   float* w = a.f32(1, nOut * nIn, "weight");
   float* b = a.f32(2, nOut, "bias", true);
@@ -252,7 +263,13 @@ Value EmbeddingForward(const CallbackInfo& info) {
   int64_t n = a.i64(3), dim = a.i64(4);
   int32_t* ids = a.i32(0, n, "ids");
   int64_t rows = dim > 0 ? a.len(1) / dim : 0;
-  if (a.ok) for (int64_t i = 0; i < n; i++) if (ids[i] < 0 || ids[i] >= rows) { a.ok = fail(info.Env(), "token id " + std::to_string(ids[i]) + " is outside the embedding table (" + std::to_string(rows) + " rows)"); break; }
+  if (a.ok)
+    for (int64_t i = 0; i < n; i++)
+      if (ids[i] < 0 || ids[i] >= rows) {
+        a.ok = fail(info.Env(), "token id " + std::to_string(ids[i]) + " is outside the embedding table (" +
+                                    std::to_string(rows) + " rows)");
+        break;
+      }
   float* t = a.f32(1, rows * dim, "table");
   float* o = a.f32(2, n * dim, "out");
   if (a.ok) mt::embedding_forward(ids, t, o, n, dim);
@@ -263,7 +280,12 @@ Value EmbeddingBackward(const CallbackInfo& info) {
   int64_t n = a.i64(3), dim = a.i64(4);
   int32_t* ids = a.i32(0, n, "ids");
   int64_t rows = dim > 0 ? a.len(2) / dim : 0;
-  if (a.ok) for (int64_t i = 0; i < n; i++) if (ids[i] < 0 || ids[i] >= rows) { a.ok = fail(info.Env(), "token id out of range"); break; }
+  if (a.ok)
+    for (int64_t i = 0; i < n; i++)
+      if (ids[i] < 0 || ids[i] >= rows) {
+        a.ok = fail(info.Env(), "token id out of range");
+        break;
+      }
   float* d = a.f32(1, n * dim, "dout");
   float* t = a.f32(2, rows * dim, "dtable");
   if (a.ok) mt::embedding_backward(ids, d, t, n, dim);
@@ -332,7 +354,9 @@ Value DropoutBackward(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 // rows × cols block with row stride ld: the elements a buffer must hold
-static int64_t strided(int64_t rows, int64_t cols, int64_t ld) { return rows > 0 && cols > 0 ? (rows - 1) * ld + cols : 0; }
+static int64_t strided(int64_t rows, int64_t cols, int64_t ld) {
+  return rows > 0 && cols > 0 ? (rows - 1) * ld + cols : 0;
+}
 
 // attentionForward(q, k, v, mask, out, probs, B, T, H, D, scale, p, key, bf16, ld): ld = row stride of q, k, v
 Value AttentionForward(const CallbackInfo& info) {
@@ -340,7 +364,10 @@ Value AttentionForward(const CallbackInfo& info) {
   int B = (int)a.i64(6), T = (int)a.i64(7), H = (int)a.i64(8), D = (int)a.i64(9);
   int64_t n = (int64_t)B * T * H * D;
   const int64_t ld = info[14].IsNumber() ? a.i64(14) : (int64_t)H * D;
-  if (ld < (int64_t)H * D) { fail(info.Env(), "attention: row stride smaller than the hidden size"); return info.Env().Undefined(); }
+  if (ld < (int64_t)H * D) {
+    fail(info.Env(), "attention: row stride smaller than the hidden size");
+    return info.Env().Undefined();
+  }
   const int64_t nin = strided((int64_t)B * T, (int64_t)H * D, ld);
   float* q = a.f32(0, nin, "q");
   float* k = a.f32(1, nin, "k");
@@ -350,7 +377,9 @@ Value AttentionForward(const CallbackInfo& info) {
   float* p = a.f32(5, (int64_t)B * H * T * T, "probs");
   const bool bf16 = a.b(13);
   if (bf16 && !mt::gemm_bf16_available()) a.ok = fail(info.Env(), "bf16 GEMM is not available on this CPU");
-  if (a.ok) mt::attention_forward(q, k, v, mask, o, p, B, T, H, D, (float)a.num(10), (float)a.num(11), (uint32_t)a.i64(12), bf16, (int)ld);
+  if (a.ok)
+    mt::attention_forward(q, k, v, mask, o, p, B, T, H, D, (float)a.num(10), (float)a.num(11), (uint32_t)a.i64(12),
+                          bf16, (int)ld);
   return info.Env().Undefined();
 }
 // attentionBackward(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16, ld)
@@ -359,7 +388,10 @@ Value AttentionBackward(const CallbackInfo& info) {
   int B = (int)a.i64(8), T = (int)a.i64(9), H = (int)a.i64(10), D = (int)a.i64(11);
   int64_t n = (int64_t)B * T * H * D;
   const int64_t ld = info[16].IsNumber() ? a.i64(16) : (int64_t)H * D;
-  if (ld < (int64_t)H * D) { fail(info.Env(), "attention: row stride smaller than the hidden size"); return info.Env().Undefined(); }
+  if (ld < (int64_t)H * D) {
+    fail(info.Env(), "attention: row stride smaller than the hidden size");
+    return info.Env().Undefined();
+  }
   const int64_t nin = strided((int64_t)B * T, (int64_t)H * D, ld);
   float* q = a.f32(0, nin, "q");
   float* k = a.f32(1, nin, "k");
@@ -372,7 +404,8 @@ Value AttentionBackward(const CallbackInfo& info) {
   const bool bf16 = a.b(15);
   if (bf16 && !mt::gemm_bf16_available()) a.ok = fail(info.Env(), "bf16 GEMM is not available on this CPU");
   if (a.ok)
-    mt::attention_backward(q, k, v, p, dout, dq, dk, dv, B, T, H, D, (float)a.num(12), (float)a.num(13), (uint32_t)a.i64(14), bf16, (int)ld);
+    mt::attention_backward(q, k, v, p, dout, dq, dk, dv, B, T, H, D, (float)a.num(12), (float)a.num(13),
+                           (uint32_t)a.i64(14), bf16, (int)ld);
   return info.Env().Undefined();
 }
 Value CrossEntropyForward(const CallbackInfo& info) {
@@ -384,7 +417,12 @@ Value CrossEntropyForward(const CallbackInfo& info) {
   float* w = a.f32(2, C, "classWeights", true);
   float* l = a.f32(3, N, "loss");
   float* wt = a.f32(4, N, "weight");
-  if (a.ok) for (int64_t i = 0; i < N; i++) if (t[i] != ignore && (t[i] < 0 || t[i] >= C)) { a.ok = fail(info.Env(), "target " + std::to_string(t[i]) + " is not a class index below " + std::to_string(C)); break; }
+  if (a.ok)
+    for (int64_t i = 0; i < N; i++)
+      if (t[i] != ignore && (t[i] < 0 || t[i] >= C)) {
+        a.ok = fail(info.Env(), "target " + std::to_string(t[i]) + " is not a class index below " + std::to_string(C));
+        break;
+      }
   if (a.ok) mt::cross_entropy_forward(x, t, w, l, wt, N, C, ignore, (float)a.num(8));
   return info.Env().Undefined();
 }
@@ -396,7 +434,12 @@ Value CrossEntropyBackward(const CallbackInfo& info) {
   int32_t* t = a.i32(1, N, "targets");
   float* w = a.f32(2, C, "classWeights", true);
   float* d = a.f32(3, N * C, "dlogits");
-  if (a.ok) for (int64_t i = 0; i < N; i++) if (t[i] != ignore && (t[i] < 0 || t[i] >= C)) { a.ok = fail(info.Env(), "target out of range"); break; }
+  if (a.ok)
+    for (int64_t i = 0; i < N; i++)
+      if (t[i] != ignore && (t[i] < 0 || t[i] >= C)) {
+        a.ok = fail(info.Env(), "target out of range");
+        break;
+      }
   if (a.ok) mt::cross_entropy_backward(x, t, w, d, N, C, ignore, (float)a.num(7), (float)a.num(8));
   return info.Env().Undefined();
 }
@@ -428,8 +471,8 @@ Value AdamW(const CallbackInfo& info) {
   float* m = a.f32(2, n, "m");
   float* v = a.f32(3, n, "v");
   if (a.ok)
-    mt::adamw(p, g, m, v, n, (float)a.num(4), (float)a.num(5), (float)a.num(6), (float)a.num(7), (float)a.num(8), (float)a.num(9),
-              (float)a.num(10), (float)a.num(11));
+    mt::adamw(p, g, m, v, n, (float)a.num(4), (float)a.num(5), (float)a.num(6), (float)a.num(7), (float)a.num(8),
+              (float)a.num(9), (float)a.num(10), (float)a.num(11));
   return info.Env().Undefined();
 }
 

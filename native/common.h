@@ -51,11 +51,12 @@ enum GemmMode { GEMM_AUTO = 0, GEMM_OWN = 1, GEMM_BLAS = 2 };
 // C_i = alpha · op(A_i) · op(B_i) + beta · C_i for i < batch (row-major, strides between batch elements);
 // bf16: operands rounded to bfloat16, fp32 accumulation (only when gemm_bf16_available()).
 void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, int64_t strideA,
-          const float* B, int ldb, int64_t strideB, float beta, float* C, int ldc, int64_t strideC, int batch, bool bf16);
+          const float* B, int ldb, int64_t strideB, float beta, float* C, int ldc, int64_t strideC, int batch,
+          bool bf16);
 // h[rows, nOut] = x[rows, nIn] · w[nOut, nIn]ᵀ + bias (bias may be null); out = act(h) unless act is ACT_NONE (then
 // out must be h): one GEMM, bias and activation fused into its epilogue
-void linear_forward(const float* x, const float* w, const float* bias, float* h, float* out, int rows, int nIn, int nOut, int act,
-                    bool bf16);
+void linear_forward(const float* x, const float* w, const float* bias, float* h, float* out, int rows, int nIn,
+                    int nOut, int act, bool bf16);
 // one GEMM on the calling thread only (for kernels that are already parallel, e.g. attention per head)
 void gemm_serial(const GemmArgs& g, bool bf16);
 void blas_init();
@@ -72,7 +73,8 @@ std::string gemm_configure(const char* mode, const char* isa, const char* bf16is
 void fill(float* out, int64_t n, float v);
 void axpy(float* dst, const float* src, int64_t n, float alpha);
 void scale(const float* x, float* out, int64_t n, float alpha);
-void binary(int op, const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* sa, const int64_t* sb);
+void binary(int op, const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* sa,
+            const int64_t* sb);
 void unary_forward(int op, const float* x, float* out, int64_t n);
 void unary_backward(int op, const float* x, const float* y, const float* dy, float* dx, int64_t n);
 void bias_act_forward(float* h, const float* bias, float* out, int64_t rows, int64_t n, int act);
@@ -80,26 +82,36 @@ void act_backward(const float* h, const float* dy, float* dh, int64_t n, int act
 void reduce_sum(const float* x, float* out, int64_t outer, int64_t r, int64_t inner);
 double sum_squares(const float* x, int64_t n);
 void permute(const float* x, float* out, int rank, const int64_t* shape, const int64_t* perm);
-void axis_copy(const float* src, float* dst, int64_t outer, int64_t srcLen, int64_t srcStart, int64_t dstLen, int64_t dstStart, int64_t len, int64_t inner, bool acc);
+void axis_copy(const float* src, float* dst, int64_t outer, int64_t srcLen, int64_t srcStart, int64_t dstLen,
+               int64_t dstStart, int64_t len, int64_t inner, bool acc);
 void softmax_forward(const float* x, float* out, int64_t rows, int64_t n);
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t n);
 void dropout_forward(const float* x, float* out, int64_t n, float p, uint32_t key);
 void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint32_t key);
 // layernorm.cc
-void layernorm_forward(const float* x, const float* res, const float* gamma, const float* beta, float* out, float* sum, float* mean, float* rstd, int64_t rows, int64_t dim, float eps);
-void layernorm_backward(const float* dy, const float* s, const float* mean, const float* rstd, const float* gamma, float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t dim);
+void layernorm_forward(const float* x, const float* res, const float* gamma, const float* beta, float* out, float* sum,
+                       float* mean, float* rstd, int64_t rows, int64_t dim, float eps);
+void layernorm_backward(const float* dy, const float* s, const float* mean, const float* rstd, const float* gamma,
+                        float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t dim);
 // attention.cc
-void attention_forward(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16, int ld);
-void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* dout, float* dq, float* dk, float* dv, int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16, int ld);
+void attention_forward(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs,
+                       int B, int T, int H, int D, float scale, float p, uint32_t key, bool bf16, int ld);
+void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* dout,
+                        float* dq, float* dk, float* dv, int B, int T, int H, int D, float scale, float p, uint32_t key,
+                        bool bf16, int ld);
 // embedding.cc
 void embedding_forward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t dim);
 void embedding_backward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t dim);
 // loss.cc
-void cross_entropy_forward(const float* logits, const int32_t* targets, const float* w, float* loss, float* weight, int64_t N, int64_t C, int ignore, float smoothing);
-void cross_entropy_backward(const float* logits, const int32_t* targets, const float* w, float* dlogits, int64_t N, int64_t C, int ignore, float smoothing, float gradScale);
+void cross_entropy_forward(const float* logits, const int32_t* targets, const float* w, float* loss, float* weight,
+                           int64_t N, int64_t C, int ignore, float smoothing);
+void cross_entropy_backward(const float* logits, const int32_t* targets, const float* w, float* dlogits, int64_t N,
+                            int64_t C, int ignore, float smoothing, float gradScale);
 void bce_forward(const float* logits, const float* targets, const float* pw, float* loss, int64_t N, int64_t C);
-void bce_backward(const float* logits, const float* targets, const float* pw, float* dlogits, int64_t N, int64_t C, float gradScale);
+void bce_backward(const float* logits, const float* targets, const float* pw, float* dlogits, int64_t N, int64_t C,
+                  float gradScale);
 // adamw.cc
-void adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps, float wd, float bc1, float bc2, float gradScale);
+void adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
+           float wd, float bc1, float bc2, float gradScale);
 
 }  // namespace mt

@@ -39,7 +39,8 @@ static inline float bop(float a, float b) {
 }
 
 template <int OP>
-static void binary_t(const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* sa, const int64_t* sb) {
+static void binary_t(const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* sa,
+                     const int64_t* sb) {
   int64_t total = 1;
   for (int d = 0; d < rank; d++) total *= shape[d];
   if (total == 0) return;
@@ -60,14 +61,20 @@ static void binary_t(const float* a, const float* b, float* out, int rank, const
       const float* pa = a + ia;
       const float* pb = b + ib;
       if (la == 1 && lb == 1) for (int64_t j = 0; j < last; j++) o[j] = bop<OP>(pa[j], pb[j]);
-      else if (la == 1 && lb == 0) { const float y = pb[0]; for (int64_t j = 0; j < last; j++) o[j] = bop<OP>(pa[j], y); }
-      else if (la == 0 && lb == 1) { const float x = pa[0]; for (int64_t j = 0; j < last; j++) o[j] = bop<OP>(x, pb[j]); }
-      else for (int64_t j = 0; j < last; j++) o[j] = bop<OP>(pa[j * la], pb[j * lb]);
+      else if (la == 1 && lb == 0) {
+        const float y = pb[0];
+        for (int64_t j = 0; j < last; j++) o[j] = bop<OP>(pa[j], y);
+      } else if (la == 0 && lb == 1) {
+        const float x = pa[0];
+        for (int64_t j = 0; j < last; j++) o[j] = bop<OP>(x, pb[j]);
+      } else
+        for (int64_t j = 0; j < last; j++) o[j] = bop<OP>(pa[j * la], pb[j * lb]);
     }
   });
 }
 
-void binary(int op, const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* sa, const int64_t* sb) {
+void binary(int op, const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* sa,
+            const int64_t* sb) {
   switch (op) {
     case 0: binary_t<0>(a, b, out, rank, shape, sa, sb); break;
     case 1: binary_t<1>(a, b, out, rank, shape, sa, sb); break;
@@ -91,7 +98,10 @@ void unary_forward(int op, const float* x, float* out, int64_t n) {
       case U_NEG: for (int64_t i = b; i < e; i++) out[i] = -x[i]; break;
       case U_SQUARE: for (int64_t i = b; i < e; i++) out[i] = x[i] * x[i]; break;
       case U_SQRT: for (int64_t i = b; i < e; i++) out[i] = std::sqrt(x[i]); break;
-      case U_SIGMOID: for (int64_t i = b; i < e; i++) out[i] = x[i] >= 0 ? 1.0f / (1.0f + std::exp(-x[i])) : std::exp(x[i]) / (1.0f + std::exp(x[i])); break;
+      case U_SIGMOID:
+        for (int64_t i = b; i < e; i++)
+          out[i] = x[i] >= 0 ? 1.0f / (1.0f + std::exp(-x[i])) : std::exp(x[i]) / (1.0f + std::exp(x[i]));
+        break;
     }
   });
 }
@@ -115,7 +125,8 @@ void unary_backward(int op, const float* x, const float* y, const float* dy, flo
 
 MT_SIMD_CLONES static void act_span(int act, const float* h, float* o, int64_t n) { act_row(act, h, o, n); }
 
-MT_SIMD_CLONES static void act_grad_span(int act, const float* __restrict h, const float* __restrict dy, float* __restrict dh, int64_t n) {
+MT_SIMD_CLONES static void act_grad_span(int act, const float* __restrict h, const float* __restrict dy,
+                                         float* __restrict dh, int64_t n) {
   switch (act) {
     case ACT_GELU:
 #pragma omp simd
@@ -188,7 +199,8 @@ void reduce_sum(const float* x, float* out, int64_t outer, int64_t r, int64_t in
     std::vector<float> partv((size_t)(nb * inner));
     float* part = partv.data();
     parallel_for(nb, 1, [=](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; b++) sum_rows_span(x + b * RB * inner, part + b * inner, std::min(RB, r - b * RB), inner);
+      for (int64_t b = b0; b < b1; b++)
+        sum_rows_span(x + b * RB * inner, part + b * inner, std::min(RB, r - b * RB), inner);
     });
     sum_rows_span(part, out, nb, inner);
     return;
@@ -258,7 +270,8 @@ void permute(const float* x, float* out, int rank, const int64_t* shape, const i
   });
 }
 
-void axis_copy(const float* src, float* dst, int64_t outer, int64_t srcLen, int64_t srcStart, int64_t dstLen, int64_t dstStart, int64_t len, int64_t inner, bool acc) {
+void axis_copy(const float* src, float* dst, int64_t outer, int64_t srcLen, int64_t srcStart, int64_t dstLen,
+               int64_t dstStart, int64_t len, int64_t inner, bool acc) {
   const int64_t n = len * inner;
   parallel_for(outer, std::max<int64_t>(1, GRAIN / std::max<int64_t>(n, 1)), [=](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; o++) {
@@ -295,7 +308,8 @@ void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, 
 
 // Inner loops live in small functions with restrict pointers and scalar arguments: inside a lambda the compiler
 // cannot prove that stores to `out` leave the captured scalars alone, and refuses to vectorise.
-MT_SIMD_CLONES static void dropout_span(const float* __restrict x, float* __restrict out, uint32_t cnt, uint32_t base, uint32_t key, uint32_t th, float sc) {
+MT_SIMD_CLONES static void dropout_span(const float* __restrict x, float* __restrict out, uint32_t cnt, uint32_t base,
+                                        uint32_t key, uint32_t th, float sc) {
 #pragma omp simd
   for (uint32_t j = 0; j < cnt; j++) out[j] = x[j] * ((dropout_hash(key, base + j) >> 8) < th ? sc : 0.0f);
 }
@@ -303,7 +317,9 @@ MT_SIMD_CLONES static void dropout_span(const float* __restrict x, float* __rest
 void dropout_forward(const float* x, float* out, int64_t n, float p, uint32_t key) {
   const uint32_t th = dropout_threshold(p);
   const float sc = 1.0f / (1.0f - p);
-  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) { dropout_span(x + b, out + b, (uint32_t)(e - b), (uint32_t)b, key, th, sc); });
+  parallel_for(n, GRAIN, [=](int64_t b, int64_t e) {
+    dropout_span(x + b, out + b, (uint32_t)(e - b), (uint32_t)b, key, th, sc);
+  });
 }
 
 void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint32_t key) {

@@ -31,7 +31,8 @@ static inline float fast_expf(float x) {
 static inline float erf_with_exp(float x, float e) {
   const float ax = __builtin_fabsf(x);
   const float t = 1.0f / (1.0f + 0.3275911f * ax);
-  const float y = 1.0f - (((((1.061405429f * t - 1.453152027f) * t) + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t * e;
+  const float y =
+      1.0f - (((((1.061405429f * t - 1.453152027f) * t) + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t * e;
   return x < 0 ? -y : y;
 }
 static inline float fast_erff(float x) { return erf_with_exp(x, fast_expf(-x * x)); }
@@ -50,7 +51,9 @@ static inline float tanh_f(float x) {
   const float t = (1.0f - e) / (1.0f + e);
   return x < 0 ? -t : t;
 }
-static inline float gelu_tanh_f(float x) { return 0.5f * x * (1.0f + tanh_f(0.79788456080286536f * (x + 0.044715f * x * x * x))); }
+static inline float gelu_tanh_f(float x) {
+  return 0.5f * x * (1.0f + tanh_f(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+}
 static inline float gelu_tanh_grad_f(float x) {
   const float th = tanh_f(0.79788456080286536f * (x + 0.044715f * x * x * x));
   return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * 0.79788456080286536f * (1.0f + 3.0f * 0.044715f * x * x);

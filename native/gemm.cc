@@ -123,11 +123,12 @@ void blas_call(const GemmArgs& g) {
   if (g.M <= 0 || g.N <= 0) return;
   if (g.K <= 0) {
     for (int i = 0; i < g.M; i++)
-      for (int j = 0; j < g.N; j++) g.C[(int64_t)i * g.ldc + j] = g.beta == 0.0f ? 0.0f : g.beta * g.C[(int64_t)i * g.ldc + j];
+      for (int j = 0; j < g.N; j++)
+        g.C[(int64_t)i * g.ldc + j] = g.beta == 0.0f ? 0.0f : g.beta * g.C[(int64_t)i * g.ldc + j];
     return;
   }
-  cblas_sgemm(CblasRowMajor, g.tA ? CblasTrans : CblasNoTrans, g.tB ? CblasTrans : CblasNoTrans, g.M, g.N, g.K, g.alpha, g.A,
-              (int)g.lda, g.B, (int)g.ldb, g.beta, g.C, (int)g.ldc);
+  cblas_sgemm(CblasRowMajor, g.tA ? CblasTrans : CblasNoTrans, g.tB ? CblasTrans : CblasNoTrans, g.M, g.N, g.K, g.alpha,
+              g.A, (int)g.lda, g.B, (int)g.ldb, g.beta, g.C, (int)g.ldc);
 }
 
 void blas_threaded(const GemmArgs& g) {
@@ -203,7 +204,8 @@ void blas_with_epilogue(const GemmArgs& g, bool threaded) {
   if (!g.bias && !g.act) return;
   float* out = g.act ? g.act_out : g.C;
   if (g.ldc == g.N) return bias_act_forward(g.C, g.bias, out, g.M, g.N, g.act);
-  for (int i = 0; i < g.M; i++) bias_act_forward(g.C + (int64_t)i * g.ldc, g.bias, out + (int64_t)i * g.ldc, 1, g.N, g.act);
+  for (int i = 0; i < g.M; i++)
+    bias_act_forward(g.C + (int64_t)i * g.ldc, g.bias, out + (int64_t)i * g.ldc, 1, g.N, g.act);
 }
 #endif
 
@@ -248,20 +250,23 @@ std::string gemm_configure(const char* mode, const char* isa, const char* bf16is
     if (m == "own") next.mode = GEMM_OWN;
     else if (m == "blas" || m == "auto") {
       if (!MT_HAVE_BLAS)
-        return "this build has no BLAS (OpenBLAS was not found when the addon was built; install libopenblas-dev and run "
+        return "this build has no BLAS (OpenBLAS was not found when the addon was built; install libopenblas-dev and "
+               "run "
                "`npm rebuild medtune`, or use MEDTUNE_GEMM=own)";
       next.mode = m == "blas" ? GEMM_BLAS : GEMM_AUTO;
     } else return "unknown GEMM \"" + m + "\" (use auto, own or blas)";
   }
   if (isa && *isa) {
     const GemmKernel* k = kernel_named(isa);
-    if (!k || k->bf16) return std::string("fp32 GEMM kernel \"") + isa + "\" is not available on this CPU (" + cpu_flags() + ")";
+    if (!k || k->bf16)
+      return std::string("fp32 GEMM kernel \"") + isa + "\" is not available on this CPU (" + cpu_flags() + ")";
     next.fp32 = k;
   }
   if (bf16isa && std::string(bf16isa) == "none") next.bf16 = nullptr;
   else if (bf16isa && *bf16isa) {
     const GemmKernel* k = kernel_named(bf16isa);
-    if (!k || !k->bf16) return std::string("bf16 GEMM kernel \"") + bf16isa + "\" is not available on this CPU (" + cpu_flags() + ")";
+    if (!k || !k->bf16)
+      return std::string("bf16 GEMM kernel \"") + bf16isa + "\" is not available on this CPU (" + cpu_flags() + ")";
     next.bf16 = k;
   }
   std::lock_guard<std::mutex> lk(tune_mu);
@@ -275,8 +280,8 @@ std::string gemm_configure(const char* mode, const char* isa, const char* bf16is
 bool gemm_bf16_available() { return config().bf16 != nullptr; }
 
 // C_i[M,N] = alpha * op(A_i)[M,K] * op(B_i)[K,N] + beta * C_i, i < batch
-void gemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, int64_t strideA, const float* B, int ldb,
-          int64_t strideB, float beta, float* C, int ldc, int64_t strideC, int batch, bool bf16) {
+void gemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, int64_t strideA, const float* B,
+          int ldb, int64_t strideB, float beta, float* C, int ldc, int64_t strideC, int batch, bool bf16) {
   if (M <= 0 || N <= 0 || batch <= 0) return;
   auto args = [=](int64_t b) {
     return GemmArgs{tA, tB, M, N, K, alpha, beta, A + b * strideA, lda, B + b * strideB, ldb, C + b * strideC, ldc};
@@ -292,8 +297,8 @@ void gemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, in
 
 // x[rows, nIn] · w[nOut, nIn]ᵀ + bias -> h[rows, nOut]; out = act(h) (act none: out is h), in one GEMM with the
 // bias and activation fused into its epilogue
-void linear_forward(const float* x, const float* w, const float* bias, float* h, float* out, int rows, int nIn, int nOut, int act,
-                    bool bf16) {
+void linear_forward(const float* x, const float* w, const float* bias, float* h, float* out, int rows, int nIn,
+                    int nOut, int act, bool bf16) {
   GemmArgs g{false, true, rows, nOut, nIn, 1.0f, 0.0f, x, nIn, w, nIn, h, nOut};
   g.bias = bias;
   g.act = act;

@@ -40,7 +40,8 @@ struct Avx2 {
   static void pack_a(const mt::GemmArgs& g, int i0, int rows, int k0, int kc, float* __restrict dst) {
     if (g.tA) {  // A stored K×M: each k is a contiguous run of rows (masked load, spilling store as below)
       const __m256i m = lane_mask(rows);
-      for (int k = 0; k < kc; k++) _mm256_storeu_ps(dst + k * MR, _mm256_maskload_ps(g.A + (int64_t)(k0 + k) * g.lda + i0, m));
+      for (int k = 0; k < kc; k++)
+        _mm256_storeu_ps(dst + k * MR, _mm256_maskload_ps(g.A + (int64_t)(k0 + k) * g.lda + i0, m));
       return;
     }
     // A row-major: 8 k at a time through an 8×8 register transpose; lanes 0..5 of each k are the rows. Full

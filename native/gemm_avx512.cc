@@ -48,7 +48,8 @@ struct Avx512 {
     if (g.tA) {  // A stored K×M: each k is a contiguous run of rows
       const __mmask16 m = (__mmask16)((1u << rows) - 1);
       for (int k = 0; k < kc; k++)
-        _mm512_mask_storeu_ps(dst + k * MR, (__mmask16)((1u << MR) - 1), _mm512_maskz_loadu_ps(m, g.A + (int64_t)(k0 + k) * g.lda + i0));
+        _mm512_mask_storeu_ps(dst + k * MR, (__mmask16)((1u << MR) - 1),
+                              _mm512_maskz_loadu_ps(m, g.A + (int64_t)(k0 + k) * g.lda + i0));
       return;
     }
     // A row-major: 16 k at a time through a register transpose; each k then holds the MR rows in lanes 0..MR-1
@@ -102,20 +103,21 @@ struct Avx512 {
     tile_impl<R, 0>(kc, a, 0, b, c, ldc, alpha, beta, ncols);
   }
   template <int R>
-  static void tile_direct(int kc, const float* __restrict a, int64_t lda, const float* __restrict b, float* __restrict c,
-                          int64_t ldc, float alpha, float beta, int ncols) {
+  static void tile_direct(int kc, const float* __restrict a, int64_t lda, const float* __restrict b,
+                          float* __restrict c, int64_t ldc, float alpha, float beta, int ncols) {
     tile_impl<R, 1>(kc, a, lda, b, c, ldc, alpha, beta, ncols);
   }
   template <int R>
-  static void tile_direct_t(int kc, const float* __restrict a, int64_t lda, const float* __restrict b, float* __restrict c,
-                            int64_t ldc, float alpha, float beta, int ncols) {
+  static void tile_direct_t(int kc, const float* __restrict a, int64_t lda, const float* __restrict b,
+                            float* __restrict c, int64_t ldc, float alpha, float beta, int ncols) {
     tile_impl<R, 2>(kc, a, lda, b, c, ldc, alpha, beta, ncols);
   }
 
   // MODE 0: packed sliver a[k][MR]; 1: rows in place, a[r·lda + k]; 2: k-major in place, a[k·lda + r]
   template <int R, int MODE>
-  static inline __attribute__((always_inline)) void tile_impl(int kc, const float* __restrict a, int64_t lda, const float* __restrict b,
-                                                              float* __restrict c, int64_t ldc, float alpha, float beta, int ncols) {
+  static inline __attribute__((always_inline)) void tile_impl(int kc, const float* __restrict a, int64_t lda,
+                                                              const float* __restrict b, float* __restrict c,
+                                                              int64_t ldc, float alpha, float beta, int ncols) {
     __m512 x[R], y[R];
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++) x[r] = y[r] = _mm512_setzero_ps();
@@ -147,7 +149,8 @@ struct Avx512 {
   }
 };
 
-const mt::GemmKernel kernel = {"avx512", Avx512::MR, Avx512::NR, false, mt::Driver<Avx512>::WORK, &mt::Driver<Avx512>::block};
+const mt::GemmKernel kernel = {
+    "avx512", Avx512::MR, Avx512::NR, false, mt::Driver<Avx512>::WORK, &mt::Driver<Avx512>::block};
 
 }  // namespace
 

@@ -12,7 +12,9 @@ struct Avx512Bf16 {
   using Elem = uint32_t;
   static constexpr int MR = 12, NR = 32, KC = 512, NC = 1024, KSTEP = 2;
 
-  static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); }
+  static inline __mmask16 mask16(int n) {
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+  }
 
   // 16 lanes of (even, odd) pairs from two fp32 vectors: lane i = bf16(e[i]) | bf16(o[i]) << 16
   static inline __m512i pairs(__m512 e, __m512 o) {
@@ -87,7 +89,8 @@ struct Avx512Bf16 {
     for (int r = 0; r < rows; r++) {
       const float* s = g.A + (int64_t)(i0 + r) * g.lda + k0;
       uint32_t* d = dst + r * KP;
-      for (int k = 0; k < kc; k += 32) _mm512_mask_storeu_ps((float*)d + k / 2, mask16((kp - k / 2)), row_pairs(s + k, kc - k));
+      for (int k = 0; k < kc; k += 32)
+        _mm512_mask_storeu_ps((float*)d + k / 2, mask16((kp - k / 2)), row_pairs(s + k, kc - k));
     }
   }
 
@@ -111,14 +114,15 @@ struct Avx512Bf16 {
     tile_impl<R, false>(kp, a, b, c, ldc, alpha, beta, ncols);
   }
   template <int R>
-  static void tile_rows(int kp, const uint32_t* __restrict a, const uint32_t* __restrict b, float* __restrict c, int64_t ldc,
-                        float alpha, float beta, int ncols) {
+  static void tile_rows(int kp, const uint32_t* __restrict a, const uint32_t* __restrict b, float* __restrict c,
+                        int64_t ldc, float alpha, float beta, int ncols) {
     tile_impl<R, true>(kp, a, b, c, ldc, alpha, beta, ncols);
   }
 
   template <int R, bool ROWS>
-  static inline __attribute__((always_inline)) void tile_impl(int kp, const uint32_t* __restrict a, const uint32_t* __restrict b,
-                                                              float* __restrict c, int64_t ldc, float alpha, float beta, int ncols) {
+  static inline __attribute__((always_inline)) void tile_impl(int kp, const uint32_t* __restrict a,
+                                                              const uint32_t* __restrict b, float* __restrict c,
+                                                              int64_t ldc, float alpha, float beta, int ncols) {
     __m512 x[R], y[R];
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++) x[r] = y[r] = _mm512_setzero_ps();

@@ -140,7 +140,8 @@ struct Driver {
                           : mode == 2 ? (const Elem*)(g.A + (int64_t)pc * g.lda + ir) : ap;
           for (int jr = 0; jr < nc; jr += K::NR) {
             const int cols = nc - jr < K::NR ? nc - jr : K::NR;
-            if (in_place) tile_direct[rows - 1](kc, a, g.lda, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta, cols);
+            if (in_place)
+              tile_direct[rows - 1](kc, a, g.lda, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta, cols);
             else tile[rows - 1](kcp / K::KSTEP, a, bp + (int64_t)jr * kcp, crow + jr, g.ldc, g.alpha, beta, cols);
           }
           if (last) epilogue(g, ir, rows, jc, nc);  // whole rows of the sliver: long, vectorisable runs

@@ -23,13 +23,17 @@ struct Portable {
   static void pack_a(const mt::GemmArgs& g, int i0, int rows, int k0, int kc, float* __restrict dst) {
     for (int k = 0; k < kc; k++)
       for (int r = 0; r < MR; r++)
-        dst[k * MR + r] = r >= rows ? 0.0f : g.tA ? g.A[(int64_t)(k0 + k) * g.lda + i0 + r] : g.A[(int64_t)(i0 + r) * g.lda + k0 + k];
+        dst[k * MR + r] = r >= rows ? 0.0f
+                          : g.tA    ? g.A[(int64_t)(k0 + k) * g.lda + i0 + r]
+                                    : g.A[(int64_t)(i0 + r) * g.lda + k0 + k];
   }
 
   static void pack_b(const mt::GemmArgs& g, int k0, int kc, int j0, int cols, float* __restrict dst) {
     for (int k = 0; k < kc; k++)
       for (int c = 0; c < NR; c++)
-        dst[k * NR + c] = c >= cols ? 0.0f : g.tB ? g.B[(int64_t)(j0 + c) * g.ldb + k0 + k] : g.B[(int64_t)(k0 + k) * g.ldb + j0 + c];
+        dst[k * NR + c] = c >= cols ? 0.0f
+                          : g.tB    ? g.B[(int64_t)(j0 + c) * g.ldb + k0 + k]
+                                    : g.B[(int64_t)(k0 + k) * g.ldb + j0 + c];
   }
 
   template <int R>
@@ -105,7 +109,8 @@ struct PortableBf16 {
   }
 };
 
-const mt::GemmKernel fp32 = {"portable", Portable::MR, Portable::NR, false, mt::Driver<Portable>::WORK, &mt::Driver<Portable>::block};
+const mt::GemmKernel fp32 = {
+    "portable", Portable::MR, Portable::NR, false, mt::Driver<Portable>::WORK, &mt::Driver<Portable>::block};
 const mt::GemmKernel bf16 = {"portable-bf16", PortableBf16::MR, PortableBf16::NR, true, mt::Driver<PortableBf16>::WORK,
                              &mt::Driver<PortableBf16>::block};
 

@@ -7,9 +7,10 @@
 namespace mt {
 
 // One row: s = x (+ res, stored in sum); returns mean and rstd; out = (s - mean)·rstd·gamma + beta.
-MT_SIMD_CLONES static void layernorm_row(const float* __restrict x, const float* __restrict res, const float* __restrict gamma,
-                                 const float* __restrict beta, float* __restrict out, float* __restrict sum, float* mean, float* rstd,
-                                 int64_t dim, float eps) {
+MT_SIMD_CLONES static void layernorm_row(const float* __restrict x, const float* __restrict res,
+                                         const float* __restrict gamma, const float* __restrict beta,
+                                         float* __restrict out, float* __restrict sum, float* mean, float* rstd,
+                                         int64_t dim, float eps) {
   const float* s = x;
   if (res) {
 #pragma omp simd
@@ -32,8 +33,9 @@ MT_SIMD_CLONES static void layernorm_row(const float* __restrict x, const float*
 }
 
 // One row of the backward: dx, and dgamma/dbeta partial sums accumulated into pg/pb.
-MT_SIMD_CLONES static void layernorm_backward_row(const float* __restrict dy, const float* __restrict s, float m, float rs, const float* __restrict gamma,
-                                          float* __restrict dx, float* __restrict pg, float* __restrict pb, int64_t dim) {
+MT_SIMD_CLONES static void layernorm_backward_row(const float* __restrict dy, const float* __restrict s, float m,
+                                                  float rs, const float* __restrict gamma, float* __restrict dx,
+                                                  float* __restrict pg, float* __restrict pb, int64_t dim) {
   float sumD = 0, sumDX = 0;
 #pragma omp simd reduction(+ : sumD, sumDX)
   for (int64_t j = 0; j < dim; j++) {
@@ -54,18 +56,19 @@ MT_SIMD_CLONES static void layernorm_backward_row(const float* __restrict dy, co
 }
 
 // x, res, out, sum: [rows, dim]; gamma, beta: [dim]; mean, rstd: [rows]
-void layernorm_forward(const float* x, const float* res, const float* gamma, const float* beta, float* out, float* sum, float* mean,
-                       float* rstd, int64_t rows, int64_t dim, float eps) {
+void layernorm_forward(const float* x, const float* res, const float* gamma, const float* beta, float* out, float* sum,
+                       float* mean, float* rstd, int64_t rows, int64_t dim, float eps) {
   parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(dim, 1)), [=](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++)
-      layernorm_row(x + r * dim, res ? res + r * dim : nullptr, gamma, beta, out + r * dim, res ? sum + r * dim : nullptr, mean + r, rstd + r, dim, eps);
+      layernorm_row(x + r * dim, res ? res + r * dim : nullptr, gamma, beta, out + r * dim,
+                    res ? sum + r * dim : nullptr, mean + r, rstd + r, dim, eps);
   });
 }
 
 // dy, s, dx: [rows, dim]; dgamma, dbeta: [dim] accumulated. Row blocks of 32 keep per-block partial sums of
 // dgamma/dbeta, summed in block order afterwards: deterministic for any thread count.
-void layernorm_backward(const float* dy, const float* s, const float* mean, const float* rstd, const float* gamma, float* dx,
-                        float* dgamma, float* dbeta, int64_t rows, int64_t dim) {
+void layernorm_backward(const float* dy, const float* s, const float* mean, const float* rstd, const float* gamma,
+                        float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t dim) {
   const int64_t RB = 32;
   const int64_t nb = (rows + RB - 1) / RB;
   std::vector<float> partv((size_t)(nb * 2 * dim));

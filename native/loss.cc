@@ -14,8 +14,8 @@ static double lse_row(const float* x, int64_t C) {
 }
 
 // logits: [N, C]; targets: [N]; w: [C] or null; loss, weight: [N]
-void cross_entropy_forward(const float* logits, const int32_t* targets, const float* w, float* loss, float* weight, int64_t N, int64_t C,
-                           int ignore, float smoothing) {
+void cross_entropy_forward(const float* logits, const int32_t* targets, const float* w, float* loss, float* weight,
+                           int64_t N, int64_t C, int ignore, float smoothing) {
   for (int64_t i = 0; i < N; i++) {
     const int t = targets[i];
     if (t == ignore) { loss[i] = 0; weight[i] = 0; continue; }
@@ -33,8 +33,8 @@ void cross_entropy_forward(const float* logits, const int32_t* targets, const fl
   }
 }
 
-void cross_entropy_backward(const float* logits, const int32_t* targets, const float* w, float* dlogits, int64_t N, int64_t C, int ignore,
-                            float smoothing, float gradScale) {
+void cross_entropy_backward(const float* logits, const int32_t* targets, const float* w, float* dlogits, int64_t N,
+                            int64_t C, int ignore, float smoothing, float gradScale) {
   double W = (double)C;
   if (w) { W = 0; for (int64_t c = 0; c < C; c++) W += w[c]; }
   for (int64_t i = 0; i < N; i++) {
@@ -63,7 +63,8 @@ void bce_forward(const float* logits, const float* targets, const float* pw, flo
   }
 }
 
-void bce_backward(const float* logits, const float* targets, const float* pw, float* dlogits, int64_t N, int64_t C, float gradScale) {
+void bce_backward(const float* logits, const float* targets, const float* pw, float* dlogits, int64_t N, int64_t C,
+                  float gradScale) {
   for (int64_t i = 0; i < N * C; i++) {
     const double x = logits[i], y = targets[i];
     const double s = x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));

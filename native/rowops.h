@@ -7,7 +7,8 @@
 namespace mt {
 
 // row[j] = softmax(row[j] + mask[j]) in place; mask may be null; a row of all -inf becomes uniform.
-[[maybe_unused]] MT_SIMD_CLONES static void softmax_row_inplace(float* __restrict row, const float* __restrict mask, int n) {
+[[maybe_unused]] MT_SIMD_CLONES static void softmax_row_inplace(float* __restrict row, const float* __restrict mask,
+                                                                int n) {
   if (mask) {
 #pragma omp simd
     for (int j = 0; j < n; j++) row[j] += mask[j];
@@ -32,14 +33,16 @@ namespace mt {
 }
 
 // out[j] = p[j] · keep(base + j) / (1 - p)
-[[maybe_unused]] MT_SIMD_CLONES static void dropout_row(const float* __restrict p, float* __restrict out, int n, uint32_t base, uint32_t key, uint32_t th, float sc) {
+[[maybe_unused]] MT_SIMD_CLONES static void dropout_row(const float* __restrict p, float* __restrict out, int n,
+                                                        uint32_t base, uint32_t key, uint32_t th, float sc) {
 #pragma omp simd
   for (int j = 0; j < n; j++) out[j] = p[j] * ((dropout_hash(key, base + (uint32_t)j) >> 8) < th ? sc : 0.0f);
 }
 
 // Softmax backward in place on dr (= dL/dP), optionally through dropout first, scaled: dr = scale·P·(dr − Σ dr·P).
-[[maybe_unused]] MT_SIMD_CLONES static void softmax_backward_row(float* __restrict dr, const float* __restrict pr, int n, float scale, bool dropout, uint32_t base,
-                                        uint32_t key, uint32_t th, float sc) {
+[[maybe_unused]] MT_SIMD_CLONES static void softmax_backward_row(float* __restrict dr, const float* __restrict pr,
+                                                                 int n, float scale, bool dropout, uint32_t base,
+                                                                 uint32_t key, uint32_t th, float sc) {
   if (dropout) {
 #pragma omp simd
     for (int j = 0; j < n; j++) dr[j] *= (dropout_hash(key, base + (uint32_t)j) >> 8) < th ? sc : 0.0f;

@@ -89,3 +89,26 @@ describe('architecture', () => {
     assert.deepEqual(loops, []);
   });
 });
+
+describe('style', () => {
+  // eslint's max-len covers the TypeScript and JavaScript; this covers what eslint does not read (the C++ kernels,
+  // the CI script, the Dockerfile). Counted in characters, as eslint counts, not bytes: "·" and "×" are one each.
+  it('lines of the native sources, .ci/run and the Dockerfile are at most 120 characters', () => {
+    const root = path.resolve(src, '..');
+    const files = [
+      ...readdirSync(path.join(root, 'native')).map((n) => path.join('native', n)),
+      path.join('.ci', 'run'),
+      'Dockerfile',
+      'binding.gyp',
+    ];
+    const long: string[] = [];
+    for (const f of files) {
+      readFileSync(path.join(root, f), 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if ([...line].length > 120) long.push(`${f}:${i + 1} (${[...line].length})`);
+        });
+    }
+    assert.deepEqual(long, []);
+  });
+});
