@@ -84,8 +84,7 @@ for (const name of which.split(',')) {
       d.test.examples.map((e) => e.group ?? ''),
       gold,
       probs,
-      true,
-      0.5,
+      { multi: true, threshold: 0.5 },
     );
     metric = {
       f1_micro_grouped: multiLabelMetrics(g.pred, g.gold, labels).f1_micro,

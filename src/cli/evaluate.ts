@@ -204,7 +204,6 @@ export async function runEvaluate(
     groupRegex: o.groupRegex,
     extra,
     log,
-    threshold: o.threshold ?? predictor.settings.threshold,
     audit: auditOf(data.examples, c.audit),
   });
   recordEvaluation(o, c, record, t0);

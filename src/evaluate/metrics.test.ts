@@ -1,7 +1,7 @@
 // Metrics against values computed by hand (and matching sklearn's definitions).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { multiLabelMetrics, singleLabelMetrics } from './metrics.js';
+import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from './metrics.js';
 import { lrLambda } from '../train/schedule.js';
 import { assertClose } from '../tensor/testing.js';
 
@@ -45,6 +45,56 @@ describe('metrics', () => {
     );
     // x: tp1 fp1 fn0 -> F1 2/3; y: tp1 fp0 fn1 -> F1 2/3; micro: tp2 fp1 fn1 -> 4/6
     assertClose([m.f1_micro, m.f1_macro, m.subset_accuracy], [2 / 3, 2 / 3, 1 / 3]);
+  });
+});
+
+describe('grouped metrics', () => {
+  // two abstracts of two sentences each, two labels; the model's tuned thresholds were 0.2 for label 0, 0.9 for 1
+  const groups = ['a', 'a', 'b', 'b'];
+  const gold = [
+    [1, 0],
+    [0, 0],
+    [0, 1],
+    [0, 0],
+  ];
+  const probs = [
+    [0.3, 0.6],
+    [0.1, 0.1],
+    [0.1, 0.95],
+    [0.25, 0.2],
+  ];
+  const decided = probs.map((p) => [p[0]! >= 0.2 ? 1 : 0, p[1]! >= 0.9 ? 1 : 0]);
+
+  it("multi-label: the union of the rows' own decisions (their per-label thresholds), not 0.5 again", () => {
+    const g = groupPredictions(groups, gold, probs, { multi: true, predictions: decided });
+    assert.deepEqual(g.keys, ['a', 'b']);
+    assert.deepEqual(g.gold, [
+      [1, 0],
+      [0, 1],
+    ]);
+    assert.deepEqual(g.pred, [
+      [1, 0],
+      [1, 1],
+    ]);
+    // without the decisions, a scalar threshold decides: label 0 is missed in a, label 1 wrongly found in a
+    assert.deepEqual(groupPredictions(groups, gold, probs, { multi: true, threshold: 0.5 }).pred, [
+      [0, 1],
+      [0, 1],
+    ]);
+  });
+
+  it('single-label: the argmax of the mean probability, gold the most frequent row label', () => {
+    const g = groupPredictions(
+      ['x', 'x', 'x'],
+      [1, 1, 0],
+      [
+        [0.6, 0.4],
+        [0.3, 0.7],
+        [0.2, 0.8],
+      ],
+      { multi: false },
+    );
+    assert.deepEqual(g, { keys: ['x'], gold: [1], pred: [1] });
   });
 });
 

@@ -150,25 +150,31 @@ export function multiLabelMetrics(pred: number[][], gold: number[][], labels: st
 }
 
 /**
- * Aggregates row predictions to groups (e.g. sentences -> abstracts): multi-label takes the union of labels (gold and
- * predicted); single-label averages the probabilities and takes the argmax (gold: the most frequent row label).
+ * Aggregates row predictions to groups (e.g. sentences -> abstracts). Multi-label: the union of the rows' labels, gold
+ * and predicted; the predicted labels are the rows' own decisions when `predictions` is given (so per-label
+ * thresholds and abstentions count exactly as they did for the rows), else the probabilities at `threshold`.
+ * Single-label: the argmax of the mean probability (gold: the most frequent row label).
  */
 export function groupPredictions(
   groups: string[],
   gold: (number | number[])[],
   probs: number[][],
-  multi: boolean,
-  threshold = 0.5,
+  o: { multi: boolean; threshold?: number; predictions?: (number | number[])[] },
 ): { keys: string[]; gold: (number | number[])[]; pred: (number | number[])[] } {
+  const multi = o.multi;
+  const threshold = o.threshold ?? 0.5;
+  const rowLabels = (i: number) =>
+    (o.predictions?.[i] as number[] | undefined) ?? probs[i]!.map((v) => (v >= threshold ? 1 : 0));
   const order: string[] = [];
-  const acc = new Map<string, { gold: (number | number[])[]; probs: number[][] }>();
+  const acc = new Map<string, { gold: (number | number[])[]; probs: number[][]; rows: number[] }>();
   groups.forEach((g, i) => {
     if (!acc.has(g)) {
-      acc.set(g, { gold: [], probs: [] });
+      acc.set(g, { gold: [], probs: [], rows: [] });
       order.push(g);
     }
     acc.get(g)!.gold.push(gold[i]!);
     acc.get(g)!.probs.push(probs[i]!);
+    acc.get(g)!.rows.push(i);
   });
   const outGold: (number | number[])[] = [];
   const outPred: (number | number[])[] = [];
@@ -177,7 +183,8 @@ export function groupPredictions(
     const C = a.probs[0]!.length;
     if (multi) {
       outGold.push(Array.from({ length: C }, (_, c) => (a.gold.some((gv) => (gv as number[])[c]! > 0.5) ? 1 : 0)));
-      outPred.push(Array.from({ length: C }, (_, c) => (a.probs.some((p) => p[c]! >= threshold) ? 1 : 0)));
+      const rows = a.rows.map(rowLabels);
+      outPred.push(Array.from({ length: C }, (_, c) => (rows.some((r) => r[c]! > 0.5) ? 1 : 0)));
     } else {
       const mean = Array.from({ length: C }, (_, c) => a.probs.reduce((s, p) => s + p[c]!, 0) / a.probs.length);
       outPred.push(mean.indexOf(Math.max(...mean)));

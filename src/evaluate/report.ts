@@ -20,7 +20,6 @@ export interface ReportOptions {
   multiLabel: boolean;
   groupColumn?: string;
   groupRegex?: string;
-  threshold?: number;
   extra?: Record<string, unknown>;
   /** per example: its groups in the --audit-column columns (written into predictions.jsonl for the bias audit) */
   audit?: (Record<string, string> | undefined)[];
@@ -72,8 +71,7 @@ export async function writeEvalReport(o: ReportOptions): Promise<Record<string, 
       o.examples.map((e) => e.group ?? ''),
       o.examples.map((e) => e.label),
       r.probabilities,
-      o.multiLabel,
-      o.threshold ?? 0.5,
+      { multi: o.multiLabel, predictions: r.predictions },
     );
     const gm = o.multiLabel
       ? multiLabelMetrics(g.pred as number[][], g.gold as number[][], o.labels)

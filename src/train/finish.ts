@@ -60,8 +60,7 @@ function baselineMetrics(
       examples.map((e) => e.group ?? ''),
       examples.map((e) => e.label),
       probs,
-      multi,
-      threshold,
+      { multi, predictions: pred },
     );
     out.grouped = strip(metricsOf(g.pred, g.gold));
   }
@@ -391,7 +390,6 @@ export async function finishTraining(
     multiLabel,
     groupColumn: o.groupColumn,
     groupRegex: o.groupRegex,
-    threshold: x.cfg.threshold,
     extra,
     log,
     audit: auditOf(x.final.examples, x.audit ?? null),
