@@ -2,7 +2,7 @@
 // size; explicit options win; --recipe hf keeps HF's defaults.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { autoLearningRate, chooseRecipe, HF_RECIPE } from './recipe.js';
+import { autoLearningRate, chooseRecipe, HF_RECIPE, MULTI_LABEL_MIN_EPOCHS } from './recipe.js';
 
 const lengths = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
 
@@ -51,6 +51,17 @@ describe('automatic recipe', () => {
     });
     assert.equal(small.values.epochs, 20);
     assert.equal(big.values.epochs, 3);
+    const bigMulti = chooseRecipe({
+      hidden: 256,
+      layers: 4,
+      modelLimit: 512,
+      lengths: lengths(20000, () => 40),
+      multiLabel: true,
+      source: 'auto',
+      given: {},
+    });
+    assert.equal(bigMulti.values.epochs, MULTI_LABEL_MIN_EPOCHS, 'multi-label data trains at least 6 epochs');
+    assert.match(bigMulti.reason, /6 to 20 epochs \(multi-label heads learn rare labels late\)/);
     const given = chooseRecipe({
       hidden: 256,
       layers: 4,

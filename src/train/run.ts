@@ -425,6 +425,7 @@ function resolveRecipe(
     layers: c.num_hidden_layers ?? c.n_layers ?? 12,
     modelLimit: limit,
     lengths,
+    multiLabel: !!o.multiLabel,
     source: o.recipe ?? 'auto',
   };
   let recipe = chooseRecipe({ ...input, given });
