@@ -8,6 +8,7 @@
  * better); running trials count as "above" (constant liar), so parallel trials spread out.
  */
 import { Generator } from '../tensor/random.js';
+import { erf } from '../common/math.js';
 import { cardinality, type Distribution, type ParamValue } from './space.js';
 
 export type TrialState = 'waiting' | 'running' | 'complete' | 'pruned' | 'failed';
@@ -123,29 +124,6 @@ function fromInternal(d: Exclude<Distribution, { type: 'categorical' }>, x: numb
   return d.type === 'int' ? Math.min(d.high, Math.max(d.low, Math.round(v))) : Math.min(d.high, Math.max(d.low, v));
 }
 
-/** erf, Abramowitz & Stegun 7.1.26 refined (|error| < 1.2e-7). */
-function erf(x: number): number {
-  const t = 1 / (1 + 0.5 * Math.abs(x));
-  const y =
-    1 -
-    t *
-      Math.exp(
-        -x * x -
-          1.26551223 +
-          t *
-            (1.00002368 +
-              t *
-                (0.37409196 +
-                  t *
-                    (0.09678418 +
-                      t *
-                        (-0.18628806 +
-                          t *
-                            (0.27886807 +
-                              t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-      );
-  return x >= 0 ? y : -y;
-}
 const Phi = (z: number) => 0.5 * (1 + erf(z / Math.SQRT2));
 const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
 
