@@ -7,12 +7,11 @@
  * Masks are drawn per (seed, epoch, example) rather than from one running generator, so a resumed run masks the
  * remaining batches exactly as the uninterrupted run would have.
  */
-import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { writeFileAtomic, makeDirs } from '../common/atomic.js';
+import { makeDirs } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
-import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
 import { crossEntropy } from '../tensor/ops/index.js';
@@ -21,7 +20,7 @@ import { makeBatches, shuffle } from '../data/dataset.js';
 import type { MaskedLM } from '../models/mlm.js';
 import { AdamW, hfParamGroups } from './adamw.js';
 import { lrLambda, type SchedulerName } from './schedule.js';
-import { listCheckpoints } from './trainer.js';
+import { listCheckpoints, readMoments, writeCheckpoint } from './trainer.js';
 import { maskWholeWords, wordIds, type EncodedText } from './masking.js';
 
 export interface PretrainConfig {
@@ -190,20 +189,7 @@ export class Pretrainer {
   private saveCheckpoint(state: PretrainState): void {
     const dir = path.join(this.cfg.outputDir, `checkpoint-${state.step}`);
     this.hooks.saveModel(dir);
-    const moments: [string, { shape: readonly number[]; data: Float32Array }][] = [];
-    for (const [name, p] of this.model.namedParameters()) {
-      const st = this.opt.state.get(p)!;
-      moments.push(
-        [`m.${name}`, { shape: p.shape, data: st.m.f32 }],
-        [`v.${name}`, { shape: p.shape, data: st.v.f32 }],
-      );
-    }
-    writeFileAtomic(path.join(dir, 'optimizer.safetensors'), serializeSafetensors(moments));
-    writeFileAtomic(path.join(dir, 'trainer_state.json'), JSON.stringify(state, null, 1) + '\n');
-    const all = listCheckpoints(this.cfg.outputDir);
-    if (this.cfg.saveTotalLimit > 0)
-      for (const old of all.slice(0, Math.max(0, all.length - this.cfg.saveTotalLimit)))
-        rmSync(old.dir, { recursive: true, force: true });
+    writeCheckpoint({ dir, model: this.model, opt: this.opt, state, saveTotalLimit: this.cfg.saveTotalLimit });
   }
 
   private restore(dir: string): PretrainState {
@@ -214,18 +200,7 @@ export class Pretrainer {
       throw new MedtuneError(`cannot resume from ${dir}: ${(e as Error).message}`, 'E_CHECKPOINT');
     }
     this.hooks.loadWeights(dir);
-    const moments = readSafetensors(path.join(dir, 'optimizer.safetensors'));
-    for (const [name, p] of this.model.namedParameters()) {
-      const m = moments.get(`m.${name}`);
-      const v = moments.get(`v.${name}`);
-      if (!m || !v)
-        throw new MedtuneError(
-          `${dir}/optimizer.safetensors lacks the moments of ${name}; is it a checkpoint of this run?`,
-          'E_CHECKPOINT',
-        );
-      this.opt.state.get(p)!.m.f32.set(m.data);
-      this.opt.state.get(p)!.v.f32.set(v.data);
-    }
+    readMoments(dir, this.model, this.opt);
     this.opt.stepCount = state.optimizerSteps;
     this.model.generator.setState(state.generator);
     this.history = state.history;

@@ -112,20 +112,7 @@ export class Trainer {
     if (!this.hooks || this.cfg.checkpoints === false) return;
     const dir = path.join(this.cfg.outputDir, `checkpoint-${state.step}`);
     this.hooks.saveModel(dir);
-    const moments: [string, { shape: readonly number[]; data: Float32Array }][] = [];
-    this.model.namedParameters().forEach(([name, p]) => {
-      const st = this.opt.state.get(p)!;
-      moments.push(
-        [`m.${name}`, { shape: p.shape, data: st.m.f32 }],
-        [`v.${name}`, { shape: p.shape, data: st.v.f32 }],
-      );
-    });
-    writeFileAtomic(path.join(dir, 'optimizer.safetensors'), serializeSafetensors(moments));
-    writeFileAtomic(path.join(dir, 'trainer_state.json'), JSON.stringify(state, null, 1) + '\n');
-    const all = listCheckpoints(this.cfg.outputDir);
-    if (this.cfg.saveTotalLimit > 0)
-      for (const old of all.slice(0, Math.max(0, all.length - this.cfg.saveTotalLimit)))
-        rmSync(old.dir, { recursive: true, force: true });
+    writeCheckpoint({ dir, model: this.model, opt: this.opt, state, saveTotalLimit: this.cfg.saveTotalLimit });
   }
 
   /** Restores weights, optimizer moments and state from a checkpoint folder (checked: see resume.ts). */
@@ -133,20 +120,7 @@ export class Trainer {
     const state = readCheckpointState(dir);
     reconcileResume(state, this.cfg, this.log);
     this.hooks!.loadWeights(dir);
-    const moments = readSafetensors(path.join(dir, 'optimizer.safetensors'));
-    for (const [name, p] of this.model.namedParameters()) {
-      const st = this.opt.state.get(p)!;
-      const m = moments.get(`m.${name}`);
-      const v = moments.get(`v.${name}`);
-      if (!m || !v || m.data.length !== st.m.f32.length || v.data.length !== st.v.f32.length) {
-        throw new MedtuneError(
-          `${dir}/optimizer.safetensors does not fit this model (${name}); is it a checkpoint of this run?`,
-          'E_CHECKPOINT',
-        );
-      }
-      st.m.f32.set(m.data);
-      st.v.f32.set(v.data);
-    }
+    readMoments(dir, this.model, this.opt);
     this.opt.stepCount = state.optimizerSteps;
     this.model.generator.setState(state.generator);
     this.best = state.best;
@@ -344,6 +318,51 @@ export class Trainer {
       );
     }
     this.model.eval();
+  }
+}
+
+type Parameters = { namedParameters(): [string, Tensor][] };
+
+/**
+ * Completes a checkpoint folder whose weights the caller has written: the optimizer moments (optimizer.safetensors)
+ * and the trainer state; then removes the oldest checkpoints of the run beyond `saveTotalLimit` (0 keeps all).
+ * Used by fine-tuning and by masked-LM pretraining.
+ */
+export function writeCheckpoint(o: {
+  dir: string;
+  model: Parameters;
+  opt: AdamW;
+  state: object;
+  saveTotalLimit: number;
+}): void {
+  const moments: [string, { shape: readonly number[]; data: Float32Array }][] = [];
+  for (const [name, p] of o.model.namedParameters()) {
+    const st = o.opt.state.get(p)!;
+    moments.push([`m.${name}`, { shape: p.shape, data: st.m.f32 }], [`v.${name}`, { shape: p.shape, data: st.v.f32 }]);
+  }
+  writeFileAtomic(path.join(o.dir, 'optimizer.safetensors'), serializeSafetensors(moments));
+  writeFileAtomic(path.join(o.dir, 'trainer_state.json'), JSON.stringify(o.state, null, 1) + '\n');
+  const all = listCheckpoints(path.dirname(o.dir));
+  if (o.saveTotalLimit > 0)
+    for (const old of all.slice(0, Math.max(0, all.length - o.saveTotalLimit)))
+      rmSync(old.dir, { recursive: true, force: true });
+}
+
+/** Loads a checkpoint's optimizer moments into `opt`; E_CHECKPOINT when they do not fit the model. */
+export function readMoments(dir: string, model: Parameters, opt: AdamW): void {
+  const moments = readSafetensors(path.join(dir, 'optimizer.safetensors'));
+  for (const [name, p] of model.namedParameters()) {
+    const st = opt.state.get(p)!;
+    const m = moments.get(`m.${name}`);
+    const v = moments.get(`v.${name}`);
+    if (!m || !v || m.data.length !== st.m.f32.length || v.data.length !== st.v.f32.length) {
+      throw new MedtuneError(
+        `${dir}/optimizer.safetensors does not fit this model (${name}); is it a checkpoint of this run?`,
+        'E_CHECKPOINT',
+      );
+    }
+    st.m.f32.set(m.data);
+    st.v.f32.set(v.data);
   }
 }
 
