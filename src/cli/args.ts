@@ -71,6 +71,18 @@ export const formatOption = (what = 'input') =>
     'parquet',
   ]);
 
+/** --threshold and --abstain-below on the commands that use a saved model: they override the model's decision. */
+export const thresholdOption = () =>
+  new Option(
+    '--threshold <p>',
+    "multi-label decision threshold (default: the model's tuned thresholds, else 0.5)",
+  ).argParser(prob('--threshold'));
+export const abstainOption = () =>
+  new Option(
+    '--abstain-below <p>',
+    'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)',
+  ).argParser(prob('--abstain-below'));
+
 /** A value the user typed on the command line (as opposed to a default). */
 export function fromCli(cmd: { getOptionValueSource(key: string): string | undefined }, key: string): boolean {
   return cmd.getOptionValueSource(key) === 'cli';

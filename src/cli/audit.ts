@@ -13,7 +13,7 @@ import { auditPage } from '../report/audit-html.js';
 import { DEFAULT_RESAMPLES } from '../report/bootstrap.js';
 import { classifyLabeled } from './evaluate.js';
 import { auditLines, collect } from './report.js';
-import { encodingOption, formatOption, int, prob } from './args.js';
+import { abstainOption, encodingOption, formatOption, int, thresholdOption } from './args.js';
 
 export interface AuditCliOptions {
   model: string;
@@ -95,12 +95,8 @@ export function registerAudit(program: Command): void {
     .option('--text-pair-column <name>', 'second text column')
     .option('--label-column <name>', 'label column (default: detected)')
     .option('--label-delimiter <s>', 'separator of multi-label strings', ',')
-    .option('--threshold <p>', "multi-label decision threshold (default: the model's)", prob('--threshold'))
-    .option(
-      '--abstain-below <p>',
-      "abstain below this confidence (default: the model's setting; 0: never)",
-      prob('--abstain-below'),
-    )
+    .addOption(thresholdOption())
+    .addOption(abstainOption())
     .option('--max-length <n>', 'max tokens per text', int('--max-length', 2))
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 64)
     .option(

@@ -14,7 +14,7 @@ import { trustMetrics } from '../evaluate/calibration.js';
 import { writeEvalReport } from '../evaluate/report.js';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
-import { encodingOption, formatOption, int, prob } from './args.js';
+import { abstainOption, encodingOption, formatOption, int, thresholdOption } from './args.js';
 import {
   auditOf,
   checkAuditColumns,
@@ -235,16 +235,8 @@ export function registerEvaluate(program: Command): void {
     .option('--label-delimiter <s>', 'separator of multi-label strings', ',')
     .option('--group-column <name>', 'also report metrics aggregated per group')
     .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
-    .option(
-      '--threshold <p>',
-      "multi-label decision threshold (default: the model's tuned thresholds, else 0.5)",
-      prob('--threshold'),
-    )
-    .option(
-      '--abstain-below <p>',
-      'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)',
-      prob('--abstain-below'),
-    )
+    .addOption(thresholdOption())
+    .addOption(abstainOption())
     .option('--max-length <n>', 'max tokens per text (default: 512 or the model maximum)', int('--max-length', 2))
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 64)
     .addOption(formatOption('test file'))

@@ -14,7 +14,7 @@ import {
   TEXT_COLUMNS,
   type Row,
 } from '../data/readers.js';
-import { encodingOption, formatOption, int, prob } from './args.js';
+import { abstainOption, encodingOption, formatOption, int, thresholdOption } from './args.js';
 import { precisionOption } from '../tensor/precision.js';
 
 export interface PredictOptions {
@@ -145,16 +145,8 @@ export function registerPredict(program: Command): void {
     .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 32)
     .option('--top-k <k>', 'also write the k most probable labels', int('--top-k'))
     .option('--logits', 'also write the raw logits (label-id order)')
-    .option(
-      '--threshold <p>',
-      "multi-label decision threshold (default: the model's tuned thresholds, else 0.5)",
-      prob('--threshold'),
-    )
-    .option(
-      '--abstain-below <p>',
-      'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)',
-      prob('--abstain-below'),
-    )
+    .addOption(thresholdOption())
+    .addOption(abstainOption())
     .addOption(formatOption('input'))
     .addOption(encodingOption())
     .option('--precision <p>', 'fp32, or bf16: bf16 matrix products (AVX512-BF16 CPUs)', precisionOption)
