@@ -14,8 +14,8 @@ import { runAugment } from './augment.js';
 import { runTrain, type TrainCliOptions } from './train.js';
 import { runPredict } from './predict.js';
 import { prepareTexts } from '../train/prepare.js';
-import { createScratchModel } from '../demo/scratch.js';
-import { syntheticSymptoms, DEMO_DIAGNOSES } from '../demo/synthetic.js';
+import { tinyDemoModel } from '../testing-fixtures.js';
+import { syntheticSymptoms } from '../demo/synthetic.js';
 import type { Example } from '../data/dataset.js';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'medtune.js');
@@ -45,12 +45,9 @@ describe('text preparation commands', () => {
     testCsv = path.join(work, 'test.csv');
     writeFileSync(testCsv, csvOf(test));
     model = path.join(work, 'init');
-    createScratchModel(
+    tinyDemoModel(
       model,
       rows.map((r) => r.text),
-      [...DEMO_DIAGNOSES].sort(),
-      1,
-      { hidden: 32, layers: 1 },
     );
   });
   after(() => rmSync(work, { recursive: true, force: true }));

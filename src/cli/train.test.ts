@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTrain, classWeightsFor, type TrainCliOptions } from './train.js';
 import { runEvaluate } from './evaluate.js';
-import { createScratchModel } from '../demo/scratch.js';
-import { syntheticSymptoms, DEMO_DIAGNOSES } from '../demo/synthetic.js';
+import { tinyDemoModel } from '../testing-fixtures.js';
+import { syntheticSymptoms } from '../demo/synthetic.js';
 import { listCheckpoints } from '../train/trainer.js';
 import { getThreads } from '../tensor/backend.js';
 
@@ -55,12 +55,9 @@ describe('medtune train', () => {
         '\n',
     );
     model = path.join(work, 'init');
-    createScratchModel(
+    tinyDemoModel(
       model,
       rows.map((r) => r.text),
-      [...DEMO_DIAGNOSES].sort(),
-      1,
-      { hidden: 32, layers: 1 },
     );
   });
   after(() => rmSync(work, { recursive: true, force: true }));

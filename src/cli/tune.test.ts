@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { runCli } from './program.js';
 import { Command } from 'commander';
 import { registerTune, runTune, type TuneCliOptions } from './tune.js';
-import { createScratchModel } from '../demo/scratch.js';
-import { syntheticSymptoms, DEMO_DIAGNOSES } from '../demo/synthetic.js';
+import { tinyDemoModel } from '../testing-fixtures.js';
+import { syntheticSymptoms } from '../demo/synthetic.js';
 import { StudyStore, type Trial } from '../tune/storage.js';
 import { spaceSignature } from '../tune/space.js';
 
@@ -100,12 +100,9 @@ describe('medtune tune', () => {
     trainCsv = path.join(work, 'train.csv');
     writeFileSync(trainCsv, 'text,label\n' + rows.map((r) => `"${r.text}",${r.label}`).join('\n') + '\n');
     model = path.join(work, 'init');
-    createScratchModel(
+    tinyDemoModel(
       model,
       rows.map((r) => r.text),
-      [...DEMO_DIAGNOSES].sort(),
-      1,
-      { hidden: 32, layers: 1 },
     );
   });
   after(() => rmSync(work, { recursive: true, force: true }));

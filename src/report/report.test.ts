@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { runCli } from '../cli/program.js';
-import { createScratchModel } from '../demo/scratch.js';
-import { syntheticSymptoms, DEMO_DIAGNOSES, type DemoRow } from '../demo/synthetic.js';
+import { tinyDemoModel } from '../testing-fixtures.js';
+import { syntheticSymptoms, type DemoRow } from '../demo/synthetic.js';
 import { fileSha256 } from '../models/metadata.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -111,12 +111,9 @@ describe('run report, bias audit and model card', () => {
     testCsv = path.join(W, 'test.csv');
     writeFileSync(testCsv, csv([...syntheticSymptoms(6, 6, { demographics: true }), odd]));
     model = path.join(W, 'init');
-    createScratchModel(
+    tinyDemoModel(
       model,
       train.map((r) => r.text),
-      [...DEMO_DIAGNOSES].sort(),
-      1,
-      { hidden: 32, layers: 1 },
     );
     RUN = path.join(W, 'run');
     MODEL = path.join(RUN, 'best_model');

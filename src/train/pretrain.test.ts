@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Generator } from '../tensor/random.js';
 import { maskWholeWords, wordIds } from './masking.js';
-import { createScratchModel } from '../demo/scratch.js';
-import { syntheticSymptoms, DEMO_DIAGNOSES } from '../demo/synthetic.js';
+import { tinyDemoModel } from '../testing-fixtures.js';
+import { syntheticSymptoms } from '../demo/synthetic.js';
 import { runPretrain, type PretrainCliOptions } from '../cli/pretrain.js';
 import { runTrain } from './run.js';
 import { listCheckpoints } from './trainer.js';
@@ -102,12 +102,9 @@ describe('medtune pretrain', () => {
       'text,label\n' + rows.map((r) => `"${r.text}",${r.label}`).join('\n') + '\n',
     );
     model = path.join(work, 'init');
-    createScratchModel(
+    tinyDemoModel(
       model,
       rows.map((r) => r.text),
-      [...DEMO_DIAGNOSES].sort(),
-      1,
-      { hidden: 32, layers: 1 },
     );
   });
   after(() => rmSync(work, { recursive: true, force: true }));
