@@ -3,6 +3,7 @@
 // two aligned loads of packed B and 12 broadcast-FMAs pairs (the broadcast folds into the FMA's memory operand).
 #include <immintrin.h>
 #include "gemm_driver.h"
+#include "transpose_avx512.h"
 
 namespace {
 
@@ -14,33 +15,6 @@ struct Avx512 {
   static inline void load_rows(const float* s, int64_t ld, int rows, int cols, __m512* t) {
     const __mmask16 m = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
     for (int r = 0; r < 16; r++) t[r] = r < rows ? _mm512_maskz_loadu_ps(m, s + r * ld) : _mm512_setzero_ps();
-  }
-
-  // in-register 16×16 transpose: unpack pairs, then 4-float groups, then 128-bit lanes twice
-  static inline void transpose16(__m512* t) {
-    __m512 u[16];
-    for (int i = 0; i < 16; i += 2) {
-      u[i] = _mm512_unpacklo_ps(t[i], t[i + 1]);
-      u[i + 1] = _mm512_unpackhi_ps(t[i], t[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-      t[i] = _mm512_shuffle_ps(u[i], u[i + 2], 0x44);
-      t[i + 1] = _mm512_shuffle_ps(u[i], u[i + 2], 0xEE);
-      t[i + 2] = _mm512_shuffle_ps(u[i + 1], u[i + 3], 0x44);
-      t[i + 3] = _mm512_shuffle_ps(u[i + 1], u[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-      u[i] = _mm512_shuffle_f32x4(t[i], t[i + 4], 0x88);
-      u[i + 4] = _mm512_shuffle_f32x4(t[i], t[i + 4], 0xDD);
-      u[i + 8] = _mm512_shuffle_f32x4(t[i + 8], t[i + 12], 0x88);
-      u[i + 12] = _mm512_shuffle_f32x4(t[i + 8], t[i + 12], 0xDD);
-    }
-    for (int i = 0; i < 4; i++) {
-      t[i] = _mm512_shuffle_f32x4(u[i], u[i + 8], 0x88);
-      t[i + 8] = _mm512_shuffle_f32x4(u[i], u[i + 8], 0xDD);
-      t[i + 4] = _mm512_shuffle_f32x4(u[i + 4], u[i + 12], 0x88);
-      t[i + 12] = _mm512_shuffle_f32x4(u[i + 4], u[i + 12], 0xDD);
-    }
   }
 
   // op(A)[i0:i0+rows, k0:k0+kc] -> dst[k][MR] (rows zero-padded)

@@ -5,6 +5,7 @@
 // twice the work of an fp32 FMA in the same issue slot, which is where the 2× comes from.
 #include <immintrin.h>
 #include "gemm_driver.h"
+#include "transpose_avx512.h"
 
 namespace {
 
@@ -27,32 +28,6 @@ struct Avx512Bf16 {
   static inline __m512 row_pairs(const float* s, int n) {
     const __m512 a = _mm512_maskz_loadu_ps(mask16(n), s), b = _mm512_maskz_loadu_ps(mask16(n - 16), s + 16);
     return (__m512)_mm512_cvtne2ps_pbh(b, a);  // lanes 0..15 from a, 16..31 from b
-  }
-
-  static inline void transpose16(__m512* t) {
-    __m512 u[16];
-    for (int i = 0; i < 16; i += 2) {
-      u[i] = _mm512_unpacklo_ps(t[i], t[i + 1]);
-      u[i + 1] = _mm512_unpackhi_ps(t[i], t[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-      t[i] = _mm512_shuffle_ps(u[i], u[i + 2], 0x44);
-      t[i + 1] = _mm512_shuffle_ps(u[i], u[i + 2], 0xEE);
-      t[i + 2] = _mm512_shuffle_ps(u[i + 1], u[i + 3], 0x44);
-      t[i + 3] = _mm512_shuffle_ps(u[i + 1], u[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-      u[i] = _mm512_shuffle_f32x4(t[i], t[i + 4], 0x88);
-      u[i + 4] = _mm512_shuffle_f32x4(t[i], t[i + 4], 0xDD);
-      u[i + 8] = _mm512_shuffle_f32x4(t[i + 8], t[i + 12], 0x88);
-      u[i + 12] = _mm512_shuffle_f32x4(t[i + 8], t[i + 12], 0xDD);
-    }
-    for (int i = 0; i < 4; i++) {
-      t[i] = _mm512_shuffle_f32x4(u[i], u[i + 8], 0x88);
-      t[i + 8] = _mm512_shuffle_f32x4(u[i], u[i + 8], 0xDD);
-      t[i + 4] = _mm512_shuffle_f32x4(u[i + 4], u[i + 12], 0x88);
-      t[i + 12] = _mm512_shuffle_f32x4(u[i + 4], u[i + 12], 0xDD);
-    }
   }
 
   // `lines` (≤ 16) k-contiguous lines (rows of A, or rows of B = columns of op(B)), 32 k at a time, converted to
