@@ -115,7 +115,10 @@ export const auditColumnOption = () =>
 /** `report` passes no default: the run's own value (run.json) then stands. */
 export const auditMinGroupOption = (dflt?: number) => {
   const text = 'bias audit: smaller groups are too small to judge';
-  const o = opt('--audit-min-group <n>', dflt === undefined ? `${text} (default: as the run, else 30)` : text);
+  const o = opt(
+    '--audit-min-group <n>',
+    dflt === undefined ? `${text} (default: as the run, else ${DEFAULT_MIN_GROUP})` : text,
+  );
   return o.argParser(int('--audit-min-group', 2)).default(dflt);
 };
 export const noTextsOption = () => opt('--no-texts', 'leave the texts of misclassified cases out of report.html');
