@@ -2,7 +2,7 @@
  * Option parsers and checks shared by the commands: a bad value is a usage error (exit 2) that names the option
  * and the range it takes, raised while the command line is parsed — before any model or data is loaded.
  */
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { MedtuneError } from '../common/errors.js';
 
 const usage = (msg: string) => new MedtuneError(msg, 'E_USAGE');
@@ -57,33 +57,18 @@ export function choice(flags: string, description: string, choices: readonly str
   return dflt === undefined ? o : o.default(dflt);
 }
 
-/** --encoding and --format, on every command that reads rows. */
-export const encodingOption = () =>
-  new Option(
-    '--encoding <name>',
-    'text encoding of the input (default utf-8, checked; e.g. latin1, windows-1252, utf-16le)',
-  );
-export const formatOption = (what = 'input') =>
-  choice('--format <fmt>', `format of the ${what} (default: from the file extension)`, [
-    'csv',
-    'tsv',
-    'jsonl',
-    'parquet',
-  ]);
-
-/** --threshold and --abstain-below on the commands that use a saved model: they override the model's decision. */
-export const thresholdOption = () =>
-  new Option(
-    '--threshold <p>',
-    "multi-label decision threshold (default: the model's tuned thresholds, else 0.5)",
-  ).argParser(prob('--threshold'));
-export const abstainOption = () =>
-  new Option(
-    '--abstain-below <p>',
-    'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)',
-  ).argParser(prob('--abstain-below'));
-
 /** A value the user typed on the command line (as opposed to a default). */
 export function fromCli(cmd: { getOptionValueSource(key: string): string | undefined }, key: string): boolean {
   return cmd.getOptionValueSource(key) === 'cli';
+}
+
+/** A repeatable option's values (commander: `--audit-column sex --audit-column age_band`). */
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** The command line as typed (`medtune train ...`), for run.json. */
+export function commandLineOf(cmd: Command): string[] {
+  let root: Command = cmd;
+  while (root.parent) root = root.parent;
+  const raw = (root as unknown as { rawArgs?: string[] }).rawArgs ?? [];
+  return ['medtune', ...raw.slice(2)];
 }

@@ -1,118 +1,31 @@
-/**
- * `medtune augment`: N augmented copies of every row of a labelled file (EDA operations, plus contextual
- * substitution with --model's masked-LM head), written after the originals. Each augmented row records its
- * parent (`parent_id`: the parent's id column, else its row number) and the operations applied (`augment_ops`).
- * Augment training data only: an augmented copy of a row in the test set is leakage.
- */
+/** `medtune augment`: flags → infer/augment-file.ts (N augmented copies of each row, written after the originals). */
 import type { Command } from 'commander';
-import { prepareOutputFile } from '../common/atomic.js';
-import { MedtuneError } from '../common/errors.js';
-import { DataError, pickColumn, readRows, textCell, TEXT_COLUMNS, type Row } from '../data/readers.js';
-import { LABEL_COLUMNS } from '../data/dataset.js';
-import { openRowWriter } from '../data/rowwriter.js';
-import { Generator } from '../tensor/random.js';
-import { augmentText, checkAugmentCount, type FillMask } from '../text/augment.js';
-import { readLexiconFile } from '../text/spell.js';
-import { Tokenizer } from '../text/tokenizer.js';
-import { createFillMask } from '../models/fill-mask.js';
-import { loadMaskedLM } from '../models/mlm.js';
-import { parseAugmentOps } from '../train/prepare.js';
-import { int, num } from './args.js';
-
-export interface AugmentCliOptions {
-  input: string;
-  output: string;
-  perExample: number;
-  model?: string;
-  ops?: string;
-  alpha: number;
-  seed: number;
-  textColumn?: string;
-  labelColumn?: string;
-  protect?: string;
-  log?: (l: string) => void;
-}
-
-export async function runAugment(o: AugmentCliOptions): Promise<{ rows: number; augmented: number }> {
-  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  checkAugmentCount(o.perExample, '--per-example');
-  if (!(o.alpha > 0 && o.alpha <= 0.5))
-    throw new MedtuneError(`--alpha must be in (0, 0.5], got ${o.alpha}`, 'E_USAGE');
-  const ops = parseAugmentOps(o.ops ?? (o.model ? 'synonym,insert,swap,delete,contextual' : undefined));
-  if (ops.includes('contextual') && !o.model)
-    throw new MedtuneError('contextual substitution needs --model DIR (a folder with a masked-LM head)', 'E_USAGE');
-  prepareOutputFile(o.output, { inputs: [o.input] });
-  const protect = o.protect ? [...readLexiconFile(o.protect).keys()] : [];
-  let fillMask: FillMask | undefined;
-  if (ops.includes('contextual')) {
-    const m = await loadMaskedLM(o.model!, {
-      log,
-      noHeadHint: 'train one with medtune pretrain --init-mlm-head, or leave out --model',
-    });
-    fillMask = createFillMask(m.model, Tokenizer.fromDir(m.dir));
-  }
-  const rows: Row[] = [];
-  for await (const r of readRows(o.input)) rows.push(r);
-  if (!rows.length) throw new DataError(`${o.input} has no rows`, 'E_INPUT_EMPTY');
-  const cols = Object.keys(rows[0]!);
-  const textCol = pickColumn(cols, o.textColumn, TEXT_COLUMNS, 'text', o.input);
-  const labelCol = o.labelColumn
-    ? pickColumn(cols, o.labelColumn, [], 'label', o.input)
-    : cols.find((c) => LABEL_COLUMNS.includes(c.toLowerCase()));
-  const idCol = cols.find((c) => c.toLowerCase() === 'id');
-  const out = openRowWriter(o.output, [...cols, 'parent_id', 'augment_ops']);
-  const gen = new Generator(o.seed);
-  let augmented = 0;
-  try {
-    for (const r of rows) await out.write({ ...r, parent_id: null, augment_ops: null });
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      const text = textCell(r[textCol], { file: o.input, row: i + 1, column: textCol });
-      if (!text.trim()) continue;
-      const parent = idCol ? String(r[idCol]) : String(i + 1);
-      const label = labelCol ? String(r[labelCol] ?? '') : undefined;
-      const augs = augmentText(text, o.perExample, gen, { ops, alpha: o.alpha, protect, label, fillMask });
-      for (const [k, a] of augs.entries()) {
-        await out.write({
-          ...r,
-          [textCol]: a.text,
-          ...(idCol ? { [idCol]: `${parent}-aug${k + 1}` } : {}),
-          parent_id: parent,
-          augment_ops: a.ops.join(' '),
-        });
-      }
-      augmented += augs.length;
-    }
-    await out.commit();
-  } catch (e) {
-    out.abort();
-    throw e;
-  }
-  log(`wrote ${rows.length} rows and ${augmented} augmented copies (${ops.join(', ')}; α ${o.alpha}) to ${o.output}`);
-  return { rows: rows.length, augmented };
-}
+import { runAugment, type AugmentFileOptions } from '../infer/augment-file.js';
+import { num } from './args.js';
+import { inputOption, labelColumnOption, outputOption, seedOption, textColumnOption, withOptions } from './options.js';
 
 export function registerAugment(program: Command): void {
-  program
+  const c = program
     .command('augment')
     .description(
       'add N augmented copies of each row (EDA + masked-LM substitution); negations, numbers, doses, drugs, ' +
         'PHI tags, label words untouched',
-    )
-    .requiredOption('--input <file>', 'labelled CSV/TSV/JSONL/Parquet (training data only)')
-    .requiredOption('--output <file>', 'CSV/TSV/JSONL: the originals, then the copies with parent_id and augment_ops')
-    .requiredOption('--per-example <n>', 'augmented copies per row (1-100)', (v: string) => Number(v))
-    .option('--model <dir-or-name>', 'masked-LM for contextual substitution (the checkpoint you fine-tune)')
-    .option(
-      '--ops <list>',
-      'synonym,insert,swap,delete,contextual (default: the four EDA operations; + contextual with --model)',
-    )
-    .option('--alpha <a>', 'share of words each operation changes', num('--alpha'), 0.1)
-    .option('--seed <n>', 'random seed', int('--seed', 0), 42)
-    .option('--text-column <name>', 'text column (default: detected)')
-    .option('--label-column <name>', 'label column whose words are protected (default: detected)')
-    .option('--protect <file>', 'extra words never touched (drug or abbreviation list), one per line')
-    .action(async (o: AugmentCliOptions) => {
-      await runAugment(o);
-    });
+    );
+  withOptions(
+    c,
+    inputOption('labelled CSV/TSV/JSONL/Parquet (training data only)'),
+    outputOption('CSV/TSV/JSONL: the originals, then the copies with parent_id and augment_ops'),
+  );
+  c.requiredOption('--per-example <n>', 'augmented copies per row (1-100)', (v: string) => Number(v));
+  c.option('--model <dir-or-name>', 'masked-LM for contextual substitution (the checkpoint you fine-tune)');
+  c.option(
+    '--ops <list>',
+    'synonym,insert,swap,delete,contextual (default: the four EDA operations; + contextual with --model)',
+  );
+  c.option('--alpha <a>', 'share of words each operation changes', num('--alpha'), 0.1);
+  withOptions(c, seedOption(), textColumnOption(), labelColumnOption());
+  c.option('--protect <file>', 'extra words never touched (drug or abbreviation list), one per line');
+  c.action(async (o: AugmentFileOptions) => {
+    await runAugment(o);
+  });
 }

@@ -1,124 +1,40 @@
-/**
- * `medtune clean`: clean the text column of a CSV/TSV/JSONL file (Unicode, controls, whitespace, line breaks;
- * lower-casing and stop words on request) and, with --spell, correct misspellings against a lexicon built from
- * the file itself plus a model's vocabulary and an optional word list. Every spelling change goes to a JSONL
- * sidecar (row, offsets in the cleaned text, from, to, distance). Other columns pass through unchanged.
- */
+/** `medtune clean`: flags → text/clean-file.ts (the text column cleaned; optional spelling correction). */
 import type { Command } from 'commander';
-import { prepareOutputFile, atomicWriteStream } from '../common/atomic.js';
-import { MedtuneError } from '../common/errors.js';
-import { DataError, pickColumn, readRows, textCell, TEXT_COLUMNS, type Row } from '../data/readers.js';
-import { openRowWriter } from '../data/rowwriter.js';
-import { resolveModel } from '../io/hf.js';
-import { cleanText, parseCleanSteps } from '../text/clean.js';
-import { Lexicon, modelVocabWords, readLexiconFile, SpellCorrector } from '../text/spell.js';
+import { runClean, type CleanFileOptions } from '../text/clean-file.js';
 import { int } from './args.js';
-
-export interface CleanCliOptions {
-  input: string;
-  output: string;
-  textColumn?: string;
-  steps: string;
-  spell?: boolean;
-  lexicon?: string;
-  model?: string;
-  minCount: number;
-  changes?: string;
-  log?: (l: string) => void;
-}
-
-async function readAll(file: string, textColumn?: string): Promise<{ rows: Row[]; column: string }> {
-  const rows: Row[] = [];
-  let column = '';
-  for await (const r of readRows(file)) {
-    if (!column) column = pickColumn(Object.keys(r), textColumn, TEXT_COLUMNS, 'text', file);
-    rows.push(r);
-  }
-  if (!rows.length) throw new DataError(`${file} has no rows`, 'E_INPUT_EMPTY');
-  return { rows, column };
-}
-
-async function spellCorrector(o: CleanCliOptions, texts: string[], log: (l: string) => void): Promise<SpellCorrector> {
-  const user = o.lexicon ? readLexiconFile(o.lexicon) : undefined;
-  const vocab = o.model ? modelVocabWords(await resolveModel(o.model)) : [];
-  const lex = new Lexicon({ corpus: texts, vocab, user, minCount: o.minCount });
-  const sources = [
-    `corpus words seen ≥ ${o.minCount} times`,
-    ...(o.model ? [`${vocab.length} vocabulary words`] : []),
-    ...(user ? [`${user.size} from ${o.lexicon}`] : []),
-  ];
-  log(`spelling lexicon: ${lex.counts.size} words (${sources.join(', ')}) + English and WordNet words as known`);
-  return new SpellCorrector(lex);
-}
-
-export async function runClean(o: CleanCliOptions): Promise<{ rows: number; changes: number }> {
-  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const steps = parseCleanSteps(o.steps || true)!;
-  if (!o.spell && (o.lexicon || o.model))
-    throw new MedtuneError('--lexicon and --model build the spelling lexicon; add --spell', 'E_USAGE');
-  const changesFile = o.changes ?? `${o.output}.changes.jsonl`;
-  prepareOutputFile(o.output, { inputs: [o.input] });
-  if (o.spell) prepareOutputFile(changesFile, { option: '--changes', inputs: [o.input] });
-  const { rows, column } = await readAll(o.input, o.textColumn);
-  const cleaned = rows.map((r, i) => cleanText(textCell(r[column], { file: o.input, row: i + 1, column }), steps));
-  const spell = o.spell ? await spellCorrector(o, cleaned, log) : null;
-  const out = openRowWriter(o.output, Object.keys(rows[0]!));
-  const side = spell ? atomicWriteStream(changesFile) : null;
-  let changed = 0;
-  let nChanges = 0;
-  try {
-    for (let i = 0; i < rows.length; i++) {
-      let text = cleaned[i]!;
-      if (spell) {
-        const r = spell.correct(text);
-        for (const c of r.changes) await side!.write(JSON.stringify({ row: i + 1, ...c }) + '\n');
-        nChanges += r.changes.length;
-        text = r.text;
-      }
-      if (text !== String(rows[i]![column] ?? '')) changed++;
-      await out.write({ ...rows[i]!, [column]: text });
-    }
-    await out.commit();
-    await side?.commit();
-  } catch (e) {
-    out.abort();
-    side?.abort();
-    throw e;
-  }
-  const spelling = spell ? `; ${nChanges} spelling corrections listed in ${changesFile}` : '';
-  const stepList = Object.keys(steps).join(', ');
-  log(`cleaned ${rows.length} rows (${changed} changed; steps: ${stepList}) -> ${o.output}${spelling}`);
-  return { rows: rows.length, changes: nChanges };
-}
+import { inputOption, outputOption, textColumnOption, withOptions } from './options.js';
 
 export function registerClean(program: Command): void {
-  program
+  const c = program
     .command('clean')
     .description(
       'clean the text column of a CSV/TSV/JSONL file; optional spelling correction with a JSONL report of every change',
-    )
-    .requiredOption('--input <file>', 'CSV, TSV, JSONL or Parquet')
-    .requiredOption('--output <file>', 'CSV, TSV or JSONL; other columns pass through')
-    .option('--text-column <name>', 'column to clean (default: detected)')
-    .option(
-      '--steps <list>',
-      'default, or a list of unicode,controls,whitespace,linebreaks,lowercase,stopwords',
-      'default',
-    )
-    .option(
-      '--spell',
-      "correct misspellings against a lexicon (the file's own frequent words, --model vocabulary, --lexicon)",
-    )
-    .option('--lexicon <file>', 'with --spell: extra words, one per line, optionally with a count')
-    .option('--model <dir-or-name>', "with --spell: add the whole words of this model's vocabulary")
-    .option(
-      '--min-count <n>',
-      'with --spell: corpus words seen fewer times are not trusted as correct',
-      int('--min-count'),
-      3,
-    )
-    .option('--changes <file>', 'with --spell: where the JSONL list of changes goes (default OUTPUT.changes.jsonl)')
-    .action(async (o: CleanCliOptions) => {
-      await runClean(o);
-    });
+    );
+  withOptions(
+    c,
+    inputOption('CSV, TSV, JSONL or Parquet'),
+    outputOption('CSV, TSV or JSONL; other columns pass through'),
+    textColumnOption(),
+  );
+  c.option(
+    '--steps <list>',
+    'default, or a list of unicode,controls,whitespace,linebreaks,lowercase,stopwords',
+    'default',
+  );
+  c.option(
+    '--spell',
+    "correct misspellings against a lexicon (the file's own frequent words, --model vocabulary, --lexicon)",
+  );
+  c.option('--lexicon <file>', 'with --spell: extra words, one per line, optionally with a count');
+  c.option('--model <dir-or-name>', "with --spell: add the whole words of this model's vocabulary");
+  c.option(
+    '--min-count <n>',
+    'with --spell: corpus words seen fewer times are not trusted as correct',
+    int('--min-count'),
+    3,
+  );
+  c.option('--changes <file>', 'with --spell: where the JSONL list of changes goes (default OUTPUT.changes.jsonl)');
+  c.action(async (o: CleanFileOptions) => {
+    await runClean(o);
+  });
 }

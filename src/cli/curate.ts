@@ -1,139 +1,33 @@
-/**
- * `medtune curate`: merge labelled files (each with its own column mapping) into one, filter, de-duplicate
- * (exact and MinHash/LSH near-duplicates; drop or flag), report conflicting labels, and write a JSON summary of
- * everything it did beside the output (OUTPUT.curate.json).
- */
-import { readFileSync } from 'node:fs';
+/** `medtune curate`: flags → data/curate-file.ts (merge, filter, de-duplicate; a JSON summary beside the output). */
 import type { Command } from 'commander';
-import { MedtuneError } from '../common/errors.js';
-import { prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
-import { curate, parseInputSpec, type CuratedRow, type FilterOptions } from '../data/curate.js';
-import { openRowWriter } from '../data/rowwriter.js';
+import { runCurate, type CurateFileOptions } from '../data/curate-file.js';
 import { int, num } from './args.js';
-
-export interface CurateCliOptions {
-  input: string[];
-  output: string;
-  sourceColumn: string;
-  minChars: number;
-  minWords: number;
-  maxChars: number;
-  requireLabel?: boolean;
-  labels?: string;
-  nonText: boolean;
-  duplicates: string;
-  threshold: number;
-  shingleSize: number;
-  numPerm: number;
-  log?: (l: string) => void;
-}
-
-/** `--labels a,b,c` or a file with one label per line. */
-function allowList(spec: string | undefined): string[] | undefined {
-  if (!spec) return undefined;
-  if (!spec.includes(',')) {
-    try {
-      return readFileSync(spec, 'utf8')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean);
-    } catch {
-      // not a file: a single label
-    }
-  }
-  return spec
-    .split(',')
-    .map((l) => l.trim())
-    .filter(Boolean);
-}
-
-export async function runCurate(o: CurateCliOptions): Promise<{ rows: number; summaryFile: string }> {
-  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  if (!['drop', 'flag', 'off'].includes(o.duplicates))
-    throw new MedtuneError(`--duplicates must be drop, flag or off, got "${o.duplicates}"`, 'E_USAGE');
-  if (!(o.threshold > 0 && o.threshold <= 1))
-    throw new MedtuneError(`--threshold must be in (0, 1], got ${o.threshold}`, 'E_USAGE');
-  const specs = o.input.map(parseInputSpec);
-  const summaryFile = `${o.output}.curate.json`;
-  prepareOutputFile(o.output, { inputs: specs.map((s) => s.file) });
-  const filters: FilterOptions = {
-    minChars: o.minChars,
-    minWords: o.minWords,
-    maxChars: o.maxChars,
-    requireLabel: o.requireLabel,
-    allowLabels: allowList(o.labels),
-    nonText: o.nonText,
-  };
-  const { rows, summary } = await curate({
-    inputs: specs,
-    filters,
-    dedup: {
-      mode: o.duplicates as 'drop' | 'flag' | 'off',
-      threshold: o.threshold,
-      shingleSize: o.shingleSize,
-      numPerm: o.numPerm,
-    },
-  });
-  const flagCols = o.duplicates === 'flag' ? ['duplicate_of', 'duplicate_kind', 'similarity'] : [];
-  const columns = ['text', 'label', o.sourceColumn, 'source_row', ...flagCols];
-  const out = openRowWriter(o.output, columns);
-  try {
-    for (const r of rows as CuratedRow[]) {
-      await out.write({
-        text: r.text,
-        label: r.label,
-        [o.sourceColumn]: r.source,
-        source_row: r.row,
-        ...Object.fromEntries(flagCols.map((c) => [c, r[c as keyof CuratedRow] ?? null])),
-      });
-    }
-    await out.commit();
-  } catch (e) {
-    out.abort();
-    throw e;
-  }
-  writeFileAtomic(summaryFile, JSON.stringify({ output: o.output, ...summary }, null, 2) + '\n');
-  const removed =
-    Object.entries(summary.removed)
-      .filter(([, n]) => n > 0)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ') || 'none';
-  const d = summary.duplicates;
-  const perInput = summary.inputs.map((i) => `${i.source} ${i.rows}`).join(', ');
-  log(`read ${summary.rows_in} rows from ${summary.inputs.length} files (${perInput})`);
-  log(`filtered: ${removed}`);
-  log(
-    `duplicates (${d.mode}): ${d.exact} exact, ${d.near} near (Jaccard ≥ ${d.threshold} on ${d.shingle_size}-word ` +
-      `shingles) in ${d.clusters} clusters; ${summary.conflicting_labels.groups} clusters with conflicting labels`,
-  );
-  log(`wrote ${rows.length} rows to ${o.output}; summary: ${summaryFile}`);
-  return { rows: rows.length, summaryFile };
-}
+import { outputOption, withOptions } from './options.js';
 
 export function registerCurate(program: Command): void {
-  program
+  const c = program
     .command('curate')
     .description(
       'merge, filter and de-duplicate labelled files; report conflicting labels; JSON summary beside the output',
-    )
-    .requiredOption(
-      '--input <files...>',
-      'CSV/TSV/JSONL/Parquet files, each FILE or FILE:text=COL,label=COL,source=NAME',
-    )
-    .requiredOption('--output <file>', 'merged CSV/TSV/JSONL (summary: OUTPUT.curate.json)')
-    .option('--source-column <name>', "output column naming each row's source", 'source')
-    .option('--min-chars <n>', 'texts shorter than this are removed', int('--min-chars', 0), 1)
-    .option('--min-words <n>', 'texts with fewer words are removed', int('--min-words', 0), 1)
-    .option('--max-chars <n>', 'texts longer than this are removed', int('--max-chars'), 100_000)
-    .option('--require-label', 'remove rows without a label (default: when some input has a label column)')
-    .option('--no-require-label', 'keep rows without a label (unlabelled corpora)')
-    .option('--labels <list-or-file>', 'keep only these labels (comma-separated, or a file with one per line)')
-    .option('--no-non-text', 'keep non-text content (binary, encoded blobs, mostly digits/symbols)')
-    .option('--duplicates <mode>', 'drop (keep the first of each cluster), flag (keep all, mark copies) or off', 'drop')
-    .option('--threshold <j>', 'Jaccard similarity of near-duplicates', num('--threshold'), 0.7)
-    .option('--shingle-size <n>', 'words per shingle', int('--shingle-size'), 2)
-    .option('--num-perm <n>', 'MinHash permutations', int('--num-perm', 16), 128)
-    .action(async (o: CurateCliOptions) => {
-      await runCurate(o);
-    });
+    );
+  c.requiredOption(
+    '--input <files...>',
+    'CSV/TSV/JSONL/Parquet files, each FILE or FILE:text=COL,label=COL,source=NAME',
+  );
+  withOptions(c, outputOption('merged CSV/TSV/JSONL (summary: OUTPUT.curate.json)'));
+  c.option('--source-column <name>', "output column naming each row's source", 'source');
+  c.option('--min-chars <n>', 'texts shorter than this are removed', int('--min-chars', 0), 1);
+  c.option('--min-words <n>', 'texts with fewer words are removed', int('--min-words', 0), 1);
+  c.option('--max-chars <n>', 'texts longer than this are removed', int('--max-chars'), 100_000);
+  c.option('--require-label', 'remove rows without a label (default: when some input has a label column)');
+  c.option('--no-require-label', 'keep rows without a label (unlabelled corpora)');
+  c.option('--labels <list-or-file>', 'keep only these labels (comma-separated, or a file with one per line)');
+  c.option('--no-non-text', 'keep non-text content (binary, encoded blobs, mostly digits/symbols)');
+  c.option('--duplicates <mode>', 'drop (keep the first of each cluster), flag (keep all, mark copies) or off', 'drop');
+  c.option('--threshold <j>', 'Jaccard similarity of near-duplicates', num('--threshold'), 0.7);
+  c.option('--shingle-size <n>', 'words per shingle', int('--shingle-size'), 2);
+  c.option('--num-perm <n>', 'MinHash permutations', int('--num-perm', 16), 128);
+  c.action(async (o: CurateFileOptions) => {
+    await runCurate(o);
+  });
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runDeid } from './deid.js';
+import { runDeid } from '../deid/file.js';
 
 describe('medtune deid', () => {
   it('JSONL: text replaced, entities with offsets into the original, other columns kept', async () => {

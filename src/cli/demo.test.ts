@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runDemo } from './demo.js';
+import { runDemo } from '../demo/run.js';
 import { syntheticSymptoms, buildWordPieceVocab } from '../demo/synthetic.js';
 
 describe('medtune demo', () => {

@@ -1,263 +1,45 @@
-/**
- * `medtune evaluate`: metrics, predictions (misclassified rows flagged) and a confusion matrix for a saved model on a
- * labelled file, through the Predictor (so stored calibration, thresholds and abstention apply as in `predict`).
- */
-import path from 'node:path';
+/** `medtune evaluate`: flags → evaluate/run.ts (metrics, predictions, confusion matrix, run.json), then the report. */
 import type { Command } from 'commander';
-import { Predictor } from '../infer/predictor.js';
-import { existsSync } from 'node:fs';
-import { groupRegexOf, readLabeled, type Example } from '../data/dataset.js';
-import { leakageChecks } from '../train/prepare.js';
-import { checkInputFile, formatOf } from '../data/readers.js';
-import { evaluatePredictor } from '../evaluate/evaluate.js';
-import { trustMetrics } from '../evaluate/calibration.js';
-import { writeEvalReport } from '../evaluate/report.js';
-import { MedtuneError } from '../common/errors.js';
-import { prepareOutputDir } from '../common/atomic.js';
-import { abstainOption, encodingOption, formatOption, int, thresholdOption } from './args.js';
+import type { EvaluateOptions } from '../evaluate/run.js';
+import { evaluateAndReport } from '../report/outputs.js';
+import { commandLineOf } from './args.js';
 import {
-  auditOf,
-  checkAuditColumns,
-  dataEntry,
-  readAuditValues,
-  splitStats,
-  startRecord,
-  writeRunRecord,
-  type AuditValues,
-  type RunRecord,
-} from '../evaluate/run-record.js';
-import type { EvalResult } from '../evaluate/types.js';
-import type { Encoded, LabeledData } from '../data/dataset.js';
-import { collect, commandLineOf, writeRunOutputs } from './report.js';
-
-export interface EvaluateCliOptions {
-  model: string;
-  test: string;
-  outputDir: string;
-  textColumn?: string;
-  textPairColumn?: string;
-  labelColumn?: string;
-  labelDelimiter?: string;
-  groupColumn?: string;
-  groupRegex?: string;
-  format?: string;
-  encoding?: string;
-  /** multi-label threshold for every label (default: the model's tuned thresholds, else 0.5) */
-  threshold?: number;
-  maxLength?: number;
-  /** abstain below this confidence (overrides the model's setting; 0: never) */
-  abstainBelow?: number;
-  batchSize: number;
-  /** training data to check the test rows against (default: the training file the model's metadata records) */
-  train?: string;
-  failOnLeakage?: boolean;
-  leakageCheck?: boolean;
-  /** demographic columns for the bias audit (--audit-column; not --group-column) */
-  auditColumn?: string[];
-  /** bias audit: groups with fewer rows are too small to judge */
-  auditMinGroup?: number;
-  /** the report may show texts (default true; --no-texts) */
-  texts?: boolean;
-  /** the command line, recorded in run.json */
-  commandLine?: string[];
-}
-
-/** A labelled file classified by a saved model, as evaluate and audit need it. */
-export interface Classified {
-  predictor: Predictor;
-  data: LabeledData;
-  enc: Encoded;
-  result: EvalResult;
-  audit: Map<number, AuditValues> | null;
-}
-
-type ClassifyInput = Omit<EvaluateCliOptions, 'outputDir' | 'test'> & { file: string; option: string };
-
-/**
- * Checks, loads and classifies: the input file and its audit columns are checked before the model is loaded; then
- * every row goes through the Predictor (stored calibration, thresholds and abstention apply).
- */
-export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void): Promise<Classified> {
-  const cols = checkAuditColumns(o.auditColumn);
-  const audit = cols.length ? await readAuditValues(o.file, cols, { format: o.format, encoding: o.encoding }) : null;
-  const { maxLength, batchSize, threshold, abstainBelow } = o;
-  const predictor = await Predictor.load(o.model, { maxLength, batchSize, threshold, abstainBelow, log });
-  if (predictor.problemType === 'regression') {
-    const command = o.option === '--test' ? 'evaluate' : 'audit';
-    throw new MedtuneError(
-      `medtune ${command} handles classifiers; this model is a regression model`,
-      'E_MODEL_UNSUPPORTED',
-    );
-  }
-  const data = await readLabeled(o.file, {
-    textColumn: o.textColumn,
-    textPairColumn: o.textPairColumn,
-    labelColumn: o.labelColumn,
-    multiLabel: predictor.multiLabel,
-    labelDelimiter: o.labelDelimiter,
-    labels: predictor.labels,
-    groupColumn: o.groupColumn,
-    groupRegex: o.groupRegex,
-    format: o.format as never,
-    encoding: o.encoding,
-  });
-  if (o.option === '--test') {
-    await checkTestLeakage({ ...o, test: o.file, outputDir: '' }, predictor, data.examples, log);
-  }
-  if (data.skipped.length) {
-    const first = data.skipped
-      .slice(0, 3)
-      .map((s) => `row ${s.row}: ${s.reason}`)
-      .join(', ');
-    log(`${data.skipped.length} rows skipped (${first})`);
-  }
-  if (!data.examples.length) throw new MedtuneError(`${o.file} has no usable rows`, 'E_INPUT_EMPTY');
-  const hasPair = data.examples.some((e) => e.pair !== undefined);
-  const pairs = hasPair ? data.examples.map((e) => e.pair ?? '') : null;
-  const enc = predictor.encode(
-    data.examples.map((e) => e.text),
-    pairs,
-  );
-  if (enc.truncated) log(`${enc.truncated} texts truncated to ${predictor.maxLength} tokens`);
-  const result = await evaluatePredictor(predictor, { examples: data.examples, enc });
-  return { predictor, data, enc, result, audit };
-}
-
-/** Copies of test rows in the training data inflate every metric: checked against --train, else the recorded file. */
-async function checkTestLeakage(
-  o: EvaluateCliOptions,
-  p: Predictor,
-  test: Example[],
-  log: (l: string) => void,
-): Promise<void> {
-  if (o.leakageCheck === false) return;
-  const trainFile = o.train ?? p.metadata.training?.data?.find((d) => d.split === 'train' && existsSync(d.file))?.file;
-  if (!trainFile) return;
-  const train = await readLabeled(trainFile, {
-    textColumn: o.textColumn,
-    labelColumn: o.labelColumn,
-    multiLabel: p.multiLabel,
-    labelDelimiter: o.labelDelimiter,
-    labels: p.labels,
-  });
-  leakageChecks(train.examples, [{ name: 'test', examples: test }], o, log);
-}
-
-/** run.json of an evaluation: the model's identity, the test file with sha256, its statistics and groups. */
-function recordEvaluation(o: EvaluateCliOptions, c: Classified, record: RunRecord, t0: number): void {
-  const { predictor: p, data, enc, audit } = c;
-  const split = path.basename(o.test);
-  const stats = splitStats({
-    examples: data.examples,
-    enc,
-    labels: p.labels,
-    maxLength: p.maxLength,
-    skipped: data.skipped,
-    ...(audit ? { audit } : {}),
-  });
-  writeRunRecord(o.outputDir, {
-    ...record,
-    finished_at: new Date().toISOString(),
-    duration_seconds: (Date.now() - t0) / 1000,
-    evaluated_split: split,
-    model: { source: o.model, dir: path.resolve(p.dir), version: p.identity.version, sha256: p.identity.sha256 },
-    data: [dataEntry(split, o.test, data.examples.length)],
-    splits: { [split]: stats },
-    ...(o.auditMinGroup !== undefined ? { audit_min_group: o.auditMinGroup } : {}),
-  });
-}
-
-export async function runEvaluate(
-  o: EvaluateCliOptions,
-  log: (l: string) => void = (l) => console.log(l),
-): Promise<Record<string, unknown>> {
-  const t0 = Date.now();
-  checkInputFile(o.test, '--test');
-  if (o.train) checkInputFile(o.train, '--train');
-  formatOf(o.test, o.format);
-  groupRegexOf(o.groupColumn, o.groupRegex);
-  prepareOutputDir(o.outputDir);
-  const auditColumns = checkAuditColumns(o.auditColumn);
-  const { commandLine: command, model, texts } = o;
-  const record = startRecord({ kind: 'evaluate', command, model, texts, auditColumns });
-  const c = await classifyLabeled({ ...o, file: o.test, option: '--test' }, log);
-  const { predictor, data, result } = c;
-  const multi = predictor.multiLabel;
-  const trust = trustMetrics(
-    result.probabilities,
-    result.predictions,
-    data.examples.map((e) => e.label),
-    result.abstained,
-    multi,
-  );
-  const temperature = predictor.settings.temperature !== 1 ? { temperature: predictor.settings.temperature } : {};
-  const { version, sha256 } = predictor.identity;
-  const extra = { ...trust, ...temperature, model: { version, sha256 } };
-  const metrics = await writeEvalReport({
-    outputDir: o.outputDir,
-    split: path.basename(o.test),
-    examples: data.examples,
-    result,
-    labels: predictor.labels,
-    multiLabel: multi,
-    groupColumn: o.groupColumn,
-    groupRegex: o.groupRegex,
-    extra,
-    log,
-    audit: auditOf(data.examples, c.audit),
-  });
-  recordEvaluation(o, c, record, t0);
-  const sel = trust.selective as { aurc: number; accuracy_at_coverage: Record<string, number> };
-  const ab = trust.abstention as { abstained: number } | undefined;
-  const at80 = sel.accuracy_at_coverage['0.8']!.toFixed(4);
-  const abstained = ab ? `; abstained on ${ab.abstained} rows` : '';
-  log(`selective: AURC ${sel.aurc.toFixed(4)}, accuracy at 80% coverage ${at80}${abstained}`);
-  const wrong = data.examples.filter(
-    (e, i) => JSON.stringify(result.predictions[i]) !== JSON.stringify(e.label),
-  ).length;
-  const files = `metrics.json, predictions.jsonl${multi ? '' : ', confusion_matrix.svg'}, run.json`;
-  log(`${wrong} of ${data.examples.length} rows misclassified; wrote ${files} to ${o.outputDir}`);
-  return metrics;
-}
+  columnOptions,
+  decisionOptions,
+  groupOptions,
+  inferenceOptions,
+  leakageOptions,
+  modelOption,
+  outputDirOption,
+  readOptions,
+  reportOptions,
+  testOption,
+  withOptions,
+} from './options.js';
 
 export function registerEvaluate(program: Command): void {
-  program
+  const c = program
     .command('evaluate')
     .description(
       'evaluate a model on a labelled file: metrics.json, predictions.jsonl (errors flagged), confusion_matrix.svg',
-    )
-    .requiredOption('--model <dir>', 'model folder (e.g. a best_model/ from medtune train) or hub name')
-    .requiredOption('--test <file>', 'labelled CSV/TSV/JSONL/Parquet')
-    .requiredOption('--output-dir <dir>', 'where the reports go')
-    .option('--text-column <name>', 'text column (default: detected)')
-    .option('--text-pair-column <name>', 'second text column')
-    .option('--label-column <name>', 'label column (default: detected)')
-    .option('--label-delimiter <s>', 'separator of multi-label strings', ',')
-    .option('--group-column <name>', 'also report metrics aggregated per group')
-    .option('--group-regex <re>', 'regular expression whose first capture group is the group key')
-    .addOption(thresholdOption())
-    .addOption(abstainOption())
-    .option('--max-length <n>', 'max tokens per text (default: 512 or the model maximum)', int('--max-length', 2))
-    .option('--batch-size <n>', 'rows per forward pass', int('--batch-size'), 64)
-    .addOption(formatOption('test file'))
-    .addOption(encodingOption())
-    .option(
-      '--train <file>',
-      'training data to check for copies of test rows (default: the file the model metadata records)',
-    )
-    .option('--fail-on-leakage', 'stop when test rows have copies in the training data')
-    .option('--no-leakage-check', 'skip the leakage check')
-    .option('--audit-column <name>', 'bias audit over this demographic column (repeatable: sex, age band)', collect)
-    .option(
-      '--audit-min-group <n>',
-      'bias audit: smaller groups are too small to judge',
-      int('--audit-min-group', 2),
-      30,
-    )
-    .option('--no-texts', 'leave the texts of misclassified cases out of report.html')
-    .action(async (o: EvaluateCliOptions, cmd: Command) => {
-      const log = (l: string) => console.log(l);
-      await runEvaluate({ ...o, commandLine: commandLineOf(cmd) }, log);
-      await writeRunOutputs(o.outputDir, { texts: o.texts, minGroup: o.auditMinGroup, log });
-    });
+    );
+  withOptions(
+    c,
+    modelOption(),
+    testOption().makeOptionMandatory(),
+    outputDirOption('the reports'),
+    columnOptions(),
+    groupOptions(),
+    decisionOptions(),
+    inferenceOptions(),
+    readOptions('test file'),
+  );
+  c.option(
+    '--train <file>',
+    "training data to check the test rows against (default: the model's recorded training file)",
+  );
+  withOptions(c, leakageOptions(), reportOptions());
+  c.action(async (o: EvaluateOptions, cmd: Command) => {
+    await evaluateAndReport({ ...o, commandLine: commandLineOf(cmd) });
+  });
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runPredict } from './predict.js';
+import { runPredict } from '../infer/predict-file.js';
 import { decide, labelNames } from '../infer/decision.js';
 import { fixturePath } from '../testing-fixtures.js';
 import { assertClose } from '../tensor/testing.js';

@@ -8,11 +8,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCurate } from './curate.js';
-import { runClean } from './clean.js';
-import { runAugment } from './augment.js';
-import { runTrain, type TrainCliOptions } from './train.js';
-import { runPredict } from './predict.js';
+import { runCurate } from '../data/curate-file.js';
+import { runClean } from '../text/clean-file.js';
+import { runAugment } from '../infer/augment-file.js';
+import { runTrain, type TrainOptions as TrainCliOptions } from '../train/run.js';
+import { runPredict } from '../infer/predict-file.js';
 import { prepareTexts } from '../train/prepare.js';
 import { tinyDemoModel } from '../testing-fixtures.js';
 import { syntheticSymptoms } from '../demo/synthetic.js';

@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runTrain, classWeightsFor, type TrainCliOptions } from './train.js';
-import { runEvaluate } from './evaluate.js';
+import { runTrain, classWeightsFor, type TrainOptions as TrainCliOptions } from '../train/run.js';
+import { runEvaluate } from '../evaluate/run.js';
 import { tinyDemoModel } from '../testing-fixtures.js';
 import { syntheticSymptoms } from '../demo/synthetic.js';
 import { listCheckpoints } from '../train/trainer.js';

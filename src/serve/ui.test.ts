@@ -13,7 +13,7 @@ import { createServer, type MedtuneServer } from './app.js';
 import { addKey } from './keys.js';
 import { createScratchModel } from '../demo/scratch.js';
 import { runTrain } from '../train/run.js';
-import { runEvaluate } from '../cli/evaluate.js';
+import { runEvaluate } from '../evaluate/run.js';
 import { runReviewExport } from '../cli/review.js';
 import { Generator } from '../tensor/random.js';
 

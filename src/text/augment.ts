@@ -326,3 +326,17 @@ export function checkAugmentCount(n: number, option = '--augment'): void {
       'E_USAGE',
     );
 }
+
+/** Parses `--augment-ops` (default: the four EDA operations); contextual needs a model with a masked-LM head. */
+export function parseAugmentOps(spec: string | undefined): AugmentOp[] {
+  if (!spec) return AUGMENT_OPS.filter((x) => x !== 'contextual');
+  const ops = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const op of ops)
+    if (!(AUGMENT_OPS as readonly string[]).includes(op))
+      throw new MedtuneError(`--augment-ops: unknown operation "${op}" (${AUGMENT_OPS.join(', ')})`, 'E_USAGE');
+  if (!ops.length) throw new MedtuneError('--augment-ops is empty', 'E_USAGE');
+  return ops as AugmentOp[];
+}
