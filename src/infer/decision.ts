@@ -28,6 +28,11 @@ export interface Decision {
   abstain: boolean;
 }
 
+/** The settings with another abstention threshold (a request's; null: never abstain), or as they are (undefined). */
+export function withAbstention(s: DecisionSettings, abstainBelow: number | null | undefined): DecisionSettings {
+  return abstainBelow === undefined ? s : { ...s, abstainBelow };
+}
+
 /** Probabilities of one row of logits, calibrated with the settings' temperature (single-label). */
 export function probabilities(logits: number[], s: Pick<DecisionSettings, 'multiLabel' | 'temperature'>): number[] {
   const T = s.temperature ?? 1;

@@ -14,7 +14,14 @@ import { loadClassifier, type LoadedClassifier } from '../models/auto.js';
 import type { MedtuneMetadata, ModelIdentity } from '../models/metadata.js';
 import type { ProblemType } from '../models/heads.js';
 import { MedtuneError } from '../common/errors.js';
-import { decide, decideFromProbabilities, labelNames, type Decision, type DecisionSettings } from './decision.js';
+import {
+  decide,
+  decideFromProbabilities,
+  labelNames,
+  withAbstention,
+  type Decision,
+  type DecisionSettings,
+} from './decision.js';
 import { describeModel, type DecisionOverrides, type ModelInfo } from './model-info.js';
 
 export interface PredictorOptions extends DecisionOverrides {
@@ -66,7 +73,16 @@ export function classificationFrom(
   s: DecisionSettings,
   o: ClassifyOptions & { logitsRow?: number[] } = {},
 ): Classification {
-  const d = decideFromProbabilities(probabilities, s);
+  return classificationOf(decideFromProbabilities(probabilities, s), cut, s, o);
+}
+
+/** The classification of one text from a decision already made with the settings `s` (nothing is decided again). */
+export function classificationOf(
+  d: Decision,
+  cut: number,
+  s: DecisionSettings,
+  o: ClassifyOptions & { logitsRow?: number[] } = {},
+): Classification {
   const res: Classification = {
     label: labelNames(d.predicted, s.labels),
     score: Math.max(...d.probabilities),
@@ -179,9 +195,12 @@ export class Predictor {
     return out;
   }
 
-  /** The decision for one row of logits (calibration, thresholds, abstention). */
-  decide(logits: number[]): Decision {
-    return decide(logits, this.settings);
+  /**
+   * The decision for one row of logits (calibration, thresholds, abstention); `abstainBelow` overrides the model's
+   * abstention threshold (null: never abstain; undefined: the model's).
+   */
+  decide(logits: number[], o: { abstainBelow?: number | null } = {}): Decision {
+    return decide(logits, withAbstention(this.settings, o.abstainBelow));
   }
 
   /** Classifies texts (optionally paired): label, score, probabilities, top-k, truncation, abstention. */
@@ -204,6 +223,6 @@ export class Predictor {
         ...(o.logits ? { logits: row } : {}),
       };
     }
-    return classificationFrom(this.decide(row).probabilities, cut, this.settings, { ...o, logitsRow: row });
+    return classificationOf(this.decide(row), cut, this.settings, { ...o, logitsRow: row });
   }
 }

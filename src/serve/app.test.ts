@@ -4,12 +4,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { createServer, type MedtuneServer, type ServeOptions } from './app.js';
 import { addKey, revokeKey } from './keys.js';
+import { UI_ROOT } from './static-ui.js';
 import { Predictor } from '../infer/predictor.js';
 import { fixturePath } from '../testing-fixtures.js';
 
@@ -208,6 +209,26 @@ describe('medtune serve', { skip }, () => {
         );
       }
     }
+  });
+
+  it("each text is decided once, in the worker, with its own request's abstain_below (even in one batch)", async () => {
+    const text = 'a persistent dry cough for three weeks';
+    const asked = [1, null, undefined, 1] as const;
+    const answers = await Promise.all(
+      asked.map(async (below) => {
+        const r = await post(s, '/v1/diagnose', below === undefined ? { text } : { text, abstain_below: below });
+        return JSON.parse(r.body).results[0];
+      }),
+    );
+    for (const [i, below] of asked.entries()) {
+      const ref = (await Predictor.load(tiny!, { abstainBelow: below, log: () => {} })).classify([text])[0]!;
+      assert.equal(answers[i].abstain, ref.abstain, `request ${i}`);
+      assert.equal(answers[i].abstain_reason, ref.abstain_reason, `request ${i}`);
+      assert.deepEqual(answers[i].label, ref.label, `request ${i}`);
+    }
+    assert.equal(answers[0].abstain, true);
+    assert.match(answers[0].abstain_reason, /below the abstention threshold 1:/);
+    assert.equal(answers[1].abstain, false);
   });
 
   it('rate limit per key: 429 with retry-after', async () => {
@@ -516,6 +537,25 @@ describe('medtune serve: routes behind the UI', { skip }, () => {
       assertError(await s3.app.inject({ url: '/v1/models' }), 401, 'E_AUTH');
     },
   );
+
+  it('every UI module, and every module it imports, is served as JavaScript under the same CSP', async () => {
+    const modules = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? modules(path.join(dir, e.name)) : e.name.endsWith('.js') ? [path.join(dir, e.name)] : [],
+      );
+    const files = modules(UI_ROOT).map((f) => path.relative(UI_ROOT, f).split(path.sep).join('/'));
+    assert.ok(files.includes('app.js') && files.includes('api.js') && files.some((f) => f.startsWith('pages/')));
+    for (const f of files) {
+      const r = await s3.app.inject({ url: `/ui/${f}` });
+      assert.equal(r.statusCode, 200, f);
+      assert.match(String(r.headers['content-type']), /^(text|application)\/javascript/, f);
+      assert.match(String(r.headers['content-security-policy']), /script-src 'self'/, f);
+      for (const [, spec] of r.body.matchAll(/^import [^;]*?from '(\.[^']+)';$/gm)) {
+        const url = new URL(spec!, `http://x/ui/${f}`).pathname;
+        assert.equal((await s3.app.inject({ url })).statusCode, 200, `${f} imports ${url}`);
+      }
+    }
+  });
 
   it('without --review the review routes say how to enable them', async () => {
     const plain = await createServer({

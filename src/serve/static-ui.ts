@@ -1,7 +1,9 @@
 /**
- * The browser UI's files, served without a key: `/` → `/ui/`, the app from src/ui/ (plain ES modules, no build
- * step), and Preact + htm from the htm package's standalone module (one file, so no import map is needed — an
- * inline import map would break the strict Content-Security-Policy).
+ * The browser UI's files, served without a key: `/` → `/ui/`, the app from src/ui/ (native ES modules, no build
+ * step: app.js, the API client api.js, components.js, markdown.js and one module per page in pages/, each served as
+ * text/javascript and importing the others by relative path), and Preact + htm from the htm package's standalone
+ * module (one file, so no import map is needed — an inline import map would break the strict
+ * Content-Security-Policy).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -14,7 +14,7 @@ import { addKey } from './keys.js';
 import { createScratchModel } from '../demo/scratch.js';
 import { runTrain } from '../train/run.js';
 import { runEvaluate } from '../evaluate/run.js';
-import { runReviewExport } from '../cli/review.js';
+import { runReviewExport } from '../evaluate/reviews.js';
 import { Generator } from '../tensor/random.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -2,11 +2,13 @@
  * An inference worker (worker_threads): loads every served model once and does the model work the HTTP thread
  * sends it — classification batches, de-identification previews and explanations — so that no model computation
  * ever runs on the HTTP thread. Messages in: { type: 'batch' | 'deid' | 'explain', id, … }; out: { type: 'ready' } |
- * { type: 'result', id, … } | { type: 'error', id?, code, message }. Batch results carry no text (probabilities and
- * counts only); deid and explain results carry the text back to the client who sent it.
+ * { type: 'result', id, … } | { type: 'error', id?, code, message }. Batch results carry no text (the Predictor's
+ * decisions and counts only: the HTTP thread builds its answers from these decisions and decides nothing again);
+ * deid and explain results carry the text back to the client who sent it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Predictor } from '../infer/predictor.js';
+import type { Decision } from '../infer/decision.js';
 import { setThreads } from '../tensor/backend.js';
 import { setPrecision } from '../tensor/precision.js';
 import { deidentify } from '../deid/anonymize.js';
@@ -25,6 +27,8 @@ export interface BatchRequest {
   id: number;
   model: string;
   texts: string[];
+  /** per text, the request's abstention threshold (undefined: the model's; null: never abstain) */
+  abstainBelow: (number | null | undefined)[];
 }
 
 export interface DeidRequest {
@@ -54,8 +58,8 @@ export interface SideResult {
 export interface BatchResult {
   type: 'result';
   id: number;
-  /** calibrated probabilities per text */
-  probabilities: number[][];
+  /** the Predictor's decision per text (calibrated probabilities, label(s), confidence, abstention): the one used */
+  decisions: Decision[];
   /** tokens truncation cut off, per text */
   cut: number[];
   /** PHI entities replaced per text (with deid) */
@@ -72,6 +76,14 @@ export interface WorkerError {
   message: string;
 }
 
+/** An error as a message to the pool (a load error has no id). */
+const errorOf = (e: unknown, id?: number): WorkerError => ({
+  type: 'error',
+  ...(id !== undefined ? { id } : {}),
+  code: e instanceof MedtuneError ? e.code : 'E_INTERNAL',
+  message: (e as Error).message,
+});
+
 async function main(): Promise<void> {
   const port = parentPort!;
   const cfg = workerData as WorkerConfig;
@@ -87,12 +99,7 @@ async function main(): Promise<void> {
       // (a batch from the batcher is sorted by length and split into passes of 32 texts, as offline)
     }
   } catch (e) {
-    const err: WorkerError = {
-      type: 'error',
-      code: e instanceof MedtuneError ? e.code : 'E_INTERNAL',
-      message: (e as Error).message,
-    };
-    port.postMessage(err);
+    port.postMessage(errorOf(e));
     return;
   }
   port.postMessage({ type: 'ready' });
@@ -113,11 +120,11 @@ async function main(): Promise<void> {
         })
       : msg.texts;
     const enc = p.encode(texts);
-    const probabilities = p.logitsOf(enc).map((row) => p.decide(row).probabilities);
+    const decisions = p.logitsOf(enc).map((row, i) => p.decide(row, { abstainBelow: msg.abstainBelow[i] }));
     return {
       type: 'result',
       id: msg.id,
-      probabilities,
+      decisions,
       cut: enc.cut,
       entities,
       tokens: enc.ids.reduce((a, x) => a + x.length, 0),
@@ -143,13 +150,7 @@ async function main(): Promise<void> {
     try {
       port.postMessage(msg.type === 'batch' ? batch(msg) : side(msg));
     } catch (e) {
-      const err: WorkerError = {
-        type: 'error',
-        id: msg.id,
-        code: e instanceof MedtuneError ? e.code : 'E_INTERNAL',
-        message: (e as Error).message,
-      };
-      port.postMessage(err);
+      port.postMessage(errorOf(e, msg.id));
     }
   });
 }

@@ -2,12 +2,16 @@
  * Expert review of a run's predictions: the cases (misclassified and low-confidence rows of a run folder's
  * predictions.jsonl, most confident errors first), the reviews in an embedded SQLite database (better-sqlite3 12,
  * WAL; one row per review, so several reviewers may review the same case), their agreement (Cohen's κ for two
- * reviewers, Fleiss' κ for more) and the export of corrected labels as a training file.
+ * reviewers, Fleiss' κ for more) and the export of corrected labels as a training file (`medtune review export`).
+ * The server's review routes (serve/routes/reviews.ts) and the CLI both use it.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { stringify } from 'csv-stringify/sync';
+import { prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
+import { formatOf } from '../data/readers.js';
 
 export type Verdict = 'gold' | 'model' | 'other' | 'unclear';
 export const VERDICTS: Verdict[] = ['gold', 'model', 'other', 'unclear'];
@@ -243,4 +247,73 @@ export function corrections(
     rows.push({ text: c.text, label: ranked[0]![0], row: id, reviewers: rs.length });
   }
   return { rows: rows.sort((a, b) => a.row - b.row), skipped };
+}
+
+/** The review of a run folder: its cases and its database (default RUN_DIR/reviews.sqlite). */
+export interface OpenReview {
+  dir: string;
+  store: ReviewStore;
+  cases: Case[];
+}
+
+/** Opens the review of a run folder; the database records the folder, for `review export`. */
+export function openReview(dir: string, dbFile?: string): OpenReview {
+  const cases = readCases(dir);
+  const store = new ReviewStore(dbFile ?? path.join(dir, 'reviews.sqlite'));
+  store.setMeta('run_dir', path.resolve(dir));
+  return { dir: path.resolve(dir), store, cases };
+}
+
+/** The label a verdict settles on: gold → the gold label, model → the prediction, other → the one chosen. */
+export function verdictLabel(c: Case, verdict: Verdict, other?: string): string | null {
+  const asLabel = (x: string | string[]) => (Array.isArray(x) ? x.join(',') : x);
+  if (verdict === 'gold') return asLabel(c.gold);
+  if (verdict === 'model') return asLabel(c.predicted);
+  return verdict === 'other' ? other! : null;
+}
+
+export interface ReviewExportOptions {
+  db: string;
+  output: string;
+  run?: string;
+  log?: (l: string) => void;
+}
+
+/**
+ * `medtune review export`: the reviewed cases of a run as a training file (text, label: what most reviewers settled
+ * on; ties and "unclear" left out and counted), for `medtune train --model RUN/best_model --train corrections.csv
+ * --replay OLD_TRAIN`.
+ */
+export function runReviewExport(o: ReviewExportOptions): { rows: number; skipped: number } {
+  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  if (!existsSync(o.db))
+    throw new MedtuneError(
+      `the review database ${o.db} does not exist (reviews are stored by medtune serve --review RUN_DIR)`,
+      'E_INPUT_NOT_FOUND',
+    );
+  const fmt = formatOf(o.output, undefined, null);
+  if (fmt === 'parquet') throw new MedtuneError('review export writes CSV, TSV or JSONL', 'E_INPUT_FORMAT');
+  prepareOutputFile(o.output, { inputs: [o.db] });
+  const store = new ReviewStore(o.db);
+  try {
+    const run = o.run ?? store.meta('run_dir');
+    if (!run) throw new MedtuneError(`${o.db} does not record its run folder; pass --run RUN_DIR`, 'E_USAGE');
+    const { rows, skipped } = corrections(readCases(run), store.latest());
+    if (!rows.length)
+      throw new MedtuneError(`no reviewed case has a settled label yet (${skipped} unclear or tied)`, 'E_INPUT_EMPTY');
+    const records = rows.map((r) => ({ text: r.text, label: r.label, source_row: r.row, reviewers: r.reviewers }));
+    const out =
+      fmt === 'jsonl'
+        ? records.map((r) => JSON.stringify(r)).join('\n') + '\n'
+        : stringify(records, { header: true, delimiter: fmt === 'tsv' ? '\t' : ',' });
+    writeFileAtomic(o.output, out);
+    log(
+      `exported ${rows.length} corrected rows to ${o.output}` +
+        `${skipped ? ` (${skipped} cases left out: unclear or tied)` : ''}; ` +
+        `retrain with: medtune train --model ${run}/best_model --train ${o.output} --replay OLD_TRAIN_FILE`,
+    );
+    return { rows: rows.length, skipped };
+  } finally {
+    store.close();
+  }
 }

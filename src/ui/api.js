@@ -1,0 +1,68 @@
+// The API client of the browser UI: every call the app makes, to the documented API only (/docs), with the user's
+// API key (typed once, kept in the tab's sessionStorage — never a cookie or the URL). Errors carry the server's
+// message and code, or say that the server cannot be reached.
+
+const KEY = 'medtune.key';
+const REVIEWER = 'medtune.reviewer';
+
+/**
+ * Calls the API with the key; throws an Error whose message is the server's (or says the server is unreachable).
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown }} [options]
+ */
+async function call(path, { method = 'GET', body } = {}) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: {
+        authorization: `Bearer ${sessionStorage.getItem(KEY) ?? ''}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch {
+    throw Object.assign(
+      new Error('The server cannot be reached. Check that medtune serve is running, then try again.'),
+      { code: 'E_UNREACHABLE' },
+    );
+  }
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const e = new Error(data?.error?.message ?? `The server answered ${res.status}.`);
+    e.code = data?.error?.code;
+    e.status = res.status;
+    throw e;
+  }
+  return data;
+}
+
+const post = (path, body) => call(path, { method: 'POST', body });
+const modelPath = (name) => `/v1/models/${encodeURIComponent(name)}`;
+
+/** The key and the reviewer's name of this tab. */
+export const session = {
+  hasKey: () => !!sessionStorage.getItem(KEY),
+  setKey: (key) => sessionStorage.setItem(KEY, key),
+  forgetKey: () => sessionStorage.removeItem(KEY),
+  reviewer: () => sessionStorage.getItem(REVIEWER) ?? '',
+  setReviewer: (name) => sessionStorage.setItem(REVIEWER, name),
+};
+
+/** The routes the UI uses, one function each (shapes: docs/serving.md and /docs). */
+export const api = {
+  /** GET /v1/models: served models, labels, monitoring, the server's limits */
+  models: () => call('/v1/models'),
+  /** GET /v1/models/NAME/card: the model card and the run's headline metrics */
+  card: (model) => call(`${modelPath(model)}/card`),
+  /** POST /v1/models/NAME/diagnose with one text */
+  diagnose: (model, text, topK) => post(`${modelPath(model)}/diagnose`, { text, top_k: topK }),
+  /** POST /v1/deid: the text the model would see and the PHI spans found */
+  deid: (text) => post('/v1/deid', { text }),
+  /** POST /v1/explain: integrated-gradients word scores */
+  explain: (text, model) => post('/v1/explain', { text, model }),
+  /** GET /v1/review/cases (404 when the server reviews no run) */
+  reviewCases: (limit) => call(`/v1/review/cases?limit=${limit}`),
+  /** POST /v1/reviews: stores one review; answers with it and the agreement */
+  addReview: (review) => post('/v1/reviews', review),
+};
