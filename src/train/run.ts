@@ -12,7 +12,6 @@ import { performance } from 'node:perf_hooks';
 import {
   labelsOf,
   loadClassifier,
-  loadStateDict,
   modelMaxLength,
   readModelConfig,
   resolveMaxLength,
@@ -21,6 +20,7 @@ import {
   type ModelConfig,
 } from '../models/auto.js';
 import { Dropout } from '../nn/module.js';
+import { loadCheckpointWeights } from '../models/state-dict.js';
 import { chooseRecipe, type Recipe, type RecipeValues } from './recipe.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import {
@@ -43,7 +43,6 @@ import {
   type TrainerHooks,
 } from './trainer.js';
 import { readCheckpointState } from './resume.js';
-import { readSafetensors } from '../io/safetensors.js';
 import { deidentify, type Operator } from '../deid/anonymize.js';
 import { MedtuneError } from '../common/errors.js';
 import { makeDirs, prepareOutputDir, writeFileAtomic } from '../common/atomic.js';
@@ -580,12 +579,7 @@ export async function runTrain(
     );
   const hooks: TrainerHooks = {
     saveModel: (dir) => saveClassifier(dir, loaded.model, loaded.config, loaded.dir),
-    loadWeights: (dir) => {
-      const file = path.join(dir, 'model.safetensors');
-      const r = loadStateDict(loaded.model, readSafetensors(file), file, false);
-      if (r.missing.length)
-        throw new MedtuneError(`${dir} lacks ${r.missing[0]}; is it a checkpoint of this run?`, 'E_CHECKPOINT');
-    },
+    loadWeights: (dir) => loadCheckpointWeights(loaded.model, dir),
     onEvaluate: o.onEvaluate,
   };
   const trainer = new Trainer(loaded.model, trainData.labels, trainData.multiLabel, tok.padId, cfg, log, hooks);
