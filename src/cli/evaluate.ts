@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { Predictor } from '../infer/predictor.js';
 import { existsSync } from 'node:fs';
 import { groupRegexOf, readLabeled, type Example } from '../data/dataset.js';
-import { leakageChecks } from '../train/prepare.js';
+import { leakageChecks } from '../data/leakage.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
 import { evaluatePredictor } from '../evaluate/evaluate.js';
 import { trustMetrics } from '../evaluate/calibration.js';

@@ -11,7 +11,7 @@ import { runTrain, classWeightsFor, type TrainCliOptions } from './train.js';
 import { runEvaluate } from './evaluate.js';
 import { tinyDemoModel } from '../testing-fixtures.js';
 import { syntheticSymptoms } from '../demo/synthetic.js';
-import { listCheckpoints } from '../train/trainer.js';
+import { listCheckpoints } from '../train/resume.js';
 import { getThreads } from '../tensor/backend.js';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'medtune.js');
