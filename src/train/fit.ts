@@ -166,7 +166,7 @@ export async function fit(x: FitInput): Promise<Fitted> {
   const loaded = await loadClassifier(x.model, { labels, problemType, seed: o.seed, log });
   const tok = Tokenizer.fromDir(loaded.dir);
   if (o.dropout !== undefined) applyDropout(loaded, o.dropout);
-  const recipe = resolveRecipe(o, s.train, tok, x.model.config, !!x.resumeFrom, log);
+  const recipe = resolveRecipe(o, { train: s.train, tok, config: x.model.config, resuming: !!x.resumeFrom }, log);
   const maxLength = recipe.values.maxLength;
   if (x.preprocessing) recordPreprocessing(loaded, tok, x.preprocessing);
   const split = (name: string, examples: Example[]) => {

@@ -8,7 +8,6 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import cliProgress from 'cli-progress';
 import { makeDirs, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
 import { scope, tensor, type Tensor } from '../tensor/tensor.js';
@@ -19,6 +18,7 @@ import { AdamW, hfParamGroups } from './adamw.js';
 import { lrLambda } from './schedule.js';
 import { readCheckpointState, readMoments, reconcileResume, writeCheckpoint } from './resume.js';
 import type { EvaluationCallback, LoopConfig, TrainerState } from './config.js';
+import { Progress } from './progress.js';
 
 /** What a training loop trains: a model, the loss of a batch, and (optionally) an evaluation on held-out data. */
 export interface TrainTask {
@@ -39,8 +39,16 @@ export interface TrainTask {
   saveModel?: (dir: string) => void;
 }
 
-const { SingleBar, Presets } = cliProgress;
 const KILL_AT_STEP = Number(process.env.MEDTUNE_TEST_KILL_AT_STEP ?? 0);
+
+/** Optimizer steps, epochs, the learning-rate multiplier per step and how often the training loss is recorded. */
+function planOf(c: LoopConfig, examples: number) {
+  const stepsPerEpoch = Math.ceil(Math.ceil(examples / c.batchSize) / c.gradAccum);
+  const totalSteps = c.maxSteps > 0 ? c.maxSteps : stepsPerEpoch * c.epochs;
+  const epochs = Math.ceil(totalSteps / stepsPerEpoch);
+  const lr = lrLambda({ name: c.scheduler, totalSteps, warmup: c.warmup });
+  return { totalSteps, epochs, lr, logEvery: c.logEvery > 0 ? c.logEvery : Math.max(1, Math.floor(totalSteps / 50)) };
+}
 
 export class TrainingLoop {
   readonly opt: AdamW;
@@ -201,12 +209,7 @@ export class TrainingLoop {
   async run(resumeFrom?: string): Promise<void> {
     const c = this.cfg;
     const { model } = this.task;
-    const batchesPerEpoch = Math.ceil(this.task.lengths.length / c.batchSize);
-    const stepsPerEpoch = Math.ceil(batchesPerEpoch / c.gradAccum);
-    const totalSteps = c.maxSteps > 0 ? c.maxSteps : stepsPerEpoch * c.epochs;
-    const epochs = Math.ceil(totalSteps / stepsPerEpoch);
-    const lr = lrLambda({ name: c.scheduler, totalSteps, warmup: c.warmup });
-    const logEvery = c.logEvery > 0 ? c.logEvery : Math.max(1, Math.floor(totalSteps / 50));
+    const { totalSteps, epochs, lr, logEvery } = planOf(c, this.task.lengths.length);
     model.train();
     let [step, startEpoch, skipBatches] = [0, 0, 0];
     if (resumeFrom) {
@@ -284,43 +287,5 @@ export class TrainingLoop {
     const dir = path.join(this.cfg.outputDir, `checkpoint-${state.step}`);
     this.task.saveModel!(dir);
     writeCheckpoint({ dir, model: this.task.model, opt: this.opt, state, saveTotalLimit: this.cfg.saveTotalLimit });
-  }
-}
-
-/** A progress bar (cli-progress) on a terminal; plain log lines every few steps otherwise. */
-class Progress {
-  private bar: { update: (n: number, p: Record<string, string>) => void; stop: () => void } | null = null;
-  private lastLine = 0;
-  constructor(
-    private total: number,
-    private log: (l: string) => void,
-  ) {
-    if (process.stderr.isTTY && !process.env.CI) {
-      this.bar = new SingleBar(
-        {
-          format: '  {bar} {value}/{total} steps | {info}',
-          stream: process.stderr,
-          hideCursor: true,
-          clearOnComplete: true,
-        },
-        Presets.shades_classic,
-      );
-      (this.bar as unknown as { start: (t: number, v: number, p: Record<string, string>) => void }).start(total, 0, {
-        info: '',
-      });
-    }
-  }
-  update(step: number, info: string): void {
-    if (this.bar) this.bar.update(step, { info });
-    else if (step - this.lastLine >= Math.max(1, Math.floor(this.total / 50)) || step === this.total) {
-      this.lastLine = step;
-      this.log(`  step ${step}/${this.total}  ${info}`);
-    }
-  }
-  clear(): void {
-    if (this.bar) {
-      this.bar.stop();
-      this.bar = null;
-    }
   }
 }

@@ -161,6 +161,12 @@ export function checkTrainOptions(o: TrainOptions): void {
   if (o.targetAccuracy !== undefined && o.calibrate === false)
     throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
   if (o.classWeights && o.classWeights !== 'balanced') checkInputFile(o.classWeights, '--class-weights');
+  checkDataFiles(o);
+  prepareOutputDir(o.outputDir);
+}
+
+/** --train, --validation and --test: there, readable, of a known format. */
+export function checkDataFiles(o: { train: string; validation?: string; test?: string; format?: string }): void {
   for (const [opt, file] of [
     ['--train', o.train],
     ['--validation', o.validation],
@@ -170,5 +176,4 @@ export function checkTrainOptions(o: TrainOptions): void {
     checkInputFile(file, opt);
     formatOf(file, o.format);
   }
-  prepareOutputDir(o.outputDir);
 }

@@ -3,7 +3,8 @@
  * lengths (the 95th percentile, rounded up to a multiple of 16, at most the model's limit), the learning rate and
  * warm-up from the model's size (HF's 5e-5 suits BERT-base; small models need a larger rate: 5e-5·(768/hidden)^1.25,
  * so 2e-4 at hidden 256), and epochs from the dataset's size (about 16,000 examples seen, 3 to 20 epochs). Explicit
- * flags win; `--recipe hf` keeps HF's defaults (lr 5e-5, 3 epochs, max length 128, no warm-up).
+ * flags win; `--recipe hf` keeps HF's defaults (lr 5e-5, 3 epochs, max length 128, no warm-up). A run records its
+ * recipe in recipe.json, and a resumed run keeps it.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -124,12 +125,10 @@ export function chooseRecipe(x: RecipeInput & { source: 'auto' | 'hf'; given: Pa
  */
 export function resolveRecipe(
   o: TrainOptions,
-  train: Example[],
-  tok: Tokenizer,
-  config: ModelConfig,
-  resuming: boolean,
+  x: { train: Example[]; tok: Tokenizer; config: ModelConfig; resuming: boolean },
   log: (l: string) => void,
 ): Recipe {
+  const { train, tok, config, resuming } = x;
   const limit = modelMaxLength(config);
   const enc = encodeExamples(train, tok, limit);
   const lengths = enc.ids.map((ids, i) => ids.length + (enc.cut[i] ?? 0));
