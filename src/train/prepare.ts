@@ -16,6 +16,7 @@ import { AUGMENT_OPS, augmentText, checkAugmentCount, type AugmentOp, type FillM
 import { Tokenizer } from '../text/tokenizer.js';
 import { createFillMask } from '../models/fill-mask.js';
 import { loadMaskedLM } from '../models/mlm.js';
+import type { ModelFolder, ModelSource } from '../models/auto.js';
 import type { Splits, TextPrepOptions, TrainOptions } from './options.js';
 
 export type { TextPrepOptions };
@@ -25,8 +26,8 @@ export interface PrepareInput {
   /** named evaluation splits checked against training: validation, test */
   evaluation: { name: string; examples: Example[] }[];
   labels: string[];
-  /** model folder or hub name (the masked-LM for contextual augmentation) */
-  model: string;
+  /** model folder or hub name, or the folder already read (the masked-LM for contextual augmentation) */
+  model: ModelSource;
   seed: number;
   o: TextPrepOptions;
   log: (l: string) => void;
@@ -46,7 +47,7 @@ export function parseAugmentOps(spec: string | undefined): AugmentOp[] {
   return ops as AugmentOp[];
 }
 
-async function fillMaskFor(model: string, log: (l: string) => void): Promise<FillMask> {
+async function fillMaskFor(model: ModelSource, log: (l: string) => void): Promise<FillMask> {
   const m = await loadMaskedLM(model, {
     log: () => {},
     noHeadHint: 'leave "contextual" out of --augment-ops, or use a folder that has one',
@@ -60,7 +61,7 @@ export async function augmentExamples(
   train: Example[],
   labels: string[],
   seed: number,
-  o: TextPrepOptions & { model?: string },
+  o: TextPrepOptions & { model?: ModelSource },
   log: (l: string) => void,
 ): Promise<Example[]> {
   const n = o.augment!;
@@ -129,7 +130,7 @@ function deidSplits(s: Splits, operator: Operator, log: (l: string) => void): vo
 }
 
 /** The prepare stage: de-identification, then prepareTexts; the training split grows in place by augmentation. */
-export async function prepareSplits(o: TrainOptions, s: Splits, modelDir: string, log: (l: string) => void) {
+export async function prepareSplits(o: TrainOptions, s: Splits, model: ModelFolder, log: (l: string) => void) {
   if (o.deid) deidSplits(s, o.deidOperator ?? 'tag', log);
   const evaluation = [
     { name: 'validation', examples: s.validation },
@@ -139,7 +140,7 @@ export async function prepareSplits(o: TrainOptions, s: Splits, modelDir: string
     train: s.train,
     evaluation,
     labels: s.trainData.labels,
-    model: modelDir,
+    model,
     seed: o.seed,
     o,
     log,

@@ -49,7 +49,7 @@ export async function runTrain(
   if (o.maxLength !== undefined) resolveMaxLength(o.maxLength, model.config, 128);
   const resumeFrom = startOrResume(o, log);
   const s = await readSplits(o, fineTunedLabels(model.config), log);
-  const { preprocessing } = await prepareSplits(o, s, model.dir, log);
+  const { preprocessing } = await prepareSplits(o, s, model, log);
   const f = await fit({ o, s, model, preprocessing, resumeFrom, log });
   const c = calibrate(o, s, f, log);
   const { result, baseline } = await recordRun({ o, s, f, c, model, t0, record, log });
