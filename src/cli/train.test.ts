@@ -11,7 +11,7 @@ import { runTrain, classWeightsFor, type TrainOptions as TrainCliOptions } from 
 import { runEvaluate } from '../evaluate/run.js';
 import { tinyDemoModel } from '../testing-fixtures.js';
 import { syntheticSymptoms } from '../demo/synthetic.js';
-import { listCheckpoints } from '../train/trainer.js';
+import { listCheckpoints } from '../train/resume.js';
 import { getThreads } from '../tensor/backend.js';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'medtune.js');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Predictor } from '../infer/predictor.js';
 import { groupRegexOf, readLabeled, type Encoded, type Example, type LabeledData } from '../data/dataset.js';
-import { leakageChecks } from '../train/prepare.js';
+import { leakageChecks } from '../data/leakage.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';

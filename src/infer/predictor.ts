@@ -141,7 +141,7 @@ export class Predictor {
   /** Loads a model folder (or hub name) for inference. */
   static async load(nameOrDir: string, o: PredictorOptions = {}): Promise<Predictor> {
     const info = await describeModel(nameOrDir, o);
-    const loaded = await loadClassifier(info.dir, { log: o.log });
+    const loaded = await loadClassifier(info, { log: o.log }); // config.json as describeModel read it
     const tok = Tokenizer.fromDir(loaded.dir);
     return new Predictor(
       info,

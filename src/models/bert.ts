@@ -15,10 +15,10 @@ import {
   embedding,
 } from '../tensor/ops/index.js';
 import {
-  classifierOutput,
   firstToken,
-  problemTypeOf,
+  HeadModel,
   runLayers,
+  SequenceClassifierHead,
   type ClassifierLossOptions,
   type ClassifierOutput,
   type ProblemType,
@@ -290,27 +290,16 @@ export class BertModel extends Module {
 }
 
 /** BertForSequenceClassification: pooler output -> dropout -> classifier; loss chosen by problem_type as in HF. */
-export class BertForSequenceClassification extends Module {
+export class BertForSequenceClassification extends SequenceClassifierHead<BertConfig> {
   bert: BertModel;
   dropout: Dropout;
   classifier: Linear;
-  readonly numLabels: number;
-  /** drives dropout; its state is part of a training checkpoint */
-  readonly generator: Generator;
-  constructor(
-    readonly config: BertConfig,
-    seed = 42,
-  ) {
-    super();
-    const gen = (this.generator = new Generator(seed));
-    this.numLabels = config.num_labels ?? 2;
+  constructor(config: BertConfig, seed = 42) {
+    super(config, seed);
+    const gen = this.generator;
     this.bert = new BertModel(config, gen);
     this.dropout = new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob, gen);
     this.classifier = new Linear(config.hidden_size, this.numLabels, gen, config.initializer_range);
-  }
-
-  problemType(labels?: Tensor): ProblemType {
-    return problemTypeOf(this.config, this.numLabels, labels);
   }
 
   forward(
@@ -319,13 +308,7 @@ export class BertForSequenceClassification extends Module {
   ): ClassifierOutput {
     const out = this.bert.forward(inputs, opts);
     const pooled = this.dropout.forward(out.pooler_output!, this.training);
-    return classifierOutput(
-      this.classifier.forward(pooled),
-      out.hidden_states,
-      inputs.labels,
-      this.problemType(inputs.labels ?? undefined),
-      opts,
-    );
+    return this.output(this.classifier.forward(pooled), out.hidden_states, inputs.labels, opts);
   }
 }
 
@@ -388,18 +371,13 @@ export function maskedLmLoss(logits: Tensor, labels: Tensor, vocabSize: number):
 }
 
 /** BertForMaskedLM: no pooler; the decoder shares bert.embeddings.word_embeddings.weight (tied, as in HF). */
-export class BertForMaskedLM extends Module {
+export class BertForMaskedLM extends HeadModel<BertConfig> {
   bert: BertModel;
   cls: BertOnlyMLMHead;
-  readonly generator: Generator;
-  constructor(
-    readonly config: BertConfig,
-    seed = 42,
-  ) {
-    super();
-    const gen = (this.generator = new Generator(seed));
-    this.bert = new BertModel(config, gen, false);
-    this.cls = new BertOnlyMLMHead(config, gen, () => this.bert.embeddings.word_embeddings.weight);
+  constructor(config: BertConfig, seed = 42) {
+    super(config, seed);
+    this.bert = new BertModel(config, this.generator, false);
+    this.cls = new BertOnlyMLMHead(config, this.generator, () => this.bert.embeddings.word_embeddings.weight);
   }
   /** logits [B, T, vocab]; loss = cross-entropy over positions whose label is not -100. */
   forward(inputs: BertInputs & { labels?: Tensor | null }): { logits: Tensor; loss?: Tensor } {

@@ -10,10 +10,9 @@ import type { Activation } from '../tensor/kernels.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 import { activationOf, type BertInputs } from './bert.js';
 import {
-  classifierOutput,
   firstToken,
-  problemTypeOf,
   runLayers,
+  SequenceClassifierHead,
   type ClassifierLossOptions,
   type ClassifierOutput,
   type ProblemType,
@@ -162,28 +161,18 @@ export class DistilBertModel extends Module {
   }
 }
 
-export class DistilBertForSequenceClassification extends Module {
+export class DistilBertForSequenceClassification extends SequenceClassifierHead<DistilBertConfig> {
   distilbert: DistilBertModel;
   pre_classifier: Linear;
   classifier: Linear;
   dropout: Dropout;
-  readonly numLabels: number;
-  /** drives dropout; its state is part of a training checkpoint */
-  readonly generator: Generator;
-  constructor(
-    readonly config: DistilBertConfig,
-    seed = 42,
-  ) {
-    super();
-    const gen = (this.generator = new Generator(seed));
-    this.numLabels = config.num_labels ?? 2;
+  constructor(config: DistilBertConfig, seed = 42) {
+    super(config, seed);
+    const gen = this.generator;
     this.distilbert = new DistilBertModel(config, gen);
     this.pre_classifier = new Linear(config.dim, config.dim, gen, config.initializer_range);
     this.classifier = new Linear(config.dim, this.numLabels, gen, config.initializer_range);
     this.dropout = new Dropout(config.seq_classif_dropout, gen);
-  }
-  problemType(labels?: Tensor): ProblemType {
-    return problemTypeOf(this.config, this.numLabels, labels);
   }
   forward(
     inputs: BertInputs & { labels?: Tensor | null },
@@ -192,12 +181,6 @@ export class DistilBertForSequenceClassification extends Module {
     const states = this.distilbert.forward(inputs, opts.outputHiddenStates ?? false);
     const pooled = this.pre_classifier.forward(firstToken(states[states.length - 1]!), 'relu');
     const logits = this.classifier.forward(this.dropout.forward(pooled, this.training));
-    return classifierOutput(
-      logits,
-      opts.outputHiddenStates ? states : undefined,
-      inputs.labels,
-      this.problemType(inputs.labels ?? undefined),
-      opts,
-    );
+    return this.output(logits, opts.outputHiddenStates ? states : undefined, inputs.labels, opts);
   }
 }

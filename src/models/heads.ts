@@ -1,6 +1,11 @@
-/** What every sequence-classification model shares: problem types, the loss rule, the output shape. */
+/**
+ * What every model with a head shares (its config and the generator of its dropout), and what every
+ * sequence-classification model shares: problem types, the loss rule, the output shape.
+ */
 import { isGradEnabled, scope, type Tensor } from '../tensor/tensor.js';
+import { Generator } from '../tensor/random.js';
 import { bceWithLogits, crossEntropy, mse, reshape, slice } from '../tensor/ops/index.js';
+import { Module } from '../nn/module.js';
 import { MedtuneError } from '../common/errors.js';
 
 export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
@@ -60,6 +65,42 @@ export function classificationLoss(
           'E_USAGE',
         );
       return bceWithLogits(logits, labels, { posWeight: opts.posWeight ?? null });
+  }
+}
+
+/** A model with a head (the class a family's table entry names): its config, and the generator of its dropout. */
+export abstract class HeadModel<C> extends Module {
+  /** drives dropout; its state is part of a training checkpoint */
+  readonly generator: Generator;
+  constructor(
+    readonly config: C,
+    seed: number,
+  ) {
+    super();
+    this.generator = new Generator(seed);
+  }
+}
+
+type ClassifierConfig = { num_labels?: number; problem_type?: ProblemType | null };
+
+/** A *ForSequenceClassification: one logit per label, the loss by problem type as in HF. */
+export abstract class SequenceClassifierHead<C extends ClassifierConfig> extends HeadModel<C> {
+  readonly numLabels: number;
+  constructor(config: C, seed: number) {
+    super(config, seed);
+    this.numLabels = config.num_labels ?? 2;
+  }
+  problemType(labels?: Tensor): ProblemType {
+    return problemTypeOf(this.config, this.numLabels, labels);
+  }
+  /** The output from the logits: hidden states when asked, the loss when labelled. */
+  protected output(
+    logits: Tensor,
+    hiddenStates: Tensor[] | undefined,
+    labels: Tensor | null | undefined,
+    opts: ClassifierLossOptions,
+  ): ClassifierOutput {
+    return classifierOutput(logits, hiddenStates, labels, this.problemType(labels ?? undefined), opts);
   }
 }
 

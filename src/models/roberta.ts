@@ -9,12 +9,11 @@ import { MedtuneError } from '../common/errors.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 import { BertEncoder, gatherPositions, maskedLmLoss, type BertConfig, type BertInputs } from './bert.js';
 import {
-  classifierOutput,
   firstToken,
-  problemTypeOf,
+  HeadModel,
+  SequenceClassifierHead,
   type ClassifierLossOptions,
   type ClassifierOutput,
-  type ProblemType,
 } from './heads.js';
 
 export type RobertaConfig = BertConfig;
@@ -109,24 +108,13 @@ class RobertaClassificationHead extends Module {
   }
 }
 
-export class RobertaForSequenceClassification extends Module {
+export class RobertaForSequenceClassification extends SequenceClassifierHead<RobertaConfig> {
   roberta: RobertaModel;
   classifier: RobertaClassificationHead;
-  readonly numLabels: number;
-  /** drives dropout; its state is part of a training checkpoint */
-  readonly generator: Generator;
-  constructor(
-    readonly config: RobertaConfig,
-    seed = 42,
-  ) {
-    super();
-    const gen = (this.generator = new Generator(seed));
-    this.numLabels = config.num_labels ?? 2;
-    this.roberta = new RobertaModel(config, gen);
-    this.classifier = new RobertaClassificationHead(config, gen, this.numLabels);
-  }
-  problemType(labels?: Tensor): ProblemType {
-    return problemTypeOf(this.config, this.numLabels, labels);
+  constructor(config: RobertaConfig, seed = 42) {
+    super(config, seed);
+    this.roberta = new RobertaModel(config, this.generator);
+    this.classifier = new RobertaClassificationHead(config, this.generator, this.numLabels);
   }
   forward(
     inputs: BertInputs & { labels?: Tensor | null },
@@ -134,13 +122,7 @@ export class RobertaForSequenceClassification extends Module {
   ): ClassifierOutput {
     const states = this.roberta.forward(inputs, opts.outputHiddenStates ?? false);
     const logits = this.classifier.forward(states[states.length - 1]!);
-    return classifierOutput(
-      logits,
-      opts.outputHiddenStates ? states : undefined,
-      inputs.labels,
-      this.problemType(inputs.labels ?? undefined),
-      opts,
-    );
+    return this.output(logits, opts.outputHiddenStates ? states : undefined, inputs.labels, opts);
   }
 }
 
@@ -167,18 +149,13 @@ class RobertaLMHead extends Module {
 }
 
 /** RobertaForMaskedLM: roberta.* (no pooler) + lm_head.*; lm_head.decoder.weight is the word embedding matrix. */
-export class RobertaForMaskedLM extends Module {
+export class RobertaForMaskedLM extends HeadModel<RobertaConfig> {
   roberta: RobertaModel;
   lm_head: RobertaLMHead;
-  readonly generator: Generator;
-  constructor(
-    readonly config: RobertaConfig,
-    seed = 42,
-  ) {
-    super();
-    const gen = (this.generator = new Generator(seed));
-    this.roberta = new RobertaModel(config, gen);
-    this.lm_head = new RobertaLMHead(config, gen, () => this.roberta.embeddings.word_embeddings.weight);
+  constructor(config: RobertaConfig, seed = 42) {
+    super(config, seed);
+    this.roberta = new RobertaModel(config, this.generator);
+    this.lm_head = new RobertaLMHead(config, this.generator, () => this.roberta.embeddings.word_embeddings.weight);
   }
   forward(inputs: BertInputs & { labels?: Tensor | null }): { logits: Tensor; loss?: Tensor } {
     const states = this.roberta.forward(inputs);

@@ -1,7 +1,8 @@
-/** The training recipe and the state a checkpoint stores (shared by the Trainer and resume checks). */
+/** The training loop's settings, fine-tuning's, and the state a checkpoint stores (shared with the resume checks). */
 import type { SchedulerName } from './schedule.js';
 
-export interface TrainConfig {
+/** What the training loop (loop.ts) needs, for any task. */
+export interface LoopConfig {
   epochs: number;
   learningRate: number;
   batchSize: number;
@@ -14,10 +15,13 @@ export interface TrainConfig {
   maxGradNorm: number;
   /** 0: evaluate at the end of every epoch; N: every N optimizer steps */
   evalEvery: number;
-  metricForBestModel: string;
+  /** evaluate also when training ends between two evaluations (--max-steps) */
+  evalAtEnd?: boolean;
+  /** the metric that picks the best model (none: the last weights are kept) */
+  metricForBestModel?: string;
+  /** record the training loss every N optimizer steps (0: 50 times over the run) */
   logEvery: number;
   bucket: boolean;
-  labelSmoothing: number;
   outputDir: string;
   /** stop after this many optimizer steps (0: run all epochs) */
   maxSteps: number;
@@ -27,14 +31,20 @@ export interface TrainConfig {
   saveSteps: number;
   /** keep at most this many checkpoints (0: all) */
   saveTotalLimit: number;
+  /** write checkpoint-N/ folders (default true; tuning trials, which are never resumed, turn them off) */
+  checkpoints?: boolean;
+}
+
+/** Fine-tuning a classifier: the loop's settings and the loss's. */
+export interface TrainConfig extends LoopConfig {
+  metricForBestModel: string;
+  labelSmoothing: number;
   /** per-class weights (single-label) or per-label positive weights (multi-label) */
   classWeights: number[] | null;
   /** multi-label decision threshold */
   threshold: number;
   /** sha256 of the encoded training/validation data; a resume with other data is refused */
   dataFingerprint?: string;
-  /** write checkpoint-N/ folders (default true; tuning trials, which are never resumed, turn them off) */
-  checkpoints?: boolean;
 }
 
 /** What the Trainer tells a per-evaluation callback (e.g. a tuner's pruner) after each evaluation. */
@@ -83,8 +93,10 @@ export interface TrainerState {
   batchInEpoch: number;
   optimizerSteps: number;
   generator: number;
-  best: { value: number; step: number } | null;
-  badEvals: number;
+  /** (absent in masked-LM checkpoints written before pretraining shared the loop) */
+  best?: { value: number; step: number } | null;
+  badEvals?: number;
   history: { step: number; epoch: number; metrics: Record<string, unknown> }[];
-  config: Omit<TrainConfig, 'outputDir'>;
+  /** the run's settings (the loop's and the task's), without outputDir */
+  config: Record<string, unknown>;
 }

@@ -1,9 +1,34 @@
-/** The options of a training run and its data splits (shared by run.ts and finish.ts). */
+/**
+ * The options of a training run (checked before any model or data is loaded) and the splits the read stage hands on
+ * (shared by the stages of `medtune train`: read, prepare, fit, calibrate, record).
+ */
 import type { Operator } from '../deid/anonymize.js';
-import type { Example, LabeledData } from '../data/dataset.js';
-import type { SchedulerName } from './schedule.js';
-import type { TextPrepOptions } from './prepare.js';
+import { MedtuneError } from '../common/errors.js';
+import { prepareOutputDir } from '../common/atomic.js';
+import { groupRegexOf, type Example, type LabeledData } from '../data/dataset.js';
+import { checkInputFile, formatOf } from '../data/readers.js';
+import { checkMetricName } from '../evaluate/metrics.js';
+import { checkAuditColumns, type AuditValues } from '../evaluate/run-record.js';
+import { SCHEDULERS, type SchedulerName } from './schedule.js';
+import type { LeakageOptions } from '../data/leakage.js';
 import type { EvaluationCallback } from './config.js';
+
+/** Text preparation around fine-tuning (prepare.ts). */
+export interface TextPrepOptions extends LeakageOptions {
+  /** `--clean` (true: default steps) or a list of steps */
+  clean?: string | boolean;
+  /** augmented copies per training example */
+  augment?: number;
+  /** comma-separated operations (default: synonym,insert,swap,delete) */
+  augmentOps?: string;
+  /** share of words an augmentation changes (0.1) */
+  augmentAlpha?: number;
+  /** words augmentation must never touch */
+  protect?: string[];
+}
+
+export const DEID_OPERATORS = ['tag', 'surrogate', 'redact', 'mask', 'hash'] as const;
+const usage = (msg: string) => new MedtuneError(msg, 'E_USAGE');
 
 export interface TrainOptions extends TextPrepOptions {
   model: string;
@@ -101,4 +126,54 @@ export interface Splits {
   test: Example[];
   /** rows skipped while reading the validation and test files */
   skipped?: Record<string, { row: number; reason: string }[]>;
+  /** the audit columns of each split's rows, by row number (a held-out validation split has the training file's) */
+  audit: Record<'train' | 'validation' | 'test', Map<number, AuditValues> | null>;
+}
+
+/** Everything that can be checked without reading data or weights: ranges, names, files, the output folder. */
+export function checkTrainOptions(o: TrainOptions): void {
+  if (!(o.validationSplit >= 0 && o.validationSplit < 1))
+    throw usage(`--validation-split must be in [0, 1) (0: no split), got ${o.validationSplit}`);
+  if (o.epochs !== undefined && !(o.epochs > 0) && !o.maxSteps)
+    throw usage(`--epochs must be > 0 (or give --max-steps), got ${o.epochs}`);
+  if (o.learningRate !== undefined && !(o.learningRate >= 0))
+    throw usage(`--learning-rate must be ≥ 0, got ${o.learningRate}`);
+  if (o.dropout !== undefined && !(o.dropout >= 0 && o.dropout < 1))
+    throw usage(`--dropout must be in [0, 1), got ${o.dropout}`);
+  if (o.recipe !== undefined && !['auto', 'hf'].includes(o.recipe))
+    throw usage(`--recipe must be auto or hf, got "${o.recipe}"`);
+  if (!(o.labelSmoothing >= 0 && o.labelSmoothing < 1))
+    throw usage(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
+  if (!(SCHEDULERS as readonly string[]).includes(o.scheduler))
+    throw usage(`--scheduler must be ${SCHEDULERS.join(', ')}, got "${o.scheduler}"`);
+  if (o.deidOperator && !(DEID_OPERATORS as readonly string[]).includes(o.deidOperator))
+    throw usage(`--deid-operator must be ${DEID_OPERATORS.join(', ')}`);
+  if (o.metricForBestModel) checkMetricName(o.metricForBestModel, !!o.multiLabel);
+  groupRegexOf(o.groupColumn, o.groupRegex);
+  if (o.replay) checkInputFile(o.replay, '--replay');
+  if (o.oldTest) checkInputFile(o.oldTest, '--old-test');
+  if (o.replayFraction !== undefined && !(o.replayFraction > 0 && o.replayFraction <= 1))
+    throw usage(`--replay-fraction must be in (0, 1], got ${o.replayFraction}`);
+  if (o.replayFraction !== undefined && !o.replay) throw usage('--replay-fraction needs --replay OLD_TRAIN_FILE');
+  checkAuditColumns(o.auditColumns);
+  if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined)
+    throw usage('give --abstain-below or --target-accuracy, not both');
+  if (o.targetAccuracy !== undefined && o.calibrate === false)
+    throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
+  if (o.classWeights && o.classWeights !== 'balanced') checkInputFile(o.classWeights, '--class-weights');
+  checkDataFiles(o);
+  prepareOutputDir(o.outputDir);
+}
+
+/** --train, --validation and --test: there, readable, of a known format. */
+export function checkDataFiles(o: { train: string; validation?: string; test?: string; format?: string }): void {
+  for (const [opt, file] of [
+    ['--train', o.train],
+    ['--validation', o.validation],
+    ['--test', o.test],
+  ] as const) {
+    if (file === undefined) continue;
+    checkInputFile(file, opt);
+    formatOf(file, o.format);
+  }
 }

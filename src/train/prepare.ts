@@ -1,43 +1,33 @@
 /**
- * Text preparation around fine-tuning, in the order `medtune train` needs it: the leakage check between the
- * training rows and the evaluation rows (on by default; --fail-on-leakage stops the run), cleaning of every split
- * (recorded as the model's medtune.preprocessing so predict and the server clean the same way), and augmentation
- * of the training split only — after the validation split was taken, so no augmented row or copy of a training
- * row can reach validation or test through it.
+ * Stage 2 of `medtune train`, prepare: the texts of the splits, in the order training needs them: de-identification
+ * (--deid) of every split, the leakage check between the training rows and the evaluation rows (data/leakage.ts; on
+ * by default, --fail-on-leakage stops the run), cleaning of every split (recorded as the model's
+ * medtune.preprocessing so predict and the server clean the same way), and augmentation of the training split only —
+ * after the validation split was taken, so no augmented row or copy of a training row can reach validation or test
+ * through it.
  */
 import { MedtuneError } from '../common/errors.js';
-import { checkLeakage, formatLeakage, type LeakageReport } from '../data/curate.js';
+import { leakageChecks, type LeakageReport } from '../data/leakage.js';
 import type { Example } from '../data/dataset.js';
+import { deidentify, type Operator } from '../deid/anonymize.js';
 import { Generator } from '../tensor/random.js';
 import { cleanText, parseCleanSteps, type PreprocessingOptions } from '../text/clean.js';
 import { AUGMENT_OPS, augmentText, checkAugmentCount, type AugmentOp, type FillMask } from '../text/augment.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { createFillMask } from '../models/fill-mask.js';
 import { loadMaskedLM } from '../models/mlm.js';
+import type { ModelFolder, ModelSource } from '../models/auto.js';
+import type { Splits, TextPrepOptions, TrainOptions } from './options.js';
 
-export interface TextPrepOptions {
-  /** `--clean` (true: default steps) or a list of steps */
-  clean?: string | boolean;
-  /** augmented copies per training example */
-  augment?: number;
-  /** comma-separated operations (default: synonym,insert,swap,delete) */
-  augmentOps?: string;
-  /** share of words an augmentation changes (0.1) */
-  augmentAlpha?: number;
-  /** words augmentation must never touch */
-  protect?: string[];
-  /** run the leakage check (default true) */
-  leakageCheck?: boolean;
-  failOnLeakage?: boolean;
-}
+export type { TextPrepOptions };
 
 export interface PrepareInput {
   train: Example[];
   /** named evaluation splits checked against training: validation, test */
   evaluation: { name: string; examples: Example[] }[];
   labels: string[];
-  /** model folder or hub name (the masked-LM for contextual augmentation) */
-  model: string;
+  /** model folder or hub name, or the folder already read (the masked-LM for contextual augmentation) */
+  model: ModelSource;
   seed: number;
   o: TextPrepOptions;
   log: (l: string) => void;
@@ -57,30 +47,7 @@ export function parseAugmentOps(spec: string | undefined): AugmentOp[] {
   return ops as AugmentOp[];
 }
 
-/** Leakage of each evaluation split against training; throws E_LEAKAGE with --fail-on-leakage. */
-export function leakageChecks(
-  train: Example[],
-  evaluation: PrepareInput['evaluation'],
-  o: TextPrepOptions,
-  log: (l: string) => void,
-): LeakageReport[] {
-  if (o.leakageCheck === false) return [];
-  const reports = evaluation
-    .filter((s) => s.examples.length)
-    .map((s) => checkLeakage(train, s.examples, { name: s.name }));
-  for (const r of reports) log(formatLeakage(r));
-  const bad = reports.filter((r) => r.exact + r.near > 0);
-  if (bad.length && o.failOnLeakage) {
-    throw new MedtuneError(
-      `--fail-on-leakage: ${bad.map((r) => `${r.exact + r.near} ${r.split} rows`).join(' and ')} have copies in ` +
-        'the training data; de-duplicate across splits (medtune curate) or drop --fail-on-leakage',
-      'E_LEAKAGE',
-    );
-  }
-  return reports;
-}
-
-async function fillMaskFor(model: string, log: (l: string) => void): Promise<FillMask> {
+async function fillMaskFor(model: ModelSource, log: (l: string) => void): Promise<FillMask> {
   const m = await loadMaskedLM(model, {
     log: () => {},
     noHeadHint: 'leave "contextual" out of --augment-ops, or use a folder that has one',
@@ -94,7 +61,7 @@ export async function augmentExamples(
   train: Example[],
   labels: string[],
   seed: number,
-  o: TextPrepOptions & { model?: string },
+  o: TextPrepOptions & { model?: ModelSource },
   log: (l: string) => void,
 ): Promise<Example[]> {
   const n = o.augment!;
@@ -141,4 +108,43 @@ export async function prepareTexts(
     ? await augmentExamples(p.train, p.labels, p.seed, { ...p.o, model: p.model }, p.log)
     : p.train;
   return { train, preprocessing: clean ? { clean } : null, leakage };
+}
+
+function deidSplits(s: Splits, operator: Operator, log: (l: string) => void): void {
+  let n = 0;
+  const secret = process.env.MEDTUNE_DEID_SECRET;
+  for (const ex of [...s.train, ...s.validation, ...s.test]) {
+    const r = deidentify(ex.text, { operator, secret });
+    n += r.entities.length;
+    ex.text = r.text;
+    if (ex.pair !== undefined) {
+      const p = deidentify(ex.pair, { operator, secret });
+      n += p.entities.length;
+      ex.pair = p.text;
+    }
+  }
+  log(
+    `de-identified before tokenising (--deid, operator ${operator}): ${n} PHI entities replaced in ` +
+      `${s.train.length + s.validation.length + s.test.length} texts`,
+  );
+}
+
+/** The prepare stage: de-identification, then prepareTexts; the training split grows in place by augmentation. */
+export async function prepareSplits(o: TrainOptions, s: Splits, model: ModelFolder, log: (l: string) => void) {
+  if (o.deid) deidSplits(s, o.deidOperator ?? 'tag', log);
+  const evaluation = [
+    { name: 'validation', examples: s.validation },
+    { name: 'test', examples: s.test },
+  ];
+  const prep = await prepareTexts({
+    train: s.train,
+    evaluation,
+    labels: s.trainData.labels,
+    model,
+    seed: o.seed,
+    o,
+    log,
+  });
+  s.train = prep.train;
+  return prep;
 }

@@ -9,9 +9,9 @@ import { Generator } from '../tensor/random.js';
 import { maskWholeWords, wordIds } from './masking.js';
 import { tinyDemoModel } from '../testing-fixtures.js';
 import { syntheticSymptoms } from '../demo/synthetic.js';
-import { runPretrain, type PretrainCliOptions } from '../cli/pretrain.js';
+import { runPretrain, type PretrainOptions } from './pretrain.js';
 import { runTrain } from './run.js';
-import { listCheckpoints } from './trainer.js';
+import { listCheckpoints } from './resume.js';
 
 describe('whole-word masking', () => {
   it('groups word pieces by offsets: "dia ##bet ##es" is one word, "pus - filled" three', () => {
@@ -72,7 +72,7 @@ describe('medtune pretrain', () => {
   let model: string;
   let corpus: string;
   const quiet = () => {};
-  const opts = (outputDir: string): PretrainCliOptions => ({
+  const opts = (outputDir: string): PretrainOptions => ({
     model,
     corpus: [corpus],
     outputDir,

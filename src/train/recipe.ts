@@ -3,8 +3,17 @@
  * lengths (the 95th percentile, rounded up to a multiple of 16, at most the model's limit), the learning rate and
  * warm-up from the model's size (HF's 5e-5 suits BERT-base; small models need a larger rate: 5e-5·(768/hidden)^1.25,
  * so 2e-4 at hidden 256), and epochs from the dataset's size (about 16,000 examples seen, 3 to 20 epochs). Explicit
- * flags win; `--recipe hf` keeps HF's defaults (lr 5e-5, 3 epochs, max length 128, no warm-up).
+ * flags win; `--recipe hf` keeps HF's defaults (lr 5e-5, 3 epochs, max length 128, no warm-up). A run records its
+ * recipe in recipe.json, and a resumed run keeps it.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { makeDirs, writeFileAtomic } from '../common/atomic.js';
+import { encodeExamples, type Example } from '../data/dataset.js';
+import type { Tokenizer } from '../text/tokenizer.js';
+import { modelMaxLength, type ModelConfig } from '../models/auto.js';
+import type { TrainOptions } from './options.js';
+
 export interface RecipeValues {
   learningRate: number;
   epochs: number;
@@ -108,4 +117,58 @@ export function chooseRecipe(x: RecipeInput & { source: 'auto' | 'hf'; given: Pa
     ? `; ${cut} of ${x.lengths.length} training texts are still cut at ${values.maxLength} tokens`
     : '';
   return { source: x.source, values, explicit, reason: `${head}: ${parts.join(', ')}${cutNote}`, cut };
+}
+
+/**
+ * The recipe for the options the user left out (train/recipe.ts), written to recipe.json. A resumed run continues
+ * with the recorded recipe (and says so when the data would now give another one).
+ */
+export function resolveRecipe(
+  o: TrainOptions,
+  x: { train: Example[]; tok: Tokenizer; config: ModelConfig; resuming: boolean },
+  log: (l: string) => void,
+): Recipe {
+  const { train, tok, config, resuming } = x;
+  const limit = modelMaxLength(config);
+  const enc = encodeExamples(train, tok, limit);
+  const lengths = enc.ids.map((ids, i) => ids.length + (enc.cut[i] ?? 0));
+  const c = config as { hidden_size?: number; dim?: number; num_hidden_layers?: number; n_layers?: number };
+  const given: Partial<RecipeValues> = {
+    learningRate: o.learningRate,
+    epochs: o.epochs,
+    maxLength: o.maxLength,
+    warmup: o.warmup,
+  };
+  const input = {
+    hidden: c.hidden_size ?? c.dim ?? 768,
+    layers: c.num_hidden_layers ?? c.n_layers ?? 12,
+    modelLimit: limit,
+    lengths,
+    multiLabel: !!o.multiLabel,
+    source: o.recipe ?? 'auto',
+  };
+  let recipe = chooseRecipe({ ...input, given });
+  const file = path.join(o.outputDir, 'recipe.json');
+  if (resuming && existsSync(file)) {
+    const old = JSON.parse(readFileSync(file, 'utf8')) as Recipe;
+    const recorded = Object.fromEntries(
+      Object.entries(old.values).filter(([k]) => given[k as keyof RecipeValues] === undefined),
+    );
+    const differs = Object.entries(recorded).filter(([k, v]) => recipe.values[k as keyof RecipeValues] !== v);
+    if (differs.length)
+      log(
+        `resume: continuing with the recipe in ${file} (${differs.map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
+          'the data would now give ' +
+          differs.map(([k]) => `${k} ${recipe.values[k as keyof RecipeValues]}`).join(', '),
+      );
+    recipe = chooseRecipe({
+      ...input,
+      source: old.source,
+      given: { ...recorded, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) },
+    });
+  }
+  log(recipe.reason);
+  makeDirs(o.outputDir);
+  writeFileAtomic(file, JSON.stringify(recipe, null, 2) + '\n');
+  return recipe;
 }

@@ -1,12 +1,17 @@
 /**
- * Resuming a run: which checkpoint, whether it is sound, and what to do when settings changed since it was written.
- * Settings that decide what the saved state means (data, batch size, accumulation, seed, best-model metric) must
- * match; the others may change, and each change is printed as a decision ("--learning-rate changed 5e-5 → 1e-4:
- * continuing with the new value from step N").
+ * Checkpoints and resuming a run: checkpoint-N/ folders (the model, its optimizer moments, the trainer state) written
+ * and read back, which checkpoint to resume from, whether it is sound, and what to do when settings changed since it
+ * was written. Settings that decide what the saved state means (data, batch size, accumulation, seed, best-model
+ * metric) must match; the others may change, and each change is printed as a decision ("--learning-rate changed
+ * 5e-5 → 1e-4: continuing with the new value from step N"). Fine-tuning and masked-LM pretraining share all of it.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
+import { writeFileAtomic } from '../common/atomic.js';
+import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { AdamW } from './adamw.js';
 import type { TrainConfig, TrainerState } from './config.js';
 
 type Cfg = Omit<TrainConfig, 'outputDir'>;
@@ -56,11 +61,13 @@ export function readCheckpointState(dir: string): TrainerState {
       'E_CHECKPOINT',
     );
   }
-  const ints = ['step', 'epoch', 'batchInEpoch', 'optimizerSteps', 'generator', 'badEvals'] as const;
+  const ints = ['step', 'epoch', 'batchInEpoch', 'optimizerSteps', 'generator'] as const;
   const ok =
     state &&
     typeof state === 'object' &&
-    ints.every((k) => Number.isInteger(state[k]) && state[k] >= 0) &&
+    [...ints, ...(state.badEvals === undefined ? [] : (['badEvals'] as const))].every(
+      (k) => Number.isInteger(state[k]) && state[k]! >= 0,
+    ) &&
     Array.isArray(state.history) &&
     state.config &&
     typeof state.config === 'object';
@@ -74,8 +81,9 @@ export function readCheckpointState(dir: string): TrainerState {
 }
 
 /** Refuses what cannot continue, prints what changed and continues with the new values. */
-export function reconcileResume(state: TrainerState, cfg: TrainConfig, log: (l: string) => void): void {
-  const old = state.config as Cfg;
+export function reconcileResume(state: TrainerState, settings: object, log: (l: string) => void): void {
+  const old = state.config as Partial<Cfg>;
+  const cfg = settings as Partial<Cfg>;
   for (const [k, what] of MUST_MATCH) {
     if (old[k] === undefined || JSON.stringify(old[k]) === JSON.stringify(cfg[k])) continue;
     const change =
@@ -93,4 +101,123 @@ export function reconcileResume(state: TrainerState, cfg: TrainConfig, log: (l: 
         `continuing with the new value from step ${state.step}`,
     );
   }
+}
+
+type Parameters = { namedParameters(): [string, Tensor][] };
+
+/**
+ * Completes a checkpoint folder whose weights the caller has written: the optimizer moments (optimizer.safetensors)
+ * and the trainer state; then removes the oldest checkpoints of the run beyond `saveTotalLimit` (0 keeps all).
+ */
+export function writeCheckpoint(o: {
+  dir: string;
+  model: Parameters;
+  opt: AdamW;
+  state: object;
+  saveTotalLimit: number;
+}): void {
+  const moments: [string, { shape: readonly number[]; data: Float32Array }][] = [];
+  for (const [name, p] of o.model.namedParameters()) {
+    const st = o.opt.state.get(p)!;
+    moments.push([`m.${name}`, { shape: p.shape, data: st.m.f32 }], [`v.${name}`, { shape: p.shape, data: st.v.f32 }]);
+  }
+  writeFileAtomic(path.join(o.dir, 'optimizer.safetensors'), serializeSafetensors(moments));
+  writeFileAtomic(path.join(o.dir, 'trainer_state.json'), JSON.stringify(o.state, null, 1) + '\n');
+  const all = listCheckpoints(path.dirname(o.dir));
+  if (o.saveTotalLimit > 0)
+    for (const old of all.slice(0, Math.max(0, all.length - o.saveTotalLimit)))
+      rmSync(old.dir, { recursive: true, force: true });
+}
+
+/** Loads a checkpoint's optimizer moments into `opt`; E_CHECKPOINT when they do not fit the model. */
+export function readMoments(dir: string, model: Parameters, opt: AdamW): void {
+  const moments = readSafetensors(path.join(dir, 'optimizer.safetensors'));
+  for (const [name, p] of model.namedParameters()) {
+    const st = opt.state.get(p)!;
+    const m = moments.get(`m.${name}`);
+    const v = moments.get(`v.${name}`);
+    if (!m || !v || m.data.length !== st.m.f32.length || v.data.length !== st.v.f32.length) {
+      throw new MedtuneError(
+        `${dir}/optimizer.safetensors does not fit this model (${name}); is it a checkpoint of this run?`,
+        'E_CHECKPOINT',
+      );
+    }
+    st.m.f32.set(m.data);
+    st.v.f32.set(v.data);
+  }
+}
+
+/** Checkpoint folders of a run, oldest first. */
+export function listCheckpoints(outputDir: string): { dir: string; step: number }[] {
+  if (!existsSync(outputDir)) return [];
+  return readdirSync(outputDir)
+    .map((n) => /^checkpoint-(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => !!m && existsSync(path.join(outputDir, m[0], 'trainer_state.json')))
+    .map((m) => ({ dir: path.join(outputDir, m[0]), step: Number(m[1]) }))
+    .sort((a, b) => a.step - b.step);
+}
+
+/**
+ * The checkpoint `--resume` names (checked: it exists, belongs to this output folder and is complete), or for `true`
+ * the latest in the output folder.
+ */
+export function checkpointToResume(outputDir: string, resume: string | true): string {
+  if (typeof resume === 'string') {
+    const dir = resume;
+    if (!existsSync(dir)) {
+      const have = listCheckpoints(outputDir).map((c) => path.basename(c.dir));
+      throw new MedtuneError(
+        `--resume: checkpoint folder ${dir} does not exist` +
+          `${have.length ? ` (checkpoints in ${outputDir}: ${have.join(', ')})` : ''}`,
+        'E_CHECKPOINT',
+      );
+    }
+    if (path.resolve(path.dirname(path.resolve(dir))) !== path.resolve(outputDir)) {
+      throw new MedtuneError(
+        `--resume: ${dir} belongs to the run in ${path.dirname(path.resolve(dir))}, ` +
+          `not to --output-dir ${outputDir}; pass that folder as --output-dir to continue its run`,
+        'E_CHECKPOINT',
+      );
+    }
+    readCheckpointState(dir);
+    return dir;
+  }
+  const all = listCheckpoints(outputDir);
+  if (!all.length)
+    throw new MedtuneError(
+      `--resume: no checkpoint-N folder with trainer_state.json in ${outputDir}; train without --resume to start`,
+      'E_CHECKPOINT',
+    );
+  readCheckpointState(all[all.length - 1]!.dir);
+  return all[all.length - 1]!.dir;
+}
+
+/** What a previous run left in an output folder (checkpoints, best model, reports). */
+const RUN_FILES = /^(checkpoint-\d+|best_model|metrics\.jsonl?|predictions\.jsonl|confusion_matrix\.svg|recipe\.json)$/;
+/** ... and the report files (report.html, run.json, audit.json / audit.html). */
+const REPORT_FILES = /^(report\.html|run\.json|audit\.(json|html))$/;
+
+/**
+ * The checkpoint a run resumes from (checked), or undefined for a fresh run: an old run in the folder is refused, or
+ * with `overwrite` removed.
+ */
+export function startOrResume(
+  o: { outputDir: string; resume?: string | boolean; overwrite?: boolean },
+  log: (l: string) => void,
+): string | undefined {
+  if (o.resume) return checkpointToResume(o.outputDir, o.resume);
+  const old = readdirSync(o.outputDir).filter((n) => RUN_FILES.test(n) || REPORT_FILES.test(n));
+  if (old.length && !o.overwrite) {
+    throw new MedtuneError(
+      `--output-dir ${o.outputDir} already holds a training run ` +
+        `(${old.slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''}); ` +
+        'pass --resume to continue it, --overwrite to replace it, or choose another folder',
+      'E_OUTPUT_PATH',
+    );
+  }
+  if (old.length) {
+    log(`--overwrite: removing the previous run in ${o.outputDir} (${old.length} entries)`);
+    for (const n of old) rmSync(path.join(o.outputDir, n), { recursive: true, force: true });
+  }
+  return undefined;
 }

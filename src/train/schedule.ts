@@ -1,7 +1,8 @@
 /** Learning-rate schedules as in transformers' get_scheduler: a multiplier of the base rate for each step. */
 import { MedtuneError } from '../common/errors.js';
 
-export type SchedulerName = 'linear' | 'cosine' | 'constant';
+export const SCHEDULERS = ['linear', 'cosine', 'constant'] as const;
+export type SchedulerName = (typeof SCHEDULERS)[number];
 
 export interface ScheduleOptions {
   name: SchedulerName;
