@@ -6,13 +6,12 @@
  * after the validation split was taken, so no augmented row or copy of a training row can reach validation or test
  * through it.
  */
-import { MedtuneError } from '../common/errors.js';
 import { leakageChecks, type LeakageReport } from '../data/leakage.js';
 import type { Example } from '../data/dataset.js';
 import { deidentify, type Operator } from '../deid/anonymize.js';
 import { Generator } from '../tensor/random.js';
 import { cleanText, parseCleanSteps, type PreprocessingOptions } from '../text/clean.js';
-import { AUGMENT_OPS, augmentText, checkAugmentCount, type AugmentOp, type FillMask } from '../text/augment.js';
+import { augmentText, checkAugmentCount, parseAugmentOps, type FillMask } from '../text/augment.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { createFillMask } from '../models/fill-mask.js';
 import { loadMaskedLM } from '../models/mlm.js';
@@ -31,20 +30,6 @@ export interface PrepareInput {
   seed: number;
   o: TextPrepOptions;
   log: (l: string) => void;
-}
-
-/** Parses `--augment-ops`; contextual needs a model with a masked-LM head. */
-export function parseAugmentOps(spec: string | undefined): AugmentOp[] {
-  if (!spec) return AUGMENT_OPS.filter((x) => x !== 'contextual');
-  const ops = spec
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const op of ops)
-    if (!(AUGMENT_OPS as readonly string[]).includes(op))
-      throw new MedtuneError(`--augment-ops: unknown operation "${op}" (${AUGMENT_OPS.join(', ')})`, 'E_USAGE');
-  if (!ops.length) throw new MedtuneError('--augment-ops is empty', 'E_USAGE');
-  return ops as AugmentOp[];
 }
 
 async function fillMaskFor(model: ModelSource, log: (l: string) => void): Promise<FillMask> {

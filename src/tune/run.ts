@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir, writeDirAtomic, writeFileAtomic } from '../common/atomic.js';
-import { checkInputFile, formatOf } from '../data/readers.js';
+import { checkDataFiles } from '../train/options.js';
 import { readModelConfig, resolveMaxLength } from '../models/auto.js';
 import { checkMetricName } from '../evaluate/metrics.js';
 import { runEvaluate } from '../evaluate/run.js';
@@ -67,15 +67,7 @@ async function prepare(o: TuneOptions, log: (l: string) => void): Promise<StudyO
     if (!o[k])
       throw new MedtuneError(`required option '${flag}' not specified; see \`medtune tune --help\``, 'E_USAGE');
   }
-  for (const [opt, file] of [
-    ['--train', o.train],
-    ['--validation', o.validation],
-    ['--test', o.test],
-  ] as const) {
-    if (file === undefined) continue;
-    checkInputFile(file, opt);
-    formatOf(file, o.format as string | undefined);
-  }
+  checkDataFiles({ ...o, format: o.format as string | undefined });
   const space = spaceFromOptions(o);
   const metric = o.metricForBestModel ?? (o.multiLabel ? 'f1_micro' : 'accuracy');
   checkMetricName(metric, !!o.multiLabel);
