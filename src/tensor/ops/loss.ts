@@ -38,7 +38,9 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   }
   const loss = empty([N]);
   const weight = empty([N]);
-  kernels().crossEntropyForward(logits.f32, t, w ? w.f32 : null, loss.f32, weight.f32, N, C, ignore, eps);
+  const classWeights = w ? w.f32 : null;
+  const rows = { logits: logits.f32, targets: t, classWeights, N, C, ignoreIndex: ignore, smoothing: eps };
+  kernels().crossEntropyForward({ ...rows, loss: loss.f32, weight: weight.f32 });
   let sl = 0;
   let sw = 0;
   for (let i = 0; i < N; i++) {
@@ -54,17 +56,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     [logits],
     (g) => {
       const d = empty(logits.shape);
-      kernels().crossEntropyBackward(
-        logits.f32,
-        targets.i32,
-        w ? w.f32 : null,
-        d.f32,
-        N,
-        C,
-        ignore,
-        eps,
-        sw > 0 ? g.item() / sw : 0,
-      );
+      kernels().crossEntropyBackward({ ...rows, dlogits: d.f32, gradScale: sw > 0 ? g.item() / sw : 0 });
       return [d];
     },
     w ? [logits, targets, w] : [logits, targets],

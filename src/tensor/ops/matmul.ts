@@ -48,9 +48,26 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const sB = bShared ? 0 : br * bc;
   if (bShared && !tA) {
     // fold the batch into M: one big GEMM
-    K_.gemm(false, tB, batch * M, N, K, 1, a.f32, ac, 0, b.f32, bc, 0, 0, out.f32, N, 0, 1, bf);
+    K_.gemm({ transB: tB, M: batch * M, N, K, A: a.f32, lda: ac, B: b.f32, ldb: bc, C: out.f32, ldc: N, bf16: bf });
   } else {
-    K_.gemm(tA, tB, M, N, K, 1, a.f32, ac, sA, b.f32, bc, sB, 0, out.f32, N, M * N, batch, bf);
+    K_.gemm({
+      transA: tA,
+      transB: tB,
+      M,
+      N,
+      K,
+      A: a.f32,
+      lda: ac,
+      strideA: sA,
+      B: b.f32,
+      ldb: bc,
+      strideB: sB,
+      C: out.f32,
+      ldc: N,
+      strideC: M * N,
+      batch,
+      bf16: bf,
+    });
   }
   return record(
     out,
@@ -63,33 +80,155 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
         da = empty(a.shape);
         if (!tA) {
           // dA[M,K] = G[M,N] · op(B)ᵀ
-          if (bShared) K_.gemm(false, !tB, batch * M, K, N, 1, g.f32, N, 0, b.f32, bc, 0, 0, da.f32, K, 0, 1, bf);
-          else K_.gemm(false, !tB, M, K, N, 1, g.f32, N, M * N, b.f32, bc, sB, 0, da.f32, K, M * K, batch, bf);
+          if (bShared)
+            K_.gemm({
+              transB: !tB,
+              M: batch * M,
+              N: K,
+              K: N,
+              A: g.f32,
+              lda: N,
+              B: b.f32,
+              ldb: bc,
+              C: da.f32,
+              ldc: K,
+              bf16: bf,
+            });
+          else
+            K_.gemm({
+              transB: !tB,
+              M,
+              N: K,
+              K: N,
+              A: g.f32,
+              lda: N,
+              strideA: M * N,
+              B: b.f32,
+              ldb: bc,
+              strideB: sB,
+              C: da.f32,
+              ldc: K,
+              strideC: M * K,
+              batch,
+              bf16: bf,
+            });
         } else {
           // A stored K×M: dA = op(B) · Gᵀ
-          K_.gemm(tB, true, K, M, N, 1, b.f32, bc, sB, g.f32, N, M * N, 0, da.f32, M, M * K, batch, bf);
+          K_.gemm({
+            transA: tB,
+            transB: true,
+            M: K,
+            N: M,
+            K: N,
+            A: b.f32,
+            lda: bc,
+            strideA: sB,
+            B: g.f32,
+            ldb: N,
+            strideB: M * N,
+            C: da.f32,
+            ldc: M,
+            strideC: M * K,
+            batch,
+            bf16: bf,
+          });
         }
       }
       if (b.requiresGrad) {
         db = empty(b.shape);
         if (bShared && !tA) {
           // fold the batch into the reduction dimension
-          if (!tB) K_.gemm(true, false, K, N, batch * M, 1, a.f32, ac, 0, g.f32, N, 0, 0, db.f32, N, 0, 1, bf);
-          else K_.gemm(true, false, N, K, batch * M, 1, g.f32, N, 0, a.f32, ac, 0, 0, db.f32, K, 0, 1, bf);
+          if (!tB)
+            K_.gemm({
+              transA: true,
+              M: K,
+              N,
+              K: batch * M,
+              A: a.f32,
+              lda: ac,
+              B: g.f32,
+              ldb: N,
+              C: db.f32,
+              ldc: N,
+              bf16: bf,
+            });
+          else
+            K_.gemm({
+              transA: true,
+              M: N,
+              N: K,
+              K: batch * M,
+              A: g.f32,
+              lda: N,
+              B: a.f32,
+              ldb: ac,
+              C: db.f32,
+              ldc: K,
+              bf16: bf,
+            });
         } else if (bShared) {
           K_.fill(db.f32, 0);
           for (let i = 0; i < batch; i++) {
             const aOff = a.f32.subarray(i * sA);
             const gOff = g.f32.subarray(i * M * N);
-            if (!tB) K_.gemm(false, false, K, N, M, 1, aOff, ac, 0, gOff, N, 0, 1, db.f32, N, 0, 1, bf);
-            else K_.gemm(true, true, N, K, M, 1, gOff, N, 0, aOff, ac, 0, 1, db.f32, K, 0, 1, bf);
+            if (!tB)
+              K_.gemm({ M: K, N, K: M, A: aOff, lda: ac, B: gOff, ldb: N, beta: 1, C: db.f32, ldc: N, bf16: bf });
+            else
+              K_.gemm({
+                transA: true,
+                transB: true,
+                M: N,
+                N: K,
+                K: M,
+                A: gOff,
+                lda: N,
+                B: aOff,
+                ldb: ac,
+                beta: 1,
+                C: db.f32,
+                ldc: K,
+                bf16: bf,
+              });
           }
         } else if (!tB) {
           // dB[K,N] = op(A)ᵀ · G
-          K_.gemm(!tA, false, K, N, M, 1, a.f32, ac, sA, g.f32, N, M * N, 0, db.f32, N, K * N, batch, bf);
+          K_.gemm({
+            transA: !tA,
+            M: K,
+            N,
+            K: M,
+            A: a.f32,
+            lda: ac,
+            strideA: sA,
+            B: g.f32,
+            ldb: N,
+            strideB: M * N,
+            C: db.f32,
+            ldc: N,
+            strideC: K * N,
+            batch,
+            bf16: bf,
+          });
         } else {
           // B stored N×K: dB = Gᵀ · op(A)
-          K_.gemm(true, tA, N, K, M, 1, g.f32, N, M * N, a.f32, ac, sA, 0, db.f32, K, N * K, batch, bf);
+          K_.gemm({
+            transA: true,
+            transB: tA,
+            M: N,
+            N: K,
+            K: M,
+            A: g.f32,
+            lda: N,
+            strideA: M * N,
+            B: a.f32,
+            ldb: ac,
+            strideB: sA,
+            C: db.f32,
+            ldc: K,
+            strideC: N * K,
+            batch,
+            bf16: bf,
+          });
         }
       }
       return [da, db];
@@ -118,7 +257,18 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
   const bf = bf16Active();
   const h = empty(outShape);
   const out = activation === 'none' ? h : empty(outShape);
-  K_.linearForward(x.f32, weight.f32, bias ? bias.f32 : null, h.f32, out.f32, rows, nIn, nOut, activation, bf);
+  K_.linearForward({
+    x: x.f32,
+    w: weight.f32,
+    bias: bias ? bias.f32 : null,
+    h: h.f32,
+    out: out.f32,
+    rows,
+    nIn,
+    nOut,
+    act: activation,
+    bf16: bf,
+  });
   const saved = activation === 'none' ? [x, weight] : [x, weight, h];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const result = record(
@@ -136,11 +286,34 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
       let db: Tensor | null = null;
       if (x.requiresGrad) {
         dx = empty(x.shape);
-        K_.gemm(false, false, rows, nIn, nOut, 1, dh.f32, nOut, 0, weight.f32, nIn, 0, 0, dx.f32, nIn, 0, 1, bf);
+        K_.gemm({
+          M: rows,
+          N: nIn,
+          K: nOut,
+          A: dh.f32,
+          lda: nOut,
+          B: weight.f32,
+          ldb: nIn,
+          C: dx.f32,
+          ldc: nIn,
+          bf16: bf,
+        });
       }
       if (weight.requiresGrad) {
         dw = empty(weight.shape);
-        K_.gemm(true, false, nOut, nIn, rows, 1, dh.f32, nOut, 0, x.f32, nIn, 0, 0, dw.f32, nIn, 0, 1, bf);
+        K_.gemm({
+          transA: true,
+          M: nOut,
+          N: nIn,
+          K: rows,
+          A: dh.f32,
+          lda: nOut,
+          B: x.f32,
+          ldb: nIn,
+          C: dw.f32,
+          ldc: nIn,
+          bf16: bf,
+        });
       }
       if (bias?.requiresGrad) {
         db = empty(bias.shape);
@@ -187,7 +360,18 @@ export function linearConcat(x: Tensor, weights: Tensor[], biases: Tensor[] | nu
   const K_ = kernels();
   const bf = bf16Active();
   const out = empty([...x.shape.slice(0, -1), nOut]);
-  K_.linearForward(x.f32, W.f32, bias ? bias.f32 : null, out.f32, out.f32, rows, nIn, nOut, 'none', bf);
+  K_.linearForward({
+    x: x.f32,
+    w: W.f32,
+    bias: bias ? bias.f32 : null,
+    h: out.f32,
+    out: out.f32,
+    rows,
+    nIn,
+    nOut,
+    act: 'none',
+    bf16: bf,
+  });
   const inputs = biases ? [x, ...weights, ...biases] : [x, ...weights];
   const res = record(
     out,
@@ -197,11 +381,23 @@ export function linearConcat(x: Tensor, weights: Tensor[], biases: Tensor[] | nu
       let dx: Tensor | null = null;
       if (x.requiresGrad) {
         dx = empty(x.shape);
-        K_.gemm(false, false, rows, nIn, nOut, 1, g.f32, nOut, 0, W.f32, nIn, 0, 0, dx.f32, nIn, 0, 1, bf);
+        K_.gemm({ M: rows, N: nIn, K: nOut, A: g.f32, lda: nOut, B: W.f32, ldb: nIn, C: dx.f32, ldc: nIn, bf16: bf });
       }
       // one GEMM for every weight's gradient, then handed out in row blocks (and the bias sums likewise)
       const dW = empty([nOut, nIn]);
-      K_.gemm(true, false, nOut, nIn, rows, 1, g.f32, nOut, 0, x.f32, nIn, 0, 0, dW.f32, nIn, 0, 1, bf);
+      K_.gemm({
+        transA: true,
+        M: nOut,
+        N: nIn,
+        K: rows,
+        A: g.f32,
+        lda: nOut,
+        B: x.f32,
+        ldb: nIn,
+        C: dW.f32,
+        ldc: nIn,
+        bf16: bf,
+      });
       const db = biases ? empty([nOut]) : null;
       if (db) K_.reduceSum(g.f32, db.f32, 1, rows, nOut);
       const split = (all: Tensor, width: number) => {
