@@ -60,31 +60,27 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const outer = sizeOf(x.shape.slice(0, ax));
   const inner = sizeOf(x.shape.slice(ax + 1));
   const out = empty(x.shape.map((d, i) => (i === ax ? end - start : d)));
-  const len = end - start;
+  const block = { outer, inner, len: end - start };
   kernels().axisCopy({
+    ...block,
     src: x.f32,
-    dst: out.f32,
-    outer,
     srcLen: n,
     srcStart: start,
-    dstLen: len,
+    dst: out.f32,
+    dstLen: end - start,
     dstStart: 0,
-    len,
-    inner,
   });
   return record(out, 'slice', [x], (g) => {
     const dx = empty(x.shape);
     kernels().fill(dx.f32, 0);
     kernels().axisCopy({
+      ...block,
       src: g.f32,
-      dst: dx.f32,
-      outer,
-      srcLen: len,
+      srcLen: end - start,
       srcStart: 0,
+      dst: dx.f32,
       dstLen: n,
       dstStart: start,
-      len,
-      inner,
     });
     return [dx];
   });
@@ -109,17 +105,8 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   for (const t of xs) {
     offsets.push(off);
     const len = t.shape[ax]!;
-    kernels().axisCopy({
-      src: t.f32,
-      dst: out.f32,
-      outer,
-      srcLen: len,
-      srcStart: 0,
-      dstLen: total,
-      dstStart: off,
-      len,
-      inner,
-    });
+    const dst = { dst: out.f32, dstLen: total, dstStart: off };
+    kernels().axisCopy({ outer, inner, len, ...dst, src: t.f32, srcLen: len, srcStart: 0 });
     off += len;
   }
   return record(out, 'concat', xs, (g) =>
@@ -127,17 +114,8 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
       if (!t.requiresGrad) return null;
       const dx = empty(t.shape);
       const len = t.shape[ax]!;
-      kernels().axisCopy({
-        src: g.f32,
-        dst: dx.f32,
-        outer,
-        srcLen: total,
-        srcStart: offsets[k]!,
-        dstLen: len,
-        dstStart: 0,
-        len,
-        inner,
-      });
+      const src = { src: g.f32, srcLen: total, srcStart: offsets[k]! };
+      kernels().axisCopy({ outer, inner, len, ...src, dst: dx.f32, dstLen: len, dstStart: 0 });
       return dx;
     }),
   );

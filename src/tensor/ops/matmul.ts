@@ -6,7 +6,7 @@ import { empty, record, Tensor } from '../tensor.js';
 import { kernels } from '../backend.js';
 import { fmt, sizeOf } from '../shape.js';
 import { ShapeError } from '../errors.js';
-import type { Activation } from '../kernels.js';
+import type { Activation, F32, LinearForwardArgs } from '../kernels.js';
 import { bf16Active } from '../precision.js';
 
 export interface MatmulOptions {
@@ -43,198 +43,79 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const batch = sizeOf(batchShape);
   const out = empty([...batchShape, M, N]);
   const K_ = kernels();
-  const bf = bf16Active();
+  const bf16 = bf16Active();
   const sA = ar * ac;
   const sB = bShared ? 0 : br * bc;
+  // the GEMM operands by role: data, leading dimension, stride between batch elements, stored transposed
+  const A = (data: F32, lda: number, strideA: number, transA = false) => ({ A: data, lda, strideA, transA });
+  const B = (data: F32, ldb: number, strideB: number, transB = false) => ({ B: data, ldb, strideB, transB });
+  const C = (data: F32, ldc: number, strideC: number) => ({ C: data, ldc, strideC });
+  const mnk = (m: number, n: number, k: number, count = batch) => ({ M: m, N: n, K: k, batch: count, bf16 });
   if (bShared && !tA) {
     // fold the batch into M: one big GEMM
-    K_.gemm({ transB: tB, M: batch * M, N, K, A: a.f32, lda: ac, B: b.f32, ldb: bc, C: out.f32, ldc: N, bf16: bf });
+    K_.gemm({ ...mnk(batch * M, N, K, 1), ...A(a.f32, ac, 0), ...B(b.f32, bc, 0, tB), ...C(out.f32, N, 0) });
   } else {
-    K_.gemm({
-      transA: tA,
-      transB: tB,
-      M,
-      N,
-      K,
-      A: a.f32,
-      lda: ac,
-      strideA: sA,
-      B: b.f32,
-      ldb: bc,
-      strideB: sB,
-      C: out.f32,
-      ldc: N,
-      strideC: M * N,
-      batch,
-      bf16: bf,
-    });
+    K_.gemm({ ...mnk(M, N, K), ...A(a.f32, ac, sA, tA), ...B(b.f32, bc, sB, tB), ...C(out.f32, N, M * N) });
   }
+  const gradA = (g: F32, da: F32) => {
+    if (tA) {
+      // A stored K×M: dA = op(B) · Gᵀ
+      K_.gemm({ ...mnk(K, M, N), ...A(b.f32, bc, sB, tB), ...B(g, N, M * N, true), ...C(da, M, M * K) });
+    } else if (bShared) {
+      // dA[M,K] = G[M,N] · op(B)ᵀ (here with the batch folded into M)
+      K_.gemm({ ...mnk(batch * M, K, N, 1), ...A(g, N, 0), ...B(b.f32, bc, 0, !tB), ...C(da, K, 0) });
+    } else {
+      K_.gemm({ ...mnk(M, K, N), ...A(g, N, M * N), ...B(b.f32, bc, sB, !tB), ...C(da, K, M * K) });
+    }
+  };
+  const gradB = (g: F32, db: F32) => {
+    if (bShared && !tA) {
+      // fold the batch into the reduction dimension
+      if (!tB) K_.gemm({ ...mnk(K, N, batch * M, 1), ...A(a.f32, ac, 0, true), ...B(g, N, 0), ...C(db, N, 0) });
+      else K_.gemm({ ...mnk(N, K, batch * M, 1), ...A(g, N, 0, true), ...B(a.f32, ac, 0), ...C(db, K, 0) });
+    } else if (bShared) {
+      K_.fill(db, 0);
+      for (let i = 0; i < batch; i++) {
+        const [ai, gi] = [a.f32.subarray(i * sA), g.subarray(i * M * N)];
+        if (!tB) K_.gemm({ ...mnk(K, N, M, 1), ...A(ai, ac, 0), ...B(gi, N, 0), ...C(db, N, 0), beta: 1 });
+        else K_.gemm({ ...mnk(N, K, M, 1), ...A(gi, N, 0, true), ...B(ai, ac, 0, true), ...C(db, K, 0), beta: 1 });
+      }
+    } else if (!tB) {
+      // dB[K,N] = op(A)ᵀ · G
+      K_.gemm({ ...mnk(K, N, M), ...A(a.f32, ac, sA, !tA), ...B(g, N, M * N), ...C(db, N, K * N) });
+    } else {
+      // B stored N×K: dB = Gᵀ · op(A)
+      K_.gemm({ ...mnk(N, K, M), ...A(g, N, M * N, true), ...B(a.f32, ac, sA, tA), ...C(db, K, N * K) });
+    }
+  };
   return record(
     out,
     'matmul',
     [a, b],
     (g) => {
-      let da: Tensor | null = null;
-      let db: Tensor | null = null;
-      if (a.requiresGrad) {
-        da = empty(a.shape);
-        if (!tA) {
-          // dA[M,K] = G[M,N] · op(B)ᵀ
-          if (bShared)
-            K_.gemm({
-              transB: !tB,
-              M: batch * M,
-              N: K,
-              K: N,
-              A: g.f32,
-              lda: N,
-              B: b.f32,
-              ldb: bc,
-              C: da.f32,
-              ldc: K,
-              bf16: bf,
-            });
-          else
-            K_.gemm({
-              transB: !tB,
-              M,
-              N: K,
-              K: N,
-              A: g.f32,
-              lda: N,
-              strideA: M * N,
-              B: b.f32,
-              ldb: bc,
-              strideB: sB,
-              C: da.f32,
-              ldc: K,
-              strideC: M * K,
-              batch,
-              bf16: bf,
-            });
-        } else {
-          // A stored K×M: dA = op(B) · Gᵀ
-          K_.gemm({
-            transA: tB,
-            transB: true,
-            M: K,
-            N: M,
-            K: N,
-            A: b.f32,
-            lda: bc,
-            strideA: sB,
-            B: g.f32,
-            ldb: N,
-            strideB: M * N,
-            C: da.f32,
-            ldc: M,
-            strideC: M * K,
-            batch,
-            bf16: bf,
-          });
-        }
-      }
-      if (b.requiresGrad) {
-        db = empty(b.shape);
-        if (bShared && !tA) {
-          // fold the batch into the reduction dimension
-          if (!tB)
-            K_.gemm({
-              transA: true,
-              M: K,
-              N,
-              K: batch * M,
-              A: a.f32,
-              lda: ac,
-              B: g.f32,
-              ldb: N,
-              C: db.f32,
-              ldc: N,
-              bf16: bf,
-            });
-          else
-            K_.gemm({
-              transA: true,
-              M: N,
-              N: K,
-              K: batch * M,
-              A: g.f32,
-              lda: N,
-              B: a.f32,
-              ldb: ac,
-              C: db.f32,
-              ldc: K,
-              bf16: bf,
-            });
-        } else if (bShared) {
-          K_.fill(db.f32, 0);
-          for (let i = 0; i < batch; i++) {
-            const aOff = a.f32.subarray(i * sA);
-            const gOff = g.f32.subarray(i * M * N);
-            if (!tB)
-              K_.gemm({ M: K, N, K: M, A: aOff, lda: ac, B: gOff, ldb: N, beta: 1, C: db.f32, ldc: N, bf16: bf });
-            else
-              K_.gemm({
-                transA: true,
-                transB: true,
-                M: N,
-                N: K,
-                K: M,
-                A: gOff,
-                lda: N,
-                B: aOff,
-                ldb: ac,
-                beta: 1,
-                C: db.f32,
-                ldc: K,
-                bf16: bf,
-              });
-          }
-        } else if (!tB) {
-          // dB[K,N] = op(A)ᵀ · G
-          K_.gemm({
-            transA: !tA,
-            M: K,
-            N,
-            K: M,
-            A: a.f32,
-            lda: ac,
-            strideA: sA,
-            B: g.f32,
-            ldb: N,
-            strideB: M * N,
-            C: db.f32,
-            ldc: N,
-            strideC: K * N,
-            batch,
-            bf16: bf,
-          });
-        } else {
-          // B stored N×K: dB = Gᵀ · op(A)
-          K_.gemm({
-            transA: true,
-            transB: tA,
-            M: N,
-            N: K,
-            K: M,
-            A: g.f32,
-            lda: N,
-            strideA: M * N,
-            B: a.f32,
-            ldb: ac,
-            strideB: sA,
-            C: db.f32,
-            ldc: K,
-            strideC: N * K,
-            batch,
-            bf16: bf,
-          });
-        }
-      }
+      const da = a.requiresGrad ? empty(a.shape) : null;
+      const db = b.requiresGrad ? empty(b.shape) : null;
+      if (da) gradA(g.f32, da.f32);
+      if (db) gradB(g.f32, db.f32);
       return [da, db];
     },
     [a, b],
   );
+}
+
+/** The sizes of a linear layer's GEMMs: x [rows, nIn], w [nOut, nIn], out [rows, nOut]. */
+type LinearSizes = Pick<LinearForwardArgs, 'rows' | 'nIn' | 'nOut' | 'bf16'>;
+
+/** dx[rows, nIn] = dh[rows, nOut] · w[nOut, nIn] */
+function gradInput(d: LinearSizes, dh: F32, w: F32, dx: F32): void {
+  const { rows, nIn, nOut, bf16 } = d;
+  kernels().gemm({ M: rows, N: nIn, K: nOut, A: dh, lda: nOut, B: w, ldb: nIn, C: dx, ldc: nIn, bf16 });
+}
+
+/** dw[nOut, nIn] = dh[rows, nOut]ᵀ · x[rows, nIn] */
+function gradWeight(d: LinearSizes, dh: F32, x: F32, dw: F32): void {
+  const { rows, nIn, nOut, bf16 } = d;
+  kernels().gemm({ transA: true, M: nOut, N: nIn, K: rows, A: dh, lda: nOut, B: x, ldb: nIn, C: dw, ldc: nIn, bf16 });
 }
 
 /**
@@ -254,21 +135,11 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
   const rows = x.size / nIn;
   const outShape = [...x.shape.slice(0, -1), nOut];
   const K_ = kernels();
-  const bf = bf16Active();
+  const d: LinearSizes = { rows, nIn, nOut, bf16: bf16Active() };
   const h = empty(outShape);
   const out = activation === 'none' ? h : empty(outShape);
-  K_.linearForward({
-    x: x.f32,
-    w: weight.f32,
-    bias: bias ? bias.f32 : null,
-    h: h.f32,
-    out: out.f32,
-    rows,
-    nIn,
-    nOut,
-    act: activation,
-    bf16: bf,
-  });
+  const b = bias ? bias.f32 : null;
+  K_.linearForward({ ...d, x: x.f32, w: weight.f32, bias: b, h: h.f32, out: out.f32, act: activation });
   const saved = activation === 'none' ? [x, weight] : [x, weight, h];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const result = record(
@@ -286,34 +157,11 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
       let db: Tensor | null = null;
       if (x.requiresGrad) {
         dx = empty(x.shape);
-        K_.gemm({
-          M: rows,
-          N: nIn,
-          K: nOut,
-          A: dh.f32,
-          lda: nOut,
-          B: weight.f32,
-          ldb: nIn,
-          C: dx.f32,
-          ldc: nIn,
-          bf16: bf,
-        });
+        gradInput(d, dh.f32, weight.f32, dx.f32);
       }
       if (weight.requiresGrad) {
         dw = empty(weight.shape);
-        K_.gemm({
-          transA: true,
-          M: nOut,
-          N: nIn,
-          K: rows,
-          A: dh.f32,
-          lda: nOut,
-          B: x.f32,
-          ldb: nIn,
-          C: dw.f32,
-          ldc: nIn,
-          bf16: bf,
-        });
+        gradWeight(d, dh.f32, x.f32, dw.f32);
       }
       if (bias?.requiresGrad) {
         db = empty(bias.shape);
@@ -358,20 +206,9 @@ export function linearConcat(x: Tensor, weights: Tensor[], biases: Tensor[] | nu
     off += outs[i]!;
   });
   const K_ = kernels();
-  const bf = bf16Active();
+  const d: LinearSizes = { rows, nIn, nOut, bf16: bf16Active() };
   const out = empty([...x.shape.slice(0, -1), nOut]);
-  K_.linearForward({
-    x: x.f32,
-    w: W.f32,
-    bias: bias ? bias.f32 : null,
-    h: out.f32,
-    out: out.f32,
-    rows,
-    nIn,
-    nOut,
-    act: 'none',
-    bf16: bf,
-  });
+  K_.linearForward({ ...d, x: x.f32, w: W.f32, bias: bias ? bias.f32 : null, h: out.f32, out: out.f32, act: 'none' });
   const inputs = biases ? [x, ...weights, ...biases] : [x, ...weights];
   const res = record(
     out,
@@ -381,23 +218,11 @@ export function linearConcat(x: Tensor, weights: Tensor[], biases: Tensor[] | nu
       let dx: Tensor | null = null;
       if (x.requiresGrad) {
         dx = empty(x.shape);
-        K_.gemm({ M: rows, N: nIn, K: nOut, A: g.f32, lda: nOut, B: W.f32, ldb: nIn, C: dx.f32, ldc: nIn, bf16: bf });
+        gradInput(d, g.f32, W.f32, dx.f32);
       }
       // one GEMM for every weight's gradient, then handed out in row blocks (and the bias sums likewise)
       const dW = empty([nOut, nIn]);
-      K_.gemm({
-        transA: true,
-        M: nOut,
-        N: nIn,
-        K: rows,
-        A: g.f32,
-        lda: nOut,
-        B: x.f32,
-        ldb: nIn,
-        C: dW.f32,
-        ldc: nIn,
-        bf16: bf,
-      });
+      gradWeight(d, g.f32, x.f32, dW.f32);
       const db = biases ? empty([nOut]) : null;
       if (db) K_.reduceSum(g.f32, db.f32, 1, rows, nOut);
       const split = (all: Tensor, width: number) => {

@@ -178,8 +178,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, keyMask: Tensor | nul
   const s = attentionSetup(B, T, C, keyMask, opts);
   const out = empty(q.shape);
   const probs = empty([B, s.H, T, T]);
-  const keyMaskF = keyMask ? keyMask.f32 : null;
-  kernels().attentionForward({ ...s, q: q.f32, k: k.f32, v: v.f32, keyMask: keyMaskF, out: out.f32, probs: probs.f32 });
+  const mask = keyMask ? keyMask.f32 : null;
+  kernels().attentionForward({ ...s, q: q.f32, k: k.f32, v: v.f32, keyMask: mask, out: out.f32, probs: probs.f32 });
   const res = record(
     out,
     'attention',
@@ -213,10 +213,10 @@ export function attentionPacked(qkv: Tensor, keyMask: Tensor | null, opts: Atten
   const s = attentionSetup(B, T, C, keyMask, opts);
   const out = empty([B, T, C]);
   const probs = empty([B, s.H, T, T]);
-  const keyMaskF = keyMask ? keyMask.f32 : null;
+  const mask = keyMask ? keyMask.f32 : null;
   const f = qkv.f32;
   const [q, k, v] = [f, f.subarray(C), f.subarray(2 * C)];
-  kernels().attentionForward({ ...s, q, k, v, keyMask: keyMaskF, out: out.f32, probs: probs.f32, ld: C3 });
+  kernels().attentionForward({ ...s, q, k, v, keyMask: mask, out: out.f32, probs: probs.f32, ld: C3 });
   const res = record(
     out,
     'attention(qkv)',
