@@ -4,6 +4,7 @@
 // TypeScript (src/tensor/ops); here we only guard buffer bounds so that a bug can never write outside a buffer.
 #include <napi.h>
 #include <string>
+#include <type_traits>
 #include "common.h"
 #include "cpu.h"
 
@@ -11,13 +12,14 @@ using namespace Napi;
 
 namespace {
 
-// The arguments of one kernel call. After the first error (thrown as a JS exception) ok is false and every read
-// returns a neutral value, so the binding reads on and skips the call.
+// The arguments of one kernel call, read with one N-API call each. After the first error (thrown as a JS
+// exception) ok is false and every read returns a neutral value, so the binding reads on and skips the call.
 struct Unpack {
   const CallbackInfo& info;
+  napi_env env;
   const char* kernel;
   bool ok = true;
-  Unpack(const CallbackInfo& i, const char* k) : info(i), kernel(k) {}
+  Unpack(const CallbackInfo& i, const char* k) : info(i), env(i.Env()), kernel(k) {}
 
   void fail(const std::string& msg) {
     if (!ok) return;
@@ -30,17 +32,29 @@ struct Unpack {
   void check(const std::string& error) {
     if (!error.empty()) fail(error);
   }
-  bool given(size_t i) const { return !info[i].IsUndefined(); }
-  Number number(size_t i, const char* name) {
-    if (ok && !info[i].IsNumber()) fail(std::string(name) + " must be a number");
-    return ok ? info[i].As<Number>() : Number::New(info.Env(), 0);
+
+  static napi_status read(napi_env e, napi_value v, int64_t* out) { return napi_get_value_int64(e, v, out); }
+  static napi_status read(napi_env e, napi_value v, double* out) { return napi_get_value_double(e, v, out); }
+  static napi_status read(napi_env e, napi_value v, bool* out) { return napi_get_value_bool(e, v, out); }
+  template <typename T>
+  void wrong_type(const char* name) {
+    fail(std::string(name) + (std::is_same<T, bool>::value ? " must be a boolean" : " must be a number"));
   }
-  double num(size_t i, const char* name) { return number(i, name).DoubleValue(); }
-  int64_t i64(size_t i, const char* name) { return number(i, name).Int64Value(); }
-  bool b(size_t i) const { return info[i].ToBoolean().Value(); }
+  // a number (int64_t, double) or a boolean
+  template <typename T>
+  T get(size_t i, const char* name) {
+    T v{};
+    if (ok && read(env, info[i], &v) != napi_ok) wrong_type<T>(name);
+    return v;
+  }
+  // an optional one: *v keeps its default when the argument is undefined
+  template <typename T>
+  void get_or(size_t i, const char* name, T* v) {
+    if (ok && read(env, info[i], v) != napi_ok && !info[i].IsUndefined()) wrong_type<T>(name);
+  }
   // an op code below count
   int code(size_t i, int count, const char* name) {
-    const int64_t c = i64(i, name);
+    const int64_t c = get<int64_t>(i, name);
     if (c < 0 || c >= count) fail(std::string(name) + ": unknown op code " + std::to_string(c));
     return ok ? (int)c : 0;
   }
@@ -56,25 +70,25 @@ struct Unpack {
   }
   // elements of a typed array (0 for anything else; f32 / i32 say what is wrong)
   int64_t len(size_t i) const {
-    Value v = info[i];
-    return v.IsTypedArray() ? (int64_t)v.As<TypedArray>().ElementLength() : 0;
+    size_t n = 0;
+    napi_typedarray_type type;
+    return napi_get_typedarray_info(env, info[i], &type, &n, nullptr, nullptr, nullptr) == napi_ok ? (int64_t)n : 0;
   }
   template <typename T, napi_typedarray_type TYPE>
-  T* array(size_t i, int64_t need, const char* name, bool nullable, const char* type) {
+  T* array(size_t i, int64_t need, const char* name, bool nullable, const char* type_name) {
     if (!ok) return nullptr;
-    Value v = info[i];
-    if (nullable && (v.IsNull() || v.IsUndefined())) return nullptr;
-    if (!v.IsTypedArray() || v.As<TypedArray>().TypedArrayType() != TYPE) {
-      fail(std::string(name) + " must be " + type);
+    napi_typedarray_type type;
+    size_t n = 0;
+    void* data = nullptr;
+    if (napi_get_typedarray_info(env, info[i], &type, &n, &data, nullptr, nullptr) != napi_ok || type != TYPE) {
+      if (!(nullable && (info[i].IsNull() || info[i].IsUndefined()))) fail(std::string(name) + " must be " + type_name);
       return nullptr;
     }
-    auto a = v.As<TypedArrayOf<T>>();
-    if ((int64_t)a.ElementLength() < need) {
-      fail(std::string(name) + " is too small (" + std::to_string(a.ElementLength()) + " < " + std::to_string(need) +
-           ")");
+    if ((int64_t)n < need) {
+      fail(std::string(name) + " is too small (" + std::to_string(n) + " < " + std::to_string(need) + ")");
       return nullptr;
     }
-    return a.Data();
+    return static_cast<T*>(data);
   }
   float* f32(size_t i, int64_t need, const char* name, bool nullable = false) {
     return array<float, napi_float32_array>(i, need, name, nullable, "a Float32Array");

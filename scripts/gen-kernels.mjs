@@ -145,22 +145,27 @@ function sizeExpr(k, expr) {
   });
 }
 
+/** The C++ type a scalar is read as, and the type the kernel takes. */
+const SCALAR_TYPES = {
+  int: ['int64_t', 'int64_t'],
+  float: ['double', 'float'],
+  u32: ['int64_t', 'uint32_t'],
+  bool: ['bool', 'bool'],
+};
+
 function ccScalar(k, a) {
-  const i = a.index;
-  const q = `"${a.name}"`;
+  const [i, q] = [a.index, `"${a.name}"`];
   if (a.base === 'dims')
     return [
       `  int64_t ${a.name}[${MAX_DIMS}] = {};`,
       `  const int ${a.name}_n = in_.dims(${i}, ${a.name}, ${MAX_DIMS}, ${q});`,
     ];
-  const [type, read] = {
-    int: ['const int64_t', `in_.i64(${i}, ${q})`],
-    float: ['const float', `(float)in_.num(${i}, ${q})`],
-    u32: ['const uint32_t', `(uint32_t)in_.i64(${i}, ${q})`],
-    bool: ['const bool', `in_.b(${i})`],
-  }[a.base] ?? ['const int', `in_.code(${i}, mt::${enums[a.base].prefix}COUNT, ${q})`];
-  const value = a.dflt === undefined ? read : `in_.given(${i}) ? ${read} : ${sizeExpr(k, a.dflt)}`;
-  return [`  ${type} ${a.name} = ${value};`];
+  if (a.base in enums) return [`  const int ${a.name} = in_.code(${i}, mt::${enums[a.base].prefix}COUNT, ${q});`];
+  const [read, type] = SCALAR_TYPES[a.base];
+  if (a.dflt !== undefined)
+    return [`  ${read} ${a.name} = ${sizeExpr(k, a.dflt)};`, `  in_.get_or<${read}>(${i}, ${q}, &${a.name});`];
+  const cast = read === type ? '' : `(${type})`;
+  return [`  const ${type} ${a.name} = ${cast}in_.get<${read}>(${i}, ${q});`];
 }
 
 function ccArray(k, a) {
