@@ -18,10 +18,10 @@ const MAX_DIMS = 16;
 
 // ---- the table, parsed
 
-/** One argument: {name, index, kind: 'array'|'scalar', ...}. */
 /** Names the generated code uses for itself (TypeScript: addon, o; C++: info, in_). */
 const RESERVED = ['addon', 'o', 'info', 'in_'];
 
+/** One argument: {name, index, kind: 'array'|'scalar', ...}. */
 function parseArg(name, spec, index, kernel) {
   if (RESERVED.includes(name)) throw new Error(`native/kernels.mjs: ${kernel}.${name}: a reserved name`);
   const arr = /^(f32|i32)(\?)?\[(.+)\]$/.exec(spec);
