@@ -60,27 +60,31 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const outer = sizeOf(x.shape.slice(0, ax));
   const inner = sizeOf(x.shape.slice(ax + 1));
   const out = empty(x.shape.map((d, i) => (i === ax ? end - start : d)));
-  const block = { outer, inner, len: end - start };
+  const len = end - start;
   kernels().axisCopy({
-    ...block,
     src: x.f32,
     srcLen: n,
     srcStart: start,
     dst: out.f32,
-    dstLen: end - start,
+    dstLen: len,
     dstStart: 0,
+    len,
+    outer,
+    inner,
   });
   return record(out, 'slice', [x], (g) => {
     const dx = empty(x.shape);
     kernels().fill(dx.f32, 0);
     kernels().axisCopy({
-      ...block,
       src: g.f32,
-      srcLen: end - start,
+      srcLen: len,
       srcStart: 0,
       dst: dx.f32,
       dstLen: n,
       dstStart: start,
+      len,
+      outer,
+      inner,
     });
     return [dx];
   });
@@ -105,17 +109,35 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   for (const t of xs) {
     offsets.push(off);
     const len = t.shape[ax]!;
-    const dst = { dst: out.f32, dstLen: total, dstStart: off };
-    kernels().axisCopy({ outer, inner, len, ...dst, src: t.f32, srcLen: len, srcStart: 0 });
+    kernels().axisCopy({
+      src: t.f32,
+      srcLen: len,
+      srcStart: 0,
+      dst: out.f32,
+      dstLen: total,
+      dstStart: off,
+      len,
+      outer,
+      inner,
+    });
     off += len;
   }
   return record(out, 'concat', xs, (g) =>
     xs.map((t, k) => {
       if (!t.requiresGrad) return null;
       const dx = empty(t.shape);
-      const len = t.shape[ax]!;
-      const src = { src: g.f32, srcLen: total, srcStart: offsets[k]! };
-      kernels().axisCopy({ outer, inner, len, ...src, dst: dx.f32, dstLen: len, dstStart: 0 });
+      const [len, srcStart] = [t.shape[ax]!, offsets[k]!];
+      kernels().axisCopy({
+        src: g.f32,
+        srcLen: total,
+        srcStart,
+        dst: dx.f32,
+        dstLen: len,
+        dstStart: 0,
+        len,
+        outer,
+        inner,
+      });
       return dx;
     }),
   );

@@ -9,6 +9,9 @@ import { ShapeError } from '../errors.js';
 import type { Activation, F32, LinearForwardArgs } from '../kernels.js';
 import { bf16Active } from '../precision.js';
 
+/** A GEMM operand: data, leading dimension, stride between batch elements (0: shared), stored transposed. */
+type Operand = [data: F32, ld: number, stride: number, transposed?: boolean];
+
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
@@ -46,46 +49,70 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const bf16 = bf16Active();
   const sA = ar * ac;
   const sB = bShared ? 0 : br * bc;
-  // the GEMM operands by role: data, leading dimension, stride between batch elements, stored transposed
-  const A = (data: F32, lda: number, strideA: number, transA = false) => ({ A: data, lda, strideA, transA });
-  const B = (data: F32, ldb: number, strideB: number, transB = false) => ({ B: data, ldb, strideB, transB });
-  const C = (data: F32, ldc: number, strideC: number) => ({ C: data, ldc, strideC });
-  const mnk = (m: number, n: number, k: number, count = batch) => ({ M: m, N: n, K: k, batch: count, bf16 });
+  // C = op(A) · op(B) (+ C with beta 1) for `count` batch elements; each operand is
+  // [data, leading dimension, stride between batch elements, stored transposed]
+  const gemm = (
+    mnk: [number, number, number],
+    [A, lda, strideA, transA]: Operand,
+    [B, ldb, strideB, transB]: Operand,
+    [C, ldc, strideC]: Operand,
+    count = batch,
+    beta = 0,
+  ) =>
+    K_.gemm({
+      transA,
+      transB,
+      M: mnk[0],
+      N: mnk[1],
+      K: mnk[2],
+      A,
+      lda,
+      strideA,
+      B,
+      ldb,
+      strideB,
+      beta,
+      C,
+      ldc,
+      strideC,
+      batch: count,
+      bf16,
+    });
   if (bShared && !tA) {
     // fold the batch into M: one big GEMM
-    K_.gemm({ ...mnk(batch * M, N, K, 1), ...A(a.f32, ac, 0), ...B(b.f32, bc, 0, tB), ...C(out.f32, N, 0) });
+    gemm([batch * M, N, K], [a.f32, ac, 0], [b.f32, bc, 0, tB], [out.f32, N, 0], 1);
   } else {
-    K_.gemm({ ...mnk(M, N, K), ...A(a.f32, ac, sA, tA), ...B(b.f32, bc, sB, tB), ...C(out.f32, N, M * N) });
+    gemm([M, N, K], [a.f32, ac, sA, tA], [b.f32, bc, sB, tB], [out.f32, N, M * N]);
   }
   const gradA = (g: F32, da: F32) => {
     if (tA) {
       // A stored K×M: dA = op(B) · Gᵀ
-      K_.gemm({ ...mnk(K, M, N), ...A(b.f32, bc, sB, tB), ...B(g, N, M * N, true), ...C(da, M, M * K) });
+      gemm([K, M, N], [b.f32, bc, sB, tB], [g, N, M * N, true], [da, M, M * K]);
     } else if (bShared) {
       // dA[M,K] = G[M,N] · op(B)ᵀ (here with the batch folded into M)
-      K_.gemm({ ...mnk(batch * M, K, N, 1), ...A(g, N, 0), ...B(b.f32, bc, 0, !tB), ...C(da, K, 0) });
+      gemm([batch * M, K, N], [g, N, 0], [b.f32, bc, 0, !tB], [da, K, 0], 1);
     } else {
-      K_.gemm({ ...mnk(M, K, N), ...A(g, N, M * N), ...B(b.f32, bc, sB, !tB), ...C(da, K, M * K) });
+      gemm([M, K, N], [g, N, M * N], [b.f32, bc, sB, !tB], [da, K, M * K]);
     }
   };
   const gradB = (g: F32, db: F32) => {
     if (bShared && !tA) {
       // fold the batch into the reduction dimension
-      if (!tB) K_.gemm({ ...mnk(K, N, batch * M, 1), ...A(a.f32, ac, 0, true), ...B(g, N, 0), ...C(db, N, 0) });
-      else K_.gemm({ ...mnk(N, K, batch * M, 1), ...A(g, N, 0, true), ...B(a.f32, ac, 0), ...C(db, K, 0) });
+      if (!tB) gemm([K, N, batch * M], [a.f32, ac, 0, true], [g, N, 0], [db, N, 0], 1);
+      else gemm([N, K, batch * M], [g, N, 0, true], [a.f32, ac, 0], [db, K, 0], 1);
     } else if (bShared) {
       K_.fill(db, 0);
       for (let i = 0; i < batch; i++) {
         const [ai, gi] = [a.f32.subarray(i * sA), g.subarray(i * M * N)];
-        if (!tB) K_.gemm({ ...mnk(K, N, M, 1), ...A(ai, ac, 0), ...B(gi, N, 0), ...C(db, N, 0), beta: 1 });
-        else K_.gemm({ ...mnk(N, K, M, 1), ...A(gi, N, 0, true), ...B(ai, ac, 0, true), ...C(db, K, 0), beta: 1 });
+        if (!tB) gemm([K, N, M], [ai, ac, 0], [gi, N, 0], [db, N, 0], 1, 1);
+        else gemm([N, K, M], [gi, N, 0, true], [ai, ac, 0, true], [db, K, 0], 1, 1);
       }
     } else if (!tB) {
       // dB[K,N] = op(A)ᵀ · G
-      K_.gemm({ ...mnk(K, N, M), ...A(a.f32, ac, sA, !tA), ...B(g, N, M * N), ...C(db, N, K * N) });
+      gemm([K, N, M], [a.f32, ac, sA, !tA], [g, N, M * N], [db, N, K * N]);
     } else {
       // B stored N×K: dB = Gᵀ · op(A)
-      K_.gemm({ ...mnk(N, K, M), ...A(g, N, M * N, true), ...B(a.f32, ac, sA, tA), ...C(db, K, N * K) });
+      gemm([N, K, M], [g, N, M * N, true], [a.f32, ac, sA, tA], [db, K, N * K]);
     }
   };
   return record(
@@ -135,11 +162,23 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
   const rows = x.size / nIn;
   const outShape = [...x.shape.slice(0, -1), nOut];
   const K_ = kernels();
-  const d: LinearSizes = { rows, nIn, nOut, bf16: bf16Active() };
+  const bf16 = bf16Active();
+  const d: LinearSizes = { rows, nIn, nOut, bf16 };
   const h = empty(outShape);
   const out = activation === 'none' ? h : empty(outShape);
   const b = bias ? bias.f32 : null;
-  K_.linearForward({ ...d, x: x.f32, w: weight.f32, bias: b, h: h.f32, out: out.f32, act: activation });
+  K_.linearForward({
+    x: x.f32,
+    w: weight.f32,
+    bias: b,
+    h: h.f32,
+    out: out.f32,
+    rows,
+    nIn,
+    nOut,
+    act: activation,
+    bf16,
+  });
   const saved = activation === 'none' ? [x, weight] : [x, weight, h];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const result = record(
@@ -206,9 +245,11 @@ export function linearConcat(x: Tensor, weights: Tensor[], biases: Tensor[] | nu
     off += outs[i]!;
   });
   const K_ = kernels();
-  const d: LinearSizes = { rows, nIn, nOut, bf16: bf16Active() };
+  const bf16 = bf16Active();
+  const d: LinearSizes = { rows, nIn, nOut, bf16 };
   const out = empty([...x.shape.slice(0, -1), nOut]);
-  K_.linearForward({ ...d, x: x.f32, w: W.f32, bias: bias ? bias.f32 : null, h: out.f32, out: out.f32, act: 'none' });
+  const b = bias ? bias.f32 : null;
+  K_.linearForward({ x: x.f32, w: W.f32, bias: b, h: out.f32, out: out.f32, rows, nIn, nOut, act: 'none', bf16 });
   const inputs = biases ? [x, ...weights, ...biases] : [x, ...weights];
   const res = record(
     out,

@@ -5,7 +5,7 @@ import { fmt } from '../shape.js';
 import { ShapeError } from '../errors.js';
 import type { Generator } from '../random.js';
 import { bf16Active } from '../precision.js';
-import type { AttentionForwardArgs } from '../kernels.js';
+import type { AttentionForwardArgs, F32 } from '../kernels.js';
 
 /** table[ids]: ids int32 [...], table [vocab, dim] -> [..., dim]. Backward scatter-adds into a dense gradient. */
 export function embedding(ids: Tensor, table: Tensor): Tensor {
@@ -77,8 +77,19 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, r
       const dx = empty(x.shape);
       const dg = zeros(gamma.shape);
       const db = zeros(beta.shape);
-      const saved = { s: s.f32, mean: mean.f32, rstd: rstd.f32, gamma: gamma.f32, rows, dim };
-      kernels().layerNormBackward({ ...saved, dy: g.f32, dx: dx.f32, dgamma: dg.f32, dbeta: db.f32 });
+      const [dy, dgamma, dbeta] = [g.f32, dg.f32, db.f32];
+      kernels().layerNormBackward({
+        dy,
+        s: s.f32,
+        mean: mean.f32,
+        rstd: rstd.f32,
+        gamma: gamma.f32,
+        dx: dx.f32,
+        dgamma,
+        dbeta,
+        rows,
+        dim,
+      });
       const grads: (Tensor | null)[] = [
         x.requiresGrad ? dx : null,
         gamma.requiresGrad ? dg : null,
@@ -163,6 +174,38 @@ function attentionSetup(
   return { B, T, H, D, scale: opts.scale ?? 1 / Math.sqrt(D), p, key, bf16: bf16Active() };
 }
 
+/** Where attention reads q, k, v: the tensors it records, and q, k, v as views (row stride ld) into their data. */
+interface AttentionInputs {
+  tensors: Tensor[];
+  views: (data: F32[]) => [F32, F32, F32];
+  ld: number;
+}
+
+/** The attention kernels: out [B, T, H·D]; backward writes dq, dk, dv into the same views of gradients. */
+function attentionKernels(name: string, a: AttentionInputs, s: AttentionSetup, keyMask: F32 | null): Tensor {
+  const { B, T, H, D, scale, p, key, bf16 } = s;
+  const ld = a.ld;
+  const [q, k, v] = a.views(a.tensors.map((t) => t.f32));
+  const out = empty([B, T, H * D]);
+  const probs = empty([B, H, T, T]);
+  kernels().attentionForward({ q, k, v, keyMask, out: out.f32, probs: probs.f32, B, T, H, D, scale, p, key, bf16, ld });
+  const res = record(
+    out,
+    name,
+    a.tensors,
+    (g) => {
+      const grads = a.tensors.map((t) => empty(t.shape));
+      const [dq, dk, dv] = a.views(grads.map((t) => t.f32));
+      const dout = g.f32;
+      kernels().attentionBackward({ q, k, v, probs: probs.f32, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16, ld });
+      return grads;
+    },
+    [...a.tensors, probs],
+  );
+  probs.dispose();
+  return res;
+}
+
 /**
  * Multi-head scaled-dot-product attention on projected q, k, v: [B, T, H·D] -> [B, T, H·D].
  * keyMask: additive float [B, T] (0 = attend, large negative = padding), see attentionMaskFromPadding.
@@ -176,26 +219,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, keyMask: Tensor | nul
   }
   const [B, T, C] = q.shape as [number, number, number];
   const s = attentionSetup(B, T, C, keyMask, opts);
-  const out = empty(q.shape);
-  const probs = empty([B, s.H, T, T]);
-  const mask = keyMask ? keyMask.f32 : null;
-  kernels().attentionForward({ ...s, q: q.f32, k: k.f32, v: v.f32, keyMask: mask, out: out.f32, probs: probs.f32 });
-  const res = record(
-    out,
-    'attention',
-    [q, k, v],
-    (g) => {
-      const dq = empty(q.shape);
-      const dk = empty(k.shape);
-      const dv = empty(v.shape);
-      const grads = { dq: dq.f32, dk: dk.f32, dv: dv.f32 };
-      kernels().attentionBackward({ ...s, ...grads, q: q.f32, k: k.f32, v: v.f32, probs: probs.f32, dout: g.f32 });
-      return [dq, dk, dv];
-    },
-    [q, k, v, probs],
-  );
-  probs.dispose();
-  return res;
+  const views = (d: F32[]): [F32, F32, F32] => [d[0]!, d[1]!, d[2]!];
+  return attentionKernels('attention', { tensors: [q, k, v], views, ld: C }, s, keyMask ? keyMask.f32 : null);
 }
 
 /**
@@ -211,26 +236,8 @@ export function attentionPacked(qkv: Tensor, keyMask: Tensor | null, opts: Atten
   const [B, T, C3] = qkv.shape as [number, number, number];
   const C = C3 / 3;
   const s = attentionSetup(B, T, C, keyMask, opts);
-  const out = empty([B, T, C]);
-  const probs = empty([B, s.H, T, T]);
-  const mask = keyMask ? keyMask.f32 : null;
-  const f = qkv.f32;
-  const [q, k, v] = [f, f.subarray(C), f.subarray(2 * C)];
-  kernels().attentionForward({ ...s, q, k, v, keyMask: mask, out: out.f32, probs: probs.f32, ld: C3 });
-  const res = record(
-    out,
-    'attention(qkv)',
-    [qkv],
-    (g) => {
-      const d = empty(qkv.shape);
-      const [dq, dk, dv] = [d.f32, d.f32.subarray(C), d.f32.subarray(2 * C)];
-      kernels().attentionBackward({ ...s, q, k, v, probs: probs.f32, dout: g.f32, dq, dk, dv, ld: C3 });
-      return [d];
-    },
-    [qkv, probs],
-  );
-  probs.dispose();
-  return res;
+  const views = ([f]: F32[]): [F32, F32, F32] => [f!, f!.subarray(C), f!.subarray(2 * C)];
+  return attentionKernels('attention(qkv)', { tensors: [qkv], views, ld: C3 }, s, keyMask ? keyMask.f32 : null);
 }
 
 /** HF's extended attention mask: (1 - mask) · float32 min, shape [B, T], from a 0/1 int32 or float mask. */
