@@ -13,7 +13,8 @@
     ]
   },
   "target_defaults": {
-    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+    # <(SHARED_INTERMEDIATE_DIR)/medtune: op_codes.h and bindings.h, generated from the kernel table (below)
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "<(SHARED_INTERMEDIATE_DIR)"],
     "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
     "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y"],
     "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES", "MACOSX_DEPLOYMENT_TARGET": "11.0" }
@@ -25,6 +26,7 @@
           "target_name": "medtune_gemm_avx2",
           "type": "static_library",
           "sources": ["native/gemm_avx2.cc"],
+          "dependencies": ["medtune_kernel_table"],
           "cflags_cc": ["<@(medtune_cflags)", "-mavx2", "-mfma"],
           "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["<@(medtune_cflags)", "-mavx2", "-mfma"] }
         },
@@ -32,6 +34,7 @@
           "target_name": "medtune_gemm_avx512",
           "type": "static_library",
           "sources": ["native/gemm_avx512.cc"],
+          "dependencies": ["medtune_kernel_table"],
           "cflags_cc": ["<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma"],
           "xcode_settings": {
             "OTHER_CPLUSPLUSFLAGS": [
@@ -43,6 +46,7 @@
           "target_name": "medtune_gemm_avx512bf16",
           "type": "static_library",
           "sources": ["native/gemm_avx512bf16.cc"],
+          "dependencies": ["medtune_kernel_table"],
           "cflags_cc": [
             "<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512bf16", "-mfma"
           ],
@@ -57,7 +61,21 @@
   ],
   "targets": [
     {
+      # The kernel table (native/kernels.mjs) -> the op-code enums and one N-API binding per kernel
+      "target_name": "medtune_kernel_table",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "gen_kernels",
+          "inputs": ["native/kernels.mjs", "scripts/gen-kernels.mjs"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/medtune/op_codes.h", "<(SHARED_INTERMEDIATE_DIR)/medtune/bindings.h"],
+          "action": ["node", "scripts/gen-kernels.mjs", "--cc", "<(SHARED_INTERMEDIATE_DIR)/medtune"]
+        }
+      ]
+    },
+    {
       "target_name": "medtune_native",
+      "dependencies": ["medtune_kernel_table"],
       "sources": [
         "native/addon.cc",
         "native/threadpool.cc",

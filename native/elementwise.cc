@@ -32,9 +32,9 @@ void scale(const float* x, float* out, int64_t n, float alpha) {
 
 template <int OP>
 static inline float bop(float a, float b) {
-  if (OP == 0) return a + b;
-  if (OP == 1) return a - b;
-  if (OP == 2) return a * b;
+  if (OP == BIN_ADD) return a + b;
+  if (OP == BIN_SUB) return a - b;
+  if (OP == BIN_MUL) return a * b;
   return a / b;
 }
 
@@ -76,16 +76,14 @@ static void binary_t(const float* a, const float* b, float* out, int rank, const
 void binary(int op, const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* sa,
             const int64_t* sb) {
   switch (op) {
-    case 0: binary_t<0>(a, b, out, rank, shape, sa, sb); break;
-    case 1: binary_t<1>(a, b, out, rank, shape, sa, sb); break;
-    case 2: binary_t<2>(a, b, out, rank, shape, sa, sb); break;
-    default: binary_t<3>(a, b, out, rank, shape, sa, sb); break;
+    case BIN_ADD: binary_t<BIN_ADD>(a, b, out, rank, shape, sa, sb); break;
+    case BIN_SUB: binary_t<BIN_SUB>(a, b, out, rank, shape, sa, sb); break;
+    case BIN_MUL: binary_t<BIN_MUL>(a, b, out, rank, shape, sa, sb); break;
+    default: binary_t<BIN_DIV>(a, b, out, rank, shape, sa, sb); break;
   }
 }
 
-// op codes match UNARY_OPS in src/tensor/backends/native/index.ts
-enum { U_GELU, U_GELU_TANH, U_TANH, U_RELU, U_EXP, U_LOG, U_NEG, U_SQUARE, U_SQRT, U_SIGMOID };
-
+// op: enum UnaryOp (U_*, generated from native/kernels.mjs)
 void unary_forward(int op, const float* x, float* out, int64_t n) {
   parallel_for(n, GRAIN, [=](int64_t b, int64_t e) {
     switch (op) {
@@ -246,6 +244,10 @@ double sum_squares(const float* x, int64_t n) {
 
 // out = x permuted; out.shape[i] = shape[perm[i]]
 void permute(const float* x, float* out, int rank, const int64_t* shape, const int64_t* perm) {
+  if (rank == 0) {  // a scalar
+    out[0] = x[0];
+    return;
+  }
   int64_t inStr[16], outShape[16], srcStr[16];
   int64_t acc = 1;
   for (int d = rank - 1; d >= 0; d--) { inStr[d] = acc; acc *= shape[d]; }

@@ -3,6 +3,7 @@
 // with their own target flags can include it without the ODR trap described in gemm_kernels.h.
 #pragma once
 #include <cstdint>
+#include "medtune/op_codes.h"  // generated from native/kernels.mjs: enum Activation (ACT_*), UnaryOp, BinaryOp
 
 namespace mt {
 
@@ -58,8 +59,6 @@ static inline float gelu_tanh_grad_f(float x) {
   const float th = tanh_f(0.79788456080286536f * (x + 0.044715f * x * x * x));
   return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * 0.79788456080286536f * (1.0f + 3.0f * 0.044715f * x * x);
 }
-
-enum Act { ACT_NONE = 0, ACT_GELU = 1, ACT_GELU_TANH = 2, ACT_RELU = 3, ACT_TANH = 4 };
 
 // o[j] = act(h[j]) for j < n (o may be h)
 static inline void act_row(int act, const float* h, float* o, int64_t n) {

@@ -107,7 +107,9 @@ function measure(s: GemmShape, b: Buffers, impl: string, seconds: number, cpu: b
   const bf16 = impl === 'bf16';
   const K_ = kernels();
   const [sA, sB, sC] = [s.M * s.K, s.K * s.N, s.M * s.N];
-  const call = () => K_.gemm(s.tA, s.tB, s.M, s.N, s.K, 1, b.A, lda, sA, b.B, ldb, sB, 0, b.C, s.N, sC, s.batch, bf16);
+  const sizes = { transA: s.tA, transB: s.tB, M: s.M, N: s.N, K: s.K, batch: s.batch, bf16 };
+  const call = () =>
+    K_.gemm({ ...sizes, A: b.A, lda, strideA: sA, B: b.B, ldb, strideB: sB, C: b.C, ldc: s.N, strideC: sC });
   call();
   let n = 0;
   const t0 = clock(cpu);

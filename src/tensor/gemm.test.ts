@@ -119,26 +119,9 @@ function runCase(c: Case, seed: number, bf16: boolean, what: string): Float32Arr
   const o = operands(c, new Generator(seed));
   const C0 = o.C.slice();
   const K_ = kernels();
-  K_.gemm(
-    c.tA,
-    c.tB,
-    c.M,
-    c.N,
-    c.K,
-    c.alpha,
-    o.A,
-    o.lda,
-    o.sA,
-    o.B,
-    o.ldb,
-    o.sB,
-    c.beta,
-    o.C,
-    o.ldc,
-    o.sC,
-    c.batch,
-    bf16,
-  );
+  const { A, lda, sA: strideA, B, ldb, sB: strideB, C, ldc, sC: strideC } = o;
+  const sizes = { transA: c.tA, transB: c.tB, M: c.M, N: c.N, K: c.K, alpha: c.alpha, beta: c.beta, batch: c.batch };
+  K_.gemm({ ...sizes, A, lda, strideA, B, ldb, strideB, C, ldc, strideC, bf16 });
   check(c, o, C0, bf16, `${what} ${c.tA ? 'T' : 'N'}${c.tB ? 'T' : 'N'} ${c.M}x${c.N}x${c.K} batch ${c.batch}`);
   return o.C;
 }
@@ -160,7 +143,7 @@ function runLinear(bf16: boolean, what: string): void {
         const run = (k: typeof jsKernels) => {
           const h = new Float32Array(rows * nOut).fill(NaN);
           const out = act === 'none' ? h : new Float32Array(rows * nOut);
-          k.linearForward(x, w, bias, h, out, rows, nIn, nOut, act, bf16);
+          k.linearForward({ x, w, bias, h, out, rows, nIn, nOut, act, bf16 });
           return { h, out };
         };
         const got = run(kernels());
@@ -274,7 +257,8 @@ describe('native GEMM kernels against float64', () => {
     const c: Case = { tA: true, tB: false, M: 9, N: 11, K: 40, alpha: 1, beta: 0, batch: 1, pad: 0 };
     const o = operands(c, new Generator(3));
     const C0 = o.C.slice();
-    jsKernels.gemm(c.tA, c.tB, c.M, c.N, c.K, 1, o.A, o.lda, 0, o.B, o.ldb, 0, 0, o.C, o.ldc, 0, 1, true);
+    const { A, lda, B, ldb, C, ldc } = o;
+    jsKernels.gemm({ transA: c.tA, transB: c.tB, M: c.M, N: c.N, K: c.K, A, lda, B, ldb, C, ldc, bf16: true });
     check(c, o, C0, true, 'js bf16');
     assert.equal(bf16Round(1 + 2 ** -9), 1); // tie -> even
     assert.equal(bf16Round(1 + 3 * 2 ** -9), 1 + 2 ** -7);

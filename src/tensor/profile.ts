@@ -3,7 +3,7 @@
  * any other millisecond clock, e.g. CPU time). Used by `medtune bench --profile` to show where a step spends its time.
  */
 import { performance } from 'node:perf_hooks';
-import type { Kernels } from './kernels.js';
+import type { GemmArgs, Kernels, LinearForwardArgs } from './kernels.js';
 
 export interface KernelStat {
   kernel: string;
@@ -14,10 +14,14 @@ export interface KernelStat {
 /** gemm and linearForward calls are split by shape so that attention, projections and weight gradients show apart */
 function keyOf(name: string, a: unknown[]): string {
   if (name === 'gemm') {
-    const batch = (a[16] as number) > 1 ? ` x${a[16]}` : '';
-    return `gemm ${a[0] ? 'T' : 'N'}${a[1] ? 'T' : 'N'} ${a[2]}x${a[3]}x${a[4]}${batch}`;
+    const o = a[0] as GemmArgs;
+    const batch = (o.batch ?? 1) > 1 ? ` x${o.batch}` : '';
+    return `gemm ${o.transA ? 'T' : 'N'}${o.transB ? 'T' : 'N'} ${o.M}x${o.N}x${o.K}${batch}`;
   }
-  if (name === 'linearForward') return `linear NT ${a[5]}x${a[7]}x${a[6]}${a[8] !== 'none' ? ` +${a[8]}` : ''}`;
+  if (name === 'linearForward') {
+    const o = a[0] as LinearForwardArgs;
+    return `linear NT ${o.rows}x${o.nOut}x${o.nIn}${o.act !== 'none' ? ` +${o.act}` : ''}`;
+  }
   return name;
 }
 

@@ -71,25 +71,26 @@ export class AdamW {
     const bc1 = 1 - Math.pow(this.beta1, this.stepCount);
     const bc2 = 1 - Math.pow(this.beta2, this.stepCount);
     const K = kernels();
+    const { beta1, beta2, eps } = this;
     for (const g of this.groups) {
       const lr = this.lr * (g.lrScale ?? 1);
       for (const p of g.params) {
         if (!p.grad) continue; // like PyTorch: parameters without gradients are not updated
         const st = this.state.get(p)!;
-        K.adamw(
-          p.f32,
-          p.grad.f32,
-          st.m.f32,
-          st.v.f32,
+        K.adamw({
+          param: p.f32,
+          grad: p.grad.f32,
+          m: st.m.f32,
+          v: st.v.f32,
           lr,
-          this.beta1,
-          this.beta2,
-          this.eps,
-          g.weightDecay,
+          beta1,
+          beta2,
+          eps,
           bc1,
           bc2,
           gradScale,
-        );
+          weightDecay: g.weightDecay,
+        });
       }
     }
     return norm;

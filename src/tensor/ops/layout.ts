@@ -60,11 +60,32 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const outer = sizeOf(x.shape.slice(0, ax));
   const inner = sizeOf(x.shape.slice(ax + 1));
   const out = empty(x.shape.map((d, i) => (i === ax ? end - start : d)));
-  kernels().axisCopy(x.f32, out.f32, outer, n, start, end - start, 0, end - start, inner, false);
+  const len = end - start;
+  kernels().axisCopy({
+    src: x.f32,
+    srcLen: n,
+    srcStart: start,
+    dst: out.f32,
+    dstLen: len,
+    dstStart: 0,
+    len,
+    outer,
+    inner,
+  });
   return record(out, 'slice', [x], (g) => {
     const dx = empty(x.shape);
     kernels().fill(dx.f32, 0);
-    kernels().axisCopy(g.f32, dx.f32, outer, end - start, 0, n, start, end - start, inner, false);
+    kernels().axisCopy({
+      src: g.f32,
+      srcLen: len,
+      srcStart: 0,
+      dst: dx.f32,
+      dstLen: n,
+      dstStart: start,
+      len,
+      outer,
+      inner,
+    });
     return [dx];
   });
 }
@@ -87,14 +108,36 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const offsets: number[] = [];
   for (const t of xs) {
     offsets.push(off);
-    kernels().axisCopy(t.f32, out.f32, outer, t.shape[ax]!, 0, total, off, t.shape[ax]!, inner, false);
-    off += t.shape[ax]!;
+    const len = t.shape[ax]!;
+    kernels().axisCopy({
+      src: t.f32,
+      srcLen: len,
+      srcStart: 0,
+      dst: out.f32,
+      dstLen: total,
+      dstStart: off,
+      len,
+      outer,
+      inner,
+    });
+    off += len;
   }
   return record(out, 'concat', xs, (g) =>
     xs.map((t, k) => {
       if (!t.requiresGrad) return null;
       const dx = empty(t.shape);
-      kernels().axisCopy(g.f32, dx.f32, outer, total, offsets[k]!, t.shape[ax]!, 0, t.shape[ax]!, inner, false);
+      const [len, srcStart] = [t.shape[ax]!, offsets[k]!];
+      kernels().axisCopy({
+        src: g.f32,
+        srcLen: total,
+        srcStart,
+        dst: dx.f32,
+        dstLen: len,
+        dstStart: 0,
+        len,
+        outer,
+        inner,
+      });
       return dx;
     }),
   );

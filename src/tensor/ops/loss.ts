@@ -38,7 +38,19 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   }
   const loss = empty([N]);
   const weight = empty([N]);
-  kernels().crossEntropyForward(logits.f32, t, w ? w.f32 : null, loss.f32, weight.f32, N, C, ignore, eps);
+  const [x, classWeights] = [logits.f32, w ? w.f32 : null];
+  const [ignoreIndex, smoothing] = [ignore, eps];
+  kernels().crossEntropyForward({
+    logits: x,
+    targets: t,
+    classWeights,
+    loss: loss.f32,
+    weight: weight.f32,
+    N,
+    C,
+    ignoreIndex,
+    smoothing,
+  });
   let sl = 0;
   let sw = 0;
   for (let i = 0; i < N; i++) {
@@ -54,17 +66,18 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     [logits],
     (g) => {
       const d = empty(logits.shape);
-      kernels().crossEntropyBackward(
-        logits.f32,
-        targets.i32,
-        w ? w.f32 : null,
-        d.f32,
+      const gradScale = sw > 0 ? g.item() / sw : 0;
+      kernels().crossEntropyBackward({
+        logits: x,
+        targets: t,
+        classWeights,
+        dlogits: d.f32,
         N,
         C,
-        ignore,
-        eps,
-        sw > 0 ? g.item() / sw : 0,
-      );
+        ignoreIndex,
+        smoothing,
+        gradScale,
+      });
       return [d];
     },
     w ? [logits, targets, w] : [logits, targets],

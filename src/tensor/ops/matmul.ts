@@ -6,8 +6,11 @@ import { empty, record, Tensor } from '../tensor.js';
 import { kernels } from '../backend.js';
 import { fmt, sizeOf } from '../shape.js';
 import { ShapeError } from '../errors.js';
-import type { Activation } from '../kernels.js';
+import type { Activation, F32, LinearForwardArgs } from '../kernels.js';
 import { bf16Active } from '../precision.js';
+
+/** A GEMM operand: data, leading dimension, stride between batch elements (0: shared), stored transposed. */
+type Operand = [data: F32, ld: number, stride: number, transposed?: boolean];
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -43,59 +46,103 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const batch = sizeOf(batchShape);
   const out = empty([...batchShape, M, N]);
   const K_ = kernels();
-  const bf = bf16Active();
+  const bf16 = bf16Active();
   const sA = ar * ac;
   const sB = bShared ? 0 : br * bc;
+  // C = op(A) · op(B) (+ C with beta 1) for `count` batch elements; each operand is
+  // [data, leading dimension, stride between batch elements, stored transposed]
+  const gemm = (
+    mnk: [number, number, number],
+    [A, lda, strideA, transA]: Operand,
+    [B, ldb, strideB, transB]: Operand,
+    [C, ldc, strideC]: Operand,
+    count = batch,
+    beta = 0,
+  ) =>
+    K_.gemm({
+      transA,
+      transB,
+      M: mnk[0],
+      N: mnk[1],
+      K: mnk[2],
+      A,
+      lda,
+      strideA,
+      B,
+      ldb,
+      strideB,
+      beta,
+      C,
+      ldc,
+      strideC,
+      batch: count,
+      bf16,
+    });
   if (bShared && !tA) {
     // fold the batch into M: one big GEMM
-    K_.gemm(false, tB, batch * M, N, K, 1, a.f32, ac, 0, b.f32, bc, 0, 0, out.f32, N, 0, 1, bf);
+    gemm([batch * M, N, K], [a.f32, ac, 0], [b.f32, bc, 0, tB], [out.f32, N, 0], 1);
   } else {
-    K_.gemm(tA, tB, M, N, K, 1, a.f32, ac, sA, b.f32, bc, sB, 0, out.f32, N, M * N, batch, bf);
+    gemm([M, N, K], [a.f32, ac, sA, tA], [b.f32, bc, sB, tB], [out.f32, N, M * N]);
   }
+  const gradA = (g: F32, da: F32) => {
+    if (tA) {
+      // A stored K×M: dA = op(B) · Gᵀ
+      gemm([K, M, N], [b.f32, bc, sB, tB], [g, N, M * N, true], [da, M, M * K]);
+    } else if (bShared) {
+      // dA[M,K] = G[M,N] · op(B)ᵀ (here with the batch folded into M)
+      gemm([batch * M, K, N], [g, N, 0], [b.f32, bc, 0, !tB], [da, K, 0], 1);
+    } else {
+      gemm([M, K, N], [g, N, M * N], [b.f32, bc, sB, !tB], [da, K, M * K]);
+    }
+  };
+  const gradB = (g: F32, db: F32) => {
+    if (bShared && !tA) {
+      // fold the batch into the reduction dimension
+      if (!tB) gemm([K, N, batch * M], [a.f32, ac, 0, true], [g, N, 0], [db, N, 0], 1);
+      else gemm([N, K, batch * M], [g, N, 0, true], [a.f32, ac, 0], [db, K, 0], 1);
+    } else if (bShared) {
+      K_.fill(db, 0);
+      for (let i = 0; i < batch; i++) {
+        const [ai, gi] = [a.f32.subarray(i * sA), g.subarray(i * M * N)];
+        if (!tB) gemm([K, N, M], [ai, ac, 0], [gi, N, 0], [db, N, 0], 1, 1);
+        else gemm([N, K, M], [gi, N, 0, true], [ai, ac, 0, true], [db, K, 0], 1, 1);
+      }
+    } else if (!tB) {
+      // dB[K,N] = op(A)ᵀ · G
+      gemm([K, N, M], [a.f32, ac, sA, !tA], [g, N, M * N], [db, N, K * N]);
+    } else {
+      // B stored N×K: dB = Gᵀ · op(A)
+      gemm([N, K, M], [g, N, M * N, true], [a.f32, ac, sA, tA], [db, K, N * K]);
+    }
+  };
   return record(
     out,
     'matmul',
     [a, b],
     (g) => {
-      let da: Tensor | null = null;
-      let db: Tensor | null = null;
-      if (a.requiresGrad) {
-        da = empty(a.shape);
-        if (!tA) {
-          // dA[M,K] = G[M,N] · op(B)ᵀ
-          if (bShared) K_.gemm(false, !tB, batch * M, K, N, 1, g.f32, N, 0, b.f32, bc, 0, 0, da.f32, K, 0, 1, bf);
-          else K_.gemm(false, !tB, M, K, N, 1, g.f32, N, M * N, b.f32, bc, sB, 0, da.f32, K, M * K, batch, bf);
-        } else {
-          // A stored K×M: dA = op(B) · Gᵀ
-          K_.gemm(tB, true, K, M, N, 1, b.f32, bc, sB, g.f32, N, M * N, 0, da.f32, M, M * K, batch, bf);
-        }
-      }
-      if (b.requiresGrad) {
-        db = empty(b.shape);
-        if (bShared && !tA) {
-          // fold the batch into the reduction dimension
-          if (!tB) K_.gemm(true, false, K, N, batch * M, 1, a.f32, ac, 0, g.f32, N, 0, 0, db.f32, N, 0, 1, bf);
-          else K_.gemm(true, false, N, K, batch * M, 1, g.f32, N, 0, a.f32, ac, 0, 0, db.f32, K, 0, 1, bf);
-        } else if (bShared) {
-          K_.fill(db.f32, 0);
-          for (let i = 0; i < batch; i++) {
-            const aOff = a.f32.subarray(i * sA);
-            const gOff = g.f32.subarray(i * M * N);
-            if (!tB) K_.gemm(false, false, K, N, M, 1, aOff, ac, 0, gOff, N, 0, 1, db.f32, N, 0, 1, bf);
-            else K_.gemm(true, true, N, K, M, 1, gOff, N, 0, aOff, ac, 0, 1, db.f32, K, 0, 1, bf);
-          }
-        } else if (!tB) {
-          // dB[K,N] = op(A)ᵀ · G
-          K_.gemm(!tA, false, K, N, M, 1, a.f32, ac, sA, g.f32, N, M * N, 0, db.f32, N, K * N, batch, bf);
-        } else {
-          // B stored N×K: dB = Gᵀ · op(A)
-          K_.gemm(true, tA, N, K, M, 1, g.f32, N, M * N, a.f32, ac, sA, 0, db.f32, K, N * K, batch, bf);
-        }
-      }
+      const da = a.requiresGrad ? empty(a.shape) : null;
+      const db = b.requiresGrad ? empty(b.shape) : null;
+      if (da) gradA(g.f32, da.f32);
+      if (db) gradB(g.f32, db.f32);
       return [da, db];
     },
     [a, b],
   );
+}
+
+/** The sizes of a linear layer's GEMMs: x [rows, nIn], w [nOut, nIn], out [rows, nOut]. */
+type LinearSizes = Pick<LinearForwardArgs, 'rows' | 'nIn' | 'nOut' | 'bf16'>;
+
+/** dx[rows, nIn] = dh[rows, nOut] · w[nOut, nIn] */
+function gradInput(d: LinearSizes, dh: F32, w: F32, dx: F32): void {
+  const { rows, nIn, nOut, bf16 } = d;
+  kernels().gemm({ M: rows, N: nIn, K: nOut, A: dh, lda: nOut, B: w, ldb: nIn, C: dx, ldc: nIn, bf16 });
+}
+
+/** dw[nOut, nIn] = dh[rows, nOut]ᵀ · x[rows, nIn] */
+function gradWeight(d: LinearSizes, dh: F32, x: F32, dw: F32): void {
+  const { rows, nIn, nOut, bf16 } = d;
+  kernels().gemm({ transA: true, M: nOut, N: nIn, K: rows, A: dh, lda: nOut, B: x, ldb: nIn, C: dw, ldc: nIn, bf16 });
 }
 
 /**
@@ -115,10 +162,23 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
   const rows = x.size / nIn;
   const outShape = [...x.shape.slice(0, -1), nOut];
   const K_ = kernels();
-  const bf = bf16Active();
+  const bf16 = bf16Active();
+  const d: LinearSizes = { rows, nIn, nOut, bf16 };
   const h = empty(outShape);
   const out = activation === 'none' ? h : empty(outShape);
-  K_.linearForward(x.f32, weight.f32, bias ? bias.f32 : null, h.f32, out.f32, rows, nIn, nOut, activation, bf);
+  const b = bias ? bias.f32 : null;
+  K_.linearForward({
+    x: x.f32,
+    w: weight.f32,
+    bias: b,
+    h: h.f32,
+    out: out.f32,
+    rows,
+    nIn,
+    nOut,
+    act: activation,
+    bf16,
+  });
   const saved = activation === 'none' ? [x, weight] : [x, weight, h];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const result = record(
@@ -136,11 +196,11 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
       let db: Tensor | null = null;
       if (x.requiresGrad) {
         dx = empty(x.shape);
-        K_.gemm(false, false, rows, nIn, nOut, 1, dh.f32, nOut, 0, weight.f32, nIn, 0, 0, dx.f32, nIn, 0, 1, bf);
+        gradInput(d, dh.f32, weight.f32, dx.f32);
       }
       if (weight.requiresGrad) {
         dw = empty(weight.shape);
-        K_.gemm(true, false, nOut, nIn, rows, 1, dh.f32, nOut, 0, x.f32, nIn, 0, 0, dw.f32, nIn, 0, 1, bf);
+        gradWeight(d, dh.f32, x.f32, dw.f32);
       }
       if (bias?.requiresGrad) {
         db = empty(bias.shape);
@@ -185,9 +245,11 @@ export function linearConcat(x: Tensor, weights: Tensor[], biases: Tensor[] | nu
     off += outs[i]!;
   });
   const K_ = kernels();
-  const bf = bf16Active();
+  const bf16 = bf16Active();
+  const d: LinearSizes = { rows, nIn, nOut, bf16 };
   const out = empty([...x.shape.slice(0, -1), nOut]);
-  K_.linearForward(x.f32, W.f32, bias ? bias.f32 : null, out.f32, out.f32, rows, nIn, nOut, 'none', bf);
+  const b = bias ? bias.f32 : null;
+  K_.linearForward({ x: x.f32, w: W.f32, bias: b, h: out.f32, out: out.f32, rows, nIn, nOut, act: 'none', bf16 });
   const inputs = biases ? [x, ...weights, ...biases] : [x, ...weights];
   const res = record(
     out,
@@ -197,11 +259,11 @@ export function linearConcat(x: Tensor, weights: Tensor[], biases: Tensor[] | nu
       let dx: Tensor | null = null;
       if (x.requiresGrad) {
         dx = empty(x.shape);
-        K_.gemm(false, false, rows, nIn, nOut, 1, g.f32, nOut, 0, W.f32, nIn, 0, 0, dx.f32, nIn, 0, 1, bf);
+        gradInput(d, g.f32, W.f32, dx.f32);
       }
       // one GEMM for every weight's gradient, then handed out in row blocks (and the bias sums likewise)
       const dW = empty([nOut, nIn]);
-      K_.gemm(true, false, nOut, nIn, rows, 1, g.f32, nOut, 0, x.f32, nIn, 0, 0, dW.f32, nIn, 0, 1, bf);
+      gradWeight(d, g.f32, x.f32, dW.f32);
       const db = biases ? empty([nOut]) : null;
       if (db) K_.reduceSum(g.f32, db.f32, 1, rows, nOut);
       const split = (all: Tensor, width: number) => {

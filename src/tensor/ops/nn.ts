@@ -5,6 +5,7 @@ import { fmt } from '../shape.js';
 import { ShapeError } from '../errors.js';
 import type { Generator } from '../random.js';
 import { bf16Active } from '../precision.js';
+import type { AttentionForwardArgs, F32 } from '../kernels.js';
 
 /** table[ids]: ids int32 [...], table [vocab, dim] -> [..., dim]. Backward scatter-adds into a dense gradient. */
 export function embedding(ids: Tensor, table: Tensor): Tensor {
@@ -54,19 +55,19 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, r
   const mean = empty([rows]);
   const rstd = empty([rows]);
   const s = residual ? empty(x.shape) : x;
-  kernels().layerNormForward(
-    x.f32,
-    residual ? residual.f32 : null,
-    gamma.f32,
-    beta.f32,
-    out.f32,
-    residual ? s.f32 : null,
-    mean.f32,
-    rstd.f32,
+  kernels().layerNormForward({
+    x: x.f32,
+    residual: residual ? residual.f32 : null,
+    gamma: gamma.f32,
+    beta: beta.f32,
+    out: out.f32,
+    sum: residual ? s.f32 : null,
+    mean: mean.f32,
+    rstd: rstd.f32,
     rows,
     dim,
     eps,
-  );
+  });
   const inputs = residual ? [x, gamma, beta, residual] : [x, gamma, beta];
   const res = record(
     out,
@@ -76,7 +77,19 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, r
       const dx = empty(x.shape);
       const dg = zeros(gamma.shape);
       const db = zeros(beta.shape);
-      kernels().layerNormBackward(g.f32, s.f32, mean.f32, rstd.f32, gamma.f32, dx.f32, dg.f32, db.f32, rows, dim);
+      const [dy, dgamma, dbeta] = [g.f32, dg.f32, db.f32];
+      kernels().layerNormBackward({
+        dy,
+        s: s.f32,
+        mean: mean.f32,
+        rstd: rstd.f32,
+        gamma: gamma.f32,
+        dx: dx.f32,
+        dgamma,
+        dbeta,
+        rows,
+        dim,
+      });
       const grads: (Tensor | null)[] = [
         x.requiresGrad ? dx : null,
         gamma.requiresGrad ? dg : null,
@@ -136,16 +149,8 @@ export interface AttentionOptions {
   scale?: number;
 }
 
-interface AttentionSetup {
-  B: number;
-  T: number;
-  H: number;
-  D: number;
-  scale: number;
-  p: number;
-  key: number;
-  bf: boolean;
-}
+/** The sizes and scalars of attentionForward / attentionBackward. */
+type AttentionSetup = Pick<AttentionForwardArgs, 'B' | 'T' | 'H' | 'D' | 'scale' | 'p' | 'key' | 'bf16'>;
 
 /** Checks heads and mask for hidden size C, draws the dropout key. */
 function attentionSetup(
@@ -166,7 +171,39 @@ function attentionSetup(
   const p = opts.training === false ? 0 : (opts.dropout ?? 0);
   if (p > 0 && !opts.generator) throw new ShapeError('attention: dropout needs a generator');
   const key = p > 0 ? opts.generator!.dropoutKey() : 0;
-  return { B, T, H, D, scale: opts.scale ?? 1 / Math.sqrt(D), p, key, bf: bf16Active() };
+  return { B, T, H, D, scale: opts.scale ?? 1 / Math.sqrt(D), p, key, bf16: bf16Active() };
+}
+
+/** Where attention reads q, k, v: the tensors it records, and q, k, v as views (row stride ld) into their data. */
+interface AttentionInputs {
+  tensors: Tensor[];
+  views: (data: F32[]) => [F32, F32, F32];
+  ld: number;
+}
+
+/** The attention kernels: out [B, T, H·D]; backward writes dq, dk, dv into the same views of gradients. */
+function attentionKernels(name: string, a: AttentionInputs, s: AttentionSetup, keyMask: F32 | null): Tensor {
+  const { B, T, H, D, scale, p, key, bf16 } = s;
+  const ld = a.ld;
+  const [q, k, v] = a.views(a.tensors.map((t) => t.f32));
+  const out = empty([B, T, H * D]);
+  const probs = empty([B, H, T, T]);
+  kernels().attentionForward({ q, k, v, keyMask, out: out.f32, probs: probs.f32, B, T, H, D, scale, p, key, bf16, ld });
+  const res = record(
+    out,
+    name,
+    a.tensors,
+    (g) => {
+      const grads = a.tensors.map((t) => empty(t.shape));
+      const [dq, dk, dv] = a.views(grads.map((t) => t.f32));
+      const dout = g.f32;
+      kernels().attentionBackward({ q, k, v, probs: probs.f32, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16, ld });
+      return grads;
+    },
+    [...a.tensors, probs],
+  );
+  probs.dispose();
+  return res;
 }
 
 /**
@@ -181,44 +218,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, keyMask: Tensor | nul
     }
   }
   const [B, T, C] = q.shape as [number, number, number];
-  const { H, D, scale, p, key, bf } = attentionSetup(B, T, C, keyMask, opts);
-  const out = empty(q.shape);
-  const probs = empty([B, H, T, T]);
-  const mask = keyMask ? keyMask.f32 : null;
-  kernels().attentionForward(q.f32, k.f32, v.f32, mask, out.f32, probs.f32, B, T, H, D, scale, p, key, bf);
-  const res = record(
-    out,
-    'attention',
-    [q, k, v],
-    (g) => {
-      const dq = empty(q.shape);
-      const dk = empty(k.shape);
-      const dv = empty(v.shape);
-      const K_ = kernels();
-      K_.attentionBackward(
-        q.f32,
-        k.f32,
-        v.f32,
-        probs.f32,
-        g.f32,
-        dq.f32,
-        dk.f32,
-        dv.f32,
-        B,
-        T,
-        H,
-        D,
-        scale,
-        p,
-        key,
-        bf,
-      );
-      return [dq, dk, dv];
-    },
-    [q, k, v, probs],
-  );
-  probs.dispose();
-  return res;
+  const s = attentionSetup(B, T, C, keyMask, opts);
+  const views = (d: F32[]): [F32, F32, F32] => [d[0]!, d[1]!, d[2]!];
+  return attentionKernels('attention', { tensors: [q, k, v], views, ld: C }, s, keyMask ? keyMask.f32 : null);
 }
 
 /**
@@ -233,27 +235,9 @@ export function attentionPacked(qkv: Tensor, keyMask: Tensor | null, opts: Atten
   }
   const [B, T, C3] = qkv.shape as [number, number, number];
   const C = C3 / 3;
-  const { H, D, scale, p, key, bf } = attentionSetup(B, T, C, keyMask, opts);
-  const out = empty([B, T, C]);
-  const probs = empty([B, H, T, T]);
-  const mask = keyMask ? keyMask.f32 : null;
-  const f = qkv.f32;
-  const [q, k, v] = [f, f.subarray(C), f.subarray(2 * C)];
-  kernels().attentionForward(q, k, v, mask, out.f32, probs.f32, B, T, H, D, scale, p, key, bf, C3);
-  const res = record(
-    out,
-    'attention(qkv)',
-    [qkv],
-    (g) => {
-      const d = empty(qkv.shape);
-      const [dq, dk, dv] = [d.f32, d.f32.subarray(C), d.f32.subarray(2 * C)];
-      kernels().attentionBackward(q, k, v, probs.f32, g.f32, dq, dk, dv, B, T, H, D, scale, p, key, bf, C3);
-      return [d];
-    },
-    [qkv, probs],
-  );
-  probs.dispose();
-  return res;
+  const s = attentionSetup(B, T, C, keyMask, opts);
+  const views = ([f]: F32[]): [F32, F32, F32] => [f!, f!.subarray(C), f!.subarray(2 * C)];
+  return attentionKernels('attention(qkv)', { tensors: [qkv], views, ld: C3 }, s, keyMask ? keyMask.f32 : null);
 }
 
 /** HF's extended attention mask: (1 - mask) · float32 min, shape [B, T], from a 0/1 int32 or float mask. */

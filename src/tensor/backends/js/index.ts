@@ -178,7 +178,7 @@ export const jsKernels: Kernels = {
       out[o] = x[ia]!;
     });
   },
-  axisCopy(src, dst, outer, srcLen, srcStart, dstLen, dstStart, len, inner, accumulate) {
+  axisCopy({ src, dst, outer, srcLen, srcStart, dstLen, dstStart, len, inner, accumulate = false }) {
     for (let o = 0; o < outer; o++) {
       const s = (o * srcLen + srcStart) * inner;
       const d = (o * dstLen + dstStart) * inner;
@@ -188,7 +188,10 @@ export const jsKernels: Kernels = {
     }
   },
 
-  gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch, bf16 = false) {
+  gemm(o) {
+    const { transA = false, transB = false, M, N, K, alpha = 1, lda, strideA = 0, ldb, strideB = 0, beta = 0 } = o;
+    const { C, ldc, strideC = 0, batch = 1, bf16 = false } = o;
+    let { A, B } = o;
     // The innermost loop walks memory contiguously (the fallback backend must not be hopelessly slow);
     // accumulation in double precision.
     if (bf16) {
@@ -238,7 +241,7 @@ export const jsKernels: Kernels = {
     }
   },
 
-  layerNormForward(x, residual, gamma, beta, out, sum, mean, rstd, rows, dim, eps) {
+  layerNormForward({ x, residual, gamma, beta, out, sum, mean, rstd, rows, dim, eps }) {
     for (let r = 0; r < rows; r++) {
       const o = r * dim;
       let m = 0;
@@ -263,7 +266,7 @@ export const jsKernels: Kernels = {
       }
     }
   },
-  layerNormBackward(dy, s, mean, rstd, gamma, dx, dgamma, dbeta, rows, dim) {
+  layerNormBackward({ dy, s, mean, rstd, gamma, dx, dgamma, dbeta, rows, dim }) {
     for (let r = 0; r < rows; r++) {
       const o = r * dim;
       const m = mean[r]!;
@@ -310,12 +313,14 @@ export const jsKernels: Kernels = {
     for (let i = 0; i < dy.length; i++) dx[i] = dropoutHash(key, i) >>> 8 < th ? dy[i]! * sc : 0;
   },
 
-  linearForward(x, w, bias, h, out, rows, nIn, nOut, act, bf16 = false) {
-    jsKernels.gemm(false, true, rows, nOut, nIn, 1, x, nIn, 0, w, nIn, 0, 0, h, nOut, 0, 1, bf16);
+  linearForward({ x, w, bias, h, out, rows, nIn, nOut, act, bf16 }) {
+    jsKernels.gemm({ transB: true, M: rows, N: nOut, K: nIn, A: x, lda: nIn, B: w, ldb: nIn, C: h, ldc: nOut, bf16 });
     jsKernels.biasAct(h, bias, out, rows, nOut, act);
   },
 
-  attentionForward(q, k, v, keyMask, out, probs, B, T, H, D, scale, p, key, bf16 = false, ld = H * D) {
+  attentionForward(o) {
+    const { keyMask, out, probs, B, T, H, D, scale, p, key, bf16 = false, ld = H * D } = o;
+    let { q, k, v } = o;
     const C = H * D;
     const r = bf16 ? bf16Round : (x: number) => x;
     if (bf16) [q, k, v] = [q.map(bf16Round), k.map(bf16Round), v.map(bf16Round)];
@@ -347,7 +352,9 @@ export const jsKernels: Kernels = {
       }
     }
   },
-  attentionBackward(q, k, v, probs, dout, dq, dk, dv, B, T, H, D, scale, p, key, bf16 = false, ld = H * D) {
+  attentionBackward(o) {
+    const { probs, dq, dk, dv, B, T, H, D, scale, p, key, bf16 = false, ld = H * D } = o;
+    let { q, k, v, dout } = o;
     const C = H * D;
     const r = bf16 ? bf16Round : (x: number) => x;
     if (bf16) [q, k, v, dout] = [q.map(bf16Round), k.map(bf16Round), v.map(bf16Round), dout.map(bf16Round)];
@@ -388,7 +395,7 @@ export const jsKernels: Kernels = {
     }
   },
 
-  crossEntropyForward(logits, targets, classWeights, loss, weight, N, C, ignoreIndex, smoothing) {
+  crossEntropyForward({ logits, targets, classWeights, loss, weight, N, C, ignoreIndex, smoothing }) {
     for (let i = 0; i < N; i++) {
       const t = targets[i]!;
       if (t === ignoreIndex) {
@@ -409,7 +416,7 @@ export const jsKernels: Kernels = {
       weight[i] = wt;
     }
   },
-  crossEntropyBackward(logits, targets, classWeights, dlogits, N, C, ignoreIndex, smoothing, gradScale) {
+  crossEntropyBackward({ logits, targets, classWeights, dlogits, N, C, ignoreIndex, smoothing, gradScale }) {
     for (let i = 0; i < N; i++) {
       const t = targets[i]!;
       const o = i * C;
@@ -450,7 +457,7 @@ export const jsKernels: Kernels = {
     }
   },
 
-  adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale) {
+  adamw({ param, grad, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale }) {
     const stepSize = lr / bc1;
     const bc2Sqrt = Math.sqrt(bc2);
     for (let i = 0; i < param.length; i++) {
