@@ -8,7 +8,7 @@
  * is shown, not flagged). Groups below the minimum size are "too small to judge": reported, never ranked.
  */
 import { Generator } from '../tensor/random.js';
-import { DEFAULT_RESAMPLES, percentileInterval, resampleIndices } from './bootstrap.js';
+import { BOOTSTRAP_SEED, DEFAULT_RESAMPLES, percentileInterval, resampleIndices } from './bootstrap.js';
 
 export const DEFAULT_MIN_GROUP = 30;
 export const ECE_BINS = 15;
@@ -430,7 +430,7 @@ export function computeAudit(rows: AuditRow[], opts: AuditOptions): AuditResult 
   const o: Required<AuditOptions> = {
     minGroup: DEFAULT_MIN_GROUP,
     resamples: DEFAULT_RESAMPLES,
-    seed: 42,
+    seed: BOOTSTRAP_SEED,
     level: 0.95,
     ...opts,
   };
@@ -471,7 +471,7 @@ export type Intervals = Record<'accuracy' | 'f1_macro', [number, number]>;
 export function overallIntervals(rows: AuditRow[], o: IntervalOptions): Intervals {
   const C = o.labels.length;
   const prepared = rows.map((r) => prepare(r, C, o.multiLabel));
-  const g = new Generator(o.seed ?? 42);
+  const g = new Generator(o.seed ?? BOOTSTRAP_SEED);
   const acc: number[] = [];
   const f1: number[] = [];
   for (let b = 0; b < (o.resamples ?? DEFAULT_RESAMPLES); b++) {
