@@ -48,7 +48,8 @@ const DOCS_HELP = `<!doctype html>
 <code>Authorization: Bearer KEY</code>. A browser cannot add that header to a link, so this page cannot open the
 reference by itself.</p>
 <ul>
-<li>To diagnose, explain, review and read the model cards: <a href="/ui/">open the app</a> and sign in with your key.</li>
+<li>To diagnose, explain, review and read the model cards: <a href="/ui/">open the app</a> and sign in with
+your key.</li>
 <li>To read the OpenAPI document: <code>curl -H "Authorization: Bearer $KEY" http://HOST:PORT/docs/json</code>.</li>
 <li>A key comes from the administrator: <code>medtune serve keys add NAME --keys keys.json</code>.</li>
 </ul></main></body></html>
