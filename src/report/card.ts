@@ -197,7 +197,9 @@ function subgroupSection(c: CardInput): string {
       return `| ${col.column} | ${g.group} | ${g.n} | ${g.accuracy.toFixed(4)} | ${gap} | ${status} |`;
     }),
   );
-  const flags = a.flagged.map((f) => `${f.column} = ${f.group} (${f.metric} ${signed(f.gap)}, interval ${ci4(f.ci)})`);
+  const flags = a.flagged.map(
+    (f) => `${f.column} = ${f.group} does ${f.side} (${f.metric} ${signed(f.gap)}, interval ${ci4(f.ci)})`,
+  );
   return `## Subgroup results
 
 ${flags.length ? `**Flagged:** ${flags.join('; ')}.` : 'No gap flagged.'} Gap: a group's accuracy minus that of all
@@ -229,7 +231,9 @@ function limitationsSection(c: CardInput): string {
       ? `The TF-IDF baseline (${f4(b.accuracy)}) is as good as or better than this model (${f4(m.accuracy)}).`
       : '',
     ...truncated,
-    c.audit?.flagged.length ? 'It does measurably worse for some groups (see Subgroup results).' : '',
+    c.audit?.flagged.some((f) => f.side === 'worse')
+      ? 'It does measurably worse for some groups (see Subgroup results).'
+      : '',
     !c.audit ? 'Its performance across demographic groups, sites and note types was not measured.' : '',
     'It was evaluated on data from the same source as its training data; performance on other hospitals, note styles ' +
       'or time periods is unknown.',

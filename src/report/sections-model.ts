@@ -215,7 +215,12 @@ export async function selectiveSection(f: RunFolder): Promise<Section> {
       ? `<p>The model abstained ("refer to a clinician") on ${ab.abstained} rows (${pct(ab.rate)}); ` +
         `accuracy of the rest ${num(ab.accuracy_of_the_rest, 3)}${threshold}.</p>`
       : '<p>The model did not abstain on any row of this split.</p>');
-  const svg = await renderSvg('risk', riskCoverageSpec(points, ab ? 1 - (ab.rate as number) : undefined));
+  const coverage = ab ? 1 - (ab.rate as number) : undefined;
+  const svg = await renderSvg('risk', riskCoverageSpec(points, coverage));
+  const line =
+    coverage === undefined
+      ? ' The model abstained on no row here, so no abstention line is drawn.'
+      : ` The dashed red line is the coverage its abstention threshold gave here (${pct(coverage)}).`;
   return {
     id: 'selective',
     title,
@@ -223,8 +228,7 @@ export async function selectiveSection(f: RunFolder): Promise<Section> {
       text +
       figure(
         svg,
-        'The error rate among the answers kept, when the model answers only its most confident ' +
-          'share; the red line is the coverage its abstention threshold gave here.',
+        'The error rate among the answers kept, when the model answers only its most confident share.' + line,
       ),
   };
 }

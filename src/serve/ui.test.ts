@@ -215,9 +215,10 @@ describe('browser UI', { skip }, () => {
   }
 
   /** At both widths: axe-core, no sideways scrolling on the phone, and a screenshot (NAME.png, NAME-phone.png). */
-  async function checkPage(name: string): Promise<void> {
+  async function checkPage(name: string, o: { screenshots?: boolean } = {}): Promise<void> {
+    const shot = o.screenshots !== false;
     await assertAccessible(`${name} at 1280×800`);
-    await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+    if (shot) await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
     await page.setViewportSize(PHONE);
     await assertAccessible(`${name} at 390×844`);
     const [scroll, width] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as [
@@ -225,7 +226,7 @@ describe('browser UI', { skip }, () => {
       number,
     ];
     assert.ok(scroll <= width, `${name}: the page scrolls sideways on a phone (${scroll} > ${width} px)`);
-    await page.screenshot({ path: path.join(shots, `${name}-phone.png`), fullPage: true });
+    if (shot) await page.screenshot({ path: path.join(shots, `${name}-phone.png`), fullPage: true });
     await page.setViewportSize(DESKTOP);
   }
 
@@ -456,6 +457,7 @@ describe('browser UI', { skip }, () => {
     assert.match(row[2]!, /^\d+\.\d % to \d+\.\d %$/);
     assert.match(row[3]!, /^\d+\.\d %$/, 'the baseline beside the model');
     assert.match(await text('[data-testid=drift]'), /Drift detected.*an alert is raised at PSI 0\.\d+/);
+    await checkPage('models');
     await page.click('summary >> text=Model card');
     const card = await page.$('[data-testid=markdown]');
     assert.ok(card);
@@ -468,7 +470,9 @@ describe('browser UI', { skip }, () => {
     assert.equal(await page.$('[data-testid=markdown] :is(script, img, [href^="javascript"])'), null);
     assert.match((await card.textContent())!, /<script>window\.pwned = 1<\/script>/, 'HTML in a card is shown as text');
     assert.equal(await page.evaluate('window.pwned'), undefined);
-    await checkPage('models');
+    await checkPage('model-card', { screenshots: false });
+    await page.locator('[data-testid=markdown] h3').first().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(shots, 'model-card.png') });
   });
 
   it('/docs in a browser says how to pass the key instead of a raw JSON 401', async () => {

@@ -24,6 +24,11 @@ const PURIFY = {
   FORBID_ATTR: ['style', 'id', 'class'],
 };
 
+// a card's wide tables scroll inside the card on a phone: reachable by keyboard too
+DOMPurify.addHook('afterSanitizeAttributes', (node) => {
+  if (node.nodeName === 'TABLE') node.setAttribute('tabindex', '0');
+});
+
 /** The sanitised HTML of a card's Markdown (its YAML front matter left out). */
 export function cardHtml(source) {
   const body = source.replace(/^---\n[\s\S]*?\n---\n/, '');

@@ -18,7 +18,7 @@ const range = (key, ci) => (ci ? `${value(key, ci[0])} to ${value(key, ci[1])}` 
 
 function Metrics({ headline }) {
   if (!headline) return html`<p class="hint">No evaluation of this model was found beside it (metrics.json).</p>`;
-  return html`<div class="scroll">
+  return html`<div class="scroll" tabindex="0" role="region" aria-label="Headline metrics (scrolls sideways)">
       <table data-testid="metrics">
         <caption>
           On the ${headline.split} split (${headline.n ?? '–'} notes)
