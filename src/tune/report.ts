@@ -231,7 +231,8 @@ function parallel(x: TuneReportInput): string {
   const ax = axesKeys.map(
     (k, i) =>
       `<line x1="${sx(i)}" y1="15" x2="${sx(i)}" y2="${H - BOTTOM}" stroke="#333"/>` +
-      `<text x="${sx(i)}" y="${H - BOTTOM + 16}" text-anchor="middle">${esc(k === '__value' ? x.metric : flag(k))}</text>`,
+      `<text x="${sx(i)}" y="${H - BOTTOM + 16}" text-anchor="middle">` +
+      `${esc(k === '__value' ? x.metric : flag(k))}</text>`,
   );
   return svg('Parallel coordinates: one line per trial, the best one thick', ax.join('') + lines.join(''));
 }
