@@ -471,7 +471,7 @@ describe('browser UI', { skip }, () => {
     assert.match((await card.textContent())!, /<script>window\.pwned = 1<\/script>/, 'HTML in a card is shown as text');
     assert.equal(await page.evaluate('window.pwned'), undefined);
     await checkPage('model-card', { screenshots: false });
-    await page.locator('[data-testid=markdown] h3').first().scrollIntoViewIfNeeded();
+    await page.evaluate("document.querySelector('details.model-card').scrollIntoView()");
     await page.screenshot({ path: path.join(shots, 'model-card.png') });
   });
 
