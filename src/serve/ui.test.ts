@@ -448,7 +448,9 @@ describe('browser UI', { skip }, () => {
     await page.reload();
     await page.click('nav >> text=Models');
     await until('focus on the Models heading', async () => (await focused()) === 'page-h');
-    await page.waitForSelector('[data-testid=metrics]');
+    await page.waitForSelector('[data-testid=metrics]').catch(async (e: Error) => {
+      throw new Error(`${e.message}\nthe page says: ${await text('main')}`);
+    });
     const row = await page.$$eval('[data-testid=metrics] tbody tr:first-child > *', (cs) =>
       cs.map((c) => c.textContent),
     );

@@ -95,6 +95,7 @@ function App() {
     setNavigated(true);
     setPage(id);
   };
+  // keyed by page: when Review appears (once the server says it reviews a run), the Models button stays itself
   const pages = useMemo(
     () => [['diagnose', 'Diagnose'], ...(reviewable ? [['review', 'Review']] : []), ['models', 'Models']],
     [reviewable],
@@ -118,7 +119,7 @@ function App() {
               <ul>
                 ${pages.map(
                   ([id, name]) =>
-                    html`<li>
+                    html`<li key=${id}>
                       <button aria-current=${page === id ? 'page' : undefined} onClick=${() => go(id)}>${name}</button>
                     </li>`,
                 )}
