@@ -142,6 +142,19 @@ export class ReviewStore {
     return this.db.prepare('SELECT * FROM reviews ORDER BY id').all() as Review[];
   }
 
+  /** Removes a review of `reviewer` (an undo); null when there is no such review of theirs. */
+  remove(id: number, reviewer: string): Review | null {
+    try {
+      const r = this.db.prepare('SELECT * FROM reviews WHERE id = ? AND reviewer = ?').get(id, reviewer) as
+        Review | undefined;
+      if (!r) return null;
+      this.db.prepare('DELETE FROM reviews WHERE id = ?').run(id);
+      return r;
+    } catch (e) {
+      throw dbError(this.file, e);
+    }
+  }
+
   /** The latest review of each (case, reviewer): a reviewer who changes their mind counts once. */
   latest(): Review[] {
     const last = new Map<string, Review>();
@@ -152,6 +165,15 @@ export class ReviewStore {
   close(): void {
     this.db.close();
   }
+}
+
+/**
+ * One case's reviews as one reviewer may see them: the others' stay hidden (only counted) until the reviewer has
+ * given a verdict of their own, so that nobody anchors on a colleague's verdict (and κ is not inflated by it).
+ */
+export function blindView(reviews: Review[], reviewer: string): { reviews: Review[]; hidden: number } {
+  if (reviews.some((r) => r.reviewer === reviewer)) return { reviews, hidden: 0 };
+  return { reviews: [], hidden: reviews.length };
 }
 
 /** Cohen's κ of two raters over the items both rated. */

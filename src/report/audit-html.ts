@@ -1,5 +1,5 @@
 /** The bias audit as HTML: in the run report and on its own (medtune audit's audit.html). */
-import type { AuditResult, ColumnAudit, GapMetric, GroupResult } from './audit.js';
+import type { AuditResult, ColumnAudit, GapMetric, GroupResult, Side } from './audit.js';
 import { gapSpec, groupLabelsSpec, renderSvg } from './charts.js';
 import { details, esc, figure, interval, num, page, table } from './html.js';
 
@@ -15,21 +15,31 @@ export type TrainingGroups = Record<string, Record<string, { n: number }>>;
 
 const signed = (v: number, digits = 3) => `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
 
+/** A flagged gap, marked by its side: worse than the rest in red with ⚑, better than the rest in blue with ▲. */
+const mark = (side: Side | undefined, txt: string) =>
+  side === 'worse'
+    ? `<span class="flag">${txt} ⚑ worse</span>`
+    : side === 'better'
+      ? `<span class="better">${txt} ▲ better</span>`
+      : txt;
+
 function gapCell(g: GroupResult, m: GapMetric): string {
   const gap = g.gaps?.[m];
   if (!gap) return '–';
-  const txt = `${signed(gap.gap)} ${interval(gap.ci)}`;
-  return gap.flagged ? `<span class="flag">${txt} ⚑</span>` : txt;
+  return mark(gap.flagged ? gap.side : undefined, `${signed(gap.gap)} ${interval(gap.ci)}`);
 }
 
 function statusOf(g: GroupResult, minGroup: number): string {
   if (!g.judged) {
     return g.n < minGroup ? `too small to judge (n &lt; ${minGroup})` : 'too small to judge (too few rows in the rest)';
   }
-  const flags = Object.entries(g.gaps ?? {})
-    .filter(([, v]) => v.flagged)
-    .map(([m]) => METRIC_NAMES[m as GapMetric]);
-  return flags.length ? `<span class="flag">flagged: ${flags.join(', ')}</span>` : 'no gap flagged';
+  const flagged = Object.entries(g.gaps ?? {}).filter(([, v]) => v.flagged);
+  const of = (side: Side) => flagged.filter(([, v]) => v.side === side).map(([m]) => METRIC_NAMES[m as GapMetric]);
+  const parts = [
+    of('worse').length ? `<span class="flag">worse than the rest: ${of('worse').join(', ')}</span>` : '',
+    of('better').length ? `<span class="better">better than the rest: ${of('better').join(', ')}</span>` : '',
+  ].filter(Boolean);
+  return parts.length ? parts.join('; ') : 'no gap flagged';
 }
 
 function groupTable(c: ColumnAudit, a: AuditResult, training?: Record<string, { n: number }>): string {
@@ -86,8 +96,12 @@ function flaggedLine(c: ColumnAudit): string {
     const n = `${c.compared} comparison${c.compared === 1 ? '' : 's'}`;
     return `<p class="ok">No gap flagged in ${esc(c.column)} (${n}).</p>`;
   }
-  const items = c.flagged.map((f) => `${esc(f.group)} (${METRIC_NAMES[f.metric]} ${signed(f.gap)} ${interval(f.ci)})`);
-  return `<p class="bad">Flagged in ${esc(c.column)}: ${items.join('; ')}.</p>`;
+  const items = c.flagged.map(
+    (f) =>
+      `${esc(f.group)} does ${f.side} than the rest (${METRIC_NAMES[f.metric]} ${signed(f.gap)} ${interval(f.ci)})`,
+  );
+  const worse = c.flagged.some((f) => f.side === 'worse');
+  return `<p class="${worse ? 'bad' : 'warn'}">Flagged in ${esc(c.column)}: ${items.join('; ')}.</p>`;
 }
 
 /** The forest plot of accuracy gaps of the judged groups (empty when none is judged). */
@@ -96,14 +110,16 @@ async function gapChart(c: ColumnAudit, a: AuditResult, id: string): Promise<str
   if (!judged.length) return '';
   const points = judged.map((g) => {
     const x = g.gaps!.accuracy!;
-    return { group: g.group, gap: x.gap, lo: x.ci[0], hi: x.ci[1], flagged: x.flagged ? 'flagged' : 'not flagged' };
+    const flagged = x.flagged ? `${x.side} than the rest` : 'not flagged';
+    return { group: g.group, gap: x.gap, lo: x.ci[0], hi: x.ci[1], flagged };
   });
   const svg = await renderSvg(id, gapSpec(c.column, a.multi_label ? 'subset accuracy' : 'accuracy', points));
   const level = (100 * c.level).toFixed(2);
   return figure(
     svg,
     `Accuracy of each group minus that of all other rows, with its interval (${level} % each, ` +
-      '95 % together). Red: the interval excludes zero.',
+      '95 % together). When the interval excludes zero the gap is flagged: red, the group does worse than the ' +
+      'rest; blue, it does better.',
   );
 }
 
@@ -141,7 +157,8 @@ function methodText(a: AuditResult): string {
 recall per class, ${a.multi_label ? '' : 'ECE, '}abstention rate. Each group is compared with all other rows;
 intervals are seeded bootstrap percentile intervals (${m.resamples} resamples, seed ${m.seed}, groups resampled
 separately, each group's pool with one right and one wrong pseudo-row), at 95 % for all comparisons of a column
-together (${m.adjustment}). A gap in ${flagged} is flagged ⚑ when its interval excludes zero; gaps in macro-F1
+together (${m.adjustment}). A gap in ${flagged} is flagged when its interval excludes zero (⚑ worse than the
+rest, ▲ better than the rest); gaps in macro-F1
 and ECE are shown, not flagged (both are biased in small groups). Groups under ${m.min_group} rows are too small
 to judge.</p>`;
 }
@@ -161,9 +178,13 @@ export async function auditSection(
   }
   const notes = a.notes.length ? `<p class="warn">${a.notes.map(esc).join('<br>')}</p>` : '';
   const k = a.flagged.length;
-  const items = a.flagged.map((f) => `${esc(f.column)} = ${esc(f.group)} (${METRIC_NAMES[f.metric]} ${signed(f.gap)})`);
+  const items = a.flagged.map(
+    (f) => `${esc(f.column)} = ${esc(f.group)} ${mark(f.side, `(${METRIC_NAMES[f.metric]} ${signed(f.gap)})`)}`,
+  );
+  const worse = a.flagged.some((f) => f.side === 'worse');
   const headline = k
-    ? `<p class="bad"><strong>${k} gap${k === 1 ? '' : 's'} flagged:</strong> ${items.join('; ')}.</p>`
+    ? `<p class="${worse ? 'bad' : 'warn'}"><strong>${k} gap${k === 1 ? '' : 's'} flagged:</strong> ` +
+      `${items.join('; ')}.</p>`
     : '<p class="ok">No gap flagged.</p>';
   return `${headline}${methodText(a)}${notes}${cols.join('\n')}\n${CAVEAT}`;
 }

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootstrap, percentileInterval, quantileSorted } from './bootstrap.js';
 import { computeAudit, overallIntervals, type AuditRow } from './audit.js';
+import { auditSection } from './audit-html.js';
 import { syntheticSymptoms, DEMO_DIAGNOSES, DISPARITY_GROUP } from '../demo/synthetic.js';
 import { tfidfLogRegBaseline } from '../evaluate/baseline.js';
 
@@ -186,5 +187,19 @@ describe('bias audit', () => {
     const control = tfidfAudit(1, false);
     assert.deepEqual(control.flagged, [], JSON.stringify(control.flagged));
     assert.ok(control.columns.every((c) => c.groups.every((g) => g.judged)));
+  });
+  it('a group that does better than the rest is marked apart from one that does worse', async () => {
+    const a = computeAudit([...rows('good', 120, 114), ...rows('bad', 120, 60), ...rows('mid', 120, 90)], {
+      columns: ['g'],
+      labels: ['x', 'y'],
+      multiLabel: false,
+    });
+    const side = (g: string) => a.columns[0]!.groups.find((x) => x.group === g)!.gaps!.accuracy!;
+    assert.equal(side('good').side, 'better');
+    assert.equal(side('bad').side, 'worse');
+    const html = await auditSection(a);
+    assert.match(html, /<span class="better">\+0\.\d+ \[[^\]]+\] ▲ better<\/span>/);
+    assert.match(html, /<span class="flag">−?-0\.\d+ \[[^\]]+\] ⚑ worse<\/span>/);
+    assert.match(html, /good does better than the rest/);
   });
 });

@@ -8,7 +8,7 @@
  * is shown, not flagged). Groups below the minimum size are "too small to judge": reported, never ranked.
  */
 import { Generator } from '../tensor/random.js';
-import { DEFAULT_RESAMPLES, percentileInterval, resampleIndices } from './bootstrap.js';
+import { BOOTSTRAP_SEED, DEFAULT_RESAMPLES, percentileInterval, resampleIndices } from './bootstrap.js';
 
 export const DEFAULT_MIN_GROUP = 30;
 export const ECE_BINS = 15;
@@ -36,10 +36,25 @@ export interface AuditOptions {
   level?: number;
 }
 
+/** Metrics where higher is better (accuracy, macro-F1); for the others (abstention rate, ECE) lower is better. */
+export const HIGHER_IS_BETTER: Record<GapMetric, boolean> = {
+  accuracy: true,
+  f1_macro: true,
+  abstention_rate: false,
+  ece: false,
+};
+
+export type Side = 'worse' | 'better';
+
+/** Whether a gap (group − rest) in a metric means that the group does worse or better than the rest. */
+export const sideOf = (m: GapMetric, gap: number): Side => (gap > 0 === HIGHER_IS_BETTER[m] ? 'better' : 'worse');
+
 export interface Gap {
   gap: number;
   ci: [number, number];
   flagged: boolean;
+  /** for a flagged gap: the group does worse, or better, than the rest */
+  side?: Side;
 }
 
 export interface GroupResult {
@@ -66,7 +81,7 @@ export interface ColumnAudit {
   level: number;
   compared: number;
   max_min: Partial<Record<GapMetric, { max_group: string; min_group: string; gap: number; ci: [number, number] }>>;
-  flagged: { group: string; metric: GapMetric; gap: number; ci: [number, number] }[];
+  flagged: { group: string; metric: GapMetric; gap: number; ci: [number, number]; side: Side }[];
 }
 
 export interface AuditResult {
@@ -83,7 +98,7 @@ export interface AuditResult {
     ece_bins: number;
   };
   columns: ColumnAudit[];
-  flagged: { column: string; group: string; metric: GapMetric; gap: number; ci: [number, number] }[];
+  flagged: { column: string; group: string; metric: GapMetric; gap: number; ci: [number, number]; side: Side }[];
   notes: string[];
 }
 
@@ -365,7 +380,8 @@ function groupResult(p: ColumnPlan, i: number, x: GroupContext): GroupResult {
     p.metrics.map((m) => {
       const ci = percentileInterval(x.boot!(m, i), x.level);
       const flagged = FLAGGED_METRICS.includes(m) && (ci[0] > 0 || ci[1] < 0);
-      return [m, { gap: s.metric(m) - rest.metric(m), ci, flagged }];
+      const gap = s.metric(m) - rest.metric(m);
+      return [m, { gap, ci, flagged, ...(flagged ? { side: sideOf(m, gap) } : {}) }];
     }),
   );
   return res;
@@ -404,7 +420,7 @@ function auditColumn(
   const flagged = groups.flatMap((gr) =>
     Object.entries(gr.gaps ?? {})
       .filter(([, v]) => v.flagged)
-      .map(([m, v]) => ({ group: gr.group, metric: m as GapMetric, gap: v.gap, ci: v.ci })),
+      .map(([m, v]) => ({ group: gr.group, metric: m as GapMetric, gap: v.gap, ci: v.ci, side: v.side! })),
   );
   const tooSmall = groups.filter((x) => !x.judged).map((x) => x.group);
   return { column, groups, too_small: tooSmall, level, compared, max_min: maxMin, flagged };
@@ -430,7 +446,7 @@ export function computeAudit(rows: AuditRow[], opts: AuditOptions): AuditResult 
   const o: Required<AuditOptions> = {
     minGroup: DEFAULT_MIN_GROUP,
     resamples: DEFAULT_RESAMPLES,
-    seed: 42,
+    seed: BOOTSTRAP_SEED,
     level: 0.95,
     ...opts,
   };
@@ -471,7 +487,7 @@ export type Intervals = Record<'accuracy' | 'f1_macro', [number, number]>;
 export function overallIntervals(rows: AuditRow[], o: IntervalOptions): Intervals {
   const C = o.labels.length;
   const prepared = rows.map((r) => prepare(r, C, o.multiLabel));
-  const g = new Generator(o.seed ?? 42);
+  const g = new Generator(o.seed ?? BOOTSTRAP_SEED);
   const acc: number[] = [];
   const f1: number[] = [];
   for (let b = 0; b < (o.resamples ?? DEFAULT_RESAMPLES); b++) {

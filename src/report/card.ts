@@ -8,11 +8,12 @@ import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
 import { modelIdentity, parseMetadata, type MedtuneMetadata } from '../models/metadata.js';
-import { overallIntervals, type AuditResult } from './audit.js';
+import type { AuditResult } from './audit.js';
+import { BOOTSTRAP_METHOD } from './bootstrap.js';
+import { headlineOf } from './headline.js';
 import { cardName, frontMatter, toYaml } from './card-meta.js';
 import { auditOfFolder } from './report.js';
-import { auditRows, loadRunFolder, type Json, type RunFolder } from './run-folder.js';
-import { seedOf } from './section.js';
+import { loadRunFolder, type Json, type RunFolder } from './run-folder.js';
 
 export const NOT_VALIDATED = 'Clinical validation status: not validated — a clinician must review every output.';
 
@@ -116,23 +117,13 @@ ${evaluation}
 ${optimistic}`;
 }
 
-function metricRows(c: CardInput, m: Json): string[] {
-  const multi = c.run!.multiLabel;
-  const b = obj(m.baseline);
-  const rows = c.run!.predictions ? auditRows(c.run!.predictions, c.run!.labels, multi) : [];
-  const labels = c.run!.labels;
-  const ci = rows.length ? overallIntervals(rows, { labels, multiLabel: multi, seed: seedOf(c.run!) }) : null;
-  const keys = multi
+function metricRows(c: CardInput): string[] {
+  const keys = c.run!.multiLabel
     ? ['f1_micro', 'f1_macro', 'subset_accuracy']
     : ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc_ovr'];
-  const ciOf = (k: string) =>
-    !ci ? null : k === 'f1_macro' ? ci.f1_macro : k === 'accuracy' || k === 'subset_accuracy' ? ci.accuracy : null;
-  return keys
-    .filter((k) => typeof m[k] === 'number')
-    .map((k) => {
-      const i = ciOf(k);
-      return `| ${k} | ${f4(m[k])} | ${i ? ci4(i) : '–'} | ${f4(b[k])} |`;
-    });
+  return (headlineOf(c.run!)?.metrics ?? [])
+    .filter((x) => keys.includes(x.key))
+    .map((x) => `| ${x.key} | ${f4(x.value)} | ${x.ci ? ci4(x.ci) : '–'} | ${f4(x.baseline)} |`);
 }
 
 function metricsSection(c: CardInput): string {
@@ -155,12 +146,12 @@ function metricsSection(c: CardInput): string {
   const source = c.run!.predictions ? 'from predictions.jsonl' : 'not available (no predictions.jsonl)';
   return `## Metrics
 
-On the ${m.split} split (${m.n} rows). Intervals: seeded bootstrap, 95 %, ${source}.
+On the ${m.split} split (${m.n} rows). Intervals: 95 %, ${BOOTSTRAP_METHOD}, ${source}.
 Baseline: TF-IDF + logistic regression on the same rows.
 
 | metric | model | 95 % interval | baseline |
 |---|---|---|---|
-${metricRows(c, m).join('\n')}
+${metricRows(c).join('\n')}
 ${weak.length ? `\nWeakest classes (F1): ${weak.join('; ')}.\n` : ''}`;
 }
 
@@ -206,7 +197,9 @@ function subgroupSection(c: CardInput): string {
       return `| ${col.column} | ${g.group} | ${g.n} | ${g.accuracy.toFixed(4)} | ${gap} | ${status} |`;
     }),
   );
-  const flags = a.flagged.map((f) => `${f.column} = ${f.group} (${f.metric} ${signed(f.gap)}, interval ${ci4(f.ci)})`);
+  const flags = a.flagged.map(
+    (f) => `${f.column} = ${f.group} does ${f.side} (${f.metric} ${signed(f.gap)}, interval ${ci4(f.ci)})`,
+  );
   return `## Subgroup results
 
 ${flags.length ? `**Flagged:** ${flags.join('; ')}.` : 'No gap flagged.'} Gap: a group's accuracy minus that of all
@@ -238,7 +231,9 @@ function limitationsSection(c: CardInput): string {
       ? `The TF-IDF baseline (${f4(b.accuracy)}) is as good as or better than this model (${f4(m.accuracy)}).`
       : '',
     ...truncated,
-    c.audit?.flagged.length ? 'It does measurably worse for some groups (see Subgroup results).' : '',
+    c.audit?.flagged.some((f) => f.side === 'worse')
+      ? 'It does measurably worse for some groups (see Subgroup results).'
+      : '',
     !c.audit ? 'Its performance across demographic groups, sites and note types was not measured.' : '',
     'It was evaluated on data from the same source as its training data; performance on other hospitals, note styles ' +
       'or time periods is unknown.',

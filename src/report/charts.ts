@@ -32,7 +32,12 @@ export async function renderSvg(id: string, spec: Spec): Promise<string> {
     for (const [from, to] of ids) {
       out = out.split(`id="${from}"`).join(`id="${to}"`).split(`url(#${from})`).join(`url(#${to})`);
     }
-    return out.replace(/^<svg /, `<svg data-chart="${id}" `);
+    // a title for screen readers and on hover: the spec's title (and its description when it has one)
+    const title = [spec.title, spec.description].filter((x) => typeof x === 'string').join(': ') || id;
+    const safe = title.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+    return out
+      .replace(/^<svg /, `<svg data-chart="${id}" role="img" aria-label="${safe}" `)
+      .replace(/^(<svg [^>]*>)/, `$1<title>${safe}</title>`);
   } finally {
     view.finalize();
   }
@@ -129,22 +134,36 @@ export function trainingCurvesSpec(c: CurvePoints): Spec {
   };
 }
 
-/** The confusion matrix as a heat map: counts, or shares of each true class (row-normalised). */
+/**
+ * The confusion matrix as a heat map: counts, or shares of each true class (row-normalised). Empty cells are left
+ * blank (no colour, no number); any cell with a note starts at a clearly visible blue, so one note never looks like
+ * none.
+ */
 export function confusionSpec(confusion: number[][], labels: string[], normalised: boolean): Spec {
   const values = confusion.flatMap((row, i) => {
     const total = row.reduce((a, b) => a + b, 0);
-    const value = (count: number) => (normalised ? (total ? count / total : 0) : count);
-    return row.map((count, j) => ({ actual: labels[i], predicted: labels[j], value: value(count) }));
+    return row
+      .map((count, j) => ({
+        actual: labels[i],
+        predicted: labels[j],
+        count,
+        value: normalised ? (total ? count / total : 0) : count,
+      }))
+      .filter((v) => v.count > 0);
   });
   const size = Math.max(220, Math.min(560, labels.length * 24));
   const enc = {
-    x: { field: 'predicted', type: 'nominal', sort: labels, ...label('predicted') },
-    y: { field: 'actual', type: 'nominal', sort: labels, ...label('true label') },
+    x: { field: 'predicted', type: 'nominal', sort: labels, scale: { domain: labels }, ...label('predicted') },
+    y: { field: 'actual', type: 'nominal', sort: labels, scale: { domain: labels }, ...label('true label') },
   };
-  const scale = { scheme: 'blues', ...(normalised ? { domain: [0, 1] } : {}) };
-  const text = { field: 'value', type: 'quantitative', format: normalised ? '.2f' : 'd' };
+  const max = Math.max(1, ...values.map((v) => v.value));
+  const domain = normalised ? [0, 1] : [1, Math.max(2, max)];
+  const scale = { domain, range: ['#c6dbef', '#08306b'], ...(normalised ? {} : { type: 'log' }) };
+  const dark = normalised ? 0.5 : Math.sqrt(max);
+  const text = { field: 'value', type: 'quantitative', format: normalised ? '.0%' : 'd' };
   return {
     title: normalised ? 'Confusion matrix (share of each true class)' : 'Confusion matrix (counts)',
+    description: 'rows: true class; columns: predicted class; empty cells had no notes',
     data: { values },
     width: size,
     height: size,
@@ -152,7 +171,11 @@ export function confusionSpec(confusion: number[][], labels: string[], normalise
       { mark: 'rect', encoding: { ...enc, color: q('value', { scale, ...label(normalised ? 'share' : 'count') }) } },
       {
         mark: { type: 'text', fontSize: labels.length > 12 ? 7 : 9 },
-        encoding: { ...enc, text, color: { condition: { test: 'datum.value > 0', value: 'black' }, value: '#bbb' } },
+        encoding: {
+          ...enc,
+          text,
+          color: { condition: { test: `datum.value > ${dark}`, value: 'white' }, value: 'black' },
+        },
       },
     ],
   };
@@ -226,7 +249,10 @@ export function gapSpec(column: string, metric: string, values: GapPoint[]): Spe
     field: 'flagged',
     type: 'nominal',
     ...label(''),
-    scale: { domain: ['flagged', 'not flagged'], range: ['#b91c1c', '#334155'] },
+    scale: {
+      domain: ['worse than the rest', 'better than the rest', 'not flagged'],
+      range: ['#b91c1c', '#1d4ed8', '#64748b'],
+    },
   };
   const ends = values.flatMap((v) => [v.lo, v.hi]).filter(Number.isFinite);
   const pad = 0.05 * Math.max(0.01, Math.max(0, ...ends) - Math.min(0, ...ends));

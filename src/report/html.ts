@@ -26,15 +26,17 @@ export interface TableOptions {
 export function table(head: string[], rows: string[][], o: TableOptions = {}): string {
   const cls = [o.cls, o.numeric !== false ? 'num' : ''].filter(Boolean).join(' ');
   const td = (c: string, j: number) => (o.cellClass?.[j] ? `<td class="${o.cellClass[j]}">${c}</td>` : `<td>${c}</td>`);
+  // wide tables scroll inside their own box: the page itself never scrolls sideways on a phone
   return (
-    `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead>` +
-    `<tbody>${rows.map((r) => `<tr>${r.map(td).join('')}</tr>`).join('')}</tbody></table>`
+    `<div class="scroll"><table${cls ? ` class="${cls}"` : ''}><thead><tr>` +
+    `${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead>` +
+    `<tbody>${rows.map((r) => `<tr>${r.map(td).join('')}</tr>`).join('')}</tbody></table></div>`
   );
 }
 
 /** A two-column table of names and values (no header row). */
 export const kv = (rows: [string, string][]): string =>
-  `<table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>`;
+  `<div class="scroll"><table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table></div>`;
 
 /** A collapsed block (works without script). */
 export const details = (summary: string, body: string): string =>
@@ -45,7 +47,7 @@ export const figure = (svg: string, caption: string): string =>
 
 const CSS = `
 body{font:14px/1.55 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:72rem;margin:1.5rem auto;
-padding:0 1rem;color:#111}
+padding:0 1rem;color:#111;overflow-wrap:break-word}
 h1{font-size:1.5rem;margin-bottom:.2rem}
 h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 h3{font-size:1rem;margin:1.2rem 0 .4rem}small,.muted{color:#555}
@@ -56,11 +58,14 @@ table{border-collapse:collapse;margin:.4rem 0 1rem;font-size:.9rem}
 th,td{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f7f9}table.num td{font-variant-numeric:tabular-nums}
 td.text{max-width:40rem;white-space:pre-wrap;word-break:break-word}
-figure{display:inline-block;margin:.5rem 1rem .5rem 0;vertical-align:top}
+figure{display:inline-block;margin:.5rem 1rem .5rem 0;vertical-align:top;max-width:100%}
+figure svg{display:block;max-width:100%;height:auto}
 figcaption{font-size:.8rem;color:#555;max-width:36rem}
+.scroll{overflow-x:auto;max-width:100%}
 code{background:#f3f4f6;padding:0 .25rem;border-radius:3px;word-break:break-all}
 nav ol{columns:2;font-size:.9rem}details{margin:.4rem 0}summary{cursor:pointer;color:#1d4ed8}
-.flag{color:#b91c1c;font-weight:600}section.absent p{color:#555}
+.flag{color:#b91c1c;font-weight:600}.better{color:#1d4ed8;font-weight:600}section.absent p{color:#555}
+@media (max-width:40rem){body{margin:.8rem auto;padding:0 .6rem}nav ol{columns:1}figure{margin:.5rem 0}}
 `;
 
 /** The whole page: a strict content policy (no script, nothing fetched), inline styles, the body. */

@@ -20,7 +20,7 @@ export function auditLines(a: AuditResult): string[] {
   const lines = a.columns.map((c) => {
     const f = c.flagged.map(
       (x) =>
-        `${x.group} ${x.metric} ${x.gap >= 0 ? '+' : ''}${x.gap.toFixed(3)} ` +
+        `${x.group} ${x.side} ${x.metric} ${x.gap >= 0 ? '+' : ''}${x.gap.toFixed(3)} ` +
         `[${x.ci[0].toFixed(3)}, ${x.ci[1].toFixed(3)}]`,
     );
     const verdict = f.length ? `FLAGGED ${f.join('; ')}` : 'no gap flagged';

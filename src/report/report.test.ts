@@ -12,6 +12,9 @@ import { runCli } from '../cli/program.js';
 import { tinyDemoModel } from '../testing-fixtures.js';
 import { syntheticSymptoms, type DemoRow } from '../demo/synthetic.js';
 import { fileSha256 } from '../models/metadata.js';
+import { confusionSpec, renderSvg } from './charts.js';
+import { tuneReportHtml } from '../tune/report.js';
+import type { Trial } from '../tune/storage.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const OUT = process.env.MEDTUNE_TEST_OUTPUT ?? path.resolve(here, '..', '..', 'test-output', 'report');
@@ -100,6 +103,55 @@ function multiLabelFolder(dir: string): void {
     }),
   );
 }
+
+/** A small study: 3 complete trials (one evaluation each) and a pruned one, the best at chance for 4 labels. */
+function tuneInput(best = 0.25): Parameters<typeof tuneReportHtml>[0] {
+  const trial = (number: number, value: number | null, state: Trial['state']): Trial =>
+    ({
+      number,
+      state,
+      params: { learning_rate: 10 ** -(3 + number), epochs: 2 + number },
+      value,
+      intermediate: [[1, value ?? 0.2]],
+      bestStep: 1,
+      epochsRun: 1,
+      epochsPlanned: 2,
+      seconds: 3,
+      worker: null,
+      error: null,
+      retryOf: null,
+    }) as unknown as Trial;
+  const trials = [trial(0, best, 'complete'), trial(1, best - 0.01, 'complete'), trial(2, 0.2, 'complete')];
+  trials.push(trial(3, null, 'pruned'));
+  return {
+    study: 's',
+    metric: 'accuracy',
+    direction: 'maximize',
+    sampler: 'tpe',
+    pruner: 'median',
+    trials,
+    best: trials[0]!,
+    seconds: 9,
+    labels: 4,
+  };
+}
+
+describe('tune_report.html', () => {
+  it('lang, viewport, scalable titled charts, learning curves drawn as points, the chance warning', () => {
+    const html = tuneReportHtml(tuneInput());
+    assert.match(html, /^<!doctype html><html lang="en">/);
+    assert.match(html, /<meta name="viewport" content="width=device-width, initial-scale=1">/);
+    for (const svg of html.match(/<svg [^>]*>/g)!) assert.match(svg, /viewBox="0 0 \d+ \d+".*role="img"/);
+    const curves = html.slice(html.indexOf('<h2>Learning curves'), html.indexOf('<h2>Parameter importance'));
+    assert.equal((curves.match(/<circle /g) ?? []).length, 4, 'one point per evaluation');
+    assert.match(html, /The best trial is at chance level: accuracy 0\.25(00)? against 0\.25(00)?/);
+    assert.doesNotMatch(tuneReportHtml(tuneInput(0.9)), /at chance level/);
+    // y-axis labels: short, inside the plot's left margin
+    const plots = html.slice(0, html.indexOf('<h2>Parameter importance'));
+    const ticks = [...plots.matchAll(/text-anchor="end">([^<]+)</g)].map((m) => m[1]!);
+    assert.ok(ticks.length >= 4 && ticks.every((t) => t.length <= 6), JSON.stringify(ticks));
+  });
+});
 
 describe('run report, bias audit and model card', () => {
   before(async () => {
@@ -311,6 +363,13 @@ describe('run report, bias audit and model card', () => {
     assert.deepEqual(a.columns[0].too_small, ['unknown']);
     const sizes = (x: { columns: { groups: { n: number }[] }[] }) => x.columns[0]!.groups.map((g) => g.n);
     assert.deepEqual(sizes(a), sizes(json(RUN, 'audit.json')));
+    // one bootstrap seed and method: audit.html and the run report give the same intervals for the same data
+    // (the run was trained with --seed 3; the bootstrap does not follow the training seed)
+    // (accuracy: ECE's would differ in the 8th digit, predictions.jsonl keeping 6 decimals of each probability)
+    const intervals = (x: { columns: { groups: { gaps?: Record<string, { ci: number[] }> }[] }[] }) =>
+      x.columns[0]!.groups.map((g) => g.gaps?.accuracy?.ci ?? null);
+    assert.deepEqual(intervals(a), intervals(json(RUN, 'audit.json')));
+    assert.equal(a.method.seed, json(RUN, 'audit.json').method.seed);
     assert.match(read(path.join(out, 'audit.html')), /<svg data-chart="audit-0-labels"/);
   });
 
@@ -352,6 +411,40 @@ describe('run report, bias audit and model card', () => {
     const audit = json(dir, 'audit.json');
     assert.equal(audit.multi_label, true);
     assert.equal(audit.columns[0].groups[0].ece, null);
+  });
+
+  it('charts are titled; the confusion matrix leaves empty cells blank; captions match the charts', async () => {
+    const html = read(path.join(RUN, 'report.html'));
+    const svgs = [...html.matchAll(/<svg data-chart="[^"]+"[^>]*>(<title>[^<]+<\/title>)?/g)];
+    assert.ok(svgs.length > 5);
+    for (const m of svgs) {
+      assert.match(m[0], /role="img" aria-label="[^"]+"/, m[0].slice(0, 80));
+      assert.ok(m[1], `a chart without a title: ${m[0].slice(0, 60)}`);
+    }
+    // one note and none look different: only cells with notes are drawn, from a visible blue; no "0" printed
+    const cm = await renderSvg(
+      't',
+      confusionSpec(
+        [
+          [1, 0],
+          [0, 5],
+        ],
+        ['a', 'b'],
+        false,
+      ),
+    );
+    const cells = [...cm.matchAll(/<path[^>]*aria-roledescription="rect mark"[^>]*fill="([^"]+)"/g)].map((m) => m[1]);
+    assert.equal(cells.length, 2, 'empty cells are left blank');
+    assert.ok(
+      cells.every((f) => f !== 'white' && f !== '#ffffff' && f !== '#fff'),
+      JSON.stringify(cells),
+    );
+    const texts = [...cm.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    assert.ok(!texts.includes('0') && !texts.includes('0.00'), JSON.stringify(texts));
+    // the multi-label run abstained on nothing: its caption draws and claims no abstention line
+    const multi = read(path.join(W, 'multi', 'report.html'));
+    assert.match(multi, /no abstention line is drawn/);
+    assert.doesNotMatch(multi, /dashed red line/);
   });
 
   it('bad input: an audit column that does not exist, or holds free text, is one clear line', async () => {
@@ -440,8 +533,11 @@ describe('run report, bias audit and model card', () => {
     });
 
     /** Opens a page; returns what it logged as errors, what it requested besides itself, and its charts. */
-    async function open(file: string, o: { javaScriptEnabled?: boolean; screenshot?: string } = {}) {
-      const viewport = { width: 1280, height: 900 };
+    async function open(
+      file: string,
+      o: { javaScriptEnabled?: boolean; screenshot?: string; phone?: boolean; fullPage?: boolean } = {},
+    ) {
+      const viewport = o.phone ? { width: 390, height: 844 } : { width: 1280, height: 900 };
       const context = await browser.newContext({ javaScriptEnabled: o.javaScriptEnabled ?? true, viewport });
       const page = await context.newPage();
       const errors: string[] = [];
@@ -461,10 +557,14 @@ describe('run report, bias audit and model card', () => {
           return { id: e.getAttribute('data-chart'), w: b.width, h: b.height, marks };
         }),
       );
-      if (o.screenshot) await page.screenshot({ path: o.screenshot });
+      if (o.screenshot) await page.screenshot({ path: o.screenshot, fullPage: o.fullPage ?? false });
       const text = await page.innerText('body');
+      const [scroll, width] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as [
+        number,
+        number,
+      ];
       await context.close();
-      return { errors, requests, drawn, text };
+      return { errors, requests, drawn, text, scroll, width };
     }
 
     it('the report opens: no console errors, nothing fetched, every chart drawn; a screenshot', { skip }, async () => {
@@ -504,6 +604,23 @@ describe('run report, bias audit and model card', () => {
         const r = await open(file);
         assert.deepEqual(r.errors, [], file);
         assert.ok(r.drawn.length > 0 && r.drawn.every((d: { w: number }) => d.w > 100), file);
+      }
+    });
+
+    it('on a phone (390 px): the report, audit.html and the tune report never scroll sideways', { skip }, async () => {
+      mkdirSync(OUT, { recursive: true });
+      const tune = path.join(W, 'tune_report.html');
+      writeFileSync(tune, tuneReportHtml(tuneInput()));
+      const pages: [string, string][] = [
+        [path.join(RUN, 'report.html'), 'report-phone.png'],
+        [path.join(W, 'audit', 'audit.html'), 'audit-phone.png'],
+        [tune, 'tune-report-phone.png'],
+      ];
+      for (const [file, shot] of pages) {
+        const r = await open(file, { phone: true, screenshot: path.join(OUT, shot) });
+        assert.deepEqual(r.errors, [], file);
+        assert.ok(r.scroll <= r.width, `${file} scrolls sideways on a phone: ${r.scroll} > ${r.width} px`);
+        for (const d of r.drawn) assert.ok(d.w <= r.width, `chart ${d.id} is wider than the phone: ${d.w} px`);
       }
     });
   });

@@ -5,11 +5,12 @@
  */
 import path from 'node:path';
 import { prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
-import { computeAudit, overallIntervals, type AuditResult, type Intervals } from './audit.js';
+import { computeAudit, type AuditResult, type Intervals } from './audit.js';
 import { auditSection, type TrainingGroups } from './audit-html.js';
+import { runIntervals } from './headline.js';
 import { esc, interval, num, page, pct } from './html.js';
 import { auditRows, loadRunFolder, type RunFolder } from './run-folder.js';
-import { obj, seedOf, why, type Section } from './section.js';
+import { obj, why, type Section } from './section.js';
 import { datasetSection, summarySection, trainingSection } from './sections-run.js';
 import {
   calibrationSection,
@@ -77,7 +78,6 @@ export function auditOfFolder(f: RunFolder, o: ReportOptions = {}): AuditResult 
     columns,
     labels: f.labels,
     multiLabel: f.multiLabel,
-    seed: seedOf(f),
     ...(minGroup !== undefined ? { minGroup } : {}),
     ...(o.resamples !== undefined ? { resamples: o.resamples } : {}),
   });
@@ -139,9 +139,7 @@ export async function renderReport(
   audit: AuditResult | null,
   o: ReportOptions = {},
 ): Promise<{ html: string; absent: string[] }> {
-  const rows = f.predictions ? auditRows(f.predictions, f.labels, f.multiLabel) : [];
-  const { labels, multiLabel } = f;
-  const ci = rows.length ? overallIntervals(rows, { labels, multiLabel, seed: seedOf(f) }) : null;
+  const ci = runIntervals(f);
   const sections = await sectionsOf(f, audit, ci, o);
   const body = sections
     .map(

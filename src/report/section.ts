@@ -15,5 +15,3 @@ export const obj = (v: unknown): Json | null => (v && typeof v === 'object' && !
 /** "needs FILE (why it is not usable)". */
 export const why = (f: RunFolder, file: string, extra = ''): string =>
   `needs ${file} (${f.problems[file] ?? 'not usable'})${extra}`;
-
-export const seedOf = (f: RunFolder): number => (typeof f.run?.seed === 'number' ? f.run.seed : 42);

@@ -5,14 +5,10 @@
 import type { Intervals } from './audit.js';
 import { confusionSpec, curvesSpec, reliabilitySpec, renderSvg, riskCoverageSpec } from './charts.js';
 import { prCurve, reliabilityBins, rocCurve, topClasses, uncalibrated, type Curve } from './curves.js';
+import { headlineOf } from './headline.js';
 import { esc, figure, interval, num, pct, table } from './html.js';
 import type { Prediction, RunFolder } from './run-folder.js';
 import { obj, why, type Section } from './section.js';
-
-const HEADLINE = {
-  single: ['accuracy', 'f1_macro', 'f1_weighted', 'precision_macro', 'recall_macro', 'roc_auc_ovr', 'loss'],
-  multi: ['f1_micro', 'f1_macro', 'precision_micro', 'recall_micro', 'subset_accuracy', 'loss'],
-};
 
 function groupedLine(grouped: Record<string, unknown> | null): string {
   if (!grouped) return '';
@@ -26,32 +22,27 @@ function groupedLine(grouped: Record<string, unknown> | null): string {
 }
 
 export function metricsSection(f: RunFolder, ci: Intervals | null): Section {
-  const m = f.metrics;
-  if (!m) return { id: 'metrics', title: 'Headline metrics', absent: why(f, 'metrics.json') };
-  const b = obj(m.baseline);
-  const keys = (f.multiLabel ? HEADLINE.multi : HEADLINE.single).filter((k) => typeof m[k] === 'number');
-  const ciOf = (k: string) =>
-    !ci
-      ? ''
-      : k === 'f1_macro'
-        ? interval(ci.f1_macro)
-        : k === (f.multiLabel ? 'subset_accuracy' : 'accuracy')
-          ? interval(ci.accuracy)
-          : '';
-  const rows = keys.map((k) => [esc(k), num(m[k]), ciOf(k), b ? num(b[k]) : '–']);
-  const baseNote = b
-    ? `<p>Baseline: ${esc(String(b.method))} — TF-IDF word 1–2-grams + logistic regression ` +
-      'on the same training rows, scored on the same rows. A transformer that does not beat it is not worth ' +
-      'its cost.</p>'
+  const h = headlineOf(f, ci);
+  if (!h) return { id: 'metrics', title: 'Headline metrics', absent: why(f, 'metrics.json') };
+  const rows = h.metrics.map((x) => [
+    `${esc(x.name)} <small><code>${esc(x.key)}</code></small>`,
+    num(x.value),
+    interval(x.ci ?? undefined),
+    num(x.baseline),
+  ]);
+  const baseNote = h.baseline
+    ? `<p>Baseline: ${esc(h.baseline)}. A transformer that does not beat it is not worth its cost.</p>`
     : '<p class="muted">No baseline in metrics.json (the run skipped it).</p>';
+  const method = h.intervals ? `<p class="muted">Intervals: ${esc(h.intervals)}.</p>` : '';
   return {
     id: 'metrics',
     title: 'Headline metrics',
     html:
-      `<p>${esc(String(m.split ?? ''))} split, ${m.n ?? '–'} rows.</p>` +
+      `<p>${esc(h.split)} split, ${h.n ?? '–'} rows.</p>` +
       table(['metric', 'model', '95 % interval (bootstrap)', 'baseline'], rows) +
+      method +
       baseNote +
-      groupedLine(obj(m.grouped)),
+      groupedLine(obj(f.metrics!.grouped)),
   };
 }
 
@@ -224,7 +215,12 @@ export async function selectiveSection(f: RunFolder): Promise<Section> {
       ? `<p>The model abstained ("refer to a clinician") on ${ab.abstained} rows (${pct(ab.rate)}); ` +
         `accuracy of the rest ${num(ab.accuracy_of_the_rest, 3)}${threshold}.</p>`
       : '<p>The model did not abstain on any row of this split.</p>');
-  const svg = await renderSvg('risk', riskCoverageSpec(points, ab ? 1 - (ab.rate as number) : undefined));
+  const coverage = ab ? 1 - (ab.rate as number) : undefined;
+  const svg = await renderSvg('risk', riskCoverageSpec(points, coverage));
+  const line =
+    coverage === undefined
+      ? ' The model abstained on no row here, so no abstention line is drawn.'
+      : ` The dashed red line is the coverage its abstention threshold gave here (${pct(coverage)}).`;
   return {
     id: 'selective',
     title,
@@ -232,8 +228,7 @@ export async function selectiveSection(f: RunFolder): Promise<Section> {
       text +
       figure(
         svg,
-        'The error rate among the answers kept, when the model answers only its most confident ' +
-          'share; the red line is the coverage its abstention threshold gave here.',
+        'The error rate among the answers kept, when the model answers only its most confident share.' + line,
       ),
   };
 }

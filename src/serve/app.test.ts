@@ -404,10 +404,12 @@ describe('medtune serve: routes behind the UI', { skip }, () => {
   let d3: string;
   let s3: MedtuneServer;
   let k3: string;
+  let k3b: string;
   before(async () => {
     d3 = mkdtempSync(path.join(os.tmpdir(), 'medtune-serve3-'));
     const keys = path.join(d3, 'keys.json');
     k3 = addKey(keys, 'rev');
+    k3b = addKey(keys, 'rev2');
     const run = path.join(d3, 'run');
     mkdirSync(run);
     const p = (a: number, b: number, c: number) => ({ LABEL_0: a, LABEL_1: b, LABEL_2: c });
@@ -493,30 +495,22 @@ describe('medtune serve: routes behind the UI', { skip }, () => {
         [4, 1, 2],
         'errors by confidence, then the low-confidence correct one',
       );
-      const r1 = await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'gold' }, as(k3));
+      // the reviewer is the key's name, never a field of the request
+      assertError(
+        await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'gold' }, as(k3)),
+        400,
+        'E_BAD_REQUEST',
+      );
+      const r1 = await post(s3, '/v1/reviews', { case_id: 4, verdict: 'gold' }, as(k3));
       assert.equal(r1.statusCode, 201, r1.body);
       assert.equal(JSON.parse(r1.body).review.label, 'LABEL_2');
-      await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'bob', verdict: 'other', label: 'LABEL_1' }, as(k3));
-      const ag = JSON.parse(
-        (await post(s3, '/v1/reviews', { case_id: 1, reviewer: 'bob', verdict: 'model' }, as(k3))).body,
-      ).agreement;
-      assert.deepEqual(ag.reviewers, ['ann', 'bob']);
+      await post(s3, '/v1/reviews', { case_id: 4, verdict: 'other', label: 'LABEL_1' }, as(k3b));
+      const ag = JSON.parse((await post(s3, '/v1/reviews', { case_id: 1, verdict: 'model' }, as(k3b))).body).agreement;
+      assert.deepEqual(ag.reviewers, ['rev', 'rev2']);
       assert.equal(ag.cases_shared, 1);
-      assertError(
-        await post(s3, '/v1/reviews', { case_id: 99, reviewer: 'ann', verdict: 'gold' }, as(k3)),
-        400,
-        'E_BAD_REQUEST',
-      );
-      assertError(
-        await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'maybe' }, as(k3)),
-        400,
-        'E_BAD_REQUEST',
-      );
-      assertError(
-        await post(s3, '/v1/reviews', { case_id: 4, reviewer: 'ann', verdict: 'other' }, as(k3)),
-        400,
-        'E_BAD_REQUEST',
-      );
+      assertError(await post(s3, '/v1/reviews', { case_id: 99, verdict: 'gold' }, as(k3)), 400, 'E_BAD_REQUEST');
+      assertError(await post(s3, '/v1/reviews', { case_id: 4, verdict: 'maybe' }, as(k3)), 400, 'E_BAD_REQUEST');
+      assertError(await post(s3, '/v1/reviews', { case_id: 4, verdict: 'other' }, as(k3)), 400, 'E_BAD_REQUEST');
       assertError(await s3.app.inject({ url: '/v1/review/cases?limit=abc', headers: as(k3) }), 400, 'E_BAD_REQUEST');
     },
   );

@@ -16,7 +16,7 @@ import { buildSpace, readSpaceFile, TUNABLE, type SearchSpace } from './space.js
 import { runStudy, threadsPerJob, type StudyOptions, type StudyResult } from './study.js';
 import { LocalExecutor, type TrialExecutor } from './local.js';
 import { QueueExecutor } from './queue.js';
-import { epochsSaved, writeTuneReport } from './report.js';
+import { epochsSaved, labelCount, writeTuneReport } from './report.js';
 import type { TrialTrainOptions } from './trial.js';
 
 export interface TuneOptions extends Record<string, unknown> {
@@ -178,6 +178,7 @@ export async function runTune(
     best: r.best,
     seconds: r.seconds,
     test,
+    labels: labelCount(bestDir),
   });
   log(`report: ${report}`);
   return { ...r, test };

@@ -3,7 +3,6 @@
 // message and code, or say that the server cannot be reached.
 
 const KEY = 'medtune.key';
-const REVIEWER = 'medtune.reviewer';
 
 /**
  * Calls the API with the key; throws an Error whose message is the server's (or says the server is unreachable).
@@ -40,29 +39,29 @@ async function call(path, { method = 'GET', body } = {}) {
 const post = (path, body) => call(path, { method: 'POST', body });
 const modelPath = (name) => `/v1/models/${encodeURIComponent(name)}`;
 
-/** The key and the reviewer's name of this tab. */
+/** The key of this tab. The reviewer is the key's name (the server says it), never typed. */
 export const session = {
   hasKey: () => !!sessionStorage.getItem(KEY),
   setKey: (key) => sessionStorage.setItem(KEY, key),
   forgetKey: () => sessionStorage.removeItem(KEY),
-  reviewer: () => sessionStorage.getItem(REVIEWER) ?? '',
-  setReviewer: (name) => sessionStorage.setItem(REVIEWER, name),
 };
 
 /** The routes the UI uses, one function each (shapes: docs/serving.md and /docs). */
 export const api = {
-  /** GET /v1/models: served models, labels, monitoring, the server's limits */
+  /** GET /v1/models: served models, labels, monitoring (drift and its alert threshold), the server's limits */
   models: () => call('/v1/models'),
-  /** GET /v1/models/NAME/card: the model card and the run's headline metrics */
+  /** GET /v1/models/NAME/card: the model card, its example notes and the run's headline metrics */
   card: (model) => call(`${modelPath(model)}/card`),
   /** POST /v1/models/NAME/diagnose with one text */
   diagnose: (model, text, topK) => post(`${modelPath(model)}/diagnose`, { text, top_k: topK }),
-  /** POST /v1/deid: the text the model would see and the PHI spans found */
+  /** POST /v1/deid: the PHI spans found and the text the model reads on this server */
   deid: (text) => post('/v1/deid', { text }),
   /** POST /v1/explain: integrated-gradients word scores */
   explain: (text, model) => post('/v1/explain', { text, model }),
   /** GET /v1/review/cases (404 when the server reviews no run) */
   reviewCases: (limit) => call(`/v1/review/cases?limit=${limit}`),
-  /** POST /v1/reviews: stores one review; answers with it and the agreement */
+  /** POST /v1/reviews: stores one review by this key; answers with it, the case's reviews and the agreement */
   addReview: (review) => post('/v1/reviews', review),
+  /** DELETE /v1/reviews/ID: undoes one of this key's reviews */
+  undoReview: (id) => call(`/v1/reviews/${encodeURIComponent(id)}`, { method: 'DELETE' }),
 };

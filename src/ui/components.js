@@ -1,7 +1,25 @@
-// Small pieces shared by the pages: the error box and the probability bars.
+// Small pieces shared by the pages: percentages, the error box, the probability bars, announcements for screen
+// readers, and moving the focus after a navigation.
 import { html } from './vendor/htm-preact.js';
 
-export const pct = (p) => `${(100 * p).toFixed(1)} %`;
+/** A probability as a percentage: whole numbers, one decimal under 10 %. */
+export const pct = (p) => `${(100 * p).toFixed(p < 0.1 ? 1 : 0)} %`;
+
+/** Says `text` through the shell's polite live region (page changes, results, saved reviews). */
+export function announce(text) {
+  const el = document.getElementById('announcer');
+  if (!el) return;
+  el.textContent = '';
+  // a change of text is what screen readers announce: clear, then set on the next frame
+  window.requestAnimationFrame(() => {
+    el.textContent = text;
+  });
+}
+
+/** Moves the focus to the element with this id once the page has rendered (a heading or the task). */
+export function focusOn(id) {
+  window.requestAnimationFrame(() => document.getElementById(id)?.focus());
+}
 
 export function ErrorBox({ error, onRetry }) {
   if (!error) return null;
@@ -11,7 +29,7 @@ export function ErrorBox({ error, onRetry }) {
   </div>`;
 }
 
-/** The most probable labels as bars: a result's top_k, else its five highest probabilities. */
+/** The most probable labels as neutral bars with their percentage: a result's top_k, else its five highest. */
 export function Scores({ result }) {
   const items =
     result.top_k ??
@@ -19,12 +37,12 @@ export function Scores({ result }) {
       .map(([label, score]) => ({ label, score }))
       .sort((a, b) => b.score - a.score)
       .slice(0, 5);
-  return html`<ol class="scores" aria-label="Most probable diagnoses">
+  return html`<ol class="scores" aria-label="Most probable conditions">
     ${items.map(
       (t) =>
         html`<li>
-          <span>${t.label}</span>
-          <meter min="0" max="1" value=${t.score} aria-label=${`${t.label}: ${pct(t.score)}`}></meter>
+          <span class="label">${t.label}</span>
+          <span class="bar" aria-hidden="true"><span style=${{ width: `${(100 * t.score).toFixed(1)}%` }}></span></span>
           <span class="pct">${pct(t.score)}</span>
         </li>`,
     )}

@@ -1,56 +1,44 @@
-// The model card's Markdown, rendered as Preact elements (never as HTML).
+// The model card's Markdown: parsed by marked (GitHub-flavoured Markdown) and sanitised by DOMPurify before it
+// reaches the page, so that a card can neither run code nor load anything (links to javascript: and the like go).
+// HTML written into the card is shown as text, never parsed; no inline styles survive (the Content-Security-Policy
+// forbids them). The card's headings are moved two levels down, under the page's own.
 import { html } from './vendor/htm-preact.js';
+import { Marked } from './vendor/marked.js';
+import DOMPurify from './vendor/purify.js';
 
-/** A small, safe Markdown subset (headings, lists, tables, paragraphs, code, bold): text is never inserted as HTML. */
-export function Markdown({ source }) {
+const escapeHtml = (s) =>
+  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]);
+
+const marked = new Marked({
+  gfm: true,
+  walkTokens: (t) => {
+    if (t.type === 'heading') t.depth = Math.min(6, t.depth + 2);
+  },
+  renderer: {
+    html: ({ text }) => escapeHtml(text),
+  },
+});
+
+const PURIFY = {
+  FORBID_TAGS: ['style', 'form', 'input', 'button', 'textarea', 'select', 'iframe', 'img'],
+  FORBID_ATTR: ['style', 'id', 'class'],
+};
+
+// a card's wide tables scroll inside the card on a phone: reachable by keyboard too
+DOMPurify.addHook('afterSanitizeAttributes', (node) => {
+  if (node.nodeName === 'TABLE') node.setAttribute('tabindex', '0');
+});
+
+/** The sanitised HTML of a card's Markdown (its YAML front matter left out). */
+export function cardHtml(source) {
   const body = source.replace(/^---\n[\s\S]*?\n---\n/, '');
-  const blocks = body.split(/\n{2,}/);
-  const inline = (s) =>
-    s
-      .split(/(\*\*[^*]+\*\*|`[^`]+`)/)
-      .map((p) =>
-        p.startsWith('**')
-          ? html`<strong>${p.slice(2, -2)}</strong>`
-          : p.startsWith('`')
-            ? html`<code>${p.slice(1, -1)}</code>`
-            : p,
-      );
-  return html`<div class="markdown">
-    ${blocks.map((b) => {
-      const lines = b.split('\n');
-      const h = /^(#{1,4}) (.*)$/.exec(lines[0]);
-      if (h && lines.length === 1)
-        return h[1].length <= 2 ? html`<h3>${inline(h[2])}</h3>` : html`<h4>${inline(h[2])}</h4>`;
-      if (lines.every((l) => /^\s*[-*] /.test(l)))
-        return html`<ul>
-          ${lines.map((l) => html`<li>${inline(l.replace(/^\s*[-*] /, ''))}</li>`)}
-        </ul>`;
-      if (lines.length >= 2 && lines.every((l) => l.trim().startsWith('|'))) {
-        const cells = (l) =>
-          l
-            .trim()
-            .replace(/^\||\|$/g, '')
-            .split('|')
-            .map((x) => x.trim());
-        const rows = lines.filter((l) => !/^\s*\|[\s:|-]+\|\s*$/.test(l));
-        return html`<table>
-          <thead>
-            <tr>
-              ${cells(rows[0]).map((x) => html`<th scope="col">${inline(x)}</th>`)}
-            </tr>
-          </thead>
-          <tbody>
-            ${rows.slice(1).map(
-              (r) =>
-                html`<tr>
-                  ${cells(r).map((x) => html`<td>${inline(x)}</td>`)}
-                </tr>`,
-            )}
-          </tbody>
-        </table>`;
-      }
-      if (lines[0].startsWith('```')) return html`<pre><code>${lines.slice(1, -1).join('\n')}</code></pre>`;
-      return html`<p>${inline(b)}</p>`;
-    })}
-  </div>`;
+  return DOMPurify.sanitize(marked.parse(body), PURIFY);
+}
+
+export function Markdown({ source }) {
+  return html`<div
+    class="markdown"
+    data-testid="markdown"
+    dangerouslySetInnerHTML=${{ __html: cardHtml(source) }}
+  ></div>`;
 }

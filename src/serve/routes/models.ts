@@ -5,7 +5,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyRequest } from 'fastify';
+import { parse as parseYaml } from 'yaml';
 import { DRIFT_ALERT } from '../../infer/drift.js';
+import { headlineOfRun, type Headline } from '../../report/headline.js';
 import type { ServerState } from '../state.js';
 import { errorResponses, modelRef, type RoutePlugin } from './shared.js';
 
@@ -100,7 +102,31 @@ function runMetrics(modelDir: string): Record<string, unknown> | null {
   }
 }
 
+/**
+ * Example notes from the card's front matter (`widget: [{ text }]`, the HuggingFace convention for a model's
+ * example inputs): written by whoever publishes the model, never taken from its data.
+ */
+function examplesOf(markdown: string | null): string[] {
+  const front = markdown ? /^---\n([\s\S]*?)\n---\n/.exec(markdown) : null;
+  if (!front) return [];
+  try {
+    const widget = (parseYaml(front[1]!) as { widget?: unknown } | null)?.widget;
+    return (Array.isArray(widget) ? widget : [])
+      .map((w) => (w && typeof w === 'object' ? (w as { text?: unknown }).text : undefined))
+      .filter((t): t is string => typeof t === 'string' && !!t.trim())
+      .slice(0, 8);
+  } catch {
+    return []; // a card whose front matter does not parse still renders; it just offers no examples
+  }
+}
+
 export const modelRoutes: RoutePlugin = async (app, { st }) => {
+  // the headline of each model's run (its bootstrap takes a moment): once per model version
+  const headlines = new Map<string, Headline | null>();
+  const headlineOf = (dir: string, sha256: string) => {
+    if (!headlines.has(sha256)) headlines.set(sha256, headlineOfRun(path.dirname(path.resolve(dir)), sha256));
+    return headlines.get(sha256)!;
+  };
   app.get(
     '/v1/models',
     {
@@ -115,18 +141,23 @@ export const modelRoutes: RoutePlugin = async (app, { st }) => {
     '/v1/models/:name/card',
     {
       schema: {
-        summary: 'the model card (README.md of the model folder) and the metrics of the run that made it',
+        summary:
+          'the model card (README.md of the model folder), its example notes, and the metrics of the run that ' +
+          'made it (headline: plain names, 95 % bootstrap intervals, the TF-IDF baseline)',
         response: errorResponses,
       },
     },
     async (req: FastifyRequest<{ Params: { name: string } }>) => {
       const { name, info } = st.model(req.params.name);
       const card = path.join(info.dir, 'README.md');
+      const markdown = existsSync(card) ? readFileSync(card, 'utf8') : null;
       return {
         ...modelRef(name, info),
         labels: info.labels,
-        markdown: existsSync(card) ? readFileSync(card, 'utf8') : null,
+        markdown,
+        examples: examplesOf(markdown),
         metrics: runMetrics(info.dir),
+        headline: headlineOf(info.dir, info.identity.sha256),
         validation_status:
           'not clinically validated: decision support for clinicians, not a diagnosis; ' +
           'a clinician must review every output',

@@ -1,17 +1,18 @@
 /**
  * The review of a run folder's cases (--review RUN_DIR): GET /v1/review/cases (errors, most confident first, then
- * low-confidence predictions, with their reviews) and POST /v1/reviews; the store and the agreement statistics are
+ * low-confidence predictions), POST /v1/reviews and DELETE /v1/reviews/ID (undo). The reviewer is the name of the
+ * request's API key (`local` with --no-auth), never a field of the request; other reviewers' verdicts on a case stay
+ * hidden from a reviewer until they have given their own. The store and the agreement statistics are
  * evaluate/reviews.ts.
  */
 import type { FastifyRequest } from 'fastify';
 import { MedtuneError } from '../../common/errors.js';
-import { agreement, verdictLabel, VERDICTS, type Verdict } from '../../evaluate/reviews.js';
+import { agreement, blindView, verdictLabel, VERDICTS, type Verdict } from '../../evaluate/reviews.js';
 import type { ServerState } from '../state.js';
 import { errorResponses, type RoutePlugin } from './shared.js';
 
 interface ReviewBody {
   case_id: number;
-  reviewer: string;
   verdict: Verdict;
   label?: string;
   comment?: string;
@@ -20,10 +21,9 @@ interface ReviewBody {
 const reviewBody = {
   type: 'object',
   additionalProperties: false,
-  required: ['case_id', 'reviewer', 'verdict'],
+  required: ['case_id', 'verdict'],
   properties: {
     case_id: { type: 'integer' },
-    reviewer: { type: 'string', minLength: 1, maxLength: 80 },
     verdict: { type: 'string', enum: VERDICTS },
     label: { type: 'string' },
     comment: { type: 'string', maxLength: 2000 },
@@ -47,6 +47,32 @@ function reviewOf(st: ServerState) {
   return st.review;
 }
 
+/** Who reviews: the name of the request's API key; `local` when the server runs without keys (--no-auth). */
+export const reviewerOf = (req: FastifyRequest): string => req.principal?.name ?? 'local';
+
+/** The cases a reviewer has given a verdict on, of all the run's cases. */
+function progressOf(st: ServerState, reviewer: string) {
+  const r = reviewOf(st);
+  const ids = new Set(r.cases.map((c) => c.id));
+  const mine = r.store.all().filter((x) => x.reviewer === reviewer && ids.has(x.case_id));
+  return { reviewed: new Set(mine.map((x) => x.case_id)).size, total: r.cases.length };
+}
+
+/** What the reviewer may see of one case's reviews, the agreement and their progress (after a change). */
+function stateAfter(st: ServerState, caseId: number, reviewer: string) {
+  const store = reviewOf(st).store;
+  const view = blindView(
+    store.all().filter((x) => x.case_id === caseId),
+    reviewer,
+  );
+  return {
+    case_reviews: view.reviews,
+    hidden_reviews: view.hidden,
+    agreement: agreement(store.latest()),
+    progress: progressOf(st, reviewer),
+  };
+}
+
 export const reviewRoutes: RoutePlugin = async (app, { st }) => {
   // the default model's description (known before its workers have loaded)
   const defaultModel = () => st.models.get(st.defaultModel);
@@ -55,40 +81,57 @@ export const reviewRoutes: RoutePlugin = async (app, { st }) => {
     {
       schema: {
         summary:
-          'cases of the reviewed run: errors (most confident first), then low-confidence predictions, ' +
-          'with their reviews',
+          'cases of the reviewed run: errors (most confident first), then low-confidence predictions; ' +
+          "other reviewers' verdicts on a case only once you have given yours",
         querystring: casesQuery,
         response: errorResponses,
       },
     },
     async (req: FastifyRequest<{ Querystring: { offset?: string; limit?: string } }>) => {
       const r = reviewOf(st);
+      const reviewer = reviewerOf(req);
       const offset = Number(req.query.offset ?? 0);
       const limit = Math.min(500, Math.max(1, Number(req.query.limit ?? 100)));
       const reviews = r.store.all();
       return {
         run: r.dir,
         labels: defaultModel()?.labels ?? [],
+        reviewer,
         total: r.cases.length,
         offset,
-        cases: r.cases
-          .slice(offset, offset + limit)
-          .map((c) => ({ ...c, reviews: reviews.filter((x) => x.case_id === c.id) })),
+        progress: progressOf(st, reviewer),
+        cases: r.cases.slice(offset, offset + limit).map((c) => {
+          const view = blindView(
+            reviews.filter((x) => x.case_id === c.id),
+            reviewer,
+          );
+          return { ...c, reviews: view.reviews, hidden_reviews: view.hidden };
+        }),
         agreement: agreement(r.store.latest()),
       };
     },
   );
-  app.post(
+  app.post<{ Body: ReviewBody }>(
     '/v1/reviews',
     {
       schema: {
         summary:
-          'store a review of a case: gold is right / model is right / other label / unclear, with an optional comment',
+          'store your review of a case: recorded label is right / model is right / other label / unclear, with an ' +
+          "optional comment; the reviewer is your API key's name",
         body: reviewBody,
         response: errorResponses,
       },
+      // before the schema, so that the answer says why rather than "must NOT have additional properties"
+      preValidation: async (req) => {
+        const body = req.body as unknown;
+        if (body && typeof body === 'object' && 'reviewer' in body)
+          throw fail(
+            'E_BAD_REQUEST',
+            '"reviewer" is not accepted: the reviewer is the name of your API key (local with --no-auth)',
+          );
+      },
     },
-    async (req: FastifyRequest<{ Body: ReviewBody }>, reply) => {
+    async (req, reply) => {
       const r = reviewOf(st);
       const b = req.body;
       const c = r.cases.find((x) => x.id === b.case_id);
@@ -97,16 +140,33 @@ export const reviewRoutes: RoutePlugin = async (app, { st }) => {
       const labels = model?.labels ?? [];
       if (b.verdict === 'other' && (!b.label || (labels.length && !labels.includes(b.label))))
         throw fail('E_BAD_REQUEST', 'verdict "other" needs a label of the model');
+      const reviewer = reviewerOf(req);
       const saved = r.store.add({
         case_id: c.id,
-        reviewer: b.reviewer.trim(),
+        reviewer,
         verdict: b.verdict,
         label: verdictLabel(c, b.verdict, b.label),
         comment: b.comment?.trim() || null,
         model_sha256: model?.identity.sha256 ?? null,
       });
       reply.status(201);
-      return { review: saved, agreement: agreement(r.store.latest()) };
+      return { review: saved, ...stateAfter(st, c.id, reviewer) };
+    },
+  );
+  app.delete(
+    '/v1/reviews/:id',
+    {
+      schema: {
+        summary: 'undo one of your reviews (only your own)',
+        params: { type: 'object', properties: { id: { type: 'string', pattern: '^\\d{1,12}$' } } },
+        response: errorResponses,
+      },
+    },
+    async (req: FastifyRequest<{ Params: { id: string } }>) => {
+      const reviewer = reviewerOf(req);
+      const removed = reviewOf(st).store.remove(Number(req.params.id), reviewer);
+      if (!removed) throw fail('E_NOT_FOUND', `no review ${req.params.id} of yours`);
+      return { removed, ...stateAfter(st, removed.case_id, reviewer) };
     },
   );
 };

@@ -1,77 +1,202 @@
-// The Models page: each served model's version, labels, calibration, abstention, drift, the run's metrics and its
-// model card.
+// The Models page: each served model's version, the conditions it knows, calibration and abstention in words, its
+// headline metrics with 95 % intervals beside the TF-IDF baseline, drift as an alert against its stated threshold
+// (refreshed every 30 s, with the readings of this tab kept as a short history), and its model card (Markdown
+// rendered by marked and sanitised by DOMPurify: markdown.js).
 import { html, useEffect, useState } from '../vendor/htm-preact.js';
 import { api } from '../api.js';
-import { ErrorBox } from '../components.js';
+import { announce, ErrorBox, pct } from '../components.js';
 import { Markdown } from '../markdown.js';
 
-export function ModelsPage({ info }) {
+const REFRESH_MS = 30_000;
+const HISTORY = 'medtune.drift';
+const KEEP = 10;
+
+/** A metric's value for people: shares as percentages, ROC-AUC and loss as numbers. */
+const value = (key, v) =>
+  typeof v !== 'number' ? '–' : key === 'loss' || key === 'roc_auc_ovr' ? v.toFixed(3) : `${(100 * v).toFixed(1)} %`;
+const range = (key, ci) => (ci ? `${value(key, ci[0])} to ${value(key, ci[1])}` : '–');
+
+function Metrics({ headline }) {
+  if (!headline) return html`<p class="hint">No evaluation of this model was found beside it (metrics.json).</p>`;
+  return html`<div class="scroll" tabindex="0" role="region" aria-label="Headline metrics (scrolls sideways)">
+      <table data-testid="metrics">
+        <caption>
+          On the ${headline.split} split (${headline.n ?? '–'} notes)
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">metric</th>
+            <th scope="col">model</th>
+            <th scope="col">95 % interval</th>
+            <th scope="col">baseline</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${headline.metrics.map(
+            (x) =>
+              html`<tr>
+                <th scope="row">${x.name}</th>
+                <td>${value(x.key, x.value)}</td>
+                <td>${range(x.key, x.ci)}</td>
+                <td>${x.baseline === null ? '–' : value(x.key, x.baseline)}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    <p class="hint">
+      ${
+        headline.baseline
+          ? `Baseline: ${headline.baseline}. A model that does not beat it is not worth its cost.`
+          : 'The run made no baseline.'
+      }${' '}
+      ${headline.intervals ? `Intervals: ${headline.intervals}.` : ''}
+    </p>`;
+}
+
+/** The drift readings this tab has seen, per model (sessionStorage: they outlive a change of page). */
+function remember(name, drift) {
+  const all = JSON.parse(sessionStorage.getItem(HISTORY) ?? '{}');
+  const list = all[name] ?? [];
+  const last = list[list.length - 1];
+  const reading = { time: new Date().toISOString(), ...drift };
+  if (!last || last.label_psi !== drift.label_psi || last.confidence_psi !== drift.confidence_psi)
+    all[name] = [...list, reading].slice(-KEEP);
+  sessionStorage.setItem(HISTORY, JSON.stringify(all));
+  return all[name] ?? [];
+}
+
+const clock = (iso) => new Date(iso).toLocaleTimeString();
+
+function Drift({ m, updated }) {
+  const d = m.monitoring.drift;
+  const at = m.monitoring.drift_alert_at;
+  if (!d)
+    return html`<p data-testid="drift">
+      ${
+        m.monitoring.reference
+          ? 'Drift: not enough predictions yet to compare with the validation data.'
+          : 'Drift: not monitored (no reference saved with this model).'
+      }
+    </p>`;
+  const history = remember(m.name, d);
+  const numbers =
+    `label PSI ${d.label_psi.toFixed(2)}, confidence PSI ${d.confidence_psi.toFixed(2)} over the last ` +
+    `${d.window} predictions; an alert is raised at PSI ${at}`;
+  return html`<div data-testid="drift">
+    ${
+      d.alert
+        ? html`<div class="alert" role="alert">
+            <strong>Drift detected.</strong> The notes sent lately differ from the model's validation data (${numbers}).
+            Its accuracy here is unknown: re-validate it before relying on it.
+          </div>`
+        : html`<p class="ok-note"><strong>No drift detected</strong> (${numbers}).</p>`
+    }
+    <details>
+      <summary>
+        Drift readings in this tab (last ${KEEP}; checked every ${REFRESH_MS / 1000} s, last at ${updated})
+      </summary>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">time</th>
+            <th scope="col">label PSI</th>
+            <th scope="col">confidence PSI</th>
+            <th scope="col">status</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${history.map(
+            (h) =>
+              html`<tr>
+                <td>${clock(h.time)}</td>
+                <td>${h.label_psi.toFixed(2)}</td>
+                <td>${h.confidence_psi.toFixed(2)}</td>
+                <td>${h.alert ? 'drift' : 'no drift'}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </details>
+  </div>`;
+}
+
+function ModelCard({ m, card, updated }) {
+  const below = m.abstain_below;
+  return html`<section class="card" aria-labelledby=${`m-${m.name}`}>
+    <h3 id=${`m-${m.name}`}>${m.name}</h3>
+    <table>
+      <tbody>
+        <tr>
+          <th scope="row">Version</th>
+          <td>${m.version} <span class="meta">(sha256 ${m.sha256.slice(0, 16)}…)</span></td>
+        </tr>
+        <tr>
+          <th scope="row">Conditions it knows</th>
+          <td>${m.labels.length}: ${m.labels.join(', ')}</td>
+        </tr>
+        <tr>
+          <th scope="row">Calibration</th>
+          <td>
+            ${
+              m.temperature !== 1
+                ? `Probabilities calibrated on validation data (temperature ${m.temperature.toFixed(2)}).`
+                : 'Probabilities as the model gives them (no calibration).'
+            }
+          </td>
+        </tr>
+        <tr>
+          <th scope="row">Abstention</th>
+          <td>${below ? `Holds back when its top probability is under ${pct(below)}.` : 'Never holds back.'}</td>
+        </tr>
+      </tbody>
+    </table>
+    <${Drift} m=${m} updated=${updated} />
+    <h4>How well it did</h4>
+    ${card ? html`<${Metrics} headline=${card.headline} />` : html`<p class="hint">Loading…</p>`}
+    ${card ? html`<p class="warning">${card.validation_status}</p>` : null}
+    ${
+      card?.markdown
+        ? html`<details class="model-card">
+            <summary>Model card</summary>
+            <${Markdown} source=${card.markdown} />
+          </details>`
+        : card
+          ? html`<p class="hint">This model folder has no model card (README.md).</p>`
+          : null
+    }
+  </section>`;
+}
+
+export function ModelsPage({ info, onInfo }) {
   const [cards, setCards] = useState({});
   const [error, setError] = useState(null);
+  const [updated, setUpdated] = useState(() => new Date().toLocaleTimeString());
   useEffect(() => {
     Promise.all(info.models.map((m) => api.card(m.name).then((c) => [m.name, c]))).then(
       (entries) => setCards(Object.fromEntries(entries)),
       setError,
     );
+  }, [info.models.map((m) => m.sha256).join()]);
+  // drift refreshes by itself; a new alert is announced
+  useEffect(() => {
+    const t = setInterval(async () => {
+      try {
+        const next = await api.models();
+        const was = new Set(info.models.filter((m) => m.monitoring.drift?.alert).map((m) => m.name));
+        const fresh = next.models.filter((m) => m.monitoring.drift?.alert && !was.has(m.name));
+        if (fresh.length) announce(`Drift detected for ${fresh.map((m) => m.name).join(', ')}.`);
+        setUpdated(new Date().toLocaleTimeString());
+        onInfo(next);
+      } catch {
+        // the next tick tries again; the page keeps what it shows
+      }
+    }, REFRESH_MS);
+    return () => clearInterval(t);
   }, [info]);
   return html`<main id="main">
-    <h2>Models</h2>
-    <${ErrorBox} error=${error} /> ${info.models.map((m) => {
-      const card = cards[m.name];
-      const drift = m.monitoring.drift;
-      const driftText = drift
-        ? `label PSI ${drift.label_psi.toFixed(3)}, confidence PSI ${drift.confidence_psi.toFixed(3)} ` +
-          `over ${drift.window} predictions${drift.alert ? ' — re-validate the model' : ''}`
-        : m.monitoring.reference
-          ? 'not enough predictions yet'
-          : 'no reference saved with this model';
-      return html`<section class="card" aria-labelledby=${`m-${m.name}`}>
-        <h3 id=${`m-${m.name}`}>${m.name}</h3>
-        <table>
-          <tbody>
-            <tr>
-              <th scope="row">Version</th>
-              <td>${m.version} <span class="meta">(sha256 ${m.sha256.slice(0, 16)}…)</span></td>
-            </tr>
-            <tr>
-              <th scope="row">Labels</th>
-              <td>${m.labels.length}: ${m.labels.slice(0, 12).join(', ')}${m.labels.length > 12 ? ', …' : ''}</td>
-            </tr>
-            <tr>
-              <th scope="row">Calibration</th>
-              <td>temperature ${m.temperature.toFixed(3)}; abstains below ${m.abstain_below ?? 'never'}</td>
-            </tr>
-            <tr>
-              <th scope="row">Drift</th>
-              <td>${driftText}</td>
-            </tr>
-            ${
-              card?.metrics
-                ? Object.entries(card.metrics)
-                    .filter(([k]) => /^(accuracy|f1_macro|f1_micro|roc_auc_ovr|split)$/.test(k))
-                    .map(
-                      ([k, v]) =>
-                        html`<tr>
-                          <th scope="row">${k}</th>
-                          <td>${typeof v === 'number' ? v.toFixed(4) : v}</td>
-                        </tr>`,
-                    )
-                : null
-            }
-          </tbody>
-        </table>
-        ${card ? html`<p class="warning">${card.validation_status}</p>` : null}
-        ${
-          card?.markdown
-            ? html`<details>
-                <summary>Model card</summary>
-                <${Markdown} source=${card.markdown} />
-              </details>`
-            : card
-              ? html`<p class="hint">This model folder has no model card (README.md).</p>`
-              : null
-        }
-      </section>`;
-    })}
+    <h2 id="page-h" tabindex="-1">Models</h2>
+    <${ErrorBox} error=${error} />
+    ${info.models.map((m) => html`<${ModelCard} m=${m} card=${cards[m.name]} updated=${updated} />`)}
   </main>`;
 }

@@ -1,10 +1,20 @@
-// The Review page (when the server reviews a run): one case at a time, a verdict per keystroke, each review saved
-// before the page moves on (a failed write stays on screen with Retry), and the reviewers' agreement.
-import { html, useCallback, useEffect, useRef, useState } from '../vendor/htm-preact.js';
-import { api, session } from '../api.js';
-import { ErrorBox, pct, Scores } from '../components.js';
+// The Review page (when the server reviews a run): one case at a time, a verdict per keystroke wherever the focus
+// is on the page, each review saved before the page moves on (a failed write stays on screen with Retry), undo,
+// progress, and a "done" state after the last case. The reviewer is the API key's name (the server decides);
+// other reviewers' verdicts on a case stay hidden until one has given one's own. Each case keeps its own comment.
+import { html, useEffect, useRef, useState } from '../vendor/htm-preact.js';
+import { api } from '../api.js';
+import { announce, ErrorBox, focusOn, pct, Scores } from '../components.js';
 
 const asText = (x) => (Array.isArray(x) ? x.join(', ') || '(none)' : x);
+const VERDICT_TEXT = {
+  gold: 'the recorded label is right',
+  model: 'the model is right',
+  other: 'another label',
+  unclear: 'unclear',
+};
+const verdictText = (r) => `${VERDICT_TEXT[r.verdict]}${r.verdict === 'other' && r.label ? ` (${r.label})` : ''}`;
+const TYPING = ['INPUT', 'TEXTAREA', 'SELECT'];
 
 function LabelPicker({ labels, onPick, onCancel }) {
   const [q, setQ] = useState('');
@@ -12,7 +22,7 @@ function LabelPicker({ labels, onPick, onCancel }) {
   useEffect(() => input.current?.focus(), []);
   const shown = labels.filter((l) => l.toLowerCase().includes(q.toLowerCase())).slice(0, 50);
   return html`<div class="card">
-    <label for="label-search">Other label (type to search, Enter picks the first, Escape cancels)</label>
+    <label for="label-search">Another label (type to search, Enter picks the first, Escape cancels)</label>
     <input
       id="label-search"
       ref=${input}
@@ -30,104 +40,16 @@ function LabelPicker({ labels, onPick, onCancel }) {
   </div>`;
 }
 
-export function ReviewPage() {
-  const [data, setData] = useState(null);
-  const [i, setI] = useState(0);
-  const [reviewer, setReviewer] = useState(session.reviewer());
-  const [nameDraft, setNameDraft] = useState('');
-  const [comment, setComment] = useState('');
-  const [picking, setPicking] = useState(false);
-  const [pending, setPending] = useState(null);
-  const [error, setError] = useState(null);
-  const [saved, setSaved] = useState('');
-  const load = useCallback(async () => {
-    try {
-      setData(await api.reviewCases(500));
-      setError(null);
-    } catch (e) {
-      setError(e);
-    }
-  }, []);
-  useEffect(() => {
-    load();
-  }, [load]);
-  const c = data?.cases?.[i];
-  const submit = async (verdict, label) => {
-    const review = {
-      case_id: c.id,
-      reviewer,
-      verdict,
-      ...(label ? { label } : {}),
-      ...(comment.trim() ? { comment: comment.trim() } : {}),
-    };
-    setPending(review);
-    setError(null);
-    try {
-      const r = await api.addReview(review);
-      // saved before moving on; a failed write stays on screen with Retry
-      data.cases[i].reviews = [...(data.cases[i].reviews ?? []), r.review];
-      setData({ ...data, agreement: r.agreement });
-      setPending(null);
-      setComment('');
-      setSaved(`Saved: case ${c.id} — ${verdict}${label ? ` (${label})` : ''}.`);
-      setI((k) => Math.min(k + 1, data.cases.length - 1));
-    } catch (e) {
-      setError(e);
-    }
-  };
-  const onKey = (e) => {
-    if (!c || picking || ['INPUT', 'TEXTAREA', 'SELECT'].includes(e.target.tagName)) return;
-    const actions = {
-      1: () => submit('gold'),
-      2: () => submit('model'),
-      3: () => setPicking(true),
-      4: () => submit('unclear'),
-      j: () => setI((k) => Math.min(k + 1, data.cases.length - 1)),
-      k: () => setI((k) => Math.max(k - 1, 0)),
-      ArrowRight: () => setI((k) => Math.min(k + 1, data.cases.length - 1)),
-      ArrowLeft: () => setI((k) => Math.max(k - 1, 0)),
-      c: () => document.getElementById('comment')?.focus(),
-    };
-    const a = actions[e.key];
-    if (a) {
-      e.preventDefault();
-      a();
-    }
-  };
-  if (!reviewer) {
-    return html`<main id="main">
-      <h2>Review</h2>
-      <form
-        onSubmit=${(e) => {
-          e.preventDefault();
-          session.setReviewer(nameDraft.trim());
-          setReviewer(nameDraft.trim());
-        }}
-      >
-        <label for="reviewer">Your name (recorded with each review)</label>
-        <input id="reviewer" type="text" value=${nameDraft} onInput=${(e) => setNameDraft(e.target.value)} required />
-        <button class="primary" type="submit" disabled=${!nameDraft.trim()}>Start reviewing</button>
-      </form>
-    </main>`;
-  }
-  if (!data)
-    return html`<main id="main">
-      <h2>Review</h2>
-      <${ErrorBox} error=${error} onRetry=${load} />${error ? null : html`<p>Loading cases…</p>`}
-    </main>`;
-  if (!c)
-    return html`<main id="main">
-      <h2>Review</h2>
-      <p>This run has no misclassified or low-confidence cases to review.</p>
-    </main>`;
-  const ag = data.agreement;
-  const top = Object.entries(c.probabilities)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 5)
-    .map(([label, score]) => ({ label, score }));
-  const reviews = (c.reviews ?? [])
-    .map((r) => `${r.reviewer}: ${r.verdict}${r.label ? ` → ${r.label}` : ''}`)
-    .join('; ');
+/** The reviews of a case one may see, or how many are hidden until one's own verdict. */
+function Others({ c, reviewer }) {
+  const others = (c.reviews ?? []).filter((r) => r.reviewer !== reviewer);
+  if (c.hidden_reviews)
+    return html`${c.hidden_reviews} from other reviewers, hidden until you give your verdict (so that it is your own).`;
+  if (!others.length) return 'none from other reviewers';
+  return others.map((r) => `${r.reviewer}: ${verdictText(r)}`).join('; ');
+}
+
+function Agreement({ ag }) {
   const reviewers = `${ag.reviewers.length} reviewer${ag.reviewers.length === 1 ? '' : 's'}`;
   const kappa =
     ag.cohen_kappa !== null
@@ -135,66 +57,290 @@ export function ReviewPage() {
       : ag.fleiss_kappa !== null
         ? `Fleiss' κ ${ag.fleiss_kappa.toFixed(2)} on ${ag.cases_shared} shared cases`
         : 'no case has two reviewers yet';
-  return html`<main id="main" tabindex="-1" onKeyDown=${onKey} data-testid="review">
-    <h2>Review case ${i + 1} of ${data.total}</h2>
-    <p class="keys hint">
-      Keys: <kbd>1</kbd> gold is right · <kbd>2</kbd> model is right · <kbd>3</kbd> other label ·${' '}
-      <kbd>4</kbd> unclear · <kbd>c</kbd> comment · <kbd>j</kbd>/<kbd>k</kbd> next/previous. Reviewer: ${reviewer}.
-    </p>
-    <section class="card" aria-labelledby="case-h">
-      <h3 id="case-h">Case ${c.id} ${c.correct ? '(low confidence)' : '(misclassified)'}</h3>
-      <div class="text-view">${c.text}</div>
-      <table>
-        <tbody>
-          <tr>
-            <th scope="row">Gold label</th>
-            <td data-testid="gold">${asText(c.gold)}</td>
-          </tr>
-          <tr>
-            <th scope="row">Model</th>
-            <td>${asText(c.predicted)} (${pct(c.confidence)})</td>
-          </tr>
-          <tr>
-            <th scope="row">Reviews</th>
-            <td data-testid="reviews">${reviews || 'none yet'}</td>
-          </tr>
-        </tbody>
-      </table>
-      <${Scores} result=${{ top_k: top }} />
-      <label for="comment">Comment (optional)</label>
-      <input
-        id="comment"
-        type="text"
-        value=${comment}
-        onInput=${(e) => setComment(e.target.value)}
-        onKeyDown=${(e) => {
-          if (e.key === 'Escape') e.target.blur();
+  return html`<p class="meta" data-testid="agreement">
+    Agreement: ${ag.reviews} reviews of ${ag.cases_reviewed} cases by ${reviewers}; ${kappa}.
+  </p>`;
+}
+
+function Progress({ progress }) {
+  return html`<p class="progress" data-testid="progress">
+    You have reviewed ${progress.reviewed} of ${progress.total} cases.
+    <span class="bar" aria-hidden="true"
+      ><span style=${{ width: `${((100 * progress.reviewed) / Math.max(1, progress.total)).toFixed(1)}%` }}></span
+    ></span>
+  </p>`;
+}
+
+function Keys() {
+  return html`<p class="keys hint">
+    Keys: <kbd>1</kbd> recorded label is right · <kbd>2</kbd> model is right · <kbd>3</kbd> another label ·${' '}
+    <kbd>4</kbd> unclear · <kbd>c</kbd> comment · <kbd>u</kbd> undo · <kbd>j</kbd>/<kbd>k</kbd> next/previous.
+  </p>`;
+}
+
+/** The review session: cases, position, one comment per case, undo, and the keys (on the whole page). */
+function useReview() {
+  const [data, setData] = useState(null);
+  const [i, setI] = useState(0);
+  const [drafts, setDrafts] = useState({});
+  const [picking, setPicking] = useState(false);
+  const [pending, setPending] = useState(null);
+  const [error, setError] = useState(null);
+  const [saved, setSaved] = useState([]);
+  const [done, setDone] = useState(false);
+  const saving = useRef(false);
+  const load = async () => {
+    try {
+      const d = await api.reviewCases(500);
+      setData(d);
+      const first = d.cases.findIndex((c) => !(c.reviews ?? []).some((r) => r.reviewer === d.reviewer));
+      setI(Math.max(0, first));
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const cases = data?.cases ?? [];
+  const c = cases[i];
+  /** Moves by `by` cases (relative, so that keys pressed faster than the page renders all count). */
+  const move = (by) => {
+    setDone(false);
+    setI((k) => Math.max(0, Math.min(cases.length - 1, k + by)));
+  };
+  const patchCase = (id, r) =>
+    setData((d) => ({
+      ...d,
+      agreement: r.agreement,
+      progress: r.progress,
+      cases: d.cases.map((x) =>
+        x.id === id ? { ...x, reviews: r.case_reviews, hidden_reviews: r.hidden_reviews } : x,
+      ),
+    }));
+  const submit = async (verdict, label) => {
+    // one verdict at a time, none in the "done" state: a key pressed twice never saves twice
+    if (!c || saving.current || done) return;
+    saving.current = true;
+    const comment = (drafts[c.id] ?? '').trim();
+    const review = { case_id: c.id, verdict, ...(label ? { label } : {}), ...(comment ? { comment } : {}) };
+    setPending(review);
+    setError(null);
+    try {
+      const r = await api.addReview(review);
+      patchCase(c.id, r);
+      setPending(null);
+      setDrafts((d) => ({ ...d, [c.id]: '' }));
+      setSaved((s) => [...s, { review: r.review, index: i }]);
+      const last = i === cases.length - 1;
+      const next = last ? 'All cases are done.' : `Now case ${i + 2} of ${cases.length}.`;
+      announce(`Saved for case ${i + 1}: ${verdictText(r.review)}. ${next}`);
+      if (last) setDone(true);
+      else setI(i + 1);
+      focusOn(last ? 'done-h' : 'case');
+    } catch (e) {
+      setError(e);
+    } finally {
+      saving.current = false;
+    }
+  };
+  const undo = async () => {
+    const top = saved[saved.length - 1];
+    if (!top || saving.current) return;
+    saving.current = true;
+    try {
+      const r = await api.undoReview(top.review.id);
+      patchCase(top.review.case_id, r);
+      setSaved((s) => s.slice(0, -1));
+      setDone(false);
+      setI(top.index);
+      announce(`Undone: your verdict on case ${top.index + 1}. Case ${top.index + 1} is shown again.`);
+      focusOn('case');
+    } catch (e) {
+      setError(e);
+    } finally {
+      saving.current = false;
+    }
+  };
+  return {
+    ...{ data, load, cases, c, i, move, drafts, setDrafts, picking, setPicking, pending, error, saved, done },
+    ...{ submit, undo },
+  };
+}
+
+export function ReviewPage() {
+  const s = useReview();
+  const [started, setStarted] = useState(false);
+  useEffect(() => {
+    s.load();
+  }, []);
+  // the keys work wherever the focus is on the page, except while typing (comment, label search); the listener
+  // reads the session of the latest render (a ref), so a key pressed right after a change acts on what is shown
+  const live = useRef(s);
+  live.current = s;
+  useEffect(() => {
+    if (!started) return undefined;
+    const onKey = (e) => {
+      const r = live.current;
+      if (e.ctrlKey || e.metaKey || e.altKey || r.picking || TYPING.includes(e.target.tagName)) return;
+      const actions = {
+        1: () => r.submit('gold'),
+        2: () => r.submit('model'),
+        3: () => !r.done && r.setPicking(true),
+        4: () => r.submit('unclear'),
+        u: () => r.undo(),
+        j: () => r.move(1),
+        k: () => r.move(-1),
+        ArrowRight: () => r.move(1),
+        ArrowLeft: () => r.move(-1),
+        c: () => document.getElementById('comment')?.focus(),
+      };
+      const a = actions[e.key];
+      if (a) {
+        e.preventDefault();
+        a();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [started]);
+  if (!s.data)
+    return html`<main id="main">
+      <h2 id="page-h" tabindex="-1">Review</h2>
+      <${ErrorBox} error=${s.error} onRetry=${s.load} />${s.error ? null : html`<p>Loading cases…</p>`}
+    </main>`;
+  if (!s.cases.length)
+    return html`<main id="main">
+      <h2 id="page-h" tabindex="-1">Review</h2>
+      <p>This run has no misclassified or low-confidence cases to review.</p>
+    </main>`;
+  if (!started)
+    return html`<main id="main">
+      <h2 id="page-h" tabindex="-1">Review</h2>
+      <p>
+        ${s.data.total} cases of the run: the model's errors, most confident first, then its low-confidence answers. You
+        review as <strong data-testid="reviewer">${s.data.reviewer}</strong> (the name of your API key). Other
+        reviewers' verdicts on a case stay hidden until you give yours.
+      </p>
+      <${Progress} progress=${s.data.progress} />
+      <${Keys} />
+      <button
+        class="primary"
+        onClick=${() => {
+          setStarted(true);
+          focusOn('case');
         }}
-      />
-      <div class="verdicts">
-        <button class="secondary" onClick=${() => submit('gold')}>1 · Gold is right</button>
-        <button class="secondary" onClick=${() => submit('model')}>2 · Model is right</button>
-        <button class="secondary" onClick=${() => setPicking(true)}>3 · Other label</button>
-        <button class="secondary" onClick=${() => submit('unclear')}>4 · Unclear</button>
-      </div>
+      >
+        Start reviewing
+      </button>
+    </main>`;
+  return html`<main id="main" data-testid="review">
+    <h2 id="page-h" tabindex="-1">Review</h2>
+    <${Progress} progress=${s.data.progress} />
+    <${Keys} />
+    ${s.done ? html`<${Done} s=${s} />` : html`<${CaseView} s=${s} />`}
+    <${ErrorBox}
+      error=${s.error ? new Error(`Not saved: ${s.error.message}`) : null}
+      onRetry=${s.pending ? () => s.submit(s.pending.verdict, s.pending.label) : null}
+    />
+    <p class="saved" data-testid="saved">
       ${
-        picking
-          ? html`<${LabelPicker}
-              labels=${data.labels}
-              onPick=${(l) => {
-                setPicking(false);
-                submit('other', l);
-              }}
-              onCancel=${() => setPicking(false)}
-            />`
+        s.saved.length
+          ? html`Saved: case ${s.saved[s.saved.length - 1].index + 1},${' '}
+              ${verdictText(s.saved[s.saved.length - 1].review)}.${' '}
+              <button class="secondary" onClick=${s.undo}>Undo (u)</button>`
           : null
       }
-    </section>
-    <${ErrorBox}
-      error=${error ? new Error(`Not saved: ${error.message}`) : null}
-      onRetry=${pending ? () => submit(pending.verdict, pending.label) : null}
-    />
-    <p class="saved" role="status" aria-live="polite">${saved}</p>
-    <p class="meta">Agreement: ${ag.reviews} reviews of ${ag.cases_reviewed} cases by ${reviewers}${'; '}${kappa}.</p>
+    </p>
+    <${Agreement} ag=${s.data.agreement} />
   </main>`;
+}
+
+function Done({ s }) {
+  const left = s.data.progress.total - s.data.progress.reviewed;
+  return html`<section class="card" aria-labelledby="done-h" data-testid="done">
+    <h3 id="done-h" tabindex="-1">Done: that was the last case</h3>
+    <p>
+      ${
+        left
+          ? `${left} case${left === 1 ? ' has' : 's have'} no verdict of yours yet.`
+          : 'Every case has a verdict of yours. Thank you.'
+      }
+    </p>
+    <button class="secondary" onClick=${() => s.move(-s.cases.length)}>Back to the first case</button>
+    <button class="secondary" onClick=${s.undo} disabled=${!s.saved.length}>Undo the last verdict</button>
+  </section>`;
+}
+
+function CaseView({ s }) {
+  const { c, data } = s;
+  const mine = (c.reviews ?? []).filter((r) => r.reviewer === data.reviewer);
+  return html`<section id="case" class="card task" tabindex="-1" aria-labelledby="case-h" data-case=${c.id}>
+    <h3 id="case-h">
+      Case ${s.i + 1} of ${s.cases.length}${' '}
+      <span class="meta">(${c.correct ? 'low confidence' : 'the model disagrees with the recorded label'})</span>
+    </h3>
+    <div class="text-view">${c.text}</div>
+    <table>
+      <tbody>
+        <tr>
+          <th scope="row">Recorded label</th>
+          <td data-testid="gold">${asText(c.gold)}</td>
+        </tr>
+        <tr>
+          <th scope="row">Model</th>
+          <td>${asText(c.predicted)} (${pct(c.confidence)})</td>
+        </tr>
+        <tr>
+          <th scope="row">Your verdict</th>
+          <td data-testid="mine">${mine.length ? verdictText(mine[mine.length - 1]) : 'none yet'}</td>
+        </tr>
+        <tr>
+          <th scope="row">Other reviewers</th>
+          <td data-testid="reviews"><${Others} c=${c} reviewer=${data.reviewer} /></td>
+        </tr>
+        <tr>
+          <th scope="row">Source</th>
+          <td class="meta">row ${c.id} of the run's predictions</td>
+        </tr>
+      </tbody>
+    </table>
+    <${Scores}
+      result=${{
+        top_k: Object.entries(c.probabilities)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 5)
+          .map(([label, score]) => ({ label, score })),
+      }}
+    />
+    <label for="comment">Comment on this case (optional; Escape returns to the keys)</label>
+    <input
+      id="comment"
+      type="text"
+      value=${s.drafts[c.id] ?? ''}
+      onInput=${(e) => s.setDrafts((d) => ({ ...d, [c.id]: e.target.value }))}
+      onKeyDown=${(e) => {
+        if (e.key === 'Escape') focusOn('case');
+      }}
+    />
+    <div class="verdicts">
+      <button class="secondary" onClick=${() => s.submit('gold')}>1 · Recorded label is right</button>
+      <button class="secondary" onClick=${() => s.submit('model')}>2 · Model is right</button>
+      <button class="secondary" onClick=${() => s.setPicking(true)}>3 · Another label</button>
+      <button class="secondary" onClick=${() => s.submit('unclear')}>4 · Unclear</button>
+    </div>
+    ${
+      s.picking
+        ? html`<${LabelPicker}
+            labels=${data.labels}
+            onPick=${(l) => {
+              s.setPicking(false);
+              s.submit('other', l);
+            }}
+            onCancel=${() => {
+              s.setPicking(false);
+              focusOn('case');
+            }}
+          />`
+        : null
+    }
+  </section>`;
 }
