@@ -48,7 +48,7 @@ export function findLabelVariants(counts: Map<string, number> | Record<string, n
     else byKey.set(k, [{ label, count, at }]);
   }
   const groups: LabelVariantGroup[] = [];
-  const mapping: Record<string, string> = {};
+  const mapping: Record<string, string> = Object.create(null); // labels such as __proto__ stay plain keys
   for (const variants of byKey.values()) {
     if (variants.length < 2) continue;
     variants.sort(preferred);
@@ -79,8 +79,9 @@ export function describeVariants(v: LabelVariants, merged: boolean): string {
     .map((g) => g.variants.map((x) => `"${x.label}"`).join(' / '))
     .join('; ');
   const n = v.groups.length;
+  const what = merged ? 'merged into the most frequent spelling' : 'merge them with --normalize-labels';
   return (
-    `labels: ${n} group${n > 1 ? 's' : ''} of labels differ only by case, spaces or punctuation (${ex}` +
-    `${n > 3 ? '; …' : ''}); ${merged ? 'merged into the most frequent spelling' : 'merge them with --normalize-labels'}`
+    `labels: ${n} group${n > 1 ? 's' : ''} of labels differ only by case, spaces or punctuation ` +
+    `(${ex}${n > 3 ? '; …' : ''}); ${what}`
   );
 }
