@@ -375,10 +375,12 @@ export async function buildAdmissionDataset(src: AdmissionSource, o: AdmissionOp
       parts.close();
       progress.stop();
     }
-    if (notes.dropped.notes_without_admission_id) {
+    const unlinked = notes.dropped.notes_without_admission_id ?? 0;
+    if (unlinked) {
+      const first = notes.firstRow.notes_without_admission_id;
       log(
-        `  ${src.notes.file}: ${notes.dropped.notes_without_admission_id} selected notes have no admission id ` +
-          `(the first at data row ${notes.firstRow.notes_without_admission_id}); left out`,
+        `  ${src.notes.file}: ${unlinked === 1 ? `1 selected note has` : `${unlinked} selected notes have`} ` +
+          `no admission id (${unlinked === 1 ? '' : 'the first at '}data row ${first}); left out`,
       );
     }
     const rows = decideRows(codes, notes, o, log);

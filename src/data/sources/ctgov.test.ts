@@ -57,7 +57,7 @@ describe('data ctgov', () => {
     );
   });
 
-  it('--normalize-labels merges spellings into one label, the mapping in the summary; CSV that train reads', async () => {
+  it('--normalize-labels merges spellings into one label (mapping in the summary); CSV that train reads', async () => {
     const r = await ctgov({ normalizeLabels: true }, 'csv');
     const s = JSON.parse(readFileSync(r.summaryFile, 'utf8'));
     assert.deepEqual(s.label_variants.mapping, {

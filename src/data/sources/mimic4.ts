@@ -12,7 +12,7 @@ import { idCell, type DatasetResult, type TableRow, type TableSpec } from './io.
 export const DISCHARGE: TableSpec = {
   table: 'MIMIC-IV-Note discharge',
   header: ['note_id', 'subject_id', 'hadm_id', 'note_type', 'note_seq', 'charttime', 'storetime', 'text'],
-  required: ['subject_id', 'hadm_id', 'text'],
+  required: ['note_id', 'subject_id', 'hadm_id', 'charttime', 'text'],
 };
 export const DIAGNOSES_ICD_IV: TableSpec = {
   table: 'MIMIC-IV diagnoses_icd',

@@ -9,6 +9,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Generator } from '../../tensor/random.js';
 import { shuffle } from '../dataset.js';
+import { NOTEEVENTS } from './mimic.js';
 
 /** ICD-9 codes (as the tables store them) with the words a summary uses for them; the first ones are commonest. */
 export const SYNTHETIC_CODES: { code: string; kind: 'diagnosis' | 'procedure'; words: string }[] = [
@@ -92,9 +93,7 @@ export function writeSyntheticMimic3(o: SyntheticMimicOptions) {
   const notes = new Out(files.notes);
   const dx = new Out(files.diagnoses);
   const px = new Out(files.procedures);
-  notes.line(
-    '"ROW_ID","SUBJECT_ID","HADM_ID","CHARTDATE","CHARTTIME","STORETIME","CATEGORY","DESCRIPTION","CGID","ISERROR","TEXT"',
-  );
+  notes.line(NOTEEVENTS.header.map((c) => `"${c}"`).join(','));
   dx.line('"ROW_ID","SUBJECT_ID","HADM_ID","SEQ_NUM","ICD9_CODE"');
   px.line('"ROW_ID","SUBJECT_ID","HADM_ID","SEQ_NUM","ICD9_CODE"');
   let rowId = 0;

@@ -22,7 +22,7 @@ export async function readXml(file: string, visitor: XmlVisitor, onBytes?: (n: n
   const stack: string[] = [];
   const fail = (what: string) => new DataError(`${file}: line ${parser.line}, column ${parser.column}: ${what}`);
   parser.on('error', (e) => {
-    throw fail(`the XML is not well-formed (${e.message.replace(/^[^:]*:\d+:\d+: /, '').replace(/\.$/, '')})`);
+    throw fail(`the XML is not well-formed (${e.message.replace(/^(?:[^:]*:)?\d+:\d+: /, '').replace(/\.$/, '')})`);
   });
   parser.on('opentag', (t) => {
     if (!stack.length) visitor.root?.(t.name);
