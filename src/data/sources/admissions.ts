@@ -12,7 +12,6 @@
  * The output is sorted by HADM_ID. Temporary files live beside the output and are removed on success, failure and
  * Ctrl-C.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { prepareOutputFile } from '../../common/atomic.js';
@@ -25,6 +24,7 @@ import {
   frequencies,
   idCell,
   LineSink,
+  readLines,
   readTable,
   spillFolder,
   splitFileName,
@@ -92,9 +92,12 @@ export interface AdmissionOptions {
   writeSplits?: boolean;
   encoding?: string;
   log?: Log;
-  /** target size of one temporary partition of note text (default 32 MB) */
+  /** target size of one temporary partition of note text (default 16 MB) */
   partitionBytes?: number;
 }
+
+/** Target size of one temporary partition: what pass 2 holds at once. */
+const PARTITION_BYTES = 4 << 20;
 
 const COLUMNS: ColumnSpec[] = [
   { name: 'text', type: 'string' },
@@ -289,8 +292,7 @@ async function writePartition(
   stats: { rows: number; counts: Map<string, number>; splits: Record<string, number> },
 ): Promise<void> {
   const byAdmission = new Map<number, [(string | number)[], string][]>();
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue;
+  for await (const line of readLines(file)) {
     const [hadm, , order, text] = JSON.parse(line) as [number, number | null, (string | number)[], string];
     if (!rows.labels.has(hadm)) continue;
     const notes = byAdmission.get(hadm);
@@ -362,7 +364,7 @@ export async function buildAdmissionDataset(src: AdmissionSource, o: AdmissionOp
   try {
     const { codes, dropped: codeDrops, inputs } = await readCodes(src, o, progress);
     const notesBytes = fileSize(src.notes.file) * (/\.gz$/i.test(src.notes.file) ? 5 : 1);
-    const P = Math.min(256, Math.ceil(notesBytes / (o.partitionBytes ?? 32 << 20)));
+    const P = Math.min(256, Math.ceil(notesBytes / (o.partitionBytes ?? PARTITION_BYTES)));
     const parts = new Partitions(
       spill.dir,
       [...codes.byAdmission.keys()].sort((a, b) => a - b),

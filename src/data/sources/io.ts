@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { sweepStale, tempPathFor, writeFileAtomic } from '../../common/atomic.js';
+import { sweepStale, tempPathFor, writeFileAtomic, type AtomicStream } from '../../common/atomic.js';
 import { MedtuneError } from '../../common/errors.js';
 import { DataError, formatOf, readRows, type Row } from '../readers.js';
 import { openRowWriter, type RowWriter } from '../rowwriter.js';
@@ -82,25 +82,22 @@ export function spillFolder(output: string): { dir: string; remove: () => void }
   };
 }
 
-/** Lines appended to a temporary file, buffered (256 KB) so that many files can be open at once. */
+/**
+ * Lines appended to a temporary file. Each line is written at once (one system call): a line kept in a buffer
+ * would outlive the young generation of the garbage collector and pile up as old garbage, raising the peak memory.
+ */
 export class LineSink {
   private fd: number | null;
-  private buffer = '';
   bytes = 0;
   constructor(readonly file: string) {
     this.fd = openSync(file, 'w');
   }
   add(line: string): void {
-    this.buffer += line + '\n';
-    this.bytes += line.length + 1;
-    if (this.buffer.length >= 1 << 18) this.flush();
-  }
-  private flush(): void {
-    if (this.buffer && this.fd !== null) writeSync(this.fd, this.buffer);
-    this.buffer = '';
+    const b = Buffer.from(line + '\n');
+    for (let off = 0; off < b.length;) off += writeSync(this.fd!, b, off);
+    this.bytes += b.length;
   }
   close(): void {
-    this.flush();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
@@ -186,8 +183,12 @@ export interface ColumnSpec {
 }
 export type DatasetRow = Record<string, string | number | string[] | null>;
 
-/** A binary file written beside its final name and renamed into place on commit (removed on abort or Ctrl-C). */
-function atomicBinaryFile(file: string): { write: (b: Uint8Array) => void; commit: () => void; abort: () => void } {
+/**
+ * A file written beside its final name with synchronous writes and renamed into place on commit (removed on abort
+ * or Ctrl-C). Synchronous on purpose: a conversion that waits on the event loop for every row lets the garbage
+ * collector promote the rows in flight, and the peak memory of a long run grows by hundreds of MB.
+ */
+function atomicFileSync(file: string): AtomicStream & { write: (s: string | Uint8Array) => Promise<void> } {
   sweepStale(file);
   const { tmp, release } = tempPathFor(file);
   const fail = (e: unknown) =>
@@ -203,15 +204,18 @@ function atomicBinaryFile(file: string): { write: (b: Uint8Array) => void; commi
     if (fd !== null) closeSync(fd);
     fd = null;
   };
+  const done = Promise.resolve();
   return {
-    write: (b) => {
+    write: (s) => {
+      const b = typeof s === 'string' ? Buffer.from(s) : s;
       try {
         for (let off = 0; off < b.length;) off += writeSync(fd!, b, off, b.length - off);
       } catch (e) {
-        throw fail(e);
+        return Promise.reject(fail(e));
       }
+      return done;
     },
-    commit: () => {
+    commit: async () => {
       try {
         fsyncSync(fd!);
         close();
@@ -243,7 +247,7 @@ const PARQUET_TYPES: Record<ColumnType, (name: string) => object[]> = {
 /** Parquet output: rows buffered into row groups of up to 500 rows or 16 MB of text (flat memory). */
 async function openParquetWriter(file: string, columns: ColumnSpec[]): Promise<RowWriter> {
   const { ByteWriter, ParquetWriter } = await import('hyparquet-writer');
-  const out = atomicBinaryFile(file);
+  const out = atomicFileSync(file);
   const buf = new ByteWriter();
   const schema = [
     { name: 'root', num_children: columns.length },
@@ -252,34 +256,34 @@ async function openParquetWriter(file: string, columns: ColumnSpec[]): Promise<R
   const pq = new ParquetWriter({ writer: buf, schema: schema as never });
   let rows: Row[] = [];
   let bytes = 0;
-  const drain = () => {
-    out.write(new Uint8Array(buf.buffer, 0, buf.index));
+  const drain = async () => {
+    await out.write(new Uint8Array(buf.buffer, 0, buf.index));
     buf.index = 0;
   };
   const value = (r: Row, c: ColumnSpec) => {
     const v = r[c.name] ?? null;
     return c.type === 'int' && v !== null ? BigInt(v as number) : v;
   };
-  const flush = () => {
+  const flush = async () => {
     if (rows.length) {
       const columnData = columns.map((c) => ({ name: c.name, data: rows.map((r) => value(r, c)) }));
       pq.write({ columnData: columnData as never });
     }
     rows = [];
     bytes = 0;
-    drain();
+    await drain();
   };
   return {
     write: async (row) => {
       rows.push(row);
       bytes += typeof row.text === 'string' ? row.text.length : 0;
-      if (rows.length >= 500 || bytes >= 16 << 20) flush();
+      if (rows.length >= 500 || bytes >= 16 << 20) await flush();
     },
     commit: async () => {
-      flush();
+      await flush();
       pq.finish();
-      drain();
-      out.commit();
+      await drain();
+      await out.commit();
     },
     abort: () => out.abort(),
   };
@@ -291,6 +295,7 @@ async function openWriter(file: string, columns: ColumnSpec[]): Promise<RowWrite
   return openRowWriter(
     file,
     columns.map((c) => c.name),
+    () => atomicFileSync(file),
   );
 }
 

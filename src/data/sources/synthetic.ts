@@ -54,6 +54,9 @@ export interface SyntheticMimicOptions {
   otherNotes?: number;
   /** words in each of those (default 60) */
   otherWords?: number;
+  /** diagnosis codes per admission drawn from ~90,000 filler codes on top of the named ones (default 0; MIMIC-III
+   * has about 15 codes per admission) */
+  extraCodes?: number;
 }
 
 const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -117,6 +120,8 @@ export function writeSyntheticMimic3(o: SyntheticMimicOptions) {
         if (c.kind === 'diagnosis') dx.line(`${++dxRow},${subject},${hadm},${++seqDx},"${c.code}"`);
         else px.line(`${++pxRow},${subject},${hadm},${++seqPx},${c.code}`);
       }
+      for (let k = 0; k < (o.extraCodes ?? 0); k++)
+        dx.line(`${++dxRow},${subject},${hadm},${++seqDx},"${10000 + Math.floor(90000 * g.uniform())}"`);
       const day = `21${String(10 + (a % 80)).padStart(2, '0')}-0${1 + (a % 9)}-1${a % 10}`;
       const text =
         `Admission Date:  [**${day}**]\n\nDischarge Diagnosis:\n` +
