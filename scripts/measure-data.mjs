@@ -4,8 +4,7 @@
 // codes per admission, as MIMIC-III) converted
 // by `medtune data mimic` (with DIAGNOSES_ICD and PROCEDURES_ICD): wall time, MB/s and the peak resident memory of
 // the medtune process (VmHWM, polled), for the default categories (Discharge summary) and for --categories all
-// (every note goes through the temporary partitions); with GZIP=1 also from NOTEEVENTS.csv.gz; with HEAP_MB=N the
-// medtune process runs with NODE_OPTIONS=--max-old-space-size=N.
+// (every note goes through the temporary partitions); with GZIP=1 also from NOTEEVENTS.csv.gz.
 // Run outside `npm test` (minutes; disk: about 2.5x the largest size); needs `npm run build` first.
 // usage: node scripts/measure-data.mjs [OUT=/tmp/medtune-data-measure] [SIZES_MB=256,1024]
 import { execFileSync, spawn } from 'node:child_process';
@@ -41,11 +40,7 @@ function measure(args) {
     const t0 = process.hrtime.bigint();
     const child = spawn(process.execPath, [path.join(root, 'bin', 'medtune.js'), ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        ...process.env,
-        CI: '1',
-        ...(process.env.HEAP_MB ? { NODE_OPTIONS: `--max-old-space-size=${process.env.HEAP_MB}` } : {}),
-      },
+      env: { ...process.env, CI: '1' },
     });
     let stderr = '';
     let peak = 0;
@@ -72,7 +67,7 @@ const flags = (readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.
   .filter((f) => /^(avx2|avx512f|avx512_bf16|fma|sse4_2)$/.test(f));
 console.log(
   `${os.cpus()[0]?.model} x${os.cpus().length} (flags ${flags.join(' ')}), node ${process.version}, ` +
-    `load average ${os.loadavg()[0].toFixed(1)}${process.env.HEAP_MB ? `, --max-old-space-size=${process.env.HEAP_MB}` : ''}\n`,
+    `load average ${os.loadavg()[0].toFixed(1)}\n`,
 );
 console.log('| NOTEEVENTS.csv | notes selected | seconds | MB/s | peak RSS (MB) |\n|---|---|---|---|---|');
 for (const size of sizes) {

@@ -1,12 +1,14 @@
 /**
  * `medtune data mimic | mimic4 | pubmed | ctgov`: the methodology's data sources (local files, plain or .gz) as
- * labelled files ready for `train` (multi-label rows with a `labels` list) and a JSON summary beside them.
+ * labelled files ready for `train` (multi-label rows with a `labels` list) and a JSON summary beside them. Each
+ * conversion runs in a worker thread with a bounded heap (data/sources/run.ts).
  */
 import type { Command } from 'commander';
-import { buildCtgovDataset, CTGOV_LABELS, type CtgovOptions } from '../data/sources/ctgov.js';
-import { buildMimic3Dataset, DEFAULT_CATEGORIES, type Mimic3Options } from '../data/sources/mimic.js';
-import { buildMimic4Dataset, type Mimic4Options } from '../data/sources/mimic4.js';
-import { buildPubmedDataset, type PubmedOptions } from '../data/sources/pubmed.js';
+import { CTGOV_LABELS, type CtgovOptions } from '../data/sources/ctgov.js';
+import { DEFAULT_CATEGORIES, type Mimic3Options } from '../data/sources/mimic.js';
+import type { Mimic4Options } from '../data/sources/mimic4.js';
+import type { PubmedOptions } from '../data/sources/pubmed.js';
+import { runDataConversion } from '../data/sources/run.js';
 import { choice, encodingOption, int } from './args.js';
 
 const OUTPUT = 'labelled CSV, TSV, JSONL or Parquet (by extension); the summary goes to FILE.summary.json';
@@ -53,7 +55,7 @@ export function registerData(program: Command): void {
       DEFAULT_CATEGORIES,
     )
     .action(async (o: Mimic3Options) => {
-      await buildMimic3Dataset(o);
+      await runDataConversion('mimic', o);
     });
   admissions(
     data.command('mimic4').description('MIMIC-IV: discharge notes joined per admission, labelled with ICD-9/10 codes'),
@@ -73,7 +75,7 @@ export function registerData(program: Command): void {
       ),
     )
     .action(async (o: Mimic4Options) => {
-      await buildMimic4Dataset(o);
+      await runDataConversion('mimic4', o);
     });
   normalize(
     common(
@@ -91,7 +93,7 @@ export function registerData(program: Command): void {
     .option('--mesh-branch <prefixes>', 'keep descriptors under these tree numbers only, comma-separated (e.g. C)')
     .option('--mesh-tree <file>', 'the MeSH tree for --mesh-level/--mesh-branch: desc20XX.xml[.gz] or mtrees20XX.bin')
     .action(async (o: PubmedOptions) => {
-      await buildPubmedDataset(o);
+      await runDataConversion('pubmed', o);
     });
   normalize(
     common(
@@ -102,6 +104,6 @@ export function registerData(program: Command): void {
     .requiredOption('--input <paths...>', 'study files (.json, .jsonl; plain or .gz) or folders of them')
     .addOption(choice('--label <field>', 'the field the labels come from', CTGOV_LABELS, 'conditions'))
     .action(async (o: CtgovOptions) => {
-      await buildCtgovDataset(o);
+      await runDataConversion('ctgov', o);
     });
 }

@@ -17,7 +17,8 @@ import { performance } from 'node:perf_hooks';
 import { prepareOutputFile } from '../../common/atomic.js';
 import { checkInputFile, DataError } from '../readers.js';
 import {
-  ByteProgress,
+  byteProgress,
+  type ProgressSink,
   DatasetOutput,
   describeDropped,
   fileSize,
@@ -34,6 +35,7 @@ import {
   type ColumnSpec,
   type DatasetResult,
   type Log,
+  type ProgressFactory,
   type TableRow,
   type TableSpec,
 } from './io.js';
@@ -92,7 +94,9 @@ export interface AdmissionOptions {
   writeSplits?: boolean;
   encoding?: string;
   log?: Log;
-  /** target size of one temporary partition of note text (default 16 MB) */
+  /** how the bytes read are reported (default: a progress bar on a terminal) */
+  progress?: ProgressFactory;
+  /** target size of one temporary partition of note text (default 4 MB) */
   partitionBytes?: number;
 }
 
@@ -139,7 +143,7 @@ class CodeTable {
   }
 }
 
-async function readCodes(src: AdmissionSource, o: AdmissionOptions, progress: ByteProgress) {
+async function readCodes(src: AdmissionSource, o: AdmissionOptions, progress: ProgressSink) {
   const codes = new CodeTable();
   const dropped: Record<string, number> = {};
   const inputs: { role: string; file: string; rows: number }[] = [];
@@ -205,7 +209,7 @@ async function spillNotes(
   codes: CodeTable,
   parts: Partitions,
   o: AdmissionOptions,
-  progress: ByteProgress,
+  progress: ProgressSink,
 ): Promise<NotesPass> {
   const p: NotesPass = {
     withNotes: new Map(),
@@ -358,7 +362,7 @@ export async function buildAdmissionDataset(src: AdmissionSource, o: AdmissionOp
   const outputs = [o.output, ...(o.writeSplits ? SPLITS.map((s) => splitFileName(o.output, s)) : [])];
   for (const f of outputs) prepareOutputFile(f, { inputs: inputFiles });
   const total = inputFiles.reduce((a, f) => a + fileSize(f), 0);
-  const progress = new ByteProgress(total, `${src.name} tables`, log);
+  const progress = (o.progress ?? byteProgress)(total, `${src.name} tables`, log);
   const spill = spillFolder(o.output);
   let out: DatasetOutput | null = null;
   try {

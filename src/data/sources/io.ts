@@ -67,11 +67,42 @@ export class ByteProgress {
   }
 }
 
+/** What reports the bytes read: a ByteProgress here; in the worker of run.ts, messages to the parent thread. */
+export interface ProgressSink {
+  add: (n: number) => void;
+  stop: () => void;
+}
+export type ProgressFactory = (total: number, what: string, log: Log) => ProgressSink;
+export const byteProgress: ProgressFactory = (total, what, log) => new ByteProgress(total, what, log);
+
 export const fileSize = (file: string): number => statSync(file).size;
+
+let announce: ((path: string, live: boolean) => void) | null = null;
+
+/**
+ * Tells `fn` of every temporary path made here (live) and removed (not live): the worker of run.ts passes them
+ * to its parent thread, whose Ctrl-C handler removes them.
+ */
+export function announceTempPaths(fn: (path: string, live: boolean) => void): void {
+  announce = fn;
+}
+
+/** tempPathFor, announced. */
+function tempPath(target: string): { tmp: string; release: () => void } {
+  const t = tempPathFor(target);
+  announce?.(t.tmp, true);
+  return {
+    tmp: t.tmp,
+    release: () => {
+      t.release();
+      announce?.(t.tmp, false);
+    },
+  };
+}
 
 /** A temporary folder beside `output` (removed by `remove()`, and on Ctrl-C/SIGTERM). */
 export function spillFolder(output: string): { dir: string; remove: () => void } {
-  const { tmp, release } = tempPathFor(output);
+  const { tmp, release } = tempPath(output);
   mkdirSync(tmp);
   return {
     dir: tmp,
@@ -190,7 +221,7 @@ export type DatasetRow = Record<string, string | number | string[] | null>;
  */
 function atomicFileSync(file: string): AtomicStream & { write: (s: string | Uint8Array) => Promise<void> } {
   sweepStale(file);
-  const { tmp, release } = tempPathFor(file);
+  const { tmp, release } = tempPath(file);
   const fail = (e: unknown) =>
     new MedtuneError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'E_OUTPUT_PATH');
   let fd: number | null = null;

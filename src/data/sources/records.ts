@@ -10,7 +10,7 @@ import { prepareOutputFile } from '../../common/atomic.js';
 import { describeVariants, findLabelVariants, mapLabels, type LabelVariants } from '../labels.js';
 import { checkInputFile, DataError } from '../readers.js';
 import {
-  ByteProgress,
+  byteProgress,
   DatasetOutput,
   describeDropped,
   fileSize,
@@ -25,6 +25,7 @@ import {
   type ColumnSpec,
   type DatasetResult,
   type Log,
+  type ProgressFactory,
 } from './io.js';
 
 export interface SourceRecord {
@@ -40,6 +41,8 @@ export interface RecordOptions {
   /** merge labels that differ only by case, spaces or punctuation into their most frequent spelling */
   normalizeLabels?: boolean;
   log?: Log;
+  /** how the bytes read are reported (default: a progress bar on a terminal) */
+  progress?: ProgressFactory;
 }
 
 /** What a source does with the spill: parse its inputs, adding records and counting what it left out. */
@@ -108,11 +111,8 @@ export async function buildRecordDataset(src: RecordSource, o: RecordOptions): P
   if (!src.inputs.length) throw new DataError('give at least one --input', 'E_USAGE');
   src.inputs.forEach((f) => checkInputFile(f));
   prepareOutputFile(o.output, { inputs: src.inputs });
-  const progress = new ByteProgress(
-    src.inputs.reduce((a, f) => a + fileSize(f), 0),
-    src.name,
-    log,
-  );
+  const total = src.inputs.reduce((a, f) => a + fileSize(f), 0);
+  const progress = (o.progress ?? byteProgress)(total, src.name, log);
   const tmp = spillFolder(o.output);
   const spill = new Spill(path.join(tmp.dir, 'records.jsonl'));
   const dropped: Record<string, number> = {};
