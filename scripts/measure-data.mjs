@@ -4,7 +4,7 @@
 // codes per admission, as MIMIC-III) converted
 // by `medtune data mimic` (with DIAGNOSES_ICD and PROCEDURES_ICD): wall time, MB/s and the peak resident memory of
 // the medtune process (VmHWM, polled), for the default categories (Discharge summary) and for --categories all
-// (every note goes through the temporary partitions); with GZIP=1 also from NOTEEVENTS.csv.gz.
+// (every note goes through the temporary partitions); with WITH_GZIP=1 also from NOTEEVENTS.csv.gz (gzip -1).
 // Run outside `npm test` (minutes; disk: about 2.5x the largest size); needs `npm run build` first.
 // usage: node scripts/measure-data.mjs [OUT=/tmp/medtune-data-measure] [SIZES_MB=256,1024]
 import { execFileSync, spawn } from 'node:child_process';
@@ -30,7 +30,7 @@ function tablesOf(sizeMb) {
     const admissions = Math.round((200 * sizeMb * 2 ** 20) / probe.bytes);
     writeSyntheticMimic3({ dir, admissions, ...shape });
   }
-  if (process.env.GZIP === '1' && !existsSync(`${notes}.gz`)) execFileSync('gzip', ['-k', '-1', notes]);
+  if (process.env.WITH_GZIP === '1' && !existsSync(`${notes}.gz`)) execFileSync('gzip', ['-k', '-1', notes]);
   return { dir, notes };
 }
 
@@ -77,7 +77,7 @@ for (const size of sizes) {
   const cases = [
     ['discharge summaries', [...input(notes), '--procedures', path.join(dir, 'PROCEDURES_ICD.csv')]],
     ['all categories', [...input(notes), '--categories', 'all']],
-    ...(process.env.GZIP === '1' ? [['discharge summaries, from .csv.gz', input(`${notes}.gz`)]] : []),
+    ...(process.env.WITH_GZIP === '1' ? [['discharge summaries, from .csv.gz', input(`${notes}.gz`)]] : []),
   ];
   for (const [name, args] of cases) {
     const output = path.join(dir, 'out.csv');

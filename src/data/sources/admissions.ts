@@ -242,6 +242,45 @@ async function spillNotes(
   return p;
 }
 
+/**
+ * The split of each kept admission: from the split files (admissions in none of them are dropped from `labels`),
+ * or grouped by patient.
+ */
+function assignSplits(
+  labels: Map<number, string[]>,
+  x: {
+    subjectOf: (h: number) => number | null;
+    known: (h: number) => boolean;
+    dropped: Record<string, number>;
+    o: AdmissionOptions;
+    log: Log;
+  },
+): { split: Map<number, SplitName>; method: string } {
+  const { o, dropped } = x;
+  if (o.splitFiles) {
+    const files = findSplitFiles(o.splitFiles, o.top ? String(o.top) : 'full');
+    const split = readSplitFiles(files, x.known);
+    dropped.admissions_not_in_split_files = 0;
+    for (const h of [...labels.keys()])
+      if (!split.has(h)) {
+        labels.delete(h);
+        dropped.admissions_not_in_split_files++;
+      }
+    if (dropped.admissions_not_in_split_files)
+      x.log(`  ${dropped.admissions_not_in_split_files} admissions are in none of the split files: left out`);
+    return { split, method: `split files: ${SPLITS.map((s) => path.basename(files[s])).join(', ')}` };
+  }
+  const ratio = parseSplitRatio(o.splitRatio ?? '0.8,0.1,0.1');
+  const seed = o.seed ?? 42;
+  // an admission without a known patient is a group of its own
+  const patients = new Map([...labels.keys()].map((h) => [h, x.subjectOf(h) ?? -h]));
+  const shares = ratio.map((r) => r.toFixed(2)).join('/');
+  return {
+    split: splitBySubject(patients, ratio, seed),
+    method: `by SUBJECT_ID (no patient in two splits), ratio ${shares}, seed ${seed}`,
+  };
+}
+
 /** Labels per kept admission (top-N), the split of each, and what was dropped at the admission level. */
 function decideRows(codes: CodeTable, notes: NotesPass, o: AdmissionOptions, log: Log) {
   const dropped: Record<string, number> = {
@@ -263,28 +302,9 @@ function decideRows(codes: CodeTable, notes: NotesPass, o: AdmissionOptions, log
     if (kept.length) labels.set(hadm, kept);
     else dropped.admissions_without_top_codes++;
   }
-  const subjectOf = (h: number) => notes.withNotes.get(h) ?? codes.subjects.get(h) ?? -h;
-  let split: Map<number, SplitName>;
-  let method: string;
-  if (o.splitFiles) {
-    const files = findSplitFiles(o.splitFiles, o.top ? String(o.top) : 'full');
-    split = readSplitFiles(files, (h) => notes.seen.has(h) || codes.byAdmission.has(h));
-    method = `split files: ${SPLITS.map((s) => path.basename(files[s])).join(', ')}`;
-    dropped.admissions_not_in_split_files = 0;
-    for (const h of [...labels.keys()])
-      if (!split.has(h)) {
-        labels.delete(h);
-        dropped.admissions_not_in_split_files++;
-      }
-    if (dropped.admissions_not_in_split_files)
-      log(`  ${dropped.admissions_not_in_split_files} admissions are in none of the split files: left out`);
-  } else {
-    const ratio = parseSplitRatio(o.splitRatio ?? '0.8,0.1,0.1');
-    split = splitBySubject(new Map([...labels.keys()].map((h) => [h, subjectOf(h)])), ratio, o.seed ?? 42);
-    method = `by SUBJECT_ID (no patient in two splits), ratio ${ratio.map((x) => x.toFixed(2)).join('/')}, seed ${
-      o.seed ?? 42
-    }`;
-  }
+  const subjectOf = (h: number): number | null => notes.withNotes.get(h) ?? codes.subjects.get(h) ?? null;
+  const known = (h: number) => notes.seen.has(h) || codes.byAdmission.has(h);
+  const { split, method } = assignSplits(labels, { subjectOf, known, dropped, o, log });
   return { labels, counts, top: keep, split, method, dropped, subjectOf };
 }
 
