@@ -83,6 +83,7 @@ for (const size of sizes) {
     const output = path.join(dir, 'out.csv');
     const r = await measure([...args, '--output', output]);
     rmSync(output, { force: true });
+    rmSync(`${output}.summary.json`, { force: true });
     console.log(
       `| ${mb.toFixed(0)} MB | ${name} | ${r.seconds.toFixed(1)} | ${(mb / r.seconds).toFixed(1)} | ` +
         `${r.peakRssMb.toFixed(0)} |`,
