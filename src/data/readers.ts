@@ -112,13 +112,16 @@ export function isGzipFile(file: string): boolean {
 }
 
 /**
- * The bytes of a file, gunzipped when it is gzip-compressed (told by its first bytes, not its name); a truncated or
- * corrupt gzip stream stops with the line reached (`lineOf`).
+ * The bytes of a file, gunzipped when its name ends in .gz (a gzip file under another name stays binary data, as
+ * before); a truncated or corrupt gzip stream stops with the line reached (`lineOf`).
  */
 async function* fileBytes(file: string, lineOf: () => number, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
+  const gzip = /\.gz$/i.test(file);
+  if (gzip && !isGzipFile(file))
+    throw new DataError(`${file} is named .gz but is not gzip-compressed; rename it`, 'E_INPUT_FORMAT');
   const src = createReadStream(file, { highWaterMark: 1 << 16 });
   if (onBytes) src.on('data', (b) => onBytes(b.length));
-  if (!isGzipFile(file)) {
+  if (!gzip) {
     yield* src as AsyncIterable<Buffer>;
     return;
   }
