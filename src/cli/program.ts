@@ -25,6 +25,7 @@ import { registerReport } from './report.js';
 import { registerAudit } from './audit.js';
 import { registerCard } from './card.js';
 import { registerTune } from './tune.js';
+import { registerData } from './data.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerEvaluate(program);
   registerDeid(program);
   registerPredict(program);
+  registerData(program);
   registerCurate(program);
   registerClean(program);
   registerAugment(program);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DataError, formatOf, pickColumn, readRows, TEXT_COLUMNS, type RowFormat } from './readers.js';
 import { LABEL_COLUMNS } from './dataset.js';
+import { findLabelVariants, mapLabels, type LabelVariantGroup } from './labels.js';
 import {
   clusters,
   crossPairs,
@@ -168,6 +169,8 @@ export interface CurateSummary {
     examples: { copy: string; of: string; kind: 'exact' | 'near'; similarity: number }[];
   };
   conflicting_labels: { groups: number; examples: ConflictGroup[] };
+  /** labels that differ only by case, spaces or punctuation; merged (before filtering) with normalizeLabels */
+  label_variants?: { merged: boolean; groups: LabelVariantGroup[]; mapping: Record<string, string> };
   rows_out: number;
   seconds: number;
 }
@@ -268,6 +271,18 @@ export interface CurateOptions {
   inputs: InputSpec[];
   filters?: FilterOptions;
   dedup?: DedupOptions;
+  /** merge labels that differ only by case, spaces or punctuation into their most frequent spelling */
+  normalizeLabels?: boolean;
+}
+
+/** Label spellings that differ only by case, spaces or punctuation: found, and merged in place when asked. */
+function standardiseLabels(rows: MergedRow[], merge: boolean): NonNullable<CurateSummary['label_variants']> {
+  const counts = new Map<string, number>();
+  for (const r of rows) if (r.label !== null) counts.set(r.label, (counts.get(r.label) ?? 0) + 1);
+  const v = findLabelVariants(counts);
+  const merged = merge && v.groups.length > 0;
+  if (merged) for (const r of rows) if (r.label !== null) r.label = mapLabels([r.label], v.mapping)[0]!;
+  return { merged, groups: v.groups, mapping: merged ? v.mapping : {} };
 }
 
 /** Reads every input, merges, filters and de-duplicates. */
@@ -287,8 +302,10 @@ export async function curate(o: CurateOptions): Promise<{ rows: CuratedRow[]; su
     all.push(...r.rows);
   }
   const requireLabel = o.filters?.requireLabel ?? inputs.some((s) => s.labelColumn !== null);
+  const variants = standardiseLabels(all, o.normalizeLabels ?? false);
   const res = curateRows(all, { filters: o.filters, dedup: o.dedup, requireLabel });
   res.summary.inputs = inputs;
+  res.summary.label_variants = variants;
   if (!res.rows.length) {
     const why = Object.entries(res.summary.removed)
       .filter(([, n]) => n > 0)

@@ -4,7 +4,8 @@
  * (or are decoded with an explicit encoding), and parser errors are translated into plain words with the line.
  * Messages never quote the data itself (it may be patient text): they name the file, line, row and column.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { createGunzip } from 'node:zlib';
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { TextDecoder } from 'node:util';
@@ -32,6 +33,8 @@ export interface ReadRowsOptions {
   encoding?: string;
   /** receives the column names of a CSV/TSV header as soon as it is read (also for a header-only file) */
   onHeader?: (columns: string[]) => void;
+  /** receives the number of bytes read from disk (compressed bytes for .gz), chunk by chunk: for progress bars */
+  onBytes?: (n: number) => void;
 }
 
 /** The format of a file: `explicit` when given, else from its extension (`hint` says how to override, if one can). */
@@ -97,19 +100,70 @@ function incompleteTail(b: Buffer): number {
   return 0;
 }
 
-/** The decoded text of a file, chunk by chunk; binary files and invalid UTF-8 stop with the line number. */
-export async function* decodeFile(file: string, encoding?: string): AsyncGenerator<string> {
+/** Whether a file starts with the gzip signature (1f 8b). */
+export function isGzipFile(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The bytes of a file, gunzipped when its name ends in .gz (a gzip file under another name stays binary data, as
+ * before); a truncated or corrupt gzip stream stops with the line reached (`lineOf`).
+ */
+async function* fileBytes(file: string, lineOf: () => number, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
+  const gzip = /\.gz$/i.test(file);
+  if (gzip && !isGzipFile(file))
+    throw new DataError(`${file} is named .gz but is not gzip-compressed; rename it`, 'E_INPUT_FORMAT');
+  const src = createReadStream(file, { highWaterMark: 1 << 16 });
+  if (onBytes) src.on('data', (b) => onBytes(b.length));
+  if (!gzip) {
+    yield* src as AsyncIterable<Buffer>;
+    return;
+  }
+  const gz = createGunzip({ chunkSize: 1 << 16 });
+  src.on('error', (e) => gz.destroy(e));
+  src.pipe(gz);
+  try {
+    yield* gz as AsyncIterable<Buffer>;
+  } catch (e) {
+    const code = String((e as NodeJS.ErrnoException).code);
+    if (!code.startsWith('Z_')) throw e;
+    throw new DataError(
+      `${file}: the gzip data ${code === 'Z_BUF_ERROR' ? 'ends early (truncated file)' : 'is corrupt'} ` +
+        `after line ${lineOf()}; download or copy the file again`,
+      'E_INPUT_PARSE',
+    );
+  } finally {
+    src.destroy();
+  }
+}
+
+/**
+ * The decoded text of a file (plain or gzip), chunk by chunk; binary files and invalid UTF-8 stop with the line
+ * number, and so does a truncated or corrupt gzip file.
+ */
+export async function* decodeFile(
+  file: string,
+  encoding?: string,
+  onBytes?: (n: number) => void,
+): AsyncGenerator<string> {
   const explicit = encoding && !/^utf-?8$/i.test(encoding) ? decoderFor(encoding) : null;
   let line = 1;
   let carry = Buffer.alloc(0);
   let first = true;
-  for await (const raw of createReadStream(file, { highWaterMark: 1 << 16 })) {
+  for await (const raw of fileBytes(file, () => line, onBytes)) {
     let chunk = raw as Buffer;
     if (first) {
       first = false;
       if (!explicit) checkTextStart(file, chunk);
     }
     if (explicit) {
+      line += countLines(chunk, chunk.length);
       yield explicit.decode(chunk, { stream: true });
       continue;
     }
@@ -165,17 +219,20 @@ function checkTextStart(file: string, b: Buffer): void {
   if (head.includes(0)) throw notText(file, 1 + countLines(head, head.indexOf(0)));
 }
 
-/** Yields the rows of a CSV/TSV (header row required), JSONL or Parquet file. */
+/**
+ * Yields the rows of a CSV/TSV (header row required), JSONL or Parquet file. CSV, TSV and JSONL may be
+ * gzip-compressed (FILE.csv.gz: the format is told from the name without .gz).
+ */
 export async function* readRows(file: string, o: ReadRowsOptions = {}): AsyncGenerator<Row> {
   checkInputFile(file);
-  const fmt = formatOf(file, o.format);
+  const fmt = formatOf(file.replace(/\.gz$/i, ''), o.format);
   if (o.encoding) decoderFor(o.encoding);
   if (fmt === 'parquet') yield* readParquet(file);
-  else if (fmt === 'jsonl') yield* readJsonl(file, o.encoding);
+  else if (fmt === 'jsonl') yield* readJsonl(file, o.encoding, o.onBytes);
   else yield* readDelimited(file, fmt, o);
 }
 
-async function* readJsonl(file: string, encoding?: string): AsyncGenerator<Row> {
+async function* readJsonl(file: string, encoding?: string, onBytes?: (n: number) => void): AsyncGenerator<Row> {
   let n = 0;
   let pending = '';
   const parseLine = (raw: string): Row | null => {
@@ -196,7 +253,7 @@ async function* readJsonl(file: string, encoding?: string): AsyncGenerator<Row> 
       throw new DataError(`${file}: line ${n} is not a JSON object (each line must be one {...})`);
     return obj as Row;
   };
-  for await (const chunk of decodeFile(file, encoding)) {
+  for await (const chunk of decodeFile(file, encoding, onBytes)) {
     pending += chunk;
     let i;
     while ((i = pending.indexOf('\n')) >= 0) {
@@ -280,7 +337,7 @@ async function* readDelimited(file: string, fmt: RowFormat, o: ReadRowsOptions):
   // Feeding by hand (not .pipe) so that a decoding error reaches the consumer instead of leaving it waiting.
   const feed = (async () => {
     try {
-      for await (const chunk of decodeFile(file, o.encoding)) {
+      for await (const chunk of decodeFile(file, o.encoding, o.onBytes)) {
         if (parser.destroyed) return;
         if (!parser.write(chunk)) await once(parser, 'drain');
       }

@@ -3,7 +3,7 @@
  * complete (atomicWriteStream). CSV/TSV need the columns up front; JSONL keeps arrays and numbers as they are.
  */
 import { stringify } from 'csv-stringify/sync';
-import { atomicWriteStream } from '../common/atomic.js';
+import { atomicWriteStream, type AtomicStream } from '../common/atomic.js';
 import { DataError, formatOf, type Row } from './readers.js';
 
 export interface RowWriter {
@@ -14,11 +14,12 @@ export interface RowWriter {
 
 const cell = (v: unknown): string => (v === null || v === undefined ? '' : Array.isArray(v) ? v.join(',') : String(v));
 
-export function openRowWriter(file: string, columns: string[]): RowWriter {
+/** `sink`: where the text goes (default: a streamed atomic file; `medtune data` passes a synchronous one). */
+export function openRowWriter(file: string, columns: string[], sink?: () => AtomicStream): RowWriter {
   const fmt = formatOf(file);
   if (fmt === 'parquet')
     throw new DataError(`${file}: medtune writes CSV, TSV or JSONL here, not Parquet`, 'E_INPUT_FORMAT');
-  const out = atomicWriteStream(file);
+  const out = sink ? sink() : atomicWriteStream(file);
   const delimiter = fmt === 'tsv' ? '\t' : ',';
   // TSV has no quoting in our reader: tabs and line breaks inside a field become spaces
   const tsvCell = (v: unknown) => cell(v).replace(/[\t\r\n]+/g, ' ');
