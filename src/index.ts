@@ -44,3 +44,10 @@ export { runDeid as deidentifyFile, type DeidFileOptions as DeidentifyFileOption
 export { createServer, type MedtuneServer, type ServeOptions } from './serve/app.js';
 export { addKey, revokeKey, listKeys } from './serve/keys.js';
 export { backendName, setBackend, setThreads, getThreads } from './tensor/backend.js';
+export { buildMimic3Dataset, type Mimic3Options } from './data/sources/mimic.js';
+export { buildMimic4Dataset, type Mimic4Options } from './data/sources/mimic4.js';
+export { buildPubmedDataset, type PubmedOptions } from './data/sources/pubmed.js';
+export { buildCtgovDataset, type CtgovOptions } from './data/sources/ctgov.js';
+export { runDataConversion } from './data/sources/run.js';
+export { findLabelVariants, type LabelVariants } from './data/labels.js';
+export type { DatasetResult } from './data/sources/io.js';

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { runCurate, type CurateFileOptions } from '../data/curate-file.js';
 import { int, num } from './args.js';
-import { outputOption, withOptions } from './options.js';
+import { normalizeLabelsOption, outputOption, withOptions } from './options.js';
 
 export function registerCurate(program: Command): void {
   const c = program
@@ -23,6 +23,7 @@ export function registerCurate(program: Command): void {
   c.option('--no-require-label', 'keep rows without a label (unlabelled corpora)');
   c.option('--labels <list-or-file>', 'keep only these labels (comma-separated, or a file with one per line)');
   c.option('--no-non-text', 'keep non-text content (binary, encoded blobs, mostly digits/symbols)');
+  c.addOption(normalizeLabelsOption());
   c.option('--duplicates <mode>', 'drop (keep the first of each cluster), flag (keep all, mark copies) or off', 'drop');
   c.option('--threshold <j>', 'Jaccard similarity of near-duplicates', num('--threshold'), 0.7);
   c.option('--shingle-size <n>', 'words per shingle', int('--shingle-size'), 2);

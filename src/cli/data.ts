@@ -9,7 +9,8 @@ import { DEFAULT_CATEGORIES, type Mimic3Options } from '../data/sources/mimic.js
 import type { Mimic4Options } from '../data/sources/mimic4.js';
 import type { PubmedOptions } from '../data/sources/pubmed.js';
 import { runDataConversion } from '../data/sources/run.js';
-import { choice, encodingOption, int } from './args.js';
+import { choice, int } from './args.js';
+import { encodingOption, normalizeLabelsOption, seedOption } from './options.js';
 
 const OUTPUT = 'labelled CSV, TSV, JSONL or Parquet (by extension); the summary goes to FILE.summary.json';
 
@@ -29,15 +30,14 @@ function admissions(c: Command, tables: { notes: string; diagnoses: string; proc
     .option('--descriptions <file>', `${tables.titles}: code titles in the summary`)
     .option('--split-files <dir>', 'standard split files (train_*.csv, dev_*.csv, test_*.csv: one HADM_ID a line)')
     .option('--split-ratio <t,d,t>', 'shares of the split grouped by patient (without --split-files)', '0.8,0.1,0.1')
-    .option('--seed <n>', 'seed of the split grouped by patient', int('--seed', 0), 42)
     .option('--write-splits', 'also write FILE.train.EXT, FILE.dev.EXT and FILE.test.EXT')
+    .addOption(seedOption())
     .addOption(encodingOption());
   return c;
 }
 
 /** --normalize-labels: the free-text sources. */
-const normalize = (c: Command) =>
-  c.option('--normalize-labels', 'merge labels that differ only by case, spaces or punctuation (mapping in summary)');
+const normalize = (c: Command) => c.addOption(normalizeLabelsOption());
 
 export function registerData(program: Command): void {
   const data = program

@@ -134,6 +134,9 @@ export const cleanOption = (without: string) =>
   );
 
 // ---- compute
+/** curate and data: label spellings that differ only by case, spaces or punctuation become one label. */
+export const normalizeLabelsOption = () =>
+  opt('--normalize-labels', 'merge labels that differ only by case, spaces or punctuation (mapping in the summary)');
 export const seedOption = (dflt = 42) => opt('--seed <n>', 'random seed').argParser(int('--seed', 0)).default(dflt);
 export const threadsOption = () => opt('--threads <n>', 'threads (default: all cores)').argParser(int('--threads'));
 /** `set: false` (bench): the value is only checked where the command applies it, after its --backend. */

@@ -8,6 +8,7 @@ import { MedtuneError } from '../common/errors.js';
 import { prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
 import { curate, parseInputSpec, type CuratedRow, type FilterOptions } from './curate.js';
 import { openRowWriter } from './rowwriter.js';
+import { describeVariants } from './labels.js';
 
 export interface CurateFileOptions {
   input: string[];
@@ -23,6 +24,8 @@ export interface CurateFileOptions {
   threshold: number;
   shingleSize: number;
   numPerm: number;
+  /** merge labels that differ only by case, spaces or punctuation (--normalize-labels) */
+  normalizeLabels?: boolean;
   log?: (l: string) => void;
 }
 
@@ -65,6 +68,7 @@ export async function runCurate(o: CurateFileOptions): Promise<{ rows: number; s
   const { rows, summary } = await curate({
     inputs: specs,
     filters,
+    normalizeLabels: o.normalizeLabels ?? false,
     dedup: {
       mode: o.duplicates as 'drop' | 'flag' | 'off',
       threshold: o.threshold,
@@ -100,6 +104,7 @@ export async function runCurate(o: CurateFileOptions): Promise<{ rows: number; s
   const perInput = summary.inputs.map((i) => `${i.source} ${i.rows}`).join(', ');
   log(`read ${summary.rows_in} rows from ${summary.inputs.length} files (${perInput})`);
   log(`filtered: ${removed}`);
+  if (summary.label_variants) log(describeVariants(summary.label_variants, o.normalizeLabels ?? false));
   log(
     `duplicates (${d.mode}): ${d.exact} exact, ${d.near} near (Jaccard ≥ ${d.threshold} on ${d.shingle_size}-word ` +
       `shingles) in ${d.clusters} clusters; ${summary.conflicting_labels.groups} clusters with conflicting labels`,
