@@ -334,3 +334,35 @@ describe('medtune data: the whole path', () => {
     }
   });
 });
+
+describe('curate --normalize-labels', () => {
+  it('reports label spellings that differ only by case or punctuation, and merges them when asked', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-curate-norm-'));
+    try {
+      const input = path.join(dir, 'in.csv');
+      const rows = [
+        'text,label',
+        'burning when passing urine and fever,Urinary tract infection',
+        'frequent painful urination with cloudy urine,urinary tract infection',
+        'pain on urination and lower belly ache for days,Urinary tract infection.',
+        'itchy red rash on both arms after gardening,Allergy',
+      ];
+      writeFileSync(input, rows.join('\n') + '\n');
+      const plain = await inProcess(['curate', '--input', input, '--output', path.join(dir, 'plain.csv')]);
+      assert.equal(plain.exit, 0, plain.stderr);
+      assert.match(plain.stderr, /labels: 1 group of labels differ only by case.*merge them with --normalize-labels/);
+      const kept = readFileSync(path.join(dir, 'plain.csv'), 'utf8');
+      assert.match(kept, /,urinary tract infection,/);
+      const out = path.join(dir, 'merged.csv');
+      const merged = await inProcess(['curate', '--input', input, '--output', out, '--normalize-labels']);
+      assert.equal(merged.exit, 0, merged.stderr);
+      assert.match(merged.stderr, /merged into the most frequent spelling/);
+      const text = readFileSync(out, 'utf8');
+      assert.equal((text.match(/,Urinary tract infection,/g) ?? []).length, 3);
+      const summary = JSON.parse(readFileSync(`${out}.curate.json`, 'utf8'));
+      assert.equal(summary.label_variants.merged, true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
