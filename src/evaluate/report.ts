@@ -91,8 +91,10 @@ export async function writeEvalReport(o: ReportOptions): Promise<Record<string, 
   const lines = o.examples.map((e, i) => {
     const pred = r.predictions[i]!;
     const correct = o.multiLabel ? JSON.stringify(pred) === JSON.stringify(e.label) : pred === e.label;
+    const ood = r.oodScores?.[i];
     const extra = {
-      ...(r.abstained?.[i] ? { abstain: true } : {}),
+      ...(r.abstained?.[i] ? { abstain: true, abstain_reason: r.abstainReasons?.[i] ?? null } : {}),
+      ...(ood !== undefined && ood !== null ? { in_scope: ood <= 1, ood_score: Number(ood.toFixed(4)) } : {}),
       ...(r.cut?.[i] ? { truncated_tokens: r.cut[i] } : {}),
       ...(o.audit?.[i] ? { audit: o.audit[i] } : {}),
     };

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Predictor } from '../infer/predictor.js';
+import { abstentionOverride } from '../infer/model-info.js';
 import { groupRegexOf, readLabeled, type Encoded, type Example, type LabeledData } from '../data/dataset.js';
 import { leakageChecks } from '../data/leakage.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
@@ -43,8 +44,10 @@ export interface EvaluateOptions {
   /** multi-label threshold for every label (default: the model's tuned thresholds, else 0.5) */
   threshold?: number;
   maxLength?: number;
-  /** abstain below this confidence (overrides the model's setting; 0: never) */
+  /** abstain below this confidence and on out-of-scope notes (overrides the model's setting; 0: out of scope only) */
   abstainBelow?: number;
+  /** false: never abstain (--no-abstain) */
+  abstain?: boolean;
   /** rows per forward pass (default: the Predictor's, 32) */
   batchSize?: number;
   /** training data to check the test rows against (default: the training file the model's metadata records) */
@@ -79,7 +82,8 @@ type ClassifyInput = Omit<EvaluateOptions, 'outputDir' | 'test'> & { file: strin
 export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void): Promise<Classified> {
   const cols = checkAuditColumns(o.auditColumn);
   const audit = cols.length ? await readAuditValues(o.file, cols, { format: o.format, encoding: o.encoding }) : null;
-  const { maxLength, batchSize, threshold, abstainBelow } = o;
+  const { maxLength, batchSize, threshold } = o;
+  const abstainBelow = abstentionOverride(o);
   const predictor = await Predictor.load(o.model, { maxLength, batchSize, threshold, abstainBelow, log });
   if (predictor.problemType === 'regression') {
     const command = o.option === '--test' ? 'evaluate' : 'audit';
@@ -183,10 +187,8 @@ export async function runEvaluate(
   const { predictor, data, result } = c;
   const multi = predictor.multiLabel;
   const trust = trustMetrics(
-    result.probabilities,
-    result.predictions,
+    result,
     data.examples.map((e) => e.label),
-    result.abstained,
     multi,
   );
   const temperature = predictor.settings.temperature !== 1 ? { temperature: predictor.settings.temperature } : {};

@@ -98,8 +98,15 @@ export interface TrainOptions extends TextPrepOptions {
   calibrate?: boolean;
   /** abstain below this calibrated confidence (saved with the model) */
   abstainBelow?: number;
-  /** choose the abstention threshold reaching this accuracy on validation (saved with the model) */
+  /**
+   * choose the abstention threshold reaching this accuracy of answered validation notes (saved with the model;
+   * default 0.95 for single-label models)
+   */
   targetAccuracy?: number;
+  /** false (--no-abstain): the saved model never abstains (the out-of-scope detector still reports in_scope) */
+  abstain?: boolean;
+  /** share of validation notes the out-of-scope threshold keeps in scope (default 0.95) */
+  oodKeep?: number;
   /** de-identify texts before tokenising */
   deid?: boolean;
   deidOperator?: Operator;
@@ -160,6 +167,10 @@ export function checkTrainOptions(o: TrainOptions): void {
     throw usage('give --abstain-below or --target-accuracy, not both');
   if (o.targetAccuracy !== undefined && o.calibrate === false)
     throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
+  if (o.abstain === false && (o.abstainBelow !== undefined || o.targetAccuracy !== undefined))
+    throw usage('--no-abstain turns abstention off; drop --abstain-below / --target-accuracy, or --no-abstain');
+  if (o.oodKeep !== undefined && !(o.oodKeep > 0 && o.oodKeep <= 1))
+    throw usage(`--ood-keep must be in (0, 1], got ${o.oodKeep}`);
   if (o.classWeights && o.classWeights !== 'balanced') checkInputFile(o.classWeights, '--class-weights');
   checkDataFiles(o);
   prepareOutputDir(o.outputDir);

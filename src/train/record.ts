@@ -8,8 +8,8 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Example } from '../data/dataset.js';
-import { saveClassifier, type ModelFolder } from '../models/auto.js';
-import { fileSha256, modelIdentity, parseMetadata, type MedtuneMetadata } from '../models/metadata.js';
+import { saveModel, type ModelFolder } from '../models/auto.js';
+import { fileSha256, modelIdentity, OOD_FILE, parseMetadata, type MedtuneMetadata } from '../models/metadata.js';
 import { referenceFrom } from '../infer/drift.js';
 import { decideFromProbabilities } from '../infer/decision.js';
 import { writeEvalReport } from '../evaluate/report.js';
@@ -127,6 +127,37 @@ function completeRecord(
   };
 }
 
+/**
+ * The saved model's metadata: what it inherits from the model it started from (its text preparation, not its decision:
+ * calibration, abstention, the detector and the drift reference belong to the parent's weights), what this run
+ * records, what was fitted; the drift reference of validation. Returns it with the bytes of ood.safetensors.
+ */
+function savedMetadata(x: RecordInput): { medtune: MedtuneMetadata; files: Record<string, Uint8Array[]> } {
+  const { o, s, f, c } = x;
+  const inherited = parseMetadata((f.loaded.config as { medtune?: unknown }).medtune);
+  const { temperature: _t, thresholds: _th, abstain: _a, ood: _o, reference: _r, version: _v, ...kept } = inherited;
+  const medtune: MedtuneMetadata = {
+    ...kept,
+    ...modelRecord(o, s, f.cfg, f.maxLength, x.model.dir),
+    ...(c.fitted ?? {}),
+  };
+  const files: Record<string, Uint8Array[]> = {};
+  if (c.ood) {
+    const { bytes, sha256 } = c.ood.detector.serialize();
+    files[OOD_FILE] = bytes;
+    medtune.ood = { ...c.ood.settings, sha256 };
+  }
+  if (f.validation) {
+    const probs = c.apply(f.trainer.evaluate(f.validation).probabilities);
+    const scores = c.ood?.validationScores;
+    medtune.reference = referenceFrom(
+      probs.map((p, i) => decideFromProbabilities(p, c.settings, scores?.[i] ?? null)),
+      s.trainData.labels,
+    );
+  }
+  return { medtune, files };
+}
+
 /** Stage 5: the model saved with what it records, the final evaluation, the baseline, the reports and run.json. */
 export async function recordRun(
   x: RecordInput,
@@ -134,28 +165,20 @@ export async function recordRun(
   const { o, s, f, c, log } = x;
   const { labels, multiLabel } = s.trainData;
   const final = { ...(f.test ?? f.validation!), split: f.test ? 'test' : 'validation' };
-  const medtune: MedtuneMetadata = {
-    ...parseMetadata((f.loaded.config as { medtune?: unknown }).medtune),
-    ...modelRecord(o, s, f.cfg, f.maxLength, x.model.dir),
-    ...(c.fitted ?? {}),
-  };
-  if (f.validation)
-    medtune.reference = referenceFrom(
-      c.apply(f.trainer.evaluate(f.validation).probabilities).map((p) => decideFromProbabilities(p, c.settings)),
-      labels,
-    );
+  const { medtune, files } = savedMetadata(x);
   const bestDir = path.join(o.outputDir, 'best_model');
-  saveClassifier(bestDir, f.loaded.model, { ...f.loaded.config, medtune }, f.loaded.dir);
+  const config = { ...f.loaded.config, medtune };
+  saveModel(bestDir, f.loaded.model, config, { tokenizerFrom: f.loaded.dir, files });
   // the final split, as the saved model (through a Predictor) will classify it
   const raw = f.trainer.evaluate(final);
   const result = {
-    ...resultFrom(c.apply(raw.probabilities), final.examples, c.settings, raw.metrics.loss),
+    ...resultFrom(c.apply(raw.probabilities), final.examples, c.settings, raw.metrics.loss, c.oodScores(final)),
     cut: final.enc.cut,
   };
   const baseline = o.baseline !== false ? runBaseline(s, final.examples, f.cfg.threshold, o.groupColumn, log) : null;
   const calibration = calibrationBlock(c, raw, final, f.cfg.threshold);
   const gold = final.examples.map((e) => e.label);
-  const trust = trustMetrics(result.probabilities, result.predictions, gold, result.abstained, multiLabel);
+  const trust = trustMetrics(result, gold, multiLabel);
   const identity = modelIdentity(bestDir, medtune);
   const continual = await continualReport({ o, s, parent: x.model, bestDir, log });
   const extra = {
