@@ -223,6 +223,11 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
     num('--validation-split', { min: 0, below: 1 }),
     0.1,
   );
+  c.option(
+    '--review-split <f>',
+    'fraction of the training rows held out for expert review (review_predictions.jsonl; serve --review RUN_DIR)',
+    num('--review-split', { min: 0, below: 1 }),
+  );
   c.option('--max-steps <n>', 'stop after N optimizer steps (overrides --epochs)', int('--max-steps'));
   c.option('--early-stopping <patience>', 'stop after N evaluations without improvement', int('--early-stopping'));
   if (train) {

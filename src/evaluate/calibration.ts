@@ -230,6 +230,9 @@ export function thresholdForAccuracy(
   return best;
 }
 
+/** The accuracy of answered held-out notes abstention aims for unless told otherwise (--target-accuracy). */
+export const DEFAULT_TARGET_ACCURACY = 0.95;
+
 export interface FittedCalibration {
   /** single-label */
   temperature?: number;
@@ -256,6 +259,11 @@ export interface CalibrationOptions {
    * is chosen on the rest and the coverage counts them as not answered
    */
   inScope?: boolean[];
+  /**
+   * the target accuracy is a default, not the user's: when no threshold reaches it, this hears why and no confidence
+   * threshold is set (instead of an error)
+   */
+  unreachable?: (why: string) => void;
 }
 
 const logOf = (p: number[]) => p.map((q) => Math.log(Math.max(q, 1e-30)));
@@ -317,11 +325,18 @@ export function fitCalibration(
   const out: FittedCalibration = { temperature };
   if (o.targetAccuracy !== undefined) {
     const kept = conf.map((_, i) => i).filter((i) => o.inScope?.[i] !== false);
-    const t = thresholdForAccuracy(
-      kept.map((i) => conf[i]!),
-      kept.map((i) => correct[i]!),
-      o.targetAccuracy,
-    );
+    let t: ReturnType<typeof thresholdForAccuracy>;
+    try {
+      t = thresholdForAccuracy(
+        kept.map((i) => conf[i]!),
+        kept.map((i) => correct[i]!),
+        o.targetAccuracy,
+      );
+    } catch (e) {
+      if (!o.unreachable || !(e instanceof MedtuneError) || e.code !== 'E_USAGE') throw e;
+      o.unreachable(e.message.replace(/; choose a lower --target-accuracy$/, ''));
+      return out;
+    }
     out.abstain = {
       below: t.threshold,
       source: 'target_accuracy',

@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { Predictor } from '../infer/predictor.js';
 import { abstentionOverride } from '../infer/model-info.js';
 import { groupRegexOf, readLabeled, type Encoded, type Example, type LabeledData } from '../data/dataset.js';
-import { leakageChecks } from '../data/leakage.js';
+import { checkNotTrainedOn, leakageChecks } from '../data/leakage.js';
+import { fileSha256 } from '../models/metadata.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
@@ -126,7 +127,11 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
   return { predictor, data, enc, result, audit };
 }
 
-/** Copies of test rows in the training data inflate every metric: checked against --train, else the recorded file. */
+/**
+ * Rows the model was trained on (its recorded `trained_on`: training files, replayed rows, reviewed corrections, its
+ * parents') are refused as test rows; copies of test rows in the training data (--train, else the recorded file)
+ * inflate every metric and are reported.
+ */
 async function checkTestLeakage(
   o: EvaluateOptions,
   p: Predictor,
@@ -134,6 +139,8 @@ async function checkTestLeakage(
   log: (l: string) => void,
 ): Promise<void> {
   if (o.leakageCheck === false) return;
+  const rows = { name: 'test', file: o.test, sha256: fileSha256(o.test), rows: test.map((e) => e.row) };
+  checkNotTrainedOn(p.metadata.training?.trained_on ?? [], [rows], o);
   const trainFile = o.train ?? p.metadata.training?.data?.find((d) => d.split === 'train' && existsSync(d.file))?.file;
   if (!trainFile) return;
   const train = await readLabeled(trainFile, {

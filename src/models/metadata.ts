@@ -12,6 +12,7 @@ import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs'
 import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
 import { preprocessingProblem, type PreprocessingOptions } from '../text/clean.js';
+import type { TrainedRows } from '../data/leakage.js';
 
 /**
  * Options of text cleaning a model was trained with (`{ clean: { unicode: true, ... } }`, see text/clean.ts); predict
@@ -71,10 +72,14 @@ export interface DataRecord {
   sha256: string;
   rows?: number;
   split?: string;
+  /** the rows of `file` in this split when it is a part of the file (held out, replayed), as "1-5,9" */
+  row_ids?: string;
 }
 
 export interface TrainingRecord {
   data?: DataRecord[];
+  /** every row of a file this model (or a model it was trained from) was trained on: evaluating on them is refused */
+  trained_on?: TrainedRows[];
   recipe?: Record<string, unknown>;
   base_model?: string;
   seed?: number;

@@ -6,20 +6,23 @@
  * --target-accuracy (default 0.95) on the in-scope validation notes (or a fixed --abstain-below; --no-abstain: never)
  * — and the decision settings the saved model will carry.
  */
-import { MedtuneError } from '../common/errors.js';
 import type { Example } from '../data/dataset.js';
 import type { DecisionSettings } from '../infer/decision.js';
 import { forwardPasses } from '../infer/forward.js';
 import { fitDetector, type FittedDetector } from '../infer/ood.js';
 import type { OodFeatures } from '../models/metadata.js';
 import { multiLabelMetrics } from '../evaluate/metrics.js';
-import { calibrationReport, fitCalibration, withTemperature, type FittedCalibration } from '../evaluate/calibration.js';
+import {
+  calibrationReport,
+  DEFAULT_TARGET_ACCURACY,
+  fitCalibration,
+  withTemperature,
+  type FittedCalibration,
+} from '../evaluate/calibration.js';
 import type { EvalResult, SplitData } from '../evaluate/types.js';
 import type { Fitted } from './fit.js';
 import type { Splits, TrainOptions } from './options.js';
 
-/** The accuracy of answered validation notes abstention aims for unless told otherwise (--target-accuracy). */
-export const DEFAULT_TARGET_ACCURACY = 0.95;
 /** The encoder features the out-of-scope detector reads (measured in docs/trust.md). */
 export const OOD_FEATURES: OodFeatures = 'mean';
 
@@ -83,21 +86,14 @@ function fitOnProbabilities(
   log: (l: string) => void,
 ): FittedCalibration {
   const { target, dflt } = targetAccuracyOf(o, s.trainData.multiLabel);
-  const fit = (targetAccuracy?: number) =>
-    fitCalibration(
-      probs,
-      s.validation.map((e) => e.label),
-      s.trainData.labels,
-      s.trainData.multiLabel,
-      { abstainBelow: o.abstainBelow, targetAccuracy, inScope },
-    );
-  try {
-    return fit(target);
-  } catch (e) {
-    if (!dflt || !(e instanceof MedtuneError) || e.code !== 'E_USAGE') throw e;
-    log(`abstention: ${e.message.replace(/; choose a lower --target-accuracy$/, '')}; no confidence threshold is set`);
-    return fit(undefined);
-  }
+  const unreachable = dflt ? (why: string) => log(`abstention: ${why}; no confidence threshold is set`) : undefined;
+  return fitCalibration(
+    probs,
+    s.validation.map((e) => e.label),
+    s.trainData.labels,
+    s.trainData.multiLabel,
+    { abstainBelow: o.abstainBelow, targetAccuracy: target, inScope, unreachable },
+  );
 }
 
 /** Calibration fitted on validation, or null (no validation split, or --no-calibrate), said in one line. */

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Example } from '../data/dataset.js';
 import { saveModel, type ModelFolder } from '../models/auto.js';
-import { fileSha256, modelIdentity, OOD_FILE, parseMetadata, type MedtuneMetadata } from '../models/metadata.js';
+import { modelIdentity, OOD_FILE, parseMetadata, type MedtuneMetadata } from '../models/metadata.js';
 import { referenceFrom } from '../infer/drift.js';
 import { decideFromProbabilities } from '../infer/decision.js';
-import { writeEvalReport } from '../evaluate/report.js';
+import { predictionLines, writeEvalReport } from '../evaluate/report.js';
+import { writeFileAtomic } from '../common/atomic.js';
 import { resultFrom } from '../evaluate/evaluate.js';
 import { trustMetrics } from '../evaluate/calibration.js';
 import type { EvalResult, SplitData } from '../evaluate/types.js';
@@ -62,7 +63,10 @@ export interface RecordInput {
   log: (l: string) => void;
 }
 
-/** What the saved model records about its training (`medtune.training`, `parent_sha256`): data hashes, recipe. */
+/**
+ * What the saved model records about its training (`medtune.training`, `parent_sha256`): the files and rows of each
+ * split with their hashes, every row it was trained on (`trained_on`, its parents' included), the recipe.
+ */
 function modelRecord(
   o: TrainOptions,
   s: Splits,
@@ -70,11 +74,6 @@ function modelRecord(
   maxLength: number,
   modelDir: string,
 ): MedtuneMetadata {
-  const data = [
-    ['train', o.train, s.train.length],
-    ['validation', o.validation, s.validation.length],
-    ['test', o.test, s.test.length],
-  ] as const;
   const { outputDir: _o, dataFingerprint: _f, classWeights, ...recipe } = cfg;
   let parent: string | undefined;
   try {
@@ -86,9 +85,8 @@ function modelRecord(
     ...(parent ? { parent_sha256: parent } : {}),
     training: {
       base_model: o.model,
-      data: data
-        .filter(([, f]) => f)
-        .map(([split, file, rows]) => ({ split, file: path.resolve(file!), sha256: fileSha256(file!), rows })),
+      data: s.data,
+      trained_on: s.trainedOn,
       recipe: {
         ...recipe,
         maxLength,
@@ -202,10 +200,29 @@ export async function recordRun(
     log,
     audit: auditOf(final.examples, (f.test ? s.audit.test : s.audit.validation) ?? null),
   });
+  if (f.review) writeReviewPredictions(x);
   recordSplits(x);
   writeRunRecord(o.outputDir, completeRecord(x, medtune, identity, final.split));
   logOutcome(x, { split: final.split, calibration, bestDir, version: identity.version });
   return { result, baseline };
+}
+
+/**
+ * review_predictions.jsonl: the review split (--review-split) classified as the saved model does, in the format of
+ * predictions.jsonl — what the review queue (medtune serve --review RUN_DIR) draws its cases from.
+ */
+function writeReviewPredictions(x: RecordInput): void {
+  const { s, f, c, o } = x;
+  const raw = f.trainer.evaluate(f.review!);
+  const result = resultFrom(c.apply(raw.probabilities), s.review, c.settings, raw.metrics.loss, c.oodScores(f.review!));
+  const lines = predictionLines({
+    examples: s.review,
+    result,
+    labels: s.trainData.labels,
+    multiLabel: s.trainData.multiLabel,
+  });
+  writeFileAtomic(path.join(o.outputDir, 'review_predictions.jsonl'), lines.join('\n') + '\n');
+  x.log(`review split: ${s.review.length} rows classified into ${path.join(o.outputDir, 'review_predictions.jsonl')}`);
 }
 
 /** run.json's data statistics of each split (rows, classes, token lengths, skipped rows, audit columns). */
