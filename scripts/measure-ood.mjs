@@ -6,6 +6,7 @@
 // validation notes; --keep) leaves in scope. Detectors: maximum softmax probability (MSP), energy, and the Mahalanobis
 // distance on the encoder's features (first token "cls", or the token mean) fitted on the training split.
 //   node scripts/measure-ood.mjs RUN/best_model TRAIN.csv TEST.csv [--n 240] [--seed 1] [--validation-split 0.1]
+//     [--train-seed 42] [--keep 0.95] [--shared-data ../shared/data]
 // The validation split is the one `medtune train` held out (stratified, --seed 42 by default there).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,12 +29,14 @@ const seed = Number(flag('--seed', '1'));
 const valSplit = Number(flag('--validation-split', '0.1'));
 const trainSeed = Number(flag('--train-seed', '42'));
 const keep = Number(flag('--keep', '0.95'));
+// ../shared/data (beside the checkout; --shared-data DIR elsewhere)
+const here = path.dirname(new URL(import.meta.url).pathname);
+const shared = path.resolve(flag('--shared-data', path.join(here, '..', '..', 'shared', 'data')));
 const [modelDir, trainFile, testFile] = args;
 if (!testFile) {
   console.error('usage: node scripts/measure-ood.mjs MODEL_DIR TRAIN_FILE TEST_FILE [--n 240] [--seed 1]');
   process.exit(2);
 }
-const shared = path.resolve(path.dirname(trainFile), '..');
 
 /** n texts drawn without replacement (seeded). */
 function sample(texts, k, s) {
@@ -47,7 +50,8 @@ function sample(texts, k, s) {
 }
 async function column(file, col, format) {
   const out = [];
-  for await (const r of readRows(file, format ? { format } : {})) if (String(r[col] ?? '').trim()) out.push(String(r[col]));
+  for await (const r of readRows(file, format ? { format } : {}))
+    if (String(r[col] ?? '').trim()) out.push(String(r[col]));
   return out;
 }
 function wordnetGlosses() {
@@ -76,8 +80,32 @@ const UNSEEN = [
   'After a day at the beach my shoulders are red, hot, painful to touch and starting to blister.',
   'I have been losing weight without trying, my hands shake, I sweat a lot and my heart is always fast.',
 ];
-const BLANK = ['', ' ', '\u200b', '\u200b\u200c\u200d', '\ufeff', '\u2060\u2060', '...', '!!!', '?', '-', '—', '•••',
-  '\u0007', '\t\n', '()', ';;', '***', '"', "''", '#', '!?!?', '~', '.', ',,,'];
+const BLANK = [
+  '',
+  ' ',
+  '\u200b',
+  '\u200b\u200c\u200d',
+  '\ufeff',
+  '\u2060\u2060',
+  '...',
+  '!!!',
+  '?',
+  '-',
+  '—',
+  '•••',
+  '\u0007',
+  '\t\n',
+  '()',
+  ';;',
+  '***',
+  '"',
+  "''",
+  '#',
+  '!?!?',
+  '~',
+  '.',
+  ',,,',
+];
 
 const p = await Predictor.load(modelDir, { abstainBelow: null, log: () => {} });
 const data = await readLabeled(trainFile, { labels: p.labels });
@@ -112,7 +140,13 @@ const classOf = train.map((e) => e.label);
 const maha = {
   cls: new OodDetector(fitMahalanobis(tr.cls, classOf), 1),
   mean: new OodDetector(fitMahalanobis(tr.mean, classOf), 1),
-  'cls, one mean': new OodDetector(fitMahalanobis(tr.cls, classOf.map(() => 0)), 1),
+  'cls, one mean': new OodDetector(
+    fitMahalanobis(
+      tr.cls,
+      classOf.map(() => 0),
+    ),
+    1,
+  ),
 };
 // every detector: higher = further out
 const detectors = {
@@ -142,10 +176,65 @@ for (const [name, score] of Object.entries(detectors)) {
   rows.push(row);
 }
 const f3 = (x) => x.toFixed(3);
-console.log(`model ${modelDir}; train ${train.length}, validation ${validation.length}, test ${test.length} rows; ` +
-  `${Object.entries(sets).map(([k, v]) => `${k} ${v.length}`).join(', ')}`);
-console.log(`\n| detector | test kept in scope | ${Object.keys(sets).map((k) => `${k}: AUROC / left in scope`).join(' | ')} |`);
-console.log(`|---|---|${Object.keys(sets).map(() => '---').join('|')}|`);
+console.log(
+  `model ${modelDir}; train ${train.length}, validation ${validation.length}, test ${test.length} rows; ` +
+    `${Object.entries(sets)
+      .map(([k, v]) => `${k} ${v.length}`)
+      .join(', ')}`,
+);
+console.log(
+  `\n| detector | test kept in scope | ${Object.keys(sets)
+    .map((k) => `${k}: AUROC / left in scope`)
+    .join(' | ')} |`,
+);
+console.log(
+  `|---|---|${Object.keys(sets)
+    .map(() => '---')
+    .join('|')}|`,
+);
 for (const r of rows)
-  console.log(`| ${r.detector} | ${f3(r.test_in_scope)} | ${Object.keys(sets).map((k) => `${f3(r[k].auroc)} / ${f3(r[k].in_scope)}`).join(' | ')} |`);
+  console.log(
+    `| ${r.detector} | ${f3(r.test_in_scope)} | ${Object.keys(sets)
+      .map((k) => `${f3(r[k].auroc)} / ${f3(r[k].in_scope)}`)
+      .join(' | ')} |`,
+  );
 console.log('\n' + JSON.stringify(rows));
+
+// What abstention does on the test split with the saved model's detector and calibration, for several target
+// accuracies chosen on the in-scope validation notes (as `train` chooses it; the default is 0.95).
+const { thresholdForAccuracy } = await dist('evaluate/calibration.js');
+if (p.ood) {
+  const decided = (examples) => {
+    const enc = p.encode(examples.map((e) => e.text));
+    const pass = p.forward(enc);
+    return pass.logits.map((row, i) => {
+      const d = p.decide(row, { abstainBelow: null, oodScore: pass.oodScores[i] });
+      return { confidence: d.confidence, correct: d.predicted === examples[i].label, inScope: d.inScope };
+    });
+  };
+  const v = decided(validation);
+  const t = decided(test);
+  const inV = v.filter((x) => x.inScope);
+  console.log(`\nabstention on the test split (${t.length} rows; out of scope: ${t.filter((x) => !x.inScope).length})`);
+  console.log(
+    '| target accuracy (validation) | confidence threshold | test coverage | accuracy of answered | referred: out of scope / low confidence |',
+  );
+  console.log('|---|---|---|---|---|');
+  for (const target of [null, 0.9, 0.95, 0.99, 1]) {
+    let below = 0;
+    if (target !== null)
+      below = thresholdForAccuracy(
+        inV.map((x) => x.confidence),
+        inV.map((x) => x.correct),
+        target,
+      ).threshold;
+    const answered = t.filter((x) => x.inScope && x.confidence >= below);
+    const low = t.filter((x) => x.inScope && x.confidence < below).length;
+    const acc = answered.filter((x) => x.correct).length / Math.max(1, answered.length);
+    console.log(
+      `| ${target ?? 'out of scope only'} | ${below.toFixed(4)} | ${f3(answered.length / t.length)} | ` +
+        `${f3(acc)} | ${t.length - answered.length - low} / ${low} |`,
+    );
+  }
+  console.log(`| abstention off | – | 1.000 | ${f3(t.filter((x) => x.correct).length / t.length)} | 0 / 0 |`);
+}

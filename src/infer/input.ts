@@ -15,10 +15,7 @@ export function checkHasWords(texts: string[], several: boolean): void {
   texts.forEach((t, i) => {
     if (hasWords(t)) return;
     const which = several ? `text ${i + 1}` : 'the text';
-    throw new MedtuneError(
-      `${which} has no letter or digit (only ${t.trim() ? 'punctuation, symbols, invisible or control characters' : 'whitespace'}); ` +
-        'send the words of a note',
-      'E_BAD_REQUEST',
-    );
+    const only = t.trim() ? 'punctuation, symbols, invisible or control characters' : 'whitespace';
+    throw new MedtuneError(`${which} has no letter or digit (only ${only}); send the words of a note`, 'E_BAD_REQUEST');
   });
 }

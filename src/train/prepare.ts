@@ -1,10 +1,10 @@
 /**
  * Stage 2 of `medtune train`, prepare: the texts of the splits, in the order training needs them: de-identification
  * (--deid) of every split, the leakage check between the training rows and the evaluation rows (data/leakage.ts; on
- * by default, --fail-on-leakage stops the run; rows the model is trained on, by file and row, are refused), cleaning of every split (recorded as the model's
- * medtune.preprocessing so predict and the server clean the same way), and augmentation of the training split only —
- * after the validation split was taken, so no augmented row or copy of a training row can reach validation or test
- * through it.
+ * by default, --fail-on-leakage stops the run; rows the model is trained on, by file and row, are refused), cleaning
+ * of every split (recorded as the model's medtune.preprocessing so predict and the server clean the same way), and
+ * augmentation of the training split only — after the validation split was taken, so no augmented row or copy of a
+ * training row can reach validation or test through it.
  */
 import { checkNotTrainedOn, leakageChecks, type LeakageReport } from '../data/leakage.js';
 import type { Example } from '../data/dataset.js';

@@ -100,7 +100,7 @@ describe('retraining from reviewed corrections', () => {
     assert.throws(() => readCases(file('plain')), /training run without a review split.*--review-split/);
   });
 
-  it('6 corrections: validation and calibration include the parent validation rows; no held-out row is replayed', async () => {
+  it('6 corrections: validation and calibration include the parent validation rows; none replayed', async () => {
     correct6(file('run'), file('corrections.csv'));
     const lines: string[] = [];
     await runTrain(

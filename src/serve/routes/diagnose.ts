@@ -35,7 +35,8 @@ const diagnoseBody = {
     abstain_below: {
       anyOf: [{ type: 'number', minimum: 0, maximum: 1 }, { type: 'null' }],
       description:
-        "override the model's abstention: abstain below this confidence and on out-of-scope notes (null: never abstain)",
+        "override the model's abstention: abstain below this confidence and on out-of-scope notes " +
+        '(null: never abstain)',
     },
   },
 } as const;
