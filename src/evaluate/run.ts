@@ -216,9 +216,13 @@ export async function runEvaluate(
   });
   recordEvaluation(o, c, record, t0);
   const sel = trust.selective as { aurc: number; accuracy_at_coverage: Record<string, number> };
-  const ab = trust.abstention as { abstained: number } | undefined;
+  const ab = trust.abstention as
+    { abstained: number; coverage: number; out_of_scope: number; low_confidence: number } | undefined;
   const at80 = sel.accuracy_at_coverage['0.8']!.toFixed(4);
-  const abstained = ab ? `; abstained on ${ab.abstained} rows` : '';
+  const abstained = ab?.abstained
+    ? `; abstained on ${ab.abstained} rows (${ab.out_of_scope} out of scope, ${ab.low_confidence} low confidence), ` +
+      `answering ${(100 * ab.coverage).toFixed(1)}%`
+    : '';
   log(`selective: AURC ${sel.aurc.toFixed(4)}, accuracy at 80% coverage ${at80}${abstained}`);
   const wrong = data.examples.filter(
     (e, i) => JSON.stringify(result.predictions[i]) !== JSON.stringify(e.label),
