@@ -217,7 +217,8 @@ if (p.ood) {
   const inV = v.filter((x) => x.inScope);
   console.log(`\nabstention on the test split (${t.length} rows; out of scope: ${t.filter((x) => !x.inScope).length})`);
   console.log(
-    '| target accuracy (validation) | confidence threshold | test coverage | accuracy of answered | referred: out of scope / low confidence |',
+    '| target accuracy (validation) | confidence threshold | test coverage | accuracy of answered | ' +
+      'referred: out of scope / low confidence |',
   );
   console.log('|---|---|---|---|---|');
   for (const target of [null, 0.9, 0.95, 0.99, 1]) {

@@ -3,9 +3,9 @@
  * distance of the note's encoder features to the nearest class mean under one covariance shared by the classes
  * (Lee et al. 2018; the strongest of MSP, energy and Mahalanobis for fine-tuned transformers in Podolskiy et al.
  * 2021), fitted on the training split's features (the covariance shrunk towards a multiple of the identity by
- * Ledoit–Wolf, so that it can be inverted with fewer rows than features). Its threshold is set on validation: the
- * distance that keeps a share (`keep`, default 0.95) of in-distribution notes in scope. A note's `ood_score` is its
- * distance over that threshold: above 1 is out of scope. Stored beside the weights as ood.safetensors (`means`
+ * Ledoit–Wolf, so that it can be inverted with fewer rows than features; estimated from at most 5,000 rows). Its
+ * threshold is set on validation: the distance that keeps a share (`keep`, default 0.95) of in-distribution notes in
+ * scope. A note's `ood_score` is its distance over that threshold: above 1 is out of scope. Stored beside the weights as ood.safetensors (`means`
  * [K, H] of the K classes seen in training, `precision` [H, H]) with its settings in config.json's `medtune.ood`.
  */
 import { createHash } from 'node:crypto';
@@ -131,13 +131,19 @@ function shrunkCovariance(x: number[][]): { cov: Float64Array; shrinkage: number
   return { cov, shrinkage };
 }
 
+/** Rows the covariance is estimated from at most (evenly spaced): its cost grows with rows × features². */
+export const MAX_COVARIANCE_ROWS = 5000;
+
 /** Fits class means and the shared precision on training features (`classOf`: each row's class, or 0 for one). */
 export function fitMahalanobis(features: number[][], classOf: number[]): MahalanobisFit {
   if (features.length < 2)
     throw new MedtuneError('the out-of-scope detector needs at least two training rows', 'E_INPUT_EMPTY');
   const H = features[0]!.length;
   const { means, centred } = centre(features, classOf);
-  const { cov, shrinkage } = shrunkCovariance(centred);
+  const step = Math.max(1, centred.length / MAX_COVARIANCE_ROWS);
+  const rows =
+    step === 1 ? centred : Array.from({ length: MAX_COVARIANCE_ROWS }, (_, i) => centred[Math.floor(i * step)]!);
+  const { cov, shrinkage } = shrunkCovariance(rows);
   return {
     means: Float32Array.from(means.flat()),
     precision: Float32Array.from(invertSpd(cov, H)),
