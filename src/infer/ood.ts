@@ -5,8 +5,9 @@
  * 2021), fitted on the training split's features (the covariance shrunk towards a multiple of the identity by
  * Ledoit–Wolf, so that it can be inverted with fewer rows than features; estimated from at most 5,000 rows). Its
  * threshold is set on validation: the distance that keeps a share (`keep`, default 0.95) of in-distribution notes in
- * scope. A note's `ood_score` is its distance over that threshold: above 1 is out of scope. Stored beside the weights as ood.safetensors (`means`
- * [K, H] of the K classes seen in training, `precision` [H, H]) with its settings in config.json's `medtune.ood`.
+ * scope. A note's `ood_score` is its distance over that threshold: above 1 is out of scope. Stored beside the
+ * weights as ood.safetensors (`means` [K, H] of the K classes seen in training, `precision` [H, H]) with its settings
+ * in config.json's `medtune.ood`.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
