@@ -15,6 +15,7 @@ export {
   decide,
   decideFromProbabilities,
   probabilities,
+  type AbstainReason,
   type Decision,
   type DecisionSettings,
 } from './infer/decision.js';

@@ -81,26 +81,33 @@ export const inferenceOptions = () => [
   maxLengthOption(),
   opt('--batch-size <n>', 'rows per forward pass').argParser(int('--batch-size')).default(INFERENCE_BATCH_SIZE),
 ];
-/** --threshold and --abstain-below: override the saved model's decision. */
+/** --threshold, --abstain-below and --no-abstain: override the saved model's decision. */
 export const decisionOptions = () => [
   opt('--threshold <p>', "multi-label decision threshold (default: the model's tuned thresholds, else 0.5)").argParser(
     prob('--threshold'),
   ),
   opt(
     '--abstain-below <p>',
-    'abstain ("refer to a clinician") below this confidence (default: the model\'s setting; 0: never)',
+    'abstain ("refer to a clinician") below this confidence and on out-of-scope notes ' +
+      "(default: the model's setting; 0: out-of-scope notes only)",
   ).argParser(prob('--abstain-below')),
+  opt('--no-abstain', "never abstain, whatever the model's setting (in_scope is still reported)"),
 ];
-/** The abstention threshold saved with a model (train, calibrate): given, or chosen for an accuracy. */
+/** The abstention saved with a model (train, calibrate): a threshold given or chosen for an accuracy; off; scope. */
 export const abstentionFitOptions = () => [
   opt(
     '--abstain-below <p>',
-    'the saved model abstains ("refer to a clinician") below this calibrated confidence',
+    'the saved model abstains ("refer to a clinician") below this calibrated confidence and on out-of-scope notes',
   ).argParser(prob('--abstain-below')),
   opt(
     '--target-accuracy <a>',
-    'choose the abstention threshold that reaches this accuracy on the held-out data',
+    'choose the abstention threshold at which the answered held-out notes reach this accuracy (default 0.95)',
   ).argParser(prob('--target-accuracy')),
+  opt('--no-abstain', 'the saved model never abstains (in_scope and ood_score are still reported)'),
+  opt(
+    '--ood-keep <share>',
+    'the out-of-scope threshold keeps this share of the held-out notes in scope (default 0.95)',
+  ).argParser(num('--ood-keep', { above: 0, max: 1 })),
 ];
 
 // ---- checks and reports
@@ -218,6 +225,11 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
     'fraction held out when there is no --validation file, in [0, 1) (0: none)',
     num('--validation-split', { min: 0, below: 1 }),
     0.1,
+  );
+  c.option(
+    '--review-split <f>',
+    'fraction of the training rows held out for expert review (review_predictions.jsonl; serve --review RUN_DIR)',
+    num('--review-split', { min: 0, below: 1 }),
   );
   c.option('--max-steps <n>', 'stop after N optimizer steps (overrides --epochs)', int('--max-steps'));
   c.option('--early-stopping <patience>', 'stop after N evaluations without improvement', int('--early-stopping'));

@@ -18,6 +18,8 @@ const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..
 let work: string;
 let model: string;
 let trainCsv: string;
+/** other rows of the same task: a model is never evaluated on rows it was trained on */
+let testCsv: string;
 const quiet = () => {};
 
 function base(outputDir: string): TrainCliOptions {
@@ -52,6 +54,15 @@ describe('medtune train', () => {
       trainCsv,
       'text,label,doc\n' +
         rows.map((r, i) => `"${r.text}",${r.label},doc${Math.floor(i / 2)}_s${i % 2}`).join('\n') +
+        '\n',
+    );
+    testCsv = path.join(work, 'test.csv');
+    writeFileSync(
+      testCsv,
+      'text,label\n' +
+        syntheticSymptoms(2, 9)
+          .map((r) => `"${r.text}",${r.label}`)
+          .join('\n') +
         '\n',
     );
     model = path.join(work, 'init');
@@ -189,7 +200,13 @@ describe('medtune train', () => {
       const lines: string[] = [];
       await runTrain({ ...base(out), epochs: 2, targetAccuracy: 0.2 }, (l) => lines.push(l));
       assert.ok(
-        lines.some((l) => /^calibration \(fitted on \d+ validation rows\): temperature [0-9.]+; abstain below/.test(l)),
+        lines.some((l) => /^calibration \(fitted on \d+ validation rows\): temperature [0-9.]+$/.test(l)),
+        lines.join('\n'),
+      );
+      assert.ok(
+        lines.some((l) =>
+          /^abstention \("refer to a clinician"\): .*below confidence [0-9.]+ \(target accuracy 0.2/.test(l),
+        ),
         lines.join('\n'),
       );
       const cfg = JSON.parse(readFileSync(path.join(out, 'best_model', 'config.json'), 'utf8'));
@@ -255,7 +272,7 @@ describe('medtune train', () => {
       );
       const l3: string[] = [];
       await runTrain(
-        { ...base(path.join(work, 'noval')), epochs: 1, validationSplit: 0, test: trainCsv, overwrite: true },
+        { ...base(path.join(work, 'noval')), epochs: 1, validationSplit: 0, test: testCsv, overwrite: true },
         (l) => l3.push(l),
       );
       assert.ok(l3.some((l) => /^calibration: no validation split to fit it on/.test(l)));
@@ -287,7 +304,7 @@ describe('medtune train', () => {
           train: corr,
           epochs: 1,
           validationSplit: 0,
-          test: trainCsv,
+          test: testCsv,
           replay: trainCsv,
           replayFraction: 0.3,
           oldTest: trainCsv,
@@ -326,7 +343,7 @@ describe('medtune train', () => {
             train: extra,
             epochs: 1,
             validationSplit: 0,
-            test: trainCsv,
+            test: testCsv,
           },
           quiet,
         ),
@@ -340,7 +357,7 @@ describe('medtune train', () => {
           train: extra,
           epochs: 1,
           validationSplit: 0,
-          test: trainCsv,
+          test: testCsv,
           addLabels: true,
           replay: trainCsv,
         },
@@ -358,7 +375,7 @@ describe('medtune train', () => {
     const metrics = await runEvaluate(
       {
         model: path.join(work, 'full', 'best_model'),
-        test: trainCsv,
+        test: testCsv,
         outputDir: out,
         threshold: 0.5,
         maxLength: 48,
@@ -372,8 +389,16 @@ describe('medtune train', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    assert.equal(rows.length, 168);
-    assert.equal(rows.filter((r) => !r.correct).length, Math.round(168 * (1 - (metrics.accuracy as number))));
+    assert.equal(rows.length, 42);
+    assert.equal(rows.filter((r) => !r.correct).length, Math.round(42 * (1 - (metrics.accuracy as number))));
+    // the model's own training rows are refused as test rows (they would inflate every metric)
+    await assert.rejects(
+      runEvaluate(
+        { model: path.join(work, 'full', 'best_model'), test: trainCsv, outputDir: out, maxLength: 48 },
+        quiet,
+      ),
+      (e: Error & { code?: string }) => e.code === 'E_LEAKAGE' && /were trained on by this model/.test(e.message),
+    );
     assert.match(
       readFileSync(path.join(out, 'confusion_matrix.svg'), 'utf8'),
       /^<svg[\s\S]*Confusion matrix[\s\S]*<\/svg>$/,

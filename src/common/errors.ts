@@ -85,7 +85,9 @@ export const ERROR_CATALOGUE = {
   E_LEAKAGE: {
     exit: 2,
     http: 400,
-    when: 'with --fail-on-leakage: evaluation rows have exact or near copies in the training data',
+    when:
+      'evaluation rows are rows the model was trained on (its training file, replayed rows, reviewed corrections, ' +
+      "its parents'), or with --fail-on-leakage: evaluation rows have exact or near copies in the training data",
   },
   E_TOKENIZER: { exit: 2, http: 500, when: 'the tokenizer files of a model folder are missing or cannot be used' },
   E_CHECKPOINT: {
@@ -94,7 +96,11 @@ export const ERROR_CATALOGUE = {
     when: 'a checkpoint to resume from is missing, corrupt, or belongs to another run',
   },
   E_RESUME_MISMATCH: { exit: 2, http: 400, when: 'resuming with data or settings the checkpoint cannot continue with' },
-  E_NO_EVAL_DATA: { exit: 2, http: 400, when: 'there is no validation or test data to evaluate on' },
+  E_NO_EVAL_DATA: {
+    exit: 2,
+    http: 400,
+    when: 'there is no validation or test data to evaluate on, or a retraining run has too few validation rows',
+  },
   E_DIVERGED: { exit: 2, http: 500, when: 'training diverged (the loss became NaN or infinite)' },
   E_NATIVE_UNAVAILABLE: {
     exit: 2,
@@ -140,7 +146,9 @@ export const ERROR_CATALOGUE = {
   E_BAD_REQUEST: {
     exit: 2,
     http: 400,
-    when: "HTTP: the request body is not valid JSON or does not match the route's schema",
+    when:
+      "HTTP: the request body is not valid JSON or does not match the route's schema, or a text has no letter or " +
+      'digit (only whitespace, punctuation, zero-width or control characters)',
   },
   E_AUTH: {
     exit: 2,

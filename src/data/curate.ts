@@ -316,11 +316,15 @@ export async function curate(o: CurateOptions): Promise<{ rows: CuratedRow[]; su
   return res;
 }
 
-/** A row of a split for the leakage check: its text, row number in its file and (optional) label. */
+/**
+ * A row of a split for the leakage check: its text, row number in its file, (optional) label, and the file it comes
+ * from when that is not the split's own (e.g. "replay": a row of the --replay file).
+ */
 export interface SplitRow {
   text: string;
   row: number;
   label?: string | number | number[];
+  source?: string;
 }
 
 export interface LeakageReport {
@@ -335,8 +339,15 @@ export interface LeakageReport {
   /** of those, how many carry a different label than their training copy */
   conflictingLabels: number;
   threshold: number;
-  /** the first pairs by row number */
-  examples: { row: number; trainRow: number; kind: 'exact' | 'near'; similarity: number }[];
+  /** the first pairs by row number (`source`, `trainSource`: the file a row comes from, when not its split's) */
+  examples: {
+    row: number;
+    trainRow: number;
+    kind: 'exact' | 'near';
+    similarity: number;
+    source?: string;
+    trainSource?: string;
+  }[];
 }
 
 /** Near-duplicates across splits: every row of `split` with a copy in `train` (the first `maxExamples` listed). */
@@ -366,6 +377,8 @@ export function checkLeakage(
       trainRow: train[p.a]!.row,
       kind: p.kind,
       similarity: Number(p.similarity.toFixed(3)),
+      ...(split[p.b]!.source ? { source: split[p.b]!.source } : {}),
+      ...(train[p.a]!.source ? { trainSource: train[p.a]!.source } : {}),
     })),
   };
 }
@@ -377,7 +390,9 @@ export function formatLeakage(r: LeakageReport): string {
     return `leakage check: no ${r.split} row is a copy or near-copy (Jaccard ≥ ${r.threshold}) of a training row`;
   }
   const sim = (e: LeakageReport['examples'][number]) => (e.kind === 'exact' ? 'exact' : e.similarity.toFixed(2));
-  const ex = r.examples.slice(0, 5).map((e) => `${r.split} row ${e.row} ~ train row ${e.trainRow} (${sim(e)})`);
+  const ex = r.examples
+    .slice(0, 5)
+    .map((e) => `${e.source ?? r.split} row ${e.row} ~ ${e.trainSource ?? 'train'} row ${e.trainRow} (${sim(e)})`);
   const share = ((100 * n) / Math.max(1, r.rows)).toFixed(1);
   const conflicts = r.conflictingLabels ? `; ${r.conflictingLabels} with a different label` : '';
   return (

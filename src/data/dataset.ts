@@ -16,6 +16,8 @@ export interface Example {
   label: number | number[];
   /** 1-based data row in the file */
   row: number;
+  /** the file the row comes from when it is not the split's own (e.g. "replay"; the leakage check names it) */
+  source?: string;
   /** group key (--group-column, optionally through --group-regex) for aggregated evaluation */
   group?: string;
 }

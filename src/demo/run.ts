@@ -2,8 +2,9 @@
  * The demo (what `medtune demo` runs): the main job on built-in data, offline. Generates a synthetic dataset of
  * patient symptom descriptions -> 21 diagnoses (synthetic.ts), builds a WordPiece vocabulary from it, initialises a
  * small BERT from scratch (or takes a model), fine-tunes it with `medtune train`'s pipeline, evaluates on held-out
- * rows and prints the metrics and where the model and reports are.
+ * rows and prints the metrics, what abstention (on by default) did, and where the model and reports are.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { makeDirs, prepareOutputDir, writeFileAtomic } from '../common/atomic.js';
@@ -25,6 +26,26 @@ export interface DemoOptions {
   epochs?: number;
   /** sex and age_band columns with an injected disparity (the 80+ band's notes present atypically), audited */
   demographics?: boolean;
+}
+
+/** What abstention (on by default) did on the test split: answered, their accuracy, referred and why. */
+function abstentionLine(dir: string): string {
+  const m = JSON.parse(readFileSync(path.join(dir, 'metrics.json'), 'utf8')) as {
+    abstention?: {
+      coverage: number;
+      accuracy_of_the_rest: number | null;
+      out_of_scope: number;
+      low_confidence: number;
+    };
+  };
+  const a = m.abstention;
+  if (!a) return 'Abstention is off.';
+  const acc = a.accuracy_of_the_rest === null ? '–' : a.accuracy_of_the_rest.toFixed(3);
+  return (
+    `Abstention is on by default ("not sure — refer to a clinician"): the model answered ` +
+    `${(100 * a.coverage).toFixed(1)}% of them, with accuracy ${acc}, and referred ${a.out_of_scope} as out of ` +
+    `scope (unlike its training data) and ${a.low_confidence} for low confidence.`
+  );
 }
 
 export async function runDemo(o: DemoOptions, log: (l: string) => void = (l) => console.log(l)): Promise<number> {
@@ -111,9 +132,10 @@ export async function runDemo(o: DemoOptions, log: (l: string) => void = (l) => 
   const bacc = baseline ? (baseline.accuracy as number) : null;
   log(
     `\ndemo test accuracy ${acc.toFixed(3)} on ${test.length} held-out descriptions` +
-      `${bacc !== null ? ` (TF-IDF + logistic regression baseline: ${bacc.toFixed(3)} — always compare)` : ''}. ` +
-      'Try it on your own text:',
+      `${bacc !== null ? ` (TF-IDF + logistic regression baseline: ${bacc.toFixed(3)} — always compare)` : ''}.`,
   );
+  log(abstentionLine(o.outputDir));
+  log('Try it on your own text:');
   log(
     `  echo '{"text":"burning when I pee and cloudy urine"}' > note.jsonl && ` +
       `npx medtune predict --model ${path.join(o.outputDir, 'best_model')} --input note.jsonl --output out.jsonl`,

@@ -5,6 +5,7 @@
  * coverage, the abstention threshold that reaches a target accuracy; Geifman & El-Yaniv 2017).
  */
 import { MedtuneError } from '../common/errors.js';
+import type { EvalResult } from './types.js';
 
 export const ECE_BINS = 15;
 
@@ -229,12 +230,23 @@ export function thresholdForAccuracy(
   return best;
 }
 
+/** The accuracy of answered held-out notes abstention aims for unless told otherwise (--target-accuracy). */
+export const DEFAULT_TARGET_ACCURACY = 0.95;
+
 export interface FittedCalibration {
   /** single-label */
   temperature?: number;
   /** multi-label, by label name */
   thresholds?: Record<string, number>;
-  abstain?: { below: number; source: 'fixed' | 'target_accuracy'; target_accuracy?: number; coverage?: number };
+  abstain?: {
+    below: number;
+    source: 'fixed' | 'target_accuracy';
+    target_accuracy?: number;
+    /** share of the calibration data answered (in scope and confident enough) */
+    coverage?: number;
+    /** out-of-scope notes abstain too */
+    out_of_scope?: boolean;
+  };
 }
 
 export interface CalibrationOptions {
@@ -242,6 +254,16 @@ export interface CalibrationOptions {
   abstainBelow?: number;
   /** pick the abstention threshold that reaches this accuracy on the calibration data */
   targetAccuracy?: number;
+  /**
+   * per row, whether the out-of-scope detector keeps it in scope: out-of-scope rows abstain anyway, so the threshold
+   * is chosen on the rest and the coverage counts them as not answered
+   */
+  inScope?: boolean[];
+  /**
+   * the target accuracy is a default, not the user's: when no threshold reaches it, this hears why and no confidence
+   * threshold is set (instead of an error)
+   */
+  unreachable?: (why: string) => void;
 }
 
 const logOf = (p: number[]) => p.map((q) => Math.log(Math.max(q, 1e-30)));
@@ -286,11 +308,7 @@ export function fitCalibration(
     if (o.abstainBelow !== undefined) {
       // multi-label confidence: the certainty of the least certain label (as in infer/decision.ts)
       const conf = probs.map((p) => Math.min(...p.map((q) => Math.max(q, 1 - q))));
-      out.abstain = {
-        below: o.abstainBelow,
-        source: 'fixed',
-        coverage: conf.filter((c) => c >= o.abstainBelow!).length / Math.max(1, conf.length),
-      };
+      out.abstain = { below: o.abstainBelow, source: 'fixed', coverage: coverageAt(conf, o.abstainBelow, o.inScope) };
     }
     if (o.targetAccuracy !== undefined)
       throw new MedtuneError(
@@ -306,21 +324,34 @@ export function fitCalibration(
   const correct = calibrated.map((p, i) => topOf(p) === g[i]);
   const out: FittedCalibration = { temperature };
   if (o.targetAccuracy !== undefined) {
-    const t = thresholdForAccuracy(conf, correct, o.targetAccuracy);
+    const kept = conf.map((_, i) => i).filter((i) => o.inScope?.[i] !== false);
+    let t: ReturnType<typeof thresholdForAccuracy>;
+    try {
+      t = thresholdForAccuracy(
+        kept.map((i) => conf[i]!),
+        kept.map((i) => correct[i]!),
+        o.targetAccuracy,
+      );
+    } catch (e) {
+      if (!o.unreachable || !(e instanceof MedtuneError) || e.code !== 'E_USAGE') throw e;
+      o.unreachable(e.message.replace(/; choose a lower --target-accuracy$/, ''));
+      return out;
+    }
     out.abstain = {
       below: t.threshold,
       source: 'target_accuracy',
       target_accuracy: o.targetAccuracy,
-      coverage: t.coverage,
+      coverage: coverageAt(conf, t.threshold, o.inScope),
     };
   } else if (o.abstainBelow !== undefined) {
-    out.abstain = {
-      below: o.abstainBelow,
-      source: 'fixed',
-      coverage: conf.filter((c) => c >= o.abstainBelow!).length / Math.max(1, conf.length),
-    };
+    out.abstain = { below: o.abstainBelow, source: 'fixed', coverage: coverageAt(conf, o.abstainBelow, o.inScope) };
   }
   return out;
+}
+
+/** Share of rows answered: in scope (when known) and confident enough. */
+function coverageAt(conf: number[], below: number, inScope?: boolean[]): number {
+  return conf.filter((c, i) => c >= below && inScope?.[i] !== false).length / Math.max(1, conf.length);
 }
 
 /** metrics.json's `calibration` block: the evaluation split before and after temperature scaling. */
@@ -342,26 +373,32 @@ export function calibrationReport(probs: number[][], gold: number[], temperature
 
 /**
  * The trust block of metrics.json for an evaluated split: `selective` (risk–coverage of the confidences), calibration
- * metrics of the probabilities as used (single-label), and what abstention did (rate, accuracy of the rest).
+ * metrics of the probabilities as used (single-label), `abstention` — what the model's abstention did: the rows it
+ * answered (coverage) and their accuracy, the rows referred by reason — and `out_of_scope` (rows the detector put
+ * out of scope) when the model has a detector. Accuracy in the metrics beside it stays over every row.
  */
-export function trustMetrics(
-  probs: number[][],
-  predictions: (number | number[])[],
-  gold: (number | number[])[],
-  abstained: boolean[] | undefined,
-  multiLabel: boolean,
-): Record<string, unknown> {
+export function trustMetrics(r: EvalResult, gold: (number | number[])[], multiLabel: boolean): Record<string, unknown> {
+  const { probabilities: probs, predictions, abstained } = r;
   const correct = predictions.map((p, i) => JSON.stringify(p) === JSON.stringify(gold[i]));
   const confidence = probs.map((p) => (multiLabel ? Math.min(...p.map((q) => Math.max(q, 1 - q))) : Math.max(...p)));
   const out: Record<string, unknown> = { selective: selectiveMetrics(confidence, correct) };
   if (!multiLabel) out.calibration_metrics = calibrationMetrics(probs, gold as number[]);
-  if (abstained?.some(Boolean)) {
+  if (abstained) {
+    const n = abstained.length;
     const kept = correct.filter((_, i) => !abstained[i]);
+    const count = (why: string) => (r.abstainReasons ?? []).filter((x) => x === why).length;
     out.abstention = {
       abstained: abstained.filter(Boolean).length,
-      rate: abstained.filter(Boolean).length / abstained.length,
-      accuracy_of_the_rest: kept.filter(Boolean).length / Math.max(1, kept.length),
+      rate: abstained.filter(Boolean).length / Math.max(1, n),
+      coverage: kept.length / Math.max(1, n),
+      accuracy_of_the_rest: kept.length ? kept.filter(Boolean).length / kept.length : null,
+      out_of_scope: count('out_of_scope'),
+      low_confidence: count('low_confidence'),
     };
+  }
+  if (r.oodScores?.some((x) => x !== null)) {
+    const outside = r.oodScores.filter((x) => x !== null && x > 1).length;
+    out.out_of_scope = { rows: outside, in_scope_rate: 1 - outside / Math.max(1, r.oodScores.length) };
   }
   return out;
 }

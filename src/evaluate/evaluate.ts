@@ -26,16 +26,25 @@ export interface EvaluateOptions {
   lossOptions?: { classWeights?: Tensor | null; posWeight?: Tensor | null; labelSmoothing?: number };
 }
 
-/** Predictions and metrics from probabilities (in example order) under decision settings. */
+/**
+ * Predictions and metrics from probabilities (in example order) under decision settings, with each example's
+ * out-of-scope score when the model has a detector. `predictions` and the metrics are of the top label of every row
+ * (answered or not); what abstention did is beside them (`abstained`, trustMetrics).
+ */
 export function resultFrom(
   probabilities: number[][],
   examples: Example[],
   s: DecisionSettings,
   loss: number,
+  oodScores?: (number | null)[],
 ): EvalResult {
-  const decisions = probabilities.map((p) => decideFromProbabilities(p, s));
+  const decisions = probabilities.map((p, i) => decideFromProbabilities(p, s, oodScores?.[i] ?? null));
   const predictions = decisions.map((d) => d.predicted);
   const abstained = decisions.map((d) => d.abstain);
+  const why = {
+    abstainReasons: decisions.map((d) => d.abstainReason),
+    ...(oodScores ? { oodScores: decisions.map((d) => d.oodScore) } : {}),
+  };
   if (s.multiLabel) {
     const metrics = {
       ...multiLabelMetrics(
@@ -45,7 +54,7 @@ export function resultFrom(
       ),
       loss,
     };
-    return { metrics, predictions, probabilities, abstained };
+    return { metrics, predictions, probabilities, abstained, ...why };
   }
   const gold = examples.map((e) => e.label as number);
   const metrics = {
@@ -53,7 +62,7 @@ export function resultFrom(
     roc_auc_ovr: rocAucOvr(probabilities, gold, s.labels.length),
     loss,
   };
-  return { metrics, predictions, probabilities, abstained };
+  return { metrics, predictions, probabilities, abstained, ...why };
 }
 
 /** A model during training: the loss is the training loss (class weights, smoothing); probabilities uncalibrated. */
@@ -107,11 +116,12 @@ export function nll(probabilities: number[][], examples: Example[], multiLabel: 
 }
 
 /**
- * A saved model behind a Predictor: calibrated probabilities, stored thresholds and abstention apply. Runs in chunks
- * and yields to the event loop between them, so Ctrl-C stays prompt on large files.
+ * A saved model behind a Predictor: calibrated probabilities, stored thresholds, the out-of-scope detector and
+ * abstention apply. Runs in chunks and yields to the event loop between them, so Ctrl-C stays prompt on large files.
  */
 export async function evaluatePredictor(predictor: Predictor, data: SplitData): Promise<EvalResult> {
   const probabilities: number[][] = [];
+  const oodScores: (number | null)[] = [];
   const CHUNK = 256;
   for (let s = 0; s < data.examples.length; s += CHUNK) {
     const part = {
@@ -120,16 +130,14 @@ export async function evaluatePredictor(predictor: Predictor, data: SplitData): 
       truncated: 0,
       cut: [],
     };
-    for (const row of predictor.logitsOf(part)) probabilities.push(predictor.decide(row).probabilities);
+    const pass = predictor.forward(part);
+    for (const row of pass.logits) probabilities.push(predictor.decide(row).probabilities);
+    oodScores.push(...pass.oodScores);
     await new Promise((res) => setImmediate(res));
   }
+  const loss = nll(probabilities, data.examples, predictor.multiLabel);
   return {
-    ...resultFrom(
-      probabilities,
-      data.examples,
-      predictor.settings,
-      nll(probabilities, data.examples, predictor.multiLabel),
-    ),
+    ...resultFrom(probabilities, data.examples, predictor.settings, loss, predictor.ood ? oodScores : undefined),
     cut: data.enc.cut,
   };
 }

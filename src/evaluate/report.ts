@@ -1,6 +1,7 @@
 /**
  * Evaluation reports written into an output folder: metrics.json (with grouped metrics when asked),
- * predictions.jsonl (every row with gold, prediction, `correct` and probabilities) and, for single-label models,
+ * predictions.jsonl (every row with gold, prediction, `correct`, abstention, scope and probabilities) and, for
+ * single-label models,
  * confusion_matrix.svg (rendered headless with vega-lite + vega).
  */
 import path from 'node:path';
@@ -62,6 +63,39 @@ export async function confusionSvg(confusion: number[][], labels: string[]): Pro
   return view.toSVG();
 }
 
+/**
+ * One JSON line per example: row, text, gold label, the top label (`predicted`) and `correct` whatever the
+ * abstention, abstention and its reason, whether the note is in scope, truncation, audit groups, probabilities.
+ */
+export function predictionLines(
+  o: Pick<ReportOptions, 'examples' | 'result' | 'labels' | 'multiLabel' | 'audit'>,
+): string[] {
+  const r = o.result;
+  const name = (x: number | number[]) => (Array.isArray(x) ? o.labels.filter((_, k) => x[k]) : o.labels[x]);
+  return o.examples.map((e, i) => {
+    const pred = r.predictions[i]!;
+    const correct = o.multiLabel ? JSON.stringify(pred) === JSON.stringify(e.label) : pred === e.label;
+    const ood = r.oodScores?.[i];
+    const extra = {
+      ...(r.abstained?.[i] ? { abstain: true, abstain_reason: r.abstainReasons?.[i] ?? null } : {}),
+      ...(ood !== undefined && ood !== null ? { in_scope: ood <= 1, ood_score: Number(ood.toFixed(4)) } : {}),
+      ...(r.cut?.[i] ? { truncated_tokens: r.cut[i] } : {}),
+      ...(o.audit?.[i] ? { audit: o.audit[i] } : {}),
+    };
+    const probabilities = Object.fromEntries(o.labels.map((l, k) => [l, Number(r.probabilities[i]![k]!.toFixed(6))]));
+    return JSON.stringify({
+      row: e.row,
+      ...(e.group !== undefined ? { group: e.group } : {}),
+      text: e.text,
+      label: name(e.label),
+      predicted: name(pred),
+      correct,
+      ...extra,
+      probabilities,
+    });
+  });
+}
+
 export async function writeEvalReport(o: ReportOptions): Promise<Record<string, unknown>> {
   const log = o.log ?? (() => {});
   const r = o.result;
@@ -87,27 +121,7 @@ export async function writeEvalReport(o: ReportOptions): Promise<Record<string, 
   }
   const metrics = { split: o.split, ...r.metrics, ...(grouped ? { grouped } : {}), ...(o.extra ?? {}) };
   writeFileAtomic(path.join(o.outputDir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-  const name = (x: number | number[]) => (Array.isArray(x) ? o.labels.filter((_, k) => x[k]) : o.labels[x]);
-  const lines = o.examples.map((e, i) => {
-    const pred = r.predictions[i]!;
-    const correct = o.multiLabel ? JSON.stringify(pred) === JSON.stringify(e.label) : pred === e.label;
-    const extra = {
-      ...(r.abstained?.[i] ? { abstain: true } : {}),
-      ...(r.cut?.[i] ? { truncated_tokens: r.cut[i] } : {}),
-      ...(o.audit?.[i] ? { audit: o.audit[i] } : {}),
-    };
-    const probabilities = Object.fromEntries(o.labels.map((l, k) => [l, Number(r.probabilities[i]![k]!.toFixed(6))]));
-    return JSON.stringify({
-      row: e.row,
-      ...(e.group !== undefined ? { group: e.group } : {}),
-      text: e.text,
-      label: name(e.label),
-      predicted: name(pred),
-      correct,
-      ...extra,
-      probabilities,
-    });
-  });
+  const lines = predictionLines(o);
   writeFileAtomic(path.join(o.outputDir, 'predictions.jsonl'), lines.join('\n') + '\n');
   if (!o.multiLabel && 'confusion' in r.metrics)
     writeFileAtomic(path.join(o.outputDir, 'confusion_matrix.svg'), await confusionSvg(r.metrics.confusion, o.labels));

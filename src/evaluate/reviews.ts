@@ -12,6 +12,7 @@ import { stringify } from 'csv-stringify/sync';
 import { prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
 import { formatOf } from '../data/readers.js';
+import { reviewSource } from './run-record.js';
 
 export type Verdict = 'gold' | 'model' | 'other' | 'unclear';
 export const VERDICTS: Verdict[] = ['gold', 'model', 'other', 'unclear'];
@@ -49,9 +50,12 @@ const dbError = (file: string, e: unknown) => {
   return new MedtuneError(`cannot use the review database ${file}: ${why}`, 'E_REVIEW_DB');
 };
 
-/** The cases of a run folder: errors first (most confident first), then correct predictions of low confidence. */
+/**
+ * The cases of a run folder (its review split, or an evaluation run's predictions; run-record.ts reviewSource):
+ * errors first (most confident first), then correct predictions of low confidence.
+ */
 export function readCases(runDir: string, lowConfidence = 0.6): Case[] {
-  const file = path.join(runDir, 'predictions.jsonl');
+  const file = reviewSource(runDir).predictions;
   if (!existsSync(file) || statSync(file).isDirectory()) {
     throw new MedtuneError(
       `${runDir} has no predictions.jsonl; pass a run folder written by medtune train or evaluate`,
@@ -323,7 +327,15 @@ export function runReviewExport(o: ReviewExportOptions): { rows: number; skipped
     const { rows, skipped } = corrections(readCases(run), store.latest());
     if (!rows.length)
       throw new MedtuneError(`no reviewed case has a settled label yet (${skipped} unclear or tied)`, 'E_INPUT_EMPTY');
-    const records = rows.map((r) => ({ text: r.text, label: r.label, source_row: r.row, reviewers: r.reviewers }));
+    // the reviewed file and row of each correction: train records them, and refuses evaluating on those rows
+    const src = reviewSource(run).source;
+    const records = rows.map((r) => ({
+      text: r.text,
+      label: r.label,
+      source_row: r.row,
+      reviewers: r.reviewers,
+      ...(src ? { source_file: src.file, source_sha256: src.sha256 } : {}),
+    }));
     const out =
       fmt === 'jsonl'
         ? records.map((r) => JSON.stringify(r)).join('\n') + '\n'

@@ -4,6 +4,7 @@
  * rows. Also the audit columns (--audit-column): demographic groups read beside the labelled rows, by row number.
  * The report (src/report/, a layer above) renders from these files only.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
@@ -76,6 +77,8 @@ function classCounts(examples: Example[], labels: string[]): Record<string, numb
 function auditView(examples: Example[], labels: string[], audit: Map<number, AuditValues>): SplitStats['audit'] {
   const out: NonNullable<SplitStats['audit']> = {};
   for (const e of examples) {
+    // a row of another file (replayed, the parent's validation) has no values in this file's audit columns
+    if (e.source !== undefined) continue;
     for (const [col, group] of Object.entries(audit.get(e.row) ?? {})) {
       const g = ((out[col] ??= {})[group] ??= { n: 0, classes: {} });
       g.n++;
@@ -238,5 +241,44 @@ export function auditOf(
   examples: Example[],
   values: Map<number, AuditValues> | null,
 ): (AuditValues | undefined)[] | undefined {
-  return values && values.size ? examples.map((e) => values.get(e.row)) : undefined;
+  return values && values.size
+    ? examples.map((e) => (e.source === undefined ? values.get(e.row) : undefined))
+    : undefined;
+}
+
+/** Where a run folder's review cases come from: the predictions file, and the data file its row numbers refer to. */
+export interface ReviewSource {
+  predictions: string;
+  /** the reviewed data file (null: not recorded, e.g. a predictions.jsonl written by hand) */
+  source: { file: string; sha256: string } | null;
+}
+
+/**
+ * The cases a run folder offers for review: a training run's review split (review_predictions.jsonl, written with
+ * --review-split), or an evaluation run's predictions. A training run's predictions.jsonl is its test (or validation)
+ * set: reviewing it and retraining on the corrections would train on the evaluation data, so it is refused.
+ */
+export function reviewSource(runDir: string): ReviewSource {
+  const runFile = path.join(runDir, 'run.json');
+  let run: Partial<RunRecord> | null = null;
+  try {
+    run = existsSync(runFile) ? (JSON.parse(readFileSync(runFile, 'utf8')) as Partial<RunRecord>) : null;
+  } catch {
+    run = null;
+  }
+  const entry = (split: string | undefined) => {
+    const d = run?.data?.find((x) => x.split === split);
+    return d ? { file: d.file, sha256: d.sha256 } : null;
+  };
+  const review = path.join(runDir, 'review_predictions.jsonl');
+  if (existsSync(review)) return { predictions: review, source: entry('review') };
+  if (run?.kind === 'train')
+    throw new MedtuneError(
+      `${runDir} is a training run without a review split: its predictions.jsonl are its ` +
+        `${run.evaluated_split || 'evaluation'} rows, and retraining on their corrections would train on the data ` +
+        'the model is evaluated on; train with --review-split 0.1 (rows held out for review), or evaluate the model ' +
+        'on a file set aside for review (medtune evaluate --test REVIEW_FILE --output-dir DIR) and review DIR',
+      'E_USAGE',
+    );
+  return { predictions: path.join(runDir, 'predictions.jsonl'), source: entry(run?.evaluated_split) };
 }

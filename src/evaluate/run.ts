@@ -7,8 +7,10 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Predictor } from '../infer/predictor.js';
+import { abstentionOverride } from '../infer/model-info.js';
 import { groupRegexOf, readLabeled, type Encoded, type Example, type LabeledData } from '../data/dataset.js';
-import { leakageChecks } from '../data/leakage.js';
+import { checkNotTrainedOn, leakageChecks } from '../data/leakage.js';
+import { fileSha256 } from '../models/metadata.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
@@ -43,8 +45,10 @@ export interface EvaluateOptions {
   /** multi-label threshold for every label (default: the model's tuned thresholds, else 0.5) */
   threshold?: number;
   maxLength?: number;
-  /** abstain below this confidence (overrides the model's setting; 0: never) */
+  /** abstain below this confidence and on out-of-scope notes (overrides the model's setting; 0: out of scope only) */
   abstainBelow?: number;
+  /** false: never abstain (--no-abstain) */
+  abstain?: boolean;
   /** rows per forward pass (default: the Predictor's, 32) */
   batchSize?: number;
   /** training data to check the test rows against (default: the training file the model's metadata records) */
@@ -79,7 +83,8 @@ type ClassifyInput = Omit<EvaluateOptions, 'outputDir' | 'test'> & { file: strin
 export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void): Promise<Classified> {
   const cols = checkAuditColumns(o.auditColumn);
   const audit = cols.length ? await readAuditValues(o.file, cols, { format: o.format, encoding: o.encoding }) : null;
-  const { maxLength, batchSize, threshold, abstainBelow } = o;
+  const { maxLength, batchSize, threshold } = o;
+  const abstainBelow = abstentionOverride(o);
   const predictor = await Predictor.load(o.model, { maxLength, batchSize, threshold, abstainBelow, log });
   if (predictor.problemType === 'regression') {
     const command = o.option === '--test' ? 'evaluate' : 'audit';
@@ -122,7 +127,11 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
   return { predictor, data, enc, result, audit };
 }
 
-/** Copies of test rows in the training data inflate every metric: checked against --train, else the recorded file. */
+/**
+ * Rows the model was trained on (its recorded `trained_on`: training files, replayed rows, reviewed corrections, its
+ * parents') are refused as test rows; copies of test rows in the training data (--train, else the recorded file)
+ * inflate every metric and are reported.
+ */
 async function checkTestLeakage(
   o: EvaluateOptions,
   p: Predictor,
@@ -130,6 +139,8 @@ async function checkTestLeakage(
   log: (l: string) => void,
 ): Promise<void> {
   if (o.leakageCheck === false) return;
+  const rows = { name: 'test', file: o.test, sha256: fileSha256(o.test), rows: test.map((e) => e.row) };
+  checkNotTrainedOn(p.metadata.training?.trained_on ?? [], [rows], o);
   const trainFile = o.train ?? p.metadata.training?.data?.find((d) => d.split === 'train' && existsSync(d.file))?.file;
   if (!trainFile) return;
   const train = await readLabeled(trainFile, {
@@ -183,10 +194,8 @@ export async function runEvaluate(
   const { predictor, data, result } = c;
   const multi = predictor.multiLabel;
   const trust = trustMetrics(
-    result.probabilities,
-    result.predictions,
+    result,
     data.examples.map((e) => e.label),
-    result.abstained,
     multi,
   );
   const temperature = predictor.settings.temperature !== 1 ? { temperature: predictor.settings.temperature } : {};
@@ -207,9 +216,13 @@ export async function runEvaluate(
   });
   recordEvaluation(o, c, record, t0);
   const sel = trust.selective as { aurc: number; accuracy_at_coverage: Record<string, number> };
-  const ab = trust.abstention as { abstained: number } | undefined;
+  const ab = trust.abstention as
+    { abstained: number; coverage: number; out_of_scope: number; low_confidence: number } | undefined;
   const at80 = sel.accuracy_at_coverage['0.8']!.toFixed(4);
-  const abstained = ab ? `; abstained on ${ab.abstained} rows` : '';
+  const abstained = ab?.abstained
+    ? `; abstained on ${ab.abstained} rows (${ab.out_of_scope} out of scope, ${ab.low_confidence} low confidence), ` +
+      `answering ${(100 * ab.coverage).toFixed(1)}%`
+    : '';
   log(`selective: AURC ${sel.aurc.toFixed(4)}, accuracy at 80% coverage ${at80}${abstained}`);
   const wrong = data.examples.filter(
     (e, i) => JSON.stringify(result.predictions[i]) !== JSON.stringify(e.label),

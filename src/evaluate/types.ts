@@ -1,6 +1,7 @@
 /** Results of running a classifier over a labelled split (shared by evaluation and the Trainer). */
 import type { Encoded, Example } from '../data/dataset.js';
 import type { MultiLabelMetrics, SingleLabelMetrics } from './metrics.js';
+import type { AbstainReason } from '../infer/decision.js';
 
 export interface SplitData {
   examples: Example[];
@@ -16,6 +17,10 @@ export interface EvalResult {
   probabilities: number[][];
   /** per example: the model abstained ("refer to a clinician") */
   abstained?: boolean[];
+  /** per example: why it abstained (null: it answered) */
+  abstainReasons?: (AbstainReason | null)[];
+  /** per example: the out-of-scope score (null: the model has no detector) */
+  oodScores?: (number | null)[];
   /** per example: tokens cut by truncation */
   cut?: number[];
 }

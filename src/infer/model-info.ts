@@ -7,12 +7,15 @@ import path from 'node:path';
 import { labelsOf, readModelConfig, resolveMaxLength, type ModelConfig } from '../models/auto.js';
 import { problemTypeOf, type ProblemType } from '../models/heads.js';
 import { modelIdentity, parseMetadata, type MedtuneMetadata, type ModelIdentity } from '../models/metadata.js';
-import type { DecisionSettings } from './decision.js';
+import { withAbstention, type DecisionSettings } from './decision.js';
 
 export interface DecisionOverrides {
   /** multi-label threshold for every label; when given it wins over the thresholds stored with the model */
   threshold?: number;
-  /** abstain below this confidence; null: never; undefined: the model's stored setting */
+  /**
+   * abstain below this confidence and on out-of-scope notes; null: never abstain; undefined: the model's stored
+   * setting
+   */
   abstainBelow?: number | null;
   /** apply the stored temperature (default true) */
   calibrated?: boolean;
@@ -30,6 +33,14 @@ export interface ModelInfo {
   settings: DecisionSettings;
 }
 
+/**
+ * The abstention a command asks for: --no-abstain (`abstain: false`) never abstains (null), --abstain-below P sets
+ * the threshold, neither keeps the model's (undefined).
+ */
+export function abstentionOverride(o: { abstainBelow?: number; abstain?: boolean }): number | null | undefined {
+  return o.abstain === false ? null : o.abstainBelow;
+}
+
 /** Decision settings from a model's metadata, with command-line / request overrides. */
 export function decisionSettings(
   labels: string[],
@@ -38,14 +49,16 @@ export function decisionSettings(
   o: DecisionOverrides = {},
 ): DecisionSettings {
   const stored = m.thresholds ? labels.map((l) => m.thresholds![l] ?? 0.5) : undefined;
-  return {
+  const s: DecisionSettings = {
     labels,
     multiLabel,
     temperature: o.calibrated === false ? 1 : (m.temperature ?? 1),
     thresholds: o.threshold !== undefined ? undefined : stored,
     threshold: o.threshold ?? 0.5,
-    abstainBelow: o.abstainBelow === undefined ? (m.abstain?.below ?? null) : o.abstainBelow,
+    abstainBelow: m.abstain?.below ?? null,
+    abstainOutOfScope: !!m.abstain && m.abstain.out_of_scope !== false,
   };
+  return withAbstention(s, o.abstainBelow);
 }
 
 /** Reads config.json and the metadata, hashes the weights; checks `maxLength` against the model's limit. */

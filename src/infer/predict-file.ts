@@ -13,6 +13,8 @@ import {
   type Row,
 } from '../data/readers.js';
 import { Predictor } from './predictor.js';
+import { abstentionOverride } from './model-info.js';
+import { hasWords } from './input.js';
 
 export interface PredictOptions {
   model: string;
@@ -29,8 +31,10 @@ export interface PredictOptions {
   topK?: number;
   /** --clean [steps]: overrides the cleaning recorded in the model's medtune.preprocessing */
   clean?: string | boolean;
-  /** abstain below this confidence (overrides the model's setting; 0: never) */
+  /** abstain below this confidence and on out-of-scope notes (overrides the model's setting; 0: out of scope only) */
   abstainBelow?: number;
+  /** false: never abstain (--no-abstain) */
+  abstain?: boolean;
   log?: (line: string) => void;
 }
 
@@ -51,7 +55,7 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
     maxLength: o.maxLength,
     batchSize: o.batchSize,
     threshold: o.threshold,
-    abstainBelow: o.abstainBelow,
+    abstainBelow: abstentionOverride(o),
     log,
     ...cleanOverride(o.clean),
   });
@@ -60,20 +64,24 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   let rows = 0;
   let truncated = 0;
   let empty = 0;
+  let wordless = 0;
   let textCol: string | undefined;
   let pairCol: string | undefined;
   const batchSize = predictor.batchSize;
   const flush = async (batch: { row: number; text: string; pair?: string }[]) => {
-    const kept = batch.filter((b) => b.text.trim());
+    const kept = batch.filter((b) => hasWords(b.text));
     const results = predictor.classify(
       kept.map((b) => b.text),
       { pairs: pairCol ? kept.map((b) => b.pair ?? '') : null, topK: o.topK, logits: o.logits },
     );
     let k = 0;
     for (const b of batch) {
-      if (!b.text.trim()) {
-        empty++;
-        await out.write(JSON.stringify({ row: b.row, label: null, skipped: 'empty text' }) + '\n');
+      if (!hasWords(b.text)) {
+        const blank = !b.text.trim();
+        if (blank) empty++;
+        else wordless++;
+        const skipped = blank ? 'empty text' : 'no letters or digits';
+        await out.write(JSON.stringify({ row: b.row, label: null, skipped }) + '\n');
         continue;
       }
       const r = results[k++]!;
@@ -109,6 +117,10 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   const notes = [
     truncated ? `${truncated} texts were truncated to ${predictor.maxLength} tokens (see truncated_tokens)` : '',
     empty ? `${empty} rows had an empty text (written with "skipped": "empty text")` : '',
+    wordless
+      ? `${wordless} rows had no letter or digit (only punctuation, symbols, invisible or control characters; ` +
+        'written with "skipped": "no letters or digits", not classified)'
+      : '',
   ].filter(Boolean);
   log(
     `wrote ${rows} predictions to ${o.output} in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(1)} rows/s)` +

@@ -1,12 +1,11 @@
 /**
- * The Predictor: loads a model folder once (weights, tokenizer, label map, problem type, max input length and the
- * `medtune` metadata: temperature, thresholds, abstention) and classifies batches of texts. Every classification
- * in medtune goes through it — `predict`, `evaluate`, the server, the UI — so the decision exists once
- * (src/infer/decision.ts). Texts are sorted by length into batches to limit padding; results come back in input order.
+ * The Predictor: loads a model folder once (weights, tokenizer, label map, problem type, max input length, the
+ * `medtune` metadata: temperature, thresholds, abstention, and the out-of-scope detector) and classifies batches of
+ * texts. Every classification in medtune goes through it — `predict`, `evaluate`, the server, the UI — so the
+ * decision exists once (src/infer/decision.ts). Texts are sorted by length into batches to limit padding (forward.ts);
+ * results come back in input order.
  */
 import path from 'node:path';
-import { noGrad, scope } from '../tensor/tensor.js';
-import { batchTensors } from '../data/batch.js';
 import type { Encoded } from '../data/dataset.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { applyPreprocessing, type PreprocessingOptions } from '../text/clean.js';
@@ -19,10 +18,13 @@ import {
   decideFromProbabilities,
   labelNames,
   withAbstention,
+  type AbstainReason,
   type Decision,
   type DecisionSettings,
 } from './decision.js';
 import { describeModel, type DecisionOverrides, type ModelInfo } from './model-info.js';
+import { forwardPasses, type PassResult } from './forward.js';
+import { OodDetector } from './ood.js';
 
 export interface PredictorOptions extends DecisionOverrides {
   /** tokens per text (default: 512 capped at the model's limit; an explicit value above the limit is refused) */
@@ -54,8 +56,14 @@ export interface Classification {
   top_k?: { label: string; score: number }[];
   /** tokens cut off by truncation (0: the whole text was read) */
   truncated_tokens: number;
+  /** true: not sure — refer to a clinician (`label` is still the top label) */
   abstain: boolean;
-  abstain_reason?: string;
+  /** why it abstains: "out_of_scope" or "low_confidence" (null when it answers) */
+  abstain_reason: AbstainReason | null;
+  /** the note is like the model's training data (true when the model has no out-of-scope detector) */
+  in_scope: boolean;
+  /** distance to the training data over the in-scope limit (above 1: out of scope); null without a detector */
+  ood_score: number | null;
   logits?: number[];
 }
 
@@ -66,14 +74,17 @@ export interface ClassifyOptions {
   logits?: boolean;
 }
 
-/** The classification of one text from its calibrated probabilities — the one place results are built. */
+/**
+ * The classification of one text from its calibrated probabilities (and its out-of-scope score, when the model has
+ * a detector) — the one place results are built.
+ */
 export function classificationFrom(
   probabilities: number[],
   cut: number,
   s: DecisionSettings,
-  o: ClassifyOptions & { logitsRow?: number[] } = {},
+  o: ClassifyOptions & { logitsRow?: number[]; oodScore?: number | null } = {},
 ): Classification {
-  return classificationOf(decideFromProbabilities(probabilities, s), cut, s, o);
+  return classificationOf(decideFromProbabilities(probabilities, s, o.oodScore ?? null), cut, s, o);
 }
 
 /** The classification of one text from a decision already made with the settings `s` (nothing is decided again). */
@@ -89,12 +100,11 @@ export function classificationOf(
     probabilities: Object.fromEntries(s.labels.map((l, c) => [l, d.probabilities[c]!])),
     truncated_tokens: cut,
     abstain: d.abstain,
+    abstain_reason: d.abstainReason,
+    in_scope: d.inScope,
+    ood_score: d.oodScore,
     ...(o.logits && o.logitsRow ? { logits: o.logitsRow } : {}),
   };
-  if (d.abstain)
-    res.abstain_reason =
-      `confidence ${d.confidence.toFixed(3)} is below the abstention threshold ${s.abstainBelow}: ` +
-      'refer to a clinician';
   if (o.topK) {
     res.top_k = s.labels
       .map((label, c) => ({ label, score: d.probabilities[c]! }))
@@ -116,6 +126,8 @@ export class Predictor {
   readonly maxLength: number;
   /** applied to every text (and pair) before tokenising, as in training */
   readonly preprocessing: PreprocessingOptions;
+  /** the out-of-scope detector saved with the model (null: none) */
+  readonly ood: OodDetector | null;
 
   private constructor(
     readonly info: ModelInfo,
@@ -136,6 +148,7 @@ export class Predictor {
     this.batchSize = batchSize;
     this.maxBatchTokens = maxBatchTokens;
     this.preprocessing = preprocessing ?? info.metadata.preprocessing ?? {};
+    this.ood = OodDetector.read(info.dir, info.metadata.ood);
   }
 
   /** Loads a model folder (or hub name) for inference. */
@@ -171,36 +184,49 @@ export class Predictor {
   }
 
   /**
-   * Raw logits per text, in input order. Texts are sorted by length and cut into forward passes of at most
-   * `batchSize` texts and `maxBatchTokens` padded tokens, so that padding and memory stay small.
+   * Raw logits per text, in input order, and each text's out-of-scope score when the model has a detector (null
+   * otherwise). Texts are sorted by length and cut into forward passes of at most `batchSize` texts and
+   * `maxBatchTokens` padded tokens, so that padding and memory stay small.
    */
+  forward(enc: Encoded): { logits: number[][]; oodScores: (number | null)[] } {
+    const pass: PassResult = forwardPasses(this.loaded.model, enc, {
+      padId: this.tokenizer.padId,
+      batchSize: this.batchSize,
+      maxBatchTokens: this.maxBatchTokens,
+      features: this.ood ? this.metadata.ood!.features : null,
+    });
+    const ood = this.ood;
+    return {
+      logits: pass.logits,
+      oodScores: pass.features && ood ? pass.features.map((f) => ood.score(f)) : pass.logits.map(() => null),
+    };
+  }
+
+  /** Raw logits per text, in input order (see `forward`). */
   logitsOf(enc: Encoded): number[][] {
-    const n = enc.ids.length;
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => enc.ids[a]!.length - enc.ids[b]!.length);
-    const out: number[][] = new Array(n);
-    const model = this.loaded.model;
-    const padId = this.tokenizer.padId;
-    for (let s = 0; s < n;) {
-      let e = s + 1;
-      // sorted ascending: the text at e is the longest of the pass
-      while (e < n && e - s < this.batchSize && (e - s + 1) * enc.ids[order[e]!]!.length <= this.maxBatchTokens) e++;
-      const idx = order.slice(s, e);
-      const flat = scope(() => noGrad(() => model.forward(batchTensors(enc, idx, padId)).logits.toArray()));
-      const C = flat.length / idx.length;
-      idx.forEach((ex, b) => {
-        out[ex] = flat.slice(b * C, (b + 1) * C);
-      });
-      s = e;
-    }
-    return out;
+    return forwardPasses(this.loaded.model, enc, {
+      padId: this.tokenizer.padId,
+      batchSize: this.batchSize,
+      maxBatchTokens: this.maxBatchTokens,
+    }).logits;
   }
 
   /**
-   * The decision for one row of logits (calibration, thresholds, abstention); `abstainBelow` overrides the model's
-   * abstention threshold (null: never abstain; undefined: the model's).
+   * The decision for one row of logits and its out-of-scope score (calibration, thresholds, abstention);
+   * `abstainBelow` overrides the model's abstention (a number: abstain below it and on out-of-scope notes; null:
+   * never abstain; undefined: the model's).
    */
-  decide(logits: number[], o: { abstainBelow?: number | null } = {}): Decision {
-    return decide(logits, withAbstention(this.settings, o.abstainBelow));
+  decide(logits: number[], o: { abstainBelow?: number | null; oodScore?: number | null } = {}): Decision {
+    return decide(logits, withAbstention(this.settings, o.abstainBelow), o.oodScore ?? null);
+  }
+
+  /**
+   * The decisions for tokenised texts (the server's workers send these back): one forward pass, the out-of-scope
+   * scores, each text's abstention (`abstainBelow[i]`, as in `decide`).
+   */
+  decideEncoded(enc: Encoded, abstainBelow: (number | null | undefined)[] = []): Decision[] {
+    const { logits, oodScores } = this.forward(enc);
+    return logits.map((row, i) => this.decide(row, { abstainBelow: abstainBelow[i], oodScore: oodScores[i] }));
   }
 
   /** Classifies texts (optionally paired): label, score, probabilities, top-k, truncation, abstention. */
@@ -209,10 +235,11 @@ export class Predictor {
       throw new MedtuneError(`${texts.length} texts but ${o.pairs.length} text pairs`, 'E_USAGE');
     if (!texts.length) return [];
     const enc = this.encode(texts, o.pairs ?? null);
-    return this.logitsOf(enc).map((row, i) => this.classification(row, enc.cut[i]!, o));
+    const { logits, oodScores } = this.forward(enc);
+    return logits.map((row, i) => this.classification(row, oodScores[i]!, enc.cut[i]!, o));
   }
 
-  private classification(row: number[], cut: number, o: ClassifyOptions): Classification {
+  private classification(row: number[], oodScore: number | null, cut: number, o: ClassifyOptions): Classification {
     if (this.problemType === 'regression') {
       return {
         label: row[0]!,
@@ -220,9 +247,12 @@ export class Predictor {
         probabilities: {},
         truncated_tokens: cut,
         abstain: false,
+        abstain_reason: null,
+        in_scope: true,
+        ood_score: null,
         ...(o.logits ? { logits: row } : {}),
       };
     }
-    return classificationOf(this.decide(row), cut, this.settings, { ...o, logitsRow: row });
+    return classificationOf(this.decide(row, { oodScore }), cut, this.settings, { ...o, logitsRow: row });
   }
 }

@@ -207,6 +207,8 @@ export interface SaveModelOptions {
   tokenizerFrom?: string;
   /** keys merged into config.json's medtune object */
   medtune?: Record<string, unknown>;
+  /** more files written into the folder with the model (e.g. ood.safetensors, the out-of-scope detector) */
+  files?: Record<string, Uint8Array | Uint8Array[]>;
   /**
    * write the files into an existing folder one by one (each atomic; config.json last) instead of replacing the
    * folder — for a run's output folder that also holds its checkpoints
@@ -232,6 +234,7 @@ function writeModelFiles(dir: string, model: LoadableModel, config: ModelConfig,
   if (o.medtune) cfg.medtune = { ...(cfg.medtune as object | undefined), ...o.medtune };
   const tensors = serializeSafetensors(model.namedParameters().map(([k, t]) => [k, { shape: t.shape, data: t.f32 }]));
   writeFileAtomic(path.join(dir, 'model.safetensors'), tensors);
+  for (const [name, data] of Object.entries(o.files ?? {})) writeFileAtomic(path.join(dir, name), data);
   const from = o.tokenizerFrom;
   if (from && path.resolve(from) !== path.resolve(dir))
     for (const f of TOKENIZER_FILES)

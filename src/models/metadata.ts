@@ -1,14 +1,18 @@
 /**
  * What medtune stores about a model folder, defined once for every consumer (predict, evaluate, serve, reports,
  * cards, UI): the `medtune` object inside config.json (transformers ignores unknown keys, so the folder stays
- * loadable elsewhere), and the model's identity — sha256 over its weight files in name order (shards included);
- * `version` is `medtune.version` when set, else the first 12 hex digits of that hash.
+ * loadable elsewhere), and the model's identity — `sha256` over its weight files in name order (shards included;
+ * not ood.safetensors), and `version`, which names the weights and the decision together: the first 12 hex digits of
+ * the sha256 over the weights' hash and the decision settings (temperature, thresholds, abstention, the out-of-scope
+ * detector, the text preparation), so that a recalibrated model gets a new version; the weights' hash alone when
+ * the model has no decision settings; `medtune.version` when set.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
 import { preprocessingProblem, type PreprocessingOptions } from '../text/clean.js';
+import type { TrainedRows } from '../data/leakage.js';
 
 /**
  * Options of text cleaning a model was trained with (`{ clean: { unicode: true, ... } }`, see text/clean.ts); predict
@@ -17,13 +21,41 @@ import { preprocessingProblem, type PreprocessingOptions } from '../text/clean.j
 export type { PreprocessingOptions };
 
 export interface AbstainSettings {
-  /** abstain when the (calibrated) top probability is below this */
+  /** abstain when the (calibrated) top probability is below this (0: only out-of-scope notes abstain) */
   below: number;
+  /** out-of-scope notes abstain too (default true; needs `medtune.ood`) */
+  out_of_scope?: boolean;
   /** how `below` was chosen: given on the command line, or searched for a target accuracy on validation */
   source?: 'fixed' | 'target_accuracy';
   target_accuracy?: number;
   /** share of validation predictions kept at this threshold */
   coverage?: number;
+}
+
+/** The file of the out-of-scope detector beside the weights (infer/ood.ts). */
+export const OOD_FILE = 'ood.safetensors';
+
+/** Which encoder features the out-of-scope detector reads: the first token's last hidden state, or the token mean. */
+export type OodFeatures = 'cls' | 'mean';
+export const OOD_FEATURES: readonly OodFeatures[] = ['cls', 'mean'];
+
+/** The out-of-scope detector of a model (`medtune.ood`; its arrays are in ood.safetensors). */
+export interface OodSettings {
+  method: 'mahalanobis';
+  features: OodFeatures;
+  /** the Mahalanobis distance above which a note is out of scope */
+  threshold: number;
+  /** share of validation notes the threshold was chosen to keep in scope */
+  keep: number;
+  /** class means (K) and feature size (H) of ood.safetensors */
+  classes: number;
+  dim: number;
+  /** Ledoit–Wolf shrinkage of the covariance */
+  shrinkage?: number;
+  /** rows the means and covariance were fitted on, and the rows the threshold was set on */
+  fitted_on?: { train: number; validation: number };
+  /** sha256 of ood.safetensors */
+  sha256: string;
 }
 
 /** Distribution of served predictions at training time (validation split), for drift scores when serving. */
@@ -40,10 +72,14 @@ export interface DataRecord {
   sha256: string;
   rows?: number;
   split?: string;
+  /** the rows of `file` in this split when it is a part of the file (held out, replayed), as "1-5,9" */
+  row_ids?: string;
 }
 
 export interface TrainingRecord {
   data?: DataRecord[];
+  /** every row of a file this model (or a model it was trained from) was trained on: evaluating on them is refused */
+  trained_on?: TrainedRows[];
   recipe?: Record<string, unknown>;
   base_model?: string;
   seed?: number;
@@ -58,6 +94,8 @@ export interface MedtuneMetadata {
   /** per-label decision thresholds of a multi-label model, by label name */
   thresholds?: Record<string, number>;
   abstain?: AbstainSettings;
+  /** the out-of-scope detector (ood.safetensors beside the weights) */
+  ood?: OodSettings;
   preprocessing?: PreprocessingOptions;
   /** sha256 identity of the model this one was trained from */
   parent_sha256?: string;
@@ -92,6 +130,24 @@ export function parseMetadata(raw: unknown, file = 'config.json', labels?: strin
   }
   if (m.abstain !== undefined && !(isObj(m.abstain) && isProb(m.abstain.below)))
     throw bad(file, 'abstain.below must be a number in [0, 1]');
+  if (m.ood !== undefined) {
+    const d = m.ood;
+    if (
+      !isObj(d) ||
+      d.method !== 'mahalanobis' ||
+      !OOD_FEATURES.includes(d.features) ||
+      !(typeof d.threshold === 'number' && d.threshold > 0) ||
+      !isProb(d.keep) ||
+      !Number.isInteger(d.classes) ||
+      !Number.isInteger(d.dim) ||
+      !(typeof d.sha256 === 'string' && /^[0-9a-f]{64}$/.test(d.sha256))
+    )
+      throw bad(
+        file,
+        `ood must be { method: "mahalanobis", features: ${OOD_FEATURES.join('|')}, threshold > 0, keep, classes, ` +
+          'dim, sha256 }',
+      );
+  }
   if (m.preprocessing !== undefined) {
     const problem = preprocessingProblem(m.preprocessing);
     if (problem) throw bad(file, problem);
@@ -120,7 +176,9 @@ export function parseMetadata(raw: unknown, file = 'config.json', labels?: strin
 /** Weight files of a model folder in name order (what its identity hashes). */
 export function weightFiles(dir: string): string[] {
   return readdirSync(dir)
-    .filter((f) => /\.(safetensors|bin)$/.test(f) && !f.startsWith('.') && f !== 'optimizer.safetensors')
+    .filter(
+      (f) => /\.(safetensors|bin)$/.test(f) && !f.startsWith('.') && f !== 'optimizer.safetensors' && f !== OOD_FILE,
+    )
     .sort();
 }
 
@@ -140,7 +198,35 @@ function hashFile(h: ReturnType<typeof createHash>, file: string): void {
   }
 }
 
-/** sha256 over the bytes of the weight files in name order. */
+/** What decides, besides the weights (the part of the metadata a version names), in a canonical order. */
+export function decisionRecord(meta: MedtuneMetadata): Record<string, unknown> | null {
+  const { temperature, thresholds, abstain, ood, preprocessing } = meta;
+  const rec = { temperature, thresholds, abstain, ood, preprocessing };
+  const sorted = (v: unknown): unknown =>
+    isObj(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .filter((k) => v[k] !== undefined)
+            .sort()
+            .map((k) => [k, sorted(v[k])]),
+        )
+      : v;
+  const out = sorted(rec) as Record<string, unknown>;
+  return Object.keys(out).length ? out : null;
+}
+
+/** The version of weights (their sha256) under decision settings. */
+export function versionOf(sha256: string, meta: MedtuneMetadata): string {
+  if (meta.version) return meta.version;
+  const rec = decisionRecord(meta);
+  if (!rec) return sha256.slice(0, 12);
+  return createHash('sha256')
+    .update(`${sha256}\n${JSON.stringify(rec)}`)
+    .digest('hex')
+    .slice(0, 12);
+}
+
+/** sha256 over the bytes of the weight files in name order; the version names it with the decision settings. */
 export function modelIdentity(dir: string, meta: MedtuneMetadata = {}): ModelIdentity {
   const files = weightFiles(dir);
   if (!files.length)
@@ -152,7 +238,7 @@ export function modelIdentity(dir: string, meta: MedtuneMetadata = {}): ModelIde
   const h = createHash('sha256');
   for (const f of files) hashFile(h, path.join(dir, f));
   const sha256 = h.digest('hex');
-  return { sha256, version: meta.version ?? sha256.slice(0, 12) };
+  return { sha256, version: versionOf(sha256, meta) };
 }
 
 /** sha256 of one file (data files recorded in metadata, reports and cards). */

@@ -16,9 +16,15 @@ export interface AuditEntry {
   route: string;
   status: number;
   latency_ms: number;
-  model?: { name: string; sha256: string };
+  model?: { name: string; sha256: string; version?: string };
   inputs?: string[];
-  results?: { label: string | string[] | number; score: number; abstain?: boolean }[];
+  results?: {
+    label: string | string[] | number;
+    score: number;
+    abstain?: boolean;
+    abstain_reason?: string | null;
+    in_scope?: boolean;
+  }[];
   error?: string;
 }
 

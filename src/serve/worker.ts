@@ -120,7 +120,7 @@ async function main(): Promise<void> {
         })
       : msg.texts;
     const enc = p.encode(texts);
-    const decisions = p.logitsOf(enc).map((row, i) => p.decide(row, { abstainBelow: msg.abstainBelow[i] }));
+    const decisions = p.decideEncoded(enc, msg.abstainBelow);
     return {
       type: 'result',
       id: msg.id,

@@ -155,6 +155,8 @@ export interface Fitted {
   train: SplitData;
   validation: SplitData | null;
   test: SplitData | null;
+  /** the review split (--review-split; null when empty) */
+  review: SplitData | null;
 }
 
 /** Loads the classifier, tokenises the splits and trains (resuming when asked); the best model is in memory. */
@@ -178,6 +180,7 @@ export async function fit(x: FitInput): Promise<Fitted> {
   const train = split('train', s.train)!;
   const validation = split('validation', s.validation);
   const test = split('test', s.test);
+  const review = split('review', s.review);
   const dataFingerprint = fingerprint(validation ? [train, validation] : [train]);
   const cfg = trainConfig(o, recipe, { classWeights, dataFingerprint }, multiLabel);
   if (classWeights)
@@ -193,5 +196,5 @@ export async function fit(x: FitInput): Promise<Fitted> {
   };
   const trainer = new Trainer(loaded.model, labels, multiLabel, tok.padId, cfg, log, hooks);
   await trainer.train(train, validation, x.resumeFrom);
-  return { trainer, loaded, cfg, recipe, maxLength, train, validation, test };
+  return { trainer, loaded, cfg, recipe, maxLength, train, validation, test, review };
 }

@@ -10,7 +10,8 @@ import { checkInputFile, formatOf } from '../data/readers.js';
 import { checkMetricName } from '../evaluate/metrics.js';
 import { checkAuditColumns, type AuditValues } from '../evaluate/run-record.js';
 import { SCHEDULERS, type SchedulerName } from './schedule.js';
-import type { LeakageOptions } from '../data/leakage.js';
+import type { EvaluatedRows, LeakageOptions, TrainedRows } from '../data/leakage.js';
+import type { DataRecord } from '../models/metadata.js';
 import type { EvaluationCallback } from './config.js';
 
 /** Text preparation around fine-tuning (prepare.ts). */
@@ -38,6 +39,8 @@ export interface TrainOptions extends TextPrepOptions {
   replay?: string;
   /** share of the --replay rows added to the training split (default 0.3) */
   replayFraction?: number;
+  /** share of the training rows held out for expert review (review_predictions.jsonl; default 0: none) */
+  reviewSplit?: number;
   /** allow labels the parent model does not have (its head grows); otherwise they are refused */
   addLabels?: boolean;
   /** the old test set, to measure forgetting (default: the parent's recorded test file, if it is still there) */
@@ -98,8 +101,15 @@ export interface TrainOptions extends TextPrepOptions {
   calibrate?: boolean;
   /** abstain below this calibrated confidence (saved with the model) */
   abstainBelow?: number;
-  /** choose the abstention threshold reaching this accuracy on validation (saved with the model) */
+  /**
+   * choose the abstention threshold reaching this accuracy of answered validation notes (saved with the model;
+   * default 0.95 for single-label models)
+   */
   targetAccuracy?: number;
+  /** false (--no-abstain): the saved model never abstains (the out-of-scope detector still reports in_scope) */
+  abstain?: boolean;
+  /** share of validation notes the out-of-scope threshold keeps in scope (default 0.95) */
+  oodKeep?: number;
   /** de-identify texts before tokenising */
   deid?: boolean;
   deidOperator?: Operator;
@@ -117,6 +127,14 @@ export interface TrainOptions extends TextPrepOptions {
 
 export interface Splits {
   trainData: LabeledData;
+  /** rows held out of the training file for expert review (--review-split): neither trained nor validated on */
+  review: Example[];
+  /** the files and rows of every split, recorded in the model's medtune.training.data */
+  data: DataRecord[];
+  /** the evaluation splits' rows by file, checked against `trainedOn` (never evaluate on trained rows) */
+  evaluated: EvaluatedRows[];
+  /** every row this run (and the model it continues from) trains on */
+  trainedOn: TrainedRows[];
   /** the parent model's labels when continuing from a fine-tuned classifier (its map is kept) */
   parentLabels: string[] | null;
   /** rows added from --replay */
@@ -155,11 +173,17 @@ export function checkTrainOptions(o: TrainOptions): void {
   if (o.replayFraction !== undefined && !(o.replayFraction > 0 && o.replayFraction <= 1))
     throw usage(`--replay-fraction must be in (0, 1], got ${o.replayFraction}`);
   if (o.replayFraction !== undefined && !o.replay) throw usage('--replay-fraction needs --replay OLD_TRAIN_FILE');
+  if (o.reviewSplit !== undefined && !(o.reviewSplit >= 0 && o.reviewSplit < 1))
+    throw usage(`--review-split must be in [0, 1) (0: none), got ${o.reviewSplit}`);
   checkAuditColumns(o.auditColumns);
   if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined)
     throw usage('give --abstain-below or --target-accuracy, not both');
   if (o.targetAccuracy !== undefined && o.calibrate === false)
     throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
+  if (o.abstain === false && (o.abstainBelow !== undefined || o.targetAccuracy !== undefined))
+    throw usage('--no-abstain turns abstention off; drop --abstain-below / --target-accuracy, or --no-abstain');
+  if (o.oodKeep !== undefined && !(o.oodKeep > 0 && o.oodKeep <= 1))
+    throw usage(`--ood-keep must be in (0, 1], got ${o.oodKeep}`);
   if (o.classWeights && o.classWeights !== 'balanced') checkInputFile(o.classWeights, '--class-weights');
   checkDataFiles(o);
   prepareOutputDir(o.outputDir);

@@ -1,12 +1,12 @@
 /**
  * Stage 2 of `medtune train`, prepare: the texts of the splits, in the order training needs them: de-identification
  * (--deid) of every split, the leakage check between the training rows and the evaluation rows (data/leakage.ts; on
- * by default, --fail-on-leakage stops the run), cleaning of every split (recorded as the model's
- * medtune.preprocessing so predict and the server clean the same way), and augmentation of the training split only —
- * after the validation split was taken, so no augmented row or copy of a training row can reach validation or test
- * through it.
+ * by default, --fail-on-leakage stops the run; rows the model is trained on, by file and row, are refused), cleaning
+ * of every split (recorded as the model's medtune.preprocessing so predict and the server clean the same way), and
+ * augmentation of the training split only — after the validation split was taken, so no augmented row or copy of a
+ * training row can reach validation or test through it.
  */
-import { leakageChecks, type LeakageReport } from '../data/leakage.js';
+import { checkNotTrainedOn, leakageChecks, type LeakageReport } from '../data/leakage.js';
 import type { Example } from '../data/dataset.js';
 import { deidentify, type Operator } from '../deid/anonymize.js';
 import { Generator } from '../tensor/random.js';
@@ -98,7 +98,7 @@ export async function prepareTexts(
 function deidSplits(s: Splits, operator: Operator, log: (l: string) => void): void {
   let n = 0;
   const secret = process.env.MEDTUNE_DEID_SECRET;
-  for (const ex of [...s.train, ...s.validation, ...s.test]) {
+  for (const ex of [...s.train, ...s.validation, ...s.review, ...s.test]) {
     const r = deidentify(ex.text, { operator, secret });
     n += r.entities.length;
     ex.text = r.text;
@@ -110,16 +110,21 @@ function deidSplits(s: Splits, operator: Operator, log: (l: string) => void): vo
   }
   log(
     `de-identified before tokenising (--deid, operator ${operator}): ${n} PHI entities replaced in ` +
-      `${s.train.length + s.validation.length + s.test.length} texts`,
+      `${s.train.length + s.validation.length + s.review.length + s.test.length} texts`,
   );
 }
 
-/** The prepare stage: de-identification, then prepareTexts; the training split grows in place by augmentation. */
+/**
+ * The prepare stage: evaluating on rows the model is trained on is refused (reviewed corrections and the parent's
+ * training rows included), de-identification, then prepareTexts; the training split grows in place by augmentation.
+ */
 export async function prepareSplits(o: TrainOptions, s: Splits, model: ModelFolder, log: (l: string) => void) {
+  checkNotTrainedOn(s.trainedOn, s.evaluated, o);
   if (o.deid) deidSplits(s, o.deidOperator ?? 'tag', log);
   const evaluation = [
     { name: 'validation', examples: s.validation },
     { name: 'test', examples: s.test },
+    { name: 'review', examples: s.review },
   ];
   const prep = await prepareTexts({
     train: s.train,

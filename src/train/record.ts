@@ -8,11 +8,12 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Example } from '../data/dataset.js';
-import { saveClassifier, type ModelFolder } from '../models/auto.js';
-import { fileSha256, modelIdentity, parseMetadata, type MedtuneMetadata } from '../models/metadata.js';
+import { saveModel, type ModelFolder } from '../models/auto.js';
+import { modelIdentity, OOD_FILE, parseMetadata, type MedtuneMetadata } from '../models/metadata.js';
 import { referenceFrom } from '../infer/drift.js';
 import { decideFromProbabilities } from '../infer/decision.js';
-import { writeEvalReport } from '../evaluate/report.js';
+import { predictionLines, writeEvalReport } from '../evaluate/report.js';
+import { writeFileAtomic } from '../common/atomic.js';
 import { resultFrom } from '../evaluate/evaluate.js';
 import { trustMetrics } from '../evaluate/calibration.js';
 import type { EvalResult, SplitData } from '../evaluate/types.js';
@@ -62,7 +63,10 @@ export interface RecordInput {
   log: (l: string) => void;
 }
 
-/** What the saved model records about its training (`medtune.training`, `parent_sha256`): data hashes, recipe. */
+/**
+ * What the saved model records about its training (`medtune.training`, `parent_sha256`): the files and rows of each
+ * split with their hashes, every row it was trained on (`trained_on`, its parents' included), the recipe.
+ */
 function modelRecord(
   o: TrainOptions,
   s: Splits,
@@ -70,11 +74,6 @@ function modelRecord(
   maxLength: number,
   modelDir: string,
 ): MedtuneMetadata {
-  const data = [
-    ['train', o.train, s.train.length],
-    ['validation', o.validation, s.validation.length],
-    ['test', o.test, s.test.length],
-  ] as const;
   const { outputDir: _o, dataFingerprint: _f, classWeights, ...recipe } = cfg;
   let parent: string | undefined;
   try {
@@ -86,9 +85,8 @@ function modelRecord(
     ...(parent ? { parent_sha256: parent } : {}),
     training: {
       base_model: o.model,
-      data: data
-        .filter(([, f]) => f)
-        .map(([split, file, rows]) => ({ split, file: path.resolve(file!), sha256: fileSha256(file!), rows })),
+      data: s.data,
+      trained_on: s.trainedOn,
       recipe: {
         ...recipe,
         maxLength,
@@ -127,6 +125,37 @@ function completeRecord(
   };
 }
 
+/**
+ * The saved model's metadata: what it inherits from the model it started from (its text preparation, not its decision:
+ * calibration, abstention, the detector and the drift reference belong to the parent's weights), what this run
+ * records, what was fitted; the drift reference of validation. Returns it with the bytes of ood.safetensors.
+ */
+function savedMetadata(x: RecordInput): { medtune: MedtuneMetadata; files: Record<string, Uint8Array[]> } {
+  const { o, s, f, c } = x;
+  const inherited = parseMetadata((f.loaded.config as { medtune?: unknown }).medtune);
+  const { temperature: _t, thresholds: _th, abstain: _a, ood: _o, reference: _r, version: _v, ...kept } = inherited;
+  const medtune: MedtuneMetadata = {
+    ...kept,
+    ...modelRecord(o, s, f.cfg, f.maxLength, x.model.dir),
+    ...(c.fitted ?? {}),
+  };
+  const files: Record<string, Uint8Array[]> = {};
+  if (c.ood) {
+    const { bytes, sha256 } = c.ood.detector.serialize();
+    files[OOD_FILE] = bytes;
+    medtune.ood = { ...c.ood.settings, sha256 };
+  }
+  if (f.validation) {
+    const probs = c.apply(f.trainer.evaluate(f.validation).probabilities);
+    const scores = c.ood?.validationScores;
+    medtune.reference = referenceFrom(
+      probs.map((p, i) => decideFromProbabilities(p, c.settings, scores?.[i] ?? null)),
+      s.trainData.labels,
+    );
+  }
+  return { medtune, files };
+}
+
 /** Stage 5: the model saved with what it records, the final evaluation, the baseline, the reports and run.json. */
 export async function recordRun(
   x: RecordInput,
@@ -134,28 +163,20 @@ export async function recordRun(
   const { o, s, f, c, log } = x;
   const { labels, multiLabel } = s.trainData;
   const final = { ...(f.test ?? f.validation!), split: f.test ? 'test' : 'validation' };
-  const medtune: MedtuneMetadata = {
-    ...parseMetadata((f.loaded.config as { medtune?: unknown }).medtune),
-    ...modelRecord(o, s, f.cfg, f.maxLength, x.model.dir),
-    ...(c.fitted ?? {}),
-  };
-  if (f.validation)
-    medtune.reference = referenceFrom(
-      c.apply(f.trainer.evaluate(f.validation).probabilities).map((p) => decideFromProbabilities(p, c.settings)),
-      labels,
-    );
+  const { medtune, files } = savedMetadata(x);
   const bestDir = path.join(o.outputDir, 'best_model');
-  saveClassifier(bestDir, f.loaded.model, { ...f.loaded.config, medtune }, f.loaded.dir);
+  const config = { ...f.loaded.config, medtune };
+  saveModel(bestDir, f.loaded.model, config, { tokenizerFrom: f.loaded.dir, files });
   // the final split, as the saved model (through a Predictor) will classify it
   const raw = f.trainer.evaluate(final);
   const result = {
-    ...resultFrom(c.apply(raw.probabilities), final.examples, c.settings, raw.metrics.loss),
+    ...resultFrom(c.apply(raw.probabilities), final.examples, c.settings, raw.metrics.loss, c.oodScores(final)),
     cut: final.enc.cut,
   };
   const baseline = o.baseline !== false ? runBaseline(s, final.examples, f.cfg.threshold, o.groupColumn, log) : null;
   const calibration = calibrationBlock(c, raw, final, f.cfg.threshold);
   const gold = final.examples.map((e) => e.label);
-  const trust = trustMetrics(result.probabilities, result.predictions, gold, result.abstained, multiLabel);
+  const trust = trustMetrics(result, gold, multiLabel);
   const identity = modelIdentity(bestDir, medtune);
   const continual = await continualReport({ o, s, parent: x.model, bestDir, log });
   const extra = {
@@ -179,10 +200,29 @@ export async function recordRun(
     log,
     audit: auditOf(final.examples, (f.test ? s.audit.test : s.audit.validation) ?? null),
   });
+  if (f.review) writeReviewPredictions(x);
   recordSplits(x);
   writeRunRecord(o.outputDir, completeRecord(x, medtune, identity, final.split));
   logOutcome(x, { split: final.split, calibration, bestDir, version: identity.version });
   return { result, baseline };
+}
+
+/**
+ * review_predictions.jsonl: the review split (--review-split) classified as the saved model does, in the format of
+ * predictions.jsonl — what the review queue (medtune serve --review RUN_DIR) draws its cases from.
+ */
+function writeReviewPredictions(x: RecordInput): void {
+  const { s, f, c, o } = x;
+  const raw = f.trainer.evaluate(f.review!);
+  const result = resultFrom(c.apply(raw.probabilities), s.review, c.settings, raw.metrics.loss, c.oodScores(f.review!));
+  const lines = predictionLines({
+    examples: s.review,
+    result,
+    labels: s.trainData.labels,
+    multiLabel: s.trainData.multiLabel,
+  });
+  writeFileAtomic(path.join(o.outputDir, 'review_predictions.jsonl'), lines.join('\n') + '\n');
+  x.log(`review split: ${s.review.length} rows classified into ${path.join(o.outputDir, 'review_predictions.jsonl')}`);
 }
 
 /** run.json's data statistics of each split (rows, classes, token lengths, skipped rows, audit columns). */

@@ -7,6 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { readModelConfig, resolveMaxLength } from '../models/auto.js';
+import { parseMetadata } from '../models/metadata.js';
 import { setThreads } from '../tensor/backend.js';
 import { setPrecision } from '../tensor/precision.js';
 import type { EvalResult } from '../evaluate/types.js';
@@ -48,7 +49,8 @@ export async function runTrain(
   const model = await readModelConfig(o.model);
   if (o.maxLength !== undefined) resolveMaxLength(o.maxLength, model.config, 128);
   const resumeFrom = startOrResume(o, log);
-  const s = await readSplits(o, fineTunedLabels(model.config), log);
+  const parent = parseMetadata((model.config as { medtune?: unknown }).medtune);
+  const s = await readSplits(o, fineTunedLabels(model.config), log, parent);
   const { preprocessing } = await prepareSplits(o, s, model, log);
   const f = await fit({ o, s, model, preprocessing, resumeFrom, log });
   const c = calibrate(o, s, f, log);

@@ -1,11 +1,13 @@
 /**
  * Diagnosis: POST /v1/diagnose, /v1/models/NAME/diagnose and the seed's /diagnose. Texts go through the batcher to
  * the inference workers; each answer is built from the Predictor's decision made there (classificationOf), so the
- * decision for a text is made once.
+ * decision for a text is made once and every route gives the same one: label, abstention and its reason, whether the
+ * note is in scope. A text without a letter or digit is refused (400) before it is queued.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MedtuneError } from '../../common/errors.js';
 import { withAbstention } from '../../infer/decision.js';
+import { checkHasWords } from '../../infer/input.js';
 import { classificationOf, type Classification } from '../../infer/predictor.js';
 import type { ModelInfo } from '../../infer/model-info.js';
 import type { TextResult } from '../batcher.js';
@@ -32,7 +34,9 @@ const diagnoseBody = {
     },
     abstain_below: {
       anyOf: [{ type: 'number', minimum: 0, maximum: 1 }, { type: 'null' }],
-      description: "override the model's abstention threshold (null: never abstain)",
+      description:
+        "override the model's abstention: abstain below this confidence and on out-of-scope notes " +
+        '(null: never abstain)',
     },
   },
 } as const;
@@ -48,7 +52,15 @@ const result = {
     top_k: { type: 'array', items: scored },
     truncated_tokens: { type: 'integer', description: 'tokens cut by truncation: 0 means the whole note was read' },
     abstain: { type: 'boolean', description: 'true: the model is not sure — refer to a clinician' },
-    abstain_reason: { type: 'string' },
+    abstain_reason: {
+      anyOf: [{ type: 'string', enum: ['out_of_scope', 'low_confidence'] }, { type: 'null' }],
+      description: 'why it abstains: the note is unlike the training data, or the confidence is too low; null: answers',
+    },
+    in_scope: { type: 'boolean', description: 'the note is like the training data (true without a detector)' },
+    ood_score: {
+      anyOf: [{ type: 'number' }, { type: 'null' }],
+      description: "distance to the training data over the model's in-scope limit: above 1 is out of scope",
+    },
     deid_entities: { type: 'integer', description: 'PHI entities replaced before the model saw the text (--deid)' },
   },
 } as const;
@@ -65,7 +77,16 @@ const seedBody = {
   properties: { text: { type: 'string' }, top_k: { type: 'integer', minimum: 1 } },
 } as const;
 
-const seedResponse = { type: 'object', properties: { diagnosis: { type: 'array', items: scored } } } as const;
+const seedResponse = {
+  type: 'object',
+  properties: {
+    diagnosis: { type: 'array', items: scored, description: 'the top-k labels; empty when the model abstains' },
+    abstain: result.properties.abstain,
+    abstain_reason: result.properties.abstain_reason,
+    in_scope: result.properties.in_scope,
+    candidates: { type: 'array', items: scored, description: 'the top-k labels, also when the model abstains' },
+  },
+} as const;
 
 type Result = Classification & { deid_entities?: number };
 
@@ -80,6 +101,7 @@ async function diagnose(
   const { name, info } = st.model(model);
   const { o, metrics, audit } = st;
   const texts = textsOf(body, o);
+  checkHasWords(texts, body.texts !== undefined);
   if (body.top_k !== undefined && body.top_k > info.labels.length)
     throw new MedtuneError(
       `top_k ${body.top_k} is more than the model's ${info.labels.length} labels`,
@@ -89,7 +111,7 @@ async function diagnose(
   if (audit)
     req.audit = {
       ...req.audit,
-      model: { name, sha256: info.identity.sha256 },
+      model: { name, sha256: info.identity.sha256, version: info.identity.version },
       inputs: texts.map((t) => audit.hmac(t)),
     };
   let raw: TextResult[];
@@ -110,7 +132,8 @@ async function diagnose(
     req.audit.results = results.map((r) => ({
       label: r.label,
       score: r.score,
-      ...(r.abstain ? { abstain: true } : {}),
+      ...(r.abstain ? { abstain: true, abstain_reason: r.abstain_reason } : {}),
+      ...(r.in_scope ? {} : { in_scope: false }),
     }));
   return { name, info, results };
 }
@@ -142,7 +165,9 @@ export const diagnoseRoutes: RoutePlugin = async (app, { st }) => {
     '/diagnose',
     {
       schema: {
-        summary: "the seed's shape: { text } → { diagnosis: [{ label, score }] }",
+        summary:
+          "the seed's shape: { text } → { diagnosis: [{ label, score }] (empty when abstaining), abstain, " +
+          'abstain_reason, in_scope, candidates }',
         body: seedBody,
         response: { 200: seedResponse, ...errorResponses },
       },
@@ -150,7 +175,15 @@ export const diagnoseRoutes: RoutePlugin = async (app, { st }) => {
     async (req: FastifyRequest<{ Body: { text: string; top_k?: number } }>, reply) => {
       const topK = Math.min(req.body.top_k ?? 3, st.model().info.labels.length);
       const { results } = await diagnose(st, req, reply, undefined, { text: req.body.text, top_k: topK });
-      return { diagnosis: results[0]!.top_k!.map(({ label, score }) => ({ label, score })) };
+      const r = results[0]!;
+      const candidates = r.top_k!.map(({ label, score }) => ({ label, score }));
+      return {
+        diagnosis: r.abstain ? [] : candidates,
+        abstain: r.abstain,
+        abstain_reason: r.abstain_reason,
+        in_scope: r.in_scope,
+        candidates,
+      };
     },
   );
 };
