@@ -1,5 +1,5 @@
 // int8 inference helpers around the int8 GEMM (gemm_kernels.h, Int8Args): weights packed once into k quads,
-// activations quantized per row on every call. Rounding is to nearest even (nearbyint in the default rounding mode)
+// activations quantized per row on every call. Rounding is to nearest even (rint in the default rounding mode)
 // of the float product x · (127 / max|row|), exactly what the TypeScript reference (src/tensor/quantize.ts) computes.
 #include "common.h"
 #include "gemm_kernels.h"
@@ -16,11 +16,13 @@ MT_SIMD_CLONES float abs_max(const float* __restrict x, int64_t n) {
   return m;
 }
 
-MT_SIMD_CLONES void quantize_span(const float* __restrict x, int64_t n, float inv, uint8_t* __restrict q) {
-#pragma omp simd
-  for (int64_t k = 0; k < n; k++) {
-    const float v = std::min(127.0f, std::max(-127.0f, std::nearbyint(x[k] * inv)));
-    q[k] = (uint8_t)((int)v + 128);
+// (written so that gcc vectorises it: ternaries, not std::min/max; the +128 in float, exact for these integers)
+MT_SIMD_CLONES void quantize_span(const float* __restrict x, int n, float inv, uint8_t* __restrict q) {
+  for (int k = 0; k < n; k++) {
+    float v = __builtin_rintf(x[k] * inv);
+    v = v > 127.0f ? 127.0f : v;
+    v = v < -127.0f ? -127.0f : v;
+    q[k] = (uint8_t)(int32_t)(v + 128.0f);
   }
 }
 }  // namespace
@@ -60,7 +62,7 @@ void int8_quantize_rows(const float* x, int64_t rows, int64_t K, uint8_t* q, int
       const float m = abs_max(xr, K);
       const float inv = m > 0.0f ? 127.0f / m : 0.0f;
       scale[r] = m / 127.0f;
-      quantize_span(xr, K, inv, q + r * lda);
+      quantize_span(xr, (int)K, inv, q + r * lda);
       std::fill(q + r * lda + K, q + (r + 1) * lda, (uint8_t)128);
     }
   });

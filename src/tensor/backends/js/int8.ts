@@ -26,7 +26,7 @@ export function quantizeRows(x: F32, rows: number, cols: number, q: I8, scale: F
     scale[r] = Math.fround(m / 127);
     for (let k = 0; k < cols; k++) {
       const v = roundEven(Math.fround(x[r * cols + k]! * inv));
-      q[r * cols + k] = v > 127 ? 127 : v < -127 ? -127 : Number.isNaN(v) ? -127 : v;
+      q[r * cols + k] = v > 127 ? 127 : v < -127 ? -127 : Number.isNaN(v) ? -128 : v; // NaN: what cvttps2dq gives
     }
   }
 }
