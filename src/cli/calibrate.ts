@@ -8,6 +8,7 @@ import {
   inferenceOptions,
   modelOption,
   readOptions,
+  precisionOption,
   withOptions,
 } from './options.js';
 
@@ -18,6 +19,7 @@ export function registerCalibrate(program: Command): void {
   withOptions(c, modelOption(), dataOption('held out (validation, never test)'));
   c.option('--output <dir>', 'write a calibrated copy here (default: update the model folder in place, atomically)');
   withOptions(c, abstentionFitOptions(), columnOptions({ pair: false }), inferenceOptions(), readOptions('data'));
+  withOptions(c, precisionOption());
   c.action(async (o: CalibrateOptions) => {
     await runCalibrate(o);
   });
