@@ -208,7 +208,13 @@ out = act(h). With act 'none', out must be h. Native: one GEMM with bias and act
     doc: `int8 inference: per-channel quantized weights q[nOut, nIn] (symmetric, in [-127, 127]) packed once into
 the layout every int8 kernel reads (k quads of 32 output channels; native/gemm_kernels.h), and
 comp[j] = 128 · Σ_k q[j, k].`,
-    args: { q: 'i8[nOut * nIn]', nOut: 'int', nIn: 'int', packed: 'i32[mt::int8_packed_size(nOut, nIn)]', comp: 'i32[nOut]' },
+    args: {
+      q: 'i8[nOut * nIn]',
+      nOut: 'int',
+      nIn: 'int',
+      packed: 'i32[mt::int8_packed_size(nOut, nIn)]',
+      comp: 'i32[nOut]',
+    },
     checks: [['nOut < 0 || nIn < 0', 'bad sizes']],
     cc: 'int8_pack_weights(q, nOut, nIn, packed, comp)',
   },

@@ -8,7 +8,9 @@ export function registerExport(program: Command): void {
     .description('export a classifier for other runtimes: ONNX (opset 17, dynamic batch and sequence) + tokenizer')
     .argument('<model-dir>', 'a fine-tuned model folder, e.g. the best_model/ of a training run')
     .addOption(new Option('--format <format>', 'the format').choices(['onnx']).default('onnx'))
-    .addOption(new Option('--output <dir>', 'the folder to write (model.onnx, config.json, tokenizer)').makeOptionMandatory())
+    .addOption(
+      new Option('--output <dir>', 'the folder to write (model.onnx, config.json, tokenizer)').makeOptionMandatory(),
+    )
     .action(async (dir: string, o: { format: string; output: string }) => {
       await exportModel(dir, o);
     });

@@ -71,7 +71,10 @@ class Exporter {
         ]);
       case 'gelu_tanh': {
         const x3 = g.op('Mul', [g.op('Mul', [x, x]), x]);
-        const inner = g.op('Mul', [g.float(Math.sqrt(2 / Math.PI)), g.op('Add', [x, g.op('Mul', [x3, g.float(0.044715)])])]);
+        const inner = g.op('Mul', [
+          g.float(Math.sqrt(2 / Math.PI)),
+          g.op('Add', [x, g.op('Mul', [x3, g.float(0.044715)])]),
+        ]);
         return g.op('Mul', [g.op('Mul', [x, g.float(0.5)]), g.op('Add', [g.float(1), g.op('Tanh', [inner])])]);
       }
       case 'relu':
@@ -148,7 +151,10 @@ function robertaGraph(m: RobertaForSequenceClassification): Built {
   const types = e.token_type_embeddings.weight;
   const type0 = g.init('token_type_0', [types.shape[1]!], Float32Array.from(types.f32.subarray(0, types.shape[1]!)));
   const words = g.op('Gather', [ex.weight(e.word_embeddings.weight), 'input_ids']);
-  const sum = g.op('Add', [g.op('Add', [words, type0]), g.op('Gather', [ex.weight(e.position_embeddings.weight), pos])]);
+  const sum = g.op('Add', [
+    g.op('Add', [words, type0]),
+    g.op('Gather', [ex.weight(e.position_embeddings.weight), pos]),
+  ]);
   let h = ex.layerNorm(sum, e.LayerNorm);
   const mask = ex.extendedMask('attention_mask');
   for (const l of m.roberta.encoder.layer) {
@@ -187,11 +193,11 @@ export function onnxModel(model: SequenceClassifier, version = '0'): Uint8Array 
   if (model instanceof BertForSequenceClassification) b = bertGraph(model);
   else if (model instanceof RobertaForSequenceClassification) b = robertaGraph(model);
   else if (model instanceof DistilBertForSequenceClassification) b = distilbertGraph(model);
-  else
-    throw new MedtuneError(
-      `ONNX export supports BERT, RoBERTa and DistilBERT sequence classifiers, not ${(model as object).constructor.name}`,
-      'E_MODEL_UNSUPPORTED',
-    );
+  else {
+    const what = (model as object).constructor.name;
+    const msg = `ONNX export supports BERT, RoBERTa and DistilBERT sequence classifiers, not ${what}`;
+    throw new MedtuneError(msg, 'E_MODEL_UNSUPPORTED');
+  }
   const g = b.ex.g;
   for (const name of b.inputs) g.inputs.push({ name, elemType: ONNX_INT64, dims: ['batch', 'sequence'] });
   g.op('Identity', [b.logits], {}, 'logits');

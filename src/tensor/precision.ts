@@ -107,7 +107,7 @@ export function bf16Decision(): Bf16Decision {
 
 /** One line: which kernel a precision runs on this machine, and why. */
 export function precisionKernel(p: Precision): string {
-  const g = gemmInfo();
+  const g = backendName() === 'native' ? gemmInfo() : null;
   if (!g) return p === 'fp32' ? 'js backend (TypeScript loops)' : `not available: ${bf16Unavailable()}`;
   if (p === 'fp32') return `${g.isa} kernel${g.mode === 'blas' ? ` (MEDTUNE_GEMM=blas: ${g.blas})` : ''}`;
   if (p === 'int8') {
@@ -118,7 +118,8 @@ export function precisionKernel(p: Precision): string {
   if (no) return `not available: ${no}`;
   const d = bf16Decision();
   if (d.source === 'forced') return `${g.bf16Isa} kernel (forced: MEDTUNE_BF16=always or configureGemm)`;
-  const how = `${d.source === 'cached' ? 'measured earlier on this CPU model' : 'measured now'}, cached in ${cpuCacheFile()}`;
+  const when = d.source === 'cached' ? 'measured earlier on this CPU model' : 'measured now';
+  const how = `${when}, cached in ${cpuCacheFile()}`;
   return d.use
     ? `${g.bf16Isa} kernel: ${d.speedup}× fp32 on this CPU (${how})`
     : `fp32 (${g.isa}): the ${g.bf16Isa} kernel runs at ${d.speedup}× fp32 on this CPU (${how})`;
@@ -130,7 +131,10 @@ let notedFallback = false;
 export function parsePrecision(value: string, source = '--precision', o: { training?: boolean } = {}): Precision {
   const code = source.startsWith('MEDTUNE_') ? 'E_ENV' : 'E_USAGE';
   if (!(PRECISIONS as readonly string[]).includes(value)) {
-    throw new MedtuneError(`${source} must be ${o.training ? 'fp32 or bf16' : 'fp32, bf16 or int8'}, got "${value}"`, code);
+    throw new MedtuneError(
+      `${source} must be ${o.training ? 'fp32 or bf16' : 'fp32, bf16 or int8'}, got "${value}"`,
+      code,
+    );
   }
   const p = value as Precision;
   if (p === 'int8' && o.training) {
