@@ -55,11 +55,14 @@ struct Config {
 };
 
 // ---- cache blocking from the CPU's cache sizes (CPUID), per kernel
-//   kc: the A sliver (MR × kc) takes at most 3/4 of the L1 data cache; 128 ≤ kc ≤ 512
-//   nc: the packed B panel (kc × nc) takes at most half of L2 (the rest: A slivers, C, the next panel's lines);
-//       4·NR ≤ nc ≤ 1024
-// Without cache sizes (a hypervisor that hides them, ARM64): L1 32 KiB, L2 1 MiB. MEDTUNE_GEMM_BLOCKING=KC,NC
-// overrides both (for measuring).
+//   kc: the A sliver (MR × kc) takes at most 3/4 of the L1 data cache; 128 ≤ kc ≤ 512 (512 on every x86 CPU
+//       with a 32 KiB or larger L1d)
+//   nc: Intel: the packed B panel (kc × nc) takes at most half of L2 (Sapphire Rapids, 2 MiB: nc 512 in fp32); the
+//       panel then stays in L2 while A slivers and C pass through. AMD (and unknown): nc 1024, measured best on
+//       Zen 4 and Zen 5 (bench gemm: the panel streams from L2 and the large victim L3 fast enough, and fewer
+//       re-packs of A win; NC 256, half of their 1 MiB L2, was 3-5 % slower). 4·NR ≤ nc ≤ 1024.
+// Without cache sizes (a hypervisor that hides them): L1 32 KiB, L2 1 MiB. MEDTUNE_GEMM_BLOCKING=KC,NC overrides
+// both (for measuring on a new CPU).
 using Blocking = Config::Blocks;
 
 Blocking blocking_for(const GemmKernel* k) {
@@ -69,7 +72,8 @@ Blocking blocking_for(const GemmKernel* k) {
   const int elem = k->bf16 ? 2 : 4;
   const int64_t l1 = cpu().l1d > 0 ? cpu().l1d : 32 << 10, l2 = cpu().l2 > 0 ? cpu().l2 : 1 << 20;
   b.kc = (int)std::min<int64_t>(512, std::max<int64_t>(128, l1 * 3 / 4 / (k->mr * elem) / 16 * 16));
-  b.nc = (int)std::min<int64_t>(1024, std::max<int64_t>(4 * k->nr, l2 / 2 / ((int64_t)b.kc * elem) / k->nr * k->nr));
+  const int64_t half_l2 = l2 / 2 / ((int64_t)b.kc * elem) / k->nr * k->nr;
+  b.nc = cpu().vendor == "GenuineIntel" ? (int)std::min<int64_t>(1024, std::max<int64_t>(4 * k->nr, half_l2)) : 1024;
   return b;
 }
 
