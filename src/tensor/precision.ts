@@ -82,7 +82,7 @@ function readCache(file: string): SpeedCache {
 /** Whether bf16 is faster than fp32 on this CPU: cached per CPU model, else measured now (and cached). */
 export function bf16Decision(): Bf16Decision {
   if (decision) return decision;
-  const env = process.env.MEDTUNE_BF16 ?? 'auto';
+  const env = process.env.MEDTUNE_BF16 || 'auto';
   if (env !== 'auto' && env !== 'always')
     throw new MedtuneError(`MEDTUNE_BF16 must be auto or always, got "${env}"`, 'E_ENV');
   if (env === 'always' || bf16KernelChosen()) return (decision = { speedup: 0, use: true, source: 'forced' });
