@@ -235,6 +235,7 @@ export async function exportModel(modelDir: string, o: ExportOptions): Promise<{
   });
   loaded.model.dispose();
   const file = path.join(o.output, 'model.onnx');
-  log(`ONNX model: ${file} (opset ${ONNX_OPSET}, inputs ${['input_ids', 'attention_mask'].join(', ')}…, logits)`);
+  const inputs = loaded.model instanceof BertForSequenceClassification ? ', token_type_ids' : '';
+  log(`ONNX model: ${file} (opset ${ONNX_OPSET}; inputs input_ids, attention_mask${inputs}; output logits)`);
   return { file };
 }
