@@ -88,7 +88,8 @@ describe('bf16 precision', () => {
       const child = (cache: object | null) => {
         if (cache) writeFileSync(path.join(dir, 'cpu-speed.json'), JSON.stringify(cache));
         else rmSync(path.join(dir, 'cpu-speed.json'), { force: true });
-        const script = `import { setPrecision, precision, precisionKernel } from ${JSON.stringify(here('precision.js'))};
+        const from = JSON.stringify(here('precision.js'));
+        const script = `import { setPrecision, precision, precisionKernel } from ${from};
           setPrecision('bf16', '--precision'); console.log(JSON.stringify([precision(), precisionKernel('bf16')]));`;
         const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
           env: { ...process.env, MEDTUNE_CACHE_DIR: dir, MEDTUNE_BF16: '', MEDTUNE_QUIET_BACKEND: '' },
