@@ -14,6 +14,7 @@ import {
   readOptions,
   reportOptions,
   testOption,
+  precisionOption,
   withOptions,
 } from './options.js';
 
@@ -33,6 +34,7 @@ export function registerEvaluate(program: Command): void {
     decisionOptions(),
     inferenceOptions(),
     readOptions('test file'),
+    precisionOption(),
   );
   c.option(
     '--train <file>',

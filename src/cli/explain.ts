@@ -9,6 +9,7 @@ import {
   outputOption,
   readOptions,
   textColumnOption,
+  precisionOption,
   withOptions,
 } from './options.js';
 
@@ -32,7 +33,7 @@ export function registerExplain(program: Command): void {
   );
   c.option('--truncate', 'explain the first --max-length tokens of longer texts (default: refuse them)');
   c.addOption(choice('--baseline <kind>', 'what a word is compared with', ['pad', 'zero'], 'pad'));
-  withOptions(c, textColumnOption(), maxLengthOption(), readOptions('input'));
+  withOptions(c, textColumnOption(), maxLengthOption(), readOptions('input'), precisionOption());
   c.action(async (o: ExplainFileOptions) => {
     await runExplain(o);
   });

@@ -6,7 +6,7 @@
  * `--model NAME=DIR`, augment's and clean's `--model`, train's `--batch-size`, curate's `--threshold`).
  */
 import { Option, type Command } from 'commander';
-import { precisionOption as setPrecisionFrom } from '../tensor/precision.js';
+import { precisionOption as setPrecisionFrom, trainingPrecisionOption } from '../tensor/precision.js';
 import { DEID_OPERATORS, SCHEDULERS } from '../train/run.js';
 import { checkAugmentCount } from '../text/augment.js';
 import { DEFAULT_MIN_GROUP } from '../report/audit.js';
@@ -146,10 +146,21 @@ export const normalizeLabelsOption = () =>
   opt('--normalize-labels', 'merge labels that differ only by case, spaces or punctuation (mapping in the summary)');
 export const seedOption = (dflt = 42) => opt('--seed <n>', 'random seed').argParser(int('--seed', 0)).default(dflt);
 export const threadsOption = () => opt('--threads <n>', 'threads (default: all cores)').argParser(int('--threads'));
-/** `set: false` (bench): the value is only checked where the command applies it, after its --backend. */
-export const precisionOption = (o: { set?: boolean } = {}) => {
-  const p = opt('--precision <p>', 'fp32, or bf16: bf16 matrix products, fp32 weights (AVX512-BF16 CPUs)');
-  return o.set === false ? p : p.argParser(setPrecisionFrom);
+/** What --precision means, for inference commands and (without int8) for training. */
+export const PRECISION_HELP = {
+  inference:
+    'fp32; bf16 (bf16 matrix products where faster than fp32 on this CPU); or int8 (int8 linear layers: ' +
+    'per-channel weights, per-row activations, VNNI where the CPU has it)',
+  training: 'fp32, or bf16: bf16 matrix products where faster than fp32 on this CPU, fp32 weights',
+};
+/**
+ * `set: false` (bench): the value is only checked where the command applies it, after its --backend.
+ * `training`: int8 is refused in one line (it is for inference).
+ */
+export const precisionOption = (o: { set?: boolean; training?: boolean } = {}) => {
+  const p = opt('--precision <p>', o.training ? PRECISION_HELP.training : PRECISION_HELP.inference);
+  if (o.set === false) return p;
+  return p.argParser(o.training ? trainingPrecisionOption : setPrecisionFrom);
 };
 
 // ---- a training run (train and tune)
@@ -246,7 +257,7 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
   c.option('--no-calibrate', 'do not fit temperature scaling / per-label thresholds on the validation split');
   withOptions(c, abstentionFitOptions());
   addTextPrepOptions(c);
-  withOptions(c, groupOptions(), train ? reportOptions() : [], threadsOption(), precisionOption());
+  withOptions(c, groupOptions(), train ? reportOptions() : [], threadsOption(), precisionOption({ training: true }));
   return c;
 }
 

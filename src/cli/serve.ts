@@ -7,6 +7,8 @@ import { SERVE_DEFAULTS } from '../serve/options.js';
 import { runKeys, runServe, type ServeFlags } from '../serve/run.js';
 import { MedtuneError } from '../common/errors.js';
 import { choice, int, num } from './args.js';
+import { PRECISION_HELP } from './options.js';
+import { PRECISIONS } from '../tensor/precision.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -65,7 +67,7 @@ export function registerServe(program: Command): void {
     .option('--audit-log <file>', 'append one JSON line per request (HMAC of inputs, never the text)')
     .option('--audit-secret-file <file>', 'HMAC secret for the audit log (or MEDTUNE_AUDIT_SECRET)')
     .option('--deid', 'de-identify texts before the model sees them')
-    .addOption(choice('--precision <p>', 'fp32, or bf16 matrix products (AVX512-BF16 CPUs)', ['fp32', 'bf16']))
+    .addOption(choice('--precision <p>', PRECISION_HELP.inference, [...PRECISIONS]))
     .option('--cors-origin <origin>', 'allow browser calls from this origin (repeatable; default: CORS off)', collect)
     .option('--no-ui', 'do not serve the browser UI at /')
     .option('--review <run-dir>', 'review the misclassified and low-confidence cases of this run folder in the UI')

@@ -110,7 +110,7 @@ export const ERROR_CATALOGUE = {
   E_PRECISION_UNSUPPORTED: {
     exit: 2,
     http: 400,
-    when: 'bf16 precision was asked for where it cannot run fast: the js backend, or a CPU without AVX512-BF16',
+    when: 'bf16 or int8 was asked for where it cannot run fast: the js backend, or (bf16) a CPU without AVX512-BF16',
   },
   E_INTERRUPTED: { exit: 2, http: 503, when: 'the command was interrupted (Ctrl-C: exit 130, SIGTERM: exit 143)' },
   E_SEARCH_SPACE: {

@@ -13,6 +13,7 @@ import { loadClassifier, type LoadedClassifier } from '../models/auto.js';
 import type { MedtuneMetadata, ModelIdentity } from '../models/metadata.js';
 import type { ProblemType } from '../models/heads.js';
 import { MedtuneError } from '../common/errors.js';
+import { precision, type Precision } from '../tensor/precision.js';
 import {
   decide,
   decideFromProbabilities,
@@ -45,6 +46,8 @@ export interface PredictorOptions extends DecisionOverrides {
   preprocessing?: PreprocessingOptions;
   /** receives the load report (default: stderr) */
   log?: (line: string) => void;
+  /** int8: the model's linear layers run int8 (models/quantize.ts) (default: the current precision) */
+  precision?: Precision;
 }
 
 export interface Classification {
@@ -154,7 +157,8 @@ export class Predictor {
   /** Loads a model folder (or hub name) for inference. */
   static async load(nameOrDir: string, o: PredictorOptions = {}): Promise<Predictor> {
     const info = await describeModel(nameOrDir, o);
-    const loaded = await loadClassifier(info, { log: o.log }); // config.json as describeModel read it
+    // config.json as describeModel read it
+    const loaded = await loadClassifier(info, { log: o.log, precision: o.precision ?? precision() });
     const tok = Tokenizer.fromDir(loaded.dir);
     return new Predictor(
       info,

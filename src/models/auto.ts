@@ -25,6 +25,7 @@ import {
   type SequenceClassifier,
 } from './families.js';
 import { copyStateDict, formatLoadReport, headByLabel, resolveKeys, type LoadReport } from './state-dict.js';
+import { quantizeModel, takeQuantized } from './quantize.js';
 
 export { modelMaxLength, SUPPORTED_MODEL_TYPES, type ModelConfig, type SequenceClassifier } from './families.js';
 export { formatLoadReport, type LoadReport } from './state-dict.js';
@@ -50,6 +51,8 @@ export interface LoadOptions {
   offline?: boolean;
   /** receives the load report (default: stderr) */
   log?: (line: string) => void;
+  /** 'int8': the transformer blocks' linear layers run int8 (models/quantize.ts); default: fp32 weights */
+  precision?: string;
 }
 
 export interface LoadModelOptions<K extends HeadKind = HeadKind> extends LoadOptions {
@@ -152,6 +155,12 @@ export async function loadModel<K extends HeadKind>(
   const model = createModel(config, o.head, o.seed ?? 42);
   const { tensors, files } = readWeights(dir);
   const source = files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`;
+  const int8 = takeQuantized(tensors, source);
+  if (int8.size && (o.labels || o.train))
+    throw new MedtuneError(
+      `${dir} is an int8 model (made by \`medtune quantize\`): train the fp32 model it was made from`,
+      'E_MODEL_UNSUPPORTED',
+    );
   const layout = { encoder: family.encoder, head: spec.head, tiedDecoder: spec.tiedDecoder };
   const resolved = resolveKeys(tensors, model, layout);
   const newHead = rules.strict ? !hasHead(resolved, spec.head, dir, o) : false;
@@ -167,6 +176,7 @@ export async function loadModel<K extends HeadKind>(
   byLabel?.apply(tensors, report);
   (o.log ?? ((l: string) => process.stderr.write(l + '\n')))(formatLoadReport(report));
   model.train(o.train ?? false);
+  if (o.precision === 'int8') quantizeModel(model, int8);
   return { model, config, dir, report, labels, newHead };
 }
 
@@ -193,7 +203,7 @@ function requireEncoder(report: LoadReport, source: string, head: string): void 
     );
 }
 
-const TOKENIZER_FILES = [
+export const TOKENIZER_FILES = [
   'tokenizer.json',
   'tokenizer_config.json',
   'vocab.txt',
@@ -214,6 +224,8 @@ export interface SaveModelOptions {
    * folder — for a run's output folder that also holds its checkpoints
    */
   inPlace?: boolean;
+  /** the tensors to store (default: the model's parameters; models/quantize.ts: int8 layers) */
+  stateDict?: [string, { shape: readonly number[]; data: Float32Array | Int32Array | Int8Array }][];
 }
 
 /**
@@ -232,7 +244,8 @@ function writeModelFiles(dir: string, model: LoadableModel, config: ModelConfig,
   const cfg: Record<string, unknown> = { ...config, architectures: [spec.model.name], ...rules.setKeys };
   for (const k of rules.dropKeys) delete cfg[k];
   if (o.medtune) cfg.medtune = { ...(cfg.medtune as object | undefined), ...o.medtune };
-  const tensors = serializeSafetensors(model.namedParameters().map(([k, t]) => [k, { shape: t.shape, data: t.f32 }]));
+  const state = o.stateDict ?? model.namedParameters().map(([k, t]) => [k, { shape: t.shape, data: t.f32 }]);
+  const tensors = serializeSafetensors(state);
   writeFileAtomic(path.join(dir, 'model.safetensors'), tensors);
   for (const [name, data] of Object.entries(o.files ?? {})) writeFileAtomic(path.join(dir, name), data);
   const from = o.tokenizerFrom;

@@ -1,7 +1,7 @@
 /** The options of `medtune serve` (flags map one to one), their defaults, and the checks that need no model. */
 import os from 'node:os';
 import { MedtuneError, type ErrorCode } from '../common/errors.js';
-import { parsePrecision } from '../tensor/precision.js';
+import { parsePrecision, type Precision } from '../tensor/precision.js';
 
 export interface ServeOptions {
   /** served models; the first is the default of /v1/diagnose and /diagnose */
@@ -33,7 +33,7 @@ export interface ServeOptions {
   /** de-identify texts before the model sees them */
   deid?: boolean;
   /** fp32 (default) or bf16 matrix products in the workers (AVX512-BF16 CPUs) */
-  precision?: 'fp32' | 'bf16';
+  precision?: Precision;
   corsOrigin?: string[];
   /** the browser UI at / (default true) */
   ui?: boolean;

@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Predictor } from '../infer/predictor.js';
 import type { Decision } from '../infer/decision.js';
 import { setThreads } from '../tensor/backend.js';
-import { setPrecision } from '../tensor/precision.js';
+import { setPrecision, type Precision } from '../tensor/precision.js';
 import { deidentify } from '../deid/anonymize.js';
 import { explain } from '../infer/explain.js';
 import { MedtuneError } from '../common/errors.js';
@@ -19,7 +19,7 @@ export interface WorkerConfig {
   models: { name: string; dir: string; maxLength?: number }[];
   threads: number;
   deid: boolean;
-  precision?: 'fp32' | 'bf16';
+  precision?: Precision;
 }
 
 export interface BatchRequest {

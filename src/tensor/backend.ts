@@ -18,6 +18,7 @@ export type BackendName = 'js' | 'native';
 let current: Kernels | null = null;
 let warned = false;
 let gemmEnvApplied = false;
+let bf16Chosen = false;
 
 const FIX =
   'install a C++ compiler, make and python3 (Debian/Ubuntu: apt-get install -y g++ make python3), then run ' +
@@ -80,16 +81,22 @@ export function gemmInfo(): GemmInfo | null {
 
 /**
  * Chooses the native GEMM: mode auto|own|blas, isa (fp32 kernel) avx512|avx2|portable, bf16Isa
- * avx512bf16|portable-bf16|none (portable-bf16 is the reference path for tests: bf16 storage, fp32 compute).
- * Omitted fields stay as they are.
+ * avx512bf16|portable-bf16|none (portable-bf16 is the reference path for tests: bf16 storage, fp32 compute),
+ * int8Isa avx512vnni|portable-int8. Omitted fields stay as they are. A kernel disabled by its self-check is refused.
  */
-export function configureGemm(o: { mode?: string; isa?: string; bf16Isa?: string }): void {
+export function configureGemm(o: { mode?: string; isa?: string; bf16Isa?: string; int8Isa?: string }): void {
   if (!loadNativeKernels()) {
     throw new MedtuneError(`the native backend is not available: ${nativeLoadError()}`, 'E_NATIVE_UNAVAILABLE');
   }
   applyGemmEnv();
-  const err = nativeGemmConfigure(o.mode ?? '', o.isa ?? '', o.bf16Isa ?? '');
+  const err = nativeGemmConfigure(o.mode ?? '', o.isa ?? '', o.bf16Isa ?? '', o.int8Isa ?? '');
   if (err) throw new MedtuneError(err, 'E_USAGE');
+  if (o.bf16Isa) bf16Chosen = o.bf16Isa !== 'none';
+}
+
+/** True when a bf16 kernel was chosen with configureGemm: precision.ts then uses it without timing it first. */
+export function bf16KernelChosen(): boolean {
+  return bf16Chosen;
 }
 
 /** The active kernels (chosen on first use). */
