@@ -6,6 +6,7 @@ export const deidRoutes: RoutePlugin = async (app, { st }) => {
   app.post(
     '/v1/deid',
     {
+      config: { lane: 'deid' },
       schema: {
         summary: 'de-identification preview: the text the model would see, and the PHI spans found (type, offsets)',
         body: {
@@ -19,7 +20,7 @@ export const deidRoutes: RoutePlugin = async (app, { st }) => {
     },
     async (req: FastifyRequest<{ Body: { text: string } }>) => {
       const [text] = textsOf(req.body, st.o);
-      return (await st.side({ type: 'deid', text: text! })).payload;
+      return (await st.side({ type: 'deid', text: text! }, req.cancel?.signal)).payload;
     },
   );
 };

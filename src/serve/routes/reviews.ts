@@ -53,6 +53,7 @@ export const reviewRoutes: RoutePlugin = async (app, { st }) => {
   app.get(
     '/v1/review/cases',
     {
+      config: { lane: 'reviews' },
       schema: {
         summary:
           'cases of the reviewed run: errors (most confident first), then low-confidence predictions, ' +
@@ -81,6 +82,7 @@ export const reviewRoutes: RoutePlugin = async (app, { st }) => {
   app.post(
     '/v1/reviews',
     {
+      config: { lane: 'reviews' },
       schema: {
         summary:
           'store a review of a case: gold is right / model is right / other label / unclear, with an optional comment',
