@@ -113,9 +113,8 @@ export function registerServe(program: Command): void {
     )
     .option(
       '--max-connections-per-client <n>',
-      'open connections at most from one client address',
+      'open connections at most from one client address (default: half of --max-connections)',
       int('--max-connections-per-client'),
-      SERVE_DEFAULTS.maxConnectionsPerClient,
     )
     .option(
       '--workers <n>',

@@ -55,10 +55,10 @@ export async function createServer(options: ServeOptions): Promise<MedtuneServer
   const app = await buildHttp(st);
   const limits = connectionLimits(o);
   app.log.info(
-    { max_connections: limits.maxConnections, per_client: o.maxConnectionsPerClient, file_limit: o.fileLimit },
+    { max_connections: limits.maxConnections, per_client: limits.maxConnectionsPerClient, file_limit: o.fileLimit },
     'connection cap',
   );
-  if (limits.maxConnections < o.maxConnections)
+  if (options.maxConnections !== undefined && limits.maxConnections < o.maxConnections)
     app.log.warn(
       `--max-connections ${o.maxConnections} lowered to ${limits.maxConnections}: ` +
         `the process may open ${o.fileLimit} files (ulimit -n), and files, workers and the audit log need some`,

@@ -43,11 +43,11 @@ export const routeOf = (req: FastifyRequest) => req.routeOptions?.url ?? '(no ro
 /** The routes without an audit entry: health, metrics and the API docs. */
 const unaudited = (route: string) => route.startsWith('/health/') || route === '/metrics' || route.startsWith('/docs');
 
-/** The connection limits of the options (the cap kept below the file limit). */
-export const connectionLimits = (o: ServerState['o']): ConnectionLimits => ({
-  ...o,
-  maxConnections: connectionCap(o),
-});
+/** The connection limits of the options: the cap kept below the file limit; one address may hold half of it. */
+export function connectionLimits(o: ServerState['o']): ConnectionLimits {
+  const maxConnections = connectionCap(o);
+  return { ...o, maxConnections, maxConnectionsPerClient: o.maxConnectionsPerClient ?? Math.ceil(maxConnections / 2) };
+}
 
 export async function buildHttp(st: ServerState): Promise<FastifyInstance> {
   const limits = connectionLimits(st.o);
@@ -130,7 +130,7 @@ export async function buildHttp(st: ServerState): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     req.audit = { time: new Date().toISOString(), request_id: req.id, route: routeOf(req) };
-    req.cancel = cancelOnClose(reply);
+    req.cancel = cancelOnClose(reply, () => st.metrics.cancelled.inc({ route: routeOf(req) }));
     const open = openRoute(req.url.split('?')[0]!);
     if (!open) st.admitRequest();
     if (st.keys && !open) await authenticate(st, req, reply);
@@ -161,19 +161,20 @@ export async function buildHttp(st: ServerState): Promise<FastifyInstance> {
     const route = req.routeOptions.url ?? 'unknown';
     st.metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
     st.metrics.duration.observe({ route }, reply.elapsedTime / 1000);
-    if (reply.statusCode === 499) st.metrics.cancelled.inc({ route });
   });
-  capConnections(app.server, limits, st.metrics);
+  const closeQuiet = capConnections(app.server, limits, st.metrics);
+  app.addHook('preClose', async () => closeQuiet());
 
   return app;
 }
 
 /** A request's cancel signal: aborted (E_CANCELLED) when its connection closes before the answer is sent. */
-function cancelOnClose(reply: FastifyReply): AbortController {
+function cancelOnClose(reply: FastifyReply, onGone: () => void): AbortController {
   const ac = new AbortController();
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished)
-      ac.abort(fail('E_CANCELLED', 'the client closed the connection before the answer; the request was cancelled'));
+    if (reply.raw.writableFinished) return;
+    onGone();
+    ac.abort(fail('E_CANCELLED', 'the client closed the connection before the answer; the request was cancelled'));
   });
   return ac;
 }

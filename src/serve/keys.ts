@@ -1,7 +1,7 @@
 /**
  * API keys: `mt_<id>_<secret>` handed out once; the keys file (JSON, mode 0600, refused when group or others may
  * read it) keeps only a salted scrypt hash per key. Checking a key costs an attacker's target nothing: scrypt (slow
- * on purpose) runs off the event loop (libuv's pool, two at a time), only after the failures of the client address
+ * on purpose) runs off the event loop (libuv's pool, one at a time), only after the failures of the client address
  * and of the key id are under --max-auth-failures per minute, and for an unknown id exactly as for a known one
  * (against a decoy hash), so that neither the time nor the answer tells them apart. A verified key is cached (by id,
  * bounded) as an HMAC of the whole key under a per-process secret, compared in constant time, so that a client pays
@@ -133,8 +133,10 @@ export class KeyStore {
   /** what an unknown id is checked against, so that it costs what a known id costs */
   private readonly decoy: KeyRecord;
   private readonly failures: FailureLimiter;
-  /** scrypt runs at most two at a time (libuv's pool also serves the audit log and static files) */
-  private readonly hashing = new Lane('key check', { concurrency: 2, queue: 64, timeoutMs: 10_000 });
+  /** scrypt runs one at a time: a core stays free for the event loop (libuv's pool also serves files) */
+  private readonly hashing = new Lane('key check', { concurrency: 1, queue: 64, timeoutMs: 10_000 });
+  /** key checks in progress, by the key's HMAC: concurrent requests with one key share its scrypt */
+  private checking = new Map<string, Promise<KeyCheck>>();
   private mtimeMs = -1;
   private checkedAt = 0;
 
@@ -208,24 +210,35 @@ export class KeyStore {
     const mac = createHmac('sha256', this.cacheSecret).update(token!).digest();
     const known = this.cached(id, mac);
     if (known) return { principal: known };
+    const running = this.checking.get(mac.toString('hex'));
+    if (running) return running;
+    const check = this.check(id, m[2]!, mac, client);
+    this.checking.set(mac.toString('hex'), check);
+    return check.finally(() => this.checking.delete(mac.toString('hex')));
+  }
+
+  /** The slow part of a key check: the failure limits, then scrypt against the key's hash (or the decoy's). */
+  private async check(id: string, secret: string, mac: Buffer, client: string): Promise<KeyCheck> {
     const wait = Math.max(this.failures.retryAfterS(`a:${client}`), this.failures.retryAfterS(`i:${id}`));
     if (wait > 0) return { refused: 'throttled', retryAfterS: wait };
+    // every attempt counts as a failure until it has succeeded: attempts in flight are limited too
+    const keys = [`a:${client}`, `i:${id}`];
+    for (const k of keys) this.failures.fail(k);
     const rec = this.byId.get(id) ?? this.decoy;
     let hash: Buffer;
     try {
       const release = await this.hashing.acquire();
-      hash = await hashAsync(m[2]!, rec.salt).finally(release);
+      hash = await hashAsync(secret, rec.salt).finally(release);
     } catch {
       return { refused: 'throttled', retryAfterS: 1 }; // more key checks waiting than the server takes
     }
     const ok = timingSafeEqual(Buffer.from(rec.hash, 'hex'), hash) && rec !== this.decoy;
     if (ok && this.byId.get(id) === rec) {
+      for (const k of keys) this.failures.forgive(k);
       const principal = { name: rec.name, admin: rec.admin };
       this.remember(id, mac, principal);
       return { principal };
     }
-    this.failures.fail(`a:${client}`);
-    this.failures.fail(`i:${id}`);
     return { refused: 'invalid' };
   }
 }

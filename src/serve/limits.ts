@@ -130,6 +130,12 @@ export class FailureLimiter {
     this.counts.set(key, { n: 1, resetAt: now + this.windowMs });
   }
 
+  /** Takes back one failure of `key` (an attempt counted before it was known to succeed). */
+  forgive(key: string, now = Date.now()): void {
+    const c = this.counts.get(key);
+    if (c && c.resetAt > now && c.n > 0) c.n--;
+  }
+
   /** Drops expired windows; when all are live, the oldest (windows are inserted in time order). */
   private sweep(now: number): void {
     for (const [k, c] of this.counts) if (c.resetAt <= now) this.counts.delete(k);

@@ -109,6 +109,11 @@ export class ServerMetrics {
     labelNames: ['cap'],
     registers: [this.registry],
   });
+  readonly workerCancelled = new client.Counter({
+    name: 'medtune_worker_jobs_cancelled_total',
+    help: 'explanations and de-identifications a worker stopped because their request was abandoned',
+    registers: [this.registry],
+  });
   readonly cancelled = new client.Counter({
     name: 'medtune_requests_cancelled_total',
     help: 'requests whose client went away before the answer (their work was dropped or cancelled)',

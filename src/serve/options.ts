@@ -48,7 +48,7 @@ export interface ServeOptions {
   idleTimeoutMs?: number;
   /** open connections at most (kept below the process's file limit) */
   maxConnections?: number;
-  /** open connections at most from one client address */
+  /** open connections at most from one client address (default: half the connection cap) */
   maxConnectionsPerClient?: number;
   workers?: number;
   /** engine threads per worker (default: every core with one worker, 1 each with several) */
@@ -99,7 +99,6 @@ export const SERVE_DEFAULTS = {
   bodyTimeoutMs: 30000,
   idleTimeoutMs: 72000,
   maxConnections: 4096,
-  maxConnectionsPerClient: 512,
   workers: 1,
   logLevel: 'info',
   driftWindow: 1000,

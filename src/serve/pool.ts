@@ -55,6 +55,8 @@ export class InferencePool {
   onIdle: () => void = () => {};
   /** whether the batcher has texts waiting (set by the server state) */
   batchesWaiting: () => boolean = () => false;
+  /** a worker stopped a job because its request was abandoned */
+  onCancelled: () => void = () => {};
 
   constructor(
     readonly config: WorkerConfig,
@@ -88,6 +90,7 @@ export class InferencePool {
         if (!p) return;
         this.pending.delete(m.id!);
         slot.busy = false;
+        if (m.type === 'error' && m.code === 'E_CANCELLED') this.onCancelled();
         if (m.type === 'result') p.resolve(m);
         else p.reject(fromWorker(m));
         this.idleAgain();

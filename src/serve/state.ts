@@ -171,6 +171,7 @@ export class ServerState {
     );
     p.onIdle = () => this.batcher.schedule();
     p.batchesWaiting = () => this.batcher.depth > 0;
+    p.onCancelled = () => this.metrics.workerCancelled.inc();
     try {
       await p.start();
     } catch (e) {
