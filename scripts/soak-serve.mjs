@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // node scripts/soak-serve.mjs [--model DIR] [--texts FILE] [--minutes 10] [--clients 200] [--audit] [--out FILE]
+//                             [--server-log FILE]
 //
 // The soak test of `medtune serve` (outside `npm test`: it takes the minutes it is given and every core): the
 // server in its own process, `--clients` concurrent clients on loopback for `--minutes` (autocannon), one text per
@@ -8,7 +9,7 @@
 // with a 429. --audit adds an audit log (in a temporary folder). Prints one JSON summary (also written to --out).
 // Default model: the benchmark's (.bench/s2d-mini-biobert/best_model, made by `npm run bench:serve`).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +59,9 @@ const server = spawn(
 );
 await new Promise((res, rej) => {
   let err = '';
+  const serverLog = arg('server-log');
   server.stderr.on('data', (d) => {
+    if (serverLog) appendFileSync(serverLog, d);
     err += d;
     if (/medtune: ready/.test(err)) res();
   });
@@ -75,9 +78,13 @@ const startRss = rss();
 const samples = [];
 const loads = [];
 let ticks = 0;
+const series = [];
 const timer = setInterval(() => {
   if (server.exitCode === null) samples.push(rss());
-  if (ticks++ % 30 === 0) loads.push(os.loadavg()[0]);
+  if (ticks++ % 30 === 0) {
+    loads.push(os.loadavg()[0]);
+    series.push(Math.round(samples.at(-1) ?? 0));
+  }
 }, 1000);
 const r = await autocannon({
   url: `http://127.0.0.1:${port}`,
@@ -115,6 +122,7 @@ const result = {
   rss_last_quarter_mb: last,
   rss_max_mb: Math.max(...samples),
   growth: last / first,
+  rss_every_30s_mb: series,
   load_average_1m: { mean: mean(loads), max: Math.max(...loads) },
   alive,
   pass: alive && last <= 1.1 * first && failed === 0 && r.errors === 0,

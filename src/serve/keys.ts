@@ -165,10 +165,14 @@ export class KeyStore {
     return this.byId.size;
   }
 
+  /** Reads the file again; verified keys stay verified while their record is unchanged (revoked ones do not). */
   reload(): void {
     const f = readKeyFile(this.file);
+    const before = this.byId;
     this.byId = new Map(f.keys.filter((k) => !k.revoked).map((k) => [k.id, k]));
-    this.verified.clear();
+    const same = (a?: KeyRecord, b?: KeyRecord) =>
+      !!a && !!b && a.hash === b.hash && a.admin === b.admin && a.name === b.name;
+    for (const id of this.verified.keys()) if (!same(before.get(id), this.byId.get(id))) this.verified.delete(id);
     this.mtimeMs = statSync(this.file).mtimeMs;
   }
 
