@@ -155,6 +155,18 @@ export const ERROR_CATALOGUE = {
     http: 401,
     when: 'HTTP: no API key, a malformed, wrong or revoked key (send Authorization: Bearer KEY)',
   },
+  E_AUTH_THROTTLED: {
+    exit: 2,
+    http: 429,
+    when:
+      'HTTP: too many failed key checks from this client address or for this key id (--max-auth-failures per ' +
+      'minute); nothing is checked until the retry-after header says',
+  },
+  E_KEYS_PERMISSIONS: {
+    exit: 2,
+    http: 500,
+    when: 'the API keys file can be read by group or others: `chmod 600` it (or --allow-insecure-keys)',
+  },
   E_FORBIDDEN: { exit: 2, http: 403, when: 'HTTP: the key is valid but the route needs an admin key' },
   E_NOT_FOUND: { exit: 2, http: 404, when: 'HTTP: no such route' },
   E_UNKNOWN_MODEL: {
@@ -166,8 +178,8 @@ export const ERROR_CATALOGUE = {
     exit: 2,
     http: 413,
     when:
-      "HTTP: the body, the number of texts or a text is above the server's limits " +
-      '(--body-limit, --max-texts, --max-chars)',
+      "HTTP: the body, the number of texts, a text or explanation steps are above the server's limits " +
+      '(--body-limit, --max-texts, --max-chars, --explain-max-chars, --explain-max-steps)',
   },
   E_UNSUPPORTED_MEDIA: { exit: 2, http: 415, when: 'HTTP: the body is not application/json' },
   E_RATE_LIMIT: {
@@ -178,12 +190,28 @@ export const ERROR_CATALOGUE = {
   E_QUEUE_FULL: {
     exit: 2,
     http: 429,
-    when: 'HTTP: more requests in flight than --max-concurrent-requests; retry later',
+    when:
+      'HTTP: more requests in flight than --max-concurrent-requests, or the queue of a route (explain, de-id, ' +
+      'reviews) is full; retry later',
   },
   E_QUEUE_TIMEOUT: {
     exit: 2,
     http: 503,
-    when: 'HTTP: the request waited longer than --queue-timeout-ms for inference',
+    when:
+      "HTTP: the request waited or ran longer than its route's deadline " +
+      '(--queue-timeout-ms; explanations: --explain-timeout-ms)',
+  },
+  E_CANCELLED: {
+    exit: 2,
+    http: 499,
+    when: 'HTTP: the client closed the connection before the answer; its work was cancelled (logs and audit only)',
+  },
+  E_AUDIT_UNAVAILABLE: {
+    exit: 2,
+    http: 503,
+    when:
+      'HTTP: the audit log cannot be written (disk full, read-only, removed): requests that need an audit entry ' +
+      'are refused until writing works again (GET /health/ready says why)',
   },
   E_NOT_READY: { exit: 2, http: 503, when: 'HTTP: the models are still loading (see GET /health/ready)' },
   E_REVIEW_DB: {

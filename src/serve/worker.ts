@@ -1,10 +1,12 @@
 /**
- * An inference worker (worker_threads): loads every served model once and does the model work the HTTP thread
- * sends it — classification batches, de-identification previews and explanations — so that no model computation
- * ever runs on the HTTP thread. Messages in: { type: 'batch' | 'deid' | 'explain', id, … }; out: { type: 'ready' } |
- * { type: 'result', id, … } | { type: 'error', id?, code, message }. Batch results carry no text (the Predictor's
- * decisions and counts only: the HTTP thread builds its answers from these decisions and decides nothing again);
- * deid and explain results carry the text back to the client who sent it.
+ * An inference worker (worker_threads): loads every served model once — and refuses one whose weights are not all
+ * finite or whose smoke prediction is not a probability distribution over its labels — and does the model work the
+ * HTTP thread sends it — classification batches, de-identification previews and explanations — so that no model
+ * computation ever runs on the HTTP thread. A side job carries a shared cancel flag that the worker reads before it
+ * starts and between an explanation's passes. Messages in: { type: 'batch' | 'deid' | 'explain', id, … }; out:
+ * { type: 'ready' } | { type: 'result', id, … } | { type: 'error', id?, code, message }. Batch results carry no
+ * text (the Predictor's decisions and counts only: the HTTP thread builds its answers from these decisions and
+ * decides nothing again); deid and explain results carry the text back to the client who sent it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Predictor } from '../infer/predictor.js';
@@ -35,6 +37,8 @@ export interface DeidRequest {
   type: 'deid';
   id: number;
   text: string;
+  /** one Int32: set to 1 by the pool when the request is abandoned */
+  cancel: SharedArrayBuffer;
 }
 
 export interface ExplainRequest {
@@ -44,6 +48,9 @@ export interface ExplainRequest {
   text: string;
   label?: string;
   steps?: number;
+  /** the most quadrature steps the explanation may double up to (--explain-max-steps) */
+  maxSteps: number;
+  cancel: SharedArrayBuffer;
 }
 
 export type WorkerRequest = BatchRequest | DeidRequest | ExplainRequest;
@@ -84,6 +91,32 @@ const errorOf = (e: unknown, id?: number): WorkerError => ({
   message: (e as Error).message,
 });
 
+/** A fixed text for the smoke prediction of a model at load. */
+const SMOKE_TEXT = 'fever and a dry cough for three days';
+
+/** Refuses a model that cannot give answers: weights that are not finite, a smoke prediction that is not a
+ * probability distribution over its labels. */
+function checkServable(name: string, p: Predictor): void {
+  const bad = (why: string) => new MedtuneError(`model ${name}: ${why}; the folder was not loaded`, 'E_MODEL_WEIGHTS');
+  for (const [key, t] of p.loaded.model.namedParameters()) {
+    if (t.dtype !== 'float32') continue;
+    const a = t.f32;
+    for (let i = 0; i < a.length; i++)
+      if (a[i]! - a[i]! !== 0) throw bad(`the weights hold NaN or infinite values (first in ${key})`);
+  }
+  const labels = p.labels;
+  if (!labels.length || new Set(labels).size !== labels.length || labels.some((l) => !l))
+    throw bad('its label map is empty, has duplicates or empty names');
+  const probs = Object.values(p.classify([SMOKE_TEXT])[0]!.probabilities);
+  if (probs.length !== labels.length || probs.some((v) => !Number.isFinite(v) || v < 0 || v > 1))
+    throw bad('a test prediction did not give one finite probability per label');
+  const total = probs.reduce((a, v) => a + v, 0);
+  if (!p.multiLabel && Math.abs(total - 1) > 1e-3)
+    throw bad(`the probabilities of a test prediction sum to ${total.toFixed(4)}, not 1`);
+}
+
+const cancelled = (msg: DeidRequest | ExplainRequest) => () => Atomics.load(new Int32Array(msg.cancel), 0) === 1;
+
 async function main(): Promise<void> {
   const port = parentPort!;
   const cfg = workerData as WorkerConfig;
@@ -92,11 +125,10 @@ async function main(): Promise<void> {
     setThreads(cfg.threads);
     if (cfg.precision) setPrecision(cfg.precision, '--precision');
     for (const m of cfg.models) {
-      predictors.set(
-        m.name,
-        await Predictor.load(m.dir, { name: m.name, maxLength: m.maxLength, batchSize: 32, log: () => {} }),
-      );
+      const p = await Predictor.load(m.dir, { name: m.name, maxLength: m.maxLength, batchSize: 32, log: () => {} });
       // (a batch from the batcher is sorted by length and split into passes of 32 texts, as offline)
+      checkServable(m.name, p);
+      predictors.set(m.name, p);
     }
   } catch (e) {
     port.postMessage(errorOf(e));
@@ -133,6 +165,8 @@ async function main(): Promise<void> {
   };
   const side = (msg: DeidRequest | ExplainRequest): SideResult => {
     const t0 = performance.now();
+    const stop = cancelled(msg);
+    if (stop()) throw new MedtuneError('the request was cancelled before it started', 'E_CANCELLED');
     let payload: unknown;
     if (msg.type === 'deid') {
       const r = deidentify(msg.text, { operator: 'tag' });
@@ -142,7 +176,12 @@ async function main(): Promise<void> {
       };
     } else {
       const text = cfg.deid ? deidentify(msg.text, { operator: 'tag' }).text : msg.text;
-      payload = explain(model(msg.model), text, { label: msg.label, steps: msg.steps });
+      payload = explain(model(msg.model), text, {
+        label: msg.label,
+        steps: msg.steps,
+        maxSteps: msg.maxSteps,
+        cancelled: stop,
+      });
     }
     return { type: 'result', id: msg.id, payload, inferMs: performance.now() - t0 };
   };

@@ -116,7 +116,7 @@ async function diagnose(
     };
   let raw: TextResult[];
   try {
-    raw = await st.batcher.submit(name, texts, { abstainBelow: body.abstain_below });
+    raw = await st.batcher.submit(name, texts, { abstainBelow: body.abstain_below, signal: req.cancel?.signal });
   } finally {
     done();
   }
