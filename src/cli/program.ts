@@ -28,6 +28,7 @@ import { registerTune } from './tune.js';
 import { registerData } from './data.js';
 import { registerQuantize } from './quantize.js';
 import { registerExport } from './export.js';
+import { registerModels } from './models.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerCalibrate(program);
   registerExplain(program);
   registerReview(program);
+  registerModels(program);
   registerReport(program);
   registerAudit(program);
   registerCard(program);

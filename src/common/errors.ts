@@ -222,6 +222,20 @@ export const ERROR_CATALOGUE = {
       '(locked by another process, read-only, or not a medtune review database)',
   },
   E_SHUTTING_DOWN: { exit: 2, http: 503, when: 'HTTP: the server is shutting down' },
+  E_REGISTRY: {
+    exit: 2,
+    http: 404,
+    when:
+      'the model registry: a name or version it does not hold, a version folder that fails its sha256 check, an ' +
+      'alias with nothing to go back to, or a promotion refused (a worse challenger without --force)',
+  },
+  E_CAPTURE: {
+    exit: 2,
+    http: 503,
+    when:
+      'the capture store of served cases: a missing, malformed or wrong key (MEDTUNE_CAPTURE_KEY, ' +
+      '--capture-key-file), or a folder that cannot be used',
+  },
   E_SHAPE: {
     exit: 1,
     http: 500,

@@ -19,6 +19,7 @@ export const LAYERS: Record<string, number> = {
   infer: 4,
   train: 5,
   evaluate: 5,
+  registry: 5,
   tune: 6,
   report: 6,
   serve: 6,
