@@ -97,8 +97,8 @@ export async function runCompare(
     log(
       `${r.on === 'reviewed' ? 'reviewed served cases' : 'test file'} (n = ${r.n}): accuracy ${va.version} ` +
         `${r.accuracy_a.toFixed(3)}, ${vb.version} ${r.accuracy_b.toFixed(3)}; difference ` +
-        `${r.difference.value >= 0 ? '+' : ''}${r.difference.value.toFixed(3)} [95 % CI ${r.difference.low.toFixed(3)}, ` +
-        `${r.difference.high.toFixed(3)}]`,
+        `${r.difference.value >= 0 ? '+' : ''}${r.difference.value.toFixed(3)} ` +
+        `[95 % CI ${r.difference.low.toFixed(3)}, ${r.difference.high.toFixed(3)}]`,
     );
   };
   if (o.capture) {
