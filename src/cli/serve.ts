@@ -138,6 +138,31 @@ export function registerServe(program: Command): void {
     .option('--no-ui', 'do not serve the browser UI at /')
     .option('--review <run-dir>', 'review the misclassified and low-confidence cases of this run folder in the UI')
     .option('--review-db <file>', 'where reviews are stored (default RUN_DIR/reviews.sqlite)')
+    .option('--registry <dir>', 'a model registry: --model NAME (no =) serves its champion and follows the alias')
+    .option(
+      '--registry-poll-ms <ms>',
+      'how often the registry aliases are checked',
+      int('--registry-poll-ms', 50),
+      SERVE_DEFAULTS.registryPollMs,
+    )
+    .option('--shadow <ref>', 'a registry version answering captured cases in shadow (recorded, never returned)')
+    .option('--shadow-rate <r>', 'share of captured cases the shadow answers', num('--shadow-rate', { max: 1 }), 1)
+    .option('--capture <dir>', 'store served cases, de-identified and encrypted, for review (opt-in)')
+    .option('--capture-key-file <file>', 'the capture key: base64 of 32 bytes (or MEDTUNE_CAPTURE_KEY)')
+    .option('--capture-rate <r>', 'share of diagnosed texts captured', num('--capture-rate', { max: 1 }), 1)
+    .option('--capture-days <n>', 'delete captured records older than this', int('--capture-days', 1), 30)
+    .option(
+      '--capture-random-share <r>',
+      'share of captured cases drawn for the random (unbiased) review sample',
+      num('--capture-random-share', { max: 1 }),
+      SERVE_DEFAULTS.captureRandomShare,
+    )
+    .option(
+      '--performance-margin <m>',
+      'alert when live accuracy is below the validation accuracy by more than this',
+      num('--performance-margin', { max: 1 }),
+      SERVE_DEFAULTS.performanceMargin,
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug', SERVE_DEFAULTS.logLevel)
     .action(async (c: ServeFlags) => {
       await runServe(c);

@@ -156,7 +156,7 @@ function readJson(file: string): Record<string, unknown> | null {
 }
 
 /** The validation figures of a model folder's run (RUN/metrics.json beside RUN/best_model), when there is one. */
-function validationOf(dir: string): ValidationFigures | null {
+export function validationOf(dir: string): ValidationFigures | null {
   const m = readJson(path.join(dir, '..', 'metrics.json'));
   if (!m) return null;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);

@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/models.js';
 import { reviewRoutes } from './routes/reviews.js';
+import { servedRoutes } from './routes/served.js';
 import { ServerState } from './state.js';
 import { registerStaticUi } from './static-ui.js';
 
@@ -43,6 +44,7 @@ const RESOURCES = [
   deidRoutes,
   explainRoutes,
   reviewRoutes,
+  servedRoutes,
   adminRoutes,
   healthRoutes,
   metricsRoutes,
@@ -53,6 +55,7 @@ export async function createServer(options: ServeOptions): Promise<MedtuneServer
   await checkBinding(o);
   const st = await ServerState.open(o);
   const app = await buildHttp(st);
+  st.log = app.log;
   const limits = connectionLimits(o);
   app.log.info(
     { max_connections: limits.maxConnections, per_client: limits.maxConnectionsPerClient, file_limit: o.fileLimit },

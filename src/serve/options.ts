@@ -10,8 +10,31 @@ import { MedtuneError, type ErrorCode } from '../common/errors.js';
 import { parsePrecision, type Precision } from '../tensor/precision.js';
 
 export interface ServeOptions {
-  /** served models; the first is the default of /v1/diagnose and /diagnose */
-  models: { name: string; dir: string }[];
+  /**
+   * served models; the first is the default of /v1/diagnose and /diagnose. `registry`: the name of a registry entry
+   * (--registry): its champion is served, and followed when the alias moves
+   */
+  models: { name: string; dir: string; registry?: boolean }[];
+  /** the model registry (registry/registry.ts) that --model NAME entries name */
+  registry?: string;
+  /** how often the registry's aliases are checked (ms) */
+  registryPollMs?: number;
+  /** a registry version answering a share of captured cases in shadow: NAME@VERSION (or NAME@challenger) */
+  shadow?: string;
+  /** the share of captured cases the shadow model answers, in [0, 1] */
+  shadowRate?: number;
+  /** the capture folder of served cases (serve/capture.ts); needs captureKey */
+  capture?: string;
+  /** AES-256 key of the capture store (32 bytes; from --capture-key-file or MEDTUNE_CAPTURE_KEY) */
+  captureKey?: Buffer;
+  /** share of diagnosed texts captured, in [0, 1] */
+  captureRate?: number;
+  /** captured records older than this many days are deleted */
+  captureDays?: number;
+  /** share of captured cases drawn for the random review sample */
+  captureRandomShare?: number;
+  /** the live-performance alert: below the validation accuracy by more than this */
+  performanceMargin?: number;
   /** the API keys file (see `medtune serve keys`); required unless auth is off */
   keys?: string;
   /** serve a keys file that group or others may read (refused by default) */
@@ -102,6 +125,12 @@ export const SERVE_DEFAULTS = {
   workers: 1,
   logLevel: 'info',
   driftWindow: 1000,
+  registryPollMs: 1000,
+  shadowRate: 1,
+  captureRate: 1,
+  captureDays: 30,
+  captureRandomShare: 0.2,
+  performanceMargin: 0.05,
 };
 
 /** A literal IP address of the loopback interface (127.0.0.0/8, ::1, or IPv4-mapped 127.x). */
@@ -191,6 +220,24 @@ function checkOptions(o: ResolvedServeOptions): void {
   if (o.headersTimeoutMs > o.bodyTimeoutMs)
     throw fail('E_USAGE', '--headers-timeout-ms may not be longer than --body-timeout-ms (which includes the headers)');
   if (o.explainMaxSteps < 2) throw fail('E_USAGE', '--explain-max-steps must be at least 2');
+  checkLoopOptions(o);
+}
+
+/** Registry, capture and shadow: what goes with what, and the shares in [0, 1]. */
+function checkLoopOptions(o: ResolvedServeOptions): void {
+  if (o.models.some((m) => m.registry) && !o.registry)
+    throw fail('E_USAGE', 'a --model without NAME=DIR names a registry entry: pass --registry DIR');
+  if (o.shadow && (!o.registry || !o.capture))
+    throw fail('E_USAGE', '--shadow needs --registry (where the version is) and --capture (where its answers go)');
+  if (o.capture && !o.captureKey)
+    throw fail('E_CAPTURE', '--capture needs a key: MEDTUNE_CAPTURE_KEY or --capture-key-file');
+  for (const [flag, v] of [
+    ['--capture-rate', o.captureRate],
+    ['--shadow-rate', o.shadowRate],
+    ['--capture-random-share', o.captureRandomShare],
+  ] as const)
+    if (!(v >= 0 && v <= 1)) throw fail('E_USAGE', `${flag} must be between 0 and 1`);
+  if (!(o.captureDays >= 1)) throw fail('E_USAGE', '--capture-days must be at least 1');
 }
 
 /** The options with their defaults, checked (names, auth, limits, threads, TLS, precision). */

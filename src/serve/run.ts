@@ -9,35 +9,45 @@ import { interceptSignals } from '../common/cleanup.js';
 import { MedtuneError } from '../common/errors.js';
 import { checkInputFile } from '../data/readers.js';
 import { createServer, type MedtuneServer } from './app.js';
+import { captureKey } from '../registry/capture-store.js';
 import { auditSecret } from './audit.js';
 import { addKey, listKeys, revokeKey } from './keys.js';
 import { isLoopbackHost, type ServeOptions } from './options.js';
 
 /** The flags of `medtune serve`, as commander hands them over. */
-export interface ServeFlags extends Omit<ServeOptions, 'models' | 'tls' | 'auditSecret' | 'logStream' | 'driftWindow'> {
+export interface ServeFlags extends Omit<
+  ServeOptions,
+  'models' | 'tls' | 'auditSecret' | 'logStream' | 'driftWindow' | 'captureKey'
+> {
   model: string[];
   tlsCert?: string;
   tlsKey?: string;
   auditSecretFile?: string;
+  captureKeyFile?: string;
 }
 
-/** --model NAME=DIR or --model DIR (named after the folder). */
-export function parseModels(specs: string[]): { name: string; dir: string }[] {
+/**
+ * --model NAME=DIR or --model DIR (named after the folder); with --registry, --model NAME (no `=`) names a registry
+ * entry, whose champion is served.
+ */
+export function parseModels(specs: string[], registry?: string): { name: string; dir: string; registry?: boolean }[] {
   return specs.map((s) => {
     const i = s.indexOf('=');
     if (i > 0 && !s.slice(0, i).includes('/')) return { name: s.slice(0, i), dir: s.slice(i + 1) };
+    if (registry) return { name: s, dir: '', registry: true };
     return { name: path.basename(path.resolve(s)).replace(/[^A-Za-z0-9_.-]/g, '-') || 'model', dir: s };
   });
 }
 
 /** The server's options from the flags (the TLS files checked, the audit secret read). */
 export function optionsFrom(c: ServeFlags): ServeOptions {
-  const { model, tlsCert, tlsKey, auditSecretFile, ...rest } = c;
+  const { model, tlsCert, tlsKey, auditSecretFile, captureKeyFile, ...rest } = c;
   if (tlsCert) checkInputFile(tlsCert, '--tls-cert');
   if (tlsKey) checkInputFile(tlsKey, '--tls-key');
   return {
     ...rest,
-    models: parseModels(model),
+    models: parseModels(model, c.registry),
+    captureKey: c.capture ? captureKey(captureKeyFile) : undefined,
     tls: tlsCert || tlsKey ? { cert: tlsCert ?? '', key: tlsKey ?? '' } : undefined,
     auditSecret: c.auditLog ? auditSecret(auditSecretFile) : undefined,
   };

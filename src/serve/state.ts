@@ -9,8 +9,11 @@
 import { MedtuneError, type ErrorCode } from '../common/errors.js';
 import { openReview, type OpenReview } from '../evaluate/reviews.js';
 import { describeModel, type ModelInfo } from '../infer/model-info.js';
+import { classificationOf } from '../infer/predictor.js';
+import { Registry, validationOf, type ValidationFigures } from '../registry/registry.js';
 import { AuditLog } from './audit.js';
 import { Batcher } from './batcher.js';
+import { decisionOf, ServedCapture } from './capture.js';
 import { KeyStore } from './keys.js';
 import { Lane, type LaneLimits } from './limits.js';
 import { ServerMetrics } from './metrics.js';
@@ -50,10 +53,39 @@ export interface Health {
   http: number;
 }
 
-/** Describes every served model (config, metadata, identity); refuses models the server cannot serve. */
-async function describeAll(o: ResolvedServeOptions): Promise<Map<string, ModelInfo>> {
-  const out = new Map<string, ModelInfo>();
+/** A model the workers load: a folder, or a registry version (its champion, followed when the alias moves). */
+export interface ServedModel {
+  name: string;
+  dir: string;
+  registry?: boolean;
+  /** the registry version served (registry entries) */
+  version?: string;
+  /** the figures it was validated with: the live-performance alert's reference */
+  validation: ValidationFigures | null;
+}
+
+/** The name the shadow model has in the workers (never served: st.model() does not know it). */
+const SHADOW = '.shadow';
+
+/** The served models: folders as given, registry entries resolved to their champion's folder, sha256 checked. */
+async function resolveModels(o: ResolvedServeOptions, reg: Registry | null): Promise<ServedModel[]> {
+  const out: ServedModel[] = [];
   for (const m of o.models) {
+    if (!m.registry) {
+      out.push({ name: m.name, dir: m.dir, validation: validationOf(m.dir) });
+      continue;
+    }
+    const v = reg!.get(`${m.name}@champion`);
+    await reg!.verify(v);
+    out.push({ ...m, dir: reg!.folderOf(v.name, v.version), version: v.version, validation: v.validation });
+  }
+  return out;
+}
+
+/** Describes every served model (config, metadata, identity); refuses models the server cannot serve. */
+async function describeAll(o: ResolvedServeOptions, list: ServedModel[]): Promise<Map<string, ModelInfo>> {
+  const out = new Map<string, ModelInfo>();
+  for (const m of list) {
     const info = await describeModel(m.dir, { maxLength: o.maxLength });
     if (info.problemType === 'regression')
       throw fail('E_MODEL_UNSUPPORTED', `${m.dir} is a regression model; medtune serve serves classifiers`);
@@ -75,14 +107,30 @@ export class ServerState {
   private _ready = false;
   private _closing = false;
   private inFlight = 0;
+  /** the case capture (--capture) */
+  capture: ServedCapture | null = null;
+  /** the logger (the HTTP app's, once it is built) */
+  log: { error(o: object, msg: string): void; warn(o: object, msg: string): void; info(o: object, msg: string): void } =
+    { error: () => {}, warn: () => {}, info: () => {} };
+  private reloading: Promise<ModelInfo[]> | null = null;
+  private reloadRunning = false;
+  private watcher: NodeJS.Timeout | null = null;
+  /** per registry entry, a champion that failed to load (not tried again until the alias moves on) */
+  private failedChampion = new Map<string, string>();
+  private registryFailure: string | null = null;
 
   private constructor(
     readonly o: ResolvedServeOptions,
     private _models: Map<string, ModelInfo>,
+    /** what the workers load: the served models and their folders (a registry champion's, when it moves) */
+    private served: ServedModel[],
     readonly keys: KeyStore | null,
     readonly audit: AuditLog | null,
     /** the run folder whose cases are reviewed (--review), with its database */
     readonly review: OpenReview | null,
+    readonly registry: Registry | null,
+    /** the shadow version (--shadow): loaded in the workers, answers recorded, never returned */
+    readonly shadow: { model: ServedModel; info: ModelInfo } | null,
   ) {
     this.threads = threadsOf(o);
     const limits = laneLimits(o);
@@ -90,6 +138,7 @@ export class ServerState {
     this.lanes = Object.fromEntries(names.map((n) => [n, new Lane(n, limits[n])])) as Record<LaneName, Lane>;
     this.deadlines = Object.fromEntries(names.map((n) => [n, limits[n].deadlineMs])) as Record<LaneName, number>;
     if (audit) this.stores.push({ name: 'audit log', required: true, failure: () => audit.failure });
+    if (registry) this.stores.push({ name: 'registry', required: false, failure: () => this.registryFailure });
     this.metrics = new ServerMetrics(o.driftWindow);
     this.metrics.watchLanes(Object.values(this.lanes));
     this.metrics.setModels(_models);
@@ -97,7 +146,7 @@ export class ServerState {
       maxBatchTokens: o.maxBatchTokens,
       maxWaitMs: o.maxWaitMs,
       queueTimeoutMs: o.queueTimeoutMs,
-      maxLength: (m) => this._models.get(m)?.maxLength ?? 512,
+      maxLength: (m) => (m === SHADOW ? shadow?.info.maxLength : this._models.get(m)?.maxLength) ?? 512,
     });
     this.batcher.onBatch = (s) => {
       this.metrics.batchSize.observe(s.size);
@@ -105,6 +154,7 @@ export class ServerState {
       this.metrics.inference.observe({ model: s.model }, s.inferMs / 1000);
       for (const q of s.queueMs) this.metrics.queue.observe(q / 1000);
     };
+    if (o.capture) this.openCapture();
   }
 
   /** Opens what the options name: the keys, the audit log, the models' descriptions, the review (no workers yet). */
@@ -115,10 +165,60 @@ export class ServerState {
         : new KeyStore(o.keys!, { allowInsecure: o.allowInsecureKeys, maxFailures: o.maxAuthFailures });
     if (o.auditLog && !o.auditSecret)
       throw fail('E_USAGE', '--audit-log needs a secret (MEDTUNE_AUDIT_SECRET or --audit-secret-file)');
+    const registry = o.registry ? Registry.open(o.registry, { readonly: true }) : null;
+    const served = await resolveModels(o, registry);
+    const shadow = o.shadow ? await ServerState.resolveShadow(o, registry!) : null;
     const audit = o.auditLog ? new AuditLog(o.auditLog, o.auditSecret!) : null;
-    const models = await describeAll(o);
+    const models = await describeAll(o, served);
     const review = o.review ? openReview(o.review, o.reviewDb) : null;
-    return new ServerState(o, models, keys, audit, review);
+    return new ServerState(o, models, served, keys, audit, review, registry, shadow);
+  }
+
+  /** The shadow version (--shadow NAME@VERSION), sha256 checked. */
+  private static async resolveShadow(o: ResolvedServeOptions, reg: Registry) {
+    const v = reg.get(o.shadow!);
+    await reg.verify(v);
+    const model = { name: SHADOW, dir: reg.folderOf(v.name, v.version), version: v.version, validation: v.validation };
+    return { model, info: await describeModel(model.dir, { maxLength: o.maxLength }) };
+  }
+
+  /** Case capture: de-identification in a worker, the shadow model's answer through the batcher. */
+  private openCapture(): void {
+    const o = this.o;
+    const sh = this.shadow;
+    this.capture = new ServedCapture(
+      {
+        dir: o.capture!,
+        key: o.captureKey!,
+        rate: o.captureRate,
+        days: o.captureDays,
+        randomShare: o.captureRandomShare,
+        shadowRate: o.shadowRate,
+      },
+      {
+        deid: async (text) => {
+          const r = (await this.side({ type: 'deid', text })).payload as { text: string; entities: unknown[] };
+          return { text: r.text, entities: r.entities.length };
+        },
+        shadow: sh
+          ? async (text) => {
+              const [r] = await this.batcher.submit(SHADOW, [text]);
+              const c = classificationOf(r!.decision, r!.cut, sh.info.settings);
+              const { sha256, version } = sh.info.identity;
+              return { model: { name: sh.model.name, version, sha256 }, decision: decisionOf(c) };
+            }
+          : null,
+        log: { error: (x, m) => this.log.error(x, m), warn: (x, m) => this.log.warn(x, m) },
+      },
+      this.metrics.registry,
+    );
+    const cap = this.capture;
+    this.stores.push({ name: 'capture', required: false, failure: () => cap.failure && `paused (${cap.failure})` });
+  }
+
+  /** The served model behind a name (its folder, registry version, validation figures). */
+  servedModel(name: string): ServedModel | undefined {
+    return this.served.find((m) => m.name === name);
   }
 
   /** every model is loaded in every worker */
@@ -150,19 +250,24 @@ export class ServerState {
 
   /** Starts the workers; resolves when they are ready (rejects with the load error, leaving nothing running). */
   start(): Promise<void> {
-    this.starting ??= this.startPool().then((p) => {
+    this.starting ??= this.startPool(this.served).then((p) => {
       this.pool = p;
       this._ready = true;
       this.batcher.schedule();
+      if (this.registry && this.served.some((m) => m.registry)) {
+        this.watcher = setInterval(() => this.followAliases(), this.o.registryPollMs);
+        this.watcher.unref();
+      }
     });
     return this.starting;
   }
 
   /** A new pool of workers with every model loaded (rejects with the load error, leaving nothing running). */
-  private async startPool(): Promise<InferencePool> {
+  private async startPool(list: ServedModel[]): Promise<InferencePool> {
+    const all = this.shadow ? [...list, this.shadow.model] : list;
     const p = new InferencePool(
       {
-        models: this.o.models.map((m) => ({ name: m.name, dir: m.dir, maxLength: this.o.maxLength })),
+        models: all.map((m) => ({ name: m.name, dir: m.dir, maxLength: this.o.maxLength })),
         threads: this.threads,
         deid: !!this.o.deid,
         precision: this.o.precision,
@@ -181,17 +286,66 @@ export class ServerState {
     return p;
   }
 
-  /** Loads the folders again in a new pool and swaps it in; batches already sent finish on the old one. */
-  async reload(): Promise<ModelInfo[]> {
-    const next = await describeAll(this.o);
-    const fresh = await this.startPool();
-    const old = this.pool;
-    this._models = next;
-    this.pool = fresh;
-    this.metrics.setModels(next);
-    this.batcher.schedule();
-    if (old) void old.close();
-    return [...next.values()];
+  /**
+   * Loads the folders again (registry entries: their champion now, sha256 checked) in a new pool and swaps it in;
+   * batches already sent finish on the old one. Reloads run one after another: one asked for while another runs
+   * starts after it, and sees the aliases as they are then.
+   */
+  reload(): Promise<ModelInfo[]> {
+    const run = (this.reloading ?? Promise.resolve([])).catch(() => []).then(() => this.reloadNow());
+    this.reloading = run;
+    return run;
+  }
+
+  private async reloadNow(): Promise<ModelInfo[]> {
+    this.reloadRunning = true;
+    try {
+      const list = await resolveModels(this.o, this.registry);
+      const next = await describeAll(this.o, list);
+      const fresh = await this.startPool(list);
+      const old = this.pool;
+      this._models = next;
+      this.served = list;
+      this.pool = fresh;
+      this.metrics.setModels(next);
+      this.batcher.schedule();
+      if (old) void old.close();
+      return [...next.values()];
+    } finally {
+      this.reloadRunning = false;
+    }
+  }
+
+  /**
+   * Follows the registry: when the champion of a served entry has moved, reloads (atomically: the new version is
+   * checked and loaded before it takes a batch). A champion that fails is not tried again until the alias moves on;
+   * meanwhile the previous version serves and /health/ready says "degraded" with why.
+   */
+  private followAliases(): void {
+    if (this.reloadRunning || this._closing || !this.registry) return;
+    const moved = this.served.filter((m) => {
+      if (!m.registry) return false;
+      const champion = this.registry!.alias(m.name, 'champion');
+      return champion !== null && champion !== m.version && champion !== this.failedChampion.get(m.name);
+    });
+    if (!moved.length) return;
+    const wanted = new Map(moved.map((m) => [m.name, this.registry!.alias(m.name, 'champion')!]));
+    this.log.info({ models: Object.fromEntries(wanted) }, 'the registry champion moved: reloading');
+    this.reload().then(
+      () => {
+        this.registryFailure = null;
+        this.failedChampion.clear();
+        this.log.info(
+          { models: this.served.map((m) => `${m.name}@${m.version ?? '-'}`) },
+          'models reloaded (registry)',
+        );
+      },
+      (e: Error) => {
+        for (const [n, v] of wanted) this.failedChampion.set(n, v);
+        this.registryFailure = `the champion could not be loaded, still serving the previous version: ${e.message}`;
+        this.log.error({ err: e }, 'registry reload failed; still serving the previous models');
+      },
+    );
   }
 
   /** Refuses a request that arrives while the server shuts down (those already in flight finish). */
@@ -252,11 +406,14 @@ export class ServerState {
   /** Stops what is left once the HTTP server has closed: the queue, the workers, the audit log, the review. */
   async close(): Promise<void> {
     this._closing = true;
+    if (this.watcher) clearInterval(this.watcher);
+    await this.capture?.close();
     this.batcher.close();
     await this.starting?.catch(() => {});
     if (this.pool) await this.pool.close();
     this.pool = null;
     await this.audit?.close();
     this.review?.store.close();
+    this.registry?.close();
   }
 }

@@ -135,6 +135,13 @@ async function diagnose(
       ...(r.abstain ? { abstain: true, abstain_reason: r.abstain_reason } : {}),
       ...(r.in_scope ? {} : { in_scope: false }),
     }));
+  // after the answer is built; never holds it up or fails it (serve/capture.ts)
+  st.capture?.offer({
+    model: { name, version: info.identity.version, sha256: info.identity.sha256 },
+    key: req.principal?.name ?? null,
+    texts,
+    results,
+  });
   return { name, info, results };
 }
 
