@@ -262,6 +262,15 @@ export function sweepCapture(dir: string, key: Buffer, days: number, now = Date.
   return removed;
 }
 
+/** Whether the open file is still the one at `file` (not removed or replaced). */
+function sameFile(fd: number, file: string): boolean {
+  try {
+    return statSync(file).ino === fstatSync(fd).ino;
+  } catch {
+    return false;
+  }
+}
+
 /** Writes all of `buf` at the end of the file. */
 function writeAll(fd: number, buf: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -304,10 +313,11 @@ export class CaptureWriter {
     });
   }
 
+  /** The day's file, reopened when the day changed or the file was replaced or removed under us. */
   private fileFor(day: string): number {
-    if (this.fd !== null && this.day === day) return this.fd;
-    this.release();
     const file = path.join(this.dir, `${day}.mtcap`);
+    if (this.fd !== null && this.day === day && sameFile(this.fd, file)) return this.fd;
+    this.release();
     this.fd = openSync(file, 'a', 0o600);
     this.day = day;
     this.size = fstatSync(this.fd).size;

@@ -19,6 +19,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/models.js';
 import { reviewRoutes } from './routes/reviews.js';
 import { servedRoutes } from './routes/served.js';
+import type { ServedCapture } from './capture.js';
 import { ServerState } from './state.js';
 import { registerStaticUi } from './static-ui.js';
 
@@ -33,6 +34,8 @@ export interface MedtuneServer {
   models(): Map<string, ModelInfo>;
   /** loads the model folders again, checks them, and swaps them in; in-flight batches finish on the old ones */
   reload(): Promise<ModelInfo[]>;
+  /** the case capture (--capture), e.g. to wait for its writes */
+  capture(): ServedCapture | null;
   listen(): Promise<string>;
   close(): Promise<void>;
 }
@@ -81,6 +84,7 @@ export async function createServer(options: ServeOptions): Promise<MedtuneServer
     isReady: () => st.ready,
     models: () => st.models,
     reload: () => st.reload(),
+    capture: () => st.capture,
     listen: async () => {
       const address = await app.listen({ host: o.host, port: o.port });
       // --no-auth: what was bound, not only what the name resolved to a moment ago, must be loopback
