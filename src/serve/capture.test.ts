@@ -97,7 +97,7 @@ describe('serve --capture', { skip: !tiny && 'needs ../shared (tiny-bert fixture
     rmSync(W, { recursive: true, force: true });
   });
 
-  it('captures each case de-identified and encrypted, with the model version, decision, time and key name', async () => {
+  it('captures each case de-identified and encrypted: model version, decision, time and key name', async () => {
     for (let i = 0; i < 16; i++) assert.equal((await post('/v1/diagnose', { text: noteWithPhi(i) })).statusCode, 200);
     assert.equal((await post('/v1/diagnose', { texts: [noteWithPhi(1), noteWithPhi(2)] })).statusCode, 200);
     await flush(s);
@@ -121,7 +121,7 @@ describe('serve --capture', { skip: !tiny && 'needs ../shared (tiny-bert fixture
     assert.throws(() => readCapture(CAP, randomBytes(32)), /another key/);
   });
 
-  it('the review queue: random sample flagged, prioritised cases with reasons; others hidden until one reviews', async () => {
+  it('the review queue: a flagged random sample, prioritised cases with reasons; others hidden till one reviews', async () => {
     const q = JSON.parse((await get('/v1/served/cases')).body);
     assert.equal(q.source, 'served');
     assert.ok(q.total > 0);
@@ -177,7 +177,7 @@ describe('serve --capture', { skip: !tiny && 'needs ../shared (tiny-bert fixture
     assert.equal((await get('/v1/models/nope/performance')).statusCode, 404);
   });
 
-  it('disk full: serving continues, capture pauses and says so in /health/ready and the metrics, then resumes', async () => {
+  it('disk full: serving continues, capture pauses, says so in /health/ready and the metrics, resumes', async () => {
     await flush(s);
     const today = new Date().toISOString().slice(0, 10);
     const file = path.join(CAP, `${today}.mtcap`);

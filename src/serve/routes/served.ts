@@ -75,7 +75,7 @@ function liveGauges(st: ServerState): void {
   for (const metric of ['accuracy', 'macro_f1', 'ece'] as const)
     new client.Gauge({
       name: `medtune_live_${metric}`,
-      help: `live ${metric.replace('_', '-')} of the served version against reviewed outcomes (stream: random|prioritised)`,
+      help: `live ${metric.replace('_', '-')} of the served version against reviewed outcomes (random|prioritised)`,
       labelNames: ['model', 'version', 'stream'],
       registers: reg,
       collect() {
