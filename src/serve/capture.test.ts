@@ -121,7 +121,7 @@ describe('serve --capture', { skip: !tiny && 'needs ../shared (tiny-bert fixture
     assert.throws(() => readCapture(CAP, randomBytes(32)), /another key/);
   });
 
-  it('the review queue: a flagged random sample, prioritised cases with reasons; others hidden till one reviews', async () => {
+  it('the review queue: flagged random sample, prioritised cases with reasons, others hidden', async () => {
     const q = JSON.parse((await get('/v1/served/cases')).body);
     assert.equal(q.source, 'served');
     assert.ok(q.total > 0);
