@@ -2,29 +2,15 @@
 // (sha256 checked; a worse champion refused unless forced), rollback, and its bad inputs through the CLI.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../cli/program.js';
 import { fixturePath } from '../testing-fixtures.js';
 import { Registry } from './registry.js';
+import { modelRun } from './fixtures.js';
 
 const tiny = fixturePath('fixtures', 'hf', 'tiny-bert');
-
-/** A copy of tiny-bert as RUN/best_model with a metrics.json beside it; `temperature` makes another version. */
-export function modelRun(root: string, name: string, temperature?: number, accuracy = 0.9): string {
-  const run = path.join(root, name);
-  const dir = path.join(run, 'best_model');
-  cpSync(tiny!, dir, { recursive: true });
-  if (temperature !== undefined) {
-    const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
-    cfg.medtune = { temperature };
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
-  }
-  writeFileSync(path.join(run, 'run.json'), '{}');
-  writeFileSync(path.join(run, 'metrics.json'), JSON.stringify({ split: 'test', accuracy, f1_macro: accuracy - 0.05 }));
-  return dir;
-}
 
 async function cli(...args: string[]): Promise<{ exit: number; err: string; out: string }> {
   let err = '';

@@ -119,7 +119,7 @@ export class InferencePool {
 
   /** A worker is free: a side job when it is their turn (or no batch waits), then the batcher. */
   private idleAgain(): void {
-    while (this.side.length && this.idle && (this.sideTurn || !this.batchesWaiting())) {
+    while (this.side.length && this.idle && (this.sideTurn || this.draining || !this.batchesWaiting())) {
       this.sideTurn = false;
       this.dispatchSide(this.side.shift()!);
     }
@@ -186,8 +186,14 @@ export class InferencePool {
     });
   }
 
-  /** Waits for the batches in flight, then stops the workers. */
+  /** closing: side jobs no longer wait for a turn */
+  private draining = false;
+
+  /** Waits for the batches and side jobs in flight, then stops the workers. */
   async close(): Promise<void> {
+    // a replaced pool gets no more batches: its queued side jobs go now (before, they waited for a turn forever)
+    this.draining = true;
+    this.idleAgain();
     while (this.pending.size || this.side.length) await new Promise((r) => setTimeout(r, 10));
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
