@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,42 +12,9 @@ import { createServer, type MedtuneServer, type ServeOptions } from './app.js';
 import { addKey } from './keys.js';
 import { readCapture, type CaseRecord } from '../registry/capture-store.js';
 import { fixturePath } from '../testing-fixtures.js';
+import { grepFolder, IDENTIFIERS, noteWithPhi } from '../registry/fixtures.js';
 
 const tiny = fixturePath('fixtures', 'hf', 'tiny-bert');
-
-const NAMES = ['Johnathan Whitfield', 'Maria Kowalczyk', 'Priya Raman', 'Dmitri Volkonsky'];
-const MRNS = ['4829301', '77120934', '00918273', '55501234'];
-const PHONES = ['555-201-7788', '(617) 555-0143', '312-555-0199', '415-555-0122'];
-const SYMPTOMS = ['fever and a dry cough', 'chest pain when climbing stairs', 'itchy rash on both arms', 'headache'];
-
-/** A note with a made-up name, MRN and phone number. */
-export const noteWithPhi = (i: number) =>
-  `Patient ${NAMES[i % 4]} (MRN ${MRNS[i % 4]}) called from ${PHONES[i % 4]} about ${SYMPTOMS[(i >> 2) % 4]}.`;
-
-/** Every made-up identifier, and its parts (a surname alone, digits without punctuation). */
-export const IDENTIFIERS = [
-  ...NAMES.flatMap((n) => [n, n.split(' ')[1]!]),
-  ...MRNS,
-  ...PHONES,
-  ...PHONES.map((p) => p.replace(/\D/g, '')),
-];
-
-/** Every file under a folder, as bytes (to grep). */
-export function grepFolder(dir: string, needles: string[]): string[] {
-  const hits: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) {
-        const body = readFileSync(p).toString('latin1');
-        for (const n of needles) if (body.includes(n)) hits.push(`${p}: ${n}`);
-      }
-    }
-  };
-  walk(dir);
-  return hits;
-}
 
 describe('serve --capture', { skip: !tiny && 'needs ../shared (tiny-bert fixture)' }, () => {
   let W: string;
