@@ -46,6 +46,10 @@ export const session = {
   forgetKey: () => sessionStorage.removeItem(KEY),
 };
 
+/** What the Review page reviews: a run's cases (--review) or captured served cases (--capture); set on first load. */
+let served = false;
+const reviewsPath = () => (served ? '/v1/served/reviews' : '/v1/reviews');
+
 /** The routes the UI uses, one function each (shapes: docs/serving.md and /docs). */
 export const api = {
   /** GET /v1/models: served models, labels, monitoring (drift and its alert threshold), the server's limits */
@@ -58,10 +62,24 @@ export const api = {
   deid: (text) => post('/v1/deid', { text }),
   /** POST /v1/explain: integrated-gradients word scores */
   explain: (text, model) => post('/v1/explain', { text, model }),
-  /** GET /v1/review/cases (404 when the server reviews no run) */
-  reviewCases: (limit) => call(`/v1/review/cases?limit=${limit}`),
-  /** POST /v1/reviews: stores one review by this key; answers with it, the case's reviews and the agreement */
-  addReview: (review) => post('/v1/reviews', review),
-  /** DELETE /v1/reviews/ID: undoes one of this key's reviews */
-  undoReview: (id) => call(`/v1/reviews/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  /**
+   * GET /v1/review/cases (a run's cases), else GET /v1/served/cases (captured served cases; `source: "served"`);
+   * 404 when the server reviews neither
+   */
+  reviewCases: async (limit) => {
+    try {
+      return await call(`/v1/review/cases?limit=${limit}`);
+    } catch (e) {
+      if (e.status !== 404) throw e;
+      const d = await call(`/v1/served/cases?limit=${limit}`);
+      served = true;
+      return d;
+    }
+  },
+  /** POST /v1/reviews (or /v1/served/reviews): stores one review by this key; answers with it, the case's reviews */
+  addReview: (review) => post(reviewsPath(), review),
+  /** DELETE /v1/reviews/ID (or /v1/served/reviews/ID): undoes one of this key's reviews */
+  undoReview: (id) => call(`${reviewsPath()}/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  /** GET /v1/models/NAME/performance: live figures against reviewed served cases (404 without --capture) */
+  performance: (model) => call(`${modelPath(model)}/performance`),
 };

@@ -121,7 +121,54 @@ function Drift({ m, updated }) {
   </div>`;
 }
 
-function ModelCard({ m, card, updated }) {
+const est = (e, pctOf = true) =>
+  e
+    ? pctOf
+      ? `${(100 * e.value).toFixed(1)} % (${(100 * e.low).toFixed(1)} to ${(100 * e.high).toFixed(1)})`
+      : `${e.value.toFixed(3)} (${e.low.toFixed(3)} to ${e.high.toFixed(3)})`
+    : '–';
+
+/** Live performance against reviewed served cases (serve --capture): the random stream apart, per window. */
+function Live({ perf }) {
+  if (!perf) return null;
+  const row = (w, stream) => {
+    const f = w[stream];
+    return html`<tr>
+      <th scope="row">${w.window}, ${stream === 'random' ? 'random sample' : 'prioritised'}</th>
+      <td>${f.n}</td>
+      <td>${est(f.accuracy)}</td>
+      <td>${est(f.macro_f1)}</td>
+      <td>${est(f.ece, false)}</td>
+    </tr>`;
+  };
+  return html`<h4>How well it does now</h4>
+    <p class=${perf.alert.active ? 'warning' : 'hint'} data-testid="live-alert">${perf.alert.message}</p>
+    <div class="scroll" tabindex="0" role="region" aria-label="Live performance (scrolls sideways)">
+      <table data-testid="live">
+        <caption>
+          Version ${perf.version} against ${perf.reviewed} reviewed served cases (95 % bootstrap intervals)
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">window, stream</th>
+            <th scope="col">reviewed</th>
+            <th scope="col">accuracy</th>
+            <th scope="col">macro-F1</th>
+            <th scope="col">calibration error</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${perf.windows.flatMap((w) => [row(w, 'random'), row(w, 'prioritised')])}
+        </tbody>
+      </table>
+    </div>
+    <p class="hint">
+      The random sample estimates how the model does on the notes it is sent. Prioritised cases were chosen because they
+      were doubtful (out of scope, abstained, disagreement, low confidence): their figures are lower by design.
+    </p>`;
+}
+
+function ModelCard({ m, card, updated, perf }) {
   const below = m.abstain_below;
   return html`<section class="card" aria-labelledby=${`m-${m.name}`}>
     <h3 id=${`m-${m.name}`}>${m.name}</h3>
@@ -152,6 +199,7 @@ function ModelCard({ m, card, updated }) {
       </tbody>
     </table>
     <${Drift} m=${m} updated=${updated} />
+    <${Live} perf=${perf} />
     <h4>How well it did</h4>
     ${card ? html`<${Metrics} headline=${card.headline} />` : html`<p class="hint">Loading…</p>`}
     ${card ? html`<p class="warning">${card.validation_status}</p>` : null}
@@ -170,6 +218,7 @@ function ModelCard({ m, card, updated }) {
 
 export function ModelsPage({ info, onInfo }) {
   const [cards, setCards] = useState({});
+  const [perf, setPerf] = useState({});
   const [error, setError] = useState(null);
   const [updated, setUpdated] = useState(() => new Date().toLocaleTimeString());
   useEffect(() => {
@@ -178,6 +227,17 @@ export function ModelsPage({ info, onInfo }) {
       setError,
     );
   }, [info.models.map((m) => m.sha256).join()]);
+  // live performance (404 without --capture: nothing shown), with each refresh
+  useEffect(() => {
+    Promise.all(
+      info.models.map((m) =>
+        api.performance(m.name).then(
+          (p) => [m.name, p],
+          () => [m.name, null],
+        ),
+      ),
+    ).then((entries) => setPerf(Object.fromEntries(entries)));
+  }, [info, updated]);
   // drift refreshes by itself; a new alert is announced
   useEffect(() => {
     const t = setInterval(async () => {
@@ -197,6 +257,8 @@ export function ModelsPage({ info, onInfo }) {
   return html`<main id="main">
     <h2 id="page-h" tabindex="-1">Models</h2>
     <${ErrorBox} error=${error} />
-    ${info.models.map((m) => html`<${ModelCard} m=${m} card=${cards[m.name]} updated=${updated} />`)}
+    ${info.models.map(
+      (m) => html`<${ModelCard} m=${m} card=${cards[m.name]} updated=${updated} perf=${perf[m.name]} />`,
+    )}
   </main>`;
 }

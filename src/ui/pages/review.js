@@ -13,6 +13,13 @@ const VERDICT_TEXT = {
   other: 'another label',
   unclear: 'unclear',
 };
+const REASON_TEXT = {
+  out_of_scope: 'out of scope',
+  abstained: 'the model abstained',
+  disagreement: 'the shadow model disagrees',
+  low_confidence: 'low confidence',
+  random_sample: 'random sample (for an unbiased estimate)',
+};
 const verdictText = (r) => `${VERDICT_TEXT[r.verdict]}${r.verdict === 'other' && r.label ? ` (${r.label})` : ''}`;
 const TYPING = ['INPUT', 'TEXTAREA', 'SELECT'];
 
@@ -71,10 +78,11 @@ function Progress({ progress }) {
   </p>`;
 }
 
-function Keys() {
+function Keys({ served }) {
   return html`<p class="keys hint">
-    Keys: <kbd>1</kbd> recorded label is right · <kbd>2</kbd> model is right · <kbd>3</kbd> another label ·${' '}
-    <kbd>4</kbd> unclear · <kbd>c</kbd> comment · <kbd>u</kbd> undo · <kbd>j</kbd>/<kbd>k</kbd> next/previous.
+    Keys: ${served ? null : html`<kbd>1</kbd> recorded label is right · `}<kbd>2</kbd> model is right ·${' '}
+    <kbd>3</kbd> another label ·${' '} <kbd>4</kbd> unclear · <kbd>c</kbd> comment · <kbd>u</kbd> undo ·
+    <kbd>j</kbd>/<kbd>k</kbd> next/previous.
   </p>`;
 }
 
@@ -182,7 +190,7 @@ export function ReviewPage() {
       const r = live.current;
       if (e.ctrlKey || e.metaKey || e.altKey || r.picking || TYPING.includes(e.target.tagName)) return;
       const actions = {
-        1: () => r.submit('gold'),
+        1: () => r.data?.source !== 'served' && r.submit('gold'),
         2: () => r.submit('model'),
         3: () => !r.done && r.setPicking(true),
         4: () => r.submit('unclear'),
@@ -210,18 +218,31 @@ export function ReviewPage() {
   if (!s.cases.length)
     return html`<main id="main">
       <h2 id="page-h" tabindex="-1">Review</h2>
-      <p>This run has no misclassified or low-confidence cases to review.</p>
+      <p>
+        ${
+          s.data.source === 'served'
+            ? 'No served case to review yet: none was captured, or none was doubtful or drawn for the random sample.'
+            : 'This run has no misclassified or low-confidence cases to review.'
+        }
+      </p>
     </main>`;
   if (!started)
     return html`<main id="main">
       <h2 id="page-h" tabindex="-1">Review</h2>
       <p>
-        ${s.data.total} cases of the run: the model's errors, most confident first, then its low-confidence answers. You
-        review as <strong data-testid="reviewer">${s.data.reviewer}</strong> (the name of your API key). Other
+        ${
+          s.data.source === 'served'
+            ? `${s.data.total} served cases (de-identified): a random sample, for an unbiased estimate of how the ` +
+              'served model does, taken in turn with doubtful cases (out of scope, abstained, disagreement, low ' +
+              'confidence). Record the true outcome.'
+            : `${s.data.total} cases of the run: the model's errors, most confident first, then its low-confidence ` +
+              'answers.'
+        }
+        You review as <strong data-testid="reviewer">${s.data.reviewer}</strong> (the name of your API key). Other
         reviewers' verdicts on a case stay hidden until you give yours.
       </p>
       <${Progress} progress=${s.data.progress} />
-      <${Keys} />
+      <${Keys} served=${s.data.source === 'served'} />
       <button
         class="primary"
         onClick=${() => {
@@ -235,7 +256,7 @@ export function ReviewPage() {
   return html`<main id="main" data-testid="review">
     <h2 id="page-h" tabindex="-1">Review</h2>
     <${Progress} progress=${s.data.progress} />
-    <${Keys} />
+    <${Keys} served=${s.data.source === 'served'} />
     ${s.done ? html`<${Done} s=${s} />` : html`<${CaseView} s=${s} />`}
     <${ErrorBox}
       error=${s.error ? new Error(`Not saved: ${s.error.message}`) : null}
@@ -273,18 +294,31 @@ function Done({ s }) {
 function CaseView({ s }) {
   const { c, data } = s;
   const mine = (c.reviews ?? []).filter((r) => r.reviewer === data.reviewer);
+  const served = data.source === 'served';
   return html`<section id="case" class="card task" tabindex="-1" aria-labelledby="case-h" data-case=${c.id}>
     <h3 id="case-h">
       Case ${s.i + 1} of ${s.cases.length}${' '}
-      <span class="meta">(${c.correct ? 'low confidence' : 'the model disagrees with the recorded label'})</span>
+      <span class="meta"
+        >(${
+          served
+            ? c.reasons.map((x) => REASON_TEXT[x]).join(', ')
+            : c.correct
+              ? 'low confidence'
+              : 'the model disagrees with the recorded label'
+        })</span
+      >
     </h3>
     <div class="text-view">${c.text}</div>
     <table>
       <tbody>
-        <tr>
-          <th scope="row">Recorded label</th>
-          <td data-testid="gold">${asText(c.gold)}</td>
-        </tr>
+        ${
+          served
+            ? null
+            : html`<tr>
+                <th scope="row">Recorded label</th>
+                <td data-testid="gold">${asText(c.gold)}</td>
+              </tr>`
+        }
         <tr>
           <th scope="row">Model</th>
           <td>${asText(c.predicted)} (${pct(c.confidence)})</td>
@@ -299,7 +333,14 @@ function CaseView({ s }) {
         </tr>
         <tr>
           <th scope="row">Source</th>
-          <td class="meta">row ${c.id} of the run's predictions</td>
+          <td class="meta">
+            ${
+              served
+                ? `served ${new Date(c.time).toLocaleString()} by version ${c.model.version}` +
+                  `${c.stream === 'random' ? ' (random sample)' : ''}`
+                : `row ${c.id} of the run's predictions`
+            }
+          </td>
         </tr>
       </tbody>
     </table>
@@ -322,7 +363,7 @@ function CaseView({ s }) {
       }}
     />
     <div class="verdicts">
-      <button class="secondary" onClick=${() => s.submit('gold')}>1 · Recorded label is right</button>
+      ${served ? null : html`<button class="secondary" onClick=${() => s.submit('gold')}>1 · Recorded label is right</button>`}
       <button class="secondary" onClick=${() => s.submit('model')}>2 · Model is right</button>
       <button class="secondary" onClick=${() => s.setPicking(true)}>3 · Another label</button>
       <button class="secondary" onClick=${() => s.submit('unclear')}>4 · Unclear</button>
