@@ -363,7 +363,11 @@ function CaseView({ s }) {
       }}
     />
     <div class="verdicts">
-      ${served ? null : html`<button class="secondary" onClick=${() => s.submit('gold')}>1 · Recorded label is right</button>`}
+      ${
+        served
+          ? null
+          : html`<button class="secondary" onClick=${() => s.submit('gold')}>1 · Recorded label is right</button>`
+      }
       <button class="secondary" onClick=${() => s.submit('model')}>2 · Model is right</button>
       <button class="secondary" onClick=${() => s.setPicking(true)}>3 · Another label</button>
       <button class="secondary" onClick=${() => s.submit('unclear')}>4 · Unclear</button>
