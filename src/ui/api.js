@@ -62,19 +62,11 @@ export const api = {
   deid: (text) => post('/v1/deid', { text }),
   /** POST /v1/explain: integrated-gradients word scores */
   explain: (text, model) => post('/v1/explain', { text, model }),
-  /**
-   * GET /v1/review/cases (a run's cases), else GET /v1/served/cases (captured served cases; `source: "served"`);
-   * 404 when the server reviews neither
-   */
-  reviewCases: async (limit) => {
-    try {
-      return await call(`/v1/review/cases?limit=${limit}`);
-    } catch (e) {
-      if (e.status !== 404) throw e;
-      const d = await call(`/v1/served/cases?limit=${limit}`);
-      served = true;
-      return d;
-    }
+  /** GET /v1/review/cases (a run's cases) or GET /v1/served/cases (captured served cases; `source: "served"`) */
+  reviewCases: (limit) => call(`${served ? '/v1/served/cases' : '/v1/review/cases'}?limit=${limit}`),
+  /** what the Review page reviews, as GET /v1/models says: 'run', 'served' or null */
+  reviewSource: (source) => {
+    served = source === 'served';
   },
   /** POST /v1/reviews (or /v1/served/reviews): stores one review by this key; answers with it, the case's reviews */
   addReview: (review) => post(reviewsPath(), review),

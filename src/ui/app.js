@@ -76,11 +76,9 @@ function App() {
     });
   }, []);
   useEffect(() => {
-    if (info)
-      api.reviewCases(1).then(
-        () => setReviewable(true),
-        () => setReviewable(false),
-      );
+    if (!info) return;
+    api.reviewSource(info.review);
+    setReviewable(!!info.review);
   }, [info]);
   // every navigation (sign in, sign out, another page): the title, an announcement, the focus on the new heading
   const shown = info ? page : 'signin';

@@ -31,6 +31,11 @@ const modelsResponse = {
   properties: {
     default_model: { type: 'string' },
     ready: { type: 'boolean' },
+    capture: { type: 'boolean', description: 'served cases are captured (--capture): live performance exists' },
+    review: {
+      anyOf: [{ type: 'string', enum: ['run', 'served'] }, { type: 'null' }],
+      description: "what the Review page reviews: a run's cases (--review), captured served cases (--capture), none",
+    },
     models: {
       type: 'array',
       items: {
@@ -61,6 +66,8 @@ function catalogue(st: ServerState) {
   return {
     default_model: st.defaultModel,
     ready: st.ready,
+    capture: !!st.capture,
+    review: st.review ? 'run' : st.capture ? 'served' : null,
     models: [...st.models].map(([name, info]) => ({
       ...modelRef(name, info),
       labels: info.labels,

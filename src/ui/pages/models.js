@@ -227,8 +227,9 @@ export function ModelsPage({ info, onInfo }) {
       setError,
     );
   }, [info.models.map((m) => m.sha256).join()]);
-  // live performance (404 without --capture: nothing shown), with each refresh
+  // live performance (only with --capture), with each refresh
   useEffect(() => {
+    if (!info.capture) return;
     Promise.all(
       info.models.map((m) =>
         api.performance(m.name).then(
