@@ -23,6 +23,7 @@ const { runCompare } = await dist('registry/compare.js');
 const { readCapture } = await dist('registry/capture-store.js');
 const { grepFolder, IDENTIFIERS, noteWithPhi } = await dist('registry/fixtures.js');
 const { readLabeled } = await dist('data/dataset.js');
+const { deidentify } = await dist('deid/anonymize.js');
 
 const args = process.argv.slice(2);
 const epochs = Number(args[args.indexOf('--epochs') + 1] || 10) || 10;
@@ -75,9 +76,11 @@ for (const n of notes)
   if ((await post(s, '/v1/diagnose', { text: n.text })).statusCode !== 200) throw new Error('failed');
 await s.capture().flush();
 const q = JSON.parse((await s.app.inject({ url: '/v1/served/cases?limit=500' })).body);
+// the truth of a captured case: its note as the worker de-identified it (the same call)
+const byDeid = new Map(notes.map((n) => [deidentify(n.text, { operator: 'tag' }).text, n.label]));
 let agreed = 0;
 for (const c of q.cases) {
-  const truth = notes.find((n) => c.text.endsWith(n.tail)).label;
+  const truth = byDeid.get(c.text);
   agreed += truth === c.predicted ? 1 : 0;
   await post(
     s,
