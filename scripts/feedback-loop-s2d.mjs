@@ -67,30 +67,37 @@ const post = (s, url, body) =>
 
 let s = await serve();
 const half = await readLabeled(f('half-b.csv'));
+// a header with a made-up name, MRN and phone number (no symptom words) before each note
+const header = (i) => noteWithPhi(i).replace(/ about .*$/, '.');
 const notes = half.examples.map((e, i) => ({
-  text: `${noteWithPhi(i)} ${e.text}`,
+  text: `${header(i)} ${e.text}`,
   tail: e.text,
   label: half.labels[e.label],
 }));
 for (const n of notes)
   if ((await post(s, '/v1/diagnose', { text: n.text })).statusCode !== 200) throw new Error('failed');
 await s.capture().flush();
-const q = JSON.parse((await s.app.inject({ url: '/v1/served/cases?limit=500' })).body);
 // the truth of a captured case: its note as the worker de-identified it (the same call)
-const byDeid = new Map(notes.map((n) => [deidentify(n.text, { operator: 'tag' }).text, n.label]));
-let agreed = 0;
-for (const c of q.cases) {
-  const truth = byDeid.get(c.text);
-  agreed += truth === c.predicted ? 1 : 0;
-  await post(
-    s,
-    '/v1/served/reviews',
-    truth === c.predicted ? { case_id: c.id, verdict: 'model' } : { case_id: c.id, verdict: 'other', label: truth },
-  );
+const byDeid = new Map();
+const know = (list) => list.forEach((n) => byDeid.set(deidentify(n.text, { operator: 'tag' }).text, n.label));
+know(notes);
+/** Reviews every case of the queue not reviewed yet with its true label, through the API. */
+async function reviewAll() {
+  const q = JSON.parse((await s.app.inject({ url: '/v1/served/cases?limit=500' })).body);
+  let right = 0;
+  for (const c of q.cases.filter((x) => !x.reviews.length)) {
+    const truth = byDeid.get(c.text);
+    right += truth === c.predicted ? 1 : 0;
+    const verdict = truth === c.predicted ? { verdict: 'model' } : { verdict: 'other', label: truth };
+    await post(s, '/v1/served/reviews', { case_id: c.id, ...verdict });
+  }
+  return { q, right };
 }
+const first = await reviewAll();
 say(
-  `served ${notes.length} notes of half B; reviewed the queue: ${q.total} cases ` +
-    `(${q.cases.filter((c) => c.stream === 'random').length} random sample), the model was right on ${agreed}`,
+  `served ${notes.length} notes of half B; reviewed the queue: ${first.q.total} cases ` +
+    `(${first.q.cases.filter((c) => c.stream === 'random').length} random sample), the model was right on ` +
+    `${first.right}`,
 );
 const perf = JSON.parse((await s.app.inject({ url: '/v1/models/s2d/performance' })).body);
 const fmt = (e) => (e ? `${e.value.toFixed(3)} [${e.low.toFixed(3)}, ${e.high.toFixed(3)}]` : '-');
@@ -125,9 +132,15 @@ say(
 
 await s.close();
 s = await serve({ shadow: 's2d@challenger' });
-const fresh = (await readLabeled(s2d('test.csv'))).examples.slice(0, 60);
-for (const [i, e] of fresh.entries()) await post(s, '/v1/diagnose', { text: `${noteWithPhi(i)} ${e.text}` });
+const test = await readLabeled(s2d('test.csv'));
+const fresh = test.examples.map((e, i) => ({ text: `${header(i)} ${e.text}`, label: test.labels[e.label] }));
+know(fresh);
+for (const n of fresh) await post(s, '/v1/diagnose', { text: n.text });
 await s.capture().flush();
+const second = await reviewAll();
+say(
+  `served the ${fresh.length} test notes; reviewed ${second.q.cases.filter((c) => !c.reviews.length).length} of them`,
+);
 const recs = readCapture(f('capture'), key).records;
 const shadows = recs.filter((r) => r.kind === 'shadow');
 const byCase = new Map(recs.filter((r) => r.kind === 'case').map((r) => [r.id, r]));

@@ -1,11 +1,14 @@
 /**
  * `medtune models compare NAME@A NAME@B`: both versions (their folders verified) classify the same cases — the
  * reviewed served cases of a capture folder (against their settled outcomes) and/or a labelled test file — and the
- * difference in accuracy (B − A) is given with a paired-bootstrap 95 % interval. Each result is recorded in the
- * registry, where `promote` reads the one on reviewed cases.
+ * difference in accuracy (B − A) is given with a paired-bootstrap 95 % interval. Reviewed cases that either version
+ * was trained on (the case_id column of the exports its lineage names) are left out and counted. Each result is
+ * recorded in the registry, where `promote` reads the one on reviewed cases.
  */
 import { MedtuneError } from '../common/errors.js';
+import { existsSync } from 'node:fs';
 import { readLabeled } from '../data/dataset.js';
+import { readRows } from '../data/readers.js';
 import { Predictor } from '../infer/predictor.js';
 import { fileSha256 } from '../models/metadata.js';
 import { readCapture } from './capture-store.js';
@@ -49,16 +52,32 @@ function result(on: CompareResult['on'], a: number[], b: number[], seed: number)
   };
 }
 
-/** Reviewed served cases: their de-identified texts and settled outcomes. */
-function reviewedCases(o: CompareOptions): { texts: string[]; truth: string[] } {
+/** The served cases a version (or its parents) was trained on: the case_id column of its exports' files. */
+async function trainedCases(versions: Version[]): Promise<Set<number>> {
+  const ids = new Set<number>();
+  for (const file of versions.flatMap((v) => v.lineage.reviews.map((r) => r.file))) {
+    if (!existsSync(file)) continue;
+    for await (const row of readRows(file)) if (row.case_id !== undefined) ids.add(Number(row.case_id));
+  }
+  return ids;
+}
+
+/** Reviewed served cases neither version was trained on: their de-identified texts and settled outcomes. */
+async function reviewedCases(o: CompareOptions, versions: Version[]) {
   const st = servedState(readCapture(o.capture!, o.key!).records);
+  const trained = await trainedCases(versions);
   const texts: string[] = [];
   const truth: string[] = [];
+  let excluded = 0;
   for (const [id, s] of outcomes(st)) {
+    if (trained.has(id)) {
+      excluded++;
+      continue;
+    }
     texts.push(st.cases.get(id)!.text);
     truth.push(s.label);
   }
-  return { texts, truth };
+  return { texts, truth, excluded };
 }
 
 export async function runCompare(
@@ -102,9 +121,13 @@ export async function runCompare(
     );
   };
   if (o.capture) {
-    const { texts, truth } = reviewedCases(o);
+    const { texts, truth, excluded } = await reviewedCases(o, [va, vb]);
+    if (excluded) log(`${excluded} reviewed cases left out: a version was trained on them`);
     if (!texts.length)
-      throw new MedtuneError(`${o.capture} has no reviewed served case with a settled outcome`, 'E_INPUT_EMPTY');
+      throw new MedtuneError(
+        `${o.capture} has no reviewed served case with a settled outcome that neither version was trained on`,
+        'E_INPUT_EMPTY',
+      );
     const [a, b] = rightOrWrong(models, texts, truth);
     record(result('reviewed', a!, b!, seed), o.capture);
   }

@@ -98,6 +98,24 @@ describe('the loop: served cases → a better model', () => {
       payload: JSON.stringify({ text }),
     });
 
+  /** Reviews every case of the queue not reviewed yet with its true label (through the API); returns the queue. */
+  const reviewQueue = async () => {
+    const q = JSON.parse((await s!.app.inject({ url: '/v1/served/cases?limit=500' })).body);
+    for (const c of q.cases as { id: number; text: string; predicted: string; reviews: unknown[] }[]) {
+      if (c.reviews.length) continue;
+      const truth = served.find((n) => c.text.endsWith(n.symptom))!.label;
+      const verdict = truth === c.predicted ? { verdict: 'model' } : { verdict: 'other', label: truth };
+      const r = await s!.app.inject({
+        method: 'POST',
+        url: '/v1/served/reviews',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ case_id: c.id, ...verdict }),
+      });
+      assert.equal(r.statusCode, 201, r.body);
+    }
+    return q as { total: number };
+  };
+
   before(async () => {
     W = mkdtempSync(path.join(os.tmpdir(), 'medtune-loop-'));
     const rows = syntheticSymptoms(12, 3);
@@ -127,19 +145,8 @@ describe('the loop: served cases → a better model', () => {
     await serve();
     for (const n of served) assert.equal((await diagnose(n.text)).statusCode, 200);
     await s!.capture()!.flush();
-    const q = JSON.parse((await s!.app.inject({ url: '/v1/served/cases?limit=500' })).body);
+    const q = await reviewQueue();
     assert.ok(q.total >= 10, `queue of ${q.total}`);
-    for (const c of q.cases as { id: number; text: string; predicted: string }[]) {
-      const truth = served.find((n) => c.text.endsWith(n.symptom))!.label;
-      const verdict = truth === c.predicted ? { verdict: 'model' } : { verdict: 'other', label: truth };
-      const r = await s!.app.inject({
-        method: 'POST',
-        url: '/v1/served/reviews',
-        headers: { 'content-type': 'application/json' },
-        payload: JSON.stringify({ case_id: c.id, ...verdict }),
-      });
-      assert.equal(r.statusCode, 201, r.body);
-    }
     const perf = JSON.parse((await s!.app.inject({ url: '/v1/models/dx/performance' })).body);
     assert.equal(perf.version, A);
     assert.equal(perf.reviewed, q.total);
@@ -178,6 +185,7 @@ describe('the loop: served cases → a better model', () => {
     await s!.capture()!.flush();
     const shadows = readCapture(f('capture'), key).records.filter((r) => r.kind === 'shadow');
     assert.ok(shadows.length > 0 && shadows.every((r) => r.kind === 'shadow' && r.model.version === B));
+    await reviewQueue(); // the new cases: B was not trained on them
     const reg2 = Registry.open(f('registry'));
     const res = await runCompare(reg2, `dx@${A}`, `dx@${B}`, { test: f('test.csv'), capture: f('capture'), key });
     reg2.close();
@@ -185,6 +193,7 @@ describe('the loop: served cases → a better model', () => {
       res.results.map((r) => r.on),
       ['reviewed', 'test'],
     );
+    assert.ok(res.results[0]!.n < exported.rows + 12, 'the cases B was trained on are left out');
     for (const r of res.results) {
       assert.ok(r.n > 0);
       assert.ok(Math.abs(r.difference.value - (r.accuracy_b - r.accuracy_a)) < 1e-9);
