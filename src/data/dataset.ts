@@ -5,6 +5,7 @@
  */
 import { Generator } from '../tensor/random.js';
 import type { Tokenizer } from '../text/tokenizer.js';
+import { encodeTexts, type WindowSpec } from '../text/windows.js';
 import { DataError, pickColumn, readRows, textCell, TEXT_COLUMNS, type RowFormat } from './readers.js';
 
 export const LABEL_COLUMNS = ['label', 'labels', 'diagnosis', 'disease', 'class', 'category', 'target', 'y'];
@@ -249,26 +250,45 @@ export interface Encoded {
   ids: number[][];
   types: number[][];
   truncated: number;
-  /** per example: tokens cut off by truncation */
+  /** per example: tokens cut off by truncation (documents: beyond --max-document-tokens) */
   cut: number[];
+  /** documents read in windows (text/windows.ts): each text is cut into windows of the model's length */
+  window?: WindowSpec;
 }
 
-/** Tokenises every example once (no padding). */
-export function encodeExamples(examples: Example[], tok: Tokenizer, maxLength: number): Encoded {
+/** Reading texts as documents in windows: the overlap and the most tokens read. */
+export interface DocumentReading {
+  stride?: number;
+  maxDocumentTokens: number;
+}
+
+/**
+ * Tokenises every example once (no padding): cut at `maxLength`, or, with `document`, read in windows of `maxLength`
+ * (texts with a pair are always cut).
+ */
+export function encodeExamples(
+  examples: Example[],
+  tok: Tokenizer,
+  maxLength: number,
+  document?: DocumentReading | null,
+): Encoded {
   const out: Encoded = { ids: [], types: [], truncated: 0, cut: [] };
   const B = 256;
+  const docs = examples.some((e) => e.pair !== undefined) ? null : document;
   for (let i = 0; i < examples.length; i += B) {
     const part = examples.slice(i, i + B);
     const hasPair = part.some((e) => e.pair !== undefined);
-    const enc = tok.encode(
+    const enc = encodeTexts(
+      tok,
       part.map((e) => e.text),
       hasPair ? part.map((e) => e.pair ?? '') : null,
-      { maxLength, padding: false },
+      { maxLength, document: docs },
     );
-    out.ids.push(...enc.input_ids);
-    out.types.push(...enc.token_type_ids);
+    out.ids.push(...enc.ids);
+    out.types.push(...enc.types);
     out.truncated += enc.truncated;
-    out.cut.push(...enc.cut_tokens);
+    out.cut.push(...enc.cut);
+    if (enc.window) out.window = enc.window;
   }
   return out;
 }

@@ -3,11 +3,13 @@
  * thresholds, calibration, abstention) is src/infer/decision.ts, used both for a model in training
  * (`evaluateModel`, with the training loss) and for a saved model behind a Predictor (`evaluatePredictor`).
  */
-import { noGrad, scope, type Tensor } from '../tensor/tensor.js';
+import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { makeBatches, type Example } from '../data/dataset.js';
 import { batchTensors, labelTensor } from '../data/batch.js';
 import { multiLabelMetrics, rocAucOvr, singleLabelMetrics } from './metrics.js';
 import type { SequenceClassifier } from '../models/auto.js';
+import { classificationLoss } from '../models/heads.js';
+import { forwardPasses } from '../infer/forward.js';
 import {
   decideFromProbabilities,
   probabilities as probabilitiesFrom,
@@ -67,6 +69,7 @@ export function resultFrom(
 
 /** A model during training: the loss is the training loss (class weights, smoothing); probabilities uncalibrated. */
 export function evaluateModel(model: SequenceClassifier, data: SplitData, o: EvaluateOptions): EvalResult {
+  if (data.enc.window) return evaluateDocuments(model, data, o);
   const wasTraining = model.training;
   model.eval();
   const C = o.labels.length;
@@ -94,6 +97,37 @@ export function evaluateModel(model: SequenceClassifier, data: SplitData, o: Eva
   }
   model.train(wasTraining);
   const loss = lossSum / Math.max(1, data.examples.length);
+  return resultFrom(
+    probabilities,
+    data.examples,
+    { labels: o.labels, multiLabel: o.multiLabel, threshold: o.threshold },
+    loss,
+  );
+}
+
+/** `evaluateModel` for documents read in windows: their logits (infer/forward.ts), then the loss over all of them. */
+function evaluateDocuments(model: SequenceClassifier, data: SplitData, o: EvaluateOptions): EvalResult {
+  const wasTraining = model.training;
+  model.eval();
+  const n = data.examples.length;
+  const C = o.labels.length;
+  let logits: number[][];
+  try {
+    logits = forwardPasses(model, data.enc, { padId: o.padId, batchSize: o.batchSize ?? 64 }).logits;
+  } finally {
+    model.train(wasTraining);
+  }
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const loss = scope(() =>
+    noGrad(() => {
+      const labels = labelTensor(data.examples, idx, o.multiLabel, C);
+      const l = classificationLoss(tensor(logits.flat(), [n, C]), labels, model.problemType(labels), {
+        ...o.lossOptions,
+      });
+      return l.item();
+    }),
+  );
+  const probabilities = logits.map((row) => probabilitiesFrom(row, { multiLabel: o.multiLabel }));
   return resultFrom(
     probabilities,
     data.examples,

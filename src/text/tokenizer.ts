@@ -229,6 +229,14 @@ export class Tokenizer {
     return this.tk.token_to_id(t);
   }
 
+  /** Special tokens the post-processor puts before ([CLS]) and after ([SEP]) a single text. */
+  singleSpecials(): { head: number; tail: number } {
+    const pieces = this.template.single;
+    const a = pieces.findIndex((p) => p.Sequence);
+    const count = (xs: TemplatePiece[]) => xs.filter((p) => p.SpecialToken).length;
+    return { head: count(pieces.slice(0, a)), tail: count(pieces.slice(a + 1)) };
+  }
+
   private numSpecial(pair: boolean): number {
     return (pair ? this.template.pair : this.template.single).filter((p) => p.SpecialToken).length;
   }
