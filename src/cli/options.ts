@@ -76,10 +76,29 @@ export const groupOptions = () => [
 // ---- inference with a saved model
 export const maxLengthOption = () =>
   opt('--max-length <n>', 'max tokens per text (default: 512 or the model maximum)').argParser(int('--max-length', 2));
-/** --max-length and the inference --batch-size. */
+/** How texts longer than the model's window are read: --pooling, --stride, --max-document-tokens. */
+export const documentOptions = (o: { train?: boolean } = {}) => [
+  choice(
+    '--pooling <how>',
+    'texts longer than the window: read in windows pooled by max, mean or attention, or none: cut at the window ' +
+      (o.train
+        ? '(default: windows with attention pooling when training texts are longer than the window)'
+        : "(default: the model's reading)"),
+    ['none', 'max', 'mean', 'attention'],
+  ),
+  opt('--stride <n>', "tokens neighbouring windows share (default: the model's, else a quarter of the window)").argParser(
+    int('--stride', 0),
+  ),
+  opt(
+    '--max-document-tokens <n>',
+    "read documents up to N tokens; the rest is cut and reported (default: the model's, else 16384)",
+  ).argParser(int('--max-document-tokens', 1)),
+];
+/** --max-length, the inference --batch-size and the reading of long texts. */
 export const inferenceOptions = () => [
   maxLengthOption(),
   opt('--batch-size <n>', 'rows per forward pass').argParser(int('--batch-size')).default(INFERENCE_BATCH_SIZE),
+  ...documentOptions(),
 ];
 /** --threshold, --abstain-below and --no-abstain: override the saved model's decision. */
 export const decisionOptions = () => [
@@ -190,6 +209,16 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
       '--max-length <n>',
       "max tokens per text (default: covers 95% of the training texts; hf: 128; at most the model's limit)",
     ).argParser(int('--max-length', 2)),
+  );
+  withOptions(
+    c,
+    documentOptions({ train: true }),
+    choice(
+      '--head <kind>',
+      'pooled (windows pooled, then one output layer) or label-attention: label-wise attention over the tokens ' +
+        'of every window (multi-label, LAAT/PLM-ICD)',
+      ['pooled', 'label-attention'],
+    ),
   );
   recipe(
     opt('--weight-decay <w>', 'AdamW weight decay (not on biases/LayerNorm)')

@@ -5,7 +5,7 @@
  */
 import { Generator } from '../tensor/random.js';
 import type { Tokenizer } from '../text/tokenizer.js';
-import { encodeTexts, type WindowSpec } from '../text/windows.js';
+import { encodeTexts, windowCount, type WindowSpec } from '../text/windows.js';
 import { DataError, pickColumn, readRows, textCell, TEXT_COLUMNS, type RowFormat } from './readers.js';
 
 export const LABEL_COLUMNS = ['label', 'labels', 'diagnosis', 'disease', 'class', 'category', 'target', 'y'];
@@ -322,6 +322,19 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 }
 
+/** Documents in windows: how many texts take more than one window, the most windows, the cut beyond the limit. */
+function windowNote(enc: Encoded, lens: number[]): string {
+  const w = enc.window!;
+  const counts = lens.map((l) => windowCount(l, w));
+  const many = counts.filter((c) => c > 1).length;
+  return (
+    (many
+      ? `${many} longer than the window of ${w.length}, read in up to ${Math.max(0, ...counts)} windows`
+      : `none longer than the window of ${w.length}`) +
+    `${enc.truncated ? `, ${enc.truncated} cut at --max-document-tokens` : ''}`
+  );
+}
+
 /** The pre-training summary: rows, classes with counts, token length percentiles, truncation. */
 export function summarize(name: string, d: LabeledData, examples: Example[], enc: Encoded, maxLength: number): string {
   const counts = new Map<string, number>();
@@ -346,7 +359,7 @@ export function summarize(name: string, d: LabeledData, examples: Example[], enc
   return (
     `${name}: ${examples.length} rows, ${counts.size} ${d.multiLabel ? 'labels' : 'classes'} (${cls}); ` +
     `tokens p50 ${percentile(lens, 50)}, p90 ${percentile(lens, 90)}, max ${Math.max(0, ...lens)}; ` +
-    `${enc.truncated} truncated to ${maxLength}` +
+    (enc.window ? windowNote(enc, lens) : `${enc.truncated} truncated to ${maxLength}`) +
     (d.skipped.length && name === 'train'
       ? `; ${d.skipped.length} rows skipped (${d.skipped
           .slice(0, 3)

@@ -8,6 +8,7 @@
 import { copyFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Predictor } from '../infer/predictor.js';
+import { documentOverrides, type DocumentOverrides } from '../infer/model-info.js';
 import { decideFromProbabilities } from '../infer/decision.js';
 import { referenceFrom } from '../infer/drift.js';
 import { readLabeled } from '../data/dataset.js';
@@ -27,7 +28,7 @@ import {
 } from './calibration.js';
 import { multiLabelMetrics } from './metrics.js';
 
-export interface CalibrateOptions {
+export interface CalibrateOptions extends DocumentOverrides {
   model: string;
   data: string;
   output?: string;
@@ -221,6 +222,7 @@ export async function runCalibrate(
     calibrated: false,
     abstainBelow: null,
     log: () => {},
+    ...documentOverrides(o),
   });
   if (p.problemType === 'regression')
     throw new MedtuneError('calibration is for classifiers; this is a regression model', 'E_MODEL_UNSUPPORTED');

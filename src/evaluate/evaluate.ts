@@ -163,6 +163,7 @@ export async function evaluatePredictor(predictor: Predictor, data: SplitData): 
       types: data.enc.types.slice(s, s + CHUNK),
       truncated: 0,
       cut: [],
+      ...(data.enc.window ? { window: data.enc.window } : {}),
     };
     const pass = predictor.forward(part);
     for (const row of pass.logits) probabilities.push(predictor.decide(row).probabilities);

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Predictor } from '../infer/predictor.js';
-import { abstentionOverride } from '../infer/model-info.js';
+import { abstentionOverride, documentOverrides, type DocumentOverrides } from '../infer/model-info.js';
 import { groupRegexOf, readLabeled, type Encoded, type Example, type LabeledData } from '../data/dataset.js';
 import { checkNotTrainedOn, leakageChecks } from '../data/leakage.js';
 import { fileSha256 } from '../models/metadata.js';
@@ -30,7 +30,7 @@ import {
 } from './run-record.js';
 import type { EvalResult } from './types.js';
 
-export interface EvaluateOptions {
+export interface EvaluateOptions extends DocumentOverrides {
   model: string;
   test: string;
   outputDir: string;
@@ -85,7 +85,10 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
   const audit = cols.length ? await readAuditValues(o.file, cols, { format: o.format, encoding: o.encoding }) : null;
   const { maxLength, batchSize, threshold } = o;
   const abstainBelow = abstentionOverride(o);
-  const predictor = await Predictor.load(o.model, { maxLength, batchSize, threshold, abstainBelow, log });
+  const predictor = await Predictor.load(o.model, {
+    ...{ maxLength, batchSize, threshold, abstainBelow, log },
+    ...documentOverrides(o),
+  });
   if (predictor.problemType === 'regression') {
     const command = o.option === '--test' ? 'evaluate' : 'audit';
     throw new MedtuneError(
@@ -122,7 +125,7 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
     data.examples.map((e) => e.text),
     pairs,
   );
-  if (enc.truncated) log(`${enc.truncated} texts truncated to ${predictor.maxLength} tokens`);
+  if (enc.truncated) log(predictor.cutNote(enc.truncated));
   const result = await evaluatePredictor(predictor, { examples: data.examples, enc });
   return { predictor, data, enc, result, audit };
 }

@@ -13,10 +13,10 @@ import {
   type Row,
 } from '../data/readers.js';
 import { Predictor } from './predictor.js';
-import { abstentionOverride } from './model-info.js';
+import { abstentionOverride, documentOverrides, type DocumentOverrides } from './model-info.js';
 import { hasWords } from './input.js';
 
-export interface PredictOptions {
+export interface PredictOptions extends DocumentOverrides {
   model: string;
   input: string;
   output: string;
@@ -58,6 +58,7 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
     abstainBelow: abstentionOverride(o),
     log,
     ...cleanOverride(o.clean),
+    ...documentOverrides(o),
   });
   const out = atomicWriteStream(o.output);
   const t0 = performance.now();
@@ -115,7 +116,7 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   }
   const seconds = (performance.now() - t0) / 1000;
   const notes = [
-    truncated ? `${truncated} texts were truncated to ${predictor.maxLength} tokens (see truncated_tokens)` : '',
+    truncated ? `${predictor.cutNote(truncated)} (see truncated_tokens)` : '',
     empty ? `${empty} rows had an empty text (written with "skipped": "empty text")` : '',
     wordless
       ? `${wordless} rows had no letter or digit (only punctuation, symbols, invisible or control characters; ` +

@@ -45,8 +45,8 @@ export function documentProblem(d: unknown): string | null {
 }
 
 /** The document settings of a config (its `medtune.document`), or null for a model that truncates. */
-export function documentSettingsOf(config: { medtune?: unknown }): DocumentSettings | null {
-  const m = config.medtune;
+export function documentSettingsOf(config: object): DocumentSettings | null {
+  const m = (config as { medtune?: unknown }).medtune;
   if (!isObj(m) || m.document === undefined || m.document === null) return null;
   const problem = documentProblem(m.document);
   if (problem) throw new MedtuneError(`config.json: "medtune.${problem}"`, 'E_MODEL_WEIGHTS');

@@ -13,6 +13,7 @@ import { SCHEDULERS, type SchedulerName } from './schedule.js';
 import type { EvaluatedRows, LeakageOptions, TrainedRows } from '../data/leakage.js';
 import type { DataRecord } from '../models/metadata.js';
 import type { EvaluationCallback } from './config.js';
+import { POOLINGS, type Pooling } from '../models/pooling.js';
 
 /** Text preparation around fine-tuning (prepare.ts). */
 export interface TextPrepOptions extends LeakageOptions {
@@ -64,6 +65,17 @@ export interface TrainOptions extends TextPrepOptions {
   maxLength?: number;
   weightDecay: number;
   warmup?: number;
+  /**
+   * how texts longer than the window are read: cut (none) or in windows pooled by max, mean or attention (default: the
+   * recipe turns windows on when training texts are longer than the model's window)
+   */
+  pooling?: Pooling | 'none';
+  /** tokens neighbouring windows share (default: a quarter of the window) */
+  stride?: number;
+  /** label-attention: label-wise attention over the tokens of every window instead of pooled windows (multi-label) */
+  head?: 'pooled' | 'label-attention';
+  /** documents are read up to this many tokens (default 16,384); the cut is reported */
+  maxDocumentTokens?: number;
   /** how recipe options the user left out are chosen: 'auto' (default: from the model and data) or 'hf' */
   recipe?: 'auto' | 'hf';
   /** dropout of every dropout layer (hidden and attention; default: the model's config) */
@@ -185,6 +197,7 @@ export function checkTrainOptions(o: TrainOptions): void {
   if (o.oodKeep !== undefined && !(o.oodKeep > 0 && o.oodKeep <= 1))
     throw usage(`--ood-keep must be in (0, 1], got ${o.oodKeep}`);
   if (o.classWeights && o.classWeights !== 'balanced') checkInputFile(o.classWeights, '--class-weights');
+  checkDocumentOptions(o);
   checkDataFiles(o);
   prepareOutputDir(o.outputDir);
 }
@@ -200,4 +213,18 @@ export function checkDataFiles(o: { train: string; validation?: string; test?: s
     checkInputFile(file, opt);
     formatOf(file, o.format);
   }
+}
+
+/** --pooling, --stride, --head and --max-document-tokens: known values, in range, a head that fits the data. */
+function checkDocumentOptions(o: TrainOptions): void {
+  if (o.pooling !== undefined && o.pooling !== 'none' && !POOLINGS.includes(o.pooling))
+    throw usage(`--pooling must be none, ${POOLINGS.join(', ')}, got "${o.pooling}"`);
+  if (o.head !== undefined && o.head !== 'pooled' && o.head !== 'label-attention')
+    throw usage(`--head must be pooled or label-attention, got "${o.head}"`);
+  if (o.head === 'label-attention' && !o.multiLabel)
+    throw usage('--head label-attention gives each label its own attention: it is for multi-label data (--multi-label)');
+  if (o.stride !== undefined && !(Number.isInteger(o.stride) && o.stride >= 0))
+    throw usage(`--stride must be an integer ≥ 0, got ${o.stride}`);
+  if (o.maxDocumentTokens !== undefined && !(Number.isInteger(o.maxDocumentTokens) && o.maxDocumentTokens > 0))
+    throw usage(`--max-document-tokens must be a positive integer, got ${o.maxDocumentTokens}`);
 }
