@@ -7,12 +7,12 @@
  * the same budget, the document head over each document's windows; their features pool the windows the same way
  * (the mean of the windows' first tokens, the mean over the tokens of every window).
  */
-import { noGrad, scope, tensor } from '../tensor/tensor.js';
+import { noGrad, scope } from '../tensor/tensor.js';
 import { batchTensors } from '../data/batch.js';
 import type { Encoded } from '../data/dataset.js';
 import type { SequenceClassifier } from '../models/auto.js';
 import { windowCount } from '../text/windows.js';
-import { documentHead, rowGroups, windowInputs, windowRows, windowsOf } from '../models/document.js';
+import { documentLogits, windowsOf } from '../models/document.js';
 
 /** Which encoder features describe a text: the first token's last hidden state, or the mean over its tokens. */
 export type FeatureKind = 'cls' | 'mean';
@@ -116,39 +116,20 @@ function documentPass(
   w: ReturnType<typeof windowsOf>,
   o: PassOptions & { perPass: number },
 ): { logits: number[][]; features: number[][] | null } {
-  const lengths = w.ids.map((x) => x.length);
-  const rows: Float32Array[] = [];
-  const counts: number[] = [];
   const perWindow: { sum: number[]; n: number }[] = [];
-  let width = 0;
-  noGrad(() => {
-    for (let s = 0; s < w.ids.length; s += o.perPass) {
-      const idx = Array.from({ length: Math.min(o.perPass, w.ids.length - s) }, (_, k) => s + k);
-      scope(() => {
-        const lens = idx.map((i) => lengths[i]!);
-        const r = windowRows(model, windowInputs(w, idx, o.padId), lens);
-        rows.push(Float32Array.from(r.rows.f32));
-        counts.push(...r.counts);
-        width = r.rows.shape[1]!;
-        if (!o.features) return;
-        const [, T, H] = r.last.shape as [number, number, number];
-        featuresOf(r.last.f32, lens, T, H, o.features).forEach((f, b) => {
-          const n = o.features === 'cls' ? 1 : lens[b]!;
-          perWindow.push({ sum: f.map((x) => x * n), n });
-        });
+  const logits = documentLogits(model, w, {
+    padId: o.padId,
+    microBatch: o.perPass,
+    onRows: (idx, r) => {
+      if (!o.features) return;
+      const [, T, H] = r.last.shape as [number, number, number];
+      const lens = idx.map((i) => w.ids[i]!.length);
+      featuresOf(r.last.f32, lens, T, H, o.features).forEach((f, b) => {
+        const n = o.features === 'cls' ? 1 : lens[b]!;
+        perWindow.push({ sum: f.map((x) => x * n), n });
       });
-    }
+    },
   });
-  const flat = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
-  rows.reduce((off, r) => (flat.set(r, off), off + r.length), 0);
-  const logits = scope(() =>
-    noGrad(() => {
-      const out = documentHead(model, tensor(flat, [flat.length / width, width]), rowGroups(counts, w.groups));
-      const C = out.shape[1]!;
-      const v = out.toArray();
-      return w.groups.map((_, d) => v.slice(d * C, (d + 1) * C));
-    }),
-  );
   return { logits, features: o.features ? poolFeatures(perWindow, w.groups) : null };
 }
 

@@ -92,6 +92,60 @@ export function documentHead(model: Classifier, rows: Tensor, groups: number[]):
   return la ? joined : model.classify(joined);
 }
 
+/**
+ * Logits of documents without the tape: their windows encoded `microBatch` at a time (`onRows` sees each batch of
+ * windows, e.g. for encoder features), then the head over each document's rows.
+ */
+export function documentLogits(
+  model: Classifier,
+  w: DocumentWindows,
+  o: {
+    padId: number;
+    microBatch: number;
+    inputs?: (idx: number[]) => EncoderInputs;
+    onRows?: (idx: number[], r: ReturnType<typeof windowRows>) => void;
+  },
+): number[][] {
+  const lengths = w.ids.map((x) => x.length);
+  const inputsOf = o.inputs ?? ((idx: number[]) => windowInputs(w, idx, o.padId));
+  const parts: Float32Array[] = [];
+  const counts: number[] = [];
+  let width = 0;
+  return noGrad(() => {
+    for (const idx of chunks(w.ids.length, Math.max(1, o.microBatch)))
+      scope(() => {
+        const r = windowRows(
+          model,
+          inputsOf(idx),
+          idx.map((i) => lengths[i]!),
+        );
+        parts.push(Float32Array.from(r.rows.f32));
+        counts.push(...r.counts);
+        width = r.rows.shape[1]!;
+        o.onRows?.(idx, r);
+      });
+    const rows = joinRows(parts, width);
+    try {
+      return scope(() => {
+        const out = documentHead(model, rows, rowGroups(counts, w.groups));
+        const C = out.shape[1]!;
+        const v = out.toArray();
+        return w.groups.map((_, d) => v.slice(d * C, (d + 1) * C));
+      });
+    } finally {
+      rows.dispose();
+    }
+  });
+}
+
+/** Rows computed in parts, as one [R, width] tensor. */
+function joinRows(parts: Float32Array[], width: number): Tensor {
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  const flat = new Float32Array(total);
+  parts.reduce((off, p) => (flat.set(p, off), off + p.length), 0);
+  return tensor(flat, [total / Math.max(1, width), width]);
+}
+
 export interface DocumentStepOptions {
   padId: number;
   /** windows per forward pass with the tape */
@@ -151,10 +205,7 @@ export function documentBackward(
         width = r.rows.shape[1]!;
       });
   });
-  const total = parts.reduce((a, p) => a + p.length, 0);
-  const flat = new Float32Array(total);
-  parts.reduce((off, p) => (flat.set(p, off), off + p.length), 0);
-  const leaf = tensor(flat, [total / width, width]);
+  const leaf = joinRows(parts, width);
   leaf.requiresGrad = true;
   try {
     const value = scope(() => {
@@ -164,7 +215,7 @@ export function documentBackward(
     });
     const g1 = model.generator.getState();
     model.generator.setState(g0);
-    const grad = leaf.grad?.f32 ?? new Float32Array(total);
+    const grad = leaf.grad?.f32 ?? new Float32Array(leaf.size);
     let off = 0;
     for (const idx of micro)
       scope(() => {

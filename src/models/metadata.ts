@@ -4,8 +4,8 @@
  * loadable elsewhere), and the model's identity — `sha256` over its weight files in name order (shards included;
  * not ood.safetensors), and `version`, which names the weights and the decision together: the first 12 hex digits of
  * the sha256 over the weights' hash and the decision settings (temperature, thresholds, abstention, the out-of-scope
- * detector, the text preparation, the reading of long documents), so that a recalibrated model gets a new version; the weights' hash alone when
- * the model has no decision settings; `medtune.version` when set.
+ * detector, the text preparation, the reading of long documents), so that a recalibrated model gets a new version;
+ * the weights' hash alone when the model has no decision settings; `medtune.version` when set.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs';
