@@ -2,7 +2,8 @@
 // Long documents measured (docs/long-documents.md). Each symptom2disease text is placed at the start, in the middle
 // or at the end of 600–1,200 words of label-independent note text (src/demo/long-notes.ts); a model is trained on
 // notes with the text at a random position and tested on every test text at each of the three positions.
-//   node scripts/long-documents.mjs build OUT [--per-class 40] [--test-per-class 10] [--shared-data ../shared/data]
+//   node scripts/long-documents.mjs build OUT [--classes N] [--per-class 40] [--test-per-class 10]
+//     [--shared-data ../shared/data]
 //   node scripts/long-documents.mjs run OUT NAME -- <train flags>   (one configuration: trains OUT/NAME, then tests)
 //   node scripts/long-documents.mjs memory OUT [--tokens 8000] [--batch-size 4] [--steps 3]
 //   node scripts/long-documents.mjs table OUT
@@ -35,14 +36,19 @@ async function build() {
   const shared = path.resolve(flag('--shared-data', path.join(here, '..', '..', 'shared', 'data')));
   const src = path.join(shared, 'symptom2disease');
   mkdirSync(out, { recursive: true });
+  const classes = Number(flag('--classes', '0'));
+  const all = [...new Set((await rowsOf(path.join(src, 'train.csv'))).map((r) => r.label))].sort();
+  const kept = new Set(classes > 0 ? all.slice(0, classes) : all);
   const seen = new Map();
   const train = (await rowsOf(path.join(src, 'train.csv'))).filter((r) => {
+    if (!kept.has(r.label)) return false;
     seen.set(r.label, (seen.get(r.label) ?? 0) + 1);
     return seen.get(r.label) <= perClass;
   });
   const testPerClass = Number(flag('--test-per-class', '10'));
   const seenTest = new Map();
   const test = (await rowsOf(path.join(src, 'test.csv'))).filter((r) => {
+    if (!kept.has(r.label)) return false;
     seenTest.set(r.label, (seenTest.get(r.label) ?? 0) + 1);
     return seenTest.get(r.label) <= testPerClass;
   });

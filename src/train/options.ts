@@ -222,7 +222,9 @@ function checkDocumentOptions(o: TrainOptions): void {
   if (o.head !== undefined && o.head !== 'pooled' && o.head !== 'label-attention')
     throw usage(`--head must be pooled or label-attention, got "${o.head}"`);
   if (o.head === 'label-attention' && !o.multiLabel)
-    throw usage('--head label-attention gives each label its own attention: it is for multi-label data (--multi-label)');
+    throw usage(
+      '--head label-attention gives each label its own attention: it is for multi-label data (--multi-label)',
+    );
   if (o.stride !== undefined && !(Number.isInteger(o.stride) && o.stride >= 0))
     throw usage(`--stride must be an integer ≥ 0, got ${o.stride}`);
   if (o.maxDocumentTokens !== undefined && !(Number.isInteger(o.maxDocumentTokens) && o.maxDocumentTokens > 0))
