@@ -86,7 +86,7 @@ export const documentOptions = (o: { train?: boolean } = {}) => [
         : "(default: the model's reading)"),
     ['none', 'max', 'mean', 'attention'],
   ),
-  opt('--stride <n>', "tokens neighbouring windows share (default: the model's, else a quarter of the window)").argParser(
+  opt('--stride <n>', "tokens neighbouring windows share (default: the model's, else a quarter of a window)").argParser(
     int('--stride', 0),
   ),
   opt(
