@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Long documents measured (docs/long-documents.md). Each symptom2disease text is placed at the start, in the middle
 // or at the end of 600–1,200 words of label-independent note text (src/demo/long-notes.ts); a model is trained on
-// notes with the text at a random position and tested on every test text at each of the three positions.
+// notes with the text at a random position and tested on every test text at each of the three positions. `build` also
+// writes OUT/short.csv (the same training texts without the note), to fine-tune a starting model on
+// (`run OUT short -- --train OUT/short.csv ...`); `--model DIR` starts a run from it.
 //   node scripts/long-documents.mjs build OUT [--classes N] [--per-class 40] [--test-per-class 10]
 //     [--shared-data ../shared/data]
 //   node scripts/long-documents.mjs run OUT NAME -- <train flags>   (one configuration: trains OUT/NAME, then tests)
@@ -60,6 +62,8 @@ async function build() {
     POSITIONS.map((position) => [csvCell(longNote(r.text, position, 5000 + i)), csvCell(r.label), position].join(',')),
   );
   writeFileSync(path.join(out, 'train.csv'), 'text,label,position\n' + trainRows.join('\n') + '\n');
+  const shortRows = train.map((r) => `${csvCell(r.text)},${csvCell(r.label)}`);
+  writeFileSync(path.join(out, 'short.csv'), 'text,label\n' + shortRows.join('\n') + '\n');
   writeFileSync(path.join(out, 'test.csv'), 'text,label,position\n' + testRows.join('\n') + '\n');
   console.log(`${trainRows.length} training notes, ${testRows.length} test notes (${test.length} × 3 positions)`);
 }

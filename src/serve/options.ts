@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { MedtuneError, type ErrorCode } from '../common/errors.js';
 import { parsePrecision } from '../tensor/precision.js';
+import { DEFAULT_MAX_DOCUMENT_TOKENS } from '../text/windows.js';
 
 export interface ServeOptions {
   /** served models; the first is the default of /v1/diagnose and /diagnose */
@@ -19,7 +20,10 @@ export interface ServeOptions {
   rateLimit?: number;
   bodyLimit?: number;
   maxTexts?: number;
+  /** characters per text (default: what --max-document-tokens holds, CHARS_PER_TOKEN per token) */
   maxChars?: number;
+  /** models that read long texts in windows read them up to this many tokens (default: the model's, else 16,384) */
+  maxDocumentTokens?: number;
   maxBatchTokens?: number;
   maxWaitMs?: number;
   maxConcurrentRequests?: number;
@@ -49,12 +53,15 @@ export interface ServeOptions {
 
 export type ResolvedServeOptions = ServeOptions & typeof SERVE_DEFAULTS;
 
+/** Characters per token the default --max-chars allows (clinical English runs 4–5; 6 leaves room). */
+export const CHARS_PER_TOKEN = 6;
+
 export const SERVE_DEFAULTS = {
   host: '127.0.0.1',
   port: 8080,
   bodyLimit: 1 << 20,
   maxTexts: 64,
-  maxChars: 20000,
+  maxChars: CHARS_PER_TOKEN * DEFAULT_MAX_DOCUMENT_TOKENS,
   maxBatchTokens: 8192,
   maxWaitMs: 5,
   maxConcurrentRequests: 512,
@@ -117,6 +124,7 @@ function checkOptions(o: ResolvedServeOptions): void {
 export function resolveOptions(options: ServeOptions): ResolvedServeOptions {
   const o = {
     ...SERVE_DEFAULTS,
+    ...(options.maxDocumentTokens ? { maxChars: CHARS_PER_TOKEN * options.maxDocumentTokens } : {}),
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   } as ResolvedServeOptions;
   checkOptions(o);

@@ -7,6 +7,7 @@
 import { MedtuneError, type ErrorCode } from '../common/errors.js';
 import { openReview, type OpenReview } from '../evaluate/reviews.js';
 import { describeModel, type ModelInfo } from '../infer/model-info.js';
+import { windowCount, windowSpec } from '../text/windows.js';
 import { AuditLog } from './audit.js';
 import { Batcher } from './batcher.js';
 import { KeyStore } from './keys.js';
@@ -17,11 +18,25 @@ import type { SideResult } from './worker.js';
 
 const fail = (code: ErrorCode, msg: string) => new MedtuneError(msg, code);
 
+/**
+ * The batch budget's estimate of a text (no tokenizer on the HTTP thread: ~4 characters per token): a model that
+ * reads long texts in windows costs all its windows (windows × the window's length), one that cuts them the cut.
+ */
+export function estimateTokens(info: ModelInfo | undefined, chars: number): number {
+  const tokens = Math.ceil(chars / 4) + 2;
+  const d = info?.document;
+  if (!d) return Math.min(info?.maxLength ?? 512, tokens);
+  const spec = windowSpec({ length: d.window, stride: d.stride, head: 1, tail: 1 });
+  return windowCount(Math.min(tokens, d.max_document_tokens + 2), spec) * d.window;
+}
+
 /** Describes every served model (config, metadata, identity); refuses models the server cannot serve. */
 async function describeAll(o: ResolvedServeOptions): Promise<Map<string, ModelInfo>> {
   const out = new Map<string, ModelInfo>();
   for (const m of o.models) {
-    const info = await describeModel(m.dir, { maxLength: o.maxLength });
+    let info = await describeModel(m.dir, { maxLength: o.maxLength });
+    if (info.document && o.maxDocumentTokens)
+      info = await describeModel(m.dir, { maxLength: o.maxLength, maxDocumentTokens: o.maxDocumentTokens });
     if (info.problemType === 'regression')
       throw fail('E_MODEL_UNSUPPORTED', `${m.dir} is a regression model; medtune serve serves classifiers`);
     out.set(m.name, info);
@@ -55,6 +70,7 @@ export class ServerState {
       maxWaitMs: o.maxWaitMs,
       queueTimeoutMs: o.queueTimeoutMs,
       maxLength: (m) => this._models.get(m)?.maxLength ?? 512,
+      estimate: (m, chars) => estimateTokens(this._models.get(m), chars),
     });
     this.batcher.onBatch = (s) => {
       this.metrics.batchSize.observe(s.size);
@@ -103,10 +119,15 @@ export class ServerState {
   }
 
   /** A new pool of workers with every model loaded (rejects with the load error, leaving nothing running). */
-  private async startPool(): Promise<InferencePool> {
+  private async startPool(models = this._models): Promise<InferencePool> {
     const p = new InferencePool(
       {
-        models: this.o.models.map((m) => ({ name: m.name, dir: m.dir, maxLength: this.o.maxLength })),
+        models: this.o.models.map((m) => ({
+          name: m.name,
+          dir: m.dir,
+          maxLength: this.o.maxLength,
+          ...(models.get(m.name)?.document ? { maxDocumentTokens: this.o.maxDocumentTokens } : {}),
+        })),
         threads: this.threads,
         deid: !!this.o.deid,
         precision: this.o.precision,
@@ -126,7 +147,7 @@ export class ServerState {
   /** Loads the folders again in a new pool and swaps it in; batches already sent finish on the old one. */
   async reload(): Promise<ModelInfo[]> {
     const next = await describeAll(this.o);
-    const fresh = await this.startPool();
+    const fresh = await this.startPool(next);
     const old = this.pool;
     this._models = next;
     this.pool = fresh;

@@ -16,7 +16,8 @@ import { explain } from '../infer/explain.js';
 import { MedtuneError } from '../common/errors.js';
 
 export interface WorkerConfig {
-  models: { name: string; dir: string; maxLength?: number }[];
+  /** maxDocumentTokens: only for models that read long texts in windows */
+  models: { name: string; dir: string; maxLength?: number; maxDocumentTokens?: number }[];
   threads: number;
   deid: boolean;
   precision?: 'fp32' | 'bf16';
@@ -94,7 +95,13 @@ async function main(): Promise<void> {
     for (const m of cfg.models) {
       predictors.set(
         m.name,
-        await Predictor.load(m.dir, { name: m.name, maxLength: m.maxLength, batchSize: 32, log: () => {} }),
+        await Predictor.load(m.dir, {
+          name: m.name,
+          maxLength: m.maxLength,
+          maxDocumentTokens: m.maxDocumentTokens,
+          batchSize: 32,
+          log: () => {},
+        }),
       );
       // (a batch from the batcher is sorted by length and split into passes of 32 texts, as offline)
     }
