@@ -21,6 +21,8 @@ export interface Example {
   source?: string;
   /** group key (--group-column, optionally through --group-regex) for aggregated evaluation */
   group?: string;
+  /** multi-label: labels of this row the training data never had (counted as misses in every metric) */
+  unseen?: string[];
 }
 
 export interface LabeledData {
@@ -33,6 +35,21 @@ export interface LabeledData {
   pairColumn?: string;
   /** rows skipped, with the reason */
   skipped: { row: number; reason: string }[];
+  /** multi-label data read against known labels: the labels it has beside them, and on how many rows */
+  unseen?: { labels: string[]; rows: number };
+}
+
+/**
+ * One line on the labels a multi-label file has that the training data never had (null: none): normal for ICD
+ * coding, they count as misses in every metric.
+ */
+export function unseenNote(d: LabeledData): string | null {
+  if (!d.unseen) return null;
+  const { labels, rows } = d.unseen;
+  return (
+    `${d.file}: ${labels.length} labels the training data never had (${labels.slice(0, 5).join(', ')}` +
+    `${labels.length > 5 ? ', …' : ''}) on ${rows} rows: counted as misses in every metric`
+  );
 }
 
 export interface ReadOptions {
@@ -187,8 +204,11 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
     );
   const index = new Map(labels.map((l, i) => [l, i]));
   const unseen = new Set<string>();
+  let unseenRows = 0;
   const examples: Example[] = raw.map((x) => {
-    for (const l of x.labels) if (!index.has(l)) unseen.add(l);
+    const missing = x.labels.filter((l) => !index.has(l));
+    for (const l of missing) unseen.add(l);
+    if (missing.length) unseenRows++;
     const label = multi ? labels!.map((l) => (x.labels.includes(l) ? 1 : 0)) : (index.get(x.labels[0]!) ?? -1);
     return {
       text: x.text,
@@ -196,9 +216,10 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
       label,
       row: x.row,
       ...(x.group !== undefined ? { group: x.group } : {}),
+      ...(multi && missing.length ? { unseen: missing } : {}),
     };
   });
-  if (unseen.size)
+  if (unseen.size && !multi)
     throw new DataError(
       `${file} has labels the training data never had: ` +
         `${[...unseen].slice(0, 10).join(', ')}${unseen.size > 10 ? ', ...' : ''}`,
@@ -213,11 +234,16 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
     labelColumn: labelCol,
     pairColumn: pairCol,
     skipped,
+    ...(unseen.size && multi ? { unseen: { labels: [...unseen].sort(), rows: unseenRows } } : {}),
   };
 }
 
-/** Splits off `fraction` of the examples, per class (stratified), deterministically from the seed. */
+/**
+ * Splits off `fraction` of the examples, deterministically from the seed: per class (stratified) for single-label
+ * examples; multi-label examples by iterative stratification (`iterativeSplit`).
+ */
 export function stratifiedSplit(examples: Example[], fraction: number, seed: number): [Example[], Example[]] {
+  if (examples.some((e) => Array.isArray(e.label))) return iterativeSplit(examples, fraction, seed);
   const gen = new Generator(seed);
   const byClass = new Map<string, Example[]>();
   for (const e of examples) {
@@ -235,6 +261,66 @@ export function stratifiedSplit(examples: Example[], fraction: number, seed: num
   }
   const byRow = (a: Example, b: Example) => a.row - b.row;
   return [train.sort(byRow), val.sort(byRow)];
+}
+
+/**
+ * Iterative stratification (Sechidis, Tsoumakas & Vlahavas 2011) into a held-out share and the rest: the label with
+ * the fewest examples left is dealt first, each of its examples to the side that still wants most of that label
+ * (ties: the side that wants most examples, then the seed); examples without labels fill the sides' remaining
+ * wants. Last, examples move between the sides until the held-out share is round(fraction × n) — those of the most
+ * frequent labels, whose proportions a move disturbs least — so the share is what was asked, to one row.
+ */
+export function iterativeSplit(examples: Example[], fraction: number, seed: number): [Example[], Example[]] {
+  const gen = new Generator(seed);
+  const n = examples.length;
+  const order = shuffle(
+    examples.map((_, i) => i),
+    gen,
+  );
+  const labelsOf = order.map((i) => (examples[i]!.label as number[]).flatMap((v, c) => (v > 0.5 ? [c] : [])));
+  const C = (examples[0]!.label as number[]).length;
+  const ratio = [fraction, 1 - fraction];
+  const total = new Array<number>(C).fill(0);
+  for (const ls of labelsOf) for (const c of ls) total[c]!++;
+  const want = ratio.map((r) => total.map((t) => t * r));
+  const wantAll = ratio.map((r) => r * n);
+  const side = new Array<number>(n).fill(-1);
+  const byLabel: number[][] = Array.from({ length: C }, () => []);
+  labelsOf.forEach((ls, k) => ls.forEach((c) => byLabel[c]!.push(k)));
+  const left = [...total];
+  const assign = (k: number, s: number) => {
+    side[k] = s;
+    wantAll[s]!--;
+    for (const c of labelsOf[k]!) {
+      want[s]![c]!--;
+      left[c]!--;
+    }
+  };
+  for (;;) {
+    let l = -1;
+    for (let c = 0; c < C; c++) if (left[c]! > 0 && (l < 0 || left[c]! < left[l]!)) l = c;
+    if (l < 0) break;
+    for (const k of byLabel[l]!) {
+      if (side[k] !== -1) continue;
+      const [a, b] = [want[0]![l]!, want[1]![l]!];
+      const s = a !== b ? (a > b ? 0 : 1) : wantAll[0] !== wantAll[1] ? (wantAll[0]! > wantAll[1]! ? 0 : 1) : 1;
+      assign(k, s);
+    }
+  }
+  for (let k = 0; k < n; k++) if (side[k] === -1) assign(k, wantAll[0]! > wantAll[1]! ? 0 : 1);
+  // exact share: move examples of the most frequent labels
+  const target = Math.round(fraction * n);
+  const commonness = (k: number) => Math.min(...labelsOf[k]!.map((c) => total[c]!), Number.MAX_SAFE_INTEGER);
+  const byCommon = Array.from({ length: n }, (_, k) => k).sort((x, y) => commonness(y) - commonness(x));
+  let held = side.filter((s) => s === 0).length;
+  for (const k of byCommon) {
+    if (held === target) break;
+    if (held < target && side[k] === 1) [side[k], held] = [0, held + 1];
+    else if (held > target && side[k] === 0) [side[k], held] = [1, held - 1];
+  }
+  const byRow = (a: Example, b: Example) => a.row - b.row;
+  const pick = (s: number) => order.filter((_, k) => side[k] === s).map((i) => examples[i]!);
+  return [pick(1).sort(byRow), pick(0).sort(byRow)];
 }
 
 export function shuffle<T>(xs: T[], gen: Generator): T[] {

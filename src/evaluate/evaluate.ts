@@ -53,6 +53,7 @@ export function resultFrom(
         predictions as number[][],
         examples.map((e) => e.label as number[]),
         s.labels,
+        { probabilities, unseen: examples.map((e) => e.unseen) },
       ),
       loss,
     };

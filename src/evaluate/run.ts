@@ -8,7 +8,14 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Predictor } from '../infer/predictor.js';
 import { abstentionOverride, documentOverrides, type DocumentOverrides } from '../infer/model-info.js';
-import { groupRegexOf, readLabeled, type Encoded, type Example, type LabeledData } from '../data/dataset.js';
+import {
+  groupRegexOf,
+  readLabeled,
+  unseenNote,
+  type Encoded,
+  type Example,
+  type LabeledData,
+} from '../data/dataset.js';
 import { checkNotTrainedOn, leakageChecks } from '../data/leakage.js';
 import { fileSha256 } from '../models/metadata.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
@@ -108,6 +115,8 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
     format: o.format as never,
     encoding: o.encoding,
   });
+  const unseen = unseenNote(data);
+  if (unseen) log(unseen);
   if (o.option === '--test') {
     await checkTestLeakage({ ...o, test: o.file, outputDir: '' }, predictor, data.examples, log);
   }
