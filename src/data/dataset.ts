@@ -198,10 +198,17 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
   }
   if (n === 0) throw new DataError(`${file} has no data rows`, 'E_INPUT_EMPTY');
   let labels = o.labels;
-  if (!labels)
-    labels = [...new Set([...flagLabels, ...raw.flatMap((x) => x.labels)])].sort((a, b) =>
-      a.localeCompare(b, undefined, { numeric: true }),
-    );
+  if (!labels) {
+    const names = new Set([...flagLabels, ...raw.flatMap((x) => x.labels)]);
+    if (names.size > MAX_LABELS)
+      throw new DataError(
+        `${file} has ${names.size} distinct labels in column "${labelCol}", more than the ${MAX_LABELS} a ` +
+          'classification head takes (all of ICD-10-CM is about 70,000 codes, MIMIC-III uses under 9,000): ' +
+          `is "${labelCol}" the label column${multi ? ', and --label-delimiter the separator' : ''}?`,
+        'E_INPUT_LABEL',
+      );
+    labels = [...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  }
   const index = new Map(labels.map((l, i) => [l, i]));
   const unseen = new Set<string>();
   let unseenRows = 0;
@@ -237,6 +244,9 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
     ...(unseen.size && multi ? { unseen: { labels: [...unseen].sort(), rows: unseenRows } } : {}),
   };
 }
+
+/** The most distinct labels a data file may have (a head of hidden × labels weights, one column per label). */
+export const MAX_LABELS = 50_000;
 
 /**
  * Splits off `fraction` of the examples, deterministically from the seed: per class (stratified) for single-label
@@ -368,7 +378,7 @@ export function encodeExamples(
       tok,
       part.map((e) => e.text),
       hasPair ? part.map((e) => e.pair ?? '') : null,
-      { maxLength, document: docs },
+      { maxLength, document: docs, where: (k) => `row ${part[k]!.row}` },
     );
     out.ids.push(...enc.ids);
     out.types.push(...enc.types);

@@ -138,12 +138,27 @@ export function encodeTexts(
   tok: Tokenizer,
   texts: string[],
   pairs: string[] | null,
-  o: { maxLength: number; document?: { stride?: number; maxDocumentTokens: number } | null },
+  o: {
+    maxLength: number;
+    document?: { stride?: number; maxDocumentTokens: number } | null;
+    /** how an error names text i (default: "text i+1 of n") */
+    where?: (i: number) => string;
+  },
 ): EncodedTexts {
   const doc = o.document && !pairs ? o.document : null;
   const specials = doc ? tok.singleSpecials() : null;
   const maxLength = doc ? doc.maxDocumentTokens + specials!.head + specials!.tail : o.maxLength;
   const enc = tok.encode(texts, pairs, { maxLength, padding: false });
+  if (specials) {
+    const empty = enc.input_ids.findIndex((ids) => ids.length <= specials.head + specials.tail);
+    if (empty >= 0)
+      throw new MedtuneError(
+        `${o.where?.(empty) ?? `text ${empty + 1} of ${texts.length}`} has no tokens after cleaning: ` +
+          'nothing for the model to read ' +
+          '(remove the row, or check the text preparation the model applies)',
+        'E_INPUT_EMPTY',
+      );
+  }
   const window = doc && specials ? windowSpec({ length: o.maxLength, stride: doc.stride, ...specials }) : undefined;
   return {
     ids: enc.input_ids,

@@ -63,6 +63,7 @@ function fingerprint(parts: { examples: Example[]; enc: Encoded }[]): string {
   const h = createHash('sha256');
   for (const p of parts) {
     h.update(`${p.examples.length};`);
+    if (p.enc.window) h.update(`${JSON.stringify(p.enc.window)};`); // documents: the windows they are read in
     p.examples.forEach((e, i) =>
       h.update(`${JSON.stringify(e.label)}:${p.enc.ids[i]!.join(',')}|${p.enc.types[i]!.join(',')};`),
     );

@@ -82,7 +82,8 @@ export function chooseDocument(x: {
   const { o, parent } = x;
   if (o.pooling === 'none') return { document: null, reason: null };
   const window = o.maxLength ?? x.modelLimit;
-  const long = x.lengths.filter((l) => l > window).length;
+  // texts longer than the model can read turn windows on; an explicit --max-length below that only cuts, as before
+  const long = x.lengths.filter((l) => l > x.modelLimit).length;
   const asked = o.pooling !== undefined || o.head === 'label-attention' || o.stride !== undefined;
   const askedDoc = asked || o.maxDocumentTokens !== undefined;
   if (!askedDoc && !parent && !(x.source === 'auto' && long > 0)) return { document: null, reason: null };
@@ -99,7 +100,7 @@ export function chooseDocument(x: {
     ? 'as asked'
     : parent && !long
       ? 'as the model it continues from reads them'
-      : `${long} of ${x.lengths.length} training texts are longer than the model's window of ${window} tokens ` +
+      : `${long} of ${x.lengths.length} training texts are longer than the model's window of ${x.modelLimit} tokens ` +
         `(tokens p50 ${percentile(x.lengths, 0.5)}, p95 ${percentile(x.lengths, 0.95)})`;
   const how = head ? 'label-wise attention over the tokens of every window' : `${document.pooling} pooling`;
   return {
