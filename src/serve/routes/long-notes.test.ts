@@ -48,6 +48,8 @@ describe('serve: long notes read in windows', { skip: !fixture && 'needs ../shar
       threads: 1,
       port: 0,
       maxDocumentTokens: 8192,
+      // the hardened server (issue 22) limits explanations separately (--explain-max-chars): allow the whole note
+      ...({ explainMaxChars: 100_000 } as object),
       logStream: new Writable({ write: (_c, _e, cb) => cb() }),
     });
     await server.ready;
