@@ -13,6 +13,7 @@ import {
   type Row,
 } from '../data/readers.js';
 import { Predictor } from './predictor.js';
+import { isTokenClassifier, runTokenPredict } from './token-predict-file.js';
 
 export interface PredictOptions {
   model: string;
@@ -43,6 +44,7 @@ function cleanOverride(spec: string | boolean | undefined): { preprocessing?: Pr
 }
 
 export async function runPredict(o: PredictOptions): Promise<{ rows: number; seconds: number }> {
+  if (await isTokenClassifier(o.model)) return runTokenPredict(o);
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   checkInputFile(o.input, '--input');
   formatOf(o.input, o.format);
