@@ -156,6 +156,10 @@ export async function loadModel<K extends HeadKind>(
   const source = files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`;
   const layout = { encoder: family.encoder, head: spec.head, tiedDecoder: spec.tiedDecoder };
   const resolved = resolveKeys(tensors, model, layout);
+  // another task's head under the same names (a sequence classifier's classifier.* for a token classifier): new head
+  const saved = headKindOf(raw);
+  if (rules.labelled && saved && saved !== o.head)
+    for (const k of [...resolved.keys()]) if (k.startsWith(`${spec.head}.`)) resolved.delete(k);
   const newHead = rules.strict ? !hasHead(resolved, spec.head, dir, o) : false;
   const byLabel = o.labels && parent ? headByLabel(model, spec.outputLayer ?? spec.head, parent, labels) : null;
   const resizeHead = !!rules.labelled && (!!o.labels || o.numLabels !== undefined);

@@ -12,6 +12,7 @@ import { resolveOptions, type ServeOptions } from './options.js';
 import { adminRoutes } from './routes/admin.js';
 import { deidRoutes } from './routes/deid.js';
 import { diagnoseRoutes } from './routes/diagnose.js';
+import { entityRoutes } from './routes/entities.js';
 import { explainRoutes } from './routes/explain.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -38,6 +39,7 @@ export interface MedtuneServer {
 /** The resources of the API, one plugin each. */
 const RESOURCES = [
   diagnoseRoutes,
+  entityRoutes,
   modelRoutes,
   deidRoutes,
   explainRoutes,

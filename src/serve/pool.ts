@@ -14,10 +14,11 @@ import type {
   WorkerConfig,
   WorkerError,
   WorkerRequest,
+  EntitiesRequest,
 } from './worker.js';
 
 /** A side job without its id (the pool numbers it). */
-export type SideJob = Omit<DeidRequest, 'id'> | Omit<ExplainRequest, 'id'>;
+export type SideJob = Omit<DeidRequest, 'id'> | Omit<ExplainRequest, 'id'> | Omit<EntitiesRequest, 'id'>;
 
 const workerUrl = new URL('./worker.js', import.meta.url);
 /** A worker's error as the catalogue's (codes it does not know are internal). */

@@ -13,6 +13,8 @@ import { setThreads } from '../tensor/backend.js';
 import { setPrecision } from '../tensor/precision.js';
 import { deidentify } from '../deid/anonymize.js';
 import { explain } from '../infer/explain.js';
+import { TokenPredictor } from '../infer/token-predictor.js';
+import { isTokenClassifier } from '../infer/token-predict-file.js';
 import { MedtuneError } from '../common/errors.js';
 
 export interface WorkerConfig {
@@ -46,7 +48,15 @@ export interface ExplainRequest {
   steps?: number;
 }
 
-export type WorkerRequest = BatchRequest | DeidRequest | ExplainRequest;
+/** Entities of texts with a token-classification model (POST /v1/entities). */
+export interface EntitiesRequest {
+  type: 'entities';
+  id: number;
+  model: string;
+  texts: string[];
+}
+
+export type WorkerRequest = BatchRequest | DeidRequest | ExplainRequest | EntitiesRequest;
 
 export interface SideResult {
   type: 'result';
@@ -88,10 +98,15 @@ async function main(): Promise<void> {
   const port = parentPort!;
   const cfg = workerData as WorkerConfig;
   const predictors = new Map<string, Predictor>();
+  const taggers = new Map<string, TokenPredictor>();
   try {
     setThreads(cfg.threads);
     if (cfg.precision) setPrecision(cfg.precision, '--precision');
     for (const m of cfg.models) {
+      if (await isTokenClassifier(m.dir)) {
+        taggers.set(m.name, await TokenPredictor.load(m.dir, { maxLength: m.maxLength, log: () => {} }));
+        continue;
+      }
       predictors.set(
         m.name,
         await Predictor.load(m.dir, { name: m.name, maxLength: m.maxLength, batchSize: 32, log: () => {} }),
@@ -131,10 +146,14 @@ async function main(): Promise<void> {
       inferMs: performance.now() - t0,
     };
   };
-  const side = (msg: DeidRequest | ExplainRequest): SideResult => {
+  const side = (msg: DeidRequest | ExplainRequest | EntitiesRequest): SideResult => {
     const t0 = performance.now();
     let payload: unknown;
-    if (msg.type === 'deid') {
+    if (msg.type === 'entities') {
+      const t = taggers.get(msg.model);
+      if (!t) throw new MedtuneError(`model ${msg.model} is not a token-classification model`, 'E_MODEL_TASK');
+      payload = t.entities(cfg.deid ? msg.texts.map((x) => deidentify(x, { operator: 'tag' }).text) : msg.texts);
+    } else if (msg.type === 'deid') {
       const r = deidentify(msg.text, { operator: 'tag' });
       payload = {
         text: r.text,
