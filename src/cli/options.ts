@@ -266,6 +266,7 @@ function addContinualOptions(c: Command): void {
 function addTextPrepOptions(c: Command): void {
   c.option('--deid', 'de-identify every text (PHI -> [TAG]) before tokenising');
   c.addOption(choice('--deid-operator <op>', 'with --deid: how PHI is replaced', DEID_OPERATORS, 'tag'));
+  c.option('--deid-model <dir>', 'with --deid: a de-identification model (medtune deid train) beside the rules');
   c.addOption(cleanOption('none (the steps given are recorded with the model for predict)'));
   c.option('--augment <n>', 'add N augmented copies of each training example (training split only)', (v: string) => {
     checkAugmentCount(Number(v));

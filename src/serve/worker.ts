@@ -14,6 +14,7 @@ import { setPrecision } from '../tensor/precision.js';
 import { deidentify } from '../deid/anonymize.js';
 import { explain } from '../infer/explain.js';
 import { TokenPredictor } from '../infer/token-predictor.js';
+import { DeidModel } from '../infer/deid-model.js';
 import { isTokenClassifier } from '../infer/token-predict-file.js';
 import { MedtuneError } from '../common/errors.js';
 
@@ -21,6 +22,8 @@ export interface WorkerConfig {
   models: { name: string; dir: string; maxLength?: number }[];
   threads: number;
   deid: boolean;
+  /** a de-identification model beside the rules (deid and the preview: rules ∪ model) */
+  deidModel?: string;
   precision?: 'fp32' | 'bf16';
 }
 
@@ -117,6 +120,18 @@ async function main(): Promise<void> {
     port.postMessage(errorOf(e));
     return;
   }
+  let deidModel: DeidModel | null = null;
+  try {
+    if (cfg.deidModel) deidModel = await DeidModel.load(cfg.deidModel, { log: () => {} });
+  } catch (e) {
+    port.postMessage(errorOf(e));
+    return;
+  }
+  /** PHI found and replaced ([TAG]): the rules, with --deid-model rules ∪ model */
+  const scrub = (texts: string[]) => {
+    const found = deidModel?.analyzeBatch(texts);
+    return texts.map((t, i) => deidentify(t, { operator: 'tag', entities: found?.[i] }));
+  };
   port.postMessage({ type: 'ready' });
   const model = (name: string) => {
     const p = predictors.get(name);
@@ -128,8 +143,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const entities: number[] = [];
     const texts = cfg.deid
-      ? msg.texts.map((t) => {
-          const r = deidentify(t, { operator: 'tag' });
+      ? scrub(msg.texts).map((r) => {
           entities.push(r.entities.length);
           return r.text;
         })
@@ -152,15 +166,18 @@ async function main(): Promise<void> {
     if (msg.type === 'entities') {
       const t = taggers.get(msg.model);
       if (!t) throw new MedtuneError(`model ${msg.model} is not a token-classification model`, 'E_MODEL_TASK');
-      payload = t.entities(cfg.deid ? msg.texts.map((x) => deidentify(x, { operator: 'tag' }).text) : msg.texts);
+      payload = t.entities(cfg.deid ? scrub(msg.texts).map((r) => r.text) : msg.texts);
     } else if (msg.type === 'deid') {
-      const r = deidentify(msg.text, { operator: 'tag' });
+      const [r] = scrub([msg.text]);
       payload = {
-        text: r.text,
-        entities: r.entities.map(({ type, start, end, score }) => ({ type, start, end, score })),
+        text: r!.text,
+        entities: r!.entities.map((e) => {
+          const source = (e as { source?: string }).source;
+          return { type: e.type, start: e.start, end: e.end, score: e.score, ...(source ? { source } : {}) };
+        }),
       };
     } else {
-      const text = cfg.deid ? deidentify(msg.text, { operator: 'tag' }).text : msg.text;
+      const text = cfg.deid ? scrub([msg.text])[0]!.text : msg.text;
       payload = explain(model(msg.model), text, { label: msg.label, steps: msg.steps });
     }
     return { type: 'result', id: msg.id, payload, inferMs: performance.now() - t0 };

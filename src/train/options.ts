@@ -110,6 +110,8 @@ export interface TrainOptions extends TextPrepOptions {
   /** de-identify texts before tokenising */
   deid?: boolean;
   deidOperator?: Operator;
+  /** with deid: a de-identification model (`medtune deid train`) beside the rules */
+  deidModel?: string;
   /** demographic columns of the data for the bias audit (--audit-column; not --group-column) */
   auditColumns?: string[];
   /** bias audit: groups with fewer rows are too small to judge (recorded in run.json) */
@@ -153,6 +155,7 @@ export function checkTrainOptions(o: TrainOptions): void {
     throw usage(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
   if (!(SCHEDULERS as readonly string[]).includes(o.scheduler))
     throw usage(`--scheduler must be ${SCHEDULERS.join(', ')}, got "${o.scheduler}"`);
+  if (o.deidModel && !o.deid) throw usage('--deid-model needs --deid');
   if (o.deidOperator && !(DEID_OPERATORS as readonly string[]).includes(o.deidOperator))
     throw usage(`--deid-operator must be ${DEID_OPERATORS.join(', ')}`);
   if (o.task !== undefined && !['sequence-classification', 'token-classification'].includes(o.task))
