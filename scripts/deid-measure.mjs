@@ -26,7 +26,10 @@ const goldOf = (rows) =>
   }));
 const sets = {
   'synthetic held-out': goldOf(
-    readFileSync(path.join(run, 'data', 'test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)),
+    readFileSync(path.join(run, 'data', 'test.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l)),
   ),
   'pii-presidio': JSON.parse(readFileSync(presidio, 'utf8')),
 };
@@ -39,7 +42,11 @@ for (const [name, docs] of Object.entries(sets)) {
   const modelOnly = m.map((es, i) => uniteEntities(texts[i], [], es));
   const union = m.map((es, i) => uniteEntities(texts[i], analyze(texts[i]), es));
   summary[name] = {};
-  for (const [what, found] of [['rules', undefined], ['model', modelOnly], ['rules ∪ model', union]]) {
+  for (const [what, found] of [
+    ['rules', undefined],
+    ['model', modelOnly],
+    ['rules ∪ model', union],
+  ]) {
     const r = evaluateDeid(docs, found ? { found } : {});
     summary[name][what] = {
       recall: r.recall,
@@ -63,7 +70,12 @@ let k = 0;
 while (notes.length < 200) {
   let t = '';
   while (t.split(/\s+/).length < 200) t += pool[k++ % pool.length].text + '\n';
-  notes.push(t.split(/\s+/).slice(0, 200 + Math.floor(g.uniform() * 3)).join(' '));
+  notes.push(
+    t
+      .split(/\s+/)
+      .slice(0, 200 + Math.floor(g.uniform() * 3))
+      .join(' '),
+  );
 }
 const t0 = performance.now();
 for (let i = 0; i < notes.length; i += 16) {
@@ -73,5 +85,7 @@ for (let i = 0; i < notes.length; i += 16) {
 }
 const s = (performance.now() - t0) / 1000;
 summary.throughput = { notes: notes.length, words_per_note: 200, seconds: s, notes_per_s: notes.length / s };
-console.log(`deid --model: ${notes.length} notes of 200 words in ${s.toFixed(1)} s = ${(notes.length / s).toFixed(1)} notes/s`);
+console.log(
+  `deid --model: ${notes.length} notes of 200 words in ${s.toFixed(1)} s = ${(notes.length / s).toFixed(1)} notes/s`,
+);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(summary, null, 1) + '\n');

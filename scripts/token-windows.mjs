@@ -37,7 +37,10 @@ function split(data, labelled) {
   });
   return {
     windows: windows.map((w) => ({ ids: w.ids })),
-    texts: data.examples.map((e, i) => ({ read: best[i].map(([wi, k]) => [wi, k]), tags: iob2Tags(e.words.length, e.entities) })),
+    texts: data.examples.map((e, i) => ({
+      read: best[i].map(([wi, k]) => [wi, k]),
+      tags: iob2Tags(e.words.length, e.entities),
+    })),
   };
 }
 

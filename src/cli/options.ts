@@ -165,7 +165,9 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
       'what is learnt: a label per text, or per token (data: CoNLL/IOB .tsv/.conll/.iob, or JSONL text + spans)',
       ['sequence-classification', 'token-classification'],
     ),
-    opt('--stride <n>', 'token classification: tokens shared by the windows of a long text').argParser(int('--stride', 0)),
+    opt('--stride <n>', 'token classification: tokens shared by the windows of a long text').argParser(
+      int('--stride', 0),
+    ),
     opt('--recall-target <r>', 'token classification: entity threshold chosen on validation for this recall').argParser(
       num('--recall-target', { above: 0, below: 1 }),
     ),

@@ -52,7 +52,8 @@ export const ERROR_CATALOGUE = {
     http: 400,
     when:
       'token classification: a token without a tag, an I- tag that continues no entity, an unknown tag scheme, ' +
-      'entity spans that overlap or fall outside the text, or entity types of an evaluation file the training file lacks',
+      'entity spans that overlap or fall outside the text, ' +
+      'or entity types of an evaluation file the training file lacks',
   },
   E_OUTPUT_PATH: {
     exit: 2,

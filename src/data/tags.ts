@@ -48,7 +48,9 @@ export function entitiesOf(tags: string[], scheme: TagScheme, lineOf: (i: number
   let open: TokenEntity | null = null;
   const close = (i: number) => {
     if (open && scheme !== 'IOB2')
-      throw tagsError(`${lineOf(i)}: the ${open.type} entity begun on ${lineOf(open.start)} is never closed by ${last}-`);
+      throw tagsError(
+        `${lineOf(i)}: the ${open.type} entity begun on ${lineOf(open.start)} is never closed by ${last}-`,
+      );
     if (open) out.push(open);
     open = null;
   };

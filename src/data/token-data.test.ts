@@ -18,7 +18,8 @@ const tagsError = (re: RegExp) => (e: Error & { code?: string }) => e.code === '
 
 describe('token-classification data', () => {
   it('reads CoNLL (tab or space, blank lines between sentences, -DOCSTART- skipped)', () => {
-    const text = '-DOCSTART- O\n\nThe\tO\nadenomatous\tB-Disease\npolyposis\tI-Disease\n.\tO\n\nAPC  O\ncancer B-Disease\n';
+    const text =
+      '-DOCSTART- O\n\nThe\tO\nadenomatous\tB-Disease\npolyposis\tI-Disease\n.\tO\n\nAPC  O\ncancer B-Disease\n';
     const { examples, scheme } = parseConll(text, 'f.tsv');
     assert.equal(scheme, 'IOB2');
     assert.equal(examples.length, 2);
@@ -86,7 +87,9 @@ describe('token-classification data', () => {
     const dir = fixturePath('fixtures', 'hf', 'wordpiece-uncased');
     if (!dir) return t.skip('no ../shared fixtures');
     const tok = Tokenizer.fromDir(dir);
-    const golden = JSON.parse(readFileSync(path.join(here, '..', '..', 'src', 'data', 'testdata', 'alignment-golden.json'), 'utf8')) as {
+    const golden = JSON.parse(
+      readFileSync(path.join(here, '..', '..', 'src', 'data', 'testdata', 'alignment-golden.json'), 'utf8'),
+    ) as {
       words?: string[];
       text?: string;
       tokens: string[];
@@ -112,7 +115,11 @@ describe('token-classification data', () => {
       // labels: the first sub-token of each word carries its tag, the rest and the special tokens -100
       const tags = words.map((_, w) => w % 3);
       const [win] = makeWindows([enc!], { tok, maxLength: 512, stride: 0, tags: [tags] });
-      const expected = [IGNORE, ...g.word_ids.map((w, k) => (k > 0 && g.word_ids[k - 1] === w ? IGNORE : tags[w]!)), IGNORE];
+      const expected = [
+        IGNORE,
+        ...g.word_ids.map((w, k) => (k > 0 && g.word_ids[k - 1] === w ? IGNORE : tags[w]!)),
+        IGNORE,
+      ];
       assert.deepEqual(win!.labels, expected);
     }
   });

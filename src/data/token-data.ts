@@ -62,7 +62,8 @@ export function tokenFormatOf(file: string, explicit?: string): TokenFormat {
 export function readTokenData(file: string, format?: string): TokenData {
   const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   const fmt = tokenFormatOf(file, format);
-  const { examples, scheme } = fmt === 'conll' ? parseConll(text, file) : { examples: parseSpans(text, file), scheme: null };
+  const { examples, scheme } =
+    fmt === 'conll' ? parseConll(text, file) : { examples: parseSpans(text, file), scheme: null };
   if (!examples.length) throw new MedtuneError(`${file} has no sentences or texts`, 'E_INPUT_EMPTY');
   const types = [...new Set(examples.flatMap((e) => e.entities.map((x) => x.type)))].sort();
   return { file, examples, types, scheme };
@@ -108,7 +109,8 @@ export function parseConll(content: string, file: string): { examples: TokenExam
 /** Words as the BERT pre-tokenizer sees them: runs of letters and digits, and every other non-space character. */
 export function splitWords(text: string): [number, number][] {
   const out: [number, number][] = [];
-  for (const m of text.matchAll(/[\p{L}\p{N}\p{M}]+|[^\s\p{L}\p{N}\p{M}]/gu)) out.push([m.index, m.index + m[0].length]);
+  for (const m of text.matchAll(/[\p{L}\p{N}\p{M}]+|[^\s\p{L}\p{N}\p{M}]/gu))
+    out.push([m.index, m.index + m[0].length]);
   return out;
 }
 
@@ -119,7 +121,13 @@ export function exampleFromSpans(text: string, spans: CharSpan[], line: number, 
   const entities: TokenEntity[] = [];
   let w = 0;
   sorted.forEach((s, k) => {
-    if (!Number.isInteger(s.start) || !Number.isInteger(s.end) || s.start < 0 || s.end > text.length || s.start >= s.end)
+    if (
+      !Number.isInteger(s.start) ||
+      !Number.isInteger(s.end) ||
+      s.start < 0 ||
+      s.end > text.length ||
+      s.start >= s.end
+    )
       throw tagsError(`${where}: the span [${s.start}, ${s.end}) falls outside the text (0 to ${text.length})`);
     const prev = sorted[k - 1];
     if (prev && s.start < prev.end)

@@ -149,7 +149,10 @@ export async function runDeid(
         if (o.patientColumn) pickColumn(Object.keys(row), o.patientColumn, [], 'patient', o.input);
         await writeHeader(Object.keys(row));
       }
-      pending.push({ row, text: textCell(row[textCol], { file: o.input, row: rows + pending.length + 1, column: textCol }) });
+      pending.push({
+        row,
+        text: textCell(row[textCol], { file: o.input, row: rows + pending.length + 1, column: textCol }),
+      });
       if (pending.length >= batch) await flush();
     }
     await flush();

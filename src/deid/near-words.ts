@@ -1,8 +1,8 @@
 /**
- * Dictionary-near words: a capitalised word that is not a word but is one or two edits from a clinical one ("Pnuemonia",
- * "Diabetis", "Hypertenshun") is a typo, not a name. The name recogniser's last resort ("a capitalised word no
- * dictionary knows is probably a name") asks this first, so misspelt diagnoses stay text — and spelling correction,
- * which runs after de-identification (docs/deid.md), still finds them to correct.
+ * Dictionary-near words: a capitalised word that is not a word but is one or two edits from a clinical one
+ * ("Pnuemonia", "Diabetis", "Hypertenshun") is a typo, not a name. The name recogniser's last resort ("a capitalised
+ * word no dictionary knows is probably a name") asks this first, so misspelt diagnoses stay text — and spelling
+ * correction, which runs after de-identification (docs/deid.md), still finds them to correct.
  */
 import { DRUGS } from '../text/lexicons.js';
 

@@ -30,8 +30,14 @@ describe('synthetic PHI corpus', () => {
 
   it('has lower-case names, ZIP+4 and capitalised typos outside PHI', () => {
     const phi = notes.flatMap((n) => n.entities.map((e) => n.text.slice(e.start, e.end)));
-    assert.ok(phi.some((p) => /\b\d{5}-\d{4}\b/.test(p)), 'ZIP+4');
-    assert.ok(phi.some((p) => /^[a-z]{3,}$/.test(p)), 'a lower-case name');
+    assert.ok(
+      phi.some((p) => /\b\d{5}-\d{4}\b/.test(p)),
+      'ZIP+4',
+    );
+    assert.ok(
+      phi.some((p) => /^[a-z]{3,}$/.test(p)),
+      'a lower-case name',
+    );
     for (const n of notes)
       for (const m of n.text.matchAll(/Pnuemonia|Siezure|Diabetis/g))
         assert.ok(!n.entities.some((e) => e.start <= m.index && m.index < e.end), 'a typo marked as PHI');

@@ -207,7 +207,8 @@ function fakers(g: Generator) {
       `${y}`,
     ]);
   };
-  const time = () => pick([`${int(0, 23)}:${pad(int(0, 59))}`, `${int(1, 12)}:${pad(int(0, 59))} ${pick(['AM', 'pm'])}`]);
+  const time = () =>
+    pick([`${int(0, 23)}:${pad(int(0, 59))}`, `${int(1, 12)}:${pad(int(0, 59))} ${pick(['AM', 'pm'])}`]);
   const phone = () =>
     pick([
       `(${digits(3)}) ${digits(3)}-${digits(4)}`,
@@ -216,15 +217,19 @@ function fakers(g: Generator) {
       `+1 ${digits(3)} ${digits(3)} ${digits(4)}`,
       `x${digits(4)}`,
     ]);
-  const mrn = () => pick([digits(int(6, 9)), `${pick(['MR', 'A', 'H'])}${digits(7)}`, `${digits(3)}-${digits(2)}-${digits(3)}`]);
+  const mrn = () =>
+    pick([digits(int(6, 9)), `${pick(['MR', 'A', 'H'])}${digits(7)}`, `${digits(3)}-${digits(2)}-${digits(3)}`]);
   const zip = () => (chance(0.35) ? `${digits(5)}-${digits(4)}` : digits(5));
   const state = () => pick(P.states);
   const city = () => cased(pick(P.cities));
-  const street = () => `${int(1, 9999)} ${pick(P.streets)} ${pick(P.suffixes)}${chance(0.3) ? `, Apt ${int(1, 40)}${pick(['', 'B'])}` : ''}`;
+  const street = () =>
+    `${int(1, 9999)} ${pick(P.streets)} ${pick(P.suffixes)}` +
+    (chance(0.3) ? `, Apt ${int(1, 40)}${pick(['', 'B'])}` : '');
   const hospital = () =>
     chance(0.5) ? `${pick(HOSPITAL_HEADS)} ${pick(HOSPITAL_TAILS)}` : `${pick(P.cities)} ${pick(HOSPITAL_TAILS)}`;
   const email = (f: string, l: string) =>
-    `${f.toLowerCase()}${pick(['.', '_', ''])}${l.toLowerCase().replace(/[^a-z]/g, '')}${chance(0.3) ? int(1, 99) : ''}@` +
+    `${f.toLowerCase()}${pick(['.', '_', ''])}${l.toLowerCase().replace(/[^a-z]/g, '')}` +
+    `${chance(0.3) ? int(1, 99) : ''}@` +
     pick(['mail.com', 'example.org', 'inbox.net', 'clinic-mail.org', 'webpost.com']);
   return { int, pick, chance, digits, first, last, date, time, phone, mrn, zip, state, city, street, hospital, email };
 }
@@ -237,7 +242,14 @@ function person(n: NoteBuilder, f: F, o: { title?: boolean } = {}): NoteBuilder 
   if (o.title && f.chance(0.6)) n.t(`${f.pick(['Dr.', 'Dr', 'Mr.', 'Mrs.', 'Ms.', 'Nurse'])} `);
   return n.p(
     'PERSON',
-    f.pick([`${fi} ${la}`, `${la}, ${fi}`, `${fi[0]}. ${la}`, la, `${fi} ${f.first()[0]}. ${la}`, `${la.toUpperCase()}, ${fi}`]),
+    f.pick([
+      `${fi} ${la}`,
+      `${la}, ${fi}`,
+      `${fi[0]}. ${la}`,
+      la,
+      `${fi} ${f.first()[0]}. ${la}`,
+      `${la.toUpperCase()}, ${fi}`,
+    ]),
   );
 }
 
@@ -277,11 +289,16 @@ const TEMPLATES: Record<string, (n: NoteBuilder, f: F) => void> = {
     n.t('DISCHARGE SUMMARY\n').t('Patient: ');
     person(n, f).t('   MRN: ').p('ID', f.mrn()).t('\nAdmission date: ').p('DATE_TIME', f.date());
     n.t('   Discharge date: ').p('DATE_TIME', f.date()).t('\nAttending: ');
-    person(n, f, { title: true }).t('\n\nHOSPITAL COURSE: The patient is a ').p('AGE', `${f.int(18, 99)}`);
+    person(n, f, { title: true })
+      .t('\n\nHOSPITAL COURSE: The patient is a ')
+      .p('AGE', `${f.int(18, 99)}`);
     n.t(`-year-old ${f.pick(['man', 'woman', 'patient'])} admitted to `).p('ORGANIZATION', f.hospital());
     n.t(` with ${clinical(f)}. ${typo(f)} was considered and treated with antibiotics. Seen by `);
     person(n, f, { title: true }).t(` from cardiology on `).p('DATE_TIME', f.date()).t('.\n');
-    n.t(`Discharged home to `).p('LOCATION', f.city()).t(` with follow-up in clinic. Call `).p('PHONE_NUMBER', f.phone());
+    n.t(`Discharged home to `)
+      .p('LOCATION', f.city())
+      .t(` with follow-up in clinic. Call `)
+      .p('PHONE_NUMBER', f.phone());
     n.t(' with questions.\n\nElectronically signed: ');
     person(n, f).t(', MD  ').p('DATE_TIME', f.date()).t(' ').p('DATE_TIME', f.time()).t('\n');
   },
@@ -290,15 +307,28 @@ const TEMPLATES: Record<string, (n: NoteBuilder, f: F) => void> = {
     address(n, f, true).t('\nTel ').p('PHONE_NUMBER', f.phone()).t('  Fax ').p('PHONE_NUMBER', f.phone()).t('\n\n');
     n.p('DATE_TIME', f.date()).t('\n\nDear ');
     person(n, f, { title: true }).t(',\n\nThank you for seeing ');
-    person(n, f).t(' (DOB ').p('DATE_TIME', f.date()).t(`), who has ${clinical(f)}. `);
-    n.t(`${f.pick(['She', 'He', 'They'])} lives in `).p('LOCATION', f.city()).t(' with ');
-    n.t(f.pick(['her daughter ', 'his wife ', 'a friend, ', 'their son '])).p('PERSON', f.first()).t('.\n\nSincerely,\n');
+    person(n, f)
+      .t(' (DOB ')
+      .p('DATE_TIME', f.date())
+      .t(`), who has ${clinical(f)}. `);
+    n.t(`${f.pick(['She', 'He', 'They'])} lives in `)
+      .p('LOCATION', f.city())
+      .t(' with ');
+    n.t(f.pick(['her daughter ', 'his wife ', 'a friend, ', 'their son ']))
+      .p('PERSON', f.first())
+      .t('.\n\nSincerely,\n');
     person(n, f, { title: true }).t('\n').p('EMAIL_ADDRESS', f.email(f.first(), f.last())).t('\n');
   },
   lab(n, f) {
-    n.t('LABORATORY REPORT    Accession ').p('ID', `${f.pick(['L', 'CH', ''])}${f.digits(8)}`).t('\n');
+    n.t('LABORATORY REPORT    Accession ')
+      .p('ID', `${f.pick(['L', 'CH', ''])}${f.digits(8)}`)
+      .t('\n');
     n.t('Name: ');
-    person(n, f).t('\tSex: ').t(f.pick(['F', 'M'])).t('\tAge: ').p('AGE', `${f.int(1, 99)}${f.pick(['', 'y', ' yrs'])}`);
+    person(n, f)
+      .t('\tSex: ')
+      .t(f.pick(['F', 'M']))
+      .t('\tAge: ')
+      .p('AGE', `${f.int(1, 99)}${f.pick(['', 'y', ' yrs'])}`);
     n.t('\nCollected: ').p('DATE_TIME', `${f.date()} ${f.time()}`).t('\tOrdering: ');
     person(n, f, { title: true }).t('\n\nTest\tResult\tRef\n');
     for (const [t, v, r] of [
@@ -311,24 +341,44 @@ const TEMPLATES: Record<string, (n: NoteBuilder, f: F) => void> = {
     n.t('Verified by ').p('PERSON', f.last()).t(` on `).p('DATE_TIME', f.date()).t('\n');
   },
   nursing(n, f) {
-    n.t('Nursing note ').p('DATE_TIME', f.time()).t(' — Room ').p('ID', `${f.int(100, 999)}${f.pick(['', 'A', 'B', '-2'])}`);
-    n.t(', bed ').p('ID', `${f.int(1, 4)}`).t('\n').t(`Pt resting. Vitals stable. Family (`);
+    n.t('Nursing note ')
+      .p('DATE_TIME', f.time())
+      .t(' — Room ')
+      .p('ID', `${f.int(100, 999)}${f.pick(['', 'A', 'B', '-2'])}`);
+    n.t(', bed ')
+      .p('ID', `${f.int(1, 4)}`)
+      .t('\n')
+      .t(`Pt resting. Vitals stable. Family (`);
     n.p('PERSON', f.first()).t(`, ${f.pick(['husband', 'niece', 'mother', 'neighbor'])}) at bedside, `);
-    n.t('can be reached at ').p('PHONE_NUMBER', f.phone()).t(`. ${typo(f)} precautions reviewed. Reports pain 3/10.\n`);
+    n.t('can be reached at ')
+      .p('PHONE_NUMBER', f.phone())
+      .t(`. ${typo(f)} precautions reviewed. Reports pain 3/10.\n`);
     n.t('Handoff to ');
-    person(n, f).t(f.pick([' RN', ', RN', ''])).t(' at shift change.\n');
+    person(n, f)
+      .t(f.pick([' RN', ', RN', '']))
+      .t(' at shift change.\n');
   },
   progress(n, f) {
-    n.t(`${f.pick(['S:', 'Subjective:'])} `).p('AGE', `${f.int(18, 104)} yo`).t(` with ${clinical(f)}, `);
+    n.t(`${f.pick(['S:', 'Subjective:'])} `)
+      .p('AGE', `${f.int(18, 104)} yo`)
+      .t(` with ${clinical(f)}, `);
     n.t(`seen ${f.pick(['today', 'this morning'])} with `);
-    person(n, f, { title: true }).t('. ').t(`${typo(f)} improving.\nO: afebrile, HR ${f.int(60, 110)}.\n`);
+    person(n, f, { title: true })
+      .t('. ')
+      .t(`${typo(f)} improving.\nO: afebrile, HR ${f.int(60, 110)}.\n`);
     n.t(`A/P: continue current plan; ${f.pick(['recheck labs', 'repeat CXR', 'PT/OT eval'])} on `);
     n.p('DATE_TIME', f.date()).t('. Discussed with patient and son ').p('PERSON', f.first()).t('.\n');
-    n.t('-- ').p('PERSON', `${f.first()[0]}${f.last()[0]}`.toLowerCase()).t(`/${f.pick(['pgy2', 'np', 'md'])}\n`);
+    n.t('-- ')
+      .p('PERSON', `${f.first()[0]}${f.last()[0]}`.toLowerCase())
+      .t(`/${f.pick(['pgy2', 'np', 'md'])}\n`);
   },
   triage(n, f) {
     n.t('ED TRIAGE ').p('DATE_TIME', `${f.date()} ${f.time()}`).t('\nName: ');
-    person(n, f).t('  MRN ').p('ID', f.mrn()).t('  SSN ').p('US_SSN', `${f.digits(3)}-${f.digits(2)}-${f.digits(4)}`);
+    person(n, f)
+      .t('  MRN ')
+      .p('ID', f.mrn())
+      .t('  SSN ')
+      .p('US_SSN', `${f.digits(3)}-${f.digits(2)}-${f.digits(4)}`);
     n.t('\nArrived by ambulance from ').p('ADDRESS', `${f.street()}, ${f.city()}`).t('. CC: ');
     n.t(`${f.pick(['chest pain', 'fall', 'shortness of breath', 'fever'])}. Hx ${typo(f)}.\n`);
     n.t('Emergency contact: ');
@@ -336,23 +386,48 @@ const TEMPLATES: Record<string, (n: NoteBuilder, f: F) => void> = {
   },
   telephone(n, f) {
     n.t('Telephone encounter ').p('DATE_TIME', f.date()).t('\nCaller: ');
-    person(n, f).t(` (${f.pick(['patient', 'spouse', 'daughter', 'home health'])}) at `).p('PHONE_NUMBER', f.phone());
-    n.t(`\nAsks about ${f.pick(DRUGS)[0]} refill; pharmacy is `).p('ORGANIZATION', `${f.pick(['CVS', 'Walgreens', 'Rite Aid', f.last() + ' Pharmacy'])}`);
+    person(n, f)
+      .t(` (${f.pick(['patient', 'spouse', 'daughter', 'home health'])}) at `)
+      .p('PHONE_NUMBER', f.phone());
+    n.t(`\nAsks about ${f.pick(DRUGS)[0]} refill; pharmacy is `).p(
+      'ORGANIZATION',
+      `${f.pick(['CVS', 'Walgreens', 'Rite Aid', f.last() + ' Pharmacy'])}`,
+    );
     n.t(' on ').p('ADDRESS', `${f.street()}`).t('. Message taken by ');
     person(n, f).t('.\n');
   },
   message(n, f) {
-    n.t(f.pick(['Hi ', 'Hello ', 'Dear ', 'hey '])).t(f.pick(['Dr. ', 'doctor ', ''])).p('PERSON', f.last()).t(',\n');
+    n.t(f.pick(['Hi ', 'Hello ', 'Dear ', 'hey ']))
+      .t(f.pick(['Dr. ', 'doctor ', '']))
+      .p('PERSON', f.last())
+      .t(',\n');
     n.t(`this is `).p('PERSON', f.first()).t(`. since we moved to `).p('LOCATION', f.city());
-    n.t(f.chance(0.5) ? ' from ' : ' last ').p(f.chance(0.5) ? 'LOCATION' : 'DATE_TIME', f.chance(0.5) ? f.pick(namePools().countries) : f.date());
-    n.t(` my ${f.pick(['asthma', 'back pain', 'sugar'])} is worse. My ${f.pick(['new', ''])} number is `).p('PHONE_NUMBER', f.phone());
-    n.t(' or email ').p('EMAIL_ADDRESS', f.email(f.first(), f.last())).t(`. I turn `).p('AGE', `${f.int(20, 95)}`).t(' next month.\nThanks, ');
+    n.t(f.chance(0.5) ? ' from ' : ' last ').p(
+      f.chance(0.5) ? 'LOCATION' : 'DATE_TIME',
+      f.chance(0.5) ? f.pick(namePools().countries) : f.date(),
+    );
+    n.t(` my ${f.pick(['asthma', 'back pain', 'sugar'])} is worse. My ${f.pick(['new', ''])} number is `).p(
+      'PHONE_NUMBER',
+      f.phone(),
+    );
+    n.t(' or email ')
+      .p('EMAIL_ADDRESS', f.email(f.first(), f.last()))
+      .t(`. I turn `)
+      .p('AGE', `${f.int(20, 95)}`)
+      .t(' next month.\nThanks, ');
     n.p('PERSON', f.first()).t('\n');
   },
   radiology(n, f) {
-    n.t('RADIOLOGY  ').p('ORGANIZATION', f.hospital()).t('\nExam: CT chest w/o contrast   Date: ').p('DATE_TIME', f.date());
+    n.t('RADIOLOGY  ')
+      .p('ORGANIZATION', f.hospital())
+      .t('\nExam: CT chest w/o contrast   Date: ')
+      .p('DATE_TIME', f.date());
     n.t('\nPatient: ');
-    person(n, f).t('   Acct# ').p('ID', f.digits(10)).t('\nIndication: ').t(`${typo(f)}, r/o ${clinical(f)}.\n`);
+    person(n, f)
+      .t('   Acct# ')
+      .p('ID', f.digits(10))
+      .t('\nIndication: ')
+      .t(`${typo(f)}, r/o ${clinical(f)}.\n`);
     n.t('Comparison: prior study from ').p('ORGANIZATION', f.hospital()).t(', ').p('DATE_TIME', f.date()).t('.\n');
     n.t('Impression: no acute findings.\nDictated by ');
     person(n, f, { title: true }).t(', read by ');
@@ -371,9 +446,20 @@ const TEMPLATES: Record<string, (n: NoteBuilder, f: F) => void> = {
   },
   social(n, f) {
     n.t(`SOCIAL HISTORY: Lives alone in `).p('LOCATION', f.city()).t(', ').p('LOCATION', f.state()[0]);
-    n.t(`. Retired ${f.pick(['teacher', 'machinist', 'nurse', 'farmer'])}, worked at `).p('ORGANIZATION', `${f.last()} ${f.pick(['Inc.', 'Manufacturing', 'Schools', 'Corp'])}`);
-    n.t(` until `).p('DATE_TIME', `${f.int(1980, 2024)}`).t('. Grew up in ').p('LOCATION', f.pick(namePools().countries)).t('.\n');
-    n.t(`FAMILY HISTORY: mother with ${clinical(f)}; brother `).p('PERSON', f.first()).t(' had ').t(typo(f)).t('.\n');
+    n.t(`. Retired ${f.pick(['teacher', 'machinist', 'nurse', 'farmer'])}, worked at `).p(
+      'ORGANIZATION',
+      `${f.last()} ${f.pick(['Inc.', 'Manufacturing', 'Schools', 'Corp'])}`,
+    );
+    n.t(` until `)
+      .p('DATE_TIME', `${f.int(1980, 2024)}`)
+      .t('. Grew up in ')
+      .p('LOCATION', f.pick(namePools().countries))
+      .t('.\n');
+    n.t(`FAMILY HISTORY: mother with ${clinical(f)}; brother `)
+      .p('PERSON', f.first())
+      .t(' had ')
+      .t(typo(f))
+      .t('.\n');
   },
 };
 

@@ -58,11 +58,14 @@ export function entityMetrics(pairs: EntityPair[], types: string[] = []): Entity
       if (p.predictedTags[i] === t) right++;
     });
   }
-  const all = [...count.values()].reduce((a, c) => ({ tp: a.tp + c.tp, gold: a.gold + c.gold, pred: a.pred + c.pred }), {
-    tp: 0,
-    gold: 0,
-    pred: 0,
-  });
+  const all = [...count.values()].reduce(
+    (a, c) => ({ tp: a.tp + c.tp, gold: a.gold + c.gold, pred: a.pred + c.pred }),
+    {
+      tp: 0,
+      gold: 0,
+      pred: 0,
+    },
+  );
   const per_type = [...count.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([type, c]) => {

@@ -66,7 +66,9 @@ export class DeidModel {
   static async load(dir: string, o: DeidModelOptions = {}): Promise<DeidModel> {
     if (!existsSync(path.join(dir, 'config.json')) && existsSync(path.join(dir, 'best_model', 'config.json')))
       dir = path.join(dir, 'best_model');
-    return new DeidModel(await TokenPredictor.load(dir, { threshold: o.recallBias, batchSize: o.batchSize, log: o.log }));
+    return new DeidModel(
+      await TokenPredictor.load(dir, { threshold: o.recallBias, batchSize: o.batchSize, log: o.log }),
+    );
   }
 
   get threshold(): number {

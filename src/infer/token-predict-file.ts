@@ -48,7 +48,10 @@ export async function runTokenPredict(o: TokenPredictFileOptions): Promise<{ row
     let batch: { row: number; text: string }[] = [];
     for await (const row of readRows(o.input, { format: o.format, encoding: o.encoding })) {
       col ??= pickColumn(Object.keys(row), o.textColumn, TEXT_COLUMNS, 'text', o.input);
-      batch.push({ row: rows + batch.length + 1, text: textCell(row[col], { file: o.input, row: rows + 1, column: col }) });
+      batch.push({
+        row: rows + batch.length + 1,
+        text: textCell(row[col], { file: o.input, row: rows + 1, column: col }),
+      });
       if (batch.length === (o.batchSize ?? 32)) {
         await flush(batch);
         batch = [];
@@ -62,6 +65,8 @@ export async function runTokenPredict(o: TokenPredictFileOptions): Promise<{ row
     throw e;
   }
   const seconds = (performance.now() - t0) / 1000;
-  log(`wrote the entities of ${rows} rows to ${o.output} in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(1)}/s)`);
+  log(
+    `wrote the entities of ${rows} rows to ${o.output} in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(1)}/s)`,
+  );
   return { rows, seconds };
 }

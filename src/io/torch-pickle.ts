@@ -392,7 +392,7 @@ export function readTorchBin(file: string): Map<string, SafetensorsEntry> {
 }
 
 /** torch's magic number for the legacy format (the first pickle of the file). */
-const LEGACY_MAGIC = 0x1950a86a20f9469cfc6c;
+const LEGACY_MAGIC = Number(0x1950a86a20f9469cfc6cn);
 
 /** The legacy (pre-1.6) format: five pickles through the same restricted machine, then the raw storages. */
 export function readLegacyTorchBin(buf: Uint8Array, file: string): Map<string, SafetensorsEntry> {

@@ -39,7 +39,8 @@ export const heldoutSeed = (seed: number) => seed + 7919;
 export async function runDeidTrain(o: DeidTrainOptions): Promise<TokenTrainResult> {
   const log = o.log ?? ((l: string) => console.log(l));
   const n = o.notes ?? 3000;
-  if (!(Number.isInteger(n) && n >= 20)) throw new MedtuneError(`--notes must be a whole number ≥ 20, got ${n}`, 'E_USAGE');
+  if (!(Number.isInteger(n) && n >= 20))
+    throw new MedtuneError(`--notes must be a whole number ≥ 20, got ${n}`, 'E_USAGE');
   const seed = o.seed ?? 42;
   prepareOutputDir(o.outputDir);
   const dataDir = path.join(o.outputDir, 'data');
@@ -54,7 +55,10 @@ export async function runDeidTrain(o: DeidTrainOptions): Promise<TokenTrainResul
   writeFileAtomic(files.train, jsonl(corpus.slice(0, n)));
   writeFileAtomic(files.validation, jsonl(corpus.slice(n)));
   writeFileAtomic(files.test, jsonl(syntheticCorpus(held, heldoutSeed(seed))));
-  log(`synthetic notes: ${n} training, ${held} validation (seed ${seed}), ${held} held-out test (seed ${heldoutSeed(seed)})`);
+  log(
+    `synthetic notes: ${n} training, ${held} validation (seed ${seed}), ` +
+      `${held} held-out test (seed ${heldoutSeed(seed)})`,
+  );
   return runTokenTrain(
     {
       task: 'token-classification',

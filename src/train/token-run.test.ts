@@ -91,7 +91,10 @@ describe('train --task token-classification', { skip }, () => {
     assert.ok(m.entity_f1 > 0.8, `entity F1 ${m.entity_f1}`);
     assert.equal(m.per_type[0].type, 'Disease');
     assert.ok(m.train_seconds_per_epoch > 0);
-    const p = readFileSync(path.join(run, 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const p = readFileSync(path.join(run, 'predictions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(p.length, 10);
     const hit = p[0].entities[0];
     assert.equal(p[0].text.slice(hit.start, hit.end), p[0].text.slice(p[0].gold[0].start, p[0].gold[0].end));
@@ -101,7 +104,12 @@ describe('train --task token-classification', { skip }, () => {
 
   it('evaluate and predict use the saved model; entities come as character spans', async () => {
     const ev = path.join(work, 'eval');
-    const m = await runTokenEvaluate({ model: path.join(run, 'best_model'), test: files.test, outputDir: ev, log: quiet });
+    const m = await runTokenEvaluate({
+      model: path.join(run, 'best_model'),
+      test: files.test,
+      outputDir: ev,
+      log: quiet,
+    });
     assert.ok(m.entity_f1 > 0.8);
     const input = path.join(work, 'notes.jsonl');
     writeFileSync(input, JSON.stringify({ text: 'We report a case of breast cancer and asthma.' }) + '\n');
@@ -119,7 +127,17 @@ describe('train --task token-classification', { skip }, () => {
     const cli = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
     const bad = path.join(work, 'bad.tsv');
     writeFileSync(bad, 'the\tO\ncancer\n');
-    let r = cli(['train', '--task', 'token-classification', '--model', tiny!, '--train', bad, '--output-dir', path.join(work, 'x')]);
+    let r = cli([
+      'train',
+      '--task',
+      'token-classification',
+      '--model',
+      tiny!,
+      '--train',
+      bad,
+      '--output-dir',
+      path.join(work, 'x'),
+    ]);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /^medtune: .*bad\.tsv line 2: a token without a tag .*\(E_INPUT_TAGS\)\n$/);
     const other = path.join(work, 'other.tsv');

@@ -26,7 +26,13 @@ import { TrainingLoop } from './loop.js';
 import { resolveRecipe, type Recipe } from './recipe.js';
 import { startOrResume } from './resume.js';
 import { checkTrainOptions, type TrainOptions } from './options.js';
-import { evaluateTokens, recallThreshold, TOKEN_METRICS, tokenClassificationTask, trainingWindows } from './token-task.js';
+import {
+  evaluateTokens,
+  recallThreshold,
+  TOKEN_METRICS,
+  tokenClassificationTask,
+  trainingWindows,
+} from './token-task.js';
 
 const usage = (msg: string) => new MedtuneError(msg, 'E_USAGE');
 
@@ -56,8 +62,7 @@ function checkTokenOptions(o: TrainOptions): void {
     ['--text-pair-column', o.textPairColumn],
   ];
   const given = unsupported.filter(([, v]) => v);
-  if (given.length)
-    throw usage(`${given.map(([k]) => k).join(', ')}: not available with --task token-classification`);
+  if (given.length) throw usage(`${given.map(([k]) => k).join(', ')}: not available with --task token-classification`);
   if (o.metricForBestModel && !(TOKEN_METRICS as readonly string[]).includes(o.metricForBestModel))
     throw usage(`--metric-for-best-model for token classification: ${TOKEN_METRICS.join(', ')}`);
   if (o.recallTarget !== undefined && !(o.recallTarget > 0 && o.recallTarget < 1))
