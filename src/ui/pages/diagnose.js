@@ -250,7 +250,11 @@ export function DiagnosePage({ info }) {
             </select>`
         : null
     }
-    <${Knows} labels=${m.labels} examples=${examples} onExample=${(x) => setText(x)} />
+    <${Knows}
+      labels=${tagger ? [...new Set(m.labels.filter((l) => l !== 'O').map((l) => l.slice(2)))] : m.labels}
+      examples=${examples}
+      onExample=${(x) => setText(x)}
+    />
     <label for="note">Clinical note</label>
     <textarea id="note" value=${text} onInput=${(e) => setText(e.target.value)} aria-describedby="note-hint"></textarea>
     <p id="note-hint" class="hint">
