@@ -181,6 +181,17 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
     outputDirOption('best_model/, metrics.json and logs'),
     columnOptions(),
     opt('--multi-label', 'labels are lists or delimited strings'),
+    choice(
+      '--task <task>',
+      'what is learnt: a label per text, or per token (data: CoNLL/IOB .tsv/.conll/.iob, or JSONL text + spans)',
+      ['sequence-classification', 'token-classification'],
+    ),
+    opt('--stride <n>', 'token classification: tokens shared by the windows of a long text').argParser(
+      int('--stride', 0),
+    ),
+    opt('--recall-target <r>', 'token classification: entity threshold chosen on validation for this recall').argParser(
+      num('--recall-target', { above: 0, below: 1 }),
+    ),
     readOptions('data files'),
     choice(
       '--recipe <name>',
@@ -283,6 +294,7 @@ function addContinualOptions(c: Command): void {
 function addTextPrepOptions(c: Command): void {
   c.option('--deid', 'de-identify every text (PHI -> [TAG]) before tokenising');
   c.addOption(choice('--deid-operator <op>', 'with --deid: how PHI is replaced', DEID_OPERATORS, 'tag'));
+  c.option('--deid-model <dir>', 'with --deid: a de-identification model (medtune deid train) beside the rules');
   c.addOption(cleanOption('none (the steps given are recorded with the model for predict)'));
   c.option('--augment <n>', 'add N augmented copies of each training example (training split only)', (v: string) => {
     checkAugmentCount(Number(v));

@@ -133,6 +133,7 @@ export function registerServe(program: Command): void {
     .option('--audit-log <file>', 'append one JSON line per request (HMAC of inputs, never the text)')
     .option('--audit-secret-file <file>', 'HMAC secret for the audit log (or MEDTUNE_AUDIT_SECRET)')
     .option('--deid', 'de-identify texts before the model sees them')
+    .option('--deid-model <dir>', 'with --deid: a de-identification model (medtune deid train) beside the rules')
     .addOption(choice('--precision <p>', PRECISION_HELP.inference, [...PRECISIONS]))
     .option('--cors-origin <origin>', 'allow browser calls from this origin (repeatable; default: CORS off)', collect)
     .option('--no-ui', 'do not serve the browser UI at /')

@@ -47,6 +47,14 @@ export const ERROR_CATALOGUE = {
     when: 'the content of the data breaks a rule (duplicate ids, a group key that cannot be read, ...)',
   },
   E_INPUT_EMPTY: { exit: 2, http: 400, when: 'an input has no usable rows' },
+  E_INPUT_TAGS: {
+    exit: 2,
+    http: 400,
+    when:
+      'token classification: a token without a tag, an I- tag that continues no entity, an unknown tag scheme, ' +
+      'entity spans that overlap or fall outside the text, ' +
+      'or entity types of an evaluation file the training file lacks',
+  },
   E_OUTPUT_PATH: {
     exit: 2,
     http: 500,
@@ -70,6 +78,13 @@ export const ERROR_CATALOGUE = {
     when: 'a weight or config file is missing, truncated, corrupt, or was refused as unsafe',
   },
   E_MODEL_LABELS: { exit: 2, http: 400, when: 'the label map of a model and the data or options do not fit together' },
+  E_MODEL_TASK: {
+    exit: 2,
+    http: 400,
+    when:
+      'a model of one task was given to a command of another (a token-classification model to diagnose / predict ' +
+      'classification, a sequence classifier to entities / de-identification)',
+  },
   E_MODEL_NO_MLM_HEAD: {
     exit: 2,
     http: 400,

@@ -15,6 +15,7 @@ import {
 import { Predictor } from './predictor.js';
 import { abstentionOverride } from './model-info.js';
 import { hasWords } from './input.js';
+import { isTokenClassifier, runTokenPredict } from './token-predict-file.js';
 
 export interface PredictOptions {
   model: string;
@@ -47,6 +48,7 @@ function cleanOverride(spec: string | boolean | undefined): { preprocessing?: Pr
 }
 
 export async function runPredict(o: PredictOptions): Promise<{ rows: number; seconds: number }> {
+  if (await isTokenClassifier(o.model)) return runTokenPredict(o);
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   checkInputFile(o.input, '--input');
   formatOf(o.input, o.format);

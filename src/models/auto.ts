@@ -15,6 +15,7 @@ import {
   createModel,
   familyOf,
   headOfModel,
+  headKindOf,
   headSpec,
   HEADS,
   modelMaxLength,
@@ -149,6 +150,7 @@ export async function loadModel<K extends HeadKind>(
   const { dir, config: raw } = typeof from === 'string' ? await readModelConfig(from, o) : from;
   const { family, spec } = headSpec(raw, o.head, dir);
   const rules = HEADS[o.head];
+  if (rules.labelled && !o.labels) checkTask(raw, o.head, dir);
   const { config, labels, parent } = rules.labelled
     ? labelledConfig(raw, o)
     : { config: raw, labels: [], parent: null };
@@ -163,6 +165,10 @@ export async function loadModel<K extends HeadKind>(
     );
   const layout = { encoder: family.encoder, head: spec.head, tiedDecoder: spec.tiedDecoder };
   const resolved = resolveKeys(tensors, model, layout);
+  // another task's head under the same names (a sequence classifier's classifier.* for a token classifier): new head
+  const saved = headKindOf(raw);
+  if (rules.labelled && saved && saved !== o.head)
+    for (const k of [...resolved.keys()]) if (k.startsWith(`${spec.head}.`)) resolved.delete(k);
   const newHead = rules.strict ? !hasHead(resolved, spec.head, dir, o) : false;
   const byLabel = o.labels && parent ? headByLabel(model, spec.outputLayer ?? spec.head, parent, labels) : null;
   const resizeHead = !!rules.labelled && (!!o.labels || o.numLabels !== undefined);
@@ -178,6 +184,25 @@ export async function loadModel<K extends HeadKind>(
   model.train(o.train ?? false);
   if (o.precision === 'int8') quantizeModel(model, int8);
   return { model, config, dir, report, labels, newHead };
+}
+
+const TASK_HINT: Partial<Record<HeadKind, string>> = {
+  'sequence-classification': 'classify texts with it (`medtune predict`, POST /v1/diagnose)',
+  'token-classification': 'find entities with it (`medtune predict`, POST /v1/entities, `medtune deid --model`)',
+};
+
+/**
+ * A fine-tuned labelled head of one kind is not used as another (a token classifier given to diagnose, a sequence
+ * classifier given to entities): its classifier.* would load with a meaning it does not have.
+ */
+function checkTask(config: ModelConfig, head: HeadKind, dir: string): void {
+  const saved = headKindOf(config);
+  if (!saved || saved === head || !HEADS[saved].labelled) return;
+  throw new MedtuneError(
+    `${dir} is a ${HEADS[saved].task} model (${String(config.architectures![0])}), not a ${HEADS[head].task} ` +
+      `model; ${TASK_HINT[saved] ?? 'use it with the command for its task'}`,
+    'E_MODEL_TASK',
+  );
 }
 
 /** Whether the checkpoint holds the head; without it: an error, unless `initHead` asks for a new one. */

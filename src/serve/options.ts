@@ -58,6 +58,8 @@ export interface ServeOptions {
   auditSecret?: string;
   /** de-identify texts before the model sees them */
   deid?: boolean;
+  /** with deid: a de-identification model (`medtune deid train`) beside the rules, in every worker */
+  deidModel?: string;
   /** fp32 (default) or bf16 matrix products in the workers (AVX512-BF16 CPUs) */
   precision?: Precision;
   corsOrigin?: string[];

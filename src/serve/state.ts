@@ -165,6 +165,7 @@ export class ServerState {
         models: this.o.models.map((m) => ({ name: m.name, dir: m.dir, maxLength: this.o.maxLength })),
         threads: this.threads,
         deid: !!this.o.deid,
+        deidModel: this.o.deidModel,
         precision: this.o.precision,
       },
       this.o.workers,

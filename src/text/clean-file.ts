@@ -10,7 +10,7 @@ import { DataError, pickColumn, readRows, textCell, TEXT_COLUMNS, type Row } fro
 import { openRowWriter } from '../data/rowwriter.js';
 import { resolveModel } from '../io/hf.js';
 import { cleanText, parseCleanSteps } from './clean.js';
-import { Lexicon, modelVocabWords, readLexiconFile, SpellCorrector } from './spell.js';
+import { Lexicon, modelVocabWords, readLexiconFile, SpellCorrector, type ContextScorer } from './spell.js';
 
 export interface CleanFileOptions {
   input: string;
@@ -20,6 +20,8 @@ export interface CleanFileOptions {
   spell?: boolean;
   lexicon?: string;
   model?: string;
+  /** decides corrections that could change a word's meaning (infer/clean-context.ts: the --model's masked LM) */
+  context?: ContextScorer;
   minCount: number;
   changes?: string;
   log?: (l: string) => void;
@@ -46,7 +48,7 @@ async function spellCorrector(o: CleanFileOptions, texts: string[], log: (l: str
     ...(user ? [`${user.size} from ${o.lexicon}`] : []),
   ];
   log(`spelling lexicon: ${lex.counts.size} words (${sources.join(', ')}) + English and WordNet words as known`);
-  return new SpellCorrector(lex);
+  return new SpellCorrector(lex, 2, o.context);
 }
 
 export async function runClean(o: CleanFileOptions): Promise<{ rows: number; changes: number }> {

@@ -155,3 +155,21 @@ describe('spelling correction', () => {
     assert.equal(s.correct('the pateints were randomized').text, 'the patients were randomized');
   });
 });
+
+describe('spelling that keeps meaning', () => {
+  it('lists, does not apply, a correction another word is as close to — unless the context agrees', async () => {
+    const { Lexicon, SpellCorrector } = await import('./spell.js');
+    const lex = new Lexicon({ corpus: ['produce '.repeat(5) + 'pneumonia '.repeat(4) + 'patient '.repeat(4)] });
+    const plain = new SpellCorrector(lex).correct('Productve cough and Pnuemonia in the patinet.');
+    assert.equal(plain.text, 'Productve cough and Pneumonia in the patient.');
+    const [prod] = plain.changes;
+    assert.deepEqual(
+      [prod!.from, prod!.to, prod!.applied, prod!.alternatives],
+      ['Productve', 'Produce', false, ['productive']],
+    );
+    const context = new SpellCorrector(lex, 2, (_t, _s, _e, options) =>
+      options.includes('productive') ? 'productive' : null,
+    );
+    assert.equal(context.correct('Productve cough.').text, 'Productive cough.');
+  });
+});

@@ -7,6 +7,7 @@ import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
 import { groupRegexOf, type Example, type LabeledData } from '../data/dataset.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
+import { tokenFormatOf } from '../data/token-data.js';
 import { checkMetricName } from '../evaluate/metrics.js';
 import { checkAuditColumns, type AuditValues } from '../evaluate/run-record.js';
 import { SCHEDULERS, type SchedulerName } from './schedule.js';
@@ -33,6 +34,12 @@ const usage = (msg: string) => new MedtuneError(msg, 'E_USAGE');
 
 export interface TrainOptions extends TextPrepOptions {
   model: string;
+  /** what is learnt: one label per text (default) or per token (train/token-run.ts) */
+  task?: 'sequence-classification' | 'token-classification';
+  /** token classification: tokens shared by consecutive windows of a long text (default: a quarter of the window) */
+  stride?: number;
+  /** token classification: choose the entity threshold on validation so that this share of entity words is found */
+  recallTarget?: number;
   /** fp32 (default) or bf16 matrix products (AVX512-BF16 CPUs; the CLI sets it while parsing --precision) */
   precision?: 'fp32' | 'bf16';
   /** continual learning: old training data replayed beside the new rows (a share of it, --replay-fraction) */
@@ -113,6 +120,8 @@ export interface TrainOptions extends TextPrepOptions {
   /** de-identify texts before tokenising */
   deid?: boolean;
   deidOperator?: Operator;
+  /** with deid: a de-identification model (`medtune deid train`) beside the rules */
+  deidModel?: string;
   /** demographic columns of the data for the bias audit (--audit-column; not --group-column) */
   auditColumns?: string[];
   /** bias audit: groups with fewer rows are too small to judge (recorded in run.json) */
@@ -164,8 +173,11 @@ export function checkTrainOptions(o: TrainOptions): void {
     throw usage(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
   if (!(SCHEDULERS as readonly string[]).includes(o.scheduler))
     throw usage(`--scheduler must be ${SCHEDULERS.join(', ')}, got "${o.scheduler}"`);
+  if (o.deidModel && !o.deid) throw usage('--deid-model needs --deid');
   if (o.deidOperator && !(DEID_OPERATORS as readonly string[]).includes(o.deidOperator))
     throw usage(`--deid-operator must be ${DEID_OPERATORS.join(', ')}`);
+  if (o.task !== undefined && !['sequence-classification', 'token-classification'].includes(o.task))
+    throw usage(`--task must be sequence-classification or token-classification, got "${o.task}"`);
   if (o.metricForBestModel) checkMetricName(o.metricForBestModel, !!o.multiLabel);
   groupRegexOf(o.groupColumn, o.groupRegex);
   if (o.replay) checkInputFile(o.replay, '--replay');
@@ -190,7 +202,13 @@ export function checkTrainOptions(o: TrainOptions): void {
 }
 
 /** --train, --validation and --test: there, readable, of a known format. */
-export function checkDataFiles(o: { train: string; validation?: string; test?: string; format?: string }): void {
+export function checkDataFiles(o: {
+  train: string;
+  validation?: string;
+  test?: string;
+  format?: string;
+  task?: string;
+}): void {
   for (const [opt, file] of [
     ['--train', o.train],
     ['--validation', o.validation],
@@ -198,6 +216,7 @@ export function checkDataFiles(o: { train: string; validation?: string; test?: s
   ] as const) {
     if (file === undefined) continue;
     checkInputFile(file, opt);
-    formatOf(file, o.format);
+    if (o.task === 'token-classification') tokenFormatOf(file, o.format);
+    else formatOf(file, o.format);
   }
 }

@@ -19,6 +19,7 @@ import { fit } from './fit.js';
 import { calibrate } from './calibrate.js';
 import { recordRun, startRunRecord } from './record.js';
 import type { Recipe } from './recipe.js';
+import { runTokenTrain } from './token-run.js';
 
 export type { Splits, TrainOptions };
 export { DEID_OPERATORS } from './options.js';
@@ -26,7 +27,8 @@ export { SCHEDULERS } from './schedule.js';
 export { classWeightsFor } from './fit.js';
 
 export interface TrainRunResult {
-  metrics: EvalResult['metrics'];
+  /** classification metrics, or entity metrics (`--task token-classification`) */
+  metrics: EvalResult['metrics'] | Record<string, unknown>;
   outputDir: string;
   baseline: Record<string, unknown> | null;
   /** the best validation evaluation (metric units) and its evaluation index; null without validation */
@@ -41,6 +43,7 @@ export async function runTrain(
   o: TrainOptions,
   log: (l: string) => void = (l) => console.log(l),
 ): Promise<TrainRunResult> {
+  if (o.task === 'token-classification') return { ...(await runTokenTrain(o, log)), baseline: null };
   const t0 = performance.now();
   checkTrainOptions(o);
   const record = startRunRecord(o);
