@@ -21,8 +21,8 @@ import { fileSha256 } from '../models/metadata.js';
 import type { TokenClassifier } from '../models/token-classification.js';
 import type { EntityMetrics } from '../evaluate/seqeval.js';
 import { writeTokenRunFiles } from '../evaluate/token-eval.js';
-import { DEFAULT_TRAIN_CONFIG, type LoopConfig } from './config.js';
 import { TrainingLoop } from './loop.js';
+import { loopConfigOf } from './fit.js';
 import { resolveRecipe, type Recipe } from './recipe.js';
 import { startOrResume } from './resume.js';
 import { checkTrainOptions, type TrainOptions } from './options.js';
@@ -134,30 +134,6 @@ function readTokenSplits(o: TrainOptions, parent: string[] | null, log: (l: stri
   return { train, trainExamples, validation, test, labels };
 }
 
-/** The loop's settings from the options and the recipe. */
-function loopConfig(o: TrainOptions, recipe: Recipe): LoopConfig {
-  return {
-    ...DEFAULT_TRAIN_CONFIG,
-    epochs: recipe.values.epochs,
-    learningRate: recipe.values.learningRate,
-    batchSize: o.batchSize,
-    weightDecay: o.weightDecay,
-    warmup: recipe.values.warmup,
-    scheduler: o.scheduler,
-    seed: o.seed,
-    gradAccum: o.gradAccum,
-    maxGradNorm: o.maxGradNorm,
-    evalEvery: o.evalEvery,
-    metricForBestModel: o.metricForBestModel ?? 'entity_f1',
-    outputDir: o.outputDir,
-    maxSteps: o.maxSteps ?? 0,
-    earlyStoppingPatience: o.earlyStopping ?? 0,
-    saveSteps: o.saveSteps ?? 0,
-    saveTotalLimit: o.saveTotalLimit ?? 2,
-    ...(o.checkpoints === false ? { checkpoints: false } : {}),
-  };
-}
-
 /** Runs `train --task token-classification` end to end. */
 export async function runTokenTrain(
   o: TrainOptions,
@@ -181,7 +157,7 @@ export async function runTokenTrain(
   const stride = o.stride ?? Math.floor(maxLength / 4);
   const types = typesOfLabels(s.labels);
   const windows = trainingWindows(s.trainExamples, { tok, labels: s.labels, maxLength, stride });
-  const cfg = loopConfig(o, recipe);
+  const cfg = loopConfigOf(o, recipe, 'entity_f1');
   const evalOpts = { tok, labels: s.labels, types, maxLength, stride };
   const save = (dir: string, medtune?: Record<string, unknown>) =>
     saveModel(dir, model, loaded.config, { tokenizerFrom: loaded.dir, medtune });
