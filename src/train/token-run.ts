@@ -182,7 +182,7 @@ export async function runTokenTrain(
   const extra = {
     split,
     threshold,
-    train_seconds_per_epoch: Number(secondsPerEpoch.toFixed(1)),
+    train_seconds_per_epoch: Number(secondsPerEpoch.toPrecision(3)), // (a tiny epoch is not 0.0 s)
     epochs: Number(loop.epochsRun.toFixed(2)),
     train_texts: s.trainExamples.length,
     train_windows: windows.length,
