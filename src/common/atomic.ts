@@ -118,6 +118,18 @@ const reason = (e: unknown): string => {
   }
 };
 
+/** Why an input file cannot be read, in words (never a raw ENOENT / EISDIR). */
+export function readFailure(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return 'it does not exist';
+    case 'EISDIR':
+      return 'it is a folder, not a file';
+    default:
+      return reason(e);
+  }
+}
+
 /** Creates a folder and its missing parents one level at a time; a clear error names the part that is wrong. */
 export function makeDirs(dir: string, what = 'output folder'): void {
   const abs = path.resolve(dir);
@@ -175,13 +187,29 @@ export function prepareOutputDir(dir: string, option = '--output-dir'): void {
   probeWritable(dir, `${option} folder`, dir);
 }
 
-const same = (a: string, b: string): boolean => {
+/** Whether two paths name the same file or folder (through links; by absolute path when they do not exist). */
+export const samePath = (a: string, b: string): boolean => same(a, b);
+
+/** Two outputs of one command that name the same file (or folder) are refused before any work: one would clobber the other. */
+export function refuseSameOutputs(outputs: [option: string, file: string | undefined][]): void {
+  const given = outputs.filter((x): x is [string, string] => !!x[1]);
+  for (let i = 0; i < given.length; i++)
+    for (let j = i + 1; j < given.length; j++)
+      if (same(given[i]![1], given[j]![1]))
+        throw new MedtuneError(
+          `${given[i]![0]} and ${given[j]![0]} name the same path ${given[j]![1]}; one would overwrite the other: ` +
+            'give two different paths',
+          'E_OUTPUT_PATH',
+        );
+}
+
+function same(a: string, b: string): boolean {
   try {
     return realpathSync(a) === realpathSync(b);
   } catch {
     return path.resolve(a) === path.resolve(b);
   }
-};
+}
 
 /**
  * Checks an output file before any work starts: not a folder, its folder exists or can be created and takes
