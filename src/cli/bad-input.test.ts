@@ -276,6 +276,11 @@ function writeIssue22Inputs(mk: (name: string, edit: (dir: string) => void) => v
     path.join(IN, 'semicolon.csv'),
     'text;label\n' + rows.map((r) => `${r.text.replace(/;/g, ' ')};${r.label}`).join('\n') + '\n',
   );
+  const known = Object.values(config().id2label as Record<string, string>);
+  writeFileSync(
+    path.join(IN, 'known.csv'),
+    'text,label\n' + rows.map((r, i) => `"${r.text}",${known[i % known.length]}`).join('\n') + '\n',
+  );
   writeFileSync(path.join(IN, 'gold-empty.json'), '[]');
   writeFileSync(path.join(IN, 'gold-no-spans.json'), '[{"full_text": "seen today", "spans": []}]');
   writeFileSync(
@@ -1262,14 +1267,14 @@ const long = 'x'.repeat(300);
 const issue22Probes: Probe[] = [
   {
     name: '#10 pretrain --output-dir is the --model folder',
-    args: ['pretrain', '--model', '$M', '--corpus', '$IN/notes.txt', '--output-dir', '$M'],
+    args: ['pretrain', '--model', '$M', '--init-mlm-head', '--corpus', '$IN/notes.txt', '--output-dir', '$M'],
     exit: 2,
     code: 'E_OUTPUT_PATH',
     match: /--model and --output-dir name the same path/,
   },
   {
     name: '#10 calibrate --output names a file',
-    args: ['calibrate', '--model', '$M', '--data', '$IN/test.csv', '--output', '$IN/a-file'],
+    args: ['calibrate', '--model', '$M', '--data', '$IN/known.csv', '--output', '$IN/a-file'],
     exit: 2,
     code: 'E_OUTPUT_PATH',
     match: /--output .*a-file is a file/,
@@ -1321,7 +1326,7 @@ const issue22Probes: Probe[] = [
       '--model',
       '$IN/model-no-head',
       ...(cmd === 'evaluate' ? ['--output-dir', '$W/out/i22e0', '--test'] : ['--data']),
-      '$IN/test.csv',
+      '$IN/known.csv',
     ],
     exit: 2,
     code: W22,
@@ -1379,6 +1384,7 @@ const issue22Probes: Probe[] = [
       'pretrain',
       '--model',
       '$M',
+      '--init-mlm-head',
       '--corpus',
       '$IN/notes.txt',
       '--output-dir',
@@ -1458,7 +1464,17 @@ const issue22Probes: Probe[] = [
   },
   {
     name: '#15 audit --audit-column text is refused, no note quoted or written',
-    args: ['audit', '--model', '$M', '--data', '$IN/test.csv', '--audit-column', 'text', '--output-dir', '$W/out/i22a'],
+    args: [
+      'audit',
+      '--model',
+      '$M',
+      '--data',
+      '$IN/known.csv',
+      '--audit-column',
+      'text',
+      '--output-dir',
+      '$W/out/i22a',
+    ],
     exit: 2,
     code: 'E_INPUT_DATA',
     output: '$W/out/i22a/audit.json',
@@ -1519,7 +1535,15 @@ describe('bad-input corpus', () => {
   });
   after(() => rmSync(W, { recursive: true, force: true }));
 
-  const probes = [...usageProbes, ...inputProbes, ...modelProbes, ...outputProbes, ...resumeProbes, ...envProbes];
+  const probes = [
+    ...usageProbes,
+    ...inputProbes,
+    ...modelProbes,
+    ...outputProbes,
+    ...resumeProbes,
+    ...envProbes,
+    ...issue22Probes,
+  ];
 
   it(`has at least 120 probes (${probes.length})`, () => assert.ok(probes.length >= 120));
 

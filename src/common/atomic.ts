@@ -56,7 +56,8 @@ function checkNameLength(target: string, shown: string): void {
   const bytes = Buffer.byteLength(path.basename(target.replace(/\/+$/, '')));
   if (bytes + TMP_EXTRA > NAME_MAX)
     throw new MedtuneError(
-      `cannot use ${shown}: the name is too long (${bytes} bytes; at most ${NAME_MAX - TMP_EXTRA}); choose a shorter name`,
+      `cannot use ${shown}: the name is too long (${bytes} bytes; at most ${NAME_MAX - TMP_EXTRA}); ` +
+        'choose a shorter name',
       'E_OUTPUT_PATH',
     );
 }
@@ -190,7 +191,7 @@ export function prepareOutputDir(dir: string, option = '--output-dir'): void {
 /** Whether two paths name the same file or folder (through links; by absolute path when they do not exist). */
 export const samePath = (a: string, b: string): boolean => same(a, b);
 
-/** Two outputs of one command that name the same file (or folder) are refused before any work: one would clobber the other. */
+/** Two outputs of one command naming the same path are refused before any work: one would clobber the other. */
 export function refuseSameOutputs(outputs: [option: string, file: string | undefined][]): void {
   const given = outputs.filter((x): x is [string, string] => !!x[1]);
   for (let i = 0; i < given.length; i++)
@@ -356,7 +357,10 @@ export function atomicWriteStream(file: string): AtomicStream {
 export function writeDirAtomic(dir: string, fill: (tmp: string) => void): void {
   const target = dir.replace(/\/+$/, '');
   if (existsSync(target) && !statSync(target).isDirectory())
-    throw new MedtuneError(`cannot write the folder ${dir}: it is a file, not a folder; choose another path`, 'E_OUTPUT_PATH');
+    throw new MedtuneError(
+      `cannot write the folder ${dir}: it is a file, not a folder; choose another path`,
+      'E_OUTPUT_PATH',
+    );
   makeDirs(path.dirname(path.resolve(target)));
   sweepStale(target);
   const { tmp, release } = tempPathFor(target);

@@ -182,7 +182,13 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
   if (n === 0) throw new DataError(`${file} has no data rows`, 'E_INPUT_EMPTY');
   let labels = o.labels;
   if (!labels) {
-    if (!multi) refuseTextLabels(file, labelCol, textCol, raw.map((x) => x.labels[0]!));
+    if (!multi)
+      refuseTextLabels(
+        file,
+        labelCol,
+        textCol,
+        raw.map((x) => x.labels[0]!),
+      );
     labels = [...new Set([...flagLabels, ...raw.flatMap((x) => x.labels)])].sort((a, b) =>
       a.localeCompare(b, undefined, { numeric: true }),
     );

@@ -120,7 +120,7 @@ export class ReviewStore {
     }
   }
 
-  /** A file of other tables (or, for `existing`, without ours) is not touched: medtune's tables are never added to it. */
+  /** A file of other tables (or, for `existing`, without ours) is refused: medtune's tables are never added to it. */
   private refuseForeign(existing: boolean): void {
     const tables = (this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[])
       .map((t) => t.name)

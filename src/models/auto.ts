@@ -217,7 +217,8 @@ function requireComplete(report: LoadReport, source: string): void {
   if (!missing.length && !unexpected.length) return;
   const what = missing.length
     ? `lacks ${missing.length} tensors the model needs (${missing[0]}${missing.length > 1 ? ', ...' : ''})`
-    : `holds ${unexpected.length} tensors the model does not use (${unexpected[0]}${unexpected.length > 1 ? ', ...' : ''})`;
+    : `holds ${unexpected.length} tensors the model does not use ` +
+      `(${unexpected[0]}${unexpected.length > 1 ? ', ...' : ''})`;
   throw new CheckpointError(
     `${source} ${what}: predictions would come from random weights. Is config.json from the same model ` +
       '(num_hidden_layers, model_type)? A base model must be fine-tuned with `medtune train` first',

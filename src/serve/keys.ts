@@ -38,7 +38,10 @@ const hashOf = (secret: string, salt: string) =>
 export function readKeyFile(file: string): KeyFile {
   if (!existsSync(file)) return { version: 1, keys: [] };
   if (statSync(file).isDirectory())
-    throw new MedtuneError(`the keys file ${file} is a folder; give the keys file (e.g. keys.json)`, 'E_INPUT_NOT_FOUND');
+    throw new MedtuneError(
+      `the keys file ${file} is a folder; give the keys file (e.g. keys.json)`,
+      'E_INPUT_NOT_FOUND',
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));

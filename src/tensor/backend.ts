@@ -40,8 +40,7 @@ function capThreads(n: number, shown: string): number {
   const most = maxThreads();
   if (n <= most) return n;
   process.stderr.write(
-    `medtune: warning: ${shown} is more threads than this machine can use ` +
-      `(${cores()} CPU cores); using ${most}\n`,
+    `medtune: warning: ${shown} is more threads than this machine can use ` + `(${cores()} CPU cores); using ${most}\n`,
   );
   return most;
 }

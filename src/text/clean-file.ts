@@ -57,10 +57,11 @@ export async function runClean(o: CleanFileOptions): Promise<{ rows: number; cha
   const changesFile = o.changes ?? `${o.output}.changes.jsonl`;
   prepareOutputFile(o.output, { inputs: [o.input] });
   if (o.spell) prepareOutputFile(changesFile, { option: '--changes', inputs: [o.input] });
-  if (o.spell) refuseSameOutputs([
-    ['--output', o.output],
-    ['--changes', changesFile],
-  ]);
+  if (o.spell)
+    refuseSameOutputs([
+      ['--output', o.output],
+      ['--changes', changesFile],
+    ]);
   const { rows, column } = await readAll(o.input, o.textColumn);
   const cleaned = rows.map((r, i) => cleanText(textCell(r[column], { file: o.input, row: i + 1, column }), steps));
   const spell = o.spell ? await spellCorrector(o, cleaned, log) : null;

@@ -74,10 +74,7 @@ export function readLexiconFile(file: string): Map<string, number> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new MedtuneError(
-      `cannot read the lexicon ${file}: ${readFailure(e)}`,
-      'E_LEXICON',
-    );
+    throw new MedtuneError(`cannot read the lexicon ${file}: ${readFailure(e)}`, 'E_LEXICON');
   }
   if (text.includes('\u0000'))
     throw new MedtuneError(`the lexicon ${file} is a binary file, not a word list`, 'E_LEXICON');

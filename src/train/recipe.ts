@@ -125,7 +125,8 @@ export function chooseRecipe(x: RecipeInput & { source: 'auto' | 'hf'; given: Pa
   const head =
     x.source === 'hf'
       ? 'recipe hf (--recipe hf: HF Trainer defaults)'
-      : `recipe auto (${explicit.length ? 'automatic where not given' : 'no recipe flags'}; --recipe hf for HF defaults)`;
+      : `recipe auto (${explicit.length ? 'automatic where not given' : 'no recipe flags'}; ` +
+        '--recipe hf for HF defaults)';
   const cutNote = cut
     ? `; ${cut} of ${x.lengths.length} training texts are still cut at ${values.maxLength} tokens`
     : '';
