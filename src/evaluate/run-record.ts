@@ -225,13 +225,6 @@ export async function readAuditValues(
     out.set(n, v);
   }
   for (const [c, set] of distinct) {
-    const values = [...out.values()].map((v) => v[c]!);
-    if (looksLikeText(values))
-      throw new MedtuneError(
-        `${file}: --audit-column ${c} holds text, not groups (${describeValues(values)}); ` +
-          'an audit column holds groups (sex, age band, site, note type): name another column',
-        'E_INPUT_DATA',
-      );
     if (set.size > MAX_AUDIT_GROUPS) {
       throw new MedtuneError(
         `${file}: --audit-column ${c} has ${set.size} distinct values in ${n} rows; ` +
@@ -240,6 +233,13 @@ export async function readAuditValues(
         'E_INPUT_DATA',
       );
     }
+    const values = [...out.values()].map((v) => v[c]!);
+    if (looksLikeText(values))
+      throw new MedtuneError(
+        `${file}: --audit-column ${c} holds text, not groups (${describeValues(values)}); ` +
+          'an audit column holds groups (sex, age band, site, note type): name another column',
+        'E_INPUT_DATA',
+      );
   }
   return out;
 }
