@@ -269,15 +269,22 @@ async function* readJsonl(file: string, encoding?: string, onBytes?: (n: number)
 }
 
 /** csv-parse's errors in plain words with the line; its own messages may quote data, so they are not shown. */
-function csvError(file: string, e: unknown, fmt: RowFormat): MedtuneError {
+function csvError(file: string, e: unknown, fmt: RowFormat, header: string[]): MedtuneError {
   if (e instanceof MedtuneError) return e;
   const err = e as { code?: string; lines?: number };
   const at = err.lines ? `line ${err.lines}` : 'a line';
   const sep = fmt === 'tsv' ? 'tab' : 'comma';
+  const other = header.length === 1 ? /[;|\t]/.exec(header[0]!)?.[0] : undefined;
   switch (err.code) {
     case 'CSV_RECORD_INCONSISTENT_COLUMNS':
     case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH':
     case 'CSV_RECORD_DONT_MATCH_COLUMNS_LENGTH':
+      if (other)
+        return new DataError(
+          `${file}: the header has no ${sep} but ${other === '\t' ? 'tabs' : `"${other}"`}: the file is separated by ` +
+            `${other === '\t' ? 'tabs (name it .tsv or pass --format tsv)' : `"${other}" — save it with commas`}; ` +
+            `medtune reads comma-separated .csv and tab-separated .tsv`,
+        );
       return new DataError(
         `${file}: ${at} has a different number of fields than the header` +
           `${fmt === 'csv' ? ' (a comma inside a text that is not in double quotes?)' : ` (a ${sep} inside a text?)`}`,
@@ -321,8 +328,10 @@ function headerOf(file: string, header: string[]): string[] {
 }
 
 async function* readDelimited(file: string, fmt: RowFormat, o: ReadRowsOptions): AsyncGenerator<Row> {
+  let rawHeader: string[] = [];
   const parser = parse({
     columns: (header: string[]) => {
+      rawHeader = header;
       const cols = headerOf(file, header);
       o.onHeader?.(cols);
       return cols;
@@ -349,7 +358,7 @@ async function* readDelimited(file: string, fmt: RowFormat, o: ReadRowsOptions):
   try {
     for await (const rec of parser) yield rec as Row;
   } catch (e) {
-    throw csvError(file, e, fmt);
+    throw csvError(file, e, fmt, rawHeader);
   } finally {
     parser.destroy();
     await feed;

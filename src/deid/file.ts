@@ -191,6 +191,32 @@ export interface DeidEvalOptions {
   misses: number;
 }
 
+/** Gold with no span to find, or spans outside their text, cannot be scored: refused (scores would read 0). */
+function checkGoldSpans(file: string, docs: GoldDoc[]): void {
+  if (!docs.length) throw new MedtuneError(`${file} holds no documents`, 'E_INPUT_EMPTY');
+  docs.forEach((d, i) => {
+    const bad = d.spans.findIndex(
+      (s) =>
+        !Number.isInteger(s.start_position) ||
+        !Number.isInteger(s.end_position) ||
+        s.start_position < 0 ||
+        s.end_position <= s.start_position ||
+        s.end_position > d.full_text.length,
+    );
+    if (bad >= 0)
+      throw new MedtuneError(
+        `${file}: document ${i + 1}, span ${bad + 1} is not inside its text (start_position and end_position must ` +
+          `satisfy 0 ≤ start < end ≤ ${d.full_text.length}, the length of full_text)`,
+        'E_INPUT_DATA',
+      );
+  });
+  if (!docs.some((d) => d.spans.length))
+    throw new MedtuneError(
+      `${file} has no gold spans in its ${docs.length} documents: recall and precision cannot be measured`,
+      'E_INPUT_EMPTY',
+    );
+}
+
 /** Precision, recall, F1 and F2 overall and per type on a Presidio-format gold file; the first misses in context. */
 export function runDeidEval(o: DeidEvalOptions, log: (l: string) => void = (l) => console.log(l)): void {
   checkInputFile(o.gold, '--gold');
@@ -210,6 +236,7 @@ export function runDeidEval(o: DeidEvalOptions, log: (l: string) => void = (l) =
         '[{"full_text": ..., "spans": [{"entity_type", "start_position", "end_position"}]}]',
       'E_INPUT_PARSE',
     );
+  checkGoldSpans(o.gold, docs);
   const r = evaluateDeid(docs);
   const pct = (x: number) => x.toFixed(3);
   log(

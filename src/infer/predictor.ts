@@ -158,7 +158,7 @@ export class Predictor {
   static async load(nameOrDir: string, o: PredictorOptions = {}): Promise<Predictor> {
     const info = await describeModel(nameOrDir, o);
     // config.json as describeModel read it
-    const loaded = await loadClassifier(info, { log: o.log, precision: o.precision ?? precision() });
+    const loaded = await loadClassifier(info, { log: o.log, precision: o.precision ?? precision(), inference: true });
     const tok = Tokenizer.fromDir(loaded.dir);
     return new Predictor(
       info,

@@ -12,6 +12,7 @@ import { CheckpointError, serializeSafetensors } from '../io/safetensors.js';
 import { writeDirAtomic, writeFileAtomic } from '../common/atomic.js';
 import type { ProblemType } from './heads.js';
 import {
+  checkConfigSizes,
   createModel,
   familyOf,
   headOfModel,
@@ -54,6 +55,11 @@ export interface LoadOptions {
   log?: (line: string) => void;
   /** 'int8': the transformer blocks' linear layers run int8 (models/quantize.ts); default: fp32 weights */
   precision?: string;
+  /**
+   * loading to predict (predict, evaluate, calibrate, explain, serve): a checkpoint that lacks tensors of the model
+   * or holds tensors it does not use is refused (training a new head reports them instead)
+   */
+  inference?: boolean;
 }
 
 export interface LoadModelOptions<K extends HeadKind = HeadKind> extends LoadOptions {
@@ -102,6 +108,7 @@ export async function readModelConfig(
   const dir = await resolveModel(nameOrDir, opts);
   const config = readJson<ModelConfig>(path.join(dir, 'config.json'));
   familyOf(config && typeof config === 'object' ? config : {}, `${dir}/config.json`);
+  checkConfigSizes(config, `${dir}/config.json`);
   return { dir, config };
 }
 
@@ -179,6 +186,7 @@ export async function loadModel<K extends HeadKind>(
     headHint: rules.labelled ? LABELS_HINT : '',
   });
   if (rules.strict) requireEncoder(report, source, spec.head);
+  if (o.inference) requireComplete(report, source);
   byLabel?.apply(tensors, report);
   (o.log ?? ((l: string) => process.stderr.write(l + '\n')))(formatLoadReport(report));
   model.train(o.train ?? false);
@@ -226,6 +234,20 @@ function requireEncoder(report: LoadReport, source: string, head: string): void 
     throw new CheckpointError(
       `${source} lacks ${missing.length} encoder tensors (${missing[0]}, ...); is config.json from the same model?`,
     );
+}
+
+/** To predict, every tensor of the model must come from the checkpoint, and every tensor of it be used. */
+function requireComplete(report: LoadReport, source: string): void {
+  const { missing, unexpected } = report;
+  if (!missing.length && !unexpected.length) return;
+  const what = missing.length
+    ? `lacks ${missing.length} tensors the model needs (${missing[0]}${missing.length > 1 ? ', ...' : ''})`
+    : `holds ${unexpected.length} tensors the model does not use ` +
+      `(${unexpected[0]}${unexpected.length > 1 ? ', ...' : ''})`;
+  throw new CheckpointError(
+    `${source} ${what}: predictions would come from random weights. Is config.json from the same model ` +
+      '(num_hidden_layers, model_type)? A base model must be fine-tuned with `medtune train` first',
+  );
 }
 
 export const TOKENIZER_FILES = [

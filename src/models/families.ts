@@ -176,9 +176,35 @@ export function headKindOf(config: { architectures?: unknown }): HeadKind | null
   return null;
 }
 
+/** Most elements of one tensor (a Float32Array of more cannot be allocated). */
+const MAX_TENSOR = 2 ** 31 - 1;
+
+/**
+ * A config whose sizes no checkpoint can have (a vocabulary of billions of tokens) is refused before anything is
+ * allocated, naming the field, instead of failing in the allocator.
+ */
+export function checkConfigSizes(config: ModelConfig, where = 'config.json'): void {
+  const c = config as Record<string, unknown>;
+  const hidden = Number(c.hidden_size ?? c.dim ?? 768);
+  for (const [k, rows] of [
+    ['vocab_size', c.vocab_size],
+    ['max_position_embeddings', c.max_position_embeddings],
+  ] as const) {
+    if (rows === undefined) continue;
+    const n = Number(rows);
+    if (!Number.isInteger(n) || n < 1 || n * hidden > MAX_TENSOR)
+      throw new MedtuneError(
+        `${where}: ${k} ${String(rows)} is not a size a model can have (× hidden size ${hidden}: ` +
+          `more than ${MAX_TENSOR} weights in one tensor); is config.json from this model?`,
+        'E_MODEL_WEIGHTS',
+      );
+  }
+}
+
 /** A freshly initialised model of a head kind for a config (model_type picks the family). */
 export function createModel<K extends HeadKind>(config: ModelConfig, kind: K, seed = 42): HeadModels[K] {
   const { family, spec } = headSpec(config, kind);
+  checkConfigSizes(config);
   return new spec.model(family.config(config) as never, seed);
 }
 

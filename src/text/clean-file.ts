@@ -4,7 +4,7 @@
  * the file itself plus a model's vocabulary and an optional word list. Every spelling change goes to a JSONL sidecar
  * (row, offsets in the cleaned text, from, to, distance). Other columns pass through unchanged.
  */
-import { prepareOutputFile, atomicWriteStream } from '../common/atomic.js';
+import { prepareOutputFile, atomicWriteStream, refuseSameOutputs } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
 import { DataError, pickColumn, readRows, textCell, TEXT_COLUMNS, type Row } from '../data/readers.js';
 import { openRowWriter } from '../data/rowwriter.js';
@@ -59,6 +59,11 @@ export async function runClean(o: CleanFileOptions): Promise<{ rows: number; cha
   const changesFile = o.changes ?? `${o.output}.changes.jsonl`;
   prepareOutputFile(o.output, { inputs: [o.input] });
   if (o.spell) prepareOutputFile(changesFile, { option: '--changes', inputs: [o.input] });
+  if (o.spell)
+    refuseSameOutputs([
+      ['--output', o.output],
+      ['--changes', changesFile],
+    ]);
   const { rows, column } = await readAll(o.input, o.textColumn);
   const cleaned = rows.map((r, i) => cleanText(textCell(r[column], { file: o.input, row: i + 1, column }), steps));
   const spell = o.spell ? await spellCorrector(o, cleaned, log) : null;

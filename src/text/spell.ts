@@ -7,6 +7,7 @@
  * words and the clinical list), drug names, contractions, PHI tags, or words shorter than 4 letters. Distance 2 is
  * allowed only for words of 8 letters or more, and a candidate must be clearly more frequent than the word itself.
  */
+import { readFailure } from '../common/atomic.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
@@ -73,10 +74,7 @@ export function readLexiconFile(file: string): Map<string, number> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new MedtuneError(
-      `cannot read the lexicon ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      'E_LEXICON',
-    );
+    throw new MedtuneError(`cannot read the lexicon ${file}: ${readFailure(e)}`, 'E_LEXICON');
   }
   if (text.includes('\u0000'))
     throw new MedtuneError(`the lexicon ${file} is a binary file, not a word list`, 'E_LEXICON');

@@ -190,6 +190,8 @@ export function checkTrainOptions(o: TrainOptions): void {
   checkAuditColumns(o.auditColumns);
   if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined)
     throw usage('give --abstain-below or --target-accuracy, not both');
+  if (o.failOnLeakage && o.leakageCheck === false)
+    throw usage('--fail-on-leakage stops on leakage the check finds, and --no-leakage-check skips it: give one');
   if (o.targetAccuracy !== undefined && o.calibrate === false)
     throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
   if (o.abstain === false && (o.abstainBelow !== undefined || o.targetAccuracy !== undefined))

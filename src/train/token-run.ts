@@ -15,7 +15,7 @@ import { shuffle } from '../data/dataset.js';
 import { checkTypes, readTokenData, type TokenData, type TokenExample } from '../data/token-data.js';
 import { iob2Labels, typesOfLabels } from '../data/tags.js';
 import { Tokenizer } from '../text/tokenizer.js';
-import { loadModel, readModelConfig, saveModel, type ModelConfig } from '../models/auto.js';
+import { loadModel, readModelConfig, saveModel, type ModelConfig, type ModelFolder } from '../models/auto.js';
 import { headKindOf } from '../models/families.js';
 import { fileSha256 } from '../models/metadata.js';
 import type { TokenClassifier } from '../models/token-classification.js';
@@ -145,7 +145,25 @@ export async function runTokenTrain(
   if (o.threads) setThreads(o.threads);
   if (o.precision) setPrecision(o.precision, '--precision');
   const folder = await readModelConfig(o.model);
-  const resumeFrom = startOrResume(o, log);
+  const { resumeFrom, previous } = startOrResume(o, log);
+  try {
+    const r = await tokenStages({ o, folder, resumeFrom, t0, log });
+    previous?.discard();
+    return r;
+  } catch (e) {
+    previous?.restore();
+    throw e;
+  }
+}
+
+async function tokenStages(x: {
+  o: TrainOptions;
+  folder: ModelFolder;
+  resumeFrom: string | undefined;
+  t0: number;
+  log: (l: string) => void;
+}): Promise<TokenTrainResult> {
+  const { o, folder, resumeFrom, t0, log } = x;
   const s = readTokenSplits(o, parentLabels(folder.config), log);
   // fit
   const loaded = await loadModel(folder, { head: 'token-classification', labels: s.labels, seed: o.seed, log });
