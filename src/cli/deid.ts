@@ -1,12 +1,22 @@
 /**
- * `medtune deid`: flags → deid/file.ts (the text column of a CSV/TSV/JSONL file de-identified, streamed).
+ * `medtune deid`: flags → deid/file.ts (the text column of a CSV/TSV/JSONL file de-identified, streamed); via jobs/
+ * with --queue.
  * `medtune deid-eval`: flags → deid/file.ts (precision / recall / F1 / F2 per type on a Presidio-format gold file).
  */
 import type { Command } from 'commander';
-import { runDeid, runDeidEval, type DeidEvalOptions, type DeidFileOptions } from '../deid/file.js';
+import { runDeidEval, type DeidEvalOptions } from '../deid/file.js';
+import { deidentifyFile, type QueuedDeidOptions } from '../jobs/batch.js';
 import { DEID_OPERATORS } from '../train/run.js';
 import { choice, int } from './args.js';
-import { encodingOption, formatOption, inputOption, outputOption, textColumnOption, withOptions } from './options.js';
+import {
+  encodingOption,
+  formatOption,
+  inputOption,
+  outputOption,
+  queueOptions,
+  textColumnOption,
+  withOptions,
+} from './options.js';
 
 export function registerDeid(program: Command): void {
   const c = program
@@ -26,8 +36,9 @@ export function registerDeid(program: Command): void {
   c.option('--patient-column <name>', 'rows with the same value share one date shift');
   c.option('--allow <file>', 'words never treated as PHI, one per line (disease eponyms are built in)');
   c.option('--deny <file>', 'strings always removed, one per line');
-  c.action(async (o: DeidFileOptions) => {
-    await runDeid(o);
+  withOptions(c, queueOptions());
+  c.action(async (o: QueuedDeidOptions) => {
+    await deidentifyFile(o);
   });
   program
     .command('deid-eval')

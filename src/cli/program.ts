@@ -26,6 +26,7 @@ import { registerAudit } from './audit.js';
 import { registerCard } from './card.js';
 import { registerTune } from './tune.js';
 import { registerData } from './data.js';
+import { registerWorker } from './worker.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerAugment(program);
   registerPretrain(program);
   registerTune(program);
+  registerWorker(program);
   registerServe(program);
   registerCalibrate(program);
   registerExplain(program);

@@ -15,6 +15,7 @@ import {
   TEXT_COLUMNS,
   DataError,
   type Row,
+  type RowSlice,
 } from '../data/readers.js';
 import { atomicWriteStream, prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
@@ -36,9 +37,15 @@ export interface DeidFileOptions {
   /** write the output over the input file (only when asked: the original is lost) */
   inPlace?: boolean;
   log?: (l: string) => void;
+  /**
+   * only these rows, numbered as in the whole file, written without a header (a chunk of a queued job: jobs/);
+   * its `columns` are the output's (the CSV/TSV header, or the keys of a JSONL file's first row)
+   */
+  slice?: RowSlice;
 }
 
-function listFile(f: string | undefined): string[] {
+/** The words of an --allow / --deny list (a clear error when it cannot be read). */
+export function listFile(f: string | undefined): string[] {
   if (!f) return [];
   try {
     return readFileSync(f, 'utf8')
@@ -52,7 +59,7 @@ function listFile(f: string | undefined): string[] {
 
 export async function runDeid(
   o: DeidFileOptions,
-): Promise<{ rows: number; mbPerSecond: number; entities: Record<string, number> }> {
+): Promise<{ rows: number; bytes: number; mbPerSecond: number; entities: Record<string, number> }> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   checkInputFile(o.input, '--input');
   prepareOutputFile(o.output, {
@@ -80,7 +87,7 @@ export async function runDeid(
   let rows = 0;
   let bytes = 0;
   let textCol: string | undefined;
-  let header: string[] | null = null;
+  let header: string[] | null = o.slice?.columns ?? null;
   const t0 = performance.now();
   try {
     const writeHeader = async (cols: string[]) => {
@@ -95,13 +102,14 @@ export async function runDeid(
       onHeader: (cols) => {
         csvHeader = cols;
       },
+      slice: o.slice,
     })) {
       if (textCol === undefined) {
         textCol = pickColumn(Object.keys(row), o.textColumn, TEXT_COLUMNS, 'text', o.input);
         if (o.patientColumn) pickColumn(Object.keys(row), o.patientColumn, [], 'patient', o.input);
         await writeHeader(Object.keys(row));
       }
-      const text = textCell(row[textCol], { file: o.input, row: rows + 1, column: textCol });
+      const text = textCell(row[textCol], { file: o.input, row: (o.slice?.start ?? 0) + rows + 1, column: textCol });
       bytes += Buffer.byteLength(text);
       const r = deidentify(text, {
         operator: o.operator,
@@ -149,7 +157,7 @@ export async function runDeid(
         .join(', ') +
       `); peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB -> ${o.output}`,
   );
-  return { rows, mbPerSecond, entities: counts };
+  return { rows, bytes, mbPerSecond, entities: counts };
 }
 
 export interface DeidEvalOptions {

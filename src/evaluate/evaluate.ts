@@ -106,23 +106,38 @@ export function nll(probabilities: number[][], examples: Example[], multiLabel: 
   return sum / Math.max(1, probabilities.length);
 }
 
+/** Examples per call of the Predictor's logitsOf (which sorts them by length into forward passes). */
+export const EVAL_CHUNK = 256;
+
 /**
- * A saved model behind a Predictor: calibrated probabilities, stored thresholds and abstention apply. Runs in chunks
- * and yields to the event loop between them, so Ctrl-C stays prompt on large files.
+ * Calibrated probabilities of encoded texts, EVAL_CHUNK at a time, yielding to the event loop between chunks (so
+ * Ctrl-C stays prompt on large files). A queued evaluation (jobs/) runs this on whole chunks of examples.
  */
-export async function evaluatePredictor(predictor: Predictor, data: SplitData): Promise<EvalResult> {
+export async function predictorProbabilities(predictor: Predictor, enc: SplitData['enc']): Promise<number[][]> {
   const probabilities: number[][] = [];
-  const CHUNK = 256;
-  for (let s = 0; s < data.examples.length; s += CHUNK) {
+  for (let s = 0; s < enc.ids.length; s += EVAL_CHUNK) {
     const part = {
-      ids: data.enc.ids.slice(s, s + CHUNK),
-      types: data.enc.types.slice(s, s + CHUNK),
+      ids: enc.ids.slice(s, s + EVAL_CHUNK),
+      types: enc.types.slice(s, s + EVAL_CHUNK),
       truncated: 0,
       cut: [],
     };
     for (const row of predictor.logitsOf(part)) probabilities.push(predictor.decide(row).probabilities);
     await new Promise((res) => setImmediate(res));
   }
+  return probabilities;
+}
+
+/**
+ * A saved model behind a Predictor: calibrated probabilities (computed here, or given: a queued evaluation's),
+ * stored thresholds and abstention apply.
+ */
+export async function evaluatePredictor(
+  predictor: Predictor,
+  data: SplitData,
+  given?: number[][],
+): Promise<EvalResult> {
+  const probabilities = given ?? (await predictorProbabilities(predictor, data.enc));
   return {
     ...resultFrom(
       probabilities,

@@ -59,6 +59,8 @@ export interface EvaluateOptions {
   texts?: boolean;
   /** the command line, recorded in run.json */
   commandLine?: string[];
+  /** computes the probabilities of the examples elsewhere (a queued evaluation: jobs/) instead of in this process */
+  probabilitiesOf?: (predictor: Predictor, data: LabeledData) => Promise<number[][]>;
 }
 
 /** A labelled file classified by a saved model, as evaluate and audit need it. */
@@ -118,7 +120,8 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
     pairs,
   );
   if (enc.truncated) log(`${enc.truncated} texts truncated to ${predictor.maxLength} tokens`);
-  const result = await evaluatePredictor(predictor, { examples: data.examples, enc });
+  const given = o.probabilitiesOf ? await o.probabilitiesOf(predictor, data) : undefined;
+  const result = await evaluatePredictor(predictor, { examples: data.examples, enc }, given);
   return { predictor, data, enc, result, audit };
 }
 
