@@ -8,7 +8,8 @@
  * is thrown, so that BullMQ retries the chunk (possibly on another worker).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { atomicWriteStream, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
 import { readRows, textCell } from '../data/readers.js';
@@ -103,11 +104,12 @@ async function checkInput(spec: JobSpec, chunk: ChunkSpec): Promise<void> {
 const known = new Map<string, string>();
 
 async function shaOf(c: FileCheck): Promise<string> {
-  const dir = c.option === '--model' && !existsSync(c.path) ? (await readModelConfig(c.path)).dir : c.path;
-  const st = statSync(dir, { throwIfNoEntry: false });
+  const p = c.option === '--model' && !existsSync(c.path) ? (await readModelConfig(c.path)).dir : c.path;
+  const st = statSync(p, { throwIfNoEntry: false });
   if (!st) throw new MedtuneError(`${c.option} ${c.path} does not exist on this worker`, 'E_JOB_WORKER');
-  const id = `${dir}\0${st.mtimeMs}\0${st.size}`;
-  if (!known.has(id)) known.set(id, st.isDirectory() ? folderSha256(dir) : fileSha256(dir));
+  const files = st.isDirectory() ? readdirSync(p).map((n) => path.join(p, n)) : [p];
+  const id = files.map((f) => `${f}\0${statSync(f).mtimeMs}\0${statSync(f).size}`).join('\n');
+  if (!known.has(id)) known.set(id, st.isDirectory() ? folderSha256(p) : fileSha256(p));
   return known.get(id)!;
 }
 

@@ -72,6 +72,7 @@ export async function coordinate(o: CoordinateOptions): Promise<Coordinated> {
   const connection = await connectRedis(url);
   openFolder(dir, spec, log);
   const queue = new Queue(BATCH_QUEUE, { connection });
+  queue.on('error', () => {}); // said once by the watch, not once per reconnection attempt
   const watch = new Watch(connection, url, log);
   try {
     const { done } = listing(dir);
@@ -211,7 +212,7 @@ async function waitForChunks(
   let checking = false;
   let lastCheck = 0;
   let lastLost = Date.now();
-  let lastLine = { at: 0, done: -1 };
+  let lastLine = { at: t0, done: before === 0 ? 0 : -1 };
   for (;;) {
     const { done, failed } = listing(dir);
     if (failed.length) {
