@@ -82,10 +82,9 @@ export async function runChunk(d: ChunkJobData, worker: string): Promise<ChunkOu
   }
 }
 
-const changed = (spec: JobSpec, chunk: ChunkSpec, what: string) =>
+const changed = (what: string) =>
   new MedtuneError(
-    `--input ${spec.input.path} changed during the job (${what} of ${rowsText(chunk, 'it')} differ from when ` +
-      'the job started); nothing was written',
+    `--input changed during the job (${what} when the job started); nothing was written`,
     'E_INPUT_CHANGED',
   );
 
@@ -93,11 +92,11 @@ const changed = (spec: JobSpec, chunk: ChunkSpec, what: string) =>
 async function checkInput(spec: JobSpec, chunk: ChunkSpec): Promise<void> {
   const st = statSync(spec.input.path, { throwIfNoEntry: false });
   if (!st) throw new MedtuneError(`--input ${spec.input.path} does not exist on this worker`, 'E_JOB_WORKER');
-  if (st.size !== spec.input.size) throw changed(spec, chunk, 'the size');
+  if (st.size !== spec.input.size) throw changed('its size is not what it was');
   if (chunk.slice.bytes) {
     if ((await bytesSha256(spec.input.path, chunk.slice.bytes)) !== chunk.sha256)
-      throw changed(spec, chunk, 'the bytes');
-  } else if (st.mtimeMs !== spec.input.mtimeMs) throw changed(spec, chunk, 'the modification time');
+      throw changed('the sha256 of these rows is not what it was');
+  } else if (st.mtimeMs !== spec.input.mtimeMs) throw changed('it was modified after');
 }
 
 /** Checked once per process and file version: sha256 of a model folder or list file. */
@@ -185,7 +184,7 @@ async function evaluateChunk(spec: JobSpec, chunk: ChunkSpec, out: string): Prom
     texts.push(textCell(r[o.textColumn], { file, row, column: o.textColumn }));
     if (o.pairColumn) pairs.push(textCell(r[o.pairColumn], { file, row, column: o.pairColumn }));
   }
-  if (texts.length !== chunk.examples) throw changed(spec, chunk, 'the examples');
+  if (texts.length !== chunk.examples) throw changed('these rows do not hold the examples they held');
   const probabilities = await predictorProbabilities(predictor, predictor.encode(texts, o.pairColumn ? pairs : null));
   const w = atomicWriteStream(out);
   try {

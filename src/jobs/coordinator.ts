@@ -14,6 +14,7 @@ import { createReadStream, existsSync, readdirSync, rmSync, statSync } from 'nod
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { atomicWriteStream, makeDirs } from '../common/atomic.js';
+import { onInterrupt } from '../common/cleanup.js';
 import { MedtuneError, type ErrorCode } from '../common/errors.js';
 import { fileSha256Streamed } from '../data/slices.js';
 import { connectRedis } from '../tune/queue.js';
@@ -74,6 +75,9 @@ export async function coordinate(o: CoordinateOptions): Promise<Coordinated> {
   const queue = new Queue(BATCH_QUEUE, { connection });
   queue.on('error', () => {}); // said once by the watch, not once per reconnection attempt
   const watch = new Watch(connection, url, log);
+  const onStop = onInterrupt(() =>
+    log(`the chunks stay on the queue and the finished ones in ${dir}: run the same command again to resume`),
+  );
   try {
     const { done } = listing(dir);
     const todo = spec.chunks.filter((c) => !done.has(c.index));
@@ -89,6 +93,7 @@ export async function coordinate(o: CoordinateOptions): Promise<Coordinated> {
     await within(stopJob(queue, spec.key), 5000).catch(() => {});
     throw e;
   } finally {
+    onStop();
     watch.stop();
     await within(queue.close(), 2000).catch(() => {});
     connection.disconnect();
@@ -213,6 +218,7 @@ async function waitForChunks(
   let lastCheck = 0;
   let lastLost = Date.now();
   let lastLine = { at: t0, done: before === 0 ? 0 : -1 };
+  const waiting = '; no chunk finished yet (are `medtune worker` processes running?)';
   for (;;) {
     const { done, failed } = listing(dir);
     if (failed.length) {
@@ -230,7 +236,7 @@ async function waitForChunks(
       lastLine = { at: now, done: done.size };
       log(
         `  ${done.size}/${spec.chunks.length} chunks, ${rows}/${total} rows (${((100 * rows) / total).toFixed(1)}%), ` +
-          `${rate.toFixed(1)} rows/s${all ? '' : `, ETA ${duration((total - rows) / rate)}`}`,
+          `${rate.toFixed(1)} rows/s${all ? '' : rate > 0 ? `, ETA ${duration((total - rows) / rate)}` : waiting}`,
       );
     }
     if (all) return { seconds, rows: rows - before };
