@@ -4,6 +4,7 @@
 // the machine runs; the CPU seconds per 1,000 rows (the coordinator's and the workers', with their chunk processes;
 // not redis-server's) show the queue's own cost whatever the load. Needs redis-server and a build (dist/); Linux.
 //   node scripts/bench-queue.mjs [--predict-rows 2048] [--deid-rows 16384] [--workers 1,2,4] [--chunk-rows 256]
+//     [--only predict,deid]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -53,7 +54,8 @@ function cpu(pid, waited = false) {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (waited) return (Number(f[13]) + Number(f[14])) / 100;
-    let t = (Number(f[11]) + Number(f[12])) / 100;
+    // its own time, that of its children it has waited for (finished chunk processes), then the live descendants'
+    let t = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
     for (const task of readdirSync(`/proc/${pid}/task`)) {
       const kids = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean);
       for (const k of kids) t += cpu(Number(k));
@@ -111,7 +113,8 @@ const jobs = {
 const rows = { predict: predictRows, deid: deidRows };
 const table = [];
 try {
-  for (const [kind, args] of Object.entries(jobs)) {
+  const only = arg('only', 'predict,deid').split(',');
+  for (const [kind, args] of Object.entries(jobs).filter(([k]) => only.includes(k))) {
     const single = await run(args(path.join(work, `${kind}-single.csv`), []));
     table.push([kind, 'one process', single.wall, single.cpu, rows[kind], load()]);
     for (const n of counts) {
