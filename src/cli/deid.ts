@@ -1,23 +1,20 @@
 /**
- * `medtune deid`: flags → deid/file.ts (the text column of a CSV/TSV/JSONL file de-identified, streamed), or with
- * `--model` infer/deid-model.ts (rules ∪ a de-identification model). `medtune deid train`: train/deid-train.ts.
+/**
+ * `medtune deid`: flags → jobs/batch.ts deidentifyFile (the text column of a CSV/TSV/JSONL file de-identified,
+ * streamed; rules ∪ a de-identification model with `--model`; on the Redis queue with `--queue`).
+ * `medtune deid train`: train/deid-train.ts.
  * `medtune deid-eval`: flags → deid/file.ts (precision / recall / F1 / F2 per type on a Presidio-format gold file).
  */
 import { Option, type Command } from 'commander';
-import { runDeid, runDeidEval, type DeidEvalOptions, type DeidFileOptions } from '../deid/file.js';
-import { runDeidWithModel } from '../infer/deid-model.js';
+import { runDeidEval, type DeidEvalOptions } from '../deid/file.js';
+import { deidentifyFile, type QueuedDeidOptions } from '../jobs/batch.js';
 import { runDeidTrain, type DeidTrainOptions } from '../train/deid-train.js';
 import { MedtuneError } from '../common/errors.js';
 import { DEID_OPERATORS } from '../train/run.js';
 import { choice, int, num } from './args.js';
-import { encodingOption, formatOption, textColumnOption, withOptions } from './options.js';
+import { encodingOption, formatOption, queueOptions, textColumnOption, withOptions } from './options.js';
 
-type DeidCliOptions = Omit<DeidFileOptions, 'input' | 'output'> & {
-  input?: string;
-  output?: string;
-  model?: string;
-  recallBias?: number;
-};
+type DeidCliOptions = Omit<QueuedDeidOptions, 'input' | 'output'> & { input?: string; output?: string };
 
 export function registerDeid(program: Command): void {
   const c = program
@@ -43,14 +40,12 @@ export function registerDeid(program: Command): void {
     "with --model: PHI probability from which the model tags a word (default: the model's, chosen for recall)",
     num('--recall-bias', { above: 0, below: 1 }),
   );
+  withOptions(c, queueOptions());
   c.action(async (o: DeidCliOptions) => {
     // required here rather than by commander: `deid train` has neither
     for (const k of ['input', 'output'] as const)
       if (!o[k]) throw new MedtuneError(`required option '--${k} <file>' not specified`, 'E_USAGE');
-    const files = { ...o, input: o.input!, output: o.output! };
-    if (o.model) await runDeidWithModel({ ...files, model: o.model });
-    else if (o.recallBias !== undefined) throw new MedtuneError('--recall-bias needs --model DIR', 'E_USAGE');
-    else await runDeid(files);
+    await deidentifyFile({ ...o, input: o.input!, output: o.output! });
   });
   c.command('train')
     .description('train a de-identification model on synthetic clinical notes medtune generates (offline)')

@@ -10,6 +10,7 @@ import { precisionOption as setPrecisionFrom, trainingPrecisionOption } from '..
 import { DEID_OPERATORS, SCHEDULERS } from '../train/run.js';
 import { checkAugmentCount } from '../text/augment.js';
 import { DEFAULT_MIN_GROUP } from '../report/audit.js';
+import { DEFAULT_CHUNK_ROWS } from '../jobs/batch.js';
 import { choice, collect, int, num, prob } from './args.js';
 
 /** Rows per forward pass wherever a saved model classifies (the Predictor's default). */
@@ -162,6 +163,28 @@ export const precisionOption = (o: { set?: boolean; training?: boolean } = {}) =
   if (o.set === false) return p;
   return p.argParser(o.training ? trainingPrecisionOption : setPrecisionFrom);
 };
+
+// ---- the Redis queue (tune, predict, deid, evaluate; `medtune worker`)
+/** Batch commands on the queue: chunks of rows for `medtune worker` processes (jobs/). */
+export const queueOptions = () => [
+  opt(
+    '--queue <redis-url>',
+    'run in chunks on `medtune worker` processes through this Redis server (rerun the same command to resume)',
+  ),
+  opt('--chunk-rows <n>', 'with --queue: rows per chunk (predict: rounded up to a multiple of --batch-size)')
+    .argParser(int('--chunk-rows'))
+    .default(DEFAULT_CHUNK_ROWS),
+];
+/** `medtune worker` and its alias `medtune tune worker`. */
+export const workerOptions = () => [
+  required('--queue <redis-url>', 'the Redis server the coordinators use'),
+  opt('--study <name>', 'also run the trials of this tune study').default('default'),
+  opt('--concurrency <n>', 'jobs (trials, chunks) at a time on this worker').argParser(int('--concurrency')).default(1),
+  opt('--threads <n>', 'threads per job (default: cores / concurrency)').argParser(int('--threads')),
+  opt('--lock-duration <ms>', 'a job whose worker is silent this long is taken by another worker')
+    .argParser(int('--lock-duration', 1000))
+    .default(30000),
+];
 
 // ---- a training run (train and tune)
 const DIST_HELP =

@@ -28,6 +28,7 @@ import { registerTune } from './tune.js';
 import { registerData } from './data.js';
 import { registerQuantize } from './quantize.js';
 import { registerExport } from './export.js';
+import { registerWorker } from './worker.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerAugment(program);
   registerPretrain(program);
   registerTune(program);
+  registerWorker(program);
   registerServe(program);
   registerCalibrate(program);
   registerExplain(program);

@@ -146,7 +146,27 @@ export const ERROR_CATALOGUE = {
   E_QUEUE_UNREACHABLE: {
     exit: 2,
     http: 503,
-    when: 'tune: the Redis server of --queue cannot be reached (the message names the URL)',
+    when: '--queue: the Redis server cannot be reached (tune, predict, deid, evaluate, worker; the URL is named)',
+  },
+  E_INPUT_CHANGED: {
+    exit: 2,
+    http: 400,
+    when: '--queue: the input file changed while its job ran (size or sha256); nothing is written',
+  },
+  E_JOB_MISMATCH: {
+    exit: 2,
+    http: 400,
+    when: '--queue: the job folder beside the output holds a job with another input, model or options, or was altered',
+  },
+  E_JOB_WORKER: {
+    exit: 2,
+    http: 500,
+    when: "worker: its model folder, list file or de-id secret differs from the job's (sha256); it refuses the chunk",
+  },
+  E_JOB_FAILED: {
+    exit: 2,
+    http: 500,
+    when: '--queue: a chunk failed three times, or its workers died (the row range and the last error are named)',
   },
   E_TRIALS_FAILED: {
     exit: 2,

@@ -15,6 +15,7 @@ import {
   TEXT_COLUMNS,
   DataError,
   type Row,
+  type RowSlice,
 } from '../data/readers.js';
 import { atomicWriteStream, prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
@@ -43,9 +44,15 @@ export interface DeidFileOptions {
   analyzeBatch?: (texts: string[], o: AnalyzeOptions) => (Entity & { source?: string })[][];
   batchSize?: number;
   log?: (l: string) => void;
+  /**
+   * only these rows, numbered as in the whole file, written without a header (a chunk of a queued job: jobs/);
+   * its `columns` are the output's (the CSV/TSV header, or the keys of a JSONL file's first row)
+   */
+  slice?: RowSlice;
 }
 
-function listFile(f: string | undefined): string[] {
+/** The words of an --allow / --deny list (a clear error when it cannot be read). */
+export function listFile(f: string | undefined): string[] {
   if (!f) return [];
   try {
     return readFileSync(f, 'utf8')
@@ -59,7 +66,7 @@ function listFile(f: string | undefined): string[] {
 
 export async function runDeid(
   o: DeidFileOptions,
-): Promise<{ rows: number; mbPerSecond: number; entities: Record<string, number> }> {
+): Promise<{ rows: number; bytes: number; mbPerSecond: number; entities: Record<string, number> }> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   checkInputFile(o.input, '--input');
   prepareOutputFile(o.output, {
@@ -87,7 +94,7 @@ export async function runDeid(
   let rows = 0;
   let bytes = 0;
   let textCol: string | undefined;
-  let header: string[] | null = null;
+  let header: string[] | null = o.slice?.columns ?? null;
   const t0 = performance.now();
   try {
     const writeHeader = async (cols: string[]) => {
@@ -143,6 +150,7 @@ export async function runDeid(
       onHeader: (cols) => {
         csvHeader = cols;
       },
+      slice: o.slice,
     })) {
       if (textCol === undefined) {
         textCol = pickColumn(Object.keys(row), o.textColumn, TEXT_COLUMNS, 'text', o.input);
@@ -151,7 +159,11 @@ export async function runDeid(
       }
       pending.push({
         row,
-        text: textCell(row[textCol], { file: o.input, row: rows + pending.length + 1, column: textCol }),
+        text: textCell(row[textCol], {
+          file: o.input,
+          row: (o.slice?.start ?? 0) + rows + pending.length + 1,
+          column: textCol,
+        }),
       });
       if (pending.length >= batch) await flush();
     }
@@ -180,7 +192,7 @@ export async function runDeid(
         .join(', ') +
       `); peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB -> ${o.output}`,
   );
-  return { rows, mbPerSecond, entities: counts };
+  return { rows, bytes, mbPerSecond, entities: counts };
 }
 
 export interface DeidEvalOptions {

@@ -14,7 +14,7 @@ import { fileSha256 } from '../models/metadata.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
-import { evaluatePredictor } from './evaluate.js';
+import { evaluatePredictor, type Scores } from './evaluate.js';
 import { trustMetrics } from './calibration.js';
 import { writeEvalReport } from './report.js';
 import {
@@ -63,6 +63,8 @@ export interface EvaluateOptions {
   texts?: boolean;
   /** the command line, recorded in run.json */
   commandLine?: string[];
+  /** computes the probabilities of the examples elsewhere (a queued evaluation: jobs/) instead of in this process */
+  probabilitiesOf?: (predictor: Predictor, data: LabeledData) => Promise<Scores>;
 }
 
 /** A labelled file classified by a saved model, as evaluate and audit need it. */
@@ -123,7 +125,8 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
     pairs,
   );
   if (enc.truncated) log(`${enc.truncated} texts truncated to ${predictor.maxLength} tokens`);
-  const result = await evaluatePredictor(predictor, { examples: data.examples, enc });
+  const given = o.probabilitiesOf ? await o.probabilitiesOf(predictor, data) : undefined;
+  const result = await evaluatePredictor(predictor, { examples: data.examples, enc }, given);
   return { predictor, data, enc, result, audit };
 }
 
