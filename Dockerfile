@@ -15,7 +15,7 @@ COPY scripts ./scripts
 COPY native ./native
 COPY src ./src
 COPY bin ./bin
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends libopenblas0-pthread \

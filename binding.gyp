@@ -43,6 +43,22 @@
           }
         },
         {
+          "target_name": "medtune_gemm_avx512vnni",
+          "type": "static_library",
+          "sources": ["native/gemm_avx512vnni.cc"],
+          "dependencies": ["medtune_kernel_table"],
+          "cflags_cc": [
+            "<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512vnni",
+            "-ffp-contract=off"
+          ],
+          "xcode_settings": {
+            "OTHER_CPLUSPLUSFLAGS": [
+              "<@(medtune_cflags)", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512vnni",
+              "-ffp-contract=off"
+            ]
+          }
+        },
+        {
           "target_name": "medtune_gemm_avx512bf16",
           "type": "static_library",
           "sources": ["native/gemm_avx512bf16.cc"],
@@ -82,6 +98,8 @@
         "native/cpu.cc",
         "native/gemm.cc",
         "native/gemm_portable.cc",
+        "native/gemm_int8_portable.cc",
+        "native/int8.cc",
         "native/elementwise.cc",
         "native/layernorm.cc",
         "native/attention.cc",
@@ -94,7 +112,9 @@
       "libraries": ["-lpthread"],
       "conditions": [
         ["target_arch=='x64' and medtune_portable_only==0", {
-          "dependencies": ["medtune_gemm_avx2", "medtune_gemm_avx512", "medtune_gemm_avx512bf16"]
+          "dependencies": [
+            "medtune_gemm_avx2", "medtune_gemm_avx512", "medtune_gemm_avx512bf16", "medtune_gemm_avx512vnni"
+          ]
         }],
         ["medtune_portable_only==1", {
           "defines": ["MEDTUNE_PORTABLE_ONLY", "MEDTUNE_NO_CLONES"]

@@ -96,6 +96,9 @@ struct Unpack {
   int32_t* i32(size_t i, int64_t need, const char* name) {
     return array<int32_t, napi_int32_array>(i, need, name, false, "an Int32Array");
   }
+  int8_t* i8(size_t i, int64_t need, const char* name) {
+    return array<int8_t, napi_int8_array>(i, need, name, false, "an Int8Array");
+  }
 };
 
 // ---- size helpers for the table's array sizes and checks
@@ -143,30 +146,37 @@ std::string target_error(const int32_t* targets, int64_t n, int64_t classes, int
 
 #include "medtune/bindings.h"
 
-// {cpu, isa, bf16Isa, blas, mode}: what runs GEMMs here
+// {cpu, cpuModel, isa, bf16Isa, int8Isa, blas, mode, disabled, blocking}: what runs GEMMs here
 Value GemmInfo(const CallbackInfo& info) {
   Env env = info.Env();
   Object o = Object::New(env);
   static const char* modes[] = {"auto", "own", "blas"};
   o.Set("cpu", mt::cpu_flags());
+  o.Set("cpuModel", mt::cpu_key());
   o.Set("isa", mt::gemm_isa());
   o.Set("bf16Isa", mt::gemm_bf16_isa());
+  o.Set("int8Isa", mt::gemm_int8_isa());
+  o.Set("disabled", mt::gemm_disabled());
+  o.Set("blocking", mt::gemm_blocking());
   o.Set("blas", mt::blas_name());
   o.Set("mode", modes[mt::gemm_mode()]);
   return o;
 }
-// gemmConfigure(mode, isa, bf16Isa): "" or the reason it was refused (nothing changes then)
+// gemmConfigure(mode, isa, bf16Isa, int8Isa): "" or the reason it was refused (nothing changes then)
 Value GemmConfigure(const CallbackInfo& info) {
   auto str = [&](size_t i) { return info[i].IsString() ? info[i].As<String>().Utf8Value() : std::string(); };
-  const std::string mode = str(0), isa = str(1), bf16 = str(2);
-  return String::New(info.Env(), mt::gemm_configure(mode.c_str(), isa.c_str(), bf16.c_str()));
+  const std::string mode = str(0), isa = str(1), bf16 = str(2), int8 = str(3);
+  return String::New(info.Env(), mt::gemm_configure(mode.c_str(), isa.c_str(), bf16.c_str(), int8.c_str()));
 }
+// gemmBf16Speedup(): bf16 kernel speed / fp32 kernel speed on this CPU (0: no bf16 kernel)
+Value GemmBf16Speedup(const CallbackInfo& info) { return Number::New(info.Env(), mt::gemm_bf16_speedup()); }
 
 Object Init(Env env, Object exports) {
   mt::blas_init();
   export_kernels(env, exports);
   exports.Set("gemmInfo", Function::New(env, GemmInfo, "gemmInfo"));
   exports.Set("gemmConfigure", Function::New(env, GemmConfigure, "gemmConfigure"));
+  exports.Set("gemmBf16Speedup", Function::New(env, GemmBf16Speedup, "gemmBf16Speedup"));
   return exports;
 }
 

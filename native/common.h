@@ -65,10 +65,27 @@ const char* blas_name();
 GemmMode gemm_mode();
 const char* gemm_isa();
 const char* gemm_bf16_isa();
+const char* gemm_int8_isa();
 bool gemm_bf16_available();
+// kernels disabled by their self-check at first use: "name: why; ..." ("" when none)
+std::string gemm_disabled();
+// the cache blocking of the fp32 (and bf16) kernels and the cache sizes it came from, in words
+std::string gemm_blocking();
+// bf16 kernel speed / fp32 kernel speed on this CPU (one thread, thread CPU time, ~40 ms); 0 without a bf16 kernel
+double gemm_bf16_speedup();
 // mode: "auto" | "own" | "blas"; isa: fp32 kernel ("avx512", "avx2", "portable"); bf16isa: bf16 kernel ("avx512bf16",
-// "portable-bf16", "none"). Empty strings keep the current choice. Returns "" or what is wrong.
-std::string gemm_configure(const char* mode, const char* isa, const char* bf16isa);
+// "portable-bf16", "none"); int8isa: int8 kernel ("avx512vnni", "portable-int8"). Empty strings keep the current
+// choice. Returns "" or what is wrong.
+std::string gemm_configure(const char* mode, const char* isa, const char* bf16isa, const char* int8isa);
+// int8 inference (int8.cc, gemm.cc; layout in gemm_kernels.h): elements of the packed weights of a [nOut, nIn] layer
+int64_t int8_packed_size(int64_t nOut, int64_t nIn);
+// per-channel quantized weights q[nOut, nIn] -> packed k quads + comp[j] = 128 · Σ_k q[j, k]
+void int8_pack_weights(const int8_t* q, int64_t nOut, int64_t nIn, int32_t* packed, int32_t* comp);
+// x[rows, K] -> u8 rows of lda bytes (round(x · 127 / max|row|) + 128) and per-row scales max|row| / 127
+void int8_quantize_rows(const float* x, int64_t rows, int64_t K, uint8_t* q, int64_t lda, float* scale);
+// h[rows, nOut] = (x quantized per row) · (W quantized per channel)ᵀ · scales + bias; out = act(h) (act none: h)
+void linear_int8_forward(const float* x, const int32_t* packed, const int32_t* comp, const float* wscale,
+                         const float* bias, float* h, float* out, int rows, int nIn, int nOut, int act);
 // elementwise.cc
 void fill(float* out, int64_t n, float v);
 void axpy(float* dst, const float* src, int64_t n, float alpha);

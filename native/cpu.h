@@ -6,14 +6,23 @@
 namespace mt {
 
 struct CpuFeatures {
-  bool avx2 = false, fma = false;                                     // x86-64-v3 GEMM kernel
+  bool avx2 = false, fma = false;                                             // x86-64-v3 GEMM kernel
   bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false;  // AVX-512 GEMM kernel
-  bool avx512bf16 = false;                                            // vdpbf16ps: bf16 GEMM
-  bool neon = false;                                                  // aarch64 (portable kernel only)
+  bool avx512bf16 = false;                                                    // vdpbf16ps: bf16 GEMM
+  bool avx512vnni = false;                                                    // vpdpbusd: int8 GEMM
+  bool avxvnni = false;                                                       // vpdpbusd on ymm (reported only)
+  bool amx_tile = false, amx_bf16 = false, amx_int8 = false;  // AMX (reported only: issue 28 adds the kernels)
+  bool neon = false;                                          // aarch64 (portable kernel only)
+  // data cache sizes of one core in bytes (CPUID leaf 4 on Intel, 0x8000001D on AMD; 0 where unknown)
+  int l1d = 0, l2 = 0, l3 = 0;
+  std::string vendor, model;  // "AuthenticAMD", "AMD EPYC 9B45" (brand string; "" where unknown)
+  int family = 0, model_id = 0, stepping = 0;
 };
 
 const CpuFeatures& cpu();
-// "avx2 fma avx512f ... avx512_bf16" as /proc/cpuinfo spells them (only the flags medtune cares about)
+// "avx2 fma avx512f ... avx512_bf16 avx512_vnni" as /proc/cpuinfo spells them (only the flags medtune cares about)
 std::string cpu_flags();
+// a name for this CPU model: brand string, family/model/stepping and flags (the key of per-CPU caches)
+std::string cpu_key();
 
 }  // namespace mt

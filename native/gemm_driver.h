@@ -13,7 +13,8 @@
 // FMA chain over k in order, whatever the tile or thread it falls in, so results do not depend on how the
 // dispatcher splits C across threads.
 //
-// Traits K: Elem (packed element), MR, NR, KC, NC, KSTEP (k values per packed step: 1 fp32, 2 bf16 pairs),
+// Traits K: Elem (packed element), MR, NR, KC, NC (the largest blocks: g.kc, g.nc may ask for smaller ones),
+//   KSTEP (k values per packed step: 1 fp32, 2 bf16 pairs),
 //   pack_a(g, i0, rows, k0, kc, dst), pack_b(g, k0, kc, j0, cols, dst)   [dst zero-padded to MR / NR and to KSTEP]
 //   template <int R> tile(ksteps, a, b, c, ldc, alpha, beta, ncols)
 #include <cstdint>
@@ -119,10 +120,13 @@ struct Driver {
     if (by_rows) tile = row_tiles(std::make_index_sequence<K::MR>());
     Elem* bp = (Elem*)work;
     Elem* ap = (Elem*)((char*)work + B_BYTES);
-    for (int jc = n0; jc < n1; jc += K::NC) {
-      const int nc = n1 - jc < K::NC ? n1 - jc : K::NC;
-      for (int pc = 0; pc < g.K; pc += K::KC) {
-        const int kc = g.K - pc < K::KC ? g.K - pc : K::KC;
+    // cache blocking: the dispatcher's (from the CPU's cache sizes), at most the traits' (which size the buffers)
+    const int KCr = g.kc >= 16 && g.kc < K::KC ? g.kc / 16 * 16 : K::KC;
+    const int NCr = g.nc >= K::NR && g.nc < K::NC ? g.nc / K::NR * K::NR : K::NC;
+    for (int jc = n0; jc < n1; jc += NCr) {
+      const int nc = n1 - jc < NCr ? n1 - jc : NCr;
+      for (int pc = 0; pc < g.K; pc += KCr) {
+        const int kc = g.K - pc < KCr ? g.K - pc : KCr;
         const int kcp = (kc + K::KSTEP - 1) / K::KSTEP * K::KSTEP;
         const float beta = pc == 0 ? g.beta : 1.0f;
         const bool last = epi && pc + kc >= g.K;

@@ -10,6 +10,7 @@
 //                `let` values and the helpers in native/addon.cc; `len(x)` is the length of array argument x)
 //   f32?[size]   the same or null (null in C++)
 //   i32[size]    Int32Array
+//   i8[size]     Int8Array
 //   int | float | u32 | bool     a number (int64_t / float / uint32_t in C++) or a boolean
 //   <type> = expr                optional (TypeScript `?:`); C++ uses expr when it is undefined
 //   dims         readonly number[] (at most 16 entries): C++ gets int64_t name[16] and int name_n (its length)
@@ -201,6 +202,44 @@ out = act(h). With act 'none', out must be h. Native: one GEMM with bias and act
       BF16,
     ],
     cc: 'linear_forward(x, w, bias, h, out, rows, nIn, nOut, act, bf16)',
+  },
+
+  int8PackWeights: {
+    doc: `int8 inference: per-channel quantized weights q[nOut, nIn] (symmetric, in [-127, 127]) packed once into
+the layout every int8 kernel reads (k quads of 32 output channels; native/gemm_kernels.h), and
+comp[j] = 128 · Σ_k q[j, k].`,
+    args: {
+      q: 'i8[nOut * nIn]',
+      nOut: 'int',
+      nIn: 'int',
+      packed: 'i32[mt::int8_packed_size(nOut, nIn)]',
+      comp: 'i32[nOut]',
+    },
+    checks: [['nOut < 0 || nIn < 0', 'bad sizes']],
+    cc: 'int8_pack_weights(q, nOut, nIn, packed, comp)',
+  },
+  linearInt8: {
+    doc: `A linear layer in int8 (inference): each row of x[rows, nIn] quantized symmetrically (scale max|row| / 127,
+round to nearest even), times the packed int8 weights (int8PackWeights) in exact int32 sums, then
+h = sum · rowScale · wScale[j] + bias[j] (bias may be null) and out = act(h) (act 'none': out must be h).`,
+    args: {
+      x: 'f32[rows * nIn]',
+      packed: 'i32[mt::int8_packed_size(nOut, nIn)]',
+      comp: 'i32[nOut]',
+      wScale: 'f32[nOut]',
+      bias: 'f32?[nOut]',
+      h: 'f32[rows * nOut]',
+      out: 'f32[rows * nOut]',
+      rows: 'int',
+      nIn: 'int',
+      nOut: 'int',
+      act: 'Activation',
+    },
+    checks: [
+      ['rows < 0 || nIn < 0 || nOut < 0 || nIn > 65536', 'bad sizes (nIn at most 65536: exact int32 sums)'],
+      ['act == mt::ACT_NONE && out != h', 'without activation, out must be h'],
+    ],
+    cc: 'linear_int8_forward(x, packed, comp, wScale, bias, h, out, rows, nIn, nOut, act)',
   },
 
   embeddingForward: {

@@ -24,7 +24,7 @@ const RESERVED = ['addon', 'o', 'info', 'in_'];
 /** One argument: {name, index, kind: 'array'|'scalar', ...}. */
 function parseArg(name, spec, index, kernel) {
   if (RESERVED.includes(name)) throw new Error(`native/kernels.mjs: ${kernel}.${name}: a reserved name`);
-  const arr = /^(f32|i32)(\?)?\[(.+)\]$/.exec(spec);
+  const arr = /^(f32|i32|i8)(\?)?\[(.+)\]$/.exec(spec);
   if (arr) return { name, index, kind: 'array', elem: arr[1], nullable: !!arr[2], size: arr[3] };
   const m = /^(\w+)(?:\s*=\s*(.+))?$/.exec(spec);
   const base = m?.[1];
@@ -49,7 +49,7 @@ const constName = (s) => s.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 // ---- TypeScript
 
 function tsType(a) {
-  if (a.kind === 'array') return (a.elem === 'f32' ? 'F32' : 'I32') + (a.nullable ? ' | null' : '');
+  if (a.kind === 'array') return a.elem.toUpperCase() + (a.nullable ? ' | null' : '');
   if (a.base === 'bool') return 'boolean';
   if (a.base === 'dims') return 'readonly number[]';
   return a.base in enums ? a.base : 'number';
@@ -80,7 +80,7 @@ function generateTs() {
     '// The kernel interface (see src/tensor/kernels.ts) and its mapping onto the native addon.',
     '',
   ];
-  out.push('export type F32 = Float32Array;', 'export type I32 = Int32Array;', '');
+  out.push('export type F32 = Float32Array;', 'export type I32 = Int32Array;', 'export type I8 = Int8Array;', '');
   for (const [name, e] of Object.entries(enums)) {
     const list = `${constName(name)}S`;
     out.push(`/** ${name} values; the position is the code the C++ kernels see (enum ${name} in op_codes.h). */`);
@@ -169,7 +169,7 @@ function ccScalar(k, a) {
 }
 
 function ccArray(k, a) {
-  const type = a.elem === 'f32' ? 'float' : 'int32_t';
+  const type = { f32: 'float', i32: 'int32_t', i8: 'int8_t' }[a.elem];
   const nullable = a.nullable ? ', true' : '';
   return `  ${type}* ${a.name} = in_.${a.elem}(${a.index}, ${sizeExpr(k, a.size)}, "${a.name}"${nullable});`;
 }

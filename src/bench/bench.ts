@@ -19,6 +19,7 @@ import {
 import { profiled, type KernelStat } from '../tensor/profile.js';
 import { MedtuneError } from '../common/errors.js';
 import { precision, setPrecision, type Precision } from '../tensor/precision.js';
+import { quantizeModel } from '../models/quantize.js';
 
 export const SHAPES = {
   mini: { layers: 4, hidden: 256, heads: 4, ffn: 1024, vocab: 30522, batch: 32, seq: 128 },
@@ -37,7 +38,7 @@ export interface BenchOptions {
   batch?: number;
   seq?: number;
   profile?: boolean;
-  /** fp32, or bf16 matrix products (default: the current precision) */
+  /** fp32, bf16 matrix products, or int8 linear layers (infer only) (default: the current precision) */
   precision?: Precision | string;
   /** time in process CPU time instead of the wall clock (needs 1 thread: robust on a busy machine) */
   cpuTime?: boolean;
@@ -80,7 +81,7 @@ export function runBench(o: BenchOptions): BenchResult {
   if (!(o.shape in SHAPES)) throw new MedtuneError(`unknown shape "${o.shape}" (use mini or base)`, 'E_USAGE');
   if (o.backend) setBackend(o.backend);
   if (o.threads !== undefined) setThreads(o.threads);
-  if (o.precision) setPrecision(o.precision, '--precision');
+  if (o.precision) setPrecision(o.precision, '--precision', { training: o.task === 'train' });
   if (o.cpuTime && getThreads() !== 1) throw new MedtuneError('--cpu-time needs --threads 1', 'E_USAGE');
   const now = () => (o.cpuTime ? cpuMs() : performance.now());
   const s = SHAPES[o.shape];
@@ -125,6 +126,7 @@ export function runBench(o: BenchOptions): BenchResult {
       });
   } else {
     model.eval();
+    if (precision() === 'int8') quantizeModel(model);
     step = () =>
       scope(() =>
         noGrad(() => {

@@ -1,7 +1,10 @@
-/** What `medtune info` prints: which backend, GEMM (kernel family, BLAS), precision and threads medtune uses here. */
+/**
+ * What `medtune info` prints: which backend, GEMM (kernel family, BLAS, cache blocking), which kernel each precision
+ * runs here and why, kernels disabled by their self-check, CPU and threads.
+ */
 import { backendName, gemmInfo, getThreads, nativeAvailable } from '../tensor/backend.js';
 import { nativeLoadError } from '../tensor/backends/native/index.js';
-import { bf16Unavailable, precision } from '../tensor/precision.js';
+import { precision, precisionKernel, PRECISIONS } from '../tensor/precision.js';
 
 function gemmLine(): string {
   const g = gemmInfo();
@@ -13,16 +16,19 @@ function gemmLine(): string {
   return `auto: the faster of ${own} and ${g.blas} per shape, measured once per process`;
 }
 
-/** Prints backend, gemm, bf16, precision, cpu flags, threads and node, one line each. */
+/** Prints backend, gemm, blocking, one line per precision, self-check, cpu, threads and node, one line each. */
 export function printInfo(log: (l: string) => void = (l) => console.log(l)): void {
-  const g = gemmInfo();
+  const g = backendName() === 'native' ? gemmInfo() : null;
   const why = nativeAvailable() ? '' : ` (native unavailable: ${nativeLoadError()})`;
   log(`backend:   ${backendName()}${why}`);
   log(`gemm:      ${backendName() === 'native' ? gemmLine() : 'TypeScript loops (js backend)'}`);
-  const bf = bf16Unavailable();
-  log(`bf16:      ${bf ? `not available: ${bf}` : `${g!.bf16Isa} kernel (--precision bf16)`}`);
+  if (g) log(`blocking:  ${g.blocking}`);
+  for (const p of PRECISIONS) log(`${p}:${' '.repeat(10 - p.length)}${precisionKernel(p)}`);
   log(`precision: ${precision()}`);
-  log(`cpu flags: ${g ? g.cpu : 'unknown (no native addon)'}`);
+  if (g) log(`self-check: ${g.disabled ? `disabled ${g.disabled}` : 'every kernel in use passed at first use'}`);
+  const cpu = gemmInfo();
+  log(`cpu:       ${cpu ? cpu.cpuModel : 'unknown (no native addon)'}`);
+  log(`cpu flags: ${cpu ? cpu.cpu : 'unknown (no native addon)'}`);
   log(`threads:   ${getThreads()}`);
   log(`node:      ${process.version} (${process.platform}-${process.arch})`);
 }

@@ -8,6 +8,7 @@ import {
   inferenceOptions,
   modelOption,
   readOptions,
+  precisionOption,
   withOptions,
 } from './options.js';
 
@@ -25,6 +26,7 @@ export function registerCalibrate(program: Command): void {
     'training data to refit the out-of-scope detector on (default: keep it; its threshold is set on --data)',
   );
   withOptions(c, abstentionFitOptions(), columnOptions({ pair: false }), inferenceOptions(), readOptions('data'));
+  withOptions(c, precisionOption());
   c.action(async (o: CalibrateOptions) => {
     await runCalibrate(o);
   });

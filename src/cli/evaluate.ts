@@ -1,6 +1,9 @@
-/** `medtune evaluate`: flags → evaluate/run.ts (metrics, predictions, confusion matrix, run.json), then the report. */
+/**
+ * `medtune evaluate`: flags → evaluate/run.ts (metrics, predictions, confusion matrix, run.json), then the report;
+ * with --queue the probabilities come from `medtune worker` processes (jobs/).
+ */
 import type { Command } from 'commander';
-import type { EvaluateOptions } from '../evaluate/run.js';
+import { withQueue, type QueuedEvaluateOptions } from '../jobs/batch.js';
 import { evaluateAndReport } from '../report/outputs.js';
 import { commandLineOf } from './args.js';
 import {
@@ -11,9 +14,11 @@ import {
   leakageOptions,
   modelOption,
   outputDirOption,
+  queueOptions,
   readOptions,
   reportOptions,
   testOption,
+  precisionOption,
   withOptions,
 } from './options.js';
 
@@ -33,13 +38,14 @@ export function registerEvaluate(program: Command): void {
     decisionOptions(),
     inferenceOptions(),
     readOptions('test file'),
+    precisionOption(),
   );
   c.option(
     '--train <file>',
     "training data to check the test rows against (default: the model's recorded training file)",
   );
-  withOptions(c, leakageOptions(), reportOptions());
-  c.action(async (o: EvaluateOptions, cmd: Command) => {
-    await evaluateAndReport({ ...o, commandLine: commandLineOf(cmd) });
+  withOptions(c, leakageOptions(), reportOptions(), queueOptions());
+  c.action(async (o: QueuedEvaluateOptions, cmd: Command) => {
+    await evaluateAndReport(await withQueue({ ...o, commandLine: commandLineOf(cmd) }, (l) => console.log(l)));
   });
 }

@@ -10,6 +10,7 @@ import {
   outputOption,
   readOptions,
   textColumnOption,
+  precisionOption,
   withOptions,
 } from './options.js';
 
@@ -33,7 +34,7 @@ export function registerExplain(program: Command): void {
   );
   c.option('--truncate', 'explain the first --max-length tokens of longer texts (default: refuse them)');
   c.addOption(choice('--baseline <kind>', 'what a word is compared with', ['pad', 'zero'], 'pad'));
-  withOptions(c, textColumnOption(), maxLengthOption(), documentOptions(), readOptions('input'));
+  withOptions(c, textColumnOption(), maxLengthOption(), documentOptions(), readOptions('input'), precisionOption());
   c.action(async (o: ExplainFileOptions) => {
     await runExplain(o);
   });

@@ -6,10 +6,11 @@
  * `--model NAME=DIR`, augment's and clean's `--model`, train's `--batch-size`, curate's `--threshold`).
  */
 import { Option, type Command } from 'commander';
-import { precisionOption as setPrecisionFrom } from '../tensor/precision.js';
+import { precisionOption as setPrecisionFrom, trainingPrecisionOption } from '../tensor/precision.js';
 import { DEID_OPERATORS, SCHEDULERS } from '../train/run.js';
 import { checkAugmentCount } from '../text/augment.js';
 import { DEFAULT_MIN_GROUP } from '../report/audit.js';
+import { DEFAULT_CHUNK_ROWS } from '../jobs/batch.js';
 import { choice, collect, int, num, prob } from './args.js';
 
 /** Rows per forward pass wherever a saved model classifies (the Predictor's default). */
@@ -165,11 +166,44 @@ export const normalizeLabelsOption = () =>
   opt('--normalize-labels', 'merge labels that differ only by case, spaces or punctuation (mapping in the summary)');
 export const seedOption = (dflt = 42) => opt('--seed <n>', 'random seed').argParser(int('--seed', 0)).default(dflt);
 export const threadsOption = () => opt('--threads <n>', 'threads (default: all cores)').argParser(int('--threads'));
-/** `set: false` (bench): the value is only checked where the command applies it, after its --backend. */
-export const precisionOption = (o: { set?: boolean } = {}) => {
-  const p = opt('--precision <p>', 'fp32, or bf16: bf16 matrix products, fp32 weights (AVX512-BF16 CPUs)');
-  return o.set === false ? p : p.argParser(setPrecisionFrom);
+/** What --precision means, for inference commands and (without int8) for training. */
+export const PRECISION_HELP = {
+  inference:
+    'fp32; bf16 (bf16 matrix products where faster than fp32 on this CPU); or int8 (int8 linear layers: ' +
+    'per-channel weights, per-row activations, VNNI where the CPU has it)',
+  training: 'fp32, or bf16: bf16 matrix products where faster than fp32 on this CPU, fp32 weights',
 };
+/**
+ * `set: false` (bench): the value is only checked where the command applies it, after its --backend.
+ * `training`: int8 is refused in one line (it is for inference).
+ */
+export const precisionOption = (o: { set?: boolean; training?: boolean } = {}) => {
+  const p = opt('--precision <p>', o.training ? PRECISION_HELP.training : PRECISION_HELP.inference);
+  if (o.set === false) return p;
+  return p.argParser(o.training ? trainingPrecisionOption : setPrecisionFrom);
+};
+
+// ---- the Redis queue (tune, predict, deid, evaluate; `medtune worker`)
+/** Batch commands on the queue: chunks of rows for `medtune worker` processes (jobs/). */
+export const queueOptions = () => [
+  opt(
+    '--queue <redis-url>',
+    'run in chunks on `medtune worker` processes through this Redis server (rerun the same command to resume)',
+  ),
+  opt('--chunk-rows <n>', 'with --queue: rows per chunk (predict: rounded up to a multiple of --batch-size)')
+    .argParser(int('--chunk-rows'))
+    .default(DEFAULT_CHUNK_ROWS),
+];
+/** `medtune worker` and its alias `medtune tune worker`. */
+export const workerOptions = () => [
+  required('--queue <redis-url>', 'the Redis server the coordinators use'),
+  opt('--study <name>', 'also run the trials of this tune study').default('default'),
+  opt('--concurrency <n>', 'jobs (trials, chunks) at a time on this worker').argParser(int('--concurrency')).default(1),
+  opt('--threads <n>', 'threads per job (default: cores / concurrency)').argParser(int('--threads')),
+  opt('--lock-duration <ms>', 'a job whose worker is silent this long is taken by another worker')
+    .argParser(int('--lock-duration', 1000))
+    .default(30000),
+];
 
 // ---- a training run (train and tune)
 const DIST_HELP =
@@ -189,6 +223,14 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
     outputDirOption('best_model/, metrics.json and logs'),
     columnOptions(),
     opt('--multi-label', 'labels are lists or delimited strings'),
+    choice(
+      '--task <task>',
+      'what is learnt: a label per text, or per token (data: CoNLL/IOB .tsv/.conll/.iob, or JSONL text + spans)',
+      ['sequence-classification', 'token-classification'],
+    ),
+    opt('--recall-target <r>', 'token classification: entity threshold chosen on validation for this recall').argParser(
+      num('--recall-target', { above: 0, below: 1 }),
+    ),
     readOptions('data files'),
     choice(
       '--recipe <name>',
@@ -275,7 +317,7 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
   c.option('--no-calibrate', 'do not fit temperature scaling / per-label thresholds on the validation split');
   withOptions(c, abstentionFitOptions());
   addTextPrepOptions(c);
-  withOptions(c, groupOptions(), train ? reportOptions() : [], threadsOption(), precisionOption());
+  withOptions(c, groupOptions(), train ? reportOptions() : [], threadsOption(), precisionOption({ training: true }));
   return c;
 }
 
@@ -301,6 +343,7 @@ function addContinualOptions(c: Command): void {
 function addTextPrepOptions(c: Command): void {
   c.option('--deid', 'de-identify every text (PHI -> [TAG]) before tokenising');
   c.addOption(choice('--deid-operator <op>', 'with --deid: how PHI is replaced', DEID_OPERATORS, 'tag'));
+  c.option('--deid-model <dir>', 'with --deid: a de-identification model (medtune deid train) beside the rules');
   c.addOption(cleanOption('none (the steps given are recorded with the model for predict)'));
   c.option('--augment <n>', 'add N augmented copies of each training example (training split only)', (v: string) => {
     checkAugmentCount(Number(v));

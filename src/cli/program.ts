@@ -26,6 +26,9 @@ import { registerAudit } from './audit.js';
 import { registerCard } from './card.js';
 import { registerTune } from './tune.js';
 import { registerData } from './data.js';
+import { registerQuantize } from './quantize.js';
+import { registerExport } from './export.js';
+import { registerWorker } from './worker.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -45,6 +48,7 @@ export function buildProgram(): Command {
   registerAugment(program);
   registerPretrain(program);
   registerTune(program);
+  registerWorker(program);
   registerServe(program);
   registerCalibrate(program);
   registerExplain(program);
@@ -52,6 +56,8 @@ export function buildProgram(): Command {
   registerReport(program);
   registerAudit(program);
   registerCard(program);
+  registerQuantize(program);
+  registerExport(program);
   registerBench(program);
   registerInfo(program);
   // commander's own error text is replaced by the one-line form below, on every (sub)command

@@ -7,6 +7,8 @@ import { CHARS_PER_TOKEN, SERVE_DEFAULTS } from '../serve/options.js';
 import { runKeys, runServe, type ServeFlags } from '../serve/run.js';
 import { MedtuneError } from '../common/errors.js';
 import { choice, int, num } from './args.js';
+import { PRECISION_HELP } from './options.js';
+import { PRECISIONS } from '../tensor/precision.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -21,7 +23,14 @@ export function registerServe(program: Command): void {
       [],
     )
     .option('--keys <file>', 'API keys file (create with `medtune serve keys add NAME --keys FILE`)')
-    .option('--no-auth', 'serve without API keys (only on a loopback --host)')
+    .option('--no-auth', 'serve without API keys (only on a --host that resolves to loopback addresses only)')
+    .option('--allow-insecure-keys', 'serve a keys file that group or others may read (refused by default)')
+    .option(
+      '--max-auth-failures <n>',
+      'failed key checks per minute per client address and per key id; then 429 until the minute ends',
+      int('--max-auth-failures'),
+      SERVE_DEFAULTS.maxAuthFailures,
+    )
     .option('--host <host>', 'address to listen on', SERVE_DEFAULTS.host)
     .option('--port <n>', 'port', int('--port', 0, 65535), SERVE_DEFAULTS.port)
     .option('--public-metrics', '/metrics and /docs without a key')
@@ -55,6 +64,65 @@ export function registerServe(program: Command): void {
       SERVE_DEFAULTS.queueTimeoutMs,
     )
     .option(
+      '--explain-concurrency <n>',
+      'explanations computed at once',
+      int('--explain-concurrency'),
+      SERVE_DEFAULTS.explainConcurrency,
+    )
+    .option(
+      '--explain-queue <n>',
+      'explanations waiting at most; more get 429',
+      int('--explain-queue', 0),
+      SERVE_DEFAULTS.explainQueue,
+    )
+    .option(
+      '--explain-timeout-ms <ms>',
+      'an explanation not done after this (waiting included) is cancelled: 503',
+      int('--explain-timeout-ms'),
+      SERVE_DEFAULTS.explainTimeoutMs,
+    )
+    .option(
+      '--explain-max-steps <n>',
+      'integrated-gradients steps per explanation at most',
+      int('--explain-max-steps', 2, 256),
+      SERVE_DEFAULTS.explainMaxSteps,
+    )
+    .option(
+      '--explain-max-chars <n>',
+      'characters of an explained text at most',
+      int('--explain-max-chars'),
+      SERVE_DEFAULTS.explainMaxChars,
+    )
+    .option(
+      '--headers-timeout-ms <ms>',
+      "a request's headers must arrive within this",
+      int('--headers-timeout-ms'),
+      SERVE_DEFAULTS.headersTimeoutMs,
+    )
+    .option(
+      '--body-timeout-ms <ms>',
+      "a request's headers and body must arrive within this (slow senders get 408)",
+      int('--body-timeout-ms'),
+      SERVE_DEFAULTS.bodyTimeoutMs,
+    )
+    .option(
+      '--idle-timeout-ms <ms>',
+      'a keep-alive connection without a request is closed after this',
+      int('--idle-timeout-ms'),
+      SERVE_DEFAULTS.idleTimeoutMs,
+    )
+    .option(
+      '--max-connections <n>',
+      'open connections at most (lowered to fit the file limit, ulimit -n)',
+      int('--max-connections'),
+      SERVE_DEFAULTS.maxConnections,
+    )
+    .option(
+      '--max-connections-per-client <n>',
+      'open connections at most from one client address (default: half of --max-connections)',
+      int('--max-connections-per-client'),
+    )
+    .option(
       '--workers <n>',
       'inference worker threads (each loads every model)',
       int('--workers'),
@@ -74,7 +142,8 @@ export function registerServe(program: Command): void {
     .option('--audit-log <file>', 'append one JSON line per request (HMAC of inputs, never the text)')
     .option('--audit-secret-file <file>', 'HMAC secret for the audit log (or MEDTUNE_AUDIT_SECRET)')
     .option('--deid', 'de-identify texts before the model sees them')
-    .addOption(choice('--precision <p>', 'fp32, or bf16 matrix products (AVX512-BF16 CPUs)', ['fp32', 'bf16']))
+    .option('--deid-model <dir>', 'with --deid: a de-identification model (medtune deid train) beside the rules')
+    .addOption(choice('--precision <p>', PRECISION_HELP.inference, [...PRECISIONS]))
     .option('--cors-origin <origin>', 'allow browser calls from this origin (repeatable; default: CORS off)', collect)
     .option('--no-ui', 'do not serve the browser UI at /')
     .option('--review <run-dir>', 'review the misclassified and low-confidence cases of this run folder in the UI')

@@ -47,6 +47,14 @@ export const ERROR_CATALOGUE = {
     when: 'the content of the data breaks a rule (duplicate ids, a group key that cannot be read, ...)',
   },
   E_INPUT_EMPTY: { exit: 2, http: 400, when: 'an input has no usable rows' },
+  E_INPUT_TAGS: {
+    exit: 2,
+    http: 400,
+    when:
+      'token classification: a token without a tag, an I- tag that continues no entity, an unknown tag scheme, ' +
+      'entity spans that overlap or fall outside the text, ' +
+      'or entity types of an evaluation file the training file lacks',
+  },
   E_OUTPUT_PATH: {
     exit: 2,
     http: 500,
@@ -70,6 +78,13 @@ export const ERROR_CATALOGUE = {
     when: 'a weight or config file is missing, truncated, corrupt, or was refused as unsafe',
   },
   E_MODEL_LABELS: { exit: 2, http: 400, when: 'the label map of a model and the data or options do not fit together' },
+  E_MODEL_TASK: {
+    exit: 2,
+    http: 400,
+    when:
+      'a model of one task was given to a command of another (a token-classification model to diagnose / predict ' +
+      'classification, a sequence classifier to entities / de-identification)',
+  },
   E_MODEL_NO_MLM_HEAD: {
     exit: 2,
     http: 400,
@@ -110,7 +125,7 @@ export const ERROR_CATALOGUE = {
   E_PRECISION_UNSUPPORTED: {
     exit: 2,
     http: 400,
-    when: 'bf16 precision was asked for where it cannot run fast: the js backend, or a CPU without AVX512-BF16',
+    when: 'bf16 or int8 was asked for where it cannot run fast: the js backend, or (bf16) a CPU without AVX512-BF16',
   },
   E_INTERRUPTED: { exit: 2, http: 503, when: 'the command was interrupted (Ctrl-C: exit 130, SIGTERM: exit 143)' },
   E_SEARCH_SPACE: {
@@ -131,7 +146,27 @@ export const ERROR_CATALOGUE = {
   E_QUEUE_UNREACHABLE: {
     exit: 2,
     http: 503,
-    when: 'tune: the Redis server of --queue cannot be reached (the message names the URL)',
+    when: '--queue: the Redis server cannot be reached (tune, predict, deid, evaluate, worker; the URL is named)',
+  },
+  E_INPUT_CHANGED: {
+    exit: 2,
+    http: 400,
+    when: '--queue: the input file changed while its job ran (size or sha256); nothing is written',
+  },
+  E_JOB_MISMATCH: {
+    exit: 2,
+    http: 400,
+    when: '--queue: the job folder beside the output holds a job with another input, model or options, or was altered',
+  },
+  E_JOB_WORKER: {
+    exit: 2,
+    http: 500,
+    when: "worker: its model folder, list file or de-id secret differs from the job's (sha256); it refuses the chunk",
+  },
+  E_JOB_FAILED: {
+    exit: 2,
+    http: 500,
+    when: '--queue: a chunk failed three times, or its workers died (the row range and the last error are named)',
   },
   E_TRIALS_FAILED: {
     exit: 2,
@@ -155,6 +190,18 @@ export const ERROR_CATALOGUE = {
     http: 401,
     when: 'HTTP: no API key, a malformed, wrong or revoked key (send Authorization: Bearer KEY)',
   },
+  E_AUTH_THROTTLED: {
+    exit: 2,
+    http: 429,
+    when:
+      'HTTP: too many failed key checks from this client address or for this key id (--max-auth-failures per ' +
+      'minute); nothing is checked until the retry-after header says',
+  },
+  E_KEYS_PERMISSIONS: {
+    exit: 2,
+    http: 500,
+    when: 'the API keys file can be read by group or others: `chmod 600` it (or --allow-insecure-keys)',
+  },
   E_FORBIDDEN: { exit: 2, http: 403, when: 'HTTP: the key is valid but the route needs an admin key' },
   E_NOT_FOUND: { exit: 2, http: 404, when: 'HTTP: no such route' },
   E_UNKNOWN_MODEL: {
@@ -166,8 +213,8 @@ export const ERROR_CATALOGUE = {
     exit: 2,
     http: 413,
     when:
-      "HTTP: the body, the number of texts or a text is above the server's limits " +
-      '(--body-limit, --max-texts, --max-chars)',
+      "HTTP: the body, the number of texts, a text or explanation steps are above the server's limits " +
+      '(--body-limit, --max-texts, --max-chars, --explain-max-chars, --explain-max-steps)',
   },
   E_UNSUPPORTED_MEDIA: { exit: 2, http: 415, when: 'HTTP: the body is not application/json' },
   E_RATE_LIMIT: {
@@ -178,12 +225,28 @@ export const ERROR_CATALOGUE = {
   E_QUEUE_FULL: {
     exit: 2,
     http: 429,
-    when: 'HTTP: more requests in flight than --max-concurrent-requests; retry later',
+    when:
+      'HTTP: more requests in flight than --max-concurrent-requests, or the queue of a route (explain, de-id, ' +
+      'reviews) is full; retry later',
   },
   E_QUEUE_TIMEOUT: {
     exit: 2,
     http: 503,
-    when: 'HTTP: the request waited longer than --queue-timeout-ms for inference',
+    when:
+      "HTTP: the request waited or ran longer than its route's deadline " +
+      '(--queue-timeout-ms; explanations: --explain-timeout-ms)',
+  },
+  E_CANCELLED: {
+    exit: 2,
+    http: 499,
+    when: 'HTTP: the client closed the connection before the answer; its work was cancelled (logs and audit only)',
+  },
+  E_AUDIT_UNAVAILABLE: {
+    exit: 2,
+    http: 503,
+    when:
+      'HTTP: the audit log cannot be written (disk full, read-only, removed): requests that need an audit entry ' +
+      'are refused until writing works again (GET /health/ready says why)',
   },
   E_NOT_READY: { exit: 2, http: 503, when: 'HTTP: the models are still loading (see GET /health/ready)' },
   E_REVIEW_DB: {

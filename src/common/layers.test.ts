@@ -20,6 +20,7 @@ export const LAYERS: Record<string, number> = {
   train: 5,
   evaluate: 5,
   tune: 6,
+  jobs: 6,
   report: 6,
   serve: 6,
   bench: 6,

@@ -6,6 +6,7 @@
 import { Generator } from '../tensor/random.js';
 import type { Tokenizer } from '../text/tokenizer.js';
 import { encodeTexts, windowCount, type WindowSpec } from '../text/windows.js';
+import { describeValues, labelLike, looksLikeText } from './label-shape.js';
 import { DataError, pickColumn, readRows, textCell, TEXT_COLUMNS, type RowFormat } from './readers.js';
 
 export const LABEL_COLUMNS = ['label', 'labels', 'diagnosis', 'disease', 'class', 'category', 'target', 'y'];
@@ -199,6 +200,13 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
   if (n === 0) throw new DataError(`${file} has no data rows`, 'E_INPUT_EMPTY');
   let labels = o.labels;
   if (!labels) {
+    if (!multi)
+      refuseTextLabels(
+        file,
+        labelCol,
+        textCol,
+        raw.map((x) => x.labels[0]!),
+      );
     const names = new Set([...flagLabels, ...raw.flatMap((x) => x.labels)]);
     if (names.size > MAX_LABELS)
       throw new DataError(
@@ -226,12 +234,7 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
       ...(multi && missing.length ? { unseen: missing } : {}),
     };
   });
-  if (unseen.size && !multi)
-    throw new DataError(
-      `${file} has labels the training data never had: ` +
-        `${[...unseen].slice(0, 10).join(', ')}${unseen.size > 10 ? ', ...' : ''}`,
-      'E_INPUT_LABEL',
-    );
+  if (unseen.size && !multi) throw unseenLabels(file, labelCol, [...unseen]);
   return {
     file,
     examples,
@@ -462,5 +465,31 @@ export function summarize(name: string, d: LabeledData, examples: Example[], enc
           .map((s) => `row ${s.row}: ${s.reason}`)
           .join(', ')})`
       : '')
+  );
+}
+
+/** A label column of long, nearly unique values is text (columns swapped?): refused before any class is named. */
+function refuseTextLabels(file: string, labelCol: string, textCol: string, values: string[]): void {
+  if (!looksLikeText(values)) return;
+  throw new DataError(
+    `${file}: the label column "${labelCol}" holds text, not labels (${describeValues(values)}); ` +
+      `are the text and label columns swapped? Name them with --text-column and --label-column ` +
+      `(text now: "${textCol}")`,
+    'E_INPUT_LABEL',
+  );
+}
+
+/** Labels the model does not know: named when they look like labels, counted (never quoted) when they are text. */
+function unseenLabels(file: string, labelCol: string, unseen: string[]): DataError {
+  if (!unseen.every(labelLike))
+    return new DataError(
+      `${file} has ${unseen.length} labels the training data never had, and they look like text, not labels ` +
+        `(${describeValues(unseen)}); is --label-column "${labelCol}" the label column?`,
+      'E_INPUT_LABEL',
+    );
+  return new DataError(
+    `${file} has labels the training data never had: ` +
+      `${unseen.slice(0, 10).join(', ')}${unseen.length > 10 ? ', ...' : ''}`,
+    'E_INPUT_LABEL',
   );
 }

@@ -150,27 +150,44 @@ export function nll(probabilities: number[][], examples: Example[], multiLabel: 
   return sum / Math.max(1, probabilities.length);
 }
 
+/** Calibrated probabilities of examples, and their out-of-scope scores (null without a detector). */
+export interface Scores {
+  probabilities: number[][];
+  oodScores: (number | null)[];
+}
+
+/** Examples per call of the Predictor's logitsOf (which sorts them by length into forward passes). */
+export const EVAL_CHUNK = 256;
+
 /**
- * A saved model behind a Predictor: calibrated probabilities, stored thresholds, the out-of-scope detector and
- * abstention apply. Runs in chunks and yields to the event loop between them, so Ctrl-C stays prompt on large files.
+ * Calibrated probabilities and out-of-scope scores of encoded texts, EVAL_CHUNK at a time, yielding to the event
+ * loop between chunks (so Ctrl-C stays prompt on large files). A queued evaluation (jobs/) runs this on whole chunks.
  */
-export async function evaluatePredictor(predictor: Predictor, data: SplitData): Promise<EvalResult> {
+export async function predictorProbabilities(predictor: Predictor, enc: SplitData['enc']): Promise<Scores> {
   const probabilities: number[][] = [];
   const oodScores: (number | null)[] = [];
-  const CHUNK = 256;
-  for (let s = 0; s < data.examples.length; s += CHUNK) {
+  for (let s = 0; s < enc.ids.length; s += EVAL_CHUNK) {
     const part = {
-      ids: data.enc.ids.slice(s, s + CHUNK),
-      types: data.enc.types.slice(s, s + CHUNK),
+      ids: enc.ids.slice(s, s + EVAL_CHUNK),
+      types: enc.types.slice(s, s + EVAL_CHUNK),
       truncated: 0,
       cut: [],
-      ...(data.enc.window ? { window: data.enc.window } : {}),
+      ...(enc.window ? { window: enc.window } : {}),
     };
     const pass = predictor.forward(part);
     for (const row of pass.logits) probabilities.push(predictor.decide(row).probabilities);
     oodScores.push(...pass.oodScores);
     await new Promise((res) => setImmediate(res));
   }
+  return { probabilities, oodScores };
+}
+
+/**
+ * A saved model behind a Predictor: calibrated probabilities (computed here, or given: a queued evaluation's),
+ * stored thresholds, the out-of-scope detector and abstention apply.
+ */
+export async function evaluatePredictor(predictor: Predictor, data: SplitData, given?: Scores): Promise<EvalResult> {
+  const { probabilities, oodScores } = given ?? (await predictorProbabilities(predictor, data.enc));
   const loss = nll(probabilities, data.examples, predictor.multiLabel);
   return {
     ...resultFrom(probabilities, data.examples, predictor.settings, loss, predictor.ood ? oodScores : undefined),

@@ -21,7 +21,7 @@ import { fileSha256 } from '../models/metadata.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
-import { evaluatePredictor } from './evaluate.js';
+import { evaluatePredictor, type Scores } from './evaluate.js';
 import { trustMetrics } from './calibration.js';
 import { writeEvalReport } from './report.js';
 import {
@@ -70,6 +70,8 @@ export interface EvaluateOptions extends DocumentOverrides {
   texts?: boolean;
   /** the command line, recorded in run.json */
   commandLine?: string[];
+  /** computes the probabilities of the examples elsewhere (a queued evaluation: jobs/) instead of in this process */
+  probabilitiesOf?: (predictor: Predictor, data: LabeledData) => Promise<Scores>;
 }
 
 /** A labelled file classified by a saved model, as evaluate and audit need it. */
@@ -135,7 +137,8 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
     pairs,
   );
   if (enc.truncated) log(predictor.cutNote(enc.truncated));
-  const result = await evaluatePredictor(predictor, { examples: data.examples, enc });
+  const given = o.probabilitiesOf ? await o.probabilitiesOf(predictor, data) : undefined;
+  const result = await evaluatePredictor(predictor, { examples: data.examples, enc }, given);
   return { predictor, data, enc, result, audit };
 }
 

@@ -2,7 +2,7 @@
  * Word-level explanations (integrated gradients, explain.ts) for every row of a file (what `medtune explain` runs):
  * JSONL out, one object per input row, and optionally an HTML page with the words highlighted.
  */
-import { atomicWriteStream, prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
+import { atomicWriteStream, prepareOutputFile, refuseSameOutputs, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
 import { checkInputFile, formatOf, pickColumn, readRows, textCell, TEXT_COLUMNS } from '../data/readers.js';
 import { Predictor } from './predictor.js';
@@ -33,6 +33,10 @@ export async function runExplain(o: ExplainFileOptions): Promise<{ rows: number 
   formatOf(o.input, o.format);
   prepareOutputFile(o.output, { inputs: [o.input] });
   if (o.html) prepareOutputFile(o.html, { option: '--html', inputs: [o.input] });
+  refuseSameOutputs([
+    ['--output', o.output],
+    ['--html', o.html],
+  ]);
   const p = await Predictor.load(o.model, { maxLength: o.maxLength, log: () => {}, ...documentOverrides(o) });
   if (o.label !== undefined && !p.labels.includes(o.label)) {
     throw new MedtuneError(

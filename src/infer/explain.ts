@@ -29,6 +29,10 @@ export interface ExplainOptions {
   tolerance?: number;
   /** 'pad' ([PAD] embeddings at non-special positions, default) or 'zero' */
   baseline?: 'pad' | 'zero';
+  /** the most nodes the steps may double up to (default 256) */
+  maxSteps?: number;
+  /** asked between passes: true stops the explanation with E_CANCELLED (a server whose client went away) */
+  cancelled?: () => boolean;
 }
 
 export interface WordAttribution {
@@ -355,6 +359,7 @@ function explainOnce(p: Predictor, rawText: string, o: ExplainOptions & { steps:
   const perPass = Math.max(1, Math.floor(2048 / T));
   inputGradientsOnly(p, () => {
     for (let s = 0; s < steps; s += perPass) {
+      if (o.cancelled?.()) throw new MedtuneError('the explanation was cancelled', 'E_CANCELLED');
       const ks = nodes.slice(s, s + perPass);
       const m = ks.length;
       scope(() => {
@@ -392,15 +397,19 @@ function explainOnce(p: Predictor, rawText: string, o: ExplainOptions & { steps:
   };
 }
 
-/** Explains one text; the steps double (up to 256) until Σ scores is within the tolerance of f(x) − f(baseline). */
+/**
+ * Explains one text; the steps double (up to 256, or `maxSteps`) until Σ scores is within the tolerance of
+ * f(x) − f(baseline).
+ */
 export function explain(p: Predictor, text: string, o: ExplainOptions = {}): Explanation {
-  let steps = o.steps ?? 32;
+  const max = o.maxSteps ?? 256;
+  let steps = o.steps ?? Math.min(32, max);
   if (!Number.isInteger(steps) || steps < 2 || steps > 512)
     throw new MedtuneError(`--steps must be an integer from 2 to 512, got ${steps}`, 'E_USAGE');
   const tol = o.tolerance ?? 0.05;
   for (;;) {
     const e = explainOnce(p, text, { ...o, steps });
-    if (e.completeness_error <= Math.max(1e-3, tol * Math.abs(e.total)) || steps >= 256) return e;
-    steps = Math.min(256, steps * 2);
+    if (e.completeness_error <= Math.max(1e-3, tol * Math.abs(e.total)) || steps >= max) return e;
+    steps = Math.min(max, steps * 2);
   }
 }

@@ -13,6 +13,7 @@ import { loadClassifier, type LoadedClassifier } from '../models/auto.js';
 import type { MedtuneMetadata, ModelIdentity } from '../models/metadata.js';
 import type { ProblemType } from '../models/heads.js';
 import { MedtuneError } from '../common/errors.js';
+import { precision, type Precision } from '../tensor/precision.js';
 import {
   decide,
   decideFromProbabilities,
@@ -50,6 +51,8 @@ export interface PredictorOptions extends DecisionOverrides, DocumentOverrides {
   preprocessing?: PreprocessingOptions;
   /** receives the load report (default: stderr) */
   log?: (line: string) => void;
+  /** int8: the model's linear layers run int8 (models/quantize.ts) (default: the current precision) */
+  precision?: Precision;
 }
 
 export interface Classification {
@@ -177,7 +180,12 @@ export class Predictor {
   static async load(nameOrDir: string, o: PredictorOptions = {}): Promise<Predictor> {
     const info = await describeModel(nameOrDir, o);
     const report: string[] = [];
-    const loaded = await loadClassifier(info, { log: (l) => report.push(l) }); // config.json as describeModel read it
+    // config.json as describeModel read it
+    const loaded = await loadClassifier(info, {
+      log: (l) => report.push(l),
+      precision: o.precision ?? precision(),
+      inference: true,
+    });
     checkDocumentParts(loaded, info.document);
     for (const l of report) (o.log ?? ((x: string) => process.stderr.write(x + '\n')))(l);
     const tok = Tokenizer.fromDir(loaded.dir);

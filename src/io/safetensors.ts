@@ -136,17 +136,17 @@ export function readSafetensors(file: string): Map<string, SafetensorsEntry> {
   return parseSafetensors(buf, file);
 }
 
-/** Serialises float32 / int32 tensors to safetensors bytes (header padded to 8 bytes, keys in the given order). */
+/** Serialises float32 / int32 / int8 tensors to safetensors bytes (header padded to 8 bytes, keys in order). */
 export function serializeSafetensors(
-  tensors: [string, { shape: readonly number[]; data: Float32Array | Int32Array }][],
+  tensors: [string, { shape: readonly number[]; data: Float32Array | Int32Array | Int8Array }][],
   metadata: Record<string, string> = { format: 'pt' },
 ): Uint8Array[] {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let off = 0;
   for (const [name, t] of tensors) {
-    const bytes = t.data.length * 4;
+    const bytes = t.data.byteLength;
     header[name] = {
-      dtype: t.data instanceof Float32Array ? 'F32' : 'I32',
+      dtype: t.data instanceof Float32Array ? 'F32' : t.data instanceof Int8Array ? 'I8' : 'I32',
       shape: [...t.shape],
       data_offsets: [off, off + bytes],
     };
@@ -157,5 +157,5 @@ export function serializeSafetensors(
   const head = new Uint8Array(8 + Buffer.byteLength(json));
   new DataView(head.buffer).setBigUint64(0, BigInt(Buffer.byteLength(json)), true);
   head.set(Buffer.from(json), 8);
-  return [head, ...tensors.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4))];
+  return [head, ...tensors.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
 }

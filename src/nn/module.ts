@@ -6,6 +6,7 @@ import { Tensor, zeros, ones, parameter, empty } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
 import { embedding, layerNorm, linear, dropout } from '../tensor/ops/index.js';
 import type { Activation } from '../tensor/kernels.js';
+import { int8TrainingError, linearInt8, type QuantizedWeight } from '../tensor/quantize.js';
 
 export abstract class Module {
   /** Training mode enables dropout. */
@@ -91,17 +92,23 @@ function normalParam(shape: number[], std: number, gen: Generator): Tensor {
   return parameter(t);
 }
 
-/** nn.Linear: weight [out, in], bias [out]; HF BERT init: normal(0, initializer_range), zero bias. */
+/**
+ * nn.Linear: weight [out, in], bias [out]; HF BERT init: normal(0, initializer_range), zero bias. With `int8` set
+ * (models/quantize.ts: the weight quantized per channel and packed), forward runs the int8 kernels: inference only.
+ */
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
+  int8: QuantizedWeight | null = null;
   constructor(inFeatures: number, outFeatures: number, gen: Generator, std = 0.02, bias = true) {
     super();
     this.weight = normalParam([outFeatures, inFeatures], std, gen);
     this.bias = bias ? parameter(zeros([outFeatures])) : null;
   }
   forward(x: Tensor, activation: Activation = 'none'): Tensor {
-    return linear(x, this.weight, this.bias, activation);
+    if (!this.int8) return linear(x, this.weight, this.bias, activation);
+    if (this.training) throw int8TrainingError();
+    return linearInt8(x, this.int8, this.weight, this.bias, activation);
   }
 }
 

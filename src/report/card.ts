@@ -29,8 +29,26 @@ interface CardInput {
 
 const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
 const f4 = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(4) : '–');
+const pct = (v: number) => `${(v * 100).toFixed(v >= 0.995 && v < 1 ? 1 : 0)} %`;
 const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(4)}`;
 const ci4 = (ci: [number, number]) => `[${ci[0].toFixed(4)}, ${ci[1].toFixed(4)}]`;
+
+/** The abstention rule in words: the confidence threshold, how it was chosen, whether out-of-scope notes abstain. */
+function abstentionText(m: MedtuneMetadata): string {
+  const a = m.abstain;
+  if (!a) return 'off';
+  const parts: string[] = [];
+  if (a.below > 0) {
+    const how =
+      a.source === 'target_accuracy' && a.target_accuracy !== undefined
+        ? `, chosen on validation for ${pct(a.target_accuracy)} accuracy of answered notes` +
+          (a.coverage !== undefined ? ` (${pct(a.coverage)} of validation notes answered)` : '')
+        : '';
+    parts.push(`below confidence ${f4(a.below)}${how}`);
+  }
+  if (a.out_of_scope !== false && m.ood) parts.push('out-of-scope notes');
+  return parts.length ? `${parts.join('; ')} ("decide without the model")` : 'off';
+}
 
 function detailsSection(c: CardInput): string {
   const cfg = c.config;
@@ -44,8 +62,8 @@ function detailsSection(c: CardInput): string {
     : c.meta.thresholds
       ? 'per-label thresholds'
       : 'none';
-  const below = c.meta.abstain?.below;
-  const abstain = below !== undefined ? `below confidence ${below.toFixed(4)} ("refer to a clinician")` : 'off';
+  const abstain = abstentionText(c.meta);
+  const ood = c.meta.ood;
   const rows = [
     ['architecture', arch],
     ['problem type', String(cfg.problem_type ?? 'single_label_classification')],
@@ -57,6 +75,14 @@ function detailsSection(c: CardInput): string {
     ['trained', `${t.finished_at ?? 'unknown'} with medtune`],
     ['calibration', calibration],
     ['abstention', abstain],
+    [
+      'out-of-scope detector',
+      ood
+        ? `Mahalanobis distance of the encoder's ${ood.features === 'mean' ? 'token-mean' : 'first-token'} features ` +
+          `to the nearest class mean (${ood.classes} classes); threshold ${f4(ood.threshold)}, chosen to keep ` +
+          `${pct(ood.keep)} of validation notes in scope`
+        : 'none',
+    ],
     ['text cleaning', c.meta.preprocessing ? `\`${JSON.stringify(c.meta.preprocessing)}\`` : 'none'],
   ];
   return `## Model details\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;

@@ -325,6 +325,15 @@ describe('run report, bias audit and model card', () => {
     assert.match(card, /not validated — a clinician must review every output/);
     assert.ok(card.includes(fileSha256(testCsv)));
     assert.match(card, /too small to judge/);
+    // the decision rule in words: abstention (chosen for a target accuracy by default) and the out-of-scope detector
+    assert.match(
+      card,
+      /\| abstention \| (below confidence [0-9.]+, chosen on validation for 95 % accuracy[^|]*; )?out-of-scope notes/,
+    );
+    assert.match(
+      card,
+      /\| out-of-scope detector \| Mahalanobis distance .* threshold [0-9.]+, chosen to keep \d+ % of/,
+    );
     const again = await cli('card', MODEL);
     assert.equal(again.exit, 0, again.stderr);
     assert.equal(read(path.join(MODEL, 'README.md')), card, 'medtune card rewrites the same card');

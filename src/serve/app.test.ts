@@ -253,6 +253,8 @@ describe('medtune serve', { skip }, () => {
   it('queue full (429), queue timeout (503), not ready (503), body limit (413)', async () => {
     const slow = await start({ maxConcurrentRequests: 1, maxWaitMs: 300, bodyLimit: 2000 });
     try {
+      // the key is checked once (scrypt, off the event loop), then cached: both requests below start at once
+      assert.equal((await slow.app.inject({ url: '/v1/models', headers: auth() })).statusCode, 200);
       const [a, b] = await Promise.all([
         post(slow, '/v1/diagnose', { text: 'a' }),
         post(slow, '/v1/diagnose', { text: 'b' }),

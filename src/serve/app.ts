@@ -7,11 +7,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ModelInfo } from '../infer/model-info.js';
-import { buildHttp } from './http.js';
-import { resolveOptions, type ServeOptions } from './options.js';
+import { MedtuneError } from '../common/errors.js';
+import { buildHttp, connectionLimits } from './http.js';
+import { checkBinding, isLoopbackAddress, resolveOptions, type ServeOptions } from './options.js';
 import { adminRoutes } from './routes/admin.js';
 import { deidRoutes } from './routes/deid.js';
 import { diagnoseRoutes } from './routes/diagnose.js';
+import { entityRoutes } from './routes/entities.js';
 import { explainRoutes } from './routes/explain.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -38,6 +40,7 @@ export interface MedtuneServer {
 /** The resources of the API, one plugin each. */
 const RESOURCES = [
   diagnoseRoutes,
+  entityRoutes,
   modelRoutes,
   deidRoutes,
   explainRoutes,
@@ -49,8 +52,23 @@ const RESOURCES = [
 
 export async function createServer(options: ServeOptions): Promise<MedtuneServer> {
   const o = resolveOptions(options);
+  await checkBinding(o);
   const st = await ServerState.open(o);
   const app = await buildHttp(st);
+  const limits = connectionLimits(o);
+  app.log.info(
+    { max_connections: limits.maxConnections, per_client: limits.maxConnectionsPerClient, file_limit: o.fileLimit },
+    'connection cap',
+  );
+  if (options.maxConnections !== undefined && limits.maxConnections < o.maxConnections)
+    app.log.warn(
+      `--max-connections ${o.maxConnections} lowered to ${limits.maxConnections}: ` +
+        `the process may open ${o.fileLimit} files (ulimit -n), and files, workers and the audit log need some`,
+    );
+  st.audit?.onChange((failure) => {
+    if (failure) app.log.error({ reason: failure }, 'the audit log cannot be written: refusing audited requests');
+    else app.log.warn({ dropped: st.audit!.dropped }, 'the audit log is writable again: serving');
+  });
   for (const plugin of RESOURCES) await app.register(plugin, { st });
   if (o.ui !== false) await registerStaticUi(app);
   // the server listens while the workers load: /health/ready and the model routes say 503 until they are ready
@@ -62,7 +80,15 @@ export async function createServer(options: ServeOptions): Promise<MedtuneServer
     isReady: () => st.ready,
     models: () => st.models,
     reload: () => st.reload(),
-    listen: async () => app.listen({ host: o.host, port: o.port }),
+    listen: async () => {
+      const address = await app.listen({ host: o.host, port: o.port });
+      // --no-auth: what was bound, not only what the name resolved to a moment ago, must be loopback
+      if (o.auth === false && !app.addresses().every((a) => typeof a === 'string' || isLoopbackAddress(a.address))) {
+        await app.close();
+        throw new MedtuneError(`--no-auth: ${o.host} was bound to a non-loopback address; refused`, 'E_USAGE');
+      }
+      return address;
+    },
     close: async () => {
       st.shutdown();
       await app.close();

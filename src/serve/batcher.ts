@@ -2,7 +2,8 @@
  * The dynamic batcher in front of the inference pool (pool.ts). Texts from concurrent requests are coalesced into
  * batches under a token budget (`maxBatchTokens` counts padded tokens: texts × the longest text), waiting at most
  * `maxWaitMs` for company, and are grouped by length to limit padding (Triton's dynamic batcher, TEI's token
- * budget). A text still queued after `queueTimeoutMs` is answered 503.
+ * budget). A text still queued after `queueTimeoutMs` is answered 503; the texts of a request whose client went away
+ * (its signal aborts) leave the queue.
  */
 import { MedtuneError } from '../common/errors.js';
 import type { Decision } from '../infer/decision.js';
@@ -70,13 +71,19 @@ export class Batcher {
   }
 
   /** Queues the texts of one request; resolves with one result per text, in order. */
-  submit(model: string, texts: string[], o: { abstainBelow?: number | null } = {}): Promise<TextResult[]> {
+  submit(
+    model: string,
+    texts: string[],
+    o: { abstainBelow?: number | null; signal?: AbortSignal } = {},
+  ): Promise<TextResult[]> {
+    if (o.signal?.aborted) return Promise.reject(o.signal.reason as Error);
     const now = performance.now();
     const max = this.o.maxLength(model);
+    const mine: Item[] = [];
     const ps = texts.map(
       (text) =>
         new Promise<TextResult>((resolve, reject) => {
-          this.queue.push({
+          const it = {
             model,
             text,
             abstainBelow: o.abstainBelow,
@@ -84,9 +91,21 @@ export class Batcher {
             enqueued: now,
             resolve,
             reject,
-          });
+          };
+          mine.push(it);
+          this.queue.push(it);
         }),
     );
+    const { signal } = o;
+    if (signal) {
+      const leave = () => {
+        const gone = new Set(mine);
+        this.queue = this.queue.filter((it) => !gone.has(it));
+        for (const it of mine) it.reject(signal.reason as Error);
+      };
+      signal.addEventListener('abort', leave, { once: true });
+      void Promise.allSettled(ps).then(() => signal.removeEventListener('abort', leave));
+    }
     this.schedule();
     return Promise.all(ps);
   }

@@ -9,6 +9,7 @@ import client from 'prom-client';
 import { DriftWindow } from '../infer/drift.js';
 import type { Decision } from '../infer/decision.js';
 import type { ModelInfo } from '../infer/model-info.js';
+import type { Lane } from './limits.js';
 
 export class ServerMetrics {
   readonly registry = new client.Registry();
@@ -91,6 +92,34 @@ export class ServerMetrics {
     labelNames: ['model'],
     registers: [this.registry],
   });
+  readonly authRefusals = new client.Counter({
+    name: 'medtune_auth_refusals_total',
+    help: 'key checks refused: invalid (missing, wrong, unknown, revoked) or throttled (too many failures)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly connections = new client.Gauge({
+    name: 'medtune_connections_open',
+    help: 'open client connections',
+    registers: [this.registry],
+  });
+  readonly connectionsRefused = new client.Counter({
+    name: 'medtune_connections_refused_total',
+    help: 'connections closed at once: over --max-connections (server) or --max-connections-per-client (client)',
+    labelNames: ['cap'],
+    registers: [this.registry],
+  });
+  readonly workerCancelled = new client.Counter({
+    name: 'medtune_worker_jobs_cancelled_total',
+    help: 'explanations and de-identifications a worker stopped because their request was abandoned',
+    registers: [this.registry],
+  });
+  readonly cancelled = new client.Counter({
+    name: 'medtune_requests_cancelled_total',
+    help: 'requests whose client went away before the answer (their work was dropped or cancelled)',
+    labelNames: ['route'],
+    registers: [this.registry],
+  });
   readonly drift: client.Gauge<'model' | 'kind'>;
   private windows = new Map<string, DriftWindow>();
 
@@ -113,6 +142,32 @@ export class ServerMetrics {
     });
   }
 
+  /** Per lane (explain, deid, reviews): requests in flight and waiting, and refusals by reason. */
+  watchLanes(lanes: Lane[]): void {
+    new client.Gauge({
+      name: 'medtune_lane_requests',
+      help: 'requests of a lane (explain, deid, reviews) in flight (state="active") and waiting (state="queued")',
+      labelNames: ['lane', 'state'],
+      registers: [this.registry],
+      collect() {
+        for (const l of lanes) {
+          this.set({ lane: l.name, state: 'active' }, l.inFlight);
+          this.set({ lane: l.name, state: 'queued' }, l.queued);
+        }
+      },
+    });
+    new client.Gauge({
+      name: 'medtune_lane_refused',
+      help: 'requests a lane refused since start: queue full (429), deadline (503), client gone',
+      labelNames: ['lane', 'reason'],
+      registers: [this.registry],
+      collect() {
+        for (const l of lanes)
+          for (const [reason, n] of Object.entries(l.refused)) this.set({ lane: l.name, reason }, n);
+      },
+    });
+  }
+
   setModels(models: Map<string, ModelInfo>): void {
     this.modelInfo.reset();
     for (const [name, info] of models) {
@@ -123,7 +178,9 @@ export class ServerMetrics {
     }
   }
 
+  /** Counts one prediction; one that is not finite (a broken model) is not observed, never a crash. */
   observePrediction(model: string, d: Decision, labels: string[], truncated: boolean): void {
+    if (!d.probabilities.every(Number.isFinite)) return;
     const chosen = Array.isArray(d.predicted)
       ? labels.filter((_, c) => (d.predicted as number[])[c])
       : [labels[d.predicted]!];

@@ -1,7 +1,13 @@
-/** The options of `medtune serve` (flags map one to one), their defaults, and the checks that need no model. */
+/**
+ * The options of `medtune serve` (flags map one to one), their defaults, the checks that need no model, the one
+ * check that a `--no-auth` host is loopback (resolved), and the connection cap under the process's file limit.
+ */
+import { lookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { MedtuneError, type ErrorCode } from '../common/errors.js';
-import { parsePrecision } from '../tensor/precision.js';
+import { parsePrecision, type Precision } from '../tensor/precision.js';
 import { DEFAULT_MAX_DOCUMENT_TOKENS } from '../text/windows.js';
 
 export interface ServeOptions {
@@ -9,6 +15,10 @@ export interface ServeOptions {
   models: { name: string; dir: string }[];
   /** the API keys file (see `medtune serve keys`); required unless auth is off */
   keys?: string;
+  /** serve a keys file that group or others may read (refused by default) */
+  allowInsecureKeys?: boolean;
+  /** failed key checks per minute per client address and per key id before E_AUTH_THROTTLED */
+  maxAuthFailures?: number;
   /** false: no API keys (only on a loopback host) */
   auth?: boolean;
   host?: string;
@@ -28,6 +38,22 @@ export interface ServeOptions {
   maxWaitMs?: number;
   maxConcurrentRequests?: number;
   queueTimeoutMs?: number;
+  /** explanations computed at once, waiting at most, their deadline (wait + work), steps and characters */
+  explainConcurrency?: number;
+  explainQueue?: number;
+  explainTimeoutMs?: number;
+  explainMaxSteps?: number;
+  explainMaxChars?: number;
+  /** a request's headers must have arrived within this (ms) */
+  headersTimeoutMs?: number;
+  /** a request's headers and body must have arrived within this (ms) */
+  bodyTimeoutMs?: number;
+  /** a keep-alive connection without a request is closed after this (ms) */
+  idleTimeoutMs?: number;
+  /** open connections at most (kept below the process's file limit) */
+  maxConnections?: number;
+  /** open connections at most from one client address (default: half the connection cap) */
+  maxConnectionsPerClient?: number;
   workers?: number;
   /** engine threads per worker (default: every core with one worker, 1 each with several) */
   threads?: number;
@@ -36,8 +62,10 @@ export interface ServeOptions {
   auditSecret?: string;
   /** de-identify texts before the model sees them */
   deid?: boolean;
+  /** with deid: a de-identification model (`medtune deid train`) beside the rules, in every worker */
+  deidModel?: string;
   /** fp32 (default) or bf16 matrix products in the workers (AVX512-BF16 CPUs) */
-  precision?: 'fp32' | 'bf16';
+  precision?: Precision;
   corsOrigin?: string[];
   /** the browser UI at / (default true) */
   ui?: boolean;
@@ -51,7 +79,11 @@ export interface ServeOptions {
   driftWindow?: number;
 }
 
-export type ResolvedServeOptions = ServeOptions & typeof SERVE_DEFAULTS;
+export type ResolvedServeOptions = ServeOptions &
+  typeof SERVE_DEFAULTS & {
+    /** the soft limit on open files read at start (null where it cannot be read) */
+    fileLimit: number | null;
+  };
 
 /** Characters per token the default --max-chars allows (clinical English runs 4–5; 6 leaves room). */
 export const CHARS_PER_TOKEN = 6;
@@ -66,12 +98,66 @@ export const SERVE_DEFAULTS = {
   maxWaitMs: 5,
   maxConcurrentRequests: 512,
   queueTimeoutMs: 30000,
+  maxAuthFailures: 10,
+  explainConcurrency: 1,
+  explainQueue: 16,
+  explainTimeoutMs: 60000,
+  explainMaxSteps: 64,
+  explainMaxChars: 10000,
+  headersTimeoutMs: 10000,
+  bodyTimeoutMs: 30000,
+  idleTimeoutMs: 72000,
+  maxConnections: 4096,
   workers: 1,
   logLevel: 'info',
   driftWindow: 1000,
 };
 
-export const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host);
+/** A literal IP address of the loopback interface (127.0.0.0/8, ::1, or IPv4-mapped 127.x). */
+export const isLoopbackAddress = (a: string) =>
+  (isIP(a) === 4 && a.startsWith('127.')) || a === '::1' || (isIP(a) === 6 && /^::ffff:127\./i.test(a));
+
+/**
+ * Whether `host` (a name or an address) resolves to loopback addresses only: the one check behind `--no-auth` and
+ * the plain-HTTP warning. A name that does not resolve is a usage error.
+ */
+export async function isLoopbackHost(host: string): Promise<boolean> {
+  if (isIP(host)) return isLoopbackAddress(host);
+  let addresses: { address: string }[];
+  try {
+    addresses = await lookup(host, { all: true });
+  } catch {
+    throw fail('E_USAGE', `--host ${host} does not resolve to an address of this machine; give an IP address`);
+  }
+  return addresses.length > 0 && addresses.every((a) => isLoopbackAddress(a.address));
+}
+
+/** Refuses `--no-auth` unless the host resolves to loopback addresses only. */
+export async function checkBinding(o: ResolvedServeOptions): Promise<void> {
+  if (o.auth === false && !(await isLoopbackHost(o.host)))
+    throw fail(
+      'E_USAGE',
+      `--no-auth is only allowed on a loopback address (127.0.0.1, ::1); ${o.host} is reachable from other machines: ` +
+        'create a key with `medtune serve keys add`',
+    );
+}
+
+/** The soft limit on open files of this process (Linux: /proc/self/limits), or null. */
+export function fileLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : null;
+  } catch {
+    return null; // not Linux: no cap from the file limit
+  }
+}
+
+/** The connection cap: --max-connections, kept below the file limit (an eighth, at least 64, stays for files). */
+export function connectionCap(o: { maxConnections: number; fileLimit: number | null }): number {
+  if (o.fileLimit === null) return o.maxConnections;
+  const reserve = Math.max(64, Math.ceil(o.fileLimit / 8));
+  return Math.max(1, Math.min(o.maxConnections, o.fileLimit - reserve));
+}
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const fail = (code: ErrorCode, msg: string) => new MedtuneError(msg, code);
 
@@ -88,13 +174,6 @@ function checkOptions(o: ResolvedServeOptions): void {
       throw fail('E_USAGE', `model name "${m.name}" must be 1-64 letters, digits or _.- (--model NAME=DIR)`);
     if (names.has(m.name)) throw fail('E_USAGE', `model name ${m.name} is given twice`);
     names.add(m.name);
-  }
-  if (o.auth === false && !isLoopback(o.host)) {
-    throw fail(
-      'E_USAGE',
-      `--no-auth is only allowed on a loopback address (127.0.0.1, ::1); ${o.host} is reachable from other machines: ` +
-        'create a key with `medtune serve keys add`',
-    );
   }
   if (o.auth !== false && !o.keys)
     throw fail(
@@ -118,6 +197,9 @@ function checkOptions(o: ResolvedServeOptions): void {
     );
   if (!!o.tls?.cert !== !!o.tls?.key) throw fail('E_USAGE', '--tls-cert and --tls-key go together');
   if (o.precision) parsePrecision(o.precision, '--precision'); // bf16 on a CPU without it: refused at start
+  if (o.headersTimeoutMs > o.bodyTimeoutMs)
+    throw fail('E_USAGE', '--headers-timeout-ms may not be longer than --body-timeout-ms (which includes the headers)');
+  if (o.explainMaxSteps < 2) throw fail('E_USAGE', '--explain-max-steps must be at least 2');
 }
 
 /** The options with their defaults, checked (names, auth, limits, threads, TLS, precision). */
@@ -126,6 +208,7 @@ export function resolveOptions(options: ServeOptions): ResolvedServeOptions {
     ...SERVE_DEFAULTS,
     ...(options.maxDocumentTokens ? { maxChars: CHARS_PER_TOKEN * options.maxDocumentTokens } : {}),
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    fileLimit: fileLimit(),
   } as ResolvedServeOptions;
   checkOptions(o);
   return o;

@@ -1,8 +1,11 @@
 /**
- * Inference off the HTTP thread: a pool of worker threads (worker.ts), each of which loads every served model once.
- * A classification batch (from the batcher, batcher.ts) goes to an idle worker; side jobs (de-identification
- * previews, explanations) wait for one and go before new batches. A worker that dies fails its batch and is
- * replaced. Reload starts a new pool and swaps it in (state.ts); batches already sent finish on the old one.
+ * Inference off the HTTP thread: a pool of worker threads (worker.ts), each of which loads (and checks) every served
+ * model once. A classification batch (from the batcher, batcher.ts) goes to an idle worker; side jobs
+ * (de-identification previews, explanations) wait for one, taking turns with batches when both wait, so that
+ * neither starves the other. A side job whose request is abandoned (its signal aborts) leaves the queue, or, when a
+ * worker already runs it, is cancelled there (a shared flag the worker reads between steps). A worker that dies
+ * fails its batch and is replaced. Reload starts a new pool and swaps it in (state.ts); batches already sent finish
+ * on the old one.
  */
 import { Worker } from 'node:worker_threads';
 import { MedtuneError, type ErrorCode, ERROR_CATALOGUE } from '../common/errors.js';
@@ -14,10 +17,19 @@ import type {
   WorkerConfig,
   WorkerError,
   WorkerRequest,
+  EntitiesRequest,
 } from './worker.js';
 
-/** A side job without its id (the pool numbers it). */
-export type SideJob = Omit<DeidRequest, 'id'> | Omit<ExplainRequest, 'id'>;
+/** A side job without its id and cancel flag (the pool adds them). */
+export type SideJob =
+  Omit<DeidRequest, 'id' | 'cancel'> | Omit<ExplainRequest, 'id' | 'cancel'> | Omit<EntitiesRequest, 'id' | 'cancel'>;
+
+interface QueuedSide {
+  msg: DeidRequest | ExplainRequest | EntitiesRequest;
+  resolve: (r: SideResult) => void;
+  reject: (e: Error) => void;
+  signal?: AbortSignal;
+}
 
 const workerUrl = new URL('./worker.js', import.meta.url);
 /** A worker's error as the catalogue's (codes it does not know are internal). */
@@ -36,11 +48,17 @@ export class InferencePool {
     number,
     { resolve: (r: BatchResult | SideResult) => void; reject: (e: Error) => void; slot: Slot }
   >();
-  /** side jobs (de-identification previews, explanations) waiting for an idle worker; served before new batches */
-  private side: { msg: WorkerRequest; resolve: (r: SideResult) => void; reject: (e: Error) => void }[] = [];
+  /** side jobs (de-identification previews, explanations) waiting for an idle worker */
+  private side: QueuedSide[] = [];
+  /** when batches and side jobs both wait, they take turns: true when a side job goes next */
+  private sideTurn = true;
   private nextId = 1;
   private closed = false;
   onIdle: () => void = () => {};
+  /** whether the batcher has texts waiting (set by the server state) */
+  batchesWaiting: () => boolean = () => false;
+  /** a worker stopped a job because its request was abandoned */
+  onCancelled: () => void = () => {};
 
   constructor(
     readonly config: WorkerConfig,
@@ -74,6 +92,7 @@ export class InferencePool {
         if (!p) return;
         this.pending.delete(m.id!);
         slot.busy = false;
+        if (m.type === 'error' && m.code === 'E_CANCELLED') this.onCancelled();
         if (m.type === 'result') p.resolve(m);
         else p.reject(fromWorker(m));
         this.idleAgain();
@@ -100,19 +119,47 @@ export class InferencePool {
     if (!this.closed) this.spawn().catch(() => {});
   }
 
-  /** A worker is free: queued side jobs first, then the batcher. */
+  /** A worker is free: a side job when it is their turn (or no batch waits), then the batcher. */
   private idleAgain(): void {
-    while (this.side.length && this.slots.some((s) => !s.busy)) {
-      const job = this.side.shift()!;
-      this.send(job.msg).then((r) => job.resolve(r as SideResult), job.reject);
+    while (this.side.length && this.idle && (this.sideTurn || !this.batchesWaiting())) {
+      this.sideTurn = false;
+      this.dispatchSide(this.side.shift()!);
     }
     this.onIdle();
   }
 
-  /** A de-identification preview or an explanation: on an idle worker now, or when one becomes idle. */
-  request(msg: SideJob): Promise<SideResult> {
+  private dispatchSide(job: QueuedSide): void {
+    const onAbort = () => {
+      Atomics.store(new Int32Array(job.msg.cancel), 0, 1); // the worker stops at its next step
+      job.reject(job.signal!.reason as Error);
+    };
+    job.signal?.addEventListener('abort', onAbort, { once: true });
+    this.send(job.msg)
+      .then((r) => job.resolve(r as SideResult), job.reject)
+      .finally(() => job.signal?.removeEventListener('abort', onAbort));
+  }
+
+  /**
+   * A de-identification preview or an explanation: on an idle worker now, or when one becomes idle. When `signal`
+   * aborts, it rejects with the signal's reason, leaving the queue or cancelled in the worker.
+   */
+  request(job: SideJob, signal?: AbortSignal): Promise<SideResult> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise((resolve, reject) => {
-      this.side.push({ msg: { ...msg, id: this.nextId++ } as WorkerRequest, resolve, reject });
+      const msg = { ...job, id: this.nextId++, cancel: new SharedArrayBuffer(4) } as QueuedSide['msg'];
+      const queued: QueuedSide = { msg, resolve, reject, signal };
+      const leave = () => {
+        const i = this.side.indexOf(queued);
+        if (i < 0) return;
+        this.side.splice(i, 1);
+        reject(signal!.reason as Error);
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      queued.resolve = (r) => {
+        signal?.removeEventListener('abort', leave);
+        resolve(r);
+      };
+      this.side.push(queued);
       this.idleAgain();
     });
   }
@@ -127,6 +174,7 @@ export class InferencePool {
 
   /** One batch of one model's texts, each with its request's abstention threshold (undefined: the model's). */
   run(model: string, texts: string[], abstainBelow: (number | null | undefined)[]): Promise<BatchResult> {
+    this.sideTurn = true;
     return this.send({ type: 'batch', id: this.nextId++, model, texts, abstainBelow }) as Promise<BatchResult>;
   }
 

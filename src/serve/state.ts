@@ -1,8 +1,10 @@
 /**
  * What a running server holds: its options, the served models' descriptions, the inference pool (swapped on
- * reload), the batcher, metrics, keys, audit log, the review of a run folder, and the in-flight count. The HTTP
- * setup (http.ts) and every route plugin (routes/) take this one object; it is the only writer of its fields
- * (ready, closing, the pool, the models, the in-flight count): they change through its methods only.
+ * reload), the batcher, the admission lanes of the routes that are not batched, metrics, keys, audit log, the review
+ * of a run folder, and the in-flight count. The HTTP setup (http.ts) and every route plugin (routes/) take this one
+ * object; it is the only writer of its fields (ready, closing, the pool, the models, the in-flight count): they
+ * change through its methods only. Its health is ready, loading, shutting down, or degraded (a store that requests
+ * need, such as the audit log, cannot be written).
  */
 import { MedtuneError, type ErrorCode } from '../common/errors.js';
 import { openReview, type OpenReview } from '../evaluate/reviews.js';
@@ -11,6 +13,7 @@ import { windowCount, windowSpec } from '../text/windows.js';
 import { AuditLog } from './audit.js';
 import { Batcher } from './batcher.js';
 import { KeyStore } from './keys.js';
+import { Lane, type LaneLimits } from './limits.js';
 import { ServerMetrics } from './metrics.js';
 import { threadsOf, type ResolvedServeOptions } from './options.js';
 import { InferencePool, type SideJob } from './pool.js';
@@ -28,6 +31,36 @@ export function estimateTokens(info: ModelInfo | undefined, chars: number): numb
   if (!d) return Math.min(info?.maxLength ?? 512, tokens);
   const spec = windowSpec({ length: d.window, stride: d.stride, head: 1, tail: 1 });
   return windowCount(Math.min(tokens, d.max_document_tokens + 2), spec) * d.window;
+}
+
+/** The routes with their own admission lane (route config `lane`); diagnose has the batcher. */
+export type LaneName = 'explain' | 'deid' | 'reviews';
+
+/** Each lane's limits: explanations from the options; de-identification and reviews are quick, and fixed. */
+function laneLimits(o: ResolvedServeOptions): Record<LaneName, LaneLimits & { deadlineMs: number }> {
+  const explain = { concurrency: o.explainConcurrency, queue: o.explainQueue, timeoutMs: o.explainTimeoutMs };
+  const quick = { queue: 64, timeoutMs: o.queueTimeoutMs, deadlineMs: o.queueTimeoutMs };
+  return {
+    explain: { ...explain, deadlineMs: o.explainTimeoutMs },
+    deid: { ...quick, concurrency: 2 * o.workers },
+    reviews: { ...quick, concurrency: 4 },
+  };
+}
+
+/** Something the server writes to besides its answers; `required`: requests are refused while it fails. */
+export interface Store {
+  name: string;
+  required: boolean;
+  /** why it cannot be written now (null: it can) */
+  failure(): string | null;
+}
+
+export interface Health {
+  status: 'ready' | 'loading' | 'shutting_down' | 'degraded';
+  /** why it is degraded */
+  reason?: string;
+  /** 200 or 503 */
+  http: number;
 }
 
 /** Describes every served model (config, metadata, identity); refuses models the server cannot serve. */
@@ -48,6 +81,10 @@ export class ServerState {
   readonly metrics: ServerMetrics;
   readonly batcher: Batcher;
   readonly threads: number;
+  /** admission of the routes that are not batched, with each lane's deadline (wait + work) */
+  readonly lanes: Record<LaneName, Lane>;
+  readonly deadlines: Record<LaneName, number>;
+  private stores: Store[] = [];
   private pool: InferencePool | null = null;
   private starting: Promise<void> | null = null;
   private _ready = false;
@@ -63,7 +100,13 @@ export class ServerState {
     readonly review: OpenReview | null,
   ) {
     this.threads = threadsOf(o);
+    const limits = laneLimits(o);
+    const names = Object.keys(limits) as LaneName[];
+    this.lanes = Object.fromEntries(names.map((n) => [n, new Lane(n, limits[n])])) as Record<LaneName, Lane>;
+    this.deadlines = Object.fromEntries(names.map((n) => [n, limits[n].deadlineMs])) as Record<LaneName, number>;
+    if (audit) this.stores.push({ name: 'audit log', required: true, failure: () => audit.failure });
     this.metrics = new ServerMetrics(o.driftWindow);
+    this.metrics.watchLanes(Object.values(this.lanes));
     this.metrics.setModels(_models);
     this.batcher = new Batcher(() => this.pool, {
       maxBatchTokens: o.maxBatchTokens,
@@ -82,7 +125,10 @@ export class ServerState {
 
   /** Opens what the options name: the keys, the audit log, the models' descriptions, the review (no workers yet). */
   static async open(o: ResolvedServeOptions): Promise<ServerState> {
-    const keys = o.auth === false ? null : new KeyStore(o.keys!);
+    const keys =
+      o.auth === false
+        ? null
+        : new KeyStore(o.keys!, { allowInsecure: o.allowInsecureKeys, maxFailures: o.maxAuthFailures });
     if (o.auditLog && !o.auditSecret)
       throw fail('E_USAGE', '--audit-log needs a secret (MEDTUNE_AUDIT_SECRET or --audit-secret-file)');
     const audit = o.auditLog ? new AuditLog(o.auditLog, o.auditSecret!) : null;
@@ -102,6 +148,16 @@ export class ServerState {
 
   get models(): Map<string, ModelInfo> {
     return this._models;
+  }
+
+  /** Ready, loading, shutting down, or degraded (with why): what GET /health/ready answers. */
+  health(): Health {
+    if (this._closing) return { status: 'shutting_down', http: 503 };
+    if (!this._ready) return { status: 'loading', http: 503 };
+    const failing = this.stores.filter((x) => x.failure() !== null);
+    if (!failing.length) return { status: 'ready', http: 200 };
+    const reason = failing.map((x) => `${x.name}: ${x.failure()}`).join('; ');
+    return { status: 'degraded', reason, http: failing.some((x) => x.required) ? 503 : 200 };
   }
 
   get defaultModel(): string {
@@ -130,11 +186,14 @@ export class ServerState {
         })),
         threads: this.threads,
         deid: !!this.o.deid,
+        deidModel: this.o.deidModel,
         precision: this.o.precision,
       },
       this.o.workers,
     );
     p.onIdle = () => this.batcher.schedule();
+    p.batchesWaiting = () => this.batcher.depth > 0;
+    p.onCancelled = () => this.metrics.workerCancelled.inc();
     try {
       await p.start();
     } catch (e) {
@@ -157,9 +216,14 @@ export class ServerState {
     return [...next.values()];
   }
 
-  /** Refuses model work while the models load and while the server shuts down. */
-  private live(): void {
+  /** Refuses a request that arrives while the server shuts down (those already in flight finish). */
+  admitRequest(): void {
     if (this._closing) throw fail('E_SHUTTING_DOWN', 'the server is shutting down; retry on another replica');
+  }
+
+  /** Refuses model work while the models load and once the workers have stopped. */
+  private live(): void {
+    if (this._closing && !this.pool) this.admitRequest();
     if (!this._ready) throw fail('E_NOT_READY', 'the models are still loading; retry shortly (GET /health/ready)');
   }
 
@@ -170,14 +234,15 @@ export class ServerState {
   model(name: string = this.defaultModel): { name: string; info: ModelInfo } {
     this.live();
     const info = this._models.get(name);
-    if (!info) throw fail('E_UNKNOWN_MODEL', `no model named ${name}; served: ${[...this._models.keys()].join(', ')}`);
+    // (the name asked for is never quoted: it may be anything, patient text included)
+    if (!info) throw fail('E_UNKNOWN_MODEL', `no model of that name; served: ${[...this._models.keys()].join(', ')}`);
     return { name, info };
   }
 
-  /** A de-identification preview or an explanation, on the next idle worker. */
-  side(job: SideJob): Promise<SideResult> {
+  /** A de-identification preview or an explanation, on the next idle worker; `signal` abandons it. */
+  side(job: SideJob, signal?: AbortSignal): Promise<SideResult> {
     this.live();
-    return this.pool!.request(job);
+    return this.pool!.request(job, signal);
   }
 
   /**
@@ -212,6 +277,7 @@ export class ServerState {
     this.batcher.close();
     await this.starting?.catch(() => {});
     if (this.pool) await this.pool.close();
+    this.pool = null;
     await this.audit?.close();
     this.review?.store.close();
   }

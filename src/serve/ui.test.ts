@@ -44,18 +44,23 @@ const FILLERS = [
   'noted',
 ];
 
-function texts(n: number, seed: number, flip = 0): string {
+/** `n` notes with one trigger word each; `ambiguous` more with a third word that is alpha half of the time. */
+function texts(n: number, seed: number, flip = 0, ambiguous = 0): string {
   const g = new Generator(seed);
-  const rows = Array.from({ length: n }, (_, i) => {
+  const note = (triggers: string[]): string => {
     const words = Array.from(
       { length: 6 + Math.floor(g.uniform() * 5) },
       () => FILLERS[Math.floor(g.uniform() * FILLERS.length)]!,
     );
+    for (const t of triggers) words.splice(Math.floor(g.uniform() * words.length), 0, t);
+    return words.join(' ');
+  };
+  const rows = Array.from({ length: n }, (_, i) => {
     const alpha = i % 2 === 0;
-    words.splice(Math.floor(g.uniform() * words.length), 0, alpha ? 'zorblax' : 'quintarn');
     const label = (i < flip ? !alpha : alpha) ? 'alpha' : 'beta';
-    return `${words.join(' ')},${label}`;
+    return `${note([alpha ? 'zorblax' : 'quintarn'])},${label}`;
   });
+  for (let i = 0; i < ambiguous; i++) rows.push(`${note(['blorvik'])},${i % 2 === 0 ? 'alpha' : 'beta'}`);
   return 'text,label\n' + rows.join('\n') + '\n';
 }
 
@@ -79,7 +84,8 @@ describe('browser UI', { skip }, () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-ui-'));
     mkdirSync(shots, { recursive: true });
     const train = path.join(dir, 'train.csv');
-    writeFileSync(train, texts(300, 1));
+    // the ambiguous notes teach the model where it cannot choose: in scope, low confidence
+    writeFileSync(train, texts(300, 1, 0, 40));
     const init = path.join(dir, 'init');
     createScratchModel(
       init,
@@ -286,7 +292,8 @@ describe('browser UI', { skip }, () => {
     assert.match(first[1]!, /^\+\d\.\d{3}$/);
     assert.match(await text('main'), /completeness error \d/);
     await checkPage('diagnose');
-    await page.fill('#note', 'zorblax quintarn');
+    // the third word: seen in training (in scope), but the model cannot choose
+    await page.fill('#note', 'patient reports blorvik with mild pain since today');
     await until(
       'the explanation of the old note to go',
       async () => (await page.$('[data-testid=explanation]')) === null,
@@ -295,6 +302,12 @@ describe('browser UI', { skip }, () => {
     await page.waitForSelector('[data-testid=abstain]');
     assert.match(await text('[data-testid=abstain]'), /^The model is not confident \(\d+ %\) — decide without it\./);
     await checkPage('abstain');
+    // a note unlike anything the model was trained on: the out-of-scope banner, not a suggestion
+    await page.fill('#note', 'invoice attached for the quarterly furniture order, please approve before friday');
+    await page.click('main >> button.primary');
+    await page.waitForSelector('[data-testid=out-of-scope]');
+    assert.match(await text('[data-testid=out-of-scope]'), /^This note is outside what the model was trained on/);
+    await checkPage('out-of-scope');
   });
 
   /** Previews and explains a note; returns the preview's "what the model reads" and the text the worker explained. */

@@ -18,10 +18,32 @@ export type BackendName = 'js' | 'native';
 let current: Kernels | null = null;
 let warned = false;
 let gemmEnvApplied = false;
+let bf16Chosen = false;
 
 const FIX =
   'install a C++ compiler, make and python3 (Debian/Ubuntu: apt-get install -y g++ make python3), then run ' +
   '`npm rebuild medtune` (`npm run build:native` in a checkout)';
+
+const cores = (): number =>
+  typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+
+/**
+ * The most threads medtune starts: 8 per CPU core (more only wait for a core; far more cannot be started at all —
+ * the thread limit of a container, a user or the kernel — and a failed thread start aborts the process).
+ */
+export function maxThreads(): number {
+  return Math.max(8, 8 * cores());
+}
+
+/** A thread count above maxThreads() is capped, with one warning line. */
+function capThreads(n: number, shown: string): number {
+  const most = maxThreads();
+  if (n <= most) return n;
+  process.stderr.write(
+    `medtune: warning: ${shown} is more threads than this machine can use ` + `(${cores()} CPU cores); using ${most}\n`,
+  );
+  return most;
+}
 
 function defaultThreads(): number {
   const env = process.env.MEDTUNE_THREADS;
@@ -29,9 +51,9 @@ function defaultThreads(): number {
     const n = Number(env);
     if (!Number.isInteger(n) || n < 1)
       throw new MedtuneError(`MEDTUNE_THREADS must be a positive integer, got "${env}"`, 'E_ENV');
-    return n;
+    return capThreads(n, `MEDTUNE_THREADS=${n}`);
   }
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return cores();
 }
 
 function resolve(name: BackendName | undefined): Kernels {
@@ -80,16 +102,22 @@ export function gemmInfo(): GemmInfo | null {
 
 /**
  * Chooses the native GEMM: mode auto|own|blas, isa (fp32 kernel) avx512|avx2|portable, bf16Isa
- * avx512bf16|portable-bf16|none (portable-bf16 is the reference path for tests: bf16 storage, fp32 compute).
- * Omitted fields stay as they are.
+ * avx512bf16|portable-bf16|none (portable-bf16 is the reference path for tests: bf16 storage, fp32 compute),
+ * int8Isa avx512vnni|portable-int8. Omitted fields stay as they are. A kernel disabled by its self-check is refused.
  */
-export function configureGemm(o: { mode?: string; isa?: string; bf16Isa?: string }): void {
+export function configureGemm(o: { mode?: string; isa?: string; bf16Isa?: string; int8Isa?: string }): void {
   if (!loadNativeKernels()) {
     throw new MedtuneError(`the native backend is not available: ${nativeLoadError()}`, 'E_NATIVE_UNAVAILABLE');
   }
   applyGemmEnv();
-  const err = nativeGemmConfigure(o.mode ?? '', o.isa ?? '', o.bf16Isa ?? '');
+  const err = nativeGemmConfigure(o.mode ?? '', o.isa ?? '', o.bf16Isa ?? '', o.int8Isa ?? '');
   if (err) throw new MedtuneError(err, 'E_USAGE');
+  if (o.bf16Isa) bf16Chosen = o.bf16Isa !== 'none';
+}
+
+/** True when a bf16 kernel was chosen with configureGemm: precision.ts then uses it without timing it first. */
+export function bf16KernelChosen(): boolean {
+  return bf16Chosen;
 }
 
 /** The active kernels (chosen on first use). */
@@ -122,7 +150,7 @@ export function nativeAvailable(): boolean {
 export function setThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1)
     throw new MedtuneError(`thread count must be a positive integer, got ${n}`, 'E_USAGE');
-  kernels().setThreads(n);
+  kernels().setThreads(capThreads(n, `--threads ${n}`));
 }
 
 export function getThreads(): number {

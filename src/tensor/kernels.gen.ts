@@ -3,6 +3,7 @@
 
 export type F32 = Float32Array;
 export type I32 = Int32Array;
+export type I8 = Int8Array;
 
 /** BinaryOp values; the position is the code the C++ kernels see (enum BinaryOp in op_codes.h). */
 export const BINARY_OPS = ['add', 'sub', 'mul', 'div'] as const;
@@ -111,6 +112,21 @@ export interface LinearForwardArgs {
   act: Activation;
   /** default: false */
   bf16?: boolean;
+}
+
+/** The arguments of linearInt8. */
+export interface LinearInt8Args {
+  x: F32;
+  packed: I32;
+  comp: I32;
+  wScale: F32;
+  bias: F32 | null;
+  h: F32;
+  out: F32;
+  rows: number;
+  nIn: number;
+  nOut: number;
+  act: Activation;
 }
 
 /** The arguments of layerNormForward. */
@@ -278,6 +294,18 @@ export interface KernelFunctions {
    * out = act(h). With act 'none', out must be h. Native: one GEMM with bias and activation in its epilogue.
    */
   linearForward(args: LinearForwardArgs): void;
+  /**
+   * int8 inference: per-channel quantized weights q[nOut, nIn] (symmetric, in [-127, 127]) packed once into
+   * the layout every int8 kernel reads (k quads of 32 output channels; native/gemm_kernels.h), and
+   * comp[j] = 128 · Σ_k q[j, k].
+   */
+  int8PackWeights(q: I8, nOut: number, nIn: number, packed: I32, comp: I32): void;
+  /**
+   * A linear layer in int8 (inference): each row of x[rows, nIn] quantized symmetrically (scale max|row| / 127,
+   * round to nearest even), times the packed int8 weights (int8PackWeights) in exact int32 sums, then
+   * h = sum · rowScale · wScale[j] + bias[j] (bias may be null) and out = act(h) (act 'none': out must be h).
+   */
+  linearInt8(args: LinearInt8Args): void;
   /** out[i, :] = table[ids[i], :] */
   embeddingForward(ids: I32, table: F32, out: F32, n: number, dim: number): void;
   /** dtable[ids[i], :] += dout[i, :] (accumulates, deterministic order) */
@@ -377,6 +405,21 @@ export function bindNative(addon: NativeAddon): KernelFunctions {
       ),
     linearForward: (o) =>
       addon.linearForward!(o.x, o.w, o.bias, o.h, o.out, o.rows, o.nIn, o.nOut, ACTIVATION_CODE[o.act], o.bf16),
+    int8PackWeights: addon.int8PackWeights!,
+    linearInt8: (o) =>
+      addon.linearInt8!(
+        o.x,
+        o.packed,
+        o.comp,
+        o.wScale,
+        o.bias,
+        o.h,
+        o.out,
+        o.rows,
+        o.nIn,
+        o.nOut,
+        ACTIVATION_CODE[o.act],
+      ),
     embeddingForward: addon.embeddingForward!,
     embeddingBackward: addon.embeddingBackward!,
     layerNormForward: (o) =>

@@ -12,12 +12,19 @@ import * as op from './ops/index.js';
 import { BertForSequenceClassification, bertConfig } from '../models/bert.js';
 import { AdamW, hfParamGroups } from '../train/adamw.js';
 import { tensor } from './tensor.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const info = gemmInfo();
 const initialBf16 = info?.bf16Isa || 'none';
 // Where the CPU has no AVX512-BF16, the portable bf16 kernel (bf16 storage, fp32 compute) stands in for the tests.
 const testBf16Isa = info?.bf16Isa || 'portable-bf16';
 const noNative = !nativeAvailable() && 'native backend not built';
+const noBf16 = noNative || (!info?.bf16Isa && `this CPU has no avx512_bf16 (flags: ${info?.cpu})`);
+const here = (f: string) => path.join(path.dirname(fileURLToPath(import.meta.url)), f);
 const restore = () => {
   if (info) configureGemm({ bf16Isa: initialBf16 });
 };
@@ -58,12 +65,55 @@ describe('bf16 precision', () => {
 
   it('rejects unknown precisions and defaults to fp32', () => {
     assert.equal(precision(), process.env.MEDTUNE_PRECISION || 'fp32');
-    const usage = (e: MedtuneError) => e.code === 'E_USAGE' && /fp32 or bf16/.test(e.message);
+    const usage = (e: MedtuneError) => e.code === 'E_USAGE' && /fp32, bf16 or int8/.test(e.message);
     assert.throws(() => setPrecision('fp16'), usage);
     assert.throws(
       () => parsePrecision('half', 'MEDTUNE_PRECISION'),
       (e: MedtuneError) => e.code === 'E_ENV',
     );
+  });
+
+  it('int8 is for inference: a training command refuses it in one line', () => {
+    assert.throws(
+      () => parsePrecision('int8', '--precision', { training: true }),
+      (e: MedtuneError) => e.code === 'E_USAGE' && /int8 is for inference .*medtune quantize/.test(e.message),
+    );
+    assert.throws(() => parsePrecision('int8', '--precision', { training: true }), /^(?!.*\n)/);
+  });
+
+  it('bf16 runs only where it measured faster than fp32, cached per CPU model', { skip: noBf16 }, () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-bf16-'));
+    try {
+      const key = info!.cpuModel;
+      const child = (cache: object | null) => {
+        if (cache) writeFileSync(path.join(dir, 'cpu-speed.json'), JSON.stringify(cache));
+        else rmSync(path.join(dir, 'cpu-speed.json'), { force: true });
+        const from = JSON.stringify(here('precision.js'));
+        const script = `import { setPrecision, precision, precisionKernel } from ${from};
+          setPrecision('bf16', '--precision'); console.log(JSON.stringify([precision(), precisionKernel('bf16')]));`;
+        const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+          env: { ...process.env, MEDTUNE_CACHE_DIR: dir, MEDTUNE_BF16: '', MEDTUNE_QUIET_BACKEND: '' },
+          encoding: 'utf8',
+        });
+        assert.equal(r.status, 0, r.stderr);
+        return { out: JSON.parse(r.stdout) as [string, string], err: r.stderr.trim() };
+      };
+      const slow = child({ [key]: { bf16_speedup: 0.71, measured_at: 'x' } });
+      assert.equal(slow.out[0], 'fp32');
+      assert.match(
+        slow.err,
+        /^medtune: --precision bf16: fp32 \(\S+\): the \S+ kernel runs at 0.71× fp32 .*running fp32$/,
+      );
+      const fast = child({ [key]: { bf16_speedup: 1.8, measured_at: 'x' } });
+      assert.deepEqual([fast.out[0], fast.err], ['bf16', '']);
+      assert.match(fast.out[1], /1.8× fp32 on this CPU \(measured earlier on this CPU model/);
+      const measured = child(null);
+      const cached = JSON.parse(readFileSync(path.join(dir, 'cpu-speed.json'), 'utf8'));
+      assert.ok(cached[key].bf16_speedup > 0);
+      assert.equal(measured.out[0], cached[key].bf16_speedup >= 1.05 ? 'bf16' : 'fp32');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses bf16 on the js backend and on a CPU without a bf16 kernel', { skip: noNative }, () => {

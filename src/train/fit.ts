@@ -13,7 +13,7 @@ import type { PreprocessingOptions } from '../text/clean.js';
 import { loadClassifier, saveClassifier, type LoadedClassifier, type ModelFolder } from '../models/auto.js';
 import type { SplitData } from '../evaluate/types.js';
 import { withDocument } from '../infer/model-info.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './config.js';
+import { DEFAULT_TRAIN_CONFIG, type LoopConfig, type TrainConfig } from './config.js';
 import { resolveRecipe, type Recipe } from './recipe.js';
 import { Trainer } from './trainer.js';
 import type { Splits, TrainOptions } from './options.js';
@@ -94,13 +94,8 @@ function applyDropout(loaded: LoadedClassifier, p: number): void {
   walk(loaded.config);
 }
 
-/** The Trainer's settings from the options and the recipe. */
-function trainConfig(
-  o: TrainOptions,
-  recipe: Recipe,
-  x: Pick<TrainConfig, 'classWeights' | 'dataFingerprint'>,
-  multiLabel: boolean,
-): TrainConfig {
+/** The training loop's settings from the options and the recipe (every task); `metric`: the task's default. */
+export function loopConfigOf(o: TrainOptions, recipe: Recipe, metric: string): LoopConfig {
   return {
     ...DEFAULT_TRAIN_CONFIG,
     epochs: recipe.values.epochs,
@@ -113,17 +108,32 @@ function trainConfig(
     gradAccum: o.gradAccum,
     maxGradNorm: o.maxGradNorm,
     evalEvery: o.evalEvery,
-    labelSmoothing: o.labelSmoothing,
-    metricForBestModel: o.metricForBestModel ?? (multiLabel ? 'f1_micro' : 'accuracy'),
+    metricForBestModel: o.metricForBestModel ?? metric,
     outputDir: o.outputDir,
     maxSteps: o.maxSteps ?? 0,
     earlyStoppingPatience: o.earlyStopping ?? 0,
     saveSteps: o.saveSteps ?? 0,
     saveTotalLimit: o.saveTotalLimit ?? 2,
+    ...(o.checkpoints === false ? { checkpoints: false } : {}),
+  };
+}
+
+/** The Trainer's settings (sequence classification): the loop's, and label smoothing, class weights, threshold. */
+function trainConfig(
+  o: TrainOptions,
+  recipe: Recipe,
+  x: Pick<TrainConfig, 'classWeights' | 'dataFingerprint'>,
+  multiLabel: boolean,
+): TrainConfig {
+  const metric = multiLabel ? 'f1_micro' : 'accuracy';
+  return {
+    ...DEFAULT_TRAIN_CONFIG,
+    ...loopConfigOf(o, recipe, metric),
+    metricForBestModel: o.metricForBestModel ?? metric, // (required here, optional in the loop's settings)
+    labelSmoothing: o.labelSmoothing,
     classWeights: x.classWeights,
     threshold: o.threshold ?? 0.5,
     dataFingerprint: x.dataFingerprint,
-    ...(o.checkpoints === false ? { checkpoints: false } : {}),
   };
 }
 

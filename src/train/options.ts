@@ -7,6 +7,7 @@ import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
 import { groupRegexOf, type Example, type LabeledData } from '../data/dataset.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
+import { tokenFormatOf } from '../data/token-data.js';
 import { checkMetricName } from '../evaluate/metrics.js';
 import { checkAuditColumns, type AuditValues } from '../evaluate/run-record.js';
 import { SCHEDULERS, type SchedulerName } from './schedule.js';
@@ -34,6 +35,10 @@ const usage = (msg: string) => new MedtuneError(msg, 'E_USAGE');
 
 export interface TrainOptions extends TextPrepOptions {
   model: string;
+  /** what is learnt: one label per text (default) or per token (train/token-run.ts) */
+  task?: 'sequence-classification' | 'token-classification';
+  /** token classification: choose the entity threshold on validation so that this share of entity words is found */
+  recallTarget?: number;
   /** fp32 (default) or bf16 matrix products (AVX512-BF16 CPUs; the CLI sets it while parsing --precision) */
   precision?: 'fp32' | 'bf16';
   /** continual learning: old training data replayed beside the new rows (a share of it, --replay-fraction) */
@@ -70,7 +75,7 @@ export interface TrainOptions extends TextPrepOptions {
    * recipe turns windows on when training texts are longer than the model's window)
    */
   pooling?: Pooling | 'none';
-  /** tokens neighbouring windows share (default: a quarter of the window) */
+  /** tokens neighbouring windows share, for long documents and token classification (default: a quarter window) */
   stride?: number;
   /** label-attention: label-wise attention over the tokens of every window instead of pooled windows (multi-label) */
   head?: 'pooled' | 'label-attention';
@@ -125,6 +130,8 @@ export interface TrainOptions extends TextPrepOptions {
   /** de-identify texts before tokenising */
   deid?: boolean;
   deidOperator?: Operator;
+  /** with deid: a de-identification model (`medtune deid train`) beside the rules */
+  deidModel?: string;
   /** demographic columns of the data for the bias audit (--audit-column; not --group-column) */
   auditColumns?: string[];
   /** bias audit: groups with fewer rows are too small to judge (recorded in run.json) */
@@ -176,8 +183,11 @@ export function checkTrainOptions(o: TrainOptions): void {
     throw usage(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
   if (!(SCHEDULERS as readonly string[]).includes(o.scheduler))
     throw usage(`--scheduler must be ${SCHEDULERS.join(', ')}, got "${o.scheduler}"`);
+  if (o.deidModel && !o.deid) throw usage('--deid-model needs --deid');
   if (o.deidOperator && !(DEID_OPERATORS as readonly string[]).includes(o.deidOperator))
     throw usage(`--deid-operator must be ${DEID_OPERATORS.join(', ')}`);
+  if (o.task !== undefined && !['sequence-classification', 'token-classification'].includes(o.task))
+    throw usage(`--task must be sequence-classification or token-classification, got "${o.task}"`);
   if (o.metricForBestModel) checkMetricName(o.metricForBestModel, !!o.multiLabel);
   groupRegexOf(o.groupColumn, o.groupRegex);
   if (o.replay) checkInputFile(o.replay, '--replay');
@@ -190,6 +200,8 @@ export function checkTrainOptions(o: TrainOptions): void {
   checkAuditColumns(o.auditColumns);
   if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined)
     throw usage('give --abstain-below or --target-accuracy, not both');
+  if (o.failOnLeakage && o.leakageCheck === false)
+    throw usage('--fail-on-leakage stops on leakage the check finds, and --no-leakage-check skips it: give one');
   if (o.targetAccuracy !== undefined && o.calibrate === false)
     throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
   if (o.abstain === false && (o.abstainBelow !== undefined || o.targetAccuracy !== undefined))
@@ -203,7 +215,13 @@ export function checkTrainOptions(o: TrainOptions): void {
 }
 
 /** --train, --validation and --test: there, readable, of a known format. */
-export function checkDataFiles(o: { train: string; validation?: string; test?: string; format?: string }): void {
+export function checkDataFiles(o: {
+  train: string;
+  validation?: string;
+  test?: string;
+  format?: string;
+  task?: string;
+}): void {
   for (const [opt, file] of [
     ['--train', o.train],
     ['--validation', o.validation],
@@ -211,7 +229,8 @@ export function checkDataFiles(o: { train: string; validation?: string; test?: s
   ] as const) {
     if (file === undefined) continue;
     checkInputFile(file, opt);
-    formatOf(file, o.format);
+    if (o.task === 'token-classification') tokenFormatOf(file, o.format);
+    else formatOf(file, o.format);
   }
 }
 

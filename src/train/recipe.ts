@@ -123,6 +123,19 @@ export function autoLearningRate(hidden: number): number {
   return Math.min(5e-4, Math.max(1e-5, sig2(5e-5 * Math.pow(768 / hidden, 1.25))));
 }
 
+/** An explicit rate this far below the automatic one (for the model's size) gets a warning line. */
+const FAR_BELOW = 5;
+
+/** One warning line for an explicit learning rate far below what the automatic recipe picks for this model size. */
+export function learningRateWarning(given: number | undefined, hidden: number): string | null {
+  const auto = autoLearningRate(hidden);
+  if (given === undefined || !(given > 0) || given * FAR_BELOW > auto) return null;
+  return (
+    `warning: --learning-rate ${given} is far below the ${auto} the automatic recipe picks for hidden size ` +
+    `${hidden}; a small model trained at BERT-base's rate may learn little (leave --learning-rate out to use ${auto})`
+  );
+}
+
 /** The automatic recipe's values and why, before explicit options are applied. */
 export function autoRecipe(x: RecipeInput): { values: RecipeValues; why: Record<keyof RecipeValues, string> } {
   const p95 = percentile(x.lengths, 0.95);
@@ -186,7 +199,8 @@ export function chooseRecipe(
   const head =
     x.source === 'hf'
       ? 'recipe hf (--recipe hf: HF Trainer defaults)'
-      : 'recipe auto (no recipe flags; --recipe hf for HF defaults)';
+      : `recipe auto (${explicit.length ? 'automatic where not given' : 'no recipe flags'}; ` +
+        '--recipe hf for HF defaults)';
   const cutNote = cut
     ? `; ${cut} of ${x.lengths.length} training texts are still cut at ${document ? limit - 2 : values.maxLength} ` +
       'tokens'
@@ -266,6 +280,8 @@ export function resolveRecipe(
   }
   log(recipe.reason);
   if (recipe.documentReason) log(recipe.documentReason);
+  const warning = learningRateWarning(o.learningRate, input.hidden);
+  if (warning) log(warning);
   makeDirs(o.outputDir);
   writeFileAtomic(file, JSON.stringify(recipe, null, 2) + '\n');
   return recipe;

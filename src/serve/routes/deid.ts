@@ -20,6 +20,7 @@ const deidResponse = {
           start: { type: 'integer' },
           end: { type: 'integer' },
           score: { type: 'number' },
+          source: { type: 'string', enum: ['rules', 'model', 'both'], description: 'with --deid-model' },
         },
       },
     },
@@ -41,6 +42,7 @@ export const deidRoutes: RoutePlugin = async (app, { st }) => {
   app.post(
     '/v1/deid',
     {
+      config: { lane: 'deid' },
       schema: {
         summary:
           'de-identification preview: the PHI spans found (type, offsets), the de-identified text, ' +
@@ -56,7 +58,7 @@ export const deidRoutes: RoutePlugin = async (app, { st }) => {
     },
     async (req: FastifyRequest<{ Body: { text: string } }>) => {
       const [text] = textsOf(req.body, st.o);
-      const preview = (await st.side({ type: 'deid', text: text! })).payload as Preview;
+      const preview = (await st.side({ type: 'deid', text: text! }, req.cancel?.signal)).payload as Preview;
       const deid = !!st.o.deid;
       return { ...preview, model_reads: deid ? 'deidentified' : 'original', model_text: deid ? preview.text : text };
     },

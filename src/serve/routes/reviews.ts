@@ -79,6 +79,7 @@ export const reviewRoutes: RoutePlugin = async (app, { st }) => {
   app.get(
     '/v1/review/cases',
     {
+      config: { lane: 'reviews' },
       schema: {
         summary:
           'cases of the reviewed run: errors (most confident first), then low-confidence predictions; ' +
@@ -114,6 +115,7 @@ export const reviewRoutes: RoutePlugin = async (app, { st }) => {
   app.post<{ Body: ReviewBody }>(
     '/v1/reviews',
     {
+      config: { lane: 'reviews' },
       schema: {
         summary:
           'store your review of a case: recorded label is right / model is right / other label / unclear, with an ' +

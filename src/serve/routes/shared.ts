@@ -37,10 +37,13 @@ export const modelRef = (name: string, info: ModelInfo) => ({
   sha256: info.identity.sha256,
 });
 
-/** The texts of a request (`text` or `texts`), checked against --max-texts and --max-chars (never quoting them). */
+/**
+ * The texts of a request (`text` or `texts`), checked against --max-texts and --max-chars (or the route's own limit,
+ * named by `charsFlag`), never quoting them.
+ */
 export function textsOf(
   body: { text?: string; texts?: string[] },
-  o: { maxTexts: number; maxChars: number },
+  o: { maxTexts: number; maxChars: number; charsFlag?: string },
 ): string[] {
   const fail = (code: 'E_BAD_REQUEST' | 'E_TOO_LARGE', msg: string) => new MedtuneError(msg, code);
   if ((body.text === undefined) === (body.texts === undefined))
@@ -55,7 +58,7 @@ export function textsOf(
       throw fail(
         'E_TOO_LARGE',
         `${body.texts ? `text ${i + 1}` : 'the text'} has ${t.length} characters; ` +
-          `the limit is ${o.maxChars} (--max-chars)`,
+          `the limit is ${o.maxChars} (${o.charsFlag ?? '--max-chars'})`,
       );
   });
   return texts;

@@ -6,6 +6,7 @@
 import type { Activation, BinaryOp, F32, Kernels, UnaryOp } from '../../kernels.js';
 import { bf16Round, dropoutHash, dropoutThreshold } from '../../kernels.js';
 import { gelu, geluGrad, geluTanh, geluTanhGrad, sigmoid } from './math.js';
+import { int8PackWeights, linearInt8Reference } from './int8.js';
 
 function forEachIndex(
   shape: readonly number[],
@@ -316,6 +317,12 @@ export const jsKernels: Kernels = {
   linearForward({ x, w, bias, h, out, rows, nIn, nOut, act, bf16 }) {
     jsKernels.gemm({ transB: true, M: rows, N: nOut, K: nIn, A: x, lda: nIn, B: w, ldb: nIn, C: h, ldc: nOut, bf16 });
     jsKernels.biasAct(h, bias, out, rows, nOut, act);
+  },
+
+  int8PackWeights,
+  linearInt8(o) {
+    linearInt8Reference(o);
+    jsKernels.biasAct(o.h, null, o.out, o.rows, o.nOut, o.act);
   },
 
   attentionForward(o) {

@@ -19,10 +19,18 @@ let loadError = '';
 export interface GemmInfo {
   /** CPU flags medtune looked for, as /proc/cpuinfo names them (e.g. "avx2 fma avx512f ... avx512_bf16") */
   cpu: string;
+  /** the CPU model: brand string, family/model/stepping, flags (the key of per-CPU caches) */
+  cpuModel: string;
   /** fp32 kernel family: avx512 | avx2 | portable */
   isa: string;
   /** bf16 kernel family ("avx512bf16"), or "" when this CPU has none */
   bf16Isa: string;
+  /** int8 kernel family: avx512vnni | portable-int8 */
+  int8Isa: string;
+  /** kernels disabled by their self-check at first use ("name: why; …"; "" when none) */
+  disabled: string;
+  /** cache blocking of the fp32 (and bf16) kernels and the cache sizes it came from */
+  blocking: string;
   /** BLAS linked at build time: openblas | accelerate | "" (none) */
   blas: string;
   /** auto (faster of own and BLAS per shape, measured once) | own | blas */
@@ -34,9 +42,14 @@ export function nativeGemmInfo(): GemmInfo | null {
 }
 
 /** Changes the GEMM choice; returns "" or why it was refused (nothing changed then). Empty fields: no change. */
-export function nativeGemmConfigure(mode: string, isa: string, bf16Isa: string): string {
+export function nativeGemmConfigure(mode: string, isa: string, bf16Isa: string, int8Isa = ''): string {
   if (!loadNativeKernels() || !addon) return `the native backend is not available: ${loadError}`;
-  return addon.gemmConfigure!(mode, isa, bf16Isa) as string;
+  return addon.gemmConfigure!(mode, isa, bf16Isa, int8Isa) as string;
+}
+
+/** bf16 kernel speed / fp32 kernel speed on this CPU (one thread, thread CPU time, ~40 ms); 0 without bf16. */
+export function nativeBf16Speedup(): number {
+  return loadNativeKernels() && addon ? (addon.gemmBf16Speedup!() as number) : 0;
 }
 
 function packageRoot(): string {
