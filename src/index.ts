@@ -39,9 +39,16 @@ export { deidentify, type DeidOptions, type DeidResult, type Operator } from './
 export { readRows, type Row, type ReadRowsOptions } from './data/readers.js';
 export { readLabeled, type LabeledData, type Example } from './data/dataset.js';
 export { runTrain as train, type TrainOptions } from './train/run.js';
-export { runEvaluate as evaluate, type EvaluateOptions } from './evaluate/run.js';
-export { runPredict as predictFile, type PredictOptions as PredictFileOptions } from './infer/predict-file.js';
-export { runDeid as deidentifyFile, type DeidFileOptions as DeidentifyFileOptions } from './deid/file.js';
+export {
+  evaluate,
+  predictFile,
+  deidentifyFile,
+  type QueuedEvaluateOptions as EvaluateOptions,
+  type QueuedPredictOptions as PredictFileOptions,
+  type QueuedDeidOptions as DeidentifyFileOptions,
+  type QueueOptions,
+} from './jobs/batch.js';
+export { runWorker, type WorkerOptions } from './jobs/worker.js';
 export { createServer, type MedtuneServer, type ServeOptions } from './serve/app.js';
 export { addKey, revokeKey, listKeys } from './serve/keys.js';
 export { backendName, setBackend, setThreads, getThreads } from './tensor/backend.js';

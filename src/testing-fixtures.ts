@@ -1,5 +1,10 @@
-/** Test support: locating ../shared (read-only data beside the checkout; MEDTUNE_SHARED overrides), a tiny model. */
+/**
+ * Test support: locating ../shared (read-only data beside the checkout; MEDTUNE_SHARED overrides), a tiny model, a
+ * redis-server of a test's own.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createScratchModel } from './demo/scratch.js';
@@ -27,4 +32,66 @@ export function fixturePath(...parts: string[]): string | null {
  */
 export function tinyDemoModel(dir: string, texts: string[]): void {
   createScratchModel(dir, texts, [...DEMO_DIAGNOSES].sort(), 1, { hidden: 32, layers: 1 });
+}
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** stops the server (its data is gone: it keeps none on disk) */
+  stop(): void;
+  /** starts it again on the same port, empty */
+  start(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((res) => {
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.end();
+        res(true);
+      });
+      c.on('error', () => res(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server did not start on port ${port}`);
+}
+
+/**
+ * A redis-server on a free port, keeping nothing on disk; null when redis-server is not installed (the caller skips
+ * its test), unless MEDTUNE_REQUIRE_REDIS=1 (then it throws).
+ */
+export async function startTestRedis(): Promise<TestRedis | null> {
+  const bin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
+  if (!bin) {
+    if (process.env.MEDTUNE_REQUIRE_REDIS) throw new Error('redis-server is not installed (.ci/run installs it)');
+    return null;
+  }
+  const port = await freePort();
+  let server: ChildProcess | null = null;
+  const r: TestRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop: () => {
+      server?.kill('SIGKILL');
+      server = null;
+    },
+    start: async () => {
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+      server = spawn(bin, args, { stdio: 'ignore' });
+      await waitForPort(port);
+    },
+  };
+  await r.start();
+  return r;
 }

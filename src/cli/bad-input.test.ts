@@ -22,7 +22,9 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { runCli } from './program.js';
+import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { createScratchModel } from '../demo/scratch.js';
 import { syntheticSymptoms, DEMO_DIAGNOSES } from '../demo/synthetic.js';
 import { fixturePath } from '../testing-fixtures.js';
@@ -237,6 +239,7 @@ function writeInputs(): void {
   mk('model-no-tokenizer', (d) => {
     for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json']) rmSync(path.join(d, f), { force: true });
   });
+  writeIssue22Inputs(mk);
   mk('model-bad-meta', (d) =>
     writeFileSync(
       path.join(d, 'config.json'),
@@ -246,6 +249,49 @@ function writeInputs(): void {
       }),
     ),
   );
+}
+
+/** Inputs of the issue-22 probes: model folders with tensors missing or a config that does not fit, bad data. */
+function writeIssue22Inputs(mk: (name: string, edit: (dir: string) => void) => void): void {
+  const config = () => JSON.parse(readFileSync(path.join(M, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const keep = (d: string, pred: (k: string) => boolean) => {
+    const t = [...readSafetensors(path.join(d, 'model.safetensors'))].filter(([k]) => pred(k));
+    writeFileSync(path.join(d, 'model.safetensors'), Buffer.concat(serializeSafetensors(t)));
+  };
+  mk('model-no-head', (d) => keep(d, (k) => !k.startsWith('classifier.')));
+  mk('model-no-layer', (d) => keep(d, (k) => !k.includes('.layer.0.')));
+  mk('model-more-layers', (d) =>
+    writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...config(), num_hidden_layers: 2 })),
+  );
+  mk('model-huge-vocab', (d) =>
+    writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...config(), vocab_size: 3_000_000_000 })),
+  );
+  mk('model-bad-tokenizer-json', (d) => writeFileSync(path.join(d, 'tokenizer.json'), '{"version": "1.0", '));
+  const rows = syntheticSymptoms(1, 12);
+  writeFileSync(
+    path.join(IN, 'swapped.csv'),
+    'text,label\n' + rows.map((r) => `${r.label},"${r.text}"`).join('\n') + '\n',
+  );
+  writeFileSync(
+    path.join(IN, 'semicolon.csv'),
+    'text;label\n' + rows.map((r) => `${r.text.replace(/;/g, ' ')};${r.label}`).join('\n') + '\n',
+  );
+  const known = Object.values(config().id2label as Record<string, string>);
+  writeFileSync(
+    path.join(IN, 'known.csv'),
+    'text,label\n' + rows.map((r, i) => `"${r.text}",${known[i % known.length]}`).join('\n') + '\n',
+  );
+  writeFileSync(path.join(IN, 'gold-empty.json'), '[]');
+  writeFileSync(path.join(IN, 'gold-no-spans.json'), '[{"full_text": "seen today", "spans": []}]');
+  writeFileSync(
+    path.join(IN, 'gold-outside.json'),
+    '[{"full_text": "seen by Dr. Chen", "spans": [{"entity_type": "PERSON", "start_position": 12, ' +
+      '"end_position": 40}]}]',
+  );
+  writeFileSync(path.join(IN, 'empty.sqlite'), '');
+  const db = new Database(path.join(IN, 'foreign.sqlite'));
+  db.exec('CREATE TABLE patients (id INTEGER, note TEXT)');
+  db.close();
 }
 
 // --------------------------------------------------------------------------------------------- the probes
@@ -822,6 +868,30 @@ const inputProbes: Probe[] = [
     output: '$W/out/i43.jsonl',
   },
   {
+    name: 'predict: --pooling attention on a model without pooling weights',
+    args: [...P('--output', '$W/out/i44a.jsonl', '--pooling', 'attention', '--max-length', '16')],
+    exit: 2,
+    code: 'E_MODEL_WEIGHTS',
+    match: /no attention-pooling weights/,
+    output: '$W/out/i44a.jsonl',
+  },
+  {
+    name: 'predict: a window larger than the model positions',
+    args: [...P('--output', '$W/out/i44b.jsonl', '--pooling', 'max', '--max-length', '100000')],
+    exit: 2,
+    code: 'E_USAGE',
+    match: /above this model's limit/,
+    output: '$W/out/i44b.jsonl',
+  },
+  {
+    name: 'predict: a stride not smaller than the window',
+    args: [...P('--output', '$W/out/i44c.jsonl', '--pooling', 'max', '--max-length', '16', '--stride', '14')],
+    exit: 2,
+    code: 'E_USAGE',
+    match: /--stride 14 is not smaller than the window/,
+    output: '$W/out/i44c.jsonl',
+  },
+  {
     name: 'predict: unknown extension',
     args: ['predict', '--model', '$TB', '--input', '$IN/notes.txt', '--output', '$W/out/i44.jsonl'],
     exit: 2,
@@ -1150,7 +1220,20 @@ const resumeProbes: Probe[] = [
     code: 'E_RESUME_MISMATCH',
     match: /--batch-size was 8, now 4/,
   },
-  { name: 'resume: seed changed', args: tr('run', '--resume', '--seed', '7'), exit: 2, code: 'E_RESUME_MISMATCH' },
+  {
+    name: 'resume: seed changed (issue 22 #14: the message names --seed)',
+    args: tr('run', '--resume', '--seed', '7'),
+    exit: 2,
+    code: 'E_RESUME_MISMATCH',
+    match: /--seed was 42, now 7/,
+  },
+  {
+    name: "resume: a checkpoint's trainer_state.json given (issue 22 #14)",
+    args: tr('run', '--resume', '$W/out/run/checkpoint-2/trainer_state.json'),
+    exit: 2,
+    code: 'E_CHECKPOINT',
+    match: /is a file; give the checkpoint folder that holds it \(--resume .*checkpoint-2\)/,
+  },
   {
     name: 'resume: data changed',
     args: [
@@ -1183,6 +1266,252 @@ const resumeProbes: Probe[] = [
         r.stdout,
         /--learning-rate changed [0-9.e-]+ → 0\.0001: continuing with the new value from step \d+/,
       ),
+  },
+];
+
+/** No line of stderr quotes a text of the test file (patient text). */
+const quotesNoText = (r: Result) => {
+  for (const row of syntheticSymptoms(1, 12))
+    assert.ok(!r.stderr.includes(row.text.slice(0, 30)), `a text of the data is quoted:\n${r.stderr}`);
+};
+
+const PR = (model: string) => [
+  'predict',
+  '--model',
+  model,
+  '--input',
+  '$IN/notes.csv',
+  '--output',
+  '$W/out/i22p.jsonl',
+];
+const W22 = 'E_MODEL_WEIGHTS';
+const long = 'x'.repeat(300);
+
+/** Issue 22, the CLI findings 10–16 (each failed before the fix). */
+const issue22Probes: Probe[] = [
+  {
+    name: '#10 pretrain --output-dir is the --model folder',
+    args: ['pretrain', '--model', '$M', '--init-mlm-head', '--corpus', '$IN/notes.txt', '--output-dir', '$M'],
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    match: /--model and --output-dir name the same path/,
+  },
+  {
+    name: '#10 calibrate --output names a file',
+    args: ['calibrate', '--model', '$M', '--data', '$IN/known.csv', '--output', '$IN/a-file'],
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    match: /--output .*a-file is a file/,
+  },
+  {
+    name: '#10 clean --changes is --output',
+    args: ['clean', '--input', '$IN/notes.csv', '--spell', '--output', '$W/out/c.csv', '--changes', '$W/out/c.csv'],
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    output: '$W/out/c.csv',
+  },
+  {
+    name: '#10 explain --html is --output',
+    args: [
+      'explain',
+      '--model',
+      '$M',
+      '--input',
+      '$IN/notes.csv',
+      '--output',
+      '$W/out/e.html',
+      '--html',
+      '$W/out/e.html',
+    ],
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    output: '$W/out/e.html',
+  },
+  ...['empty', 'foreign'].map((k) => ({
+    name: `#10 review export --db on an ${k} SQLite file leaves it as it was`,
+    args: ['review', 'export', '--db', `$IN/${k}.sqlite`, '--run', '$W/out', '--output', '$W/out/rev.jsonl'],
+    exit: 2,
+    code: 'E_REVIEW_DB',
+    match: /not a medtune review database/,
+    output: '$W/out/rev.jsonl',
+  })),
+  ...['model-no-head', 'model-no-layer', 'model-more-layers'].map((m) => ({
+    name: `#11 predict refuses ${m}`,
+    args: PR(`$IN/${m}`),
+    exit: 2,
+    code: W22,
+    match: /lacks \d+ tensors the model needs/,
+    output: '$W/out/i22p.jsonl',
+  })),
+  ...['evaluate', 'calibrate'].map((cmd) => ({
+    name: `#11 ${cmd} refuses a model without its classifier tensors`,
+    args: [
+      cmd,
+      '--model',
+      '$IN/model-no-head',
+      ...(cmd === 'evaluate' ? ['--output-dir', '$W/out/i22e0', '--test'] : ['--data']),
+      '$IN/known.csv',
+    ],
+    exit: 2,
+    code: W22,
+    match: /classifier\.(weight|bias)/,
+  })),
+  {
+    name: '#11 a config with a 3-billion-token vocabulary',
+    args: PR('$IN/model-huge-vocab'),
+    exit: 2,
+    code: W22,
+    match: /vocab_size 3000000000/,
+  },
+  {
+    name: '#12 MEDTUNE_THREADS=100000 is capped with a warning',
+    args: PR('$TB'),
+    env: { MEDTUNE_THREADS: '100000' },
+    exit: 0,
+    check: (r) => assert.match(r.stderr, /MEDTUNE_THREADS=100000 is more threads than this machine can use.*using \d+/),
+  },
+  {
+    name: '#12 --threads 100000 is capped with a warning',
+    args: [...tr('i22t', '--threads', '100000', '--max-steps', '1')],
+    proc: true,
+    exit: 0,
+    check: (r) => assert.match(r.stderr, /--threads 100000 is more threads than this machine can use/),
+  },
+  {
+    name: '#13 deid-eval: an empty gold list',
+    args: ['deid-eval', '--gold', '$IN/gold-empty.json'],
+    exit: 2,
+    code: 'E_INPUT_EMPTY',
+  },
+  {
+    name: '#13 deid-eval: gold without spans',
+    args: ['deid-eval', '--gold', '$IN/gold-no-spans.json'],
+    exit: 2,
+    code: 'E_INPUT_EMPTY',
+  },
+  {
+    name: '#13 deid-eval: a gold span outside its text',
+    args: ['deid-eval', '--gold', '$IN/gold-outside.json'],
+    exit: 2,
+    code: 'E_INPUT_DATA',
+    match: /not inside its text/,
+  },
+  {
+    name: '#13 serve keys list on a missing keys file',
+    args: ['serve', 'keys', 'list', '--keys', '$IN/missing-keys.json'],
+    exit: 2,
+    code: 'E_INPUT_NOT_FOUND',
+  },
+  {
+    name: '#13 pretrain --max-length above the model limit',
+    args: [
+      'pretrain',
+      '--model',
+      '$M',
+      '--init-mlm-head',
+      '--corpus',
+      '$IN/notes.txt',
+      '--output-dir',
+      '$W/out/i22pt',
+      '--max-length',
+      '100000',
+    ],
+    exit: 2,
+    code: U,
+    match: /limit of 128 tokens/,
+  },
+  {
+    name: '#13 train --fail-on-leakage --no-leakage-check',
+    args: tr('i22l', '--fail-on-leakage', '--no-leakage-check', '--test', '$IN/train.csv'),
+    exit: 2,
+    code: U,
+    output: '$W/out/i22l/best_model',
+  },
+  { name: '#14 a corrupt tokenizer.json', args: PR('$IN/model-bad-tokenizer-json'), exit: 2, code: 'E_TOKENIZER' },
+  {
+    name: '#14 a 300-character output name',
+    args: PR('$M').slice(0, -1).concat(`$W/out/${long}.jsonl`),
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    match: /the name is too long/,
+  },
+  {
+    name: '#14 clean --lexicon that does not exist',
+    args: ['clean', '--input', '$IN/notes.csv', '--spell', '--lexicon', '$IN/nope.txt', '--output', '$W/out/cl.csv'],
+    exit: 2,
+    code: 'E_LEXICON',
+    match: /does not exist/,
+  },
+  {
+    name: '#14 clean --lexicon that is a folder',
+    args: ['clean', '--input', '$IN/notes.csv', '--spell', '--lexicon', '$IN', '--output', '$W/out/cl.csv'],
+    exit: 2,
+    code: 'E_LEXICON',
+    match: /is a folder/,
+  },
+  {
+    name: '#14 curate: its summary path is a folder (no partial output)',
+    setup: () => mkdirSync(path.join(W, 'out', 'cur.csv.curate.json'), { recursive: true }),
+    args: ['curate', '--input', '$IN/train.csv', '--output', '$W/out/cur.csv'],
+    exit: 2,
+    code: 'E_OUTPUT_PATH',
+    output: '$W/out/cur.csv',
+  },
+  {
+    name: '#14 a semicolon-separated CSV',
+    args: tr('i22s').map((a) => (a === '$IN/train.csv' ? '$IN/semicolon.csv' : a)),
+    exit: 2,
+    code: 'E_INPUT_PARSE',
+    match: /separated by ";"/,
+  },
+  {
+    name: '#14 #15 text and label columns swapped: refused before training, no note quoted',
+    args: tr('i22w').map((a) => (a === '$IN/train.csv' ? '$IN/swapped.csv' : a)),
+    exit: 2,
+    code: 'E_INPUT_LABEL',
+    match: /swapped/,
+    output: '$W/out/i22w/best_model',
+    check: quotesNoText,
+  },
+  {
+    name: '#14 a keys file that is a folder',
+    args: ['serve', 'keys', 'list', '--keys', '$IN'],
+    exit: 2,
+    code: 'E_INPUT_NOT_FOUND',
+  },
+  {
+    name: '#15 evaluate --label-column text names no note',
+    args: E('--output-dir', '$W/out/i22e', '--label-column', 'text'),
+    exit: 2,
+    code: 'E_INPUT_LABEL',
+    check: quotesNoText,
+  },
+  {
+    name: '#15 audit --audit-column text is refused, no note quoted or written',
+    args: [
+      'audit',
+      '--model',
+      '$M',
+      '--data',
+      '$IN/known.csv',
+      '--audit-column',
+      'text',
+      '--output-dir',
+      '$W/out/i22a',
+    ],
+    exit: 2,
+    code: 'E_INPUT_DATA',
+    output: '$W/out/i22a/audit.json',
+    check: quotesNoText,
+  },
+  {
+    name: '#16 an explicit learning rate far below the recipe gets one warning line',
+    args: tr('i22lr', '--learning-rate', '2e-5', '--max-steps', '1'),
+    exit: 0,
+    check: (r) => {
+      assert.equal(r.stdout.match(/warning: --learning-rate 0\.00002 is far below/g)?.length, 1, r.stdout);
+      assert.match(r.stdout, /recipe auto \(automatic where not given/);
+    },
   },
 ];
 
@@ -1230,7 +1559,15 @@ describe('bad-input corpus', () => {
   });
   after(() => rmSync(W, { recursive: true, force: true }));
 
-  const probes = [...usageProbes, ...inputProbes, ...modelProbes, ...outputProbes, ...resumeProbes, ...envProbes];
+  const probes = [
+    ...usageProbes,
+    ...inputProbes,
+    ...modelProbes,
+    ...outputProbes,
+    ...resumeProbes,
+    ...envProbes,
+    ...issue22Probes,
+  ];
 
   it(`has at least 120 probes (${probes.length})`, () => assert.ok(probes.length >= 120));
 
@@ -1279,6 +1616,61 @@ describe('bad-input corpus', () => {
   });
 
   it('environment variables', async () => runProbes(envProbes));
+
+  it('issue 22: the CLI findings 10–16', async () => runProbes(issue22Probes));
+
+  it('issue 22 #10: a device or FIFO named as --output is written in place, never renamed over', async () => {
+    const fifo = path.join(W, 'out', 'pipe.jsonl');
+    spawnSync('mkfifo', [fifo]);
+    const reader = spawn('cat', [fifo]);
+    let got = '';
+    reader.stdout.on('data', (d) => (got += String(d)));
+    const r = await runInProcess(PR('$TB').slice(0, -1).concat(fifo).map(sub));
+    const stillFifo = statSync(fifo).isFIFO();
+    if (!stillFifo) reader.kill(); // renamed over: nothing will ever write into the FIFO the reader opened
+    await new Promise((res) => reader.on('close', res));
+    assert.ok(stillFifo, 'the FIFO was replaced by a file');
+    assert.equal(r.exit, 0, r.stderr);
+    assert.equal(got.trim().split('\n').length, 2);
+    rmSync(fifo);
+    if (process.getuid?.() !== 0) return; // device nodes: root only (as in a container)
+    const full = path.join(W, 'out', 'full');
+    assert.equal(spawnSync('mknod', [full, 'c', '1', '7']).status, 0);
+    const f = await runInProcess(PR('$TB').slice(0, -1).concat(full).map(sub));
+    assert.equal(f.exit, 2);
+    assertOneLine({ name: '/dev/full copy', args: [], exit: 2, code: 'E_OUTPUT_PATH', match: /disk is full/ }, f);
+    assert.ok(statSync(full).isCharacterDevice(), 'the device node was replaced by a file');
+    rmSync(full);
+  });
+
+  it('issue 22 #10: Ctrl-C during train --overwrite keeps the previous run', async () => {
+    const out = path.join(W, 'out', 'done');
+    const before = hashTree(out);
+    assert.ok(before.has(path.join(out, 'metrics.json')));
+    const args = [bin, ...tr('done', '--overwrite', '--epochs', '40', '--save-steps', '1').map(sub)];
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, CI: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    await new Promise<void>((res) => {
+      const on = (d: Buffer) => {
+        text += String(d);
+        if (/step \d+\/\d+/.test(text) && readdirSync(out).some((n) => n.startsWith('.medtune-previous-run'))) res();
+      };
+      child.stdout.on('data', on);
+      child.stderr.on('data', on);
+      child.on('exit', () => res());
+    });
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    assert.equal(code, 130, text);
+    assert.deepEqual(hashTree(out), before, 'the previous run changed');
+    assert.deepEqual(
+      readdirSync(out).filter((n) => n.startsWith('.')),
+      [],
+    );
+  });
 
   it('deid --in-place replaces the input only when asked, atomically', async () => {
     const f = path.join(W, 'out', 'inplace.csv');

@@ -1,6 +1,7 @@
 /** `medtune clean`: flags → text/clean-file.ts (the text column cleaned; optional spelling correction). */
 import type { Command } from 'commander';
-import { runClean, type CleanFileOptions } from '../text/clean-file.js';
+import type { CleanFileOptions } from '../text/clean-file.js';
+import { runCleanWithContext } from '../infer/clean-context.js';
 import { int } from './args.js';
 import { inputOption, outputOption, textColumnOption, withOptions } from './options.js';
 
@@ -35,6 +36,6 @@ export function registerClean(program: Command): void {
   );
   c.option('--changes <file>', 'with --spell: where the JSONL list of changes goes (default OUTPUT.changes.jsonl)');
   c.action(async (o: CleanFileOptions) => {
-    await runClean(o);
+    await runCleanWithContext(o);
   });
 }

@@ -274,8 +274,10 @@ describe('medtune data: bad input', () => {
     });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
-    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    for (let i = 0; i < 500 && !strayTemps(dir).length; i++) await new Promise((r) => setTimeout(r, 10));
+    let gone = false;
+    const exited = new Promise<number | null>((res) => child.on('exit', (c) => ((gone = true), res(c))));
+    // (a loaded machine may take seconds to start the process: wait for its temporary folder, not a fixed time)
+    for (let i = 0; i < 6000 && !gone && !strayTemps(dir).length; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(strayTemps(dir).length, 'the temporary folder was seen');
     child.kill('SIGINT');
     assert.equal(await exited, 130, stderr);

@@ -1,6 +1,9 @@
-/** `medtune evaluate`: flags → evaluate/run.ts (metrics, predictions, confusion matrix, run.json), then the report. */
+/**
+ * `medtune evaluate`: flags → evaluate/run.ts (metrics, predictions, confusion matrix, run.json), then the report;
+ * with --queue the probabilities come from `medtune worker` processes (jobs/).
+ */
 import type { Command } from 'commander';
-import type { EvaluateOptions } from '../evaluate/run.js';
+import { withQueue, type QueuedEvaluateOptions } from '../jobs/batch.js';
 import { evaluateAndReport } from '../report/outputs.js';
 import { commandLineOf } from './args.js';
 import {
@@ -11,6 +14,7 @@ import {
   leakageOptions,
   modelOption,
   outputDirOption,
+  queueOptions,
   readOptions,
   reportOptions,
   testOption,
@@ -40,8 +44,8 @@ export function registerEvaluate(program: Command): void {
     '--train <file>',
     "training data to check the test rows against (default: the model's recorded training file)",
   );
-  withOptions(c, leakageOptions(), reportOptions());
-  c.action(async (o: EvaluateOptions, cmd: Command) => {
-    await evaluateAndReport({ ...o, commandLine: commandLineOf(cmd) });
+  withOptions(c, leakageOptions(), reportOptions(), queueOptions());
+  c.action(async (o: QueuedEvaluateOptions, cmd: Command) => {
+    await evaluateAndReport(await withQueue({ ...o, commandLine: commandLineOf(cmd) }, (l) => console.log(l)));
   });
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { runExplain, type ExplainFileOptions } from '../infer/explain-file.js';
 import { choice, int } from './args.js';
 import {
+  documentOptions,
   inputOption,
   maxLengthOption,
   modelOption,
@@ -33,7 +34,7 @@ export function registerExplain(program: Command): void {
   );
   c.option('--truncate', 'explain the first --max-length tokens of longer texts (default: refuse them)');
   c.addOption(choice('--baseline <kind>', 'what a word is compared with', ['pad', 'zero'], 'pad'));
-  withOptions(c, textColumnOption(), maxLengthOption(), readOptions('input'), precisionOption());
+  withOptions(c, textColumnOption(), maxLengthOption(), documentOptions(), readOptions('input'), precisionOption());
   c.action(async (o: ExplainFileOptions) => {
     await runExplain(o);
   });

@@ -10,6 +10,7 @@ import { precisionOption as setPrecisionFrom, trainingPrecisionOption } from '..
 import { DEID_OPERATORS, SCHEDULERS } from '../train/run.js';
 import { checkAugmentCount } from '../text/augment.js';
 import { DEFAULT_MIN_GROUP } from '../report/audit.js';
+import { DEFAULT_CHUNK_ROWS } from '../jobs/batch.js';
 import { choice, collect, int, num, prob } from './args.js';
 
 /** Rows per forward pass wherever a saved model classifies (the Predictor's default). */
@@ -76,10 +77,29 @@ export const groupOptions = () => [
 // ---- inference with a saved model
 export const maxLengthOption = () =>
   opt('--max-length <n>', 'max tokens per text (default: 512 or the model maximum)').argParser(int('--max-length', 2));
-/** --max-length and the inference --batch-size. */
+/** How texts longer than the model's window are read: --pooling, --stride, --max-document-tokens. */
+export const documentOptions = (o: { train?: boolean } = {}) => [
+  choice(
+    '--pooling <how>',
+    'texts longer than the window: read in windows pooled by max, mean or attention, or none: cut at the window ' +
+      (o.train
+        ? '(default: windows with attention pooling when training texts are longer than the window)'
+        : "(default: the model's reading)"),
+    ['none', 'max', 'mean', 'attention'],
+  ),
+  opt('--stride <n>', "tokens neighbouring windows share (default: the model's, else a quarter of a window)").argParser(
+    int('--stride', 0),
+  ),
+  opt(
+    '--max-document-tokens <n>',
+    "read documents up to N tokens; the rest is cut and reported (default: the model's, else 16384)",
+  ).argParser(int('--max-document-tokens', 1)),
+];
+/** --max-length, the inference --batch-size and the reading of long texts. */
 export const inferenceOptions = () => [
   maxLengthOption(),
   opt('--batch-size <n>', 'rows per forward pass').argParser(int('--batch-size')).default(INFERENCE_BATCH_SIZE),
+  ...documentOptions(),
 ];
 /** --threshold, --abstain-below and --no-abstain: override the saved model's decision. */
 export const decisionOptions = () => [
@@ -163,6 +183,28 @@ export const precisionOption = (o: { set?: boolean; training?: boolean } = {}) =
   return p.argParser(o.training ? trainingPrecisionOption : setPrecisionFrom);
 };
 
+// ---- the Redis queue (tune, predict, deid, evaluate; `medtune worker`)
+/** Batch commands on the queue: chunks of rows for `medtune worker` processes (jobs/). */
+export const queueOptions = () => [
+  opt(
+    '--queue <redis-url>',
+    'run in chunks on `medtune worker` processes through this Redis server (rerun the same command to resume)',
+  ),
+  opt('--chunk-rows <n>', 'with --queue: rows per chunk (predict: rounded up to a multiple of --batch-size)')
+    .argParser(int('--chunk-rows'))
+    .default(DEFAULT_CHUNK_ROWS),
+];
+/** `medtune worker` and its alias `medtune tune worker`. */
+export const workerOptions = () => [
+  required('--queue <redis-url>', 'the Redis server the coordinators use'),
+  opt('--study <name>', 'also run the trials of this tune study').default('default'),
+  opt('--concurrency <n>', 'jobs (trials, chunks) at a time on this worker').argParser(int('--concurrency')).default(1),
+  opt('--threads <n>', 'threads per job (default: cores / concurrency)').argParser(int('--threads')),
+  opt('--lock-duration <ms>', 'a job whose worker is silent this long is taken by another worker')
+    .argParser(int('--lock-duration', 1000))
+    .default(30000),
+];
+
 // ---- a training run (train and tune)
 const DIST_HELP =
   'a value as in train, or a distribution: loguniform:LO:HI, uniform:LO:HI, int:LO:HI[:log], choice:A,B';
@@ -181,6 +223,14 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
     outputDirOption('best_model/, metrics.json and logs'),
     columnOptions(),
     opt('--multi-label', 'labels are lists or delimited strings'),
+    choice(
+      '--task <task>',
+      'what is learnt: a label per text, or per token (data: CoNLL/IOB .tsv/.conll/.iob, or JSONL text + spans)',
+      ['sequence-classification', 'token-classification'],
+    ),
+    opt('--recall-target <r>', 'token classification: entity threshold chosen on validation for this recall').argParser(
+      num('--recall-target', { above: 0, below: 1 }),
+    ),
     readOptions('data files'),
     choice(
       '--recipe <name>',
@@ -201,6 +251,16 @@ export function addTrainOptions(c: Command, mode: 'train' | 'tune'): Command {
       '--max-length <n>',
       "max tokens per text (default: covers 95% of the training texts; hf: 128; at most the model's limit)",
     ).argParser(int('--max-length', 2)),
+  );
+  withOptions(
+    c,
+    documentOptions({ train: true }),
+    choice(
+      '--head <kind>',
+      'pooled (windows pooled, then one output layer) or label-attention: label-wise attention over the tokens ' +
+        'of every window (multi-label, LAAT/PLM-ICD)',
+      ['pooled', 'label-attention'],
+    ),
   );
   recipe(
     opt('--weight-decay <w>', 'AdamW weight decay (not on biases/LayerNorm)')
@@ -283,6 +343,7 @@ function addContinualOptions(c: Command): void {
 function addTextPrepOptions(c: Command): void {
   c.option('--deid', 'de-identify every text (PHI -> [TAG]) before tokenising');
   c.addOption(choice('--deid-operator <op>', 'with --deid: how PHI is replaced', DEID_OPERATORS, 'tag'));
+  c.option('--deid-model <dir>', 'with --deid: a de-identification model (medtune deid train) beside the rules');
   c.addOption(cleanOption('none (the steps given are recorded with the model for predict)'));
   c.option('--augment <n>', 'add N augmented copies of each training example (training split only)', (v: string) => {
     checkAugmentCount(Number(v));

@@ -1,6 +1,6 @@
-/** `medtune predict`: flags → infer/predict-file.ts (one JSON object per row of a file). */
+/** `medtune predict`: flags → infer/predict-file.ts (one JSON object per row of a file), via jobs/ with --queue. */
 import type { Command } from 'commander';
-import { runPredict, type PredictOptions } from '../infer/predict-file.js';
+import { predictFile, type QueuedPredictOptions } from '../jobs/batch.js';
 import { int } from './args.js';
 import {
   cleanOption,
@@ -11,6 +11,7 @@ import {
   outputOption,
   pairColumnOption,
   precisionOption,
+  queueOptions,
   readOptions,
   textColumnOption,
   withOptions,
@@ -33,7 +34,8 @@ export function registerPredict(program: Command): void {
   c.option('--logits', 'also write the raw logits (label-id order)');
   withOptions(c, decisionOptions(), readOptions('input'), precisionOption());
   c.addOption(cleanOption('the cleaning the model was trained with (its config.json)'));
-  c.action(async (o: PredictOptions) => {
-    await runPredict(o);
+  withOptions(c, queueOptions());
+  c.action(async (o: QueuedPredictOptions) => {
+    await predictFile(o);
   });
 }

@@ -19,7 +19,11 @@ export function registerPretrain(program: Command): void {
     .option('--max-steps <n>', 'stop after N optimizer steps (overrides --epochs)', int('--max-steps'))
     .option('--learning-rate <lr>', 'peak learning rate', num('--learning-rate'), 5e-5)
     .option('--batch-size <n>', 'sequences per step', int('--batch-size'), 32)
-    .option('--max-length <n>', 'max tokens per sequence', int('--max-length'), 128)
+    .option(
+      '--max-length <n>',
+      "max tokens per sequence (default: 128, at most the model's limit)",
+      int('--max-length'),
+    )
     .option('--weight-decay <w>', 'AdamW weight decay (not on biases/LayerNorm)', num('--weight-decay'), 0.01)
     .option('--warmup <n>', 'warm-up steps, or a ratio of all steps if < 1', num('--warmup'), 0.06)
     .option('--scheduler <name>', 'linear, cosine or constant', 'linear')

@@ -29,6 +29,7 @@ import { registerData } from './data.js';
 import { registerQuantize } from './quantize.js';
 import { registerExport } from './export.js';
 import { registerModels } from './models.js';
+import { registerWorker } from './worker.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerAugment(program);
   registerPretrain(program);
   registerTune(program);
+  registerWorker(program);
   registerServe(program);
   registerCalibrate(program);
   registerExplain(program);

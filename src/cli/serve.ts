@@ -3,7 +3,7 @@
  * workflow is serve/run.ts.
  */
 import type { Command } from 'commander';
-import { SERVE_DEFAULTS } from '../serve/options.js';
+import { CHARS_PER_TOKEN, SERVE_DEFAULTS } from '../serve/options.js';
 import { runKeys, runServe, type ServeFlags } from '../serve/run.js';
 import { MedtuneError } from '../common/errors.js';
 import { choice, int, num } from './args.js';
@@ -39,7 +39,11 @@ export function registerServe(program: Command): void {
     .option('--rate-limit <n>', 'requests per minute per key (default: no limit)', int('--rate-limit'))
     .option('--body-limit <bytes>', 'largest request body', int('--body-limit'), SERVE_DEFAULTS.bodyLimit)
     .option('--max-texts <n>', 'texts per request', int('--max-texts'), SERVE_DEFAULTS.maxTexts)
-    .option('--max-chars <n>', 'characters per text', int('--max-chars'), SERVE_DEFAULTS.maxChars)
+    .option(
+      '--max-chars <n>',
+      `characters per text (default: ${SERVE_DEFAULTS.maxChars}, or ${CHARS_PER_TOKEN} × --max-document-tokens)`,
+      int('--max-chars'),
+    )
     .option(
       '--max-batch-tokens <n>',
       'token budget of a batch (texts × longest text)',
@@ -130,9 +134,15 @@ export function registerServe(program: Command): void {
       int('--threads'),
     )
     .option('--max-length <n>', 'tokens per text (default: 512 or the model maximum)', int('--max-length', 2))
+    .option(
+      '--max-document-tokens <n>',
+      "models that read long texts in windows read them up to N tokens (default: the model's, else 16384)",
+      int('--max-document-tokens', 1),
+    )
     .option('--audit-log <file>', 'append one JSON line per request (HMAC of inputs, never the text)')
     .option('--audit-secret-file <file>', 'HMAC secret for the audit log (or MEDTUNE_AUDIT_SECRET)')
     .option('--deid', 'de-identify texts before the model sees them')
+    .option('--deid-model <dir>', 'with --deid: a de-identification model (medtune deid train) beside the rules')
     .addOption(choice('--precision <p>', PRECISION_HELP.inference, [...PRECISIONS]))
     .option('--cors-origin <origin>', 'allow browser calls from this origin (repeatable; default: CORS off)', collect)
     .option('--no-ui', 'do not serve the browser UI at /')

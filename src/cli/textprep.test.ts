@@ -254,7 +254,7 @@ describe('text preparation commands', () => {
           '--lexicon',
           path.join(work, 'missing.txt'),
         ],
-        /cannot read the lexicon .*missing\.txt: ENOENT \(E_LEXICON\)/,
+        /cannot read the lexicon .*missing\.txt: it does not exist \(E_LEXICON\)/,
       ],
       [
         ['pretrain', '--model', model, '--corpus', trainCsv, '--output-dir', path.join(work, 'z')],

@@ -4,9 +4,8 @@
 // twice to completion.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,7 @@ import { runCli } from './program.js';
 import { Command } from 'commander';
 import { registerTune } from './tune.js';
 import { runTune, type TuneOptions as TuneCliOptions } from '../tune/run.js';
-import { tinyDemoModel } from '../testing-fixtures.js';
+import { startTestRedis, tinyDemoModel } from '../testing-fixtures.js';
 import { syntheticSymptoms } from '../demo/synthetic.js';
 import { StudyStore, type Trial } from '../tune/storage.js';
 import { spaceSignature } from '../tune/space.js';
@@ -228,20 +227,14 @@ describe('medtune tune', () => {
   });
 
   it('a real redis-server: two workers, one killed mid-trial; every trial ends once, none lost', async (t) => {
-    const redisBin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
-    if (!redisBin) {
-      if (process.env.MEDTUNE_REQUIRE_REDIS) assert.fail('redis-server is not installed (.ci/run installs it)');
+    const redis = await startTestRedis();
+    if (!redis) {
       t.skip('redis-server is not installed (apt-get install redis-server)');
       return;
     }
-    const port = await freePort();
-    const redis = spawn(redisBin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
     const workers: ChildProcess[] = [];
     try {
-      await waitForPort(port);
-      const url = `redis://127.0.0.1:${port}`;
+      const url = redis.url;
       const out = path.join(work, 'queue');
       const db = path.join(out, 'study.sqlite');
       const worker = () => {
@@ -286,7 +279,7 @@ describe('medtune tune', () => {
         } catch {
           /* already gone */
         }
-      redis.kill('SIGKILL');
+      redis.stop();
     }
   });
 });
@@ -307,28 +300,4 @@ function buildTuneOnly(onParse: (o: TuneCliOptions) => void): Command {
   const tune = p.commands.find((c) => c.name() === 'tune')!;
   tune.action((o: TuneCliOptions) => onParse(o));
   return p;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((res) => {
-      const c = net.connect(port, '127.0.0.1', () => {
-        c.end();
-        res(true);
-      });
-      c.on('error', () => res(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`redis-server did not start on port ${port}`);
 }

@@ -1,12 +1,12 @@
 /**
  * `medtune tune`: the options of train (recipe options as values or distributions) and of the study → tune/run.ts.
- * `medtune tune worker` runs trials from a --queue (tune/queue.ts).
+ * `medtune tune worker` is `medtune worker` (jobs/worker.ts): trials and batch chunks from a --queue.
  */
 import { Option, type Command } from 'commander';
-import { runQueueWorker } from '../tune/queue.js';
+import { runWorker, type WorkerOptions } from '../jobs/worker.js';
 import { runTune, type TuneOptions } from '../tune/run.js';
 import { choice, int, num } from './args.js';
-import { addTrainOptions } from './options.js';
+import { addTrainOptions, withOptions, workerOptions } from './options.js';
 
 const studyOption = () => new Option('--study <name>', 'study name in the database').default('default');
 
@@ -47,21 +47,10 @@ export function registerTune(program: Command): void {
     .action(async (o: TuneOptions) => {
       await runTune(o);
     });
-  c.command('worker')
-    .description('run trials from a --queue (data and model paths must exist on this machine)')
-    .requiredOption('--queue <redis-url>', 'the Redis server the coordinator uses')
-    .addOption(studyOption())
-    .option('--concurrency <n>', 'trials at a time on this worker', int('--concurrency'), 1)
-    .option('--threads <n>', 'threads per trial (default: cores / concurrency)', int('--threads'))
-    .option(
-      '--lock-duration <ms>',
-      'a job whose worker is silent this long is taken by another worker',
-      int('--lock-duration', 1000),
-      30000,
-    )
-    .action(
-      async (o: { queue: string; study: string; concurrency: number; threads?: number; lockDuration: number }) => {
-        await runQueueWorker(o);
-      },
-    );
+  withOptions(
+    c.command('worker').description('the same as `medtune worker`: runs trials and batch chunks from a --queue'),
+    workerOptions(),
+  ).action(async (o: WorkerOptions) => {
+    await runWorker(o);
+  });
 }

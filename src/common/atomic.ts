@@ -36,6 +36,11 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Longest file name most file systems take (ext4, xfs, btrfs, tmpfs: 255 bytes). */
+const NAME_MAX = 255;
+/** What a temporary name adds to the final one: `.` and `.medtune-PID-RAND.tmp`. */
+const TMP_EXTRA = 32;
+
 /** A fresh temporary path beside `target`, registered for removal on interruption. */
 export function tempPathFor(target: string): { tmp: string; release: () => void } {
   const t = target.replace(/\/+$/, '');
@@ -44,6 +49,30 @@ export function tempPathFor(target: string): { tmp: string; release: () => void 
     `.${path.basename(t)}.medtune-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`,
   );
   return { tmp, release: removeOnInterrupt(tmp) };
+}
+
+/** A name too long for the file system once the temporary suffix is added is refused before any work. */
+function checkNameLength(target: string, shown: string): void {
+  const bytes = Buffer.byteLength(path.basename(target.replace(/\/+$/, '')));
+  if (bytes + TMP_EXTRA > NAME_MAX)
+    throw new MedtuneError(
+      `cannot use ${shown}: the name is too long (${bytes} bytes; at most ${NAME_MAX - TMP_EXTRA}); ` +
+        'choose a shorter name',
+      'E_OUTPUT_PATH',
+    );
+}
+
+/**
+ * An existing path that is not a regular file or folder (a device such as /dev/null or /dev/stdout, a FIFO, a
+ * socket): it is written in place, never renamed over (as root a rename would replace the device node itself).
+ */
+export function isSpecialFile(file: string): boolean {
+  try {
+    const st = statSync(file);
+    return !st.isFile() && !st.isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Removes temporary files/folders of earlier writes to `target` whose process is gone (kill -9, power loss). */
@@ -89,6 +118,18 @@ const reason = (e: unknown): string => {
       return code ?? (e as Error).message;
   }
 };
+
+/** Why an input file cannot be read, in words (never a raw ENOENT / EISDIR). */
+export function readFailure(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return 'it does not exist';
+    case 'EISDIR':
+      return 'it is a folder, not a file';
+    default:
+      return reason(e);
+  }
+}
 
 /** Creates a folder and its missing parents one level at a time; a clear error names the part that is wrong. */
 export function makeDirs(dir: string, what = 'output folder'): void {
@@ -147,13 +188,29 @@ export function prepareOutputDir(dir: string, option = '--output-dir'): void {
   probeWritable(dir, `${option} folder`, dir);
 }
 
-const same = (a: string, b: string): boolean => {
+/** Whether two paths name the same file or folder (through links; by absolute path when they do not exist). */
+export const samePath = (a: string, b: string): boolean => same(a, b);
+
+/** Two outputs of one command naming the same path are refused before any work: one would clobber the other. */
+export function refuseSameOutputs(outputs: [option: string, file: string | undefined][]): void {
+  const given = outputs.filter((x): x is [string, string] => !!x[1]);
+  for (let i = 0; i < given.length; i++)
+    for (let j = i + 1; j < given.length; j++)
+      if (same(given[i]![1], given[j]![1]))
+        throw new MedtuneError(
+          `${given[i]![0]} and ${given[j]![0]} name the same path ${given[j]![1]}; one would overwrite the other: ` +
+            'give two different paths',
+          'E_OUTPUT_PATH',
+        );
+}
+
+function same(a: string, b: string): boolean {
   try {
     return realpathSync(a) === realpathSync(b);
   } catch {
     return path.resolve(a) === path.resolve(b);
   }
-};
+}
 
 /**
  * Checks an output file before any work starts: not a folder, its folder exists or can be created and takes
@@ -178,14 +235,41 @@ export function prepareOutputFile(
       );
     }
   }
+  if (isSpecialFile(file)) return; // written in place (a device, FIFO or socket)
+  checkNameLength(file, `${option} ${file}`);
   const dir = path.dirname(path.resolve(file));
   makeDirs(dir, `folder of ${option}`);
   probeWritable(dir, `folder of ${option}`, path.dirname(file) || '.');
   sweepStale(file);
 }
 
-export function writeFileAtomic(file: string, data: string | Uint8Array | Uint8Array[]): void {
+type FileData = string | Uint8Array | Uint8Array[];
+
+function writeAll(fd: number, data: FileData): void {
+  const parts = Array.isArray(data) ? data : [typeof data === 'string' ? Buffer.from(data) : data];
+  for (const p of parts) {
+    let off = 0;
+    while (off < p.byteLength) off += writeSync(fd, p, off, p.byteLength - off);
+  }
+}
+
+/** Writes into a device, FIFO or socket in place (there is nothing to rename, and nothing to lose). */
+function writeSpecial(file: string, data: FileData): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'w');
+    writeAll(fd, data);
+  } catch (e) {
+    throw new MedtuneError(`cannot write ${file}: ${reason(e)}`, 'E_OUTPUT_PATH');
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+export function writeFileAtomic(file: string, data: FileData): void {
+  if (isSpecialFile(file)) return writeSpecial(file, data);
   makeDirs(path.dirname(file));
+  checkNameLength(file, file);
   sweepStale(file);
   const { tmp, release } = tempPathFor(file);
   let fd: number;
@@ -196,11 +280,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | Uint8A
     throw new MedtuneError(`cannot write ${file}: ${reason(e)}`, 'E_OUTPUT_PATH');
   }
   try {
-    const parts = Array.isArray(data) ? data : [typeof data === 'string' ? Buffer.from(data) : data];
-    for (const p of parts) {
-      let off = 0;
-      while (off < p.byteLength) off += writeSync(fd, p, off, p.byteLength - off);
-    }
+    writeAll(fd, data);
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, file);
@@ -226,11 +306,18 @@ export interface AtomicStream {
   abort(): void;
 }
 
-/** A streamed output file that appears under its name only when complete. */
+/**
+ * A streamed output file that appears under its name only when complete; a device, FIFO or socket is streamed into
+ * in place.
+ */
 export function atomicWriteStream(file: string): AtomicStream {
-  makeDirs(path.dirname(file));
-  sweepStale(file);
-  const { tmp, release } = tempPathFor(file);
+  const special = isSpecialFile(file);
+  if (!special) {
+    makeDirs(path.dirname(file));
+    checkNameLength(file, file);
+    sweepStale(file);
+  }
+  const { tmp, release } = special ? { tmp: file, release: () => true } : tempPathFor(file);
   const out = createWriteStream(tmp);
   let failure: Error | null = null;
   out.on('error', (e) => {
@@ -254,12 +341,13 @@ export function atomicWriteStream(file: string): AtomicStream {
     commit: async () => {
       if (failure) throw fail(failure);
       await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(fail(e)) : res())));
-      renameSync(tmp, file);
+      if (failure) throw fail(failure);
+      if (!special) renameSync(tmp, file);
       release();
     },
     abort: () => {
       out.destroy();
-      rmSync(tmp, { force: true });
+      if (!special) rmSync(tmp, { force: true });
       release();
     },
   };
@@ -268,6 +356,11 @@ export function atomicWriteStream(file: string): AtomicStream {
 /** A folder written next to its final place and renamed in (an existing folder is replaced only at the end). */
 export function writeDirAtomic(dir: string, fill: (tmp: string) => void): void {
   const target = dir.replace(/\/+$/, '');
+  if (existsSync(target) && !statSync(target).isDirectory())
+    throw new MedtuneError(
+      `cannot write the folder ${dir}: it is a file, not a folder; choose another path`,
+      'E_OUTPUT_PATH',
+    );
   makeDirs(path.dirname(path.resolve(target)));
   sweepStale(target);
   const { tmp, release } = tempPathFor(target);

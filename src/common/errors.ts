@@ -47,6 +47,14 @@ export const ERROR_CATALOGUE = {
     when: 'the content of the data breaks a rule (duplicate ids, a group key that cannot be read, ...)',
   },
   E_INPUT_EMPTY: { exit: 2, http: 400, when: 'an input has no usable rows' },
+  E_INPUT_TAGS: {
+    exit: 2,
+    http: 400,
+    when:
+      'token classification: a token without a tag, an I- tag that continues no entity, an unknown tag scheme, ' +
+      'entity spans that overlap or fall outside the text, ' +
+      'or entity types of an evaluation file the training file lacks',
+  },
   E_OUTPUT_PATH: {
     exit: 2,
     http: 500,
@@ -70,6 +78,13 @@ export const ERROR_CATALOGUE = {
     when: 'a weight or config file is missing, truncated, corrupt, or was refused as unsafe',
   },
   E_MODEL_LABELS: { exit: 2, http: 400, when: 'the label map of a model and the data or options do not fit together' },
+  E_MODEL_TASK: {
+    exit: 2,
+    http: 400,
+    when:
+      'a model of one task was given to a command of another (a token-classification model to diagnose / predict ' +
+      'classification, a sequence classifier to entities / de-identification)',
+  },
   E_MODEL_NO_MLM_HEAD: {
     exit: 2,
     http: 400,
@@ -131,7 +146,27 @@ export const ERROR_CATALOGUE = {
   E_QUEUE_UNREACHABLE: {
     exit: 2,
     http: 503,
-    when: 'tune: the Redis server of --queue cannot be reached (the message names the URL)',
+    when: '--queue: the Redis server cannot be reached (tune, predict, deid, evaluate, worker; the URL is named)',
+  },
+  E_INPUT_CHANGED: {
+    exit: 2,
+    http: 400,
+    when: '--queue: the input file changed while its job ran (size or sha256); nothing is written',
+  },
+  E_JOB_MISMATCH: {
+    exit: 2,
+    http: 400,
+    when: '--queue: the job folder beside the output holds a job with another input, model or options, or was altered',
+  },
+  E_JOB_WORKER: {
+    exit: 2,
+    http: 500,
+    when: "worker: its model folder, list file or de-id secret differs from the job's (sha256); it refuses the chunk",
+  },
+  E_JOB_FAILED: {
+    exit: 2,
+    http: 500,
+    when: '--queue: a chunk failed three times, or its workers died (the row range and the last error are named)',
   },
   E_TRIALS_FAILED: {
     exit: 2,

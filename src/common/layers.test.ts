@@ -21,6 +21,7 @@ export const LAYERS: Record<string, number> = {
   evaluate: 5,
   registry: 5,
   tune: 6,
+  jobs: 6,
   report: 6,
   serve: 6,
   bench: 6,

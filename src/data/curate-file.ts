@@ -57,6 +57,7 @@ export async function runCurate(o: CurateFileOptions): Promise<{ rows: number; s
   const specs = o.input.map(parseInputSpec);
   const summaryFile = `${o.output}.curate.json`;
   prepareOutputFile(o.output, { inputs: specs.map((s) => s.file) });
+  prepareOutputFile(summaryFile, { option: '--output (its .curate.json summary)', inputs: specs.map((s) => s.file) });
   const filters: FilterOptions = {
     minChars: o.minChars,
     minWords: o.minWords,

@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readRows } from './readers.js';
-import { makeBatches, readLabeled, stratifiedSplit } from './dataset.js';
+import { Generator } from '../tensor/random.js';
+import { makeBatches, readLabeled, stratifiedSplit, unseenNote } from './dataset.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'medtune-data-'));
 
@@ -57,8 +58,19 @@ describe('data readers', () => {
       ],
     );
     const t = path.join(d, 't.jsonl');
-    writeFileSync(t, '{"sentence":"c","labels":["z"]}\n');
-    await assert.rejects(readLabeled(t, { multiLabel: true, labels: data.labels }), /never had: z/);
+    // multi-label (ICD-style): a label training never had is kept aside, reported, and counted as a miss
+    writeFileSync(t, '{"sentence":"c","labels":["z","x"]}\n{"sentence":"d","labels":["y"]}\n');
+    const seen = await readLabeled(t, { multiLabel: true, labels: data.labels });
+    assert.deepEqual(seen.unseen, { labels: ['z'], rows: 1 });
+    assert.deepEqual(seen.examples[0]!.unseen, ['z']);
+    assert.deepEqual(seen.examples[0]!.label, [1, 0]);
+    assert.match(unseenNote(seen)!, /1 labels the training data never had \(z\) on 1 rows: counted as misses/);
+    // single-label data still refuses it
+    const s = path.join(d, 's.csv');
+    writeFileSync(s, 'text,label\na,x\n');
+    const known = await readLabeled(s);
+    writeFileSync(s, 'text,label\nb,z\n');
+    await assert.rejects(readLabeled(s, { labels: known.labels }), /never had: z/);
     writeFileSync(t, 'not json\n');
     await assert.rejects(collect(t), /t\.jsonl: line 1 is not valid JSON/);
     rmSync(d, { recursive: true });
@@ -88,6 +100,41 @@ describe('splits and batches', () => {
     assert.notDeepEqual(
       stratifiedSplit(ex, 0.2, 8)[1].map((e) => e.row),
       va.map((e) => e.row),
+    );
+  });
+  it('multi-label: iterative stratification holds out the share asked (1,000 labels), labels in proportion', () => {
+    const gen = new Generator(5);
+    const C = 1000;
+    // ICD-like: a few frequent codes, a long tail (Zipf), 1–8 codes a note
+    const zipf = Array.from({ length: C }, (_, c) => 1 / (c + 1));
+    const Z = zipf.reduce((a, b) => a + b, 0);
+    const draw = () => {
+      let u = gen.uniform() * Z;
+      for (let c = 0; c < C; c++) if ((u -= zipf[c]!) <= 0) return c;
+      return C - 1;
+    };
+    const rows = Array.from({ length: 1600 }, (_, i) => {
+      const label = new Array<number>(C).fill(0);
+      const k = 1 + Math.floor(gen.uniform() * 8);
+      for (let j = 0; j < k; j++) label[draw()] = 1;
+      return { text: `t${i}`, label, row: i + 1 };
+    });
+    for (const fraction of [0.1, 0.2]) {
+      const [tr, va] = stratifiedSplit(rows, fraction, 3);
+      assert.equal(tr.length + va.length, rows.length);
+      assert.ok(Math.abs(va.length / rows.length - fraction) <= 0.01, `${va.length} held out for ${fraction}`);
+      assert.equal(new Set([...tr, ...va].map((e) => e.row)).size, rows.length);
+      // the 20 most frequent labels are held out in proportion (mean deviation ≤ 3 points)
+      let dev = 0;
+      for (let c = 0; c < 20; c++) {
+        const all = rows.filter((r) => r.label[c]).length;
+        dev += Math.abs(va.filter((r) => (r.label as number[])[c]).length / all - fraction) / 20;
+      }
+      assert.ok(dev <= 0.03, `mean deviation ${dev}`);
+    }
+    assert.deepEqual(
+      stratifiedSplit(rows, 0.1, 3)[1].map((e) => e.row),
+      stratifiedSplit(rows, 0.1, 3)[1].map((e) => e.row),
     );
   });
   it('batches cover every example once; bucketing groups similar lengths', () => {

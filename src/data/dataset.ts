@@ -5,6 +5,8 @@
  */
 import { Generator } from '../tensor/random.js';
 import type { Tokenizer } from '../text/tokenizer.js';
+import { encodeTexts, windowCount, type WindowSpec } from '../text/windows.js';
+import { describeValues, labelLike, looksLikeText } from './label-shape.js';
 import { DataError, pickColumn, readRows, textCell, TEXT_COLUMNS, type RowFormat } from './readers.js';
 
 export const LABEL_COLUMNS = ['label', 'labels', 'diagnosis', 'disease', 'class', 'category', 'target', 'y'];
@@ -20,6 +22,8 @@ export interface Example {
   source?: string;
   /** group key (--group-column, optionally through --group-regex) for aggregated evaluation */
   group?: string;
+  /** multi-label: labels of this row the training data never had (counted as misses in every metric) */
+  unseen?: string[];
 }
 
 export interface LabeledData {
@@ -32,6 +36,21 @@ export interface LabeledData {
   pairColumn?: string;
   /** rows skipped, with the reason */
   skipped: { row: number; reason: string }[];
+  /** multi-label data read against known labels: the labels it has beside them, and on how many rows */
+  unseen?: { labels: string[]; rows: number };
+}
+
+/**
+ * One line on the labels a multi-label file has that the training data never had (null: none): normal for ICD
+ * coding, they count as misses in every metric.
+ */
+export function unseenNote(d: LabeledData): string | null {
+  if (!d.unseen) return null;
+  const { labels, rows } = d.unseen;
+  return (
+    `${d.file}: ${labels.length} labels the training data never had (${labels.slice(0, 5).join(', ')}` +
+    `${labels.length > 5 ? ', …' : ''}) on ${rows} rows: counted as misses in every metric`
+  );
 }
 
 export interface ReadOptions {
@@ -180,14 +199,31 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
   }
   if (n === 0) throw new DataError(`${file} has no data rows`, 'E_INPUT_EMPTY');
   let labels = o.labels;
-  if (!labels)
-    labels = [...new Set([...flagLabels, ...raw.flatMap((x) => x.labels)])].sort((a, b) =>
-      a.localeCompare(b, undefined, { numeric: true }),
-    );
+  if (!labels) {
+    if (!multi)
+      refuseTextLabels(
+        file,
+        labelCol,
+        textCol,
+        raw.map((x) => x.labels[0]!),
+      );
+    const names = new Set([...flagLabels, ...raw.flatMap((x) => x.labels)]);
+    if (names.size > MAX_LABELS)
+      throw new DataError(
+        `${file} has ${names.size} distinct labels in column "${labelCol}", more than the ${MAX_LABELS} a ` +
+          'classification head takes (all of ICD-10-CM is about 70,000 codes, MIMIC-III uses under 9,000): ' +
+          `is "${labelCol}" the label column${multi ? ', and --label-delimiter the separator' : ''}?`,
+        'E_INPUT_LABEL',
+      );
+    labels = [...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  }
   const index = new Map(labels.map((l, i) => [l, i]));
   const unseen = new Set<string>();
+  let unseenRows = 0;
   const examples: Example[] = raw.map((x) => {
-    for (const l of x.labels) if (!index.has(l)) unseen.add(l);
+    const missing = x.labels.filter((l) => !index.has(l));
+    for (const l of missing) unseen.add(l);
+    if (missing.length) unseenRows++;
     const label = multi ? labels!.map((l) => (x.labels.includes(l) ? 1 : 0)) : (index.get(x.labels[0]!) ?? -1);
     return {
       text: x.text,
@@ -195,14 +231,10 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
       label,
       row: x.row,
       ...(x.group !== undefined ? { group: x.group } : {}),
+      ...(multi && missing.length ? { unseen: missing } : {}),
     };
   });
-  if (unseen.size)
-    throw new DataError(
-      `${file} has labels the training data never had: ` +
-        `${[...unseen].slice(0, 10).join(', ')}${unseen.size > 10 ? ', ...' : ''}`,
-      'E_INPUT_LABEL',
-    );
+  if (unseen.size && !multi) throw unseenLabels(file, labelCol, [...unseen]);
   return {
     file,
     examples,
@@ -212,11 +244,19 @@ export async function readLabeled(file: string, o: ReadOptions = {}): Promise<La
     labelColumn: labelCol,
     pairColumn: pairCol,
     skipped,
+    ...(unseen.size && multi ? { unseen: { labels: [...unseen].sort(), rows: unseenRows } } : {}),
   };
 }
 
-/** Splits off `fraction` of the examples, per class (stratified), deterministically from the seed. */
+/** The most distinct labels a data file may have (a head of hidden × labels weights, one column per label). */
+export const MAX_LABELS = 50_000;
+
+/**
+ * Splits off `fraction` of the examples, deterministically from the seed: per class (stratified) for single-label
+ * examples; multi-label examples by iterative stratification (`iterativeSplit`).
+ */
 export function stratifiedSplit(examples: Example[], fraction: number, seed: number): [Example[], Example[]] {
+  if (examples.some((e) => Array.isArray(e.label))) return iterativeSplit(examples, fraction, seed);
   const gen = new Generator(seed);
   const byClass = new Map<string, Example[]>();
   for (const e of examples) {
@@ -236,6 +276,66 @@ export function stratifiedSplit(examples: Example[], fraction: number, seed: num
   return [train.sort(byRow), val.sort(byRow)];
 }
 
+/**
+ * Iterative stratification (Sechidis, Tsoumakas & Vlahavas 2011) into a held-out share and the rest: the label with
+ * the fewest examples left is dealt first, each of its examples to the side that still wants most of that label
+ * (ties: the side that wants most examples, then the seed); examples without labels fill the sides' remaining
+ * wants. Last, examples move between the sides until the held-out share is round(fraction × n) — those of the most
+ * frequent labels, whose proportions a move disturbs least — so the share is what was asked, to one row.
+ */
+export function iterativeSplit(examples: Example[], fraction: number, seed: number): [Example[], Example[]] {
+  const gen = new Generator(seed);
+  const n = examples.length;
+  const order = shuffle(
+    examples.map((_, i) => i),
+    gen,
+  );
+  const labelsOf = order.map((i) => (examples[i]!.label as number[]).flatMap((v, c) => (v > 0.5 ? [c] : [])));
+  const C = (examples[0]!.label as number[]).length;
+  const ratio = [fraction, 1 - fraction];
+  const total = new Array<number>(C).fill(0);
+  for (const ls of labelsOf) for (const c of ls) total[c]!++;
+  const want = ratio.map((r) => total.map((t) => t * r));
+  const wantAll = ratio.map((r) => r * n);
+  const side = new Array<number>(n).fill(-1);
+  const byLabel: number[][] = Array.from({ length: C }, () => []);
+  labelsOf.forEach((ls, k) => ls.forEach((c) => byLabel[c]!.push(k)));
+  const left = [...total];
+  const assign = (k: number, s: number) => {
+    side[k] = s;
+    wantAll[s]!--;
+    for (const c of labelsOf[k]!) {
+      want[s]![c]!--;
+      left[c]!--;
+    }
+  };
+  for (;;) {
+    let l = -1;
+    for (let c = 0; c < C; c++) if (left[c]! > 0 && (l < 0 || left[c]! < left[l]!)) l = c;
+    if (l < 0) break;
+    for (const k of byLabel[l]!) {
+      if (side[k] !== -1) continue;
+      const [a, b] = [want[0]![l]!, want[1]![l]!];
+      const s = a !== b ? (a > b ? 0 : 1) : wantAll[0] !== wantAll[1] ? (wantAll[0]! > wantAll[1]! ? 0 : 1) : 1;
+      assign(k, s);
+    }
+  }
+  for (let k = 0; k < n; k++) if (side[k] === -1) assign(k, wantAll[0]! > wantAll[1]! ? 0 : 1);
+  // exact share: move examples of the most frequent labels
+  const target = Math.round(fraction * n);
+  const commonness = (k: number) => Math.min(...labelsOf[k]!.map((c) => total[c]!), Number.MAX_SAFE_INTEGER);
+  const byCommon = Array.from({ length: n }, (_, k) => k).sort((x, y) => commonness(y) - commonness(x));
+  let held = side.filter((s) => s === 0).length;
+  for (const k of byCommon) {
+    if (held === target) break;
+    if (held < target && side[k] === 1) [side[k], held] = [0, held + 1];
+    else if (held > target && side[k] === 0) [side[k], held] = [1, held - 1];
+  }
+  const byRow = (a: Example, b: Example) => a.row - b.row;
+  const pick = (s: number) => order.filter((_, k) => side[k] === s).map((i) => examples[i]!);
+  return [pick(1).sort(byRow), pick(0).sort(byRow)];
+}
+
 export function shuffle<T>(xs: T[], gen: Generator): T[] {
   const a = [...xs];
   for (let i = a.length - 1; i > 0; i--) {
@@ -249,26 +349,45 @@ export interface Encoded {
   ids: number[][];
   types: number[][];
   truncated: number;
-  /** per example: tokens cut off by truncation */
+  /** per example: tokens cut off by truncation (documents: beyond --max-document-tokens) */
   cut: number[];
+  /** documents read in windows (text/windows.ts): each text is cut into windows of the model's length */
+  window?: WindowSpec;
 }
 
-/** Tokenises every example once (no padding). */
-export function encodeExamples(examples: Example[], tok: Tokenizer, maxLength: number): Encoded {
+/** Reading texts as documents in windows: the overlap and the most tokens read. */
+export interface DocumentReading {
+  stride?: number;
+  maxDocumentTokens: number;
+}
+
+/**
+ * Tokenises every example once (no padding): cut at `maxLength`, or, with `document`, read in windows of `maxLength`
+ * (texts with a pair are always cut).
+ */
+export function encodeExamples(
+  examples: Example[],
+  tok: Tokenizer,
+  maxLength: number,
+  document?: DocumentReading | null,
+): Encoded {
   const out: Encoded = { ids: [], types: [], truncated: 0, cut: [] };
   const B = 256;
+  const docs = examples.some((e) => e.pair !== undefined) ? null : document;
   for (let i = 0; i < examples.length; i += B) {
     const part = examples.slice(i, i + B);
     const hasPair = part.some((e) => e.pair !== undefined);
-    const enc = tok.encode(
+    const enc = encodeTexts(
+      tok,
       part.map((e) => e.text),
       hasPair ? part.map((e) => e.pair ?? '') : null,
-      { maxLength, padding: false },
+      { maxLength, document: docs, where: (k) => `row ${part[k]!.row}` },
     );
-    out.ids.push(...enc.input_ids);
-    out.types.push(...enc.token_type_ids);
+    out.ids.push(...enc.ids);
+    out.types.push(...enc.types);
     out.truncated += enc.truncated;
-    out.cut.push(...enc.cut_tokens);
+    out.cut.push(...enc.cut);
+    if (enc.window) out.window = enc.window;
   }
   return out;
 }
@@ -302,6 +421,19 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 }
 
+/** Documents in windows: how many texts take more than one window, the most windows, the cut beyond the limit. */
+function windowNote(enc: Encoded, lens: number[]): string {
+  const w = enc.window!;
+  const counts = lens.map((l) => windowCount(l, w));
+  const many = counts.filter((c) => c > 1).length;
+  return (
+    (many
+      ? `${many} longer than the window of ${w.length}, read in up to ${Math.max(0, ...counts)} windows`
+      : `none longer than the window of ${w.length}`) +
+    `${enc.truncated ? `, ${enc.truncated} cut at --max-document-tokens` : ''}`
+  );
+}
+
 /** The pre-training summary: rows, classes with counts, token length percentiles, truncation. */
 export function summarize(name: string, d: LabeledData, examples: Example[], enc: Encoded, maxLength: number): string {
   const counts = new Map<string, number>();
@@ -326,12 +458,38 @@ export function summarize(name: string, d: LabeledData, examples: Example[], enc
   return (
     `${name}: ${examples.length} rows, ${counts.size} ${d.multiLabel ? 'labels' : 'classes'} (${cls}); ` +
     `tokens p50 ${percentile(lens, 50)}, p90 ${percentile(lens, 90)}, max ${Math.max(0, ...lens)}; ` +
-    `${enc.truncated} truncated to ${maxLength}` +
+    (enc.window ? windowNote(enc, lens) : `${enc.truncated} truncated to ${maxLength}`) +
     (d.skipped.length && name === 'train'
       ? `; ${d.skipped.length} rows skipped (${d.skipped
           .slice(0, 3)
           .map((s) => `row ${s.row}: ${s.reason}`)
           .join(', ')})`
       : '')
+  );
+}
+
+/** A label column of long, nearly unique values is text (columns swapped?): refused before any class is named. */
+function refuseTextLabels(file: string, labelCol: string, textCol: string, values: string[]): void {
+  if (!looksLikeText(values)) return;
+  throw new DataError(
+    `${file}: the label column "${labelCol}" holds text, not labels (${describeValues(values)}); ` +
+      `are the text and label columns swapped? Name them with --text-column and --label-column ` +
+      `(text now: "${textCol}")`,
+    'E_INPUT_LABEL',
+  );
+}
+
+/** Labels the model does not know: named when they look like labels, counted (never quoted) when they are text. */
+function unseenLabels(file: string, labelCol: string, unseen: string[]): DataError {
+  if (!unseen.every(labelLike))
+    return new DataError(
+      `${file} has ${unseen.length} labels the training data never had, and they look like text, not labels ` +
+        `(${describeValues(unseen)}); is --label-column "${labelCol}" the label column?`,
+      'E_INPUT_LABEL',
+    );
+  return new DataError(
+    `${file} has labels the training data never had: ` +
+      `${unseen.slice(0, 10).join(', ')}${unseen.length > 10 ? ', ...' : ''}`,
+    'E_INPUT_LABEL',
   );
 }

@@ -35,6 +35,25 @@ export interface ReadRowsOptions {
   onHeader?: (columns: string[]) => void;
   /** receives the number of bytes read from disk (compressed bytes for .gz), chunk by chunk: for progress bars */
   onBytes?: (n: number) => void;
+  /** only these rows (a chunk of a queued job): see RowSlice */
+  slice?: RowSlice;
+}
+
+/**
+ * Rows [start, end) of a file (0-based, counted as readRows yields them). With `bytes` (found by data/slices.ts in an
+ * uncompressed UTF-8 CSV/TSV/JSONL file: where row `start` begins and where row `end` begins or the file ends) only
+ * those bytes are read, and they must hold exactly end - start rows; without, the rows before `start` are read and
+ * skipped (Parquet: only the row groups that hold the rows are read).
+ */
+export interface RowSlice {
+  start: number;
+  end: number;
+  bytes?: [number, number];
+  /** the line of the file where bytes[0] is (for messages) */
+  line?: number;
+  /** CSV/TSV: the file's header (the bytes of a slice hold none) and its record delimiter */
+  columns?: string[];
+  delimiter?: string;
 }
 
 /** The format of a file: `explicit` when given, else from its extension (`hint` says how to override, if one can). */
@@ -115,11 +134,17 @@ export function isGzipFile(file: string): boolean {
  * The bytes of a file, gunzipped when its name ends in .gz (a gzip file under another name stays binary data, as
  * before); a truncated or corrupt gzip stream stops with the line reached (`lineOf`).
  */
-async function* fileBytes(file: string, lineOf: () => number, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
+async function* fileBytes(
+  file: string,
+  lineOf: () => number,
+  onBytes?: (n: number) => void,
+  bytes?: [number, number],
+): AsyncGenerator<Buffer> {
   const gzip = /\.gz$/i.test(file);
   if (gzip && !isGzipFile(file))
     throw new DataError(`${file} is named .gz but is not gzip-compressed; rename it`, 'E_INPUT_FORMAT');
-  const src = createReadStream(file, { highWaterMark: 1 << 16 });
+  const range = bytes ? { start: bytes[0], end: bytes[1] - 1 } : {};
+  const src = createReadStream(file, { highWaterMark: 1 << 16, ...range });
   if (onBytes) src.on('data', (b) => onBytes(b.length));
   if (!gzip) {
     yield* src as AsyncIterable<Buffer>;
@@ -145,18 +170,19 @@ async function* fileBytes(file: string, lineOf: () => number, onBytes?: (n: numb
 
 /**
  * The decoded text of a file (plain or gzip), chunk by chunk; binary files and invalid UTF-8 stop with the line
- * number, and so does a truncated or corrupt gzip file.
+ * number, and so does a truncated or corrupt gzip file. `slice`: only its bytes (lines counted from its line).
  */
 export async function* decodeFile(
   file: string,
   encoding?: string,
   onBytes?: (n: number) => void,
+  slice?: RowSlice,
 ): AsyncGenerator<string> {
   const explicit = encoding && !/^utf-?8$/i.test(encoding) ? decoderFor(encoding) : null;
-  let line = 1;
+  let line = slice?.line ?? 1;
   let carry = Buffer.alloc(0);
   let first = true;
-  for await (const raw of fileBytes(file, () => line, onBytes)) {
+  for await (const raw of fileBytes(file, () => line, onBytes, slice?.bytes)) {
     let chunk = raw as Buffer;
     if (first) {
       first = false;
@@ -227,13 +253,43 @@ export async function* readRows(file: string, o: ReadRowsOptions = {}): AsyncGen
   checkInputFile(file);
   const fmt = formatOf(file.replace(/\.gz$/i, ''), o.format);
   if (o.encoding) decoderFor(o.encoding);
-  if (fmt === 'parquet') yield* readParquet(file);
-  else if (fmt === 'jsonl') yield* readJsonl(file, o.encoding, o.onBytes);
+  const s = o.slice;
+  if (s && !s.bytes && fmt !== 'parquet') yield* rowsOf(readRows(file, { ...o, slice: undefined }), s);
+  else if (fmt === 'parquet') yield* readParquet(file, s);
+  else if (s) yield* counted(fmt === 'jsonl' ? readJsonl(file, o) : readDelimited(file, fmt, o), file, s);
+  else if (fmt === 'jsonl') yield* readJsonl(file, o);
   else yield* readDelimited(file, fmt, o);
 }
 
-async function* readJsonl(file: string, encoding?: string, onBytes?: (n: number) => void): AsyncGenerator<Row> {
+/** Rows [start, end) of all the rows of a file. */
+async function* rowsOf(rows: AsyncGenerator<Row>, s: RowSlice): AsyncGenerator<Row> {
+  if (s.end <= s.start) return;
+  let i = 0;
+  for await (const r of rows) {
+    if (i >= s.start) yield r;
+    if (++i >= s.end) break;
+  }
+}
+
+/** The rows of a byte slice, which must be the rows it was found to hold. */
+async function* counted(rows: AsyncGenerator<Row>, file: string, s: RowSlice): AsyncGenerator<Row> {
   let n = 0;
+  const want = s.end - s.start;
+  const wrong = () =>
+    new DataError(
+      `${file}: bytes ${s.bytes![0]}–${s.bytes![1]} hold ${n > want ? 'more' : 'fewer'} rows than the ${want} ` +
+        `(rows ${s.start + 1}–${s.end}) found there when the job started; run without --queue`,
+      'E_INPUT_CHANGED',
+    );
+  for await (const r of rows) {
+    if (++n > want) throw wrong();
+    yield r;
+  }
+  if (n !== want) throw wrong();
+}
+
+async function* readJsonl(file: string, o: ReadRowsOptions): AsyncGenerator<Row> {
+  let n = (o.slice?.line ?? 1) - 1;
   let pending = '';
   const parseLine = (raw: string): Row | null => {
     n++;
@@ -253,7 +309,7 @@ async function* readJsonl(file: string, encoding?: string, onBytes?: (n: number)
       throw new DataError(`${file}: line ${n} is not a JSON object (each line must be one {...})`);
     return obj as Row;
   };
-  for await (const chunk of decodeFile(file, encoding, onBytes)) {
+  for await (const chunk of decodeFile(file, o.encoding, o.onBytes, o.slice)) {
     pending += chunk;
     let i;
     while ((i = pending.indexOf('\n')) >= 0) {
@@ -269,15 +325,22 @@ async function* readJsonl(file: string, encoding?: string, onBytes?: (n: number)
 }
 
 /** csv-parse's errors in plain words with the line; its own messages may quote data, so they are not shown. */
-function csvError(file: string, e: unknown, fmt: RowFormat): MedtuneError {
+function csvError(file: string, e: unknown, fmt: RowFormat, header: string[], firstLine = 1): MedtuneError {
   if (e instanceof MedtuneError) return e;
   const err = e as { code?: string; lines?: number };
-  const at = err.lines ? `line ${err.lines}` : 'a line';
+  const at = err.lines ? `line ${err.lines + firstLine - 1}` : 'a line';
   const sep = fmt === 'tsv' ? 'tab' : 'comma';
+  const other = header.length === 1 ? /[;|\t]/.exec(header[0]!)?.[0] : undefined;
   switch (err.code) {
     case 'CSV_RECORD_INCONSISTENT_COLUMNS':
     case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH':
     case 'CSV_RECORD_DONT_MATCH_COLUMNS_LENGTH':
+      if (other)
+        return new DataError(
+          `${file}: the header has no ${sep} but ${other === '\t' ? 'tabs' : `"${other}"`}: the file is separated by ` +
+            `${other === '\t' ? 'tabs (name it .tsv or pass --format tsv)' : `"${other}" — save it with commas`}; ` +
+            `medtune reads comma-separated .csv and tab-separated .tsv`,
+        );
       return new DataError(
         `${file}: ${at} has a different number of fields than the header` +
           `${fmt === 'csv' ? ' (a comma inside a text that is not in double quotes?)' : ` (a ${sep} inside a text?)`}`,
@@ -321,14 +384,20 @@ function headerOf(file: string, header: string[]): string[] {
 }
 
 async function* readDelimited(file: string, fmt: RowFormat, o: ReadRowsOptions): AsyncGenerator<Row> {
+  const s = o.slice;
+  let rawHeader: string[] = s?.columns ?? [];
   const parser = parse({
-    columns: (header: string[]) => {
-      const cols = headerOf(file, header);
-      o.onHeader?.(cols);
-      return cols;
-    },
+    columns:
+      s?.columns ??
+      ((header: string[]) => {
+        rawHeader = header;
+        const cols = headerOf(file, header);
+        o.onHeader?.(cols);
+        return cols;
+      }),
     delimiter: fmt === 'tsv' ? '\t' : ',',
-    bom: true,
+    ...(s?.delimiter ? { record_delimiter: s.delimiter } : {}),
+    bom: !s,
     relax_column_count: false,
     skip_empty_lines: true,
     quote: fmt === 'tsv' ? false : '"',
@@ -337,7 +406,7 @@ async function* readDelimited(file: string, fmt: RowFormat, o: ReadRowsOptions):
   // Feeding by hand (not .pipe) so that a decoding error reaches the consumer instead of leaving it waiting.
   const feed = (async () => {
     try {
-      for await (const chunk of decodeFile(file, o.encoding, o.onBytes)) {
+      for await (const chunk of decodeFile(file, o.encoding, o.onBytes, s)) {
         if (parser.destroyed) return;
         if (!parser.write(chunk)) await once(parser, 'drain');
       }
@@ -349,15 +418,15 @@ async function* readDelimited(file: string, fmt: RowFormat, o: ReadRowsOptions):
   try {
     for await (const rec of parser) yield rec as Row;
   } catch (e) {
-    throw csvError(file, e, fmt);
+    throw csvError(file, e, fmt, rawHeader, s?.line);
   } finally {
     parser.destroy();
     await feed;
   }
 }
 
-/** Parquet, one row group at a time (memory holds one row group, never the whole file). */
-async function* readParquet(file: string): AsyncGenerator<Row> {
+/** Parquet, one row group at a time (memory holds one row group, never the whole file); `s`: only those rows. */
+async function* readParquet(file: string, s?: RowSlice): AsyncGenerator<Row> {
   const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
   const { compressors } = await import('hyparquet-compressors');
   let buf;
@@ -371,9 +440,15 @@ async function* readParquet(file: string): AsyncGenerator<Row> {
   let start = 0;
   for (const rg of meta.row_groups) {
     const n = Number(rg.num_rows);
+    const [from, to] = [Math.max(start, s?.start ?? 0), Math.min(start + n, s?.end ?? Infinity)];
+    if (from >= to) {
+      start += n;
+      if (s && start >= s.end) return;
+      continue;
+    }
     let rows;
     try {
-      rows = await parquetReadObjects({ file: buf, metadata: meta, rowStart: start, rowEnd: start + n, compressors });
+      rows = await parquetReadObjects({ file: buf, metadata: meta, rowStart: from, rowEnd: to, compressors });
     } catch (e) {
       throw new DataError(
         `${file}: row group at row ${start + 1} cannot be read (${(e as Error).message.split('\n')[0]})`,

@@ -22,6 +22,8 @@ export interface DeidOptions extends AnalyzeOptions {
   patientId?: string;
   /** shift dates (default: on with the surrogate operator) */
   shiftDates?: boolean;
+  /** entities found already (e.g. rules ∪ model, infer/deid-model.ts): replaced as given, not looked for again */
+  entities?: Entity[];
 }
 
 export interface DeidResult {
@@ -257,7 +259,7 @@ export function deidentify(text: string, options: DeidOptions = {}): DeidResult 
   const secret = options.secret ?? DEFAULT_SECRET;
   const shift = options.shiftDates ?? operator === 'surrogate';
   const dateDays = shift ? dateOffsetDays(secret, options.patientId ?? '') : null;
-  const entities = analyze(text, options);
+  const entities = options.entities ?? analyze(text, options);
   let out = '';
   let pos = 0;
   for (const e of entities) {

@@ -15,10 +15,12 @@ import {
   TEXT_COLUMNS,
   DataError,
   type Row,
+  type RowSlice,
 } from '../data/readers.js';
 import { atomicWriteStream, prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
 import { deidentify, type Operator } from './anonymize.js';
+import type { AnalyzeOptions, Entity } from './analyzer.js';
 import { evaluateDeid, type GoldDoc } from './evaluate.js';
 
 export interface DeidFileOptions {
@@ -35,10 +37,22 @@ export interface DeidFileOptions {
   format?: string;
   /** write the output over the input file (only when asked: the original is lost) */
   inPlace?: boolean;
+  /**
+   * finds the entities of a batch of texts instead of the rules alone (rules ∪ a model: infer/deid-model.ts); rows
+   * are then read in batches of `batchSize` (default 16)
+   */
+  analyzeBatch?: (texts: string[], o: AnalyzeOptions) => (Entity & { source?: string })[][];
+  batchSize?: number;
   log?: (l: string) => void;
+  /**
+   * only these rows, numbered as in the whole file, written without a header (a chunk of a queued job: jobs/);
+   * its `columns` are the output's (the CSV/TSV header, or the keys of a JSONL file's first row)
+   */
+  slice?: RowSlice;
 }
 
-function listFile(f: string | undefined): string[] {
+/** The words of an --allow / --deny list (a clear error when it cannot be read). */
+export function listFile(f: string | undefined): string[] {
   if (!f) return [];
   try {
     return readFileSync(f, 'utf8')
@@ -52,7 +66,7 @@ function listFile(f: string | undefined): string[] {
 
 export async function runDeid(
   o: DeidFileOptions,
-): Promise<{ rows: number; mbPerSecond: number; entities: Record<string, number> }> {
+): Promise<{ rows: number; bytes: number; mbPerSecond: number; entities: Record<string, number> }> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   checkInputFile(o.input, '--input');
   prepareOutputFile(o.output, {
@@ -80,13 +94,54 @@ export async function runDeid(
   let rows = 0;
   let bytes = 0;
   let textCol: string | undefined;
-  let header: string[] | null = null;
+  let header: string[] | null = o.slice?.columns ?? null;
   const t0 = performance.now();
   try {
     const writeHeader = async (cols: string[]) => {
       if (header || outFmt === 'jsonl') return;
       header = cols;
       await write(stringify([header], { delimiter: outFmt === 'tsv' ? '\t' : ',' }));
+    };
+    const batch = o.analyzeBatch ? (o.batchSize ?? 16) : 1;
+    let pending: { row: Row; text: string }[] = [];
+    const analyzeOpts = { allowList, denyList };
+    const flush = async () => {
+      if (!pending.length) return;
+      const found = o.analyzeBatch?.(
+        pending.map((p) => p.text),
+        analyzeOpts,
+      );
+      for (const [k, { row, text }] of pending.entries()) await writeRow(row, text, found?.[k]);
+      pending = [];
+    };
+    const writeRow = async (row: Row, text: string, entities?: (Entity & { source?: string })[]) => {
+      bytes += Buffer.byteLength(text);
+      const r = deidentify(text, {
+        operator: o.operator,
+        secret,
+        patientId: o.patientColumn ? String(row[o.patientColumn] ?? '') : '',
+        allowList,
+        denyList,
+        entities,
+      });
+      for (const e of r.entities) counts[e.type] = (counts[e.type] ?? 0) + 1;
+      const outRow: Row = { ...row, [textCol!]: r.text };
+      // entities give offsets into the original, never the PHI itself (the output is meant to be free of it)
+      if (outFmt === 'jsonl')
+        await write(
+          JSON.stringify({
+            ...outRow,
+            entities: r.entities.map((e) => {
+              const { type, start, end, score } = e;
+              const source = (e as { source?: string }).source;
+              return { type, start, end, score, ...(source ? { source } : {}) };
+            }),
+          }) + '\n',
+        );
+      else await write(stringify([header!.map((h) => outRow[h] ?? '')], { delimiter: outFmt === 'tsv' ? '\t' : ',' }));
+      rows++;
+      if (rows % 20000 === 0)
+        log(`  ${rows} rows, ${(bytes / 1e6 / ((performance.now() - t0) / 1000)).toFixed(2)} MB/s`);
     };
     let csvHeader: string[] | null = null;
     for await (const row of readRows(o.input, {
@@ -95,36 +150,24 @@ export async function runDeid(
       onHeader: (cols) => {
         csvHeader = cols;
       },
+      slice: o.slice,
     })) {
       if (textCol === undefined) {
         textCol = pickColumn(Object.keys(row), o.textColumn, TEXT_COLUMNS, 'text', o.input);
         if (o.patientColumn) pickColumn(Object.keys(row), o.patientColumn, [], 'patient', o.input);
         await writeHeader(Object.keys(row));
       }
-      const text = textCell(row[textCol], { file: o.input, row: rows + 1, column: textCol });
-      bytes += Buffer.byteLength(text);
-      const r = deidentify(text, {
-        operator: o.operator,
-        secret,
-        patientId: o.patientColumn ? String(row[o.patientColumn] ?? '') : '',
-        allowList,
-        denyList,
+      pending.push({
+        row,
+        text: textCell(row[textCol], {
+          file: o.input,
+          row: (o.slice?.start ?? 0) + rows + pending.length + 1,
+          column: textCol,
+        }),
       });
-      for (const e of r.entities) counts[e.type] = (counts[e.type] ?? 0) + 1;
-      const outRow: Row = { ...row, [textCol]: r.text };
-      // entities give offsets into the original, never the PHI itself (the output is meant to be free of it)
-      if (outFmt === 'jsonl')
-        await write(
-          JSON.stringify({
-            ...outRow,
-            entities: r.entities.map(({ type, start, end, score }) => ({ type, start, end, score })),
-          }) + '\n',
-        );
-      else await write(stringify([header!.map((h) => outRow[h] ?? '')], { delimiter: outFmt === 'tsv' ? '\t' : ',' }));
-      rows++;
-      if (rows % 20000 === 0)
-        log(`  ${rows} rows, ${(bytes / 1e6 / ((performance.now() - t0) / 1000)).toFixed(2)} MB/s`);
+      if (pending.length >= batch) await flush();
     }
+    await flush();
     // a header-only file keeps its header (and says so)
     if (rows === 0 && !csvHeader) log(`${o.input} has no rows; the output is empty`);
     if (rows === 0 && csvHeader) {
@@ -149,7 +192,7 @@ export async function runDeid(
         .join(', ') +
       `); peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB -> ${o.output}`,
   );
-  return { rows, mbPerSecond, entities: counts };
+  return { rows, bytes, mbPerSecond, entities: counts };
 }
 
 export interface DeidEvalOptions {
@@ -158,6 +201,32 @@ export interface DeidEvalOptions {
   output?: string;
   /** misses to print */
   misses: number;
+}
+
+/** Gold with no span to find, or spans outside their text, cannot be scored: refused (scores would read 0). */
+function checkGoldSpans(file: string, docs: GoldDoc[]): void {
+  if (!docs.length) throw new MedtuneError(`${file} holds no documents`, 'E_INPUT_EMPTY');
+  docs.forEach((d, i) => {
+    const bad = d.spans.findIndex(
+      (s) =>
+        !Number.isInteger(s.start_position) ||
+        !Number.isInteger(s.end_position) ||
+        s.start_position < 0 ||
+        s.end_position <= s.start_position ||
+        s.end_position > d.full_text.length,
+    );
+    if (bad >= 0)
+      throw new MedtuneError(
+        `${file}: document ${i + 1}, span ${bad + 1} is not inside its text (start_position and end_position must ` +
+          `satisfy 0 ≤ start < end ≤ ${d.full_text.length}, the length of full_text)`,
+        'E_INPUT_DATA',
+      );
+  });
+  if (!docs.some((d) => d.spans.length))
+    throw new MedtuneError(
+      `${file} has no gold spans in its ${docs.length} documents: recall and precision cannot be measured`,
+      'E_INPUT_EMPTY',
+    );
 }
 
 /** Precision, recall, F1 and F2 overall and per type on a Presidio-format gold file; the first misses in context. */
@@ -179,6 +248,7 @@ export function runDeidEval(o: DeidEvalOptions, log: (l: string) => void = (l) =
         '[{"full_text": ..., "spans": [{"entity_type", "start_position", "end_position"}]}]',
       'E_INPUT_PARSE',
     );
+  checkGoldSpans(o.gold, docs);
   const r = evaluateDeid(docs);
   const pct = (x: number) => x.toFixed(3);
   log(

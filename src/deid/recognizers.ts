@@ -3,6 +3,7 @@
  * Every regular expression here is linear-time: no nested unbounded quantifiers, every repetition bounded, so
  * adversarial input (100 KB of digits or spaces) cannot trigger catastrophic backtracking (tested).
  */
+import { isNearWord } from './near-words.js';
 import { COMMON_WORDS, englishWords, gazetteers } from './gazetteers.js';
 
 export interface Finding {
@@ -413,6 +414,7 @@ export const nameRecognizer: Recognizer = (text, ctx) => {
     const base = t.lower.replace(/['’](?:s|t|m|re|d|ll|ve)$/, '').replace(/n['’]t$/, '');
     if (base !== t.lower && dict.has(base)) return false; // contractions and possessives of words
     if (dict.has(t.lower) || dict.has(base) || g.places.has(t.lower) || g.places.has(base)) return false;
+    if (isNearWord(base)) return false; // a misspelt word ("Pnuemonia"), not a name
     if (!/(?:n|an|ian|ese|ish|i)$/.test(base)) return true;
     // demonyms: American, Norwegian, Japanese, Danish
     for (const suf of ['n', 'an', 'ian', 'ese', 'ish', 'i'])

@@ -300,6 +300,11 @@ export function tfidfLogRegBaseline(
   }
   const cols: number[][] = [];
   for (let c = 0; c < labels; c++) {
+    // a label no training text has: nothing to fit (its regression would chase an intercept of −∞); scored 0
+    if (!(trainLabels as number[][]).some((v) => v[c]! > 0.5)) {
+      cols.push(testTexts.map(() => 0));
+      continue;
+    }
     const model = fitBinary(
       Xtr,
       (trainLabels as number[][]).map((v) => v[c]!),

@@ -5,9 +5,10 @@
  * accuracy, else 0.95; --abstain-below P; --no-abstain); written into config.json's `medtune` object (and
  * ood.safetensors), in place (atomically) or into a copy.
  */
-import { copyFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Predictor } from '../infer/predictor.js';
+import { documentOverrides, type DocumentOverrides } from '../infer/model-info.js';
 import { decideFromProbabilities } from '../infer/decision.js';
 import { referenceFrom } from '../infer/drift.js';
 import { readLabeled } from '../data/dataset.js';
@@ -27,7 +28,7 @@ import {
 } from './calibration.js';
 import { multiLabelMetrics } from './metrics.js';
 
-export interface CalibrateOptions {
+export interface CalibrateOptions extends DocumentOverrides {
   model: string;
   data: string;
   output?: string;
@@ -202,6 +203,23 @@ function fitOn(
   return fitted;
 }
 
+/**
+ * --output is a folder for the calibrated copy: it is replaced as a whole when the copy is complete, so it must be a
+ * new folder or a model folder (config.json) — never a file, nor a folder of other files.
+ */
+function checkCalibrateOutput(output: string): void {
+  if (existsSync(output)) {
+    const isDir = statSync(output).isDirectory();
+    if (!isDir || (readdirSync(output).length && !existsSync(path.join(output, 'config.json'))))
+      throw new MedtuneError(
+        `--output ${output} ${isDir ? 'is a folder of other files' : 'is a file'}; the calibrated model is a folder ` +
+          'that replaces what is there: give a new folder name (or a model folder to replace)',
+        'E_OUTPUT_PATH',
+      );
+  }
+  prepareOutputDir(path.dirname(path.resolve(output)), '--output');
+}
+
 export async function runCalibrate(
   o: CalibrateOptions,
   log: (l: string) => void = (l) => console.log(l),
@@ -213,7 +231,7 @@ export async function runCalibrate(
     throw new MedtuneError('give --abstain-below or --target-accuracy, not both', 'E_USAGE');
   if (o.abstain === false && (o.abstainBelow !== undefined || o.targetAccuracy !== undefined))
     throw new MedtuneError('--no-abstain turns abstention off; drop --abstain-below / --target-accuracy', 'E_USAGE');
-  if (o.output) prepareOutputDir(path.dirname(path.resolve(o.output)), '--output');
+  if (o.output) checkCalibrateOutput(o.output);
   // uncalibrated: the fit starts from the model's own probabilities
   const p = await Predictor.load(o.model, {
     maxLength: o.maxLength,
@@ -221,6 +239,7 @@ export async function runCalibrate(
     calibrated: false,
     abstainBelow: null,
     log: () => {},
+    ...documentOverrides(o),
   });
   if (p.problemType === 'regression')
     throw new MedtuneError('calibration is for classifiers; this is a regression model', 'E_MODEL_UNSUPPORTED');

@@ -3,6 +3,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  fitThresholds,
+  MIN_THRESHOLD_POSITIVES,
   bestF1Threshold,
   calibrationMetrics,
   fitTemperature,
@@ -80,6 +82,17 @@ describe('calibration', () => {
     assert.deepEqual(bestF1Threshold([0.2, 0.1], [0, 0]), { threshold: 0.5, f1: 0 });
   });
 
+  it('labels with too few validation positives share one threshold; the others get their own', () => {
+    // label a: 6 positives scored 0.3 among negatives scored 0.1 → its own threshold near 0.2
+    // label b: 1 positive → the shared threshold, fitted on every score pooled
+    const probs = Array.from({ length: 12 }, (_, i) => [i < 6 ? 0.3 : 0.1, i === 0 ? 0.9 : 0.05]);
+    const gold = Array.from({ length: 12 }, (_, i) => [i < 6 ? 1 : 0, i === 0 ? 1 : 0]);
+    const t = fitThresholds(probs, gold, ['a', 'b']);
+    assert.equal(MIN_THRESHOLD_POSITIVES, 5);
+    assert.deepEqual(t.positives, [6, 1]);
+    assert.ok(t.thresholds.a! > 0.1 && t.thresholds.a! < 0.3);
+    assert.equal(t.thresholds.b, t.shared);
+  });
   it('risk–coverage, AURC, accuracy at coverage, and the threshold for a target accuracy', () => {
     const conf = [0.99, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2];
     const correct = [true, true, true, true, false, true, false, true, false, false];

@@ -233,6 +233,35 @@ export function thresholdForAccuracy(
 /** The accuracy of answered held-out notes abstention aims for unless told otherwise (--target-accuracy). */
 export const DEFAULT_TARGET_ACCURACY = 0.95;
 
+/** A label gets its own decision threshold with at least this many positives in the calibration data. */
+export const MIN_THRESHOLD_POSITIVES = 5;
+
+/**
+ * Multi-label decision thresholds: a label with at least MIN_THRESHOLD_POSITIVES positives in the calibration data
+ * gets its own F1-optimal threshold; the others (too few positives to fit one without overfitting) share one — the
+ * micro-F1-optimal threshold over the scores of every label pooled.
+ */
+export function fitThresholds(
+  probs: number[][],
+  gold: number[][],
+  labels: string[],
+): { thresholds: Record<string, number>; positives: number[]; shared: number } {
+  const positives = labels.map((_, c) => gold.reduce((a, row) => a + (row[c]! > 0.5 ? 1 : 0), 0));
+  const shared = bestF1Threshold(probs.flat(), gold.flat()).threshold;
+  const thresholds = Object.fromEntries(
+    labels.map((l, c) => [
+      l,
+      positives[c]! >= MIN_THRESHOLD_POSITIVES
+        ? bestF1Threshold(
+            probs.map((p) => p[c]!),
+            gold.map((row) => row[c]!),
+          ).threshold
+        : shared,
+    ]),
+  );
+  return { thresholds, positives, shared };
+}
+
 export interface FittedCalibration {
   /** single-label */
   temperature?: number;
@@ -277,7 +306,8 @@ const topOf = (p: number[]) => p.reduce((k, q, c) => (q > p[k]! ? c : k), 0);
 /**
  * Fits calibration on held-out data (never on test): a temperature for single-label models (from uncalibrated
  * probabilities: log p are logits up to a shift, which softmax ignores), per-label F1-optimal thresholds for
- * multi-label models, and optionally the abstention threshold.
+ * multi-label models (`fitThresholds`: shared by labels with too few positives), and optionally the abstention
+ * threshold.
  */
 export function fitCalibration(
   probs: number[][],
@@ -295,16 +325,7 @@ export function fitCalibration(
         'the calibration data has no positive label at all; thresholds cannot be fitted',
         'E_INPUT_LABEL',
       );
-    const thresholds = Object.fromEntries(
-      labels.map((l, c) => [
-        l,
-        bestF1Threshold(
-          probs.map((p) => p[c]!),
-          g.map((row) => row[c]!),
-        ).threshold,
-      ]),
-    );
-    const out: FittedCalibration = { thresholds };
+    const out: FittedCalibration = { thresholds: fitThresholds(probs, g, labels).thresholds };
     if (o.abstainBelow !== undefined) {
       // multi-label confidence: the certainty of the least certain label (as in infer/decision.ts)
       const conf = probs.map((p) => Math.min(...p.map((q) => Math.max(q, 1 - q))));

@@ -3,11 +3,13 @@
  * thresholds, calibration, abstention) is src/infer/decision.ts, used both for a model in training
  * (`evaluateModel`, with the training loss) and for a saved model behind a Predictor (`evaluatePredictor`).
  */
-import { noGrad, scope, type Tensor } from '../tensor/tensor.js';
+import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { makeBatches, type Example } from '../data/dataset.js';
 import { batchTensors, labelTensor } from '../data/batch.js';
 import { multiLabelMetrics, rocAucOvr, singleLabelMetrics } from './metrics.js';
 import type { SequenceClassifier } from '../models/auto.js';
+import { classificationLoss } from '../models/heads.js';
+import { forwardPasses } from '../infer/forward.js';
 import {
   decideFromProbabilities,
   probabilities as probabilitiesFrom,
@@ -51,6 +53,7 @@ export function resultFrom(
         predictions as number[][],
         examples.map((e) => e.label as number[]),
         s.labels,
+        { probabilities, unseen: examples.map((e) => e.unseen) },
       ),
       loss,
     };
@@ -67,6 +70,7 @@ export function resultFrom(
 
 /** A model during training: the loss is the training loss (class weights, smoothing); probabilities uncalibrated. */
 export function evaluateModel(model: SequenceClassifier, data: SplitData, o: EvaluateOptions): EvalResult {
+  if (data.enc.window) return evaluateDocuments(model, data, o);
   const wasTraining = model.training;
   model.eval();
   const C = o.labels.length;
@@ -102,6 +106,37 @@ export function evaluateModel(model: SequenceClassifier, data: SplitData, o: Eva
   );
 }
 
+/** `evaluateModel` for documents read in windows: their logits (infer/forward.ts), then the loss over all of them. */
+function evaluateDocuments(model: SequenceClassifier, data: SplitData, o: EvaluateOptions): EvalResult {
+  const wasTraining = model.training;
+  model.eval();
+  const n = data.examples.length;
+  const C = o.labels.length;
+  let logits: number[][];
+  try {
+    logits = forwardPasses(model, data.enc, { padId: o.padId, batchSize: o.batchSize ?? 64 }).logits;
+  } finally {
+    model.train(wasTraining);
+  }
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const loss = scope(() =>
+    noGrad(() => {
+      const labels = labelTensor(data.examples, idx, o.multiLabel, C);
+      const l = classificationLoss(tensor(logits.flat(), [n, C]), labels, model.problemType(labels), {
+        ...o.lossOptions,
+      });
+      return l.item();
+    }),
+  );
+  const probabilities = logits.map((row) => probabilitiesFrom(row, { multiLabel: o.multiLabel }));
+  return resultFrom(
+    probabilities,
+    data.examples,
+    { labels: o.labels, multiLabel: o.multiLabel, threshold: o.threshold },
+    loss,
+  );
+}
+
 /** Negative log-likelihood of the gold labels under the probabilities (mean; multi-label: mean BCE over labels). */
 export function nll(probabilities: number[][], examples: Example[], multiLabel: boolean): number {
   const eps = 1e-12;
@@ -115,26 +150,44 @@ export function nll(probabilities: number[][], examples: Example[], multiLabel: 
   return sum / Math.max(1, probabilities.length);
 }
 
+/** Calibrated probabilities of examples, and their out-of-scope scores (null without a detector). */
+export interface Scores {
+  probabilities: number[][];
+  oodScores: (number | null)[];
+}
+
+/** Examples per call of the Predictor's logitsOf (which sorts them by length into forward passes). */
+export const EVAL_CHUNK = 256;
+
 /**
- * A saved model behind a Predictor: calibrated probabilities, stored thresholds, the out-of-scope detector and
- * abstention apply. Runs in chunks and yields to the event loop between them, so Ctrl-C stays prompt on large files.
+ * Calibrated probabilities and out-of-scope scores of encoded texts, EVAL_CHUNK at a time, yielding to the event
+ * loop between chunks (so Ctrl-C stays prompt on large files). A queued evaluation (jobs/) runs this on whole chunks.
  */
-export async function evaluatePredictor(predictor: Predictor, data: SplitData): Promise<EvalResult> {
+export async function predictorProbabilities(predictor: Predictor, enc: SplitData['enc']): Promise<Scores> {
   const probabilities: number[][] = [];
   const oodScores: (number | null)[] = [];
-  const CHUNK = 256;
-  for (let s = 0; s < data.examples.length; s += CHUNK) {
+  for (let s = 0; s < enc.ids.length; s += EVAL_CHUNK) {
     const part = {
-      ids: data.enc.ids.slice(s, s + CHUNK),
-      types: data.enc.types.slice(s, s + CHUNK),
+      ids: enc.ids.slice(s, s + EVAL_CHUNK),
+      types: enc.types.slice(s, s + EVAL_CHUNK),
       truncated: 0,
       cut: [],
+      ...(enc.window ? { window: enc.window } : {}),
     };
     const pass = predictor.forward(part);
     for (const row of pass.logits) probabilities.push(predictor.decide(row).probabilities);
     oodScores.push(...pass.oodScores);
     await new Promise((res) => setImmediate(res));
   }
+  return { probabilities, oodScores };
+}
+
+/**
+ * A saved model behind a Predictor: calibrated probabilities (computed here, or given: a queued evaluation's),
+ * stored thresholds, the out-of-scope detector and abstention apply.
+ */
+export async function evaluatePredictor(predictor: Predictor, data: SplitData, given?: Scores): Promise<EvalResult> {
+  const { probabilities, oodScores } = given ?? (await predictorProbabilities(predictor, data.enc));
   const loss = nll(probabilities, data.examples, predictor.multiLabel);
   return {
     ...resultFrom(probabilities, data.examples, predictor.settings, loss, predictor.ood ? oodScores : undefined),

@@ -1,7 +1,7 @@
 // Metrics against values computed by hand (and matching sklearn's definitions).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from './metrics.js';
+import { binaryAuc, groupPredictions, multiLabelMetrics, rankingMetrics, singleLabelMetrics } from './metrics.js';
 import { lrLambda } from '../train/schedule.js';
 import { assertClose } from '../tensor/testing.js';
 
@@ -45,6 +45,52 @@ describe('metrics', () => {
     );
     // x: tp1 fp1 fn0 -> F1 2/3; y: tp1 fp0 fn1 -> F1 2/3; micro: tp2 fp1 fn1 -> 4/6
     assertClose([m.f1_micro, m.f1_macro, m.subset_accuracy], [2 / 3, 2 / 3, 1 / 3]);
+  });
+});
+
+describe('multi-label ranking metrics and unseen labels', () => {
+  it('ROC-AUC: rank statistic with ties averaged; null without both classes', () => {
+    assert.equal(binaryAuc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]), 0.75);
+    assert.equal(binaryAuc([0.5, 0.5], [0, 1]), 0.5);
+    assert.equal(binaryAuc([0.2, 0.3], [1, 1]), null);
+  });
+  it('P@k: the share of each text’s k best-scored labels that are right (CAML), micro and macro AUC', () => {
+    const C = 16;
+    const probs = [Array.from({ length: C }, (_, c) => 1 - c / C), Array.from({ length: C }, (_, c) => c / C)];
+    const gold = [
+      Array.from({ length: C }, (_, c) => (c < 4 ? 1 : 0)),
+      Array.from({ length: C }, (_, c) => (c === 0 ? 1 : 0)),
+    ];
+    const m = rankingMetrics(probs, gold);
+    assertClose([m.precision_at_5!], [(4 / 5 + 0) / 2]);
+    assertClose([m.precision_at_8!], [(4 / 8 + 0) / 2]);
+    assertClose([m.precision_at_15!], [(4 / 15 + 0) / 2]);
+    assert.ok(m.roc_auc_macro! >= 0 && m.roc_auc_macro! <= 1);
+    assert.ok(m.roc_auc_micro! > 0.5);
+  });
+  it('labels the model does not know count as misses in every metric', () => {
+    const pred = [
+      [1, 0],
+      [0, 1],
+    ];
+    const gold = [
+      [1, 0],
+      [0, 1],
+    ];
+    const probabilities = [
+      [0.9, 0.1],
+      [0.2, 0.8],
+    ];
+    const known = multiLabelMetrics(pred, gold, ['a', 'b'], { probabilities });
+    assert.equal(known.f1_micro, 1);
+    assert.equal(known.roc_auc_micro, 1);
+    const m = multiLabelMetrics(pred, gold, ['a', 'b'], { probabilities, unseen: [['z'], undefined] });
+    assert.equal(m.unseen_labels, 1);
+    assert.equal(m.recall_micro, 2 / 3);
+    assert.equal(m.subset_accuracy, 0.5);
+    assert.equal(m.per_label.at(-1)!.label, 'z');
+    assert.equal(m.per_label.at(-1)!.recall, 0);
+    assert.ok(m.f1_macro < 1 && m.roc_auc_micro! < 1);
   });
 });
 

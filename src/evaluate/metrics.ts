@@ -107,12 +107,123 @@ export interface MultiLabelMetrics {
   precision_micro: number;
   recall_micro: number;
   subset_accuracy: number;
+  /** ROC-AUC over every (text, label) score (micro) and per label averaged (macro; labels with both classes) */
+  roc_auc_micro?: number | null;
+  roc_auc_macro?: number | null;
+  /** precision at k (CAML/LAAT): the share of each text's k highest-scored labels that are right, averaged */
+  precision_at_5?: number;
+  precision_at_8?: number;
+  precision_at_15?: number;
+  /** labels of the references the model does not know (multi-label test data): counted as misses */
+  unseen_labels?: number;
   per_label: ClassReport[];
   n: number;
 }
 
+/** The k of the precision@k metrics. */
+export const PRECISION_AT = [5, 8, 15] as const;
+
+export interface MultiLabelInputs {
+  /** per text, the label scores (probabilities) the ranking metrics read */
+  probabilities?: number[][];
+  /** per text, labels of its reference the model does not know: each a missed label in every metric */
+  unseen?: (string[] | undefined)[];
+}
+
+/**
+ * The decisions, references and scores with the unseen labels as extra columns: set in the reference, never
+ * predicted, scored 0 — so every metric counts them as misses.
+ */
+function withUnseen(
+  pred: number[][],
+  gold: number[][],
+  labels: string[],
+  o: MultiLabelInputs,
+): { pred: number[][]; gold: number[][]; labels: string[]; probs?: number[][] } {
+  const extra = [...new Set(o.unseen?.flatMap((u) => u ?? []) ?? [])].sort();
+  if (!extra.length) return { pred, gold, labels, probs: o.probabilities };
+  const zeros = extra.map(() => 0);
+  const mark = (i: number) => extra.map((l) => (o.unseen?.[i]?.includes(l) ? 1 : 0));
+  return {
+    pred: pred.map((p) => [...p, ...zeros]),
+    gold: gold.map((g, i) => [...g, ...mark(i)]),
+    labels: [...labels, ...extra],
+    probs: o.probabilities?.map((p) => [...p, ...zeros]),
+  };
+}
+
+/** ROC-AUC of scores against binary references (rank statistic, ties averaged); null without both classes. */
+export function binaryAuc(scores: ArrayLike<number>, positive: ArrayLike<number>): number | null {
+  const n = scores.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  let pos = 0;
+  let rankSum = 0;
+  for (let i = 0; i < n;) {
+    let j = i;
+    while (j + 1 < n && scores[order[j + 1]!] === scores[order[i]!]) j++;
+    const avg = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++)
+      if (positive[order[k]!]! > 0.5) {
+        rankSum += avg;
+        pos++;
+      }
+    i = j + 1;
+  }
+  const neg = n - pos;
+  return pos && neg ? (rankSum - (pos * (pos + 1)) / 2) / (pos * neg) : null;
+}
+
+/** Micro and macro ROC-AUC and precision@k of label scores against multi-hot references. */
+export function rankingMetrics(
+  probs: number[][],
+  gold: number[][],
+): Pick<
+  MultiLabelMetrics,
+  'roc_auc_micro' | 'roc_auc_macro' | 'precision_at_5' | 'precision_at_8' | 'precision_at_15'
+> {
+  const N = probs.length;
+  const C = probs[0]?.length ?? 0;
+  const flatS = new Float64Array(N * C);
+  const flatG = new Uint8Array(N * C);
+  probs.forEach((p, i) =>
+    p.forEach((v, c) => ((flatS[i * C + c] = v), (flatG[i * C + c] = gold[i]![c]! > 0.5 ? 1 : 0))),
+  );
+  const aucs: number[] = [];
+  const col = new Float64Array(N);
+  const colG = new Uint8Array(N);
+  for (let c = 0; c < C; c++) {
+    for (let i = 0; i < N; i++) [col[i], colG[i]] = [flatS[i * C + c]!, flatG[i * C + c]!];
+    const a = binaryAuc(col, colG);
+    if (a !== null) aucs.push(a);
+  }
+  const atK = (k: number) => {
+    let sum = 0;
+    probs.forEach((p, i) => {
+      const top = p
+        .map((v, c) => [v, c] as const)
+        .sort((a, b) => b[0] - a[0])
+        .slice(0, k);
+      sum += top.filter(([, c]) => gold[i]![c]! > 0.5).length / k;
+    });
+    return div(sum, N);
+  };
+  return {
+    roc_auc_micro: binaryAuc(flatS, flatG),
+    roc_auc_macro: aucs.length ? aucs.reduce((a, b) => a + b, 0) / aucs.length : null,
+    precision_at_5: atK(5),
+    precision_at_8: atK(8),
+    precision_at_15: atK(15),
+  };
+}
+
 /** pred/gold: one 0/1 vector per example. */
-export function multiLabelMetrics(pred: number[][], gold: number[][], labels: string[]): MultiLabelMetrics {
+export function multiLabelMetrics(
+  predIn: number[][],
+  goldIn: number[][],
+  labelsIn: string[],
+  o: MultiLabelInputs = {},
+): MultiLabelMetrics {
+  const { pred, gold, labels, probs } = withUnseen(predIn, goldIn, labelsIn, o);
   const C = labels.length;
   const tp = new Array<number>(C).fill(0);
   const fp = new Array<number>(C).fill(0);
@@ -144,6 +255,8 @@ export function multiLabelMetrics(pred: number[][], gold: number[][], labels: st
     precision_micro: div(TP, TP + FP),
     recall_micro: div(TP, TP + FN),
     subset_accuracy: div(exact, pred.length),
+    ...(probs && pred.length ? rankingMetrics(probs, gold) : {}),
+    ...(labels.length > labelsIn.length ? { unseen_labels: labels.length - labelsIn.length } : {}),
     per_label,
     n: pred.length,
   };

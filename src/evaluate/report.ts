@@ -12,6 +12,20 @@ import type { Example } from '../data/dataset.js';
 import type { EvalResult } from './types.js';
 import { groupPredictions, multiLabelMetrics, singleLabelMetrics } from './metrics.js';
 
+/** The metrics the log line of an evaluation shows (those a result has). */
+const LOGGED_METRICS = [
+  'accuracy',
+  'f1_macro',
+  'f1_weighted',
+  'roc_auc_ovr',
+  'f1_micro',
+  'subset_accuracy',
+  'roc_auc_micro',
+  'roc_auc_macro',
+  'precision_at_8',
+  'loss',
+];
+
 export interface ReportOptions {
   outputDir: string;
   split: string;
@@ -127,8 +141,7 @@ export async function writeEvalReport(o: ReportOptions): Promise<Record<string, 
     writeFileAtomic(path.join(o.outputDir, 'confusion_matrix.svg'), await confusionSvg(r.metrics.confusion, o.labels));
   const m = r.metrics as unknown as Record<string, number>;
   log(
-    `${o.split} metrics: ${['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc_ovr', 'f1_micro', 'subset_accuracy', 'loss']
-      .filter((k) => typeof m[k] === 'number')
+    `${o.split} metrics: ${LOGGED_METRICS.filter((k) => typeof m[k] === 'number')
       .map((k) => `${k} ${m[k]!.toFixed(4)}`)
       .join(', ')}`,
   );

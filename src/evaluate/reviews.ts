@@ -100,9 +100,14 @@ export function readCases(runDir: string, lowConfidence = 0.6): Case[] {
 export class ReviewStore {
   private db: Database.Database;
 
-  constructor(readonly file: string) {
+  /** `existing`: the database must already be a medtune review database (review export): nothing is created. */
+  constructor(
+    readonly file: string,
+    o: { existing?: boolean } = {},
+  ) {
     try {
-      this.db = new Database(file);
+      this.db = new Database(file, { fileMustExist: !!o.existing });
+      this.refuseForeign(!!o.existing);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('busy_timeout = 2000');
       this.db.exec(`CREATE TABLE IF NOT EXISTS reviews (
@@ -111,8 +116,22 @@ export class ReviewStore {
         CREATE INDEX IF NOT EXISTS reviews_case ON reviews(case_id);
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
     } catch (e) {
-      throw dbError(file, e);
+      throw e instanceof MedtuneError ? e : dbError(file, e);
     }
+  }
+
+  /** A file of other tables (or, for `existing`, without ours) is refused: medtune's tables are never added to it. */
+  private refuseForeign(existing: boolean): void {
+    const tables = (this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[])
+      .map((t) => t.name)
+      .filter((n) => !n.startsWith('sqlite_'));
+    if (tables.includes('reviews') || (!existing && !tables.length)) return;
+    this.db.close();
+    throw new MedtuneError(
+      `cannot use the review database ${this.file}: ` +
+        `${tables.length ? 'it is an SQLite file of other tables' : 'it is empty'}, not a medtune review database`,
+      'E_REVIEW_DB',
+    );
   }
 
   setMeta(key: string, value: string): void {
@@ -320,7 +339,7 @@ export function runReviewExport(o: ReviewExportOptions): { rows: number; skipped
   const fmt = formatOf(o.output, undefined, null);
   if (fmt === 'parquet') throw new MedtuneError('review export writes CSV, TSV or JSONL', 'E_INPUT_FORMAT');
   prepareOutputFile(o.output, { inputs: [o.db] });
-  const store = new ReviewStore(o.db);
+  const store = new ReviewStore(o.db, { existing: true });
   try {
     const run = o.run ?? store.meta('run_dir');
     if (!run) throw new MedtuneError(`${o.db} does not record its run folder; pass --run RUN_DIR`, 'E_USAGE');

@@ -4,6 +4,7 @@
  * rows. Also the audit columns (--audit-column): demographic groups read beside the labelled rows, by row number.
  * The report (src/report/, a layer above) renders from these files only.
  */
+import { describeValues, looksLikeText } from '../data/label-shape.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
@@ -232,6 +233,13 @@ export async function readAuditValues(
         'E_INPUT_DATA',
       );
     }
+    const values = [...out.values()].map((v) => v[c]!);
+    if (looksLikeText(values))
+      throw new MedtuneError(
+        `${file}: --audit-column ${c} holds text, not groups (${describeValues(values)}); ` +
+          'an audit column holds groups (sex, age band, site, note type): name another column',
+        'E_INPUT_DATA',
+      );
   }
   return out;
 }

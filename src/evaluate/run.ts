@@ -7,14 +7,21 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Predictor } from '../infer/predictor.js';
-import { abstentionOverride } from '../infer/model-info.js';
-import { groupRegexOf, readLabeled, type Encoded, type Example, type LabeledData } from '../data/dataset.js';
+import { abstentionOverride, documentOverrides, type DocumentOverrides } from '../infer/model-info.js';
+import {
+  groupRegexOf,
+  readLabeled,
+  unseenNote,
+  type Encoded,
+  type Example,
+  type LabeledData,
+} from '../data/dataset.js';
 import { checkNotTrainedOn, leakageChecks } from '../data/leakage.js';
 import { fileSha256 } from '../models/metadata.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
 import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
-import { evaluatePredictor } from './evaluate.js';
+import { evaluatePredictor, type Scores } from './evaluate.js';
 import { trustMetrics } from './calibration.js';
 import { writeEvalReport } from './report.js';
 import {
@@ -30,7 +37,7 @@ import {
 } from './run-record.js';
 import type { EvalResult } from './types.js';
 
-export interface EvaluateOptions {
+export interface EvaluateOptions extends DocumentOverrides {
   model: string;
   test: string;
   outputDir: string;
@@ -63,6 +70,8 @@ export interface EvaluateOptions {
   texts?: boolean;
   /** the command line, recorded in run.json */
   commandLine?: string[];
+  /** computes the probabilities of the examples elsewhere (a queued evaluation: jobs/) instead of in this process */
+  probabilitiesOf?: (predictor: Predictor, data: LabeledData) => Promise<Scores>;
 }
 
 /** A labelled file classified by a saved model, as evaluate and audit need it. */
@@ -85,7 +94,10 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
   const audit = cols.length ? await readAuditValues(o.file, cols, { format: o.format, encoding: o.encoding }) : null;
   const { maxLength, batchSize, threshold } = o;
   const abstainBelow = abstentionOverride(o);
-  const predictor = await Predictor.load(o.model, { maxLength, batchSize, threshold, abstainBelow, log });
+  const predictor = await Predictor.load(o.model, {
+    ...{ maxLength, batchSize, threshold, abstainBelow, log },
+    ...documentOverrides(o),
+  });
   if (predictor.problemType === 'regression') {
     const command = o.option === '--test' ? 'evaluate' : 'audit';
     throw new MedtuneError(
@@ -105,6 +117,8 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
     format: o.format as never,
     encoding: o.encoding,
   });
+  const unseen = unseenNote(data);
+  if (unseen) log(unseen);
   if (o.option === '--test') {
     await checkTestLeakage({ ...o, test: o.file, outputDir: '' }, predictor, data.examples, log);
   }
@@ -122,8 +136,9 @@ export async function classifyLabeled(o: ClassifyInput, log: (l: string) => void
     data.examples.map((e) => e.text),
     pairs,
   );
-  if (enc.truncated) log(`${enc.truncated} texts truncated to ${predictor.maxLength} tokens`);
-  const result = await evaluatePredictor(predictor, { examples: data.examples, enc });
+  if (enc.truncated) log(predictor.cutNote(enc.truncated));
+  const given = o.probabilitiesOf ? await o.probabilitiesOf(predictor, data) : undefined;
+  const result = await evaluatePredictor(predictor, { examples: data.examples, enc }, given);
   return { predictor, data, enc, result, audit };
 }
 

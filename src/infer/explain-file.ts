@@ -2,14 +2,15 @@
  * Word-level explanations (integrated gradients, explain.ts) for every row of a file (what `medtune explain` runs):
  * JSONL out, one object per input row, and optionally an HTML page with the words highlighted.
  */
-import { atomicWriteStream, prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
+import { atomicWriteStream, prepareOutputFile, refuseSameOutputs, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
 import { checkInputFile, formatOf, pickColumn, readRows, textCell, TEXT_COLUMNS } from '../data/readers.js';
 import { Predictor } from './predictor.js';
+import { documentOverrides, type DocumentOverrides } from './model-info.js';
 import { explain, type Explanation } from './explain.js';
 import { explanationsHtml } from './explain-html.js';
 
-export interface ExplainFileOptions {
+export interface ExplainFileOptions extends DocumentOverrides {
   model: string;
   input: string;
   output: string;
@@ -32,7 +33,11 @@ export async function runExplain(o: ExplainFileOptions): Promise<{ rows: number 
   formatOf(o.input, o.format);
   prepareOutputFile(o.output, { inputs: [o.input] });
   if (o.html) prepareOutputFile(o.html, { option: '--html', inputs: [o.input] });
-  const p = await Predictor.load(o.model, { maxLength: o.maxLength, log: () => {} });
+  refuseSameOutputs([
+    ['--output', o.output],
+    ['--html', o.html],
+  ]);
+  const p = await Predictor.load(o.model, { maxLength: o.maxLength, log: () => {}, ...documentOverrides(o) });
   if (o.label !== undefined && !p.labels.includes(o.label)) {
     throw new MedtuneError(
       `--label ${o.label} is not a label of this model ` +

@@ -112,6 +112,35 @@ describe('integrated gradients', () => {
     },
   );
 
+  it(
+    'over windows: a long note is explained whole (words to its last one, completeness kept, one window = plain)',
+    { skip: !fixturePath('fixtures') && 'needs ../shared' },
+    async () => {
+      const dir = fixturePath('fixtures', 'hf', 'tiny-bert')!;
+      const note = Array.from({ length: 12 }, (_, i) => `Day ${i + 1}: the patient reports chest pain and fever.`);
+      const text = note.join(' ');
+      const windowed = await Predictor.load(dir, { log: () => {}, pooling: 'mean', maxLength: 16, stride: 4 });
+      const e = explain(windowed, text, { steps: 16 });
+      assert.equal(e.truncated_tokens, 0);
+      assert.equal(e.words.length, text.split(/\s+|(?=[:.,])/).filter(Boolean).length);
+      const last = e.words.at(-1)!;
+      assert.equal(text.slice(last.start, last.end), '.');
+      assert.equal(last.end, text.length);
+      assert.ok(e.words.every((w) => text.slice(w.start, w.end) === w.word));
+      assert.ok(e.completeness_error <= 1e-3 * Math.max(1, Math.abs(e.total)), `error ${e.completeness_error}`);
+      // a text that fits one window is explained as without windows
+      const short = 'The patient reports chest pain, fever and a dry cough since Monday.';
+      const plain = await Predictor.load(dir, { log: () => {}, maxLength: 64 });
+      const oneWindow = await Predictor.load(dir, { log: () => {}, pooling: 'max', maxLength: 64 });
+      const [a, b] = [explain(plain, short, { steps: 8 }), explain(oneWindow, short, { steps: 8 })];
+      assert.deepEqual(
+        b.words.map((w) => w.word),
+        a.words.map((w) => w.word),
+      );
+      b.words.forEach((w, i) => assert.ok(Math.abs(w.score - a.words[i]!.score) <= 1e-4, `${w.word}`));
+    },
+  );
+
   describe('a trigger word decides the label', () => {
     let dir: string;
     before(() => {

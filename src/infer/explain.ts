@@ -6,12 +6,18 @@
  * b the baseline ([PAD] embeddings, or zeros, at every non-special position) and the integral by Gauss–Legendre
  * quadrature with `steps` nodes, the interpolated inputs batched through the engine's autograd. Word scores sum the
  * scores of a word's pieces. Completeness — Σ attr = f(x) − f(b) — is checked and reported for every
- * explanation.
+ * explanation. A model that reads documents in windows is explained over the whole note: every window of every
+ * interpolated input goes through the document head (in two passes, models/document.ts, so memory stays bounded),
+ * a token read by two overlapping windows gets the sum of both attributions, and words carry character offsets into
+ * the whole note.
  */
 import { noGrad, scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { exp, log, mul, scale, sub, sum } from '../tensor/ops/index.js';
 import { MedtuneError } from '../common/errors.js';
 import { applyPreprocessing } from '../text/clean.js';
+import { encodeTexts, splitWindows, textPosition } from '../text/windows.js';
+import { documentBackward, documentLogits, type DocumentWindows } from '../models/document.js';
+import type { EncoderInputs } from '../models/heads.js';
 import type { Predictor } from './predictor.js';
 
 export interface ExplainOptions {
@@ -139,19 +145,180 @@ function weightedTarget(
   return sum(mul(logp, W));
 }
 
+/** The word embedding table of a model (what integrated gradients attribute over). */
+function embeddingTable(p: Predictor): Tensor {
+  const table = p.loaded.model.namedParameters().find(([k]) => k.endsWith('embeddings.word_embeddings.weight'))?.[1];
+  if (!table) throw new MedtuneError('this model has no word embedding table to attribute over', 'E_MODEL_UNSUPPORTED');
+  return table;
+}
+
+/** The label index to explain: the one asked for, else the most probable. */
+function targetOf(p: Predictor, px: number[], label?: string): number {
+  const target = label !== undefined ? p.labels.indexOf(label) : px.indexOf(Math.max(...px));
+  if (target < 0)
+    throw new MedtuneError(
+      `--label ${label} is not a label of this model ` +
+        `(labels: ${p.labels.slice(0, 10).join(', ')}${p.labels.length > 10 ? ', …' : ''})`,
+      'E_USAGE',
+    );
+  return target;
+}
+
+/** Runs fn with gradients for the inputs only (none for the weights). */
+function inputGradientsOnly<T>(p: Predictor, fn: () => T): T {
+  const params = p.loaded.model.parameters();
+  const saved = params.map((q) => q.requiresGrad);
+  params.forEach((q) => {
+    q.requiresGrad = false;
+  });
+  try {
+    return fn();
+  } finally {
+    params.forEach((q, i) => {
+      q.requiresGrad = saved[i]!;
+    });
+  }
+}
+
+/**
+ * Integrated gradients over a document read in windows: per window, the text's embeddings x and the baseline b (its
+ * special tokens kept); every quadrature node is one copy of the document whose windows read b + α(x − b); the
+ * weighted sum of the copies' targets is back-propagated through all windows (two passes when they do not fit one).
+ */
+function explainDocument(p: Predictor, text: string, o: ExplainOptions & { steps: number }): Explanation {
+  const d = p.document!;
+  const enc = encodeTexts(p.tokenizer, [text], null, {
+    maxLength: p.maxLength,
+    document: { stride: d.stride, maxDocumentTokens: d.max_document_tokens },
+  });
+  const [ids, offsets] = [enc.ids[0]!, enc.offsets[0]!];
+  const spec = enc.window!;
+  const win = splitWindows(ids, enc.types[0]!, spec);
+  const W = win.ids.length;
+  const table = embeddingTable(p);
+  const H = table.shape[1]!;
+  const specialIds = new Set(p.tokenizer.specialIds());
+  const padId = p.tokenizer.padId;
+  const row = (id: number) => table.f32.subarray(id * H, (id + 1) * H);
+  const xs = win.ids.map((wi) => {
+    const x = new Float32Array(wi.length * H);
+    wi.forEach((id, t) => x.set(row(id), t * H));
+    return x;
+  });
+  const bs = win.ids.map((wi, w) => {
+    const b = new Float32Array(wi.length * H);
+    wi.forEach((id, t) => {
+      if (textPosition(win.ranges, spec, w, t) < 0 && specialIds.has(id)) b.set(row(id), t * H);
+      else if ((o.baseline ?? 'pad') === 'pad') b.set(row(padId), t * H);
+    });
+    return b;
+  });
+  // documents: one copy per α; windows: copy k's window j is k·W + j
+  const copies = (alphas: number[]): DocumentWindows => ({
+    ids: alphas.flatMap(() => win.ids),
+    types: alphas.flatMap(() => win.types),
+    groups: alphas.map(() => W),
+  });
+  const inputsFor =
+    (alphas: number[]) =>
+    (idx: number[]): EncoderInputs => {
+      const T = Math.max(...idx.map((g) => win.ids[g % W]!.length));
+      const [ids2, mask, types, e] = [
+        [] as number[],
+        [] as number[],
+        [] as number[],
+        new Float32Array(idx.length * T * H),
+      ];
+      idx.forEach((g, k) => {
+        const [j, a] = [g % W, alphas[Math.floor(g / W)]!];
+        const [wi, x, b] = [win.ids[j]!, xs[j]!, bs[j]!];
+        for (let t = 0; t < T; t++) {
+          ids2.push(t < wi.length ? wi[t]! : padId);
+          mask.push(t < wi.length ? 1 : 0);
+          types.push(t < wi.length ? win.types[j]![t]! : 0);
+        }
+        for (let i = 0; i < wi.length * H; i++) e[k * T * H + i] = b[i]! + a * (x[i]! - b[i]!);
+      });
+      const embeds = tensor(e, [idx.length, T, H]);
+      embeds.requiresGrad = true;
+      return {
+        input_ids: tensor(ids2, [idx.length, T], 'int32'),
+        attention_mask: tensor(mask, [idx.length, T], 'int32'),
+        token_type_ids: tensor(types, [idx.length, T], 'int32'),
+        inputs_embeds: embeds,
+      };
+    };
+  const microBatch = Math.max(1, Math.floor(2048 / spec.length));
+  const ends = documentLogits(p.loaded.model, copies([1, 0]), { padId, microBatch, inputs: inputsFor([1, 0]) });
+  const prob = (r: number[]) => p.decide(r).probabilities;
+  const [px, pb] = [prob(ends[0]!), prob(ends[1]!)];
+  const target = targetOf(p, px, o.label);
+  const temperature = p.settings.temperature ?? 1;
+  const { nodes, weights } = gaussLegendre(o.steps);
+  const grads = win.ids.map((wi) => new Float64Array(wi.length * H));
+  inputGradientsOnly(p, () =>
+    documentBackward(
+      p.loaded.model,
+      copies(nodes),
+      (logits) => weightedTarget(logits, target, weights, p.multiLabel, temperature),
+      {
+        padId,
+        microBatch,
+        inputs: inputsFor(nodes),
+        afterBackward: (idx, inputs) => {
+          const g = inputs.inputs_embeds!.grad!.f32;
+          const T = inputs.input_ids.shape[1]!;
+          idx.forEach((gi, k) => {
+            const j = gi % W;
+            const acc = grads[j]!;
+            for (let i = 0; i < acc.length; i++) acc[i] += g[k * T * H + i]!;
+          });
+          inputs.inputs_embeds!.grad!.dispose();
+        },
+      },
+    ),
+  );
+  // token scores in the whole note: a token read by two windows gets both
+  const scores = new Array<number>(ids.length).fill(0);
+  win.ids.forEach((wi, w) => {
+    for (let t = 0; t < wi.length; t++) {
+      const pos = textPosition(win.ranges, spec, w, t);
+      if (pos < 0) continue;
+      let s = 0;
+      for (let h = 0; h < H; h++) s += grads[w]![t * H + h]! * (xs[w]![t * H + h]! - bs[w]![t * H + h]!);
+      scores[pos]! += s;
+    }
+  });
+  const special = ids.map((id, t) => specialIds.has(id) && offsets[t]![1] <= offsets[t]![0]);
+  const f = (r: number[]) => targetValue(r, target, p.multiLabel, temperature);
+  const delta = f(ends[0]!) - f(ends[1]!);
+  const total = scores.reduce((a, v) => a + v, 0);
+  return {
+    label: p.labels[target]!,
+    probability: px[target]!,
+    baseline_probability: pb[target]!,
+    words: wordsOf(text, offsets, scores, special),
+    total: delta,
+    completeness_error: Math.abs(total - delta),
+    steps: o.steps,
+    text,
+    truncated_tokens: enc.cut[0]!,
+  };
+}
+
 function explainOnce(p: Predictor, rawText: string, o: ExplainOptions & { steps: number }): Explanation {
   if (p.problemType === 'regression')
     throw new MedtuneError('explanations are for classifiers; this is a regression model', 'E_MODEL_UNSUPPORTED');
   const steps = o.steps;
   const [text] = applyPreprocessing([rawText], p.preprocessing);
+  if (p.document) return explainDocument(p, text!, o);
   const enc = p.tokenizer.encode([text!], null, { maxLength: p.maxLength, padding: false });
   const ids = enc.input_ids[0]!;
   const types = enc.token_type_ids[0]!;
   const offsets = enc.offsets[0]!;
   const T = ids.length;
   const model = p.loaded.model;
-  const table = model.namedParameters().find(([k]) => k.endsWith('embeddings.word_embeddings.weight'))?.[1];
-  if (!table) throw new MedtuneError('this model has no word embedding table to attribute over', 'E_MODEL_UNSUPPORTED');
+  const table = embeddingTable(p);
   const H = table.shape[1]!;
   const specialIds = new Set([...p.tokenizer.specialIds()]);
   const special = ids.map((id, t) => specialIds.has(id) && offsets[t]![1] <= offsets[t]![0]);
@@ -185,23 +352,12 @@ function explainOnce(p: Predictor, rawText: string, o: ExplainOptions & { steps:
   const prob = (row: number[]) => p.decide(row).probabilities;
   const px = prob(ends.slice(0, C));
   const pb = prob(ends.slice(C));
-  const target = o.label !== undefined ? p.labels.indexOf(o.label) : px.indexOf(Math.max(...px));
-  if (target < 0)
-    throw new MedtuneError(
-      `--label ${o.label} is not a label of this model ` +
-        `(labels: ${p.labels.slice(0, 10).join(', ')}${p.labels.length > 10 ? ', …' : ''})`,
-      'E_USAGE',
-    );
+  const target = targetOf(p, px, o.label);
   // ∫ ∂f/∂x along the path, Gauss–Legendre, in passes of at most ~2048 tokens
   const { nodes, weights } = gaussLegendre(steps);
   const grad = new Float64Array(T * H);
   const perPass = Math.max(1, Math.floor(2048 / T));
-  const params = model.parameters();
-  const saved = params.map((q) => q.requiresGrad);
-  params.forEach((q) => {
-    q.requiresGrad = false;
-  }); // gradients only for the input, none for the weights
-  try {
+  inputGradientsOnly(p, () => {
     for (let s = 0; s < steps; s += perPass) {
       if (o.cancelled?.()) throw new MedtuneError('the explanation was cancelled', 'E_CANCELLED');
       const ks = nodes.slice(s, s + perPass);
@@ -219,11 +375,7 @@ function explainOnce(p: Predictor, rawText: string, o: ExplainOptions & { steps:
         embeds.grad!.dispose(); // a leaf's .grad is kept past scopes: release it here
       });
     }
-  } finally {
-    params.forEach((q, i) => {
-      q.requiresGrad = saved[i]!;
-    });
-  }
+  });
   const scores = Array.from({ length: T }, (_, t) => {
     let s = 0;
     for (let h = 0; h < H; h++) s += grad[t * H + h]! * (x[t * H + h]! - b[t * H + h]!);

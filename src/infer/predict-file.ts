@@ -11,12 +11,14 @@ import {
   textCell,
   TEXT_COLUMNS,
   type Row,
+  type RowSlice,
 } from '../data/readers.js';
 import { Predictor } from './predictor.js';
-import { abstentionOverride } from './model-info.js';
+import { abstentionOverride, documentOverrides, type DocumentOverrides } from './model-info.js';
 import { hasWords } from './input.js';
+import { isTokenClassifier, runTokenPredict } from './token-predict-file.js';
 
-export interface PredictOptions {
+export interface PredictOptions extends DocumentOverrides {
   model: string;
   input: string;
   output: string;
@@ -36,6 +38,18 @@ export interface PredictOptions {
   /** false: never abstain (--no-abstain) */
   abstain?: boolean;
   log?: (line: string) => void;
+  /** only these rows, numbered as in the whole file (a chunk of a queued job: jobs/) */
+  slice?: RowSlice;
+  /** a Predictor loaded with these options (a queue worker keeps one across chunks) */
+  predictor?: Predictor;
+}
+
+export interface PredictResult {
+  rows: number;
+  seconds: number;
+  /** texts cut to the model's max length, and rows with an empty text (sequence classifiers) */
+  truncated?: number;
+  empty?: number;
 }
 
 /**
@@ -46,19 +60,29 @@ function cleanOverride(spec: string | boolean | undefined): { preprocessing?: Pr
   return clean ? { preprocessing: { clean } } : {};
 }
 
-export async function runPredict(o: PredictOptions): Promise<{ rows: number; seconds: number }> {
+/** The Predictor of a predict run. */
+export function loadPredictor(o: PredictOptions, log: (l: string) => void): Promise<Predictor> {
+  const { maxLength, batchSize, threshold } = o;
+  const abstainBelow = abstentionOverride(o);
+  const load = {
+    maxLength,
+    batchSize,
+    threshold,
+    abstainBelow,
+    log,
+    ...cleanOverride(o.clean),
+    ...documentOverrides(o),
+  };
+  return Predictor.load(o.model, load);
+}
+
+export async function runPredict(o: PredictOptions): Promise<PredictResult> {
+  if (!o.predictor && (await isTokenClassifier(o.model))) return runTokenPredict(o);
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   checkInputFile(o.input, '--input');
   formatOf(o.input, o.format);
   prepareOutputFile(o.output, { inputs: [o.input] });
-  const predictor = await Predictor.load(o.model, {
-    maxLength: o.maxLength,
-    batchSize: o.batchSize,
-    threshold: o.threshold,
-    abstainBelow: abstentionOverride(o),
-    log,
-    ...cleanOverride(o.clean),
-  });
+  const predictor = o.predictor ?? (await loadPredictor(o, log));
   const out = atomicWriteStream(o.output);
   const t0 = performance.now();
   let rows = 0;
@@ -94,8 +118,8 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   };
   try {
     let batch: { row: number; text: string; pair?: string }[] = [];
-    let n = 0;
-    for await (const row of readRows(o.input, { format: o.format, encoding: o.encoding })) {
+    let n = o.slice?.start ?? 0;
+    for await (const row of readRows(o.input, { format: o.format, encoding: o.encoding, slice: o.slice })) {
       n++;
       if (textCol === undefined) [textCol, pairCol] = columnsOf(row, o, log);
       const text = textCell(row[textCol], { file: o.input, row: n, column: textCol });
@@ -115,7 +139,7 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
   }
   const seconds = (performance.now() - t0) / 1000;
   const notes = [
-    truncated ? `${truncated} texts were truncated to ${predictor.maxLength} tokens (see truncated_tokens)` : '',
+    truncated ? `${predictor.cutNote(truncated)} (see truncated_tokens)` : '',
     empty ? `${empty} rows had an empty text (written with "skipped": "empty text")` : '',
     wordless
       ? `${wordless} rows had no letter or digit (only punctuation, symbols, invisible or control characters; ` +
@@ -126,10 +150,11 @@ export async function runPredict(o: PredictOptions): Promise<{ rows: number; sec
     `wrote ${rows} predictions to ${o.output} in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(1)} rows/s)` +
       `${notes.length ? `; ${notes.join('; ')}` : ''}`,
   );
-  return { rows, seconds };
+  return { rows, seconds, truncated, empty };
 }
 
-function columnsOf(row: Row, o: PredictOptions, log: (l: string) => void): [string, string | undefined] {
+/** The text (and text-pair) column of a file, from its first row; a detected one is said. */
+export function columnsOf(row: Row, o: PredictOptions, log: (l: string) => void): [string, string | undefined] {
   const cols = Object.keys(row);
   const textCol = pickColumn(cols, o.textColumn, TEXT_COLUMNS, 'text', o.input);
   const pairCol = o.textPairColumn ? pickColumn(cols, o.textPairColumn, [], 'text-pair', o.input) : undefined;

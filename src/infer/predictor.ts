@@ -23,12 +23,17 @@ import {
   type Decision,
   type DecisionSettings,
 } from './decision.js';
-import { describeModel, type DecisionOverrides, type ModelInfo } from './model-info.js';
+import { describeModel, type DecisionOverrides, type DocumentOverrides, type ModelInfo } from './model-info.js';
+import type { DocumentSettings } from '../models/pooling.js';
+import { encodeTexts } from '../text/windows.js';
 import { forwardPasses, type PassResult } from './forward.js';
 import { OodDetector } from './ood.js';
 
-export interface PredictorOptions extends DecisionOverrides {
-  /** tokens per text (default: 512 capped at the model's limit; an explicit value above the limit is refused) */
+export interface PredictorOptions extends DecisionOverrides, DocumentOverrides {
+  /**
+   * tokens per text, or per window of a document (default: the model's window, else 512 capped at the model's limit;
+   * an explicit value above the limit is refused)
+   */
   maxLength?: number;
   /** texts per forward pass (default 32) */
   batchSize?: number;
@@ -57,7 +62,7 @@ export interface Classification {
   score: number;
   probabilities: Record<string, number>;
   top_k?: { label: string; score: number }[];
-  /** tokens cut off by truncation (0: the whole text was read) */
+  /** tokens cut off by truncation, or beyond --max-document-tokens for documents (0: the whole text was read) */
   truncated_tokens: number;
   /** true: not sure — refer to a clinician (`label` is still the top label) */
   abstain: boolean;
@@ -117,6 +122,20 @@ export function classificationOf(
   return res;
 }
 
+/** A model read with attention pooling or label-wise attention must have their weights (a clear line if not). */
+function checkDocumentParts(loaded: LoadedClassifier, d: DocumentSettings | null): void {
+  const part = d?.head === 'label-attention' ? 'label_attention.' : d?.pooling === 'attention' ? 'pooling.' : null;
+  if (!part || !loaded.report.missing.some((k) => k.startsWith(part))) return;
+  throw new MedtuneError(
+    d?.head === 'label-attention'
+      ? `${loaded.dir} has no label-wise attention weights (label_attention.*), although its config.json asks ` +
+          'for them; the weights file is not the one it was trained with'
+      : `--pooling attention: ${loaded.dir} has no attention-pooling weights (pooling.attention.*): it was trained ` +
+          'without them; read its windows with --pooling max or mean, or train with --pooling attention',
+    'E_MODEL_WEIGHTS',
+  );
+}
+
 export class Predictor {
   readonly labels: string[];
   readonly problemType: ProblemType;
@@ -131,6 +150,8 @@ export class Predictor {
   readonly preprocessing: PreprocessingOptions;
   /** the out-of-scope detector saved with the model (null: none) */
   readonly ood: OodDetector | null;
+  /** long texts are read in windows of `maxLength` tokens and pooled so (null: they are cut at `maxLength`) */
+  readonly document: DocumentSettings | null;
 
   private constructor(
     readonly info: ModelInfo,
@@ -152,13 +173,21 @@ export class Predictor {
     this.maxBatchTokens = maxBatchTokens;
     this.preprocessing = preprocessing ?? info.metadata.preprocessing ?? {};
     this.ood = OodDetector.read(info.dir, info.metadata.ood);
+    this.document = info.document;
   }
 
   /** Loads a model folder (or hub name) for inference. */
   static async load(nameOrDir: string, o: PredictorOptions = {}): Promise<Predictor> {
     const info = await describeModel(nameOrDir, o);
+    const report: string[] = [];
     // config.json as describeModel read it
-    const loaded = await loadClassifier(info, { log: o.log, precision: o.precision ?? precision() });
+    const loaded = await loadClassifier(info, {
+      log: (l) => report.push(l),
+      precision: o.precision ?? precision(),
+      inference: true,
+    });
+    checkDocumentParts(loaded, info.document);
+    for (const l of report) (o.log ?? ((x: string) => process.stderr.write(x + '\n')))(l);
     const tok = Tokenizer.fromDir(loaded.dir);
     return new Predictor(
       info,
@@ -180,11 +209,12 @@ export class Predictor {
    */
   encode(texts: string[], pairs: string[] | null = null): Encoded {
     const prep = (xs: string[]) => applyPreprocessing(xs, this.preprocessing);
-    const enc = this.tokenizer.encode(prep(texts), pairs ? prep(pairs) : null, {
+    const d = this.document;
+    const { offsets: _o, ...enc } = encodeTexts(this.tokenizer, prep(texts), pairs ? prep(pairs) : null, {
       maxLength: this.maxLength,
-      padding: false,
+      document: d ? { stride: d.stride, maxDocumentTokens: d.max_document_tokens } : null,
     });
-    return { ids: enc.input_ids, types: enc.token_type_ids, truncated: enc.truncated, cut: enc.cut_tokens };
+    return enc;
   }
 
   /**
@@ -204,6 +234,14 @@ export class Predictor {
       logits: pass.logits,
       oodScores: pass.features && ood ? pass.features.map((f) => ood.score(f)) : pass.logits.map(() => null),
     };
+  }
+
+  /** What truncation did to `n` texts, in words (documents: cut at --max-document-tokens). */
+  cutNote(n: number): string {
+    const d = this.document;
+    return d
+      ? `${n} documents were longer than ${d.max_document_tokens} tokens and cut there (--max-document-tokens)`
+      : `${n} texts were truncated to ${this.maxLength} tokens`;
   }
 
   /** Raw logits per text, in input order (see `forward`). */

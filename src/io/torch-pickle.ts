@@ -1,5 +1,8 @@
 /**
- * A safe reader for PyTorch's `pytorch_model.bin` (torch.save zip archives: <name>/data.pkl + <name>/data/<key>).
+ * A safe reader for PyTorch's `pytorch_model.bin`: torch.save zip archives (<name>/data.pkl + <name>/data/<key>,
+ * PyTorch ≥ 1.6) and the legacy format older checkpoints still use (PyTorch < 1.6, or
+ * `_use_new_zipfile_serialization=False`: a magic-number pickle, a protocol pickle, a system-info pickle, the state
+ * dict's pickle, a pickle of the storage keys, then each storage as an int64 element count and its bytes).
  *
  * A pickle is a program: Python's unpickler will call any function it names (os.system included). This is not
  * Python's unpickler: it is a small stack machine that understands only the opcodes torch.save emits and only
@@ -69,10 +72,15 @@ function isTuple(v: PV): v is { kind: 'tuple'; items: PV[] } {
 
 /** Runs the restricted pickle machine over `data`; returns the top-level object. */
 export function safeUnpickle(data: Uint8Array, file: string): PV {
+  return unpickleAt(data, file, 0).value;
+}
+
+/** The restricted pickle machine from byte `start`: the object and the byte after its STOP. */
+function unpickleAt(data: Uint8Array, file: string, start: number): { value: PV; end: number } {
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const stack: PV[] = [];
   const memo = new Map<number, PV>();
-  let pos = 0;
+  let pos = start;
   const need = (n: number) => {
     if (pos + n > data.length) throw new CheckpointError(`${file}: pickle is truncated`);
   };
@@ -167,7 +175,7 @@ export function safeUnpickle(data: Uint8Array, file: string): PV {
         pos += 8;
         break; // FRAME
       case 0x2e:
-        return pop(); // STOP
+        return { value: pop(), end: pos }; // STOP
       case 0x7d:
         stack.push(new Map());
         break; // EMPTY_DICT
@@ -363,21 +371,77 @@ const STORAGE_DTYPES: Record<string, { bytes: number; read: (dv: DataView, off: 
   'torch.BoolStorage': { bytes: 1, read: (dv, o) => dv.getUint8(o), int: true },
 };
 
-/** Reads a torch.save zip (pytorch_model.bin) into name -> tensor, refusing anything but tensors. */
+/** Reads a torch.save file (pytorch_model.bin: zip, or the legacy format) into name -> tensor, nothing else. */
 export function readTorchBin(file: string): Map<string, SafetensorsEntry> {
+  const buf = readFileSync(file);
+  // a zip starts with PK\x03\x04; a legacy file with a pickle (PROTO) of torch's magic number
+  if (buf[0] === 0x80 && buf[2] === 0x8a) return readLegacyTorchBin(buf, file);
   let zip: Record<string, Uint8Array>;
   try {
-    zip = unzipSync(readFileSync(file));
+    zip = unzipSync(buf);
   } catch (e) {
     throw new CheckpointError(
       `${file} is not a readable torch.save archive (${(e as Error).message}); ` +
-        'legacy (pre-1.6, non-zip) .bin files are not supported — re-save with a recent PyTorch or use safetensors',
+        'it is neither a zip (PyTorch ≥ 1.6) nor the legacy format — re-save it or use safetensors',
     );
   }
   const pklName = Object.keys(zip).find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
   if (!pklName) throw new CheckpointError(`${file}: no data.pkl inside; not a torch.save archive`);
   const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
-  const root = safeUnpickle(zip[pklName]!, file);
+  return tensorsOf(safeUnpickle(zip[pklName]!, file), (key) => zip[`${prefix}data/${key}`], file);
+}
+
+/** torch's magic number for the legacy format (the first pickle of the file). */
+const LEGACY_MAGIC = Number(0x1950a86a20f9469cfc6cn);
+
+/** The legacy (pre-1.6) format: five pickles through the same restricted machine, then the raw storages. */
+export function readLegacyTorchBin(buf: Uint8Array, file: string): Map<string, SafetensorsEntry> {
+  const bad = (why: string) => new CheckpointError(`${file}: not a legacy torch.save file (${why})`);
+  const magic = unpickleAt(buf, file, 0);
+  if (magic.value !== LEGACY_MAGIC) throw bad('wrong magic number');
+  const proto = unpickleAt(buf, file, magic.end);
+  if (proto.value !== 1001) throw bad(`protocol ${String(proto.value)}, expected 1001`);
+  const info = unpickleAt(buf, file, proto.end);
+  if (info.value instanceof Map && info.value.get('little_endian') === false)
+    throw bad('written on a big-endian machine');
+  const root = unpickleAt(buf, file, info.end);
+  const keys = unpickleAt(buf, file, root.end);
+  if (!Array.isArray(keys.value)) throw bad('no list of storage keys');
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const storages = new Map<string, Uint8Array>();
+  const sizes = elementSizes(root.value);
+  let pos = keys.end;
+  for (const k of keys.value) {
+    const key = String(k);
+    if (pos + 8 > buf.length) throw new CheckpointError(`${file}: storage ${key} is truncated`);
+    const numel = Number(dv.getBigInt64(pos, true));
+    const bytes = numel * (sizes.get(key) ?? 4);
+    pos += 8;
+    if (numel < 0 || pos + bytes > buf.length) throw new CheckpointError(`${file}: storage ${key} is truncated`);
+    storages.set(key, buf.subarray(pos, pos + bytes));
+    pos += bytes;
+  }
+  return tensorsOf(root.value, (key) => storages.get(key), file);
+}
+
+/** Bytes per element of each storage the state dict's tensors name. */
+function elementSizes(root: PV): Map<string, number> {
+  const out = new Map<string, number>();
+  if (root instanceof Map)
+    for (const v of root.values())
+      if (v && typeof v === 'object' && 'kind' in v && v.kind === 'tensor') {
+        const t = v as TensorRef;
+        out.set(t.storage.key, STORAGE_DTYPES[t.storage.type]?.bytes ?? 4);
+      }
+  return out;
+}
+
+/** The tensors of an unpickled state dict, their bytes from `storage(key)`. */
+function tensorsOf(
+  root: PV,
+  storage: (key: string) => Uint8Array | undefined,
+  file: string,
+): Map<string, SafetensorsEntry> {
   if (!(root instanceof Map))
     throw new CheckpointError(`${file}: expected a state dict (a mapping of names to tensors)`);
   const out = new Map<string, SafetensorsEntry>();
@@ -386,7 +450,7 @@ export function readTorchBin(file: string): Map<string, SafetensorsEntry> {
     const t = v as TensorRef;
     const dt = STORAGE_DTYPES[t.storage.type];
     if (!dt) throw new CheckpointError(`${file}: tensor ${String(k)} has unsupported storage ${t.storage.type}`);
-    const raw = zip[`${prefix}data/${t.storage.key}`];
+    const raw = storage(t.storage.key);
     if (!raw)
       throw new CheckpointError(`${file}: storage ${t.storage.key} for ${String(k)} is missing from the archive`);
     const sdv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);

@@ -12,9 +12,11 @@ import { CheckpointError, serializeSafetensors } from '../io/safetensors.js';
 import { writeDirAtomic, writeFileAtomic } from '../common/atomic.js';
 import type { ProblemType } from './heads.js';
 import {
+  checkConfigSizes,
   createModel,
   familyOf,
   headOfModel,
+  headKindOf,
   headSpec,
   HEADS,
   modelMaxLength,
@@ -53,6 +55,11 @@ export interface LoadOptions {
   log?: (line: string) => void;
   /** 'int8': the transformer blocks' linear layers run int8 (models/quantize.ts); default: fp32 weights */
   precision?: string;
+  /**
+   * loading to predict (predict, evaluate, calibrate, explain, serve): a checkpoint that lacks tensors of the model
+   * or holds tensors it does not use is refused (training a new head reports them instead)
+   */
+  inference?: boolean;
 }
 
 export interface LoadModelOptions<K extends HeadKind = HeadKind> extends LoadOptions {
@@ -101,6 +108,7 @@ export async function readModelConfig(
   const dir = await resolveModel(nameOrDir, opts);
   const config = readJson<ModelConfig>(path.join(dir, 'config.json'));
   familyOf(config && typeof config === 'object' ? config : {}, `${dir}/config.json`);
+  checkConfigSizes(config, `${dir}/config.json`);
   return { dir, config };
 }
 
@@ -149,6 +157,7 @@ export async function loadModel<K extends HeadKind>(
   const { dir, config: raw } = typeof from === 'string' ? await readModelConfig(from, o) : from;
   const { family, spec } = headSpec(raw, o.head, dir);
   const rules = HEADS[o.head];
+  if (rules.labelled && !o.labels) checkTask(raw, o.head, dir);
   const { config, labels, parent } = rules.labelled
     ? labelledConfig(raw, o)
     : { config: raw, labels: [], parent: null };
@@ -163,6 +172,10 @@ export async function loadModel<K extends HeadKind>(
     );
   const layout = { encoder: family.encoder, head: spec.head, tiedDecoder: spec.tiedDecoder };
   const resolved = resolveKeys(tensors, model, layout);
+  // another task's head under the same names (a sequence classifier's classifier.* for a token classifier): new head
+  const saved = headKindOf(raw);
+  if (rules.labelled && saved && saved !== o.head)
+    for (const k of [...resolved.keys()]) if (k.startsWith(`${spec.head}.`)) resolved.delete(k);
   const newHead = rules.strict ? !hasHead(resolved, spec.head, dir, o) : false;
   const byLabel = o.labels && parent ? headByLabel(model, spec.outputLayer ?? spec.head, parent, labels) : null;
   const resizeHead = !!rules.labelled && (!!o.labels || o.numLabels !== undefined);
@@ -173,11 +186,31 @@ export async function loadModel<K extends HeadKind>(
     headHint: rules.labelled ? LABELS_HINT : '',
   });
   if (rules.strict) requireEncoder(report, source, spec.head);
+  if (o.inference) requireComplete(report, source);
   byLabel?.apply(tensors, report);
   (o.log ?? ((l: string) => process.stderr.write(l + '\n')))(formatLoadReport(report));
   model.train(o.train ?? false);
   if (o.precision === 'int8') quantizeModel(model, int8);
   return { model, config, dir, report, labels, newHead };
+}
+
+const TASK_HINT: Partial<Record<HeadKind, string>> = {
+  'sequence-classification': 'classify texts with it (`medtune predict`, POST /v1/diagnose)',
+  'token-classification': 'find entities with it (`medtune predict`, POST /v1/entities, `medtune deid --model`)',
+};
+
+/**
+ * A fine-tuned labelled head of one kind is not used as another (a token classifier given to diagnose, a sequence
+ * classifier given to entities): its classifier.* would load with a meaning it does not have.
+ */
+function checkTask(config: ModelConfig, head: HeadKind, dir: string): void {
+  const saved = headKindOf(config);
+  if (!saved || saved === head || !HEADS[saved].labelled) return;
+  throw new MedtuneError(
+    `${dir} is a ${HEADS[saved].task} model (${String(config.architectures![0])}), not a ${HEADS[head].task} ` +
+      `model; ${TASK_HINT[saved] ?? 'use it with the command for its task'}`,
+    'E_MODEL_TASK',
+  );
 }
 
 /** Whether the checkpoint holds the head; without it: an error, unless `initHead` asks for a new one. */
@@ -201,6 +234,20 @@ function requireEncoder(report: LoadReport, source: string, head: string): void 
     throw new CheckpointError(
       `${source} lacks ${missing.length} encoder tensors (${missing[0]}, ...); is config.json from the same model?`,
     );
+}
+
+/** To predict, every tensor of the model must come from the checkpoint, and every tensor of it be used. */
+function requireComplete(report: LoadReport, source: string): void {
+  const { missing, unexpected } = report;
+  if (!missing.length && !unexpected.length) return;
+  const what = missing.length
+    ? `lacks ${missing.length} tensors the model needs (${missing[0]}${missing.length > 1 ? ', ...' : ''})`
+    : `holds ${unexpected.length} tensors the model does not use ` +
+      `(${unexpected[0]}${unexpected.length > 1 ? ', ...' : ''})`;
+  throw new CheckpointError(
+    `${source} ${what}: predictions would come from random weights. Is config.json from the same model ` +
+      '(num_hidden_layers, model_type)? A base model must be fine-tuned with `medtune train` first',
+  );
 }
 
 export const TOKENIZER_FILES = [

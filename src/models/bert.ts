@@ -21,7 +21,9 @@ import {
   SequenceClassifierHead,
   type ClassifierLossOptions,
   type ClassifierOutput,
+  type EncoderInputs,
   type ProblemType,
+  type WindowEncoding,
 } from './heads.js';
 import { MedtuneError } from '../common/errors.js';
 import type { Activation } from '../tensor/kernels.js';
@@ -92,19 +94,8 @@ export function activationOf(name: string): Activation {
   }
 }
 
-export interface BertInputs {
-  /** int32 [B, T] */
-  input_ids: Tensor;
-  /** 0/1 [B, T]; all ones when omitted */
-  attention_mask?: Tensor | null;
-  /** int32 [B, T]; zeros when omitted */
-  token_type_ids?: Tensor | null;
-  /**
-   * word embeddings [B, T, hidden] to use instead of word_embeddings(input_ids) (input_ids still give the shape and
-   * positions): the input of integrated gradients (src/infer/explain.ts)
-   */
-  inputs_embeds?: Tensor | null;
-}
+/** What BERT reads (ids, padding mask, segments, or word embeddings for integrated gradients). */
+export type BertInputs = EncoderInputs;
 
 export class BertEmbeddings extends Module {
   word_embeddings: Embedding;
@@ -300,15 +291,17 @@ export class BertForSequenceClassification extends SequenceClassifierHead<BertCo
     this.bert = new BertModel(config, gen);
     this.dropout = new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob, gen);
     this.classifier = new Linear(config.hidden_size, this.numLabels, gen, config.initializer_range);
+    this.addDocumentParts(config.hidden_size, config.initializer_range);
   }
 
-  forward(
-    inputs: BertInputs & { labels?: Tensor | null },
-    opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {},
-  ): ClassifierOutput {
-    const out = this.bert.forward(inputs, opts);
-    const pooled = this.dropout.forward(out.pooler_output!, this.training);
-    return this.output(this.classifier.forward(pooled), out.hidden_states, inputs.labels, opts);
+  /** the pooler output of each text */
+  encodeWindows(inputs: BertInputs, o: { outputHiddenStates?: boolean } = {}): WindowEncoding {
+    const out = this.bert.forward(inputs, o);
+    return { vectors: out.pooler_output!, states: out.hidden_states ?? [out.last_hidden_state] };
+  }
+
+  classify(vectors: Tensor): Tensor {
+    return this.classifier.forward(this.dropout.forward(vectors, this.training));
   }
 }
 

@@ -9,14 +9,7 @@ import { MedtuneError } from '../common/errors.js';
 import type { Activation } from '../tensor/kernels.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 import { activationOf, type BertInputs } from './bert.js';
-import {
-  firstToken,
-  runLayers,
-  SequenceClassifierHead,
-  type ClassifierLossOptions,
-  type ClassifierOutput,
-  type ProblemType,
-} from './heads.js';
+import { firstToken, runLayers, SequenceClassifierHead, type ProblemType, type WindowEncoding } from './heads.js';
 
 /** HF's DistilBertConfig keys. */
 export interface DistilBertConfig {
@@ -173,14 +166,14 @@ export class DistilBertForSequenceClassification extends SequenceClassifierHead<
     this.pre_classifier = new Linear(config.dim, config.dim, gen, config.initializer_range);
     this.classifier = new Linear(config.dim, this.numLabels, gen, config.initializer_range);
     this.dropout = new Dropout(config.seq_classif_dropout, gen);
+    this.addDocumentParts(config.dim, config.initializer_range);
   }
-  forward(
-    inputs: BertInputs & { labels?: Tensor | null },
-    opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {},
-  ): ClassifierOutput {
-    const states = this.distilbert.forward(inputs, opts.outputHiddenStates ?? false);
-    const pooled = this.pre_classifier.forward(firstToken(states[states.length - 1]!), 'relu');
-    const logits = this.classifier.forward(this.dropout.forward(pooled, this.training));
-    return this.output(logits, opts.outputHiddenStates ? states : undefined, inputs.labels, opts);
+  /** pre_classifier -> ReLU on the first token */
+  encodeWindows(inputs: BertInputs, o: { outputHiddenStates?: boolean } = {}): WindowEncoding {
+    const states = this.distilbert.forward(inputs, o.outputHiddenStates ?? false);
+    return { vectors: this.pre_classifier.forward(firstToken(states[states.length - 1]!), 'relu'), states };
+  }
+  classify(vectors: Tensor): Tensor {
+    return this.classifier.forward(this.dropout.forward(vectors, this.training));
   }
 }

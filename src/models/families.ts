@@ -10,6 +10,12 @@ import type { Generator } from '../tensor/random.js';
 import { BertForMaskedLM, BertForSequenceClassification, bertConfig, type BertConfig } from './bert.js';
 import { RobertaForMaskedLM, RobertaForSequenceClassification } from './roberta.js';
 import { DistilBertForSequenceClassification, type DistilBertConfig } from './distilbert.js';
+import {
+  BertForTokenClassification,
+  DistilBertForTokenClassification,
+  RobertaForTokenClassification,
+  type TokenClassifier,
+} from './token-classification.js';
 
 export type ModelConfig = (BertConfig | DistilBertConfig) & {
   model_type: string;
@@ -25,6 +31,7 @@ export type MaskedLM = BertForMaskedLM | RobertaForMaskedLM;
 export interface HeadModels {
   'sequence-classification': SequenceClassifier;
   'masked-lm': MaskedLM;
+  'token-classification': TokenClassifier;
 }
 export type HeadKind = keyof HeadModels;
 
@@ -59,6 +66,7 @@ export const HEADS: Record<HeadKind, HeadRules> = {
     dropKeys: ['id2label', 'label2id', 'num_labels', 'problem_type'],
     setKeys: { tie_word_embeddings: true },
   },
+  'token-classification': { task: 'token classification', labelled: true, dropKeys: ['num_labels'] },
 };
 
 /** One family's version of a head: its class (named as HF's architecture) and where its tensors live. */
@@ -91,6 +99,7 @@ export const FAMILIES: Record<string, Family> = {
     heads: {
       'sequence-classification': { model: BertForSequenceClassification, head: 'classifier' },
       'masked-lm': { model: BertForMaskedLM, head: 'cls.predictions', tiedDecoder: true },
+      'token-classification': { model: BertForTokenClassification, head: 'classifier' },
     },
   },
   roberta: {
@@ -104,12 +113,16 @@ export const FAMILIES: Record<string, Family> = {
         outputLayer: 'classifier.out_proj',
       },
       'masked-lm': { model: RobertaForMaskedLM, head: 'lm_head', tiedDecoder: true },
+      'token-classification': { model: RobertaForTokenClassification, head: 'classifier' },
     },
   },
   distilbert: {
     encoder: 'distilbert',
     config: (raw) => raw as DistilBertConfig,
-    heads: { 'sequence-classification': { model: DistilBertForSequenceClassification, head: 'classifier' } },
+    heads: {
+      'sequence-classification': { model: DistilBertForSequenceClassification, head: 'classifier' },
+      'token-classification': { model: DistilBertForTokenClassification, head: 'classifier' },
+    },
   },
 };
 
@@ -154,9 +167,44 @@ export function headOfModel(model: LoadableModel): { family: Family; kind: HeadK
   throw unsupported(`${model.constructor.name} is not a model class of any family`);
 }
 
+/** The head kind a saved folder's `architectures` names (BertForTokenClassification -> token-classification). */
+export function headKindOf(config: { architectures?: unknown }): HeadKind | null {
+  const arch = Array.isArray(config.architectures) ? String(config.architectures[0]) : '';
+  for (const family of Object.values(FAMILIES))
+    for (const [kind, spec] of Object.entries(family.heads) as [HeadKind, HeadSpec][])
+      if (spec.model.name === arch) return kind;
+  return null;
+}
+
+/** Most elements of one tensor (a Float32Array of more cannot be allocated). */
+const MAX_TENSOR = 2 ** 31 - 1;
+
+/**
+ * A config whose sizes no checkpoint can have (a vocabulary of billions of tokens) is refused before anything is
+ * allocated, naming the field, instead of failing in the allocator.
+ */
+export function checkConfigSizes(config: ModelConfig, where = 'config.json'): void {
+  const c = config as Record<string, unknown>;
+  const hidden = Number(c.hidden_size ?? c.dim ?? 768);
+  for (const [k, rows] of [
+    ['vocab_size', c.vocab_size],
+    ['max_position_embeddings', c.max_position_embeddings],
+  ] as const) {
+    if (rows === undefined) continue;
+    const n = Number(rows);
+    if (!Number.isInteger(n) || n < 1 || n * hidden > MAX_TENSOR)
+      throw new MedtuneError(
+        `${where}: ${k} ${String(rows)} is not a size a model can have (× hidden size ${hidden}: ` +
+          `more than ${MAX_TENSOR} weights in one tensor); is config.json from this model?`,
+        'E_MODEL_WEIGHTS',
+      );
+  }
+}
+
 /** A freshly initialised model of a head kind for a config (model_type picks the family). */
 export function createModel<K extends HeadKind>(config: ModelConfig, kind: K, seed = 42): HeadModels[K] {
   const { family, spec } = headSpec(config, kind);
+  checkConfigSizes(config);
   return new spec.model(family.config(config) as never, seed);
 }
 

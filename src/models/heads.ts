@@ -7,6 +7,7 @@ import { Generator } from '../tensor/random.js';
 import { bceWithLogits, crossEntropy, mse, reshape, slice } from '../tensor/ops/index.js';
 import { Module } from '../nn/module.js';
 import { MedtuneError } from '../common/errors.js';
+import { AttentionPooling, documentSettingsOf, LabelAttention, type DocumentSettings } from './pooling.js';
 
 export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
 
@@ -81,17 +82,72 @@ export abstract class HeadModel<C> extends Module {
   }
 }
 
-type ClassifierConfig = { num_labels?: number; problem_type?: ProblemType | null };
+type ClassifierConfig = { num_labels?: number; problem_type?: ProblemType | null; medtune?: unknown };
 
-/** A *ForSequenceClassification: one logit per label, the loss by problem type as in HF. */
+/** What an encoder reads: token ids, and optionally padding, segments and word embeddings. */
+export interface EncoderInputs {
+  /** int32 [B, T] */
+  input_ids: Tensor;
+  /** 0/1 [B, T]; all ones when omitted */
+  attention_mask?: Tensor | null;
+  /** int32 [B, T]; zeros when omitted */
+  token_type_ids?: Tensor | null;
+  /**
+   * word embeddings [B, T, hidden] to use instead of word_embeddings(input_ids) (input_ids still give the shape and
+   * positions): the input of integrated gradients (src/infer/explain.ts)
+   */
+  inputs_embeds?: Tensor | null;
+}
+
+/** A batch of texts (or windows of documents) through the encoder: what the output layer reads, hidden states. */
+export interface WindowEncoding {
+  /** per text: the vector the output layer reads [B, F] (pooler output, or the head's dense layer) */
+  vectors: Tensor;
+  /** every hidden state (input first) when asked, else the last one only */
+  states: Tensor[];
+}
+
+/**
+ * A *ForSequenceClassification: one logit per label, the loss by problem type as in HF. Split in two so that the
+ * windows of a long document can be pooled in between (models/document.ts): `encodeWindows` (encoder and the head's
+ * layers up to the output layer) and `classify` (dropout and the output layer); a model reading documents also has
+ * its attention pooling or label-wise attention (models/pooling.ts), as its config's `medtune.document` says.
+ */
 export abstract class SequenceClassifierHead<C extends ClassifierConfig> extends HeadModel<C> {
   readonly numLabels: number;
+  /** how documents longer than a window are read (null: they are cut at the window) */
+  readonly document: DocumentSettings | null;
+  declare pooling?: AttentionPooling;
+  declare label_attention?: LabelAttention;
   constructor(config: C, seed: number) {
     super(config, seed);
     this.numLabels = config.num_labels ?? 2;
+    this.document = documentSettingsOf(config);
   }
   problemType(labels?: Tensor): ProblemType {
     return problemTypeOf(this.config, this.numLabels, labels);
+  }
+  /** The encoder and the head up to its output layer, for a batch of texts or windows. */
+  abstract encodeWindows(inputs: EncoderInputs, o?: { outputHiddenStates?: boolean }): WindowEncoding;
+  /** Dropout and the output layer: vectors [N, F] -> logits [N, C]. */
+  abstract classify(vectors: Tensor): Tensor;
+  /** The document parts the config asks for (attention pooling or label-wise attention); each family calls it last. */
+  protected addDocumentParts(features: number, std: number): void {
+    const d = this.document;
+    if (d?.head === 'label-attention')
+      this.label_attention = new LabelAttention(features, this.numLabels, this.generator, std);
+    else if (d?.pooling === 'attention') this.pooling = new AttentionPooling(features, this.generator, std);
+  }
+  /** Logits of a batch of texts (hidden states when asked, the loss when labelled). */
+  forward(
+    inputs: EncoderInputs & { labels?: Tensor | null },
+    opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {},
+  ): ClassifierOutput {
+    const w = this.encodeWindows(inputs, opts);
+    const logits = this.label_attention
+      ? this.label_attention.forward(w.states[w.states.length - 1]!, inputs.attention_mask ?? null)
+      : this.classify(w.vectors);
+    return this.output(logits, opts.outputHiddenStates ? w.states : undefined, inputs.labels, opts);
   }
   /** The output from the logits: hidden states when asked, the loss when labelled. */
   protected output(

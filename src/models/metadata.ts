@@ -4,8 +4,8 @@
  * loadable elsewhere), and the model's identity — `sha256` over its weight files in name order (shards included;
  * not ood.safetensors), and `version`, which names the weights and the decision together: the first 12 hex digits of
  * the sha256 over the weights' hash and the decision settings (temperature, thresholds, abstention, the out-of-scope
- * detector, the text preparation), so that a recalibrated model gets a new version; the weights' hash alone when
- * the model has no decision settings; `medtune.version` when set.
+ * detector, the text preparation, the reading of long documents), so that a recalibrated model gets a new version;
+ * the weights' hash alone when the model has no decision settings; `medtune.version` when set.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs';
@@ -13,6 +13,7 @@ import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
 import { preprocessingProblem, type PreprocessingOptions } from '../text/clean.js';
 import type { TrainedRows } from '../data/leakage.js';
+import { documentProblem, type DocumentSettings } from './pooling.js';
 
 /**
  * Options of text cleaning a model was trained with (`{ clean: { unicode: true, ... } }`, see text/clean.ts); predict
@@ -97,6 +98,8 @@ export interface MedtuneMetadata {
   /** the out-of-scope detector (ood.safetensors beside the weights) */
   ood?: OodSettings;
   preprocessing?: PreprocessingOptions;
+  /** how texts longer than the model's window are read: windows, stride, pooling (models/pooling.ts) */
+  document?: DocumentSettings;
   /** sha256 identity of the model this one was trained from */
   parent_sha256?: string;
   training?: TrainingRecord;
@@ -152,6 +155,10 @@ export function parseMetadata(raw: unknown, file = 'config.json', labels?: strin
     const problem = preprocessingProblem(m.preprocessing);
     if (problem) throw bad(file, problem);
   }
+  if (m.document !== undefined) {
+    const problem = documentProblem(m.document);
+    if (problem) throw bad(file, problem);
+  }
   if (
     m.parent_sha256 !== undefined &&
     !(typeof m.parent_sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.parent_sha256))
@@ -200,8 +207,8 @@ function hashFile(h: ReturnType<typeof createHash>, file: string): void {
 
 /** What decides, besides the weights (the part of the metadata a version names), in a canonical order. */
 export function decisionRecord(meta: MedtuneMetadata): Record<string, unknown> | null {
-  const { temperature, thresholds, abstain, ood, preprocessing } = meta;
-  const rec = { temperature, thresholds, abstain, ood, preprocessing };
+  const { temperature, thresholds, abstain, ood, preprocessing, document } = meta;
+  const rec = { temperature, thresholds, abstain, ood, preprocessing, document };
   const sorted = (v: unknown): unknown =>
     isObj(v)
       ? Object.fromEntries(

@@ -8,13 +8,7 @@ import { add, attentionMaskFromPadding, linear } from '../tensor/ops/index.js';
 import { MedtuneError } from '../common/errors.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module } from '../nn/module.js';
 import { BertEncoder, gatherPositions, maskedLmLoss, type BertConfig, type BertInputs } from './bert.js';
-import {
-  firstToken,
-  HeadModel,
-  SequenceClassifierHead,
-  type ClassifierLossOptions,
-  type ClassifierOutput,
-} from './heads.js';
+import { firstToken, HeadModel, SequenceClassifierHead, type WindowEncoding } from './heads.js';
 
 export type RobertaConfig = BertConfig;
 
@@ -102,9 +96,13 @@ class RobertaClassificationHead extends Module {
     this.out_proj = new Linear(c.hidden_size, numLabels, gen, c.initializer_range);
     this.dropout = new Dropout(c.classifier_dropout ?? c.hidden_dropout_prob, gen);
   }
-  forward(h: Tensor): Tensor {
-    const x = this.dropout.forward(firstToken(h), this.training);
-    return this.out_proj.forward(this.dropout.forward(this.dense.forward(x, 'tanh'), this.training));
+  /** dense -> tanh on the first token (after dropout) */
+  features(h: Tensor): Tensor {
+    return this.dense.forward(this.dropout.forward(firstToken(h), this.training), 'tanh');
+  }
+  /** dropout -> out_proj */
+  logits(v: Tensor): Tensor {
+    return this.out_proj.forward(this.dropout.forward(v, this.training));
   }
 }
 
@@ -115,14 +113,14 @@ export class RobertaForSequenceClassification extends SequenceClassifierHead<Rob
     super(config, seed);
     this.roberta = new RobertaModel(config, this.generator);
     this.classifier = new RobertaClassificationHead(config, this.generator, this.numLabels);
+    this.addDocumentParts(config.hidden_size, config.initializer_range);
   }
-  forward(
-    inputs: BertInputs & { labels?: Tensor | null },
-    opts: ClassifierLossOptions & { outputHiddenStates?: boolean } = {},
-  ): ClassifierOutput {
-    const states = this.roberta.forward(inputs, opts.outputHiddenStates ?? false);
-    const logits = this.classifier.forward(states[states.length - 1]!);
-    return this.output(logits, opts.outputHiddenStates ? states : undefined, inputs.labels, opts);
+  encodeWindows(inputs: BertInputs, o: { outputHiddenStates?: boolean } = {}): WindowEncoding {
+    const states = this.roberta.forward(inputs, o.outputHiddenStates ?? false);
+    return { vectors: this.classifier.features(states[states.length - 1]!), states };
+  }
+  classify(vectors: Tensor): Tensor {
+    return this.classifier.logits(vectors);
   }
 }
 

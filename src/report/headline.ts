@@ -9,7 +9,19 @@ import { auditRows, loadRunFolder, type RunFolder } from './run-folder.js';
 
 export const HEADLINE_KEYS = {
   single: ['accuracy', 'f1_macro', 'f1_weighted', 'precision_macro', 'recall_macro', 'roc_auc_ovr', 'loss'],
-  multi: ['f1_micro', 'f1_macro', 'precision_micro', 'recall_micro', 'subset_accuracy', 'loss'],
+  multi: [
+    'f1_micro',
+    'f1_macro',
+    'precision_micro',
+    'recall_micro',
+    'subset_accuracy',
+    'roc_auc_micro',
+    'roc_auc_macro',
+    'precision_at_5',
+    'precision_at_8',
+    'precision_at_15',
+    'loss',
+  ],
 };
 
 /** What each metric is called for people who do not read metrics.json. */
@@ -24,6 +36,11 @@ export const METRIC_NAMES: Record<string, string> = {
   recall_micro: 'Sensitivity (recall, over every label decision)',
   subset_accuracy: 'Exact match (share of notes with every label right)',
   roc_auc_ovr: 'ROC-AUC (each condition against the rest, averaged)',
+  roc_auc_micro: 'Micro ROC-AUC (every label score of every note ranked together)',
+  roc_auc_macro: 'Macro ROC-AUC (per label, averaged)',
+  precision_at_5: 'P@5 (share of each note’s 5 highest-scored labels that are right)',
+  precision_at_8: 'P@8 (share of each note’s 8 highest-scored labels that are right)',
+  precision_at_15: 'P@15 (share of each note’s 15 highest-scored labels that are right)',
   loss: 'Loss (cross-entropy; lower is better)',
 };
 

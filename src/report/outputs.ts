@@ -6,6 +6,8 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { MedtuneError } from '../common/errors.js';
 import { runTrain, type TrainOptions } from '../train/run.js';
+import { isTokenClassifier } from '../infer/token-predict-file.js';
+import { runTokenEvaluate } from '../evaluate/token-eval.js';
 import { runEvaluate, type EvaluateOptions } from '../evaluate/run.js';
 import { runAutoTune } from '../tune/auto.js';
 import { writeRunReport } from './report.js';
@@ -62,12 +64,15 @@ export async function rebuildReport(dir: string, o: { texts?: boolean; minGroup?
 
 /** `medtune train`: the run (after a small study with `autoTune` trials), then its report and model card. */
 export async function trainAndReport(o: TrainOptions & { autoTune?: number }, log = stdout): Promise<string> {
+  // token classification writes its own report.html (evaluate/token-eval.ts)
+  if (o.task === 'token-classification') return (await runTrain(o, log)).outputDir;
   const { outputDir } = o.autoTune ? await runAutoTune({ ...o, autoTune: o.autoTune }, log) : await runTrain(o, log);
   return writeRunOutputs(outputDir, { texts: o.texts, minGroup: o.auditMinGroup, card: true, log });
 }
 
 /** `medtune evaluate`: the evaluation, then its report. */
 export async function evaluateAndReport(o: EvaluateOptions, log = stdout): Promise<string> {
+  if (await isTokenClassifier(o.model)) return (await runTokenEvaluate({ ...o, log }), o.outputDir);
   await runEvaluate(o, log);
   return writeRunOutputs(o.outputDir, { texts: o.texts, minGroup: o.auditMinGroup, log });
 }

@@ -88,6 +88,11 @@ function multiLabelFolder(dir: string): void {
       precision_micro: 0.82,
       recall_micro: 0.78,
       subset_accuracy: 0.8,
+      roc_auc_micro: 0.93,
+      roc_auc_macro: 0.91,
+      precision_at_5: 0.41,
+      precision_at_8: 0.27,
+      precision_at_15: 0.15,
       loss: 0.3,
       n: 40,
       per_label: labels.map((label) => ({ label, precision: 0.9, recall: 0.8, f1: 0.85, support: 20 })),
@@ -415,6 +420,8 @@ describe('run report, bias audit and model card', () => {
     const html = read(path.join(dir, 'report.html'));
     assert.match(html, /<section id="confusion" class="absent"><h2>Confusion matrix<\/h2><p>Not available: single/);
     assert.match(html, /Per-label thresholds tuned on validation/);
+    // ICD-style ranking metrics in the headline table
+    for (const name of ['Micro ROC-AUC', 'Macro ROC-AUC', 'P@5', 'P@8', 'P@15']) assert.ok(html.includes(name), name);
     assert.match(html, /largest wrong-side probability/);
     assert.ok(charts(html).includes('roc') && charts(html).includes('audit-0-gap'));
     const audit = json(dir, 'audit.json');

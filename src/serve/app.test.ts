@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { Writable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
-import { createServer, type MedtuneServer, type ServeOptions } from './app.js';
+import { createServer, SERVE_DEFAULTS, type MedtuneServer, type ServeOptions } from './app.js';
 import { addKey, revokeKey } from './keys.js';
 import { UI_ROOT } from './static-ui.js';
 import { Predictor } from '../infer/predictor.js';
@@ -170,7 +170,7 @@ describe('medtune serve', { skip }, () => {
     assertError(await post(s, '/v1/diagnose', { text: 'a', extra: 1 }), 400, 'E_BAD_REQUEST');
     assertError(await post(s, '/v1/diagnose', { text: 'a', top_k: 9 }), 400, 'E_BAD_REQUEST');
     assertError(await post(s, '/v1/diagnose', { texts: Array.from({ length: 65 }, () => 'a') }), 413, 'E_TOO_LARGE');
-    assertError(await post(s, '/v1/diagnose', { text: 'x'.repeat(20001) }), 413, 'E_TOO_LARGE');
+    assertError(await post(s, '/v1/diagnose', { text: 'x'.repeat(SERVE_DEFAULTS.maxChars + 1) }), 413, 'E_TOO_LARGE');
     assertError(await post(s, '/v1/diagnose', { text: 'x'.repeat(2_000_000) }), 413, 'E_TOO_LARGE');
     assertError(await post(s, '/v1/models/nope/diagnose', { text: 'a' }), 404, 'E_UNKNOWN_MODEL');
     assertError(await post(s, '/v1/diagnose', { text: 'a' }, {}), 401, 'E_AUTH');
@@ -479,7 +479,8 @@ describe('medtune serve: routes behind the UI', { skip }, () => {
     assert.ok(e.completeness_error < 1e-3);
     assert.equal(e.model.name, 'tiny');
     assertError(await post(s3, '/v1/deid', { text: ' ' }, as(k3)), 400, 'E_BAD_REQUEST');
-    assertError(await post(s3, '/v1/explain', { text: 'x'.repeat(20001) }, as(k3)), 413, 'E_TOO_LARGE');
+    const tooLong = 'x'.repeat(SERVE_DEFAULTS.maxChars + 1);
+    assertError(await post(s3, '/v1/explain', { text: tooLong }, as(k3)), 413, 'E_TOO_LARGE');
     assertError(await post(s3, '/v1/explain', { text: 'fever', label: 'NOPE' }, as(k3)), 400, 'E_BAD_REQUEST');
     assertError(await post(s3, '/v1/explain', { text: 'fever', model: 'nope' }, as(k3)), 404, 'E_UNKNOWN_MODEL');
     assertError(await post(s3, '/v1/deid', { text: 'fever' }, {}), 401, 'E_AUTH');

@@ -13,6 +13,7 @@ import { checkBinding, isLoopbackAddress, resolveOptions, type ServeOptions } fr
 import { adminRoutes } from './routes/admin.js';
 import { deidRoutes } from './routes/deid.js';
 import { diagnoseRoutes } from './routes/diagnose.js';
+import { entityRoutes } from './routes/entities.js';
 import { explainRoutes } from './routes/explain.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -43,6 +44,7 @@ export interface MedtuneServer {
 /** The resources of the API, one plugin each. */
 const RESOURCES = [
   diagnoseRoutes,
+  entityRoutes,
   modelRoutes,
   deidRoutes,
   explainRoutes,

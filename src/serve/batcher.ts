@@ -24,7 +24,10 @@ interface Item {
   text: string;
   /** the request's abstention threshold (undefined: the model's) */
   abstainBelow: number | null | undefined;
-  /** estimated tokens (no tokenizer on the HTTP thread: ~4 characters per token, capped at the model's max) */
+  /**
+   * estimated tokens (no tokenizer on the HTTP thread: ~4 characters per token, capped at the model's max; a model
+   * that reads windows: the tokens of all windows)
+   */
   est: number;
   enqueued: number;
   resolve: (r: TextResult) => void;
@@ -37,6 +40,8 @@ export interface BatcherOptions {
   queueTimeoutMs: number;
   /** max tokens per text, per model (for the estimate) */
   maxLength: (model: string) => number;
+  /** the estimate of a text of `chars` characters (default: chars / 4 + 2, capped at `maxLength`) */
+  estimate?: (model: string, chars: number) => number;
 }
 
 export interface BatchStats {
@@ -82,7 +87,7 @@ export class Batcher {
             model,
             text,
             abstainBelow: o.abstainBelow,
-            est: Math.min(max, Math.ceil(text.length / 4) + 2),
+            est: this.o.estimate?.(model, text.length) ?? Math.min(max, Math.ceil(text.length / 4) + 2),
             enqueued: now,
             resolve,
             reject,

@@ -37,6 +37,11 @@ const hashOf = (secret: string, salt: string) =>
 
 export function readKeyFile(file: string): KeyFile {
   if (!existsSync(file)) return { version: 1, keys: [] };
+  if (statSync(file).isDirectory())
+    throw new MedtuneError(
+      `the keys file ${file} is a folder; give the keys file (e.g. keys.json)`,
+      'E_INPUT_NOT_FOUND',
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -85,6 +90,11 @@ export function revokeKey(file: string, name: string): number {
 }
 
 export function listKeys(file: string): Omit<KeyRecord, 'salt' | 'hash'>[] {
+  if (!existsSync(file))
+    throw new MedtuneError(
+      `the keys file ${file} does not exist; create it with \`medtune serve keys add --keys ${file}\``,
+      'E_INPUT_NOT_FOUND',
+    );
   return readKeyFile(file).keys.map(({ name, id, admin, created, revoked }) => ({
     name,
     id,

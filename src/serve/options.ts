@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import { MedtuneError, type ErrorCode } from '../common/errors.js';
 import { parsePrecision, type Precision } from '../tensor/precision.js';
+import { DEFAULT_MAX_DOCUMENT_TOKENS } from '../text/windows.js';
 
 export interface ServeOptions {
   /**
@@ -52,7 +53,10 @@ export interface ServeOptions {
   rateLimit?: number;
   bodyLimit?: number;
   maxTexts?: number;
+  /** characters per text (default: what --max-document-tokens holds, CHARS_PER_TOKEN per token) */
   maxChars?: number;
+  /** models that read long texts in windows read them up to this many tokens (default: the model's, else 16,384) */
+  maxDocumentTokens?: number;
   maxBatchTokens?: number;
   maxWaitMs?: number;
   maxConcurrentRequests?: number;
@@ -81,6 +85,8 @@ export interface ServeOptions {
   auditSecret?: string;
   /** de-identify texts before the model sees them */
   deid?: boolean;
+  /** with deid: a de-identification model (`medtune deid train`) beside the rules, in every worker */
+  deidModel?: string;
   /** fp32 (default) or bf16 matrix products in the workers (AVX512-BF16 CPUs) */
   precision?: Precision;
   corsOrigin?: string[];
@@ -102,12 +108,15 @@ export type ResolvedServeOptions = ServeOptions &
     fileLimit: number | null;
   };
 
+/** Characters per token the default --max-chars allows (clinical English runs 4–5; 6 leaves room). */
+export const CHARS_PER_TOKEN = 6;
+
 export const SERVE_DEFAULTS = {
   host: '127.0.0.1',
   port: 8080,
   bodyLimit: 1 << 20,
   maxTexts: 64,
-  maxChars: 20000,
+  maxChars: CHARS_PER_TOKEN * DEFAULT_MAX_DOCUMENT_TOKENS,
   maxBatchTokens: 8192,
   maxWaitMs: 5,
   maxConcurrentRequests: 512,
@@ -244,6 +253,7 @@ function checkLoopOptions(o: ResolvedServeOptions): void {
 export function resolveOptions(options: ServeOptions): ResolvedServeOptions {
   const o = {
     ...SERVE_DEFAULTS,
+    ...(options.maxDocumentTokens ? { maxChars: CHARS_PER_TOKEN * options.maxDocumentTokens } : {}),
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     fileLimit: fileLimit(),
   } as ResolvedServeOptions;

@@ -17,13 +17,15 @@ import type {
   WorkerConfig,
   WorkerError,
   WorkerRequest,
+  EntitiesRequest,
 } from './worker.js';
 
 /** A side job without its id and cancel flag (the pool adds them). */
-export type SideJob = Omit<DeidRequest, 'id' | 'cancel'> | Omit<ExplainRequest, 'id' | 'cancel'>;
+export type SideJob =
+  Omit<DeidRequest, 'id' | 'cancel'> | Omit<ExplainRequest, 'id' | 'cancel'> | Omit<EntitiesRequest, 'id' | 'cancel'>;
 
 interface QueuedSide {
-  msg: DeidRequest | ExplainRequest;
+  msg: DeidRequest | ExplainRequest | EntitiesRequest;
   resolve: (r: SideResult) => void;
   reject: (e: Error) => void;
   signal?: AbortSignal;
@@ -144,7 +146,7 @@ export class InferencePool {
   request(job: SideJob, signal?: AbortSignal): Promise<SideResult> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise((resolve, reject) => {
-      const msg = { ...job, id: this.nextId++, cancel: new SharedArrayBuffer(4) } as DeidRequest | ExplainRequest;
+      const msg = { ...job, id: this.nextId++, cancel: new SharedArrayBuffer(4) } as QueuedSide['msg'];
       const queued: QueuedSide = { msg, resolve, reject, signal };
       const leave = () => {
         const i = this.side.indexOf(queued);

@@ -11,6 +11,7 @@ import { openReview, type OpenReview } from '../evaluate/reviews.js';
 import { describeModel, type ModelInfo } from '../infer/model-info.js';
 import { classificationOf } from '../infer/predictor.js';
 import { Registry, validationOf, type ValidationFigures } from '../registry/registry.js';
+import { windowCount, windowSpec } from '../text/windows.js';
 import { AuditLog } from './audit.js';
 import { Batcher } from './batcher.js';
 import { decisionOf, ServedCapture } from './capture.js';
@@ -22,6 +23,18 @@ import { InferencePool, type SideJob } from './pool.js';
 import type { SideResult } from './worker.js';
 
 const fail = (code: ErrorCode, msg: string) => new MedtuneError(msg, code);
+
+/**
+ * The batch budget's estimate of a text (no tokenizer on the HTTP thread: ~4 characters per token): a model that
+ * reads long texts in windows costs all its windows (windows × the window's length), one that cuts them the cut.
+ */
+export function estimateTokens(info: ModelInfo | undefined, chars: number): number {
+  const tokens = Math.ceil(chars / 4) + 2;
+  const d = info?.document;
+  if (!d) return Math.min(info?.maxLength ?? 512, tokens);
+  const spec = windowSpec({ length: d.window, stride: d.stride, head: 1, tail: 1 });
+  return windowCount(Math.min(tokens, d.max_document_tokens + 2), spec) * d.window;
+}
 
 /** The routes with their own admission lane (route config `lane`); diagnose has the batcher. */
 export type LaneName = 'explain' | 'deid' | 'reviews';
@@ -86,7 +99,9 @@ async function resolveModels(o: ResolvedServeOptions, reg: Registry | null): Pro
 async function describeAll(o: ResolvedServeOptions, list: ServedModel[]): Promise<Map<string, ModelInfo>> {
   const out = new Map<string, ModelInfo>();
   for (const m of list) {
-    const info = await describeModel(m.dir, { maxLength: o.maxLength });
+    let info = await describeModel(m.dir, { maxLength: o.maxLength });
+    if (info.document && o.maxDocumentTokens)
+      info = await describeModel(m.dir, { maxLength: o.maxLength, maxDocumentTokens: o.maxDocumentTokens });
     if (info.problemType === 'regression')
       throw fail('E_MODEL_UNSUPPORTED', `${m.dir} is a regression model; medtune serve serves classifiers`);
     out.set(m.name, info);
@@ -147,6 +162,7 @@ export class ServerState {
       maxWaitMs: o.maxWaitMs,
       queueTimeoutMs: o.queueTimeoutMs,
       maxLength: (m) => (m === SHADOW ? shadow?.info.maxLength : this._models.get(m)?.maxLength) ?? 512,
+      estimate: (m, chars) => estimateTokens(m === SHADOW ? shadow?.info : this._models.get(m), chars),
     });
     this.batcher.onBatch = (s) => {
       this.metrics.batchSize.observe(s.size);
@@ -263,13 +279,20 @@ export class ServerState {
   }
 
   /** A new pool of workers with every model loaded (rejects with the load error, leaving nothing running). */
-  private async startPool(list: ServedModel[]): Promise<InferencePool> {
+  private async startPool(list: ServedModel[], infos = this._models): Promise<InferencePool> {
     const all = this.shadow ? [...list, this.shadow.model] : list;
+    const documentOf = (m: ServedModel) => (m.name === SHADOW ? this.shadow?.info : infos.get(m.name))?.document;
     const p = new InferencePool(
       {
-        models: all.map((m) => ({ name: m.name, dir: m.dir, maxLength: this.o.maxLength })),
+        models: all.map((m) => ({
+          name: m.name,
+          dir: m.dir,
+          maxLength: this.o.maxLength,
+          ...(documentOf(m) ? { maxDocumentTokens: this.o.maxDocumentTokens } : {}),
+        })),
         threads: this.threads,
         deid: !!this.o.deid,
+        deidModel: this.o.deidModel,
         precision: this.o.precision,
       },
       this.o.workers,
@@ -302,7 +325,7 @@ export class ServerState {
     try {
       const list = await resolveModels(this.o, this.registry);
       const next = await describeAll(this.o, list);
-      const fresh = await this.startPool(list);
+      const fresh = await this.startPool(list, next);
       const old = this.pool;
       this._models = next;
       this.served = list;

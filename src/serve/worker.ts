@@ -15,12 +15,18 @@ import { setThreads } from '../tensor/backend.js';
 import { setPrecision, type Precision } from '../tensor/precision.js';
 import { deidentify } from '../deid/anonymize.js';
 import { explain } from '../infer/explain.js';
+import { TokenPredictor } from '../infer/token-predictor.js';
+import { DeidModel } from '../infer/deid-model.js';
+import { isTokenClassifier } from '../infer/token-predict-file.js';
 import { MedtuneError } from '../common/errors.js';
 
 export interface WorkerConfig {
-  models: { name: string; dir: string; maxLength?: number }[];
+  /** maxDocumentTokens: only for models that read long texts in windows */
+  models: { name: string; dir: string; maxLength?: number; maxDocumentTokens?: number }[];
   threads: number;
   deid: boolean;
+  /** a de-identification model beside the rules (deid and the preview: rules ∪ model) */
+  deidModel?: string;
   precision?: Precision;
 }
 
@@ -53,7 +59,16 @@ export interface ExplainRequest {
   cancel: SharedArrayBuffer;
 }
 
-export type WorkerRequest = BatchRequest | DeidRequest | ExplainRequest;
+/** Entities of texts with a token-classification model (POST /v1/entities). */
+export interface EntitiesRequest {
+  type: 'entities';
+  id: number;
+  model: string;
+  texts: string[];
+  cancel: SharedArrayBuffer;
+}
+
+export type WorkerRequest = BatchRequest | DeidRequest | ExplainRequest | EntitiesRequest;
 
 export interface SideResult {
   type: 'result';
@@ -115,17 +130,29 @@ function checkServable(name: string, p: Predictor): void {
     throw bad(`the probabilities of a test prediction sum to ${total.toFixed(4)}, not 1`);
 }
 
-const cancelled = (msg: DeidRequest | ExplainRequest) => () => Atomics.load(new Int32Array(msg.cancel), 0) === 1;
+const cancelled = (msg: DeidRequest | ExplainRequest | EntitiesRequest) => () =>
+  Atomics.load(new Int32Array(msg.cancel), 0) === 1;
 
 async function main(): Promise<void> {
   const port = parentPort!;
   const cfg = workerData as WorkerConfig;
   const predictors = new Map<string, Predictor>();
+  const taggers = new Map<string, TokenPredictor>();
   try {
     setThreads(cfg.threads);
     if (cfg.precision) setPrecision(cfg.precision, '--precision');
     for (const m of cfg.models) {
-      const p = await Predictor.load(m.dir, { name: m.name, maxLength: m.maxLength, batchSize: 32, log: () => {} });
+      if (await isTokenClassifier(m.dir)) {
+        taggers.set(m.name, await TokenPredictor.load(m.dir, { maxLength: m.maxLength, log: () => {} }));
+        continue;
+      }
+      const p = await Predictor.load(m.dir, {
+        name: m.name,
+        maxLength: m.maxLength,
+        maxDocumentTokens: m.maxDocumentTokens,
+        batchSize: 32,
+        log: () => {},
+      });
       // (a batch from the batcher is sorted by length and split into passes of 32 texts, as offline)
       checkServable(m.name, p);
       predictors.set(m.name, p);
@@ -134,6 +161,18 @@ async function main(): Promise<void> {
     port.postMessage(errorOf(e));
     return;
   }
+  let deidModel: DeidModel | null = null;
+  try {
+    if (cfg.deidModel) deidModel = await DeidModel.load(cfg.deidModel, { log: () => {} });
+  } catch (e) {
+    port.postMessage(errorOf(e));
+    return;
+  }
+  /** PHI found and replaced ([TAG]): the rules, with --deid-model rules ∪ model */
+  const scrub = (texts: string[]) => {
+    const found = deidModel?.analyzeBatch(texts);
+    return texts.map((t, i) => deidentify(t, { operator: 'tag', entities: found?.[i] }));
+  };
   port.postMessage({ type: 'ready' });
   const model = (name: string) => {
     const p = predictors.get(name);
@@ -145,8 +184,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const entities: number[] = [];
     const texts = cfg.deid
-      ? msg.texts.map((t) => {
-          const r = deidentify(t, { operator: 'tag' });
+      ? scrub(msg.texts).map((r) => {
           entities.push(r.entities.length);
           return r.text;
         })
@@ -163,19 +201,26 @@ async function main(): Promise<void> {
       inferMs: performance.now() - t0,
     };
   };
-  const side = (msg: DeidRequest | ExplainRequest): SideResult => {
+  const side = (msg: DeidRequest | ExplainRequest | EntitiesRequest): SideResult => {
     const t0 = performance.now();
     const stop = cancelled(msg);
     if (stop()) throw new MedtuneError('the request was cancelled before it started', 'E_CANCELLED');
     let payload: unknown;
-    if (msg.type === 'deid') {
-      const r = deidentify(msg.text, { operator: 'tag' });
+    if (msg.type === 'entities') {
+      const t = taggers.get(msg.model);
+      if (!t) throw new MedtuneError(`model ${msg.model} is not a token-classification model`, 'E_MODEL_TASK');
+      payload = t.entities(cfg.deid ? scrub(msg.texts).map((r) => r.text) : msg.texts);
+    } else if (msg.type === 'deid') {
+      const [r] = scrub([msg.text]);
       payload = {
-        text: r.text,
-        entities: r.entities.map(({ type, start, end, score }) => ({ type, start, end, score })),
+        text: r!.text,
+        entities: r!.entities.map((e) => {
+          const source = (e as { source?: string }).source;
+          return { type: e.type, start: e.start, end: e.end, score: e.score, ...(source ? { source } : {}) };
+        }),
       };
     } else {
-      const text = cfg.deid ? deidentify(msg.text, { operator: 'tag' }).text : msg.text;
+      const text = cfg.deid ? scrub([msg.text])[0]!.text : msg.text;
       payload = explain(model(msg.model), text, {
         label: msg.label,
         steps: msg.steps,

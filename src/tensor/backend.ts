@@ -24,15 +24,36 @@ const FIX =
   'install a C++ compiler, make and python3 (Debian/Ubuntu: apt-get install -y g++ make python3), then run ' +
   '`npm rebuild medtune` (`npm run build:native` in a checkout)';
 
+const cores = (): number =>
+  typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+
+/**
+ * The most threads medtune starts: 8 per CPU core (more only wait for a core; far more cannot be started at all —
+ * the thread limit of a container, a user or the kernel — and a failed thread start aborts the process).
+ */
+export function maxThreads(): number {
+  return Math.max(8, 8 * cores());
+}
+
+/** A thread count above maxThreads() is capped, with one warning line. */
+function capThreads(n: number, shown: string): number {
+  const most = maxThreads();
+  if (n <= most) return n;
+  process.stderr.write(
+    `medtune: warning: ${shown} is more threads than this machine can use ` + `(${cores()} CPU cores); using ${most}\n`,
+  );
+  return most;
+}
+
 function defaultThreads(): number {
   const env = process.env.MEDTUNE_THREADS;
   if (env) {
     const n = Number(env);
     if (!Number.isInteger(n) || n < 1)
       throw new MedtuneError(`MEDTUNE_THREADS must be a positive integer, got "${env}"`, 'E_ENV');
-    return n;
+    return capThreads(n, `MEDTUNE_THREADS=${n}`);
   }
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return cores();
 }
 
 function resolve(name: BackendName | undefined): Kernels {
@@ -129,7 +150,7 @@ export function nativeAvailable(): boolean {
 export function setThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1)
     throw new MedtuneError(`thread count must be a positive integer, got ${n}`, 'E_USAGE');
-  kernels().setThreads(n);
+  kernels().setThreads(capThreads(n, `--threads ${n}`));
 }
 
 export function getThreads(): number {

@@ -4,13 +4,13 @@
  * the file itself plus a model's vocabulary and an optional word list. Every spelling change goes to a JSONL sidecar
  * (row, offsets in the cleaned text, from, to, distance). Other columns pass through unchanged.
  */
-import { prepareOutputFile, atomicWriteStream } from '../common/atomic.js';
+import { prepareOutputFile, atomicWriteStream, refuseSameOutputs } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
 import { DataError, pickColumn, readRows, textCell, TEXT_COLUMNS, type Row } from '../data/readers.js';
 import { openRowWriter } from '../data/rowwriter.js';
 import { resolveModel } from '../io/hf.js';
 import { cleanText, parseCleanSteps } from './clean.js';
-import { Lexicon, modelVocabWords, readLexiconFile, SpellCorrector } from './spell.js';
+import { Lexicon, modelVocabWords, readLexiconFile, SpellCorrector, type ContextScorer } from './spell.js';
 
 export interface CleanFileOptions {
   input: string;
@@ -20,6 +20,8 @@ export interface CleanFileOptions {
   spell?: boolean;
   lexicon?: string;
   model?: string;
+  /** decides corrections that could change a word's meaning (infer/clean-context.ts: the --model's masked LM) */
+  context?: ContextScorer;
   minCount: number;
   changes?: string;
   log?: (l: string) => void;
@@ -46,7 +48,7 @@ async function spellCorrector(o: CleanFileOptions, texts: string[], log: (l: str
     ...(user ? [`${user.size} from ${o.lexicon}`] : []),
   ];
   log(`spelling lexicon: ${lex.counts.size} words (${sources.join(', ')}) + English and WordNet words as known`);
-  return new SpellCorrector(lex);
+  return new SpellCorrector(lex, 2, o.context);
 }
 
 export async function runClean(o: CleanFileOptions): Promise<{ rows: number; changes: number }> {
@@ -57,6 +59,11 @@ export async function runClean(o: CleanFileOptions): Promise<{ rows: number; cha
   const changesFile = o.changes ?? `${o.output}.changes.jsonl`;
   prepareOutputFile(o.output, { inputs: [o.input] });
   if (o.spell) prepareOutputFile(changesFile, { option: '--changes', inputs: [o.input] });
+  if (o.spell)
+    refuseSameOutputs([
+      ['--output', o.output],
+      ['--changes', changesFile],
+    ]);
   const { rows, column } = await readAll(o.input, o.textColumn);
   const cleaned = rows.map((r, i) => cleanText(textCell(r[column], { file: o.input, row: i + 1, column }), steps));
   const spell = o.spell ? await spellCorrector(o, cleaned, log) : null;

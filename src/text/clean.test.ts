@@ -141,7 +141,10 @@ describe('spelling correction', () => {
     );
     const s = new SpellCorrector(new Lexicon({ user, dictionaries: false }));
     assert.equal(s.correct('hidradenitsi noted').text, 'hidradenitis noted');
-    assert.throws(() => readLexiconFile(path.join(d, 'missing.txt')), /cannot read the lexicon .*missing.txt: ENOENT/);
+    assert.throws(
+      () => readLexiconFile(path.join(d, 'missing.txt')),
+      /cannot read the lexicon .*missing.txt: it does not exist/,
+    );
     writeFileSync(path.join(d, 'empty.txt'), '# nothing\n');
     assert.throws(() => readLexiconFile(path.join(d, 'empty.txt')), /has no words/);
     rmSync(d, { recursive: true });
@@ -153,5 +156,23 @@ describe('spelling correction', () => {
     assert.ok(words.length > 3000 && words.includes('patients'), `${words.length} words`);
     const s = new SpellCorrector(new Lexicon({ vocab: words, dictionaries: true }));
     assert.equal(s.correct('the pateints were randomized').text, 'the patients were randomized');
+  });
+});
+
+describe('spelling that keeps meaning', () => {
+  it('lists, does not apply, a correction another word is as close to — unless the context agrees', async () => {
+    const { Lexicon, SpellCorrector } = await import('./spell.js');
+    const lex = new Lexicon({ corpus: ['produce '.repeat(5) + 'pneumonia '.repeat(4) + 'patient '.repeat(4)] });
+    const plain = new SpellCorrector(lex).correct('Productve cough and Pnuemonia in the patinet.');
+    assert.equal(plain.text, 'Productve cough and Pneumonia in the patient.');
+    const [prod] = plain.changes;
+    assert.deepEqual(
+      [prod!.from, prod!.to, prod!.applied, prod!.alternatives],
+      ['Productve', 'Produce', false, ['productive']],
+    );
+    const context = new SpellCorrector(lex, 2, (_t, _s, _e, options) =>
+      options.includes('productive') ? 'productive' : null,
+    );
+    assert.equal(context.correct('Productve cough.').text, 'Productive cough.');
   });
 });

@@ -7,6 +7,7 @@
  * words and the clinical list), drug names, contractions, PHI tags, or words shorter than 4 letters. Distance 2 is
  * allowed only for words of 8 letters or more, and a candidate must be clearly more frequent than the word itself.
  */
+import { readFailure } from '../common/atomic.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
@@ -73,10 +74,7 @@ export function readLexiconFile(file: string): Map<string, number> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new MedtuneError(
-      `cannot read the lexicon ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      'E_LEXICON',
-    );
+    throw new MedtuneError(`cannot read the lexicon ${file}: ${readFailure(e)}`, 'E_LEXICON');
   }
   if (text.includes('\u0000'))
     throw new MedtuneError(`the lexicon ${file} is a binary file, not a word list`, 'E_LEXICON');
@@ -151,6 +149,32 @@ export interface SpellChange {
   from: string;
   to: string;
   distance: number;
+  /**
+   * false: listed, not applied — another dictionary word is as close as `to` ("productve": produce or productive?),
+   * so the correction could change the meaning, and no context model agreed with it
+   */
+  applied?: boolean;
+  /** the other dictionary words as close as the correction (when not applied) */
+  alternatives?: string[];
+}
+
+/**
+ * Picks among a correction and its equally close alternatives from the words around it (a masked LM, say); returns
+ * the word it prefers, or null when it cannot tell.
+ */
+export type ContextScorer = (text: string, start: number, end: number, options: string[]) => string | null;
+
+const ALPHA = 'abcdefghijklmnopqrstuvwxyz';
+/** Dictionary words (English, WordNet) one edit from a word. */
+function dictionaryNeighbours(w: string, known: (x: string) => boolean): Set<string> {
+  const out = new Set<string>();
+  for (let i = 0; i <= w.length; i++) {
+    const [a, b] = [w.slice(0, i), w.slice(i)];
+    const cands = [b ? a + b.slice(1) : '', b.length > 1 ? a + b[1] + b[0] + b.slice(2) : ''];
+    for (const c of ALPHA) cands.push(a + c + b, b ? a + c + b.slice(1) : '');
+    for (const x of cands) if (x.length > 2 && x !== w && known(x)) out.add(x);
+  }
+  return out;
 }
 
 const guarded = new Set([...UNITS, ...DOSE_WORDS, ...ABBREVIATIONS]);
@@ -161,6 +185,8 @@ export class SpellCorrector {
   constructor(
     readonly lexicon: Lexicon,
     readonly maxDistance = 2,
+    /** decides corrections that could change the meaning (none: they are listed, not applied) */
+    readonly context?: ContextScorer,
   ) {
     for (const w of lexicon.counts.keys()) {
       const ds = new Set<string>([w]);
@@ -193,6 +219,19 @@ export class SpellCorrector {
     return best && { to: best.to, distance: best.distance };
   }
 
+  /**
+   * Dictionary words other than the suggestion that are as close to the word: a correction with rivals could turn the
+   * word into another valid word than the writer meant ("productve" -> "produce" beside "productive").
+   */
+  private rivals(word: string, s: { to: string; distance: number }): string[] {
+    // one edit away: any dictionary word is closer than a 2-edit suggestion; at 1 edit, a rival must be as frequent
+    // a word as the suggestion is (in the lexicon's counts), not an obscure dictionary entry ("patinet": "satinet")
+    const known = (x: string) => (s.distance >= 2 ? this.lexicon.known(x) : this.lexicon.counts.has(x));
+    const near = dictionaryNeighbours(word, known);
+    near.delete(s.to);
+    return [...near].sort();
+  }
+
   /** Whether a word at [start, end) of text may be corrected at all. */
   private eligible(text: string, w: string, start: number, end: number, phi: [number, number][]): boolean {
     if (w.length < 4 || /['’]/.test(w)) return false;
@@ -211,11 +250,19 @@ export class SpellCorrector {
       if (!this.eligible(text, w, start, start + w.length, phi)) continue;
       const s = this.suggest(w.toLowerCase());
       if (!s) continue;
-      const to = /^\p{Lu}/u.test(w) ? s.to[0]!.toUpperCase() + s.to.slice(1) : s.to;
-      changes.push({ start, end: start + w.length, from: w, to, distance: s.distance });
+      const cap = (x: string) => (/^\p{Lu}/u.test(w) ? x[0]!.toUpperCase() + x.slice(1) : x);
+      const change: SpellChange = { start, end: start + w.length, from: w, to: cap(s.to), distance: s.distance };
+      const others = this.rivals(w.toLowerCase(), s);
+      if (others.length) {
+        const pick = this.context?.(text, start, start + w.length, [s.to, ...others]) ?? null;
+        if (pick) change.to = cap(pick);
+        else Object.assign(change, { applied: false, alternatives: others });
+      }
+      changes.push(change);
     }
     let out = text;
-    for (const c of [...changes].reverse()) out = out.slice(0, c.start) + c.to + out.slice(c.end);
+    for (const c of [...changes].reverse())
+      if (c.applied !== false) out = out.slice(0, c.start) + c.to + out.slice(c.end);
     return { text: out, changes };
   }
 }

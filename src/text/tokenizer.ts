@@ -197,9 +197,9 @@ export class Tokenizer {
   /** Loads tokenizer.json (+ tokenizer_config.json) from a model folder, or builds WordPiece from vocab.txt. */
   static fromDir(dir: string): Tokenizer {
     const cfgFile = path.join(dir, 'tokenizer_config.json');
-    const config = existsSync(cfgFile) ? (JSON.parse(readFileSync(cfgFile, 'utf8')) as JsonObj) : {};
+    const config = existsSync(cfgFile) ? readTokenizerJson(cfgFile) : {};
     const tj = path.join(dir, 'tokenizer.json');
-    if (existsSync(tj)) return new Tokenizer(JSON.parse(readFileSync(tj, 'utf8')) as JsonObj, config);
+    if (existsSync(tj)) return new Tokenizer(readTokenizerJson(tj), config);
     const vocabFile = path.join(dir, 'vocab.txt');
     if (existsSync(vocabFile)) {
       const vocab = readFileSync(vocabFile, 'utf8').split('\n');
@@ -227,6 +227,14 @@ export class Tokenizer {
 
   tokenToId(t: string): number | undefined {
     return this.tk.token_to_id(t);
+  }
+
+  /** Special tokens the post-processor puts before ([CLS]) and after ([SEP]) a single text. */
+  singleSpecials(): { head: number; tail: number } {
+    const pieces = this.template.single;
+    const a = pieces.findIndex((p) => p.Sequence);
+    const count = (xs: TemplatePiece[]) => xs.filter((p) => p.SpecialToken).length;
+    return { head: count(pieces.slice(0, a)), tail: count(pieces.slice(a + 1)) };
   }
 
   private numSpecial(pair: boolean): number {
@@ -382,4 +390,17 @@ export function alignOffsets(
     out.push(cur > start ? [from[start]!, to[cur - 1]!] : [from[start] ?? text.length, from[start] ?? text.length]);
   }
   return out;
+}
+
+/** A tokenizer file that is not a JSON object is refused with E_TOKENIZER (a corrupt or truncated download). */
+function readTokenizerJson(file: string): JsonObj {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    v = undefined;
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new TokenizerError(`${file} is corrupt (not a JSON object); restore it from the model's source`);
+  return v as JsonObj;
 }

@@ -6,7 +6,9 @@
  * --target-accuracy (default 0.95) on the in-scope validation notes (or a fixed --abstain-below; --no-abstain: never)
  * — and the decision settings the saved model will carry.
  */
+import path from 'node:path';
 import type { Example } from '../data/dataset.js';
+import { writeFileAtomic } from '../common/atomic.js';
 import type { DecisionSettings } from '../infer/decision.js';
 import { forwardPasses } from '../infer/forward.js';
 import { fitDetector, type FittedDetector } from '../infer/ood.js';
@@ -16,6 +18,7 @@ import {
   calibrationReport,
   DEFAULT_TARGET_ACCURACY,
   fitCalibration,
+  MIN_THRESHOLD_POSITIVES,
   withTemperature,
   type FittedCalibration,
 } from '../evaluate/calibration.js';
@@ -120,11 +123,34 @@ function fitOnValidation(
   const what =
     fitted.temperature !== undefined
       ? `temperature ${fitted.temperature.toFixed(4)}`
-      : `per-label thresholds (${Object.values(fitted.thresholds!)
-          .map((t) => t.toFixed(2))
-          .join(', ')})`;
+      : thresholdSummary(o.outputDir, fitted.thresholds!, f.validation.examples);
   log(`calibration (fitted on ${f.validation.examples.length} validation rows): ${what}`);
   return fitted;
+}
+
+/**
+ * Per-label thresholds in one line (the rule, how many labels have their own, the shared value); the full table —
+ * label, validation positives, threshold, own or shared — goes to OUTPUT/thresholds.tsv.
+ */
+function thresholdSummary(outputDir: string, thresholds: Record<string, number>, validation: Example[]): string {
+  const labels = Object.keys(thresholds);
+  const positives = labels.map((_, c) => validation.filter((e) => (e.label as number[])[c]! > 0.5).length);
+  const own = positives.map((p) => p >= MIN_THRESHOLD_POSITIVES);
+  const file = path.join(outputDir, 'thresholds.tsv');
+  writeFileAtomic(
+    file,
+    'label\tvalidation_positives\tthreshold\trule\n' +
+      labels.map((l, c) => `${l}\t${positives[c]}\t${thresholds[l]}\t${own[c] ? 'own' : 'shared'}\n`).join(''),
+  );
+  const ownValues = labels.filter((_, c) => own[c]).map((l) => thresholds[l]!);
+  const shared = labels.find((_, c) => !own[c]);
+  const range = ownValues.length ? ` (${Math.min(...ownValues).toFixed(2)}–${Math.max(...ownValues).toFixed(2)})` : '';
+  return (
+    `thresholds: ${ownValues.length} of ${labels.length} labels have ≥ ${MIN_THRESHOLD_POSITIVES} validation ` +
+    `positives and their own${range}` +
+    `${shared !== undefined ? `; ${labels.length - ownValues.length} share ${thresholds[shared]!.toFixed(2)}` : ''}` +
+    `; table: ${file}`
+  );
 }
 
 /** The abstention the model will carry: the confidence rule fitted, and out-of-scope notes (unless --no-abstain). */

@@ -12,7 +12,8 @@ import { Tokenizer } from '../text/tokenizer.js';
 import type { PreprocessingOptions } from '../text/clean.js';
 import { loadClassifier, saveClassifier, type LoadedClassifier, type ModelFolder } from '../models/auto.js';
 import type { SplitData } from '../evaluate/types.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './config.js';
+import { withDocument } from '../infer/model-info.js';
+import { DEFAULT_TRAIN_CONFIG, type LoopConfig, type TrainConfig } from './config.js';
 import { resolveRecipe, type Recipe } from './recipe.js';
 import { Trainer } from './trainer.js';
 import type { Splits, TrainOptions } from './options.js';
@@ -62,6 +63,7 @@ function fingerprint(parts: { examples: Example[]; enc: Encoded }[]): string {
   const h = createHash('sha256');
   for (const p of parts) {
     h.update(`${p.examples.length};`);
+    if (p.enc.window) h.update(`${JSON.stringify(p.enc.window)};`); // documents: the windows they are read in
     p.examples.forEach((e, i) =>
       h.update(`${JSON.stringify(e.label)}:${p.enc.ids[i]!.join(',')}|${p.enc.types[i]!.join(',')};`),
     );
@@ -92,13 +94,8 @@ function applyDropout(loaded: LoadedClassifier, p: number): void {
   walk(loaded.config);
 }
 
-/** The Trainer's settings from the options and the recipe. */
-function trainConfig(
-  o: TrainOptions,
-  recipe: Recipe,
-  x: Pick<TrainConfig, 'classWeights' | 'dataFingerprint'>,
-  multiLabel: boolean,
-): TrainConfig {
+/** The training loop's settings from the options and the recipe (every task); `metric`: the task's default. */
+export function loopConfigOf(o: TrainOptions, recipe: Recipe, metric: string): LoopConfig {
   return {
     ...DEFAULT_TRAIN_CONFIG,
     epochs: recipe.values.epochs,
@@ -111,17 +108,32 @@ function trainConfig(
     gradAccum: o.gradAccum,
     maxGradNorm: o.maxGradNorm,
     evalEvery: o.evalEvery,
-    labelSmoothing: o.labelSmoothing,
-    metricForBestModel: o.metricForBestModel ?? (multiLabel ? 'f1_micro' : 'accuracy'),
+    metricForBestModel: o.metricForBestModel ?? metric,
     outputDir: o.outputDir,
     maxSteps: o.maxSteps ?? 0,
     earlyStoppingPatience: o.earlyStopping ?? 0,
     saveSteps: o.saveSteps ?? 0,
     saveTotalLimit: o.saveTotalLimit ?? 2,
+    ...(o.checkpoints === false ? { checkpoints: false } : {}),
+  };
+}
+
+/** The Trainer's settings (sequence classification): the loop's, and label smoothing, class weights, threshold. */
+function trainConfig(
+  o: TrainOptions,
+  recipe: Recipe,
+  x: Pick<TrainConfig, 'classWeights' | 'dataFingerprint'>,
+  multiLabel: boolean,
+): TrainConfig {
+  const metric = multiLabel ? 'f1_micro' : 'accuracy';
+  return {
+    ...DEFAULT_TRAIN_CONFIG,
+    ...loopConfigOf(o, recipe, metric),
+    metricForBestModel: o.metricForBestModel ?? metric, // (required here, optional in the loop's settings)
+    labelSmoothing: o.labelSmoothing,
     classWeights: x.classWeights,
     threshold: o.threshold ?? 0.5,
     dataFingerprint: x.dataFingerprint,
-    ...(o.checkpoints === false ? { checkpoints: false } : {}),
   };
 }
 
@@ -165,15 +177,18 @@ export async function fit(x: FitInput): Promise<Fitted> {
   const { labels, multiLabel } = s.trainData;
   const classWeights = o.classWeights ? classWeightsFor(o.classWeights, s.train, labels, multiLabel) : null;
   const problemType = multiLabel ? 'multi_label_classification' : 'single_label_classification';
-  const loaded = await loadClassifier(x.model, { labels, problemType, seed: o.seed, log });
-  const tok = Tokenizer.fromDir(loaded.dir);
-  if (o.dropout !== undefined) applyDropout(loaded, o.dropout);
+  const tok = Tokenizer.fromDir(x.model.dir);
   const recipe = resolveRecipe(o, { train: s.train, tok, config: x.model.config, resuming: !!x.resumeFrom }, log);
+  const { document } = recipe;
+  const folder = { dir: x.model.dir, config: withDocument(x.model.config, document) };
+  const loaded = await loadClassifier(folder, { labels, problemType, seed: o.seed, log });
+  if (o.dropout !== undefined) applyDropout(loaded, o.dropout);
   const maxLength = recipe.values.maxLength;
   if (x.preprocessing) recordPreprocessing(loaded, tok, x.preprocessing);
+  const reading = document ? { stride: document.stride, maxDocumentTokens: document.max_document_tokens } : null;
   const split = (name: string, examples: Example[]) => {
     if (!examples.length) return null;
-    const enc = encodeExamples(examples, tok, maxLength);
+    const enc = encodeExamples(examples, tok, maxLength, reading);
     log(summarize(name, s.trainData, examples, enc, maxLength));
     return { examples, enc };
   };

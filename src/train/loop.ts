@@ -27,6 +27,11 @@ export interface TrainTask {
   lengths: number[];
   /** the loss of a batch of example indices in an epoch (inside a scope; the loop runs backward) */
   loss(batch: number[], epoch: number): Tensor;
+  /**
+   * instead of `loss`: forward and backward of a batch by the task itself (gradients scaled by `scale`), returning
+   * the loss — documents in windows do two passes to keep memory bounded (models/document.ts)
+   */
+  backward?: (batch: number[], epoch: number, scale: number) => number;
   /** flat metrics on held-out data (null: there is none) */
   evaluate: (() => Record<string, number>) | null;
   /** how an evaluation reads in the log (after "eval @ step N (epoch E): ") */
@@ -191,12 +196,15 @@ export class TrainingLoop {
   /** One batch: forward, backward (scaled for accumulation); returns the loss. */
   private backward(batch: number[], epoch: number, step: number): number {
     const accum = this.cfg.gradAccum;
-    const loss = scope(() => {
-      const l = this.task.loss(batch, epoch);
-      if (accum > 1) l.backward(tensor([1 / accum], []));
-      else l.backward();
-      return l.item();
-    });
+    const own = this.task.backward;
+    const loss = own
+      ? own(batch, epoch, 1 / accum)
+      : scope(() => {
+          const l = this.task.loss(batch, epoch);
+          if (accum > 1) l.backward(tensor([1 / accum], []));
+          else l.backward();
+          return l.item();
+        });
     if (!Number.isFinite(loss))
       throw new MedtuneError(`the loss became ${loss} at step ${step}; ${this.task.divergedHint}`, 'E_DIVERGED');
     return loss;

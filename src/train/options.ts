@@ -7,12 +7,14 @@ import { MedtuneError } from '../common/errors.js';
 import { prepareOutputDir } from '../common/atomic.js';
 import { groupRegexOf, type Example, type LabeledData } from '../data/dataset.js';
 import { checkInputFile, formatOf } from '../data/readers.js';
+import { tokenFormatOf } from '../data/token-data.js';
 import { checkMetricName } from '../evaluate/metrics.js';
 import { checkAuditColumns, type AuditValues } from '../evaluate/run-record.js';
 import { SCHEDULERS, type SchedulerName } from './schedule.js';
 import type { EvaluatedRows, LeakageOptions, TrainedRows } from '../data/leakage.js';
 import type { DataRecord } from '../models/metadata.js';
 import type { EvaluationCallback } from './config.js';
+import { POOLINGS, type Pooling } from '../models/pooling.js';
 
 /** Text preparation around fine-tuning (prepare.ts). */
 export interface TextPrepOptions extends LeakageOptions {
@@ -33,6 +35,10 @@ const usage = (msg: string) => new MedtuneError(msg, 'E_USAGE');
 
 export interface TrainOptions extends TextPrepOptions {
   model: string;
+  /** what is learnt: one label per text (default) or per token (train/token-run.ts) */
+  task?: 'sequence-classification' | 'token-classification';
+  /** token classification: choose the entity threshold on validation so that this share of entity words is found */
+  recallTarget?: number;
   /** fp32 (default) or bf16 matrix products (AVX512-BF16 CPUs; the CLI sets it while parsing --precision) */
   precision?: 'fp32' | 'bf16';
   /** continual learning: old training data replayed beside the new rows (a share of it, --replay-fraction) */
@@ -64,6 +70,17 @@ export interface TrainOptions extends TextPrepOptions {
   maxLength?: number;
   weightDecay: number;
   warmup?: number;
+  /**
+   * how texts longer than the window are read: cut (none) or in windows pooled by max, mean or attention (default: the
+   * recipe turns windows on when training texts are longer than the model's window)
+   */
+  pooling?: Pooling | 'none';
+  /** tokens neighbouring windows share, for long documents and token classification (default: a quarter window) */
+  stride?: number;
+  /** label-attention: label-wise attention over the tokens of every window instead of pooled windows (multi-label) */
+  head?: 'pooled' | 'label-attention';
+  /** documents are read up to this many tokens (default 16,384); the cut is reported */
+  maxDocumentTokens?: number;
   /** how recipe options the user left out are chosen: 'auto' (default: from the model and data) or 'hf' */
   recipe?: 'auto' | 'hf';
   /** dropout of every dropout layer (hidden and attention; default: the model's config) */
@@ -113,6 +130,8 @@ export interface TrainOptions extends TextPrepOptions {
   /** de-identify texts before tokenising */
   deid?: boolean;
   deidOperator?: Operator;
+  /** with deid: a de-identification model (`medtune deid train`) beside the rules */
+  deidModel?: string;
   /** demographic columns of the data for the bias audit (--audit-column; not --group-column) */
   auditColumns?: string[];
   /** bias audit: groups with fewer rows are too small to judge (recorded in run.json) */
@@ -164,8 +183,11 @@ export function checkTrainOptions(o: TrainOptions): void {
     throw usage(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
   if (!(SCHEDULERS as readonly string[]).includes(o.scheduler))
     throw usage(`--scheduler must be ${SCHEDULERS.join(', ')}, got "${o.scheduler}"`);
+  if (o.deidModel && !o.deid) throw usage('--deid-model needs --deid');
   if (o.deidOperator && !(DEID_OPERATORS as readonly string[]).includes(o.deidOperator))
     throw usage(`--deid-operator must be ${DEID_OPERATORS.join(', ')}`);
+  if (o.task !== undefined && !['sequence-classification', 'token-classification'].includes(o.task))
+    throw usage(`--task must be sequence-classification or token-classification, got "${o.task}"`);
   if (o.metricForBestModel) checkMetricName(o.metricForBestModel, !!o.multiLabel);
   groupRegexOf(o.groupColumn, o.groupRegex);
   if (o.replay) checkInputFile(o.replay, '--replay');
@@ -178,6 +200,8 @@ export function checkTrainOptions(o: TrainOptions): void {
   checkAuditColumns(o.auditColumns);
   if (o.abstainBelow !== undefined && o.targetAccuracy !== undefined)
     throw usage('give --abstain-below or --target-accuracy, not both');
+  if (o.failOnLeakage && o.leakageCheck === false)
+    throw usage('--fail-on-leakage stops on leakage the check finds, and --no-leakage-check skips it: give one');
   if (o.targetAccuracy !== undefined && o.calibrate === false)
     throw usage('--target-accuracy is chosen on calibrated validation probabilities; drop --no-calibrate');
   if (o.abstain === false && (o.abstainBelow !== undefined || o.targetAccuracy !== undefined))
@@ -185,12 +209,19 @@ export function checkTrainOptions(o: TrainOptions): void {
   if (o.oodKeep !== undefined && !(o.oodKeep > 0 && o.oodKeep <= 1))
     throw usage(`--ood-keep must be in (0, 1], got ${o.oodKeep}`);
   if (o.classWeights && o.classWeights !== 'balanced') checkInputFile(o.classWeights, '--class-weights');
+  checkDocumentOptions(o);
   checkDataFiles(o);
   prepareOutputDir(o.outputDir);
 }
 
 /** --train, --validation and --test: there, readable, of a known format. */
-export function checkDataFiles(o: { train: string; validation?: string; test?: string; format?: string }): void {
+export function checkDataFiles(o: {
+  train: string;
+  validation?: string;
+  test?: string;
+  format?: string;
+  task?: string;
+}): void {
   for (const [opt, file] of [
     ['--train', o.train],
     ['--validation', o.validation],
@@ -198,6 +229,23 @@ export function checkDataFiles(o: { train: string; validation?: string; test?: s
   ] as const) {
     if (file === undefined) continue;
     checkInputFile(file, opt);
-    formatOf(file, o.format);
+    if (o.task === 'token-classification') tokenFormatOf(file, o.format);
+    else formatOf(file, o.format);
   }
+}
+
+/** --pooling, --stride, --head and --max-document-tokens: known values, in range, a head that fits the data. */
+function checkDocumentOptions(o: TrainOptions): void {
+  if (o.pooling !== undefined && o.pooling !== 'none' && !POOLINGS.includes(o.pooling))
+    throw usage(`--pooling must be none, ${POOLINGS.join(', ')}, got "${o.pooling}"`);
+  if (o.head !== undefined && o.head !== 'pooled' && o.head !== 'label-attention')
+    throw usage(`--head must be pooled or label-attention, got "${o.head}"`);
+  if (o.head === 'label-attention' && !o.multiLabel)
+    throw usage(
+      '--head label-attention gives each label its own attention: it is for multi-label data (--multi-label)',
+    );
+  if (o.stride !== undefined && !(Number.isInteger(o.stride) && o.stride >= 0))
+    throw usage(`--stride must be an integer ≥ 0, got ${o.stride}`);
+  if (o.maxDocumentTokens !== undefined && !(Number.isInteger(o.maxDocumentTokens) && o.maxDocumentTokens > 0))
+    throw usage(`--max-document-tokens must be a positive integer, got ${o.maxDocumentTokens}`);
 }

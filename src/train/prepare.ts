@@ -9,6 +9,7 @@
 import { checkNotTrainedOn, leakageChecks, type LeakageReport } from '../data/leakage.js';
 import type { Example } from '../data/dataset.js';
 import { deidentify, type Operator } from '../deid/anonymize.js';
+import { DeidModel } from '../infer/deid-model.js';
 import { Generator } from '../tensor/random.js';
 import { cleanText, parseCleanSteps, type PreprocessingOptions } from '../text/clean.js';
 import { augmentText, checkAugmentCount, parseAugmentOps, type FillMask } from '../text/augment.js';
@@ -95,22 +96,30 @@ export async function prepareTexts(
   return { train, preprocessing: clean ? { clean } : null, leakage };
 }
 
-function deidSplits(s: Splits, operator: Operator, log: (l: string) => void): void {
+async function deidSplits(s: Splits, operator: Operator, deidModel: string | undefined, log: (l: string) => void) {
   let n = 0;
   const secret = process.env.MEDTUNE_DEID_SECRET;
-  for (const ex of [...s.train, ...s.validation, ...s.review, ...s.test]) {
-    const r = deidentify(ex.text, { operator, secret });
-    n += r.entities.length;
-    ex.text = r.text;
-    if (ex.pair !== undefined) {
-      const p = deidentify(ex.pair, { operator, secret });
-      n += p.entities.length;
-      ex.pair = p.text;
-    }
+  // --deid-model: rules ∪ model (infer/deid-model.ts), in batches; else the rules alone
+  const m = deidModel ? await DeidModel.load(deidModel, { log: () => {} }) : null;
+  const examples = [...s.train, ...s.validation, ...s.review, ...s.test];
+  for (let i = 0; i < examples.length; i += 32) {
+    const part = examples.slice(i, i + 32);
+    const found = m?.analyzeBatch(part.map((ex) => ex.text));
+    const pairs = m?.analyzeBatch(part.map((ex) => ex.pair ?? ''));
+    part.forEach((ex, k) => {
+      const r = deidentify(ex.text, { operator, secret, entities: found?.[k] });
+      n += r.entities.length;
+      ex.text = r.text;
+      if (ex.pair !== undefined) {
+        const p = deidentify(ex.pair, { operator, secret, entities: pairs?.[k] });
+        n += p.entities.length;
+        ex.pair = p.text;
+      }
+    });
   }
   log(
-    `de-identified before tokenising (--deid, operator ${operator}): ${n} PHI entities replaced in ` +
-      `${s.train.length + s.validation.length + s.review.length + s.test.length} texts`,
+    `de-identified before tokenising (--deid, operator ${operator}${m ? `, rules ∪ model ${deidModel}` : ''}): ` +
+      `${n} PHI entities replaced in ${examples.length} texts`,
   );
 }
 
@@ -120,7 +129,7 @@ function deidSplits(s: Splits, operator: Operator, log: (l: string) => void): vo
  */
 export async function prepareSplits(o: TrainOptions, s: Splits, model: ModelFolder, log: (l: string) => void) {
   checkNotTrainedOn(s.trainedOn, s.evaluated, o);
-  if (o.deid) deidSplits(s, o.deidOperator ?? 'tag', log);
+  if (o.deid) await deidSplits(s, o.deidOperator ?? 'tag', o.deidModel, log);
   const evaluation = [
     { name: 'validation', examples: s.validation },
     { name: 'test', examples: s.test },

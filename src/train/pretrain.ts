@@ -9,13 +9,13 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MedtuneError } from '../common/errors.js';
-import { prepareOutputDir, writeFileAtomic } from '../common/atomic.js';
+import { prepareOutputDir, refuseSameOutputs, writeFileAtomic } from '../common/atomic.js';
 import { DataError } from '../data/readers.js';
 import { readCorpus } from '../data/curate.js';
 import { setThreads } from '../tensor/backend.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { cleanText, parseCleanSteps, type CleanOptions } from '../text/clean.js';
-import { modelMaxLength } from '../models/auto.js';
+import { readModelConfig, resolveMaxLength } from '../models/auto.js';
 import { loadMaskedLM, saveMaskedLM } from '../models/mlm.js';
 import { fileSha256 } from '../models/metadata.js';
 import { SCHEDULERS, type SchedulerName } from './schedule.js';
@@ -41,7 +41,8 @@ export interface PretrainOptions {
   maxSteps?: number;
   learningRate: number;
   batchSize: number;
-  maxLength: number;
+  /** default: 128, capped at the model's limit; an explicit value above the limit is refused */
+  maxLength?: number;
   weightDecay: number;
   warmup: number;
   scheduler: SchedulerName;
@@ -65,6 +66,10 @@ function checkOptions(o: PretrainOptions): void {
     throw usage(`--mask-probability must be in (0, 1), got ${o.maskProbability}`);
   if (!(o.validationSplit >= 0 && o.validationSplit < 1))
     throw usage(`--validation-split must be in [0, 1), got ${o.validationSplit}`);
+  refuseSameOutputs([
+    ['--model', o.model],
+    ['--output-dir', o.outputDir],
+  ]);
   prepareOutputDir(o.outputDir);
 }
 
@@ -108,15 +113,16 @@ export async function runPretrain(
   const t0 = performance.now();
   if (o.threads) setThreads(o.threads);
   checkOptions(o);
+  const folder = await readModelConfig(o.model);
+  const maxLength = resolveMaxLength(o.maxLength, folder.config, 128);
   const clean = parseCleanSteps(o.clean);
   const { texts, words } = await corpusTexts(o.corpus, o.textColumn, clean);
-  const loaded = await loadMaskedLM(o.model, { initHead: o.initMlmHead, seed: o.seed, log });
+  const loaded = await loadMaskedLM(folder, { initHead: o.initMlmHead, seed: o.seed, log });
   if (loaded.newHead) log('no masked-LM head in the model folder: initialised a new one (--init-mlm-head)');
   const tok = Tokenizer.fromDir(loaded.dir);
   const maskId = tok.tokenToId('[MASK]') ?? tok.tokenToId('<mask>');
   if (maskId === undefined)
     throw new MedtuneError(`the tokenizer of ${loaded.dir} has no mask token ([MASK] or <mask>)`, 'E_TOKENIZER');
-  const maxLength = Math.min(o.maxLength, modelMaxLength(loaded.config));
   const { train, validation } = splitHeldOut(encodeCorpus(texts, tok, maxLength), o.validationSplit, o.seed);
   log(
     `corpus: ${texts.length} texts, ${words} words; ${train.length} for training, ` +

@@ -6,7 +6,14 @@
  */
 import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
-import { readLabeled, stratifiedSplit, type Example, type LabeledData, type ReadOptions } from '../data/dataset.js';
+import {
+  readLabeled,
+  stratifiedSplit,
+  unseenNote,
+  type Example,
+  type LabeledData,
+  type ReadOptions,
+} from '../data/dataset.js';
 import { formatRowSet, type EvaluatedRows } from '../data/leakage.js';
 import { labelsOf, type ModelConfig } from '../models/auto.js';
 import { fileSha256, type DataRecord, type MedtuneMetadata } from '../models/metadata.js';
@@ -72,15 +79,20 @@ async function validationSplit(
 ): Promise<{ train: Example[]; validation: Example[]; sources: EvaluatedRows[]; skipped?: Skipped }> {
   if (o.validation) {
     const v = await readLabeled(o.validation, readOpts);
+    const note = unseenNote(v);
+    if (note) log(note);
     const sources = [{ name: 'validation', file: o.validation, sha256: fileSha256(o.validation), rows: [] }];
     return { train, validation: v.examples, sources, skipped: v.skipped };
   }
   let validation: Example[] = [];
   if (o.validationSplit > 0) {
     [train, validation] = stratifiedSplit(train, o.validationSplit, o.seed);
+    const n = train.length + validation.length;
+    const multi = Array.isArray(validation[0]?.label);
     log(
-      `no --validation file: holding out ${validation.length} rows ` +
-        `(${(o.validationSplit * 100).toFixed(0)}%, stratified, seed ${o.seed})`,
+      `no --validation file: holding out ${validation.length} of ${n} rows ` +
+        `(${((100 * validation.length) / n).toFixed(1)}%; asked ${(o.validationSplit * 100).toFixed(0)}%, ` +
+        `${multi ? 'iterative stratification over the labels' : 'stratified'}, seed ${o.seed})`,
     );
     if (!train.length)
       throw usage(`--validation-split ${o.validationSplit} leaves no training rows; use a smaller fraction`);
@@ -171,6 +183,8 @@ export async function readSplits(
   const skipped: Record<string, { row: number; reason: string }[]> = v.skipped ? { validation: v.skipped } : {};
   const t = o.test ? await readLabeled(o.test, { ...readOpts, labels }) : null;
   if (t) skipped.test = t.skipped;
+  const note = t ? unseenNote(t) : null;
+  if (note) log(note);
   const test = t?.examples ?? [];
   const replay = o.replay ? await replayRows(o, parent, { ...readOpts, labels }, log) : null;
   const train = [...own, ...(replay?.rows ?? [])];

@@ -2,7 +2,7 @@
 // size; explicit options win; --recipe hf keeps HF's defaults.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { autoLearningRate, chooseRecipe, HF_RECIPE, MULTI_LABEL_MIN_EPOCHS } from './recipe.js';
+import { autoLearningRate, chooseDocument, chooseRecipe, HF_RECIPE, MULTI_LABEL_MIN_EPOCHS } from './recipe.js';
 
 const lengths = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
 
@@ -86,5 +86,25 @@ describe('automatic recipe', () => {
     });
     assert.deepEqual(r.values, HF_RECIPE);
     assert.match(r.reason, /^recipe hf/);
+  });
+});
+
+describe('the recipe reads long texts in windows', () => {
+  const specials = { head: 1, tail: 1 };
+  const base = { modelLimit: 512, source: 'auto' as const, parent: null, specials };
+  it('turns windows on when training texts are longer than the model, saying p50/p95; short texts as before', () => {
+    const lengths = [300, 900, 1200, 2000, 400];
+    const d = chooseDocument({ ...base, lengths, o: {} });
+    assert.deepEqual(d.document, { window: 512, stride: 127, pooling: 'attention', max_document_tokens: 16384 });
+    assert.match(d.reason!, /3 of 5 training texts are longer than the model's window of 512 tokens/);
+    assert.match(d.reason!, /p50 900, p95 2000/);
+    assert.equal(chooseDocument({ ...base, lengths: [100, 500], o: {} }).document, null);
+    // an explicit --max-length below the texts cuts them, as before; --pooling none always cuts
+    assert.equal(chooseDocument({ ...base, lengths: [100, 500], o: { maxLength: 64 } }).document, null);
+    assert.equal(chooseDocument({ ...base, lengths, o: { pooling: 'none' } }).document, null);
+    assert.equal(chooseDocument({ ...base, source: 'hf', lengths, o: {} }).document, null);
+    // asked for: windows of --max-length
+    const asked = chooseDocument({ ...base, lengths: [100], o: { pooling: 'max', maxLength: 128, stride: 10 } });
+    assert.deepEqual(asked.document, { window: 128, stride: 10, pooling: 'max', max_document_tokens: 16384 });
   });
 });

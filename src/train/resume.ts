@@ -5,10 +5,11 @@
  * metric) must match; the others may change, and each change is printed as a decision ("--learning-rate changed
  * 5e-5 → 1e-4: continuing with the new value from step N"). Fine-tuning and masked-LM pretraining share all of it.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
 import { writeFileAtomic } from '../common/atomic.js';
+import { onInterrupt } from '../common/cleanup.js';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { AdamW } from './adamw.js';
@@ -16,11 +17,12 @@ import type { TrainConfig, TrainerState } from './config.js';
 
 type Cfg = Omit<TrainConfig, 'outputDir'>;
 
+// --seed first: it also draws the validation split, so a changed seed changes the data fingerprint too
 const MUST_MATCH: [keyof Cfg, string][] = [
+  ['seed', '--seed'],
   ['dataFingerprint', 'the training data (files, columns, --validation-split, --max-length, de-identification)'],
   ['batchSize', '--batch-size'],
   ['gradAccum', '--grad-accum'],
-  ['seed', '--seed'],
   ['bucket', 'length bucketing'],
   ['metricForBestModel', '--metric-for-best-model'],
 ];
@@ -164,6 +166,12 @@ export function listCheckpoints(outputDir: string): { dir: string; step: number 
 export function checkpointToResume(outputDir: string, resume: string | true): string {
   if (typeof resume === 'string') {
     const dir = resume;
+    if (existsSync(dir) && !statSync(dir).isDirectory())
+      throw new MedtuneError(
+        `--resume ${dir} is a file; give the checkpoint folder that holds it (--resume ${path.dirname(dir)}), ` +
+          'or --resume alone for the latest checkpoint of --output-dir',
+        'E_CHECKPOINT',
+      );
     if (!existsSync(dir)) {
       const have = listCheckpoints(outputDir).map((c) => path.basename(c.dir));
       throw new MedtuneError(
@@ -197,16 +205,48 @@ const RUN_FILES = /^(checkpoint-\d+|best_model|metrics\.jsonl?|predictions\.json
 /** ... and the report files (report.html, run.json, audit.json / audit.html). */
 const REPORT_FILES = /^(report\.html|run\.json|audit\.(json|html))$/;
 
+/** A previous run that --overwrite moved aside: removed once the new run is complete, put back if it is not. */
+export interface PreviousRun {
+  /** the new run is complete: the previous one goes */
+  discard(): void;
+  /** the new run failed or was interrupted: its outputs go and the previous run is put back */
+  restore(): void;
+}
+
+/** Moves the previous run's entries into a hidden folder of `outputDir` until the new run is complete. */
+function setAside(outputDir: string, names: string[]): PreviousRun {
+  const aside = path.join(outputDir, `.medtune-previous-run-${process.pid}`);
+  mkdirSync(aside);
+  for (const n of names) renameSync(path.join(outputDir, n), path.join(aside, n));
+  const restore = () => {
+    unhook();
+    for (const n of readdirSync(outputDir).filter(isRunEntry)) rmSync(path.join(outputDir, n), { recursive: true });
+    for (const n of readdirSync(aside)) renameSync(path.join(aside, n), path.join(outputDir, n));
+    rmSync(aside, { recursive: true, force: true });
+  };
+  const unhook = onInterrupt(restore);
+  return {
+    discard: () => {
+      unhook();
+      rmSync(aside, { recursive: true, force: true });
+    },
+    restore,
+  };
+}
+
+const isRunEntry = (n: string) => RUN_FILES.test(n) || REPORT_FILES.test(n);
+
 /**
- * The checkpoint a run resumes from (checked), or undefined for a fresh run: an old run in the folder is refused, or
- * with `overwrite` removed.
+ * The checkpoint a run resumes from (checked; undefined for a fresh run), and with `overwrite` the previous run set
+ * aside (without it a previous run in the folder is refused). The previous run is replaced only when the new one is
+ * complete: call `previous.discard()` then, and `previous.restore()` when the run fails.
  */
 export function startOrResume(
   o: { outputDir: string; resume?: string | boolean; overwrite?: boolean },
   log: (l: string) => void,
-): string | undefined {
-  if (o.resume) return checkpointToResume(o.outputDir, o.resume);
-  const old = readdirSync(o.outputDir).filter((n) => RUN_FILES.test(n) || REPORT_FILES.test(n));
+): { resumeFrom?: string; previous?: PreviousRun } {
+  if (o.resume) return { resumeFrom: checkpointToResume(o.outputDir, o.resume) };
+  const old = readdirSync(o.outputDir).filter(isRunEntry);
   if (old.length && !o.overwrite) {
     throw new MedtuneError(
       `--output-dir ${o.outputDir} already holds a training run ` +
@@ -215,9 +255,7 @@ export function startOrResume(
       'E_OUTPUT_PATH',
     );
   }
-  if (old.length) {
-    log(`--overwrite: removing the previous run in ${o.outputDir} (${old.length} entries)`);
-    for (const n of old) rmSync(path.join(o.outputDir, n), { recursive: true, force: true });
-  }
-  return undefined;
+  if (!old.length) return {};
+  log(`--overwrite: the previous run in ${o.outputDir} (${old.length} entries) is replaced when this run is complete`);
+  return { previous: setAside(o.outputDir, old) };
 }

@@ -6,7 +6,7 @@
  * the output folder are checked before any model or data is loaded, and config.json is read once.
  */
 import { performance } from 'node:perf_hooks';
-import { readModelConfig, resolveMaxLength } from '../models/auto.js';
+import { readModelConfig, resolveMaxLength, type ModelFolder } from '../models/auto.js';
 import { parseMetadata } from '../models/metadata.js';
 import { setThreads } from '../tensor/backend.js';
 import { setPrecision } from '../tensor/precision.js';
@@ -19,6 +19,7 @@ import { fit } from './fit.js';
 import { calibrate } from './calibrate.js';
 import { recordRun, startRunRecord } from './record.js';
 import type { Recipe } from './recipe.js';
+import { runTokenTrain } from './token-run.js';
 
 export type { Splits, TrainOptions };
 export { DEID_OPERATORS } from './options.js';
@@ -26,7 +27,8 @@ export { SCHEDULERS } from './schedule.js';
 export { classWeightsFor } from './fit.js';
 
 export interface TrainRunResult {
-  metrics: EvalResult['metrics'];
+  /** classification metrics, or entity metrics (`--task token-classification`) */
+  metrics: EvalResult['metrics'] | Record<string, unknown>;
   outputDir: string;
   baseline: Record<string, unknown> | null;
   /** the best validation evaluation (metric units) and its evaluation index; null without validation */
@@ -41,6 +43,7 @@ export async function runTrain(
   o: TrainOptions,
   log: (l: string) => void = (l) => console.log(l),
 ): Promise<TrainRunResult> {
+  if (o.task === 'token-classification') return { ...(await runTokenTrain(o, log)), baseline: null };
   const t0 = performance.now();
   checkTrainOptions(o);
   const record = startRunRecord(o);
@@ -48,7 +51,26 @@ export async function runTrain(
   if (o.precision) setPrecision(o.precision, '--precision');
   const model = await readModelConfig(o.model);
   if (o.maxLength !== undefined) resolveMaxLength(o.maxLength, model.config, 128);
-  const resumeFrom = startOrResume(o, log);
+  const { resumeFrom, previous } = startOrResume(o, log);
+  try {
+    const r = await trainStages({ o, model, resumeFrom, t0, record, log });
+    previous?.discard();
+    return r;
+  } catch (e) {
+    previous?.restore();
+    throw e;
+  }
+}
+
+async function trainStages(x: {
+  o: TrainOptions;
+  model: ModelFolder;
+  resumeFrom: string | undefined;
+  t0: number;
+  record: ReturnType<typeof startRunRecord>;
+  log: (l: string) => void;
+}): Promise<TrainRunResult> {
+  const { o, model, resumeFrom, t0, record, log } = x;
   const parent = parseMetadata((model.config as { medtune?: unknown }).medtune);
   const s = await readSplits(o, fineTunedLabels(model.config), log, parent);
   const { preprocessing } = await prepareSplits(o, s, model, log);

@@ -3,12 +3,14 @@
  * *ForSequenceClassification computes (class weights, label smoothing, positive weights), evaluation on the
  * validation split with the metrics of evaluate/, the best model by --metric-for-best-model.
  */
-import { tensor, type Tensor } from '../tensor/tensor.js';
+import { scope, tensor, type Tensor } from '../tensor/tensor.js';
 import { checkMetricName } from '../evaluate/metrics.js';
 import type { EvalResult, Metrics, SplitData } from '../evaluate/types.js';
 import { batchTensors, labelTensor } from '../data/batch.js';
 import { evaluateModel } from '../evaluate/evaluate.js';
 import type { SequenceClassifier } from '../models/auto.js';
+import { classificationLoss } from '../models/heads.js';
+import { documentBackward, windowsOf } from '../models/document.js';
 import { TrainingLoop, type TrainTask } from './loop.js';
 import type { EvaluationCallback, TrainConfig, TrainerState } from './config.js';
 
@@ -92,6 +94,9 @@ export class Trainer {
         const labels = labelTensor(train.examples, idx, this.multiLabel, this.labels.length);
         return this.model.forward({ ...batchTensors(train.enc, idx, this.padId), labels }, this.lossOptions()).loss!;
       },
+      ...(train.enc.window
+        ? { backward: (idx: number[], _e: number, s: number) => this.documentStep(train, idx, s) }
+        : {}),
       evaluate: validation ? () => flatMetrics(this.evaluate(validation).metrics) : null,
       describeEval: (m) => `loss ${m.loss!.toFixed(4)}, ${key} ${m[key]!.toFixed(4)}`,
       describe: ({ epochs, totalSteps }) =>
@@ -101,6 +106,21 @@ export class Trainer {
       divergedHint: 'lower --learning-rate or check the labels',
       saveModel: this.hooks?.saveModel,
     };
+  }
+
+  /** Documents in windows: the batch's loss through all their windows, `batchSize` windows per pass with the tape. */
+  private documentStep(train: SplitData, idx: number[], scale: number): number {
+    return scope(() => {
+      const labels = labelTensor(train.examples, idx, this.multiLabel, this.labels.length);
+      const problem = this.model.problemType(labels);
+      const lossOptions = this.lossOptions();
+      return documentBackward(
+        this.model,
+        windowsOf(train.enc, idx),
+        (logits) => classificationLoss(logits, labels, problem, lossOptions),
+        { padId: this.padId, microBatch: this.cfg.batchSize, scale },
+      );
+    });
   }
 
   /**

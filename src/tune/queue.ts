@@ -5,14 +5,13 @@
  * evaluation as job progress and the outcome as the job's return value. The pruning decision for a remote trial
  * comes back from the coordinator as a Redis key the worker waits for after each evaluation. A worker that dies
  * loses its job lock; BullMQ's stalled-job check hands the job to another worker (once; a second stall fails it).
+ * `medtune worker` (jobs/worker.ts) runs trialWorker beside the chunks of batch jobs.
  */
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { MedtuneError } from '../common/errors.js';
-import { interceptSignals } from '../common/cleanup.js';
 import type { ExecutorIO, TrialExecutor } from './local.js';
 import type { TrialOutcome, TrialSpec } from './trial.js';
 
@@ -147,28 +146,19 @@ export class QueueExecutor implements TrialExecutor {
 
 const PROCESSOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'queue-processor.js');
 
-export interface WorkerOptions {
-  queue: string;
+export interface TrialWorkerOptions {
   study: string;
   concurrency: number;
-  threads?: number;
   /** ms; a job whose worker stops renewing its lock this long is handed to another worker */
   lockDuration: number;
-  log?: (l: string) => void;
 }
 
-/** `medtune tune worker`: pulls trials until SIGINT/SIGTERM (then finishes nothing new and exits). */
-export async function runQueueWorker(o: WorkerOptions): Promise<void> {
-  const log = o.log ?? ((l: string) => console.log(l));
-  const connection = await connectRedis(o.queue, { forWorker: true });
-  const cores = os.availableParallelism();
-  if (o.concurrency > cores)
-    throw new MedtuneError(`--concurrency ${o.concurrency} is above the ${cores} cores of this machine`, 'E_USAGE');
-  const threads = o.threads ?? Math.max(1, Math.floor(cores / o.concurrency));
-  process.env.MEDTUNE_THREADS = String(threads);
-  process.env.MEDTUNE_WORKER_ID = `${os.hostname()}:${process.pid}`;
-  const name = queueName(o.study);
-  const worker = new Worker(name, PROCESSOR, {
+/**
+ * The trials of one study for `medtune worker` (and its alias `tune worker`), which runs them beside the chunks of
+ * batch jobs (jobs/worker.ts) until SIGINT/SIGTERM.
+ */
+export function trialWorker(connection: Redis, o: TrialWorkerOptions, log: (l: string) => void): Worker {
+  const worker = new Worker(queueName(o.study), PROCESSOR, {
     connection,
     concurrency: o.concurrency,
     lockDuration: o.lockDuration,
@@ -190,20 +180,5 @@ export async function runQueueWorker(o: WorkerOptions): Promise<void> {
       `trial ${(job?.data as { spec: TrialSpec } | undefined)?.spec.number ?? '?'} failed: ${e.message.split('\n')[0]}`,
     ),
   );
-  worker.on('error', (e: Error) => log(`worker: ${e.message.split('\n')[0]}`));
-  await worker.waitUntilReady();
-  log(
-    `worker ${process.env.MEDTUNE_WORKER_ID}: queue ${name} on ${o.queue}, ` +
-      `${o.concurrency} trial(s) at a time, ${threads} threads each`,
-  );
-  await new Promise<void>((resolve) => {
-    interceptSignals((signal) => {
-      if (signal === 'SIGHUP') return;
-      log(`${signal}: closing the worker`);
-      void worker.close().then(() => {
-        connection.disconnect();
-        resolve();
-      });
-    });
-  });
+  return worker;
 }

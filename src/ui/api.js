@@ -58,6 +58,8 @@ export const api = {
   card: (model) => call(`${modelPath(model)}/card`),
   /** POST /v1/models/NAME/diagnose with one text */
   diagnose: (model, text, topK) => post(`${modelPath(model)}/diagnose`, { text, top_k: topK }),
+  /** POST /v1/models/NAME/entities with one text (token-classification models): spans with label and score */
+  entities: (model, text) => post(`${modelPath(model)}/entities`, { text }),
   /** POST /v1/deid: the PHI spans found and the text the model reads on this server */
   deid: (text) => post('/v1/deid', { text }),
   /** POST /v1/explain: integrated-gradients word scores */

@@ -20,6 +20,7 @@ const deidResponse = {
           start: { type: 'integer' },
           end: { type: 'integer' },
           score: { type: 'number' },
+          source: { type: 'string', enum: ['rules', 'model', 'both'], description: 'with --deid-model' },
         },
       },
     },

@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MedtuneError } from '../../common/errors.js';
 import { withAbstention } from '../../infer/decision.js';
 import { checkHasWords } from '../../infer/input.js';
+import { headKindOf } from '../../models/families.js';
 import { classificationOf, type Classification } from '../../infer/predictor.js';
 import type { ModelInfo } from '../../infer/model-info.js';
 import type { TextResult } from '../batcher.js';
@@ -99,6 +100,11 @@ async function diagnose(
   body: DiagnoseBody,
 ): Promise<{ name: string; info: ModelInfo; results: Result[] }> {
   const { name, info } = st.model(model);
+  if (headKindOf(info.config) === 'token-classification')
+    throw new MedtuneError(
+      `model ${name} is a token-classification model; find its entities with POST /v1/entities`,
+      'E_MODEL_TASK',
+    );
   const { o, metrics, audit } = st;
   const texts = textsOf(body, o);
   checkHasWords(texts, body.texts !== undefined);

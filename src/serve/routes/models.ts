@@ -2,6 +2,7 @@
  * Models: GET /v1/models (the served models, their labels, monitoring and the server's limits) and
  * GET /v1/models/NAME/card (the model card and the headline metrics of the run that made the model).
  */
+import { headKindOf } from '../../models/families.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyRequest } from 'fastify';
@@ -46,6 +47,11 @@ const modelsResponse = {
           sha256: { type: 'string' },
           labels: { type: 'array', items: { type: 'string' } },
           problem_type: { type: 'string' },
+          task: {
+            type: 'string',
+            enum: ['sequence-classification', 'token-classification'],
+            description: 'token-classification models answer POST /v1/entities, the others /v1/diagnose',
+          },
           max_length: { type: 'integer' },
           temperature: { type: 'number' },
           abstain_below: { anyOf: [{ type: 'number' }, { type: 'null' }] },
@@ -72,6 +78,7 @@ function catalogue(st: ServerState) {
       ...modelRef(name, info),
       labels: info.labels,
       problem_type: info.problemType,
+      task: headKindOf(info.config) === 'token-classification' ? 'token-classification' : 'sequence-classification',
       max_length: info.maxLength,
       temperature: info.settings.temperature ?? 1,
       abstain_below: info.settings.abstainBelow ?? null,

@@ -6,18 +6,36 @@ import { html, useEffect, useState } from '../vendor/htm-preact.js';
 import { api } from '../api.js';
 import { announce, ErrorBox, pct, Scores } from '../components.js';
 
-/** The note with PHI spans highlighted (type shown beside each span). */
-function PhiText({ text, entities }) {
+/**
+ * The note with spans highlighted, each with its type beside it: PHI (with who found it: rules, model or both) or
+ * the entities of a token-classification model (with their score).
+ */
+function PhiText({ text, entities, testid = 'phi-text' }) {
   const parts = [];
   let pos = 0;
   for (const e of [...entities].sort((a, b) => a.start - b.start)) {
     if (e.start < pos) continue;
     parts.push(text.slice(pos, e.start));
-    parts.push(html`<mark class="phi">${text.slice(e.start, e.end)}<span class="tag">${e.type}</span></mark>`);
+    const tag = [e.type ?? e.label, e.source, e.score !== undefined && e.label ? pct(e.score) : null]
+      .filter(Boolean)
+      .join(' · ');
+    parts.push(html`<mark class="phi">${text.slice(e.start, e.end)}<span class="tag">${tag}</span></mark>`);
     pos = e.end;
   }
   parts.push(text.slice(pos));
-  return html`<div class="text-view" data-testid="phi-text">${parts}</div>`;
+  return html`<div class="text-view" data-testid=${testid}>${parts}</div>`;
+}
+
+/** The entities a token-classification model found, highlighted in the note with type and score. */
+function Entities({ res, text }) {
+  const es = res.results[0].entities;
+  return html`<section class="card" aria-labelledby="ent-h" data-testid="entities">
+    <h3 id="ent-h">Entities</h3>
+    <p class="hint">
+      ${es.length} entit${es.length === 1 ? 'y' : 'ies'} found by ${res.model.name}, type and score beside each:
+    </p>
+    <${PhiText} text=${text} entities=${es} testid="entity-text" />
+  </section>`;
 }
 
 function DeidPreview({ preview, text }) {
@@ -193,7 +211,14 @@ export function DiagnosePage({ info }) {
     if (a) setPreview(a);
     if (a) announce(`De-identification preview: ${a.value.entities.length} possible PHI spans found.`);
   };
+  const tagger = m.task === 'token-classification';
+  const doEntities = async () => {
+    const a = await run('Finding entities', () => api.entities(model, text));
+    if (a) setResult(a);
+    if (a) announce(`${a.value.results[0].entities.length} entities found.`);
+  };
   const doDiagnose = async () => {
+    if (tagger) return doEntities();
     const a = await run('Diagnosing', () => api.diagnose(model, text, Math.min(5, m.labels.length)));
     if (!a) return;
     setResult(a);
@@ -225,7 +250,11 @@ export function DiagnosePage({ info }) {
             </select>`
         : null
     }
-    <${Knows} labels=${m.labels} examples=${examples} onExample=${(x) => setText(x)} />
+    <${Knows}
+      labels=${tagger ? [...new Set(m.labels.filter((l) => l !== 'O').map((l) => l.slice(2)))] : m.labels}
+      examples=${examples}
+      onExample=${(x) => setText(x)}
+    />
     <label for="note">Clinical note</label>
     <textarea id="note" value=${text} onInput=${(e) => setText(e.target.value)} aria-describedby="note-hint"></textarea>
     <p id="note-hint" class="hint">
@@ -237,13 +266,14 @@ export function DiagnosePage({ info }) {
       }
     </p>
     <button class="secondary" onClick=${doPreview} disabled=${!!busy}>Preview de-identification</button>
-    <button class="primary" onClick=${doDiagnose} disabled=${!!busy}>Diagnose</button>
-    ${r ? html`<button class="secondary" onClick=${doExplain} disabled=${!!busy}>Explain</button>` : null}
+    <button class="primary" onClick=${doDiagnose} disabled=${!!busy}>${tagger ? 'Find entities' : 'Diagnose'}</button>
+    ${r && !tagger ? html`<button class="secondary" onClick=${doExplain} disabled=${!!busy}>Explain</button>` : null}
     <p class="sr-only" aria-live="polite">${busy ? `${busy}…` : ''}</p>
     <${ErrorBox} error=${error} />
     ${prev ? html`<${DeidPreview} preview=${prev} text=${text} />` : null}
+    ${r && tagger && r.entities ? html`<${Entities} res=${res} text=${text} />` : null}
     ${
-      r
+      r && !tagger
         ? html`<section class="card" aria-labelledby="res-h" data-testid="result">
             <h3 id="res-h">Suggestion</h3>
             <${Abstention} r=${r} />
