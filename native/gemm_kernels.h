@@ -94,6 +94,14 @@ const GemmKernel* gemm_kernel_portable_bf16();
 const GemmKernel* gemm_kernel_avx2();
 const GemmKernel* gemm_kernel_avx512();
 const GemmKernel* gemm_kernel_avx512bf16();
+// AMX (gemm_amx.cc, built with -mamx-tile -mamx-bf16 -mamx-int8 where the compiler takes them): null in a build
+// without them; called only when amx_unusable() (cpu.h) is "".
+const GemmKernel* gemm_kernel_amx_bf16();
+const Int8Kernel* int8_kernel_amx();
 #endif
+// The same AMX packing and loop code on the portable emulation of the tile instructions (gemm_amx_emu.cc, any
+// CPU; slow): what the tests check bit for bit. Never chosen by default.
+const GemmKernel* gemm_kernel_amx_emu_bf16();
+const Int8Kernel* int8_kernel_amx_emu();
 
 }  // namespace mt
