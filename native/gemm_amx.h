@@ -42,7 +42,7 @@ struct alignas(64) AmxTileConfig {
 };
 
 // palette 1, tiles 0-7 of 16 rows × 64 bytes
-inline AmxTileConfig amx_config() {
+static inline AmxTileConfig amx_config() {  // static: never shared across units
   AmxTileConfig c;
   std::memset(&c, 0, sizeof c);
   c.palette = 1;
