@@ -1,5 +1,6 @@
 // GEMM dispatcher: picks the kernel family for this CPU (CPUID at load: AVX-512, AVX2+FMA, or portable; bf16 via
-// AVX512-BF16), chooses between our own packed GEMM and BLAS (OpenBLAS / Accelerate, when present at build time),
+// AMX tiles or AVX512-BF16; int8 via AMX tiles, AVX512-VNNI or portable — AMX only where amx_unusable() is ""),
+// chooses between our own packed GEMM and BLAS (OpenBLAS / Accelerate, when present at build time),
 // and splits the work over our thread pool.
 //   own:  C is cut into one contiguous block of rows or of columns per thread (whichever balances the threads
 //         best), in whole micro-tiles; each thread packs its own operands into a thread-local buffer. Results do

@@ -8,7 +8,8 @@
 //   - LDTILECFG zeroes every tile; a tile op without a configuration faults (here: abort with a message); a load
 //     fills rows × colsb bytes and zeroes the rest of the register, a store writes rows × colsb bytes;
 //   - TDPBF16PS: for each row m of C, for each k pair p (a.colsb / 4 of them, in order), for each column n:
-//       c[m][n] += fp32(a[m].bf16[2p]) · fp32(b[p].bf16[2n]);  then  c[m][n] += fp32(a[m].bf16[2p+1]) · fp32(b[p].bf16[2n+1])
+//       c[m][n] += fp32(a[m].bf16[2p]) · fp32(b[p].bf16[2n]);
+//       c[m][n] += fp32(a[m].bf16[2p+1]) · fp32(b[p].bf16[2n+1])
 //     each add rounded to fp32 (nearest even; MXCSR is not consulted), bf16 denormal inputs read as zero (DAZ) and
 //     denormal sums flushed to signed zero (FTZ). Note the even element first: VDPBF16PS (AVX512-BF16) adds the odd
 //     one first, so the two instructions need not agree bit for bit. Products of two bf16 are exact in fp32 (8-bit
