@@ -7,6 +7,10 @@
     "medtune_blas%": "<!(node scripts/detect-blas.mjs)",
     # MEDTUNE_PORTABLE_ONLY=1: no x86 kernels, no per-ISA clones - the configuration of an ARM64 build, on x86-64
     "medtune_portable_only%": "<!(node -p \"process.env.MEDTUNE_PORTABLE_ONLY === '1' ? 1 : 0\")",
+    # 1 when the compiler takes -mamx-tile -mamx-bf16 -mamx-int8 (scripts/detect-amx.mjs); else gemm_amx.cc builds
+    # without the AMX kernels. MEDTUNE_NO_AMX_BUILD=1 builds as with an old compiler.
+    "medtune_amx%": "<!(node -p \"process.env.MEDTUNE_NO_AMX_BUILD === '1' ? 0 : 1\")",
+    "medtune_amx_compiler%": "<!(node scripts/detect-amx.mjs)",
     "medtune_cflags": [
       "-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC",
       "-Wno-uninitialized", "-Wno-maybe-uninitialized"
@@ -59,6 +63,22 @@
           }
         },
         {
+          # AMX tiles (gemm_amx.h): -mavx512* too, which every AMX CPU has, for gcc to vectorise the packing
+          "target_name": "medtune_gemm_amx",
+          "type": "static_library",
+          "sources": ["native/gemm_amx.cc"],
+          "dependencies": ["medtune_kernel_table"],
+          "cflags_cc": ["<@(medtune_cflags)"],
+          "conditions": [
+            ["medtune_amx==1 and medtune_amx_compiler==1", {
+              "cflags_cc": [
+                "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512bf16", "-mfma",
+                "-mamx-tile", "-mamx-bf16", "-mamx-int8"
+              ]
+            }]
+          ]
+        },
+        {
           "target_name": "medtune_gemm_avx512bf16",
           "type": "static_library",
           "sources": ["native/gemm_avx512bf16.cc"],
@@ -77,6 +97,16 @@
   ],
   "targets": [
     {
+      # the portable emulation of the AMX tile instructions (every architecture): one rounding per operation
+      "target_name": "medtune_gemm_amx_emu",
+      "type": "static_library",
+      "sources": ["native/gemm_amx_emu.cc"],
+      "dependencies": ["medtune_kernel_table"],
+      "cflags_cc": ["<@(medtune_cflags)", "-ffp-contract=off"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["<@(medtune_cflags)", "-ffp-contract=off"] },
+      "conditions": [["medtune_portable_only==1", { "defines": ["MEDTUNE_PORTABLE_ONLY", "MEDTUNE_NO_CLONES"] }]]
+    },
+    {
       # The kernel table (native/kernels.mjs) -> the op-code enums and one N-API binding per kernel
       "target_name": "medtune_kernel_table",
       "type": "none",
@@ -91,7 +121,7 @@
     },
     {
       "target_name": "medtune_native",
-      "dependencies": ["medtune_kernel_table"],
+      "dependencies": ["medtune_kernel_table", "medtune_gemm_amx_emu"],
       "sources": [
         "native/addon.cc",
         "native/threadpool.cc",
@@ -113,7 +143,8 @@
       "conditions": [
         ["target_arch=='x64' and medtune_portable_only==0", {
           "dependencies": [
-            "medtune_gemm_avx2", "medtune_gemm_avx512", "medtune_gemm_avx512bf16", "medtune_gemm_avx512vnni"
+            "medtune_gemm_avx2", "medtune_gemm_avx512", "medtune_gemm_avx512bf16", "medtune_gemm_avx512vnni",
+            "medtune_gemm_amx"
           ]
         }],
         ["medtune_portable_only==1", {

@@ -146,7 +146,8 @@ std::string target_error(const int32_t* targets, int64_t n, int64_t classes, int
 
 #include "medtune/bindings.h"
 
-// {cpu, cpuModel, isa, bf16Isa, int8Isa, blas, mode, disabled, blocking}: what runs GEMMs here
+// {cpu, cpuModel, isa, bf16Isa, int8Isa, blas, mode, disabled, blocking, amx}: what runs GEMMs here (amx: "" when
+// AMX is usable in this process, else why not)
 Value GemmInfo(const CallbackInfo& info) {
   Env env = info.Env();
   Object o = Object::New(env);
@@ -160,6 +161,7 @@ Value GemmInfo(const CallbackInfo& info) {
   o.Set("blocking", mt::gemm_blocking());
   o.Set("blas", mt::blas_name());
   o.Set("mode", modes[mt::gemm_mode()]);
+  o.Set("amx", mt::amx_unusable());
   return o;
 }
 // gemmConfigure(mode, isa, bf16Isa, int8Isa): "" or the reason it was refused (nothing changes then)

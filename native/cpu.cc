@@ -9,6 +9,12 @@
 #include <cstdint>
 #include <cstring>
 #endif
+#if MT_X86 && defined(__linux__)
+#include <cerrno>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+#include <cstdlib>
 
 namespace mt {
 
@@ -85,6 +91,7 @@ static CpuFeatures detect() {
   f.amx_bf16 = d & (1u << 22);
   f.amx_tile = d & (1u << 24);
   f.amx_int8 = d & (1u << 25);
+  f.amx_os = (xcr0 & 0x60000) == 0x60000;
   if (maxSub >= 1) {
     __cpuid_count(7, 1, a, b, c, d);
     f.avxvnni = ymm && (a & (1u << 4));
@@ -129,6 +136,36 @@ std::string cpu_flags() {
   add(f.amx_int8, "amx_int8");
   add(f.neon, "neon");
   return s.empty() ? "baseline" : s;
+}
+
+static std::string amx_check() {
+  if (const char* no = std::getenv("MEDTUNE_NO_AMX"); no && std::string(no) == "1") return "MEDTUNE_NO_AMX=1";
+#if !MT_X86
+  return "not an x86-64 build";
+#else
+  const CpuFeatures& f = cpu();
+  std::string missing;
+  if (!f.amx_tile) missing += " amx_tile";
+  if (!f.amx_bf16) missing += " amx_bf16";
+  if (!f.amx_int8) missing += " amx_int8";
+  if (!missing.empty()) return "this CPU has no AMX (CPUID.(EAX=7,ECX=0):EDX lacks" + missing + ")";
+  if (!gemm_kernel_amx_bf16()) return "this build has no AMX kernels (the compiler did not take -mamx-tile)";
+  if (!f.amx_os) return "the OS does not enable the AMX tile state (XCR0 bits 17-18)";
+#if defined(__linux__)
+  constexpr long ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18;
+  if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0)
+    return std::string("the kernel refused the AMX permission request (arch_prctl ARCH_REQ_XCOMP_PERM: ") +
+           std::strerror(errno) + ")";
+  return "";
+#else
+  return "AMX is only used on Linux (its permission request is Linux's arch_prctl)";
+#endif
+#endif
+}
+
+const std::string& amx_unusable() {
+  static const std::string why = amx_check();
+  return why;
 }
 
 std::string cpu_key() {

@@ -1,5 +1,6 @@
 // GEMM dispatcher: picks the kernel family for this CPU (CPUID at load: AVX-512, AVX2+FMA, or portable; bf16 via
-// AVX512-BF16), chooses between our own packed GEMM and BLAS (OpenBLAS / Accelerate, when present at build time),
+// AMX tiles or AVX512-BF16; int8 via AMX tiles, AVX512-VNNI or portable — AMX only where amx_unusable() is ""),
+// chooses between our own packed GEMM and BLAS (OpenBLAS / Accelerate, when present at build time),
 // and splits the work over our thread pool.
 //   own:  C is cut into one contiguous block of rows or of columns per thread (whichever balances the threads
 //         best), in whole micro-tiles; each thread packs its own operands into a thread-local buffer. Results do
@@ -218,6 +219,8 @@ Config defaults() {
   if (has_avx512() && usable(gemm_kernel_avx512())) c.fp32 = gemm_kernel_avx512();
   if (has_avx512() && cpu().avx512bf16 && usable(gemm_kernel_avx512bf16())) c.bf16 = gemm_kernel_avx512bf16();
   if (has_avx512() && cpu().avx512vnni && usable(int8_kernel_avx512vnni())) c.int8 = int8_kernel_avx512vnni();
+  if (amx_unusable().empty() && usable(gemm_kernel_amx_bf16())) c.bf16 = gemm_kernel_amx_bf16();
+  if (amx_unusable().empty() && usable(int8_kernel_amx())) c.int8 = int8_kernel_amx();
 #endif
   c.mode = MT_HAVE_BLAS && c.fp32 == gemm_kernel_portable() ? GEMM_BLAS : GEMM_OWN;
   c.fp32_blocks = blocking_for(c.fp32);
@@ -389,7 +392,9 @@ const GemmKernel* kernel_named(const std::string& name) {
   const GemmKernel* k = nullptr;
   if (name == "portable") k = gemm_kernel_portable();
   if (name == "portable-bf16") k = gemm_kernel_portable_bf16();
+  if (name == "amx-emu-bf16") k = gemm_kernel_amx_emu_bf16();
 #if MT_X86
+  if (name == "amx-bf16" && amx_unusable().empty()) k = gemm_kernel_amx_bf16();
   if (name == "avx2" && cpu().avx2 && cpu().fma) k = gemm_kernel_avx2();
   if (name == "avx512" && has_avx512()) k = gemm_kernel_avx512();
   if (name == "avx512bf16" && has_avx512() && cpu().avx512bf16) k = gemm_kernel_avx512bf16();
@@ -403,13 +408,17 @@ std::string unavailable(const char* kind, const std::string& name) {
   auto it = check_state.find(name);
   if (it != check_state.end() && !it->second.empty())
     return std::string(kind) + " kernel \"" + name + "\" is disabled: " + it->second;
+  if (name.rfind("amx-", 0) == 0 && name.rfind("amx-emu", 0) != 0 && !amx_unusable().empty())
+    return std::string(kind) + " kernel \"" + name + "\" is not available: " + amx_unusable();
   return std::string(kind) + " kernel \"" + name + "\" is not available on this CPU (" + cpu_flags() + ")";
 }
 
 const Int8Kernel* int8_kernel_named(const std::string& name) {
   const Int8Kernel* k = nullptr;
   if (name == "portable-int8") k = int8_kernel_portable();
+  if (name == "amx-emu-int8") k = int8_kernel_amx_emu();
 #if MT_X86
+  if (name == "amx-int8" && amx_unusable().empty()) k = int8_kernel_amx();
   if (name == "avx512vnni" && has_avx512() && cpu().avx512vnni) k = int8_kernel_avx512vnni();
 #endif
   return k && usable(k) ? k : nullptr;

@@ -17,6 +17,8 @@
 //   KSTEP (k values per packed step: 1 fp32, 2 bf16 pairs),
 //   pack_a(g, i0, rows, k0, kc, dst), pack_b(g, k0, kc, j0, cols, dst)   [dst zero-padded to MR / NR and to KSTEP]
 //   template <int R> tile(ksteps, a, b, c, ldc, alpha, beta, ncols)
+//   optional: TILES, begin(), end(): called around each block on its thread (AMX: tile configuration, release)
+#pragma once
 #include <cstdint>
 #include <cstddef>
 #include <type_traits>
@@ -25,6 +27,21 @@
 #include "fastmath.h"
 
 namespace mt {
+
+// begin() at construction and end() at destruction for kernels with TILES (gemm_amx.h), nothing for the others
+template <class T, class = void>
+struct HasTiles : std::false_type {};
+template <class T>
+struct HasTiles<T, std::void_t<decltype(T::TILES)>> : std::true_type {};
+template <class K>
+struct TileScope {
+  TileScope() {
+    if constexpr (HasTiles<K>::value) K::begin();
+  }
+  ~TileScope() {
+    if constexpr (HasTiles<K>::value) K::end();
+  }
+};
 
 template <class K>
 struct Driver {
@@ -112,6 +129,7 @@ struct Driver {
       if (epi) epilogue(g, m0, m1 - m0, n0, n1 - n0);
       return;
     }
+    const TileScope<K> scope;
     const TileFn* tile = tiles(std::make_index_sequence<K::MR>());
     const int mode = direct(g);
     const bool in_place = mode != 0;

@@ -10,12 +10,13 @@
 //                                                  then the epilogue (scales, bias, activation) on the tile
 // No K blocking: the int32 sums of a tile stay in registers over the whole of K (exact; |sum| < 2^31 for K < 66,000).
 //
-// Traits K: MR; template <int R> tile(kq, a, lda, b, acc) with acc[R][32] int32 (the raw Σ (qa + 128) · qb).
+// Traits K: MR; template <int R> tile(kq, a, lda, b, acc) with acc[R][32] int32 (the raw Σ (qa + 128) · qb);
+// optional TILES, begin(), end() as in gemm_driver.h.
+#pragma once
 #include <algorithm>
 #include <cstdint>
 #include <utility>
-#include "gemm_kernels.h"
-#include "fastmath.h"
+#include "gemm_driver.h"
 
 namespace mt {
 
@@ -53,6 +54,7 @@ struct Int8Driver {
     const int kq = (g.K + 3) / 4;
     // blocks of 32 channels per panel: about 512 KiB of packed B (half of the smallest L2 medtune runs on)
     const int panel = kq > 0 ? (int)std::max<int64_t>(1, (512 << 10) / ((int64_t)kq * 128)) : 1 << 20;
+    const TileScope<K> scope;
     const TileFn* tile = tiles(std::make_index_sequence<K::MR>());
     alignas(64) int32_t acc[K::MR * INT8_NR];
     const int nb0 = n0 / INT8_NR, nb1 = (n1 + INT8_NR - 1) / INT8_NR;

@@ -1,12 +1,13 @@
 // Interface between the GEMM dispatcher (gemm.cc, built with baseline flags) and the kernel families, each in
 // its own translation unit built with its own target flags (gemm_avx512.cc, gemm_avx2.cc, gemm_portable.cc,
-// gemm_avx512bf16.cc). Only plain structs and function pointers cross this line, so no inline function or template
-// compiled for one ISA can be picked by the linker for another (the ODR trap of per-file target flags).
+// gemm_avx512bf16.cc, gemm_avx512vnni.cc, gemm_amx.cc, gemm_amx_emu.cc). Only plain structs and function pointers
+// cross this line, so no inline function or template compiled for one ISA can be picked by the linker for another
+// (the ODR trap of per-file target flags).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
-// MT_X86: build the x86 kernel families (AVX2, AVX-512, AVX512-BF16) and detect them. MEDTUNE_PORTABLE_ONLY
+// MT_X86: build the x86 kernel families (AVX2, AVX-512, AVX512-BF16, VNNI, AMX) and detect them. MEDTUNE_PORTABLE_ONLY
 // builds as for a CPU without them (ARM64 and the like) on x86-64 too, to test that configuration here.
 #if (defined(__x86_64__) || defined(_M_X64)) && !defined(MEDTUNE_PORTABLE_ONLY)
 #define MT_X86 1
@@ -94,6 +95,14 @@ const GemmKernel* gemm_kernel_portable_bf16();
 const GemmKernel* gemm_kernel_avx2();
 const GemmKernel* gemm_kernel_avx512();
 const GemmKernel* gemm_kernel_avx512bf16();
+// AMX (gemm_amx.cc, built with -mamx-tile -mamx-bf16 -mamx-int8 where the compiler takes them): null in a build
+// without them; called only when amx_unusable() (cpu.h) is "".
+const GemmKernel* gemm_kernel_amx_bf16();
+const Int8Kernel* int8_kernel_amx();
 #endif
+// The same AMX packing and loop code on the portable emulation of the tile instructions (gemm_amx_emu.cc, any
+// CPU; slow): what the tests check bit for bit. Never chosen by default.
+const GemmKernel* gemm_kernel_amx_emu_bf16();
+const Int8Kernel* int8_kernel_amx_emu();
 
 }  // namespace mt

@@ -1,8 +1,8 @@
 /**
  * What `medtune info` prints: which backend, GEMM (kernel family, BLAS, cache blocking), which kernel each precision
- * runs here and why, kernels disabled by their self-check, CPU and threads.
+ * runs here and why, whether AMX is used (and why not), kernels disabled by their self-check, CPU and threads.
  */
-import { backendName, gemmInfo, getThreads, nativeAvailable } from '../tensor/backend.js';
+import { backendName, gemmInfo, getThreads, nativeAvailable, type GemmInfo } from '../tensor/backend.js';
 import { nativeLoadError } from '../tensor/backends/native/index.js';
 import { precision, precisionKernel, PRECISIONS } from '../tensor/precision.js';
 
@@ -16,6 +16,14 @@ function gemmLine(): string {
   return `auto: the faster of ${own} and ${g.blas} per shape, measured once per process`;
 }
 
+/** Whether the AMX tile kernels run here, and why not. */
+export function amxLine(g: GemmInfo): string {
+  if (g.amx) return `not used: ${g.amx}`;
+  const used = [g.bf16Isa, g.int8Isa].filter((k) => k.startsWith('amx-'));
+  if (used.length === 2) return `used (bf16: ${g.bf16Isa}, int8: ${g.int8Isa})`;
+  return `usable, but ${used.length ? `only ${used.join(' and ')} runs` : 'not in use'} (see self-check)`;
+}
+
 /** Prints backend, gemm, blocking, one line per precision, self-check, cpu, threads and node, one line each. */
 export function printInfo(log: (l: string) => void = (l) => console.log(l)): void {
   const g = backendName() === 'native' ? gemmInfo() : null;
@@ -25,6 +33,7 @@ export function printInfo(log: (l: string) => void = (l) => console.log(l)): voi
   if (g) log(`blocking:  ${g.blocking}`);
   for (const p of PRECISIONS) log(`${p}:${' '.repeat(10 - p.length)}${precisionKernel(p)}`);
   log(`precision: ${precision()}`);
+  if (g) log(`amx:       ${amxLine(g)}`);
   if (g) log(`self-check: ${g.disabled ? `disabled ${g.disabled}` : 'every kernel in use passed at first use'}`);
   const cpu = gemmInfo();
   log(`cpu:       ${cpu ? cpu.cpuModel : 'unknown (no native addon)'}`);

@@ -36,7 +36,19 @@ export function registerBench(program: Command): void {
   gemm.option('--rounds <n>', 'interleaved rounds; medians are reported', int('--rounds'), 3);
   gemm.addOption(cpuTimeOption());
   gemm.option('--json', 'print the rows as one JSON array on the last line');
-  gemm.action((o: { shape: string; threads?: number; rounds: number; cpuTime?: boolean; json?: boolean }) =>
-    gemmCommand({ ...o, shapes: o.shape }),
+  gemm.addOption(
+    new Option('--kernel <set>', 'default: own vs BLAS vs bf16; amx: fp32 vs AMX bf16 and int8 (needs AMX)')
+      .choices(['default', 'amx'])
+      .default('default'),
+  );
+  gemm.action(
+    (o: {
+      shape: string;
+      threads?: number;
+      rounds: number;
+      cpuTime?: boolean;
+      json?: boolean;
+      kernel: 'default' | 'amx';
+    }) => gemmCommand({ ...o, shapes: o.shape }),
   );
 }

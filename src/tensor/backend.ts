@@ -102,8 +102,10 @@ export function gemmInfo(): GemmInfo | null {
 
 /**
  * Chooses the native GEMM: mode auto|own|blas, isa (fp32 kernel) avx512|avx2|portable, bf16Isa
- * avx512bf16|portable-bf16|none (portable-bf16 is the reference path for tests: bf16 storage, fp32 compute),
- * int8Isa avx512vnni|portable-int8. Omitted fields stay as they are. A kernel disabled by its self-check is refused.
+ * amx-bf16|avx512bf16|portable-bf16|amx-emu-bf16|none (portable-bf16 is the reference path for tests: bf16
+ * storage, fp32 compute; amx-emu-* run the AMX kernels' code on the portable emulation of the tile instructions),
+ * int8Isa amx-int8|avx512vnni|portable-int8|amx-emu-int8. Omitted fields stay as they are. A kernel disabled by
+ * its self-check, or one this CPU cannot run, is refused with the reason.
  */
 export function configureGemm(o: { mode?: string; isa?: string; bf16Isa?: string; int8Isa?: string }): void {
   if (!loadNativeKernels()) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Generator } from './random.js';
 import { scope, type Tensor } from './tensor.js';
 import { configureGemm, gemmInfo, nativeAvailable, withBackend } from './backend.js';
-import { bf16Unavailable, parsePrecision, precision, setPrecision, withPrecision } from './precision.js';
+import { bf16CacheKey, bf16Unavailable, parsePrecision, precision, setPrecision, withPrecision } from './precision.js';
 import { assertRelNorm, randn, runWithGrads, type GradCase } from './testing.js';
 import { MedtuneError } from '../common/errors.js';
 import * as op from './ops/index.js';
@@ -84,7 +84,7 @@ describe('bf16 precision', () => {
   it('bf16 runs only where it measured faster than fp32, cached per CPU model', { skip: noBf16 }, () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'medtune-bf16-'));
     try {
-      const key = info!.cpuModel;
+      const key = bf16CacheKey();
       const child = (cache: object | null) => {
         if (cache) writeFileSync(path.join(dir, 'cpu-speed.json'), JSON.stringify(cache));
         else rmSync(path.join(dir, 'cpu-speed.json'), { force: true });

@@ -2,20 +2,21 @@
  * Compute precision of matrix products.
  *
  * 'bf16' works like torch.autocast("cpu", dtype=torch.bfloat16): every GEMM (linear layers, matmul, attention's QKᵀ
- * and P·V, and their backward products) rounds its operands to bfloat16 and accumulates in fp32, on AVX512-BF16
- * (vdpbf16ps). Everything else stays fp32: weights (the master copy), optimizer state, gradients, layer norm,
- * softmax, GELU, losses. The precision an op ran its forward with is also used for its backward. bf16 is used only
- * where it is faster than fp32 on this CPU: at first use the two kernels are timed against each other (~40 ms, one
- * thread, thread CPU time) and the result is cached per CPU model; where bf16 is not at least 5 % faster,
- * `bf16` runs fp32 and says so in one line (e.g. Sapphire Rapids, where vdpbf16ps issues on one port and FMA on two).
+ * and P·V, and their backward products) rounds its operands to bfloat16 and accumulates in fp32, on AMX tiles
+ * (tdpbf16ps, where CPU and OS allow them) or AVX512-BF16 (vdpbf16ps). Everything else stays fp32: weights (the
+ * master copy), optimizer state, gradients, layer norm, softmax, GELU, losses. The precision an op ran its forward
+ * with is also used for its backward. bf16 is used only where it is faster than fp32 on this CPU: at first use the
+ * two kernels are timed against each other (~40 ms, one thread, thread CPU time) and the result is cached per CPU
+ * model and bf16 kernel; where bf16 is not at least 5 % faster, `bf16` runs fp32 and says so in one line (e.g.
+ * Sapphire Rapids without AMX in use, where vdpbf16ps issues on one port and FMA on two).
  * MEDTUNE_BF16=always (or configureGemm({ bf16Isa })) skips the measurement and uses the bf16 kernel anyway.
  *
  * 'int8' is for inference: the linear layers of a model loaded with it run per-channel int8 weights and per-row
- * int8 activations with int32 sums (VNNI where the CPU has it; models/quantize.ts); everything else, and every
- * model not loaded in int8, stays fp32. Training refuses it.
+ * int8 activations with int32 sums (AMX tiles or VNNI where the CPU has them; models/quantize.ts); everything else,
+ * and every model not loaded in int8, stays fp32. Training refuses it.
  *
  * Default: MEDTUNE_PRECISION (fp32 | bf16 | int8), else fp32. bf16 and int8 are refused (never emulated) on the js
- * backend, and bf16 on CPUs without AVX512-BF16.
+ * backend, and bf16 on CPUs without AVX512-BF16 or AMX-BF16.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -40,7 +41,8 @@ let current: Precision | null = null;
 export function bf16Unavailable(): string | null {
   if (backendName() !== 'native') return 'bf16 needs the native backend (the js backend would only emulate it, slowly)';
   const g = gemmInfo();
-  if (!g?.bf16Isa) return `this CPU has no AVX512-BF16 (flags: ${g?.cpu ?? 'unknown'}); emulating it would be slower`;
+  if (!g?.bf16Isa)
+    return `this CPU has no AVX512-BF16 or AMX-BF16 (flags: ${g?.cpu ?? 'unknown'}); emulating it would be slower`;
   return null;
 }
 
@@ -79,6 +81,16 @@ function readCache(file: string): SpeedCache {
   }
 }
 
+/**
+ * The key of this CPU's bf16 measurement in the cache: the CPU model, plus the bf16 kernel when it is not
+ * avx512bf16 (the AMX kernel on a Sapphire Rapids is a different measurement from its avx512bf16 one).
+ */
+export function bf16CacheKey(): string {
+  const g = gemmInfo();
+  const model = g?.cpuModel ?? 'unknown';
+  return g?.bf16Isa && g.bf16Isa !== 'avx512bf16' ? `${model}; bf16 kernel ${g.bf16Isa}` : model;
+}
+
 /** Whether bf16 is faster than fp32 on this CPU: cached per CPU model, else measured now (and cached). */
 export function bf16Decision(): Bf16Decision {
   if (decision) return decision;
@@ -86,7 +98,7 @@ export function bf16Decision(): Bf16Decision {
   if (env !== 'auto' && env !== 'always')
     throw new MedtuneError(`MEDTUNE_BF16 must be auto or always, got "${env}"`, 'E_ENV');
   if (env === 'always' || bf16KernelChosen()) return (decision = { speedup: 0, use: true, source: 'forced' });
-  const key = gemmInfo()?.cpuModel ?? 'unknown';
+  const key = bf16CacheKey();
   const file = cpuCacheFile();
   const cache = readCache(file);
   const hit = cache[key];
@@ -111,7 +123,12 @@ export function precisionKernel(p: Precision): string {
   if (!g) return p === 'fp32' ? 'js backend (TypeScript loops)' : `not available: ${bf16Unavailable()}`;
   if (p === 'fp32') return `${g.isa} kernel${g.mode === 'blas' ? ` (MEDTUNE_GEMM=blas: ${g.blas})` : ''}`;
   if (p === 'int8') {
-    const why = g.int8Isa === 'avx512vnni' ? 'vpdpbusd, AVX512-VNNI' : 'this CPU has no AVX512-VNNI';
+    const why =
+      g.int8Isa === 'amx-int8'
+        ? 'tdpbusd, AMX-INT8 tiles'
+        : g.int8Isa === 'avx512vnni'
+          ? 'vpdpbusd, AVX512-VNNI'
+          : 'this CPU has no AVX512-VNNI';
     return `${g.int8Isa} kernel (${why}); layer norm, softmax, attention and the classifier head in fp32`;
   }
   const no = bf16Unavailable();

@@ -23,10 +23,12 @@ export interface GemmInfo {
   cpuModel: string;
   /** fp32 kernel family: avx512 | avx2 | portable */
   isa: string;
-  /** bf16 kernel family ("avx512bf16"), or "" when this CPU has none */
+  /** bf16 kernel family ("amx-bf16", "avx512bf16"), or "" when this CPU has none */
   bf16Isa: string;
-  /** int8 kernel family: avx512vnni | portable-int8 */
+  /** int8 kernel family: amx-int8 | avx512vnni | portable-int8 */
   int8Isa: string;
+  /** "" when AMX tiles are usable in this process (CPUID, XCR0, the Linux permission request), else why not */
+  amx: string;
   /** kernels disabled by their self-check at first use ("name: why; …"; "" when none) */
   disabled: string;
   /** cache blocking of the fp32 (and bf16) kernels and the cache sizes it came from */
