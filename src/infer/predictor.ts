@@ -123,14 +123,14 @@ export function classificationOf(
 }
 
 /** A model read with attention pooling or label-wise attention must have their weights (a clear line if not). */
-function checkDocumentParts(loaded: LoadedClassifier, d: DocumentSettings | null): void {
+function checkDocumentParts(dir: string, missing: string[], d: DocumentSettings | null): void {
   const part = d?.head === 'label-attention' ? 'label_attention.' : d?.pooling === 'attention' ? 'pooling.' : null;
-  if (!part || !loaded.report.missing.some((k) => k.startsWith(part))) return;
+  if (!part || !missing.some((k) => k.startsWith(part))) return;
   throw new MedtuneError(
     d?.head === 'label-attention'
-      ? `${loaded.dir} has no label-wise attention weights (label_attention.*), although its config.json asks ` +
+      ? `${dir} has no label-wise attention weights (label_attention.*), although its config.json asks ` +
           'for them; the weights file is not the one it was trained with'
-      : `--pooling attention: ${loaded.dir} has no attention-pooling weights (pooling.attention.*): it was trained ` +
+      : `--pooling attention: ${dir} has no attention-pooling weights (pooling.attention.*): it was trained ` +
           'without them; read its windows with --pooling max or mean, or train with --pooling attention',
     'E_MODEL_WEIGHTS',
   );
@@ -179,15 +179,13 @@ export class Predictor {
   /** Loads a model folder (or hub name) for inference. */
   static async load(nameOrDir: string, o: PredictorOptions = {}): Promise<Predictor> {
     const info = await describeModel(nameOrDir, o);
-    const report: string[] = [];
-    // config.json as describeModel read it
+    // config.json as describeModel read it; a missing pooling head is named as such
     const loaded = await loadClassifier(info, {
-      log: (l) => report.push(l),
+      log: o.log,
       precision: o.precision ?? precision(),
       inference: true,
+      explainIncomplete: (r) => checkDocumentParts(info.dir, r.missing, info.document),
     });
-    checkDocumentParts(loaded, info.document);
-    for (const l of report) (o.log ?? ((x: string) => process.stderr.write(x + '\n')))(l);
     const tok = Tokenizer.fromDir(loaded.dir);
     return new Predictor(
       info,

@@ -60,6 +60,8 @@ export interface LoadOptions {
    * or holds tensors it does not use is refused (training a new head reports them instead)
    */
   inference?: boolean;
+  /** with `inference`: sees the load report first, to refuse an incomplete checkpoint with a more telling reason */
+  explainIncomplete?: (report: LoadReport) => void;
 }
 
 export interface LoadModelOptions<K extends HeadKind = HeadKind> extends LoadOptions {
@@ -186,7 +188,10 @@ export async function loadModel<K extends HeadKind>(
     headHint: rules.labelled ? LABELS_HINT : '',
   });
   if (rules.strict) requireEncoder(report, source, spec.head);
-  if (o.inference) requireComplete(report, source);
+  if (o.inference) {
+    o.explainIncomplete?.(report);
+    requireComplete(report, source);
+  }
   byLabel?.apply(tensors, report);
   (o.log ?? ((l: string) => process.stderr.write(l + '\n')))(formatLoadReport(report));
   model.train(o.train ?? false);
