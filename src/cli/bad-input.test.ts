@@ -1356,6 +1356,14 @@ const issue22Probes: Probe[] = [
     code: W22,
     match: /classifier\.(weight|bias)/,
   })),
+  ...['quantize', 'export'].map((cmd) => ({
+    name: `#11 ${cmd} refuses a model without its classifier tensors, writing nothing`,
+    args: [cmd, '$IN/model-no-head', '--output', `$W/out/i22-${cmd}`],
+    exit: 2,
+    code: W22,
+    match: /classifier\.(weight|bias)/,
+    output: `$W/out/i22-${cmd}`,
+  })),
   {
     name: '#11 a config with a 3-billion-token vocabulary',
     args: PR('$IN/model-huge-vocab'),

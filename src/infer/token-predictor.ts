@@ -153,7 +153,7 @@ export class TokenPredictor {
   }
 
   static async load(from: ModelSource, o: TokenPredictOptions = {}): Promise<TokenPredictor> {
-    const loaded = await loadModel(from, { head: 'token-classification', log: o.log });
+    const loaded = await loadModel(from, { head: 'token-classification', log: o.log, inference: true });
     if (!loaded.labels.includes('O'))
       throw new MedtuneError(`${loaded.dir}: a token classifier's labels must include "O"`, 'E_MODEL_LABELS');
     return new TokenPredictor(loaded, Tokenizer.fromDir(loaded.dir), o);

@@ -222,7 +222,7 @@ export async function exportModel(modelDir: string, o: ExportOptions): Promise<{
       `${modelDir} is a ${arch}; ONNX export supports sequence classifiers (BERT, RoBERTa, DistilBERT)`,
       'E_MODEL_UNSUPPORTED',
     );
-  const loaded = await loadClassifier(folder, { log: () => {} });
+  const loaded = await loadClassifier(folder, { log: () => {}, inference: true });
   const bytes = onnxModel(loaded.model, String((loaded.config.medtune as { version?: string })?.version ?? '0'));
   mkdirSync(path.dirname(path.resolve(o.output)), { recursive: true });
   writeDirAtomic(o.output, (tmp) => {

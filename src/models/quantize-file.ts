@@ -29,7 +29,7 @@ export async function quantizeFolder(modelDir: string, o: QuantizeOptions): Prom
   if (path.resolve(o.output) === path.resolve(folder.dir))
     throw new MedtuneError('--output must be another folder than the model', 'E_USAGE');
   prepareOutputDir(path.dirname(path.resolve(o.output)), '--output');
-  const loaded = await loadClassifier(folder, { log: () => {} });
+  const loaded = await loadClassifier(folder, { log: () => {}, inference: true });
   const layers = quantizeModel(loaded.model);
   const quantization: QuantizationRecord = { ...QUANTIZATION, layers, source_sha256: modelIdentity(folder.dir).sha256 };
   saveModel(o.output, loaded.model, loaded.config, {
