@@ -1680,6 +1680,37 @@ describe('bad-input corpus', () => {
     );
   });
 
+  it('issue 22 #10: kill -9 during train --overwrite: the next run puts the previous run back', async () => {
+    const out = path.join(W, 'out', 'done');
+    const before = hashTree(out);
+    const args = [bin, ...tr('done', '--overwrite', '--epochs', '40', '--save-steps', '1').map(sub)];
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, CI: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    await new Promise<void>((res) => {
+      const on = (d: Buffer) => {
+        text += String(d);
+        if (/step \d+\/\d+/.test(text) && readdirSync(out).some((n) => n.startsWith('checkpoint-'))) res();
+      };
+      child.stdout.on('data', on);
+      child.stderr.on('data', on);
+      child.on('exit', () => res());
+    });
+    child.kill('SIGKILL');
+    await new Promise((res) => child.on('exit', res));
+    assert.ok(
+      readdirSync(out).some((n) => n.startsWith('.medtune-previous-run-')),
+      'kill -9 left the run aside',
+    );
+    // the next run without --overwrite puts it back, then refuses the folder as it always does
+    const r = await runInProcess(tr('done').map(sub));
+    assertOneLine({ name: 'after kill -9', args: [], exit: 2, code: 'E_OUTPUT_PATH', match: /already holds/ }, r);
+    assert.match(r.stdout + r.stderr, /put back the previous run that an interrupted --overwrite run \(pid \d+\)/);
+    assert.deepEqual(hashTree(out), before, 'the previous run was not put back as it was');
+  });
+
   it('deid --in-place replaces the input only when asked, atomically', async () => {
     const f = path.join(W, 'out', 'inplace.csv');
     copyFileSync(path.join(IN, 'notes.csv'), f);

@@ -213,25 +213,76 @@ export interface PreviousRun {
   restore(): void;
 }
 
+/** Where --overwrite keeps the previous run while the new one runs (the pid of the run that set it aside). */
+const ASIDE = /^\.medtune-previous-run-(\d+)$/;
+
 /** Moves the previous run's entries into a hidden folder of `outputDir` until the new run is complete. */
 function setAside(outputDir: string, names: string[]): PreviousRun {
   const aside = path.join(outputDir, `.medtune-previous-run-${process.pid}`);
   mkdirSync(aside);
   for (const n of names) renameSync(path.join(outputDir, n), path.join(aside, n));
+  return keptAside(outputDir, aside);
+}
+
+/** The run kept in `aside`: put back on failure or Ctrl-C, removed when the new run is complete. */
+function keptAside(outputDir: string, aside: string): PreviousRun {
   const restore = () => {
     unhook();
-    for (const n of readdirSync(outputDir).filter(isRunEntry)) rmSync(path.join(outputDir, n), { recursive: true });
-    for (const n of readdirSync(aside)) renameSync(path.join(aside, n), path.join(outputDir, n));
-    rmSync(aside, { recursive: true, force: true });
+    putBack(outputDir, aside);
   };
   const unhook = onInterrupt(restore);
   return {
     discard: () => {
       unhook();
-      rmSync(aside, { recursive: true, force: true });
+      // renamed first: a run killed while this is removed leaves no half-removed folder that looks restorable
+      const gone = `${aside}.discarded`;
+      renameSync(aside, gone);
+      rmSync(gone, { recursive: true, force: true });
     },
     restore,
   };
+}
+
+/** The new run's entries go and the previous run's come back. */
+function putBack(outputDir: string, aside: string): void {
+  for (const n of readdirSync(outputDir).filter(isRunEntry)) rmSync(path.join(outputDir, n), { recursive: true });
+  for (const n of readdirSync(aside)) renameSync(path.join(aside, n), path.join(outputDir, n));
+  rmSync(aside, { recursive: true, force: true });
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * A previous run that an `--overwrite` run killed with SIGKILL (or a power cut) left aside: put back, so the folder
+ * holds the last complete run again (the killed run's partial outputs go). With --resume, the killed run is the one
+ * resumed, and the run aside stays aside until it completes. Half-removed discards are finished.
+ */
+function recoverAside(outputDir: string, resume: boolean, log: (l: string) => void): PreviousRun | undefined {
+  let adopted: PreviousRun | undefined;
+  for (const n of readdirSync(outputDir)) {
+    if (n.startsWith('.medtune-previous-run-') && n.endsWith('.discarded')) {
+      rmSync(path.join(outputDir, n), { recursive: true, force: true });
+      continue;
+    }
+    const pid = Number(ASIDE.exec(n)?.[1] ?? NaN);
+    if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+    const aside = path.join(outputDir, n);
+    if (resume && !adopted) {
+      log(`the previous run an interrupted --overwrite run (pid ${pid}) set aside stays aside until this one ends`);
+      adopted = keptAside(outputDir, aside);
+    } else {
+      putBack(outputDir, aside);
+      log(`put back the previous run that an interrupted --overwrite run (pid ${pid}) had set aside in ${outputDir}`);
+    }
+  }
+  return adopted;
 }
 
 const isRunEntry = (n: string) => RUN_FILES.test(n) || REPORT_FILES.test(n);
@@ -245,7 +296,8 @@ export function startOrResume(
   o: { outputDir: string; resume?: string | boolean; overwrite?: boolean },
   log: (l: string) => void,
 ): { resumeFrom?: string; previous?: PreviousRun } {
-  if (o.resume) return { resumeFrom: checkpointToResume(o.outputDir, o.resume) };
+  const recovered = existsSync(o.outputDir) ? recoverAside(o.outputDir, !!o.resume, log) : undefined;
+  if (o.resume) return { resumeFrom: checkpointToResume(o.outputDir, o.resume), previous: recovered };
   const old = readdirSync(o.outputDir).filter(isRunEntry);
   if (old.length && !o.overwrite) {
     throw new MedtuneError(
