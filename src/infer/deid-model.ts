@@ -87,12 +87,12 @@ export class DeidModel {
   }
 }
 
-/** `medtune deid --model DIR`: the file de-identified with rules ∪ model. */
+/** `medtune deid --model DIR`: the file de-identified with rules ∪ model (`loaded`: a model already loaded). */
 export async function runDeidWithModel(
-  o: DeidFileOptions & { model: string; recallBias?: number },
+  o: DeidFileOptions & { model: string; recallBias?: number; loaded?: DeidModel },
 ): ReturnType<typeof runDeid> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const m = await DeidModel.load(o.model, { recallBias: o.recallBias, log: () => {} });
+  const m = o.loaded ?? (await DeidModel.load(o.model, { recallBias: o.recallBias, log: () => {} }));
   log(`de-identifying with rules ∪ model ${o.model} (PHI threshold ${m.threshold})`);
   return runDeid({ ...o, analyzeBatch: (texts, a) => m.analyzeBatch(texts, a) });
 }

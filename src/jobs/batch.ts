@@ -211,7 +211,8 @@ export async function deidentifyFile(o: QueuedDeidOptions): Promise<DeidResult> 
     options: jobOptions({ ...o, textColumn }, ['input', 'output', 'inPlace'], ['allow', 'deny', 'model']),
     ...(model ? { model: await modelCheck(model) } : {}),
     files,
-    secretCheck: secretCheckOf(secret),
+    // only the operators that use the key need the workers to hold the same one
+    ...(o.operator === 'surrogate' || o.operator === 'hash' ? { secretCheck: secretCheckOf(secret) } : {}),
     chunkExt: path.extname(o.output),
   });
   const dir = jobFolder('deid', o.output);

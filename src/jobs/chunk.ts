@@ -15,7 +15,7 @@ import { MedtuneError } from '../common/errors.js';
 import { readRows, textCell } from '../data/readers.js';
 import { bytesSha256 } from '../data/slices.js';
 import { runDeid, type DeidFileOptions } from '../deid/file.js';
-import { runDeidWithModel } from '../infer/deid-model.js';
+import { DeidModel, runDeidWithModel } from '../infer/deid-model.js';
 import { documentOverrides, type DocumentOverrides } from '../infer/model-info.js';
 import { loadPredictor, runPredict, type PredictOptions } from '../infer/predict-file.js';
 import { Predictor } from '../infer/predictor.js';
@@ -133,13 +133,13 @@ async function checkWorker(spec: JobSpec, worker: string): Promise<void> {
     );
 }
 
-/** A worker process keeps its last Predictor across chunks (loading one takes longer than many chunks). */
-let cached: { id: string; predictor: Predictor } | null = null;
+/** A worker process keeps its last model across chunks (loading one takes longer than many chunks). */
+let cached: { id: string; model: unknown } | null = null;
 
-async function predictorFor(id: unknown[], load: () => Promise<Predictor>): Promise<Predictor> {
+async function modelFor<T>(id: unknown[], load: () => Promise<T>): Promise<T> {
   const key = JSON.stringify(id);
-  if (cached?.id !== key) cached = { id: key, predictor: await load() };
-  return cached.predictor;
+  if (cached?.id !== key) cached = { id: key, model: await load() };
+  return cached.model as T;
 }
 
 type Runner = (spec: JobSpec, chunk: ChunkSpec, out: string) => Promise<Record<string, unknown>>;
@@ -147,15 +147,19 @@ type Runner = (spec: JobSpec, chunk: ChunkSpec, out: string) => Promise<Record<s
 const RUNNERS: Record<JobKind, Runner> = {
   predict: async (spec, chunk, out) => {
     const o = { ...(spec.options as unknown as PredictOptions), model: spec.model!.path, input: spec.input.path };
-    const predictor = await predictorFor(['predict', spec.model, spec.options], () => loadPredictor(o, noLog));
+    const predictor = await modelFor(['predict', spec.model, spec.options], () => loadPredictor(o, noLog));
     const r = await runPredict({ ...o, output: out, slice: chunk.slice, predictor, log: noLog });
     return { truncated: r.truncated, empty: r.empty };
   },
   deid: async (spec, chunk, out) => {
     const o = spec.options as unknown as DeidFileOptions & { recallBias?: number };
     const files = { ...o, input: spec.input.path, output: out, slice: chunk.slice, log: noLog };
-    // rules ∪ the job's de-identification model when it names one (loaded per chunk: small next to a chunk's rows)
-    const r = spec.model ? await runDeidWithModel({ ...files, model: spec.model.path }) : await runDeid(files);
+    // rules ∪ the job's de-identification model when it names one
+    const model = spec.model?.path;
+    const load = () => DeidModel.load(model!, { recallBias: o.recallBias, log: noLog });
+    const r = model
+      ? await runDeidWithModel({ ...files, model, loaded: await modelFor(['deid', spec.model, o.recallBias], load) })
+      : await runDeid(files);
     return { bytes: r.bytes, entities: r.entities };
   },
   evaluate: evaluateChunk,
@@ -177,7 +181,7 @@ async function evaluateChunk(spec: JobSpec, chunk: ChunkSpec, out: string): Prom
   const o = spec.options as unknown as EvaluateChunkOptions;
   const { maxLength, batchSize, threshold, abstainBelow } = o;
   const load = { maxLength, batchSize, threshold, abstainBelow, ...documentOverrides(o), log: noLog };
-  const predictor = await predictorFor(['evaluate', spec.model, load], () => Predictor.load(spec.model!.path, load));
+  const predictor = await modelFor(['evaluate', spec.model, load], () => Predictor.load(spec.model!.path, load));
   const skip = new Set(chunk.skip ?? []);
   const file = spec.input.path;
   const texts: string[] = [];
