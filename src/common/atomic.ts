@@ -78,8 +78,12 @@ export function isSpecialFile(file: string): boolean {
 /** Removes temporary files/folders of earlier writes to `target` whose process is gone (kill -9, power loss). */
 export function sweepStale(target: string): number {
   const t = target.replace(/\/+$/, '');
-  const dir = path.dirname(t);
   const base = path.basename(t);
+  return sweepStaleIn(path.dirname(t), (b) => b === base);
+}
+
+/** The same for every target in `dir` whose name `of` accepts (e.g. all of a training run's entries). */
+export function sweepStaleIn(dir: string, of: (base: string) => boolean): number {
   let n = 0;
   let names: string[];
   try {
@@ -89,7 +93,7 @@ export function sweepStale(target: string): number {
   }
   for (const name of names) {
     const m = TMP_RE.exec(name);
-    if (!m || m[1] !== base || pidAlive(Number(m[2]))) continue;
+    if (!m || !of(m[1]!) || pidAlive(Number(m[2]))) continue;
     rmSync(path.join(dir, name), { recursive: true, force: true });
     n++;
   }

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
-import { writeFileAtomic } from '../common/atomic.js';
+import { sweepStaleIn, writeFileAtomic } from '../common/atomic.js';
 import { onInterrupt } from '../common/cleanup.js';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -245,6 +245,7 @@ function keptAside(outputDir: string, aside: string): PreviousRun {
 
 /** The new run's entries go and the previous run's come back. */
 function putBack(outputDir: string, aside: string): void {
+  sweepStaleIn(outputDir, isRunEntry); // what a killed run was writing
   for (const n of readdirSync(outputDir).filter(isRunEntry)) rmSync(path.join(outputDir, n), { recursive: true });
   for (const n of readdirSync(aside)) renameSync(path.join(aside, n), path.join(outputDir, n));
   rmSync(aside, { recursive: true, force: true });
