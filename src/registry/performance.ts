@@ -82,14 +82,11 @@ function expectedMacroF1(cases: CaseRecord[]): number | null {
   const labels = new Set(cases.flatMap((c) => Object.keys(c.decision.probabilities)));
   const f1s: number[] = [];
   for (const k of labels) {
-    let tp = 0,
-      fp = 0,
-      fn = 0;
-    for (const c of cases) {
-      const pk = c.decision.probabilities[k] ?? 0;
-      if (c.decision.label === k) ((tp += pk), (fp += 1 - pk));
-      else fn += pk;
-    }
+    const given = cases.filter((c) => c.decision.label === k);
+    const sum = (xs: CaseRecord[]) => xs.reduce((a, c) => a + (c.decision.probabilities[k] ?? 0), 0);
+    const tp = sum(given);
+    const fp = given.length - tp;
+    const fn = sum(cases.filter((c) => c.decision.label !== k));
     if (2 * tp + fp + fn > 0) f1s.push((2 * tp) / (2 * tp + fp + fn));
   }
   return f1s.length ? f1s.reduce((a, b) => a + b, 0) / f1s.length : null;
