@@ -3,10 +3,11 @@
 //   node scripts/feedback-loop-s2d.mjs [WORK_DIR] [--epochs 10]
 // A: mini-biobert on half A → registered, champion, served with capture. Half B's notes (each with a made-up name,
 // MRN and phone number) are sent to the server; the review queue (random sample + doubtful cases) gets the true
-// labels through the API; the live performance is read. The reviewed cases are exported; B is trained from the
-// champion on them with 50 % replay of half A, registered, run in shadow, compared with A (paired bootstrap on the
-// reviewed cases and on test.csv), promoted (forced if worse) and rolled back, with load running during both alias
-// moves. It prints each step and ends with a summary and the identifier grep.
+// labels through the API; the live performance and the estimate before review (CBPE) are read. The reviewed cases
+// are exported; B is trained from the champion on them with 50 % replay of half A, registered, run in shadow,
+// compared with A (paired bootstrap on the reviewed cases and on test.csv), promoted (forced if worse) and rolled
+// back, with load running during both alias moves. It prints each step and ends with a summary and the identifier
+// grep.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -107,6 +108,23 @@ for (const w of perf.windows.filter((x) => x.window === 'all'))
       `live ${st}: n ${w[st].n}, accuracy ${fmt(w[st].accuracy)}, macro-F1 ${fmt(w[st].macro_f1)}, ` +
         `ECE ${fmt(w[st].ece)}`,
     );
+const estimated = (e, what) =>
+  `${what}: n ${e.n}, accuracy ${fmt(e.accuracy)}, macro-F1 ${e.macro_f1 == null ? '-' : e.macro_f1.toFixed(3)}`;
+// the estimate against the truth of every captured case (the script knows every note's label)
+const captured = readCapture(f('capture'), key).records.filter((r) => r.kind === 'case');
+const parts = {
+  answered: (d) => d.in_scope && !d.abstain,
+  abstained: (d) => d.in_scope && d.abstain,
+  out_of_scope: (d) => !d.in_scope,
+};
+const truly = (keep) => {
+  const xs = captured.filter((r) => keep(r.decision));
+  const right = xs.filter((r) => byDeid.get(r.text) === r.decision.label).length;
+  return xs.length ? `; actual ${(right / xs.length).toFixed(3)}` : '';
+};
+const est = perf.windows.find((x) => x.window === 'all').estimated;
+say(estimated(est, 'estimated before review (CBPE), all captured cases') + truly(() => true));
+for (const [part, keep] of Object.entries(parts)) say(estimated(est[part], `  of which ${part}`) + truly(keep));
 say(perf.alert.message);
 
 exportServedReviews({ capture: f('capture'), output: f('served.csv'), key, log: say });

@@ -137,8 +137,12 @@ describe('serve --capture', { skip: !tiny && 'needs ../shared (tiny-bert fixture
     const acc = (all.random.n ? all.random : all.prioritised).accuracy;
     assert.ok(acc.low <= acc.value && acc.value <= acc.high);
     assert.match(p.alert.message, /no validation accuracy|randomly sampled/);
+    const e = all.estimated;
+    assert.ok(e.n === p.captured && e.answered.n + e.abstained.n + e.out_of_scope.n === e.n, JSON.stringify(e));
+    assert.ok(e.accuracy.low <= e.accuracy.value && e.accuracy.value <= e.accuracy.high);
     const m = (await get('/metrics')).body;
-    for (const g of ['medtune_live_accuracy', 'medtune_live_reviewed_cases', 'medtune_capture_records_total'])
+    const gauges = ['medtune_live_accuracy', 'medtune_live_reviewed_cases', 'medtune_capture_records_total'];
+    for (const g of [...gauges, 'medtune_estimated_accuracy', 'medtune_estimated_performance_alert'])
       assert.ok(m.includes(g), g);
     assert.match(m, /medtune_capture_paused 0/);
     assert.equal((await get('/v1/models/nope/performance')).statusCode, 404);

@@ -132,6 +132,7 @@ describe('served-case review in the browser', { skip }, () => {
     const live = await text('[data-testid=live]');
     assert.match(live, /all, random sample\d+\d+\.\d % \(\d+\.\d to \d+\.\d\)/);
     assert.match(await text('[data-testid=live-alert]'), /validation|randomly sampled/);
+    assert.match(await text('[data-testid=estimated]'), /all\d+\d+\.\d % \(\d+\.\d to \d+\.\d\)/);
     await accessible('models with live performance');
     assert.deepEqual(errors, []);
   });

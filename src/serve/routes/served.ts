@@ -4,7 +4,8 @@
  * confidence), POST /v1/served/reviews (a reviewer's outcome: the model is right, another label, unclear) and
  * DELETE /v1/served/reviews/ID (undo), stored in the encrypted capture store; GET /v1/models/NAME/performance (the
  * served version's live accuracy, macro-F1 and calibration error against the outcomes, with intervals, per window,
- * the random stream apart; the alert) and its Prometheus gauges. The reviewer is the key's name, as in reviews.ts;
+ * the random stream apart; the estimate from confidence of every captured case, before review (CBPE); the alert) and
+ * its Prometheus gauges. The reviewer is the key's name, as in reviews.ts;
  * others' outcomes stay hidden until one's own.
  */
 import type { FastifyRequest } from 'fastify';
@@ -60,6 +61,7 @@ export function performanceReport(st: ServerState, name: string): PerformanceRep
     version: info.identity.version,
     validation: st.servedModel(name)?.validation ?? null,
     margin: st.o.performanceMargin,
+    multiLabel: info.multiLabel,
   });
   mine.set(name, { key, report });
   return report;
@@ -104,11 +106,56 @@ function liveGauges(st: ServerState): void {
   });
   new client.Gauge({
     name: 'medtune_live_performance_alert',
-    help: 'live accuracy (random stream) below the validation accuracy minus --performance-margin (1: alert)',
+    help:
+      'live accuracy (random stream) or the estimated accuracy below the validation accuracy minus ' +
+      '--performance-margin (1: alert; medtune_estimated_performance_alert says whether the estimate fired)',
     labelNames: ['model'],
     registers: reg,
     collect() {
       each((name, r) => this.set({ model: name }, r.alert.active ? 1 : 0));
+    },
+  });
+  estimatedGauges(reg, each);
+}
+
+/** medtune_estimated_*: the confidence-based estimate over every captured case of the served version (all time). */
+function estimatedGauges(reg: client.Registry[], each: (f: (name: string, r: PerformanceReport) => void) => void) {
+  const all = (r: PerformanceReport) => r.windows[r.windows.length - 1]!.estimated;
+  new client.Gauge({
+    name: 'medtune_estimated_accuracy',
+    help: 'estimated accuracy of the served version from its calibrated confidence, before review (CBPE; bound)',
+    labelNames: ['model', 'version', 'bound'],
+    registers: reg,
+    collect() {
+      this.reset();
+      each((name, r) => {
+        const a = all(r)?.accuracy;
+        if (!a) return;
+        for (const bound of ['value', 'low', 'high'] as const)
+          this.set({ model: name, version: r.version, bound }, a[bound]);
+      });
+    },
+  });
+  new client.Gauge({
+    name: 'medtune_estimated_performance_alert',
+    help: 'the estimated accuracy (all captured cases) is below the validation accuracy minus the margin (1: alert)',
+    labelNames: ['model'],
+    registers: reg,
+    collect() {
+      each((name, r) => this.set({ model: name }, r.alert.fired.includes('estimated') ? 1 : 0));
+    },
+  });
+  new client.Gauge({
+    name: 'medtune_estimated_macro_f1',
+    help: 'estimated macro-F1 of the served version from the expected confusion matrix, before review (CBPE)',
+    labelNames: ['model', 'version'],
+    registers: reg,
+    collect() {
+      this.reset();
+      each((name, r) => {
+        const f = all(r)?.macro_f1;
+        if (f != null) this.set({ model: name, version: r.version }, f);
+      });
     },
   });
 }
@@ -268,7 +315,8 @@ export const servedRoutes: RoutePlugin = async (app, { st }) => {
       schema: {
         summary:
           'live accuracy, macro-F1 and calibration error of the served version against reviewed outcomes, with ' +
-          '95 % bootstrap intervals and n, per window (24h, 7d, all), the random sample apart; the alert',
+          '95 % bootstrap intervals and n, per window (24h, 7d, all), the random sample apart; the accuracy and ' +
+          'macro-F1 estimated from confidence over every captured case (CBPE, before review); the alert',
         params: { type: 'object', properties: { name: { type: 'string' } } },
         response: errorResponses,
       },

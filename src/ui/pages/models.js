@@ -165,6 +165,53 @@ function Live({ perf }) {
     <p class="hint">
       The random sample estimates how the model does on the notes it is sent. Prioritised cases were chosen because they
       were doubtful (out of scope, abstained, disagreement, low confidence): their figures are lower by design.
+    </p>
+    <${Estimated} perf=${perf} />`;
+}
+
+/** The estimate from the calibrated confidence of every captured case, before review (CBPE), per window. */
+function Estimated({ perf }) {
+  if (perf.estimated_skipped) return html`<p class="hint" data-testid="estimated">${perf.estimated_skipped}</p>`;
+  const part = (e) => (e.n ? `${e.n}: ${est(e.accuracy)}` : '0');
+  const row = (w) => {
+    const e = w.estimated;
+    return html`<tr>
+      <th scope="row">${w.window}</th>
+      <td>${e.n}</td>
+      <td>${est(e.accuracy)}</td>
+      <td>${e.macro_f1 == null ? '–' : `${(100 * e.macro_f1).toFixed(1)} %`}</td>
+      <td>${part(e.answered)}</td>
+      <td>${part(e.abstained)}</td>
+      <td>${part(e.out_of_scope)}</td>
+    </tr>`;
+  };
+  return html`<h4>Estimated before review</h4>
+    <div class="scroll" tabindex="0" role="region" aria-label="Estimated performance (scrolls sideways)">
+      <table data-testid="estimated">
+        <caption>
+          Version ${perf.version} on all ${perf.captured} captured cases, from its calibrated confidence (95 %
+          intervals)
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">window</th>
+            <th scope="col">captured</th>
+            <th scope="col">estimated accuracy</th>
+            <th scope="col">estimated macro-F1</th>
+            <th scope="col">answered</th>
+            <th scope="col">abstained</th>
+            <th scope="col">out of scope</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${perf.windows.map(row)}
+        </tbody>
+      </table>
+    </div>
+    <p class="hint">
+      Each answer counts as right with the probability the model gave it. This holds only while the probabilities stay
+      calibrated on the notes it is sent, and it cannot see a change in what the right answer is for the same notes:
+      reviewed cases can.
     </p>`;
 }
 
