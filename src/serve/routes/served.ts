@@ -45,13 +45,17 @@ const asReview = (r: ReviewRecord): Review => ({
   created: r.time,
 });
 
-/** The live performance of the version a name serves now (cached until a record is added). */
+/**
+ * The live performance of the version a name serves now, cached until a record is added or removed, and for a minute
+ * at most (the 24h and 7d windows move with the clock).
+ */
 const cache = new WeakMap<ServerState, Map<string, { key: string; report: PerformanceReport }>>();
 export function performanceReport(st: ServerState, name: string): PerformanceReport {
   const { info } = st.model(name);
   const cap = captureOf(st);
   const state = cap.state();
-  const key = `${info.identity.version}:${state.cases.size}:${state.reviews.length}`;
+  const minute = Math.floor(Date.now() / 60_000);
+  const key = `${info.identity.version}:${state.cases.size}:${state.reviews.length}:${minute}`;
   const mine = cache.get(st) ?? new Map<string, { key: string; report: PerformanceReport }>();
   cache.set(st, mine);
   const hit = mine.get(name);
