@@ -6,6 +6,7 @@
  * stopping rule; progress lines every few seconds.
  */
 import { performance } from 'node:perf_hooks';
+import { Generator } from '../tensor/random.js';
 
 /** sklearn's default token pattern (?u)\b\w\w+\b on lower-cased text. */
 function words(text: string): string[] {
@@ -68,11 +69,27 @@ export interface SolverOptions {
 }
 
 /**
+ * How L-BFGS measures vectors: their inner product, and the largest gradient component (the stopping rule). The
+ * default is plain coordinates; `fitBinary` stores the weights as a combination of the training rows instead.
+ */
+interface VectorSpace {
+  dot(a: Float64Array, b: Float64Array): number;
+  /** max |g_j| over the weights the coordinates stand for (called on the gradient f wrote last) */
+  gradMax(g: Float64Array): number;
+}
+
+/**
  * Minimises f with L-BFGS (memory 10, Armijo backtracking); f returns the value and writes the gradient. Buffers are
  * allocated once (a multinomial model over 277k features × 23 classes is 6.4M doubles per vector); stops like
- * scipy's L-BFGS-B as sklearn calls it: max |g| ≤ gtol, or a relative decrease below 64·ε.
+ * scipy's L-BFGS-B as sklearn calls it: max |g| ≤ gtol, or a relative decrease below 64·ε. Every step is a linear
+ * combination of vectors, so coordinates in another `space` (any linear map of the weights) give the same iterates.
  */
-function lbfgs(x: Float64Array, f: (x: Float64Array, g: Float64Array) => number, o: SolverOptions = {}): number {
+function lbfgs(
+  x: Float64Array,
+  f: (x: Float64Array, g: Float64Array) => number,
+  o: SolverOptions = {},
+  space?: VectorSpace,
+): number {
   const n = x.length;
   const m = 10;
   const maxIter = o.maxIter ?? 2000;
@@ -88,16 +105,21 @@ function lbfgs(x: Float64Array, f: (x: Float64Array, g: Float64Array) => number,
   const gNew = new Float64Array(n);
   let fx = f(x, g);
   let lastReport = performance.now();
-  const dot = (a: Float64Array, b: Float64Array) => {
+  const plainDot = (a: Float64Array, b: Float64Array) => {
     let s = 0;
     for (let i = 0; i < n; i++) s += a[i]! * b[i]!;
     return s;
   };
+  const dot = space ? space.dot : plainDot;
+  const gradMax = (v: Float64Array) => {
+    if (space) return space.gradMax(v);
+    let m = 0;
+    for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(v[i]!));
+    return m;
+  };
   let it = 0;
   for (; it < maxIter; it++) {
-    let gmax = 0;
-    for (let i = 0; i < n; i++) gmax = Math.max(gmax, Math.abs(g[i]!));
-    if (gmax <= (o.gtol ?? 1e-5)) break;
+    if (gradMax(g) <= (o.gtol ?? 1e-5)) break;
     // two-loop recursion: q = -H g
     q.set(g);
     for (let c = 0; c < count; c++) {
@@ -226,48 +248,124 @@ export function fitSoftmax(
   };
 }
 
-/** Binary logistic regression with per-class weights (sklearn class_weight='balanced'). */
+/** z += Xᵀ c (z has a slot per feature). */
+function scatterRows(X: SparseRow[], c: ArrayLike<number>, z: Float64Array, offset = 0): void {
+  for (let i = 0; i < X.length; i++) {
+    const { idx, val } = X[i]!;
+    const ci = c[offset + i]!;
+    if (ci === 0) continue;
+    for (let t = 0; t < idx.length; t++) z[idx[t]!]! += ci * val[t]!;
+  }
+}
+
+export interface BinaryOptions extends SolverOptions {
+  /** one slot per feature, all zero; reused between fits (it is zero again after each) */
+  scratch?: Float64Array;
+  /**
+   * the rows the class weights and the tolerance are for (default: X's): X holds every positive and a sample of the
+   * negatives, which then weigh for all `rows` − positives
+   */
+  rows?: number;
+}
+
+/**
+ * Binary logistic regression with per-class weights (sklearn class_weight='balanced'), sklearn's objective
+ * C·Σ cwᵢ·log-loss + ½‖w‖² (intercept not penalised).
+ *
+ * Fitted in the span of the training rows: from w = 0 every gradient Xᵀr + w, and so every L-BFGS iterate, is Xᵀa
+ * for some a with one entry per row. The solver's vectors are stored as (a, Xw = XXᵀa, intercept) — 2n + 1 numbers
+ * instead of one per feature — with the inner product of the weights (aᵀ(XXᵀa') + b·b'), so the iterates are those of
+ * L-BFGS over the features, up to rounding, while its vector work is per row, not per feature. One evaluation is two
+ * passes over the non-zeros: z = Xᵀ(r + a), the gradient over the features, then X z, its image, and the largest
+ * component on the way.
+ */
 export function fitBinary(
   X: SparseRow[],
   y: number[],
   nFeatures: number,
   C: number,
-  o: SolverOptions = {},
+  o: BinaryOptions = {},
 ): (row: SparseRow) => number {
   const n = y.length;
+  const N = o.rows ?? n;
   const pos = y.filter((v) => v > 0.5).length;
-  const wPos = pos ? n / (2 * pos) : 1;
-  const wNeg = n - pos ? n / (2 * (n - pos)) : 1;
-  const W = new Float64Array(nFeatures + 1);
-  lbfgs(
-    W,
-    (w, grad) => {
-      grad.fill(0);
-      let loss = 0;
-      for (let i = 0; i < n; i++) {
-        const { idx, val } = X[i]!;
-        let s = w[nFeatures]!;
-        for (let t = 0; t < idx.length; t++) s += w[idx[t]!]! * val[t]!;
-        const yi = y[i]! > 0.5 ? 1 : 0;
-        const cw = C * (yi ? wPos : wNeg);
-        loss += cw * (Math.max(s, 0) - s * yi + Math.log1p(Math.exp(-Math.abs(s))));
-        const c = cw * (1 / (1 + Math.exp(-s)) - yi);
-        grad[nFeatures]! += c;
-        for (let t = 0; t < idx.length; t++) grad[idx[t]!]! += c * val[t]!;
-      }
-      for (let j = 0; j < nFeatures; j++) {
-        loss += 0.5 * w[j]! * w[j]!;
-        grad[j]! += w[j]!;
-      }
-      return loss;
+  const wPos = pos ? N / (2 * pos) : 1;
+  const wNeg = n - pos ? N / (2 * (n - pos)) : 1;
+  const nnz = X.reduce((a, r) => a + r.idx.length, 0);
+  const z = o.scratch ?? new Float64Array(nFeatures);
+  const v = new Float64Array(2 * n + 1); // a (row coefficients) | X w | intercept
+  let lastMax = 0;
+  const space: VectorSpace = {
+    dot: (p, q) => {
+      let s = p[2 * n]! * q[2 * n]!;
+      for (let i = 0; i < n; i++) s += p[i]! * q[n + i]!;
+      return s;
     },
-    { gtol: 1e-4 * C * n, ...o },
-  );
+    gradMax: () => lastMax,
+  };
+  const objective = (x: Float64Array, grad: Float64Array) => {
+    let loss = 0;
+    let gb = 0;
+    const b = x[2 * n]!;
+    for (let i = 0; i < n; i++) {
+      const s = x[n + i]! + b;
+      const yi = y[i]! > 0.5 ? 1 : 0;
+      const cw = C * (yi ? wPos : wNeg);
+      loss += cw * (Math.max(s, 0) - s * yi + Math.log1p(Math.exp(-Math.abs(s)))) + 0.5 * x[i]! * x[n + i]!;
+      const r = cw * (1 / (1 + Math.exp(-s)) - yi);
+      gb += r;
+      grad[i] = r + x[i]!;
+    }
+    grad[2 * n] = gb;
+    scatterRows(X, grad, z);
+    let m = Math.abs(gb);
+    for (let i = 0; i < n; i++) {
+      const { idx, val } = X[i]!;
+      let s = 0;
+      for (let t = 0; t < idx.length; t++) {
+        const zj = z[idx[t]!]!;
+        s += zj * val[t]!;
+        if (zj > m) m = zj;
+        else if (-zj > m) m = -zj;
+      }
+      grad[n + i] = s;
+    }
+    lastMax = m; // a feature no row has: its gradient is its weight, 0
+    if (nnz > nFeatures) z.fill(0);
+    else for (const { idx } of X) for (let t = 0; t < idx.length; t++) z[idx[t]!] = 0;
+    return loss;
+  };
+  lbfgs(v, objective, { gtol: 1e-4 * C * N, ...o }, space);
+  const W = new Float64Array(nFeatures);
+  scatterRows(X, v, W);
+  const b = v[2 * n]!;
   return (r) => {
-    let s = W[nFeatures]!;
+    let s = b;
     for (let t = 0; t < r.idx.length; t++) s += W[r.idx[t]!]! * r.val[t]!;
     return 1 / (1 + Math.exp(-s));
   };
+}
+
+/** A rare label's fit sees at least this many negatives per positive (and at least `MIN_NEGATIVES`)… */
+export const NEGATIVES_PER_POSITIVE = 25;
+export const MIN_NEGATIVES = 400;
+
+/**
+ * The rows a one-vs-rest label is fitted on: every row while the negatives are few, else every positive and a seeded
+ * sample of the negatives (weighted to stand for all of them, `BinaryOptions.rows`). Most of an ICD-scale label set
+ * is rare codes; their fits then cost per positive rather than per training row.
+ */
+export function oneVsRestRows(y: number[], label: number): number[] {
+  const positives = y.flatMap((v, i) => (v ? [i] : []));
+  const negatives = y.flatMap((v, i) => (v ? [] : [i]));
+  const keep = Math.max(MIN_NEGATIVES, NEGATIVES_PER_POSITIVE * positives.length);
+  if (negatives.length <= keep) return y.map((_, i) => i);
+  const g = new Generator(1 + label);
+  for (let i = 0; i < keep; i++) {
+    const j = i + Math.floor(g.uniform() * (negatives.length - i));
+    [negatives[i], negatives[j]] = [negatives[j]!, negatives[i]!];
+  }
+  return [...positives, ...negatives.slice(0, keep)].sort((a, b) => a - b);
 }
 
 /** Fits on train texts and returns probabilities for the test texts (one row per text, one column per label). */
@@ -299,18 +397,22 @@ export function tfidfLogRegBaseline(
     return Xte.map(model);
   }
   const cols: number[][] = [];
+  const scratch = new Float64Array(F);
+  const Y = trainLabels as number[][];
   for (let c = 0; c < labels; c++) {
+    const y = Y.map((v) => (v[c]! > 0.5 ? 1 : 0));
     // a label no training text has: nothing to fit (its regression would chase an intercept of −∞); scored 0
-    if (!(trainLabels as number[][]).some((v) => v[c]! > 0.5)) {
+    if (!y.includes(1)) {
       cols.push(testTexts.map(() => 0));
       continue;
     }
+    const rows = oneVsRestRows(y, c);
     const model = fitBinary(
-      Xtr,
-      (trainLabels as number[][]).map((v) => v[c]!),
+      rows.map((i) => Xtr[i]!),
+      rows.map((i) => y[i]!),
       F,
       C,
-      solver(`label ${c + 1}/${labels}, `),
+      { ...solver(`label ${c + 1}/${labels}, `), scratch, rows: y.length },
     );
     cols.push(Xte.map(model));
   }
