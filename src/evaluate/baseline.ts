@@ -346,26 +346,29 @@ export function fitBinary(
   };
 }
 
-/** A rare label's fit sees at least this many negatives per positive (and at least `MIN_NEGATIVES`)… */
-export const NEGATIVES_PER_POSITIVE = 25;
-export const MIN_NEGATIVES = 400;
+/**
+ * A rare label — at most `RARE_POSITIVES` positives among more than `RARE_SAMPLE_ABOVE` negatives — is fitted on its
+ * positives and `RARE_NEGATIVES` of its negatives.
+ */
+export const RARE_POSITIVES = 20;
+export const RARE_SAMPLE_ABOVE = 1000;
+export const RARE_NEGATIVES = 100;
 
 /**
- * The rows a one-vs-rest label is fitted on: every row while the negatives are few, else every positive and a seeded
- * sample of the negatives (weighted to stand for all of them, `BinaryOptions.rows`). Most of an ICD-scale label set
- * is rare codes; their fits then cost per positive rather than per training row.
+ * The rows a one-vs-rest label is fitted on: every row, or for a rare label every positive and a seeded sample of the
+ * negatives (weighted to stand for all of them, `BinaryOptions.rows`). Most of an ICD-scale label set is rare codes;
+ * their fits then cost a few hundred rows, not the training set. Labels with more positives are fitted exactly.
  */
 export function oneVsRestRows(y: number[], label: number): number[] {
   const positives = y.flatMap((v, i) => (v ? [i] : []));
   const negatives = y.flatMap((v, i) => (v ? [] : [i]));
-  const keep = Math.max(MIN_NEGATIVES, NEGATIVES_PER_POSITIVE * positives.length);
-  if (negatives.length <= keep) return y.map((_, i) => i);
+  if (positives.length > RARE_POSITIVES || negatives.length <= RARE_SAMPLE_ABOVE) return y.map((_, i) => i);
   const g = new Generator(1 + label);
-  for (let i = 0; i < keep; i++) {
+  for (let i = 0; i < RARE_NEGATIVES; i++) {
     const j = i + Math.floor(g.uniform() * (negatives.length - i));
     [negatives[i], negatives[j]] = [negatives[j]!, negatives[i]!];
   }
-  return [...positives, ...negatives.slice(0, keep)].sort((a, b) => a - b);
+  return [...positives, ...negatives.slice(0, RARE_NEGATIVES)].sort((a, b) => a - b);
 }
 
 /** Fits on train texts and returns probabilities for the test texts (one row per text, one column per label). */
