@@ -268,6 +268,23 @@ export interface BinaryOptions extends SolverOptions {
   rows?: number;
 }
 
+/** max |z_j|, then z = 0 again: over all of z, or over the features of X's rows when they are fewer. */
+function clearMax(X: SparseRow[], z: Float64Array, nnz: number): number {
+  let m = 0;
+  if (nnz > z.length) {
+    for (let j = 0; j < z.length; j++) m = Math.max(m, Math.abs(z[j]!));
+    z.fill(0);
+    return m;
+  }
+  for (const { idx } of X)
+    for (let t = 0; t < idx.length; t++) {
+      const j = idx[t]!;
+      m = Math.max(m, Math.abs(z[j]!));
+      z[j] = 0;
+    }
+  return m;
+}
+
 /**
  * Binary logistic regression with per-class weights (sklearn class_weight='balanced'), sklearn's objective
  * C·Σ cwᵢ·log-loss + ½‖w‖² (intercept not penalised).
@@ -318,21 +335,13 @@ export function fitBinary(
     }
     grad[2 * n] = gb;
     scatterRows(X, grad, z);
-    let m = Math.abs(gb);
     for (let i = 0; i < n; i++) {
       const { idx, val } = X[i]!;
       let s = 0;
-      for (let t = 0; t < idx.length; t++) {
-        const zj = z[idx[t]!]!;
-        s += zj * val[t]!;
-        if (zj > m) m = zj;
-        else if (-zj > m) m = -zj;
-      }
+      for (let t = 0; t < idx.length; t++) s += z[idx[t]!]! * val[t]!;
       grad[n + i] = s;
     }
-    lastMax = m; // a feature no row has: its gradient is its weight, 0
-    if (nnz > nFeatures) z.fill(0);
-    else for (const { idx } of X) for (let t = 0; t < idx.length; t++) z[idx[t]!] = 0;
+    lastMax = Math.max(Math.abs(gb), clearMax(X, z, nnz)); // a feature no row has: its gradient is its weight, 0
     return loss;
   };
   lbfgs(v, objective, { gtol: 1e-4 * C * N, ...o }, space);
