@@ -248,13 +248,37 @@ export function fitSoftmax(
   };
 }
 
-/** z += Xᵀ c (z has a slot per feature). */
-function scatterRows(X: SparseRow[], c: ArrayLike<number>, z: Float64Array, offset = 0): void {
-  for (let i = 0; i < X.length; i++) {
-    const { idx, val } = X[i]!;
-    const ci = c[offset + i]!;
+/** Rows packed end to end (CSR): row i is idx/val[ptr[i] .. ptr[i + 1]). */
+interface PackedRows {
+  ptr: Int32Array;
+  idx: Int32Array;
+  val: Float64Array;
+}
+
+function packRows(X: SparseRow[]): PackedRows {
+  const ptr = new Int32Array(X.length + 1);
+  X.forEach((r, i) => (ptr[i + 1] = ptr[i]! + r.idx.length));
+  const idx = new Int32Array(ptr[X.length]!);
+  const val = new Float64Array(idx.length);
+  X.forEach((r, i) => (idx.set(r.idx, ptr[i]!), val.set(r.val, ptr[i]!)));
+  return { ptr, idx, val };
+}
+
+/** z += Aᵀ c (z has a slot per feature). */
+function scatterRows({ ptr, idx, val }: PackedRows, c: ArrayLike<number>, z: Float64Array): void {
+  for (let i = 0; i + 1 < ptr.length; i++) {
+    const ci = c[i]!;
     if (ci === 0) continue;
-    for (let t = 0; t < idx.length; t++) z[idx[t]!]! += ci * val[t]!;
+    for (let t = ptr[i]!; t < ptr[i + 1]!; t++) z[idx[t]!]! += ci * val[t]!;
+  }
+}
+
+/** out[offset + i] = row i · z */
+function gatherRows({ ptr, idx, val }: PackedRows, z: Float64Array, out: Float64Array, offset: number): void {
+  for (let i = 0; i + 1 < ptr.length; i++) {
+    let s = 0;
+    for (let t = ptr[i]!; t < ptr[i + 1]!; t++) s += z[idx[t]!]! * val[t]!;
+    out[offset + i] = s;
   }
 }
 
@@ -268,20 +292,19 @@ export interface BinaryOptions extends SolverOptions {
   rows?: number;
 }
 
-/** max |z_j|, then z = 0 again: over all of z, or over the features of X's rows when they are fewer. */
-function clearMax(X: SparseRow[], z: Float64Array, nnz: number): number {
+/** max |z_j|, then z = 0 again: over all of z, or over the features of A's rows when they are fewer. */
+function clearMax({ idx }: PackedRows, z: Float64Array): number {
   let m = 0;
-  if (nnz > z.length) {
+  if (idx.length > z.length) {
     for (let j = 0; j < z.length; j++) m = Math.max(m, Math.abs(z[j]!));
     z.fill(0);
     return m;
   }
-  for (const { idx } of X)
-    for (let t = 0; t < idx.length; t++) {
-      const j = idx[t]!;
-      m = Math.max(m, Math.abs(z[j]!));
-      z[j] = 0;
-    }
+  for (let t = 0; t < idx.length; t++) {
+    const j = idx[t]!;
+    m = Math.max(m, Math.abs(z[j]!));
+    z[j] = 0;
+  }
   return m;
 }
 
@@ -308,7 +331,7 @@ export function fitBinary(
   const pos = y.filter((v) => v > 0.5).length;
   const wPos = pos ? N / (2 * pos) : 1;
   const wNeg = n - pos ? N / (2 * (n - pos)) : 1;
-  const nnz = X.reduce((a, r) => a + r.idx.length, 0);
+  const A = packRows(X);
   const z = o.scratch ?? new Float64Array(nFeatures);
   const v = new Float64Array(2 * n + 1); // a (row coefficients) | X w | intercept
   let lastMax = 0;
@@ -334,19 +357,14 @@ export function fitBinary(
       grad[i] = r + x[i]!;
     }
     grad[2 * n] = gb;
-    scatterRows(X, grad, z);
-    for (let i = 0; i < n; i++) {
-      const { idx, val } = X[i]!;
-      let s = 0;
-      for (let t = 0; t < idx.length; t++) s += z[idx[t]!]! * val[t]!;
-      grad[n + i] = s;
-    }
-    lastMax = Math.max(Math.abs(gb), clearMax(X, z, nnz)); // a feature no row has: its gradient is its weight, 0
+    scatterRows(A, grad, z);
+    gatherRows(A, z, grad, n);
+    lastMax = Math.max(Math.abs(gb), clearMax(A, z)); // a feature no row has: its gradient is its weight, 0
     return loss;
   };
   lbfgs(v, objective, { gtol: 1e-4 * C * N, ...o }, space);
   const W = new Float64Array(nFeatures);
-  scatterRows(X, v, W);
+  scatterRows(A, v, W);
   const b = v[2 * n]!;
   return (r) => {
     let s = b;
