@@ -52,7 +52,26 @@ function zipf(n, s, u) {
   };
 }
 
-const SYL = ['ka', 're', 'mi', 'to', 'su', 'la', 'ne', 'po', 'di', 'ga', 'ro', 'vi', 'te', 'mo', 'sa', 'lu', 'pe', 'ni'];
+const SYL = [
+  'ka',
+  're',
+  'mi',
+  'to',
+  'su',
+  'la',
+  'ne',
+  'po',
+  'di',
+  'ga',
+  'ro',
+  'vi',
+  'te',
+  'mo',
+  'sa',
+  'lu',
+  'pe',
+  'ni',
+];
 const word = (u, n) => Array.from({ length: n }, () => SYL[Math.floor(u() * SYL.length)]).join('');
 
 /**
@@ -64,7 +83,9 @@ export function icdSet({ labels, rows, seed }) {
   const u = rng(seed);
   const filler = Array.from({ length: 4000 }, (_, i) => `${word(u, 2 + (i % 3))}`);
   const pool = Array.from({ length: 2 * labels }, (_, i) => `x${word(u, 3)}${i.toString(36)}`);
-  const codeWords = Array.from({ length: labels }, () => Array.from({ length: 4 }, () => Math.floor(u() * pool.length)));
+  const codeWords = Array.from({ length: labels }, () =>
+    Array.from({ length: 4 }, () => Math.floor(u() * pool.length)),
+  );
   const fill = zipf(filler.length, 1, u);
   const code = zipf(labels, 1, u);
   return Array.from({ length: rows }, () => {
