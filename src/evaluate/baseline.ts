@@ -319,8 +319,8 @@ function clearMax({ idx }: PackedRows, z: Float64Array): number {
  * for some a with one entry per row. The solver's vectors are stored as (a, Xw = XXᵀa, intercept) — 2n + 1 numbers
  * instead of one per feature — with the inner product of the weights (aᵀ(XXᵀa') + b·b'), so the iterates are those of
  * L-BFGS over the features, up to rounding, while its vector work is per row, not per feature. One evaluation is two
- * passes over the non-zeros: z = Xᵀ(r + a), the gradient over the features, then X z, its image, and the largest
- * component on the way.
+ * passes over the non-zeros: z = Xᵀ(r + a), the gradient over the features (its largest component: the stopping
+ * rule), then X z, its image.
  */
 export function fitBinary(
   X: SparseRow[],
