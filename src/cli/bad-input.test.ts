@@ -109,6 +109,30 @@ function hashTree(dir: string): Map<string, string> {
   return out;
 }
 
+/**
+ * Starts `train --overwrite` into `$W/out/done` (40 epochs, a checkpoint every step) and resolves once it is training
+ * and `ready` holds for the folder's entries (or it exited): the child, and what it printed so far.
+ */
+async function overwriteRunUntil(ready: (names: string[]) => boolean) {
+  const out = path.join(W, 'out', 'done');
+  const args = [bin, ...tr('done', '--overwrite', '--epochs', '40', '--save-steps', '1').map(sub)];
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, CI: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  await new Promise<void>((res) => {
+    const on = (d: Buffer) => {
+      text += String(d);
+      if (/step \d+\/\d+/.test(text) && ready(readdirSync(out))) res();
+    };
+    child.stdout.on('data', on);
+    child.stderr.on('data', on);
+    child.on('exit', () => res());
+  });
+  return { child, text: () => text };
+}
+
 function strayTemps(dir: string): string[] {
   const found: string[] = [];
   const walk = (d: string) => {
@@ -1655,24 +1679,12 @@ describe('bad-input corpus', () => {
     const out = path.join(W, 'out', 'done');
     const before = hashTree(out);
     assert.ok(before.has(path.join(out, 'metrics.json')));
-    const args = [bin, ...tr('done', '--overwrite', '--epochs', '40', '--save-steps', '1').map(sub)];
-    const child = spawn(process.execPath, args, {
-      env: { ...process.env, CI: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let text = '';
-    await new Promise<void>((res) => {
-      const on = (d: Buffer) => {
-        text += String(d);
-        if (/step \d+\/\d+/.test(text) && readdirSync(out).some((n) => n.startsWith('.medtune-previous-run'))) res();
-      };
-      child.stdout.on('data', on);
-      child.stderr.on('data', on);
-      child.on('exit', () => res());
-    });
+    const { child, text } = await overwriteRunUntil((names) =>
+      names.some((n) => n.startsWith('.medtune-previous-run')),
+    );
     child.kill('SIGINT');
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    assert.equal(code, 130, text);
+    assert.equal(code, 130, text());
     assert.deepEqual(hashTree(out), before, 'the previous run changed');
     assert.deepEqual(
       readdirSync(out).filter((n) => n.startsWith('.')),
@@ -1683,21 +1695,7 @@ describe('bad-input corpus', () => {
   it('issue 22 #10: kill -9 during train --overwrite: the next run puts the previous run back', async () => {
     const out = path.join(W, 'out', 'done');
     const before = hashTree(out);
-    const args = [bin, ...tr('done', '--overwrite', '--epochs', '40', '--save-steps', '1').map(sub)];
-    const child = spawn(process.execPath, args, {
-      env: { ...process.env, CI: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let text = '';
-    await new Promise<void>((res) => {
-      const on = (d: Buffer) => {
-        text += String(d);
-        if (/step \d+\/\d+/.test(text) && readdirSync(out).some((n) => n.startsWith('checkpoint-'))) res();
-      };
-      child.stdout.on('data', on);
-      child.stderr.on('data', on);
-      child.on('exit', () => res());
-    });
+    const { child } = await overwriteRunUntil((names) => names.some((n) => n.startsWith('checkpoint-')));
     child.kill('SIGKILL');
     await new Promise((res) => child.on('exit', res));
     assert.ok(
