@@ -18,20 +18,25 @@ interface ReviewBody {
   comment?: string;
 }
 
-const reviewBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['case_id', 'verdict'],
-  properties: {
-    case_id: { type: 'integer' },
-    verdict: { type: 'string', enum: VERDICTS },
-    label: { type: 'string' },
-    comment: { type: 'string', maxLength: 2000 },
-  },
-} as const;
+/** A review's body: a case, a verdict among `verdicts`, an optional label and comment (run and served reviews). */
+export function reviewBodyOf(verdicts: readonly string[]) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['case_id', 'verdict'],
+    properties: {
+      case_id: { type: 'integer' },
+      verdict: { type: 'string', enum: verdicts },
+      label: { type: 'string' },
+      comment: { type: 'string', maxLength: 2000 },
+    },
+  } as const;
+}
 
-// (query strings are strings: the server validates without type coercion)
-const casesQuery = {
+const reviewBody = reviewBodyOf(VERDICTS);
+
+/** A page of the review queue (query strings are strings: the server validates without type coercion). */
+export const casesQuery = {
   type: 'object',
   properties: {
     offset: { type: 'string', pattern: '^\\d{1,7}$' },

@@ -16,7 +16,7 @@ import { SERVED_VERDICTS, type ReviewRecord, type ServedVerdict } from '../../re
 import { performanceOf, type PerformanceReport } from '../../registry/performance.js';
 import { latestReviews, reviewQueue } from '../../registry/served-reviews.js';
 import type { ServerState } from '../state.js';
-import { reviewerOf } from './reviews.js';
+import { casesQuery, reviewBodyOf, reviewerOf } from './reviews.js';
 import { errorResponses, type RoutePlugin } from './shared.js';
 
 interface ServedReviewBody {
@@ -164,25 +164,7 @@ function estimatedGauges(reg: client.Registry[], each: (f: (name: string, r: Per
   });
 }
 
-const servedBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['case_id', 'verdict'],
-  properties: {
-    case_id: { type: 'integer' },
-    verdict: { type: 'string', enum: SERVED_VERDICTS },
-    label: { type: 'string' },
-    comment: { type: 'string', maxLength: 2000 },
-  },
-} as const;
-
-const casesQuery = {
-  type: 'object',
-  properties: {
-    offset: { type: 'string', pattern: '^\\d{1,7}$' },
-    limit: { type: 'string', pattern: '^\\d{1,3}$' },
-  },
-} as const;
+const servedBody = reviewBodyOf(SERVED_VERDICTS);
 
 /** The queue (of the default model's cases), the reviewer's progress and the agreement. */
 function queueOf(st: ServerState, reviewer: string) {
