@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createScratchModel } from './demo/scratch.js';
 import { DEMO_DIAGNOSES } from './demo/synthetic.js';
+import type { TrainOptions } from './train/options.js';
 
 export function sharedDir(): string | null {
   const candidates = [
@@ -94,4 +95,31 @@ export async function startTestRedis(): Promise<TestRedis | null> {
   };
   await r.start();
   return r;
+}
+
+/**
+ * `runTrain` options for the tiny demo model (`tinyDemoModel`): 3 epochs at 2e-3, batches of 16, 48 tokens, a 0.2
+ * validation split, no baseline and no checkpoints (what the review, retraining and feedback-loop tests train with).
+ */
+export function tinyTrainOptions(
+  o: Pick<TrainOptions, 'model' | 'train' | 'outputDir'> & Partial<TrainOptions>,
+): TrainOptions {
+  return {
+    epochs: 3,
+    learningRate: 2e-3,
+    batchSize: 16,
+    maxLength: 48,
+    weightDecay: 0.01,
+    warmup: 0.1,
+    scheduler: 'linear',
+    seed: 3,
+    evalEvery: 0,
+    gradAccum: 1,
+    maxGradNorm: 1,
+    labelSmoothing: 0,
+    validationSplit: 0.2,
+    baseline: false,
+    checkpoints: false,
+    ...o,
+  };
 }

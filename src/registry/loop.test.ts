@@ -11,9 +11,9 @@ import { Writable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { createServer, type MedtuneServer, type ServeOptions } from '../serve/app.js';
-import { runTrain, type TrainOptions } from '../train/run.js';
+import { runTrain } from '../train/run.js';
 import { syntheticSymptoms } from '../demo/synthetic.js';
-import { tinyDemoModel } from '../testing-fixtures.js';
+import { tinyDemoModel, tinyTrainOptions } from '../testing-fixtures.js';
 import { Registry } from './registry.js';
 import { readCapture } from './capture-store.js';
 import { exportServedReviews } from './served-reviews.js';
@@ -22,27 +22,6 @@ import { grepFolder, IDENTIFIERS, noteWithPhi } from './fixtures.js';
 
 const csv = (rows: { text: string; label: string }[]) =>
   'text,label\n' + rows.map((r) => `"${r.text}",${r.label}`).join('\n') + '\n';
-
-const trainOptions = (
-  o: Pick<TrainOptions, 'model' | 'train' | 'outputDir'> & Partial<TrainOptions>,
-): TrainOptions => ({
-  epochs: 3,
-  learningRate: 2e-3,
-  batchSize: 16,
-  maxLength: 48,
-  weightDecay: 0.01,
-  warmup: 0.1,
-  scheduler: 'linear',
-  seed: 3,
-  evalEvery: 0,
-  gradAccum: 1,
-  maxGradNorm: 1,
-  labelSmoothing: 0,
-  validationSplit: 0.2,
-  baseline: false,
-  checkpoints: false,
-  ...o,
-});
 
 function unlockAll(d: string): void {
   for (const e of readdirSync(d)) {
@@ -126,7 +105,7 @@ describe('the loop: served cases → a better model', () => {
       rows.map((r) => r.text),
     );
     await runTrain(
-      trainOptions({ model: f('init'), train: f('train.csv'), test: f('test.csv'), outputDir: f('run-a') }),
+      tinyTrainOptions({ model: f('init'), train: f('train.csv'), test: f('test.csv'), outputDir: f('run-a') }),
       () => {},
     );
   });
@@ -161,7 +140,7 @@ describe('the loop: served cases → a better model', () => {
     const reg = Registry.open(f('registry'));
     const champion = reg.folderOf('dx', reg.get('dx').version);
     await runTrain(
-      trainOptions({
+      tinyTrainOptions({
         model: champion,
         train: f('served.csv'),
         replay: f('train.csv'),

@@ -14,7 +14,7 @@ import { runEvaluate } from '../evaluate/run.js';
 import { openReview, readCases, runReviewExport } from '../evaluate/reviews.js';
 import { parseRowSet } from '../data/leakage.js';
 import { syntheticSymptoms } from '../demo/synthetic.js';
-import { tinyDemoModel } from '../testing-fixtures.js';
+import { tinyDemoModel, tinyTrainOptions } from '../testing-fixtures.js';
 
 const csv = (rows: { text: string; label: string }[]) =>
   'text,label\n' + rows.map((r) => `"${r.text}",${r.label}`).join('\n') + '\n';
@@ -24,24 +24,6 @@ const refused = (code: string, re: RegExp) => (e: Error & { code?: string }) => 
 describe('retraining from reviewed corrections', () => {
   let dir: string;
   const file = (name: string) => path.join(dir, name);
-  const opts = (o: Partial<TrainOptions> & Pick<TrainOptions, 'model' | 'train' | 'outputDir'>): TrainOptions => ({
-    epochs: 3,
-    learningRate: 2e-3,
-    batchSize: 16,
-    maxLength: 48,
-    weightDecay: 0.01,
-    warmup: 0.1,
-    scheduler: 'linear',
-    seed: 3,
-    evalEvery: 0,
-    gradAccum: 1,
-    maxGradNorm: 1,
-    labelSmoothing: 0,
-    validationSplit: 0.2,
-    baseline: false,
-    checkpoints: false,
-    ...o,
-  });
   /** Six cases of a run folder's review queue marked "gold is right" by one reviewer, exported as corrections. */
   const correct6 = (run: string, out: string) => {
     const r = openReview(run);
@@ -70,7 +52,7 @@ describe('retraining from reviewed corrections', () => {
       rows.map((r) => r.text),
     );
     await runTrain(
-      opts({ model: file('init'), train: file('train.csv'), outputDir: file('run'), reviewSplit: 0.1 }),
+      tinyTrainOptions({ model: file('init'), train: file('train.csv'), outputDir: file('run'), reviewSplit: 0.1 }),
       () => {},
     );
   });
@@ -94,7 +76,12 @@ describe('retraining from reviewed corrections', () => {
     assert.ok(cases.length > 0 && cases.every((c) => review.has(c.id)), 'cases are review rows');
     // a training run without a review split: its predictions are its test rows, not a review queue
     await runTrain(
-      opts({ model: file('init'), train: file('train.csv'), test: file('heldout.csv'), outputDir: file('plain') }),
+      tinyTrainOptions({
+        model: file('init'),
+        train: file('train.csv'),
+        test: file('heldout.csv'),
+        outputDir: file('plain'),
+      }),
       () => {},
     );
     assert.throws(() => readCases(file('plain')), /training run without a review split.*--review-split/);
@@ -104,7 +91,7 @@ describe('retraining from reviewed corrections', () => {
     correct6(file('run'), file('corrections.csv'));
     const lines: string[] = [];
     await runTrain(
-      opts({
+      tinyTrainOptions({
         model: file('run/best_model'),
         train: file('corrections.csv'),
         replay: file('train.csv'),
@@ -146,7 +133,7 @@ describe('retraining from reviewed corrections', () => {
     correct6(file('eval'), file('corrections-eval.csv'));
     const retrain = (o: Partial<TrainOptions>) =>
       runTrain(
-        opts({
+        tinyTrainOptions({
           model: file('run/best_model'),
           train: file('corrections-eval.csv'),
           validationSplit: 0, // every correction is trained on; validation: the parent's rows
@@ -181,7 +168,7 @@ describe('retraining from reviewed corrections', () => {
     renameSync(file('train.csv'), file('moved.csv')); // the parent's validation rows can no longer be read
     await assert.rejects(
       runTrain(
-        opts({
+        tinyTrainOptions({
           model: file('run/best_model'),
           train: file('corrections.csv'),
           validationSplit: 0.1,

@@ -13,7 +13,7 @@ import { addKey } from '../keys.js';
 import { runTrain } from '../../train/run.js';
 import { runCalibrate } from '../../evaluate/calibrate-model.js';
 import { syntheticSymptoms } from '../../demo/synthetic.js';
-import { tinyDemoModel } from '../../testing-fixtures.js';
+import { tinyDemoModel, tinyTrainOptions } from '../../testing-fixtures.js';
 
 /** Texts far from symptom descriptions: generic English, a stock report, a recipe. */
 const OUT_OF_SCOPE = [
@@ -47,26 +47,12 @@ describe('diagnose: one decision on every route', () => {
       rows.map((r) => r.text),
     );
     await runTrain(
-      {
+      tinyTrainOptions({
         model: path.join(dir, 'init'),
         train: path.join(dir, 'train.csv'),
         outputDir: path.join(dir, 'run'),
         epochs: 6,
-        learningRate: 2e-3,
-        batchSize: 16,
-        maxLength: 48,
-        weightDecay: 0.01,
-        warmup: 0.1,
-        scheduler: 'linear',
-        seed: 3,
-        evalEvery: 0,
-        gradAccum: 1,
-        maxGradNorm: 1,
-        labelSmoothing: 0,
-        validationSplit: 0.2,
-        baseline: false,
-        checkpoints: false,
-      },
+      }),
       () => {},
     );
     // the same weights, recalibrated: another abstention threshold
