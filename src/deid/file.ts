@@ -15,6 +15,7 @@ import {
   TEXT_COLUMNS,
   DataError,
   type Row,
+  type RowFormat,
   type RowSlice,
 } from '../data/readers.js';
 import { atomicWriteStream, prepareOutputFile, writeFileAtomic } from '../common/atomic.js';
@@ -51,6 +52,36 @@ export interface DeidFileOptions {
   slice?: RowSlice;
 }
 
+/** Whether the operator uses the key (surrogates, hashes): jobs check that workers hold the same one. */
+export const usesSecret = (operator: string | undefined) => operator === 'surrogate' || operator === 'hash';
+
+/**
+ * What `deid` checks before it reads a row, in one process or as a queued job's coordinator: the input, the output
+ * (never the input unless --in-place), the formats, and a warning when a key-based operator has no key.
+ */
+export function checkDeidFiles(
+  o: DeidFileOptions,
+  log: (l: string) => void,
+): { inFmt: RowFormat; outFmt: RowFormat; secret: string | undefined } {
+  checkInputFile(o.input, '--input');
+  prepareOutputFile(o.output, {
+    inputs: [o.input],
+    allowInput: o.inPlace,
+    inputHint: 'pass --in-place to replace it on purpose',
+  });
+  const inFmt = formatOf(o.input, o.format);
+  const outFmt = formatOf(o.output, undefined, null);
+  if (inFmt === 'parquet' || outFmt === 'parquet')
+    throw new DataError('medtune deid reads and writes CSV, TSV or JSONL', 'E_INPUT_FORMAT');
+  const secret = o.secret ?? process.env.MEDTUNE_DEID_SECRET;
+  if (usesSecret(o.operator) && !secret)
+    log(
+      'warning: no --secret (or MEDTUNE_DEID_SECRET): surrogates and hashes use a public default key, ' +
+        'so they can be reversed by anyone with medtune',
+    );
+  return { inFmt, outFmt, secret };
+}
+
 /** The words of an --allow / --deny list (a clear error when it cannot be read). */
 export function listFile(f: string | undefined): string[] {
   if (!f) return [];
@@ -68,24 +99,7 @@ export async function runDeid(
   o: DeidFileOptions,
 ): Promise<{ rows: number; bytes: number; mbPerSecond: number; entities: Record<string, number> }> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  checkInputFile(o.input, '--input');
-  prepareOutputFile(o.output, {
-    inputs: [o.input],
-    allowInput: o.inPlace,
-    inputHint: 'pass --in-place to replace it on purpose',
-  });
-  const inFmt = formatOf(o.input, o.format);
-  const outFmt = formatOf(o.output, undefined, null);
-  if (inFmt === 'parquet' || outFmt === 'parquet')
-    throw new DataError('medtune deid reads and writes CSV, TSV or JSONL', 'E_INPUT_FORMAT');
-  const secret = o.secret ?? process.env.MEDTUNE_DEID_SECRET;
-  if (o.operator === 'surrogate' || o.operator === 'hash') {
-    if (!secret)
-      log(
-        'warning: no --secret (or MEDTUNE_DEID_SECRET): surrogates and hashes use a public default key, ' +
-          'so they can be reversed by anyone with medtune',
-      );
-  }
+  const { inFmt, outFmt, secret } = checkDeidFiles(o, log);
   const allowList = listFile(o.allow);
   const denyList = listFile(o.deny);
   const out = atomicWriteStream(o.output);

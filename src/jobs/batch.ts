@@ -9,10 +9,10 @@ import { rmSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { prepareOutputFile } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
-import { checkInputFile, DataError, formatOf, pickColumn, readRows, TEXT_COLUMNS, type Row } from '../data/readers.js';
+import { checkInputFile, formatOf, pickColumn, readRows, TEXT_COLUMNS, type Row } from '../data/readers.js';
 import { scanInput, sliceOf, type InputScan } from '../data/slices.js';
 import type { LabeledData } from '../data/dataset.js';
-import { listFile, runDeid, type DeidFileOptions } from '../deid/file.js';
+import { checkDeidFiles, listFile, runDeid, usesSecret, type DeidFileOptions } from '../deid/file.js';
 import { columnsOf, runPredict, type PredictOptions, type PredictResult } from '../infer/predict-file.js';
 import { abstentionOverride, describeModel, documentOverrides } from '../infer/model-info.js';
 import type { Predictor } from '../infer/predictor.js';
@@ -172,22 +172,7 @@ export async function deidentifyFile(o: QueuedDeidOptions): Promise<DeidResult> 
   if (o.recallBias !== undefined && !o.model) throw new MedtuneError('--recall-bias needs --model DIR', 'E_USAGE');
   if (!o.queue) return o.model ? runDeidWithModel({ ...o, model: o.model }) : runDeid(o);
   const log = o.log ?? stderr;
-  checkInputFile(o.input, '--input');
-  prepareOutputFile(o.output, {
-    inputs: [o.input],
-    allowInput: o.inPlace,
-    inputHint: 'pass --in-place to replace it on purpose',
-  });
-  const format = formatOf(o.input, o.format);
-  const outFmt = formatOf(o.output, undefined, null);
-  if (format === 'parquet' || outFmt === 'parquet')
-    throw new DataError('medtune deid reads and writes CSV, TSV or JSONL', 'E_INPUT_FORMAT');
-  const secret = o.secret ?? process.env.MEDTUNE_DEID_SECRET;
-  if ((o.operator === 'surrogate' || o.operator === 'hash') && !secret)
-    log(
-      'warning: no --secret (or MEDTUNE_DEID_SECRET): surrogates and hashes use a public default key, ' +
-        'so they can be reversed by anyone with medtune',
-    );
+  const { inFmt: format, outFmt, secret } = checkDeidFiles(o, log);
   const files = (['allow', 'deny'] as const)
     .filter((k) => o[k])
     .map((k) => {
@@ -212,7 +197,7 @@ export async function deidentifyFile(o: QueuedDeidOptions): Promise<DeidResult> 
     ...(model ? { model: await modelCheck(model) } : {}),
     files,
     // only the operators that use the key need the workers to hold the same one
-    ...(o.operator === 'surrogate' || o.operator === 'hash' ? { secretCheck: secretCheckOf(secret) } : {}),
+    ...(usesSecret(o.operator) ? { secretCheck: secretCheckOf(secret) } : {}),
     chunkExt: path.extname(o.output),
   });
   const dir = jobFolder('deid', o.output);
