@@ -18,6 +18,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  write,
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -255,6 +256,22 @@ function writeAll(fd: number, data: FileData): void {
     let off = 0;
     while (off < p.byteLength) off += writeSync(fd, p, off, p.byteLength - off);
   }
+}
+
+/**
+ * Writes all of `buf` to a file opened for appending, without blocking (a short write goes on from where it
+ * stopped); the audit log and the capture store append their records so.
+ */
+export function appendAll(fd: number, buf: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (off: number) =>
+      write(fd, buf, off, buf.length - off, null, (e, n) => {
+        if (e) reject(e);
+        else if (off + n < buf.length) step(off + n);
+        else resolve();
+      });
+    step(0);
+  });
 }
 
 /** Writes into a device, FIFO or socket in place (there is nothing to rename, and nothing to lose). */

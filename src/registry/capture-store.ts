@@ -25,11 +25,10 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  write,
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { makeDirs, writeFileAtomic } from '../common/atomic.js';
+import { appendAll, makeDirs, writeFileAtomic } from '../common/atomic.js';
 import { MedtuneError } from '../common/errors.js';
 
 export const CAPTURE_KEY_ENV = 'MEDTUNE_CAPTURE_KEY';
@@ -271,19 +270,6 @@ function sameFile(fd: number, file: string): boolean {
   }
 }
 
-/** Writes all of `buf` at the end of the file. */
-function writeAll(fd: number, buf: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (off: number) =>
-      write(fd, buf, off, buf.length - off, null, (e, n) => {
-        if (e) reject(e);
-        else if (off + n < buf.length) step(off + n);
-        else resolve();
-      });
-    step(0);
-  });
-}
-
 /**
  * Appends sealed records to the day's file: grouped, fsynced, acknowledged only once on disk. After a failed write
  * the file is cut back to its last committed byte and the promise rejects; the next append tries again.
@@ -342,7 +328,7 @@ export class CaptureWriter {
       let fd: number | null = null;
       try {
         fd = this.fileFor(dayOf(this.now()));
-        await writeAll(fd, buf);
+        await appendAll(fd, buf);
         await new Promise<void>((res, rej) => fsync(fd!, (e) => (e ? rej(e) : res())));
         this.size += buf.length;
         for (const p of batch) p.resolve();

@@ -10,10 +10,10 @@
  * file and writes them; when that works, it is available again. Nothing here throws outside a request.
  */
 import { createHmac } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, ftruncate, openSync, readFileSync, statSync, write } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncate, openSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MedtuneError } from '../common/errors.js';
-import { makeDirs } from '../common/atomic.js';
+import { appendAll, makeDirs } from '../common/atomic.js';
 
 export interface AuditEntry {
   time: string;
@@ -61,19 +61,6 @@ const unavailable = () =>
       'retry later',
     'E_AUDIT_UNAVAILABLE',
   );
-
-/** Writes all of `buf` at the end of the file (appends: the offset is ignored in 'a' mode). */
-function writeAll(fd: number, buf: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (off: number) =>
-      write(fd, buf, off, buf.length - off, null, (e, n) => {
-        if (e) reject(e);
-        else if (off + n < buf.length) step(off + n);
-        else resolve();
-      });
-    step(0);
-  });
-}
 
 export class AuditLog {
   private fd: number;
@@ -145,7 +132,7 @@ export class AuditLog {
       const batch = this.pending.splice(0);
       const buf = Buffer.from(batch.map((p) => JSON.stringify(p.entry) + '\n').join(''));
       try {
-        await writeAll(this.fd, buf);
+        await appendAll(this.fd, buf);
         this.size += buf.length;
         for (const p of batch) p.resolve();
       } catch (e) {
@@ -189,7 +176,7 @@ export class AuditLog {
         const kept = this.backlog.splice(0);
         const buf = Buffer.from(kept.map((e) => JSON.stringify(e) + '\n').join(''));
         try {
-          await writeAll(fd, buf);
+          await appendAll(fd, buf);
         } catch (e) {
           this.backlog.unshift(...kept);
           throw e;
