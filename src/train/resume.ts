@@ -289,11 +289,28 @@ function recoverAside(outputDir: string, resume: boolean, log: (l: string) => vo
 const isRunEntry = (n: string) => RUN_FILES.test(n) || REPORT_FILES.test(n);
 
 /**
- * The checkpoint a run resumes from (checked; undefined for a fresh run), and with `overwrite` the previous run set
- * aside (without it a previous run in the folder is refused). The previous run is replaced only when the new one is
- * complete: call `previous.discard()` then, and `previous.restore()` when the run fails.
+ * Runs a training run in `o.outputDir`: `run` gets the checkpoint to resume from (checked; undefined for a fresh
+ * run). With `overwrite` a previous run in the folder is set aside (without it, refused) and replaced only when `run`
+ * completes; when it throws, the previous run is put back.
  */
-export function startOrResume(
+export async function runInOutputDir<T>(
+  o: { outputDir: string; resume?: string | boolean; overwrite?: boolean },
+  log: (l: string) => void,
+  run: (resumeFrom: string | undefined) => Promise<T>,
+): Promise<T> {
+  const { resumeFrom, previous } = startOrResume(o, log);
+  try {
+    const r = await run(resumeFrom);
+    previous?.discard();
+    return r;
+  } catch (e) {
+    previous?.restore();
+    throw e;
+  }
+}
+
+/** The checkpoint a run resumes from, and the previous run set aside (see runInOutputDir). */
+function startOrResume(
   o: { outputDir: string; resume?: string | boolean; overwrite?: boolean },
   log: (l: string) => void,
 ): { resumeFrom?: string; previous?: PreviousRun } {

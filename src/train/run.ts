@@ -12,7 +12,7 @@ import { setThreads } from '../tensor/backend.js';
 import { setPrecision } from '../tensor/precision.js';
 import type { EvalResult } from '../evaluate/types.js';
 import { checkTrainOptions, type Splits, type TrainOptions } from './options.js';
-import { startOrResume } from './resume.js';
+import { runInOutputDir } from './resume.js';
 import { fineTunedLabels, readSplits } from './read.js';
 import { prepareSplits } from './prepare.js';
 import { fit } from './fit.js';
@@ -51,15 +51,7 @@ export async function runTrain(
   if (o.precision) setPrecision(o.precision, '--precision');
   const model = await readModelConfig(o.model);
   if (o.maxLength !== undefined) resolveMaxLength(o.maxLength, model.config, 128);
-  const { resumeFrom, previous } = startOrResume(o, log);
-  try {
-    const r = await trainStages({ o, model, resumeFrom, t0, record, log });
-    previous?.discard();
-    return r;
-  } catch (e) {
-    previous?.restore();
-    throw e;
-  }
+  return runInOutputDir(o, log, (resumeFrom) => trainStages({ o, model, resumeFrom, t0, record, log }));
 }
 
 async function trainStages(x: {

@@ -24,7 +24,7 @@ import { writeTokenRunFiles } from '../evaluate/token-eval.js';
 import { TrainingLoop } from './loop.js';
 import { loopConfigOf } from './fit.js';
 import { resolveRecipe, type Recipe } from './recipe.js';
-import { startOrResume } from './resume.js';
+import { runInOutputDir } from './resume.js';
 import { checkTrainOptions, type TrainOptions } from './options.js';
 import {
   evaluateTokens,
@@ -145,15 +145,7 @@ export async function runTokenTrain(
   if (o.threads) setThreads(o.threads);
   if (o.precision) setPrecision(o.precision, '--precision');
   const folder = await readModelConfig(o.model);
-  const { resumeFrom, previous } = startOrResume(o, log);
-  try {
-    const r = await tokenStages({ o, folder, resumeFrom, t0, log });
-    previous?.discard();
-    return r;
-  } catch (e) {
-    previous?.restore();
-    throw e;
-  }
+  return runInOutputDir(o, log, (resumeFrom) => tokenStages({ o, folder, resumeFrom, t0, log }));
 }
 
 async function tokenStages(x: {
