@@ -157,12 +157,14 @@ export class ServerState {
     this.metrics = new ServerMetrics(o.driftWindow);
     this.metrics.watchLanes(Object.values(this.lanes));
     this.metrics.setModels(_models);
+    // what the workers load under a name: a served model, or the shadow
+    const infoOf = (m: string) => (m === SHADOW ? shadow?.info : this._models.get(m));
     this.batcher = new Batcher(() => this.pool, {
       maxBatchTokens: o.maxBatchTokens,
       maxWaitMs: o.maxWaitMs,
       queueTimeoutMs: o.queueTimeoutMs,
-      maxLength: (m) => (m === SHADOW ? shadow?.info.maxLength : this._models.get(m)?.maxLength) ?? 512,
-      estimate: (m, chars) => estimateTokens(m === SHADOW ? shadow?.info : this._models.get(m), chars),
+      maxLength: (m) => infoOf(m)?.maxLength ?? 512,
+      estimate: (m, chars) => estimateTokens(infoOf(m), chars),
     });
     this.batcher.onBatch = (s) => {
       this.metrics.batchSize.observe(s.size);
